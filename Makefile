@@ -1,0 +1,33 @@
+# Two commands a newcomer needs: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_PIN ?= 2.13.0
+STAMP := $(VENV)/.torchrig-installed
+
+.PHONY: run test install doctor selftest docs bench clean
+
+install: $(STAMP)
+
+# torch is installed pinned, and only when the environment has none: never let pip resolve it unpinned.
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==$(TORCH_PIN)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: install
+	$(VENV)/bin/torchrig doctor; doctor=$$?; \
+	$(VENV)/bin/torchrig selftest; selftest=$$?; \
+	test $$doctor -eq 0 && test $$selftest -eq 0
+
+test: install
+	$(PY) -m pytest
+	$(VENV)/bin/mkdocs build --strict --site-dir build/site
+
+bench: install
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build site .pytest_cache

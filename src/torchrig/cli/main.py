@@ -1,0 +1,72 @@
+"""Entry point of the ``torchrig`` command.
+
+Every command group registers itself here. Errors the user can act on (:class:`~torchrig.errors.UserError`)
+print one sentence and exit non-zero; anything else is an internal error (exit 2), with the traceback
+shown only under ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import typer
+from rich.console import Console
+
+from torchrig import __version__
+from torchrig.errors import UserError
+
+app = typer.Typer(
+    name="torchrig",
+    help="From just installed to proven to train: diagnose the GPU/PyTorch stack, prove it trains, fix mirrors and environments.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"torchrig {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def _register() -> None:
+    from torchrig.cli import doctor
+
+    doctor.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    err = Console(stderr=True, highlight=False)
+    try:
+        app(prog_name="torchrig")
+    except UserError as exc:
+        err.print(f"torchrig: {exc}", markup=False)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("torchrig: interrupted")
+        sys.exit(130)
+    except Exception as exc:  # an internal error: one line, the traceback only with --debug
+        if _state["debug"]:
+            traceback.print_exc()
+        err.print(
+            f"torchrig: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, "
+            "and please report it)",
+            markup=False,
+        )
+        sys.exit(2)

@@ -1,0 +1,14 @@
+"""The narrow places where torchrig touches the outside world.
+
+Every probe reaches the machine through one of these, so tests swap in a double and no test needs a
+GPU, the network or the real home directory:
+
+- :class:`~torchrig.seams.runner.Runner` runs a program (argv list, never a shell string) with a timeout;
+- :class:`~torchrig.seams.root.Root` reads files under a filesystem root (``/proc``, ``/sys``, ``/dev``);
+- :mod:`torchrig.seams.nvml` wraps the NVML calls the driver and GPU probes make.
+"""
+
+from torchrig.seams.root import Root
+from torchrig.seams.runner import Completed, FakeRunner, Runner, SubprocessRunner
+
+__all__ = ["Completed", "FakeRunner", "Root", "Runner", "SubprocessRunner"]
