@@ -1,0 +1,67 @@
+"""``torchrig doctor``: probe (or parse a report), check, render. The logic lives in probe/, checks/, render/."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from torchrig.errors import UserError
+
+_REPORT_LIMIT = 16 << 20  # a collect_env output is a few KiB; anything past 16 MiB is not a report
+
+
+def doctor(
+    report: str | None = typer.Option(
+        None, "--report", metavar="FILE", help="Explain someone else's collect_env output, log or --json (FILE or - for stdin)."
+    ),
+    quick: bool = typer.Option(False, "--quick", help="Skip every subprocess and the torch import (fast, less certain)."),
+    as_json: bool = typer.Option(False, "--json", help="Print facts and findings as JSON (schema torchrig.doctor/1)."),
+    markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown report, ready to paste into an issue."),
+    strict: bool = typer.Option(False, "--strict", help="Count warnings as errors in the exit code."),
+) -> None:
+    """Find the root cause of a broken GPU/PyTorch setup and print the exact fix.
+
+    Exit codes: 0 no errors, 1 errors found (warnings too with --strict), 2 usage or internal error.
+    """
+    from torchrig.checks import run_checks
+    from torchrig.render import render
+
+    if as_json and markdown:
+        raise UserError("choose one of --json and --markdown.")
+    if report is not None:
+        from torchrig.report_parse import parse_report
+
+        facts = parse_report(_read_report(report))
+    else:
+        from torchrig.probe import gather
+
+        facts = gather(quick=quick)
+    findings = run_checks(facts)
+    render(facts, findings, fmt="json" if as_json else "markdown" if markdown else "console")
+    failing = {"error", "warning"} if strict else {"error"}
+    raise typer.Exit(1 if any(f.severity.value in failing for f in findings) else 0)
+
+
+def _read_report(source: str) -> str:
+    if source == "-":
+        data = sys.stdin.buffer.read(_REPORT_LIMIT + 1)
+    else:
+        path = Path(source)
+        try:
+            with path.open("rb") as fh:
+                data = fh.read(_REPORT_LIMIT + 1)
+        except IsADirectoryError:
+            raise UserError(f"{source} is a directory; give the file that holds the report.") from None
+        except OSError as exc:
+            raise UserError(f"cannot read the report {source}: {exc.strerror or exc}.") from None
+    if len(data) > _REPORT_LIMIT:
+        raise UserError(f"{source} is larger than 16 MiB; that is not a collect_env output or a log excerpt.")
+    if b"\x00" in data:
+        raise UserError(f"{source} is a binary file, not a collect_env output, log or torchrig --json.")
+    return data.decode("utf-8", errors="replace")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("doctor")(doctor)
