@@ -43,9 +43,10 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import doctor
+    from torchrig.cli import cache, doctor
 
     doctor.register(app)
+    cache.register(app)
 
 
 _register()
