@@ -209,3 +209,17 @@ def test_a_tmpfs_too_small_for_the_cache_is_a_clear_error_or_a_disk_fallback_nev
     assert loc.startswith(home) and int(items) == (3 << 20) // 196672 and int(warned) == 2  # MinIO: 15 slots
     assert "does not fit" in lines["explicit"] and "MiB free" in lines["explicit"]
     assert not list(Path(home).rglob("*.cache")), "the disk fallback is removed by its last user too"
+
+
+def test_persistent_workers_alive_at_exit_do_not_leave_the_cache_behind(images: Path) -> None:
+    out = run_py("""
+        import sys
+        from torchrig.data import CachedDataset, ImageFolder, make_loader
+        ds = CachedDataset(ImageFolder(sys.argv[1], size=16), name="test-exit")
+        loader = make_loader(ds, batch_size=4, num_workers=2, persistent_workers=True, multiprocessing_context="fork")
+        for _ in loader:
+            pass
+        print(ds.location)  # exit with the workers still running and the dataset still open
+    """, str(images)).stdout.strip()
+    assert out.endswith(".cache") and not Path(out).exists()
+    assert not store_mod.shm_directory().exists()

@@ -69,13 +69,13 @@ import errno
 import fcntl
 import json
 import mmap
+import multiprocessing.util
 import os
 import platform
 import re
 import stat
 import struct
 import threading
-import weakref
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -335,6 +335,16 @@ def _unlink_if_same(path: Path, fd: int) -> None:
         os.unlink(path)
 
 
+def _finalizer(owner: object, handle: _Handle) -> multiprocessing.util.Finalize:
+    """Release ``handle`` when ``owner`` is garbage collected, or at exit (P3).
+
+    A multiprocessing finalizer with a negative priority, not ``atexit``/``weakref.finalize``: at
+    interpreter exit multiprocessing first terminates and joins daemonic children (DataLoader
+    workers, persistent ones included) and only then runs these, so the main process releases last
+    and removes the cache. A worker process runs its own at a clean exit."""
+    return multiprocessing.util.Finalize(owner, _Handle.release, args=(handle,), exitpriority=-10)
+
+
 # ----- the store -------------------------------------------------------------------------------------
 
 class CacheFull(Exception):
@@ -348,7 +358,7 @@ class SharedStore:
         self.path = path
         self.header = header
         self._handle = _Handle(path, fd, header.persist)
-        self._finalizer = weakref.finalize(self, _Handle.release, self._handle)
+        self._finalizer = _finalizer(self, self._handle)
         size = header.file_size()
         self._mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         t = header.tables()
@@ -367,6 +377,7 @@ class SharedStore:
     def _own(self) -> None:
         if self._handle.pid != os.getpid():
             self._handle.own()
+            self._finalizer = _finalizer(self, self._handle)  # the parent's is not run in a child
 
     def close(self) -> None:
         self.flush()
