@@ -44,6 +44,19 @@ def test_forked_workers_of_every_epoch_share_one_cache(images: Path) -> None:
     assert not Path(s["location"]).exists() and not store_mod.shm_directory().exists()
 
 
+def test_forked_workers_share_variable_size_items(cache_dir: Path) -> None:
+    from .test_cached import Tokens
+
+    with CachedDataset(Tokens(60), directory=cache_dir) as ds:
+        loader = DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="fork")
+        for _ in range(2):
+            got = list(loader)
+            assert all(torch.equal(g["ids"], Tokens(60)[i]["ids"]) and g["text"] == Tokens(60)[i]["text"]
+                       for i, g in enumerate(got))
+        s = ds.stats()
+        assert s["mode"] == "variable" and s["items"] == 60 and s["hits"] >= 60 and s["misses"] <= 60
+
+
 def test_a_spawned_worker_attaches_by_name_and_its_writes_are_shared(images: Path) -> None:
     base = ImageFolder(images, size=16)
     with CachedDataset(base, name="test-spawn") as ds:
