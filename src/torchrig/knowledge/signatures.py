@@ -82,13 +82,17 @@ def find(text: str) -> list[SignatureMatch]:
         match = sig.pattern.search(flat)
         if match is None:
             continue
-        start = text.rfind("\n", 0, match.start()) + 1
-        end = text.find("\n", match.start())
-        line = text[start : end if end != -1 else len(text)]
-        found.append(SignatureMatch(sig, text.count("\n", 0, match.start()) + 1, _excerpt(line)))
+        line = text.count("\n", 0, match.start()) + 1
+        found.append(SignatureMatch(sig, line, _excerpt(text, match.start(), match.end())))
     return sorted(found, key=lambda m: m.line)
 
 
-def _excerpt(line: str) -> str:
-    line = line.strip()
-    return line if len(line) <= _EXCERPT_LIMIT else line[: _EXCERPT_LIMIT - 1] + "\u2026"
+def _excerpt(text: str, start: int, end: int) -> str:
+    """The line where the match starts, or the part of a very long line around the match."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end == -1 else line_end
+    if line_end - line_start > _EXCERPT_LIMIT:
+        line_start = max(line_start, start - 40)
+        line_end = min(line_end, max(end, line_start + _EXCERPT_LIMIT))
+    return " ".join(text[line_start:line_end].split())

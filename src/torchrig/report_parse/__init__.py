@@ -154,7 +154,7 @@ def _facts_from_hits(facts: Facts, text: str) -> None:
         elif hit.id == "driver.nvml-version-mismatch":
             collect_env.put(facts.driver, "nvml_error", "Driver/library version mismatch")
         elif hit.id == "libs.cudnn-version-incompatible":
-            versions = _CUDNN_VERSIONS.search(hit.excerpt)
+            versions = _CUDNN_VERSIONS.search(" ".join(text.split()))
             if versions:
                 collect_env.put(torch, "cudnn_version", _cudnn(versions.group("loaded")))
         elif hit.id == "container.driver-not-detected":
