@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from torchrig import __version__
+import torchrig
 from torchrig.facts import SCHEMA, Facts
 from torchrig.findings import Finding
 from torchrig.render.summary import counts, verdict
@@ -14,7 +14,7 @@ def report_dict(facts: Facts, findings: list[Finding]) -> dict[str, object]:
     c = counts(findings)
     return {
         "schema": SCHEMA,
-        "torchrig": __version__,
+        "torchrig": torchrig.__version__,
         "verdict": verdict(facts, findings),
         "summary": {sev.value: c[sev] for sev in sorted(c, key=lambda s: s.value)} | {"findings": len(findings)},
         "findings": [f.to_dict() for f in findings],

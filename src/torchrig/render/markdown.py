@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchrig import __version__
+import torchrig
 from torchrig.facts import Facts
 from torchrig.findings import Finding
 from torchrig.render.summary import fact_rows, verdict
@@ -13,7 +13,7 @@ def _cell(text: str) -> str:
 
 
 def render_markdown(facts: Facts, findings: list[Finding]) -> str:
-    out = [f"## torchrig doctor ({__version__})", "", f"**{verdict(facts, findings)}**", ""]
+    out = [f"## torchrig doctor ({torchrig.__version__})", "", f"**{verdict(facts, findings)}**", ""]
     for f in findings:
         out += [f"### {f.severity.value.upper()} `{f.code}`: {f.title}", ""]
         if f.detail:
