@@ -25,6 +25,7 @@ class Case:
     root_cause: str
     why: str
     expect: dict[str, Any]
+    check_bug: str = ""  # a defect in checks/ that keeps root_cause from coming first (see manifest)
 
     @property
     def path(self) -> Path:

@@ -54,8 +54,10 @@ def test_every_fact_read_from_a_report_says_so(case: Case) -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_root_cause_comes_first(case: Case) -> None:
+def test_root_cause_comes_first(case: Case, request: pytest.FixtureRequest) -> None:
     checks = pytest.importorskip("torchrig.checks", reason="the checks live on branch doctor-checks")
+    if case.check_bug:
+        request.applymarker(pytest.mark.xfail(reason=case.check_bug, strict=True))
     findings = checks.run_checks(parse_report(case.text))
     errors = [f for f in findings if f.severity.value == "error"]
     if case.root_cause == "none":
