@@ -44,13 +44,16 @@ _VISIBLE_DEVICES = (
 )
 _LD_ASSIGN = re.compile(r"""(?:^|[\s;`])(?:export\s+)?LD_LIBRARY_PATH=(?P<value>['"][^'"]*['"]|[^\s`;]+)""", re.MULTILINE)
 _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]*)")
+_EXTENSION_MISMATCH = re.compile(
+    r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
+)
 _CONTAINER_BANNER = re.compile(r"^==+\n== .+ ==\n==+$|^NVIDIA Release \d+\.\d+|^Container image Copyright", re.MULTILINE)
 
 
 def scan(text: str, facts: Facts) -> bool:
     """Record what the log states outright; True if anything was recorded."""
     found = False
-    for extract in (_driver, _gpus, _torch_install, _environment, _container):
+    for extract in (_driver, _gpus, _torch_install, _toolkit, _environment, _container):
         found = extract(text, facts) or found
     return found
 
@@ -174,6 +177,16 @@ def _torch_install(text: str, facts: Facts) -> bool:
             put(facts.system, "conda_prefix", conda.group("prefix"))
         found = True
     return found
+
+
+def _toolkit(text: str, facts: Facts) -> bool:
+    """torch.utils.cpp_extension names both CUDAs when they differ: the toolkit's and torch.version.cuda."""
+    mismatch = _EXTENSION_MISMATCH.search(" ".join(text.split()))
+    if not mismatch:
+        return False
+    put(facts.toolkit, "version", mismatch.group("toolkit"))
+    put(facts.torch, "cuda", mismatch.group("torch"))
+    return True
 
 
 def _environment(text: str, facts: Facts) -> bool:
