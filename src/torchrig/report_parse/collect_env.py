@@ -56,6 +56,7 @@ _NULL = {"", "n/a", "none", "could not collect", "no cuda", "not available", "un
 _KEY_VALUE = re.compile(r"^(?:[-*]\s+)?(?P<key>[A-Za-z][A-Za-z0-9 _/.]*?)\s*(?:\([^)]*\))?\s*:\s*(?P<value>.*)$")
 _TORCH_NO_COLON = re.compile(r"^PyTorch version\s+(?P<value>\d\S*)$", re.IGNORECASE)  # retyped by hand
 _GPU_LINE = re.compile(r"^GPU\s*(?P<index>\d+)\s*:\s*(?P<name>.+?)\s*(?:\(UUID:\s*(?P<uuid>GPU-[0-9A-Fa-f-]+)\))?$")
+_CUT_GPU_LINE = re.compile(r"^G(?:P(?:U(?:\s*\d.*)?)?)?$")  # "G", "GP", "GPU 0:": a "GPU n: name" line cut short
 _LIB_LINE = re.compile(r"^\[(?P<tool>pip3?|conda)\]\s+(?P<rest>.+)$")
 _PIP_EQ = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)\s*==\s*(?P<version>\S+)")
 _PIP_PAREN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)\s+\((?P<version>[^)]+)\)")  # torch 1.0: "numpy (1.15.2)"
@@ -149,7 +150,7 @@ def _read(lines: list[str]) -> _Raw:
             inline = _GPU_LINE.match(value)
             if inline:
                 raw.gpus.append(_gpu(inline))
-            elif value.lower() not in _NULL:
+            elif value.lower() not in _NULL and not _CUT_GPU_LINE.match(value):
                 raw.gpus.append(Gpu(index=0, name=value, source=SOURCE))  # macOS and torch 1.0: a bare name
     return raw
 
@@ -249,7 +250,7 @@ def _apply_torch(raw: _Raw, facts: Facts) -> None:
     f = raw.fields
     listed = _torch_installs(raw.libs)
     version = f.get("pytorch version")
-    imported = not _null(version)
+    imported = version is not None and re.match(r"\d+\.\d+", version.strip()) is not None
     if imported:
         put(torch, "installed", True)
         put(torch, "import_ok", True)
@@ -271,8 +272,12 @@ def _apply_torch(raw: _Raw, facts: Facts) -> None:
     if not _null(hip):
         put(torch, "hip", hip)
     if cuda is not None and imported:
-        # "None" / "Could not collect" with torch imported: torch.version.cuda is None, a CPU (or ROCm) build.
-        put(torch, "cuda", None if _null(cuda) else cuda.strip())
+        # "None" / "Could not collect" with torch imported: torch.version.cuda is None, a CPU (or ROCm)
+        # build. Anything else must be a version: a report cut mid-line says nothing.
+        if cuda.strip().lower() in ("none", "could not collect"):
+            put(torch, "cuda", None)
+        elif re.fullmatch(r"\d+\.\d+(\.\d+)*", cuda.strip()):
+            put(torch, "cuda", cuda.strip())
     conda_build = next((lib.build for lib in listed if lib.tool == "conda" and not lib.from_pypi), "")
     built_for = re.search(r"cuda(\d+\.\d+)", conda_build)  # "py3.7_cuda10.1.243_cudnn7.6.3_0"
     if built_for:
