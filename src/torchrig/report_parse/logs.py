@@ -29,9 +29,10 @@ _SM_WARNING = re.compile(r"(?P<name>[^\n:]*?) with CUDA capability sm_(?P<sm>\d+
 _SM_SUPPORTED = re.compile(r"current PyTorch install supports CUDA capabilities (?P<archs>(?:\s*(?:sm|compute)_\d+\w?)+)")
 _OLD_GPU = re.compile(r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)")
 _GPU_LIST = re.compile(r"^\s*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)\s*$", re.MULTILINE)
+# `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know.
 _PIP_LIST = re.compile(
-    r"^\s*(?P<name>torch|torchvision|torchaudio|pytorch-triton|triton|xformers|flash[-_]attn|vllm)\s+"
-    r"(?P<version>\d+\.\d+[\w.+-]*)\s*$",
+    r"^\s*(?P<name>torch|torchvision|torchaudio|pytorch-triton|triton|xformers|flash[-_]attn|vllm|bitsandbytes)"
+    r"(?:\s+|\s*==\s*)(?P<version>\d+\.\d+[\w.+-]*)\s*$",
     re.MULTILINE,
 )
 _TORCH_DIR_POSIX = re.compile(r"(?P<dir>(?:~|\.{1,2})?/[^\s\"':]*?/(?:site|dist)-packages/torch)/")
