@@ -167,8 +167,8 @@ def _facts_from_hits(facts: Facts, text: str) -> None:
             versions = _CUDNN_VERSIONS.search(" ".join(text.split()))
             if versions:
                 collect_env.put(torch, "cudnn_version", _cudnn(versions.group("loaded")))
-        elif hit.id == "container.driver-not-detected":
-            collect_env.put(facts.system, "container", "docker" if "docker" in text.lower() else "oci")
+        elif hit.id == "container.driver-not-detected" and "docker" in text.lower():
+            collect_env.put(facts.system, "container", "docker")
 
 
 def _cudnn(text: str) -> str:

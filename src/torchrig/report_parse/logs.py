@@ -216,7 +216,8 @@ def _container(text: str, facts: Facts) -> bool:
     """NVIDIA's images print a banner on start; its presence says the report came from inside one."""
     if not _CONTAINER_BANNER.search(text):
         return False
-    put(facts.system, "container", "docker" if "docker" in text.lower() else "oci")
+    if "docker" in text.lower():  # the banner alone does not say which runtime started the image
+        put(facts.system, "container", "docker")
     shm = re.search(r"SHMEM allocation limit is set to the default of (?P<mb>\d+)MB", text)
     if shm:
         put(facts.system, "shm_total_bytes", int(shm.group("mb")) << 20)
