@@ -23,6 +23,11 @@ _KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
         ("nvidia-smi --query-gpu=index,compute_mode --format=csv", "sudo nvidia-smi -c DEFAULT"),
     ),
     (
+        ("system not yet initialized", "error 802"),
+        "on NVSwitch systems (HGX/DGX) the NVIDIA Fabric Manager is not running or does not match the driver",
+        ("sudo systemctl enable --now nvidia-fabricmanager", "systemctl status nvidia-fabricmanager   # its version must equal the driver's"),
+    ),
+    (
         ("re-initialize cuda in forked subprocess",),
         "CUDA was initialised before a fork; a forked child cannot use it",
         ("Start worker processes with the spawn method: torch.multiprocessing.set_start_method('spawn')",),

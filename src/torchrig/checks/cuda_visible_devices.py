@@ -13,6 +13,7 @@ import re
 
 from torchrig.checks import machine
 from torchrig.checks.registry import Check, CheckContext, Layer, register
+from torchrig.checks.signature_hits import evidence_of, hits_for
 from torchrig.facts import Facts
 from torchrig.findings import Finding, Severity
 
@@ -41,6 +42,9 @@ def _why_unusable(entry: str, count: int | None, uuids: list[str]) -> str | None
 def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """CUDA_VISIBLE_DEVICES, where set on a machine with an NVIDIA GPU, must name at least one usable device."""
     value = machine.env(facts, "CUDA_VISIBLE_DEVICES")
+    hits = hits_for(facts, CODE)
+    if value is None and hits:
+        return [_no_gpu_visible(hits)]
     if value is None or not machine.has_nvidia_gpu(facts):
         return []
     count = len(facts.gpus.devices) or None
@@ -79,6 +83,19 @@ def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=(f"export CUDA_VISIBLE_DEVICES={','.join(usable)}", "# or unset CUDA_VISIBLE_DEVICES to use every GPU"),
         )
     ]
+
+
+def _no_gpu_visible(hits: list) -> Finding:
+    """A log says CUDA saw no GPU ("No CUDA GPUs are available") and the facts do not say why."""
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title="CUDA sees no GPU (CUDA_VISIBLE_DEVICES may hide them)",
+        detail="torch found no CUDA device. Where the machine has GPUs, CUDA_VISIBLE_DEVICES set to '', '-1' or a "
+        "wrong index or UUID hides them; inside a container, the GPU may not be passed in.",
+        evidence=evidence_of(hits),
+        fix=("echo \"CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\"   # see what it hides", "unset CUDA_VISIBLE_DEVICES", "nvidia-smi -L   # the GPUs and UUIDs the driver sees"),
+    )
 
 
 register(

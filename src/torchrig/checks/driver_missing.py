@@ -13,9 +13,6 @@ from torchrig.findings import Finding, Severity
 
 CODE = "driver.missing"
 
-# The newest driver branch that still supports every GPU torch wheels target down to Maxwell.
-_DEFAULT_BRANCH = 580
-
 
 def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """A GPU on the bus (or a log saying nvidia-smi cannot reach the driver) and no driver version anywhere."""
@@ -26,8 +23,8 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if facts.driver.kernel_module or facts.driver.userspace or facts.gpus.devices:
         return []
     cuda = machine.torch_cuda(facts)
-    branch = install_commands.driver_branch(cuda) if cuda else _DEFAULT_BRANCH
-    minimum = knowledge.min_driver(cuda) if cuda else Version(str(_DEFAULT_BRANCH))
+    branch = install_commands.driver_branch(cuda) if cuda else install_commands.RECOMMENDED_BRANCH
+    minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
     evidence: dict[str, object] = {}
     if bus:
         evidence["PCI"] = ", ".join(f"{d.address} [{d.vendor}:{d.device}]" for d in bus)

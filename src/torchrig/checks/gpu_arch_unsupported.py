@@ -33,7 +33,7 @@ def _capabilities_in(excerpts: list[str]) -> list[str]:
     for text in excerpts:
         for digits in re.findall(r"capability sm_(\d{2,3})", text):
             found.append(f"{digits[:-1]}.{digits[-1]}")
-        found += re.findall(r"compute capability \(CC\) (\d+\.\d)", text)
+        found += re.findall(r"(?:compute capability \(CC\)|cuda capability) (\d+\.\d)", text, flags=re.IGNORECASE)
     return list(dict.fromkeys(found))
 
 

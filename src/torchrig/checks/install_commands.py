@@ -154,17 +154,22 @@ def torch_install(
     return tuple(steps)
 
 
+# R580 is a long-term support branch and the last to support Maxwell, Pascal and Volta (CUDA 12.9
+# release notes); it runs every CUDA 13.x build through minor-version compatibility.
+RECOMMENDED_BRANCH = 580
+
+
 def driver_branch(cuda: str, *, windows: bool = False) -> int | None:
-    """The driver branch that shipped with a CUDA release (13.0 -> 580, 12.6 -> 560): a safe target."""
-    exact = knowledge.min_driver(cuda, windows=windows, minor_compat=False)
-    compat = knowledge.min_driver(cuda, windows=windows)
-    chosen = exact or compat
-    return chosen.major if chosen else None
+    """The driver branch to install for a CUDA release: R580, unless the release needs a newer one."""
+    need = knowledge.min_driver(cuda, windows=windows)
+    if need is None:
+        return None
+    return max(RECOMMENDED_BRANCH, need.major)
 
 
 def driver_install(facts: Facts, minimum: Version, branch: int | None) -> tuple[str, ...]:
     """How to get a driver at ``minimum`` or newer on this machine (WSL: the Windows driver; containers: the host)."""
-    want = f"{minimum} or newer" + (f" (the {branch} branch or later)" if branch else "")
+    want = f"{minimum} or newer" + (f" (the {branch} branch is recommended)" if branch else "")
     if machine.uses_windows_driver(facts):
         return (
             f"Update the Windows NVIDIA driver to {want}: https://www.nvidia.com/Download/index.aspx "

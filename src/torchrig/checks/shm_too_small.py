@@ -49,7 +49,7 @@ def shm_fits_dataloader_workers(facts: Facts, ctx: CheckContext) -> list[Finding
     return [
         Finding(
             code=CODE,
-            severity=Severity.ERROR if hits else Severity.WARNING,
+            severity=Severity.ERROR if any("bus error" in h.excerpt.lower() for h in hits) else Severity.WARNING,
             title=f"/dev/shm is only {_mib(total)}" if total is not None else "/dev/shm ran out (Bus error in a DataLoader worker)",
             detail="DataLoader workers hand batches to the main process through shared memory; when it fills, "
             "workers die with \"Bus error\" or \"unable to write to file </torch_...>\".",
