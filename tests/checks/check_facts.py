@@ -103,7 +103,9 @@ def linux_gpu_box(
             python_executable=PY,
             shm_total_bytes=32 << 30,
             env=env or {},
-            dev_nodes=["/dev/nvidiactl", "/dev/nvidia-uvm"] + [f"/dev/nvidia{i}" for i in range(len(models))] if driver else [],
+            dev_nodes=["/dev/nvidiactl", "/dev/nvidia-uvm"] + [f"/dev/nvidia{i}" for i in range(len(models))]
+            if driver
+            else [],
             pci_gpus=pci(*models),
         ),
     )
@@ -116,35 +118,66 @@ def this_machine() -> Facts:
     """The development box: CPU torch 2.13, a CUDA 13.0 toolkit at /usr/local/cuda, no driver, no GPU."""
     return Facts(
         torch=TorchFacts(
-            installed=True, version="2.13.0+cpu", cuda=None, location=f"{SITE}/torch", installer="pip",
-            copies=[f"{SITE}/torch"], python=PY, import_ok=True, cuda_available=False, device_count=0,
+            installed=True,
+            version="2.13.0+cpu",
+            cuda=None,
+            location=f"{SITE}/torch",
+            installer="pip",
+            copies=[f"{SITE}/torch"],
+            python=PY,
+            import_ok=True,
+            cuda_available=False,
+            device_count=0,
         ),
-        toolkit=ToolkitFacts(cuda_home="/usr/local/cuda", found_by="/usr/local/cuda", nvcc="/usr/local/cuda/bin/nvcc", version="13.0"),
+        toolkit=ToolkitFacts(
+            cuda_home="/usr/local/cuda", found_by="/usr/local/cuda", nvcc="/usr/local/cuda/bin/nvcc", version="13.0"
+        ),
         system=SystemFacts(
-            os="Linux", kernel="6.1.0-40-amd64", distro="Debian GNU/Linux 12 (bookworm)", machine="x86_64",
-            python_version="3.11.7", python_executable=PY, shm_total_bytes=24 << 30, env={"LD_LIBRARY_PATH": ""},
+            os="Linux",
+            kernel="6.1.0-40-amd64",
+            distro="Debian GNU/Linux 12 (bookworm)",
+            machine="x86_64",
+            python_version="3.11.7",
+            python_executable=PY,
+            shm_total_bytes=24 << 30,
+            env={"LD_LIBRARY_PATH": ""},
         ),
     )
 
 
 def mac() -> Facts:
     return Facts(
-        torch=TorchFacts(installed=True, version="2.13.0", cuda=None, location=f"{SITE}/torch", installer="pip",
-                         copies=[f"{SITE}/torch"], python=PY, import_ok=True, cuda_available=False),
+        torch=TorchFacts(
+            installed=True,
+            version="2.13.0",
+            cuda=None,
+            location=f"{SITE}/torch",
+            installer="pip",
+            copies=[f"{SITE}/torch"],
+            python=PY,
+            import_ok=True,
+            cuda_available=False,
+        ),
         system=SystemFacts(os="Darwin", machine="arm64", python_version="3.13.1", python_executable=PY),
     )
 
 
 def report(*hits: tuple[str, str], **torch: object) -> Facts:
     """Facts from someone's pasted log: only signature hits (id, excerpt) and what the log said about torch."""
-    facts = Facts(origin="report", report_format="log", signatures=[SignatureHit(id=i, excerpt=e, line=n + 3) for n, (i, e) in enumerate(hits)])
+    facts = Facts(
+        origin="report",
+        report_format="log",
+        signatures=[SignatureHit(id=i, excerpt=e, line=n + 3) for n, (i, e) in enumerate(hits)],
+    )
     for key, value in torch.items():
         setattr(facts.torch, key, value)
     return facts
 
 
 def smoke(index: int, name: str, cc: str, error: str | None = None) -> DeviceSmoke:
-    return DeviceSmoke(device=index, name=name, capability=cc, matmul_ok=error is None, conv_ok=error is None, error=error)
+    return DeviceSmoke(
+        device=index, name=name, capability=cc, matmul_ok=error is None, conv_ok=error is None, error=error
+    )
 
 
 def lib(name: str, path: str) -> LoadedLib:

@@ -44,7 +44,12 @@ def test_only_a_cuda_torch_in_a_container_is_a_warning() -> None:
 
 
 def test_the_nvidia_banner_in_a_log_alone_yields_the_error() -> None:
-    facts = report(("container.driver-not-detected", "WARNING: The NVIDIA Driver was not detected.  GPU functionality will not be available."))
+    facts = report(
+        (
+            "container.driver-not-detected",
+            "WARNING: The NVIDIA Driver was not detected.  GPU functionality will not be available.",
+        )
+    )
     [finding] = container_no_gpu.container_without_gpu(facts, CTX)
     assert finding.severity is Severity.ERROR and finding.fix[1].startswith("docker run --gpus all")
 

@@ -14,14 +14,22 @@ ERROR_804 = (
 
 
 def test_a_geforce_card_with_cuda_compat_on_the_library_path_gets_error_804() -> None:
-    facts = linux_gpu_box(RTX4090, driver="535.104.05", torch="2.6.0+cu124", cuda="12.4",
-                          env={"LD_LIBRARY_PATH": "/usr/local/cuda-12.4/compat:/usr/local/nvidia/lib64"})
+    facts = linux_gpu_box(
+        RTX4090,
+        driver="535.104.05",
+        torch="2.6.0+cu124",
+        cuda="12.4",
+        env={"LD_LIBRARY_PATH": "/usr/local/cuda-12.4/compat:/usr/local/nvidia/lib64"},
+    )
     facts.torch.cuda_init_error = ERROR_804
     facts.torch.loaded_libs = [lib("libcuda.so.1", "/usr/local/cuda-12.4/compat/libcuda.so.1")]
     [finding] = driver_forward_compat.compat_libraries_on_unsupported_gpu(facts, CTX)
     assert finding.code == "driver.forward-compat-unsupported"
     assert finding.evidence["libcuda loaded from"] == "/usr/local/cuda-12.4/compat/libcuda.so.1"
-    assert finding.fix[:2] == ("export LD_LIBRARY_PATH=/usr/local/nvidia/lib64", "sudo apt-get remove -y cuda-compat-12-4")
+    assert finding.fix[:2] == (
+        "export LD_LIBRARY_PATH=/usr/local/nvidia/lib64",
+        "sudo apt-get remove -y cuda-compat-12-4",
+    )
     assert "sudo apt-get update && sudo apt-get install -y nvidia-driver-580" in finding.fix
 
 

@@ -24,13 +24,20 @@ def test_an_rtx_4090_on_the_bus_with_no_driver_loaded_gets_the_install_commands(
 def test_without_torch_the_recommended_branch_is_still_named() -> None:
     facts = linux_gpu_box(B200, driver=None, torch=None, distro="Rocky Linux 9.6 (Blue Onyx)")
     [finding] = driver_missing.driver_not_loaded(facts, CTX)
-    assert finding.fix == ("Install NVIDIA driver 580 or newer (the 580 branch is recommended) from your distribution "
-                           "or https://www.nvidia.com/Download/index.aspx, then reboot",)
+    assert finding.fix == (
+        "Install NVIDIA driver 580 or newer (the 580 branch is recommended) from your distribution "
+        "or https://www.nvidia.com/Download/index.aspx, then reboot",
+    )
 
 
 def test_nvidia_smi_failing_to_reach_the_driver_in_a_log_yields_the_finding() -> None:
-    facts = report(("driver.smi-cannot-communicate", "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
-                    "Make sure that the latest NVIDIA driver is installed and running."))
+    facts = report(
+        (
+            "driver.smi-cannot-communicate",
+            "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+            "Make sure that the latest NVIDIA driver is installed and running.",
+        )
+    )
     assert len(driver_missing.driver_not_loaded(facts, CTX)) == 1
 
 

@@ -64,9 +64,12 @@ def test_a_cpu_build_needs_no_driver() -> None:
 
 def test_a_log_with_found_version_11040_alone_yields_the_finding_and_a_build_for_cuda_11() -> None:
     facts = report(
-        ("driver.found-version", "RuntimeError: The NVIDIA driver on your system is too old (found version 11040). "
-         "Please update your GPU driver by downloading and installing a new version from the URL: "
-         "http://www.nvidia.com/Download/index.aspx"),
+        (
+            "driver.found-version",
+            "RuntimeError: The NVIDIA driver on your system is too old (found version 11040). "
+            "Please update your GPU driver by downloading and installing a new version from the URL: "
+            "http://www.nvidia.com/Download/index.aspx",
+        ),
     )
     [finding] = driver_too_old.driver_runs_torch_build(facts, CTX)
     assert finding.evidence["newest CUDA this driver supports"] == "11.4"
@@ -76,13 +79,18 @@ def test_a_log_with_found_version_11040_alone_yields_the_finding_and_a_build_for
 
 
 def test_a_torch_version_in_the_report_is_compared_with_the_driver_api() -> None:
-    facts = report(("driver.insufficient-for-runtime", "CUDA driver version is insufficient for CUDA runtime version"),
-                   version="2.13.0+cu130", cuda="13.0")
+    facts = report(
+        ("driver.insufficient-for-runtime", "CUDA driver version is insufficient for CUDA runtime version"),
+        version="2.13.0+cu130",
+        cuda="13.0",
+    )
     facts.driver.cuda_driver_api = "12.2"
     assert codes(driver_too_old.driver_runs_torch_build(facts, CTX)) == ["driver.too-old"]
 
 
 def test_fixes_point_at_the_configured_mirror() -> None:
     facts = linux_gpu_box(GTX1080, driver="470.82.01", torch="2.4.0+cu121", cuda="12.1")
-    [finding] = driver_too_old.driver_runs_torch_build(facts, CheckContext(index_base="https://mirrors.example.edu/pytorch/whl/"))
+    [finding] = driver_too_old.driver_runs_torch_build(
+        facts, CheckContext(index_base="https://mirrors.example.edu/pytorch/whl/")
+    )
     assert finding.fix[-1].endswith("--index-url https://mirrors.example.edu/pytorch/whl/cu118")

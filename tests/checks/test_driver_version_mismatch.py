@@ -15,7 +15,9 @@ def test_an_upgraded_library_over_the_old_kernel_module_is_a_mismatch_fixed_by_a
     facts.driver.userspace = "580.105.08"
     [finding] = driver_version_mismatch.kernel_and_library_differ(facts, CTX)
     assert finding.severity is Severity.ERROR
-    assert finding.title == "The NVIDIA kernel module (580.95.05) and driver library (580.105.08) are different versions"
+    assert (
+        finding.title == "The NVIDIA kernel module (580.95.05) and driver library (580.105.08) are different versions"
+    )
     assert finding.fix[0] == "sudo reboot"
     assert "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia" in finding.fix[2]
 
@@ -36,8 +38,12 @@ def test_in_a_container_the_host_must_be_rebooted() -> None:
 
 
 def test_the_kernel_log_line_names_both_versions() -> None:
-    facts = report(("driver.nvrm-api-mismatch",
-                    "NVRM: API mismatch: the client has the version 515.48.07, but this kernel module has the version 510.73.05."))
+    facts = report(
+        (
+            "driver.nvrm-api-mismatch",
+            "NVRM: API mismatch: the client has the version 515.48.07, but this kernel module has the version 510.73.05.",
+        )
+    )
     [finding] = driver_version_mismatch.kernel_and_library_differ(facts, CTX)
     assert finding.title == "The NVIDIA kernel module (510.73.05) and driver library (515.48.07) are different versions"
 

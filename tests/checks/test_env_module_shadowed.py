@@ -35,8 +35,13 @@ def test_a_shadowed_standard_helper_is_a_warning() -> None:
 
 
 def test_a_partially_initialised_torch_in_a_log_yields_the_finding() -> None:
-    facts = report(("env.shadowed-torch", "AttributeError: partially initialized module 'torch' has no attribute 'nn' "
-                    "(most likely due to a circular import)"))
+    facts = report(
+        (
+            "env.shadowed-torch",
+            "AttributeError: partially initialized module 'torch' has no attribute 'nn' "
+            "(most likely due to a circular import)",
+        )
+    )
     assert len(env_module_shadowed.no_local_module_shadows(facts, CTX)) == 1
 
 

@@ -14,7 +14,10 @@ GTX980 = ("NVIDIA GeForce GTX 980", "5.2", "0x13c0")
 def test_flash_attn_2_on_a_t4_falls_back_to_flash_attn_1() -> None:
     facts = linux_gpu_box(T4, companions=[pkg("flash_attn", "2.7.4.post1")])
     [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
-    assert finding.title == "flash_attn 2.7.4.post1 needs compute capability 8.0+, but GPU0 Tesla T4 (compute capability 7.5) has less"
+    assert (
+        finding.title
+        == "flash_attn 2.7.4.post1 needs compute capability 8.0+, but GPU0 Tesla T4 (compute capability 7.5) has less"
+    )
     assert finding.fix == (
         f"{PY} -m pip install 'flash-attn<2'   # runs on compute capability 7.5+",
         f"{PY} -m pip uninstall -y flash_attn   # or do without it on this GPU",
@@ -49,8 +52,16 @@ def test_bitsandbytes_0_48_dropped_maxwell_and_0_47_still_runs_there() -> None:
 
 
 def test_an_h100_runs_every_extension_in_the_table() -> None:
-    facts = linux_gpu_box(H100, companions=[pkg("flash-attn", "2.8.3"), pkg("vllm", "0.11.0"), pkg("bitsandbytes", "0.48.2"),
-                                            pkg("xformers", "0.0.32.post2"), pkg("flash_attn_3", "3.0.0b1")])
+    facts = linux_gpu_box(
+        H100,
+        companions=[
+            pkg("flash-attn", "2.8.3"),
+            pkg("vllm", "0.11.0"),
+            pkg("bitsandbytes", "0.48.2"),
+            pkg("xformers", "0.0.32.post2"),
+            pkg("flash_attn_3", "3.0.0b1"),
+        ],
+    )
     assert gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX) == []
 
 

@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from check_facts import (
-    ARCH_CU124, ARCH_CU126, ARCH_CU130, GTX1080, H100, ORIN, PY, RTX4090, RTX5090, V100, linux_gpu_box, report, smoke,
+    ARCH_CU124,
+    ARCH_CU126,
+    ARCH_CU130,
+    GTX1080,
+    H100,
+    ORIN,
+    PY,
+    RTX4090,
+    RTX5090,
+    V100,
+    linux_gpu_box,
+    report,
+    smoke,
 )
 
 from torchrig.checks import CheckContext, gpu_arch_unsupported
@@ -47,17 +59,26 @@ def test_without_torchs_own_arch_list_the_knowledge_tables_decide() -> None:
 
 
 def test_a_jetson_orin_is_pointed_at_the_jetpack_builds() -> None:
-    facts = linux_gpu_box(ORIN, torch="2.13.0+cu130", cuda="13.0", arch=["sm_80", "sm_90", "sm_100", "sm_110", "sm_120"],
-                          machine="aarch64", jetson=True)
+    facts = linux_gpu_box(
+        ORIN,
+        torch="2.13.0+cu130",
+        cuda="13.0",
+        arch=["sm_80", "sm_90", "sm_100", "sm_110", "sm_120"],
+        machine="aarch64",
+        jetson=True,
+    )
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert "install-pytorch-jetson-platform" in finding.fix[0]
 
 
 def test_the_sm_120_warning_in_a_log_alone_names_the_build_that_has_it() -> None:
     facts = report(
-        ("gpu.capability-not-compatible",
-         "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation."),
-        version="2.6.0+cu124", cuda="12.4",
+        (
+            "gpu.capability-not-compatible",
+            "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.",
+        ),
+        version="2.6.0+cu124",
+        cuda="12.4",
     )
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert finding.title == "torch 2.6.0+cu124 has no kernels for compute capability 12.0"
@@ -67,8 +88,10 @@ def test_the_sm_120_warning_in_a_log_alone_names_the_build_that_has_it() -> None
 def test_a_kepler_card_too_old_for_every_published_build_is_told_to_build_from_source() -> None:
     facts = report(("gpu.too-old-for-torch", "Found GPU0 NVIDIA GeForce GTX 680 which is of cuda capability 3.0."))
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
-    assert finding.fix == ('No published PyTorch build carries kernels for compute capability 3.0; build from source '
-                           'with TORCH_CUDA_ARCH_LIST="3.0"',)
+    assert finding.fix == (
+        "No published PyTorch build carries kernels for compute capability 3.0; build from source "
+        'with TORCH_CUDA_ARCH_LIST="3.0"',
+    )
 
 
 def test_no_kernel_image_alone_still_yields_the_finding() -> None:

@@ -10,11 +10,32 @@ from pathlib import Path
 
 import pytest
 from check_facts import (
-    ARCH_CU124, ARCH_CU130, GTX1080, H100, RTX4090, RTX5090, V100, codes, linux_gpu_box, mac, pkg, report, this_machine,
+    ARCH_CU124,
+    ARCH_CU130,
+    GTX1080,
+    H100,
+    RTX4090,
+    RTX5090,
+    V100,
+    codes,
+    linux_gpu_box,
+    mac,
+    pkg,
+    report,
+    this_machine,
 )
 
 from torchrig import knowledge
-from torchrig.checks import CHECK_FAILED, CheckContext, Layer, all_codes, checks, registry, run_checks, signature_hits
+from torchrig.checks import (
+    CHECK_FAILED,
+    CheckContext,
+    Layer,
+    all_codes,
+    checks,
+    registry,
+    run_checks,
+    signature_hits,
+)
 from torchrig.facts import Facts, ShadowedModule, SystemFacts, TorchFacts
 from torchrig.findings import Severity
 
@@ -39,7 +60,10 @@ def test_a_healthy_gpu_box_gets_no_finding() -> None:
 
 
 def test_a_cpu_only_server_without_torch_python_details_gets_no_error() -> None:
-    facts = Facts(torch=TorchFacts(installed=True, version="2.13.0+cpu", import_ok=True), system=SystemFacts(os="Linux", shm_total_bytes=8 << 30))
+    facts = Facts(
+        torch=TorchFacts(installed=True, version="2.13.0+cpu", import_ok=True),
+        system=SystemFacts(os="Linux", shm_total_bytes=8 << 30),
+    )
     assert errors(run_checks(facts)) == []
 
 
@@ -72,8 +96,16 @@ def test_a_local_torch_py_explains_the_import_failure() -> None:
 
 
 def test_independent_problems_come_in_causal_order_driver_then_build_then_runtime() -> None:
-    facts = linux_gpu_box(RTX5090, driver="535.104.05", torch="2.6.0+cu124", cuda="12.4", arch=ARCH_CU124,
-                          container="docker", shm_total_bytes=64 << 20, env={"NVIDIA_VISIBLE_DEVICES": "all"})
+    facts = linux_gpu_box(
+        RTX5090,
+        driver="535.104.05",
+        torch="2.6.0+cu124",
+        cuda="12.4",
+        arch=ARCH_CU124,
+        container="docker",
+        shm_total_bytes=64 << 20,
+        env={"NVIDIA_VISIBLE_DEVICES": "all"},
+    )
     facts.torch.version, facts.torch.cuda = "2.13.0+cu130", "13.0"  # needs R580, and has sm_120
     facts.torch.arch_list = ARCH_CU130
     facts.gpus.devices.append(facts.gpus.devices[0].__class__(index=1, name=V100[0], compute_capability="7.0"))
@@ -81,16 +113,23 @@ def test_independent_problems_come_in_causal_order_driver_then_build_then_runtim
 
 
 def test_errors_come_before_warnings_within_a_layer() -> None:
-    facts = linux_gpu_box(GTX1080, torch="2.13.0+cu130", cuda="13.0", arch=ARCH_CU130,
-                          companions=[pkg("torchvision", "0.27.0", "torch==2.12.0")])
+    facts = linux_gpu_box(
+        GTX1080,
+        torch="2.13.0+cu130",
+        cuda="13.0",
+        arch=ARCH_CU130,
+        companions=[pkg("torchvision", "0.27.0", "torch==2.12.0")],
+    )
     facts.toolkit.version, facts.toolkit.cuda_home = "12.4", "/usr/local/cuda"
     assert codes(run_checks(facts)) == ["gpu.arch-unsupported", "torch.companion-mismatch", "toolkit.mismatch"]
 
 
 def test_a_pasted_log_is_explained_by_its_signatures_alone() -> None:
     facts = report(
-        ("gpu.capability-not-compatible",
-         "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation."),
+        (
+            "gpu.capability-not-compatible",
+            "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.",
+        ),
         ("gpu.no-kernel-image", "RuntimeError: CUDA error: no kernel image is available for execution on the device"),
     )
     [finding] = run_checks(facts)
@@ -129,7 +168,9 @@ def test_the_configured_mirror_is_the_default_index(monkeypatch: pytest.MonkeyPa
 
 
 def test_every_finding_has_a_title_evidence_and_a_fix() -> None:
-    facts = linux_gpu_box(V100, driver="470.82.01", torch="2.13.0+cu130", cuda="13.0", arch=ARCH_CU130, shm_total_bytes=64 << 20)
+    facts = linux_gpu_box(
+        V100, driver="470.82.01", torch="2.13.0+cu130", cuda="13.0", arch=ARCH_CU130, shm_total_bytes=64 << 20
+    )
     findings = run_checks(facts)
     assert findings
     for finding in findings:
@@ -140,10 +181,24 @@ def test_every_finding_has_a_title_evidence_and_a_fix() -> None:
 # --- the registry and its documentation ----------------------------------------------------------
 
 REQUIRED = {
-    "driver.too-old", "driver.version-mismatch", "driver.forward-compat-unsupported", "cuda.init-failed",
-    "container.no-gpu", "torch.missing", "torch.import-failed", "torch.cpu-only-build", "gpu.arch-unsupported",
-    "gpu.arch-too-old-for-package", "torch.companion-mismatch", "env.mixed-installs", "env.module-shadowed",
-    "libs.shadowed", "cuda.visible-devices", "toolkit.mismatch", "shm.too-small", "gpu.p2p-broken",
+    "driver.too-old",
+    "driver.version-mismatch",
+    "driver.forward-compat-unsupported",
+    "cuda.init-failed",
+    "container.no-gpu",
+    "torch.missing",
+    "torch.import-failed",
+    "torch.cpu-only-build",
+    "gpu.arch-unsupported",
+    "gpu.arch-too-old-for-package",
+    "torch.companion-mismatch",
+    "env.mixed-installs",
+    "env.module-shadowed",
+    "libs.shadowed",
+    "cuda.visible-devices",
+    "toolkit.mismatch",
+    "shm.too-small",
+    "gpu.p2p-broken",
 }
 
 

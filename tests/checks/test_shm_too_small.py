@@ -31,15 +31,22 @@ def test_a_small_host_shm_is_remounted() -> None:
 
 
 def test_a_dataloader_bus_error_in_a_log_is_an_error() -> None:
-    facts = report(("shm.dataloader-bus-error", "RuntimeError: DataLoader worker (pid 46794) is killed by signal: Bus error. "
-                    "It is possible that dataloader's workers are out of shared memory."))
+    facts = report(
+        (
+            "shm.dataloader-bus-error",
+            "RuntimeError: DataLoader worker (pid 46794) is killed by signal: Bus error. "
+            "It is possible that dataloader's workers are out of shared memory.",
+        )
+    )
     [finding] = shm_too_small.shm_fits_dataloader_workers(facts, CTX)
     assert finding.severity is Severity.ERROR
     assert finding.fix[0].startswith("docker run --shm-size=16g")
 
 
 def test_the_ngc_64mb_banner_is_a_warning() -> None:
-    facts = report(("shm.container-default-64mb", "NOTE: The SHMEM allocation limit is set to the default of 64MB.  This may be"))
+    facts = report(
+        ("shm.container-default-64mb", "NOTE: The SHMEM allocation limit is set to the default of 64MB.  This may be")
+    )
     [finding] = shm_too_small.shm_fits_dataloader_workers(facts, CTX)
     assert finding.severity is Severity.WARNING
 

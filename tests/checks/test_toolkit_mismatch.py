@@ -13,8 +13,12 @@ CTX = CheckContext()
 
 def test_a_cuda_12_4_toolkit_cannot_build_extensions_for_torch_on_cuda_13_and_a_13_0_one_is_there() -> None:
     facts = linux_gpu_box(RTX4090)
-    facts.toolkit = ToolkitFacts(cuda_home="/usr/local/cuda", found_by="/usr/local/cuda", version="12.4",
-                                 others=[ToolkitInstall("/usr/local/cuda-13.0", "13.0")])
+    facts.toolkit = ToolkitFacts(
+        cuda_home="/usr/local/cuda",
+        found_by="/usr/local/cuda",
+        version="12.4",
+        others=[ToolkitInstall("/usr/local/cuda-13.0", "13.0")],
+    )
     [finding] = toolkit_mismatch.toolkit_matches_torch(facts, CTX)
     assert finding.severity is Severity.WARNING
     assert finding.title == "The CUDA toolkit at /usr/local/cuda is 12.4, but torch was built with CUDA 13.0"

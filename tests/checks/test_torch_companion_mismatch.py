@@ -13,9 +13,12 @@ def test_torchvision_built_for_torch_2_12_is_reinstalled_for_2_13_without_touchi
     facts = linux_gpu_box(RTX4090, companions=[pkg("torchvision", "0.27.0+cu130", "torch==2.12.0", "numpy")])
     [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
     assert finding.title == "torchvision was not built for torch 2.13.0+cu130"
-    assert finding.evidence["torchvision"] == "torchvision 0.27.0+cu130 requires torch==2.12.0, but torch is 2.13.0+cu130"
+    assert (
+        finding.evidence["torchvision"] == "torchvision 0.27.0+cu130 requires torch==2.12.0, but torch is 2.13.0+cu130"
+    )
     assert finding.fix == (
-        f"{PY} -m pip install --force-reinstall --no-deps torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cu130",
+        f"{PY} -m pip install --force-reinstall --no-deps torchvision==0.28.0"
+        " --index-url https://download.pytorch.org/whl/cu130",
     )
 
 
@@ -26,14 +29,17 @@ def test_torchvision_for_cuda_12_6_next_to_torch_for_13_0_is_a_variant_mismatch(
 
 
 def test_without_requires_dist_the_release_table_pairs_them() -> None:
-    facts = linux_gpu_box(RTX4090, torch="2.5.1+cu124", cuda="12.4",
-                          companions=[pkg("torchvision", "0.19.1"), pkg("torchaudio", "2.5.1")])
+    facts = linux_gpu_box(
+        RTX4090, torch="2.5.1+cu124", cuda="12.4", companions=[pkg("torchvision", "0.19.1"), pkg("torchaudio", "2.5.1")]
+    )
     [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
     assert finding.fix[0].endswith("torchvision==0.20.1 --index-url https://download.pytorch.org/whl/cu124")
 
 
 def test_torchaudio_2_11_serves_every_later_torch() -> None:
-    facts = linux_gpu_box(RTX4090, companions=[pkg("torchaudio", "2.11.0+cu130"), pkg("torchvision", "0.28.0+cu130", "torch==2.13.0")])
+    facts = linux_gpu_box(
+        RTX4090, companions=[pkg("torchaudio", "2.11.0+cu130"), pkg("torchvision", "0.28.0+cu130", "torch==2.13.0")]
+    )
     assert torch_companion_mismatch.companions_match_torch(facts, CTX) == []
 
 

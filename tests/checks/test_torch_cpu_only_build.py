@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from check_facts import GTX1080, PY, RTX4090, linux_gpu_box, mac, pkg, report, this_machine
+from check_facts import (
+    GTX1080,
+    PY,
+    RTX4090,
+    linux_gpu_box,
+    mac,
+    pkg,
+    report,
+    this_machine,
+)
 
 from torchrig.checks import CheckContext, torch_cpu_only_build
 
@@ -10,9 +19,14 @@ CTX = CheckContext()
 
 
 def test_a_cpu_wheel_on_an_rtx_4090_is_replaced_by_the_cuda_build_with_its_torchvision() -> None:
-    facts = linux_gpu_box(RTX4090, torch="2.13.0+cpu", cuda=None, companions=[pkg("torchvision", "0.28.0+cpu", "torch==2.13.0")])
+    facts = linux_gpu_box(
+        RTX4090, torch="2.13.0+cpu", cuda=None, companions=[pkg("torchvision", "0.28.0+cpu", "torch==2.13.0")]
+    )
     [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
-    assert finding.title == "torch 2.13.0+cpu is a CPU-only build, but this machine has GPU0 NVIDIA GeForce RTX 4090 (compute capability 8.9)"
+    assert (
+        finding.title
+        == "torch 2.13.0+cpu is a CPU-only build, but this machine has GPU0 NVIDIA GeForce RTX 4090 (compute capability 8.9)"
+    )
     assert finding.fix == (
         f"{PY} -m pip uninstall -y torch torchvision",
         f"{PY} -m pip install torch==2.13.0 torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cu132",
@@ -26,16 +40,24 @@ def test_a_gtx_1080_gets_the_cuda_line_with_pascal_kernels() -> None:
 
 
 def test_a_conda_install_is_fixed_with_conda() -> None:
-    facts = linux_gpu_box(RTX4090, torch="2.13.0+cpu", cuda=None, installer="conda", conda_prefix="/opt/conda/envs/train")
+    facts = linux_gpu_box(
+        RTX4090, torch="2.13.0+cpu", cuda=None, installer="conda", conda_prefix="/opt/conda/envs/train"
+    )
     [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
-    assert finding.fix == ("conda install -y -p /opt/conda/envs/train -c conda-forge 'pytorch=2.13.0=cuda*' cuda-version=13.2",)
+    assert finding.fix == (
+        "conda install -y -p /opt/conda/envs/train -c conda-forge 'pytorch=2.13.0=cuda*' cuda-version=13.2",
+    )
 
 
 def test_torch_not_compiled_with_cuda_in_a_log_yields_the_finding() -> None:
-    facts = report(("torch.not-compiled-with-cuda", "AssertionError: Torch not compiled with CUDA enabled"), version="2.13.0+cpu")
+    facts = report(
+        ("torch.not-compiled-with-cuda", "AssertionError: Torch not compiled with CUDA enabled"), version="2.13.0+cpu"
+    )
     [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
     assert "Torch not compiled with CUDA enabled" in finding.evidence["report line 3"]
-    assert finding.fix[-1].startswith("python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu")
+    assert finding.fix[-1].startswith(
+        "python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu"
+    )
 
 
 def test_a_cpu_build_on_a_machine_without_a_gpu_is_right() -> None:

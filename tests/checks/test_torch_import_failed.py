@@ -27,7 +27,9 @@ def test_a_missing_cudnn_reinstalls_torch_with_its_own_libraries() -> None:
     )
     assert finding.severity is Severity.ERROR
     assert finding.title == "Importing torch fails (libcudnn.so.9)"
-    assert finding.fix == (f"{PY} -m pip install --force-reinstall torch==2.13.0 --index-url https://download.pytorch.org/whl/cu130",)
+    assert finding.fix == (
+        f"{PY} -m pip install --force-reinstall torch==2.13.0 --index-url https://download.pytorch.org/whl/cu130",
+    )
 
 
 def test_nvjitlink_undefined_symbol_with_a_toolkit_on_ld_library_path_drops_it_first() -> None:
@@ -35,7 +37,10 @@ def test_nvjitlink_undefined_symbol_with_a_toolkit_on_ld_library_path_drops_it_f
     [finding] = torch_import_failed.torch_imports(facts, CTX)
     assert finding.title == "Importing torch fails (libnvJitLink.so.12)"
     assert finding.fix[0] == "unset LD_LIBRARY_PATH"
-    assert finding.fix[-1] == f"{PY} -m pip install --force-reinstall torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124"
+    assert (
+        finding.fix[-1]
+        == f"{PY} -m pip install --force-reinstall torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124"
+    )
 
 
 def test_only_the_cuda_entries_of_ld_library_path_are_dropped() -> None:
@@ -55,14 +60,21 @@ def test_libcuda_missing_on_a_machine_without_a_gpu_installs_the_cpu_build() -> 
 
 
 def test_an_old_libstdcxx_in_a_conda_env_installs_a_newer_one() -> None:
-    facts = _broken("ImportError: /opt/conda/lib/libstdc++.so.6: version `GLIBCXX_3.4.30' not found", conda_prefix="/opt/conda")
+    facts = _broken(
+        "ImportError: /opt/conda/lib/libstdc++.so.6: version `GLIBCXX_3.4.30' not found", conda_prefix="/opt/conda"
+    )
     [finding] = torch_import_failed.torch_imports(facts, CTX)
     assert finding.title == "Importing torch fails (libstdc++)"
     assert finding.fix == ("conda install -y -c conda-forge 'libstdcxx-ng>=13'",)
 
 
 def test_the_traceback_line_in_a_log_alone_yields_the_finding() -> None:
-    facts = report(("torch.cuda-library-not-found", "ImportError: libcudnn.so.8: cannot open shared object file: No such file or directory"))
+    facts = report(
+        (
+            "torch.cuda-library-not-found",
+            "ImportError: libcudnn.so.8: cannot open shared object file: No such file or directory",
+        )
+    )
     [finding] = torch_import_failed.torch_imports(facts, CTX)
     assert finding.title == "Importing torch fails (libcudnn.so.8)"
 

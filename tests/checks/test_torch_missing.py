@@ -22,7 +22,9 @@ def test_no_torch_on_a_v100_installs_the_cuda_line_that_still_has_volta_kernels(
 
 
 def test_no_torch_on_a_machine_without_a_gpu_installs_the_cpu_build() -> None:
-    facts = Facts(torch=TorchFacts(installed=False), system=SystemFacts(os="Linux", python_version="3.9.18", python_executable=PY))
+    facts = Facts(
+        torch=TorchFacts(installed=False), system=SystemFacts(os="Linux", python_version="3.9.18", python_executable=PY)
+    )
     [finding] = torch_missing.torch_is_installed(facts, CTX)
     # torch 2.8 is the newest release with Python 3.9 wheels.
     assert finding.fix == (f"{PY} -m pip install 'torch==2.8.*' --index-url https://download.pytorch.org/whl/cpu",)

@@ -17,35 +17,41 @@ A check that raises does not stop the others: it yields a ``doctor.check-failed`
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
-from torchrig.checks import (  # noqa: F401  (importing a module registers its check; this order breaks ties)
-    container_no_gpu,
-    driver_missing,
-    driver_version_mismatch,
-    driver_too_old,
-    driver_forward_compat,
-    cuda_visible_devices,
-    cuda_init_failed,
-    env_module_shadowed,
-    env_mixed_installs,
-    torch_missing,
-    torch_python_unsupported,
-    torch_import_failed,
-    torch_cpu_only_build,
-    gpu_arch_unsupported,
-    torch_companion_mismatch,
-    gpu_arch_too_old_for_package,
-    libs_shadowed,
-    toolkit_mismatch,
-    shm_too_small,
-    gpu_p2p_broken,
-)
 from torchrig.checks.registry import Check, CheckContext, Layer, registered
 from torchrig.facts import Facts
 from torchrig.findings import Finding, Severity
 
 __all__ = ["CHECK_FAILED", "Check", "CheckContext", "Layer", "all_codes", "checks", "run_checks"]
+
+# One module per check, in causal order: importing a module registers its check, and this order breaks
+# ties between findings of the same layer and severity (a shadowed torch.py before the import error).
+_MODULES = (
+    "container_no_gpu",
+    "driver_missing",
+    "driver_version_mismatch",
+    "driver_too_old",
+    "driver_forward_compat",
+    "cuda_visible_devices",
+    "cuda_init_failed",
+    "env_module_shadowed",
+    "env_mixed_installs",
+    "torch_missing",
+    "torch_python_unsupported",
+    "torch_import_failed",
+    "torch_cpu_only_build",
+    "gpu_arch_unsupported",
+    "torch_companion_mismatch",
+    "gpu_arch_too_old_for_package",
+    "libs_shadowed",
+    "toolkit_mismatch",
+    "shm_too_small",
+    "gpu_p2p_broken",
+)
+for _module in _MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
 
 CHECK_FAILED = "doctor.check-failed"
 _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}

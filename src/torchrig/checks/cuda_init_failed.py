@@ -25,7 +25,10 @@ _KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
     (
         ("system not yet initialized", "error 802"),
         "on NVSwitch systems (HGX/DGX) the NVIDIA Fabric Manager is not running or does not match the driver",
-        ("sudo systemctl enable --now nvidia-fabricmanager", "systemctl status nvidia-fabricmanager   # its version must equal the driver's"),
+        (
+            "sudo systemctl enable --now nvidia-fabricmanager",
+            "systemctl status nvidia-fabricmanager   # its version must equal the driver's",
+        ),
     ),
     (
         ("re-initialize cuda in forked subprocess",),
@@ -90,7 +93,7 @@ register(
     Check(
         name="cuda-init-failed",
         codes=(CODE,),
-        summary="CUDA initialisation fails for a reason no driver or access check explains (e.g. 'unknown error' after suspend)",
+        summary="CUDA initialisation fails for a reason no earlier check explains (e.g. 'unknown error' after suspend)",
         layer=Layer.CUDA_INIT,
         run=cuda_initialises,
     )

@@ -14,7 +14,7 @@ import re
 from torchrig.checks import machine
 from torchrig.checks.registry import Check, CheckContext, Layer, register
 from torchrig.checks.signature_hits import evidence_of, hits_for
-from torchrig.facts import Facts
+from torchrig.facts import Facts, SignatureHit
 from torchrig.findings import Finding, Severity
 
 CODE = "cuda.visible-devices"
@@ -70,7 +70,10 @@ def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
                 detail=f"CUDA stops at the first entry it cannot use ({problem}), so it sees no device and "
                 "torch.cuda.is_available() is False.",
                 evidence=evidence,
-                fix=("unset CUDA_VISIBLE_DEVICES", f"# or name the GPUs to use: export CUDA_VISIBLE_DEVICES={everything}"),
+                fix=(
+                    "unset CUDA_VISIBLE_DEVICES",
+                    f"# or name the GPUs to use: export CUDA_VISIBLE_DEVICES={everything}",
+                ),
             )
         ]
     return [
@@ -85,7 +88,7 @@ def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
     ]
 
 
-def _no_gpu_visible(hits: list) -> Finding:
+def _no_gpu_visible(hits: list[SignatureHit]) -> Finding:
     """A log says CUDA saw no GPU ("No CUDA GPUs are available") and the facts do not say why."""
     return Finding(
         code=CODE,
@@ -94,7 +97,11 @@ def _no_gpu_visible(hits: list) -> Finding:
         detail="torch found no CUDA device. Where the machine has GPUs, CUDA_VISIBLE_DEVICES set to '', '-1' or a "
         "wrong index or UUID hides them; inside a container, the GPU may not be passed in.",
         evidence=evidence_of(hits),
-        fix=("echo \"CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES\"   # see what it hides", "unset CUDA_VISIBLE_DEVICES", "nvidia-smi -L   # the GPUs and UUIDs the driver sees"),
+        fix=(
+            'echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"   # see what it hides',
+            "unset CUDA_VISIBLE_DEVICES",
+            "nvidia-smi -L   # the GPUs and UUIDs the driver sees",
+        ),
     )
 
 
@@ -102,7 +109,7 @@ register(
     Check(
         name="cuda-visible-devices",
         codes=(CODE,),
-        summary="CUDA_VISIBLE_DEVICES hides every GPU or holds a malformed or out-of-range entry (UUID and MIG forms are valid)",
+        summary="CUDA_VISIBLE_DEVICES hides every GPU or holds a malformed or out-of-range entry (UUIDs and MIG are valid)",
         layer=Layer.CUDA_INIT,
         run=visible_devices_usable,
         explains=("cuda.init-failed",),

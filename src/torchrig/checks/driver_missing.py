@@ -35,7 +35,11 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     fix = list(install_commands.driver_install(facts, minimum or Version(str(branch)), branch))
     if machine.is_ubuntu(facts) and facts.system.kernel:
         # A driver that was installed but not built for the running kernel looks the same.
-        fix.insert(0, f"# if a driver is already installed, rebuild it for kernel {facts.system.kernel}: sudo dkms autoinstall && sudo reboot")
+        fix.insert(
+            0,
+            f"# if a driver is already installed, rebuild it for kernel {facts.system.kernel}: "
+            "sudo dkms autoinstall && sudo reboot",
+        )
     return [
         Finding(
             code=CODE,

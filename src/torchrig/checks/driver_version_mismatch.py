@@ -37,7 +37,9 @@ def kernel_and_library_differ(facts: Facts, ctx: CheckContext) -> list[Finding]:
         evidence["NVML"] = text
     evidence.update(evidence_of(hits))
     if facts.system.container:
-        fix: tuple[str, ...] = ("Reboot the host (the driver was upgraded there and the old kernel module is still loaded)",)
+        fix: tuple[str, ...] = (
+            "Reboot the host (the driver was upgraded there and the old kernel module is still loaded)",
+        )
     else:
         fix = (
             "sudo reboot",
@@ -56,7 +58,7 @@ def kernel_and_library_differ(facts: Facts, ctx: CheckContext) -> list[Finding]:
             title=title,
             detail=(
                 "The driver package was upgraded but the old kernel module is still loaded, so NVML and nvidia-smi "
-                "fail with \"Driver/library version mismatch\" and CUDA cannot initialise. Loading the new module "
+                'fail with "Driver/library version mismatch" and CUDA cannot initialise. Loading the new module '
                 "(a reboot) fixes it."
             ),
             evidence=evidence,

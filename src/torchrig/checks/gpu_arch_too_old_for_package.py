@@ -28,11 +28,18 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
         py = machine.python_command(facts)
         fix: list[str] = []
         if able:
-            fix.append(f"export CUDA_VISIBLE_DEVICES={','.join(str(g.index) for g in able)}   # use only the GPUs it supports")
-        if need.alternative and need.alternative_min_cc and not any(
-            extensions.cc_below(g.capability or "", need.alternative_min_cc) for g in low
+            fix.append(
+                f"export CUDA_VISIBLE_DEVICES={','.join(str(g.index) for g in able)}   # use only the GPUs it supports"
+            )
+        if (
+            need.alternative
+            and need.alternative_min_cc
+            and not any(extensions.cc_below(g.capability or "", need.alternative_min_cc) for g in low)
         ):
-            fix.append(shlex.join([py, "-m", "pip", "install", need.alternative]) + f"   # runs on compute capability {need.alternative_min_cc}+")
+            fix.append(
+                shlex.join([py, "-m", "pip", "install", need.alternative])
+                + f"   # runs on compute capability {need.alternative_min_cc}+"
+            )
         fix.append(shlex.join([py, "-m", "pip", "uninstall", "-y", pkg.name]) + "   # or do without it on this GPU")
         findings.append(
             Finding(
@@ -57,7 +64,7 @@ register(
     Check(
         name="gpu-arch-too-old-for-package",
         codes=(CODE,),
-        summary="an installed CUDA extension (flash-attn, vllm, bitsandbytes, xformers) needs a higher compute capability than a GPU has",
+        summary="an installed CUDA extension (flash-attn, vllm, bitsandbytes, ...) needs a higher compute capability",
         layer=Layer.BUILD,
         run=extensions_run_on_every_gpu,
     )

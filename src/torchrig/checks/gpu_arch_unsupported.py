@@ -28,7 +28,7 @@ def _build_archs(facts: Facts) -> list[str]:
 
 
 def _capabilities_in(excerpts: list[str]) -> list[str]:
-    """"... RTX 5090 with CUDA capability sm_120 is not compatible" / "(CC) 12.0" -> ["12.0"]."""
+    """ "... RTX 5090 with CUDA capability sm_120 is not compatible" / "(CC) 12.0" -> ["12.0"]."""
     found = []
     for text in excerpts:
         for digits in re.findall(r"capability sm_(\d{2,3})", text):
@@ -41,7 +41,9 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
     """Every GPU's compute capability must be covered by the build's arch list (SASS of the same major, or PTX)."""
     hits = hits_for(facts, CODE)
     archs = _build_archs(facts)
-    uncovered = [g for g in machine.gpus(facts) if g.capability and archs and not knowledge.build_covers(archs, g.capability)]
+    uncovered = [
+        g for g in machine.gpus(facts) if g.capability and archs and not knowledge.build_covers(archs, g.capability)
+    ]
     if not uncovered and not hits:
         return []
     ccs = list(dict.fromkeys(machine.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
@@ -70,17 +72,27 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
             fix += install_commands.torch_install(facts, build, ctx)
         else:
             arch = ";".join(ccs)
-            fix.append(f"No published PyTorch build carries kernels for compute capability {', '.join(ccs)}; build from source with TORCH_CUDA_ARCH_LIST=\"{arch}\"")
+            fix.append(
+                f"No published PyTorch build carries kernels for compute capability {', '.join(ccs)}; "
+                f'build from source with TORCH_CUDA_ARCH_LIST="{arch}"'
+            )
     else:
-        fix.append("Install the PyTorch CUDA variant that lists this GPU's sm_XY in torch.cuda.get_arch_list() (torchrig doctor on the machine names it)")
-    names = ", ".join(g.label for g in uncovered) if uncovered else (f"compute capability {', '.join(ccs)}" if ccs else "this GPU")
+        fix.append(
+            "Install the PyTorch CUDA variant whose torch.cuda.get_arch_list() covers this GPU's sm_XY "
+            "(run torchrig doctor on that machine to get the exact command)"
+        )
+    names = (
+        ", ".join(g.label for g in uncovered)
+        if uncovered
+        else (f"compute capability {', '.join(ccs)}" if ccs else "this GPU")
+    )
     return [
         Finding(
             code=CODE,
             severity=Severity.ERROR,
             title=f"torch {facts.torch.version or ''} has no kernels for {names}".replace("  ", " "),
             detail="The build carries no machine code (SASS) for this GPU's architecture and no PTX it could compile, "
-            "so CUDA operations fail with \"no kernel image is available for execution on the device\".",
+            'so CUDA operations fail with "no kernel image is available for execution on the device".',
             evidence=evidence,
             fix=tuple(fix),
         )

@@ -49,7 +49,9 @@ def _versions(release: knowledge.TorchRelease, installed: str | None) -> tuple[s
     return torch, vision, audio
 
 
-def build_fits(release: knowledge.TorchRelease, variant: str, *, driver: str | None, ccs: list[str], windows: bool) -> bool:
+def build_fits(
+    release: knowledge.TorchRelease, variant: str, *, driver: str | None, ccs: list[str], windows: bool
+) -> bool:
     """Whether this release's variant runs on this driver and has kernels for every capability."""
     cuda = knowledge.variant_cuda(variant)
     if cuda is None:
@@ -137,12 +139,16 @@ def torch_install(
         where = ["-p", facts.system.conda_prefix] if facts.system.conda_prefix and facts.origin == "live" else []
         build_string = "cuda*" if build.cuda else "cpu*"
         pkgs = [f"pytorch={_conda_version(build.torch)}={build_string}"]
-        pkgs += [f"{n}={_conda_version(s.split('==')[1])}" for n, s in zip(names[1:], specs[1:])]
+        pkgs += [f"{n}={_conda_version(s.split('==')[1])}" for n, s in zip(names[1:], specs[1:], strict=True)]
         if build.cuda:
             pkgs.append(f"cuda-version={build.cuda}")
         return (shlex.join(["conda", "install", "-y", *where, "-c", "conda-forge", *pkgs]),)
     # macOS wheels come from PyPI itself; everywhere else the variant's index decides the build.
-    index = [] if (facts.system.os or "").lower() == "darwin" else ["--index-url", knowledge.index_url(build.variant, base=ctx.index_base)]
+    index = (
+        []
+        if (facts.system.os or "").lower() == "darwin"
+        else ["--index-url", knowledge.index_url(build.variant, base=ctx.index_base)]
+    )
     py = machine.python_command(facts)
     if installer == "uv":
         target = ["--python", py] if py != "python" else []
@@ -176,11 +182,15 @@ def driver_install(facts: Facts, minimum: Version, branch: int | None) -> tuple[
             "(WSL uses the Windows driver; do not install a Linux driver inside WSL)",
         )
     if facts.system.container:
-        return (f"On the host (a container uses the host's driver), install NVIDIA driver {want}, then restart the container",)
+        return (
+            f"On the host (a container uses the host's driver), install NVIDIA driver {want}, then restart the container",
+        )
     if machine.is_ubuntu(facts) and branch:
         ccs = machine.capabilities(facts)
         # Blackwell needs the open kernel modules; Maxwell, Pascal and Volta cannot use them.
         open_modules = any(knowledge.parse_version(cc) >= Version("10.0") for cc in ccs)  # type: ignore[operator]
         package = f"nvidia-driver-{branch}" + ("-open" if open_modules else "")
         return (f"sudo apt-get update && sudo apt-get install -y {package}", "sudo reboot")
-    return (f"Install NVIDIA driver {want} from your distribution or https://www.nvidia.com/Download/index.aspx, then reboot",)
+    return (
+        f"Install NVIDIA driver {want} from your distribution or https://www.nvidia.com/Download/index.aspx, then reboot",
+    )

@@ -107,7 +107,7 @@ def torch_cuda(facts: Facts) -> str | None:
 
 
 def python_version(facts: Facts) -> str | None:
-    """"3.12" for the interpreter torch runs in."""
+    """ "3.12" for the interpreter torch runs in."""
     text = facts.system.python_version
     return knowledge.minor_of(text) if text else None
 

@@ -50,9 +50,11 @@ def shm_fits_dataloader_workers(facts: Facts, ctx: CheckContext) -> list[Finding
         Finding(
             code=CODE,
             severity=Severity.ERROR if any("bus error" in h.excerpt.lower() for h in hits) else Severity.WARNING,
-            title=f"/dev/shm is only {_mib(total)}" if total is not None else "/dev/shm ran out (Bus error in a DataLoader worker)",
+            title=f"/dev/shm is only {_mib(total)}"
+            if total is not None
+            else "/dev/shm ran out (Bus error in a DataLoader worker)",
             detail="DataLoader workers hand batches to the main process through shared memory; when it fills, "
-            "workers die with \"Bus error\" or \"unable to write to file </torch_...>\".",
+            'workers die with "Bus error" or "unable to write to file </torch_...>".',
             evidence=evidence,
             fix=fix,
         )

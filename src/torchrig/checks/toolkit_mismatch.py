@@ -31,7 +31,10 @@ def toolkit_matches_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
         path = same[0].path
         fix: tuple[str, ...] = (f"export CUDA_HOME={shlex.quote(path)}", f"export PATH={shlex.quote(path)}/bin:$PATH")
     elif facts.system.conda_prefix:
-        fix = (shlex.join(["conda", "install", "-y", "-c", "nvidia", f"cuda-toolkit={cuda_minor}"]), 'export CUDA_HOME="$CONDA_PREFIX"')
+        fix = (
+            shlex.join(["conda", "install", "-y", "-c", "nvidia", f"cuda-toolkit={cuda_minor}"]),
+            'export CUDA_HOME="$CONDA_PREFIX"',
+        )
     elif machine.is_debian_like(facts):
         dashed = cuda_minor.replace(".", "-")
         fix = (
@@ -39,14 +42,16 @@ def toolkit_matches_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
             f"export CUDA_HOME=/usr/local/cuda-{cuda_minor}",
         )
     else:
-        fix = (f"Install the CUDA {cuda_minor} toolkit and point CUDA_HOME at it: export CUDA_HOME=/usr/local/cuda-{cuda_minor}",)
+        fix = (
+            f"Install the CUDA {cuda_minor} toolkit and point CUDA_HOME at it: export CUDA_HOME=/usr/local/cuda-{cuda_minor}",
+        )
     return [
         Finding(
             code=CODE,
             severity=Severity.WARNING,
             title=f"The CUDA toolkit at {home} is {toolkit}, but torch was built with CUDA {cuda}",
             detail="Building a CUDA extension (flash-attn, apex, a custom op) with a toolkit of another major version "
-            "fails in torch.utils.cpp_extension (\"The detected CUDA version mismatches\") or yields a module that "
+            'fails in torch.utils.cpp_extension ("The detected CUDA version mismatches") or yields a module that '
             "cannot load. Running torch itself is not affected.",
             evidence={
                 "toolkit": f"{toolkit} at {facts.toolkit.cuda_home} (found by {facts.toolkit.found_by})",

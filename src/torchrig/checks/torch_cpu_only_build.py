@@ -12,13 +12,15 @@ CODE = "torch.cpu-only-build"
 
 
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
-    """Where there is an NVIDIA GPU (or code asked for CUDA: "Torch not compiled with CUDA enabled"), torch must be a CUDA build."""
+    """Where there is an NVIDIA GPU, or code asked for CUDA ("Torch not compiled with CUDA enabled"), torch is a CUDA build."""
     hits = hits_for(facts, CODE)
     cpu_here = machine.torch_variant(facts) == "cpu" and not facts.torch.hip and machine.has_nvidia_gpu(facts)
     if not (cpu_here or hits) or (facts.system.os or "").lower() == "darwin":
         return []
     build = install_commands.choose_build(facts)
-    gpus = ", ".join(g.label for g in machine.gpus(facts)) or ("an NVIDIA GPU on the PCI bus" if machine.nvidia_gpus_on_bus(facts) else "a GPU")
+    gpus = ", ".join(g.label for g in machine.gpus(facts)) or (
+        "an NVIDIA GPU on the PCI bus" if machine.nvidia_gpus_on_bus(facts) else "a GPU"
+    )
     evidence: dict[str, object] = {"torch": facts.torch.version, "torch.version.cuda": facts.torch.cuda}
     if machine.has_nvidia_gpu(facts):
         evidence["GPUs"] = gpus
@@ -33,7 +35,9 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
         Finding(
             code=CODE,
             severity=Severity.ERROR,
-            title=f"torch {facts.torch.version or ''} is a CPU-only build, but this machine has {gpus}".replace("  ", " "),
+            title=f"torch {facts.torch.version or ''} is a CPU-only build, but this machine has {gpus}".replace(
+                "  ", " "
+            ),
             detail="A CPU build never uses the GPU: torch.cuda.is_available() is False. "
             + (f"The build for this driver and GPU is CUDA {build.cuda} ({build.variant})." if build else ""),
             evidence=evidence,
