@@ -25,6 +25,7 @@ from check_facts import (
     this_machine,
 )
 
+import torchrig.checks as torchrig_checks
 from torchrig import knowledge
 from torchrig.checks import (
     CHECK_FAILED,
@@ -233,3 +234,23 @@ def test_every_code_in_the_signature_table_is_one_a_check_emits(signature_table:
     # The ids these tests use mean the same finding in the parser's table.
     real = {row["id"]: row["code"] for row in rows}
     assert {i: c for i, c in signature_table.items() if i in real} == {i: real[i] for i in signature_table if i in real}
+
+
+def test_a_broken_mirror_configuration_falls_back_to_download_pytorch_org(monkeypatch: pytest.MonkeyPatch) -> None:
+    from torchrig.errors import UserError
+
+    def broken() -> str:
+        raise UserError("~/.config/torchrig/config.toml is not valid TOML (line 3).")
+
+    mirrors = types.ModuleType("torchrig.mirrors")
+    mirrors.torch_index_base = broken  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torchrig.mirrors", mirrors)
+    [finding] = run_checks(linux_gpu_box(V100, arch=ARCH_CU130))
+    assert finding.fix[-1].endswith("--index-url https://download.pytorch.org/whl/cu126")
+
+
+def test_every_check_module_is_registered_in_causal_order(repo_root: Path) -> None:
+    helpers = {"__init__", "registry", "machine", "install_commands", "signature_hits"}
+    modules = {p.stem for p in (repo_root / "src" / "torchrig" / "checks").glob("*.py")} - helpers
+    assert modules == set(torchrig_checks._MODULES)
+    assert len(checks()) == len(modules)

@@ -21,6 +21,7 @@ import importlib
 from dataclasses import replace
 
 from torchrig.checks.registry import Check, CheckContext, Layer, registered
+from torchrig.errors import UserError
 from torchrig.facts import Facts
 from torchrig.findings import Finding, Severity
 
@@ -68,12 +69,22 @@ def all_codes() -> list[str]:
 
 
 def _default_index_base() -> str | None:
-    """The PyTorch index base from the mirror configuration, where torchrig.mirrors provides one."""
+    """The PyTorch index base from the mirror configuration, where torchrig.mirrors provides one.
+
+    A broken mirror configuration must not stop the diagnosis: the fixes then use download.pytorch.org.
+    """
     try:
-        from torchrig.mirrors import torch_index_base  # type: ignore[attr-defined]
+        mirrors = importlib.import_module("torchrig.mirrors")
     except ImportError:
         return None
-    return torch_index_base()
+    base_of = getattr(mirrors, "torch_index_base", None)
+    if not callable(base_of):
+        return None
+    try:
+        base = base_of()
+    except UserError:
+        return None
+    return base if isinstance(base, str) and base else None
 
 
 def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
@@ -103,7 +114,7 @@ def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
 
 def _fold(produced: list[tuple[Check, Finding]]) -> list[tuple[Check, Finding]]:
     """Fold consequences into the first root-cause finding that explains them."""
-    roots = {}  # explained code -> index of the first finding that explains it
+    roots: dict[str, int] = {}  # explained code -> index of the first finding that explains it
     for i, (check, finding) in enumerate(produced):
         for code in check.explains:
             if finding.severity is Severity.ERROR:

@@ -57,7 +57,7 @@ def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list
             fix.append(f"sudo apt-get remove -y cuda-compat-{version.replace('.', '-')}")
     cuda = machine.torch_cuda(facts)
     need = knowledge.min_driver(cuda, windows=machine.uses_windows_driver(facts)) if cuda else None
-    if need is not None:
+    if cuda and need is not None:
         fix.append(f"# the lasting fix: a driver that supports CUDA {cuda} natively, no compat libraries needed:")
         fix += install_commands.driver_install(facts, need, install_commands.driver_branch(cuda))
     if not fix:
