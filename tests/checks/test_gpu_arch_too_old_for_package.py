@@ -33,7 +33,8 @@ def test_flash_attn_on_a_v100_has_no_version_to_fall_back_to() -> None:
 def test_on_mixed_gpus_the_fix_selects_the_ones_it_supports() -> None:
     facts = linux_gpu_box(A100, T4, companions=[pkg("flash-attn", "2.8.3")])
     [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
-    assert finding.fix[0] == "export CUDA_VISIBLE_DEVICES=0   # use only the GPUs it supports"
+    # By UUID: NVML numbers GPUs in PCI order, CUDA fastest first, so an index could name the T4.
+    assert finding.fix[0] == f"export CUDA_VISIBLE_DEVICES={facts.gpus.devices[0].uuid}   # only the GPUs it supports"
 
 
 def test_vllm_needs_volta_so_a_gtx_1080_cannot_run_it() -> None:

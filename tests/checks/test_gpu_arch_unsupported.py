@@ -105,3 +105,15 @@ def test_an_h100_on_cu130_and_an_rtx_4090_on_cu126_are_covered() -> None:
     assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(linux_gpu_box(H100, arch=ARCH_CU130), CTX) == []
     facts = linux_gpu_box(RTX4090, torch="2.13.0+cu126", cuda="12.6", arch=ARCH_CU126)  # Ada runs sm_86 code
     assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
+
+
+def test_a_rocm_builds_gfx_targets_are_not_read_as_nvidia_architectures() -> None:
+    facts = linux_gpu_box(H100, torch="2.13.0+rocm7.0", cuda=None, arch=["gfx90a", "gfx942"])
+    facts.torch.hip = "7.0.51831"
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
+
+
+def test_a_capability_nvml_could_not_read_is_ignored() -> None:
+    facts = linux_gpu_box(H100, arch=ARCH_CU130)
+    facts.gpus.devices[0].compute_capability = "N/A"
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []

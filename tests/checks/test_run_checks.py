@@ -16,8 +16,10 @@ from check_facts import (
     H100,
     RTX4090,
     RTX5090,
+    T4,
     V100,
     codes,
+    lib,
     linux_gpu_box,
     mac,
     pkg,
@@ -254,3 +256,20 @@ def test_every_check_module_is_registered_in_causal_order(repo_root: Path) -> No
     modules = {p.stem for p in (repo_root / "src" / "torchrig" / "checks").glob("*.py")} - helpers
     assert modules == set(torchrig_checks._MODULES)
     assert len(checks()) == len(modules)
+
+
+def _odd_facts() -> list[Facts]:
+    garbage = linux_gpu_box(RTX4090, driver="N/A", torch="garbage", cuda="x.y", env={"CUDA_VISIBLE_DEVICES": ",,"})
+    garbage.toolkit.version = "unknown"
+    garbage.torch.copies = ["", ""]
+    garbage.torch.loaded_libs = [lib("libcudnn.so.9", "")]
+    garbage.companions = [pkg("torchvision", ""), pkg("flash-attn", "not-a-version", "torch (>=2.0)", "@@@")]
+    garbage.system.shm_total_bytes = 0
+    nightly = linux_gpu_box(RTX5090, torch="2.14.0.dev20261101+cu132", cuda="13.2", arch=["sm_120", "compute_120"])
+    source = linux_gpu_box(H100, torch="2.13.0a0+git1a2b3c4", cuda="13.0", python="3.15.0")
+    return [Facts(), Facts(origin="report"), garbage, nightly, source, Facts.from_dict(linux_gpu_box(T4).to_dict())]
+
+
+@pytest.mark.parametrize("facts", _odd_facts())
+def test_no_check_raises_on_odd_or_partial_facts(facts: Facts) -> None:
+    assert CHECK_FAILED not in codes(run_checks(facts))

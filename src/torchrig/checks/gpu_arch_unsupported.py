@@ -17,8 +17,10 @@ _JETSON_DOCS = "https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-
 
 def _build_archs(facts: Facts) -> list[str]:
     """The architectures torch reports, else the ones torchrig's tables list for its release and variant (x86_64)."""
+    if facts.torch.hip:
+        return []  # ROCm builds list gfx targets; NVIDIA capabilities do not apply
     if facts.torch.arch_list:
-        return facts.torch.arch_list
+        return [a for a in facts.torch.arch_list if re.fullmatch(r"(sm|compute)_\d+a?", a)]
     variant = machine.torch_variant(facts)
     if not facts.torch.version or not variant or not variant.startswith("cu"):
         return []

@@ -40,7 +40,7 @@ def _versions(release: knowledge.TorchRelease, installed: str | None) -> tuple[s
     v = knowledge.parse_version(installed) if installed else None
     same = v is not None and f"{v.major}.{v.minor}" == release.minor
     paired = Version(release.minor) >= Version("2.1")
-    torch = v.public if same and v is not None else f"{release.minor}.*"
+    torch = v.base_version if same and v is not None else f"{release.minor}.*"
     patch = str(v.micro) if same and v is not None and paired else "*"
     vision = f"{release.torchvision}.{patch}" if release.torchvision else None
     audio = None

@@ -58,6 +58,16 @@ class GpuView:
     index: int
     name: str | None
     capability: str | None  # "8.6"
+    uuid: str | None = None
+
+    @property
+    def selector(self) -> str:
+        """How CUDA_VISIBLE_DEVICES names this GPU unambiguously.
+
+        NVML numbers GPUs in PCI order but CUDA, by default, fastest first: on mixed machines an index
+        can name another GPU, a UUID cannot.
+        """
+        return self.uuid or str(self.index)
 
     @property
     def label(self) -> str:
@@ -65,7 +75,17 @@ class GpuView:
         return f"GPU{self.index} {self.name or 'NVIDIA GPU'}{cc}"
 
 
+def _cc(text: str | None) -> str | None:
+    """A compute capability as "8.6", or None for anything else ("N/A", "")."""
+    return text if text and re.fullmatch(r"\d+\.\d+", text.strip()) else None
+
+
 def gpus(facts: Facts) -> list[GpuView]:
+    """Every GPU the facts know of, with a well-formed compute capability or None."""
+    return [GpuView(g.index, g.name, _cc(g.capability), g.uuid) for g in _gpus(facts)]
+
+
+def _gpus(facts: Facts) -> list[GpuView]:
     if facts.gpus.devices:
         smoke = {s.device: s for s in facts.torch.smoke}
         return [
@@ -73,6 +93,7 @@ def gpus(facts: Facts) -> list[GpuView]:
                 g.index,
                 g.name or (smoke[g.index].name if g.index in smoke else None),
                 g.compute_capability or (smoke[g.index].capability if g.index in smoke else None),
+                g.uuid,
             )
             for g in facts.gpus.devices
         ]
