@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from check_facts import H100, RTX4090, linux_gpu_box, report
+from check_facts import H100, RTX4090, linux_gpu_box, report, this_machine
 
 from torchrig.checks import CheckContext, cuda_init_failed
 
@@ -46,3 +46,20 @@ def test_the_warning_in_a_log_alone_yields_the_finding() -> None:
 
 def test_cuda_that_initialises_is_fine() -> None:
     assert cuda_init_failed.cuda_initialises(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_a_cuda_build_that_sees_no_gpu_while_nvml_does_is_reported_even_without_an_error_text() -> None:
+    facts = linux_gpu_box(H100)
+    facts.torch.cuda_available = False
+    [finding] = cuda_init_failed.cuda_initialises(facts, CTX)
+    assert finding.evidence["torch.cuda.is_available()"] == "False, while NVML sees 1 GPU(s)"
+
+
+def test_a_cuda_build_on_a_laptop_without_an_nvidia_gpu_is_not_a_failure() -> None:
+    facts = this_machine()
+    facts.torch.version, facts.torch.cuda = "2.13.0+cu130", "13.0"
+    facts.torch.cuda_init_error = (
+        "Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver "
+        "from http://www.nvidia.com/Download/index.aspx"
+    )
+    assert cuda_init_failed.cuda_initialises(facts, CTX) == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from check_facts import GTX1080, H100, PY, RTX4090, codes, linux_gpu_box, report
+from check_facts import B200, GTX1080, H100, PY, RTX4090, codes, linux_gpu_box, report
 
 from torchrig.checks import CheckContext, driver_too_old
 from torchrig.findings import Severity
@@ -94,3 +94,9 @@ def test_fixes_point_at_the_configured_mirror() -> None:
         facts, CheckContext(index_base="https://mirrors.example.edu/pytorch/whl/")
     )
     assert finding.fix[-1].endswith("--index-url https://mirrors.example.edu/pytorch/whl/cu118")
+
+
+def test_a_b200_gets_the_open_kernel_modules_that_blackwell_requires() -> None:
+    facts = linux_gpu_box(B200, driver="570.172.08", torch="2.13.0+cu130", cuda="13.0")
+    [finding] = driver_too_old.driver_runs_torch_build(facts, CTX)
+    assert finding.fix[0] == "sudo apt-get update && sudo apt-get install -y nvidia-driver-580-open"

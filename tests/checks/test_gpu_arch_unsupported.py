@@ -6,6 +6,7 @@ from check_facts import (
     ARCH_CU124,
     ARCH_CU126,
     ARCH_CU130,
+    B200,
     GTX1080,
     H100,
     ORIN,
@@ -117,3 +118,9 @@ def test_a_capability_nvml_could_not_read_is_ignored() -> None:
     facts = linux_gpu_box(H100, arch=ARCH_CU130)
     facts.gpus.devices[0].compute_capability = "N/A"
     assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
+
+
+def test_a_b200_on_a_torch_2_6_build_moves_to_a_release_with_sm_100() -> None:
+    facts = linux_gpu_box(B200, torch="2.6.0+cu126", cuda="12.6", arch=ARCH_CU126)
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu132"

@@ -57,8 +57,18 @@ def _failure_texts(facts: Facts) -> list[str]:
 def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """CUDA must initialise on a CUDA build; when it does not, name the likely cause of that error."""
     hits = hits_for(facts, CODE)
-    texts = _failure_texts(facts) + [h.excerpt for h in hits]
-    if not texts:
+    # Without an NVIDIA GPU a CUDA build failing to initialise is expected (it runs on the CPU), and a
+    # CPU build has no CUDA to initialise: neither is a fault of this machine.
+    gpu_here = machine.has_nvidia_gpu(facts) and machine.torch_variant(facts) != "cpu"
+    texts = (_failure_texts(facts) if gpu_here else []) + [h.excerpt for h in hits]
+    silent = (
+        gpu_here
+        and not texts
+        and facts.torch.cuda_available is False
+        and machine.torch_cuda(facts) is not None
+        and bool(facts.gpus.devices)
+    )
+    if not texts and not silent:
         return []
     lowered = " ".join(texts).lower()
     cause, fix = next(
@@ -69,9 +79,11 @@ def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
         ),
     )
     evidence: dict[str, object] = {}
-    if facts.torch.cuda_init_error:
+    if silent:
+        evidence["torch.cuda.is_available()"] = f"False, while NVML sees {len(facts.gpus.devices)} GPU(s)"
+    if facts.torch.cuda_init_error and gpu_here:
         evidence["CUDA initialisation"] = facts.torch.cuda_init_error.strip()
-    for warning in facts.torch.warnings:
+    for warning in facts.torch.warnings if gpu_here else []:
         if "cuda initialization" in warning.lower():
             evidence["torch warning"] = warning.strip()
     if machine.gpus(facts):
