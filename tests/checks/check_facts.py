@@ -84,7 +84,7 @@ def linux_gpu_box(
         torch=TorchFacts(
             installed=torch is not None,
             version=torch,
-            cuda=cuda,
+            cuda=cuda if torch else None,
             location=f"{SITE}/torch" if torch else None,
             installer=installer if torch else None,
             copies=[f"{SITE}/torch"] if torch else [],

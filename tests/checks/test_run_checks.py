@@ -300,3 +300,9 @@ def _odd_facts() -> list[Facts]:
 @pytest.mark.parametrize("facts", _odd_facts())
 def test_no_check_raises_on_odd_or_partial_facts(facts: Facts) -> None:
     assert CHECK_FAILED not in codes(run_checks(facts))
+
+
+def test_without_torch_only_torch_missing_is_reported_on_a_gpu_box() -> None:
+    facts = linux_gpu_box(V100, V100, torch=None)
+    facts.torch.cuda = "13.0"  # a stale value must not make CUDA look broken when there is no torch
+    assert codes(run_checks(facts)) == ["torch.missing"]
