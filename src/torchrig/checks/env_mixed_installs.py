@@ -22,7 +22,7 @@ def one_torch_installation(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if len(copies) < 2 and not both and not hits:
         return []
     py = machine.python_command(facts)
-    fix = [shlex.join([py, "-m", "pip", "uninstall", "-y", "torch"]) for _ in copies or [None]]
+    fix = [shlex.join([py, "-m", "pip", "uninstall", "-y", "torch"])] * max(1, len(copies))  # one removes one copy
     if both or facts.system.conda_prefix:
         where = ["-p", facts.system.conda_prefix] if facts.system.conda_prefix and facts.origin == "live" else []
         fix.append(shlex.join(["conda", "remove", "-y", *where, "--force", "pytorch"]) + "   # conda's copy")
