@@ -45,7 +45,7 @@ def test_a_conda_install_is_fixed_with_conda() -> None:
     )
     [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
     assert finding.fix == (
-        "conda install -y -p /opt/conda/envs/train -c conda-forge 'pytorch=2.13.0=cuda*' cuda-version=13.2",
+        "conda install -y -p /opt/conda/envs/train -c conda-forge 'pytorch=2.13.0=cuda*' 'cuda-version>=13.2,<14'",
     )
 
 

@@ -141,7 +141,10 @@ def torch_install(
         pkgs = [f"pytorch={_conda_version(build.torch)}={build_string}"]
         pkgs += [f"{n}={_conda_version(s.split('==')[1])}" for n, s in zip(names[1:], specs[1:], strict=True)]
         if build.cuda:
-            pkgs.append(f"cuda-version={build.cuda}")
+            # conda-forge builds its own CUDA minors: ask for this one or a newer minor of the same major,
+            # which the driver runs (minor-version compatibility) and which keeps the architectures.
+            major = int(build.cuda.split(".")[0])
+            pkgs.append(f"cuda-version>={build.cuda},<{major + 1}")
         return (shlex.join(["conda", "install", "-y", *where, "-c", "conda-forge", *pkgs]),)
     # macOS wheels come from PyPI itself; everywhere else the variant's index decides the build.
     index = (
