@@ -6,6 +6,7 @@ from check_facts import (
     GTX1080,
     PY,
     RTX4090,
+    RTX5090,
     linux_gpu_box,
     mac,
     pkg,
