@@ -187,10 +187,8 @@ def driver_install(facts: Facts, minimum: Version, branch: int | None) -> tuple[
     """How to get a driver at ``minimum`` or newer on this machine (WSL: the Windows driver; containers: the host)."""
     want = f"{minimum} or newer" + (f" (the {branch} branch is recommended)" if branch else "")
     if machine.uses_windows_driver(facts):
-        return (
-            f"Update the Windows NVIDIA driver to {want}: https://www.nvidia.com/Download/index.aspx "
-            "(WSL uses the Windows driver; do not install a Linux driver inside WSL)",
-        )
+        wsl = " (WSL uses the Windows driver; do not install a Linux driver inside WSL)" if facts.system.wsl else ""
+        return (f"Update the Windows NVIDIA driver to {want}: https://www.nvidia.com/Download/index.aspx{wsl}",)
     if facts.system.container:
         return (
             f"On the host (a container uses the host's driver), install NVIDIA driver {want}, then restart the container",
