@@ -17,35 +17,42 @@ A check that raises does not stop the others: it yields a ``doctor.check-failed`
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 
-from torchrig.checks import (  # noqa: F401  (importing a module registers its check; this order breaks ties)
-    container_no_gpu,
-    driver_missing,
-    driver_version_mismatch,
-    driver_too_old,
-    driver_forward_compat,
-    cuda_visible_devices,
-    cuda_init_failed,
-    env_module_shadowed,
-    env_mixed_installs,
-    torch_missing,
-    torch_python_unsupported,
-    torch_import_failed,
-    torch_cpu_only_build,
-    gpu_arch_unsupported,
-    torch_companion_mismatch,
-    gpu_arch_too_old_for_package,
-    libs_shadowed,
-    toolkit_mismatch,
-    shm_too_small,
-    gpu_p2p_broken,
-)
 from torchrig.checks.registry import Check, CheckContext, Layer, registered
+from torchrig.errors import UserError
 from torchrig.facts import Facts
 from torchrig.findings import Finding, Severity
 
 __all__ = ["CHECK_FAILED", "Check", "CheckContext", "Layer", "all_codes", "checks", "run_checks"]
+
+# One module per check, in causal order: importing a module registers its check, and this order breaks
+# ties between findings of the same layer and severity (a shadowed torch.py before the import error).
+_MODULES = (
+    "container_no_gpu",
+    "driver_missing",
+    "driver_version_mismatch",
+    "driver_too_old",
+    "driver_forward_compat",
+    "cuda_visible_devices",
+    "cuda_init_failed",
+    "env_module_shadowed",
+    "env_mixed_installs",
+    "torch_missing",
+    "torch_python_unsupported",
+    "torch_import_failed",
+    "torch_cpu_only_build",
+    "gpu_arch_unsupported",
+    "torch_companion_mismatch",
+    "gpu_arch_too_old_for_package",
+    "libs_shadowed",
+    "toolkit_mismatch",
+    "shm_too_small",
+    "gpu_p2p_broken",
+)
+for _module in _MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
 
 CHECK_FAILED = "doctor.check-failed"
 _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -62,12 +69,22 @@ def all_codes() -> list[str]:
 
 
 def _default_index_base() -> str | None:
-    """The PyTorch index base from the mirror configuration, where torchrig.mirrors provides one."""
+    """The PyTorch index base from the mirror configuration, where torchrig.mirrors provides one.
+
+    A broken mirror configuration must not stop the diagnosis: the fixes then use download.pytorch.org.
+    """
     try:
-        from torchrig.mirrors import torch_index_base  # type: ignore[attr-defined]
+        mirrors = importlib.import_module("torchrig.mirrors")
     except ImportError:
         return None
-    return torch_index_base()
+    base_of = getattr(mirrors, "torch_index_base", None)
+    if not callable(base_of):
+        return None
+    try:
+        base = base_of()
+    except UserError:
+        return None
+    return base if isinstance(base, str) and base else None
 
 
 def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
@@ -96,23 +113,37 @@ def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
 
 
 def _fold(produced: list[tuple[Check, Finding]]) -> list[tuple[Check, Finding]]:
-    """Fold consequences into the first root-cause finding that explains them."""
-    roots = {}  # explained code -> index of the first finding that explains it
+    """Fold consequences into the root-cause finding that explains them, following chains to the top.
+
+    A consequence is listed in its root's evidence as ``"consequences": ["cuda.init-failed: CUDA fails to
+    initialise", ...]``. Only errors explain: a warning is not sure enough to hide another finding.
+    """
+    roots: dict[str, int] = {}  # explained code -> index of the first finding that explains it
     for i, (check, finding) in enumerate(produced):
         for code in check.explains:
             if finding.severity is Severity.ERROR:
                 roots.setdefault(code, i)
-    folded: dict[int, list[dict[str, str]]] = {}
-    kept: list[int] = []
+    parent = {
+        i: roots[finding.code]
+        for i, (_, finding) in enumerate(produced)
+        if finding.code in roots and produced[roots[finding.code]][1].code != finding.code
+    }
+
+    def top(i: int) -> int:
+        seen = {i}
+        while i in parent and parent[i] not in seen:
+            i = parent[i]
+            seen.add(i)
+        return i
+
+    folded: dict[int, list[str]] = {}
     for i, (_, finding) in enumerate(produced):
-        root = roots.get(finding.code)
-        if root is not None and root != i and produced[root][1].code != finding.code:
-            folded.setdefault(root, []).append({"code": finding.code, "title": finding.title})
-        else:
-            kept.append(i)
+        if top(i) != i:
+            folded.setdefault(top(i), []).append(f"{finding.code}: {finding.title}")
     out = []
-    for i in kept:
-        check, finding = produced[i]
+    for i, (check, finding) in enumerate(produced):
+        if top(i) != i:
+            continue
         if i in folded:
             finding = replace(finding, evidence={**finding.evidence, "consequences": folded[i]})
         out.append((check, finding))

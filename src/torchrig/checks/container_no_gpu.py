@@ -54,7 +54,10 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return []
     # A CUDA torch alone is weak evidence (CPU jobs often run the default CUDA wheel).
     strong = bool(hits) or (reason is not None and not reason.startswith("torch"))
-    evidence: dict[str, object] = {"container": runtime or "(from the report)", "device nodes": "none of /dev/nvidia0.. or /dev/dxg"}
+    evidence: dict[str, object] = {
+        "container": runtime or "(from the report)",
+        "device nodes": "none of /dev/nvidia0.. or /dev/dxg",
+    }
     if reason:
         evidence["meant for a GPU because"] = reason
     evidence.update(evidence_of(hits))

@@ -23,6 +23,14 @@ _KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
         ("nvidia-smi --query-gpu=index,compute_mode --format=csv", "sudo nvidia-smi -c DEFAULT"),
     ),
     (
+        ("system not yet initialized", "error 802"),
+        "on NVSwitch systems (HGX/DGX) the NVIDIA Fabric Manager is not running or does not match the driver",
+        (
+            "sudo systemctl enable --now nvidia-fabricmanager",
+            "systemctl status nvidia-fabricmanager   # its version must equal the driver's",
+        ),
+    ),
+    (
         ("re-initialize cuda in forked subprocess",),
         "CUDA was initialised before a fork; a forked child cannot use it",
         ("Start worker processes with the spawn method: torch.multiprocessing.set_start_method('spawn')",),
@@ -49,8 +57,18 @@ def _failure_texts(facts: Facts) -> list[str]:
 def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """CUDA must initialise on a CUDA build; when it does not, name the likely cause of that error."""
     hits = hits_for(facts, CODE)
-    texts = _failure_texts(facts) + [h.excerpt for h in hits]
-    if not texts:
+    # Without an NVIDIA GPU a CUDA build failing to initialise is expected (it runs on the CPU), and a
+    # CPU build has no CUDA to initialise: neither is a fault of this machine.
+    gpu_here = bool(facts.torch.version) and machine.has_nvidia_gpu(facts) and machine.torch_variant(facts) != "cpu"
+    texts = (_failure_texts(facts) if gpu_here else []) + [h.excerpt for h in hits]
+    silent = (
+        gpu_here
+        and not texts
+        and facts.torch.cuda_available is False
+        and machine.torch_cuda(facts) is not None
+        and bool(facts.gpus.devices)
+    )
+    if not texts and not silent:
         return []
     lowered = " ".join(texts).lower()
     cause, fix = next(
@@ -61,9 +79,11 @@ def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
         ),
     )
     evidence: dict[str, object] = {}
-    if facts.torch.cuda_init_error:
+    if silent:
+        evidence["torch.cuda.is_available()"] = f"False, while NVML sees {len(facts.gpus.devices)} GPU(s)"
+    if facts.torch.cuda_init_error and gpu_here:
         evidence["CUDA initialisation"] = facts.torch.cuda_init_error.strip()
-    for warning in facts.torch.warnings:
+    for warning in facts.torch.warnings if gpu_here else []:
         if "cuda initialization" in warning.lower():
             evidence["torch warning"] = warning.strip()
     if machine.gpus(facts):
@@ -85,7 +105,7 @@ register(
     Check(
         name="cuda-init-failed",
         codes=(CODE,),
-        summary="CUDA initialisation fails for a reason no driver or access check explains (e.g. 'unknown error' after suspend)",
+        summary="CUDA initialisation fails for a reason no earlier check explains (e.g. 'unknown error' after suspend)",
         layer=Layer.CUDA_INIT,
         run=cuda_initialises,
     )

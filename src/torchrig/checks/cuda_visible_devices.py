@@ -13,7 +13,8 @@ import re
 
 from torchrig.checks import machine
 from torchrig.checks.registry import Check, CheckContext, Layer, register
-from torchrig.facts import Facts
+from torchrig.checks.signature_hits import evidence_of, hits_for
+from torchrig.facts import Facts, SignatureHit
 from torchrig.findings import Finding, Severity
 
 CODE = "cuda.visible-devices"
@@ -41,8 +42,12 @@ def _why_unusable(entry: str, count: int | None, uuids: list[str]) -> str | None
 def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """CUDA_VISIBLE_DEVICES, where set on a machine with an NVIDIA GPU, must name at least one usable device."""
     value = machine.env(facts, "CUDA_VISIBLE_DEVICES")
-    if value is None or not machine.has_nvidia_gpu(facts):
-        return []
+    hits = hits_for(facts, CODE)
+    if value is None:
+        return [_no_gpu_visible(hits)] if hits else []
+    if not machine.has_nvidia_gpu(facts):
+        # A report that shows the variable and CUDA finding no GPU: the variable hid them.
+        return [_hidden_by(value, hits)] if hits else []
     count = len(facts.gpus.devices) or None
     uuids = [g.uuid for g in facts.gpus.devices if g.uuid]
     entries = [e.strip() for e in value.split(",")]
@@ -66,7 +71,10 @@ def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
                 detail=f"CUDA stops at the first entry it cannot use ({problem}), so it sees no device and "
                 "torch.cuda.is_available() is False.",
                 evidence=evidence,
-                fix=("unset CUDA_VISIBLE_DEVICES", f"# or name the GPUs to use: export CUDA_VISIBLE_DEVICES={everything}"),
+                fix=(
+                    "unset CUDA_VISIBLE_DEVICES",
+                    f"# or name the GPUs to use: export CUDA_VISIBLE_DEVICES={everything}",
+                ),
             )
         ]
     return [
@@ -81,11 +89,41 @@ def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
     ]
 
 
+def _hidden_by(value: str, hits: list[SignatureHit]) -> Finding:
+    """A log says CUDA saw no GPU while CUDA_VISIBLE_DEVICES was set: the variable named no GPU that exists."""
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"CUDA_VISIBLE_DEVICES={value!r} hides every GPU",
+        detail="CUDA found no device while CUDA_VISIBLE_DEVICES was set, so the value names no GPU that exists "
+        "(indices count from 0: on a one-GPU machine only 0 is valid).",
+        evidence={"CUDA_VISIBLE_DEVICES": value, **evidence_of(hits)},
+        fix=("unset CUDA_VISIBLE_DEVICES", "# or name a GPU that exists: export CUDA_VISIBLE_DEVICES=0"),
+    )
+
+
+def _no_gpu_visible(hits: list[SignatureHit]) -> Finding:
+    """A log says CUDA saw no GPU ("No CUDA GPUs are available") and the facts do not say why."""
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title="CUDA sees no GPU (CUDA_VISIBLE_DEVICES may hide them)",
+        detail="torch found no CUDA device. Where the machine has GPUs, CUDA_VISIBLE_DEVICES set to '', '-1' or a "
+        "wrong index or UUID hides them; inside a container, the GPU may not be passed in.",
+        evidence=evidence_of(hits),
+        fix=(
+            'echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"   # see what it hides',
+            "unset CUDA_VISIBLE_DEVICES",
+            "nvidia-smi -L   # the GPUs and UUIDs the driver sees",
+        ),
+    )
+
+
 register(
     Check(
         name="cuda-visible-devices",
         codes=(CODE,),
-        summary="CUDA_VISIBLE_DEVICES hides every GPU or holds a malformed or out-of-range entry (UUID and MIG forms are valid)",
+        summary="CUDA_VISIBLE_DEVICES hides every GPU or holds a malformed or out-of-range entry (UUIDs and MIG are valid)",
         layer=Layer.CUDA_INIT,
         run=visible_devices_usable,
         explains=("cuda.init-failed",),

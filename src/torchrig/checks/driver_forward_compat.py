@@ -1,4 +1,4 @@
-"""driver.forward-compat-unsupported: CUDA forward-compatibility libraries used on a GPU that does not support them (Error 804)."""
+"""driver.forward-compat-unsupported: forward-compatibility libraries on a GPU that does not support them (Error 804)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from torchrig.facts import Facts
 from torchrig.findings import Finding, Severity
 
 CODE = "driver.forward-compat-unsupported"
-_MARKERS = ("forward compatibility was attempted on non supported hw", "error 804", "cudaerrorcompatnotsupportedondevice")
+_MARKERS = (
+    "forward compatibility was attempted on non supported hw",
+    "error 804",
+    "cudaerrorcompatnotsupportedondevice",
+)
 # Forward compatibility is for data-centre GPUs; consumer and workstation boards reject it.
 _CONSUMER = ("geforce", "titan", "quadro", "rtx a", "rtx pro")
 
@@ -45,17 +49,21 @@ def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list
     if len(kept) != len(entries):
         fix.append(f"export LD_LIBRARY_PATH={':'.join(kept)}" if kept else "unset LD_LIBRARY_PATH")
     for path in compat:
-        parent = os.path.dirname(os.path.dirname(path))  # /usr/local/cuda-12.4/compat/libcuda.so.1 -> /usr/local/cuda-12.4
+        parent = os.path.dirname(
+            os.path.dirname(path)
+        )  # /usr/local/cuda-12.4/compat/libcuda.so.1 -> /usr/local/cuda-12.4
         version = os.path.basename(parent).removeprefix("cuda-")
         if machine.is_debian_like(facts) and knowledge.minor_of(version):
             fix.append(f"sudo apt-get remove -y cuda-compat-{version.replace('.', '-')}")
     cuda = machine.torch_cuda(facts)
     need = knowledge.min_driver(cuda, windows=machine.uses_windows_driver(facts)) if cuda else None
-    if need is not None:
+    if cuda and need is not None:
         fix.append(f"# the lasting fix: a driver that supports CUDA {cuda} natively, no compat libraries needed:")
         fix += install_commands.driver_install(facts, need, install_commands.driver_branch(cuda))
     if not fix:
-        fix.append("Remove the cuda-compat libraries from the library path (LD_LIBRARY_PATH, /etc/ld.so.conf.d) and upgrade the driver")
+        fix.append(
+            "Remove the cuda-compat libraries from the library path (LD_LIBRARY_PATH, /etc/ld.so.conf.d) and upgrade the driver"
+        )
     return [
         Finding(
             code=CODE,
@@ -63,7 +71,7 @@ def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list
             title="CUDA forward-compatibility libraries are in use on a GPU that does not support them (Error 804)",
             detail=(
                 "The cuda-compat package lets a data-centre GPU run a newer CUDA than its driver; consumer GPUs "
-                "reject it with \"forward compatibility was attempted on non supported HW\" and CUDA cannot "
+                'reject it with "forward compatibility was attempted on non supported HW" and CUDA cannot '
                 "initialise. Use the system driver's own libcuda, upgraded far enough for torch's CUDA."
             ),
             evidence=evidence,

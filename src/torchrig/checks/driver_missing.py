@@ -13,9 +13,6 @@ from torchrig.findings import Finding, Severity
 
 CODE = "driver.missing"
 
-# The newest driver branch that still supports every GPU torch wheels target down to Maxwell.
-_DEFAULT_BRANCH = 580
-
 
 def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """A GPU on the bus (or a log saying nvidia-smi cannot reach the driver) and no driver version anywhere."""
@@ -26,8 +23,8 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if facts.driver.kernel_module or facts.driver.userspace or facts.gpus.devices:
         return []
     cuda = machine.torch_cuda(facts)
-    branch = install_commands.driver_branch(cuda) if cuda else _DEFAULT_BRANCH
-    minimum = knowledge.min_driver(cuda) if cuda else Version(str(_DEFAULT_BRANCH))
+    branch = install_commands.driver_branch(cuda) if cuda else install_commands.RECOMMENDED_BRANCH
+    minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
     evidence: dict[str, object] = {}
     if bus:
         evidence["PCI"] = ", ".join(f"{d.address} [{d.vendor}:{d.device}]" for d in bus)
@@ -38,7 +35,11 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     fix = list(install_commands.driver_install(facts, minimum or Version(str(branch)), branch))
     if machine.is_ubuntu(facts) and facts.system.kernel:
         # A driver that was installed but not built for the running kernel looks the same.
-        fix.insert(0, f"# if a driver is already installed, rebuild it for kernel {facts.system.kernel}: sudo dkms autoinstall && sudo reboot")
+        fix.insert(
+            0,
+            f"# if a driver is already installed, rebuild it for kernel {facts.system.kernel}: "
+            "sudo dkms autoinstall && sudo reboot",
+        )
     return [
         Finding(
             code=CODE,

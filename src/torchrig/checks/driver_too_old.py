@@ -17,7 +17,7 @@ CODE = "driver.too-old"
 
 
 def _api_from_hits(excerpts: list[str]) -> str | None:
-    """"found version 11040" (torch's message: the driver's CUDA API version) -> "11.4"."""
+    """ "found version 11040" (torch's message: the driver's CUDA API version) -> "11.4"."""
     for text in excerpts:
         match = re.search(r"found version (\d{4,5})", text)
         if match:
@@ -68,7 +68,9 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if need is not None:
         fix += install_commands.driver_install(facts, need, branch)
     else:
-        fix.append("Update the NVIDIA driver to the newest branch for your GPU (580 or later runs every current PyTorch build)")
+        fix.append(
+            "Update the NVIDIA driver to the newest branch for your GPU (580 or later runs every current PyTorch build)"
+        )
     runnable = driver or (str(knowledge.min_driver(api, windows=windows, minor_compat=False)) if api else None)
     if runnable:
         build = install_commands.choose_build(facts, driver=runnable)
@@ -76,7 +78,11 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix.append(f"# or keep this driver and install a PyTorch build it runs (CUDA {build.cuda}):")
             fix += install_commands.torch_install(facts, build, ctx)
     shown = f"{driver}" if driver else f"supporting CUDA {api}" if api else "installed"
-    title = f"The NVIDIA driver ({shown}) is too old for torch's CUDA {cuda} build" if cuda else "The NVIDIA driver is too old for this PyTorch build"
+    title = (
+        f"The NVIDIA driver ({shown}) is too old for torch's CUDA {cuda} build"
+        if cuda
+        else "The NVIDIA driver is too old for this PyTorch build"
+    )
     return [
         Finding(
             code=CODE,
@@ -84,7 +90,7 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
             title=title,
             detail=(
                 f"A CUDA {cuda or ''} build needs driver {need or 'newer than this one'} or newer; with an older driver "
-                "CUDA initialisation fails (\"The NVIDIA driver on your system is too old\") and "
+                'CUDA initialisation fails ("The NVIDIA driver on your system is too old") and '
                 "torch.cuda.is_available() is False. Either upgrade the driver or install a build for an older CUDA."
             ),
             evidence=evidence,
@@ -97,7 +103,7 @@ register(
     Check(
         name="driver-too-old",
         codes=(CODE,),
-        summary="the driver is older than the minimum for torch's CUDA build (minor-version compatibility; WSL: Windows driver)",
+        summary="the driver is below the minimum for torch's CUDA build (minor-version compat counted; WSL: Windows driver)",
         layer=Layer.DRIVER,
         run=driver_runs_torch_build,
         explains=("cuda.init-failed",),

@@ -19,7 +19,10 @@ def _fix(name: str, path: str) -> tuple[str, ...]:
     stripped = path.rstrip("/")
     if os.path.basename(stripped) == name or stripped.endswith("/__init__.py"):
         folder = os.path.dirname(stripped.removesuffix("/__init__.py"))
-        return (f"cd {shlex.quote(os.path.dirname(folder) or '/')}   # run Python from outside {folder}, whose {name}/ folder wins the import",)
+        return (
+            f"cd {shlex.quote(os.path.dirname(folder) or '/')}"
+            f"   # run Python from outside {folder}, whose {name}/ folder wins the import",
+        )
     base, ext = os.path.splitext(stripped)
     cache = os.path.join(os.path.dirname(stripped), "__pycache__", f"{name}.*.pyc")
     return (f"mv {shlex.quote(stripped)} {shlex.quote(base + '_local' + ext)}", f"rm -f {cache}")
@@ -35,7 +38,7 @@ def no_local_module_shadows(facts: Facts, ctx: CheckContext) -> list[Finding]:
                 severity=Severity.ERROR if shadow.name in _CRITICAL else Severity.WARNING,
                 title=f"{shadow.path} shadows the installed {shadow.name} module",
                 detail=f"`import {shadow.name}` loads this local file instead of the installed package, which breaks "
-                f"with errors like \"module '{shadow.name}' has no attribute ...\" or \"partially initialized module\".",
+                f'with errors like "module \'{shadow.name}\' has no attribute ..." or "partially initialized module".',
                 evidence={"module": shadow.name, "shadowed by": shadow.path},
                 fix=_fix(shadow.name, shadow.path),
             )
@@ -49,7 +52,9 @@ def no_local_module_shadows(facts: Facts, ctx: CheckContext) -> list[Finding]:
                 title="A local file shadows an installed module",
                 detail="The error shows a module imported from the working directory instead of site-packages.",
                 evidence=evidence_of(hits),
-                fix=("Rename the local file named like the module (e.g. torch.py, numpy.py) and delete its __pycache__",),
+                fix=(
+                    "Rename the local file named like the module (e.g. torch.py, numpy.py) and delete its __pycache__",
+                ),
             )
         )
     return findings

@@ -8,7 +8,7 @@ from torchrig import knowledge
 from torchrig.checks import install_commands, machine
 from torchrig.checks.registry import Check, CheckContext, Layer, register
 from torchrig.checks.signature_hits import evidence_of, hits_for
-from torchrig.facts import Facts
+from torchrig.facts import Facts, SignatureHit
 from torchrig.findings import Finding, Severity
 
 CODE = "gpu.arch-unsupported"
@@ -17,8 +17,10 @@ _JETSON_DOCS = "https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-
 
 def _build_archs(facts: Facts) -> list[str]:
     """The architectures torch reports, else the ones torchrig's tables list for its release and variant (x86_64)."""
+    if facts.torch.hip:
+        return []  # ROCm builds list gfx targets; NVIDIA capabilities do not apply
     if facts.torch.arch_list:
-        return facts.torch.arch_list
+        return [a for a in facts.torch.arch_list if re.fullmatch(r"(sm|compute)_\d+a?", a)]
     variant = machine.torch_variant(facts)
     if not facts.torch.version or not variant or not variant.startswith("cu"):
         return []
@@ -28,12 +30,12 @@ def _build_archs(facts: Facts) -> list[str]:
 
 
 def _capabilities_in(excerpts: list[str]) -> list[str]:
-    """"... RTX 5090 with CUDA capability sm_120 is not compatible" / "(CC) 12.0" -> ["12.0"]."""
+    """ "... RTX 5090 with CUDA capability sm_120 is not compatible" / "(CC) 12.0" -> ["12.0"]."""
     found = []
     for text in excerpts:
         for digits in re.findall(r"capability sm_(\d{2,3})", text):
             found.append(f"{digits[:-1]}.{digits[-1]}")
-        found += re.findall(r"compute capability \(CC\) (\d+\.\d)", text)
+        found += re.findall(r"(?:compute capability \(CC\)|cuda capability) (\d+\.\d)", text, flags=re.IGNORECASE)
     return list(dict.fromkeys(found))
 
 
@@ -41,10 +43,14 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
     """Every GPU's compute capability must be covered by the build's arch list (SASS of the same major, or PTX)."""
     hits = hits_for(facts, CODE)
     archs = _build_archs(facts)
-    uncovered = [g for g in machine.gpus(facts) if g.capability and archs and not knowledge.build_covers(archs, g.capability)]
+    uncovered = [
+        g for g in machine.gpus(facts) if g.capability and archs and not knowledge.build_covers(archs, g.capability)
+    ]
     if not uncovered and not hits:
         return []
     ccs = list(dict.fromkeys(machine.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
+    if not uncovered and archs and ccs and all(knowledge.build_covers(archs, cc) for cc in ccs):
+        return [_extension_without_kernels(facts, ccs, hits)]
     evidence: dict[str, object] = {}
     if facts.torch.version:
         evidence["torch"] = facts.torch.version
@@ -70,21 +76,53 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
             fix += install_commands.torch_install(facts, build, ctx)
         else:
             arch = ";".join(ccs)
-            fix.append(f"No published PyTorch build carries kernels for compute capability {', '.join(ccs)}; build from source with TORCH_CUDA_ARCH_LIST=\"{arch}\"")
+            fix.append(
+                f"No published PyTorch build carries kernels for compute capability {', '.join(ccs)}; "
+                f'build from source with TORCH_CUDA_ARCH_LIST="{arch}"'
+            )
     else:
-        fix.append("Install the PyTorch CUDA variant that lists this GPU's sm_XY in torch.cuda.get_arch_list() (torchrig doctor on the machine names it)")
-    names = ", ".join(g.label for g in uncovered) if uncovered else (f"compute capability {', '.join(ccs)}" if ccs else "this GPU")
+        fix.append(
+            "Install the PyTorch CUDA variant whose torch.cuda.get_arch_list() covers this GPU's sm_XY "
+            "(run torchrig doctor on that machine to get the exact command)"
+        )
+    names = (
+        ", ".join(g.label for g in uncovered)
+        if uncovered
+        else (f"compute capability {', '.join(ccs)}" if ccs else "this GPU")
+    )
     return [
         Finding(
             code=CODE,
             severity=Severity.ERROR,
-            title=f"torch {facts.torch.version or ''} has no kernels for {names}".replace("  ", " "),
+            title=f"{_subject(facts)} has no kernels for {names}",
             detail="The build carries no machine code (SASS) for this GPU's architecture and no PTX it could compile, "
-            "so CUDA operations fail with \"no kernel image is available for execution on the device\".",
+            'so CUDA operations fail with "no kernel image is available for execution on the device".',
             evidence=evidence,
             fix=tuple(fix),
         )
     ]
+
+
+def _subject(facts: Facts) -> str:
+    return f"torch {facts.torch.version}" if facts.torch.version else "This PyTorch build"
+
+
+def _extension_without_kernels(facts: Facts, ccs: list[str], hits: list[SignatureHit]) -> Finding:
+    """torch covers every GPU, yet a kernel image was missing: a compiled extension lacks this architecture."""
+    arch = ";".join(ccs)
+    py = machine.python_command(facts)
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"A compiled CUDA extension has no kernels for compute capability {', '.join(ccs)}",
+        detail=f"{_subject(facts)} itself covers every GPU here, so the missing kernel image belongs to an extension "
+        "built for other architectures (a custom op, or a wheel built on another machine).",
+        evidence={"compiled for": " ".join(_build_archs(facts)), **evidence_of(hits)},
+        fix=(
+            f'TORCH_CUDA_ARCH_LIST="{arch}" {py} -m pip install --no-build-isolation --no-cache-dir '
+            "--force-reinstall <the extension>",
+        ),
+    )
 
 
 register(

@@ -27,7 +27,9 @@ def peer_to_peer_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
             "sudo sed -i 's/^GRUB_CMDLINE_LINUX_DEFAULT=\"/&iommu=pt /' /etc/default/grub && sudo update-grub && sudo reboot"
             "   # the usual cause: IOMMU translation of peer traffic"
         )
-    fix.append("sudo lspci -vvv | grep -i acsctl   # PCIe ACS enabled on a bridge (SrcValid+) also breaks P2P: disable it in the BIOS")
+    fix.append(
+        "sudo lspci -vvv | grep -i acsctl   # PCIe ACS enabled on a bridge (SrcValid+) also breaks P2P: disable it in the BIOS"
+    )
     return [
         Finding(
             code=CODE,

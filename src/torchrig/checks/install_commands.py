@@ -25,6 +25,7 @@ class TorchBuild:
     variant: str  # "cu126", "cpu"
     torchvision: str | None
     torchaudio: str | None
+    cuda_floor: str | None = None  # the oldest CUDA of the same major that also fits (conda pins from there)
 
     @property
     def cuda(self) -> str | None:
@@ -40,7 +41,7 @@ def _versions(release: knowledge.TorchRelease, installed: str | None) -> tuple[s
     v = knowledge.parse_version(installed) if installed else None
     same = v is not None and f"{v.major}.{v.minor}" == release.minor
     paired = Version(release.minor) >= Version("2.1")
-    torch = v.public if same and v is not None else f"{release.minor}.*"
+    torch = v.base_version if same and v is not None else f"{release.minor}.*"
     patch = str(v.micro) if same and v is not None and paired else "*"
     vision = f"{release.torchvision}.{patch}" if release.torchvision else None
     audio = None
@@ -49,7 +50,9 @@ def _versions(release: knowledge.TorchRelease, installed: str | None) -> tuple[s
     return torch, vision, audio
 
 
-def build_fits(release: knowledge.TorchRelease, variant: str, *, driver: str | None, ccs: list[str], windows: bool) -> bool:
+def build_fits(
+    release: knowledge.TorchRelease, variant: str, *, driver: str | None, ccs: list[str], windows: bool
+) -> bool:
     """Whether this release's variant runs on this driver and has kernels for every capability."""
     cuda = knowledge.variant_cuda(variant)
     if cuda is None:
@@ -82,11 +85,17 @@ def choose_build(facts: Facts, *, driver: str | None = None, ccs: list[str] | No
     for rel in order:
         if python and not rel.supports_python(python):
             continue
-        for variant in sorted(rel.variants, key=lambda v: Version(knowledge.variant_cuda(v) or "0"), reverse=True):
-            if build_fits(rel, variant, driver=driver, ccs=ccs, windows=windows):
-                torch, vision, audio = _versions(rel, installed)
-                return TorchBuild(torch, variant, vision, audio)
+        fitting = [v for v in rel.variants if build_fits(rel, v, driver=driver, ccs=ccs, windows=windows)]
+        if fitting:
+            newest = max(fitting, key=_cuda_of)
+            floor = min((v for v in fitting if _cuda_of(v).major == _cuda_of(newest).major), key=_cuda_of)
+            torch, vision, audio = _versions(rel, installed)
+            return TorchBuild(torch, newest, vision, audio, cuda_floor=knowledge.variant_cuda(floor))
     return None
+
+
+def _cuda_of(variant: str) -> Version:
+    return Version(knowledge.variant_cuda(variant) or "0")
 
 
 def cpu_build(facts: Facts) -> TorchBuild | None:
@@ -137,12 +146,19 @@ def torch_install(
         where = ["-p", facts.system.conda_prefix] if facts.system.conda_prefix and facts.origin == "live" else []
         build_string = "cuda*" if build.cuda else "cpu*"
         pkgs = [f"pytorch={_conda_version(build.torch)}={build_string}"]
-        pkgs += [f"{n}={_conda_version(s.split('==')[1])}" for n, s in zip(names[1:], specs[1:])]
+        pkgs += [f"{n}={_conda_version(s.split('==')[1])}" for n, s in zip(names[1:], specs[1:], strict=True)]
         if build.cuda:
-            pkgs.append(f"cuda-version={build.cuda}")
+            # conda-forge builds its own CUDA minors: ask for this one or a newer minor of the same major,
+            # which the driver runs (minor-version compatibility) and which keeps the architectures.
+            major = int(build.cuda.split(".")[0])
+            pkgs.append(f"cuda-version>={build.cuda_floor or build.cuda},<{major + 1}")
         return (shlex.join(["conda", "install", "-y", *where, "-c", "conda-forge", *pkgs]),)
     # macOS wheels come from PyPI itself; everywhere else the variant's index decides the build.
-    index = [] if (facts.system.os or "").lower() == "darwin" else ["--index-url", knowledge.index_url(build.variant, base=ctx.index_base)]
+    index = (
+        []
+        if (facts.system.os or "").lower() == "darwin"
+        else ["--index-url", knowledge.index_url(build.variant, base=ctx.index_base)]
+    )
     py = machine.python_command(facts)
     if installer == "uv":
         target = ["--python", py] if py != "python" else []
@@ -154,28 +170,35 @@ def torch_install(
     return tuple(steps)
 
 
+# R580 is a long-term support branch and the last to support Maxwell, Pascal and Volta (CUDA 12.9
+# release notes); it runs every CUDA 13.x build through minor-version compatibility.
+RECOMMENDED_BRANCH = 580
+
+
 def driver_branch(cuda: str, *, windows: bool = False) -> int | None:
-    """The driver branch that shipped with a CUDA release (13.0 -> 580, 12.6 -> 560): a safe target."""
-    exact = knowledge.min_driver(cuda, windows=windows, minor_compat=False)
-    compat = knowledge.min_driver(cuda, windows=windows)
-    chosen = exact or compat
-    return chosen.major if chosen else None
+    """The driver branch to install for a CUDA release: R580, unless the release needs a newer one."""
+    need = knowledge.min_driver(cuda, windows=windows)
+    if need is None:
+        return None
+    return max(RECOMMENDED_BRANCH, need.major)
 
 
 def driver_install(facts: Facts, minimum: Version, branch: int | None) -> tuple[str, ...]:
     """How to get a driver at ``minimum`` or newer on this machine (WSL: the Windows driver; containers: the host)."""
-    want = f"{minimum} or newer" + (f" (the {branch} branch or later)" if branch else "")
+    want = f"{minimum} or newer" + (f" (the {branch} branch is recommended)" if branch else "")
     if machine.uses_windows_driver(facts):
-        return (
-            f"Update the Windows NVIDIA driver to {want}: https://www.nvidia.com/Download/index.aspx "
-            "(WSL uses the Windows driver; do not install a Linux driver inside WSL)",
-        )
+        wsl = " (WSL uses the Windows driver; do not install a Linux driver inside WSL)" if facts.system.wsl else ""
+        return (f"Update the Windows NVIDIA driver to {want}: https://www.nvidia.com/Download/index.aspx{wsl}",)
     if facts.system.container:
-        return (f"On the host (a container uses the host's driver), install NVIDIA driver {want}, then restart the container",)
+        return (
+            f"On the host (a container uses the host's driver), install NVIDIA driver {want}, then restart the container",
+        )
     if machine.is_ubuntu(facts) and branch:
         ccs = machine.capabilities(facts)
         # Blackwell needs the open kernel modules; Maxwell, Pascal and Volta cannot use them.
         open_modules = any(knowledge.parse_version(cc) >= Version("10.0") for cc in ccs)  # type: ignore[operator]
         package = f"nvidia-driver-{branch}" + ("-open" if open_modules else "")
         return (f"sudo apt-get update && sudo apt-get install -y {package}", "sudo reboot")
-    return (f"Install NVIDIA driver {want} from your distribution or https://www.nvidia.com/Download/index.aspx, then reboot",)
+    return (
+        f"Install NVIDIA driver {want} from your distribution or https://www.nvidia.com/Download/index.aspx, then reboot",
+    )

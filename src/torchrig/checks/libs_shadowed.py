@@ -15,7 +15,8 @@ from torchrig.findings import Finding, Severity
 CODE = "libs.shadowed"
 # The CUDA libraries torch's wheels and conda packages carry (libcuda is the driver's: never torch's).
 _CUDA_LIB = re.compile(
-    r"lib(cudart|cublas|cublasLt|cudnn\w*|nccl|nvJitLink|cusparse|cusparseLt|cufft|curand|cusolver|nvrtc|cupti|nvToolsExt|cufile)\.so"
+    r"lib(cudart|cublas|cublasLt|cudnn\w*|nccl|nvJitLink|cusparse|cusparseLt|cufft|curand|cusolver|nvrtc|cupti"
+    r"|nvToolsExt|cufile)\.so"
 )
 
 
@@ -56,7 +57,9 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
     entries = [p for p in ld_path.split(":") if p]
     kept = [p for p in entries if p.rstrip("/") not in dirs]
     if len(kept) != len(entries) or (hits and entries):
-        kept = kept if len(kept) != len(entries) else [p for p in entries if not re.search(r"cuda|cudnn|nvidia", p, re.I)]
+        kept = (
+            kept if len(kept) != len(entries) else [p for p in entries if not re.search(r"cuda|cudnn|nvidia", p, re.I)]
+        )
         fix.append(f"export LD_LIBRARY_PATH={':'.join(kept)}" if kept else "unset LD_LIBRARY_PATH")
     if not fix:
         fix.append(
@@ -78,7 +81,7 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
             severity=Severity.ERROR if hits else Severity.WARNING,
             title=f"torch loads {names} from outside its own copy",
             detail="A different cuDNN/cuBLAS/NCCL than the one torch was built and tested with causes "
-            "\"cuDNN version incompatibility\" errors, undefined symbols, wrong results or slow kernels.",
+            '"cuDNN version incompatibility" errors, undefined symbols, wrong results or slow kernels.',
             evidence=evidence,
             fix=tuple(fix),
         )
@@ -89,7 +92,7 @@ register(
     Check(
         name="libs-shadowed",
         codes=(CODE,),
-        summary="a CUDA library (cuDNN, cuBLAS, NCCL, nvJitLink) loaded from outside torch's own copy (LD_LIBRARY_PATH, system)",
+        summary="a CUDA library (cuDNN, cuBLAS, NCCL, ...) loaded from outside torch's own copy (LD_LIBRARY_PATH, system)",
         layer=Layer.LIBRARIES,
         run=torch_loads_its_own_libraries,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from torchrig import knowledge
 from torchrig.facts import Facts, PciDevice
+from torchrig.knowledge import gpu_models
 
 NVIDIA_VENDOR = "0x10de"
 
@@ -58,6 +59,16 @@ class GpuView:
     index: int
     name: str | None
     capability: str | None  # "8.6"
+    uuid: str | None = None
+
+    @property
+    def selector(self) -> str:
+        """How CUDA_VISIBLE_DEVICES names this GPU unambiguously.
+
+        NVML numbers GPUs in PCI order but CUDA, by default, fastest first: on mixed machines an index
+        can name another GPU, a UUID cannot.
+        """
+        return self.uuid or str(self.index)
 
     @property
     def label(self) -> str:
@@ -65,7 +76,22 @@ class GpuView:
         return f"GPU{self.index} {self.name or 'NVIDIA GPU'}{cc}"
 
 
+def _cc(text: str | None) -> str | None:
+    """A compute capability as "8.6", or None for anything else ("N/A", "")."""
+    return text if text and re.fullmatch(r"\d+\.\d+", text.strip()) else None
+
+
 def gpus(facts: Facts) -> list[GpuView]:
+    """Every GPU the facts know of, with a well-formed compute capability or None.
+
+    A report may name a GPU without its capability (collect_env does): the model table supplies it.
+    """
+    return [
+        GpuView(g.index, g.name, _cc(g.capability) or gpu_models.capability_of(g.name), g.uuid) for g in _gpus(facts)
+    ]
+
+
+def _gpus(facts: Facts) -> list[GpuView]:
     if facts.gpus.devices:
         smoke = {s.device: s for s in facts.torch.smoke}
         return [
@@ -73,6 +99,7 @@ def gpus(facts: Facts) -> list[GpuView]:
                 g.index,
                 g.name or (smoke[g.index].name if g.index in smoke else None),
                 g.compute_capability or (smoke[g.index].capability if g.index in smoke else None),
+                g.uuid,
             )
             for g in facts.gpus.devices
         ]
@@ -107,7 +134,7 @@ def torch_cuda(facts: Facts) -> str | None:
 
 
 def python_version(facts: Facts) -> str | None:
-    """"3.12" for the interpreter torch runs in."""
+    """ "3.12" for the interpreter torch runs in."""
     text = facts.system.python_version
     return knowledge.minor_of(text) if text else None
 

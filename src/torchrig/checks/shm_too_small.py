@@ -14,6 +14,11 @@ MINIMUM_BYTES = 512 << 20
 SUGGESTED = "16g"
 
 
+def _is_failure(excerpt: str) -> bool:
+    """A worker that died proves shm too small; NGC's "SHMEM allocation limit" banner only warns."""
+    return "allocation limit" not in excerpt.lower()
+
+
 def _mib(n: int) -> str:
     return f"{n / (1 << 20):.0f} MiB"
 
@@ -49,10 +54,12 @@ def shm_fits_dataloader_workers(facts: Facts, ctx: CheckContext) -> list[Finding
     return [
         Finding(
             code=CODE,
-            severity=Severity.ERROR if hits else Severity.WARNING,
-            title=f"/dev/shm is only {_mib(total)}" if total is not None else "/dev/shm ran out (Bus error in a DataLoader worker)",
+            severity=Severity.ERROR if any(_is_failure(h.excerpt) for h in hits) else Severity.WARNING,
+            title=f"/dev/shm is only {_mib(total)}"
+            if total is not None
+            else "/dev/shm ran out (Bus error in a DataLoader worker)",
             detail="DataLoader workers hand batches to the main process through shared memory; when it fills, "
-            "workers die with \"Bus error\" or \"unable to write to file </torch_...>\".",
+            'workers die with "Bus error" or "unable to write to file </torch_...>".',
             evidence=evidence,
             fix=fix,
         )

@@ -37,6 +37,8 @@ def _version_problem(pkg: Package, torch_version: str) -> str | None:
             return f"{pkg.name} {pkg.version} requires {req}, but torch is {torch_version}"
         return None
     rel = knowledge.release(torch_version)
+    if public is None or public.is_prerelease:
+        return None  # nightlies number companions on their own schedule (torch 2.5.0.dev with torchaudio 2.4.0.dev)
     expected = getattr(rel, pkg.name, None) if rel else None
     if expected and knowledge.minor_of(pkg.version or "") != expected:
         return f"torch {rel.minor} pairs with {pkg.name} {expected}, but {pkg.version} is installed"  # type: ignore[union-attr]
@@ -74,15 +76,30 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
         wanted = {"torchvision": build.torchvision, "torchaudio": build.torchaudio}
         specs = [f"{n}=={wanted[n]}" for n in names if wanted.get(n)]
         if (facts.torch.installer or "").lower() == "conda":
-            fix.append(shlex.join(["conda", "install", "-y", "-c", "conda-forge", *[s.replace("==", "=").removesuffix(".*") for s in specs]]))
+            fix.append(
+                shlex.join(
+                    [
+                        "conda",
+                        "install",
+                        "-y",
+                        "-c",
+                        "conda-forge",
+                        *[s.replace("==", "=").removesuffix(".*") for s in specs],
+                    ]
+                )
+            )
         elif specs:
             url = knowledge.index_url(build.variant, base=ctx.index_base)
             py = machine.python_command(facts)
             # --no-deps: keep this torch; --force-reinstall: pip counts 0.28.0+cu126 as satisfying ==0.28.0.
-            fix.append(shlex.join([py, "-m", "pip", "install", "--force-reinstall", "--no-deps", *specs, "--index-url", url]))
+            fix.append(
+                shlex.join([py, "-m", "pip", "install", "--force-reinstall", "--no-deps", *specs, "--index-url", url])
+            )
     if not fix:
-        fix.append("Reinstall torchvision/torchaudio together with torch from the same index, e.g. "
-                   "`pip install torch==X torchvision==Y --index-url https://download.pytorch.org/whl/cuXXX`")
+        fix.append(
+            "Reinstall torchvision/torchaudio together with torch from the same index, e.g. "
+            "`pip install torch==X torchvision==Y --index-url https://download.pytorch.org/whl/cuXXX`"
+        )
     evidence: dict[str, object] = {"torch": facts.torch.version} if facts.torch.version else {}
     evidence.update({name: problem for name, problem in problems.items()})
     evidence.update(evidence_of(hits))
@@ -93,7 +110,7 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
             severity=Severity.ERROR,
             title=f"{what} {'was' if len(problems) < 2 else 'were'} not built for torch {facts.torch.version or ''}".rstrip(),
             detail="A companion built for another torch or CUDA variant fails to load its C++ operators "
-            "(\"operator torchvision::nms does not exist\", undefined symbols) or silently falls back.",
+            '("operator torchvision::nms does not exist", undefined symbols) or silently falls back.',
             evidence=evidence,
             fix=tuple(fix),
         )

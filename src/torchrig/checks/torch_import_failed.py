@@ -17,7 +17,7 @@ _CUDA_DIR = re.compile(r"cuda|cudnn|nvidia|nccl|tensorrt", re.IGNORECASE)
 
 
 def _failing_library(text: str) -> str | None:
-    """"libcudnn.so.9: cannot open shared object file" -> "libcudnn.so.9"; "version `GLIBCXX_3.4.30'" -> "libstdc++"."""
+    """ "libcudnn.so.9: cannot open shared object file" -> "libcudnn.so.9"; "version `GLIBCXX_3.4.30'" -> "libstdc++"."""
     if "GLIBCXX_" in text or "CXXABI_" in text:
         return "libstdc++"
     match = re.search(r"undefined symbol: \S+, version (lib[\w+.-]+\.so[\d.]*)", text)
@@ -32,7 +32,10 @@ def _reinstall_same(facts: Facts, ctx: CheckContext) -> tuple[str, ...]:
     if (facts.torch.installer or "").lower() == "conda":
         return ("conda install -y --force-reinstall pytorch",)
     if build is None:
-        return (shlex.join([py, "-m", "pip", "install", "--force-reinstall", f"torch=={facts.torch.version or ''}".rstrip("=")]),)
+        version = knowledge.parse_version(facts.torch.version)
+        if version is None:
+            return ("Reinstall torch with the command you installed it with, adding --force-reinstall",)
+        return (shlex.join([py, "-m", "pip", "install", "--force-reinstall", f"torch=={version.base_version}"]),)
     url = knowledge.index_url(build.variant, base=ctx.index_base)
     return (shlex.join([py, "-m", "pip", "install", "--force-reinstall", f"torch=={build.torch}", "--index-url", url]),)
 
@@ -81,7 +84,9 @@ def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
             code=CODE,
             severity=Severity.ERROR,
             title=f"Importing torch fails{failing}",
-            detail="torch is installed but `import torch` raises" + (f"; the failing library is {library}" if library else "") + ".",
+            detail="torch is installed but `import torch` raises"
+            + (f"; the failing library is {library}" if library else "")
+            + ".",
             evidence=evidence,
             fix=tuple(fix),
         )

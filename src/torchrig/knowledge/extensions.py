@@ -51,6 +51,6 @@ def need_of(package: str, version: str | None) -> ExtensionNeed | None:
 
 
 def cc_below(cc: str, minimum: str) -> bool:
-    """"7.5" below "8.0" -> True."""
+    """ "7.5" below "8.0" -> True."""
     a, b = parse_version(cc), parse_version(minimum)
     return a is not None and b is not None and a < b

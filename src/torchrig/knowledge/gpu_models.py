@@ -34,6 +34,8 @@ def models() -> tuple[Model, ...]:
     )
 
 
-def capability_of(name: str) -> str | None:
+def capability_of(name: str | None) -> str | None:
     """The compute capability of the GPU model called ``name``, or None for a model the table lacks."""
+    if not name:
+        return None
     return next((m.capability for m in models() if m.pattern.search(name)), None)

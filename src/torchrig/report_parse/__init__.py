@@ -11,8 +11,9 @@ Three kinds of report, told apart by content, not by file name:
 A collect_env output pasted into an issue usually comes with a traceback, so all three readers run
 on the same text and each records what it is sure of. Every value read from the text has the source
 ``report``; nothing is guessed from prose. One value is looked up rather than read: a GPU's compute
-capability, from its model name (``knowledge/gpu_models.toml``), where the report names the GPU only. Text in which nothing is recognised is a
-:class:`~torchrig.errors.UserError`: running the checks on empty facts would call any machine healthy.
+capability, from its model name (``knowledge/gpu_models.toml``), where the report names the GPU only.
+Text in which nothing is recognised is a :class:`~torchrig.errors.UserError`: running the checks on
+empty facts would call any machine healthy.
 """
 
 from __future__ import annotations
