@@ -50,8 +50,8 @@ def fact(facts: Facts, path: str) -> Any:
         return [gpu.compute_capability for gpu in facts.gpus.devices]
     if path == "signatures":
         return [hit.id for hit in facts.signatures]
-    if path == "companions":
-        return {pkg.name: pkg.version for pkg in facts.companions}
+    if path == "companions":  # the first entry per name, as Facts.companion() answers
+        return {pkg.name: facts.companion(pkg.name).version for pkg in facts.companions}  # type: ignore[union-attr]
     section, _, rest = path.partition(".")
     value: Any = getattr(facts, section)
     for part in rest.split("."):
