@@ -25,6 +25,7 @@ class Case:
     root_cause: str
     why: str
     expect: dict[str, Any]
+    also: tuple[str, ...] = ()  # findings that must come after the root cause
     check_bug: str = ""  # a defect in checks/ that keeps root_cause from coming first (see manifest)
 
     @property
@@ -39,7 +40,7 @@ class Case:
 def cases() -> list[Case]:
     with (CORPUS / "manifest.toml").open("rb") as fh:
         rows = tomllib.load(fh)["case"]
-    return [Case(**row) for row in rows]
+    return [Case(**{**row, "also": tuple(row.get("also", ()))}) for row in rows]
 
 
 def fact(facts: Facts, path: str) -> Any:

@@ -65,6 +65,7 @@ def test_root_cause_comes_first(case: Case, request: pytest.FixtureRequest) -> N
     else:
         assert findings, "no findings"
         assert findings[0].code == case.root_cause, [f.code for f in findings]
+        assert set(case.also) <= {f.code for f in findings[1:]}, [f.code for f in findings]
 
 
 def test_a_gpu_named_without_its_capability_is_still_checked_against_the_build() -> None:
