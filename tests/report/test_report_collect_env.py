@@ -171,3 +171,14 @@ Output of python -m torch.utils.collect_env:
     facts = parse_report(first + "\n" + reply)
     assert [g.name for g in facts.gpus.devices] == ["Tesla P100-PCIE-16GB"] * 4
     assert facts.system.distro == "Ubuntu 18.04.3 LTS" and facts.system.python_version == "3.6"
+
+
+def test_a_rocm_builds_amd_devices_are_not_taken_for_nvidia_gpus() -> None:
+    # collect_env lists torch's own devices for a ROCm build (torch.cuda.get_device_name), not nvidia-smi -L.
+    text = (
+        "PyTorch version: 2.1.0+rocm5.6\nCUDA used to build PyTorch: N/A\nROCM used to build PyTorch: 5.6.31061-8c743ae5d\n"
+        "GPU models and configuration: AMD Radeon RX 7900 XTX (gfx1100)\nNvidia driver version: Could not collect\n"
+    )
+    facts = parse_report(text)
+    assert facts.torch.hip == "5.6.31061-8c743ae5d"
+    assert facts.gpus.devices == [] and facts.driver.userspace is None

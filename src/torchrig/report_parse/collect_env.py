@@ -204,7 +204,9 @@ def _apply(raw: _Raw, facts: Facts) -> None:
         version = _VERSION.search(driver or "")
         if version:
             put(facts.driver, "userspace", version.group(0))
-    if raw.gpus and not facts.gpus.devices:
+    # A ROCm build lists its AMD devices here (torch.cuda.get_device_name); other builds list
+    # `nvidia-smi -L`. Facts.gpus holds NVIDIA GPUs only.
+    if raw.gpus and not facts.gpus.devices and not facts.torch.hip:
         facts.gpus.devices = raw.gpus
         facts.gpus.sources["devices"] = SOURCE
 
