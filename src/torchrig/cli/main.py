@@ -52,7 +52,7 @@ _register()
 
 
 def main() -> None:
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one sentence stays on one line when piped
     try:
         app(prog_name="torchrig")
     except UserError as exc:
