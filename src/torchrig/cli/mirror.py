@@ -144,6 +144,9 @@ def probe_cmd(
     Exit codes: 0 at least one mirror answered, 1 none did.
     """
     catalog, pairs, skipped = _pairs(_targets(for_), names, allow_insecure)
+    if not pairs and skipped:
+        raise UserError(f"{', '.join(skipped)} use plain http, which lets anyone on the path swap packages; "
+                        "pass --allow-insecure to probe them.")
     if not pairs:
         raise UserError("none of those mirrors serves the targets asked for; see `torchrig mirror list`.")
     results = _run_probe(catalog, pairs, timeout, as_json)
@@ -157,7 +160,8 @@ def probe_cmd(
     raise typer.Exit(0 if any(r.ok for r in results) else 1)
 
 
-def _choose(name: str, targets: tuple[str, ...] | None, scope: str, allow_insecure: bool, timeout: float):  # type: ignore[no-untyped-def]
+def _choose(name: str, targets: tuple[str, ...] | None, scope: str, allow_insecure: bool, timeout: float,
+            among: list[str] | None = None):  # type: ignore[no-untyped-def]
     """{target: Mirror} for `use`, plus notes about targets left out."""
     from torchrig.mirrors.catalog import SERVICE_OF, adhoc_mirror, load_catalog
     from torchrig.mirrors.locations import SCOPES_OF
@@ -172,8 +176,9 @@ def _choose(name: str, targets: tuple[str, ...] | None, scope: str, allow_insecu
         wanted = targets or ("pip", "uv", "conda", "torch", "hf")
         wanted = tuple(t for t in wanted if scope in SCOPES_OF[t] or targets is not None)
         services = list(dict.fromkeys(SERVICE_OF[t] for t in wanted))
+        candidates = [catalog.get(n) for n in among] if among else list(catalog.mirrors)
         pairs = [
-            (m, s) for m in catalog.mirrors if not (m.insecure and not allow_insecure) for s in services
+            (m, s) for m in candidates if not (m.insecure and not allow_insecure) for s in services
             if s in m.urls and not (s == "pytorch" and m.pytorch_format != "simple")
         ]
         results = _run_probe(catalog, pairs, timeout, False)
@@ -226,6 +231,7 @@ def use(
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve writing HF_ENDPOINT into your shell startup file."),
     allow_insecure: bool = typer.Option(False, "--allow-insecure", help="Accept a plain-http mirror (adds pip trusted-host for it)."),
     timeout: float = typer.Option(8.0, "--timeout", min=0.5, max=60, help="Seconds each mirror gets when choosing `fastest`."),
+    among: str | None = typer.Option(None, "--among", help="With `fastest`: comma-separated mirrors to choose from (default: all)."),
 ) -> None:
     """Point pip, uv, conda, torchrig's PyTorch index and HF_ENDPOINT at a mirror, editing files in place.
 
@@ -238,7 +244,10 @@ def use(
 
     if scope not in SCOPES:
         raise UserError(f"unknown scope {scope!r}; choose from {', '.join(SCOPES)}.")
-    choices, notes = _choose(name, _targets(for_), scope, allow_insecure, timeout)
+    if among is not None and name.lower() != "fastest":
+        raise UserError("--among only goes with `fastest`; name one mirror or use `fastest --among a,b`.")
+    names = [n.strip() for n in among.split(",") if n.strip()] if among else None
+    choices, notes = _choose(name, _targets(for_), scope, allow_insecure, timeout, names)
     plan = plan_use(choices, scope, allow_insecure=allow_insecure)
     out, err = _out(), _err()
     for note in notes:
@@ -281,9 +290,11 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print every tool's layers as JSON."),
 ) -> None:
     """What each tool will actually use, where that comes from, and what overrides what."""
+    from torchrig.mirrors.journal import Journal
     from torchrig.mirrors.show import resolve
 
-    views = resolve()
+    ours = {e.target: Path(e.path) for e in Journal().entries() if not e.restored}  # the files torchrig set
+    views = resolve(ours=ours)
     if as_json:
         typer.echo(json.dumps({"schema": "torchrig.mirror.show/1", "tools": [v.to_json() for v in views]}, indent=2))
         return
