@@ -45,10 +45,10 @@ _KEYS = {
     "title", "operator", "upstream", "source", "as_of", "notes", "redirector", "redirect_hosts",
     "pypi", "conda_forge", "anaconda_defaults", "pytorch", "pytorch_format", "hf",
 }
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 # RFC 3986 characters minus the ones a config file or a shell would read specially (quotes,
 # backslash, whitespace, backtick, `$`, `;`): a URL that passes can sit in any of the files we write.
-_URL_CHARS = re.compile(r"^[A-Za-z0-9\-._~:/?\[\]@!&()*+,=%]+$")
+_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?\[\]@!&()*+,=%]+")
 
 
 def validate_url(url: str, *, allow_insecure: bool = False, what: str = "the mirror URL") -> str:
@@ -59,7 +59,7 @@ def validate_url(url: str, *, allow_insecure: bool = False, what: str = "the mir
     """
     if not isinstance(url, str) or not url:
         raise UserError(f"{what} is empty; give a full https:// URL.")
-    if not _URL_CHARS.match(url):
+    if not _URL_CHARS.fullmatch(url):  # fullmatch: `$` in a pattern would let a final newline through
         raise UserError(
             f"{what} {url!r} contains characters a mirror URL never has (spaces, quotes, $, ;, ` or #); "
             "give a plain https:// URL."
@@ -157,7 +157,7 @@ def _shipped() -> dict[str, Any]:
 
 def _mirror_from(name: str, row: Any, origin: str) -> Mirror:
     where = "the catalog" if origin == "catalog" else origin
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UserError(f"mirror name {name!r} in {where} must be lower-case letters, digits, '-', '_' or '.'.")
     if not isinstance(row, dict):
         raise UserError(f"[mirror.{name}] in {where} must be a table of keys such as pypi = \"https://...\".")
