@@ -71,6 +71,8 @@ def test_uv_environment_and_project_layers(env, monkeypatch) -> None:
     home, project, _ = env
     user = write(home / ".config/uv/uv.toml", f'[[index]]\nurl = "{TUNA}"\ndefault = true\n')
     assert view("uv", env).value == TUNA
+    write(project / "pyproject.toml", '[project]\nname = "x"\n')
+    assert view("uv", env).value == TUNA  # no [tool.uv]: uv skips the file
     write(project / "pyproject.toml", '[project]\nname = "x"\n[[tool.uv.index]]\nurl = "https://proj/simple"\ndefault = true\n')
     v = view("uv", env, ours={"uv": user})
     assert v.value == "https://proj/simple" and v.source == f"{project / 'pyproject.toml'} [tool.uv]"

@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomlkit
+
 from torchrig.errors import UserError
 from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
 from torchrig.mirrors.atomic_write import read_bytes, real_path
@@ -148,10 +150,19 @@ def _uv_project_file(cwd: Path, read: _Reader) -> tuple[Path, bool] | None:
         if read(folder / "uv.toml") is not None:
             return folder / "uv.toml", False
         text = read(folder / "pyproject.toml")
-        if text is not None:
-            # uv stops at the first pyproject.toml, even one without [tool.uv]
+        if text is not None and _has_tool_uv(text):
+            # a pyproject.toml without [tool.uv] is skipped and the search goes on upward (uv docs)
             return folder / "pyproject.toml", True
     return None
+
+
+def _has_tool_uv(text: str) -> bool:
+    try:
+        doc = tomlkit.parse(text)
+    except Exception:  # noqa: BLE001 - uv would fail on it; uv_toml.read reports it as a warning
+        return True
+    tool = doc.get("tool")
+    return isinstance(tool, dict) and "uv" in tool
 
 
 def uv_view(read: _Reader, root: Root, cwd: Path, ours: Path | None = None) -> ToolView:
@@ -164,8 +175,9 @@ def uv_view(read: _Reader, root: Root, cwd: Path, ours: Path | None = None) -> T
         files = [(Path(os.environ["UV_CONFIG_FILE"]), False)]
         layers.append(Layer("UV_CONFIG_FILE", None, f"= {files[0][0]}: uv reads it instead of the user and project files"))
     else:
-        files = [(root.path(str(d / "uv" / "uv.toml")), False) for d in reversed(xdg_config_dirs())]
-        files.append((root.path("/etc/uv/uv.toml"), False))
+        # only the first system file found counts, $XDG_CONFIG_DIRS before /etc (uv docs)
+        system = [root.path(str(d / "uv" / "uv.toml")) for d in xdg_config_dirs()] + [root.path("/etc/uv/uv.toml")]
+        files = [(p, False) for p in system if read(p) is not None][:1]
         files.append((uv_user_file(), False))
         project = _uv_project_file(cwd, read)
         if project is not None:
@@ -191,24 +203,24 @@ def uv_view(read: _Reader, root: Root, cwd: Path, ours: Path | None = None) -> T
 
 
 def condarc_files(root: Root) -> list[Path]:
-    """conda's search path for .condarc files, in the order they are merged."""
-    system = []
-    for base in ("/etc/conda", "/var/lib/conda"):
-        system += [root.path(f"{base}/.condarc"), root.path(f"{base}/condarc")]
-        system += [root.path(p) for p in root.glob(f"{base}/condarc.d/*.yml")]
-        system += [root.path(p) for p in root.glob(f"{base}/condarc.d/*.yaml")]
-    user: list[Path] = []
+    """conda's search path for .condarc files (conda/base/constants.py SEARCH_PATH), in merge order."""
+
+    def folder(base: Path) -> list[Path]:
+        d = base / "condarc.d"
+        extra = sorted(p for p in d.glob("*") if p.suffix in (".yml", ".yaml")) if d.is_dir() else []
+        return [base / ".condarc", base / "condarc", *extra]
+
+    paths = folder(root.path("/etc/conda")) + folder(root.path("/var/lib/conda"))
     if os.environ.get("CONDA_ROOT"):
-        user.append(Path(os.environ["CONDA_ROOT"]) / ".condarc")
+        paths += folder(Path(os.environ["CONDA_ROOT"]))
     for base in (xdg_config_home() / "conda", home() / ".config" / "conda", home() / ".conda"):
-        user += [base / ".condarc", base / "condarc"]
-    user.append(condarc_user_file())
+        paths += folder(base)
+    paths.append(condarc_user_file())
     if os.environ.get("CONDA_PREFIX"):
-        prefix = Path(os.environ["CONDA_PREFIX"])
-        user += [prefix / ".condarc", prefix / "condarc"]
+        paths += folder(Path(os.environ["CONDA_PREFIX"]))
     if os.environ.get("CONDARC"):
-        user.append(Path(os.environ["CONDARC"]))
-    return list(dict.fromkeys([*system, *user]))
+        paths.append(Path(os.environ["CONDARC"]))
+    return list(dict.fromkeys(paths))
 
 
 def conda_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
