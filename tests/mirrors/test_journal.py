@@ -113,3 +113,17 @@ def test_the_journal_and_saved_copies_are_private(tmp_path: Path) -> None:
     blobs = list((tmp_path / "state" / "blobs").iterdir())
     assert len(blobs) == 1 and stat.S_IMODE(blobs[0].stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "state" / "journal.jsonl").stat().st_mode) == 0o600
+
+
+def test_a_file_that_cannot_be_written_is_one_sentence_and_earlier_writes_stay_restorable(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state")
+    ok = tmp_path / "pip.conf"
+    (tmp_path / "not-a-dir").write_text("a file where a folder should be\n")
+    blocked = tmp_path / "not-a-dir" / "uv.toml"
+    with pytest.raises(UserError, match=r"cannot write .*uv.toml: .*; `torchrig mirror restore` undoes the 1 written"):
+        journal.apply([change(ok, b"p\n", "pip"), change(blocked, b"u\n", "uv")])
+    assert ok.read_bytes() == b"p\n"
+    plan = journal.plan_restore(["pip", "uv"])
+    assert [entry.target for entry, _ in plan] == ["pip"]  # the failed write left nothing to undo
+    journal.restore(plan)
+    assert not ok.exists()

@@ -33,7 +33,7 @@ def read_bytes(path: Path | str) -> bytes | None:
     try:
         with open(real_path(path), "rb") as fh:
             return fh.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a path under a plain file cannot exist either
         return None
 
 

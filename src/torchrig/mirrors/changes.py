@@ -72,7 +72,10 @@ def plan_use(choices: Mapping[str, Mirror], scope: str, *, allow_insecure: bool 
                 "torchrig env; choose a mirror with a PEP 503 index (`torchrig mirror list`)."
             )
         path = target_file(target, scope)
-        before = read_bytes(path)
+        try:
+            before = read_bytes(path)
+        except OSError as exc:
+            raise UserError(f"cannot read {path}: {exc.strerror or exc}; torchrig changed nothing.") from None
         after_text, notes = _edit(target, path, _text(path, before), url)
         warnings += notes
         after = after_text.encode("utf-8")

@@ -158,17 +158,24 @@ class Journal:
                     raise UserError(f"{change.path} changed while torchrig was preparing its edit; run the command again.")
                 if change.before is not None:
                     self._store_blob(change.before)
+                entry_id = uuid.uuid4().hex
                 self._append(
                     {
-                        "op": "change", "id": uuid.uuid4().hex, "time": time.time(), "target": change.target,
+                        "op": "change", "id": entry_id, "time": time.time(), "target": change.target,
                         "path": str(real), "existed": change.before is not None,
                         "before_sha": _sha(change.before), "after_sha": _sha(change.after), "mode": change.mode,
                     }
                 )
-                if change.after is None:
-                    remove_file(real)
-                else:
-                    write_atomic(real, change.after, mode=change.mode)
+                try:
+                    if change.after is None:
+                        remove_file(real)
+                    else:
+                        write_atomic(real, change.after, mode=change.mode)
+                except OSError as exc:
+                    # the file kept its old bytes: close the entry so restore does not see a stranger's edit
+                    self._append({"op": "restore", "of": entry_id, "time": time.time(), "failed": True})
+                    done = f"; `torchrig mirror restore` undoes the {len(written)} written before it" if written else ""
+                    raise UserError(f"cannot write {change.path}: {exc.strerror or exc}{done}.") from None
                 written.append(real)
         return written
 

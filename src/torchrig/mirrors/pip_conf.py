@@ -10,11 +10,12 @@ pip's facts this follows (pip docs, "Configuration"):
 
 from __future__ import annotations
 
+import configparser
 from dataclasses import dataclass
 from pathlib import Path
 
 from configupdater import ConfigUpdater
-from configupdater.parser import ParsingError
+from configparser import ParsingError
 
 from torchrig.errors import UserError
 from torchrig.mirrors.catalog import host_of
@@ -36,10 +37,21 @@ def _parse(text: str, path: Path) -> ConfigUpdater:
     updater = ConfigUpdater()
     try:
         updater.read_string(text, source=str(path))
-    except (ParsingError, Exception) as exc:  # configparser's errors have no common public base here
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path} is not a valid pip config file ({first}); torchrig left it untouched.") from None
+    except configparser.Error as exc:
+        raise UserError(f"{path} is not a valid pip config file ({_why(exc)}); torchrig left it untouched.") from None
     return updater
+
+
+def _why(exc: configparser.Error) -> str:
+    if isinstance(exc, configparser.MissingSectionHeaderError):
+        return f"line {exc.lineno} comes before any [section]"
+    if isinstance(exc, configparser.DuplicateSectionError):
+        return f"[{exc.section}] appears twice, again at line {exc.lineno}"
+    if isinstance(exc, configparser.DuplicateOptionError):
+        return f"{exc.option} appears twice in [{exc.section}], again at line {exc.lineno}"
+    if isinstance(exc, ParsingError) and exc.errors:
+        return f"line {exc.errors[0][0]} is neither a [section], a key = value nor a comment"
+    return type(exc).__name__
 
 
 def _get(section, keys: tuple[str, ...]) -> str | None:  # type: ignore[no-untyped-def]
