@@ -249,3 +249,14 @@ def test_probe_json_and_use_fastest_against_local_mirrors(home: Path, cli) -> No
         assert code == 0, err
         assert f"index-url = {fast.url('pypi')}\n" in (home / ".config" / "pip" / "pip.conf").read_text()
         assert "fastest for pip: fast" in err
+
+
+def test_restore_dry_run_shows_the_way_back_and_writes_nothing(home: Path, cli) -> None:
+    code, out, _ = cli("mirror", "restore")
+    assert code == 0 and out.startswith("nothing to restore")
+    cli("mirror", "use", "bfsu", "--for", "uv")
+    after = snapshot(home)
+    code, out, _ = cli("mirror", "restore", "--dry-run")
+    uv = home / ".config" / "uv" / "uv.toml"
+    assert code == 0 and f"--- {uv}\n+++ {uv}\n" in out and '-url = "https://mirrors.bfsu.edu.cn/pypi/web/simple"' in out
+    assert snapshot(home) == after

@@ -113,7 +113,8 @@ def _render_probe(results) -> None:  # type: ignore[no-untyped-def]
     for service in dict.fromkeys(r.service for r in results):
         table = Table(title=f"{SERVICE_TITLES[service]}: ranked by latency + time for an 8 MiB file")
         for col in ("#", "mirror", "latency", "throughput", "newest", "status"):
-            table.add_column(col, justify="right" if col in ("#", "latency", "throughput") else "left")
+            table.add_column(col, justify="right" if col in ("#", "latency", "throughput") else "left",
+                             overflow="fold")
         for i, r in enumerate(x for x in results if x.service == service):
             notes = []
             if r.error:
@@ -126,7 +127,7 @@ def _render_probe(results) -> None:  # type: ignore[no-untyped-def]
                 str(i + 1), r.mirror,
                 f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "-",
                 f"{r.throughput_bps / 1e6:.1f} MB/s" if r.throughput_bps else "-",
-                (r.newest or "-")[:25], "; ".join(notes) or "ok",
+                (r.newest or "-")[:16].replace("T", " "), "; ".join(notes) or "ok",  # a version, or a date to the minute
             )
         out.print(table)
 

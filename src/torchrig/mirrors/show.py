@@ -276,9 +276,8 @@ def torch_view(read: _Reader, ours: Path | None = None) -> ToolView:
     if text is not None:
         value = _safe(lambda: torch_index.read(text, path), warnings)
         layers.append(Layer(f"{real_path(path)} [torch] index", value if isinstance(value, str) else None))
-    warnings_note = "uv's --torch-backend=auto always uses download.pytorch.org; torchrig env uses this index."
-    view = _view("torch", layers, warnings, ours)
-    return ToolView(view.tool, view.value, view.source, view.layers, (*view.warnings, warnings_note))
+    layers.append(Layer("uv pip --torch-backend=auto", None, "always fetches from download.pytorch.org, whatever is set here"))
+    return _view("torch", layers, warnings, ours)
 
 
 def hf_view(read: _Reader, ours: Path | None = None) -> ToolView:
