@@ -105,40 +105,48 @@ def _safe(read: Callable[[], object], warnings: list[str]) -> object | None:
         return None
 
 
+def _parsed(paths: list[Path], read: _Reader, parse: Callable[[str, Path], object], warnings: list[str]):  # type: ignore[no-untyped-def]
+    """(shown path, settings) for each file that exists and parses; a broken one becomes a warning."""
+    for path in paths:
+        text = read(path)
+        if text is None:
+            continue
+        settings = _safe(lambda: parse(text, path), warnings)  # noqa: B023 - called at once
+        if settings is not None:
+            yield str(real_path(path)), settings
+
+
 def pip_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
     layers: list[Layer] = []
     warnings: list[str] = []
     env_file = os.environ.get("PIP_CONFIG_FILE")
     if env_file == os.devnull:
         layers.append(Layer("PIP_CONFIG_FILE", None, "set to /dev/null: pip reads no config file at all"))
-        files: list[tuple[Path, str]] = []
+        files: list[Path] = []
     else:
-        files = [(root.path(str(d / "pip" / "pip.conf")), "global") for d in xdg_config_dirs()]
-        files.append((root.path("/etc/pip.conf"), "global"))
+        files = [root.path(str(d / "pip" / "pip.conf")) for d in xdg_config_dirs()]
+        files.append(root.path("/etc/pip.conf"))
         if env_file and os.path.exists(env_file):
             layers.append(Layer("PIP_CONFIG_FILE", None, f"= {env_file}: pip skips your user pip.conf files"))
         else:
-            files += [(home() / ".pip" / "pip.conf", "user"), (pip_user_file(), "user")]
+            files += [home() / ".pip" / "pip.conf", pip_user_file()]
         env = active_env()
         if env is not None:
-            files.append((env / "pip.conf", "site"))
+            files.append(env / "pip.conf")
         if env_file:
-            files.append((Path(env_file), "PIP_CONFIG_FILE"))
-    for path, _kind in files:
-        text = read(path)
-        if text is None:
-            continue
-        settings = _safe(lambda: pip_conf.read(text, path), warnings)
-        if not isinstance(settings, pip_conf.PipSettings):
-            continue
-        shown = str(real_path(path))
+            files.append(Path(env_file))
+    trusted: list[tuple[str, str]] = []
+    for shown, settings in _parsed(files, read, pip_conf.read, warnings):
         layers.append(Layer(f"{shown} [global]", settings.index_url))
         if settings.install_index_url:
             layers.append(Layer(f"{shown} [install]", settings.install_index_url, "beats [global] for pip install"))
-        for host in settings.trusted_hosts:
+        trusted += [(shown, host) for host in settings.trusted_hosts]
+    https_hosts = {host_of(lay.value) for lay in layers if lay.value and lay.value.startswith("https:")}
+    for shown, host in trusted:
+        if host in https_hosts:
             warnings.append(
-                f"{shown} lists {host} under trusted-host, which turns off certificate checks for it; "
-                "remove it unless that host really has no valid https."
+                f"{shown} lists {host} under trusted-host, which turns off certificate checks for an https "
+                "index; remove it."
             )
     if os.environ.get("PIP_INDEX_URL"):
         layers.append(Layer("PIP_INDEX_URL", os.environ["PIP_INDEX_URL"], "environment beats every file"))
@@ -183,16 +191,12 @@ def uv_view(read: _Reader, root: Root, cwd: Path, ours: Path | None = None) -> T
         if project is not None:
             files.append(project)
     for path, is_pyproject in files:
-        text = read(path)
-        if text is None:
-            continue
-        settings = _safe(lambda: uv_toml.read(text, path, pyproject=is_pyproject), warnings)
-        if not isinstance(settings, uv_toml.UvSettings):
-            continue
-        shown = str(real_path(path)) + (" [tool.uv]" if is_pyproject else "")
-        if settings.index_url:
-            layers.append(Layer(f"{shown} index-url", settings.index_url, "deprecated key"))
-        layers.append(Layer(shown, settings.default_index))
+        for shown, settings in _parsed([path], read, lambda t, p: uv_toml.read(t, p, pyproject=is_pyproject), warnings):  # noqa: B023
+            if is_pyproject:
+                shown += " [tool.uv]"
+            if settings.index_url:
+                layers.append(Layer(f"{shown} index-url", settings.index_url, "deprecated key"))
+            layers.append(Layer(shown, settings.default_index))
     for var in ("UV_INDEX_URL", "UV_DEFAULT_INDEX"):
         if os.environ.get(var):
             layers.append(Layer(var, os.environ[var], "environment beats every file"))
@@ -226,14 +230,7 @@ def condarc_files(root: Root) -> list[Path]:
 def conda_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
     layers: list[Layer] = []
     warnings: list[str] = []
-    for path in condarc_files(root):
-        text = read(path)
-        if text is None:
-            continue
-        settings = _safe(lambda: condarc.read(text, path), warnings)
-        if not isinstance(settings, condarc.CondaSettings):
-            continue
-        shown = str(real_path(path))
+    for shown, settings in _parsed(condarc_files(root), read, condarc.read, warnings):
         if settings.channel_alias:
             alias = settings.channel_alias.rstrip("/") + "/conda-forge"
             layers.append(Layer(f"{shown} channel_alias", alias, "base of every named channel"))
