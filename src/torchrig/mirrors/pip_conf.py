@@ -91,7 +91,12 @@ def set_index(text: str | None, url: str, path: Path) -> tuple[str, list[str]]:
     section = up["global"]
     existing = next((k for k in _INDEX_KEYS if k in section), None)
     if existing is None:
-        section.set("index-url", url)
+        options = section.options()
+        if options:
+            # right after the section's last key, not after the blank line that ends the section
+            section[options[-1]].add_after.option("index-url", url)
+        else:
+            section.set("index-url", url)
     elif _get(section, (existing,)) != url:
         section[existing].value = url
     if up.has_section("install") and _get(up["install"], _INDEX_KEYS) not in (None, url):

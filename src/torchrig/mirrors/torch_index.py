@@ -71,6 +71,8 @@ def set_index(text: str | None, base: str, path: Path) -> tuple[str, list[str]]:
     if torch is None:
         table = tomlkit.table()
         table.add("index", base)
+        if text.strip() and not text.endswith("\n\n"):
+            doc.add(tomlkit.nl())  # a blank line before the new [torch] table
         doc.append("torch", table)
     elif not isinstance(torch, dict):
         raise UserError(f"{path}: `torch` must be a table; torchrig left the file untouched.")
