@@ -10,6 +10,10 @@ Why ``custom_channels`` and not ``channel_alias``: an alias sends *every* named 
 so any channel it lacks 404s (tuna/issues#1327); ``custom_channels`` moves conda-forge only. Why no
 ``defaults``: Anaconda's channels need its terms of service since 2025-07 and most mirrors' copies of
 them are partial. ``channel_alias`` and every other key are left exactly as they were.
+
+ruamel.yaml parses the file and makes the edit; the bytes written come from line edits (see
+``_splice``) whenever they parse back to exactly the ruamel result, because ruamel's own dump
+re-spaces unrelated lines and drops a file of only comments.
 """
 
 from __future__ import annotations
