@@ -235,7 +235,7 @@ def test_list_includes_the_users_own_mirrors(home: Path, cli) -> None:
 
 
 def test_probe_json_and_use_fastest_against_local_mirrors(home: Path, cli) -> None:
-    with FakeMirror(delay=0.25) as slow, FakeMirror(delay=0.0) as fast:
+    with FakeMirror(delay=0.6) as slow, FakeMirror(delay=0.0) as fast:
         cfg = home / ".config" / "torchrig" / "mirrors.toml"
         cfg.parent.mkdir(parents=True)
         cfg.write_text(slow.toml("slow", services=("pypi",)) + fast.toml("fast", services=("pypi",)))

@@ -14,7 +14,7 @@ import configparser
 from dataclasses import dataclass
 from pathlib import Path
 
-from configupdater import ConfigUpdater
+from configupdater import ConfigUpdater, Section
 from configparser import ParsingError
 
 from torchrig.errors import UserError
@@ -54,7 +54,7 @@ def _why(exc: configparser.Error) -> str:
     return type(exc).__name__
 
 
-def _get(section, keys: tuple[str, ...]) -> str | None:  # type: ignore[no-untyped-def]
+def _get(section: Section, keys: tuple[str, ...]) -> str | None:
     for key in keys:
         if key in section:
             value = section[key].value
