@@ -84,6 +84,8 @@ def list_(
             users = "/".join(t for t in m.targets if SERVICE_OF[t] == service)
             extra = f" ({m.pytorch_format} index)" if service == "pytorch" else ""
             serves.append(f"{users}{extra}: {m.urls[service]}")
+        if m.anaconda_defaults:
+            serves.append(f"anaconda defaults (listed, never written): {m.anaconda_defaults}")
         name = m.name + (" (upstream)" if m.upstream else "") + ("" if m.origin == "catalog" else " (yours)")
         table.add_row(name, "\n".join(serves), "\n".join(x for x in (m.title, m.notes) if x))
     out = _out()
