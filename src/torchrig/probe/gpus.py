@@ -110,7 +110,7 @@ def _nvidia_smi(machine: Machine, facts: GpuFacts) -> None:
             trimmed = " ".join(output.split())[:300]
             facts.errors.append(f"nvidia-smi --query-gpu failed ({result.error or result.returncode}): {trimmed}")
         return
-    for row in nvidia_smi.parse_query_csv(result.stdout, fields):
+    for row in nvidia_smi.parse_query_csv(result.stdout):
         try:
             index = int(row["index"] or "")
         except ValueError:
@@ -137,4 +137,4 @@ def _nvidia_smi(machine: Machine, facts: GpuFacts) -> None:
 
 
 def _query(machine: Machine, fields: list[str]) -> Completed:
-    return nvidia_smi.run(machine, [f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"])
+    return nvidia_smi.run(machine, [f"--query-gpu={','.join(fields)}", "--format=csv,nounits"])
