@@ -153,6 +153,21 @@ def test_a_child_that_hangs_in_cuda_init_is_abandoned_at_its_timeout(tree: FakeT
     assert facts.cuda_init_error == "the torch subprocess timed out after 1.5 s during cuda-init"
 
 
+def test_warnings_printed_by_torchs_cpp_code_are_kept(tree: FakeTree, tmp_path: Path) -> None:
+    # the C++ warning torch 1.x printed when the driver was older than its CUDA build (found version 10020)
+    warning = ("[W CUDAFunctions.cpp:109] Warning: CUDA initialization: The NVIDIA driver on your system is too old "
+               "(found version 10020). (function operator())")
+    python = _fake_python(tmp_path, f"""
+        print('TORCHRIG-JSON {{"step": "import"}}', flush=True)
+        print('TORCHRIG-JSON {{"import_ok": true, "version": "1.9.0+cu111", "cuda": "11.1"}}', flush=True)
+        sys.stderr.write({warning!r} + "\\n")
+        print('TORCHRIG-JSON {{"cuda_available": false, "device_count": 0}}', flush=True)
+    """)
+    facts = pytorch.probe(_machine_with_torch(tree, python), quick=False)
+    assert facts.errors == []
+    assert facts.warnings == [warning]
+
+
 def test_a_missing_interpreter_is_an_error_not_a_crash(tree: FakeTree, tmp_path: Path) -> None:
     facts = pytorch.probe(_machine_with_torch(tree, str(tmp_path / "no-such-python")), quick=False)
     assert facts.import_ok is False

@@ -103,7 +103,7 @@ def main():
         try:
             available = bool(torch.cuda.is_available())
             count = int(torch.cuda.device_count())
-            emit(cuda_available=available, device_count=count)
+            emit(cuda_available=available, device_count=count, warnings=caught)
         except Exception as exc:
             emit(cuda_available=False, cuda_init_error=tail(exc))
         if not available:

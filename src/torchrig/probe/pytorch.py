@@ -86,6 +86,11 @@ def _import_in_subprocess(machine: Machine, facts: TorchFacts) -> None:
     facts.set("python", machine.python, "torch")
     values, step = _merge_lines(result.stdout)
     _apply(facts, values)
+    # C++ warnings (TORCH_WARN, "[W ...]") bypass Python's warnings module and go straight to stderr
+    native = [line for line in _native_warnings(result.stderr) if line not in facts.warnings]
+    if native:
+        facts.warnings.extend(native)
+        facts.sources.setdefault("warnings", "torch")
 
     if result.ok and values:
         return
@@ -160,6 +165,10 @@ def _apply(facts: TorchFacts, values: dict[str, Any]) -> None:
     facts.loaded_libs = [LoadedLib(name=lib["name"], path=lib["path"]) for lib in libs if "name" in lib and "path" in lib]
     if facts.loaded_libs:
         facts.sources["loaded_libs"] = "torch"
+
+
+def _native_warnings(stderr: str) -> list[str]:
+    return [line.strip() for line in stderr.splitlines() if re.search(r"^\s*\[W\d*\s|Warning:", line)][:20]
 
 
 def _signal_name(number: int) -> str:
