@@ -37,3 +37,9 @@ def test_the_packages_installed_here_are_found() -> None:
     assert "numpy" in found and found["numpy"].version
     assert "nvidia-ml-py" in found  # every nvidia-* distribution is listed
     assert "torchvision" not in found  # this machine has none
+
+
+def test_relative_sys_path_entries_are_read_from_the_working_directory(tree: FakeTree) -> None:
+    tree.dist("/home/user/project/vendor", "xformers", "0.0.28.post3")
+    (found,) = companions.probe(fake_machine(tree, sys_path=("vendor",)), quick=True)
+    assert (found.name, found.location) == ("xformers", "/home/user/project/vendor")

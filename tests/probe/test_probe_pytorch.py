@@ -246,3 +246,43 @@ def test_a_gpu_run_is_merged_device_by_device() -> None:
     assert facts.location == "/venv/lib/python3.11/site-packages/torch"
     assert [(s.device, s.matmul_ok, s.error is None) for s in facts.smoke] == [(0, True, True), (1, None, False)]
     assert facts.loaded_libs[0].name == "libcudnn.so.9"
+
+
+# --- the child script's own parts, run in this process ------------------------------------------------
+
+
+def test_the_kernels_compare_the_device_with_the_cpu() -> None:
+    import torch
+
+    from torchrig.probe import _torch_child
+
+    assert _torch_child.run_kernels(torch, torch.device("cpu")) == {"matmul_ok": True, "conv_ok": True}
+
+
+def test_loaded_cuda_libraries_are_read_from_the_memory_map(tmp_path: Path) -> None:
+    from torchrig.probe import _torch_child
+
+    nvidia = "/venv/lib/python3.11/site-packages/nvidia"
+    maps = tmp_path / "maps"
+    maps.write_text(
+        "7f0000000000-7f0000001000 r--p 00000000 fd:01 1 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+        f"7f0000100000-7f0000200000 r-xp 00000000 fd:01 2 {nvidia}/cudnn/lib/libcudnn.so.9\n"
+        f"7f0000200000-7f0000300000 r--p 00100000 fd:01 2 {nvidia}/cudnn/lib/libcudnn.so.9\n"
+        "7f0000300000-7f0000400000 r-xp 00000000 fd:01 3 /usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05\n"
+        "7f0000400000-7f0000500000 r-xp 00000000 fd:01 4 /usr/local/cuda-12.4/lib64/libcublasLt.so.12.4.5.8\n"
+        f"7f0000500000-7f0000600000 r-xp 00000000 fd:01 5 {nvidia}/nvjitlink/lib/libnvJitLink.so.12\n"
+        "7f0000600000-7f0000700000 rw-p 00000000 00:00 0 \n"
+    )
+    assert _torch_child.loaded_libs(str(maps)) == [
+        {"name": "libcudnn.so.9", "path": f"{nvidia}/cudnn/lib/libcudnn.so.9"},
+        {"name": "libcuda.so.580.95.05", "path": "/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05"},
+        {"name": "libcublasLt.so.12.4.5.8", "path": "/usr/local/cuda-12.4/lib64/libcublasLt.so.12.4.5.8"},
+        {"name": "libnvJitLink.so.12", "path": f"{nvidia}/nvjitlink/lib/libnvJitLink.so.12"},
+    ]
+
+
+def test_cudnn_versions_of_both_encodings() -> None:
+    from torchrig.probe import _torch_child
+
+    assert _torch_child.dotted_cudnn(91002) == "9.10.2"
+    assert _torch_child.dotted_cudnn(8902) == "8.9.2"
