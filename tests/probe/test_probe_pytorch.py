@@ -251,6 +251,7 @@ def test_a_gpu_run_is_merged_device_by_device() -> None:
 # --- the child script's own parts, run in this process ------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_kernels_compare_the_device_with_the_cpu() -> None:
     import torch
 
