@@ -1,4 +1,4 @@
-"""How long the probes alone take (``gather()`` and ``gather(quick=True)``) against ``python -m torch.utils.collect_env``.
+"""How long the probes alone take, ``gather()`` and ``gather(quick=True)``, against ``torch.utils.collect_env``.
 
 bench/doctor.py times the whole command; this one isolates the probes, so a slow probe shows up here
 before it hides behind the CLI's start-up. Each variant runs in a fresh interpreter, REPEATS times,

@@ -57,7 +57,7 @@ class FakeTree:
              package: str | None = None, top_level: str | None = None) -> None:
         """An installed distribution: <site>/<name>-<version>.dist-info and, optionally, its package."""
         info = f"{site}/{name.replace('-', '_')}-{version}.dist-info"
-        metadata = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+        metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
         metadata += [f"Requires-Dist: {r}" for r in requires]
         self.write(f"{info}/METADATA", "\n".join(metadata) + "\n")
         if installer is not None:

@@ -104,4 +104,5 @@ def _nvidia_smi(machine: Machine, facts: DriverFacts) -> None:
         return
     why = result.error or f"exit status {result.returncode}"
     trimmed = " ".join(output.split())[:300]
-    facts.set("smi_error", f"nvidia-smi failed ({why}): {trimmed}" if trimmed else f"nvidia-smi failed ({why})", "nvidia-smi")
+    message = f"nvidia-smi failed ({why}): {trimmed}" if trimmed else f"nvidia-smi failed ({why})"
+    facts.set("smi_error", message, "nvidia-smi")

@@ -82,7 +82,7 @@ def parse_query_csv(text: str) -> list[dict[str, str | None]]:
     if not header:
         return []
     fields = [re.sub(r"\s*\[.*\]$", "", name.strip()) for name in header]
-    return [{f: _cell(c) for f, c in zip(fields, cells)} for cells in reader if len(cells) == len(fields)]
+    return [{f: _cell(c) for f, c in zip(fields, cells, strict=True)} for cells in reader if len(cells) == len(fields)]
 
 
 def _cell(value: str) -> str | None:

@@ -21,6 +21,7 @@ else in torchrig imports ``pynvml``). :class:`FakeNvml` replays recorded values 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -130,10 +131,8 @@ class PynvmlNvml:
 
     def shutdown(self) -> None:
         if self._nv is not None:
-            try:
+            with contextlib.suppress(self._nv.NVMLError):
                 self._nv.nvmlShutdown()
-            except self._nv.NVMLError:
-                pass
             self._nv = None
             self._handles.clear()
 
