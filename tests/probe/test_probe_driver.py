@@ -111,3 +111,12 @@ def test_nvml_is_shut_down_after_use(tree: FakeTree) -> None:
     nvml = nvml_fixture("a10g-470.json")
     driver.probe(fake_machine(tree, nvml=nvml), quick=True)
     assert nvml.calls[0] == "init" and nvml.calls[-1] == "shutdown"
+
+
+def test_a_mac_is_not_asked_for_an_nvidia_driver(tree: FakeTree, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    monkeypatch.setattr(platform, "system", lambda: "Darwin")
+    nvml = nvml_fixture("no-library.json")
+    facts = driver.probe(fake_machine(tree, nvml=nvml), quick=False)
+    assert (facts.nvml_error, facts.errors, nvml.calls) == (None, [], [])

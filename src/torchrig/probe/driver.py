@@ -11,6 +11,7 @@ only comparing the two names that root cause.
 
 from __future__ import annotations
 
+import platform
 import re
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,8 @@ def cuda_from_int(value: int) -> str:
 
 def probe(machine: Machine, quick: bool) -> DriverFacts:
     facts = DriverFacts()
+    if platform.system() == "Darwin":
+        return facts  # no NVIDIA driver exists for current macOS: nothing to ask, nothing missing
     _kernel_module(machine, facts)
     _nvml(machine, facts)
     if not quick and facts.userspace is None:

@@ -11,6 +11,7 @@ be matched with the PCI device the system probe saw even when the driver is not 
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -38,6 +39,8 @@ def normalise_bus_id(bus_id: str) -> str:
 
 def probe(machine: Machine, quick: bool) -> GpuFacts:
     facts = GpuFacts()
+    if platform.system() == "Darwin":
+        return facts  # Apple GPUs are not NVIDIA's: MPS is torch's business, reported by the torch probe
     nvml_ok = _nvml(machine, facts)
     if not nvml_ok and not quick:
         _nvidia_smi(machine, facts)
