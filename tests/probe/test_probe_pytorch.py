@@ -209,8 +209,9 @@ def test_a_cuda_init_failure_keeps_the_drivers_words(tmp_path: Path) -> None:
             return False
         def _init():
             raise RuntimeError("{error_804}")
+        _C = types.SimpleNamespace(_cuda_getArchFlags=lambda: "sm_50 sm_80 sm_90")
         cuda = types.SimpleNamespace(is_available=_available, device_count=lambda: 0, init=_init,
-                                     get_arch_list=lambda: ["sm_50", "sm_80", "sm_90"],
+                                     get_arch_list=lambda: [],  # as older torch answered while CUDA was unusable
                                      nccl=types.SimpleNamespace(version=lambda: (2, 21, 5)))
         backends = types.SimpleNamespace(cudnn=types.SimpleNamespace(version=lambda: 90100))
     """)

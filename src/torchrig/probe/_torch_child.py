@@ -79,10 +79,14 @@ def main():
     )
 
     emit(step="build")
+    arch_list = []
     try:
-        arch_list = list(torch.cuda.get_arch_list())
+        # the compiled list without initialising CUDA: older torch returned [] from get_arch_list()
+        # whenever is_available() was False, which is exactly when the list matters
+        flags = getattr(torch._C, "_cuda_getArchFlags", None)
+        arch_list = (flags() or "").split() if flags else list(torch.cuda.get_arch_list())
     except Exception:
-        arch_list = []
+        pass
     cudnn = None
     try:
         raw = torch.backends.cudnn.version()
