@@ -57,10 +57,11 @@ def test_forked_workers_share_variable_size_items(cache_dir: Path) -> None:
         assert s["mode"] == "variable" and s["items"] == 60 and s["hits"] >= 60 and s["misses"] <= 60
 
 
-def test_a_spawned_worker_attaches_by_name_and_its_writes_are_shared(images: Path) -> None:
+@pytest.mark.parametrize("context", ["spawn", "forkserver"])
+def test_a_spawned_worker_attaches_by_name_and_its_writes_are_shared(images: Path, context: str) -> None:
     base = ImageFolder(images, size=16)
-    with CachedDataset(base, name="test-spawn") as ds:
-        loader = DataLoader(ds, batch_size=6, num_workers=1, multiprocessing_context="spawn")
+    with CachedDataset(base, name=f"test-{context}") as ds:
+        loader = DataLoader(ds, batch_size=6, num_workers=1, multiprocessing_context=context)
         first = torch.cat([x for x, _ in loader])
         s = ds.stats()
         assert s["items"] == len(base) and s["misses"] == len(base) - 8, "the spawned worker filled the cache"

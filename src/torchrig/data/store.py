@@ -318,12 +318,18 @@ class _Handle:
                     else:
                         _unlink_if_same(self.path, self.fd)
                 os.close(self.fd)
-                with contextlib.suppress(OSError):
-                    if not self.persist:
-                        os.rmdir(self.path.parent)  # only succeeds when the directory is empty
+                _remove_if_empty_default(self.path.parent)
         except OSError:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
+
+
+def _remove_if_empty_default(directory: Path) -> None:
+    """Leave /dev/shm as we found it: drop our default directory there once it is empty.
+    Directories the user chose are theirs, and are never removed."""
+    if directory == shm_directory():
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)  # fails, harmlessly, unless empty
 
 
 def _unlink_if_same(path: Path, fd: int) -> None:
@@ -757,6 +763,5 @@ def remove_cache(path: Path) -> str:
             _unlink_if_same(path, fd)
         finally:
             os.close(fd)
-        with contextlib.suppress(OSError):
-            os.rmdir(directory)
+        _remove_if_empty_default(directory)
     return "removed"
