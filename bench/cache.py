@@ -292,11 +292,11 @@ def main() -> None:
                 results[m].append(run_mode(m, base, f"{args.tag}-{r}"))
                 e = results[m][-1]["epochs"]
                 print(f"  repeat {r + 1} {m:8s} samples/s " + " ".join(f"{x['samples_s']:6.0f}" for x in e)
-                      + f"  hits " + " ".join(f"{x['hit_rate']:.2f}" for x in e)
+                      + "  hits " + " ".join(f"{x['hit_rate']:.2f}" for x in e)
                       + f"  peak {results[m][-1]['peak_mib']:.0f} MiB", flush=True)
         report(results, payload)
         ranks = run_ranks(data, args.tag)
-        print(f"\ntwo independent ranks (gloo, 1 worker each), one shared cache: hit rate per epoch "
+        print("\ntwo independent ranks (gloo, 1 worker each), one shared cache: hit rate per epoch "
               + " / ".join(f"{x:.3f}" for x in ranks["hit_rates"]) + f"; items cached {ranks['items']}"
               + ("  [target: epoch 2 = 1.000: " + ("met" if ranks["hit_rates"][1] >= 0.9999 else "NOT met") + "]"))
         half = run_half_budget(base, args.tag)
