@@ -31,7 +31,8 @@ Read this before changing anything below; the code refers back to these sections
      LOCK_NB``: success means no other process holds the cache, and it unlinks the file (unless
      the cache is persistent). A process that dies without releasing loses its locks with its
      file descriptors, so a cache whose users are all gone is one nobody holds: the next attach
-     in that directory, and ``torchrig cache clear``, delete such stale caches.
+     in that directory, and ``torchrig cache clear``, delete such stale caches (a stale cache with
+     the very name the attaching job needs is adopted instead: its READY records are valid).
 
 (P4) Slots, states and who writes them.
      Each item ``i`` has a state byte: 0 EMPTY, 1 CLAIMED (being written by pid ``owner[i]``),
@@ -319,7 +320,7 @@ class _Handle:
                         _unlink_if_same(self.path, self.fd)
                 os.close(self.fd)
                 _remove_if_empty_default(self.path.parent)
-        except OSError:
+        except Exception:  # a finalizer never raises: at worst the cache is left for the cleaner (P3)
             with contextlib.suppress(OSError):
                 os.close(self.fd)
 
@@ -615,6 +616,8 @@ def _check_file(path: Path, fd: int) -> Header:
                         "(remove it, or choose another directory).")
     if not stat.S_ISREG(st.st_mode):
         raise UserError(f"{path} is not a regular file; remove it.")
+    if st.st_mode & 0o077:
+        os.fchmod(fd, 0o600)  # ours, but readable by others: make it private again (P1)
     try:
         return read_header(fd)
     except (ValueError, UnicodeDecodeError) as exc:
