@@ -98,6 +98,13 @@ def test_variable_size_items_are_cached_and_read_back_equal(cache_dir: Path) -> 
             assert torch.equal(item["ids"], want["ids"]) and item["text"] == want["text"] and item["y"] == want["y"]
         s = ds.stats()
         assert s["mode"] == "variable" and s["items"] == 40 and s["hits"] >= 40
+    with CachedDataset(Tokens(40), directory=cache_dir, capacity_bytes=1000) as small:
+        small.__getitems__(list(range(40)))
+        s = small.stats()
+        assert s["capacity"] == 960 and 0 < s["items"] < 40 and s["refused"] > 0, "MinIO in the slab too"
+        assert s["bytes"] <= s["capacity"]
+    with CachedDataset(Tokens(40), directory=cache_dir, capacity_bytes=50 << 20) as big:
+        assert big.stats()["capacity"] == 50 << 20, "an explicit budget beyond the estimate is honoured"
 
 
 def test_a_changed_dataset_gets_a_new_cache_never_stale_samples(tmp_path: Path, cache_dir: Path) -> None:

@@ -250,7 +250,10 @@ def _open(label: str, fingerprint: str, n: int, layout: Layout, probes: dict[int
         while not base.exists():
             base = base.parent
         free = _store.free_bytes(base)
-        capacity = min(need, capacity_bytes) if capacity_bytes is not None else min(need, _store.default_budget(free))
+        if capacity_bytes is None:
+            capacity = min(need, _store.default_budget(free))
+        else:  # fixed items need no more than ``need``; variable ones may need more than the estimate
+            capacity = min(need, capacity_bytes) if layout.fixed else capacity_bytes
         unit = layout.record_size if layout.fixed else 64
         if capacity < unit and not explicit and k + 1 < len(candidates):
             warnings.warn(f"{where.parent} has {free >> 20} MiB free, too little for a sample cache; "
