@@ -93,6 +93,7 @@ class TorchRelease:
     python_max: str
     torchvision: str | None
     torchaudio: str | None
+    linux_only: tuple[str, ...] = ()  # variants with no Windows wheels
 
     def supports_python(self, python: str) -> bool:
         v = parse_version(python)
@@ -113,6 +114,7 @@ def releases() -> list[TorchRelease]:
             python_max=row["python"][1],
             torchvision=row.get("torchvision"),
             torchaudio=row.get("torchaudio"),
+            linux_only=tuple(row.get("linux_only", ())),
         )
         for minor, row in load("torch_builds")["release"].items()
     ]
