@@ -113,7 +113,7 @@ def create_cmd(
 
     Uses conda, mamba or micromamba when one is on PATH, else uv when present, else venv + pip.
     """
-    from torchrig.envs.executors import Request, choose_executor, create, describe_steps
+    from torchrig.envs.executors import Request, choose_executor, create, describe_steps, preflight
     from torchrig.envs.plan import Machine, plan
     from torchrig.envs.spec import check_name, read_env_file
     from torchrig.seams.runner import SubprocessRunner
@@ -132,12 +132,12 @@ def create_cmd(
     runner = SubprocessRunner()
     executor = choose_executor(runner, python=result.python)
     req = Request(name=name, plan=result, env_file=env_file, find_links=str(find_links.resolve()) if find_links else None)
+    preflight(executor, req)
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     out.print(f"{name}: torch {result.torch} ({result.variant}) for Python {result.python}, with {executor.kind}. "
               f"{escape(result.reason)}")  # fmt: skip
     if dry_run:
-        executor.check(req)
         for line in describe_steps(executor.steps(req)):
             out.print(escape(line), soft_wrap=True)
         out.print(escape(" ".join(executor.doctor(name))), soft_wrap=True)
@@ -169,7 +169,7 @@ def _verdict(done) -> tuple[str, bool]:  # done: Completed
         findings = data["findings"]
         torch_facts = (data.get("facts") or {}).get("torch") or {}
     except (ValueError, KeyError, TypeError):
-        why = done.error or (done.stderr.strip().splitlines() or ["no output"])[-1]
+        why = done.error or " ".join(done.stderr.split())[-300:] or "no output"
         return f"the doctor did not run (exit {done.returncode}): {why}", True
     errors = [f.get("title", "") for f in findings if f.get("severity") == "error"]
     warnings = [f for f in findings if f.get("severity") == "warning"]

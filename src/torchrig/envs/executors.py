@@ -280,14 +280,19 @@ class CreateFailed(UserError):
 StepCallback = Callable[[int, int, Step, str], None]  # (index, total, step, "start" | "done" | "failed")
 
 
-def create(executor: Executor, req: Request, *, on_step: StepCallback | None = None) -> Created:
-    """Run every step; on any failure remove what was made, then raise :class:`CreateFailed`."""
+def preflight(executor: Executor, req: Request) -> None:
+    """Refuse, before anything runs, what cannot work: an existing name, packages this executor cannot install."""
     executor.check(req)
     if executor.exists(req.name):
         raise UserError(
             f"an environment named {req.name} already exists ({executor.location(req.name)}); "
             "choose another name or remove it first."
         )
+
+
+def create(executor: Executor, req: Request, *, on_step: StepCallback | None = None) -> Created:
+    """Run every step; on any failure remove what was made, then raise :class:`CreateFailed`."""
+    preflight(executor, req)
     steps = executor.steps(req)
     notify = on_step or (lambda *_: None)
     started = False

@@ -20,6 +20,7 @@ output is a frozen :class:`Plan`; the probes and the CLI fill the inputs.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Sequence
@@ -293,6 +294,7 @@ def machine_from_facts(facts: Facts) -> Machine:
 # --- the rule ------------------------------------------------------------------------------
 
 
+@functools.cache
 def _rank(release: k.TorchRelease) -> tuple[str, ...]:
     """The release's variants in order of preference: default, older ones newest first, then newer ones."""
     default = _cuda(release.default)
@@ -459,7 +461,7 @@ class _Fit:
 
 def _newest_fitting_release(machine: Machine, python: str, *, below: str | None) -> _Fit | None:
     """The newest torch release (older than ``below``) that supports ``python`` and fits ``machine``."""
-    for rel in k.releases():
+    for rel in _releases():
         if below is not None and Version(rel.minor) >= Version(below):
             continue
         if not rel.supports_python(python):
@@ -477,6 +479,13 @@ def _newest_fitting_release(machine: Machine, python: str, *, below: str | None)
 # --- small helpers -------------------------------------------------------------------------
 
 
+@functools.cache
+def _releases() -> tuple[k.TorchRelease, ...]:
+    # the tables are package data, fixed for the life of the process
+    return tuple(k.releases())
+
+
+@functools.cache
 def _cuda(variant: str) -> Version:
     return Version(k.variant_cuda(variant) or "0")
 
