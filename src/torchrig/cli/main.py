@@ -57,7 +57,7 @@ def main() -> None:
     try:
         app(prog_name="torchrig")
     except UserError as exc:
-        err.print(f"torchrig: {exc}", markup=False)
+        err.print(f"torchrig: {exc}", markup=False, soft_wrap=True)  # one sentence, one line, even in logs
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("torchrig: interrupted")
