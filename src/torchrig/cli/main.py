@@ -43,10 +43,11 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import doctor, env
+    from torchrig.cli import doctor, env, mirror
 
     doctor.register(app)
     env.register(app)
+    mirror.register(app)
 
 
 _register()
