@@ -65,6 +65,18 @@ def test_plan_for_another_machine_with_a_v100_and_an_a100() -> None:
     assert data["commands"]["uv"] == "uv pip install 'torch==2.13.*' --index https://download.pytorch.org/whl/cu126"
 
 
+def test_plan_and_dry_run_use_the_configured_pytorch_wheel_mirror(sandbox_home: Path, envs: Path) -> None:
+    config = sandbox_home / ".config" / "torchrig" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[torch]\nindex = "https://mirrors.nju.edu.cn/pytorch/whl/"\n')
+    data = json.loads(torchrig("env", "plan", "--driver", "580.95.05", "--cc", "8.6", "--json").stdout)
+    assert data["index_url"] == "https://mirrors.nju.edu.cn/pytorch/whl/cu130"
+    assert data["commands"]["pip"] == "pip install 'torch==2.13.*' --index-url https://mirrors.nju.edu.cn/pytorch/whl/cu130"
+    dry = torchrig("env", "create", "m", "--dry-run")
+    assert "'torch==2.13.*' --index-url https://mirrors.nju.edu.cn/pytorch/whl/cpu" in dry.stdout
+    assert not envs.exists()
+
+
 def test_plan_that_nothing_fits_exits_1_and_says_what_would() -> None:
     proc = torchrig("env", "plan", "--driver", "470.82.01", "--cc", "8.0")
     assert proc.returncode == 1

@@ -25,11 +25,9 @@ def _here_python() -> str:
 
 
 def _index_base() -> str | None:
-    """The configured PyTorch-wheel mirror (torchrig mirror), None for download.pytorch.org."""
-    try:
-        from torchrig.mirrors import torch_index_base
-    except ImportError:  # the mirrors package is not part of this build
-        return None
+    """The configured PyTorch-wheel mirror (`torchrig mirror use ... --for torch`), None for download.pytorch.org."""
+    from torchrig.mirrors import torch_index_base
+
     return torch_index_base()
 
 
