@@ -161,23 +161,16 @@ def create_cmd(
 
 
 def _verdict(done) -> tuple[str, bool]:  # done: Completed
-    """The doctor's verdict in one line, and whether it found errors."""
+    """The doctor's own verdict sentence (its --json "verdict"), and whether it found errors."""
     try:
         data = json.loads(done.stdout)
         findings = data["findings"]
-        torch_facts = (data.get("facts") or {}).get("torch") or {}
-    except (ValueError, KeyError, TypeError):
+        errors = [f for f in findings if f.get("severity") == "error"]
+        sentence = data.get("verdict") or f"{len(errors)} error(s)"
+    except (ValueError, KeyError, TypeError, AttributeError):
         why = done.error or " ".join(done.stderr.split())[-300:] or "no output"
         return f"the doctor did not run (exit {done.returncode}): {why}", True
-    errors = [f.get("title", "") for f in findings if f.get("severity") == "error"]
-    warnings = [f for f in findings if f.get("severity") == "warning"]
-    torch_line = (
-        f"torch {torch_facts.get('version')} imports" if torch_facts.get("import_ok")
-        else f"torch {torch_facts.get('version') or ''} does not import".replace("  ", " ")
-        if torch_facts.get("installed") else "torch is not installed"
-    )  # fmt: skip
-    head = f"{len(errors)} error(s), {len(warnings)} warning(s); {torch_line}"
-    return (head + (": " + "; ".join(errors) if errors else "")), bool(errors) or done.returncode not in (0, 1)
+    return sentence, bool(errors) or done.returncode not in (0, 1)
 
 
 @app.command("export")
