@@ -1,0 +1,57 @@
+"""env.mixed-installs: several torch installations are visible (conda and pip, or several copies on sys.path)."""
+
+from __future__ import annotations
+
+import shlex
+
+from torchrig.checks import install_commands, machine
+from torchrig.checks.registry import Check, CheckContext, Layer, register
+from torchrig.checks.signature_hits import evidence_of, hits_for
+from torchrig.facts import Facts
+from torchrig.findings import Finding, Severity
+
+CODE = "env.mixed-installs"
+
+
+def one_torch_installation(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """Exactly one torch may be importable: the first copy on sys.path wins and the others confuse installers."""
+    copies = list(dict.fromkeys(facts.torch.copies))
+    hits = hits_for(facts, CODE)
+    if len(copies) < 2 and not hits:
+        return []
+    py = machine.python_command(facts)
+    fix = [shlex.join([py, "-m", "pip", "uninstall", "-y", "torch"]) for _ in copies] or [
+        shlex.join([py, "-m", "pip", "uninstall", "-y", "torch"])
+    ]
+    if facts.system.conda_prefix or (facts.torch.installer or "").lower() == "conda":
+        fix.append("conda remove -y --force pytorch   # if conda also installed one")
+    build = install_commands.current_build(facts)
+    if build:
+        fix.append("# then install exactly one:")
+        fix += install_commands.torch_install(facts, build, ctx, reinstall=False)
+    evidence: dict[str, object] = {"copies on sys.path": copies} if copies else {}
+    if facts.torch.location:
+        evidence["the one imported"] = facts.torch.location
+    evidence.update(evidence_of(hits))
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR if facts.torch.import_ok is False else Severity.WARNING,
+            title=f"{len(copies) or 'Several'} torch installations are visible to this Python",
+            detail="The first copy on sys.path is imported while pip or conda may update another; mixed files from "
+            "two installs cause undefined symbols and wrong CUDA variants. Remove all and install one.",
+            evidence=evidence,
+            fix=tuple(fix),
+        )
+    ]
+
+
+register(
+    Check(
+        name="env-mixed-installs",
+        codes=(CODE,),
+        summary="torch installed by both conda and pip, or several torch copies on sys.path",
+        layer=Layer.TORCH_INSTALL,
+        run=one_torch_installation,
+    )
+)
