@@ -143,22 +143,18 @@ def test_create_makes_a_venv_from_local_wheels_and_runs_the_doctor_inside(envs: 
     for step in ("create the venv", "install torch (cpu build)", "install torchrig (for the doctor)"):
         assert f"ok  {step}" in proc.stderr
     verdict = next(ln for ln in proc.stdout.splitlines() if ln.startswith("doctor in demo: "))
-    # the torch in the wheel directory is a stand-in that refuses to import: the doctor must not call it working
+    # the torch in the wheel directory is a stand-in that refuses to import: the doctor inside says exactly that
+    assert verdict.startswith("doctor in demo: Root cause: Importing torch fails [torch.import-failed]"), verdict
     assert proc.returncode == 1, proc.stdout
-    assert "torch 2.13.0+cpu imports" not in verdict
 
-    # the environment is real and separate: its own torchrig, the stand-in torch, and what the doctor's probe sees
-    probe = subprocess.run(
+    # the environment is real and separate: its own torchrig and, per its metadata, the stand-in torch
+    inside = subprocess.run(
         [str(prefix / "bin" / "python"), "-c",
-         "import json, torchrig, torchrig.probe as p; t = p.gather(quick=False).torch; "
-         "print(json.dumps({'where': torchrig.__file__, 'version': t.version, 'installed': t.installed, "
-         "'import_ok': t.import_ok, 'import_error': t.import_error}))"],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PATH": "/usr/bin:/bin"},
+         "import importlib.metadata as md, torchrig; print(torchrig.__file__); print(md.version('torch'))"],
+        capture_output=True, text=True, timeout=60,
     )  # fmt: skip
-    seen = json.loads(probe.stdout)
-    assert seen["where"].startswith(str(prefix))
-    assert seen["version"] == "2.13.0+cpu" and seen["installed"] is True
-    assert seen["import_ok"] is False and wheelhouse.STAND_IN in seen["import_error"]
+    where, version = inside.stdout.split()
+    assert where.startswith(str(prefix)) and version == "2.13.0+cpu"
 
     marker = json.loads((prefix / "torchrig-env.json").read_text())
     assert marker["variant"] == "cpu" and marker["find_links"] == str(wheels) and marker["executor"] == "venv"

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from torchrig import __version__
 from torchrig.errors import UserError
 
 app = typer.Typer(help="Plan and create environments with the PyTorch build that fits this driver and these GPUs.",
@@ -111,7 +112,7 @@ def create_cmd(
 
     Uses conda, mamba or micromamba when one is on PATH, else uv when present, else venv + pip.
     """
-    from torchrig.envs.executors import Request, choose_executor, create, describe_steps, preflight
+    from torchrig.envs.executors import Request, choose_executor, create, describe_steps, preflight, torchrig_source
     from torchrig.envs.plan import Machine, plan
     from torchrig.envs.spec import check_name, read_env_file
     from torchrig.seams.runner import SubprocessRunner
@@ -129,7 +130,8 @@ def create_cmd(
         raise UserError(f"{result.reason}{hint}")
     runner = SubprocessRunner()
     executor = choose_executor(runner, python=result.python)
-    req = Request(name=name, plan=result, env_file=env_file, find_links=str(find_links.resolve()) if find_links else None)
+    req = Request(name=name, plan=result, env_file=env_file, find_links=str(find_links.resolve()) if find_links else None,
+                  torchrig=f"torchrig=={__version__}" if find_links else torchrig_source())  # fmt: skip
     preflight(executor, req)
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)

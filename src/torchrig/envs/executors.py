@@ -46,6 +46,26 @@ def envs_dir() -> Path:
     return Path(data) / "torchrig" / "envs"
 
 
+def torchrig_source() -> str:
+    """What to pip-install so the new environment has this torchrig: the local checkout it came from, if any.
+
+    A release installs as ``torchrig==<version>`` from the index; a development install (``pip install -e .``
+    or from a directory) records ``file://`` in its direct_url.json, and that directory is installed instead.
+    """
+    import importlib.metadata as md
+    from urllib.parse import unquote, urlparse
+
+    try:
+        raw = md.distribution("torchrig").read_text("direct_url.json")
+        url = json.loads(raw).get("url", "") if raw else ""
+    except (md.PackageNotFoundError, ValueError, AttributeError):
+        url = ""
+    parsed = urlparse(url)
+    if parsed.scheme == "file" and Path(unquote(parsed.path)).is_dir():
+        return unquote(parsed.path)
+    return f"torchrig=={__version__}"
+
+
 @dataclass(frozen=True)
 class Request:
     name: str

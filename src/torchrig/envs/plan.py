@@ -24,7 +24,7 @@ import functools
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from packaging.version import Version
@@ -125,7 +125,6 @@ class Plan:
     suggestions: tuple[Suggestion, ...] = ()
     notes: tuple[str, ...] = ()
     index_base: str | None = None  # the configured PyTorch-wheel mirror, None = download.pytorch.org
-    candidates: tuple[str, ...] = field(default=(), repr=False)  # the release's variants, in rank order
 
     @property
     def requirement(self) -> str:
@@ -214,24 +213,23 @@ def plan(
             variant=None,
             reason=f"torch {release.minor} has no wheels for Python {python} "
             f"(it supports {release.python_min} to {release.python_max}).",
-            suggestions=_python_suggestions(machine, release, python),
-            candidates=ranked,
+            suggestions=_python_suggestions(machine, release, python)
         )
 
     if machine.platform == "darwin":
-        return _finish(base, ranked, "cpu", "macOS has no CUDA: the cpu build (it uses the Apple GPU through MPS).", [], backend)
+        return _finish(base, "cpu", "macOS has no CUDA: the cpu build (it uses the Apple GPU through MPS).", [], backend)
 
     verdicts = {v: _why_not(release, v, machine) for v in ranked}
     rejected = [Rejected(v, why) for v, why in verdicts.items() if why]
 
     if backend != "auto":
-        return _forced(base, release, ranked, verdicts, backend, machine)
+        return _forced(base, release, verdicts, backend, machine)
 
     if not machine.has_gpu:
         reason = "no NVIDIA GPU was found" + (
             f" (driver {machine.driver} is installed, but no GPU is visible)" if machine.driver else ""
         )
-        return _finish(base, ranked, "cpu", reason + ": the cpu build.", [], backend)
+        return _finish(base, "cpu", reason + ": the cpu build.", [], backend)
 
     if machine.driver is None and not machine.driver_unknown:
         best = next((v for v in ranked if not _arch_gap(release, v, machine)), None)
@@ -249,8 +247,7 @@ def plan(
             "(use --backend cpu to install the cpu build meanwhile).",
             rejected=tuple(rejected),
             suggestions=tuple(suggestions),
-            notes=_arch_notes(machine),
-            candidates=ranked,
+            notes=_arch_notes(machine)
         )
 
     chosen = next((v for v in ranked if not verdicts[v]), None)
@@ -260,7 +257,7 @@ def plan(
                         f"{release.minor}; ask for it with --backend {v}")
             for v in ranked[ranked.index(chosen) + 1:] if not verdicts[v] and _cuda(v) > _cuda(chosen)
         ]  # fmt: skip
-        return _finish(base, ranked, chosen, _fit_reason(release, chosen, machine), rejected + newer, backend)
+        return _finish(base, chosen, _fit_reason(release, chosen, machine), rejected + newer, backend)
 
     return Plan(
         **base,
@@ -268,8 +265,7 @@ def plan(
         reason=f"no build of torch {release.minor} fits {machine.describe()}.",
         rejected=tuple(rejected),
         suggestions=tuple(_what_would_fit(machine, release, python)),
-        notes=_arch_notes(machine),
-        candidates=ranked,
+        notes=_arch_notes(machine)
     )
 
 
@@ -349,7 +345,7 @@ def show_driver(version: Version | None) -> str:
 
 
 def _finish(
-    base: dict[str, Any], ranked: tuple[str, ...], variant: str, reason: str, rejected: list[Rejected], backend: str
+    base: dict[str, Any], variant: str, reason: str, rejected: list[Rejected], backend: str
 ) -> Plan:
     machine: Machine = base["machine"]
     notes = list(_arch_notes(machine))
@@ -368,19 +364,18 @@ def _finish(
         notes.append("the cpu build leaves the GPUs unused.")
     if machine.has_gpu and variant != "cpu":
         rejected = [*rejected, Rejected("cpu", "runs anywhere, but leaves the GPUs unused")]
-    return Plan(**base, variant=variant, reason=reason, rejected=tuple(rejected), notes=tuple(notes), candidates=ranked)
+    return Plan(**base, variant=variant, reason=reason, rejected=tuple(rejected), notes=tuple(notes))
 
 
 def _forced(
     base: dict[str, Any],
     release: k.TorchRelease,
-    ranked: tuple[str, ...],
     verdicts: dict[str, str],
     backend: str,
     machine: Machine,
 ) -> Plan:
     if backend == "cpu":
-        return _finish(base, ranked, "cpu", "the cpu build, as asked.", [], backend)
+        return _finish(base, "cpu", "the cpu build, as asked.", [], backend)
     if backend not in release.variants:
         shipped = [r.minor for r in k.releases() if backend in r.variants]
         where = f"; {backend} shipped with torch {', '.join(shipped)}" if shipped else ""
@@ -390,14 +385,13 @@ def _forced(
             reason=f"torch {release.minor} has no {backend} build (it has {', '.join(release.variants)}){where}.",
             suggestions=tuple(
                 Suggestion(f"torch {minor} has {backend}", torch=minor, variant=backend) for minor in shipped[:1]
-            ),
-            candidates=ranked,
+            )
         )
     if not machine.has_gpu:
-        return Plan(**base, variant=None, reason=f"{backend} cannot run here: no NVIDIA GPU was found.", candidates=ranked)
+        return Plan(**base, variant=None, reason=f"{backend} cannot run here: no NVIDIA GPU was found.")
     if machine.driver is None and not machine.driver_unknown:
         return Plan(
-            **base, variant=None, reason=f"{backend} cannot run here: no NVIDIA driver is loaded.", candidates=ranked
+            **base, variant=None, reason=f"{backend} cannot run here: no NVIDIA driver is loaded."
         )
     why = verdicts[backend]
     if why:
@@ -406,10 +400,9 @@ def _forced(
             variant=None,
             reason=f"{backend} cannot run here: it {why}.",
             rejected=(Rejected(backend, why),),
-            suggestions=tuple(_what_would_fit(machine, release, base["python"])),
-            candidates=ranked,
+            suggestions=tuple(_what_would_fit(machine, release, base["python"]))
         )
-    return _finish(base, ranked, backend, f"{backend}, as asked: " + _fit_reason(release, backend, machine), [], backend)
+    return _finish(base, backend, f"{backend}, as asked: " + _fit_reason(release, backend, machine), [], backend)
 
 
 # --- what would fit instead ----------------------------------------------------------------
