@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 import wheelhouse  # tests/envs/wheelhouse.py (pytest puts this folder on sys.path)
 
 
@@ -30,7 +29,9 @@ def torchrig(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[st
     env["PATH"] = os.pathsep.join(["/usr/bin", "/bin"])  # no conda, mamba or uv: the venv executor
     env["PIP_NO_COMPILE"] = "1"  # skip writing .pyc for numpy & co: seconds on a busy box, no behaviour change
     env["COLUMNS"] = "200"
-    return subprocess.run([sys.executable, "-m", "torchrig", *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "torchrig", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def one_sentence(stderr: str) -> str:
@@ -57,7 +58,21 @@ def test_plan_on_this_machine_says_cpu_and_why() -> None:
 
 
 def test_plan_for_another_machine_with_a_v100_and_an_a100() -> None:
-    proc = torchrig("env", "plan", "--torch", "2.13", "--python", "3.12", "--driver", "580.95.05", "--cc", "7.0", "--cc", "8.0", "--json")
+    proc = torchrig(
+        "env",
+        "plan",
+        "--torch",
+        "2.13",
+        "--python",
+        "3.12",
+        "--driver",
+        "580.95.05",
+        "--cc",
+        "7.0",
+        "--cc",
+        "8.0",
+        "--json",
+    )
     data = json.loads(proc.stdout)
     assert proc.returncode == 0
     assert data["variant"] == "cu126"
@@ -71,7 +86,10 @@ def test_plan_and_dry_run_use_the_configured_pytorch_wheel_mirror(sandbox_home: 
     config.write_text('[torch]\nindex = "https://mirrors.nju.edu.cn/pytorch/whl/"\n')
     data = json.loads(torchrig("env", "plan", "--driver", "580.95.05", "--cc", "8.6", "--json").stdout)
     assert data["index_url"] == "https://mirrors.nju.edu.cn/pytorch/whl/cu130"
-    assert data["commands"]["pip"] == "pip install 'torch==2.13.*' --index-url https://mirrors.nju.edu.cn/pytorch/whl/cu130"
+    assert (
+        data["commands"]["pip"]
+        == "pip install 'torch==2.13.*' --index-url https://mirrors.nju.edu.cn/pytorch/whl/cu130"
+    )
     dry = torchrig("env", "create", "m", "--dry-run")
     assert "'torch==2.13.*' --index-url https://mirrors.nju.edu.cn/pytorch/whl/cpu" in dry.stdout
     assert not envs.exists()
@@ -125,7 +143,9 @@ def test_dry_run_prints_every_command_and_creates_nothing(envs: Path, wheels: Pa
     lines = proc.stdout.splitlines()
     assert f"{sys.executable} -m venv {prefix}" in lines
     py = prefix / "bin" / "python"
-    assert any(ln.startswith(f"{py} -m pip install") and "'torch==2.13.*' --no-index --find-links" in ln for ln in lines)
+    assert any(
+        ln.startswith(f"{py} -m pip install") and "'torch==2.13.*' --no-index --find-links" in ln for ln in lines
+    )
     assert any(ln.startswith(f"{py} -m pip install") and "torchrig==" in ln for ln in lines)
     assert f"{prefix}/bin/torchrig doctor --json" in lines
     assert "dry run: nothing was created" in proc.stdout
@@ -149,10 +169,15 @@ def test_create_makes_a_venv_from_local_wheels_and_runs_the_doctor_inside(envs: 
 
     # the environment is real and separate: its own torchrig and, per its metadata, the stand-in torch
     inside = subprocess.run(
-        [str(prefix / "bin" / "python"), "-c",
-         "import importlib.metadata as md, torchrig; print(torchrig.__file__); print(md.version('torch'))"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        [
+            str(prefix / "bin" / "python"),
+            "-c",
+            "import importlib.metadata as md, torchrig; print(torchrig.__file__); print(md.version('torch'))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     where, version = inside.stdout.split()
     assert where.startswith(str(prefix)) and version == "2.13.0+cpu"
 
@@ -172,7 +197,9 @@ def test_create_makes_a_venv_from_local_wheels_and_runs_the_doctor_inside(envs: 
 
 
 @pytest.mark.slow
-def test_a_failed_install_leaves_no_half_made_environment_and_says_why(tmp_path: Path, envs: Path, wheels: Path) -> None:
+def test_a_failed_install_leaves_no_half_made_environment_and_says_why(
+    tmp_path: Path, envs: Path, wheels: Path
+) -> None:
     # every wheel but torch: the venv is made, then the torch step cannot be met
     partial = tmp_path / "partial"
     partial.mkdir()

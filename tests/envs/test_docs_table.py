@@ -15,7 +15,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "env.md"
 
 def rows(header: str) -> list[list[str]]:
     text = DOC.read_text(encoding="utf-8")
-    block = text[text.index(header):]
+    block = text[text.index(header) :]
     lines = block.splitlines()[2:]
     out = []
     for line in lines:

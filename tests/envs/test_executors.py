@@ -36,7 +36,9 @@ def _which(available: dict[str, str]):
 
 def test_conda_family_first_then_uv_then_venv(tmp_path: Path) -> None:
     runner = FakeRunner()
-    assert isinstance(choose_executor(runner, python="3.12", which=_which({"micromamba": "/opt/mm", "uv": "/u"})), CondaExecutor)
+    assert isinstance(
+        choose_executor(runner, python="3.12", which=_which({"micromamba": "/opt/mm", "uv": "/u"})), CondaExecutor
+    )
     mamba = choose_executor(runner, python="3.12", which=_which({"mamba": "/m", "conda": "/c"}))
     assert isinstance(mamba, CondaExecutor) and mamba.kind == "mamba"
     assert isinstance(choose_executor(runner, python="3.12", which=_which({"uv": "/u"})), UvExecutor)
@@ -95,7 +97,9 @@ def test_conda_with_pip_torch_never_asks_conda_for_pytorch(tmp_path: Path) -> No
     assert marker and marker["index_url"] == "https://download.pytorch.org/whl/cu130" and marker["torch_from"] == "pip"
 
 
-def test_conda_pytorch_from_the_file_comes_from_conda_forge_with_a_cuda_version_pin_and_no_pip_torch(tmp_path: Path) -> None:
+def test_conda_pytorch_from_the_file_comes_from_conda_forge_with_a_cuda_version_pin_and_no_pip_torch(
+    tmp_path: Path,
+) -> None:
     fake = FakeConda(tmp_path / "conda")
     runner = FakeRunner({"conda": fake})
     ex = CondaExecutor(tool="conda", runner=runner)

@@ -28,8 +28,17 @@ R525 = "525.60.13"
 R470 = "470.82.01"
 
 V100, A100, GTX1080, RTX3090, RTX4090, H100, RTX5090, B200, K80, T4 = (
-    "7.0", "8.0", "6.1", "8.6", "8.9", "9.0", "12.0", "10.0", "3.7", "7.5",
-)  # fmt: skip
+    "7.0",
+    "8.0",
+    "6.1",
+    "8.6",
+    "8.9",
+    "9.0",
+    "12.0",
+    "10.0",
+    "3.7",
+    "7.5",
+)
 
 
 @pytest.mark.parametrize(
@@ -89,8 +98,11 @@ def test_the_matrix(torch: str, driver: str | None, ccs: tuple[str, ...], python
 
 
 def test_v100_and_a100_on_2_13_say_why_cu130_and_cu129_are_out() -> None:
-    result = plan(Machine(driver=R580, capabilities=(V100, A100), gpu_names=("Tesla V100-SXM2-32GB", "A100-SXM4-40GB")),
-                  torch="2.13", python="3.12")  # fmt: skip
+    result = plan(
+        Machine(driver=R580, capabilities=(V100, A100), gpu_names=("Tesla V100-SXM2-32GB", "A100-SXM4-40GB")),
+        torch="2.13",
+        python="3.12",
+    )
     why = {r.variant: r.why for r in result.rejected}
     assert "7.0 (Tesla V100-SXM2-32GB)" in why["cu130"] and "sm 75, 80, 86, 90, 100, 120" in why["cu130"]
     assert "7.0" in why["cu129"]
@@ -156,9 +168,14 @@ def test_gpus_of_unknown_capability_are_planned_by_the_driver_and_say_so() -> No
 
 def test_under_wsl_the_windows_driver_column_counts() -> None:
     # WSL's nvidia-smi shows the Windows driver, e.g. 551.86 (CUDA 12.4 era): >= 528.33, so CUDA 12 builds run
-    assert plan(Machine(driver="551.86", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant == "cu129"
+    assert (
+        plan(Machine(driver="551.86", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant
+        == "cu129"
+    )
     # 527.41 is CUDA 12.0's Windows GA driver but below the Windows minor-compat floor 528.33
-    assert plan(Machine(driver="527.41", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant is None
+    assert (
+        plan(Machine(driver="527.41", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant is None
+    )
     assert plan(Machine(driver="527.41", capabilities=(RTX3090,)), torch="2.13", python="3.12").variant == "cu129"
 
 
@@ -185,16 +202,28 @@ def test_an_explicit_backend_is_checked_against_the_release_and_the_machine() ->
 
 
 def test_commands_use_the_plans_index_and_a_mirror_when_one_is_configured() -> None:
-    result = plan(Machine(driver=R580, capabilities=(A100,)), torch="2.13.0", python="3.12",
-                  index_base="https://mirrors.nju.edu.cn/pytorch/whl/")  # fmt: skip
+    result = plan(
+        Machine(driver=R580, capabilities=(A100,)),
+        torch="2.13.0",
+        python="3.12",
+        index_base="https://mirrors.nju.edu.cn/pytorch/whl/",
+    )
     commands = result.commands()
     assert commands is not None
-    assert commands.pip == ("pip", "install", "torch==2.13.0", "--index-url", "https://mirrors.nju.edu.cn/pytorch/whl/cu130")
+    assert commands.pip == (
+        "pip",
+        "install",
+        "torch==2.13.0",
+        "--index-url",
+        "https://mirrors.nju.edu.cn/pytorch/whl/cu130",
+    )
     assert commands.uv[-2:] == ("--index", "https://mirrors.nju.edu.cn/pytorch/whl/cu130")
     assert "pytorch=2.13.0=cuda*" in commands.conda and "cuda-version=13.0" in commands.conda
     assert "--override-channels" in commands.conda and "python=3.12" in commands.conda
     cpu = plan(Machine(), python="3.12")
-    assert cpu.commands() is not None and cpu.commands().to_dict()["pip"].endswith("--index-url https://download.pytorch.org/whl/cpu")
+    assert cpu.commands() is not None and cpu.commands().to_dict()["pip"].endswith(
+        "--index-url https://download.pytorch.org/whl/cpu"
+    )
     assert cpu.conda_specs == (f"pytorch={cpu.torch}.*=cpu*",)
 
 
@@ -246,8 +275,12 @@ def test_machine_from_facts_reads_the_probes() -> None:
 
     facts = Facts(
         driver=DriverFacts(userspace=R580),
-        gpus=GpuFacts(devices=[Gpu(index=0, name="NVIDIA A100-SXM4-80GB", compute_capability="8.0"),
-                               Gpu(index=1, name="Tesla V100-SXM2-16GB", compute_capability="7.0")]),  # fmt: skip
+        gpus=GpuFacts(
+            devices=[
+                Gpu(index=0, name="NVIDIA A100-SXM4-80GB", compute_capability="8.0"),
+                Gpu(index=1, name="Tesla V100-SXM2-16GB", compute_capability="7.0"),
+            ]
+        ),
         system=SystemFacts(os="Linux", machine="x86_64", wsl=False),
     )
     machine = machine_from_facts(facts)

@@ -15,7 +15,9 @@ def test_good_names(name: str) -> None:
     assert check_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "bad name", "../escape", "a/b", "-flag", ".hidden", "base", "root", "x" * 65, "é", "a:b"])
+@pytest.mark.parametrize(
+    "name", ["", "bad name", "../escape", "a/b", "-flag", ".hidden", "base", "root", "x" * 65, "é", "a:b"]
+)
 def test_bad_names_are_one_sentence(name: str) -> None:
     with pytest.raises(UserError, match="is not a valid environment name") as info:
         check_name(name)
@@ -29,7 +31,10 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_a_conda_file_is_split_into_python_conda_pip_and_torch(tmp_path: Path) -> None:
-    env = read_env_file(write(tmp_path, """\
+    env = read_env_file(
+        write(
+            tmp_path,
+            """\
 name: train
 channels: [conda-forge]
 dependencies:
@@ -40,7 +45,9 @@ dependencies:
     - --extra-index-url https://pypi.tuna.tsinghua.edu.cn/simple
     - torch==2.12.1
     - lightning[extra]>=2
-"""))  # fmt: skip
+""",
+        )
+    )
     assert env.name == "train" and env.python == "3.12"
     assert env.conda == ("numpy>=1.26",)
     assert env.pip == ("--extra-index-url https://pypi.tuna.tsinghua.edu.cn/simple", "lightning[extra]>=2")
@@ -49,7 +56,9 @@ dependencies:
 
 
 def test_conda_pytorch_is_recognised_with_its_version(tmp_path: Path) -> None:
-    env = read_env_file(write(tmp_path, "dependencies:\n  - python==3.11.*\n  - pytorch=2.5.1=cuda*\n  - cuda-version=12\n"))
+    env = read_env_file(
+        write(tmp_path, "dependencies:\n  - python==3.11.*\n  - pytorch=2.5.1=cuda*\n  - cuda-version=12\n")
+    )
     assert (env.torch, env.torch_from, env.python, env.conda) == ("2.5.1", "conda", "3.11", ())
 
 
@@ -64,8 +73,14 @@ def test_a_pip_only_file_needs_no_conda(tmp_path: Path) -> None:
         ("dependencies:\n  - python=3.11\n  - [oops\n", "does not parse as YAML at line"),
         ("just a string\n", "it must be a mapping"),
         ("dependencies: numpy\n", "dependencies must be a list"),
-        ("dependencies:\n  - pytorch\n  - pip:\n    - torch\n", "asks for PyTorch from both conda (pytorch) and pip (torch)"),
-        ("channels: [pytorch, conda-forge]\ndependencies: [pytorch]\n", "uses the pytorch channel, which stopped at torch 2.5"),
+        (
+            "dependencies:\n  - pytorch\n  - pip:\n    - torch\n",
+            "asks for PyTorch from both conda (pytorch) and pip (torch)",
+        ),
+        (
+            "channels: [pytorch, conda-forge]\ndependencies: [pytorch]\n",
+            "uses the pytorch channel, which stopped at torch 2.5",
+        ),
         ("dependencies:\n  - python>=3.10\n", "pin Python as python=3.12"),
         ("dependencies:\n  - {conda: numpy}\n", "is not a package spec"),
         ("dependencies:\n  - pip: tqdm\n", "the pip: entry must be a list"),

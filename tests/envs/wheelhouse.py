@@ -55,7 +55,11 @@ def repack(dist_name: str, out: Path) -> Path:
     dist_info = ""
     for f in dist.files or []:
         parts = Path(str(f)).parts
-        if parts[0] == ".." or "__pycache__" in parts or f.name in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json"):
+        if (
+            parts[0] == ".."
+            or "__pycache__" in parts
+            or f.name in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+        ):
             continue
         if parts[0].endswith(".dist-info"):
             dist_info = parts[0]
@@ -86,8 +90,12 @@ def fake_torch(out: Path, version: str = "2.13.0+cpu") -> Path:
     dist_info = f"torch-{version}.dist-info"
     files = {
         "torch/__init__.py": f"raise ImportError({STAND_IN!r})\n".encode(),
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: torch\nVersion: {version}\nSummary: {STAND_IN}\n".encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: torchrig-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: torch\nVersion: {version}\nSummary: {STAND_IN}\n".encode()
+        ),
+        f"{dist_info}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: torchrig-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     return _write_wheel(out, f"torch-{version}-py3-none-any.whl", dist_info, files)
 
@@ -96,10 +104,23 @@ def build(out: Path, repo: Path) -> Path:
     """torchrig, its dependencies, and the stand-in torch, all in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--wheel-dir", str(out), str(repo)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--wheel-dir",
+            str(out),
+            str(repo),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     for name in closure("torchrig"):
         repack(name, out)
     fake_torch(out)

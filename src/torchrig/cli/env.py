@@ -14,10 +14,14 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from torchrig import __version__
 from torchrig.errors import UserError
 
-app = typer.Typer(help="Plan and create environments with the PyTorch build that fits this driver and these GPUs.",
-                  no_args_is_help=True)  # fmt: skip
+app = typer.Typer(
+    help="Plan and create environments with the PyTorch build that fits this driver and these GPUs.",
+    no_args_is_help=True,
+)
 
-_TORCH = typer.Option(None, "--torch", metavar="VERSION", help="torch release to plan for (2.13 or 2.13.0); default the newest known.")
+_TORCH = typer.Option(
+    None, "--torch", metavar="VERSION", help="torch release to plan for (2.13 or 2.13.0); default the newest known."
+)
 _PYTHON = typer.Option(None, "--python", metavar="X.Y", help="Python version; default this interpreter's.")
 
 
@@ -43,11 +47,19 @@ def _live_machine():  # -> Machine
 def plan_cmd(
     torch: str | None = _TORCH,
     python: str | None = _PYTHON,
-    driver: str | None = typer.Option(None, "--driver", metavar="VERSION", help="Plan for a machine with this NVIDIA driver (e.g. 580.95.05)."),
-    cc: list[str] = typer.Option([], "--cc", metavar="X.Y", help="Plan for a GPU of this compute capability; repeat for each GPU."),
+    driver: str | None = typer.Option(
+        None, "--driver", metavar="VERSION", help="Plan for a machine with this NVIDIA driver (e.g. 580.95.05)."
+    ),
+    cc: list[str] = typer.Option(
+        [], "--cc", metavar="X.Y", help="Plan for a GPU of this compute capability; repeat for each GPU."
+    ),
     wsl: bool = typer.Option(False, "--wsl", help="With --driver: the driver is the Windows one, seen from WSL."),
-    backend: str = typer.Option("auto", "--backend", metavar="auto|cpu|cuXXX", help="Insist on a build and see whether it fits."),
-    as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON (variant, reason, rejected, commands, ...)."),
+    backend: str = typer.Option(
+        "auto", "--backend", metavar="auto|cpu|cuXXX", help="Insist on a build and see whether it fits."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the plan as JSON (variant, reason, rejected, commands, ...)."
+    ),
 ) -> None:
     """Which PyTorch build fits, why, what was rejected, and the pip / uv / conda commands.
 
@@ -56,8 +68,13 @@ def plan_cmd(
     from torchrig.envs.plan import Machine, capabilities, plan
 
     if driver is not None or cc:
-        machine = Machine(driver=driver, capabilities=capabilities(cc), driver_unknown=driver is None, wsl=wsl,
-                          unidentified_gpus=0 if cc else 1)  # fmt: skip
+        machine = Machine(
+            driver=driver,
+            capabilities=capabilities(cc),
+            driver_unknown=driver is None,
+            wsl=wsl,
+            unidentified_gpus=0 if cc else 1,
+        )
         target = "the machine you described"
     else:
         if wsl:
@@ -101,11 +118,17 @@ def _render_plan(result, target: str) -> None:  # result: Plan
 @app.command("create")
 def create_cmd(
     name: str = typer.Argument(..., help="Name of the new environment."),
-    file: Path | None = typer.Option(None, "--file", "-f", metavar="environment.yml", help="Packages to install besides torch (conda format)."),
+    file: Path | None = typer.Option(
+        None, "--file", "-f", metavar="environment.yml", help="Packages to install besides torch (conda format)."
+    ),
     torch: str | None = _TORCH,
     python: str | None = _PYTHON,
-    backend: str = typer.Option("auto", "--backend", metavar="auto|cpu|cuXXX", help="The build: auto (the plan's), cpu, or a CUDA variant."),
-    find_links: Path | None = typer.Option(None, "--find-links", metavar="DIR", help="Install every wheel from this directory, offline."),
+    backend: str = typer.Option(
+        "auto", "--backend", metavar="auto|cpu|cuXXX", help="The build: auto (the plan's), cpu, or a CUDA variant."
+    ),
+    find_links: Path | None = typer.Option(
+        None, "--find-links", metavar="DIR", help="Install every wheel from this directory, offline."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and every command; create nothing."),
 ) -> None:
     """Create an environment with the planned PyTorch build, then run `torchrig doctor` inside it.
@@ -123,20 +146,33 @@ def create_cmd(
         raise UserError(f"--find-links {find_links} is not a directory of wheels.")
     python = python or (env_file.python if env_file else None) or _here_python()
     machine = Machine() if backend == "cpu" else _live_machine()
-    result = plan(machine, torch=torch or (env_file.torch if env_file else None), python=python, backend=backend,
-                  index_base=_index_base())  # fmt: skip
+    result = plan(
+        machine,
+        torch=torch or (env_file.torch if env_file else None),
+        python=python,
+        backend=backend,
+        index_base=_index_base(),
+    )
     if result.variant is None:
         hint = f" Instead: {result.suggestions[0].text}." if result.suggestions else ""
         raise UserError(f"{result.reason}{hint}")
     runner = SubprocessRunner()
     executor = choose_executor(runner, python=result.python)
-    req = Request(name=name, plan=result, env_file=env_file, find_links=str(find_links.resolve()) if find_links else None,
-                  torchrig=f"torchrig=={__version__}" if find_links else torchrig_source())  # fmt: skip
+    links = str(find_links.resolve()) if find_links else None
+    req = Request(
+        name=name,
+        plan=result,
+        env_file=env_file,
+        find_links=links,
+        torchrig=f"torchrig=={__version__}" if find_links else torchrig_source(),
+    )
     preflight(executor, req)
     out = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
-    out.print(f"{name}: torch {result.torch} ({result.variant}) for Python {result.python}, with {executor.kind}. "
-              f"{escape(result.reason)}")  # fmt: skip
+    out.print(
+        f"{name}: torch {result.torch} ({result.variant}) for Python {result.python}, with {executor.kind}. "
+        f"{escape(result.reason)}"
+    )
     if dry_run:
         for line in describe_steps(executor.steps(req)):
             out.print(escape(line), soft_wrap=True)
@@ -144,8 +180,13 @@ def create_cmd(
         out.print(f"dry run: nothing was created ({executor.location(name)}).")
         return
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=err, transient=True) as progress:  # fmt: skip
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+    )
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
         task = progress.add_task("starting", total=None)
 
         def on_step(i: int, total: int, step, state: str) -> None:

@@ -239,7 +239,9 @@ class CondaExecutor(Executor):
         if req.torch_from == "conda":
             specs += plan.conda_specs
         create = (self.tool, "create", "-y", "-n", req.name, "--override-channels", *chan_args, *specs)
-        title = f"create the {self.kind} environment" + (f" with pytorch ({plan.variant})" if req.torch_from == "conda" else "")
+        title = f"create the {self.kind} environment" + (
+            f" with pytorch ({plan.variant})" if req.torch_from == "conda" else ""
+        )
         pip = self._run(req.name, "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-input")
         return [Step(title, create), *_pip_steps(pip, req)]
 
@@ -327,7 +329,9 @@ def create(executor: Executor, req: Request, *, on_step: StepCallback | None = N
             notify(i, len(steps), step, "done")
         prefix = executor.prefix(req.name)
         if prefix is None:
-            raise _StepError(steps[-1], Completed(steps[-1].argv, None, error="the environment is not where it should be"))
+            raise _StepError(
+                steps[-1], Completed(steps[-1].argv, None, error="the environment is not where it should be")
+            )
         _write_marker(prefix, executor, req)
     except _StepError as exc:
         _rollback(executor, req.name)
@@ -363,7 +367,11 @@ def _runner_of(executor: Executor) -> Runner:
 
 def _child_env() -> dict[str, str]:
     # pip must not inherit an activated environment's identity (it would install there instead).
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")
+    }
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     return env
 

@@ -54,11 +54,16 @@ def _export_venv(name: str, prefix: Path, runner: Runner) -> Exported:
         raise UserError(f"{prefix} is not a virtual environment (it has no bin/python).")
     done = runner.run([str(python), "-m", "pip", "freeze", "--disable-pip-version-check"], timeout=120)
     if not done.ok:
-        raise UserError(f"pip freeze failed in {prefix}: {(done.stderr or done.error or '').strip().splitlines()[-1:]}.")
+        raise UserError(
+            f"pip freeze failed in {prefix}: {(done.stderr or done.error or '').strip().splitlines()[-1:]}."
+        )
     marker = read_marker(prefix)
     header = [f"# torchrig env export {name}: recreate with `python -m venv ENV && ENV/bin/pip install -r FILE`"]
     if marker:
-        header.append(f"# torch {marker.get('torch')} ({marker.get('variant')} build), planned by torchrig {marker.get('torchrig')}")
+        header.append(
+            f"# torch {marker.get('torch')} ({marker.get('variant')} build), "
+            f"planned by torchrig {marker.get('torchrig')}"
+        )
     else:
         header.append("# not made by torchrig env create: the index torch came from is unknown")
     lines = [ln for ln in done.stdout.splitlines() if ln.strip()]
@@ -70,7 +75,9 @@ def _export_conda(name: str, prefix: Path, ex: CondaExecutor, runner: Runner) ->
 
     done = runner.run([ex.tool, "env", "export", "-n", name, "--no-builds"], timeout=300)
     if not done.ok:
-        raise UserError(f"`{ex.kind} env export` failed for {name}: {(done.stderr or done.error or '').strip()[-200:]}.")
+        raise UserError(
+            f"`{ex.kind} env export` failed for {name}: {(done.stderr or done.error or '').strip()[-200:]}."
+        )
     yaml = YAML()  # round-trip: keep the tool's order and layout
     data = yaml.load(done.stdout)
     if not isinstance(data, dict):

@@ -59,7 +59,9 @@ class Machine:
         if self.driver is not None and k.parse_version(self.driver) is None:
             raise UserError(f"{self.driver!r} is not a driver version; give it as nvidia-smi shows it, e.g. 580.95.05.")
         if self.platform not in _PLATFORMS:
-            raise UserError(f"{self.platform!r} is not a platform torchrig plans for; use one of {', '.join(_PLATFORMS)}.")
+            raise UserError(
+                f"{self.platform!r} is not a platform torchrig plans for; use one of {', '.join(_PLATFORMS)}."
+            )
 
     @property
     def has_gpu(self) -> bool:
@@ -68,7 +70,7 @@ class Machine:
     def describe(self) -> str:
         parts = []
         if self.capabilities:
-            named = [f"{n} ({cc})" if n else cc for n, cc in zip(self._names(), self.capabilities)]
+            named = [f"{n} ({cc})" if n else cc for n, cc in zip(self._names(), self.capabilities, strict=True)]
             parts.append(f"GPU{'s' if len(named) > 1 else ''} {', '.join(named)}")
         if self.unidentified_gpus:
             parts.append(f"{self.unidentified_gpus} NVIDIA GPU(s) of unknown compute capability")
@@ -154,10 +156,17 @@ class Plan:
             pip=("pip", "install", self.requirement, "--index-url", self.index_url),
             uv=("uv", "pip", "install", self.requirement, "--index", self.index_url),
             conda=(
-                "conda", "create", "-n", env_name, "--override-channels", "-c", "conda-forge",
-                f"python={self.python}", *self.conda_specs,
+                "conda",
+                "create",
+                "-n",
+                env_name,
+                "--override-channels",
+                "-c",
+                "conda-forge",
+                f"python={self.python}",
+                *self.conda_specs,
             ),
-        )  # fmt: skip
+        )
 
     def to_dict(self) -> dict[str, Any]:
         commands = self.commands()
@@ -175,9 +184,7 @@ class Plan:
             "variant": self.variant,
             "reason": self.reason,
             "rejected": [{"variant": r.variant, "why": r.why} for r in self.rejected],
-            "suggestions": [
-                {k_: v for k_, v in vars(s).items() if v is not None} for s in self.suggestions
-            ],
+            "suggestions": [{k_: v for k_, v in vars(s).items() if v is not None} for s in self.suggestions],
             "notes": list(self.notes),
             "index_url": self.index_url,
             "requirement": self.requirement,
@@ -213,11 +220,13 @@ def plan(
             variant=None,
             reason=f"torch {release.minor} has no wheels for Python {python} "
             f"(it supports {release.python_min} to {release.python_max}).",
-            suggestions=_python_suggestions(machine, release, python)
+            suggestions=_python_suggestions(machine, release, python),
         )
 
     if machine.platform == "darwin":
-        return _finish(base, "cpu", "macOS has no CUDA: the cpu build (it uses the Apple GPU through MPS).", [], backend)
+        return _finish(
+            base, "cpu", "macOS has no CUDA: the cpu build (it uses the Apple GPU through MPS).", [], backend
+        )
 
     verdicts = {v: _why_not(release, v, machine) for v in ranked}
     rejected = [Rejected(v, why) for v, why in verdicts.items() if why]
@@ -235,8 +244,13 @@ def plan(
         best = next((v for v in ranked if not _arch_gap(release, v, machine)), None)
         want = k.min_driver(k.variant_cuda(best) or "") if best else None
         suggestions = (
-            [Suggestion(f"install an NVIDIA driver >= {show_driver(want)} for {best}, then plan again",
-                        driver=show_driver(want), variant=best)]
+            [
+                Suggestion(
+                    f"install an NVIDIA driver >= {show_driver(want)} for {best}, then plan again",
+                    driver=show_driver(want),
+                    variant=best,
+                )
+            ]
             if best and want
             else []
         )
@@ -247,16 +261,20 @@ def plan(
             "(use --backend cpu to install the cpu build meanwhile).",
             rejected=tuple(rejected),
             suggestions=tuple(suggestions),
-            notes=_arch_notes(machine)
+            notes=_arch_notes(machine),
         )
 
     chosen = next((v for v in ranked if not verdicts[v]), None)
     if chosen is not None:
         newer = [
-            Rejected(v, f"also fits, but it is newer than {release.default}, the build PyPI ships for torch "
-                        f"{release.minor}; ask for it with --backend {v}")
-            for v in ranked[ranked.index(chosen) + 1:] if not verdicts[v] and _cuda(v) > _cuda(chosen)
-        ]  # fmt: skip
+            Rejected(
+                v,
+                f"also fits, but it is newer than {release.default}, the build PyPI ships for torch "
+                f"{release.minor}; ask for it with --backend {v}",
+            )
+            for v in ranked[ranked.index(chosen) + 1 :]
+            if not verdicts[v] and _cuda(v) > _cuda(chosen)
+        ]
         return _finish(base, chosen, _fit_reason(release, chosen, machine), rejected + newer, backend)
 
     return Plan(
@@ -265,7 +283,7 @@ def plan(
         reason=f"no build of torch {release.minor} fits {machine.describe()}.",
         rejected=tuple(rejected),
         suggestions=tuple(_what_would_fit(machine, release, python)),
-        notes=_arch_notes(machine)
+        notes=_arch_notes(machine),
     )
 
 
@@ -317,7 +335,7 @@ def _arch_gap(release: k.TorchRelease, variant: str, machine: Machine) -> str:
     missing = [cc for cc in dict.fromkeys(machine.capabilities) if not k.build_covers(archs, cc)]
     if not missing:
         return ""
-    names = {cc: n for n, cc in zip(machine._names(), machine.capabilities) if n}
+    names = {cc: n for n, cc in zip(machine._names(), machine.capabilities, strict=True) if n}
     which = ", ".join(f"{cc} ({names[cc]})" if cc in names else cc for cc in missing)
     sm = ", ".join(a.removeprefix("sm_") for a in archs if a.startswith("sm_"))
     return f"has no kernels for compute capability {which}: torch {release.minor} {variant} is compiled for sm {sm}"
@@ -327,7 +345,11 @@ def _fit_reason(release: k.TorchRelease, variant: str, machine: Machine) -> str:
     cuda = k.variant_cuda(variant) or ""
     need = k.min_driver(cuda, windows=machine.wsl or machine.platform == "windows")
     gpus = ", ".join(dict.fromkeys(machine.capabilities))
-    role = f"torch {release.minor}'s default build" if variant == release.default else f"the best torch {release.minor} build that fits"
+    role = (
+        f"torch {release.minor}'s default build"
+        if variant == release.default
+        else f"the best torch {release.minor} build that fits"
+    )
     cover = f"has kernels for compute capability {gpus}" if gpus else "was chosen by the driver alone"
     if machine.driver is None:
         driver = f"it needs driver >= {show_driver(need)} (no driver was given)"
@@ -344,9 +366,7 @@ def show_driver(version: Version | None) -> str:
     return ".".join([str(head), *(f"{part:02d}" for part in rest)])
 
 
-def _finish(
-    base: dict[str, Any], variant: str, reason: str, rejected: list[Rejected], backend: str
-) -> Plan:
+def _finish(base: dict[str, Any], variant: str, reason: str, rejected: list[Rejected], backend: str) -> Plan:
     machine: Machine = base["machine"]
     notes = list(_arch_notes(machine))
     cuda = k.variant_cuda(variant)
@@ -385,14 +405,12 @@ def _forced(
             reason=f"torch {release.minor} has no {backend} build (it has {', '.join(release.variants)}){where}.",
             suggestions=tuple(
                 Suggestion(f"torch {minor} has {backend}", torch=minor, variant=backend) for minor in shipped[:1]
-            )
+            ),
         )
     if not machine.has_gpu:
         return Plan(**base, variant=None, reason=f"{backend} cannot run here: no NVIDIA GPU was found.")
     if machine.driver is None and not machine.driver_unknown:
-        return Plan(
-            **base, variant=None, reason=f"{backend} cannot run here: no NVIDIA driver is loaded."
-        )
+        return Plan(**base, variant=None, reason=f"{backend} cannot run here: no NVIDIA driver is loaded.")
     why = verdicts[backend]
     if why:
         return Plan(
@@ -400,7 +418,7 @@ def _forced(
             variant=None,
             reason=f"{backend} cannot run here: it {why}.",
             rejected=(Rejected(backend, why),),
-            suggestions=tuple(_what_would_fit(machine, release, base["python"]))
+            suggestions=tuple(_what_would_fit(machine, release, base["python"])),
         )
     return _finish(base, backend, f"{backend}, as asked: " + _fit_reason(release, backend, machine), [], backend)
 
@@ -412,8 +430,13 @@ def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str) -> l
     out: list[Suggestion] = []
     older = _newest_fitting_release(machine, python, below=release.minor)
     if older is not None:
-        out.append(Suggestion(f"torch {older.torch} with {older.variant} fits as the machine stands", torch=older.torch,
-                              variant=older.variant))  # fmt: skip
+        out.append(
+            Suggestion(
+                f"torch {older.torch} with {older.variant} fits as the machine stands",
+                torch=older.torch,
+                variant=older.variant,
+            )
+        )
     arch_ok = [v for v in _rank(release) if not _arch_gap(release, v, machine)]
     if arch_ok and machine.driver is not None:  # (without a driver, only the architectures can be the problem)
         best = arch_ok[0]
@@ -425,14 +448,18 @@ def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str) -> l
             text += f" (>= {show_driver(low_need)} is enough for {lowest})"
         out.append(Suggestion(text, torch=release.minor, variant=best, driver=show_driver(need)))
     elif not arch_ok and len(set(machine.capabilities)) > 1:
-        groups = {cc: next((v for v in _rank(release) if k.build_covers(k.arch_list(release.minor, v) or [], cc)), None)
-                  for cc in dict.fromkeys(machine.capabilities)}  # fmt: skip
+        groups = {
+            cc: next((v for v in _rank(release) if k.build_covers(k.arch_list(release.minor, v) or [], cc)), None)
+            for cc in dict.fromkeys(machine.capabilities)
+        }
         if all(groups.values()):
             detail = "; ".join(f"{cc} needs {v}" for cc, v in groups.items())
-            out.append(Suggestion(
-                f"no single build serves every GPU here ({detail}): make one environment per group and choose "
-                "its GPUs with CUDA_VISIBLE_DEVICES"
-            ))  # fmt: skip
+            out.append(
+                Suggestion(
+                    f"no single build serves every GPU here ({detail}): make one environment per group and choose "
+                    "its GPUs with CUDA_VISIBLE_DEVICES"
+                )
+            )
     return out
 
 
@@ -440,8 +467,13 @@ def _python_suggestions(machine: Machine, release: k.TorchRelease, python: str) 
     out = []
     older = _newest_fitting_release(machine, python, below=None)
     if older is not None:
-        out.append(Suggestion(f"torch {older.torch} supports Python {python} and fits with {older.variant}",
-                              torch=older.torch, variant=older.variant))  # fmt: skip
+        out.append(
+            Suggestion(
+                f"torch {older.torch} supports Python {python} and fits with {older.variant}",
+                torch=older.torch,
+                variant=older.variant,
+            )
+        )
     out.append(Suggestion(f"use Python {release.python_max} with torch {release.minor}", python=release.python_max))
     return tuple(out)
 
@@ -490,8 +522,10 @@ def _gpu_count(machine: Machine) -> str:
 
 def _arch_notes(machine: Machine) -> tuple[str, ...]:
     if machine.machine not in ("x86_64", "amd64", "AMD64") and machine.capabilities:
-        return (f"the architecture lists are those of the x86_64 wheels; {machine.machine} builds differ "
-                "(e.g. aarch64 cu130 ships sm 80, 90, 100, 110, 120).",)  # fmt: skip
+        return (
+            f"the architecture lists are those of the x86_64 wheels; {machine.machine} builds differ "
+            "(e.g. aarch64 cu130 ships sm 80, 90, 100, 110, 120).",
+        )
     return ()
 
 
@@ -500,7 +534,9 @@ def _check_torch(torch: str | None) -> str:
         return k.releases()[0].minor
     text = torch.strip()
     if "+" in text:
-        raise UserError(f"give the torch version without a build tag ({text.split('+')[0]}); choose the build with --backend.")
+        raise UserError(
+            f"give the torch version without a build tag ({text.split('+')[0]}); choose the build with --backend."
+        )
     if not _TORCH.match(text):
         raise UserError(f"{torch!r} is not a torch version; give it as 2.13 or 2.13.0.")
     if k.release(text) is None:
