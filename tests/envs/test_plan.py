@@ -288,7 +288,13 @@ def test_machine_from_facts_reads_the_probes() -> None:
     assert plan(machine, torch="2.13", python="3.12").variant == "cu126"
     bare = Facts(system=SystemFacts(os="Linux", pci_gpus=[PciDevice("0000:01:00.0", "0x10de", "0x2684", "0x030000")]))
     assert machine_from_facts(bare).unidentified_gpus == 1
-    assert machine_from_facts(Facts()).has_gpu is False
+    nothing = machine_from_facts(Facts(driver=DriverFacts(nvml_error="NVML Shared Library Not Found")))
+    assert nothing.has_gpu is False
+    reason = plan(nothing, python="3.12").reason
+    assert reason == (
+        "no NVIDIA GPU was found (NVML: NVML Shared Library Not Found; no NVIDIA device on the PCI bus; "
+        "no NVIDIA kernel module loaded): the cpu build."
+    )
 
 
 DRIVERS = [R470, R525, R570, R580]  # one per driver floor: CUDA 11 compat, 12 compat, 12.8/12.9 era, 13 compat

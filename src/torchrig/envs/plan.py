@@ -51,6 +51,7 @@ class Machine:
     wsl: bool = False
     platform: str = "linux"  # "linux", "windows", "darwin"
     machine: str = "x86_64"
+    looked: tuple[str, ...] = ()  # how the probes looked for GPUs and found none ("NVML: library not found")
 
     def __post_init__(self) -> None:
         for cc in self.capabilities:
@@ -180,6 +181,7 @@ class Plan:
                 "unidentified_gpus": self.machine.unidentified_gpus,
                 "wsl": self.machine.wsl,
                 "platform": self.machine.platform,
+                "looked": list(self.machine.looked),
             },
             "variant": self.variant,
             "reason": self.reason,
@@ -235,9 +237,10 @@ def plan(
         return _forced(base, release, verdicts, backend, machine)
 
     if not machine.has_gpu:
-        reason = "no NVIDIA GPU was found" + (
-            f" (driver {machine.driver} is installed, but no GPU is visible)" if machine.driver else ""
+        why = ([f"driver {machine.driver} is installed, but no GPU is visible"] if machine.driver else []) + list(
+            machine.looked
         )
+        reason = "no NVIDIA GPU was found" + (f" ({'; '.join(why)})" if why else "")
         return _finish(base, "cpu", reason + ": the cpu build.", [], backend)
 
     if machine.driver is None and not machine.driver_unknown:
@@ -294,6 +297,13 @@ def machine_from_facts(facts: Facts) -> Machine:
     if not facts.gpus.devices:
         unidentified = len(facts.system.pci_gpus)
     os_name = (facts.system.os or "Linux").lower()
+    looked = []
+    if facts.driver.nvml_error:
+        looked.append(f"NVML: {facts.driver.nvml_error}")
+    if not facts.system.pci_gpus:
+        looked.append("no NVIDIA device on the PCI bus")
+    if not facts.driver.kernel_module:
+        looked.append("no NVIDIA kernel module loaded")
     return Machine(
         driver=facts.driver.userspace or facts.driver.kernel_module,
         capabilities=tuple(g.compute_capability for g in devices if g.compute_capability),
@@ -302,6 +312,7 @@ def machine_from_facts(facts: Facts) -> Machine:
         wsl=bool(facts.system.wsl),
         platform=os_name if os_name in _PLATFORMS else "linux",
         machine=facts.system.machine or "x86_64",
+        looked=tuple(looked) if not devices and not unidentified else (),
     )
 
 
