@@ -22,11 +22,12 @@ def envs(sandbox_home: Path) -> Path:
     return sandbox_home / ".local" / "share" / "torchrig" / "envs"
 
 
-def torchrig(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def torchrig(*args: str, timeout: float = 300, path: str = "/usr/bin:/bin") -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("PIP_FIND_LINKS", None)  # this machine's pip finds a real torch wheel there: keep to our directory
     env["PIP_CONFIG_FILE"] = os.devnull  # and no index from the machine's pip.conf
-    env["PATH"] = os.pathsep.join(["/usr/bin", "/bin"])  # no conda, mamba or uv: the venv executor
+    env["PATH"] = path  # by default no conda, mamba or uv: the venv executor
+    env["UV_PYTHON_DOWNLOADS"] = "never"  # uv must not fetch a Python from the network
     env["PIP_NO_COMPILE"] = "1"  # skip writing .pyc for numpy & co: seconds on a busy box, no behaviour change
     env["COLUMNS"] = "200"
     return subprocess.run(
@@ -215,6 +216,26 @@ def test_a_failed_install_leaves_no_half_made_environment_and_says_why(
     assert message.endswith(f"removed the half-made environment {envs / 'half'}, nothing is left behind.")
     assert not (envs / "half").exists()
     assert not any(envs.iterdir())
+
+
+@pytest.mark.slow
+def test_with_uv_on_path_create_uses_uv_and_export_works_without_pip(tmp_path: Path, envs: Path, wheels: Path) -> None:
+    uv = Path(sys.executable).with_name("uv")  # the uv of the dev dependencies
+    if not uv.exists():
+        pytest.skip("uv is not installed next to this interpreter (pip install -e '.[dev]' installs it)")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").symlink_to(uv)
+    path = os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"])
+    proc = torchrig("env", "create", "fast", "--find-links", str(wheels), path=path)
+    assert "ok  create the venv (uv)" in proc.stderr, proc.stderr
+    assert "doctor in fast: Root cause: Importing torch fails [torch.import-failed]" in proc.stdout
+    prefix = envs / "fast"
+    assert not (prefix / "bin" / "pip").exists()  # uv's venvs have no pip
+    assert json.loads((prefix / "torchrig-env.json").read_text())["executor"] == "uv"
+    exported = torchrig("env", "export", "fast", path=path)
+    assert exported.returncode == 0, exported.stderr
+    assert "torch==2.13.0+cpu" in exported.stdout.splitlines()
 
 
 def test_export_of_an_unknown_environment_is_one_sentence() -> None:

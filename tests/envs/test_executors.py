@@ -41,7 +41,8 @@ def test_conda_family_first_then_uv_then_venv(tmp_path: Path) -> None:
     )
     mamba = choose_executor(runner, python="3.12", which=_which({"mamba": "/m", "conda": "/c"}))
     assert isinstance(mamba, CondaExecutor) and mamba.kind == "mamba"
-    assert isinstance(choose_executor(runner, python="3.12", which=_which({"uv": "/u"})), UvExecutor)
+    uv = choose_executor(runner, python="3.12", which=_which({"uv": "/u"}))
+    assert isinstance(uv, UvExecutor) and uv.uv == "/u"
     import sys
 
     here = f"{sys.version_info.major}.{sys.version_info.minor}"

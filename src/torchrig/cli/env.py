@@ -234,7 +234,7 @@ def export_cmd(name: str = typer.Argument(..., help="The environment to export."
         if path:
             executors.append(CondaExecutor(tool=path, runner=runner, kind=tool))
             break
-    typer.echo(export(name, executors, runner).text, nl=False)
+    typer.echo(export(name, executors, runner, uv=shutil.which("uv")).text, nl=False)
 
 
 def register(root: typer.Typer) -> None:

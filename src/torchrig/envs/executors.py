@@ -166,7 +166,8 @@ class VenvExecutor(Executor):
 
 @dataclass
 class UvExecutor(VenvExecutor):
-    """``uv venv`` then ``uv pip install``; uv fetches the Python version itself when it is missing."""
+    """``uv venv`` then ``uv pip install``. ``python`` is this interpreter when the versions match, else
+    the version ("3.12"), which uv finds on the machine or fetches."""
 
     uv: str = "uv"
     kind = "uv"
@@ -175,7 +176,7 @@ class UvExecutor(VenvExecutor):
         return (self.uv, "pip", "install", "--python", self._py(name))
 
     def steps(self, req: Request) -> list[Step]:
-        venv = (self.uv, "venv", "--python", req.plan.python, str(self.root / req.name))
+        venv = (self.uv, "venv", "--python", self.python, str(self.root / req.name))
         return [Step("create the venv (uv)", venv), *_pip_steps(self._pip(req.name), req, uv=True)]
 
 
@@ -263,7 +264,8 @@ def choose_executor(runner: Runner, *, python: str, which: Callable[[str], str |
             return CondaExecutor(tool=path, runner=runner, kind=tool)
     uv = which("uv")
     if uv:
-        return UvExecutor(python=python, runner=runner, uv=uv)
+        here = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return UvExecutor(python=sys.executable if python == here else python, runner=runner, uv=uv)
     return VenvExecutor(python=_interpreter(python, which), runner=runner)
 
 

@@ -24,14 +24,14 @@ class Exported:
     text: str
 
 
-def export(name: str, executors: list[Executor], runner: Runner) -> Exported:
-    """Export the environment ``name`` from the first executor that knows it."""
+def export(name: str, executors: list[Executor], runner: Runner, *, uv: str | None = None) -> Exported:
+    """Export the environment ``name`` from the first executor that knows it (``uv``: its path, if on PATH)."""
     for ex in executors:
         prefix = ex.prefix(name)
         if prefix is None:
             continue
         if isinstance(ex, VenvExecutor):
-            return _export_venv(name, prefix, runner)
+            return _export_venv(name, prefix, runner, uv)
         if isinstance(ex, CondaExecutor):
             return _export_conda(name, prefix, ex, runner)
     where = " or ".join(ex.location(name) for ex in executors)
@@ -48,15 +48,17 @@ def _index_lines(marker: dict | None) -> list[str]:
     return []
 
 
-def _export_venv(name: str, prefix: Path, runner: Runner) -> Exported:
+def _export_venv(name: str, prefix: Path, runner: Runner, uv: str | None) -> Exported:
     python = prefix / "bin" / "python"
     if not python.exists():
         raise UserError(f"{prefix} is not a virtual environment (it has no bin/python).")
-    done = runner.run([str(python), "-m", "pip", "freeze", "--disable-pip-version-check"], timeout=120)
+    if (prefix / "bin" / "pip").exists() or uv is None:
+        done = runner.run([str(python), "-m", "pip", "freeze", "--disable-pip-version-check"], timeout=120)
+    else:  # uv makes venvs without pip
+        done = runner.run([uv, "pip", "freeze", "--python", str(python)], timeout=120)
     if not done.ok:
-        raise UserError(
-            f"pip freeze failed in {prefix}: {(done.stderr or done.error or '').strip().splitlines()[-1:]}."
-        )
+        last = (done.stderr or done.error or "no output").strip().splitlines()[-1]
+        raise UserError(f"listing the packages of {prefix} failed: {last}.")
     marker = read_marker(prefix)
     header = [f"# torchrig env export {name}: recreate with `python -m venv ENV && ENV/bin/pip install -r FILE`"]
     if marker:
