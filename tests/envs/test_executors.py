@@ -148,3 +148,41 @@ def test_uv_installs_torch_from_the_plans_index_as_an_extra_index(tmp_path: Path
     assert steps[1].argv[-3:] == ("torch==2.13.*", "--index", "https://download.pytorch.org/whl/cu130")
     offline = ex.steps(Request("u", PLAN, find_links="/wheels"))
     assert offline[1].argv[-4:] == ("torch==2.13.*", "--no-index", "--find-links", "/wheels")
+
+
+CONDA_EXPORT = """\
+name: work
+channels:
+  - conda-forge
+dependencies:
+  - python=3.12.7
+  - pip=24.3.1
+  - numpy=2.1.3
+  - pip:
+      - torch==2.13.0+cu130
+      - torchrig==0.1.0
+prefix: {prefix}
+"""
+
+
+def test_conda_export_puts_the_torch_index_first_in_the_pip_list_and_drops_the_prefix(tmp_path: Path) -> None:
+    from torchrig.envs.export import export
+
+    fake = FakeConda(tmp_path / "conda")
+    prefix = tmp_path / "conda" / "envs" / "work"
+
+    def answer(argv: tuple[str, ...]) -> Completed:
+        if argv[1:3] == ("env", "export"):
+            assert argv[-1] == "--no-builds"
+            return Completed(argv, 0, CONDA_EXPORT.format(prefix=prefix))
+        return fake(argv)
+
+    runner = FakeRunner({"conda": answer})
+    ex = CondaExecutor(tool="conda", runner=runner)
+    create(ex, Request("work", PLAN))
+    text = export("work", [VenvExecutor(python="python3", runner=runner, root=tmp_path / "venvs"), ex], runner).text
+    assert "prefix:" not in text
+    assert text.index("- --extra-index-url https://download.pytorch.org/whl/cu130") < text.index(
+        "- torch==2.13.0+cu130"
+    )
+    assert "  - numpy=2.1.3" in text

@@ -75,12 +75,15 @@ def _export_venv(name: str, prefix: Path, runner: Runner, uv: str | None) -> Exp
 def _export_conda(name: str, prefix: Path, ex: CondaExecutor, runner: Runner) -> Exported:
     from ruamel.yaml import YAML
 
-    done = runner.run([ex.tool, "env", "export", "-n", name, "--no-builds"], timeout=300)
+    # conda documents --no-builds; mamba 2 and micromamba are another code base, so they export build strings too
+    no_builds = ["--no-builds"] if ex.kind == "conda" else []
+    done = runner.run([ex.tool, "env", "export", "-n", name, *no_builds], timeout=300)
     if not done.ok:
         raise UserError(
             f"`{ex.kind} env export` failed for {name}: {(done.stderr or done.error or '').strip()[-200:]}."
         )
-    yaml = YAML()  # round-trip: keep the tool's order and layout
+    yaml = YAML()  # round-trip: keep the tool's order and comments
+    yaml.indent(mapping=2, sequence=4, offset=2)  # and conda's list layout ("  - numpy")
     data = yaml.load(done.stdout)
     if not isinstance(data, dict):
         raise UserError(f"`{ex.kind} env export` printed something that is not an environment.yml.")
