@@ -186,3 +186,19 @@ def test_conda_export_puts_the_torch_index_first_in_the_pip_list_and_drops_the_p
         "- torch==2.13.0+cu130"
     )
     assert "  - numpy=2.1.3" in text
+
+
+def test_ctrl_c_in_the_middle_removes_what_was_made_and_is_not_swallowed(tmp_path: Path) -> None:
+    root = tmp_path / "envs"
+
+    def venv(argv: tuple[str, ...]) -> Completed:
+        (Path(argv[-1]) / "bin").mkdir(parents=True)  # what `python -m venv PREFIX` leaves
+        return Completed(argv, 0)
+
+    def pip(argv: tuple[str, ...]) -> Completed:
+        raise KeyboardInterrupt
+
+    ex = VenvExecutor(python="/usr/bin/python3", runner=FakeRunner({"python3": venv, "python": pip}), root=root)
+    with pytest.raises(KeyboardInterrupt):
+        create(ex, Request("stopped", PLAN))
+    assert not (root / "stopped").exists()
