@@ -54,11 +54,11 @@ _register()
 
 
 def main() -> None:
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one sentence stays on one line when piped
     try:
         app(prog_name="torchrig")
     except UserError as exc:
-        err.print(f"torchrig: {exc}", markup=False, soft_wrap=True)  # one sentence, one line, even in logs
+        err.print(f"torchrig: {exc}", markup=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("torchrig: interrupted")

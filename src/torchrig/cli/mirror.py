@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,6 +14,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from torchrig.errors import UserError
+
+if TYPE_CHECKING:
+    from torchrig.mirrors.catalog import Catalog, Mirror
+    from torchrig.mirrors.probe import ProbeResult
+
+Pairs = list[tuple["Mirror", str]]
 
 app = typer.Typer(
     help="Probe and switch pip, conda, uv, PyTorch-wheel and Hugging Face mirrors, keeping your config intact.",
@@ -76,6 +84,8 @@ def list_(
             users = "/".join(t for t in m.targets if SERVICE_OF[t] == service)
             extra = f" ({m.pytorch_format} index)" if service == "pytorch" else ""
             serves.append(f"{users}{extra}: {m.urls[service]}")
+        if m.anaconda_defaults:
+            serves.append(f"anaconda defaults (listed, never written): {m.anaconda_defaults}")
         name = m.name + (" (upstream)" if m.upstream else "") + ("" if m.origin == "catalog" else " (yours)")
         table.add_row(name, "\n".join(serves), "\n".join(x for x in (m.title, m.notes) if x))
     out = _out()
@@ -83,7 +93,7 @@ def list_(
     out.print(f"Add your own mirrors in {catalog.user_file} ([mirror.NAME] tables, same keys).")
 
 
-def _pairs(targets: tuple[str, ...] | None, names: list[str] | None, allow_insecure: bool):  # type: ignore[no-untyped-def]
+def _pairs(targets: tuple[str, ...] | None, names: list[str] | None, allow_insecure: bool) -> tuple[Catalog, Pairs, list[str]]:
     from torchrig.mirrors.catalog import SERVICE_OF, load_catalog
 
     catalog = load_catalog()
@@ -94,7 +104,7 @@ def _pairs(targets: tuple[str, ...] | None, names: list[str] | None, allow_insec
     return catalog, pairs, skipped
 
 
-def _run_probe(catalog, pairs, timeout: float, quiet: bool):  # type: ignore[no-untyped-def]
+def _run_probe(catalog: Catalog, pairs: Pairs, timeout: float, quiet: bool) -> list[ProbeResult]:
     from torchrig.mirrors.probe import probe
 
     err = _err()
@@ -106,7 +116,7 @@ def _run_probe(catalog, pairs, timeout: float, quiet: bool):  # type: ignore[no-
         return probe(catalog, pairs, timeout=timeout, on_done=lambda _r: progress.advance(task))
 
 
-def _render_probe(results) -> None:  # type: ignore[no-untyped-def]
+def _render_probe(results: Sequence[ProbeResult]) -> None:
     from torchrig.mirrors.catalog import SERVICE_TITLES
 
     out = _out()
@@ -162,7 +172,7 @@ def probe_cmd(
 
 
 def _choose(name: str, targets: tuple[str, ...] | None, scope: str, allow_insecure: bool, timeout: float,
-            among: list[str] | None = None):  # type: ignore[no-untyped-def]
+            among: list[str] | None = None) -> tuple[dict[str, Mirror], list[str]]:
     """{target: Mirror} for `use`, plus notes about targets left out."""
     from torchrig.mirrors.catalog import SERVICE_OF, adhoc_mirror, load_catalog
     from torchrig.mirrors.locations import SCOPES_OF
@@ -213,7 +223,7 @@ def _choose(name: str, targets: tuple[str, ...] | None, scope: str, allow_insecu
     return choices, notes
 
 
-def _print_overrides(choices, paths: dict[str, Path], overlay) -> None:  # type: ignore[no-untyped-def]
+def _print_overrides(choices: Mapping[str, Mirror], paths: dict[str, Path], overlay: Mapping[Path, bytes | None] | None) -> None:
     from torchrig.mirrors.show import resolve
 
     err = _err()

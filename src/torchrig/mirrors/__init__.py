@@ -7,16 +7,36 @@ The public API is small:
 - :func:`probe`, :class:`ProbeResult` - concurrent, bounded probes;
 - :func:`plan_use`, :class:`Journal` - compute edits, then apply them journaled (and restore them);
 - :func:`resolve` - what each tool will actually use, and why.
+
+Names load on first use: the doctor and the environment planner call :func:`torch_index_base` and
+should not pay for importing the HTTP client and three config parsers (about a second on a busy box).
 """
 
-from torchrig.mirrors.catalog import TARGETS, Catalog, Mirror, load_catalog, validate_url
-from torchrig.mirrors.changes import Plan, plan_use, unified_diff
-from torchrig.mirrors.journal import FileChange, Journal
-from torchrig.mirrors.probe import ProbeResult, probe
-from torchrig.mirrors.show import ToolView, resolve
-from torchrig.mirrors.torch_index import torch_index_base
+from __future__ import annotations
 
-__all__ = [
-    "TARGETS", "Catalog", "FileChange", "Journal", "Mirror", "Plan", "ProbeResult", "ToolView",
-    "load_catalog", "plan_use", "probe", "resolve", "torch_index_base", "unified_diff", "validate_url",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "TARGETS": "catalog", "Catalog": "catalog", "Mirror": "catalog", "load_catalog": "catalog",
+    "validate_url": "catalog",
+    "Plan": "changes", "plan_use": "changes", "unified_diff": "changes",
+    "FileChange": "journal", "Journal": "journal",
+    "ProbeResult": "probe", "probe": "probe",
+    "ToolView": "show", "resolve": "show",
+    "torch_index_base": "torch_index",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

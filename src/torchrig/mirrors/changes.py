@@ -8,6 +8,7 @@ real run would write.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,13 @@ def _text(path: Path, data: bytes | None) -> str | None:
 
 
 def _edit(target: str, path: Path, text: str | None, url: str) -> tuple[str, list[str]]:
+    after, warnings = _edit_text(target, path, text, url)
+    if text and "\r\n" in text:
+        after = re.sub(r"(?<!\r)\n", "\r\n", after)  # a file written on Windows keeps CRLF on new lines too
+    return after, warnings
+
+
+def _edit_text(target: str, path: Path, text: str | None, url: str) -> tuple[str, list[str]]:
     if target == "pip":
         return pip_conf.set_index(text, url, path)
     if target == "uv":

@@ -10,6 +10,10 @@ Why ``custom_channels`` and not ``channel_alias``: an alias sends *every* named 
 so any channel it lacks 404s (tuna/issues#1327); ``custom_channels`` moves conda-forge only. Why no
 ``defaults``: Anaconda's channels need its terms of service since 2025-07 and most mirrors' copies of
 them are partial. ``channel_alias`` and every other key are left exactly as they were.
+
+ruamel.yaml parses the file and makes the edit; the bytes written come from line edits (see
+``_splice``) whenever they parse back to exactly the ruamel result, because ruamel's own dump
+re-spaces unrelated lines and drops a file of only comments.
 """
 
 from __future__ import annotations
@@ -143,6 +147,83 @@ def set_conda_forge(text: str | None, base: str, path: Path) -> tuple[str, list[
 
     if not changed:
         return text, warnings
+    # Prefer line edits: ruamel's dump re-spaces unrelated lines (`key:   v`), drops `---` and a file
+    # of only comments. Its dump is the fallback for layouts the line edits do not handle, and the
+    # line-edited text is kept only if it parses to exactly what the ruamel edit produced.
+    spliced = _splice(text, _load(text, path), base)
+    if spliced is not None:
+        try:
+            if _plain(_yaml(spliced).load(spliced)) == _plain(data):
+                return spliced, warnings
+        except YAMLError:
+            pass
     out = io.StringIO()
     _yaml(text).dump(data, out)
     return out.getvalue(), warnings
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _seq_prefix(text: str) -> str:
+    """How this file writes a list item under a top-level key: "  - " (conda's style) or "- "."""
+    match = re.search(r"^[^\s#][^#\n]*:[ \t]*\n((?:[ \t]*#.*\n)*)( *)- ", text, re.M)
+    return (match.group(2) if match else "  ") + "- "
+
+
+def _splice(text: str, data: Any, base: str) -> str | None:
+    """``text`` with the conda-forge layout made by line edits, or None for a layout it leaves to ruamel."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    inserts: dict[int, list[str]] = {}
+    replace: dict[int, str] = {}
+    append: list[str] = []
+    item = _seq_prefix(text)
+
+    channels = data.get("channels")
+    if "channels" not in data:
+        append += ["channels:\n", f"{item}{CHANNEL}\n"]
+    elif not isinstance(channels, CommentedSeq) or not channels or channels.fa.flow_style():
+        return None
+    else:
+        for i, name in enumerate(channels):
+            if name == "defaults":
+                line = channels.lc.item(i)[0]
+                if not re.match(r"""^\s*-\s+['"]?defaults['"]?\s*(#.*)?$""", lines[line]):
+                    return None
+                replace[line] = ""
+        if CHANNEL not in channels:
+            line = channels.lc.item(0)[0]
+            dash = re.match(r"^(\s*-\s+)", lines[line])
+            if not dash:
+                return None
+            inserts.setdefault(line, []).append(f"{dash.group(1)}{CHANNEL}\n")
+
+    custom = data.get("custom_channels")
+    if "custom_channels" not in data:
+        append += ["custom_channels:\n", f"{item[:-2] or '  '}{CHANNEL}: {base}\n"]
+    elif not isinstance(custom, CommentedMap) or not custom or custom.fa.flow_style():
+        return None
+    elif CHANNEL in custom:
+        if custom[CHANNEL] != base:
+            line = custom.lc.value(CHANNEL)[0]
+            entry = re.match(r"""^(\s*['"]?conda-forge['"]?\s*:\s*)(\S+)(.*)$""", lines[line], re.S)
+            if not entry:
+                return None
+            replace[line] = f"{entry.group(1)}{base}{entry.group(3)}"
+    else:
+        first = next(iter(custom))
+        line, col = custom.lc.key(first)
+        inserts.setdefault(line, []).append(f"{' ' * col}{CHANNEL}: {base}\n")
+
+    out: list[str] = []
+    for i, line_text in enumerate(lines):
+        out += inserts.get(i, [])
+        out.append(replace.get(i, line_text))
+    return "".join(out) + "".join(append)

@@ -14,7 +14,7 @@ import configparser
 from dataclasses import dataclass
 from pathlib import Path
 
-from configupdater import ConfigUpdater
+from configupdater import ConfigUpdater, Section
 from configparser import ParsingError
 
 from torchrig.errors import UserError
@@ -54,7 +54,7 @@ def _why(exc: configparser.Error) -> str:
     return type(exc).__name__
 
 
-def _get(section, keys: tuple[str, ...]) -> str | None:  # type: ignore[no-untyped-def]
+def _get(section: Section, keys: tuple[str, ...]) -> str | None:
     for key in keys:
         if key in section:
             value = section[key].value
@@ -91,7 +91,12 @@ def set_index(text: str | None, url: str, path: Path) -> tuple[str, list[str]]:
     section = up["global"]
     existing = next((k for k in _INDEX_KEYS if k in section), None)
     if existing is None:
-        section.set("index-url", url)
+        options = section.options()
+        if options:
+            # right after the section's last key, not after the blank line that ends the section
+            section[options[-1]].add_after.option("index-url", url)
+        else:
+            section.set("index-url", url)
     elif _get(section, (existing,)) != url:
         section[existing].value = url
     if up.has_section("install") and _get(up["install"], _INDEX_KEYS) not in (None, url):

@@ -38,6 +38,8 @@ from torchrig.mirrors.catalog import Catalog, Mirror, host_of
 
 # The cost the ranking minimises: seconds to fetch one typical wheel (latency + size / throughput).
 TYPICAL_ARTIFACT = 8 << 20
+# Below this many bytes a read says more about scheduling than about the link: no throughput then.
+MIN_SAMPLE = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -220,7 +222,7 @@ def probe_one(
                 return ProbeResult(**result, newest=newest, off_host=off_host,
                                    error=f"HTTP {art.status} for {art_url}")
             off_host = off_host or art.off_host
-        throughput = len(art.body) / art.body_s if art.body_s > 0 and art.body else None
+        throughput = len(art.body) / art.body_s if art.body_s > 0 and len(art.body) >= MIN_SAMPLE else None
         return ProbeResult(**result, throughput_bps=throughput, bytes_read=len(art.body), newest=newest,
                            off_host=off_host)
     except _Deadline:

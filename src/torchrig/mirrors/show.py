@@ -19,9 +19,10 @@ Precedence, lowest first (each later layer beats the earlier ones):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import tomlkit
 
@@ -31,6 +32,8 @@ from torchrig.mirrors.atomic_write import read_bytes, real_path
 from torchrig.mirrors.catalog import host_of
 from torchrig.mirrors.locations import active_env, condarc_user_file, home, pip_user_file, uv_user_file, xdg_config_dirs, xdg_config_home
 from torchrig.seams import Root
+
+T = TypeVar("T")
 
 DEFAULTS = {
     "pip": "https://pypi.org/simple",
@@ -97,7 +100,7 @@ def _view(tool: str, layers: list[Layer], warnings: list[str], ours: Path | None
     return ToolView(tool, value, source, tuple(layers), tuple(dict.fromkeys(warnings)))
 
 
-def _safe(read: Callable[[], object], warnings: list[str]) -> object | None:
+def _safe(read: Callable[[], T], warnings: list[str]) -> T | None:
     try:
         return read()
     except UserError as exc:
@@ -105,7 +108,7 @@ def _safe(read: Callable[[], object], warnings: list[str]) -> object | None:
         return None
 
 
-def _parsed(paths: list[Path], read: _Reader, parse: Callable[[str, Path], object], warnings: list[str]):  # type: ignore[no-untyped-def]
+def _parsed(paths: list[Path], read: _Reader, parse: Callable[[str, Path], T], warnings: list[str]) -> Iterator[tuple[str, T]]:
     """(shown path, settings) for each file that exists and parses; a broken one becomes a warning."""
     for path in paths:
         text = read(path)

@@ -10,9 +10,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import tomlkit
-from tomlkit.exceptions import TOMLKitError
-
 from torchrig.errors import UserError
 from torchrig.mirrors.catalog import config_dir, validate_url
 
@@ -53,6 +50,9 @@ def torch_index_base() -> str | None:
 
 
 def read(text: str | None, path: Path) -> str | None:
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     try:
         doc = tomlkit.parse(text or "")
     except (TOMLKitError, ValueError) as exc:
@@ -62,6 +62,9 @@ def read(text: str | None, path: Path) -> str | None:
 
 
 def set_index(text: str | None, base: str, path: Path) -> tuple[str, list[str]]:
+    import tomlkit  # the writer's parser; torch_index_base() needs only tomllib
+    from tomlkit.exceptions import TOMLKitError
+
     text = text or ""
     try:
         doc = tomlkit.parse(text)
@@ -71,6 +74,8 @@ def set_index(text: str | None, base: str, path: Path) -> tuple[str, list[str]]:
     if torch is None:
         table = tomlkit.table()
         table.add("index", base)
+        if text.strip() and not text.endswith("\n\n"):
+            doc.add(tomlkit.nl())  # a blank line before the new [torch] table
         doc.append("torch", table)
     elif not isinstance(torch, dict):
         raise UserError(f"{path}: `torch` must be a table; torchrig left the file untouched.")

@@ -30,10 +30,11 @@ def tail(exc, lines=6):
     return "\n".join(text.splitlines()[-lines:])
 
 
-def loaded_libs():
+def loaded_libs(maps="/proc/self/maps"):
+    """The CUDA-family libraries mapped into this process: what was really loaded, from where."""
     seen = {}
     try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+        with open(maps, encoding="utf-8", errors="replace") as fh:
             for line in fh:
                 parts = line.split(None, 5)
                 if len(parts) == 6:
@@ -78,10 +79,14 @@ def main():
     )
 
     emit(step="build")
+    arch_list = []
     try:
-        arch_list = list(torch.cuda.get_arch_list())
+        # the compiled list without initialising CUDA: older torch returned [] from get_arch_list()
+        # whenever is_available() was False, which is exactly when the list matters
+        flags = getattr(torch._C, "_cuda_getArchFlags", None)
+        arch_list = (flags() or "").split() if flags else list(torch.cuda.get_arch_list())
     except Exception:
-        arch_list = []
+        pass
     cudnn = None
     try:
         raw = torch.backends.cudnn.version()
@@ -103,7 +108,7 @@ def main():
         try:
             available = bool(torch.cuda.is_available())
             count = int(torch.cuda.device_count())
-            emit(cuda_available=available, device_count=count)
+            emit(cuda_available=available, device_count=count, warnings=caught)
         except Exception as exc:
             emit(cuda_available=False, cuda_init_error=tail(exc))
         if not available:
@@ -130,21 +135,26 @@ def smoke(torch, index):
         result["name"] = torch.cuda.get_device_name(index)
         major, minor = torch.cuda.get_device_capability(index)
         result["capability"] = f"{major}.{minor}"
-        device = torch.device("cuda", index)
-        gen = torch.Generator().manual_seed(index)
-        a = torch.randn(64, 64, generator=gen)
-        b = torch.randn(64, 64, generator=gen)
-        got = (a.to(device) @ b.to(device)).cpu()
-        result["matmul_ok"] = bool(torch.allclose(got, a @ b, rtol=1e-2, atol=1e-2))
-        x = torch.randn(1, 3, 16, 16, generator=gen)
-        w = torch.randn(4, 3, 3, 3, generator=gen)
-        conv = torch.nn.functional.conv2d
-        got = conv(x.to(device), w.to(device)).cpu()
-        result["conv_ok"] = bool(torch.allclose(got, conv(x, w), rtol=1e-2, atol=1e-2))
-        torch.cuda.synchronize(device)
+        result.update(run_kernels(torch, torch.device("cuda", index)))
+        torch.cuda.synchronize(index)
     except Exception as exc:  # "no kernel image is available for execution on the device", ...
         result["error"] = tail(exc)
     return result
+
+
+def run_kernels(torch, device):
+    """A tiny matmul and conv on ``device``, each compared with the same computation on the CPU."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(64, 64, generator=gen)
+    b = torch.randn(64, 64, generator=gen)
+    got = (a.to(device) @ b.to(device)).cpu()
+    matmul_ok = bool(torch.allclose(got, a @ b, rtol=1e-2, atol=1e-2))  # loose: TF32 is allowed
+    x = torch.randn(1, 3, 16, 16, generator=gen)
+    w = torch.randn(4, 3, 3, 3, generator=gen)
+    conv = torch.nn.functional.conv2d
+    got = conv(x.to(device), w.to(device)).cpu()
+    conv_ok = bool(torch.allclose(got, conv(x, w), rtol=1e-2, atol=1e-2))
+    return {"matmul_ok": matmul_ok, "conv_ok": conv_ok}
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ only comparing the two names that root cause.
 
 from __future__ import annotations
 
+import platform
 import re
 from typing import TYPE_CHECKING
 
@@ -39,6 +40,8 @@ def cuda_from_int(value: int) -> str:
 
 def probe(machine: Machine, quick: bool) -> DriverFacts:
     facts = DriverFacts()
+    if platform.system() == "Darwin":
+        return facts  # no NVIDIA driver exists for current macOS: nothing to ask, nothing missing
     _kernel_module(machine, facts)
     _nvml(machine, facts)
     if not quick and facts.userspace is None:
@@ -104,4 +107,5 @@ def _nvidia_smi(machine: Machine, facts: DriverFacts) -> None:
         return
     why = result.error or f"exit status {result.returncode}"
     trimmed = " ".join(output.split())[:300]
-    facts.set("smi_error", f"nvidia-smi failed ({why}): {trimmed}" if trimmed else f"nvidia-smi failed ({why})", "nvidia-smi")
+    message = f"nvidia-smi failed ({why}): {trimmed}" if trimmed else f"nvidia-smi failed ({why})"
+    facts.set("smi_error", message, "nvidia-smi")

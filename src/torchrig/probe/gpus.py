@@ -11,6 +11,7 @@ be matched with the PCI device the system probe saw even when the driver is not 
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -38,6 +39,8 @@ def normalise_bus_id(bus_id: str) -> str:
 
 def probe(machine: Machine, quick: bool) -> GpuFacts:
     facts = GpuFacts()
+    if platform.system() == "Darwin":
+        return facts  # Apple GPUs are not NVIDIA's: MPS is torch's business, reported by the torch probe
     nvml_ok = _nvml(machine, facts)
     if not nvml_ok and not quick:
         _nvidia_smi(machine, facts)
@@ -110,7 +113,7 @@ def _nvidia_smi(machine: Machine, facts: GpuFacts) -> None:
             trimmed = " ".join(output.split())[:300]
             facts.errors.append(f"nvidia-smi --query-gpu failed ({result.error or result.returncode}): {trimmed}")
         return
-    for row in nvidia_smi.parse_query_csv(result.stdout, fields):
+    for row in nvidia_smi.parse_query_csv(result.stdout):
         try:
             index = int(row["index"] or "")
         except ValueError:
@@ -137,4 +140,4 @@ def _nvidia_smi(machine: Machine, facts: GpuFacts) -> None:
 
 
 def _query(machine: Machine, fields: list[str]) -> Completed:
-    return nvidia_smi.run(machine, [f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"])
+    return nvidia_smi.run(machine, [f"--query-gpu={','.join(fields)}", "--format=csv,nounits"])

@@ -71,14 +71,18 @@ def parse_failure(text: str) -> SmiFailure | None:
     return SmiFailure(why, library.group("version") if library else None, " ".join(lines)[:500])
 
 
-def parse_query_csv(text: str, fields: Sequence[str]) -> list[dict[str, str | None]]:
-    """Rows of ``--query-gpu=... --format=csv,noheader,nounits``; "[N/A]"-like cells become None."""
-    rows = []
-    for cells in csv.reader(io.StringIO(text), skipinitialspace=True):
-        if len(cells) != len(fields):
-            continue
-        rows.append({f: _cell(c) for f, c in zip(fields, cells)})
-    return rows
+def parse_query_csv(text: str) -> list[dict[str, str | None]]:
+    """Rows of ``--query-gpu=... --format=csv,nounits``, keyed by the header's field names.
+
+    The header is what makes old and new outputs readable alike ("memory.total [MiB]" is read as
+    "memory.total"); "[N/A]"-like cells become None.
+    """
+    reader = csv.reader(io.StringIO(text.strip()), skipinitialspace=True)
+    header = next(reader, None)
+    if not header:
+        return []
+    fields = [re.sub(r"\s*\[.*\]$", "", name.strip()) for name in header]
+    return [{f: _cell(c) for f, c in zip(fields, cells, strict=True)} for cells in reader if len(cells) == len(fields)]
 
 
 def _cell(value: str) -> str | None:

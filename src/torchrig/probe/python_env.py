@@ -45,6 +45,8 @@ def search_path(machine: Machine) -> list[str]:
     seen: list[str] = []
     for entry in machine.sys_path:
         directory = entry or machine.cwd
+        if directory and not directory.startswith("/") and machine.cwd:
+            directory = f"{machine.cwd.rstrip('/')}/{directory}"  # PYTHONPATH=src is relative to where python started
         if directory and directory not in seen:
             seen.append(directory)
     return seen

@@ -62,7 +62,8 @@ def _installed(machine: Machine, facts: TorchFacts) -> None:
     facts.set("installed", bool(dist or copies), "importlib")
     if dist is not None:
         facts.set("version", dist.version, "importlib")
-        facts.set("installer", python_env.installer(machine, dist, conda_names=("pytorch", "pytorch-gpu", "pytorch-cpu")), "importlib")
+        installer = python_env.installer(machine, dist, conda_names=("pytorch", "pytorch-gpu", "pytorch-cpu"))
+        facts.set("installer", installer, "importlib")
     if copies:
         facts.set("location", copies[0], "sys.path")
         text = machine.root.read_text(str(Path(copies[0]) / "version.py"))
@@ -86,6 +87,11 @@ def _import_in_subprocess(machine: Machine, facts: TorchFacts) -> None:
     facts.set("python", machine.python, "torch")
     values, step = _merge_lines(result.stdout)
     _apply(facts, values)
+    # C++ warnings (TORCH_WARN, "[W ...]") bypass Python's warnings module and go straight to stderr
+    native = [line for line in _native_warnings(result.stderr) if line not in facts.warnings]
+    if native:
+        facts.warnings.extend(native)
+        facts.sources.setdefault("warnings", "torch")
 
     if result.ok and values:
         return
@@ -157,9 +163,14 @@ def _apply(facts: TorchFacts, values: dict[str, Any]) -> None:
     if facts.smoke:
         facts.sources["smoke"] = "torch"
     libs = values.get("loaded_libs") or []
-    facts.loaded_libs = [LoadedLib(name=lib["name"], path=lib["path"]) for lib in libs if "name" in lib and "path" in lib]
+    facts.loaded_libs = [LoadedLib(name=lib["name"], path=lib["path"]) for lib in libs if {"name", "path"} <= set(lib)]
     if facts.loaded_libs:
         facts.sources["loaded_libs"] = "torch"
+
+
+def _native_warnings(stderr: str) -> list[str]:
+    lines = [line.strip() for line in stderr.splitlines()]
+    return [line for line in lines if re.search(r"^\[W\d*\s|Warning:", line)][:20]
 
 
 def _signal_name(number: int) -> str:

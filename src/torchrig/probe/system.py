@@ -8,6 +8,7 @@ is missing or failed to load is still seen.
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 from typing import TYPE_CHECKING
@@ -101,6 +102,8 @@ def _wsl_and_jetson(machine: Machine, facts: SystemFacts) -> None:
 
 
 def _shm(machine: Machine, facts: SystemFacts) -> None:
+    if platform.system() != "Linux" or not hasattr(os, "statvfs"):
+        return  # macOS and Windows have no /dev/shm; DataLoader workers share memory another way there
     stat = machine.root.statvfs("/dev/shm")
     if stat is None:
         facts.errors.append("/dev/shm is missing or cannot be read")

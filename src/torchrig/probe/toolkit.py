@@ -23,7 +23,9 @@ _NVCC_RELEASE = re.compile(r"release\s+(\d+\.\d+),\s*V(\d+(?:\.\d+)+)")
 _VERSION_TXT = re.compile(r"CUDA Version\s+(\d+(?:\.\d+)+)")
 _CUDA_H = re.compile(r"#define\s+CUDA_VERSION\s+(\d+)")
 # Where toolkits live besides CUDA_HOME: NVIDIA's installers, distro packages, HPC modules.
-_OTHER_PLACES = ("/usr/local/cuda", "/usr/local/cuda-*", "/opt/cuda", "/opt/cuda-*", "/opt/nvidia/cuda*", "/usr/lib/cuda")
+_OTHER_PLACES = (
+    "/usr/local/cuda", "/usr/local/cuda-*", "/opt/cuda", "/opt/cuda-*", "/opt/nvidia/cuda*", "/usr/lib/cuda",
+)
 
 
 def parse_nvcc_version(text: str) -> str | None:
@@ -61,8 +63,8 @@ def _cuda_home(machine: Machine) -> tuple[str | None, str | None, str | None]:
             return machine.env[var], var, nvcc
     if nvcc is not None:
         home = os.path.dirname(os.path.dirname(nvcc))
-        conda = machine.env.get("CONDA_PREFIX")
-        in_conda = bool(conda) and (home == conda.rstrip("/") or home.startswith(conda.rstrip("/") + "/"))
+        conda = (machine.env.get("CONDA_PREFIX") or "").rstrip("/")
+        in_conda = bool(conda) and (home == conda or home.startswith(conda + "/"))
         return home, "conda" if in_conda else "nvcc on PATH", nvcc
     if machine.root.exists("/usr/local/cuda"):
         return "/usr/local/cuda", "/usr/local/cuda", None
@@ -120,7 +122,8 @@ def _others(machine: Machine, home: str | None) -> list[ToolkitInstall]:
     if conda:
         places.append(conda)
     for place in places:
-        if not machine.root.path(f"{place}/bin/nvcc").is_file() and not machine.root.path(f"{place}/version.json").is_file():
+        has_nvcc = machine.root.path(f"{place}/bin/nvcc").is_file()
+        if not has_nvcc and not machine.root.path(f"{place}/version.json").is_file():
             continue
         real = _real(machine, place)
         if real in seen:

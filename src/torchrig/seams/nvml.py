@@ -21,6 +21,7 @@ else in torchrig imports ``pynvml``). :class:`FakeNvml` replays recorded values 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -130,10 +131,8 @@ class PynvmlNvml:
 
     def shutdown(self) -> None:
         if self._nv is not None:
-            try:
+            with contextlib.suppress(self._nv.NVMLError):
                 self._nv.nvmlShutdown()
-            except self._nv.NVMLError:
-                pass
             self._nv = None
             self._handles.clear()
 
@@ -184,7 +183,7 @@ class FakeNvml:
     ``errors`` maps a method name (``"init"``, ``"mig_mode"``, ...) to the NVML message it raises, for
     every device, or ``"mig_mode:1"`` for device 1 only. ``devices`` hold one dict per GPU with the keys
     ``name``, ``uuid``, ``compute_capability`` ([8, 0]), ``memory_total_bytes``, ``mig_mode``,
-    ``persistence_mode``, ``pci_bus_id``. ``p2p`` maps ``"0,1"`` to a status; unlisted pairs are "ok".
+    ``persistence_mode``, ``pci_bus_id``. ``p2p`` maps ``"0,1"`` to a status; unlisted pairs get ``p2p_default``.
     ``calls`` records every method called, so a test can say NVML was (or was not) used.
     """
 
@@ -192,6 +191,7 @@ class FakeNvml:
     cuda_driver: int | None = None
     devices: list[dict[str, Any]] = field(default_factory=list)
     p2p: dict[str, str] = field(default_factory=dict)
+    p2p_default: str = "ok"
     errors: dict[str, str] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     _inits: int = 0  # NVML counts init/shutdown pairs; the driver and GPU probes share one fake
@@ -203,6 +203,7 @@ class FakeNvml:
             cuda_driver=data.get("cuda_driver_version"),
             devices=[dict(d) for d in data.get("devices", [])],
             p2p=dict(data.get("p2p", {})),
+            p2p_default=data.get("p2p_default", "ok"),
             errors=dict(data.get("errors", {})),
         )
 
@@ -278,4 +279,4 @@ class FakeNvml:
 
     def p2p_status(self, a: int, b: int) -> str:
         self._check("p2p_status", a)
-        return self.p2p.get(f"{a},{b}") or self.p2p.get(f"{b},{a}") or "ok"
+        return self.p2p.get(f"{a},{b}") or self.p2p.get(f"{b},{a}") or self.p2p_default

@@ -182,3 +182,47 @@ def test_hf_conda_env_var_keeps_other_state(tmp_path: Path) -> None:
     assert json.loads(after) == {"env_vars": {"CUDA_HOME": "/usr/local/cuda", "HF_ENDPOINT": "https://hf-mirror.com"},
                                  "other": 1}
     assert hf_endpoint.set_conda_var(after, "https://hf-mirror.com", tmp_path / "state") == after
+
+
+@pytest.mark.parametrize(
+    "text, removed, added",
+    [
+        # a file of comments only keeps them (ruamel's dump alone would drop them)
+        ("# written by the cluster admins\n# ask before changing\n", [],
+         ["channels:", "  - conda-forge", "custom_channels:", f"  conda-forge: {TUNA_CONDA}"]),
+        # odd spacing elsewhere and an explicit document start are not "normalised"
+        ("---\nssl_verify:   true\nchannels:\n    - defaults   # old\n    - bioconda\n", ["    - defaults   # old"],
+         ["    - conda-forge", "custom_channels:", f"    conda-forge: {TUNA_CONDA}"]),
+        # a quoted key keeps its quotes and its comment
+        ("custom_channels:\n  'conda-forge': \"https://old/cloud\"   # was old\nchannels:\n  - conda-forge\n",
+         ["  'conda-forge': \"https://old/cloud\"   # was old"], [f"  'conda-forge': {TUNA_CONDA}   # was old"]),
+    ],
+)
+def test_condarc_edits_touch_only_the_lines_they_must(tmp_path: Path, text: str, removed: list, added: list) -> None:
+    after, _ = condarc.set_conda_forge(text, TUNA_CONDA, tmp_path / ".condarc")
+    assert changed_lines(text, after) == (removed, added)
+    assert condarc.set_conda_forge(after, TUNA_CONDA, tmp_path / ".condarc")[0] == after
+
+
+def test_condarc_flow_lists_fall_back_to_a_round_trip_that_keeps_keys_and_comments(tmp_path: Path) -> None:
+    text = "channels: [conda-forge, defaults]   # flow\nssl_verify: true\n"
+    after, _ = condarc.set_conda_forge(text, TUNA_CONDA, tmp_path / ".condarc")
+    assert after.startswith("channels: [conda-forge]") and "# flow" in after and "ssl_verify: true\n" in after
+    assert condarc.read(after, tmp_path / ".condarc").custom_conda_forge == TUNA_CONDA
+
+
+def test_a_new_pip_key_joins_its_section_not_the_blank_line_after_it(tmp_path: Path) -> None:
+    text = "[global]\ntimeout = 5\n\n[install]\nuser = true\n"
+    after, _ = pip_conf.set_index(text, TUNA, tmp_path / "pip.conf")
+    assert after == f"[global]\ntimeout = 5\nindex-url = {TUNA}\n\n[install]\nuser = true\n"
+
+
+@pytest.mark.parametrize("target, text", [("pip", "[global]\r\ntimeout = 5\r\n"), ("conda", "# a\r\nchannels:\r\n  - defaults\r\n"),
+                                          ("uv", 'native-tls = true\r\n')])
+def test_a_crlf_file_stays_crlf(tmp_path: Path, target: str, text: str) -> None:
+    from torchrig.mirrors.changes import _edit
+
+    url = TUNA_CONDA if target == "conda" else TUNA
+    after, _ = _edit(target, tmp_path / "f", text, url)
+    assert "\n" not in after.replace("\r\n", "") and after != text
+    assert _edit(target, tmp_path / "f", after, url)[0] == after

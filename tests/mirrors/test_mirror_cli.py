@@ -235,7 +235,7 @@ def test_list_includes_the_users_own_mirrors(home: Path, cli) -> None:
 
 
 def test_probe_json_and_use_fastest_against_local_mirrors(home: Path, cli) -> None:
-    with FakeMirror(delay=0.25) as slow, FakeMirror(delay=0.0) as fast:
+    with FakeMirror(delay=0.6) as slow, FakeMirror(delay=0.0) as fast:
         cfg = home / ".config" / "torchrig" / "mirrors.toml"
         cfg.parent.mkdir(parents=True)
         cfg.write_text(slow.toml("slow", services=("pypi",)) + fast.toml("fast", services=("pypi",)))
@@ -260,3 +260,29 @@ def test_restore_dry_run_shows_the_way_back_and_writes_nothing(home: Path, cli) 
     uv = home / ".config" / "uv" / "uv.toml"
     assert code == 0 and f"--- {uv}\n+++ {uv}\n" in out and '-url = "https://mirrors.bfsu.edu.cn/pypi/web/simple"' in out
     assert snapshot(home) == after
+
+
+def test_env_scope_writes_the_active_environments_files(home: Path, cli, monkeypatch) -> None:
+    venv = home / "venvs" / "train"
+    venv.mkdir(parents=True)
+    monkeypatch.setenv("VIRTUAL_ENV", str(venv))
+    user_pip = (home / ".config" / "pip" / "pip.conf").read_bytes()
+    code, _, err = cli("mirror", "use", "bfsu", "--scope", "env", "--for", "pip")
+    assert code == 0, err
+    assert (venv / "pip.conf").read_text() == "[global]\nindex-url = https://mirrors.bfsu.edu.cn/pypi/web/simple\n"
+    assert (home / ".config" / "pip" / "pip.conf").read_bytes() == user_pip
+    monkeypatch.delenv("VIRTUAL_ENV")
+    code, _, err = cli("mirror", "use", "bfsu", "--scope", "env", "--for", "conda")
+    assert code == 2 and "CONDA_PREFIX is not set" in " ".join(err.split())
+
+
+def test_probe_covers_every_service_a_mirror_serves(home: Path, cli) -> None:
+    with FakeMirror() as m:
+        cfg = home / ".config" / "torchrig" / "mirrors.toml"
+        cfg.parent.mkdir(parents=True)
+        cfg.write_text(m.toml("local"))
+        code, out, _ = cli("mirror", "probe", "local", "--json", "--allow-insecure")
+    results = json.loads(out)["results"]
+    assert code == 0 and sorted(r["service"] for r in results) == ["conda_forge", "hf", "pypi", "pytorch"]
+    assert all(r["error"] is None and r["bytes_read"] > 0 for r in results)
+    assert all(r["bytes_read"] <= 1 << 20 for r in results)  # capped range reads, never a whole file
