@@ -93,6 +93,7 @@ class Executor:
     """One way of making environments. Subclasses fill in the steps and the lifecycle."""
 
     kind = "?"
+    runner: Runner  # every subprocess goes through it (tests pass a FakeRunner)
 
     def location(self, name: str) -> str:
         raise NotImplementedError
@@ -324,21 +325,22 @@ def create(executor: Executor, req: Request, *, on_step: StepCallback | None = N
         for i, step in enumerate(steps):
             notify(i, len(steps), step, "start")
             started = True
-            done = executor_run(executor, step)
+            done = executor.runner.run(step.argv, timeout=step.timeout, env=_child_env())
             if not done.ok:
                 notify(i, len(steps), step, "failed")
-                raise _StepError(step, done)
+                raise _StepError(step.title, _why(step, done))
             notify(i, len(steps), step, "done")
         prefix = executor.prefix(req.name)
         if prefix is None:
-            raise _StepError(
-                steps[-1], Completed(steps[-1].argv, None, error="the environment is not where it should be")
-            )
-        _write_marker(prefix, executor, req)
+            raise _StepError(steps[-1].title, "the environment is not where the tool said it would be")
+        try:
+            _write_marker(prefix, executor, req)
+        except OSError as exc:
+            raise _StepError("recording the environment", f"{prefix}: {exc.strerror or exc}") from None
     except _StepError as exc:
         _rollback(executor, req.name)
         raise CreateFailed(
-            f"{exc.step.title} failed ({exc.reason}); removed the half-made environment "
+            f"{exc.title} failed ({exc.reason}); removed the half-made environment "
             f"{executor.location(req.name)}, nothing is left behind."
         ) from None
     except BaseException:
@@ -346,25 +348,18 @@ def create(executor: Executor, req: Request, *, on_step: StepCallback | None = N
             _rollback(executor, req.name)
         raise
     argv = executor.doctor(req.name)
-    return Created(req.name, prefix, argv, _runner_of(executor).run(argv, timeout=_DOCTOR_TIMEOUT))
+    return Created(req.name, prefix, argv, executor.runner.run(argv, timeout=_DOCTOR_TIMEOUT))
 
 
 class _StepError(Exception):
-    def __init__(self, step: Step, done: Completed) -> None:
-        self.step = step
-        prog = os.path.basename(step.argv[0])
-        if done.error:
-            self.reason = f"{prog}: {done.error}"
-        else:
-            self.reason = f"{prog} exited {done.returncode}: {_last_line(done)}"
+    def __init__(self, title: str, reason: str) -> None:
+        self.title = title
+        self.reason = reason
 
 
-def executor_run(executor: Executor, step: Step) -> Completed:
-    return _runner_of(executor).run(step.argv, timeout=step.timeout, env=_child_env())
-
-
-def _runner_of(executor: Executor) -> Runner:
-    return executor.runner  # type: ignore[attr-defined,no-any-return]
+def _why(step: Step, done: Completed) -> str:
+    prog = os.path.basename(step.argv[0])
+    return f"{prog}: {done.error}" if done.error else f"{prog} exited {done.returncode}: {_last_line(done)}"
 
 
 def _child_env() -> dict[str, str]:
