@@ -179,6 +179,20 @@ def test_under_wsl_the_windows_driver_column_counts() -> None:
     assert plan(Machine(driver="527.41", capabilities=(RTX3090,)), torch="2.13", python="3.12").variant == "cu129"
 
 
+def test_an_exact_patch_release_without_a_build_is_not_offered_it() -> None:
+    # 2.12.0 shipped without cu129; the series (torch==2.12.*) and 2.12.1 have it
+    machine = Machine(driver=R570, capabilities=(RTX5090,))
+    assert plan(machine, torch="2.12", python="3.12").variant == "cu129"
+    assert plan(machine, torch="2.12.1", python="3.12").variant == "cu129"
+    exact = plan(machine, torch="2.12.0", python="3.12")
+    assert exact.variant is None
+    assert any(
+        r.variant == "cu129" and "torch 2.12.0 has no cu129 build (it came with 2.12.1)" == r.why
+        for r in exact.rejected
+    )
+    assert (exact.suggestions[0].torch, exact.suggestions[0].variant) == ("2.12.1", "cu129")
+
+
 def test_native_windows_skips_linux_only_builds() -> None:
     machine = Machine(driver="576.02", capabilities=(RTX5090,), platform="windows")
     result = plan(machine, torch="2.13", python="3.12")

@@ -20,6 +20,7 @@ output is a frozen :class:`Plan`; the probes and the CLI fill the inputs.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import shlex
@@ -230,7 +231,7 @@ def plan(
             base, "cpu", "macOS has no CUDA: the cpu build (it uses the Apple GPU through MPS).", [], backend
         )
 
-    verdicts = {v: _why_not(release, v, machine) for v in ranked}
+    verdicts = {v: _why_not(release, v, machine, torch) for v in ranked}
     rejected = [Rejected(v, why) for v, why in verdicts.items() if why]
 
     if backend != "auto":
@@ -285,7 +286,7 @@ def plan(
         variant=None,
         reason=f"no build of torch {release.minor} fits {machine.describe()}.",
         rejected=tuple(rejected),
-        suggestions=tuple(_what_would_fit(machine, release, python)),
+        suggestions=tuple(_what_would_fit(machine, release, python, torch)),
         notes=_arch_notes(machine),
     )
 
@@ -328,8 +329,11 @@ def _rank(release: k.TorchRelease) -> tuple[str, ...]:
     return tuple(older + newer)
 
 
-def _why_not(release: k.TorchRelease, variant: str, machine: Machine) -> str:
-    """Why ``variant`` cannot run on ``machine`` ("" when it can)."""
+def _why_not(release: k.TorchRelease, variant: str, machine: Machine, torch: str | None = None) -> str:
+    """Why ``variant`` cannot run on ``machine`` ("" when it can); ``torch`` is an exact version, if one was asked."""
+    first = dict(release.since).get(variant)
+    if torch is not None and torch.count(".") == 2 and first and Version(torch) < Version(first):
+        return f"torch {torch} has no {variant} build (it came with {first})"
     if machine.platform == "windows" and variant in release.linux_only:
         return f"torch {release.minor} has no Windows wheels for {variant}"
     if machine.driver is not None:
@@ -429,7 +433,7 @@ def _forced(
             variant=None,
             reason=f"{backend} cannot run here: it {why}.",
             rejected=(Rejected(backend, why),),
-            suggestions=tuple(_what_would_fit(machine, release, base["python"])),
+            suggestions=tuple(_what_would_fit(machine, release, base["python"], base["torch"])),
         )
     return _finish(base, backend, f"{backend}, as asked: " + _fit_reason(release, backend, machine), [], backend)
 
@@ -437,8 +441,16 @@ def _forced(
 # --- what would fit instead ----------------------------------------------------------------
 
 
-def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str) -> list[Suggestion]:
+def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str, torch: str) -> list[Suggestion]:
     out: list[Suggestion] = []
+    for variant in _rank(release):  # a later patch release of the same series that has the build
+        first = dict(release.since).get(variant)
+        if first and torch.count(".") == 2 and Version(torch) < Version(first):
+            if not _why_not(release, variant, machine):
+                out.append(
+                    Suggestion(f"torch {first} with {variant} fits as the machine stands", torch=first, variant=variant)
+                )
+                break
     older = _newest_fitting_release(machine, python, below=release.minor)
     if older is not None:
         out.append(
@@ -448,7 +460,9 @@ def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str) -> l
                 variant=older.variant,
             )
         )
-    arch_ok = [v for v in _rank(release) if not _arch_gap(release, v, machine)]
+    # the builds a new driver would unlock: those that exist for this version and carry every GPU's kernels
+    driverless = dataclasses.replace(machine, driver=None, driver_unknown=True)
+    arch_ok = [v for v in _rank(release) if not _why_not(release, v, driverless, torch)]
     if arch_ok and machine.driver is not None:  # (without a driver, only the architectures can be the problem)
         best = arch_ok[0]
         need = k.min_driver(k.variant_cuda(best) or "", windows=machine.wsl or machine.platform == "windows")

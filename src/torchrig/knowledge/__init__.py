@@ -94,6 +94,7 @@ class TorchRelease:
     torchvision: str | None
     torchaudio: str | None
     linux_only: tuple[str, ...] = ()  # variants with no Windows wheels
+    since: tuple[tuple[str, str], ...] = ()  # (variant, first patch release that has it), e.g. ("cu129", "2.12.1")
 
     def supports_python(self, python: str) -> bool:
         v = parse_version(python)
@@ -115,6 +116,7 @@ def releases() -> list[TorchRelease]:
             torchvision=row.get("torchvision"),
             torchaudio=row.get("torchaudio"),
             linux_only=tuple(row.get("linux_only", ())),
+            since=tuple(sorted(row.get("since", {}).items())),
         )
         for minor, row in load("torch_builds")["release"].items()
     ]
