@@ -84,7 +84,7 @@ def linux_gpu_box(
         torch=TorchFacts(
             installed=torch is not None,
             version=torch,
-            cuda=cuda,
+            cuda=cuda if torch else None,
             location=f"{SITE}/torch" if torch else None,
             installer=installer if torch else None,
             copies=[f"{SITE}/torch"] if torch else [],
@@ -114,21 +114,26 @@ def linux_gpu_box(
     return facts
 
 
+def _cpu_torch(version: str) -> TorchFacts:
+    """A pip-installed CPU torch that imported."""
+    return TorchFacts(
+        installed=True,
+        version=version,
+        cuda=None,
+        location=f"{SITE}/torch",
+        installer="pip",
+        copies=[f"{SITE}/torch"],
+        python=PY,
+        import_ok=True,
+        cuda_available=False,
+        device_count=0,
+    )
+
+
 def this_machine() -> Facts:
     """The development box: CPU torch 2.13, a CUDA 13.0 toolkit at /usr/local/cuda, no driver, no GPU."""
     return Facts(
-        torch=TorchFacts(
-            installed=True,
-            version="2.13.0+cpu",
-            cuda=None,
-            location=f"{SITE}/torch",
-            installer="pip",
-            copies=[f"{SITE}/torch"],
-            python=PY,
-            import_ok=True,
-            cuda_available=False,
-            device_count=0,
-        ),
+        torch=_cpu_torch("2.13.0+cpu"),
         toolkit=ToolkitFacts(
             cuda_home="/usr/local/cuda", found_by="/usr/local/cuda", nvcc="/usr/local/cuda/bin/nvcc", version="13.0"
         ),
@@ -146,18 +151,9 @@ def this_machine() -> Facts:
 
 
 def mac() -> Facts:
+    """An Apple-silicon Mac: PyPI's torch (no local tag), no NVIDIA anything."""
     return Facts(
-        torch=TorchFacts(
-            installed=True,
-            version="2.13.0",
-            cuda=None,
-            location=f"{SITE}/torch",
-            installer="pip",
-            copies=[f"{SITE}/torch"],
-            python=PY,
-            import_ok=True,
-            cuda_available=False,
-        ),
+        torch=_cpu_torch("2.13.0"),
         system=SystemFacts(os="Darwin", machine="arm64", python_version="3.13.1", python_executable=PY),
     )
 

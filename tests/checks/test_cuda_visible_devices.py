@@ -64,3 +64,12 @@ def test_no_cuda_gpus_are_available_in_a_log_points_here() -> None:
     facts = report(("cuda.no-gpus-available", "RuntimeError: No CUDA GPUs are available"))
     [finding] = cuda_visible_devices.visible_devices_usable(facts, CTX)
     assert finding.severity is Severity.ERROR and "unset CUDA_VISIBLE_DEVICES" in finding.fix
+
+
+def test_a_log_that_set_the_variable_and_found_no_gpu_blames_the_variable() -> None:
+    # CoMoSVC #6: train.py sets CUDA_VISIBLE_DEVICES='1' on a machine with one GPU.
+    facts = report(("cuda.no-gpus-available", "RuntimeError: No CUDA GPUs are available"))
+    facts.system.env["CUDA_VISIBLE_DEVICES"] = "1"
+    [finding] = cuda_visible_devices.visible_devices_usable(facts, CTX)
+    assert finding.title == "CUDA_VISIBLE_DEVICES='1' hides every GPU"
+    assert finding.fix[1] == "# or name a GPU that exists: export CUDA_VISIBLE_DEVICES=0"

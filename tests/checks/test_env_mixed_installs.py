@@ -20,7 +20,7 @@ def test_a_user_site_copy_next_to_the_venv_copy_is_removed_and_one_reinstalled()
     assert finding.fix == (
         f"{PY} -m pip uninstall -y torch",
         f"{PY} -m pip uninstall -y torch",
-        "# then install exactly one:",
+        "# then install exactly one, with pip:",
         f"{PY} -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu130",
     )
 
@@ -31,8 +31,20 @@ def test_conda_and_pip_copies_that_break_the_import_are_an_error() -> None:
     facts.torch.import_ok = False
     [finding] = env_mixed_installs.one_torch_installation(facts, CTX)
     assert finding.severity is Severity.ERROR
-    assert "conda remove -y --force pytorch   # if conda also installed one" in finding.fix
+    assert "conda remove -y -p /opt/conda --force pytorch   # conda's copy" in finding.fix
 
 
 def test_one_copy_is_fine() -> None:
     assert env_mixed_installs.one_torch_installation(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_torch_owned_by_both_conda_and_pip_is_reinstalled_by_one_of_them() -> None:
+    facts = linux_gpu_box(RTX4090, installer="conda+pip", conda_prefix="/opt/conda/envs/train")
+    [finding] = env_mixed_installs.one_torch_installation(facts, CTX)
+    assert finding.title == "Conda and pip both installed torch"
+    assert finding.fix == (
+        f"{PY} -m pip uninstall -y torch",
+        "conda remove -y -p /opt/conda/envs/train --force pytorch   # conda's copy",
+        "# then install exactly one, with pip:",
+        f"{PY} -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu130",
+    )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from check_facts import A100, GTX1080, H100, PY, T4, V100, linux_gpu_box, pkg
+from check_facts import A100, GTX1080, H100, PY, T4, V100, linux_gpu_box, pkg, report
 
 from torchrig.checks import CheckContext, gpu_arch_too_old_for_package
+from torchrig.facts import Gpu
 from torchrig.knowledge import extensions
 
 CTX = CheckContext()
@@ -71,3 +72,25 @@ def test_the_table_answers_by_package_name_and_version() -> None:
     assert extensions.need_of("flash-attn", "1.0.9").min_cc == "7.5"
     assert extensions.need_of("requests", "2.32.0") is None
     assert all(row.source.startswith("https://") for row in extensions.needs())
+
+
+def test_flash_attention_refusing_the_gpu_in_a_log_names_the_installed_flash_attn() -> None:
+    # MInference #51: flash-attn 2.6 on a Tesla V100S; the log names no compute capability.
+    facts = report(
+        ("package.flash-attn-needs-ampere", "RuntimeError: FlashAttention only supports Ampere GPUs or newer.")
+    )
+    facts.companions = [pkg("flash-attn", "2.6.0.post1")]
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.title == "flash-attn 2.6.0.post1 does not support this GPU's compute capability"
+    assert finding.evidence["flash-attn needs"].startswith("compute capability >= 8.0")
+    assert finding.fix[-1] == "python -m pip uninstall -y flash-attn   # or do without it on this GPU"
+
+
+def test_a_gpu_named_in_a_report_gets_its_capability_from_the_model_table() -> None:
+    facts = report(
+        ("package.flash-attn-needs-ampere", "RuntimeError: FlashAttention only supports Ampere GPUs or newer.")
+    )
+    facts.gpus.devices = [Gpu(index=0, name="Tesla V100S-PCIE-32GB", source="report")]
+    facts.companions = [pkg("flash-attn", "2.6.0.post1")]
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.title.endswith("but GPU0 Tesla V100S-PCIE-32GB (compute capability 7.0) has less")

@@ -20,6 +20,7 @@ from check_facts import (
 )
 
 from torchrig.checks import CheckContext, gpu_arch_unsupported
+from torchrig.facts import SignatureHit
 from torchrig.findings import Severity
 
 CTX = CheckContext()
@@ -124,3 +125,11 @@ def test_a_b200_on_a_torch_2_6_build_moves_to_a_release_with_sm_100() -> None:
     facts = linux_gpu_box(B200, torch="2.6.0+cu126", cuda="12.6", arch=ARCH_CU126)
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu132"
+
+
+def test_no_kernel_image_while_torch_covers_the_gpu_blames_a_compiled_extension() -> None:
+    facts = linux_gpu_box(RTX4090, arch=ARCH_CU130)
+    facts.signatures = [SignatureHit(id="gpu.no-kernel-image", excerpt=NO_KERNEL, line=40)]
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.title == "A compiled CUDA extension has no kernels for compute capability 8.9"
+    assert finding.fix[0].startswith(f'TORCH_CUDA_ARCH_LIST="8.9" {PY} -m pip install --no-build-isolation')

@@ -40,7 +40,7 @@ from torchrig.checks import (
     signature_hits,
 )
 from torchrig.facts import Facts, ShadowedModule, SystemFacts, TorchFacts
-from torchrig.findings import Severity
+from torchrig.findings import Finding, Severity
 
 
 def errors(findings: list) -> list:
@@ -80,7 +80,7 @@ def test_a_driver_library_mismatch_is_the_root_cause_and_cuda_init_failure_folds
     facts.torch.cuda_init_error = "CUDA driver initialization failed, you might not have a CUDA gpu."
     findings = run_checks(facts)
     assert codes(findings) == ["driver.version-mismatch"]
-    assert findings[0].evidence["consequences"] == [{"code": "cuda.init-failed", "title": "CUDA fails to initialise"}]
+    assert findings[0].evidence["consequences"] == ["cuda.init-failed: CUDA fails to initialise"]
 
 
 def test_a_container_without_a_gpu_explains_cuda_seeing_none() -> None:
@@ -88,7 +88,7 @@ def test_a_container_without_a_gpu_explains_cuda_seeing_none() -> None:
     facts.torch.cuda_init_error = "no CUDA-capable device is detected"
     findings = run_checks(facts)
     assert codes(findings) == ["container.no-gpu"]
-    assert [c["code"] for c in findings[0].evidence["consequences"]] == ["driver.missing", "cuda.init-failed"]
+    assert [c.split(":")[0] for c in findings[0].evidence["consequences"]] == ["driver.missing", "cuda.init-failed"]
 
 
 def test_a_local_torch_py_explains_the_import_failure() -> None:
@@ -96,6 +96,33 @@ def test_a_local_torch_py_explains_the_import_failure() -> None:
     facts.torch.import_ok = False
     facts.torch.import_error = "AttributeError: partially initialized module 'torch' has no attribute 'cuda'"
     assert codes(run_checks(facts)) == ["env.module-shadowed"]
+
+
+def test_a_chain_of_consequences_folds_into_the_top_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    def finding(code: str) -> registry.CheckFn:
+        return lambda facts, ctx: [Finding(code=code, severity=Severity.ERROR, title=code)]
+
+    chain = [
+        registry.Check("a", ("t.a",), "a", Layer.ACCESS, finding("t.a"), explains=("t.b",)),
+        registry.Check("b", ("t.b",), "b", Layer.DRIVER, finding("t.b"), explains=("t.c",)),
+        registry.Check("c", ("t.c",), "c", Layer.CUDA_INIT, finding("t.c")),
+    ]
+    monkeypatch.setattr(registry, "_REGISTRY", chain)
+    [root] = run_checks(Facts())
+    assert root.code == "t.a" and root.evidence["consequences"] == ["t.b: t.b", "t.c: t.c"]
+
+
+def test_the_explains_graph_has_no_cycles() -> None:
+    owner = {code: check for check in checks() for code in check.codes}
+    for check in checks():
+        seen, frontier = set(), list(check.explains)
+        while frontier:
+            code = frontier.pop()
+            assert code not in check.codes, f"{check.name} explains itself through {code}"
+            if code in seen or code not in owner:
+                continue
+            seen.add(code)
+            frontier += owner[code].explains
 
 
 def test_independent_problems_come_in_causal_order_driver_then_build_then_runtime() -> None:
@@ -273,3 +300,9 @@ def _odd_facts() -> list[Facts]:
 @pytest.mark.parametrize("facts", _odd_facts())
 def test_no_check_raises_on_odd_or_partial_facts(facts: Facts) -> None:
     assert CHECK_FAILED not in codes(run_checks(facts))
+
+
+def test_without_torch_only_torch_missing_is_reported_on_a_gpu_box() -> None:
+    facts = linux_gpu_box(V100, V100, torch=None)
+    facts.torch.cuda = "13.0"  # a stale value must not make CUDA look broken when there is no torch
+    assert codes(run_checks(facts)) == ["torch.missing"]

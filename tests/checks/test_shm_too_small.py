@@ -54,3 +54,14 @@ def test_the_ngc_64mb_banner_is_a_warning() -> None:
 def test_this_machines_24_gib_and_a_mac_are_fine() -> None:
     assert shm_too_small.shm_fits_dataloader_workers(this_machine(), CTX) == []
     assert shm_too_small.shm_fits_dataloader_workers(mac(), CTX) == []
+
+
+def test_a_bus_error_line_cut_by_the_reporters_wrapping_is_still_an_error() -> None:
+    facts = report(
+        (
+            "shm.dataloader-bus-error",
+            'it erred with: " RuntimeError: DataLoader worker (pid 47) is killed by signal: Bus',
+        )
+    )
+    [finding] = shm_too_small.shm_fits_dataloader_workers(facts, CTX)
+    assert finding.severity is Severity.ERROR

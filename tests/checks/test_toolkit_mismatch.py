@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from check_facts import RTX4090, linux_gpu_box, this_machine
+from check_facts import RTX4090, linux_gpu_box, report, this_machine
 
 from torchrig.checks import CheckContext, toolkit_mismatch
 from torchrig.facts import ToolkitFacts, ToolkitInstall
@@ -41,3 +41,16 @@ def test_a_newer_minor_toolkit_of_the_same_major_is_fine() -> None:
 
 def test_this_machine_cpu_torch_and_a_cuda_13_toolkit_builds_no_cuda_extensions() -> None:
     assert toolkit_mismatch.toolkit_matches_torch(this_machine(), CTX) == []
+
+
+def test_cpp_extensions_refusing_the_toolkit_in_a_log_is_an_error_with_both_versions() -> None:
+    facts = report(
+        (
+            "toolkit.extension-cuda-mismatch",
+            "RuntimeError: The detected CUDA version (12.1) mismatches the version that was used to compile "
+            "PyTorch (11.7). Please make sure to use the same CUDA versions.",
+        )
+    )
+    [finding] = toolkit_mismatch.toolkit_matches_torch(facts, CTX)
+    assert finding.severity is Severity.ERROR
+    assert finding.title == "The CUDA toolkit that builds extensions is 12.1, but torch was built with CUDA 11.7"

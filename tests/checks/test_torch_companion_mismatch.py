@@ -59,3 +59,11 @@ def test_operator_torchvision_nms_does_not_exist_in_a_log_yields_the_finding() -
 def test_a_matching_pair_is_fine() -> None:
     facts = linux_gpu_box(RTX4090, companions=[pkg("torchvision", "0.28.0+cu130", "torch==2.13.0")])
     assert torch_companion_mismatch.companions_match_torch(facts, CTX) == []
+
+
+def test_nightly_companions_are_not_held_to_the_release_pairing() -> None:
+    # pytorch #131312: torch 2.5.0.dev20240720 with torchaudio 2.4.0.dev20240721 from the same nightly index.
+    facts = linux_gpu_box(
+        RTX4090, torch="2.5.0.dev20240720+cu124", cuda="12.4", companions=[pkg("torchaudio", "2.4.0.dev20240721+cu124")]
+    )
+    assert torch_companion_mismatch.companions_match_torch(facts, CTX) == []

@@ -6,6 +6,7 @@ from check_facts import (
     GTX1080,
     PY,
     RTX4090,
+    RTX5090,
     linux_gpu_box,
     mac,
     pkg,
@@ -45,7 +46,7 @@ def test_a_conda_install_is_fixed_with_conda() -> None:
     )
     [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
     assert finding.fix == (
-        "conda install -y -p /opt/conda/envs/train -c conda-forge 'pytorch=2.13.0=cuda*' cuda-version=13.2",
+        "conda install -y -p /opt/conda/envs/train -c conda-forge 'pytorch=2.13.0=cuda*' 'cuda-version>=13.0,<14'",
     )
 
 
@@ -70,3 +71,9 @@ def test_a_mac_is_right_with_its_build() -> None:
 
 def test_a_cuda_build_on_a_gpu_is_right() -> None:
     assert torch_cpu_only_build.cuda_build_where_gpu(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_conda_on_an_rtx_5090_with_driver_570_pins_a_cuda_12_that_has_sm_120() -> None:
+    facts = linux_gpu_box(RTX5090, driver="570.133.07", torch="2.13.0+cpu", cuda=None, installer="conda")
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.fix == ("conda install -y -c conda-forge 'pytorch=2.13.0=cuda*' 'cuda-version>=12.9,<13'",)

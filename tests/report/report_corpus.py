@@ -25,6 +25,7 @@ class Case:
     root_cause: str
     why: str
     expect: dict[str, Any]
+    also: tuple[str, ...] = ()  # findings that must come after the root cause
     check_bug: str = ""  # a defect in checks/ that keeps root_cause from coming first (see manifest)
 
     @property
@@ -39,7 +40,7 @@ class Case:
 def cases() -> list[Case]:
     with (CORPUS / "manifest.toml").open("rb") as fh:
         rows = tomllib.load(fh)["case"]
-    return [Case(**row) for row in rows]
+    return [Case(**{**row, "also": tuple(row.get("also", ()))}) for row in rows]
 
 
 def fact(facts: Facts, path: str) -> Any:
@@ -50,8 +51,8 @@ def fact(facts: Facts, path: str) -> Any:
         return [gpu.compute_capability for gpu in facts.gpus.devices]
     if path == "signatures":
         return [hit.id for hit in facts.signatures]
-    if path == "companions":
-        return {pkg.name: pkg.version for pkg in facts.companions}
+    if path == "companions":  # the first entry per name, as Facts.companion() answers
+        return {pkg.name: facts.companion(pkg.name).version for pkg in facts.companions}  # type: ignore[union-attr]
     section, _, rest = path.partition(".")
     value: Any = getattr(facts, section)
     for part in rest.split("."):

@@ -77,3 +77,13 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path: Path, content: bytes, wo
     # One sentence (main() prints it through rich, which may wrap it at the console width).
     message = b" ".join(proc.stderr.split())
     assert message.startswith(b"torchrig: ") and message.endswith(b".") and words in message
+
+
+def test_a_utf16_file_from_windows_powershell_is_read(tmp_path: Path) -> None:
+    # `python -m torch.utils.collect_env > env.txt` in Windows PowerShell 5 writes UTF-16 with a BOM.
+    text = (CORPUS / "pytorch-122924-windows-cpu-build-rtx4080.txt").read_text().replace("\n", "\r\n")
+    report = tmp_path / "env.txt"
+    report.write_bytes(text.encode("utf-16"))
+    proc = doctor("--report", str(report), "--json")
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["findings"][0]["code"] == "torch.cpu-only-build"

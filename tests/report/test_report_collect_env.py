@@ -142,3 +142,43 @@ def test_a_wheel_tag_gives_torchs_cuda_when_the_field_is_cut_off() -> None:
     text = "PyTorch version: 2.6.0+cu126\nIs debug build: False\n"
     torch = parse_report(text).torch
     assert torch.cuda == "12.6" and torch.sources["cuda"] == "report"
+
+
+def test_a_second_commenters_report_below_the_first_does_not_mix_in() -> None:
+    # https://github.com/pytorch/pytorch/issues/37320: the description's report, then a reply's (indented)
+    first = (CORPUS / "pytorch-37320-p100-driver-410-retyped.txt").read_text()
+    reply = """+1 
+
+Also pip installed: pip -U install pytorch torchvision
+Output of python -m torch.utils.collect_env:
+
+    $ python -m torch.utils.collect_env
+    Collecting environment information...
+    PyTorch version: 1.5.0
+    Is debug build: No
+    CUDA used to build PyTorch: 10.2
+    
+    OS: Ubuntu 18.04.2 LTS
+    GCC version: (Ubuntu 7.5.0-3ubuntu1~18.04) 7.5.0
+    CMake version: version 3.10.2
+    
+    Python version: 3.8
+    Is CUDA available: No
+    CUDA runtime version: Could not collect
+    GPU models and configuration: 
+    GPU 0: Tesla V100-PCIE-16GB
+"""
+    facts = parse_report(first + "\n" + reply)
+    assert [g.name for g in facts.gpus.devices] == ["Tesla P100-PCIE-16GB"] * 4
+    assert facts.system.distro == "Ubuntu 18.04.3 LTS" and facts.system.python_version == "3.6"
+
+
+def test_a_rocm_builds_amd_devices_are_not_taken_for_nvidia_gpus() -> None:
+    # collect_env lists torch's own devices for a ROCm build (torch.cuda.get_device_name), not nvidia-smi -L.
+    text = (
+        "PyTorch version: 2.1.0+rocm5.6\nCUDA used to build PyTorch: N/A\nROCM used to build PyTorch: 5.6.31061-8c743ae5d\n"
+        "GPU models and configuration: AMD Radeon RX 7900 XTX (gfx1100)\nNvidia driver version: Could not collect\n"
+    )
+    facts = parse_report(text)
+    assert facts.torch.hip == "5.6.31061-8c743ae5d"
+    assert facts.gpus.devices == [] and facts.driver.userspace is None

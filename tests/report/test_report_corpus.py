@@ -65,3 +65,15 @@ def test_root_cause_comes_first(case: Case, request: pytest.FixtureRequest) -> N
     else:
         assert findings, "no findings"
         assert findings[0].code == case.root_cause, [f.code for f in findings]
+        assert set(case.also) <= {f.code for f in findings[1:]}, [f.code for f in findings]
+
+
+def test_a_gpu_named_without_its_capability_is_still_checked_against_the_build() -> None:
+    """The RTX 5090 D report with torch's warning removed: the capability comes from the model name."""
+    checks = pytest.importorskip("torchrig.checks", reason="the checks live on branch doctor-checks")
+    case = next(c for c in CASES if c.file.startswith("pytorch-150733"))
+    quiet = "\n".join(line for line in case.text.splitlines() if "sm_" not in line and "warn" not in line.lower())
+    facts = parse_report(quiet)
+    assert facts.signatures == [] and facts.torch.arch_list == []
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [("NVIDIA GeForce RTX 5090 D", "12.0")]
+    assert checks.run_checks(facts)[0].code == "gpu.arch-unsupported"

@@ -48,6 +48,7 @@ _MODULES = (
     "gpu_arch_too_old_for_package",
     "libs_shadowed",
     "toolkit_mismatch",
+    "toolkit_incomplete_home",
     "shm_too_small",
     "gpu_p2p_broken",
 )
@@ -113,23 +114,37 @@ def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
 
 
 def _fold(produced: list[tuple[Check, Finding]]) -> list[tuple[Check, Finding]]:
-    """Fold consequences into the first root-cause finding that explains them."""
+    """Fold consequences into the root-cause finding that explains them, following chains to the top.
+
+    A consequence is listed in its root's evidence as ``"consequences": ["cuda.init-failed: CUDA fails to
+    initialise", ...]``. Only errors explain: a warning is not sure enough to hide another finding.
+    """
     roots: dict[str, int] = {}  # explained code -> index of the first finding that explains it
     for i, (check, finding) in enumerate(produced):
         for code in check.explains:
             if finding.severity is Severity.ERROR:
                 roots.setdefault(code, i)
-    folded: dict[int, list[dict[str, str]]] = {}
-    kept: list[int] = []
+    parent = {
+        i: roots[finding.code]
+        for i, (_, finding) in enumerate(produced)
+        if finding.code in roots and produced[roots[finding.code]][1].code != finding.code
+    }
+
+    def top(i: int) -> int:
+        seen = {i}
+        while i in parent and parent[i] not in seen:
+            i = parent[i]
+            seen.add(i)
+        return i
+
+    folded: dict[int, list[str]] = {}
     for i, (_, finding) in enumerate(produced):
-        root = roots.get(finding.code)
-        if root is not None and root != i and produced[root][1].code != finding.code:
-            folded.setdefault(root, []).append({"code": finding.code, "title": finding.title})
-        else:
-            kept.append(i)
+        if top(i) != i:
+            folded.setdefault(top(i), []).append(f"{finding.code}: {finding.title}")
     out = []
-    for i in kept:
-        check, finding = produced[i]
+    for i, (check, finding) in enumerate(produced):
+        if top(i) != i:
+            continue
         if i in folded:
             finding = replace(finding, evidence={**finding.evidence, "consequences": folded[i]})
         out.append((check, finding))

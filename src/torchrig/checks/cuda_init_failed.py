@@ -59,7 +59,7 @@ def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
     hits = hits_for(facts, CODE)
     # Without an NVIDIA GPU a CUDA build failing to initialise is expected (it runs on the CPU), and a
     # CPU build has no CUDA to initialise: neither is a fault of this machine.
-    gpu_here = machine.has_nvidia_gpu(facts) and machine.torch_variant(facts) != "cpu"
+    gpu_here = bool(facts.torch.version) and machine.has_nvidia_gpu(facts) and machine.torch_variant(facts) != "cpu"
     texts = (_failure_texts(facts) if gpu_here else []) + [h.excerpt for h in hits]
     silent = (
         gpu_here

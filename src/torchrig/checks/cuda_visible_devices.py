@@ -43,10 +43,11 @@ def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """CUDA_VISIBLE_DEVICES, where set on a machine with an NVIDIA GPU, must name at least one usable device."""
     value = machine.env(facts, "CUDA_VISIBLE_DEVICES")
     hits = hits_for(facts, CODE)
-    if value is None and hits:
-        return [_no_gpu_visible(hits)]
-    if value is None or not machine.has_nvidia_gpu(facts):
-        return []
+    if value is None:
+        return [_no_gpu_visible(hits)] if hits else []
+    if not machine.has_nvidia_gpu(facts):
+        # A report that shows the variable and CUDA finding no GPU: the variable hid them.
+        return [_hidden_by(value, hits)] if hits else []
     count = len(facts.gpus.devices) or None
     uuids = [g.uuid for g in facts.gpus.devices if g.uuid]
     entries = [e.strip() for e in value.split(",")]
@@ -86,6 +87,19 @@ def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=(f"export CUDA_VISIBLE_DEVICES={','.join(usable)}", "# or unset CUDA_VISIBLE_DEVICES to use every GPU"),
         )
     ]
+
+
+def _hidden_by(value: str, hits: list[SignatureHit]) -> Finding:
+    """A log says CUDA saw no GPU while CUDA_VISIBLE_DEVICES was set: the variable named no GPU that exists."""
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"CUDA_VISIBLE_DEVICES={value!r} hides every GPU",
+        detail="CUDA found no device while CUDA_VISIBLE_DEVICES was set, so the value names no GPU that exists "
+        "(indices count from 0: on a one-GPU machine only 0 is valid).",
+        evidence={"CUDA_VISIBLE_DEVICES": value, **evidence_of(hits)},
+        fix=("unset CUDA_VISIBLE_DEVICES", "# or name a GPU that exists: export CUDA_VISIBLE_DEVICES=0"),
+    )
 
 
 def _no_gpu_visible(hits: list[SignatureHit]) -> Finding:

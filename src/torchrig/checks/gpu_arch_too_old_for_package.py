@@ -6,7 +6,8 @@ import shlex
 
 from torchrig.checks import machine
 from torchrig.checks.registry import Check, CheckContext, Layer, register
-from torchrig.facts import Facts
+from torchrig.checks.signature_hits import evidence_of, hits_for
+from torchrig.facts import Facts, SignatureHit
 from torchrig.findings import Finding, Severity
 from torchrig.knowledge import extensions
 
@@ -57,7 +58,36 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
                 fix=tuple(fix),
             )
         )
+    hits = hits_for(facts, CODE)
+    if hits and not findings:
+        findings.append(_from_log(facts, hits))
     return findings
+
+
+def _from_log(facts: Facts, hits: list[SignatureHit]) -> Finding:
+    """A log shows an extension rejecting the GPU ("FlashAttention only supports Ampere GPUs or newer")."""
+    known = [(pkg, need) for pkg in facts.companions if (need := extensions.need_of(pkg.name, pkg.version))]
+    py = machine.python_command(facts)
+    fix: list[str] = []
+    for pkg, need in known:
+        if need.alternative and need.alternative_min_cc:
+            fix.append(
+                shlex.join([py, "-m", "pip", "install", need.alternative])
+                + f"   # if the GPU has compute capability {need.alternative_min_cc}+"
+            )
+        fix.append(shlex.join([py, "-m", "pip", "uninstall", "-y", pkg.name]) + "   # or do without it on this GPU")
+    if not fix:
+        fix.append("Run on a GPU the extension supports, or uninstall the extension (see its installation page)")
+    what = ", ".join(f"{pkg.name} {pkg.version or ''}".strip() for pkg, _ in known) or "An installed extension"
+    needs = {f"{pkg.name} needs": f"compute capability >= {need.min_cc} ({need.source})" for pkg, need in known}
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"{what} does not support this GPU's compute capability",
+        detail="The extension refused the GPU at run time: its kernels need a newer architecture.",
+        evidence={**needs, **evidence_of(hits)},
+        fix=tuple(fix),
+    )
 
 
 register(

@@ -8,7 +8,7 @@ from torchrig import knowledge
 from torchrig.checks import install_commands, machine
 from torchrig.checks.registry import Check, CheckContext, Layer, register
 from torchrig.checks.signature_hits import evidence_of, hits_for
-from torchrig.facts import Facts
+from torchrig.facts import Facts, SignatureHit
 from torchrig.findings import Finding, Severity
 
 CODE = "gpu.arch-unsupported"
@@ -49,6 +49,8 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
     if not uncovered and not hits:
         return []
     ccs = list(dict.fromkeys(machine.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
+    if not uncovered and archs and ccs and all(knowledge.build_covers(archs, cc) for cc in ccs):
+        return [_extension_without_kernels(facts, ccs, hits)]
     evidence: dict[str, object] = {}
     if facts.torch.version:
         evidence["torch"] = facts.torch.version
@@ -92,13 +94,35 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
         Finding(
             code=CODE,
             severity=Severity.ERROR,
-            title=f"torch {facts.torch.version or ''} has no kernels for {names}".replace("  ", " "),
+            title=f"{_subject(facts)} has no kernels for {names}",
             detail="The build carries no machine code (SASS) for this GPU's architecture and no PTX it could compile, "
             'so CUDA operations fail with "no kernel image is available for execution on the device".',
             evidence=evidence,
             fix=tuple(fix),
         )
     ]
+
+
+def _subject(facts: Facts) -> str:
+    return f"torch {facts.torch.version}" if facts.torch.version else "This PyTorch build"
+
+
+def _extension_without_kernels(facts: Facts, ccs: list[str], hits: list[SignatureHit]) -> Finding:
+    """torch covers every GPU, yet a kernel image was missing: a compiled extension lacks this architecture."""
+    arch = ";".join(ccs)
+    py = machine.python_command(facts)
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"A compiled CUDA extension has no kernels for compute capability {', '.join(ccs)}",
+        detail=f"{_subject(facts)} itself covers every GPU here, so the missing kernel image belongs to an extension "
+        "built for other architectures (a custom op, or a wheel built on another machine).",
+        evidence={"compiled for": " ".join(_build_archs(facts)), **evidence_of(hits)},
+        fix=(
+            f'TORCH_CUDA_ARCH_LIST="{arch}" {py} -m pip install --no-build-isolation --no-cache-dir '
+            "--force-reinstall <the extension>",
+        ),
+    )
 
 
 register(

@@ -25,6 +25,7 @@ class TorchBuild:
     variant: str  # "cu126", "cpu"
     torchvision: str | None
     torchaudio: str | None
+    cuda_floor: str | None = None  # the oldest CUDA of the same major that also fits (conda pins from there)
 
     @property
     def cuda(self) -> str | None:
@@ -84,11 +85,17 @@ def choose_build(facts: Facts, *, driver: str | None = None, ccs: list[str] | No
     for rel in order:
         if python and not rel.supports_python(python):
             continue
-        for variant in sorted(rel.variants, key=lambda v: Version(knowledge.variant_cuda(v) or "0"), reverse=True):
-            if build_fits(rel, variant, driver=driver, ccs=ccs, windows=windows):
-                torch, vision, audio = _versions(rel, installed)
-                return TorchBuild(torch, variant, vision, audio)
+        fitting = [v for v in rel.variants if build_fits(rel, v, driver=driver, ccs=ccs, windows=windows)]
+        if fitting:
+            newest = max(fitting, key=_cuda_of)
+            floor = min((v for v in fitting if _cuda_of(v).major == _cuda_of(newest).major), key=_cuda_of)
+            torch, vision, audio = _versions(rel, installed)
+            return TorchBuild(torch, newest, vision, audio, cuda_floor=knowledge.variant_cuda(floor))
     return None
+
+
+def _cuda_of(variant: str) -> Version:
+    return Version(knowledge.variant_cuda(variant) or "0")
 
 
 def cpu_build(facts: Facts) -> TorchBuild | None:
@@ -141,7 +148,10 @@ def torch_install(
         pkgs = [f"pytorch={_conda_version(build.torch)}={build_string}"]
         pkgs += [f"{n}={_conda_version(s.split('==')[1])}" for n, s in zip(names[1:], specs[1:], strict=True)]
         if build.cuda:
-            pkgs.append(f"cuda-version={build.cuda}")
+            # conda-forge builds its own CUDA minors: ask for this one or a newer minor of the same major,
+            # which the driver runs (minor-version compatibility) and which keeps the architectures.
+            major = int(build.cuda.split(".")[0])
+            pkgs.append(f"cuda-version>={build.cuda_floor or build.cuda},<{major + 1}")
         return (shlex.join(["conda", "install", "-y", *where, "-c", "conda-forge", *pkgs]),)
     # macOS wheels come from PyPI itself; everywhere else the variant's index decides the build.
     index = (
@@ -177,10 +187,8 @@ def driver_install(facts: Facts, minimum: Version, branch: int | None) -> tuple[
     """How to get a driver at ``minimum`` or newer on this machine (WSL: the Windows driver; containers: the host)."""
     want = f"{minimum} or newer" + (f" (the {branch} branch is recommended)" if branch else "")
     if machine.uses_windows_driver(facts):
-        return (
-            f"Update the Windows NVIDIA driver to {want}: https://www.nvidia.com/Download/index.aspx "
-            "(WSL uses the Windows driver; do not install a Linux driver inside WSL)",
-        )
+        wsl = " (WSL uses the Windows driver; do not install a Linux driver inside WSL)" if facts.system.wsl else ""
+        return (f"Update the Windows NVIDIA driver to {want}: https://www.nvidia.com/Download/index.aspx{wsl}",)
     if facts.system.container:
         return (
             f"On the host (a container uses the host's driver), install NVIDIA driver {want}, then restart the container",

@@ -43,7 +43,7 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
     """Every CUDA library torch loaded must come from torch's own copy, not from LD_LIBRARY_PATH or the system."""
     hits = hits_for(facts, CODE)
     roots = _own_roots(facts)
-    cuda_libs = [lib for lib in facts.torch.loaded_libs if _CUDA_LIB.match(lib.name)]
+    cuda_libs = [lib for lib in facts.torch.loaded_libs if lib.path and _CUDA_LIB.match(lib.name)]
     own = [lib for lib in cuda_libs if any(lib.path.startswith(r) for r in roots)]
     foreign = [lib for lib in cuda_libs if roots and lib not in own]
     if not (foreign and _bundles_libraries(facts, own)) and not hits:
@@ -52,22 +52,20 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
     preload = machine.env(facts, "LD_PRELOAD") or ""
     dirs = {os.path.dirname(lib.path) for lib in foreign}
     fix: list[str] = []
-    if any(lib.path in preload or os.path.basename(lib.path) in preload for lib in foreign):
+    if any(os.path.basename(lib.path) in preload for lib in foreign):
         fix.append("unset LD_PRELOAD")
     entries = [p for p in ld_path.split(":") if p]
-    kept = [p for p in entries if p.rstrip("/") not in dirs]
-    if len(kept) != len(entries) or (hits and entries):
-        kept = (
-            kept if len(kept) != len(entries) else [p for p in entries if not re.search(r"cuda|cudnn|nvidia", p, re.I)]
-        )
+    shadowing = [p for p in entries if p.rstrip("/") in dirs]  # the entries that hold a foreign copy
+    if not shadowing and hits:  # a log does not say which entry: drop the CUDA ones
+        shadowing = [p for p in entries if re.search(r"cuda|cudnn|nvidia", p, re.IGNORECASE)]
+    if shadowing:
+        kept = [p for p in entries if p not in shadowing]
         fix.append(f"export LD_LIBRARY_PATH={':'.join(kept)}" if kept else "unset LD_LIBRARY_PATH")
+    if not fix and dirs:
+        where = ", ".join(sorted(dirs))
+        fix.append(f"Remove {where} from the loader path (/etc/ld.so.conf.d, then `sudo ldconfig`) or uninstall that copy")
     if not fix:
-        fix.append(
-            "Remove " + ", ".join(sorted(dirs)) + " from the loader path (/etc/ld.so.conf.d, then `sudo ldconfig`) "
-            "or uninstall the system copy, so torch loads its own"
-            if dirs
-            else "Make sure no other cuDNN/CUDA copy is on LD_LIBRARY_PATH or LD_PRELOAD, so torch loads its own"
-        )
+        fix.append("Make sure no other cuDNN/CUDA copy is on LD_LIBRARY_PATH or LD_PRELOAD, so torch loads its own")
     evidence: dict[str, object] = {f"{lib.name} loaded from": lib.path for lib in foreign}
     if roots:
         evidence["torch's own copies under"] = ", ".join(roots)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from torchrig import knowledge
 from torchrig.facts import Facts, PciDevice
+from torchrig.knowledge import gpu_models
 
 NVIDIA_VENDOR = "0x10de"
 
@@ -81,8 +82,13 @@ def _cc(text: str | None) -> str | None:
 
 
 def gpus(facts: Facts) -> list[GpuView]:
-    """Every GPU the facts know of, with a well-formed compute capability or None."""
-    return [GpuView(g.index, g.name, _cc(g.capability), g.uuid) for g in _gpus(facts)]
+    """Every GPU the facts know of, with a well-formed compute capability or None.
+
+    A report may name a GPU without its capability (collect_env does): the model table supplies it.
+    """
+    return [
+        GpuView(g.index, g.name, _cc(g.capability) or gpu_models.capability_of(g.name), g.uuid) for g in _gpus(facts)
+    ]
 
 
 def _gpus(facts: Facts) -> list[GpuView]:

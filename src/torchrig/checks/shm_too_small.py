@@ -14,6 +14,11 @@ MINIMUM_BYTES = 512 << 20
 SUGGESTED = "16g"
 
 
+def _is_failure(excerpt: str) -> bool:
+    """A worker that died proves shm too small; NGC's "SHMEM allocation limit" banner only warns."""
+    return "allocation limit" not in excerpt.lower()
+
+
 def _mib(n: int) -> str:
     return f"{n / (1 << 20):.0f} MiB"
 
@@ -49,7 +54,7 @@ def shm_fits_dataloader_workers(facts: Facts, ctx: CheckContext) -> list[Finding
     return [
         Finding(
             code=CODE,
-            severity=Severity.ERROR if any("bus error" in h.excerpt.lower() for h in hits) else Severity.WARNING,
+            severity=Severity.ERROR if any(_is_failure(h.excerpt) for h in hits) else Severity.WARNING,
             title=f"/dev/shm is only {_mib(total)}"
             if total is not None
             else "/dev/shm ran out (Bus error in a DataLoader worker)",

@@ -37,6 +37,8 @@ def _version_problem(pkg: Package, torch_version: str) -> str | None:
             return f"{pkg.name} {pkg.version} requires {req}, but torch is {torch_version}"
         return None
     rel = knowledge.release(torch_version)
+    if public is None or public.is_prerelease:
+        return None  # nightlies number companions on their own schedule (torch 2.5.0.dev with torchaudio 2.4.0.dev)
     expected = getattr(rel, pkg.name, None) if rel else None
     if expected and knowledge.minor_of(pkg.version or "") != expected:
         return f"torch {rel.minor} pairs with {pkg.name} {expected}, but {pkg.version} is installed"  # type: ignore[union-attr]

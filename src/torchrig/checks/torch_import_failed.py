@@ -32,11 +32,10 @@ def _reinstall_same(facts: Facts, ctx: CheckContext) -> tuple[str, ...]:
     if (facts.torch.installer or "").lower() == "conda":
         return ("conda install -y --force-reinstall pytorch",)
     if build is None:
-        return (
-            shlex.join(
-                [py, "-m", "pip", "install", "--force-reinstall", f"torch=={facts.torch.version or ''}".rstrip("=")]
-            ),
-        )
+        version = knowledge.parse_version(facts.torch.version)
+        if version is None:
+            return ("Reinstall torch with the command you installed it with, adding --force-reinstall",)
+        return (shlex.join([py, "-m", "pip", "install", "--force-reinstall", f"torch=={version.base_version}"]),)
     url = knowledge.index_url(build.variant, base=ctx.index_base)
     return (shlex.join([py, "-m", "pip", "install", "--force-reinstall", f"torch=={build.torch}", "--index-url", url]),)
 

@@ -10,8 +10,10 @@ Three kinds of report, told apart by content, not by file name:
 
 A collect_env output pasted into an issue usually comes with a traceback, so all three readers run
 on the same text and each records what it is sure of. Every value read from the text has the source
-``report``; nothing is guessed from prose. Text in which nothing is recognised is a
-:class:`~torchrig.errors.UserError`: running the checks on empty facts would call any machine healthy.
+``report``; nothing is guessed from prose. One value is looked up rather than read: a GPU's compute
+capability, from its model name (``knowledge/gpu_models.toml``), where the report names the GPU only.
+Text in which nothing is recognised is a :class:`~torchrig.errors.UserError`: running the checks on
+empty facts would call any machine healthy.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import re
 
 from torchrig.errors import UserError
 from torchrig.facts import SCHEMA, Facts, SignatureHit
+from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
 from torchrig.report_parse import collect_env, logs
 
@@ -125,8 +128,16 @@ def _from_text(text: str) -> Facts:
         )
     _facts_from_hits(facts, text)
     collect_env.derive_torch_cuda(facts)
+    _capabilities_from_names(facts)
     facts.report_format = "collect_env" if is_collect_env else "log"
     return facts
+
+
+def _capabilities_from_names(facts: Facts) -> None:
+    """collect_env and nvidia-smi -L name GPUs without their compute capability: look it up by model."""
+    for gpu in facts.gpus.devices:
+        if gpu.compute_capability is None and gpu.name:
+            gpu.compute_capability = gpu_models.capability_of(gpu.name)
 
 
 def _add_hits(facts: Facts, text: str) -> int:
@@ -157,8 +168,8 @@ def _facts_from_hits(facts: Facts, text: str) -> None:
             versions = _CUDNN_VERSIONS.search(" ".join(text.split()))
             if versions:
                 collect_env.put(torch, "cudnn_version", _cudnn(versions.group("loaded")))
-        elif hit.id == "container.driver-not-detected":
-            collect_env.put(facts.system, "container", "docker" if "docker" in text.lower() else "oci")
+        elif hit.id == "container.driver-not-detected" and "docker" in text.lower():
+            collect_env.put(facts.system, "container", "docker")
 
 
 def _cudnn(text: str) -> str:

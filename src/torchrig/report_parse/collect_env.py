@@ -134,7 +134,9 @@ def _read(lines: list[str]) -> _Raw:
             continue
         no_colon = _TORCH_NO_COLON.match(text)
         if no_colon:
-            raw.fields.setdefault("pytorch version", no_colon.group("value"))
+            if "pytorch version" in raw.fields:
+                break
+            raw.fields["pytorch version"] = no_colon.group("value")
             continue
         kv = _KEY_VALUE.match(text)
         if not kv:
@@ -143,6 +145,8 @@ def _read(lines: list[str]) -> _Raw:
         key = _ALIASES.get(key, key)
         if key not in _CORE and key not in _GENERIC:
             continue
+        if key == "pytorch version" and key in raw.fields:
+            break  # a second report pasted below the first (another commenter): the first one is the machine
         current = key
         value = kv.group("value").strip()
         raw.fields.setdefault(key, value)
@@ -200,7 +204,9 @@ def _apply(raw: _Raw, facts: Facts) -> None:
         version = _VERSION.search(driver or "")
         if version:
             put(facts.driver, "userspace", version.group(0))
-    if raw.gpus and not facts.gpus.devices:
+    # A ROCm build lists its AMD devices here (torch.cuda.get_device_name); other builds list
+    # `nvidia-smi -L`. Facts.gpus holds NVIDIA GPUs only.
+    if raw.gpus and not facts.gpus.devices and not facts.torch.hip:
         facts.gpus.devices = raw.gpus
         facts.gpus.sources["devices"] = SOURCE
 

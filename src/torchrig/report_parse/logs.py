@@ -25,7 +25,10 @@ _NVRM_MISMATCH = re.compile(
 )
 _NVML_LIBRARY = re.compile(r"NVML library version:\s*(?P<version>\d{3}\.\d+(?:\.\d+)?)")
 _FOUND_VERSION = re.compile(r"too old \(found version (?P<version>\d{4,6})\)")
-_SM_WARNING = re.compile(r"(?P<name>[^\n:]*?) with CUDA capability sm_(?P<sm>\d+) is not compatible")
+# Searched from the fixed words backwards (a pattern that starts with the free-form name would try every
+# position of the text and go quadratic on long lines); the name is the text before them on that line.
+_SM_WARNING = re.compile(r" with CUDA capability sm_(?P<sm>\d+) is not compatible")
+_NAME_LIMIT = 200
 _SM_SUPPORTED = re.compile(r"current PyTorch install supports CUDA capabilities (?P<archs>(?:\s*(?:sm|compute)_\d+\w?)+)")
 _OLD_GPU = re.compile(r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)")
 _GPU_LIST = re.compile(r"^\s*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)\s*$", re.MULTILINE)
@@ -111,7 +114,9 @@ def _gpus(text: str, facts: Facts) -> bool:
             found = True
     for warning in _SM_WARNING.finditer(text):
         sm = warning.group("sm")
-        _gpu_named(facts, _clean_name(warning.group("name")), f"{sm[:-1]}.{sm[-1]}")
+        line_start = max(text.rfind("\n", 0, warning.start()) + 1, warning.start() - _NAME_LIMIT)
+        name = text[line_start : warning.start()].rsplit(":", 1)[-1]
+        _gpu_named(facts, _clean_name(name), f"{sm[:-1]}.{sm[-1]}")
         found = True
     for warning in _OLD_GPU.finditer(text):
         _gpu_named(facts, warning.group("name").strip(), f"{warning.group('major')}.{warning.group('minor')}",
@@ -211,7 +216,8 @@ def _container(text: str, facts: Facts) -> bool:
     """NVIDIA's images print a banner on start; its presence says the report came from inside one."""
     if not _CONTAINER_BANNER.search(text):
         return False
-    put(facts.system, "container", "docker" if "docker" in text.lower() else "oci")
+    if "docker" in text.lower():  # the banner alone does not say which runtime started the image
+        put(facts.system, "container", "docker")
     shm = re.search(r"SHMEM allocation limit is set to the default of (?P<mb>\d+)MB", text)
     if shm:
         put(facts.system, "shm_total_bytes", int(shm.group("mb")) << 20)
