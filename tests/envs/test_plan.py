@@ -300,6 +300,10 @@ def test_machine_from_facts_reads_the_probes() -> None:
     machine = machine_from_facts(facts)
     assert machine.capabilities == ("8.0", "7.0") and machine.driver == R580
     assert plan(machine, torch="2.13", python="3.12").variant == "cu126"
+    named_only = Facts(
+        driver=DriverFacts(userspace=R580), gpus=GpuFacts(devices=[Gpu(index=0, name="NVIDIA GeForce RTX 5090")])
+    )
+    assert machine_from_facts(named_only).capabilities == ("12.0",)
     bare = Facts(system=SystemFacts(os="Linux", pci_gpus=[PciDevice("0000:01:00.0", "0x10de", "0x2684", "0x030000")]))
     assert machine_from_facts(bare).unidentified_gpus == 1
     nothing = machine_from_facts(Facts(driver=DriverFacts(nvml_error="NVML Shared Library Not Found")))

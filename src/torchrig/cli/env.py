@@ -50,6 +50,12 @@ def plan_cmd(
     driver: str | None = typer.Option(
         None, "--driver", metavar="VERSION", help="Plan for a machine with this NVIDIA driver (e.g. 580.95.05)."
     ),
+    gpu: list[str] = typer.Option(
+        [],
+        "--gpu",
+        metavar="MODEL",
+        help="Plan for a GPU of this model (e.g. 'A100', 'RTX 4090'); repeat for each GPU.",
+    ),
     cc: list[str] = typer.Option(
         [], "--cc", metavar="X.Y", help="Plan for a GPU of this compute capability; repeat for each GPU."
     ),
@@ -67,13 +73,15 @@ def plan_cmd(
     """
     from torchrig.envs.plan import Machine, capabilities, plan
 
-    if driver is not None or cc:
+    if driver is not None or cc or gpu:
+        models = [_model_capability(name) for name in gpu]
         machine = Machine(
             driver=driver,
-            capabilities=capabilities(cc),
+            capabilities=tuple(cc for _, cc in models) + capabilities(cc),
+            gpu_names=tuple(name for name, _ in models),
             driver_unknown=driver is None,
             wsl=wsl,
-            unidentified_gpus=0 if cc else 1,
+            unidentified_gpus=0 if cc or gpu else 1,
         )
         target = "the machine you described"
     else:
@@ -87,6 +95,18 @@ def plan_cmd(
     else:
         _render_plan(result, target)
     raise typer.Exit(0 if result.variant else 1)
+
+
+def _model_capability(name: str) -> tuple[str, str]:
+    from torchrig.knowledge.gpu_models import capability_of
+
+    cc = capability_of(name)
+    if cc is None:
+        raise UserError(
+            f"torchrig does not know the GPU model {name!r}; give its compute capability with --cc "
+            "(nvidia-smi --query-gpu=compute_cap --format=csv shows it)."
+        )
+    return name, cc
 
 
 def _render_plan(result, target: str) -> None:  # result: Plan

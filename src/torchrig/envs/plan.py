@@ -293,7 +293,11 @@ def plan(
 
 def machine_from_facts(facts: Facts) -> Machine:
     """The :class:`Machine` the doctor's probes describe."""
-    devices = [g for g in facts.gpus.devices if g.compute_capability]
+    from torchrig.knowledge.gpu_models import capability_of
+
+    # a GPU NVML named but gave no capability for (an old driver, a report) is looked up by model name
+    known = [(g.name or "", g.compute_capability or capability_of(g.name)) for g in facts.gpus.devices]
+    devices = [(name, cc) for name, cc in known if cc]
     unidentified = len(facts.gpus.devices) - len(devices)
     if not facts.gpus.devices:
         unidentified = len(facts.system.pci_gpus)
@@ -307,8 +311,8 @@ def machine_from_facts(facts: Facts) -> Machine:
         looked.append("no NVIDIA kernel module loaded")
     return Machine(
         driver=facts.driver.userspace or facts.driver.kernel_module,
-        capabilities=tuple(g.compute_capability for g in devices if g.compute_capability),
-        gpu_names=tuple(g.name or "" for g in devices),
+        capabilities=tuple(cc for _, cc in devices if cc),
+        gpu_names=tuple(name for name, _ in devices),
         unidentified_gpus=unidentified,
         wsl=bool(facts.system.wsl),
         platform=os_name if os_name in _PLATFORMS else "linux",
