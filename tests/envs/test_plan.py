@@ -232,7 +232,7 @@ def test_commands_use_the_plans_index_and_a_mirror_when_one_is_configured() -> N
         "https://mirrors.nju.edu.cn/pytorch/whl/cu130",
     )
     assert commands.uv[-2:] == ("--index", "https://mirrors.nju.edu.cn/pytorch/whl/cu130")
-    assert "pytorch=2.13.0=cuda*" in commands.conda and "cuda-version=13.0" in commands.conda
+    assert "pytorch=2.13.0=cuda*" in commands.conda and "cuda-version>=13.0,<14" in commands.conda
     assert "--override-channels" in commands.conda and "python=3.12" in commands.conda
     cpu = plan(Machine(), python="3.12")
     assert cpu.commands() is not None and cpu.commands().to_dict()["pip"].endswith(

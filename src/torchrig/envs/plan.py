@@ -148,7 +148,10 @@ class Plan:
         cuda = k.variant_cuda(self.variant)
         if cuda is None:
             return (f"pytorch={series}=cpu*",)
-        return (f"pytorch={series}=cuda*", f"cuda-version={cuda}")
+        # conda-forge builds its own CUDA minors: this one or a newer minor of the same major, which the
+        # driver runs through minor-version compatibility (the doctor's conda fixes pin the same way)
+        major = int(cuda.split(".")[0])
+        return (f"pytorch={series}=cuda*", f"cuda-version>={cuda},<{major + 1}")
 
     def commands(self, env_name: str = "torch") -> Commands | None:
         """The exact install commands for pip (into the active environment), uv, and conda (a new env)."""
