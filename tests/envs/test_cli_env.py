@@ -225,7 +225,7 @@ def test_a_failed_install_leaves_no_half_made_environment_and_says_why(
     message = one_sentence(proc.stderr.split("ok  create the venv", 1)[1])
     assert message.startswith("torchrig: install torch (cpu build) failed (python exited 1: ERROR:")
     assert "torch==2.13.*" in message
-    assert message.endswith(f"removed the half-made environment {envs / 'half'}, nothing is left behind.")
+    assert message.endswith(f"removed the half-made environment ({envs / 'half'}), nothing is left behind.")
     assert not (envs / "half").exists()
     assert not any(envs.iterdir())
 

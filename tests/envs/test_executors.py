@@ -119,7 +119,7 @@ def test_a_failed_conda_step_removes_the_environment_and_says_which_step(tmp_pat
         create(ex, Request("broken", PLAN))
     message = str(info.value)
     assert message.startswith("install torch (cu130 build) failed (conda exited 1: ERROR: No matching distribution")
-    assert "removed the half-made environment" in message
+    assert message.endswith("removed the half-made environment (conda environment broken), nothing is left behind.")
     assert ("conda", "env", "remove", "-y", "-n", "broken") in runner.calls
     assert not (tmp_path / "conda" / "envs" / "broken").exists()
 

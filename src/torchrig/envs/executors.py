@@ -341,7 +341,7 @@ def create(executor: Executor, req: Request, *, on_step: StepCallback | None = N
         _rollback(executor, req.name)
         raise CreateFailed(
             f"{exc.title} failed ({exc.reason}); removed the half-made environment "
-            f"{executor.location(req.name)}, nothing is left behind."
+            f"({executor.location(req.name)}), nothing is left behind."
         ) from None
     except BaseException:
         if started:
