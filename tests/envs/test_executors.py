@@ -202,3 +202,21 @@ def test_ctrl_c_in_the_middle_removes_what_was_made_and_is_not_swallowed(tmp_pat
     with pytest.raises(KeyboardInterrupt):
         create(ex, Request("stopped", PLAN))
     assert not (root / "stopped").exists()
+
+
+def test_torchvision_from_the_file_comes_from_torchs_index_with_the_releases_pair(tmp_path: Path) -> None:
+    (tmp_path / "env.yml").write_text(
+        "dependencies:\n  - pip:\n    - torchvision\n    - torchaudio==2.11.0\n    - tqdm\n"
+    )
+    ex = VenvExecutor(python="python3", runner=FakeRunner(), root=tmp_path / "envs")
+    steps = ex.steps(Request("v", PLAN, read_env_file(tmp_path / "env.yml")))
+    torch_step = steps[1]
+    assert torch_step.title == "install torch, torchvision, torchaudio (cu130 build)"
+    assert torch_step.argv[-5:] == (
+        "torch==2.13.*",
+        "torchvision==0.28.*",
+        "torchaudio==2.11.0",
+        "--index-url",
+        "https://download.pytorch.org/whl/cu130",
+    )
+    assert steps[2].argv[-1] == "tqdm" and not any(a.startswith("torch") for a in steps[2].argv)

@@ -83,6 +83,7 @@ def test_a_pip_only_file_needs_no_conda(tmp_path: Path) -> None:
         ),
         ("dependencies:\n  - python>=3.10\n", "pin Python as python=3.12"),
         ("dependencies:\n  - {conda: numpy}\n", "is not a package spec"),
+        ("dependencies:\n  - pytorch\n  - pip:\n    - torchvision\n", "asks for conda's pytorch and pip's torchvision"),
         ("dependencies:\n  - pip: tqdm\n", "the pip: entry must be a list"),
     ],
 )

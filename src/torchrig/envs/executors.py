@@ -181,6 +181,22 @@ class UvExecutor(VenvExecutor):
         return [Step("create the venv (uv)", venv), *_pip_steps(self._pip(req.name), req, uv=True)]
 
 
+def _companions(req: Request) -> list[str]:
+    """torchvision / torchaudio from the file, pinned to the planned release's pair unless the file pins them."""
+    from torchrig import knowledge
+    from torchrig.envs.spec import PIP_COMPANIONS
+
+    lines = req.env_file.companions if req.env_file is not None else ()
+    release = knowledge.release(req.plan.torch)
+    out = []
+    for line in lines:
+        name = next(n for n in PIP_COMPANIONS if line.lower().startswith(n))
+        pinned = line[len(name) :].strip()
+        paired = getattr(release, name, None) if release else None
+        out.append(line if pinned or not paired else f"{name}=={paired}.*")
+    return out
+
+
 def _pip_steps(pip: tuple[str, ...], req: Request, *, uv: bool = False) -> list[Step]:
     """Install torch from the plan's index, then the file's pip packages, then torchrig."""
     plan = req.plan
@@ -188,7 +204,9 @@ def _pip_steps(pip: tuple[str, ...], req: Request, *, uv: bool = False) -> list[
     out = []
     if req.torch_from == "pip":
         index = offline or (("--index", plan.index_url) if uv else ("--index-url", plan.index_url))
-        out.append(Step(f"install torch ({plan.variant} build)", (*pip, plan.requirement, *index)))
+        companions = _companions(req)
+        title = f"install torch{''.join(', ' + c.split('=')[0] for c in companions)} ({plan.variant} build)"
+        out.append(Step(title, (*pip, plan.requirement, *companions, *index)))
     if req.env_file is not None and req.env_file.pip:
         extra: list[str] = []
         for line in req.env_file.pip:

@@ -24,6 +24,9 @@ _EXACTISH = re.compile(r"^={1,2}\s*(\d+\.\d+(?:\.\d+)?)")
 
 CONDA_TORCH = {"pytorch", "pytorch-gpu", "pytorch-cpu", "pytorch-cuda", "cuda-version"}
 PIP_TORCH = {"torch"}
+# built against one torch build each: they must come from the same index as torch, or a PyPI torchvision
+# (built for PyPI's default CUDA) lands next to a cu126 torch
+PIP_COMPANIONS = ("torchvision", "torchaudio")
 _LIMIT = 1 << 20  # an environment.yml is a few hundred bytes
 
 
@@ -47,6 +50,7 @@ class EnvFile:
     pip: tuple[str, ...]  # pip lines (requirements and options) other than torch
     torch: str | None  # a torch version the file asks for ("2.13", "2.13.0")
     torch_from: str | None  # "conda", "pip" or None when the file does not ask for PyTorch
+    companions: tuple[str, ...] = ()  # pip torchvision / torchaudio lines: installed with torch, from its index
 
     @property
     def needs_conda(self) -> bool:
@@ -98,6 +102,7 @@ def _interpret(p: Path, data: Any) -> EnvFile:
     conda: list[str] = []
     pip: list[str] = []
     torch: str | None = None
+    companions: list[str] = []
     sources: set[str] = set()
     for dep in deps:
         if isinstance(dep, dict) and set(dep) == {"pip"}:
@@ -109,6 +114,8 @@ def _interpret(p: Path, data: Any) -> EnvFile:
                 if name is not None and name.lower() in PIP_TORCH:
                     sources.add("pip")
                     torch = torch or _version(rest)
+                elif name is not None and name.lower() in PIP_COMPANIONS:
+                    companions.append(line.strip())
                 else:
                     pip.append(line.strip())
             continue
@@ -128,6 +135,11 @@ def _interpret(p: Path, data: Any) -> EnvFile:
                 torch = torch or _version(rest)
         else:
             conda.append(dep.strip())
+    if companions and "conda" in sources:
+        raise UserError(
+            f"{p} asks for conda's pytorch and pip's {_split(companions[0])[0]}; install both from conda "
+            "(list it next to pytorch), since a pip build is made for another torch."
+        )
     if len(sources) > 1:
         raise UserError(
             f"{p} asks for PyTorch from both conda (pytorch) and pip (torch); keep one, since the two "
@@ -143,6 +155,7 @@ def _interpret(p: Path, data: Any) -> EnvFile:
         pip=tuple(pip),
         torch=torch,
         torch_from=next(iter(sources), None),
+        companions=tuple(companions),
     )
 
 
