@@ -69,7 +69,7 @@ def plan_cmd(
 ) -> None:
     """Which PyTorch build fits, why, what was rejected, and the pip / uv / conda commands.
 
-    Without --driver or --cc it plans for this machine, from the doctor's probes.
+    Without --driver, --gpu or --cc it plans for this machine, from the doctor's probes.
     """
     from torchrig.envs.plan import Machine, capabilities, plan
 
@@ -137,7 +137,7 @@ def _render_plan(result, target: str) -> None:  # result: Plan
 
 @app.command("create")
 def create_cmd(
-    name: str = typer.Argument(..., help="Name of the new environment."),
+    name: str = typer.Argument(..., metavar="NAME", help="Name of the new environment."),
     file: Path | None = typer.Option(
         None, "--file", "-f", metavar="environment.yml", help="Packages to install besides torch (conda format)."
     ),
@@ -237,7 +237,7 @@ def _verdict(done) -> tuple[str, bool]:  # done: Completed
 
 
 @app.command("export")
-def export_cmd(name: str = typer.Argument(..., help="The environment to export.")) -> None:
+def export_cmd(name: str = typer.Argument(..., metavar="NAME", help="The environment to export.")) -> None:
     """Print an environment.yml (conda) or requirements file (venv) that recreates NAME, with its torch index."""
     import shutil
 
