@@ -218,7 +218,7 @@ def plan(
     release = k.release(torch)
     assert release is not None  # _check_torch made sure
     base = dict(torch=torch, python=python, machine=machine, index_base=index_base)
-    ranked = _rank(release)
+    ranked = preference(release)
 
     if not release.supports_python(python):
         return Plan(
@@ -234,7 +234,7 @@ def plan(
             base, "cpu", "macOS has no CUDA: the cpu build (it uses the Apple GPU through MPS).", [], backend
         )
 
-    verdicts = {v: _why_not(release, v, machine, torch) for v in ranked}
+    verdicts = {v: why_not(release, v, machine, torch) for v in ranked}
     rejected = [Rejected(v, why) for v, why in verdicts.items() if why]
 
     if backend != "auto":
@@ -328,7 +328,7 @@ def machine_from_facts(facts: Facts) -> Machine:
 
 
 @functools.cache
-def _rank(release: k.TorchRelease) -> tuple[str, ...]:
+def preference(release: k.TorchRelease) -> tuple[str, ...]:
     """The release's variants in order of preference: default, older ones newest first, then newer ones."""
     default = _cuda(release.default)
     older = sorted((v for v in release.variants if _cuda(v) <= default), key=_cuda, reverse=True)
@@ -336,7 +336,7 @@ def _rank(release: k.TorchRelease) -> tuple[str, ...]:
     return tuple(older + newer)
 
 
-def _why_not(release: k.TorchRelease, variant: str, machine: Machine, torch: str | None = None) -> str:
+def why_not(release: k.TorchRelease, variant: str, machine: Machine, torch: str | None = None) -> str:
     """Why ``variant`` cannot run on ``machine`` ("" when it can); ``torch`` is an exact version, if one was asked."""
     first = dict(release.since).get(variant)
     if torch is not None and torch.count(".") == 2 and first and Version(torch) < Version(first):
@@ -450,10 +450,10 @@ def _forced(
 
 def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str, torch: str) -> list[Suggestion]:
     out: list[Suggestion] = []
-    for variant in _rank(release):  # a later patch release of the same series that has the build
+    for variant in preference(release):  # a later patch release of the same series that has the build
         first = dict(release.since).get(variant)
         if first and torch.count(".") == 2 and Version(torch) < Version(first):
-            if not _why_not(release, variant, machine):
+            if not why_not(release, variant, machine):
                 out.append(
                     Suggestion(f"torch {first} with {variant} fits as the machine stands", torch=first, variant=variant)
                 )
@@ -469,7 +469,7 @@ def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str, torc
         )
     # the builds a new driver would unlock: those that exist for this version and carry every GPU's kernels
     driverless = dataclasses.replace(machine, driver=None, driver_unknown=True)
-    arch_ok = [v for v in _rank(release) if not _why_not(release, v, driverless, torch)]
+    arch_ok = [v for v in preference(release) if not why_not(release, v, driverless, torch)]
     if arch_ok and machine.driver is not None:  # (without a driver, only the architectures can be the problem)
         best = arch_ok[0]
         need = k.min_driver(k.variant_cuda(best) or "", windows=machine.wsl or machine.platform == "windows")
@@ -481,7 +481,7 @@ def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str, torc
         out.append(Suggestion(text, torch=release.minor, variant=best, driver=show_driver(need)))
     elif not arch_ok and len(set(machine.capabilities)) > 1:
         groups = {
-            cc: next((v for v in _rank(release) if k.build_covers(k.arch_list(release.minor, v) or [], cc)), None)
+            cc: next((v for v in preference(release) if k.build_covers(k.arch_list(release.minor, v) or [], cc)), None)
             for cc in dict.fromkeys(machine.capabilities)
         }
         if all(groups.values()):
@@ -527,7 +527,7 @@ def _newest_fitting_release(machine: Machine, python: str, *, below: str | None)
             return _Fit(rel.minor, "cpu")
         if machine.driver is None and not machine.driver_unknown:
             return None
-        fit = next((v for v in _rank(rel) if not _why_not(rel, v, machine)), None)
+        fit = next((v for v in preference(rel) if not why_not(rel, v, machine)), None)
         if fit is not None:
             return _Fit(rel.minor, fit)
     return None
