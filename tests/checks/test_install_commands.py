@@ -10,8 +10,8 @@ from torchrig.checks import CheckContext, install_commands
 def test_the_installed_release_is_kept_when_one_of_its_variants_fits() -> None:
     facts = linux_gpu_box(V100, torch="2.9.1+cu130", cuda="13.0")
     build = install_commands.choose_build(facts)
-    # torch 2.9's cu129 still has sm_70 (it was dropped in 2.11), and driver 580 runs it.
-    assert (build.torch, build.variant) == ("2.9.1", "cu129")
+    # torch 2.9's default build, cu128, still has sm_70 (it was dropped in 2.11), and driver 580 runs it.
+    assert (build.torch, build.variant) == ("2.9.1", "cu128")
     assert (build.torchvision, build.torchaudio) == ("0.24.1", "2.9.1")
 
 
@@ -28,7 +28,7 @@ def test_uv_installs_into_the_same_interpreter() -> None:
     build = install_commands.choose_build(facts)
     assert install_commands.torch_install(facts, build, CheckContext()) == (
         f"uv pip uninstall --python {PY} torch torchaudio",
-        f"uv pip install --python {PY} torch==2.13.0 'torchaudio==2.11.*' --index-url https://download.pytorch.org/whl/cu132",
+        f"uv pip install --python {PY} torch==2.13.0 'torchaudio==2.11.*' --index-url https://download.pytorch.org/whl/cu130",
     )
 
 
@@ -45,7 +45,7 @@ def test_a_mirror_base_with_a_trailing_slash_gives_a_clean_index_url() -> None:
     build = install_commands.choose_build(facts)
     ctx = CheckContext(index_base="https://mirrors.nju.edu.cn/pytorch/whl/")
     assert install_commands.torch_install(facts, build, ctx)[-1].endswith(
-        "--index-url https://mirrors.nju.edu.cn/pytorch/whl/cu132"
+        "--index-url https://mirrors.nju.edu.cn/pytorch/whl/cu130"
     )
 
 

@@ -30,7 +30,7 @@ def test_a_cpu_wheel_on_an_rtx_4090_is_replaced_by_the_cuda_build_with_its_torch
     )
     assert finding.fix == (
         f"{PY} -m pip uninstall -y torch torchvision",
-        f"{PY} -m pip install torch==2.13.0 torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cu132",
+        f"{PY} -m pip install torch==2.13.0 torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cu130",
     )
 
 

@@ -10,10 +10,10 @@ from torchrig.facts import Facts, SystemFacts, TorchFacts
 CTX = CheckContext()
 
 
-def test_no_torch_on_an_rtx_4090_with_driver_580_installs_the_newest_cuda_build() -> None:
+def test_no_torch_on_an_rtx_4090_with_driver_580_installs_the_default_cuda_build() -> None:
     [finding] = torch_missing.torch_is_installed(linux_gpu_box(RTX4090, torch=None), CTX)
     assert finding.code == "torch.missing"
-    assert finding.fix == (f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu132",)
+    assert finding.fix == (f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu130",)
 
 
 def test_no_torch_on_a_v100_installs_the_cuda_line_that_still_has_volta_kernels() -> None:

@@ -8,6 +8,7 @@ index (download.pytorch.org, or a mirror's base from :class:`CheckContext`).
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -16,7 +17,12 @@ from packaging.version import Version
 from torchrig import knowledge
 from torchrig.checks import machine
 from torchrig.checks.registry import CheckContext
+from torchrig.envs.plan import Machine as PlanTarget
+from torchrig.envs.plan import preference, why_not
 from torchrig.facts import Facts
+
+
+_CC = re.compile(r"\d{1,2}\.\d")  # what the planner accepts as a compute capability
 
 
 @dataclass(frozen=True)
@@ -50,47 +56,42 @@ def _versions(release: knowledge.TorchRelease, installed: str | None) -> tuple[s
     return torch, vision, audio
 
 
-def build_fits(
-    release: knowledge.TorchRelease, variant: str, *, driver: str | None, ccs: list[str], windows: bool
-) -> bool:
-    """Whether this release's variant runs on this driver and has kernels for every capability."""
-    cuda = knowledge.variant_cuda(variant)
-    if cuda is None:
-        return False
-    if driver:  # "" or None: the driver is unknown, or the caller asks to ignore it
-        need = knowledge.min_driver(cuda, windows=windows)
-        have = knowledge.parse_version(driver)
-        if need is None or have is None or have < need:
-            return False
-    if ccs:
-        archs = knowledge.arch_list(f"{release.minor}.0", variant)
-        if not archs or not all(knowledge.build_covers(archs, cc) for cc in ccs):
-            return False
-    return True
+def _target(facts: Facts, driver: str | None, ccs: list[str]) -> PlanTarget:
+    """The planner's view of the machine: ``driver`` "" or None means the driver is unknown or ignored."""
+    os_name = (facts.system.os or "linux").lower()
+    platform = os_name if os_name in ("linux", "windows", "darwin") else "linux"
+    return PlanTarget(
+        driver=driver or None,
+        driver_unknown=not driver,
+        capabilities=tuple(cc for cc in ccs if _CC.fullmatch(cc)),
+        wsl=machine.uses_windows_driver(facts) and platform != "windows",
+        platform=platform,
+    )
 
 
 def choose_build(facts: Facts, *, driver: str | None = None, ccs: list[str] | None = None) -> TorchBuild | None:
     """The best CUDA build for this machine: the installed release if one of its variants fits, else the newest that does.
 
-    Within a release the newest CUDA variant that fits wins. ``driver`` and ``ccs`` default to the
-    facts (``driver=""`` ignores the driver); a release must support the Python torch runs in, where known.
+    Which variant fits, and which of those is preferred, is the environment planner's rule
+    (:func:`torchrig.envs.plan.why_not`, :func:`~torchrig.envs.plan.preference`), so ``torchrig env plan``
+    and the doctor's fixes always agree. ``driver`` and ``ccs`` default to the facts (``driver=""`` ignores
+    the driver); a release must support the Python torch runs in, where known.
     """
     driver = driver if driver is not None else machine.driver_version(facts)
-    ccs = ccs if ccs is not None else machine.capabilities(facts)
+    target = _target(facts, driver, ccs if ccs is not None else machine.capabilities(facts))
     python = machine.python_version(facts)
-    windows = machine.uses_windows_driver(facts)
     installed = facts.torch.version
     current = knowledge.release(installed) if installed else None
     order = ([current] if current else []) + [r for r in knowledge.releases() if r != current]
     for rel in order:
         if python and not rel.supports_python(python):
             continue
-        fitting = [v for v in rel.variants if build_fits(rel, v, driver=driver, ccs=ccs, windows=windows)]
+        fitting = [v for v in preference(rel) if knowledge.variant_cuda(v) and not why_not(rel, v, target)]
         if fitting:
-            newest = max(fitting, key=_cuda_of)
-            floor = min((v for v in fitting if _cuda_of(v).major == _cuda_of(newest).major), key=_cuda_of)
+            chosen = fitting[0]
+            floor = min((v for v in fitting if _cuda_of(v).major == _cuda_of(chosen).major), key=_cuda_of)
             torch, vision, audio = _versions(rel, installed)
-            return TorchBuild(torch, newest, vision, audio, cuda_floor=knowledge.variant_cuda(floor))
+            return TorchBuild(torch, chosen, vision, audio, cuda_floor=knowledge.variant_cuda(floor))
     return None
 
 

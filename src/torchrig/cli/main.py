@@ -43,9 +43,10 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import cache, doctor, mirror
+    from torchrig.cli import cache, doctor, env, mirror
 
     doctor.register(app)
+    env.register(app)
     mirror.register(app)
     cache.register(app)
 
