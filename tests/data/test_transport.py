@@ -74,3 +74,23 @@ def test_the_runtime_without_torch_says_so_in_one_sentence() -> None:
             "try:\n    from torchrig.data import CachedDataset\nexcept TorchMissingError as e:\n    print('ok', e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("ok torchrig.data needs PyTorch")
+
+
+def test_pinning_is_the_one_copy_and_frees_the_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With pin_memory=True the DataLoader's pin thread calls RingBatch.pin_memory() (no CUDA here:
+    pinning is faked by a copy at the tensor method)."""
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch.multiprocessing  # noqa: F401  (registers the shared-storage reductions the queues use)
+
+    monkeypatch.setattr(transport, "get_worker_info", lambda: object())
+    pinned = []
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t, *a: pinned.append(1) or t.clone())
+    items = [Mixed()[i] for i in range(3)]
+    sent = transport.RingCollate(2)(items)
+    received = pickle.loads(ForkingPickler.dumps(sent))  # what the main process gets: the same memory
+    assert sent.flag[0] == 1
+    out = received.pin_memory()
+    assert not isinstance(out, transport.RingBatch) and _same(out, sent.data) and pinned
+    assert sent.flag[0] == 0, "pinned: the worker may reuse the slot"
