@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Build the conda package from recipe/recipe.yaml and install it into a fresh prefix, with no conda
+# channel reachable: only Python, pip and PyPI. What this proves and what it cannot: docs/install.md.
+#
+#   bash recipe/build-offline.sh      ->  build/conda/out/noarch/torchrig-*.conda
+#                                         build/conda/prefix/bin/torchrig
+#
+# Everything it makes stays under build/ (git-ignored: rattler-build copies the source tree minus
+# what .gitignore names, so anything left elsewhere would end up in the next package). Running it
+# again starts every step afresh and gives the same result; only the tool venv is kept while
+# recipe/offline/requirements.txt is unchanged. Each step logs to build/conda/logs/; a failing step
+# stops the script and prints its log.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+W=$ROOT/build/conda
+PIPELINE=$ROOT/recipe/offline/pipeline.py
+REQS=$ROOT/recipe/offline/requirements.txt
+PYTHON=${PYTHON:-python3}
+export RATTLER_CACHE_DIR=$W/cache PIP_DISABLE_PIP_VERSION_CHECK=1
+
+mkdir -p "$W/logs"
+T_START=$SECONDS
+STEP=0
+
+# run_step NAME COMMAND...: run COMMAND with its output in logs/NN-NAME.log; print the time it took;
+# on failure print the log and stop.
+run_step() {
+    local name=$1; shift
+    STEP=$((STEP + 1))
+    local log
+    log=$(printf '%s/logs/%02d-%s.log' "$W" "$STEP" "$name")
+    local t0=$SECONDS rc=0
+    printf '[%d] %-28s ' "$STEP" "$name"
+    "$@" >"$log" 2>&1 || rc=$?
+    if [ "$rc" -ne 0 ]; then
+        printf 'FAILED (exit %d, %ds)\n' "$rc" "$((SECONDS - t0))"
+        printf '\n----- %s (last 80 lines) -----\n' "${log#"$ROOT"/}"
+        tail -n 80 "$log"
+        printf -- '----- end of %s -----\n' "${log#"$ROOT"/}"
+        echo "build-offline: step '$name' failed; the whole log is $log" >&2
+        exit 1
+    fi
+    printf '%3ds\n' "$((SECONDS - t0))"
+}
+
+tools() {
+    local stamp=$W/venv/.requirements
+    if [ -x "$W/venv/bin/python" ] && cmp -s "$REQS" "$stamp"; then
+        echo "tool venv is current ($stamp)"
+        return
+    fi
+    rm -rf "$W/venv"
+    "$PYTHON" -m venv "$W/venv"
+    "$W/venv/bin/python" -m pip install --quiet --no-deps --require-virtualenv -r "$REQS"
+    "$W/venv/bin/python" -m pip check
+    cp "$REQS" "$stamp"
+}
+
+wheels() {
+    rm -rf "$W/wheels"
+    local reqs
+    mapfile -t reqs < <("$W/venv/bin/python" "$PIPELINE" requirements "$ROOT/pyproject.toml")
+    printf 'requirement: %s\n' "${reqs[@]}"
+    # --only-binary: sdists would need building; every dependency here ships wheels.
+    "$W/venv/bin/python" -m pip download --quiet --only-binary=:all: --dest "$W/wheels" "${reqs[@]}"
+    ls "$W/wheels"
+}
+
+convert() {
+    rm -rf "$W/channels/deps"
+    mkdir -p "$W/channels/deps"
+    "$W/venv/bin/python" "$PIPELINE" convert "$W/channels/deps" "$W"/wheels/*.whl
+}
+
+python_pkg() {
+    rm -rf "$W/channels/python"
+    mkdir -p "$W/channels/python"
+    "$W/venv/bin/python" "$PIPELINE" python "$W/channels/python"
+}
+
+index() {
+    "$W/venv/bin/python" "$PIPELINE" index "$W/channels/python" "$W/channels/deps"
+}
+
+build() {
+    rm -rf "$W/out" "$W/cache"
+    "$W/venv/bin/python" "$PIPELINE" build "$ROOT/recipe/recipe.yaml" "$W/out" \
+        "$W/channels/python" "$W/channels/deps"
+}
+
+audit() {
+    local pkgs=("$W"/out/noarch/torchrig-*.conda)
+    [ "${#pkgs[@]}" -eq 1 ] && [ -f "${pkgs[0]}" ] || { echo "expected one torchrig package, found: ${pkgs[*]}"; return 1; }
+    "$W/venv/bin/python" "$PIPELINE" audit "${pkgs[0]}" "$ROOT" "$HOME"
+}
+
+install() {
+    rm -rf "$W/prefix" "$W/pkgs"
+    local version
+    version=$("$W/venv/bin/python" "$PIPELINE" version "$ROOT/pyproject.toml")
+    "$W/venv/bin/python" "$PIPELINE" install "$W/prefix" "torchrig ==$version" \
+        "$W/out" "$W/channels/python" "$W/channels/deps"
+}
+
+smoke() {
+    # A clean environment: nothing from this shell (PATH, PYTHONPATH, VIRTUAL_ENV) may be what
+    # makes the installed command work.
+    env -i "$W/prefix/bin/torchrig" --version
+    local rc=0
+    env -i "$W/prefix/bin/torchrig" doctor --quick || rc=$?
+    # 1 = the doctor found errors on this machine: a verdict about the machine, not the package.
+    if [ "$rc" -gt 1 ]; then
+        echo "torchrig doctor --quick exited $rc: the installed package is broken"
+        return 1
+    fi
+    echo "torchrig doctor --quick exited $rc"
+}
+
+run_step tools tools
+run_step download-wheels wheels
+run_step convert-wheels convert
+run_step repackage-python python_pkg
+run_step index-channels index
+run_step build-and-test build
+run_step audit-package audit
+run_step install-prefix install
+run_step run-from-prefix smoke
+
+sed -n '/^torchrig /p' "$W/logs/$(printf '%02d' "$STEP")-run-from-prefix.log" | head -n 1
+echo "build-offline: built $(cd "$W/out" && ls noarch/torchrig-*.conda), installed into build/conda/prefix in $((SECONDS - T_START))s"
