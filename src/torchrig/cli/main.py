@@ -13,7 +13,7 @@ import traceback
 import typer
 from rich.console import Console
 
-from torchrig import __version__
+import torchrig
 from torchrig.errors import UserError
 
 app = typer.Typer(
@@ -30,7 +30,7 @@ _state = {"debug": False}
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"torchrig {__version__}")
+        typer.echo(f"torchrig {torchrig.__version__}")
         raise typer.Exit()
 
 
