@@ -32,7 +32,10 @@ run_step() {
     log=$(printf '%s/logs/%02d-%s.log' "$W" "$STEP" "$name")
     local t0=$SECONDS rc=0
     printf '[%d] %-28s ' "$STEP" "$name"
-    "$@" >"$log" 2>&1 || rc=$?
+    # In the background, not as `"$@" || rc=$?`: bash ignores `set -e` inside anything on the left
+    # of `||`, so a failing command in the middle of a step would go unnoticed.
+    "$@" >"$log" 2>&1 &
+    wait $! || rc=$?
     if [ "$rc" -ne 0 ]; then
         printf 'FAILED (exit %d, %ds)\n' "$rc" "$((SECONDS - t0))"
         printf '\n----- %s (last 80 lines) -----\n' "${log#"$ROOT"/}"
@@ -89,10 +92,28 @@ build() {
         "$W/channels/python" "$W/channels/deps"
 }
 
-audit() {
+the_package() {
     local pkgs=("$W"/out/noarch/torchrig-*.conda)
-    [ "${#pkgs[@]}" -eq 1 ] && [ -f "${pkgs[0]}" ] || { echo "expected one torchrig package, found: ${pkgs[*]}"; return 1; }
-    "$W/venv/bin/python" "$PIPELINE" audit "${pkgs[0]}" "$ROOT" "$HOME"
+    if [ "${#pkgs[@]}" -ne 1 ] || [ ! -f "${pkgs[0]}" ]; then
+        echo "expected one torchrig package in build/conda/out/noarch, found: ${pkgs[*]}" >&2
+        return 1
+    fi
+    echo "${pkgs[0]}"
+}
+
+scrub() {
+    local pkg
+    pkg=$(the_package)
+    "$W/venv/bin/python" "$PIPELINE" scrub "$pkg" "$ROOT"
+    "$W/venv/bin/python" "$PIPELINE" index "$W/out"
+}
+
+audit() {
+    local pkg
+    pkg=$(the_package)
+    # Everything the build touched lives in the checkout (channels, work and test directories),
+    # so its path is the one a leak would show.
+    "$W/venv/bin/python" "$PIPELINE" audit "$pkg" "$ROOT/"
 }
 
 install() {
@@ -123,6 +144,7 @@ run_step convert-wheels convert
 run_step repackage-python python_pkg
 run_step index-channels index
 run_step build-and-test build
+run_step scrub-package scrub
 run_step audit-package audit
 run_step install-prefix install
 run_step run-from-prefix smoke

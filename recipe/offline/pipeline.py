@@ -9,6 +9,7 @@ Run with the tool venv's interpreter (py-rattler, py-rattler-build, whl2conda; s
     pipeline.py index CHANNEL...                 # write repodata.json for local channels
     pipeline.py build RECIPE OUT CHANNEL...      # rattler-build the recipe, with its tests
     pipeline.py install PREFIX SPEC CHANNEL...   # solve and install into a fresh prefix
+    pipeline.py scrub PACKAGE ROOT               # make the checkout's path in info/ relative
     pipeline.py audit PACKAGE FORBIDDEN...       # fail if the package records any FORBIDDEN path
 
 Every subcommand ends through ``_finish``: py-rattler 0.28 sometimes aborts while the interpreter
@@ -289,6 +290,45 @@ def install(prefix: Path, spec: str, channels: list[Path]) -> None:
     print(f"solved {len(records)} packages in {t1 - t0:.2f}s, installed in {time.monotonic() - t1:.2f}s")
 
 
+# --- scrub ------------------------------------------------------------------------------------
+
+# The metadata files in which rattler-build records where it ran: the channels it used (about.json)
+# and the rendered recipe with its work, build and host directories.
+_SCRUBBED = ("info/about.json", "info/recipe/rendered_recipe.yaml")
+
+
+def scrub(package: Path, root: Path) -> None:
+    """Rewrite the checkout's absolute path to a relative one in the package's build records.
+
+    The offline channels are file:// URLs under the checkout, so info/about.json would list e.g.
+    file:///home/ci/src/torchrig/build/conda/channels/deps/; after this it lists
+    build/conda/channels/deps/. Only metadata changes (info/); the installed files are untouched.
+    """
+    import conda_package_handling.api as cph
+
+    prefixes = [f"{root.as_uri()}/".encode(), f"{root}/".encode()]
+    with tempfile.TemporaryDirectory(dir=package.parent) as tmp:
+        tree = Path(tmp) / "tree"
+        cph.extract(str(package), dest_dir=str(tree))
+        changed = []
+        for rel in _SCRUBBED:
+            path = tree / rel
+            if not path.is_file():
+                continue
+            data = original = path.read_bytes()
+            for prefix in prefixes:
+                data = data.replace(prefix, b"")
+            if data != original:
+                path.write_bytes(data)
+                changed.append(rel)
+        files = sorted(str(p.relative_to(tree)) for p in tree.rglob("*") if p.is_file() or p.is_symlink())
+        out = Path(tmp) / "out"
+        out.mkdir()
+        cph.create(str(tree), files, package.name, out_folder=str(out), compression_level=19)
+        os.replace(out / package.name, package)
+    print(f"{package.name}: made relative in {', '.join(changed) or 'nothing'}")
+
+
 # --- audit ------------------------------------------------------------------------------------
 
 
@@ -334,6 +374,8 @@ def main(argv: list[str]) -> None:
         build(Path(args[0]), Path(args[1]), [Path(a) for a in args[2:]])
     elif cmd == "install":
         install(Path(args[0]), args[1], [Path(a) for a in args[2:]])
+    elif cmd == "scrub":
+        scrub(Path(args[0]), Path(args[1]).resolve())
     elif cmd == "audit":
         audit(Path(args[0]), args[1:])
     else:
