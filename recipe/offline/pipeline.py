@@ -251,6 +251,14 @@ def build(recipe: Path, out: Path, channels: list[Path]) -> None:
             print(f"{event.level}: {event.message}", flush=True)
 
     stage0 = Stage0Recipe.from_file(recipe)
+    version = _pyproject(recipe.parent.parent / "pyproject.toml")["project"]["version"]
+    # conda-build renders v1 recipes with experimental features off and takes the version from
+    # --extra-meta (docs/install.md); render that way too, so the conda-build path stays valid.
+    for variant in stage0.render(render_config=RenderConfig(extra_context={"torchrig_version": version})):
+        rendered = variant.recipe.package
+        if (str(rendered.name), str(rendered.version)) != ("torchrig", version):
+            _die(f"conda-build's way of rendering gives {rendered.name} {rendered.version}, not torchrig {version}")
+        print(f"rendered as conda-build does (--extra-meta torchrig_version={version}): {rendered.name} {rendered.version}")
     try:
         results = stage0.run_build(
             render_config=RenderConfig(platform=PlatformConfig(experimental=True)),
