@@ -48,16 +48,19 @@ run_step() {
 }
 
 tools() {
-    local stamp=$W/venv/.requirements
-    if [ -x "$W/venv/bin/python" ] && cmp -s "$REQS" "$stamp"; then
+    # The venv is reused while it was made by the same interpreter from the same pins.
+    local stamp=$W/venv/.made-from want
+    want=$({ "$PYTHON" -VV; cat "$REQS"; })
+    if [ -x "$W/venv/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
         echo "tool venv is current ($stamp)"
         return
     fi
     rm -rf "$W/venv"
     "$PYTHON" -m venv "$W/venv"
+    # --no-deps: the file pins every package the tools need, so nothing unpinned comes in.
     "$W/venv/bin/python" -m pip install --quiet --no-deps --require-virtualenv -r "$REQS"
     "$W/venv/bin/python" -m pip check
-    cp "$REQS" "$stamp"
+    printf '%s\n' "$want" >"$stamp"
 }
 
 wheels() {

@@ -251,11 +251,11 @@ def test_a_dependency_missing_from_the_recipe_is_caught(pyproject, recipe, names
     assert f"recipe run: missing {conda_name(dep.name, names)}" in "\n".join(recipe_problems(pyproject, drifted, names))
 
 
-def test_a_new_pyproject_dependency_is_caught(pyproject, recipe, names) -> None:
+def test_a_new_pyproject_dependency_is_caught_under_its_conda_forge_name(pyproject, recipe, names) -> None:
     grown = copy.deepcopy(pyproject)
-    grown["project"]["dependencies"].append("ruamel.yaml>=0.18")
-    problems = recipe_problems(grown, recipe, names)
-    assert "recipe run: missing ruamel.yaml >=0.18" in problems  # and under its conda-forge name
+    grown["project"]["dependencies"].append("Example.Dist_Name>=1.2")
+    problems = recipe_problems(grown, recipe, {**names, "example-dist-name": "example.dist-name"})
+    assert "recipe run: missing example.dist-name >=1.2" in problems
 
 
 def test_a_changed_bound_is_caught(pyproject, recipe, names) -> None:
