@@ -78,3 +78,10 @@ def test_a_healthy_cpu_only_machine_is_told_what_works() -> None:
     first = out.getvalue().splitlines()[0]
     assert first == "✓ No problems found. PyTorch 2.13.0+cpu (CPU build) runs on the CPU; there is no NVIDIA GPU on this machine."
     assert "24.0 GiB (24.0 GiB free)" in out.getvalue()
+
+
+def test_a_probe_that_failed_says_why_in_the_facts() -> None:
+    facts = Facts(torch=TorchFacts(errors=["torch probe timed out after 60 s"]))
+    out = io.StringIO()
+    render(facts, [], fmt="markdown", out=out)
+    assert "| PyTorch | could not find out | torch probe timed out after 60 s | probe |" in out.getvalue()

@@ -43,16 +43,17 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import doctor
+    from torchrig.cli import doctor, mirror
 
     doctor.register(app)
+    mirror.register(app)
 
 
 _register()
 
 
 def main() -> None:
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one sentence stays on one line when piped
     try:
         app(prog_name="torchrig")
     except UserError as exc:

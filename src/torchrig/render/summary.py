@@ -141,6 +141,9 @@ def fact_rows(facts: Facts) -> list[FactRow]:
     add("System", "virtual environment", s.venv, s, "venv")
     for name, value in sorted(s.env.items()):
         add("Environment", name, value if value else '""', s, "env")
+    for title, section in (("Driver", d), ("GPUs", facts.gpus), ("PyTorch", t), ("CUDA toolkit", k), ("System", s)):
+        for error in section.errors:  # a probe that failed says why, so a gap in the facts is explained
+            rows.append(FactRow(title, "could not find out", error, "probe"))
     for hit in facts.signatures:
         where = f"line {hit.line}: " if hit.line else ""
         rows.append(FactRow("Report", hit.id, f"{where}{hit.excerpt}", "report"))
