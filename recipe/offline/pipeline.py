@@ -341,27 +341,34 @@ def scrub(package: Path, root: Path) -> None:
 
 
 def audit(package: Path, forbidden: list[str]) -> None:
-    """Fail if any file of the package mentions one of the build machine's paths.
+    """Fail if the package holds anything but the project's modules, or mentions a build path.
 
-    A package records where it was built in a few places (info/about.json lists the channels,
-    a dist-info's direct_url.json the work directory); a path of the CI machine in a released
-    package is a leak and makes the build irreproducible.
+    Layout: a noarch python package NAME installs site-packages/NAME/ and its dist-info, nothing
+    else (a build tree or cache copied in with the source would show up here). Paths: a package
+    records where it was built in a few places (info/about.json lists the channels, a dist-info's
+    direct_url.json the work directory); a path of the CI machine in a released package is a leak.
     """
     from conda_package_streaming.package_streaming import stream_conda_component
 
+    name = package.name.rsplit("-", 2)[0]
+    allowed = re.compile(rf"site-packages/({re.escape(name)}/|{re.escape(name)}-[^/]+\.dist-info/)")
     needles = [f.encode() for f in forbidden if f]
-    leaks = []
+    problems, count = [], 0
     with package.open("rb") as fh:
         for component in ("info", "pkg"):
             fh.seek(0)
             for tar, member in stream_conda_component(package.name, fh, component):
                 if not member.isfile():
                     continue
+                if component == "pkg":
+                    count += 1
+                    if not allowed.match(member.name):
+                        problems.append(f"{member.name}: not part of {name}")
                 data = tar.extractfile(member).read()
-                leaks += [f"{member.name}: {n.decode()}" for n in needles if n in data]
-    if leaks:
-        _die("the package records paths of this machine:\n  " + "\n  ".join(leaks))
-    print(f"{package.name}: no path of this machine in {', '.join(forbidden)}")
+                problems += [f"{member.name}: mentions {n.decode()}" for n in needles if n in data]
+    if problems:
+        _die(f"{package.name} is not clean:\n  " + "\n  ".join(problems))
+    print(f"{package.name}: {count} files, all under site-packages/{name}*; no mention of {', '.join(forbidden)}")
 
 
 def main(argv: list[str]) -> None:
