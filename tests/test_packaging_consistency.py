@@ -162,6 +162,11 @@ def recipe_problems(pyproject: dict[str, Any], recipe: dict[str, Any], names: di
     if [re.sub(r"\s+", " ", e) for e in entry_points] != scripts:
         problems.append(f"recipe entry_points {entry_points} are not pyproject.toml's scripts {scripts}")
 
+    about, project = recipe.get("about", {}), pyproject["project"]
+    for key, field in (("license", "license"), ("summary", "description")):
+        if about.get(key) != project.get(field):
+            problems.append(f"recipe about.{key} is {about.get(key)!r}, pyproject.toml's {field} is {project.get(field)!r}")
+
     constraints = specs_of(recipe["requirements"].get("run_constraints", []))
     if conda_name("torch", names) not in constraints:
         problems.append("recipe run_constraints: pytorch must be constrained (and not required)")
@@ -283,6 +288,14 @@ def test_python_floor_and_entry_points_are_checked(pyproject, recipe, names) -> 
     problems = "\n".join(recipe_problems(pyproject, drifted, names))
     assert "recipe host: python must be >=3.10" in problems
     assert "recipe entry_points" in problems
+
+
+def test_about_drift_is_caught(pyproject, recipe, names) -> None:
+    drifted = copy.deepcopy(recipe)
+    drifted["about"]["license"] = "MIT"
+    assert "recipe about.license is 'MIT', pyproject.toml's license is 'Apache-2.0'" in recipe_problems(
+        pyproject, drifted, names
+    )
 
 
 def test_pytorch_as_a_dependency_is_caught(pyproject, recipe, names) -> None:
