@@ -71,17 +71,24 @@ def _pyproject(path: Path) -> dict:
 
 
 def requirements(pyproject: Path) -> list[str]:
-    """What to download: the runtime dependencies, markers dropped, plus the build requirements.
+    """What to download: the runtime dependencies as the noarch recipe has them, plus the build's.
 
-    Markers are dropped because the recipe is noarch and so carries a python-version-conditional
-    dependency (tomli on < 3.11) unconditionally; its package must then exist in the channel too.
+    A noarch package is built once for every Python, so a dependency with a python-version marker
+    (tomli on < 3.11) is carried unconditionally and its package must be in the channel too; one
+    whose marker never holds on Linux (pywin32 on win32) is not carried at all.
     """
     data = _pyproject(pyproject)
     reqs = [*data["project"].get("dependencies", []), *data["build-system"]["requires"], "pip"]
+    linux = {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "extra": ""}
+    pythons = [f"3.{minor}" for minor in range(10, 16)]
     out = []
     for raw in reqs:
         req = Requirement(raw)
-        req.marker = None
+        if req.marker is not None:
+            envs = [{**linux, "python_version": py, "python_full_version": f"{py}.0"} for py in pythons]
+            if not any(req.marker.evaluate(env) for env in envs):
+                continue
+            req.marker = None
         out.append(str(req))
     return out
 
