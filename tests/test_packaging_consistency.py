@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -328,3 +329,34 @@ def test_pep440_bounds_in_conda_terms(pep440: str, conda: set[str]) -> None:
 def test_markers_follow_what_a_noarch_package_can_say() -> None:
     assert _can_hold_on_linux(Requirement("tomli>=2; python_version < '3.11'").marker)
     assert not _can_hold_on_linux(Requirement("pywin32; sys_platform == 'win32'").marker)
+
+
+# --- the offline build downloads what pyproject.toml lists ----------------------------------------
+
+
+def _offline_requirements(pyproject_path: Path) -> list[str]:
+    """What recipe/build-offline.sh would download, asked of the script itself."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "recipe" / "offline" / "pipeline.py"), "requirements", str(pyproject_path)],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    return result.stdout.split()
+
+
+def test_offline_build_downloads_pyprojects_dependencies(pyproject) -> None:
+    reqs = [Requirement(r) for r in _offline_requirements(ROOT / "pyproject.toml")]
+    downloaded = {canonicalize_name(r.name): r.specifier for r in reqs}
+    for raw in [*pyproject["project"]["dependencies"], *pyproject["build-system"]["requires"]]:
+        req = Requirement(raw)
+        assert downloaded[canonicalize_name(req.name)] == req.specifier
+    assert "pip" in downloaded
+
+
+def test_offline_build_carries_version_markers_and_drops_other_platforms(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=77"]\n'
+        '[project]\nname = "x"\nversion = "1"\n'
+        'dependencies = ["tomli>=2; python_version < \'3.11\'", "pywin32>=300; sys_platform == \'win32\'", "rich>=13"]\n',
+        encoding="utf-8",
+    )
+    assert _offline_requirements(tmp_path / "pyproject.toml") == ["tomli>=2", "rich>=13", "setuptools>=77", "pip"]
