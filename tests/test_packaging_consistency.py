@@ -166,7 +166,9 @@ def recipe_problems(pyproject: dict[str, Any], recipe: dict[str, Any], names: di
     about, project = recipe.get("about", {}), pyproject["project"]
     for key, field in (("license", "license"), ("summary", "description")):
         if about.get(key) != project.get(field):
-            problems.append(f"recipe about.{key} is {about.get(key)!r}, pyproject.toml's {field} is {project.get(field)!r}")
+            problems.append(
+                f"recipe about.{key} is {about.get(key)!r}, pyproject.toml's {field} is {project.get(field)!r}"
+            )
 
     constraints = specs_of(recipe["requirements"].get("run_constraints", []))
     if conda_name("torch", names) not in constraints:
@@ -268,7 +270,9 @@ def test_a_changed_bound_is_caught(pyproject, recipe, names) -> None:
     drifted = copy.deepcopy(recipe)
     dep = _first_dependency(pyproject)
     name = conda_name(dep.name, names)
-    drifted["requirements"]["run"] = [f"{name} >=0.0.1" if r.split()[0] == name else r for r in drifted["requirements"]["run"]]
+    drifted["requirements"]["run"] = [
+        f"{name} >=0.0.1" if r.split()[0] == name else r for r in drifted["requirements"]["run"]
+    ]
     assert any(p.startswith(f"recipe run: {name} is >=0.0.1") for p in recipe_problems(pyproject, drifted, names))
 
 
@@ -284,7 +288,9 @@ def test_a_pypi_name_in_the_recipe_is_caught(pyproject, recipe, names) -> None:
 
 def test_python_floor_and_entry_points_are_checked(pyproject, recipe, names) -> None:
     drifted = copy.deepcopy(recipe)
-    drifted["requirements"]["host"] = ["python >=3.9" if r.startswith("python ") else r for r in drifted["requirements"]["host"]]
+    drifted["requirements"]["host"] = [
+        "python >=3.9" if r.startswith("python ") else r for r in drifted["requirements"]["host"]
+    ]
     drifted["build"]["python"]["entry_points"] = ["torchrig = torchrig.old:main"]
     problems = "\n".join(recipe_problems(pyproject, drifted, names))
     assert "recipe host: python must be >=3.10" in problems
@@ -311,7 +317,9 @@ def test_pytorch_as_a_dependency_is_caught(pyproject, recipe, names) -> None:
 def test_environment_drift_is_caught(pyproject, recipe, environment, names) -> None:
     drifted = copy.deepcopy(environment)
     drifted["channels"] = ["defaults"]
-    drifted["dependencies"] = [d for d in drifted["dependencies"] if not str(d).startswith(("pytest-timeout", "rattler-build"))]
+    drifted["dependencies"] = [
+        d for d in drifted["dependencies"] if not str(d).startswith(("pytest-timeout", "rattler-build"))
+    ]
     problems = environment_problems(pyproject, recipe, drifted, names)
     assert "environment.yml channels are ['defaults'], not conda-forge only" in problems
     assert "environment.yml: missing pytest-timeout >=2.3" in problems
@@ -320,7 +328,12 @@ def test_environment_drift_is_caught(pyproject, recipe, environment, names) -> N
 
 @pytest.mark.parametrize(
     ("pep440", "conda"),
-    [(">=0.12", {">=0.12"}), ("~=0.1", {">=0.1", "0.*"}), ("==1.*", {"1.*"}), (">=1.2,<2,!=1.5", {">=1.2", "<2", "!=1.5"})],
+    [
+        (">=0.12", {">=0.12"}),
+        ("~=0.1", {">=0.1", "0.*"}),
+        ("==1.*", {"1.*"}),
+        (">=1.2,<2,!=1.5", {">=1.2", "<2", "!=1.5"}),
+    ],
 )
 def test_pep440_bounds_in_conda_terms(pep440: str, conda: set[str]) -> None:
     assert conda_spec(pep440) == conda
@@ -338,7 +351,10 @@ def _offline_requirements(pyproject_path: Path) -> list[str]:
     """What recipe/build-offline.sh would download, asked of the script itself."""
     result = subprocess.run(
         [sys.executable, str(ROOT / "recipe" / "offline" / "pipeline.py"), "requirements", str(pyproject_path)],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return result.stdout.split()
 
@@ -356,7 +372,8 @@ def test_offline_build_carries_version_markers_and_drops_other_platforms(tmp_pat
     (tmp_path / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools>=77"]\n'
         '[project]\nname = "x"\nversion = "1"\n'
-        'dependencies = ["tomli>=2; python_version < \'3.11\'", "pywin32>=300; sys_platform == \'win32\'", "rich>=13"]\n',
+        'dependencies = ["tomli>=2; python_version < \'3.11\'",\n'
+        '                "pywin32>=300; sys_platform == \'win32\'", "rich>=13"]\n',
         encoding="utf-8",
     )
     assert _offline_requirements(tmp_path / "pyproject.toml") == ["tomli>=2", "rich>=13", "setuptools>=77", "pip"]

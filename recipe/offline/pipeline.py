@@ -192,9 +192,11 @@ def python_package(out_channel: Path) -> None:
         shutil.copytree(
             stdlib,
             stage / "lib" / f"python{short}",
-            ignore=lambda d, names: [n for n in names if n in _STDLIB_SKIP or n.startswith("config-")]
-            if Path(d) == stdlib
-            else [n for n in names if n == "__pycache__"],
+            ignore=lambda d, names: (
+                [n for n in names if n in _STDLIB_SKIP or n.startswith("config-")]
+                if Path(d) == stdlib
+                else [n for n in names if n == "__pycache__"]
+            ),
             symlinks=True,
         )
         include = Path(sysconfig.get_paths()["include"])
@@ -203,14 +205,26 @@ def python_package(out_channel: Path) -> None:
 
         summary = "This machine's CPython, repackaged for an offline channel (not conda-forge's build)."
         rattler_build.assemble_package(
-            name="python", version=full, target_platform="linux-64", build_string=f"0_{abi}",
-            output_dir=out_channel / "linux-64", files_dir=stage, summary=summary, license="Python-2.0",
-            depends=[f"python_abi {short}.* *_{abi}"], compression_level=3,
+            name="python",
+            version=full,
+            target_platform="linux-64",
+            build_string=f"0_{abi}",
+            output_dir=out_channel / "linux-64",
+            files_dir=stage,
+            summary=summary,
+            license="Python-2.0",
+            depends=[f"python_abi {short}.* *_{abi}"],
+            compression_level=3,
         )
     with tempfile.TemporaryDirectory(dir=out_channel.parent) as empty:
         rattler_build.assemble_package(
-            name="python_abi", version=short, target_platform="linux-64", build_string=f"8_{abi}",
-            output_dir=out_channel / "linux-64", files_dir=empty, summary="The python ABI this channel holds.",
+            name="python_abi",
+            version=short,
+            target_platform="linux-64",
+            build_string=f"8_{abi}",
+            output_dir=out_channel / "linux-64",
+            files_dir=empty,
+            summary="The python ABI this channel holds.",
             constrains=[f"python {short}.* *_{abi}"],
         )
     (out_channel / "noarch").mkdir(exist_ok=True)
@@ -265,7 +279,7 @@ def build(recipe: Path, out: Path, channels: list[Path]) -> None:
         rendered = variant.recipe.package
         if (str(rendered.name), str(rendered.version)) != ("torchrig", version):
             _die(f"conda-build's way of rendering gives {rendered.name} {rendered.version}, not torchrig {version}")
-        print(f"rendered as conda-build does (--extra-meta torchrig_version={version}): {rendered.name} {rendered.version}")
+        print(f"rendered as conda-build does (--extra-meta torchrig_version={version}): {rendered.version}")
     try:
         results = stage0.run_build(
             render_config=RenderConfig(platform=PlatformConfig(experimental=True)),
