@@ -19,6 +19,7 @@ REQS=$ROOT/recipe/offline/requirements.txt
 PYTHON=${PYTHON:-python3}
 export RATTLER_CACHE_DIR=$W/cache PIP_DISABLE_PIP_VERSION_CHECK=1
 
+rm -rf "$W/logs"
 mkdir -p "$W/logs"
 T_START=$SECONDS
 STEP=0
@@ -31,7 +32,7 @@ run_step() {
     local log
     log=$(printf '%s/logs/%02d-%s.log' "$W" "$STEP" "$name")
     local t0=$SECONDS rc=0
-    printf '[%d] %-28s ' "$STEP" "$name"
+    printf '[%2d] %-20s ' "$STEP" "$name"
     # In the background, not as `"$@" || rc=$?`: bash ignores `set -e` inside anything on the left
     # of `||`, so a failing command in the middle of a step would go unnoticed.
     "$@" >"$log" 2>&1 &
@@ -152,5 +153,8 @@ run_step audit-package audit
 run_step install-prefix install
 run_step run-from-prefix smoke
 
-sed -n '/^torchrig /p' "$W/logs/$(printf '%02d' "$STEP")-run-from-prefix.log" | head -n 1
+# What the installed command said: its version, the doctor's verdict, the doctor's exit code.
+smoke_log=$(printf '%s/logs/%02d-run-from-prefix.log' "$W" "$STEP")
+head -n 2 "$smoke_log"
+tail -n 1 "$smoke_log"
 echo "build-offline: built $(cd "$W/out" && ls noarch/torchrig-*.conda), installed into build/conda/prefix in $((SECONDS - T_START))s"
