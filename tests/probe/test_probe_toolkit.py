@@ -107,3 +107,23 @@ def test_cuda_home_is_what_torchs_own_extension_builder_picks_here() -> None:
 
     facts = toolkit.probe(Machine.live(), quick=True)
     assert facts.cuda_home == _find_cuda_home()
+
+
+def test_an_nvcc_wrapper_outside_the_toolkit_gives_a_cuda_home_without_headers(tree: FakeTree) -> None:
+    # the layout of the torchrig development machine: /usr/local/bin/nvcc is a two-line script that
+    # execs /usr/local/cuda-13.0/bin/nvcc, and /usr/local/cuda links to cuda-13.0
+    tree.write("/usr/local/bin/nvcc", "#!/bin/sh\nexec /usr/local/cuda-13.0/bin/nvcc \"$@\"\n", mode=0o755)
+    _toolkit(tree, "/usr/local/cuda-13.0", version_json="13.0.88")
+    tree.write("/usr/local/cuda-13.0/include/cuda_runtime.h", "/* CUDA runtime API */\n")
+    tree.symlink("/usr/local/cuda", "cuda-13.0")
+    machine = replace(fake_machine(tree), env={"PATH": "/usr/local/bin:/usr/bin"})
+    facts = toolkit.probe(machine, quick=True)
+    assert (facts.cuda_home, facts.found_by, facts.headers) == ("/usr/local", "nvcc on PATH", False)
+    assert [o.path for o in facts.others] == ["/usr/local/cuda"]
+
+
+def test_a_real_toolkit_home_has_its_headers(tree: FakeTree) -> None:
+    _toolkit(tree, "/usr/local/cuda-12.6", version_json="12.6.85")
+    tree.write("/usr/local/cuda-12.6/targets/x86_64-linux/include/cuda_runtime.h", "/* CUDA runtime API */\n")
+    machine = replace(fake_machine(tree), env={"PATH": "/usr/bin", "CUDA_HOME": "/usr/local/cuda-12.6"})
+    assert toolkit.probe(machine, quick=True).headers is True

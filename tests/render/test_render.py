@@ -85,3 +85,13 @@ def test_a_probe_that_failed_says_why_in_the_facts() -> None:
     out = io.StringIO()
     render(facts, [], fmt="markdown", out=out)
     assert "| PyTorch | could not find out | torch probe timed out after 60 s | probe |" in out.getvalue()
+
+
+def test_list_evidence_reads_as_words_not_a_python_list() -> None:
+    facts, _ = broken_box()
+    finding = Finding("driver.version-mismatch", Severity.ERROR, "mismatch",
+                      evidence={"consequences": ["cuda.init-failed: CUDA initialisation failed", "other: x"]})
+    out = io.StringIO()
+    render(facts, [finding], fmt="console", out=out)
+    assert "consequences=cuda.init-failed: CUDA initialisation failed; other: x" in out.getvalue()
+    assert "['" not in out.getvalue()

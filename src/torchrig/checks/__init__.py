@@ -48,6 +48,7 @@ _MODULES = (
     "gpu_arch_too_old_for_package",
     "libs_shadowed",
     "toolkit_mismatch",
+    "toolkit_incomplete_home",
     "shm_too_small",
     "gpu_p2p_broken",
 )

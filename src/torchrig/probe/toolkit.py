@@ -45,6 +45,7 @@ def probe(machine: Machine, quick: bool) -> ToolkitFacts:
         nvcc = nvcc_on_path if found_by in ("nvcc on PATH", "conda") else _nvcc_in(machine, home)
         if nvcc:
             facts.set("nvcc", nvcc, "PATH" if nvcc == nvcc_on_path else "filesystem")
+        facts.set("headers", _has_headers(machine, home), "filesystem")
         version, source = _version(machine, home, nvcc, quick)
         if version:
             facts.set("version", version, source)
@@ -79,6 +80,15 @@ def _which_nvcc(machine: Machine) -> str | None:
             if path.is_file() and os.access(path, os.X_OK):
                 return candidate
     return None
+
+
+def _has_headers(machine: Machine, home: str) -> bool:
+    """Whether the extension builder's include path ($CUDA_HOME/include) holds the CUDA runtime headers."""
+    base = home.rstrip("/")
+    return any(
+        machine.root.path(f"{base}/{where}/cuda_runtime.h").is_file()
+        for where in ("include", "targets/x86_64-linux/include", "targets/sbsa-linux/include")
+    )
 
 
 def _nvcc_in(machine: Machine, home: str) -> str | None:

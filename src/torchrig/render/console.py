@@ -14,7 +14,7 @@ from rich.table import Table
 
 from torchrig.facts import Facts
 from torchrig.findings import Finding, Severity
-from torchrig.render.summary import counts, fact_rows, verdict
+from torchrig.render.summary import counts, fact_rows, format_value, verdict
 
 _STYLE = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
 
@@ -34,7 +34,7 @@ def render_console(facts: Facts, findings: list[Finding], out: TextIO) -> None:
         if f.detail:
             console.print(f"  {escape(f.detail)}")
         if f.evidence:
-            console.print("  evidence: " + "; ".join(f"{escape(str(k))}={escape(str(v))}" for k, v in f.evidence.items()))
+            console.print("  evidence: " + "; ".join(f"{escape(str(k))}={escape(format_value(v))}" for k, v in f.evidence.items()))
         if f.fix:
             console.print("  fix:")
             for line in f.fix:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torchrig
 from torchrig.facts import Facts
 from torchrig.findings import Finding
-from torchrig.render.summary import fact_rows, verdict
+from torchrig.render.summary import fact_rows, format_value, verdict
 
 
 def _cell(text: str) -> str:
@@ -19,7 +19,7 @@ def render_markdown(facts: Facts, findings: list[Finding]) -> str:
         if f.detail:
             out += [f.detail, ""]
         if f.evidence:
-            out += ["Evidence: " + "; ".join(f"{k} = `{v}`" for k, v in f.evidence.items()), ""]
+            out += ["Evidence: " + "; ".join(f"{k} = `{format_value(v)}`" for k, v in f.evidence.items()), ""]
         if f.fix:
             out += ["Fix:", "", "```bash", *f.fix, "```", ""]
     out += ["<details><summary>Facts</summary>", "", "| | | | |", "|---|---|---|---|"]

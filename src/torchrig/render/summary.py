@@ -53,13 +53,14 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def _fmt(value: object) -> str:
+def format_value(value: object) -> str:
+    """A fact or evidence value as words: lists joined, booleans as yes/no, nothing as an empty string."""
     if value is None or value == [] or value == {}:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        return "; ".join(str(v) for v in value)
     return str(value)
 
 
@@ -78,7 +79,7 @@ def fact_rows(facts: Facts) -> list[FactRow]:
     rows: list[FactRow] = []
 
     def add(section: str, label: str, value: object, obj: object = None, field: str | None = None) -> None:
-        text = _fmt(value)
+        text = format_value(value)
         if text:
             source = getattr(obj, "sources", {}).get(field or "", "") if obj is not None else ""
             rows.append(FactRow(section, label, text, source))
