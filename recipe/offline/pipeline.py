@@ -20,6 +20,7 @@ shuts down (``PyGILState_Release`` ... exit 134), after its work is done, so we 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import shutil
@@ -172,6 +173,9 @@ def python_package(out_channel: Path) -> None:
     exe = base / "bin" / f"python{short}"
     if not exe.is_file():
         _die(f"no interpreter at {exe}; run this with a venv made from a regular CPython install")
+    assemble = functools.partial(
+        rattler_build.assemble_package, target_platform="linux-64", output_dir=out_channel / "linux-64"
+    )
 
     with tempfile.TemporaryDirectory(dir=out_channel.parent) as tmp:
         stage = Path(tmp)
@@ -203,26 +207,21 @@ def python_package(out_channel: Path) -> None:
         if include.is_dir():
             shutil.copytree(include, stage / "include" / include.name, symlinks=True)
 
-        summary = "This machine's CPython, repackaged for an offline channel (not conda-forge's build)."
-        rattler_build.assemble_package(
+        assemble(
             name="python",
             version=full,
-            target_platform="linux-64",
             build_string=f"0_{abi}",
-            output_dir=out_channel / "linux-64",
             files_dir=stage,
-            summary=summary,
+            summary="This machine's CPython, repackaged for an offline channel (not conda-forge's build).",
             license="Python-2.0",
             depends=[f"python_abi {short}.* *_{abi}"],
             compression_level=3,
         )
-    with tempfile.TemporaryDirectory(dir=out_channel.parent) as empty:
-        rattler_build.assemble_package(
+    with tempfile.TemporaryDirectory(dir=out_channel.parent) as empty:  # conda-forge's has no files either
+        assemble(
             name="python_abi",
             version=short,
-            target_platform="linux-64",
             build_string=f"8_{abi}",
-            output_dir=out_channel / "linux-64",
             files_dir=empty,
             summary="The python ABI this channel holds.",
             constrains=[f"python {short}.* *_{abi}"],
