@@ -43,9 +43,10 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import doctor, mirror
+    from torchrig.cli import doctor, env, mirror
 
     doctor.register(app)
+    env.register(app)
     mirror.register(app)
 
 
