@@ -7,6 +7,8 @@ missing dependency). The CLI prints its message alone, with no traceback, and ex
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class UserError(Exception):
     """A problem with the user's input or situation, explained in one sentence."""
@@ -29,3 +31,22 @@ def require_torch(feature: str) -> None:
             f"{feature} needs PyTorch, and importing it failed ({type(exc).__name__}: {exc}); "
             "run `torchrig doctor` to find out why and how to fix it."
         ) from exc
+
+
+def read_user_file(path: str | Path, *, limit: int, what: str) -> bytes:
+    """The bytes of a file the user named, or a one-sentence :class:`UserError` saying why not.
+
+    ``what`` names what the file should be ("a collect_env output or a log", "an environment.yml") and
+    ends each message; a file over ``limit`` bytes is refused unread past the limit.
+    """
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except IsADirectoryError:
+        raise UserError(f"{p} is a directory; give the file itself ({what}).") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {p}: {exc.strerror or exc}.") from None
+    if len(data) > limit:
+        raise UserError(f"{p} is larger than {limit >> 20} MiB; that is not {what}.")
+    return data

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import codecs
 import sys
-from pathlib import Path
 
 import typer
 
-from torchrig.errors import UserError
+from torchrig.errors import UserError, read_user_file
 
 _REPORT_LIMIT = 16 << 20  # a collect_env output is a few KiB; anything past 16 MiB is not a report
 
@@ -49,16 +48,9 @@ def _read_report(source: str) -> str:
     if source == "-":
         data = sys.stdin.buffer.read(_REPORT_LIMIT + 1)
     else:
-        path = Path(source)
-        try:
-            with path.open("rb") as fh:
-                data = fh.read(_REPORT_LIMIT + 1)
-        except IsADirectoryError:
-            raise UserError(f"{source} is a directory; give the file that holds the report.") from None
-        except OSError as exc:
-            raise UserError(f"cannot read the report {source}: {exc.strerror or exc}.") from None
-    if len(data) > _REPORT_LIMIT:
-        raise UserError(f"{source} is larger than 16 MiB; that is not a collect_env output or a log excerpt.")
+        data = read_user_file(source, limit=_REPORT_LIMIT, what="a collect_env output, a log or a torchrig --json")
+    if len(data) > _REPORT_LIMIT:  # stdin has no size to check up front
+        raise UserError("standard input is larger than 16 MiB; that is not a collect_env output or a log excerpt.")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         # PowerShell 5's `>` writes UTF-16: `python -m torch.utils.collect_env > env.txt` on Windows.
         return data.decode("utf-16", errors="replace")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from torchrig.errors import UserError
+from torchrig.errors import UserError, read_user_file
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RESERVED = {"base", "root"}  # conda's own environment
@@ -63,15 +63,7 @@ def read_env_file(path: str | Path) -> EnvFile:
     from ruamel.yaml.error import YAMLError
 
     p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            raw = fh.read(_LIMIT + 1)
-    except IsADirectoryError:
-        raise UserError(f"{p} is a directory; give the environment.yml file itself.") from None
-    except OSError as exc:
-        raise UserError(f"cannot read {p}: {exc.strerror or exc}.") from None
-    if len(raw) > _LIMIT:
-        raise UserError(f"{p} is larger than 1 MiB; that is not an environment.yml.")
+    raw = read_user_file(p, limit=_LIMIT, what="an environment.yml")
     try:
         data = YAML(typ="safe", pure=True).load(raw.decode("utf-8"))
     except UnicodeDecodeError:
