@@ -43,9 +43,10 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import doctor
+    from torchrig.cli import doctor, selftest
 
     doctor.register(app)
+    selftest.register(app)
 
 
 _register()

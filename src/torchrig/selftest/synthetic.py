@@ -1,0 +1,91 @@
+"""A synthetic image dataset the self-test trains on, and the loader that reads it through ``torchrig.data``.
+
+Item ``i`` is a deterministic ``(uint8 3x32x32 tensor, label)``: class ``i % 10`` has its own colour and
+stripe direction, plus noise, so a small CNN learns it in a few dozen steps (the loss must fall) while
+every image is different. Generating an item is the deterministic stage that ``CachedDataset`` caches;
+the random flip and the float conversion run after the cache, on every access, as in real training.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torchrig.selftest.model import CLASSES, IMAGE_SIZE
+
+_PALETTE = (
+    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+    (145, 30, 180), (70, 240, 240), (240, 50, 230), (128, 128, 0), (0, 0, 128),
+)
+
+
+class SyntheticImages:
+    """Map-style dataset of ``length`` images; the same ``seed`` gives the same images in every process."""
+
+    def __init__(self, length: int, seed: int = 0) -> None:
+        self.length = length
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        import numpy as np
+        import torch
+
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        label = index % CLASSES
+        rng = np.random.default_rng((self.seed, index))
+        colour = np.array(_PALETTE[label], dtype=np.float32).reshape(3, 1, 1)
+        axis = np.arange(IMAGE_SIZE, dtype=np.float32)
+        stripes = np.sin(axis * (0.4 + 0.15 * label))
+        pattern = stripes.reshape(1, -1, 1) if label % 2 else stripes.reshape(1, 1, -1)
+        image = colour * (0.6 + 0.25 * pattern) + rng.normal(0.0, 25.0, (3, IMAGE_SIZE, IMAGE_SIZE))
+        return torch.from_numpy(np.clip(image, 0, 255).astype(np.uint8)), label
+
+    def __repr__(self) -> str:  # part of the cache fingerprint: length and seed identify the images
+        return f"SyntheticImages(length={self.length}, seed={self.seed})"
+
+
+def augment(item: tuple[Any, int]) -> tuple[Any, int]:
+    """The random stage, after the cache: a horizontal flip half the time, then floats around 0."""
+    import torch
+
+    image, label = item
+    if torch.rand(()) < 0.5:
+        image = image.flip(-1)
+    return image.float().div_(127.5).sub_(1.0), label
+
+
+def make_train_loader(dataset: SyntheticImages, *, batch_size: int, workers: int, name: str, directory: str) -> tuple[Any, Any]:
+    """The loader and the cached dataset behind it (for its ``stats()``)."""
+    try:
+        from torchrig.data import CachedDataset, make_loader
+    except ImportError:  # TEMPORARY until the data branch is merged
+        return _plain_loader(dataset, batch_size=batch_size, workers=workers)
+
+    cached = CachedDataset(dataset, transform=augment, name=name, directory=directory)
+    loader = make_loader(cached, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,
+                         persistent_workers=False)
+    return loader, cached
+
+
+class _Augmented:
+    def __init__(self, base: SyntheticImages) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        return augment(self.base[index])
+
+
+def _plain_loader(dataset: SyntheticImages, *, batch_size: int, workers: int) -> tuple[Any, Any]:
+    import torch.distributed as dist
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    wrapped = _Augmented(dataset)
+    sampler = DistributedSampler(wrapped, shuffle=True, drop_last=True) if dist.is_initialized() else None
+    return DataLoader(wrapped, batch_size=batch_size, sampler=sampler, shuffle=sampler is None,
+                      num_workers=workers, drop_last=True), wrapped
