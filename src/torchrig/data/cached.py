@@ -1,0 +1,284 @@
+"""``CachedDataset``: a map-style dataset whose items come from one shared cache per node.
+
+The wrapped dataset is the deterministic stage (decode, resize); its items are cached once, in
+shared memory, for every DataLoader worker of every rank on the machine. ``transform`` is the random
+stage (crop, flip) and runs after the cache on every access. See :mod:`torchrig.data.store` for the
+protocol that makes this safe across processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from torchrig.errors import UserError, require_torch
+
+require_torch("torchrig.data")
+
+from torchrig.data import store as _store  # noqa: E402
+from torchrig.data.layout import Layout, Uncacheable, describe, strip_shapes  # noqa: E402
+
+_PROBES = 8  # items looked at up front to learn the layout (and cached right away)
+
+
+class CachedDataset:
+    """Wrap ``dataset`` so that its items are cached once per node and shared by every process.
+
+    ``dataset`` is any map-style dataset (``__len__`` and ``__getitem__``) whose items are tensors,
+    numpy arrays, numbers, strings, or tuples/lists/dicts of those, and whose items are the same
+    every time they are read (the deterministic stage). ``transform`` runs after the cache on every
+    read; for a tuple item ``(input, target, ...)`` it is applied to ``input`` (the torchvision
+    convention), otherwise to the whole item.
+
+    The cache is found by name: ``name`` (default: the dataset's class) plus a fingerprint of the
+    dataset: its ``fingerprint()`` method if it has one (``ImageFolder`` does: its files, sizes and
+    modification times, and the decode settings), else its class, length and a sample of its items.
+    ``capacity_bytes`` caps the cache (default: what the items need, bounded by the free space of
+    the cache's filesystem minus a margin); when the items do not fit, the first ones cached stay
+    and the rest are always read from ``dataset`` (MinIO). ``directory`` places the cache (default
+    ``/dev/shm/torchrig-<uid>``, or ``~/.cache/torchrig/data`` when /dev/shm is too small).
+    ``persist=True`` keeps the cache on disk (default directory ``~/.cache/torchrig/data``) after
+    the last process exits, so the next run starts warm; otherwise the last process to exit
+    removes it.
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        *,
+        transform: Callable[[Any], Any] | None = None,
+        name: str | None = None,
+        capacity_bytes: int | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        persist: bool = False,
+    ) -> None:
+        try:
+            n = len(dataset)
+        except TypeError:
+            raise UserError(f"CachedDataset needs a map-style dataset with a length; {type(dataset).__name__} has none.") from None
+        if capacity_bytes is not None and capacity_bytes < 0:
+            raise UserError(f"capacity_bytes must be positive, not {capacity_bytes}.")
+        self.dataset = dataset
+        self.transform = transform
+        self._n = n
+        label = _store.check_label(name) if name is not None else _label_for(dataset)
+        probes = _probe(dataset, n)
+        self._layout = _layout_for(probes, type(dataset).__name__)
+        fingerprint = _fingerprint(dataset, n, self._layout, probes)
+        self._store = _open(label, fingerprint, n, self._layout, probes, capacity_bytes,
+                            Path(directory) if directory is not None else None, persist)
+        self._path = self._store.path
+        self._header = self._store.header
+        for i, item in probes.items():
+            self._put(i, item)
+
+    # ----- the dataset protocol ------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, index: int) -> Any:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Any]:
+        """A batch of items: cached ones copied out in one go, missing ones computed and cached."""
+        store = self._attached()
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if idx.size and (idx.min() < -self._n or idx.max() >= self._n):
+            bad = int(idx[(idx < -self._n) | (idx >= self._n)][0])
+            raise IndexError(f"index {bad} is out of range for a dataset of {self._n} items")
+        idx = np.where(idx < 0, idx + self._n, idx)
+        out: list[Any] = [None] * idx.size
+        if self._layout.fixed:
+            hit, records = store.read_fixed(idx)
+            hit_pos = np.flatnonzero(hit)
+            for pos, item in zip(hit_pos.tolist(), self._layout.decode_batch(records)):
+                out[pos] = item
+            missing = np.flatnonzero(~hit).tolist()
+        else:
+            missing = []
+            for pos, i in enumerate(idx.tolist()):
+                rec = store.read_variable(i)
+                if rec is None:
+                    missing.append(pos)
+                else:
+                    out[pos] = self._layout.decode_var(rec)
+        for pos in missing:
+            i = int(idx[pos])
+            item = self.dataset[i]
+            self._put(i, item)
+            out[pos] = item
+        store.count(idx.size - len(missing), len(missing))
+        store.flush()
+        if self.transform is not None:
+            out = [self._apply(item) for item in out]
+        return out
+
+    def _apply(self, item: Any) -> Any:
+        if isinstance(item, tuple) and item:
+            return (self.transform(item[0]), *item[1:])
+        return self.transform(item)
+
+    def _put(self, i: int, item: Any) -> None:
+        try:
+            parts = self._layout.encode(item)
+        except Uncacheable:
+            return  # served uncached: counted as a miss every time it is read
+        self._attached().write(i, parts)
+
+    # ----- the cache -----------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counts shared by every process using this cache: hits, misses, items (cached), bytes (of
+        cached records), capacity (bytes), location (the cache file), name, and mode."""
+        return self._attached().stats()
+
+    @property
+    def location(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        """Let go of the cache now (else at garbage collection or exit); the last user removes it."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> CachedDataset:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _attached(self) -> _store.SharedStore:
+        if self._store is None:
+            # A spawned worker (or a closed dataset): attach by name, creating it if it is gone.
+            self._store = _store.open_store(self._path.parent, self._header)
+        return self._store
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Workers started with spawn/forkserver get the description and attach by name (P2).
+        state = self.__dict__.copy()
+        state["_store"] = None
+        return state
+
+    def __repr__(self) -> str:
+        return f"CachedDataset({type(self.dataset).__name__}, {len(self)} items, cache={self._path})"
+
+
+# ----- construction helpers ------------------------------------------------------------------------
+
+def _label_for(dataset: Any) -> str:
+    label = re.sub(r"[^A-Za-z0-9_.-]", "-", type(dataset).__name__.lower()).strip("-.") or "dataset"
+    return label[:40]
+
+
+def _probe(dataset: Any, n: int) -> dict[int, Any]:
+    if n == 0:
+        raise UserError("CachedDataset was given an empty dataset; there is nothing to cache.")
+    picks = sorted({round(k * (n - 1) / max(1, _PROBES - 1)) for k in range(min(n, _PROBES))})
+    return {i: dataset[i] for i in picks}
+
+
+def _layout_for(probes: dict[int, Any], what: str) -> Layout:
+    specs = []
+    for i, item in probes.items():
+        try:
+            specs.append(describe(item)[0])
+        except Uncacheable as exc:
+            raise UserError(f"item {i} of {what} contains {exc}; CachedDataset caches tensors, numpy arrays, "
+                            "numbers, strings and tuples/lists/dicts of them.") from None
+    first = specs[0]
+    if all(s == first for s in specs):
+        try:
+            return Layout(first, fixed=True)
+        except ValueError:
+            pass  # strings and bytes: the variable format
+    bare = strip_shapes(first)
+    for i, s in zip(probes, specs):
+        if strip_shapes(s) != bare:
+            raise UserError(f"items of {what} differ in structure or dtype (item {i} vs item {next(iter(probes))}); "
+                            "CachedDataset needs items of one structure.")
+    return Layout(bare, fixed=False)
+
+
+def _fingerprint(dataset: Any, n: int, layout: Layout, probes: dict[int, Any]) -> str:
+    h = hashlib.sha256()
+    h.update(f"torchrig-cache/{_store.FORMAT_VERSION}\0{type(dataset).__module__}.{type(dataset).__qualname__}\0{n}\0".encode())
+    h.update(repr(layout.spec).encode())
+    own = getattr(dataset, "fingerprint", None)
+    if callable(own):
+        h.update(b"own\0" + str(own()).encode())
+    else:
+        # No identity of its own: the class, the length and the bytes of a sample of items.
+        for i, item in probes.items():
+            h.update(str(i).encode())
+            for raw in describe(item)[1]:
+                if raw is not None:
+                    h.update(raw.tobytes())
+    return h.hexdigest()
+
+
+def _need(layout: Layout, n: int, probes: dict[int, Any]) -> int:
+    if layout.fixed:
+        return layout.record_size * n
+    sizes = [sum(p.size for p in layout.encode(item)) for item in probes.values()]
+    mean = sum(-(-s // 64) * 64 for s in sizes) / len(sizes)
+    return int(mean * n * 1.25) + (1 << 20)  # variable sizes: an estimate with headroom
+
+
+def _open(label: str, fingerprint: str, n: int, layout: Layout, probes: dict[int, Any], capacity_bytes: int | None,
+          directory: Path | None, persist: bool) -> _store.SharedStore:
+    need = _need(layout, n, probes)
+    if directory is not None:
+        candidates = [(directory, True)]
+    elif persist:
+        candidates = [(_store.disk_directory(), False)]
+    else:
+        candidates = [(_store.shm_directory(), False), (_store.disk_directory(), False)]
+    last: _store.NoSpace | None = None
+    for k, (where, explicit) in enumerate(candidates):
+        base = where if where.exists() else where.parent
+        while not base.exists():
+            base = base.parent
+        free = _store.free_bytes(base)
+        capacity = min(need, capacity_bytes) if capacity_bytes is not None else min(need, _store.default_budget(free))
+        unit = layout.record_size if layout.fixed else 64
+        if capacity < unit and not explicit and k + 1 < len(candidates):
+            warnings.warn(f"{where.parent} has {free >> 20} MiB free, too little for a sample cache; "
+                          f"caching in {candidates[k + 1][0]} instead (give the container more /dev/shm, "
+                          "e.g. docker --shm-size).", stacklevel=3)
+            continue
+        header = _header(label, fingerprint, n, layout, capacity, need, persist)
+        try:
+            return _store.open_store(where, header)
+        except _store.NoSpace as exc:
+            last = exc
+            if explicit or k + 1 == len(candidates):
+                break
+            warnings.warn(f"{exc}; caching in {candidates[k + 1][0]} instead (give the container more "
+                          "/dev/shm, e.g. docker --shm-size, or pass capacity_bytes=).", stacklevel=3)
+    assert last is not None
+    raise UserError(f"the sample cache does not fit: {last}; pass a smaller capacity_bytes= or another directory=.")
+
+
+def _header(label: str, fingerprint: str, n: int, layout: Layout, capacity: int, need: int, persist: bool) -> _store.Header:
+    if layout.fixed:
+        mode = "direct" if capacity >= need else "slots"
+        capacity = need if mode == "direct" else capacity // layout.record_size * layout.record_size
+    else:
+        mode = "variable"
+        capacity = capacity // 64 * 64
+    return _store.Header(
+        fingerprint=fingerprint, label=label, n_items=n, mode=mode,
+        record_size=layout.record_size if layout.fixed else 0, capacity=capacity, spec=layout.spec,
+        persist=persist, checksums=not _store._TSO or os.environ.get("TORCHRIG_CACHE_CHECKSUMS") == "1",
+        created=time.time(), creator_pid=os.getpid(),
+    )

@@ -1,0 +1,347 @@
+"""How a dataset item becomes raw bytes in the shared cache, and back, without pickle.
+
+An item is a tree: tuples, lists and dicts (string keys) whose leaves are torch tensors, numpy
+arrays, Python ``int``/``float``/``bool``/``str``/``bytes`` or ``None``. Its *spec* is that tree
+written as plain JSON-able data (kinds, dtypes, shapes); the bytes are the leaves' raw buffers.
+Reading back only ever interprets bytes as the dtypes and shapes of a spec, so whoever can write the
+cache can at worst make us read wrong numbers, never run code.
+
+Two record formats:
+
+- **fixed**: every item has the same spec, shapes included. A record is the leaves back to back,
+  each at an 8-byte aligned offset; the record size is padded to 64 bytes. Batches of records
+  decode with one tensor view per leaf (the fast path).
+- **variable**: every item has the same tree, kinds and dtypes, but shapes and string lengths vary.
+  A record starts with an int64 prefix (every array leaf's dims, every str/bytes leaf's length),
+  then the leaves as above.
+
+An item whose tree does not match the cache's spec is simply not cached (it is served uncached).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+_ALIGN = 8
+RECORD_ALIGN = 64
+
+
+def _round(n: int, to: int) -> int:
+    return (n + to - 1) // to * to
+
+
+# torch dtypes numpy has no name for travel as raw bytes of the same width.
+_TORCH_ONLY = {"bfloat16": 2, "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1, "float8_e5m2fnuz": 1}
+
+
+class Uncacheable(ValueError):
+    """This item has no raw-bytes form here (an unsupported type, or a tree the cache was not made for)."""
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def _leaf_array(obj: Any) -> tuple[dict, np.ndarray | None]:
+    """(spec of one leaf, its bytes as a flat uint8 array or None for no bytes)."""
+    if isinstance(obj, bool):
+        return {"k": "bool"}, np.frombuffer(np.int64(obj).tobytes(), np.uint8)
+    if isinstance(obj, int):
+        if not -(2**63) <= obj < 2**63:
+            raise Uncacheable("an int wider than 64 bits")
+        return {"k": "int"}, np.frombuffer(np.int64(obj).tobytes(), np.uint8)
+    if isinstance(obj, float):
+        return {"k": "float"}, np.frombuffer(np.float64(obj).tobytes(), np.uint8)
+    if obj is None:
+        return {"k": "none"}, None
+    if isinstance(obj, str):
+        return {"k": "str"}, np.frombuffer(obj.encode("utf-8"), np.uint8)
+    if isinstance(obj, (bytes, bytearray)):
+        return {"k": "bytes"}, np.frombuffer(bytes(obj), np.uint8)
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject or obj.dtype.fields is not None:
+            raise Uncacheable(f"a numpy array of dtype {obj.dtype}")
+        arr = np.ascontiguousarray(obj)
+        return {"k": "ndarray", "dtype": arr.dtype.str, "shape": list(arr.shape)}, arr.reshape(-1).view(np.uint8)
+    if type(obj).__module__.startswith("torch") and hasattr(obj, "dtype") and hasattr(obj, "untyped_storage"):
+        torch = _torch()
+        if obj.is_sparse or obj.layout != torch.strided or obj.is_quantized:
+            raise Uncacheable("a sparse or quantized tensor")
+        t = obj.detach()
+        if t.device.type != "cpu":
+            t = t.cpu()
+        t = t.contiguous()
+        dtype = str(t.dtype).removeprefix("torch.")
+        flat = t.reshape(-1)
+        raw = flat.view(torch.uint8) if flat.numel() else torch.empty(0, dtype=torch.uint8)
+        return {"k": "tensor", "dtype": dtype, "shape": list(t.shape)}, raw.numpy()
+    raise Uncacheable(f"a {type(obj).__name__}")
+
+
+def describe(item: Any) -> tuple[dict, list[np.ndarray | None]]:
+    """The spec of ``item`` (shapes included) and its leaves' bytes, depth first."""
+    leaves: list[np.ndarray | None] = []
+
+    def walk(obj: Any) -> dict:
+        if isinstance(obj, (tuple, list)):
+            return {"k": "tuple" if isinstance(obj, tuple) else "list", "c": [walk(x) for x in obj]}
+        if isinstance(obj, dict):
+            if not all(isinstance(k, str) for k in obj):
+                raise Uncacheable("a dict with non-string keys")
+            return {"k": "dict", "keys": list(obj), "c": [walk(v) for v in obj.values()]}
+        spec, raw = _leaf_array(obj)
+        leaves.append(raw)
+        return spec
+
+    return walk(item), leaves
+
+
+def strip_shapes(spec: dict) -> dict:
+    """The spec with shapes replaced by ranks: what all items of a variable-size cache share."""
+    out = {k: v for k, v in spec.items() if k not in ("shape", "c")}
+    if "shape" in spec:
+        out["ndim"] = len(spec["shape"])
+    if "c" in spec:
+        out["c"] = [strip_shapes(c) for c in spec["c"]]
+    return out
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    kind: str
+    dtype: str | None
+    shape: tuple[int, ...] | None  # fixed format; None in the variable format
+    ndim: int
+    offset: int  # fixed format: byte offset in the record
+    nbytes: int  # fixed format: payload bytes
+
+
+def _leaves_of(spec: dict) -> list[dict]:
+    out: list[dict] = []
+
+    def walk(s: dict) -> None:
+        if s["k"] in ("tuple", "list", "dict"):
+            for c in s["c"]:
+                walk(c)
+        else:
+            out.append(s)
+
+    walk(spec)
+    return out
+
+
+def _itemsize(kind: str, dtype: str | None) -> int:
+    if kind in ("int", "float", "bool"):
+        return 8
+    if kind in ("str", "bytes", "none"):
+        return 1
+    if dtype in _TORCH_ONLY:
+        return _TORCH_ONLY[dtype]
+    if kind == "tensor":
+        return _torch().empty(0, dtype=getattr(_torch(), dtype)).element_size()
+    return np.dtype(dtype).itemsize
+
+
+class Layout:
+    """A validated spec and the arithmetic to encode items into records and decode them back.
+
+    Specs read from a cache file go through :meth:`from_json`, which checks every field, so a
+    tampered header fails with ``ValueError`` instead of doing anything clever.
+    """
+
+    def __init__(self, spec: dict, *, fixed: bool) -> None:
+        self.spec = spec
+        self.fixed = fixed
+        self._tree = spec
+        leaves = _leaves_of(spec)
+        self.leaves: list[_Leaf] = []
+        offset = 0
+        for leaf in leaves:
+            kind, dtype = leaf["k"], leaf.get("dtype")
+            if fixed:
+                if kind in ("str", "bytes"):
+                    raise ValueError("strings and bytes need the variable format")
+                shape = tuple(int(x) for x in leaf.get("shape", ()))
+                n = int(np.prod(shape, dtype=np.int64)) if kind in ("tensor", "ndarray") else (0 if kind == "none" else 1)
+                nbytes = n * _itemsize(kind, dtype)
+                self.leaves.append(_Leaf(kind, dtype, shape, len(shape), offset, nbytes))
+                offset = _round(offset + nbytes, _ALIGN)
+            else:
+                ndim = int(leaf.get("ndim", 0))
+                self.leaves.append(_Leaf(kind, dtype, None, ndim, 0, 0))
+        self.record_size = _round(max(offset, 1), RECORD_ALIGN) if fixed else 0
+        # Variable format: how many int64 the prefix holds (dims of arrays, lengths of str/bytes).
+        self.prefix_len = sum(leaf.ndim if leaf.kind in ("tensor", "ndarray") else 1 for leaf in self.leaves
+                              if leaf.kind not in ("int", "float", "bool", "none"))
+
+    # ----- checking a spec that came from a file -------------------------------------------------
+
+    @classmethod
+    def from_json(cls, spec: Any, *, fixed: bool) -> Layout:
+        _check_spec(spec, fixed=fixed, depth=0)
+        return cls(spec, fixed=fixed)
+
+    # ----- encoding ------------------------------------------------------------------------------
+
+    def encode(self, item: Any) -> list[np.ndarray]:
+        """The record's parts (uint8 arrays written back to back), or :class:`Uncacheable`."""
+        spec, raw = describe(item)
+        if self.fixed:
+            if spec != self.spec:
+                raise Uncacheable("an item whose shape or type differs from the first items'")
+            parts: list[np.ndarray] = []
+            pos = 0
+            for leaf, data in zip(self.leaves, raw):
+                if leaf.offset > pos:
+                    parts.append(np.zeros(leaf.offset - pos, np.uint8))
+                if data is not None:
+                    parts.append(data)
+                pos = leaf.offset + leaf.nbytes
+            return parts
+        if strip_shapes(spec) != self.spec:
+            raise Uncacheable("an item whose structure or dtypes differ from the first items'")
+        # The prefix holds, in leaf order, every array leaf's dims and every str/bytes leaf's length.
+        prefix: list[int] = []
+        body: list[np.ndarray] = []
+        for leaf_spec, data in zip(_leaves_of(spec), raw):
+            if leaf_spec["k"] in ("tensor", "ndarray"):
+                prefix.extend(leaf_spec["shape"])
+            elif leaf_spec["k"] in ("str", "bytes"):
+                prefix.append(data.size)
+            if data is not None and data.size:
+                body.append(data)
+                pad = _round(data.size, _ALIGN) - data.size
+                if pad:
+                    body.append(np.zeros(pad, np.uint8))
+        head = np.asarray(prefix, np.int64).view(np.uint8)
+        return [head, *body]
+
+    # ----- decoding ------------------------------------------------------------------------------
+
+    def decode_batch(self, records: np.ndarray) -> list[Any]:
+        """Items from a 2-D uint8 array of fixed-format records (a private copy: no aliasing)."""
+        b = records.shape[0]
+        columns: list[Any] = []
+        torch = None
+        for leaf in self.leaves:
+            col = records[:, leaf.offset:leaf.offset + leaf.nbytes]
+            if leaf.kind == "int":
+                columns.append(col.view(np.int64)[:, 0].tolist())
+            elif leaf.kind == "float":
+                columns.append(col.view(np.float64)[:, 0].tolist())
+            elif leaf.kind == "bool":
+                columns.append([bool(x) for x in col.view(np.int64)[:, 0]])
+            elif leaf.kind == "none":
+                columns.append([None] * b)
+            elif leaf.kind == "ndarray":
+                arr = col.view(np.dtype(leaf.dtype)).reshape((b, *leaf.shape))
+                columns.append(list(arr))
+            else:  # tensor
+                torch = torch or _torch()
+                t = torch.from_numpy(col)
+                t = _as_dtype(torch, t, leaf.dtype).reshape((b, *leaf.shape))
+                columns.append(t.unbind(0))
+        return [self._build(iter([c[j] for c in columns])) for j in range(b)]
+
+    def decode_var(self, record: np.ndarray) -> Any:
+        """One item from a variable-format record (a private uint8 copy)."""
+        prefix = record[: self.prefix_len * 8].view(np.int64).tolist()
+        pos = self.prefix_len * 8
+        p = 0
+        values = []
+        torch = None
+        for leaf in self.leaves:
+            if leaf.kind in ("int", "float", "bool"):
+                raw = record[pos:pos + 8]
+                v = raw.view(np.int64)[0] if leaf.kind != "float" else raw.view(np.float64)[0]
+                values.append(bool(v) if leaf.kind == "bool" else int(v) if leaf.kind == "int" else float(v))
+                pos += 8
+            elif leaf.kind == "none":
+                values.append(None)
+            elif leaf.kind in ("str", "bytes"):
+                n = prefix[p]
+                p += 1
+                raw = record[pos:pos + n].tobytes()
+                values.append(raw.decode("utf-8") if leaf.kind == "str" else raw)
+                pos += _round(n, _ALIGN)
+            else:
+                shape = tuple(prefix[p:p + leaf.ndim])
+                p += leaf.ndim
+                if any(d < 0 for d in shape):
+                    raise ValueError("a negative dimension in a cached record")
+                nbytes = int(np.prod(shape, dtype=np.int64)) * _itemsize(leaf.kind, leaf.dtype)
+                if pos + nbytes > record.size:
+                    raise ValueError("a cached record shorter than its shapes say")
+                col = record[pos:pos + nbytes]
+                if leaf.kind == "ndarray":
+                    values.append(col.view(np.dtype(leaf.dtype)).reshape(shape))
+                else:
+                    torch = torch or _torch()
+                    values.append(_as_dtype(torch, torch.from_numpy(col), leaf.dtype).reshape(shape))
+                pos += _round(nbytes, _ALIGN)
+        return self._build(iter(values))
+
+    def _build(self, values) -> Any:
+        def walk(s: dict) -> Any:
+            k = s["k"]
+            if k == "tuple":
+                return tuple(walk(c) for c in s["c"])
+            if k == "list":
+                return [walk(c) for c in s["c"]]
+            if k == "dict":
+                return {key: walk(c) for key, c in zip(s["keys"], s["c"])}
+            return next(values)
+
+        return walk(self._tree)
+
+
+def _as_dtype(torch, t, dtype: str):
+    target = getattr(torch, dtype)
+    if target == torch.uint8:
+        return t
+    if t.numel() == 0:
+        return torch.empty(t.shape[:-1] + (0,), dtype=target)
+    return t.view(target)
+
+
+_KINDS = {"tuple", "list", "dict", "tensor", "ndarray", "int", "float", "bool", "str", "bytes", "none"}
+
+
+def _check_spec(s: Any, *, fixed: bool, depth: int) -> None:
+    if depth > 32 or not isinstance(s, dict) or s.get("k") not in _KINDS:
+        raise ValueError("a malformed item spec in a cache header")
+    k = s["k"]
+    if k in ("tuple", "list", "dict"):
+        if not isinstance(s.get("c"), list) or len(s["c"]) > 4096:
+            raise ValueError("a malformed item spec in a cache header")
+        if k == "dict" and (not isinstance(s.get("keys"), list) or len(s["keys"]) != len(s["c"])
+                            or not all(isinstance(x, str) for x in s["keys"])):
+            raise ValueError("a malformed item spec in a cache header")
+        for c in s["c"]:
+            _check_spec(c, fixed=fixed, depth=depth + 1)
+        return
+    if k in ("tensor", "ndarray"):
+        dtype = s.get("dtype")
+        if not isinstance(dtype, str):
+            raise ValueError("a malformed item spec in a cache header")
+        if k == "tensor":
+            torch = _torch()
+            if not isinstance(getattr(torch, dtype, None), torch.dtype):
+                raise ValueError(f"an unknown tensor dtype {dtype!r} in a cache header")
+        else:
+            dt = np.dtype(dtype)
+            if dt.hasobject or dt.fields is not None:
+                raise ValueError("an object dtype in a cache header")
+        if fixed:
+            shape = s.get("shape")
+            if not isinstance(shape, list) or len(shape) > 32 or not all(isinstance(d, int) and 0 <= d < 2**40 for d in shape):
+                raise ValueError("a malformed shape in a cache header")
+        elif not isinstance(s.get("ndim"), int) or not 0 <= s["ndim"] <= 32:
+            raise ValueError("a malformed rank in a cache header")
+    elif fixed and k in ("str", "bytes"):
+        raise ValueError("a string leaf in a fixed-format cache header")
