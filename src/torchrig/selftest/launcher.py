@@ -131,7 +131,8 @@ def launch(
     begin = time.monotonic()
     deadline = begin + timeout
     workdir = Path(tempfile.mkdtemp(prefix="torchrig-selftest-"))
-    config = RankConfig(plan.device, plan.backend, steps, tuple(sorted(faults)), collective_timeout, str(workdir))
+    config = RankConfig(plan.device, plan.backend, steps, tuple(sorted(faults)), collective_timeout, str(workdir),
+                        cache_dir=str(workdir / "cache"))
     collector = _Collector(on_event)
     ranks: list[_Rank] = []
     selector = selectors.DefaultSelector()

@@ -43,6 +43,7 @@ class RankContext:
     faults: frozenset[str]
     collective_timeout: float
     emit: Emit
+    cache_dir: str | None = None  # where the training data cache lives (None: torchrig.data's default)
     state: dict[str, Any] = field(default_factory=dict)  # handed from stage to stage (the trained model)
 
     @property
@@ -65,6 +66,7 @@ class RankConfig:
     faults: tuple[str, ...]
     collective_timeout: float
     workdir: str
+    cache_dir: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -213,7 +215,7 @@ def join(config: RankConfig, env: dict[str, str], emit: Emit) -> tuple[RankConte
     workdir = Path(config.workdir) / f"rank-{rank}"
     workdir.mkdir(parents=True, exist_ok=True)
     ctx = RankContext(rank, world, local_rank, local_world, device, config.backend, ctl, workdir, config.steps,
-                      frozenset(config.faults), config.collective_timeout, emit)
+                      frozenset(config.faults), config.collective_timeout, emit, config.cache_dir)
     figures = {"backend": config.backend, "world_size": world, "seconds": round(time.perf_counter() - start, 3)}
     if ok:
         result = StageResult("rendezvous", "pass", f"{world} rank{'s' if world != 1 else ''} joined with "

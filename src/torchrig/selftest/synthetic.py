@@ -47,45 +47,28 @@ class SyntheticImages:
         return f"SyntheticImages(length={self.length}, seed={self.seed})"
 
 
-def augment(item: tuple[Any, int]) -> tuple[Any, int]:
-    """The random stage, after the cache: a horizontal flip half the time, then floats around 0."""
+def augment(image: Any) -> Any:
+    """The random stage, after the cache: a horizontal flip half the time, then floats around 0.
+
+    ``CachedDataset`` applies a transform to the input of an ``(input, target)`` item."""
     import torch
 
-    image, label = item
     if torch.rand(()) < 0.5:
         image = image.flip(-1)
-    return image.float().div_(127.5).sub_(1.0), label
+    return image.float().div_(127.5).sub_(1.0)
 
 
-def make_train_loader(dataset: SyntheticImages, *, batch_size: int, workers: int, name: str, directory: str) -> tuple[Any, Any]:
-    """The loader and the cached dataset behind it (for its ``stats()``)."""
-    try:
-        from torchrig.data import CachedDataset, make_loader
-    except ImportError:  # TEMPORARY until the data branch is merged
-        return _plain_loader(dataset, batch_size=batch_size, workers=workers)
+def make_train_loader(dataset: SyntheticImages, *, batch_size: int, workers: int, cache_dir: str | None) -> tuple[Any, Any]:
+    """The loader over the shared cache of ``dataset``, and the ``CachedDataset`` (for its ``stats()``).
 
-    cached = CachedDataset(dataset, transform=augment, name=name, directory=directory)
+    ``cache_dir`` None puts the cache where training scripts get it (``/dev/shm``, shared by the ranks of
+    a node); torchrig's launcher passes its work directory instead, so a killed run leaves nothing behind.
+    Workers re-apply :func:`torchrig.log.setup` when they are spawned rather than forked.
+    """
+    from torchrig import log
+    from torchrig.data import CachedDataset, make_loader
+
+    cached = CachedDataset(dataset, transform=augment, name="torchrig-selftest", directory=cache_dir)
     loader = make_loader(cached, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,
-                         persistent_workers=False)
+                         persistent_workers=False, worker_init_fn=log.init_worker)
     return loader, cached
-
-
-class _Augmented:
-    def __init__(self, base: SyntheticImages) -> None:
-        self.base = base
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        return augment(self.base[index])
-
-
-def _plain_loader(dataset: SyntheticImages, *, batch_size: int, workers: int) -> tuple[Any, Any]:
-    import torch.distributed as dist
-    from torch.utils.data import DataLoader, DistributedSampler
-
-    wrapped = _Augmented(dataset)
-    sampler = DistributedSampler(wrapped, shuffle=True, drop_last=True) if dist.is_initialized() else None
-    return DataLoader(wrapped, batch_size=batch_size, sampler=sampler, shuffle=sampler is None,
-                      num_workers=workers, drop_last=True), wrapped

@@ -58,7 +58,7 @@ def measure(ctx: Any) -> dict[str, Any]:
     optimizer = torch.optim.Adam(ddp.parameters(), lr=LR)
     workers = max(1, min(2, (os.cpu_count() or 1) // max(1, ctx.local_world_size)))
     loader, cached = make_train_loader(SyntheticImages(DATASET_LENGTH), batch_size=BATCH, workers=workers,
-                                       name="selftest-synthetic", directory=str(ctx.workdir / "cache"))
+                                       cache_dir=ctx.cache_dir)
     drift = torch.Generator().manual_seed(4000 + ctx.rank)
     setup_s = time.perf_counter() - begin
 
@@ -98,7 +98,7 @@ def measure(ctx: Any) -> dict[str, Any]:
     reference = flat.clone()
     dist.broadcast(reference, src=0)
     ctx.state["ddp"] = ddp
-    stats = cached.stats() if hasattr(cached, "stats") else {}
+    stats = cached.stats()
     return {
         "losses": losses,
         "max_abs_diff_vs_rank0": float((flat - reference).abs().max().item()),
