@@ -94,7 +94,7 @@ def _read(path: str | os.PathLike[str]) -> Any:
             f"{name} holds pickled Python objects, not only tensors ({culprit}); torchrig loads with "
             "weights_only=True and will not run them: save model.state_dict() instead."
         ) from None
-    except (RuntimeError, EOFError, OSError) as exc:
+    except Exception as exc:  # a truncated or foreign file fails deep in the unpickler, in many ways
         raise CheckpointError(f"{name} is not a readable torch checkpoint ({_first_line_naming(str(exc), ())}).") from None
 
 

@@ -47,6 +47,9 @@ def selftest(
         raise UserError(f"--steps must be at least {MIN_STEPS}, so that the loss has room to fall.")
     if not timeout > 0 or not collective_timeout > 0:
         raise UserError("--timeout takes a number of seconds above 0.")
+    if gpus is not None and cpu is not None:  # checked again by choose_plan; here to answer before importing torch
+        raise UserError("choose one of --gpus and --cpu.")
+    fault_module.known(inject)
     require_torch("torchrig selftest")
     import torch
 

@@ -22,12 +22,18 @@ NEEDS_TWO = frozenset({"grad-drift", "slow-rank", "rank-dies", "rank-hangs"})
 SLOW_RANK_SLEEP_S = 0.3  # per step: well above the straggler rule (3x and 100 ms), small enough for CI
 
 
-def parse(names: list[str] | None, world_size: int) -> frozenset[str]:
-    """The faults to plant, or a :class:`UserError` for an unknown one or one this run cannot show."""
+def known(names: list[str] | None) -> frozenset[str]:
+    """The faults named, or a :class:`UserError` for one that does not exist."""
     chosen = frozenset(n.strip() for n in names or () if n.strip())
     unknown = sorted(chosen - FAULTS.keys())
     if unknown:
         raise UserError(f"unknown fault {unknown[0]!r}; known: {', '.join(sorted(FAULTS))}.")
+    return chosen
+
+
+def parse(names: list[str] | None, world_size: int) -> frozenset[str]:
+    """The faults to plant, or a :class:`UserError` for an unknown one or one this run cannot show."""
+    chosen = known(names)
     lonely = sorted(chosen & NEEDS_TWO)
     if lonely and world_size < 2:
         raise UserError(f"--inject {lonely[0]} needs at least 2 processes; this run has 1.")

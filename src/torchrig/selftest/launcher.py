@@ -38,7 +38,10 @@ The protocol
       are stuck in a collective with the failed rank) fails the stage with that error, and all ranks are
       killed;
     - the whole run has a deadline (``timeout``); when it passes, all ranks are killed and the stage in
-      progress fails.
+      progress fails;
+    - once rank 0 is done it holds every verdict; a rank still running ``DONE_GRACE_S`` later is killed.
+    Each rank also ends itself when the launcher disappears (its parent pid changes), so killing the
+    launcher never leaves ranks behind.
     Under torchrun, a watchdog thread in each rank ends it (exit 1) at the deadline, and torchrun stops the
     others; a dead rank is torchrun's to notice, and its peers' collectives time out.
 
@@ -69,6 +72,7 @@ from torchrig.selftest.report import FAIL, STAGES, Plan, Report, StageResult, no
 
 OnEvent = Callable[[dict[str, Any]], None]
 ERROR_GRACE_S = 10.0
+DONE_GRACE_S = 3.0
 LOG_TAIL_LINES = 6
 
 
@@ -82,6 +86,7 @@ class _Rank:
     stage: str = "rendezvous"
     port_writer: int | None = None  # write end of the pipe that hands this rank the store's port (2)
     done: bool = False
+    done_at: float = 0.0
     closed: bool = False
 
 
@@ -145,6 +150,8 @@ def launch(
             failed, problem = _pump(ranks, selector, collector, deadline, timeout)
             if failed is not None or problem is not None or all(r.done or r.closed for r in ranks):
                 break
+            if ranks[0].done and time.monotonic() - ranks[0].done_at > DONE_GRACE_S:
+                break  # rank 0 holds every verdict (4); a rank still stuck after that is killed below
             if collector.port is not None:
                 _hand_port(ranks, collector.port)
         if failed is None and problem is None:
@@ -248,7 +255,7 @@ def _pump(ranks: list[_Rank], selector: selectors.BaseSelector, collector: _Coll
             if event.get("type") == "stage":
                 entry.stage = str(event["stage"])
             if event.get("type") == "done":
-                entry.done = True
+                entry.done, entry.done_at = True, time.monotonic()
             collector.take(entry.rank, event)
 
     for entry in ranks:
@@ -280,9 +287,12 @@ def _died(entry: _Rank, code: int, collector: _Collector) -> StageResult:
 
 def _exit_problems(ranks: list[_Rank], collector: _Collector) -> StageResult | None:
     for entry in ranks:
-        code = entry.proc.wait()
-        if not entry.done:
-            return _died(entry, code, collector)
+        if entry.done:
+            continue
+        code = entry.proc.poll()
+        if code is None:  # rank 0 finished long ago and this rank is stuck: its verdicts are in already
+            continue
+        return _died(entry, code, collector)
     return None
 
 

@@ -132,7 +132,7 @@ def run_stages(ctx: RankContext) -> list[StageResult]:
             every = agree(ctx, figures)
         except Exception as exc:
             cause = causes.explain(str(exc), default=causes.TIMEOUT)
-            own = f" (this rank failed first: {figures['error']})" if "error" in figures else ""
+            own = f" (rank {ctx.rank}'s own error: {figures['error']})" if "error" in figures else ""
             result = StageResult(name, FAIL, "lost contact with the other ranks", figures["seconds"],
                                  problem=f"the ranks could not agree after the stage: {_one_line(exc)}{own}",
                                  cause=cause.text, code=cause.code)
@@ -287,7 +287,18 @@ def run(config: RankConfig, env: dict[str, str], emit: Emit) -> list[StageResult
 
 # -- the rank process that torchrig's launcher starts (1) ----------------------------------------
 
+def _orphan_watch(parent: int) -> None:
+    """End this rank if the launcher is gone (5): nobody would read its verdicts or stop it."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(3)
+
+
 def main() -> None:
+    import threading
+
+    threading.Thread(target=_orphan_watch, args=(os.getppid(),), daemon=True).start()
     config = RankConfig.from_json(os.environ["TORCHRIG_SELFTEST_CONFIG"])
     fd = int(os.environ["TORCHRIG_SELFTEST_FD"])
     channel = os.fdopen(fd, "w", buffering=1, encoding="utf-8")

@@ -149,20 +149,20 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     summary = (f"loss {first:.2f} -> {last:.2f} in {steps} steps, replicas identical"
                if not diverged else f"loss {first:.2f} -> {last:.2f} in {steps} steps, replicas differ")
     summary += f", data stall {stall:.0%}"
+    failures: list[tuple[str, Any]] = []  # every rule that failed, the first one's cause named
     if diverged:
         r = diverged[0]
-        return StageResult("training", FAIL, summary, figures=figures,
-                           problem=f"after {steps} steps rank {r}'s parameters differ from rank 0's by up to "
-                                   f"{every[r]['max_abs_diff_vs_rank0']:.3g}",
-                           cause=causes.REPLICAS_DIVERGED.text, code=causes.REPLICAS_DIVERGED.code)
+        failures.append((f"after {steps} steps rank {r}'s parameters differ from rank 0's by up to "
+                         f"{every[r]['max_abs_diff_vs_rank0']:.3g}", causes.REPLICAS_DIVERGED))
     if len(own) > 1 and own[slowest] > STRAGGLER_RATIO * fastest and own[slowest] - fastest > STRAGGLER_MIN_S:
-        return StageResult("training", FAIL, summary, figures=figures,
-                           problem=f"rank {slowest} is a straggler: its own work takes {own[slowest] * 1000:.0f} ms "
-                                   f"a step against {fastest * 1000:.0f} ms on the fastest rank",
-                           cause=causes.STRAGGLER.text, code=causes.STRAGGLER.code)
+        failures.append((f"rank {slowest} is a straggler: its own work takes {own[slowest] * 1000:.0f} ms a step "
+                         f"against {fastest * 1000:.0f} ms on the fastest rank", causes.STRAGGLER))
     if not last <= LOSS_RATIO * first:
-        return StageResult("training", FAIL, summary, figures=figures,
-                           problem=f"the loss fell from {first:.3f} to {last:.3f} in {steps} steps; it must fall to "
-                                   f"at most {LOSS_RATIO:.0%} of where it started",
-                           cause=causes.LOSS_FLAT.text, code=causes.LOSS_FLAT.code)
+        failures.append((f"the loss fell from {first:.3f} to {last:.3f} in {steps} steps; it must fall to at most "
+                         f"{LOSS_RATIO:.0%} of where it started", causes.LOSS_FLAT))
+    if failures:
+        cause = failures[0][1]
+        figures["codes"] = [c.code for _, c in failures]
+        return StageResult("training", FAIL, summary, figures=figures, problem="; ".join(p for p, _ in failures),
+                           cause=cause.text, code=cause.code)
     return StageResult("training", PASS, summary, figures=figures)
