@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -89,7 +90,8 @@ def _read(path: str | os.PathLike[str]) -> Any:
     except pickle.UnpicklingError as exc:
         # weights_only=True refuses anything but tensors and plain containers: the file holds Python
         # objects whose loading could run code. The first line of torch's message names the culprit.
-        culprit = _first_line_naming(str(exc), ("GLOBAL", "Unsupported"))
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        culprit = f"it references {found.group(1)}" if found else _first_line_naming(str(exc), ())[:160]
         raise CheckpointError(
             f"{name} holds pickled Python objects, not only tensors ({culprit}); torchrig loads with "
             "weights_only=True and will not run them: save model.state_dict() instead."
