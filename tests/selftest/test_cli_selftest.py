@@ -194,3 +194,29 @@ def test_killing_the_launcher_leaves_no_rank_behind() -> None:
     while any(_alive(p) for p in ranks) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in ranks)
+
+
+def _can_mount_private_tmpfs() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs", "-o", "size=64k",
+                            "tmpfs", "/dev/shm"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.slow
+def test_a_dev_shm_too_small_for_the_workers_is_named_shm_too_small() -> None:
+    if not _can_mount_private_tmpfs():
+        pytest.skip("needs root and unshare to give the run its own small /dev/shm")
+    # A private mount namespace: this run alone sees a 256 KiB /dev/shm, like a container's default 64 MB
+    # does for a real dataset; the machine's /dev/shm is untouched.
+    script = 'mount -t tmpfs -o size=256k tmpfs /dev/shm && exec "$0" "$@"'  # argv passed through, not spliced
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, sys.executable, "-m",
+                           "torchrig", "selftest", "--cpu", "2", "--steps", "20", "--json"],
+                          capture_output=True, text=True, timeout=240)
+    data = report(proc)
+    assert proc.returncode == 1
+    training = stages(data)["training"]
+    assert (training["verdict"], training["code"]) == ("fail", "shm.too-small")
+    assert "unable to allocate shared memory(shm)" in training["problem"]
+    assert "--shm-size" in training["cause"]

@@ -100,7 +100,11 @@ INTERNAL = Cause(
 
 # Signatures seen in real error messages, most specific first.
 _SIGNATURES: tuple[tuple[re.Pattern[str], Cause], ...] = (
-    (re.compile(r"Bus error|insufficient shared memory|No space left on device.*shm|/dev/shm.*(size|space)", re.I | re.S),
+    # torch's DataLoader: "unable to allocate shared memory(shm) for file </torch_...>: No space left on
+    # device (28)" (measured with a 256 KiB /dev/shm), "... is killed by signal: Bus error", "insufficient
+    # shared memory (shm)"
+    (re.compile(r"shared memory\s*\(shm\)|unable to allocate shared memory|Bus error|insufficient shared memory|"
+                r"/dev/shm.*(too small|No space)", re.I),
      SHM_TOO_SMALL),
     (re.compile(r"Error while creating shared memory segment", re.I), SHM_TOO_SMALL),
     (re.compile(r"NCCL (error|Error)|ncclSystemError|ncclInternalError|ncclUnhandledCudaError|ncclRemoteError"),

@@ -167,9 +167,15 @@ def _judge(module: Any, name: str, every: list[dict[str, Any]]) -> StageResult:
 
 
 def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = next((line.strip() for line in text if line.strip()), "")
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    """``Type: first line``, plus the last line when the message carries another process's traceback
+    (a DataLoader worker's error says where it was caught first and what it was last)."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = f"{type(exc).__name__}: {lines[0]}"
+    if len(lines) > 1 and any("Traceback" in line for line in lines):
+        text += f" {lines[-1]}"
+    return text
 
 
 # -- joining the process group (2) ---------------------------------------------------------------
@@ -271,6 +277,8 @@ def run(config: RankConfig, env: dict[str, str], emit: Emit) -> list[StageResult
     ctx, rendezvous = join(config, env, emit)
     emit({"type": "result", "rank": int(env["RANK"]), "result": rendezvous.to_dict()})
     if ctx is None:
+        # The others may be waiting for this rank inside init_process_group: tell the launcher now (5).
+        emit({"type": "rank-error", "rank": int(env["RANK"]), "stage": "rendezvous", "error": rendezvous.problem})
         rest = [not_run(name, "the ranks could not join") for name, _ in STAGES[1:]]
         for result in rest:
             emit({"type": "result", "rank": int(env["RANK"]), "result": result.to_dict()})
