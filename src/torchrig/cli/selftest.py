@@ -39,7 +39,7 @@ def selftest(
     one rank. Exit codes: 0 every stage passed, 1 a stage failed, 2 usage or internal error.
     """
     from torchrig.selftest import faults as fault_module
-    from torchrig.selftest.launcher import launch, run_in_process
+    from torchrig.selftest.launcher import RunOptions, launch, run_in_process
     from torchrig.selftest.plan import choose_plan, under_torchrun
     from torchrig.selftest.stages.training import DEFAULT_STEPS
 
@@ -62,12 +62,9 @@ def selftest(
     if leader and not as_json:
         out.print(f"torchrig selftest: {escape(plan.reason)}.")
     view = _Live(err if (leader and not as_json) else None, out if (leader and not as_json) else None)
-    options: dict[str, Any] = {
-        "steps": steps or DEFAULT_STEPS, "faults": chosen_faults, "timeout": timeout,
-        "collective_timeout": min(collective_timeout, timeout), "keep": keep, "on_event": view.event,
-    }
+    options = RunOptions(steps or DEFAULT_STEPS, chosen_faults, timeout, min(collective_timeout, timeout), keep)
     with view:
-        report = run_in_process(plan, **options) if torchrun else launch(plan, **options)
+        report = (run_in_process if torchrun else launch)(plan, options, view.event)
     if leader:
         if as_json:
             sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -128,8 +125,6 @@ def _render(out: Console, report: Any, *, table: bool) -> None:
             out.print(f"\n[bold red]{escape(stage.title)} failed[/]: {escape(stage.problem or stage.summary)}")
             if stage.cause:
                 out.print(f"  likely cause {escape('[' + (stage.code or '') + ']')}: {escape(stage.cause)}")
-    if report.problem:
-        out.print(f"\n[bold red]run failed[/]: {escape(report.problem)}")
     if report.workdir:
         out.print(f"\nkept: {escape(report.workdir)} (rank logs, checkpoints)")
     verdict = "[green]passed[/]" if report.ok else "[bold red]failed[/]"

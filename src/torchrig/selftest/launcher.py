@@ -122,50 +122,48 @@ class _Collector:
             self.on_event(event)
 
 
-def launch(
-    plan: Plan,
-    *,
-    steps: int,
-    faults: frozenset[str],
-    timeout: float,
-    collective_timeout: float,
-    keep: bool,
-    on_event: OnEvent,
-) -> Report:
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line asks of a run, whoever launches the ranks."""
+
+    steps: int
+    faults: frozenset[str]
+    timeout: float  # the whole run, seconds
+    collective_timeout: float  # every collective, seconds
+    keep: bool  # keep the work directory
+
+    def rank_config(self, plan: Plan, workdir: Path, cache_dir: Path | None) -> RankConfig:
+        return RankConfig(plan.device, plan.backend, self.steps, tuple(sorted(self.faults)), self.collective_timeout,
+                          str(workdir), str(cache_dir) if cache_dir is not None else None)
+
+
+def launch(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report:
     """Run the self-test on ``plan.world_size`` local processes and return its report (1)-(6)."""
     begin = time.monotonic()
-    deadline = begin + timeout
+    deadline = begin + options.timeout
     workdir = Path(tempfile.mkdtemp(prefix="torchrig-selftest-"))
-    config = RankConfig(plan.device, plan.backend, steps, tuple(sorted(faults)), collective_timeout, str(workdir),
-                        cache_dir=str(workdir / "cache"))
+    config = options.rank_config(plan, workdir, workdir / "cache")
     collector = _Collector(on_event)
     ranks: list[_Rank] = []
     selector = selectors.DefaultSelector()
-    problem: str | None = None
     failed: StageResult | None = None
     try:
         for rank in range(plan.world_size):
             ranks.append(_start(rank, plan, config, workdir, selector))
-        while True:
-            failed, problem = _pump(ranks, selector, collector, deadline, timeout)
-            if failed is not None or problem is not None or all(r.done or r.closed for r in ranks):
-                break
+        while failed is None and not all(r.done or r.closed for r in ranks):
+            failed = _pump(ranks, selector, collector, deadline, options.timeout)
             if ranks[0].done and time.monotonic() - ranks[0].done_at > DONE_GRACE_S:
                 break  # rank 0 holds every verdict (4); a rank still stuck after that is killed below
             if collector.port is not None:
                 _hand_port(ranks, collector.port)
-        if failed is None and problem is None:
+        if failed is None:
             failed = _exit_problems(ranks, collector)
-    except KeyboardInterrupt:
-        _kill(ranks)
-        raise
-    finally:
+    finally:  # also on KeyboardInterrupt: no rank outlives the launcher
         _kill(ranks)
         selector.close()
-    stages = _assemble(collector, failed)
-    report = Report(plan, tuple(stages), time.monotonic() - begin, collector.environment,
-                    str(workdir) if keep else None, problem)
-    if not keep:
+    report = Report(plan, tuple(_assemble(collector, failed)), time.monotonic() - begin, collector.environment,
+                    str(workdir) if options.keep else None)
+    if not options.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return report
 
@@ -232,8 +230,8 @@ def _visible(gpus: tuple[int, ...], inherited: str | None) -> str:
 
 
 def _pump(ranks: list[_Rank], selector: selectors.BaseSelector, collector: _Collector, deadline: float,
-          timeout: float) -> tuple[StageResult | None, str | None]:
-    """Read what arrived, then look for the failures of (5); a stage result or a run problem ends the run."""
+          timeout: float) -> StageResult | None:
+    """Read what arrived, then look for the failures of (5); a failed stage returned here ends the run."""
     for key, _ in selector.select(timeout=0.2):
         entry: _Rank = key.data
         try:
@@ -261,18 +259,18 @@ def _pump(ranks: list[_Rank], selector: selectors.BaseSelector, collector: _Coll
     for entry in ranks:
         code = entry.proc.poll()
         if code is not None and not entry.done and (code != 0 or entry.closed):
-            return _died(entry, code, collector), None
+            return _died(entry, code, collector)
     now = time.monotonic()
     for stage, (rank, error, when) in collector.errors.items():
         if stage not in collector.results and now - when > ERROR_GRACE_S:
             cause = causes.explain(error, default=causes.INTERNAL)
             return StageResult(stage, FAIL, f"rank {rank} failed", problem=f"rank {rank} failed: {error}",
-                               cause=cause.text, code=cause.code), None
+                               cause=cause.text, code=cause.code)
     if now > deadline:
         stage = collector.stage if collector.stage not in collector.results else _next_stage(collector)
         return StageResult(stage, FAIL, "timed out", problem=f"the run passed its {timeout:g} s limit during "
-                           f"this stage", cause=causes.TIMEOUT.text, code=causes.TIMEOUT.code), None
-    return None, None
+                           f"this stage", cause=causes.TIMEOUT.text, code=causes.TIMEOUT.code)
+    return None
 
 
 def _died(entry: _Rank, code: int, collector: _Collector) -> StageResult:
@@ -352,24 +350,20 @@ def _assemble(collector: _Collector, failed: StageResult | None) -> list[StageRe
     return stages
 
 
-def run_in_process(
-    plan: Plan,
-    *,
-    steps: int,
-    faults: frozenset[str],
-    timeout: float,
-    collective_timeout: float,
-    keep: bool,
-    on_event: OnEvent,
-) -> Report:
-    """This process is one rank that torchrun started (1); rank 0's events go to ``on_event``."""
+def run_in_process(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report:
+    """This process is one rank that torchrun started (1); rank 0's events go to ``on_event``.
+
+    The training cache goes where training scripts put theirs (``torchrig.data``'s default, shared by the
+    ranks of a node), since the ranks of a node have no common work directory here.
+    """
     from torchrig.selftest import rank as rank_module
 
     begin = time.monotonic()
     env = dict(os.environ)
     me = int(env["RANK"])
     workdir = Path(tempfile.mkdtemp(prefix=f"torchrig-selftest-rank{me}-"))
-    config = RankConfig(plan.device, plan.backend, steps, tuple(sorted(faults)), collective_timeout, str(workdir))
+    config = options.rank_config(plan, workdir, None)
+    timeout = options.timeout
     current = {"stage": "rendezvous"}
     environment: dict[str, Any] = {}
 
@@ -394,6 +388,6 @@ def run_in_process(
         results = rank_module.run(config, env, emit)
     finally:
         watchdog.cancel()
-        if not keep:
+        if not options.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    return Report(plan, tuple(results), time.monotonic() - begin, environment, str(workdir) if keep else None)
+    return Report(plan, tuple(results), time.monotonic() - begin, environment, str(workdir) if options.keep else None)

@@ -97,11 +97,10 @@ class Report:
     seconds: float
     environment: dict[str, Any] = field(default_factory=dict)  # torch, CUDA, NCCL versions, device names
     workdir: str | None = None  # kept with --keep: rank logs, checkpoints
-    problem: str | None = None  # a failure outside any stage (the run timed out, a rank never started)
 
     @property
     def ok(self) -> bool:
-        return self.problem is None and all(s.verdict != FAIL for s in self.stages)
+        return all(s.verdict != FAIL for s in self.stages)
 
     @property
     def exit_code(self) -> int:
@@ -116,7 +115,6 @@ class Report:
             "plan": self.plan.to_dict(),
             "environment": self.environment,
             "stages": [s.to_dict() for s in self.stages],
-            "problem": self.problem,
             "workdir": self.workdir,
         }
 
