@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from torchrig.errors import UserError, require_torch
 
@@ -69,7 +68,7 @@ def selftest(
         if as_json:
             sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         else:
-            _render(out, report, table=view.progress is not None)
+            _render(out, report)
     raise typer.Exit(report.exit_code)
 
 
@@ -110,16 +109,13 @@ class _Live:
             if self.lines is not None:
                 line = f"{_MARK[result['verdict']]} {escape(result['title'])} ({result['seconds']:.1f} s): {escape(result['summary'])}"
                 if self.progress is not None:
-                    self.progress.console.print(line)
+                    self.progress.console.print(line)  # above the live display, where it stays
                 else:
                     self.lines.print(line)
 
 
-def _render(out: Console, report: Any, *, table: bool) -> None:
-    """The verdicts as a table on a terminal (the progress display was transient); piped, the lines
-    printed as each stage ended already said it, so only the failures and the outcome follow."""
-    if table:
-        _table(out, report)
+def _render(out: Console, report: Any) -> None:
+    """After the verdict lines (printed as each stage ended): the failures with their causes, the outcome."""
     for stage in report.stages:
         if stage.verdict == "fail":
             out.print(f"\n[bold red]{escape(stage.title)} failed[/]: {escape(stage.problem or stage.summary)}")
@@ -130,17 +126,6 @@ def _render(out: Console, report: Any, *, table: bool) -> None:
     verdict = "[green]passed[/]" if report.ok else "[bold red]failed[/]"
     out.print(f"\nselftest {verdict} in {report.seconds:.1f} s on {report.plan.world_size} {report.plan.device} "
               f"process(es) with {report.plan.backend}.")
-
-
-def _table(out: Console, report: Any) -> None:
-    table = Table(title=None, show_edge=False, pad_edge=False)
-    table.add_column("stage")
-    table.add_column("verdict")
-    table.add_column("time", justify="right")
-    table.add_column("figures")
-    for stage in report.stages:
-        table.add_row(escape(stage.title), _MARK[stage.verdict], f"{stage.seconds:.1f} s", escape(stage.summary))
-    out.print(table)
 
 
 def register(app: typer.Typer) -> None:
