@@ -347,6 +347,7 @@ def _assemble(collector: _Collector, failed: StageResult | None) -> list[StageRe
         else:
             result = not_run(name, broken or "the run ended early")
             stages.append(result)
+            collector.on_event({"type": "result", "rank": 0, "result": result.to_dict()})
     return stages
 
 

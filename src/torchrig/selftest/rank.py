@@ -12,6 +12,7 @@ holds every verdict, and a rank that is gone turns into a failed stage rather th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import select
 import sys
@@ -27,6 +28,7 @@ from torchrig.selftest import causes
 from torchrig.selftest.report import FAIL, STAGES, StageResult, not_run
 
 Emit = Callable[[dict[str, Any]], None]
+_log = logging.getLogger("torchrig.selftest")
 
 
 @dataclass
@@ -127,6 +129,7 @@ def run_stages(ctx: RankContext) -> list[StageResult]:
         except Exception as exc:  # a rank's own failure: report it, then let the others learn it (4)
             figures = {"error": _one_line(exc), "traceback": traceback.format_exc(limit=6)}
             ctx.emit({"type": "rank-error", "rank": ctx.rank, "stage": name, "error": figures["error"]})
+            _log.error("%s failed on this rank:\n%s", name, figures["traceback"])
         figures["seconds"] = time.perf_counter() - start
         try:
             every = agree(ctx, figures)
@@ -141,6 +144,8 @@ def run_stages(ctx: RankContext) -> list[StageResult]:
             result = _judge(module, name, every)
             if any("error" in f for f in every) and getattr(module, "BREAKS_GROUP_ON_ERROR", True):
                 broken = f"a rank failed during {name}"
+        _log.info("%s: %s in %.2f s: %s%s", name, result.verdict, figures["seconds"], result.summary,
+                  f" ({result.problem})" if result.problem else "")
         results.append(result)
         ctx.emit({"type": "result", "rank": ctx.rank, "result": result.to_dict()})
     return results
