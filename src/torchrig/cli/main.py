@@ -43,10 +43,11 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import doctor, selftest
+    from torchrig.cli import cache, doctor, selftest
 
     doctor.register(app)
     selftest.register(app)
+    cache.register(app)
 
 
 _register()

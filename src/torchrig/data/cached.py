@@ -211,7 +211,8 @@ def _layout_for(probes: dict[int, Any], what: str) -> Layout:
 
 def _fingerprint(dataset: Any, n: int, layout: Layout, probes: dict[int, Any]) -> str:
     h = hashlib.sha256()
-    h.update(f"torchrig-cache/{_store.FORMAT_VERSION}\0{type(dataset).__module__}.{type(dataset).__qualname__}\0{n}\0".encode())
+    # The class's qualname, not its module: a rank run as a script defines it in __main__, another imports it.
+    h.update(f"torchrig-cache/{_store.FORMAT_VERSION}\0{type(dataset).__qualname__}\0{n}\0".encode())
     h.update(repr(layout.spec).encode())
     own = getattr(dataset, "fingerprint", None)
     if callable(own):

@@ -26,6 +26,9 @@ require_torch("torchrig.data")
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
+from torchrig.data.store import _TSO  # noqa: E402
+from torchrig.data.transport import RingCollate, RingLoader  # noqa: E402
+
 
 def default_workers() -> int:
     """Worker processes for one rank: its share of this node's CPUs, at most 8, and none on one CPU."""
@@ -75,6 +78,10 @@ def make_loader(dataset: Any, *, batch_size: int = 64, shuffle: bool = True, see
         shuffle = False
     if options.get("batch_sampler") is not None or options.get("sampler") is not None:
         shuffle = False
+    if workers > 0 and "collate_fn" not in options and _TSO and options.get("batch_size") is not None:
+        # Batches travel through reused shared buffers instead of a fresh segment each (transport.py).
+        options["collate_fn"] = RingCollate(options.get("prefetch_factor") or 2)
+        return RingLoader(dataset, shuffle=shuffle, **options)
     return DataLoader(dataset, shuffle=shuffle, **options)
 
 

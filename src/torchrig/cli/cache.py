@@ -1,0 +1,162 @@
+"""``torchrig cache``: list, inspect and clear the shared sample caches of ``torchrig.data``.
+
+The logic lives in :mod:`torchrig.data.store` (which needs no torch); this module parses and renders.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from torchrig.data import store
+from torchrig.errors import UserError
+
+app = typer.Typer(help="List, inspect and clear the shared sample caches of torchrig.data.", no_args_is_help=True)
+
+_DIR_HELP = "Also look in this cache directory (as given to CachedDataset(directory=...)); repeatable."
+
+
+def _directories(extra: list[Path] | None) -> list[Path]:
+    dirs = [store.shm_directory(), store.disk_directory(), *(extra or [])]
+    seen: list[Path] = []
+    for d in dirs:
+        if d not in seen:
+            seen.append(d)
+    return seen
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def _as_dict(info: store.CacheInfo) -> dict:
+    d = {"location": str(info.path), "state": info.state, "owner_uid": info.owner_uid, "size_bytes": info.size}
+    if info.problem:
+        d["problem"] = info.problem
+    if info.stats:
+        d.update({k: v for k, v in info.stats.items() if k != "location"})
+    return d
+
+
+def list_(
+    directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the caches as JSON (schema torchrig.cache/1)."),
+) -> None:
+    """Show every cache: name, state (in use, idle, stale), size, items cached, hits and misses."""
+    caches = store.list_caches(_directories(directory))
+    if as_json:
+        typer.echo(json.dumps({"schema": "torchrig.cache/1", "caches": [_as_dict(c) for c in caches]}, indent=2))
+        return
+    console = Console(highlight=False)
+    if not caches:
+        console.print("no caches (looked in " + ", ".join(str(d) for d in _directories(directory)) + ")")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("name", "state", "size", "items", "hits", "misses", "location"):
+        table.add_column(col, justify="right" if col in ("size", "items", "hits", "misses") else "left")
+    for c in caches:
+        s = c.stats or {}
+        state = c.state if not c.problem else f"{c.state} ({c.problem})"
+        table.add_row(s.get("name", c.path.name), state, _size(c.size),
+                      f"{s['items']}/{s['n_items']}" if s else "-", str(s.get("hits", "-")), str(s.get("misses", "-")),
+                      str(c.path))
+    console.print(table)
+
+
+def _find(name: str, directory: list[Path] | None) -> store.CacheInfo:
+    caches = store.list_caches(_directories(directory))
+    exact = [c for c in caches if c.path.name.removesuffix(store.SUFFIX) == name or str(c.path) == name]
+    if exact:
+        return exact[0]
+    matches = [c for c in caches if c.path.name.startswith(name) or (c.stats or {}).get("label") == name]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UserError(f"no cache named {name!r}; `torchrig cache list` shows the caches there are.")
+    names = ", ".join(c.path.name.removesuffix(store.SUFFIX) for c in matches)
+    raise UserError(f"{name!r} matches several caches ({names}); give the full name.")
+
+
+def stats(
+    name: str = typer.Argument(..., help="A cache's name, its label, or a unique prefix of its name."),
+    directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
+) -> None:
+    """Show one cache's statistics: hits and misses across every process, items, bytes, capacity."""
+    info = _find(name, directory)
+    d = _as_dict(info)
+    if as_json:
+        typer.echo(json.dumps({"schema": "torchrig.cache/1", "cache": d}, indent=2))
+        return
+    console = Console(highlight=False)
+    if info.stats is None:
+        console.print(f"{info.path}: {info.state}" + (f" ({info.problem})" if info.problem else ""), markup=False)
+        return
+    s = info.stats
+    reads = s["hits"] + s["misses"]
+    rows = [
+        ("name", s["name"]), ("state", info.state), ("location", str(info.path)),
+        ("mode", s["mode"] + (" (persistent)" if s["persist"] else "")),
+        ("items", f"{s['items']} of {s['n_items']} ({s['items'] / max(1, s['n_items']):.0%})"),
+        ("bytes", f"{_size(s['bytes'])} of {_size(s['capacity'])} capacity"),
+        ("hits", f"{s['hits']}" + (f" ({s['hits'] / reads:.1%} of {reads} reads)" if reads else "")),
+        ("misses", str(s["misses"])),
+        ("not cached (full)", str(s["refused"])),
+        ("created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["created"]))),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        console.print(f"{k:<{width}}  {v}", markup=False)
+
+
+def clear(
+    name: str = typer.Argument(None, help="The cache to remove (name, label or unique prefix)."),
+    all_: bool = typer.Option(False, "--all", help="Remove every cache of yours that no process is using."),
+    directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed, remove nothing."),
+) -> None:
+    """Remove caches no process is using (stale ones left by crashed jobs, persistent ones, ...).
+
+    A cache in use is left alone: its users would simply re-create it."""
+    if (name is None) == (not all_):
+        raise UserError("give a cache name or --all (not both).")
+    targets = [_find(name, directory)] if name else store.list_caches(_directories(directory))
+    console = Console(highlight=False)
+    freed = 0
+    for info in targets:
+        label = info.path.name.removesuffix(store.SUFFIX)
+        if info.state == "foreign":
+            console.print(f"skipped {info.path}: {info.problem}, not yours to remove", markup=False)
+            continue
+        if info.state == "in use":
+            console.print(f"skipped {label}: in use by a running process", markup=False)
+            continue
+        if dry_run:
+            console.print(f"would remove {label} ({_size(info.size)}, {info.state})", markup=False)
+            continue
+        outcome = store.remove_cache(info.path)
+        if outcome == "removed":
+            freed += info.size
+            console.print(f"removed {label} ({_size(info.size)})", markup=False)
+        else:
+            console.print(f"skipped {label}: {outcome}", markup=False)
+    if not targets:
+        console.print("no caches to clear")
+    elif freed and not dry_run:
+        console.print(f"freed {_size(freed)}", markup=False)
+
+
+def register(root: typer.Typer) -> None:
+    app.command("list")(list_)
+    app.command("stats")(stats)
+    app.command("clear")(clear)
+    root.add_typer(app, name="cache")

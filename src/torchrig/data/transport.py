@@ -1,0 +1,211 @@
+"""Moving batches from DataLoader workers to the main process through reused shared buffers.
+
+The stock DataLoader collates every batch in a worker into a *fresh* shared-memory segment: create,
+size, map and fault in ~10 MB per batch of 64 images, then unmap it when the batch is dropped. Once
+samples come from the cache that is the largest cost left (measured ~120 us per sample on this
+machine kind, against ~3 us with a reused buffer; see shared-cache.md). Here each worker collates
+into a small ring of slots in one shared segment that lives as long as the worker.
+
+Protocol (x86-64 only: it relies on the TSO ordering described in store.py, P5; elsewhere
+``make_loader`` keeps the stock collate):
+
+(R1) A worker owns one ring: a header of one flag byte per slot, then the slots. It writes batch
+     ``k`` into slot ``k mod n`` after waiting for that slot's flag to read 0 (free), sets the flag
+     to 1, and sends a :class:`RingBatch` (tensors that view the slot, plus the flag) to the main
+     process through the DataLoader's queue.
+(R2) The main process copies the batch out (or pins it: the pin-memory thread's copy) *before* the
+     user sees it, then sets the flag back to 0. A batch that is dropped unseen (a partial epoch, a
+     reset of persistent workers) frees its slot when it is garbage collected.
+(R3) No slot ever frees in time (the main process stopped consuming without dropping batches)?
+     After a short wait the worker collates that batch the stock way: slower, never stuck.
+(R4) The ring is an anonymous shared segment (torch's file-descriptor sharing): it has no name,
+     so nothing is left in /dev/shm whatever happens to the processes.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, get_worker_info
+from torch.utils.data._utils.collate import default_collate
+
+_ALIGN = 64
+_WAIT_S = 1.0
+
+
+def _round(n: int, to: int = _ALIGN) -> int:
+    return (n + to - 1) // to * to
+
+
+def _nbytes(batch: list[Any]) -> int | None:
+    """Bytes the collated tensors of ``batch`` take, or None for a structure we leave to default_collate."""
+    elem = batch[0]
+    if isinstance(elem, torch.Tensor):
+        return _round(elem.numel() * elem.element_size() * len(batch))
+    if isinstance(elem, (bool, int, float)):
+        return _round(8 * len(batch))
+    if isinstance(elem, Mapping):
+        parts = [_nbytes([d[k] for d in batch]) for k in elem]
+        return None if None in parts else sum(parts)  # type: ignore[arg-type]
+    if isinstance(elem, tuple | list) and not isinstance(elem, str):
+        parts = [_nbytes(list(col)) for col in zip(*batch)]
+        return None if None in parts else sum(parts)  # type: ignore[arg-type]
+    return None
+
+
+class _Ring:
+    def __init__(self, slots: int, slot_bytes: int) -> None:
+        self.slots, self.slot_bytes = slots, slot_bytes
+        self.head = _round(slots)
+        storage = torch.UntypedStorage._new_shared(self.head + slots * slot_bytes)
+        self.memory = torch.empty(0, dtype=torch.uint8).set_(storage, 0, (storage.nbytes(),))
+        self.flags = self.memory[:slots]
+        self.flags.zero_()
+        self.next = 0
+
+    def acquire(self) -> int | None:
+        slot = self.next % self.slots
+        deadline = time.monotonic() + _WAIT_S
+        while self.flags[slot].item() != 0:  # (R1) wait for the main process to free it
+            if time.monotonic() > deadline:
+                return None  # (R3)
+            time.sleep(0.0002)
+        self.flags[slot] = 1
+        self.next += 1
+        return slot
+
+
+class RingCollate:
+    """A collate_fn for workers: default_collate's result, but in a reused shared ring slot (R1)."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = max(2, slots)
+        self._ring: _Ring | None = None
+        self._pid = -1
+
+    def __getstate__(self) -> dict:
+        return {"slots": self.slots, "_ring": None, "_pid": -1}
+
+    def __call__(self, batch: list[Any]) -> Any:
+        if get_worker_info() is None or not batch:
+            return default_collate(batch)
+        size = _nbytes(batch)
+        if size is None:
+            return default_collate(batch)
+        if self._ring is None or self._pid != os.getpid():
+            self._ring, self._pid = _Ring(self.slots, size), os.getpid()
+        ring = self._ring
+        if size > ring.slot_bytes:
+            return default_collate(batch)  # a bigger batch than the first: the stock path
+        slot = ring.acquire()
+        if slot is None:
+            return default_collate(batch)
+        try:
+            base = ring.head + slot * ring.slot_bytes
+            data, _ = _collate_into(batch, ring.memory, base)
+        except BaseException:
+            ring.flags[slot] = 0
+            raise
+        return RingBatch(data, ring.flags[slot:slot + 1])
+
+
+def _collate_into(batch: list[Any], memory: torch.Tensor, pos: int) -> tuple[Any, int]:
+    elem = batch[0]
+    if isinstance(elem, torch.Tensor):
+        n = elem.numel() * elem.element_size() * len(batch)
+        out = memory[pos:pos + n].view(elem.dtype).view(len(batch), *elem.shape)
+        torch.stack(batch, 0, out=out)
+        return out, pos + _round(n)
+    if isinstance(elem, (bool, int, float)):
+        t = torch.tensor(batch)
+        n = t.numel() * t.element_size()
+        out = memory[pos:pos + n].view(t.dtype)
+        out.copy_(t)
+        return out, pos + _round(8 * len(batch))
+    if isinstance(elem, Mapping):
+        result = {}
+        for k in elem:
+            result[k], pos = _collate_into([d[k] for d in batch], memory, pos)
+        return (type(elem)(result) if not isinstance(elem, dict) else result), pos
+    columns = []
+    for col in zip(*batch):
+        value, pos = _collate_into(list(col), memory, pos)
+        columns.append(value)
+    if isinstance(elem, tuple) and hasattr(elem, "_fields"):
+        return type(elem)(*columns), pos
+    return (tuple(columns) if isinstance(elem, tuple) else columns), pos
+
+
+def _copy(data: Any, fn) -> Any:
+    if isinstance(data, torch.Tensor):
+        return fn(data)
+    if isinstance(data, Mapping):
+        return {k: _copy(v, fn) for k, v in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*(_copy(v, fn) for v in data))
+    if isinstance(data, Sequence) and not isinstance(data, str):
+        return type(data)(_copy(v, fn) for v in data) if isinstance(data, tuple) else [_copy(v, fn) for v in data]
+    return data
+
+
+def _clone(t: torch.Tensor) -> torch.Tensor:
+    """A private copy made with one single-threaded memcpy (torch's copy_ would start its OpenMP
+    team for a 10 MB batch, and on a busy host those threads spin)."""
+    out = torch.empty_like(t)
+    if t.is_contiguous() and t.numel():
+        np.copyto(out.view(-1).view(torch.uint8).numpy(), t.view(-1).view(torch.uint8).numpy())
+    else:
+        out.copy_(t)
+    return out
+
+
+class RingBatch:
+    """A batch that still lives in a worker's ring slot; :meth:`take` copies it out and frees the slot."""
+
+    def __init__(self, data: Any, flag: torch.Tensor) -> None:
+        self.data, self.flag, self._received = data, flag, False
+
+    def __getstate__(self) -> dict:
+        return {"data": self.data, "flag": self.flag}
+
+    def __setstate__(self, state: dict) -> None:
+        self.data, self.flag, self._received = state["data"], state["flag"], True
+
+    def _release(self) -> None:
+        if self._received and self.flag is not None:
+            self.flag[0] = 0  # (R2) the copy is done: the worker may reuse the slot
+            self.flag = None
+            self.data = None
+
+    def take(self) -> Any:
+        out = _copy(self.data, _clone)
+        self._release()
+        return out
+
+    def pin_memory(self, device: Any = None) -> Any:
+        out = _copy(self.data, lambda t: t.pin_memory())
+        self._release()
+        return out
+
+    def __del__(self) -> None:
+        self._release()
+
+
+class RingLoader(DataLoader):
+    """A DataLoader whose workers hand batches over through rings (see the protocol above)."""
+
+    def __iter__(self):
+        it = super().__iter__()
+        keep: dict[int, torch.UntypedStorage] = {}
+        for batch in it:
+            if isinstance(batch, RingBatch):
+                storage = batch.flag.untyped_storage()
+                # Holding each ring keeps torch's fd cache warm: later batches map nothing new.
+                keep.setdefault(storage.data_ptr(), storage)
+                batch = batch.take()
+            yield batch

@@ -1,0 +1,215 @@
+"""CachedDataset and ImageFolder in one process: what is cached, where, and what is refused."""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from torchrig.data import CachedDataset, ImageFolder
+from torchrig.data import store as store_mod
+from torchrig.errors import UserError
+
+from .conftest import make_jpegs, run_py
+
+
+def test_cached_items_equal_the_dataset_items_and_the_second_read_hits(images: Path, cache_dir: Path) -> None:
+    base = ImageFolder(images, size=32)
+    with CachedDataset(base, directory=cache_dir) as ds:
+        first = ds.__getitems__(list(range(len(ds))))
+        second = ds.__getitems__(list(range(len(ds))))
+        for i, ((a, la), (b, lb)) in enumerate(zip(first, second)):
+            x, lx = base[i]
+            assert torch.equal(a, x) and torch.equal(b, x) and la == lb == lx
+            assert b.shape == (3, 32, 32) and b.dtype == torch.uint8
+        s = ds.stats()
+        assert s["items"] == len(base) and s["mode"] == "direct"
+        assert s["hits"] >= len(base) and s["bytes"] == s["capacity"]
+        assert {"hits", "misses", "items", "bytes", "capacity", "location", "name"} <= set(s)
+        assert Path(s["location"]).parent == cache_dir
+        mode = os.stat(s["location"]).st_mode & 0o777
+        assert mode == 0o600 and os.stat(cache_dir).st_mode & 0o777 == 0o700
+    assert not list(cache_dir.glob("*.cache")), "the last user removes a non-persistent cache"
+
+
+def test_a_cached_sample_cannot_be_changed_through_what_a_read_returns(images: Path, cache_dir: Path) -> None:
+    with CachedDataset(ImageFolder(images, size=16), directory=cache_dir) as ds:
+        img, _ = ds[0]
+        img.zero_()  # a careless in-place transform
+        again, _ = ds[0]
+        assert again.any(), "reads are copies: the shared record is untouched"
+
+
+def test_transform_runs_after_the_cache_on_every_read(images: Path, cache_dir: Path) -> None:
+    calls = []
+
+    def flip(t: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return t.flip(-1)
+
+    base = ImageFolder(images, size=16)
+    with CachedDataset(base, transform=flip, directory=cache_dir) as ds:
+        for _ in range(2):
+            img, label = ds[1]
+            assert torch.equal(img, base[1][0].flip(-1)) and label == base[1][1]
+    assert len(calls) == 2
+
+
+def test_half_the_budget_caches_half_the_items_and_hits_exactly_those(images: Path, cache_dir: Path) -> None:
+    base = ImageFolder(images, size=16)  # 18 items
+    record = CachedDataset(base, directory=cache_dir, name="probe")
+    full = record.stats()["capacity"]
+    record.close()
+    with CachedDataset(base, directory=cache_dir, capacity_bytes=full // 2) as ds:
+        order = np.random.default_rng(1).permutation(len(ds)).tolist()
+        ds.__getitems__(order)  # epoch 1 fills until the budget is spent (MinIO)
+        s1 = ds.stats()
+        assert s1["mode"] == "slots" and s1["items"] == len(ds) // 2 and s1["bytes"] == s1["capacity"]
+        for seed in (2, 3):  # later epochs, other orders: hit rate == fraction cached, nothing evicted
+            ds.__getitems__(np.random.default_rng(seed).permutation(len(ds)).tolist())
+            s2 = ds.stats()
+            assert s2["hits"] - s1["hits"] == s1["items"] and s2["items"] == s1["items"]
+            s1 = s2
+
+
+class Tokens:
+    """Variable-length items with a string: the variable (slab + offset table) format."""
+
+    def __init__(self, n: int, salt: int = 0) -> None:
+        self.n, self.salt = n, salt
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        return {"ids": torch.arange(i % 7 + self.salt, dtype=torch.int32), "text": "tok" * (i % 5), "y": float(i)}
+
+
+def test_variable_size_items_are_cached_and_read_back_equal(cache_dir: Path) -> None:
+    with CachedDataset(Tokens(40), directory=cache_dir) as ds:
+        ds.__getitems__(list(range(40)))
+        back = ds.__getitems__(list(range(40)))
+        for i, item in enumerate(back):
+            want = Tokens(40)[i]
+            assert torch.equal(item["ids"], want["ids"]) and item["text"] == want["text"] and item["y"] == want["y"]
+        s = ds.stats()
+        assert s["mode"] == "variable" and s["items"] == 40 and s["hits"] >= 40
+
+
+def test_a_changed_dataset_gets_a_new_cache_never_stale_samples(tmp_path: Path, cache_dir: Path) -> None:
+    root = make_jpegs(tmp_path / "imgs", classes=2, per_class=3)
+    with CachedDataset(ImageFolder(root, size=16), directory=cache_dir) as before:
+        old = before.location
+        make_jpegs(tmp_path / "imgs", classes=2, per_class=3, seed=9)  # same names, new pixels
+        os.utime(root / "c0" / "0.jpg", ns=(1, 1))
+        with CachedDataset(ImageFolder(root, size=16), directory=cache_dir) as after:
+            assert after.location != old
+            assert torch.equal(after[0][0], ImageFolder(root, size=16)[0][0])
+    with CachedDataset(Tokens(10), directory=cache_dir) as a, CachedDataset(Tokens(10, salt=1), directory=cache_dir) as b:
+        assert a.location != b.location, "without fingerprint(), sampled item bytes tell datasets apart"
+
+
+def test_a_corrupt_jpeg_raises_an_error_naming_its_path(images: Path) -> None:
+    bad = images / "c1" / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    good = (images / "c1" / "0.jpg").read_bytes()
+    (images / "c2" / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    ds = ImageFolder(images, size=16)
+    for name in ("broken.jpg", "truncated.jpg"):
+        i = next(k for k, (p, _) in enumerate(ds.samples) if p.endswith(name))
+        with pytest.raises(UserError, match=rf"cannot decode the image .*{name}"):
+            ds[i]
+
+
+def test_a_cache_file_of_another_user_is_refused_not_used(images: Path, cache_dir: Path) -> None:
+    base = ImageFolder(images, size=16)
+    with CachedDataset(base, directory=cache_dir) as ds:
+        path = ds.location
+    cache_dir.mkdir(mode=0o700, exist_ok=True)
+    path.write_bytes(b"planted")
+    os.chown(path, 4242, 4242)
+    try:
+        with pytest.raises(UserError, match="belongs to uid 4242"):
+            CachedDataset(base, directory=cache_dir)
+        assert path.read_bytes() == b"planted", "another user's file is never deleted or overwritten"
+    finally:
+        path.unlink()
+
+
+def test_a_directory_of_another_user_or_a_symlink_is_refused(images: Path, tmp_path: Path) -> None:
+    base = ImageFolder(images, size=16)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 4242, 4242)
+    with pytest.raises(UserError, match="belongs to uid 4242"):
+        CachedDataset(base, directory=theirs)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path)
+    with pytest.raises(UserError, match="not a plain directory"):
+        CachedDataset(base, directory=link)
+    open_dir = tmp_path / "open"
+    open_dir.mkdir(mode=0o755)
+    os.chmod(open_dir, 0o755)
+    with pytest.raises(UserError, match="accessible to other users"):
+        CachedDataset(base, directory=open_dir)
+
+
+def test_a_symlink_planted_as_the_cache_file_is_not_followed(images: Path, cache_dir: Path, tmp_path: Path) -> None:
+    base = ImageFolder(images, size=16)
+    with CachedDataset(base, directory=cache_dir) as ds:
+        path = ds.location
+    cache_dir.mkdir(mode=0o700, exist_ok=True)
+    target = tmp_path / "victim"
+    target.write_bytes(b"precious")
+    path.symlink_to(target)
+    with pytest.raises(UserError, match="symlink"):
+        CachedDataset(base, directory=cache_dir)
+    assert target.read_bytes() == b"precious"
+    path.unlink()
+
+
+def test_a_tampered_header_is_replaced_when_unused_and_never_trusted(images: Path, cache_dir: Path) -> None:
+    base = ImageFolder(images, size=16)
+    with CachedDataset(base, directory=cache_dir, persist=True) as ds:
+        ds.__getitems__(list(range(len(ds))))
+        path = ds.location
+    with open(path, "r+b") as fh:  # claim another format version
+        fh.seek(8)
+        fh.write(struct.pack("<I", 99))
+    with pytest.raises(UserError, match="not a usable torchrig cache"):
+        CachedDataset(base, directory=cache_dir, persist=True)
+    store_mod.remove_cache(path)
+    assert not path.exists()
+
+
+@pytest.mark.slow
+def test_persist_keeps_the_cache_for_the_next_process(images: Path) -> None:
+    with CachedDataset(ImageFolder(images, size=16), persist=True) as ds:
+        assert ds.stats()["items"] < len(ds)
+        ds.__getitems__(list(range(len(ds))))
+        path = ds.location
+    assert path.exists() and path.is_relative_to(store_mod.disk_directory())
+    out = run_py("""
+        import sys
+        from torchrig.data import CachedDataset, ImageFolder
+        ds = CachedDataset(ImageFolder(sys.argv[1], size=16), persist=True)
+        before = ds.stats()
+        ds.__getitems__(list(range(len(ds))))
+        print(before["items"], ds.stats()["hits"] - before["hits"], ds.stats()["location"])
+    """, str(images)).stdout.split()
+    n = len(ImageFolder(images))
+    assert out == [str(n), str(n), str(path)], "the next run starts warm: every read a hit"
+    assert store_mod.remove_cache(path) == "removed" and not path.exists()
+
+
+def test_an_empty_or_unsupported_dataset_is_a_clear_error(cache_dir: Path) -> None:
+    with pytest.raises(UserError, match="empty dataset"):
+        CachedDataset([], directory=cache_dir)
+    with pytest.raises(UserError, match="contains a object"):
+        CachedDataset([object()], directory=cache_dir)
+    with pytest.raises(UserError, match="the image folder .* does not exist"):
+        ImageFolder(cache_dir / "nowhere")

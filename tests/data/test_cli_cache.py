@@ -1,0 +1,57 @@
+"""torchrig cache list | stats | clear, on real cache files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from torchrig.data import CachedDataset, ImageFolder
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "torchrig", "cache", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_command_needs_no_torch() -> None:
+    code = "import sys, torchrig.cli.main; assert 'torch' not in sys.modules, sorted(m for m in sys.modules if 'torch.' in m)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60).returncode == 0
+
+
+def test_list_stats_and_clear_tell_in_use_idle_and_foreign_apart(images: Path, cache_dir: Path) -> None:
+    base = ImageFolder(images, size=16)
+    live = CachedDataset(base, directory=cache_dir, name="live")
+    live.__getitems__([0, 1, 1])
+    with CachedDataset(ImageFolder(images, size=8), directory=cache_dir, name="kept", persist=True) as kept:
+        kept_path = kept.location
+    foreign = cache_dir / "theirs-0123.cache"
+    foreign.write_bytes(b"x" * 100)
+    os.chown(foreign, 4242, 4242)
+    try:
+        listing = json.loads(cli("list", "--json", "--dir", str(cache_dir)).stdout)
+        assert listing["schema"] == "torchrig.cache/1"
+        states = {Path(c["location"]).name.split("-")[0]: c["state"] for c in listing["caches"]}
+        assert states == {"live": "in use", "kept": "idle", "theirs": "foreign"}
+
+        stats = json.loads(cli("stats", "live", "--json", "--dir", str(cache_dir)).stdout)["cache"]
+        assert stats["hits"] == live.stats()["hits"] and stats["misses"] == live.stats()["misses"] == 2  # 1 twice in one batch
+        assert stats["items"] == 9 and stats["location"] == str(live.location)
+        text = cli("stats", "live", "--dir", str(cache_dir)).stdout
+        assert "in use" in text and "9 of 18" in text
+
+        dry = cli("clear", "--all", "--dry-run", "--dir", str(cache_dir))
+        assert dry.returncode == 0 and "would remove kept" in dry.stdout and kept_path.exists()
+        done = cli("clear", "--all", "--dir", str(cache_dir))
+        assert "removed kept" in done.stdout and "skipped live" in done.stdout and "not yours" in done.stdout
+        assert not kept_path.exists() and live.location.exists() and foreign.exists()
+    finally:
+        live.close()
+        foreign.unlink()
+
+
+def test_bad_requests_are_one_sentence_and_exit_2(cache_dir: Path) -> None:
+    for args, words in ((("clear",), "give a cache name or --all"), (("stats", "nope", "--dir", str(cache_dir)), "no cache named")):
+        proc = cli(*args)
+        assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,225 @@
+"""The cache across real processes: DataLoader workers (fork, spawn), independently started ranks,
+a writer SIGKILLed mid-write, a dead owner's leftovers, and a tmpfs too small for the cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from torchrig.data import CachedDataset, ImageFolder
+from torchrig.data import store as store_mod
+
+from .conftest import run_py
+
+pytestmark = pytest.mark.slow
+
+
+def test_forked_workers_of_every_epoch_share_one_cache(images: Path) -> None:
+    """persistent_workers=False: new workers each epoch, yet epoch 2 is all hits (default /dev/shm)."""
+    base = ImageFolder(images, size=16)
+    ds = CachedDataset(base, name="test-fork")
+    try:
+        loader = DataLoader(ds, batch_size=4, num_workers=2, persistent_workers=False, multiprocessing_context="fork")
+        seen = [torch.cat([x for x, _ in loader]) for _ in range(2)]
+        s = ds.stats()
+        n = len(base)
+        assert s["items"] == n, "the workers' writes are visible to the main process"
+        assert s["misses"] == n - 8 and s["hits"] == n + 8, "epoch 1 missed all but the 8 probed, epoch 2 hit all"
+        want = torch.stack([base[i][0] for i in range(n)])
+        assert torch.equal(seen[0], want) and torch.equal(seen[1], want)
+        assert Path(s["location"]).parent == store_mod.shm_directory()
+    finally:
+        ds.close()
+    assert not Path(s["location"]).exists() and not store_mod.shm_directory().exists()
+
+
+def test_a_spawned_worker_attaches_by_name_and_its_writes_are_shared(images: Path) -> None:
+    base = ImageFolder(images, size=16)
+    with CachedDataset(base, name="test-spawn") as ds:
+        loader = DataLoader(ds, batch_size=6, num_workers=1, multiprocessing_context="spawn")
+        first = torch.cat([x for x, _ in loader])
+        s = ds.stats()
+        assert s["items"] == len(base) and s["misses"] == len(base) - 8, "the spawned worker filled the cache"
+        assert torch.equal(torch.stack([x for x, _ in ds.__getitems__(list(range(len(ds))))]), first)
+        assert ds.stats()["hits"] == s["hits"] + len(base)
+
+
+def test_independently_started_ranks_attach_by_name_and_the_last_removes_it(images: Path) -> None:
+    rank = textwrap.dedent("""
+        import sys
+        from torchrig.data import CachedDataset, ImageFolder
+        sys.stdin.readline()  # both import torch at once; the second starts reading once the first is done
+        ds = CachedDataset(ImageFolder(sys.argv[1], size=16))
+        ds.__getitems__(list(range(len(ds))))
+        s = ds.stats()
+        print(s["location"], s["hits"], s["misses"], flush=True)
+        sys.stdin.readline()  # stay attached until told to go
+    """)
+    ranks = [subprocess.Popen([sys.executable, "-c", rank, str(images)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        ranks[0].stdin.write("\n")
+        ranks[0].stdin.flush()
+        loc1, hits1, misses1 = ranks[0].stdout.readline().split()
+        out, _ = ranks[1].communicate("\n\n", timeout=120)
+        loc2, hits2, misses2 = out.split()
+        n = len(ImageFolder(images))
+        assert ranks[1].returncode == 0
+        assert loc1 == loc2
+        assert int(misses2) == int(misses1), "the second rank computed nothing: its reads were all hits"
+        assert int(hits2) - int(hits1) == n
+        assert Path(loc1).exists(), "the first rank still uses it"
+    finally:
+        for p in ranks:
+            if p.poll() is None:
+                p.communicate("\n\n", timeout=60)
+    assert not Path(loc1).exists() and not store_mod.shm_directory().exists()
+
+
+class Slow:
+    """One item, written as 100 parts of 256 KiB: a write long enough to be killed in the middle."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def fingerprint(self) -> str:
+        return "slow"
+
+    def __getitem__(self, i: int):
+        return tuple(torch.full((1 << 18,), k % 250 + 1, dtype=torch.uint8) for k in range(100))
+
+
+def test_a_writer_sigkilled_mid_write_leaves_a_miss_never_a_torn_sample(cache_dir: Path) -> None:
+    with CachedDataset(Slow(), directory=cache_dir, name="slow") as ds:
+        store = ds._store
+        writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+            import sys
+            import torch
+            from torchrig.data import CachedDataset
+            class Slow:
+                def __len__(self):
+                    return 1
+                def fingerprint(self):
+                    return "slow"
+                def __getitem__(self, i):
+                    return tuple(torch.full((1 << 18,), k % 250 + 1, dtype=torch.uint8) for k in range(100))
+            ds = CachedDataset(Slow(), directory=sys.argv[1], name="slow")  # attaches; its probe write lands
+            print("attached", flush=True)
+            sys.stdin.readline()
+            while True:
+                ds._put(0, Slow()[0])
+        """), str(cache_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            assert writer.stdout.readline().strip() == "attached"
+            store.state[0] = store_mod.EMPTY
+            store.data[:] = 0
+            writer.stdin.write("go\n")
+            writer.stdin.flush()
+            deadline = time.monotonic() + 60
+            while store.data[0] == 0 and time.monotonic() < deadline:
+                pass  # the first part has landed: the writer is inside write()
+            os.kill(writer.pid, signal.SIGKILL)
+            writer.wait(timeout=30)
+            torn = store.data[-1] == 0  # the last part never arrived
+            assert store.data[0] != 0 and torn, "killed mid-write"
+            assert store.state[0] != store_mod.READY
+            before = ds.stats()
+            item = ds[0]
+            after = ds.stats()
+            assert after["misses"] == before["misses"] + 1, "the torn item reads as a miss"
+            assert all(torch.equal(a, b) for a, b in zip(item, Slow()[0]))
+            assert store.state[0] == store_mod.READY and ds.stats()["hits"] == 0
+            assert all(torch.equal(a, b) for a, b in zip(ds[0], Slow()[0]))
+        finally:
+            if writer.poll() is None:
+                writer.kill()
+
+
+def test_a_cache_whose_owner_died_is_removed_by_the_next_attach(images: Path, cache_dir: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import sys, time
+        from torchrig.data import CachedDataset, ImageFolder
+        ds = CachedDataset(ImageFolder(sys.argv[1], size=16), directory=sys.argv[2], name="dead")
+        print(ds.location, flush=True)
+        time.sleep(600)
+    """), str(images), str(cache_dir)], stdout=subprocess.PIPE, text=True)
+    path = Path(proc.stdout.readline().strip())
+    proc.kill()
+    proc.wait(timeout=30)
+    assert path.exists(), "a SIGKILLed process cannot clean up"
+    info = store_mod.list_caches([cache_dir])
+    assert [c.state for c in info] == ["stale"]
+    with CachedDataset(ImageFolder(images, size=8), directory=cache_dir, name="alive") as ds:
+        assert not path.exists(), "the next attach removed the dead owner's cache"
+        assert ds.location.exists()
+
+
+def _can_mount() -> bool:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        return False
+    probe = subprocess.run(["unshare", "--mount", "sh", "-c", "mount -t tmpfs -o size=1m tmpfs /mnt"],
+                           capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount(), reason="needs root and mount namespaces to mount a small tmpfs")
+def test_a_tmpfs_too_small_for_the_cache_is_a_clear_error_or_a_disk_fallback_never_sigbus(images: Path) -> None:
+    """In a private mount namespace, /dev/shm is a 2 MiB tmpfs; the cache needs 3 MiB or more."""
+    script = textwrap.dedent("""
+        import sys, warnings
+        from torchrig.data import CachedDataset, ImageFolder
+        from torchrig.errors import UserError
+        base = ImageFolder(sys.argv[1], size=256)          # 18 items x 192 KiB = 3.4 MiB
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            ds = CachedDataset(base)                       # default budget: /dev/shm cannot hold it
+            ds.__getitems__(list(range(len(ds))))
+            print("default", ds.stats()["location"], ds.stats()["items"], len(w))
+            ds.close()
+            ds = CachedDataset(base, capacity_bytes=3 << 20)   # asked for more than the tmpfs has
+            ds.__getitems__(list(range(len(ds))))
+            print("reserve", ds.stats()["location"], ds.stats()["items"], len(w))
+            ds.close()
+        try:
+            CachedDataset(base, directory="/dev/shm/mine", capacity_bytes=3 << 20)
+        except UserError as exc:
+            print("explicit", exc)
+    """)
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c",
+                           'mount -t tmpfs -o size=2m,mode=1777 tmpfs /dev/shm && exec "$@"', "sh",
+                           sys.executable, "-c", script, str(images)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr  # a SIGBUS would be -7
+    lines = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in proc.stdout.splitlines()}
+    home = os.environ["XDG_CACHE_HOME"]
+    loc, items, warned = lines["default"].split()
+    assert loc.startswith(home) and int(items) == 18 and int(warned) == 1
+    loc, items, warned = lines["reserve"].split()
+    assert loc.startswith(home) and int(items) == (3 << 20) // 196672 and int(warned) == 2  # MinIO: 15 slots
+    assert "does not fit" in lines["explicit"] and "MiB free" in lines["explicit"]
+    assert not list(Path(home).rglob("*.cache")), "the disk fallback is removed by its last user too"
+
+
+def test_persistent_workers_alive_at_exit_do_not_leave_the_cache_behind(images: Path) -> None:
+    out = run_py("""
+        import sys
+        from torchrig.data import CachedDataset, ImageFolder, make_loader
+        ds = CachedDataset(ImageFolder(sys.argv[1], size=16), name="test-exit")
+        loader = make_loader(ds, batch_size=4, num_workers=2, persistent_workers=True, multiprocessing_context="fork")
+        for _ in loader:
+            pass
+        print(ds.location)  # exit with the workers still running and the dataset still open
+    """, str(images)).stdout.strip()
+    assert out.endswith(".cache") and not Path(out).exists()
+    assert not store_mod.shm_directory().exists()
