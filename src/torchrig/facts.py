@@ -135,6 +135,7 @@ class ToolkitFacts(Section):
     nvcc: str | None = None
     version: str | None = None  # "13.0"
     others: list[ToolkitInstall] = field(default_factory=list)
+    headers: bool | None = None  # cuda_home holds include/cuda_runtime.h (extensions compile against it)
 
 
 @dataclass

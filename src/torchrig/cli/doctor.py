@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def _read_report(source: str) -> str:
             raise UserError(f"cannot read the report {source}: {exc.strerror or exc}.") from None
     if len(data) > _REPORT_LIMIT:
         raise UserError(f"{source} is larger than 16 MiB; that is not a collect_env output or a log excerpt.")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # PowerShell 5's `>` writes UTF-16: `python -m torch.utils.collect_env > env.txt` on Windows.
+        return data.decode("utf-16", errors="replace")
     if b"\x00" in data:
         raise UserError(f"{source} is a binary file, not a collect_env output, log or torchrig --json.")
     return data.decode("utf-8", errors="replace")

@@ -13,7 +13,7 @@ import traceback
 import typer
 from rich.console import Console
 
-from torchrig import __version__
+import torchrig
 from torchrig.errors import UserError
 
 app = typer.Typer(
@@ -30,7 +30,7 @@ _state = {"debug": False}
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"torchrig {__version__}")
+        typer.echo(f"torchrig {torchrig.__version__}")
         raise typer.Exit()
 
 
@@ -43,9 +43,10 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import cache, doctor, selftest
+    from torchrig.cli import cache, doctor, mirror, selftest
 
     doctor.register(app)
+    mirror.register(app)
     selftest.register(app)
     cache.register(app)
 
@@ -54,7 +55,7 @@ _register()
 
 
 def main() -> None:
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one sentence stays on one line when piped
     try:
         app(prog_name="torchrig")
     except UserError as exc:

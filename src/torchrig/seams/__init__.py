@@ -8,7 +8,8 @@ GPU, the network or the real home directory:
 - :mod:`torchrig.seams.nvml` wraps the NVML calls the driver and GPU probes make.
 """
 
+from torchrig.seams.nvml import FakeNvml, Nvml, NvmlError, PynvmlNvml
 from torchrig.seams.root import Root
 from torchrig.seams.runner import Completed, FakeRunner, Runner, SubprocessRunner
 
-__all__ = ["Completed", "FakeRunner", "Root", "Runner", "SubprocessRunner"]
+__all__ = ["Completed", "FakeNvml", "FakeRunner", "Nvml", "NvmlError", "PynvmlNvml", "Root", "Runner", "SubprocessRunner"]

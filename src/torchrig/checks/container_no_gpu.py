@@ -1,0 +1,88 @@
+"""container.no-gpu: a container that should reach a GPU was started without one."""
+
+from __future__ import annotations
+
+import re
+
+from torchrig.checks import machine
+from torchrig.checks.registry import Check, CheckContext, Layer, register
+from torchrig.checks.signature_hits import evidence_of, hits_for
+from torchrig.facts import Facts
+from torchrig.findings import Finding, Severity
+
+CODE = "container.no-gpu"
+
+_DOCKER = (
+    "sudo apt-get install -y nvidia-container-toolkit && sudo nvidia-ctk runtime configure --runtime=docker "
+    "&& sudo systemctl restart docker   # once, on the host",
+    "docker run --gpus all --ipc=host <image> ...   # start the container with GPU access",
+)
+_FIXES = {
+    "docker": _DOCKER,
+    "podman": (
+        "sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml   # once, on the host",
+        "podman run --device nvidia.com/gpu=all --ipc=host <image> ...",
+    ),
+    "kubernetes": (
+        "Request the GPU in the pod spec: resources: {limits: {nvidia.com/gpu: 1}} "
+        "(needs the NVIDIA device plugin or GPU Operator on the cluster)",
+    ),
+}
+
+
+def _wants_gpu(facts: Facts) -> str | None:
+    """Why this container looks like it was meant to have a GPU, or None."""
+    visible = machine.env(facts, "NVIDIA_VISIBLE_DEVICES")
+    if visible and visible.lower() not in ("void", "none", ""):
+        return f"NVIDIA_VISIBLE_DEVICES={visible} (a CUDA image)"
+    if machine.nvidia_gpus_on_bus(facts):
+        return "an NVIDIA GPU is on the host's PCI bus"
+    if machine.torch_cuda(facts):
+        return f"torch {facts.torch.version} is a CUDA build"
+    return None
+
+
+def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """Inside a container, no NVIDIA device node and no GPU, while the container is meant for one."""
+    hits = hits_for(facts, CODE)
+    runtime = facts.system.container
+    device_nodes = [n for n in facts.system.dev_nodes if re.fullmatch(r"/dev/(nvidia\d+|dxg)", n)]
+    if facts.gpus.devices or device_nodes or not (runtime or hits):
+        return []
+    reason = _wants_gpu(facts)
+    if reason is None and not hits:
+        return []
+    # A CUDA torch alone is weak evidence (CPU jobs often run the default CUDA wheel).
+    strong = bool(hits) or (reason is not None and not reason.startswith("torch"))
+    evidence: dict[str, object] = {
+        "container": runtime or "(from the report)",
+        "device nodes": "none of /dev/nvidia0.. or /dev/dxg",
+    }
+    if reason:
+        evidence["meant for a GPU because"] = reason
+    evidence.update(evidence_of(hits))
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR if strong else Severity.WARNING,
+            title=f"This {runtime or 'container'} was started without GPU access",
+            detail=(
+                "No NVIDIA device is passed into the container, so CUDA sees no GPU and torch.cuda.is_available() "
+                "is False. The driver lives on the host; the container runtime must hand the GPU in."
+            ),
+            evidence=evidence,
+            fix=_FIXES.get(runtime or "docker", _FIXES["docker"]),
+        )
+    ]
+
+
+register(
+    Check(
+        name="container-no-gpu",
+        codes=(CODE,),
+        summary="a container meant for a GPU (CUDA image, GPU on the bus, CUDA torch) has no NVIDIA device passed in",
+        layer=Layer.ACCESS,
+        run=container_without_gpu,
+        explains=("driver.missing", "cuda.init-failed", "cuda.visible-devices"),
+    )
+)

@@ -1,0 +1,354 @@
+"""``torchrig mirror``: list, probe, use, show, restore. Parsing and rendering only; the work is in torchrig.mirrors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from torchrig.errors import UserError
+
+if TYPE_CHECKING:
+    from torchrig.mirrors.catalog import Catalog, Mirror
+    from torchrig.mirrors.probe import ProbeResult
+
+Pairs = list[tuple["Mirror", str]]
+
+app = typer.Typer(
+    help="Probe and switch pip, conda, uv, PyTorch-wheel and Hugging Face mirrors, keeping your config intact.",
+    no_args_is_help=True,
+)
+
+_FOR_HELP = "Comma-separated targets: pip, uv, conda, torch, hf."
+
+
+def _out() -> Console:
+    return Console(highlight=False, soft_wrap=True)
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _targets(value: str | None) -> tuple[str, ...] | None:
+    from torchrig.mirrors.catalog import TARGETS
+
+    if value is None:
+        return None
+    wanted = tuple(dict.fromkeys(t.strip().lower() for t in value.split(",") if t.strip()))
+    unknown = [t for t in wanted if t not in TARGETS]
+    if unknown or not wanted:
+        raise UserError(f"unknown target {', '.join(unknown) or repr(value)} for --for; choose from {', '.join(TARGETS)}.")
+    return wanted
+
+
+@app.command("list")
+def list_(
+    for_: str | None = typer.Option(None, "--for", help=_FOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the catalog as JSON."),
+) -> None:
+    """The mirror catalog: who serves which target, at which URL (shipped entries + your mirrors.toml)."""
+    from torchrig.mirrors.catalog import SERVICE_OF, load_catalog
+
+    catalog = load_catalog()
+    targets = _targets(for_)
+    mirrors = [m for m in catalog.mirrors if targets is None or any(m.serves(t) for t in targets)]
+    if as_json:
+        data = {
+            "schema": "torchrig.mirror.list/1", "as_of": catalog.as_of, "sources": list(catalog.sources),
+            "user_file": str(catalog.user_file),
+            "mirrors": [
+                {"name": m.name, "title": m.title, "operator": m.operator, "upstream": m.upstream,
+                 "targets": {t: m.url_for(t) for t in m.targets}, "pytorch_format": m.pytorch_format if m.serves("torch") else None,
+                 "anaconda_defaults": m.anaconda_defaults, "source": m.source, "as_of": m.as_of, "notes": m.notes,
+                 "origin": m.origin}
+                for m in mirrors
+            ],
+        }
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table(title=f"Mirror catalog (as of {catalog.as_of})", show_lines=True)
+    table.add_column("name", no_wrap=True)
+    table.add_column("serves", overflow="fold")
+    table.add_column("notes", overflow="fold")
+    for m in mirrors:
+        serves = []
+        for service in dict.fromkeys(SERVICE_OF[t] for t in m.targets):
+            users = "/".join(t for t in m.targets if SERVICE_OF[t] == service)
+            extra = f" ({m.pytorch_format} index)" if service == "pytorch" else ""
+            serves.append(f"{users}{extra}: {m.urls[service]}")
+        if m.anaconda_defaults:
+            serves.append(f"anaconda defaults (listed, never written): {m.anaconda_defaults}")
+        name = m.name + (" (upstream)" if m.upstream else "") + ("" if m.origin == "catalog" else " (yours)")
+        table.add_row(name, "\n".join(serves), "\n".join(x for x in (m.title, m.notes) if x))
+    out = _out()
+    out.print(table)
+    out.print(f"Add your own mirrors in {catalog.user_file} ([mirror.NAME] tables, same keys).")
+
+
+def _pairs(targets: tuple[str, ...] | None, names: list[str] | None, allow_insecure: bool) -> tuple[Catalog, Pairs, list[str]]:
+    from torchrig.mirrors.catalog import SERVICE_OF, load_catalog
+
+    catalog = load_catalog()
+    services = list(dict.fromkeys(SERVICE_OF[t] for t in (targets or ("pip", "conda", "torch", "hf"))))
+    mirrors = [catalog.get(n) for n in names] if names else list(catalog.mirrors)
+    skipped = [m.name for m in mirrors if m.insecure and not allow_insecure]
+    pairs = [(m, s) for m in mirrors if not (m.insecure and not allow_insecure) for s in services if s in m.urls]
+    return catalog, pairs, skipped
+
+
+def _run_probe(catalog: Catalog, pairs: Pairs, timeout: float, quiet: bool) -> list[ProbeResult]:
+    from torchrig.mirrors.probe import probe
+
+    err = _err()
+    with Progress(
+        TextColumn("probing mirrors"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=quiet or not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("probe", total=len(pairs))
+        return probe(catalog, pairs, timeout=timeout, on_done=lambda _r: progress.advance(task))
+
+
+def _render_probe(results: Sequence[ProbeResult]) -> None:
+    from torchrig.mirrors.catalog import SERVICE_TITLES
+
+    out = _out()
+    for service in dict.fromkeys(r.service for r in results):
+        table = Table(title=f"{SERVICE_TITLES[service]}: ranked by latency + time for an 8 MiB file")
+        for col in ("#", "mirror", "latency", "throughput", "newest", "status"):
+            table.add_column(col, justify="right" if col in ("#", "latency", "throughput") else "left",
+                             overflow="fold")
+        for i, r in enumerate(x for x in results if x.service == service):
+            notes = []
+            if r.error:
+                notes.append(f"FAILED: {r.error}")
+            if r.fresh is False:
+                notes.append("STALE: older than another source")
+            if r.off_host:
+                notes.append(("redirects by design: " if r.redirector else "LEAVES MIRROR: ") + r.off_host)
+            table.add_row(
+                str(i + 1), r.mirror,
+                f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "-",
+                f"{r.throughput_bps / 1e6:.1f} MB/s" if r.throughput_bps else "-",
+                (r.newest or "-")[:16].replace("T", " "), "; ".join(notes) or "ok",  # a version, or a date to the minute
+            )
+        out.print(table)
+
+
+@app.command("probe")
+def probe_cmd(
+    names: list[str] | None = typer.Argument(None, help="Mirrors to probe (default: every one serving the targets)."),
+    for_: str | None = typer.Option(None, "--for", help=_FOR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    timeout: float = typer.Option(8.0, "--timeout", min=0.5, max=60, help="Seconds each mirror gets, at most."),
+    allow_insecure: bool = typer.Option(False, "--allow-insecure", help="Also probe plain-http mirrors."),
+) -> None:
+    """Measure latency, throughput (a capped range read) and freshness of mirrors, concurrently; ranked.
+
+    Exit codes: 0 at least one mirror answered, 1 none did.
+    """
+    catalog, pairs, skipped = _pairs(_targets(for_), names, allow_insecure)
+    if not pairs and skipped:
+        raise UserError(f"{', '.join(skipped)} use plain http, which lets anyone on the path swap packages; "
+                        "pass --allow-insecure to probe them.")
+    if not pairs:
+        raise UserError("none of those mirrors serves the targets asked for; see `torchrig mirror list`.")
+    results = _run_probe(catalog, pairs, timeout, as_json)
+    if as_json:
+        typer.echo(json.dumps({"schema": "torchrig.mirror.probe/1", "skipped_insecure": skipped,
+                               "results": [r.to_json() for r in results]}, indent=2))
+    else:
+        _render_probe(results)
+        if skipped:
+            _err().print(f"skipped plain-http mirrors {', '.join(skipped)} (pass --allow-insecure to probe them).")
+    raise typer.Exit(0 if any(r.ok for r in results) else 1)
+
+
+def _choose(name: str, targets: tuple[str, ...] | None, scope: str, allow_insecure: bool, timeout: float,
+            among: list[str] | None = None) -> tuple[dict[str, Mirror], list[str]]:
+    """{target: Mirror} for `use`, plus notes about targets left out."""
+    from torchrig.mirrors.catalog import SERVICE_OF, adhoc_mirror, load_catalog
+    from torchrig.mirrors.locations import SCOPES_OF
+
+    notes: list[str] = []
+    if "://" in name:
+        if targets is None or len(targets) != 1:
+            raise UserError("a mirror given as a URL needs exactly one target, e.g. --for pip.")
+        return {targets[0]: adhoc_mirror(name, targets[0], allow_insecure=allow_insecure)}, notes
+    catalog = load_catalog()
+    if name.lower() == "fastest":
+        wanted = targets or ("pip", "uv", "conda", "torch", "hf")
+        wanted = tuple(t for t in wanted if scope in SCOPES_OF[t] or targets is not None)
+        services = list(dict.fromkeys(SERVICE_OF[t] for t in wanted))
+        candidates = [catalog.get(n) for n in among] if among else list(catalog.mirrors)
+        pairs = [
+            (m, s) for m in candidates if not (m.insecure and not allow_insecure) for s in services
+            if s in m.urls and not (s == "pytorch" and m.pytorch_format != "simple")
+        ]
+        results = _run_probe(catalog, pairs, timeout, False)
+        choices = {}
+        for t in wanted:
+            best = next((r for r in results if r.service == SERVICE_OF[t] and r.ok and not r.flagged), None)
+            if best is None:
+                raise UserError(f"no mirror for {t} answered cleanly within {timeout:g} s; try `torchrig mirror probe --for {t}`.")
+            choices[t] = catalog.get(best.mirror)
+            notes.append(f"fastest for {t}: {best.mirror} ({best.latency_ms:.0f} ms)")
+        return choices, notes
+    mirror = catalog.get(name)
+    if mirror.insecure and not allow_insecure:
+        raise UserError(f"{mirror.name} uses plain http, which lets anyone on the path swap packages; pass --allow-insecure if you accept that.")
+    if targets is not None:
+        missing = [t for t in targets if not mirror.serves(t)]
+        if missing:
+            others = ", ".join(m.name for m in catalog.serving(missing[0]))
+            raise UserError(f"{mirror.name} does not serve {missing[0]}; mirrors that do: {others}.")
+        return {t: mirror for t in targets}, notes
+    choices = {}
+    for t in mirror.targets:
+        if scope not in SCOPES_OF[t]:
+            notes.append(f"left {t} alone: it has no {scope}-scope setting (use --scope {' or '.join(SCOPES_OF[t])}).")
+        elif t == "torch" and mirror.pytorch_format != "simple":
+            notes.append(f"left torch alone: {mirror.name}'s PyTorch wheels are a flat page (pip -f), not an index.")
+        else:
+            choices[t] = mirror
+    if not choices:
+        raise UserError(f"nothing to set for {mirror.name} with --scope {scope}; " + " ".join(notes))
+    return choices, notes
+
+
+def _print_overrides(choices: Mapping[str, Mirror], paths: dict[str, Path], overlay: Mapping[Path, bytes | None] | None) -> None:
+    from torchrig.mirrors.show import resolve
+
+    err = _err()
+    for view in resolve(tuple(choices), overlay=overlay, ours=paths):
+        for warning in view.warnings:
+            if "overrides" in warning or "this shell has" in warning:
+                err.print(f"warning: {warning}", markup=False)
+
+
+@app.command("use")
+def use(
+    name: str = typer.Argument(..., help="A mirror from `torchrig mirror list`, `fastest`, or an https:// URL (with one --for)."),
+    for_: str | None = typer.Option(None, "--for", help=_FOR_HELP + " Default: every target the mirror serves."),
+    scope: str = typer.Option("user", "--scope", help="user (your home), env (the active environment) or project (this directory)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print a unified diff per file and write nothing."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Approve writing HF_ENDPOINT into your shell startup file."),
+    allow_insecure: bool = typer.Option(False, "--allow-insecure", help="Accept a plain-http mirror (adds pip trusted-host for it)."),
+    timeout: float = typer.Option(8.0, "--timeout", min=0.5, max=60, help="Seconds each mirror gets when choosing `fastest`."),
+    among: str | None = typer.Option(None, "--among", help="With `fastest`: comma-separated mirrors to choose from (default: all)."),
+) -> None:
+    """Point pip, uv, conda, torchrig's PyTorch index and HF_ENDPOINT at a mirror, editing files in place.
+
+    Every change is journaled; `torchrig mirror restore` puts the previous bytes back.
+    """
+    from torchrig.mirrors import hf_endpoint
+    from torchrig.mirrors.changes import plan_use, unified_diff
+    from torchrig.mirrors.journal import Journal
+    from torchrig.mirrors.locations import SCOPES
+
+    if scope not in SCOPES:
+        raise UserError(f"unknown scope {scope!r}; choose from {', '.join(SCOPES)}.")
+    if among is not None and name.lower() != "fastest":
+        raise UserError("--among only goes with `fastest`; name one mirror or use `fastest --among a,b`.")
+    names = [n.strip() for n in among.split(",") if n.strip()] if among else None
+    choices, notes = _choose(name, _targets(for_), scope, allow_insecure, timeout, names)
+    plan = plan_use(choices, scope, allow_insecure=allow_insecure)
+    out, err = _out(), _err()
+    for note in notes:
+        err.print(note, markup=False)
+    if plan.needs_approval and not yes and not dry_run:
+        approved = sys.stdin.isatty() and typer.confirm(
+            f"Add a marked HF_ENDPOINT block to {plan.needs_approval[0]}?", default=False, err=True
+        )
+        if not approved:
+            url = choices["hf"].url_for("hf") or ""
+            err.print(
+                f"left {plan.needs_approval[0]} alone (pass --yes to approve the block); for this shell run: "
+                f"{hf_endpoint.export_line(url, hf_endpoint.shell_rc_file()[1])}",
+                markup=False,
+            )
+            plan = plan.without(plan.needs_approval)
+    for warning in plan.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    paths = {c.target: c.path for c in plan.changes} | {t: p for t, p in plan.unchanged}
+    if dry_run:
+        for change in plan.changes:
+            out.print(unified_diff(change), end="", markup=False)
+        for target, path in plan.unchanged:
+            out.print(f"{target}: {path} already uses that mirror; nothing to change.", markup=False)
+        from torchrig.mirrors.atomic_write import real_path
+
+        _print_overrides(choices, paths, {real_path(c.path): c.after for c in plan.changes})
+        return
+    written = Journal().apply(plan.changes)
+    for change, real in zip(plan.changes, written):
+        shown = f"{change.path}" + (f" (-> {real})" if Path(change.path).resolve() != Path(change.path).absolute() else "")
+        out.print(f"{change.target}: wrote {shown}", markup=False)
+    for target, path in plan.unchanged:
+        out.print(f"{target}: {path} already uses that mirror; nothing changed.", markup=False)
+    _print_overrides(choices, paths, None)
+
+
+@app.command("show")
+def show(
+    as_json: bool = typer.Option(False, "--json", help="Print every tool's layers as JSON."),
+) -> None:
+    """What each tool will actually use, where that comes from, and what overrides what."""
+    from torchrig.mirrors.journal import Journal
+    from torchrig.mirrors.show import resolve
+
+    ours = {e.target: Path(e.path) for e in Journal().entries() if not e.restored}  # the files torchrig set
+    views = resolve(ours=ours)
+    if as_json:
+        typer.echo(json.dumps({"schema": "torchrig.mirror.show/1", "tools": [v.to_json() for v in views]}, indent=2))
+        return
+    out = _out()
+    for view in views:
+        out.print(f"[bold]{view.tool}[/bold]: {view.value}", highlight=False)
+        out.print(f"  from {view.source}", markup=False)
+        for layer in view.layers:
+            if layer.source == view.source:
+                continue
+            value = layer.value or "(does not set it)"
+            out.print(f"  also {layer.source}: {value}" + (f"  [{layer.note}]" if layer.note else ""), markup=False)
+        for warning in view.warnings:
+            out.print(f"  warning: {warning}", markup=False)
+
+
+@app.command("restore")
+def restore(
+    for_: str | None = typer.Option(None, "--for", help=_FOR_HELP + " Default: all."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print a unified diff per file and write nothing."),
+    force: bool = typer.Option(False, "--force", help="Restore even files edited since torchrig changed them."),
+) -> None:
+    """Put back the exact bytes each file had before torchrig's last change to it (or remove a file it created)."""
+    from torchrig.mirrors.catalog import TARGETS
+    from torchrig.mirrors.changes import unified_diff
+    from torchrig.mirrors.journal import Journal
+
+    journal = Journal()
+    plan = journal.plan_restore(_targets(for_) or TARGETS, force=force)
+    out = _out()
+    if not plan:
+        out.print("nothing to restore: torchrig has no change of its own left to undo for those targets.")
+        return
+    if dry_run:
+        for _entry, change in plan:
+            out.print(unified_diff(change), end="", markup=False)
+        return
+    journal.restore(plan)
+    for entry, change in plan:
+        verb = "restored" if change.after is not None else "removed (it did not exist before)"
+        out.print(f"{entry.target}: {verb} {change.path}", markup=False)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="mirror")
+

@@ -1,0 +1,98 @@
+"""Known error signatures (``signatures.toml``) and the search over a text.
+
+A signature is a line people paste when a GPU/PyTorch setup is broken ("found version 11040",
+"no kernel image is available", "Error 804", ...). Each row names the doctor finding ``code`` it is
+evidence for; that column is the contract with :mod:`torchrig.checks`, which turns the hits recorded
+in ``Facts.signatures`` into findings::
+
+    >>> [m.signature.code for m in find("RuntimeError: No CUDA GPUs are available")]
+    ['cuda.visible-devices']
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+from torchrig.knowledge import load
+
+_EXCERPT_LIMIT = 300  # a hit keeps the line that matched; tracebacks can put kilobytes on one line
+
+
+@dataclass(frozen=True)
+class Signature:
+    id: str  # "driver.found-version"
+    pattern: re.Pattern[str]
+    code: str  # the finding it is evidence for: "driver.too-old"
+    title: str
+    source: str  # a public report that shows it
+    example: str  # a line from that report; the table test checks that ``pattern`` matches it
+    requires: re.Pattern[str] | None = None  # must also occur somewhere in the text
+
+
+@dataclass(frozen=True)
+class SignatureMatch:
+    signature: Signature
+    line: int  # 1-based line number in the text
+    excerpt: str  # the matching line, stripped and capped
+
+
+@functools.cache
+def signatures() -> tuple[Signature, ...]:
+    """Every known signature, in table order."""
+    rows = load("signatures")["signature"]
+    return tuple(
+        Signature(
+            id=row["id"],
+            pattern=re.compile(row["pattern"], re.IGNORECASE),
+            code=row["code"],
+            title=row["title"],
+            source=row["source"],
+            example=row["example"],
+            requires=re.compile(row["requires"], re.IGNORECASE) if row.get("requires") else None,
+        )
+        for row in rows
+    )
+
+
+def by_id(signature_id: str) -> Signature | None:
+    """The signature named ``signature_id``, or None for an id this version does not know."""
+    return next((s for s in signatures() if s.id == signature_id), None)
+
+
+def code_of(signature_id: str) -> str | None:
+    """The finding code a signature is evidence for ("driver.found-version" -> "driver.too-old")."""
+    sig = by_id(signature_id)
+    return sig.code if sig else None
+
+
+def find(text: str) -> list[SignatureMatch]:
+    """Every signature that occurs in ``text``: one match per signature (its first), in text order.
+
+    Newlines count as spaces, so a message that a terminal or a paste wrapped still matches
+    ("... killed by signal: Bus\\nerror."); the hit records the line where the match starts.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    flat = text.replace("\n", " ")  # same length: offsets in ``flat`` are offsets in ``text``
+    found: list[SignatureMatch] = []
+    for sig in signatures():
+        if sig.requires is not None and not sig.requires.search(flat):
+            continue
+        match = sig.pattern.search(flat)
+        if match is None:
+            continue
+        line = text.count("\n", 0, match.start()) + 1
+        found.append(SignatureMatch(sig, line, _excerpt(text, match.start(), match.end())))
+    return sorted(found, key=lambda m: m.line)
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    """The line where the match starts, or the part of a very long line around the match."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line_end = len(text) if line_end == -1 else line_end
+    if line_end - line_start > _EXCERPT_LIMIT:
+        line_start = max(line_start, start - 40)
+        line_end = min(line_end, max(end, line_start + _EXCERPT_LIMIT))
+    return " ".join(text[line_start:line_end].split())

@@ -1,0 +1,149 @@
+"""Probing ranks mirrors by what a download would cost, and flags the ones that mislead."""
+
+from __future__ import annotations
+
+import time
+
+from fake_mirror import ARTIFACT_SIZE, FakeMirror
+
+from torchrig.mirrors.probe import ProbeResult, probe, rank
+
+
+def _pairs(catalog, names, service):
+    return [(catalog.get(n), service) for n in names]
+
+
+def test_ranks_pypi_mirrors_by_their_known_latency(user_catalog) -> None:
+    # delays far apart: on a loaded box a localhost 1 MiB read varies by tens of ms, which the cost
+    # (latency + 8 MiB / throughput) multiplies by 8
+    with FakeMirror(delay=1.0) as slow, FakeMirror(delay=0.0) as fast, FakeMirror(delay=0.5) as mid:
+        cat = user_catalog(slow.toml("slow") + fast.toml("fast") + mid.toml("mid"))
+        results = probe(cat, _pairs(cat, ["slow", "fast", "mid"], "pypi"), timeout=5)
+    assert [r.mirror for r in results] == ["fast", "mid", "slow"]
+    assert all(r.ok and r.fresh is True and r.off_host is None for r in results)
+    # each latency includes its server's injected delay (upper bounds depend on this box's load)
+    assert results[1].latency_ms >= 500 and results[2].latency_ms >= 1000
+    assert all(r.newest == "25.3" for r in results)
+
+
+def test_a_stale_index_ranks_below_a_fresh_one_even_when_faster(user_catalog) -> None:
+    with FakeMirror(delay=0.0, pip_versions=("25.1", "25.2")) as stale, FakeMirror(delay=0.1) as fresh:
+        cat = user_catalog(stale.toml("stale") + fresh.toml("fresh"))
+        results = probe(cat, _pairs(cat, ["stale", "fresh"], "pypi"), timeout=5)
+    assert [r.mirror for r in results] == ["fresh", "stale"]
+    assert results[1].fresh is False and results[1].newest == "25.2" and results[1].flagged
+
+
+def test_failing_and_unreachable_mirrors_rank_last_with_the_reason(user_catalog) -> None:
+    with FakeMirror(status=503) as broken, FakeMirror() as good:
+        cat = user_catalog(broken.toml("broken") + good.toml("good") + '[mirror.gone]\npypi = "http://127.0.0.1:9/simple"\n')
+        results = probe(cat, _pairs(cat, ["broken", "gone", "good"], "pypi"), timeout=3)
+    assert results[0].mirror == "good" and results[0].ok
+    by = {r.mirror: r for r in results}
+    assert by["broken"].error == f"HTTP 503 for {broken.url('pypi')}/pip/"
+    assert by["gone"].error is not None and "Connect" in by["gone"].error
+
+
+def test_a_redirect_off_the_mirror_host_is_flagged(user_catalog) -> None:
+    with FakeMirror(host="127.0.0.2") as upstream, FakeMirror(redirect_to=None) as mirror:
+        mirror.redirect_to = upstream.base  # every index page answers "302 -> the upstream host"
+        cat = user_catalog(mirror.toml("sneaky") + upstream.toml("upstream"))
+        results = probe(cat, _pairs(cat, ["sneaky", "upstream"], "pypi"), timeout=5)
+    by = {r.mirror: r for r in results}
+    assert by["sneaky"].off_host == "302 -> 127.0.0.2" and by["sneaky"].flagged
+    assert by["upstream"].off_host is None
+    assert [r.mirror for r in results] == ["upstream", "sneaky"]
+
+
+def test_a_redirector_by_design_is_noted_but_not_demoted(user_catalog) -> None:
+    with FakeMirror(host="127.0.0.2") as campus, FakeMirror() as redirector:
+        redirector.redirect_to = campus.base
+        cat = user_catalog(redirector.toml("hub", services=("pypi",)) + "redirector = true\n")
+        (result,) = probe(cat, _pairs(cat, ["hub"], "pypi"), timeout=5)
+    assert result.ok and result.off_host == "302 -> 127.0.0.2" and result.redirector and not result.flagged
+
+
+def test_pages_linking_files_on_another_host_are_flagged(user_catalog) -> None:
+    # a PyTorch mirror whose pages still link download-r2.pytorch.org (ustcmirror-images PR #154)
+    with FakeMirror(host="127.0.0.2") as r2, FakeMirror() as mirror:
+        mirror.link_base = r2.base
+        cat = user_catalog(mirror.toml("nolinkfix"))
+        (result,) = probe(cat, _pairs(cat, ["nolinkfix"], "pytorch"), timeout=5)
+        assert any(path.startswith("/packages/torch-2.13.0") for path, _ in r2.requests)
+    assert result.off_host == "links to 127.0.0.2" and result.flagged
+
+
+def test_a_read_too_small_to_measure_gives_no_throughput(user_catalog) -> None:
+    with FakeMirror() as m:
+        cat = user_catalog(m.toml("m"))
+        (result,) = probe(cat, _pairs(cat, ["m"], "pypi"), timeout=5, range_bytes=16 << 10)
+    assert result.ok and result.bytes_read == 16 << 10 and result.throughput_bps is None
+    assert result.cost_s == result.latency_ms / 1000
+
+
+def test_throughput_comes_from_a_capped_range_read_of_the_newest_artifact(user_catalog) -> None:
+    with FakeMirror() as m:
+        cat = user_catalog(m.toml("m"))
+        (result,) = probe(cat, _pairs(cat, ["m"], "pypi"), timeout=5, range_bytes=256 << 10)
+        artifact_requests = [(p, r) for p, r in m.requests if p.startswith("/packages/")]
+    assert artifact_requests == [("/packages/pip-25.3-py3-none-any.whl", "bytes=0-262143")]
+    assert result.bytes_read == 256 << 10 and result.throughput_bps and result.throughput_bps > 0
+
+
+def test_a_server_ignoring_range_is_still_read_only_up_to_the_cap(user_catalog) -> None:
+    with FakeMirror(honour_range=False) as m:
+        cat = user_catalog(m.toml("m"))
+        (result,) = probe(cat, _pairs(cat, ["m"], "pypi"), timeout=5, range_bytes=128 << 10)
+    assert result.ok and result.bytes_read == 128 << 10
+    assert ARTIFACT_SIZE > 128 << 10  # the server offered more; the prober stopped at its cap
+
+
+def test_conda_freshness_compares_last_modified(user_catalog) -> None:
+    now = time.time()
+    with FakeMirror(last_modified=now - 3 * 86400) as old, FakeMirror(last_modified=now - 600) as new:
+        cat = user_catalog(old.toml("old") + new.toml("new"))
+        results = probe(cat, _pairs(cat, ["old", "new"], "conda_forge"), timeout=5)
+    by = {r.mirror: r for r in results}
+    assert by["new"].fresh is True and by["old"].fresh is False
+    assert [r.mirror for r in results] == ["new", "old"]
+    assert all(r.bytes_read == 1 << 20 for r in results)  # the range read of repodata.json, capped
+
+
+def test_flat_pytorch_pages_are_probed_through_their_flat_page(user_catalog) -> None:
+    with FakeMirror() as m:
+        cat = user_catalog(m.toml("flat", services=("pytorch",), pytorch_format="flat"))
+        (result,) = probe(cat, _pairs(cat, ["flat"], "pytorch"), timeout=5)
+        paths = [p for p, _ in m.requests]
+    assert result.ok and result.newest == "2.13.0"
+    assert paths[0] == "/whl/torch_stable.html" and paths[1].startswith("/whl/cpu/torch-2.13.0")
+
+
+def test_hf_file_redirect_to_a_foreign_cdn_is_flagged(user_catalog) -> None:
+    # Xet-backed files redirect to Hugging Face's own CDN, past the mirror (hf-mirror-site#50)
+    with FakeMirror(host="127.0.0.2") as cdn, FakeMirror() as hf:
+        hf.hf_file_redirect = cdn.base + "/packages/model.safetensors"
+        cat = user_catalog(hf.toml("hfm", services=("hf",)))
+        (result,) = probe(cat, _pairs(cat, ["hfm"], "hf"), timeout=5)
+    assert result.ok and result.off_host == "302 -> 127.0.0.2"
+
+
+def test_a_slow_mirror_is_cut_off_at_the_timeout(user_catalog) -> None:
+    with FakeMirror(delay=3.0) as stuck, FakeMirror() as ok:
+        cat = user_catalog(stuck.toml("stuck") + ok.toml("ok"))
+        start = time.monotonic()
+        results = probe(cat, _pairs(cat, ["stuck", "ok"], "pypi"), timeout=0.5)
+        took = time.monotonic() - start
+    by = {r.mirror: r for r in results}
+    assert by["stuck"].error is not None and "0.5 s" in by["stuck"].error
+    assert by["ok"].ok and took < 3.0
+
+
+def test_rank_orders_working_then_clean_then_cheapest() -> None:
+    rows = [
+        ProbeResult("err", "pypi", "u", error="HTTP 500"),
+        ProbeResult("stale", "pypi", "u", latency_ms=1, fresh=False),
+        ProbeResult("slow", "pypi", "u", latency_ms=300, throughput_bps=50e6, fresh=True),
+        ProbeResult("fast", "pypi", "u", latency_ms=20, throughput_bps=50e6, fresh=True),
+        ProbeResult("fat-pipe", "pypi", "u", latency_ms=40, throughput_bps=500e6, fresh=True),
+    ]
+    assert [r.mirror for r in rank(rows)] == ["fat-pipe", "fast", "slow", "stale", "err"]
