@@ -220,3 +220,14 @@ def test_a_dev_shm_too_small_for_the_workers_is_named_shm_too_small() -> None:
     assert (training["verdict"], training["code"]) == ("fail", "shm.too-small")
     assert "unable to allocate shared memory(shm)" in training["problem"]
     assert "--shm-size" in training["cause"]
+
+
+@pytest.mark.slow
+def test_the_whole_run_has_a_deadline() -> None:
+    begin = time.monotonic()
+    proc = selftest("--cpu", "2", "--json", "--timeout", "4")
+    data = report(proc)
+    assert proc.returncode == 1
+    timed_out = [s for s in data["stages"] if s["code"] == "selftest.timeout"]
+    assert len(timed_out) == 1 and "passed its 4 s limit during this stage" in timed_out[0]["problem"]
+    assert time.monotonic() - begin < 60

@@ -34,8 +34,11 @@ def selftest(
 ) -> None:
     """Prove this machine trains: device smoke, peer-to-peer, collectives, DDP training, checkpoint round trip.
 
-    With no option: every GPU if there is one, otherwise 2 CPU processes. Under torchrun, each process is
-    one rank. Exit codes: 0 every stage passed, 1 a stage failed, 2 usage or internal error.
+    With no option: every GPU if there is one, otherwise 2 CPU processes.
+
+    Under torchrun, each process is one rank.
+
+    Exit codes: 0 every stage passed, 1 a stage failed, 2 usage or internal error.
     """
     from torchrig.selftest import faults as fault_module
     from torchrig.selftest.launcher import RunOptions, launch, run_in_process

@@ -63,6 +63,11 @@ TIMEOUT = Cause(
     "a collective did not complete in time: a rank is hung or far slower than the others (a stuck GPU, a "
     "firewall between nodes, a wrong MASTER_ADDR or network interface).",
 )
+RUN_TIMEOUT = Cause(
+    "selftest.timeout",
+    "the run took longer than its --timeout: a stage is far slower than it should be or stuck; rerun with "
+    "--keep and read the rank logs, or allow more time with --timeout.",
+)
 RANK_DIED = Cause(
     "rank.died",
     "a rank process died: its log shows why (the kernel's out-of-memory killer and job schedulers use SIGKILL; "

@@ -98,6 +98,7 @@ class _Collector:
     results: dict[str, StageResult] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     stage: str = "rendezvous"  # the stage rank 0 is in
+    since: float = field(default_factory=time.monotonic)  # when rank 0 entered it (or the last verdict came)
     port: int | None = None
     errors: dict[str, tuple[int, str, float]] = field(default_factory=dict)  # stage -> (rank, error, when)
 
@@ -110,11 +111,12 @@ class _Collector:
         elif rank != 0:
             return
         elif kind == "stage":
-            self.stage = str(event["stage"])
+            self.stage, self.since = str(event["stage"]), time.monotonic()
             self.on_event(event)
         elif kind == "result":
             result = StageResult.from_dict(event["result"])
             self.results[result.name] = result
+            self.since = time.monotonic()
             self.on_event(event)
         elif kind == "environment":
             self.environment = dict(event["environment"])
@@ -264,12 +266,13 @@ def _pump(ranks: list[_Rank], selector: selectors.BaseSelector, collector: _Coll
     for stage, (rank, error, when) in collector.errors.items():
         if stage not in collector.results and now - when > ERROR_GRACE_S:
             cause = causes.explain(error, default=causes.INTERNAL)
-            return StageResult(stage, FAIL, f"rank {rank} failed", problem=f"rank {rank} failed: {error}",
-                               cause=cause.text, code=cause.code)
+            return StageResult(stage, FAIL, f"rank {rank} failed", now - collector.since,
+                               problem=f"rank {rank} failed: {error}", cause=cause.text, code=cause.code)
     if now > deadline:
         stage = collector.stage if collector.stage not in collector.results else _next_stage(collector)
-        return StageResult(stage, FAIL, "timed out", problem=f"the run passed its {timeout:g} s limit during "
-                           f"this stage", cause=causes.TIMEOUT.text, code=causes.TIMEOUT.code)
+        return StageResult(stage, FAIL, "timed out", now - collector.since, problem=f"the run passed its "
+                           f"{timeout:g} s limit during this stage", cause=causes.RUN_TIMEOUT.text,
+                           code=causes.RUN_TIMEOUT.code)
     return None
 
 
@@ -279,7 +282,8 @@ def _died(entry: _Rank, code: int, collector: _Collector) -> StageResult:
     cause = causes.explain(tail, default=causes.RANK_DIED)
     stage = entry.stage if entry.stage not in collector.results else _next_stage(collector)
     detail = f"; its log ends: {tail}" if tail else ""
-    return StageResult(stage, FAIL, f"rank {entry.rank} died", problem=f"rank {entry.rank} (pid {entry.proc.pid}) "
+    return StageResult(stage, FAIL, f"rank {entry.rank} died", time.monotonic() - collector.since,
+                       problem=f"rank {entry.rank} (pid {entry.proc.pid}) "
                        f"{how} during {stage}{detail}", cause=cause.text, code=cause.code)
 
 

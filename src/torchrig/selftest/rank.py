@@ -142,7 +142,7 @@ def run_stages(ctx: RankContext) -> list[StageResult]:
             broken = f"the process group broke during {name}"
         else:
             result = _judge(module, name, every)
-            if any("error" in f for f in every) and getattr(module, "BREAKS_GROUP_ON_ERROR", True):
+            if any("error" in f for f in every):  # it may have left a collective half done: stop here
                 broken = f"a rank failed during {name}"
         _log.info("%s: %s in %.2f s: %s%s", name, result.verdict, figures["seconds"], result.summary,
                   f" ({result.problem})" if result.problem else "")

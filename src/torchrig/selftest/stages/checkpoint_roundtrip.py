@@ -30,7 +30,7 @@ def measure(ctx: Any) -> dict[str, Any]:
         return DistributedDataParallel(model.to(ctx.device), device_ids=[ctx.device.index] if ctx.is_cuda else None)
 
     batch = torch.randn(8, 3, IMAGE_SIZE, IMAGE_SIZE, generator=torch.Generator().manual_seed(5000)).to(ctx.device)
-    ddp = ctx.state.get("ddp") or wrap(tiny_cnn(seed=0))
+    ddp = ctx.state["ddp"] if "ddp" in ctx.state else wrap(tiny_cnn(seed=0))
 
     saved_ddp = ctx.workdir / "ddp.pt"
     torch.save(ddp.state_dict(), saved_ddp)

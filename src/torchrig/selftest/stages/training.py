@@ -35,7 +35,6 @@ WINDOW = 5  # steps averaged at each end of the loss curve
 LOSS_RATIO = 0.25
 STRAGGLER_RATIO = 3.0
 STRAGGLER_MIN_S = 0.1
-BREAKS_GROUP_ON_ERROR = True
 
 
 def measure(ctx: Any) -> dict[str, Any]:
