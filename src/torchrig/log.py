@@ -102,7 +102,7 @@ def setup(level: int | str = "INFO", file: str | os.PathLike[str] | None = None,
         setattr(handler, _MARK, True)
         root.addHandler(handler)
     root.setLevel(numeric)
-    os.environ[_ENV_LEVEL] = logging.getLevelName(numeric)
+    os.environ[_ENV_LEVEL] = str(numeric)  # a number: custom levels have no name to parse back
     if file is not None:
         os.environ[_ENV_FILE] = str(Path(file).resolve())
     else:
@@ -125,6 +125,8 @@ def init_worker(worker_id: int | None = None) -> None:
 def _level(level: int | str) -> int:
     if isinstance(level, int):
         return level
+    if str(level).strip().isdigit():
+        return int(str(level).strip())
     numeric = logging.getLevelName(str(level).upper())
     if not isinstance(numeric, int):
         from torchrig.errors import UserError

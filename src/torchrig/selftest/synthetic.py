@@ -12,6 +12,7 @@ from typing import Any
 
 from torchrig.selftest.model import CLASSES, IMAGE_SIZE
 
+_VERSION = 1  # bump when the images change, so no run reads another version's cached items
 _PALETTE = (
     (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
     (145, 30, 180), (70, 240, 240), (240, 50, 230), (128, 128, 0), (0, 0, 128),
@@ -43,7 +44,11 @@ class SyntheticImages:
         image = colour * (0.6 + 0.25 * pattern) + rng.normal(0.0, 25.0, (3, IMAGE_SIZE, IMAGE_SIZE))
         return torch.from_numpy(np.clip(image, 0, 255).astype(np.uint8)), label
 
-    def __repr__(self) -> str:  # part of the cache fingerprint: length and seed identify the images
+    def fingerprint(self) -> str:
+        """What ``CachedDataset`` names the cache by: the generator's version, the length and the seed."""
+        return f"torchrig-synthetic-images/{_VERSION}/{self.length}/{self.seed}"
+
+    def __repr__(self) -> str:
         return f"SyntheticImages(length={self.length}, seed={self.seed})"
 
 
