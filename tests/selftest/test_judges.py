@@ -124,3 +124,26 @@ def test_error_signatures_point_at_doctor_codes() -> None:
                           "[127.0.0.1]:23456").code == "rank.died"
     assert causes.explain("Rank 1 failed to pass monitoredBarrier in 5000 ms").code == "collective.timeout"
     assert causes.explain("ValueError: something new").code == "selftest.internal"
+
+
+# Real lines, as printed on real machines (the issue each comes from is named).
+RECORDED = [
+    # measured here: a DataLoader worker under a 256 KiB /dev/shm (torch 2.13)
+    ("RuntimeError: unable to allocate shared memory(shm) for file </torch_18807_2855339027_0>: No space left on "
+     "device (28)", "shm.too-small"),
+    # pytorch/ci-infra#490
+    ("misc/shmutils.cc:132 NCCL WARN Error while creating shared memory segment /dev/shm/nccl-WU88OE (size 9637888), "
+     "error: No space left on device (28)", "shm.too-small"),
+    # NVIDIA/nccl-tests#166
+    ("misc/shmutils.cc:71 NCCL WARN Error: failed to extend /dev/shm/nccl-fjwOOB to 5967876 bytes", "shm.too-small"),
+    # NVIDIA/nccl#342
+    ("include/shm.h:28 NCCL WARN Call to posix_fallocate failed: No space left on device", "shm.too-small"),
+    # vllm-project/vllm#10523
+    ("torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1333, "
+     "unhandled system error (run with NCCL_DEBUG=INFO for details), NCCL version 2.18.1", "nccl.init-failed"),
+]
+
+
+def test_recorded_errors_name_their_cause() -> None:
+    for line, code in RECORDED:
+        assert causes.explain(line).code == code, line

@@ -111,7 +111,11 @@ _SIGNATURES: tuple[tuple[re.Pattern[str], Cause], ...] = (
     (re.compile(r"shared memory\s*\(shm\)|unable to allocate shared memory|Bus error|insufficient shared memory|"
                 r"/dev/shm.*(too small|No space)", re.I),
      SHM_TOO_SMALL),
-    (re.compile(r"Error while creating shared memory segment", re.I), SHM_TOO_SMALL),
+    # NCCL's shared-memory transport (NCCL_DEBUG=WARN lines, or the "Last error:" torch appends):
+    # "Error while creating shared memory segment /dev/shm/nccl-WU88OE (size 9637888), error: No space left on
+    # device (28)", "failed to extend /dev/shm/nccl-fjwOOB to 5967876 bytes", "Call to posix_fallocate failed"
+    (re.compile(r"Error while creating shared memory segment|failed to extend /dev/shm/|posix_fallocate failed", re.I),
+     SHM_TOO_SMALL),
     (re.compile(r"NCCL (error|Error)|ncclSystemError|ncclInternalError|ncclUnhandledCudaError|ncclRemoteError"),
      NCCL_INIT),
     (re.compile(r"DataLoader worker \(pid", re.I), WORKER_DIED),
