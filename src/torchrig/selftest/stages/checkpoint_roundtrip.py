@@ -11,15 +11,18 @@ own directory, so nodes need no shared filesystem.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchrig.selftest import causes
 from torchrig.selftest.report import FAIL, PASS, StageResult
 
+if TYPE_CHECKING:
+    from torchrig.selftest.rank import RankContext
+
 TOLERANCE = 1e-6
 
 
-def measure(ctx: Any) -> dict[str, Any]:
+def measure(ctx: RankContext) -> dict[str, Any]:
     import torch
     from torch.nn.parallel import DistributedDataParallel
 

@@ -12,10 +12,13 @@ all-reduce, comparable with the link's peak. Each size is warmed up, then timed 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchrig.selftest import causes, device
 from torchrig.selftest.report import FAIL, PASS, StageResult
+
+if TYPE_CHECKING:
+    from torchrig.selftest.rank import RankContext
 
 CHECK_ELEMENTS_GPU = 1 << 22
 CHECK_ELEMENTS_CPU = 1 << 16
@@ -23,7 +26,7 @@ SIZES_GPU = tuple(1 << p for p in (20, 22, 24, 26, 28))  # 1 MiB .. 256 MiB
 SIZES_CPU = tuple(1 << p for p in (16, 18, 20, 22))  # 64 KiB .. 4 MiB
 
 
-def measure(ctx: Any) -> dict[str, Any]:
+def measure(ctx: RankContext) -> dict[str, Any]:
     import torch
     import torch.distributed as dist
 

@@ -15,16 +15,19 @@ that ``--inject p2p-zeros`` runs the same comparison on host-memory stand-ins so
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchrig.selftest import causes, device
 from torchrig.selftest.report import FAIL, PASS, SKIP, StageResult
+
+if TYPE_CHECKING:
+    from torchrig.selftest.rank import RankContext
 
 GPU_ELEMENTS = 8 << 20  # 32 MiB of float32 per copy
 STAND_IN_ELEMENTS = 1 << 18
 
 
-def measure(ctx: Any) -> dict[str, Any]:
+def measure(ctx: RankContext) -> dict[str, Any]:
     import torch
 
     injected = "p2p-zeros" in ctx.faults
@@ -59,7 +62,7 @@ def measure(ctx: Any) -> dict[str, Any]:
     return {"pairs": pairs, "stand_in": not ctx.is_cuda}
 
 
-def _label(dev: Any, ctx: Any) -> str:
+def _label(dev: Any, ctx: RankContext) -> str:
     return f"cuda:{dev.index}" if dev.type == "cuda" else f"cpu(rank {ctx.rank})"
 
 

@@ -8,16 +8,19 @@ and every element of ``C`` is finite. Plain float32 accumulation over k = 2048 l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchrig.selftest import causes, device
 from torchrig.selftest.report import FAIL, PASS, StageResult
+
+if TYPE_CHECKING:
+    from torchrig.selftest.rank import RankContext
 
 BOUND = 1e-4
 ROWS_CHECKED = 64
 
 
-def measure(ctx: Any) -> dict[str, Any]:
+def measure(ctx: RankContext) -> dict[str, Any]:
     import torch
 
     n = 2048 if ctx.is_cuda else 256

@@ -21,11 +21,14 @@ import os
 import signal
 import statistics
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torchrig.selftest import causes, device
 from torchrig.selftest.faults import SLOW_RANK_SLEEP_S
 from torchrig.selftest.report import FAIL, PASS, StageResult
+
+if TYPE_CHECKING:
+    from torchrig.selftest.rank import RankContext
 
 DEFAULT_STEPS = 30
 BATCH = 32
@@ -37,7 +40,7 @@ STRAGGLER_RATIO = 3.0
 STRAGGLER_MIN_S = 0.1
 
 
-def measure(ctx: Any) -> dict[str, Any]:
+def measure(ctx: RankContext) -> dict[str, Any]:
     import torch
     import torch.distributed as dist
     import torch.nn.functional as F
