@@ -213,3 +213,20 @@ def test_an_empty_or_unsupported_dataset_is_a_clear_error(cache_dir: Path) -> No
         CachedDataset([object()], directory=cache_dir)
     with pytest.raises(UserError, match="the image folder .* does not exist"):
         ImageFolder(cache_dir / "nowhere")
+
+
+def test_with_checksums_a_record_changed_behind_our_back_reads_as_a_miss(
+        images: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The visibility rule for CPUs without x86's store order (store.py, P5), exercised here."""
+    monkeypatch.setenv("TORCHRIG_CACHE_CHECKSUMS", "1")
+    base = ImageFolder(images, size=16)
+    with CachedDataset(base, directory=cache_dir, name="crc") as ds:
+        ds.__getitems__(list(range(len(ds))))
+        store = ds._store
+        assert store.header.checksums
+        store.records[3, 100] ^= 0xFF  # a record whose bytes do not match its published checksum
+        before = ds.stats()
+        got = ds.__getitems__([2, 3, 4])
+        after = ds.stats()
+        assert after["hits"] - before["hits"] == 2 and after["misses"] - before["misses"] == 1
+        assert all(torch.equal(g[0], base[i][0]) for g, i in zip(got, (2, 3, 4)))

@@ -45,6 +45,8 @@ def test_defaults_follow_the_machine_and_every_keyword_overrides_them() -> None:
     assert (plain.num_workers, plain.batch_size, plain.drop_last) == (0, 3, True)
     assert isinstance(plain.sampler, SequentialSampler)
     assert [b.tolist() for b in plain] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    mine = make_loader(list(range(6)), num_workers=0, batch_sampler=[[5, 0], [1, 2, 3]])
+    assert [b.tolist() for b in mine] == [[5, 0], [1, 2, 3]], "a batch_sampler replaces batch_size and shuffle"
 
 
 def test_default_workers_share_the_cpus_among_the_ranks_of_a_node(monkeypatch: pytest.MonkeyPatch) -> None:

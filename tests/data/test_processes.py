@@ -9,10 +9,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -44,10 +42,24 @@ def test_forked_workers_of_every_epoch_share_one_cache(images: Path) -> None:
     assert not Path(s["location"]).exists() and not store_mod.shm_directory().exists()
 
 
-def test_a_spawned_worker_attaches_by_name_and_its_writes_are_shared(images: Path) -> None:
+def test_forked_workers_share_variable_size_items(cache_dir: Path) -> None:
+    from .test_cached import Tokens
+
+    with CachedDataset(Tokens(60), directory=cache_dir) as ds:
+        loader = DataLoader(ds, batch_size=None, num_workers=2, multiprocessing_context="fork")
+        for _ in range(2):
+            got = list(loader)
+            assert all(torch.equal(g["ids"], Tokens(60)[i]["ids"]) and g["text"] == Tokens(60)[i]["text"]
+                       for i, g in enumerate(got))
+        s = ds.stats()
+        assert s["mode"] == "variable" and s["items"] == 60 and s["hits"] >= 60 and s["misses"] <= 60
+
+
+@pytest.mark.parametrize("context", ["spawn", "forkserver"])
+def test_a_spawned_worker_attaches_by_name_and_its_writes_are_shared(images: Path, context: str) -> None:
     base = ImageFolder(images, size=16)
-    with CachedDataset(base, name="test-spawn") as ds:
-        loader = DataLoader(ds, batch_size=6, num_workers=1, multiprocessing_context="spawn")
+    with CachedDataset(base, name=f"test-{context}") as ds:
+        loader = DataLoader(ds, batch_size=6, num_workers=1, multiprocessing_context=context)
         first = torch.cat([x for x, _ in loader])
         s = ds.stats()
         assert s["items"] == len(base) and s["misses"] == len(base) - 8, "the spawned worker filled the cache"
@@ -87,60 +99,62 @@ def test_independently_started_ranks_attach_by_name_and_the_last_removes_it(imag
     assert not Path(loc1).exists() and not store_mod.shm_directory().exists()
 
 
-class Slow:
-    """One item, written as 100 parts of 256 KiB: a write long enough to be killed in the middle."""
+class Parts:
+    """One item of 8 parts of 64 KiB, each filled with its own non-zero byte."""
 
     def __len__(self) -> int:
         return 1
 
     def fingerprint(self) -> str:
-        return "slow"
+        return "parts"
 
     def __getitem__(self, i: int):
-        return tuple(torch.full((1 << 18,), k % 250 + 1, dtype=torch.uint8) for k in range(100))
+        return tuple(torch.full((1 << 16,), k + 1, dtype=torch.uint8) for k in range(8))
 
 
 def test_a_writer_sigkilled_mid_write_leaves_a_miss_never_a_torn_sample(cache_dir: Path) -> None:
-    with CachedDataset(Slow(), directory=cache_dir, name="slow") as ds:
+    with CachedDataset(Parts(), directory=cache_dir, name="parts") as ds:
         store = ds._store
         writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
-            import sys
+            import os, sys, time
             import torch
             from torchrig.data import CachedDataset
-            class Slow:
+            class Parts:
                 def __len__(self):
                     return 1
                 def fingerprint(self):
-                    return "slow"
+                    return "parts"
                 def __getitem__(self, i):
-                    return tuple(torch.full((1 << 18,), k % 250 + 1, dtype=torch.uint8) for k in range(100))
-            ds = CachedDataset(Slow(), directory=sys.argv[1], name="slow")  # attaches; its probe write lands
+                    return tuple(torch.full((1 << 16,), k + 1, dtype=torch.uint8) for k in range(8))
+            ds = CachedDataset(Parts(), directory=sys.argv[1], name="parts")  # attaches; item 0 is there
+            real = os.pwritev
+            def half_then_freeze(fd, buffers, offset):  # the real write, stopped half-way for the kill
+                real(fd, buffers[: len(buffers) // 2], offset)
+                print("half", flush=True)
+                time.sleep(600)
+            os.pwritev = half_then_freeze
             print("attached", flush=True)
             sys.stdin.readline()
-            while True:
-                ds._put(0, Slow()[0])
+            ds._put(0, Parts()[0])
         """), str(cache_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             assert writer.stdout.readline().strip() == "attached"
-            store.state[0] = store_mod.EMPTY
+            store.state[0] = store_mod.EMPTY  # as if the item had never been cached
             store.data[:] = 0
             writer.stdin.write("go\n")
             writer.stdin.flush()
-            deadline = time.monotonic() + 60
-            while store.data[0] == 0 and time.monotonic() < deadline:
-                pass  # the first part has landed: the writer is inside write()
+            assert writer.stdout.readline().strip() == "half"
             os.kill(writer.pid, signal.SIGKILL)
-            writer.wait(timeout=30)
-            torn = store.data[-1] == 0  # the last part never arrived
-            assert store.data[0] != 0 and torn, "killed mid-write"
+            assert writer.wait(timeout=30) == -signal.SIGKILL
+            half = store.data.size // 2
+            assert store.data[0] == 1 and store.data[half - 1] == 4 and not store.data[half:].any(), "torn on disk"
             assert store.state[0] != store_mod.READY
             before = ds.stats()
             item = ds[0]
-            after = ds.stats()
-            assert after["misses"] == before["misses"] + 1, "the torn item reads as a miss"
-            assert all(torch.equal(a, b) for a, b in zip(item, Slow()[0]))
-            assert store.state[0] == store_mod.READY and ds.stats()["hits"] == 0
-            assert all(torch.equal(a, b) for a, b in zip(ds[0], Slow()[0]))
+            assert ds.stats()["misses"] == before["misses"] + 1, "the torn item reads as a miss"
+            assert all(torch.equal(a, b) for a, b in zip(item, Parts()[0]))
+            assert store.state[0] == store_mod.READY, "and the next reader rewrote it whole"
+            assert all(torch.equal(a, b) for a, b in zip(ds[0], Parts()[0])) and ds.stats()["hits"] == before["hits"] + 1
         finally:
             if writer.poll() is None:
                 writer.kill()

@@ -115,7 +115,7 @@ def stats(
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
-        console.print(f"{k:<{width}}  {v}", markup=False)
+        console.print(f"{k:<{width}}  {v}", markup=False, soft_wrap=True)
 
 
 def clear(

@@ -61,6 +61,9 @@ def make_loader(dataset: Any, *, batch_size: int = 64, shuffle: bool = True, see
         "drop_last": False,
     }
     user_init = kwargs.pop("worker_init_fn", None)
+    if kwargs.get("batch_sampler") is not None:
+        # DataLoader refuses batch_size/drop_last next to a batch_sampler: it decides the batches.
+        del options["batch_size"], options["drop_last"]
     options.update(kwargs)
     workers = options["num_workers"]
     if workers > 0:
@@ -78,7 +81,8 @@ def make_loader(dataset: Any, *, batch_size: int = 64, shuffle: bool = True, see
         shuffle = False
     if options.get("batch_sampler") is not None or options.get("sampler") is not None:
         shuffle = False
-    if workers > 0 and "collate_fn" not in options and _TSO and options.get("batch_size") is not None:
+    batched = options.get("batch_sampler") is not None or options.get("batch_size") is not None
+    if workers > 0 and "collate_fn" not in options and _TSO and batched:
         # Batches travel through reused shared buffers instead of a fresh segment each (transport.py).
         options["collate_fn"] = RingCollate(options.get("prefetch_factor") or 2)
         return RingLoader(dataset, shuffle=shuffle, **options)

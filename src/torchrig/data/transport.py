@@ -122,7 +122,8 @@ def _collate_into(batch: list[Any], memory: torch.Tensor, pos: int) -> tuple[Any
         torch.stack(batch, 0, out=out)
         return out, pos + _round(n)
     if isinstance(elem, (bool, int, float)):
-        t = torch.tensor(batch)
+        # default_collate's dtypes: float64 for floats, int64 (bool for bools) otherwise.
+        t = torch.tensor(batch, dtype=torch.float64) if isinstance(elem, float) else torch.tensor(batch)
         n = t.numel() * t.element_size()
         out = memory[pos:pos + n].view(t.dtype)
         out.copy_(t)
@@ -138,7 +139,7 @@ def _collate_into(batch: list[Any], memory: torch.Tensor, pos: int) -> tuple[Any
         columns.append(value)
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
         return type(elem)(*columns), pos
-    return (tuple(columns) if isinstance(elem, tuple) else columns), pos
+    return columns, pos  # default_collate returns a list for tuples and lists alike
 
 
 def _copy(data: Any, fn) -> Any:
@@ -199,11 +200,14 @@ class RingBatch:
 class RingLoader(DataLoader):
     """A DataLoader whose workers hand batches over through rings (see the protocol above)."""
 
+    ring_batches = 0  # how many batches came through a ring (the rest took the stock path)
+
     def __iter__(self):
         it = super().__iter__()
         keep: dict[int, torch.UntypedStorage] = {}
         for batch in it:
             if isinstance(batch, RingBatch):
+                self.ring_batches += 1
                 storage = batch.flag.untyped_storage()
                 # Holding each ring keeps torch's fd cache warm: later batches map nothing new.
                 keep.setdefault(storage.data_ptr(), storage)
