@@ -43,9 +43,10 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import cache, doctor, mirror, selftest
+    from torchrig.cli import cache, doctor, env, mirror, selftest
 
     doctor.register(app)
+    env.register(app)
     mirror.register(app)
     selftest.register(app)
     cache.register(app)

@@ -93,6 +93,8 @@ class TorchRelease:
     python_max: str
     torchvision: str | None
     torchaudio: str | None
+    linux_only: tuple[str, ...] = ()  # variants with no Windows wheels
+    since: tuple[tuple[str, str], ...] = ()  # (variant, first patch release that has it), e.g. ("cu129", "2.12.1")
 
     def supports_python(self, python: str) -> bool:
         v = parse_version(python)
@@ -113,6 +115,8 @@ def releases() -> list[TorchRelease]:
             python_max=row["python"][1],
             torchvision=row.get("torchvision"),
             torchaudio=row.get("torchaudio"),
+            linux_only=tuple(row.get("linux_only", ())),
+            since=tuple(sorted(row.get("since", {}).items())),
         )
         for minor, row in load("torch_builds")["release"].items()
     ]

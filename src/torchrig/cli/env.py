@@ -1,0 +1,261 @@
+"""``torchrig env``: plan, create and export environments. The logic lives in torchrig.envs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from torchrig import __version__
+from torchrig.errors import UserError
+
+app = typer.Typer(
+    help="Plan and create environments with the PyTorch build that fits this driver and these GPUs.",
+    no_args_is_help=True,
+)
+
+_TORCH = typer.Option(
+    None, "--torch", metavar="VERSION", help="torch release to plan for (2.13 or 2.13.0); default the newest known."
+)
+_PYTHON = typer.Option(None, "--python", metavar="X.Y", help="Python version; default this interpreter's.")
+
+
+def _here_python() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _index_base() -> str | None:
+    """The configured PyTorch-wheel mirror (`torchrig mirror use ... --for torch`), None for download.pytorch.org."""
+    from torchrig.mirrors import torch_index_base
+
+    return torch_index_base()
+
+
+def _live_machine():  # -> Machine
+    from torchrig.envs.plan import machine_from_facts
+    from torchrig.probe import gather
+
+    return machine_from_facts(gather(quick=True))
+
+
+@app.command("plan")
+def plan_cmd(
+    torch: str | None = _TORCH,
+    python: str | None = _PYTHON,
+    driver: str | None = typer.Option(
+        None, "--driver", metavar="VERSION", help="Plan for a machine with this NVIDIA driver (e.g. 580.95.05)."
+    ),
+    gpu: list[str] = typer.Option(
+        [],
+        "--gpu",
+        metavar="MODEL",
+        help="Plan for a GPU of this model (e.g. 'A100', 'RTX 4090'); repeat for each GPU.",
+    ),
+    cc: list[str] = typer.Option(
+        [], "--cc", metavar="X.Y", help="Plan for a GPU of this compute capability; repeat for each GPU."
+    ),
+    wsl: bool = typer.Option(False, "--wsl", help="With --driver: the driver is the Windows one, seen from WSL."),
+    backend: str = typer.Option(
+        "auto", "--backend", metavar="auto|cpu|cuXXX", help="Insist on a build and see whether it fits."
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the plan as JSON (variant, reason, rejected, commands, ...)."
+    ),
+) -> None:
+    """Which PyTorch build fits, why, what was rejected, and the pip / uv / conda commands.
+
+    Without --driver, --gpu or --cc it plans for this machine, from the doctor's probes.
+    """
+    from torchrig.envs.plan import Machine, capabilities, plan
+
+    if driver is not None or cc or gpu:
+        models = [_model_capability(name) for name in gpu]
+        machine = Machine(
+            driver=driver,
+            capabilities=tuple(cc for _, cc in models) + capabilities(cc),
+            gpu_names=tuple(name for name, _ in models),
+            driver_unknown=driver is None,
+            wsl=wsl,
+            unidentified_gpus=0 if cc or gpu else 1,
+        )
+        target = "the machine you described"
+    else:
+        if wsl:
+            raise UserError("--wsl describes another machine; give it with --driver (this machine is probed).")
+        machine = _live_machine()
+        target = "this machine"
+    result = plan(machine, torch=torch, python=python or _here_python(), backend=backend, index_base=_index_base())
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    else:
+        _render_plan(result, target)
+    raise typer.Exit(0 if result.variant else 1)
+
+
+def _model_capability(name: str) -> tuple[str, str]:
+    from torchrig.knowledge.gpu_models import capability_of
+
+    cc = capability_of(name)
+    if cc is None:
+        raise UserError(
+            f"torchrig does not know the GPU model {name!r}; give its compute capability with --cc "
+            "(nvidia-smi --query-gpu=compute_cap --format=csv shows it)."
+        )
+    return name, cc
+
+
+def _render_plan(result, target: str) -> None:  # result: Plan
+    out = Console(highlight=False)
+    m = result.machine
+    out.print(f"torch {result.torch} for Python {result.python} on {target}: {escape(m.describe())}")
+    if result.variant:
+        out.print(f"[bold green]build:[/] {result.variant}")
+    else:
+        out.print("[bold red]build:[/] none fits")
+    out.print(f"why: {escape(result.reason)}")
+    if result.rejected:
+        out.print("rejected:")
+        for r in result.rejected:
+            out.print(f"  {r.variant:<6} {escape(r.why)}")
+    if result.suggestions:
+        out.print("what would work:")
+        for s in result.suggestions:
+            out.print(f"  - {escape(s.text)}")
+    for note in result.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
+    commands = result.commands()
+    if commands:
+        out.print("install:")
+        for tool, line in commands.to_dict().items():
+            out.print(f"  {tool:<6} {escape(line)}", soft_wrap=True)  # never wrap a command people copy
+
+
+@app.command("create")
+def create_cmd(
+    name: str = typer.Argument(..., metavar="NAME", help="Name of the new environment."),
+    file: Path | None = typer.Option(
+        None, "--file", "-f", metavar="environment.yml", help="Packages to install besides torch (conda format)."
+    ),
+    torch: str | None = _TORCH,
+    python: str | None = _PYTHON,
+    backend: str = typer.Option(
+        "auto", "--backend", metavar="auto|cpu|cuXXX", help="The build: auto (the plan's), cpu, or a CUDA variant."
+    ),
+    find_links: Path | None = typer.Option(
+        None, "--find-links", metavar="DIR", help="Install every wheel from this directory, offline."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and every command; create nothing."),
+) -> None:
+    """Create an environment with the planned PyTorch build, then run `torchrig doctor` inside it.
+
+    Uses conda, mamba or micromamba when one is on PATH, else uv when present, else venv + pip.
+    """
+    from torchrig.envs.executors import Request, choose_executor, create, describe_steps, preflight, torchrig_source
+    from torchrig.envs.plan import Machine, plan
+    from torchrig.envs.spec import check_name, read_env_file
+    from torchrig.seams.runner import SubprocessRunner
+
+    check_name(name)
+    env_file = read_env_file(file) if file is not None else None
+    if find_links is not None and not find_links.is_dir():
+        raise UserError(f"--find-links {find_links} is not a directory of wheels.")
+    python = python or (env_file.python if env_file else None) or _here_python()
+    machine = Machine() if backend == "cpu" else _live_machine()
+    result = plan(
+        machine,
+        torch=torch or (env_file.torch if env_file else None),
+        python=python,
+        backend=backend,
+        index_base=_index_base(),
+    )
+    if result.variant is None:
+        hint = f" Instead: {result.suggestions[0].text}." if result.suggestions else ""
+        raise UserError(f"{result.reason}{hint}")
+    runner = SubprocessRunner()
+    executor = choose_executor(runner, python=result.python)
+    links = str(find_links.resolve()) if find_links else None
+    req = Request(
+        name=name,
+        plan=result,
+        env_file=env_file,
+        find_links=links,
+        torchrig=f"torchrig=={__version__}" if find_links else torchrig_source(),
+    )
+    preflight(executor, req)
+    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    out.print(
+        f"{name}: torch {result.torch} ({result.variant}) for Python {result.python}, with {executor.kind}. "
+        f"{escape(result.reason)}"
+    )
+    if dry_run:
+        for line in describe_steps(executor.steps(req)):
+            out.print(escape(line), soft_wrap=True)
+        out.print(escape(" ".join(executor.doctor(name))), soft_wrap=True)
+        out.print(f"dry run: nothing was created ({executor.location(name)}).")
+        return
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+    )
+    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def on_step(i: int, total: int, step, state: str) -> None:
+            if state == "start":
+                progress.update(task, description=step.title, total=total, completed=i)
+            elif state == "done":
+                progress.update(task, completed=i + 1)
+                progress.console.print(f"ok  {escape(step.title)}")
+
+        made = create(executor, req, on_step=on_step)
+    out.print(f"created {name} at {made.prefix}")
+    verdict, failing = _verdict(made.doctor)
+    out.print(f"doctor in {name}: {escape(verdict)}")
+    raise typer.Exit(1 if failing else 0)
+
+
+def _verdict(done) -> tuple[str, bool]:  # done: Completed
+    """The doctor's own verdict sentence (its --json "verdict"), and whether it found errors."""
+    try:
+        data = json.loads(done.stdout)
+        findings = data["findings"]
+        errors = [f for f in findings if f.get("severity") == "error"]
+        sentence = data.get("verdict") or f"{len(errors)} error(s)"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        why = done.error or " ".join(done.stderr.split())[-300:] or "no output"
+        return f"the doctor did not run (exit {done.returncode}): {why}", True
+    return sentence, bool(errors) or done.returncode not in (0, 1)
+
+
+@app.command("export")
+def export_cmd(name: str = typer.Argument(..., metavar="NAME", help="The environment to export.")) -> None:
+    """Print an environment.yml (conda) or requirements file (venv) that recreates NAME, with its torch index."""
+    import shutil
+
+    from torchrig.envs.executors import CondaExecutor, Executor, VenvExecutor
+    from torchrig.envs.export import export
+    from torchrig.envs.spec import check_name
+    from torchrig.seams.runner import SubprocessRunner
+
+    check_name(name)
+    runner = SubprocessRunner()
+    executors: list[Executor] = [VenvExecutor(python=sys.executable, runner=runner)]
+    for tool in ("mamba", "micromamba", "conda"):
+        path = shutil.which(tool)
+        if path:
+            executors.append(CondaExecutor(tool=path, runner=runner, kind=tool))
+            break
+    typer.echo(export(name, executors, runner, uv=shutil.which("uv")).text, nl=False)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="env")

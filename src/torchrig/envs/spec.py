@@ -1,0 +1,182 @@
+"""What the user asked for: an environment name, and optionally an ``environment.yml``.
+
+``environment.yml`` is read the way conda reads it (``name``, ``channels``, ``dependencies`` with an
+optional ``pip:`` list), and split into what torchrig decides (Python, and the PyTorch build, which
+comes from the plan) and what it passes through (every other package). PyTorch is asked for at most
+once: a file that wants both conda's ``pytorch`` and pip's ``torch`` is refused, because the two
+overwrite each other's files in one environment.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torchrig.errors import UserError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_RESERVED = {"base", "root"}  # conda's own environment
+_SPEC_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$")
+# "==2.13.0", "==2.13.*", conda's "=2.5.1=cuda*": the leading version, build strings ignored
+_EXACTISH = re.compile(r"^={1,2}\s*(\d+\.\d+(?:\.\d+)?)")
+
+CONDA_TORCH = {"pytorch", "pytorch-gpu", "pytorch-cpu", "pytorch-cuda", "cuda-version"}
+PIP_TORCH = {"torch"}
+# built against one torch build each: they must come from the same index as torch, or a PyPI torchvision
+# (built for PyPI's default CUDA) lands next to a cu126 torch
+PIP_COMPANIONS = ("torchvision", "torchaudio")
+_LIMIT = 1 << 20  # an environment.yml is a few hundred bytes
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can name a conda environment and a directory, else a :class:`UserError`."""
+    if not _NAME.match(name) or name in _RESERVED or name in {".", ".."}:
+        raise UserError(
+            f"{name!r} is not a valid environment name; use up to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (and not base or root)."
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    path: str
+    name: str | None
+    channels: tuple[str, ...]
+    python: str | None  # "3.12" when the file pins one
+    conda: tuple[str, ...]  # conda specs other than python, pip and the PyTorch family
+    pip: tuple[str, ...]  # pip lines (requirements and options) other than torch
+    torch: str | None  # a torch version the file asks for ("2.13", "2.13.0")
+    torch_from: str | None  # "conda", "pip" or None when the file does not ask for PyTorch
+    companions: tuple[str, ...] = ()  # pip torchvision / torchaudio lines: installed with torch, from its index
+
+    @property
+    def needs_conda(self) -> bool:
+        return bool(self.conda) or self.torch_from == "conda"
+
+
+def read_env_file(path: str | Path) -> EnvFile:
+    """Parse ``environment.yml``; anything conda would not accept is a one-sentence :class:`UserError`."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            raw = fh.read(_LIMIT + 1)
+    except IsADirectoryError:
+        raise UserError(f"{p} is a directory; give the environment.yml file itself.") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {p}: {exc.strerror or exc}.") from None
+    if len(raw) > _LIMIT:
+        raise UserError(f"{p} is larger than 1 MiB; that is not an environment.yml.")
+    try:
+        data = YAML(typ="safe", pure=True).load(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{p} is not a text file, so it is not an environment.yml.") from None
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise UserError(f"{p} does not parse as YAML{where}: {problem}.") from None
+    return _interpret(p, data)
+
+
+def _interpret(p: Path, data: Any) -> EnvFile:
+    if not isinstance(data, dict):
+        raise UserError(f"{p} is not an environment.yml: it must be a mapping with a dependencies list.")
+    deps = data.get("dependencies") or []
+    if not isinstance(deps, list):
+        raise UserError(f"{p}: dependencies must be a list of packages.")
+    channels = data.get("channels") or []
+    if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+        raise UserError(f"{p}: channels must be a list of channel names.")
+    if "pytorch" in channels:
+        raise UserError(
+            f"{p} uses the pytorch channel, which stopped at torch 2.5; remove it and torchrig installs the "
+            "build from its plan."
+        )
+    python: str | None = None
+    conda: list[str] = []
+    pip: list[str] = []
+    torch: str | None = None
+    companions: list[str] = []
+    sources: set[str] = set()
+    for dep in deps:
+        if isinstance(dep, dict) and set(dep) == {"pip"}:
+            lines = dep["pip"] or []
+            if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
+                raise UserError(f"{p}: the pip: entry must be a list of requirements.")
+            for line in lines:
+                name, rest = _split(line)
+                if name is not None and name.lower() in PIP_TORCH:
+                    sources.add("pip")
+                    torch = torch or _version(rest)
+                elif name is not None and name.lower() in PIP_COMPANIONS:
+                    companions.append(line.strip())
+                else:
+                    pip.append(line.strip())
+            continue
+        if not isinstance(dep, str):
+            raise UserError(f"{p}: {dep!r} is not a package spec; dependencies are strings or a pip: list.")
+        name, rest = _split(dep)
+        if name is None:
+            raise UserError(f"{p}: {dep!r} is not a package spec.")
+        lname = name.lower()
+        if lname == "python":
+            python = _python(p, rest)
+        elif lname == "pip":
+            continue
+        elif lname in CONDA_TORCH:
+            sources.add("conda")
+            if lname.startswith("pytorch"):
+                torch = torch or _version(rest)
+        else:
+            conda.append(dep.strip())
+    if companions and "conda" in sources:
+        raise UserError(
+            f"{p} asks for conda's pytorch and pip's {_split(companions[0])[0]}; install both from conda "
+            "(list it next to pytorch), since a pip build is made for another torch."
+        )
+    if len(sources) > 1:
+        raise UserError(
+            f"{p} asks for PyTorch from both conda (pytorch) and pip (torch); keep one, since the two "
+            "overwrite each other's files in one environment."
+        )
+    name = data.get("name")
+    return EnvFile(
+        path=str(p),
+        name=name if isinstance(name, str) else None,
+        channels=tuple(channels),
+        python=python,
+        conda=tuple(conda),
+        pip=tuple(pip),
+        torch=torch,
+        torch_from=next(iter(sources), None),
+        companions=tuple(companions),
+    )
+
+
+def _split(spec: str) -> tuple[str | None, str]:
+    text = spec.strip()
+    if text.startswith("-"):  # a pip option line such as --index-url
+        return None, text
+    match = _SPEC_NAME.match(text)
+    if not match:
+        return None, text
+    name = re.split(r"[\[;]", match.group(1))[0]
+    return name, match.group(2).strip()
+
+
+def _version(rest: str) -> str | None:
+    match = _EXACTISH.match(rest)
+    return match.group(1) if match else None
+
+
+def _python(p: Path, rest: str) -> str:
+    match = re.match(r"^={1,2}\s*(\d+)\.(\d+)", rest)
+    if not match:
+        raise UserError(f"{p}: pin Python as python=3.12 (torchrig needs the version to choose the build).")
+    return f"{match.group(1)}.{match.group(2)}"
