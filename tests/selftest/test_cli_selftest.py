@@ -187,6 +187,7 @@ def test_killing_the_launcher_leaves_no_rank_behind() -> None:
             time.sleep(0.2)
             ranks = _children(launcher.pid)
         assert len(ranks) == 2
+        workdir = _workdir_of(ranks[0])
     finally:
         launcher.kill()
         launcher.wait()
@@ -194,6 +195,15 @@ def test_killing_the_launcher_leaves_no_rank_behind() -> None:
     while any(_alive(p) for p in ranks) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in ranks)
+    shutil.rmtree(workdir, ignore_errors=True)  # the killed launcher could not remove it
+
+
+def _workdir_of(pid: int) -> str:
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    config = next(e for e in environ if e.startswith(b"TORCHRIG_SELFTEST_CONFIG="))
+    workdir = json.loads(config.split(b"=", 1)[1])["workdir"]
+    assert Path(workdir).name.startswith("torchrig-selftest-")
+    return workdir
 
 
 def _can_mount_private_tmpfs() -> bool:

@@ -160,14 +160,13 @@ def launch(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report:
                 _hand_port(ranks, collector.port)
         if failed is None:
             failed = _exit_problems(ranks, collector)
-    finally:  # also on KeyboardInterrupt: no rank outlives the launcher
+    finally:  # also on KeyboardInterrupt: no rank outlives the launcher, no work directory is left (6)
         _kill(ranks)
         selector.close()
-    report = Report(plan, tuple(_assemble(collector, failed)), time.monotonic() - begin, collector.environment,
-                    str(workdir) if options.keep else None)
-    if not options.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return report
+        if not options.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return Report(plan, tuple(_assemble(collector, failed)), time.monotonic() - begin, collector.environment,
+                  str(workdir) if options.keep else None)
 
 
 def _start(rank: int, plan: Plan, config: RankConfig, workdir: Path, selector: selectors.BaseSelector) -> _Rank:
@@ -183,6 +182,7 @@ def _start(rank: int, plan: Plan, config: RankConfig, workdir: Path, selector: s
         "TORCHRIG_SELFTEST_CONFIG": config.to_json(),
         "TORCHRIG_SELFTEST_FD": str(write),
         "TORCHRIG_SELFTEST_STORE": "launcher",
+        "TORCHRIG_SELFTEST_LAUNCHER_PID": str(os.getpid()),
         "PYTHONPATH": os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")])),
     })
     env.pop("MASTER_PORT", None)

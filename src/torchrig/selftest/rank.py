@@ -302,16 +302,17 @@ def run(config: RankConfig, env: dict[str, str], emit: Emit) -> list[StageResult
 
 def _orphan_watch(parent: int) -> None:
     """End this rank if the launcher is gone (5): nobody would read its verdicts or stop it."""
-    while True:
+    while os.getppid() == parent:
         time.sleep(1.0)
-        if os.getppid() != parent:
-            os._exit(3)
+    os._exit(3)
 
 
 def main() -> None:
     import threading
 
-    threading.Thread(target=_orphan_watch, args=(os.getppid(),), daemon=True).start()
+    # The launcher's pid from the environment, not getppid(): the launcher may be gone already.
+    launcher = int(os.environ.get("TORCHRIG_SELFTEST_LAUNCHER_PID", os.getppid()))
+    threading.Thread(target=_orphan_watch, args=(launcher,), daemon=True).start()
     config = RankConfig.from_json(os.environ["TORCHRIG_SELFTEST_CONFIG"])
     fd = int(os.environ["TORCHRIG_SELFTEST_FD"])
     channel = os.fdopen(fd, "w", buffering=1, encoding="utf-8")
