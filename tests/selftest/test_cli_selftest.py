@@ -97,6 +97,19 @@ def test_a_rank_that_dies_fails_the_run_at_once_with_its_signal(tmp_path: Path) 
 
 
 @pytest.mark.slow
+def test_a_rank_that_fails_alone_fails_the_stage_without_waiting_for_the_collective_timeout() -> None:
+    begin = time.monotonic()
+    proc = selftest("--cpu", "2", "--json", "--inject", "rank-raises")  # collectives wait up to 60 s
+    data = report(proc)
+    assert proc.returncode == 1
+    training = stages(data)["training"]
+    assert training["verdict"] == "fail"
+    assert training["problem"] == ("rank 1 failed: RuntimeError: injected: this rank's training failed before its "
+                                   "first collective")
+    assert time.monotonic() - begin < 50  # the launcher's grace (10 s), not the 60 s collective timeout
+
+
+@pytest.mark.slow
 def test_a_rank_that_hangs_is_timed_out_not_waited_for() -> None:
     proc = selftest("--cpu", "2", "--json", "--inject", "rank-hangs", "--collective-timeout", "2")
     data = report(proc)

@@ -15,9 +15,10 @@ FAULTS: dict[str, str] = {
     "grad-drift": "one rank's gradients are nudged after the all-reduce, so its replica drifts",
     "slow-rank": "one rank sleeps in every training step (a straggler)",
     "rank-dies": "one rank exits abruptly at the start of training",
+    "rank-raises": "one rank's training raises at once while the others wait for it in a collective",
     "rank-hangs": "one rank stops responding at the start of training (needs a short --collective-timeout)",
 }
-NEEDS_TWO = frozenset({"grad-drift", "slow-rank", "rank-dies", "rank-hangs"})
+NEEDS_TWO = frozenset({"grad-drift", "slow-rank", "rank-dies", "rank-raises", "rank-hangs"})
 
 SLOW_RANK_SLEEP_S = 0.3  # per step: well above the straggler rule (3x and 100 ms), small enough for CI
 

@@ -53,6 +53,8 @@ def measure(ctx: RankContext) -> dict[str, Any]:
         os.kill(os.getpid(), signal.SIGKILL)  # what the out-of-memory killer does
     if ctx.faulty and "rank-hangs" in ctx.faults:
         time.sleep(24 * 3600)
+    if ctx.faulty and "rank-raises" in ctx.faults:
+        raise RuntimeError("injected: this rank's training failed before its first collective")
 
     begin = time.perf_counter()
     model = tiny_cnn(seed=0).to(ctx.device)
