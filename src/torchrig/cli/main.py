@@ -43,11 +43,12 @@ def _root(
 
 
 def _register() -> None:
-    from torchrig.cli import cache, doctor, env, mirror
+    from torchrig.cli import cache, doctor, env, mirror, selftest
 
     doctor.register(app)
     env.register(app)
     mirror.register(app)
+    selftest.register(app)
     cache.register(app)
 
 

@@ -1,0 +1,256 @@
+"""``torchrig selftest`` end to end: real rank processes, real gloo, real DataLoader workers.
+
+One clean run is what CI proves; each planted fault must fail the stage it targets, with the cause's
+code, and a rank that dies or hangs must end the run with a message, never a hang.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("torch")
+
+
+def selftest(*args: str, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "torchrig", "selftest", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["schema"] == "torchrig.selftest/1"
+    return data
+
+
+def stages(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in data["stages"]}
+
+
+@pytest.mark.slow
+def test_cpu_2_passes_every_stage_with_its_figures() -> None:
+    proc = selftest("--cpu", "2", "--json")
+    data = report(proc)
+    assert proc.returncode == 0 and data["ok"], proc.stdout
+    by = stages(data)
+    assert list(by) == ["rendezvous", "smoke", "p2p", "collectives", "training", "checkpoint"]
+    assert [s["verdict"] for s in data["stages"]] == ["pass", "pass", "skip", "pass", "pass", "pass"]
+    assert data["plan"] == {"device": "cpu", "backend": "gloo", "world_size": 2, "gpus": [], "launcher": "torchrig",
+                            "reason": "--cpu 2: 2 CPU processes with gloo"}
+    assert by["smoke"]["figures"]["max_rel_error"] <= by["smoke"]["figures"]["bound"] == 1e-4
+    bandwidth = by["collectives"]["figures"]["bandwidth"]
+    assert [row["bytes"] for row in bandwidth] == [1 << 16, 1 << 18, 1 << 20, 1 << 22]
+    assert all(row["busbw_gbps"] == pytest.approx(row["algbw_gbps"]) for row in bandwidth)  # 2(n-1)/n = 1 for n = 2
+    train = by["training"]["figures"]
+    assert train["loss_last"] <= 0.25 * train["loss_first"]
+    assert train["max_abs_param_diff"] == 0.0
+    assert 0.0 <= train["data_stall"] < 1.0
+    assert train["workers_per_rank"] >= 1
+    assert train["cache"]["items"] == 1024 and train["cache"]["hits"] > 0  # epoch 2 read from the shared cache
+    assert by["checkpoint"]["figures"]["ddp_keys_prefixed"] == by["checkpoint"]["figures"]["keys"] == 6
+    assert data["workdir"] is None
+
+
+@pytest.mark.slow
+def test_each_planted_fault_fails_its_own_stage_with_its_code() -> None:
+    proc = selftest("--cpu", "2", "--json", "--steps", "20", "--inject", "matmul-wrong", "--inject", "p2p-zeros",
+                    "--inject", "allreduce-wrong", "--inject", "grad-drift", "--inject", "slow-rank")
+    data = report(proc)
+    assert proc.returncode == 1 and not data["ok"]
+    by = stages(data)
+    assert (by["smoke"]["verdict"], by["smoke"]["code"]) == ("fail", "gpu.matmul-wrong")
+    assert by["smoke"]["problem"].startswith("rank 1 (cpu) computed a 256x256 float32 product with relative error")
+    assert (by["p2p"]["verdict"], by["p2p"]["code"]) == ("fail", "gpu.p2p-broken")
+    assert "direct copies delivered different data" in by["p2p"]["problem"]
+    assert (by["collectives"]["verdict"], by["collectives"]["code"]) == ("fail", "gloo.allreduce-wrong")
+    assert "wrong sum on rank 1: 1 of 65536 elements differ" in by["collectives"]["problem"]
+    assert by["training"]["verdict"] == "fail"
+    assert by["training"]["figures"]["codes"] == ["ddp.replicas-diverged", "rank.straggler"]
+    assert "rank 1's parameters differ from rank 0's" in by["training"]["problem"]
+    assert "rank 1 is a straggler" in by["training"]["problem"]
+    assert by["checkpoint"]["verdict"] == "pass"  # the faults above break nothing it checks
+
+
+@pytest.mark.slow
+def test_a_rank_that_dies_fails_the_run_at_once_with_its_signal(tmp_path: Path) -> None:
+    begin = time.monotonic()
+    proc = selftest("--cpu", "2", "--inject", "rank-dies", "--keep")
+    elapsed = time.monotonic() - begin
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "DDP training failed: rank 1 (pid" in proc.stdout
+    assert "was killed by SIGKILL during training" in proc.stdout
+    assert "likely cause [rank.died]" in proc.stdout
+    assert "SKIP checkpoint round trip (0.0 s): not run: DDP training failed" in proc.stdout
+    kept = Path(proc.stdout.split("kept: ")[1].split(" (")[0])
+    assert (kept / "rank-1.log").exists()
+    shutil.rmtree(kept)
+    assert elapsed < 120  # no collective timeout was needed: the launcher saw the death
+
+
+@pytest.mark.slow
+def test_a_rank_that_fails_alone_fails_the_stage_without_waiting_for_the_collective_timeout() -> None:
+    begin = time.monotonic()
+    proc = selftest("--cpu", "2", "--json", "--inject", "rank-raises")  # collectives wait up to 60 s
+    data = report(proc)
+    assert proc.returncode == 1
+    training = stages(data)["training"]
+    assert training["verdict"] == "fail"
+    assert training["problem"] == ("rank 1 failed: RuntimeError: injected: this rank's training failed before its "
+                                   "first collective")
+    assert time.monotonic() - begin < 50  # the launcher's grace (10 s), not the 60 s collective timeout
+
+
+@pytest.mark.slow
+def test_a_rank_that_hangs_is_timed_out_not_waited_for() -> None:
+    proc = selftest("--cpu", "2", "--json", "--inject", "rank-hangs", "--collective-timeout", "2")
+    data = report(proc)
+    assert proc.returncode == 1
+    training = stages(data)["training"]
+    assert training["verdict"] == "fail"
+    assert training["code"] in {"collective.timeout", "rank.died"}, training
+    assert stages(data)["checkpoint"]["verdict"] == "skip"
+
+
+@pytest.mark.slow
+def test_torchrun_ranks_run_the_same_stages(tmp_path: Path) -> None:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    if not torchrun.exists():
+        pytest.skip("torchrun is not installed next to this python")
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    proc = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "torchrig", "selftest", "--json",
+         "--steps", "20"],
+        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    data = json.loads(proc.stdout)  # rank 0 alone prints
+    assert data["ok"] and data["plan"]["launcher"] == "torchrun" and data["plan"]["world_size"] == 2
+    assert [s["verdict"] for s in data["stages"]] == ["pass", "pass", "skip", "pass", "pass", "pass"]
+
+
+def test_gpus_without_a_gpu_is_one_sentence_and_exit_1() -> None:
+    proc = selftest("--gpus", "all")
+    assert proc.returncode == 1
+    assert " ".join(proc.stderr.split()) == ("torchrig: --gpus asks for GPUs but torch sees none on this machine; run "
+                                   "`torchrig doctor` to find out why, or use --cpu N.")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--gpus", "all", "--cpu", "2"), "choose one of --gpus and --cpu."),
+    (("--steps", "5"), "--steps must be at least 20"),
+    (("--cpu", "2", "--inject", "nope"), "unknown fault 'nope'"),
+    (("--cpu", "1", "--inject", "grad-drift"), "--inject grad-drift needs at least 2 processes"),
+])
+def test_usage_errors_exit_2_without_traceback(args: tuple[str, ...], message: str) -> None:
+    proc = selftest(*args)
+    assert proc.returncode == 2
+    assert message in " ".join(proc.stderr.split()) and "Traceback" not in proc.stderr
+
+
+def test_without_torch_it_says_so_in_one_sentence(tmp_path: Path) -> None:
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ImportError('No module named torch (test double)')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    proc = selftest("--cpu", "2", env=env)
+    assert proc.returncode == 2
+    text = " ".join(proc.stderr.split())  # the console wraps long lines
+    assert text.startswith("torchrig: torchrig selftest needs PyTorch, and importing it failed (ImportError")
+    assert text.endswith("run `torchrig doctor` to find out why and how to fix it.") and "Traceback" not in text
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"torchrig.selftest.rank" in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_killing_the_launcher_leaves_no_rank_behind() -> None:
+    launcher = subprocess.Popen([sys.executable, "-m", "torchrig", "selftest", "--cpu", "2", "--inject", "rank-hangs"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        ranks: list[int] = []
+        while len(ranks) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            ranks = _children(launcher.pid)
+        assert len(ranks) == 2
+        workdir = _workdir_of(ranks[0])
+    finally:
+        launcher.kill()
+        launcher.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in ranks) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in ranks)
+    shutil.rmtree(workdir, ignore_errors=True)  # the killed launcher could not remove it
+
+
+def _workdir_of(pid: int) -> str:
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    config = next(e for e in environ if e.startswith(b"TORCHRIG_SELFTEST_CONFIG="))
+    workdir = json.loads(config.split(b"=", 1)[1])["workdir"]
+    assert Path(workdir).name.startswith("torchrig-selftest-")
+    return workdir
+
+
+def _can_mount_private_tmpfs() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs", "-o", "size=64k",
+                            "tmpfs", "/dev/shm"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.mark.slow
+def test_a_dev_shm_too_small_for_the_workers_is_named_shm_too_small() -> None:
+    if not _can_mount_private_tmpfs():
+        pytest.skip("needs root and unshare to give the run its own small /dev/shm")
+    # A private mount namespace: this run alone sees a 256 KiB /dev/shm, like a container's default 64 MB
+    # does for a real dataset; the machine's /dev/shm is untouched.
+    script = 'mount -t tmpfs -o size=256k tmpfs /dev/shm && exec "$0" "$@"'  # argv passed through, not spliced
+    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, sys.executable, "-m",
+                           "torchrig", "selftest", "--cpu", "2", "--steps", "20", "--json"],
+                          capture_output=True, text=True, timeout=240)
+    data = report(proc)
+    assert proc.returncode == 1
+    training = stages(data)["training"]
+    assert (training["verdict"], training["code"]) == ("fail", "shm.too-small")
+    assert "unable to allocate shared memory(shm)" in training["problem"]
+    assert "--shm-size" in training["cause"]
+
+
+@pytest.mark.slow
+def test_the_whole_run_has_a_deadline() -> None:
+    begin = time.monotonic()
+    proc = selftest("--cpu", "2", "--json", "--timeout", "4")
+    data = report(proc)
+    assert proc.returncode == 1
+    timed_out = [s for s in data["stages"] if s["code"] == "selftest.timeout"]
+    assert len(timed_out) == 1 and "passed its 4 s limit during this stage" in timed_out[0]["problem"]
+    assert time.monotonic() - begin < 60
