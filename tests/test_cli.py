@@ -23,3 +23,20 @@ def test_unknown_command_is_a_usage_error_without_traceback() -> None:
     proc = run("no-such-command")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_exits_130_without_a_traceback() -> None:
+    import signal
+    import time
+
+    # `doctor --report -` blocks reading standard input: interrupt it there, once it is really waiting
+    proc = subprocess.Popen([sys.executable, "-m", "torchrig", "doctor", "--report", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wchan = f"/proc/{proc.pid}/wchan"
+    deadline = time.monotonic() + 60
+    while "pipe_read" not in open(wchan).read() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err

@@ -56,15 +56,13 @@ _register()
 
 
 def main() -> None:
+    # Ctrl-C never reaches here: typer turns it into exit code 130 itself (tests/test_cli.py).
     err = Console(stderr=True, highlight=False, soft_wrap=True)  # one sentence stays on one line when piped
     try:
         app(prog_name="torchrig")
     except UserError as exc:
         err.print(f"torchrig: {exc}", markup=False)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("torchrig: interrupted")
-        sys.exit(130)
     except Exception as exc:  # an internal error: one line, the traceback only with --debug
         if _state["debug"]:
             traceback.print_exc()
