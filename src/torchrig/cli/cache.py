@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from torchrig.data import store
 from torchrig.errors import UserError
+
+if TYPE_CHECKING:
+    from torchrig.data import store
 
 app = typer.Typer(help="List, inspect and clear the shared sample caches of torchrig.data.", no_args_is_help=True)
 
@@ -22,6 +25,8 @@ _DIR_HELP = "Also look in this cache directory (as given to CachedDataset(direct
 
 
 def _directories(extra: list[Path] | None) -> list[Path]:
+    from torchrig.data import store  # it imports numpy: loaded only when a cache command runs
+
     dirs = [store.shm_directory(), store.disk_directory(), *(extra or [])]
     seen: list[Path] = []
     for d in dirs:
@@ -52,6 +57,8 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print the caches as JSON (schema torchrig.cache/1)."),
 ) -> None:
     """Show every cache: name, state (in use, idle, stale), size, items cached, hits and misses."""
+    from torchrig.data import store  # it imports numpy: loaded only when a cache command runs
+
     caches = store.list_caches(_directories(directory))
     if as_json:
         typer.echo(json.dumps({"schema": "torchrig.cache/1", "caches": [_as_dict(c) for c in caches]}, indent=2))
@@ -73,6 +80,8 @@ def list_(
 
 
 def _find(name: str, directory: list[Path] | None) -> store.CacheInfo:
+    from torchrig.data import store  # it imports numpy: loaded only when a cache command runs
+
     caches = store.list_caches(_directories(directory))
     exact = [c for c in caches if c.path.name.removesuffix(store.SUFFIX) == name or str(c.path) == name]
     if exact:
@@ -127,6 +136,8 @@ def clear(
     """Remove caches no process is using (stale ones left by crashed jobs, persistent ones, ...).
 
     A cache in use is left alone: its users would simply re-create it."""
+    from torchrig.data import store  # it imports numpy: loaded only when a cache command runs
+
     if (name is None) == (not all_):
         raise UserError("give a cache name or --all (not both).")
     targets = [_find(name, directory)] if name else store.list_caches(_directories(directory))

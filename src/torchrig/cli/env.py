@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from torchrig import __version__
+import torchrig
 from torchrig.errors import UserError
 
 app = typer.Typer(
@@ -184,7 +184,7 @@ def create_cmd(
         plan=result,
         env_file=env_file,
         find_links=links,
-        torchrig=f"torchrig=={__version__}" if find_links else torchrig_source(),
+        torchrig=f"torchrig=={torchrig.__version__}" if find_links else torchrig_source(),
     )
     preflight(executor, req)
     out = Console(highlight=False)
