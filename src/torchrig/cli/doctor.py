@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import typer
 
@@ -25,19 +26,25 @@ def doctor(
 
     Exit codes: 0 no errors, 1 errors found (warnings too with --strict), 2 usage or internal error.
     """
-    from torchrig.checks import run_checks
-    from torchrig.render import render
-
     if as_json and markdown:
         raise UserError("choose one of --json and --markdown.")
     if report is not None:
         from torchrig.report_parse import parse_report
 
         facts = parse_report(_read_report(report))
+        from torchrig.checks import run_checks
+        from torchrig.render import render
     else:
         from torchrig.probe import gather
 
-        facts = gather(quick=quick)
+        # The torch subprocess is the long pole of a live run (as long as `import torch`): start the
+        # probes first, and import the checks and renderers while they run.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            gathering = pool.submit(gather, quick=quick)
+            from torchrig.checks import run_checks
+            from torchrig.render import render
+
+            facts = gathering.result()
     findings = run_checks(facts)
     render(facts, findings, fmt="json" if as_json else "markdown" if markdown else "console")
     failing = {"error", "warning"} if strict else {"error"}
