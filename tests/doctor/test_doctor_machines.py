@@ -76,6 +76,9 @@ NO_DRIVER = (
 def test_a_docker_container_started_without_gpus_is_told_to_pass_the_gpu_in(tree: FakeTree) -> None:
     box = Box(tree).docker()
     box.env["NVIDIA_VISIBLE_DEVICES"] = "all"  # a nvidia/cuda image, run without --gpus
+    # the host's PCI bus (sysfs) and its loaded module (/proc/driver) show through; no /dev/nvidia*, no NVML
+    box.gpu_on_bus("0000:01:00.0", "0x2684")
+    tree.write("/proc/driver/nvidia/version", proc_version("550.54.14"))
     box.torch("2.5.1+cu121", "12.1", torch_child("2.5.1+cu121", "12.1", available=False, init_error=NO_DRIVER))
     first = diagnose(box)[0]
     assert first.code == "container.no-gpu" and first.severity is Severity.ERROR
@@ -93,6 +96,35 @@ def test_a_gpu_on_the_bus_without_a_loaded_driver_is_told_to_install_one(tree: F
     assert "cuda.init-failed" not in codes(findings)  # a consequence, folded into the root cause
     assert any(c.startswith("cuda.init-failed") for c in first.evidence["consequences"])  # type: ignore[union-attr]
     assert "nvidia-driver-" in fix_text(first) and "dkms autoinstall" in fix_text(first)
+
+
+def test_a_driver_whose_module_was_not_built_for_the_running_kernel_is_told_to_rebuild_or_install(
+    tree: FakeTree,
+) -> None:
+    # the driver's user space is installed (NVML: "Driver Not Loaded", recorded nvidia-smi text), its module is not
+    box = Box(tree).gpu_on_bus("0000:01:00.0", "0x2684").with_nvml(FakeNvml(errors={"init": "Driver Not Loaded"}))
+    box.nvidia_smi(recorded("nvidia-smi/no-driver.txt"), returncode=9)
+    box.torch("2.5.1+cu124", "12.4", torch_child("2.5.1+cu124", "12.4", available=False, init_error=NO_DRIVER))
+    first = diagnose(box)[0]
+    assert first.code == "driver.missing"
+    assert first.evidence["NVML"] == "Driver Not Loaded"
+    assert first.fix[0] == "# if a driver is already installed, rebuild it for kernel 6.8.0-45-generic: " \
+        "sudo dkms autoinstall && sudo reboot"
+
+
+def test_a_wsl_box_whose_windows_driver_does_not_answer_is_told_to_fix_the_windows_driver(tree: FakeTree) -> None:
+    # WSL2 has no PCI bus and no kernel module; the recorded nvidia-smi from /usr/lib/wsl/lib cannot reach the
+    # driver. This box used to get no finding at all (fixed in driver_missing).
+    box = Box(tree).with_nvml(FakeNvml(errors={"init": "Driver Not Loaded"}))
+    box.nvidia_smi(recorded("nvidia-smi/wsl-driver-not-loaded.txt"), returncode=9)
+    tree.write("/proc/sys/kernel/osrelease", "5.15.146.1-microsoft-standard-WSL2\n")
+    tree.write("/dev/dxg")
+    tree.mkdir("/usr/lib/wsl/lib")
+    box.torch("2.5.1+cu124", "12.4", torch_child("2.5.1+cu124", "12.4", available=False, init_error=NO_DRIVER))
+    first = diagnose(box)[0]
+    assert first.code == "driver.missing"
+    assert first.title == "WSL cannot reach the NVIDIA driver on Windows"
+    assert "wsl --shutdown" in fix_text(first) and "apt-get" not in fix_text(first)
 
 
 def test_a_kernel_module_older_than_the_driver_library_is_told_to_reboot_or_reload(tree: FakeTree) -> None:
