@@ -30,6 +30,7 @@ from probe_fakes import FakeTree, nvml_fixture
 from torchrig.checks import all_codes
 from torchrig.findings import Severity
 from torchrig.seams.nvml import FakeNvml
+from torchrig.seams.runner import Completed
 
 # --- recorded machines the boxes are built on -------------------------------------------------------
 
@@ -445,9 +446,8 @@ def test_a_healthy_a10g_in_kubernetes_with_the_gpu_passed_in_gets_no_error(tree:
     box.env["KUBERNETES_SERVICE_HOST"] = "10.100.0.1"
     box.env["NVIDIA_VISIBLE_DEVICES"] = "GPU-a10g"
     box.torch("2.5.1+cu118", "11.8", cu118_healthy_child("NVIDIA A10G", "8.6", "470.256.02"))
-    findings = diagnose(box)
-    assert [f for f in findings if f.severity is Severity.ERROR] == []
     assert box.facts().system.container == "kubernetes"
+    assert diagnose(box) == []
 
 
 def test_healthy_rtx_5090s_with_a_cu130_build_and_a_cuda_13_toolkit_get_no_finding(tree: FakeTree) -> None:
@@ -541,4 +541,49 @@ def test_a_jetson_orin_with_jetpacks_torch_gets_no_error(tree: FakeTree) -> None
     ))
     facts = box.facts()
     assert (facts.system.jetson, facts.driver.kernel_module) == (True, "35.3.1")
+    assert diagnose(box) == []
+
+
+def test_a_conda_forge_pytorch_with_condas_own_cuda_libraries_and_nvcc_gets_no_finding(tree: FakeTree) -> None:
+    # conda-forge builds carry no +cuXXX tag, load cuDNN/NCCL from $CONDA_PREFIX/lib, and cuda-nvcc puts the
+    # toolkit that builds extensions into the environment itself
+    env = "/home/user/miniforge3/envs/train"
+    site = f"{env}/lib/python3.11/site-packages"
+    box = rtx5090_box(tree)
+    box.sys_path = ("", f"{env}/lib/python3.11", site)
+    box.env.update(CONDA_PREFIX=env, PATH=f"{env}/bin:" + box.env["PATH"])
+    for record in ("pytorch-2.5.1-cuda126_py311h1234567_303", "torchvision-0.20.1-cuda126_py311h7654321_1",
+                   "python-3.11.9-hb806964_0_cpython"):
+        tree.write(f"{env}/conda-meta/{record}.json", "{}")
+    tree.write(f"{env}/bin/nvcc", "#!/bin/sh\n", mode=0o755)
+    tree.write(f"{env}/include/cuda_runtime.h", "#pragma once\n")
+    box.programs["nvcc"] = Completed(("nvcc", "--version"), 0, stdout=(
+        "nvcc: NVIDIA (R) Cuda compiler driver\nCopyright (c) 2005-2024 NVIDIA Corporation\n"
+        "Built on Tue_Oct_29_23:50:19_PDT_2024\nCuda compilation tools, release 12.6, V12.6.85\n"
+        "Build cuda_12.6.r12.6/compiler.35059454_0\n"))
+    device = {"name": "NVIDIA GeForce RTX 5090", "capability": "12.0", "matmul_ok": True, "conv_ok": True}
+    box.torch("2.5.1", "12.6", torch_child(
+        "2.5.1", "12.6", site=site, devices=[device] * 2,
+        archs=["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120",
+               "compute_120"],
+        libs={"libcudart.so.12": f"{env}/lib/libcudart.so.12.6.77", "libcudnn.so.9": f"{env}/lib/libcudnn.so.9.3.0",
+              "libnccl.so.2": f"{env}/lib/libnccl.so.2.23.4",
+              "libcuda.so.580.173.02": "/usr/lib/x86_64-linux-gnu/libcuda.so.580.173.02"},
+    ), site=site, installer="conda")
+    box.package("torchvision", "0.20.1", requires=("numpy", "torch >=2.5.1", "pillow >=5.3.0,!=8.3.*"), site=site)
+    facts = box.facts()
+    assert (facts.torch.installer, facts.toolkit.found_by, facts.toolkit.version) == ("conda", "conda", "12.6.85")
+    assert diagnose(box) == []
+
+
+def test_a_plain_pypi_wheel_with_its_companions_gets_no_finding(tree: FakeTree) -> None:
+    # `pip install torch torchvision torchaudio` from PyPI: no local version tag, CUDA 12.8 libraries as nvidia-* wheels
+    device = {"name": "NVIDIA GeForce RTX 5090", "capability": "12.0", "matmul_ok": True, "conv_ok": True}
+    box = rtx5090_box(tree).torch("2.9.1", "12.8", torch_child(
+        "2.9.1", "12.8", archs=["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], devices=[device] * 2,
+        libs=wheel_libs()))
+    box.package("torchvision", "0.24.1", requires=("numpy", "torch ==2.9.1", "pillow !=8.3.*,>=5.3.0"))
+    box.package("torchaudio", "2.9.1", requires=("torch ==2.9.1",))
+    box.package("triton", "3.5.1")
+    box.package("nvidia-cudnn-cu12", "9.10.2.21", requires=("nvidia-cublas-cu12",))
     assert diagnose(box) == []
