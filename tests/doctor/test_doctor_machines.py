@@ -148,6 +148,29 @@ def test_a_kernel_module_older_than_the_driver_library_is_told_to_reboot_or_relo
     assert "cuda.init-failed" not in codes(findings)
 
 
+@pytest.mark.parametrize(
+    ("smi_output", "kernel", "title"),
+    [
+        ("mismatch-570.124.txt", "565.57.01",
+         "The NVIDIA kernel module (565.57.01) and driver library (570.124) are different versions"),
+        # drivers before 510 print no library version: the mismatch is named from NVML's words alone
+        ("mismatch-470-no-library-line.txt", "470.141.03", "NVML reports a driver/library version mismatch"),
+    ],
+)
+def test_every_recorded_mismatch_is_named_first(tree: FakeTree, smi_output: str, kernel: str, title: str) -> None:
+    box = Box(tree).gpu_on_bus("0000:01:00.0", "0x2204").driver(proc_version(kernel))
+    box.with_nvml(nvml_fixture("version-mismatch.json")).nvidia_smi(recorded(f"nvidia-smi/{smi_output}"), 18)
+    box.torch("2.5.1+cu118", "11.8", torch_child(
+        "2.5.1+cu118", "11.8", available=False,
+        init_error="RuntimeError: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before "
+        "calling NumCudaDevices() that might have already set an error? Error 803: system has unsupported display "
+        "driver / cuda driver combination",
+    ))
+    findings = diagnose(box)
+    assert (findings[0].code, findings[0].title) == ("driver.version-mismatch", title)
+    assert codes(findings) == ["driver.version-mismatch"]  # CUDA's failure is its consequence
+
+
 def test_a_470_driver_under_a_cuda_12_4_build_is_told_to_upgrade_or_install_a_cuda_11_build(tree: FakeTree) -> None:
     too_old = ("The NVIDIA driver on your system is too old (found version 11040). Please update your GPU driver by "
                "downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx")
