@@ -98,6 +98,16 @@ def torch_child(
     return Completed((PYTHON, "-c", "<child>"), 0, stdout=stdout)
 
 
+def cuda_init_fails(version: str, cuda: str, message: str, *, line: int = 109, **child: Any) -> Completed:
+    """The child where CUDA cannot initialise: is_available() warns ``message``, torch.cuda.init() raises it."""
+    return torch_child(
+        version, cuda, available=False, init_error=f"RuntimeError: {message}",
+        warnings=[f"UserWarning: CUDA initialization: {message} (Triggered internally at "
+                  f"../c10/cuda/CUDAFunctions.cpp:{line}.)"],
+        **child,
+    )
+
+
 def wheel_libs(site: str = SITE, cuda_major: str = "12", driver: str = "580.173.02") -> dict[str, str]:
     """The CUDA libraries a pip CUDA wheel maps: its own nvidia/* copies, and the driver's libcuda."""
     return {
@@ -223,4 +233,4 @@ def fix_text(finding: Finding) -> str:
     return "\n".join(finding.fix)
 
 
-__all__ = ["Box", "diagnose", "proc_version", "recorded", "torch_child", "wheel_libs"]
+__all__ = ["Box", "cuda_init_fails", "diagnose", "proc_version", "recorded", "torch_child", "wheel_libs"]

@@ -19,6 +19,7 @@ from doctor_boxes import (
     SITE,
     Box,
     codes,
+    cuda_init_fails,
     diagnose,
     fix_text,
     proc_version,
@@ -67,6 +68,12 @@ def cu118_healthy_child(gpu: str, capability: str, driver: str, devices: int = 1
 
 
 A100_DEVICE = {"name": "NVIDIA A100-SXM4-80GB", "capability": "8.0", "matmul_ok": True, "conv_ok": True}
+_DEVICE_COUNT_FAILED = (
+    "RuntimeError: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before calling "
+    "NumCudaDevices() that might have already set an error? "
+)
+ERROR_803 = _DEVICE_COUNT_FAILED + "Error 803: system has unsupported display driver / cuda driver combination"
+ERROR_804 = _DEVICE_COUNT_FAILED + "Error 804: forward compatibility was attempted on non supported HW"
 NO_DRIVER = (
     "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed "
     "a driver from http://www.nvidia.com/Download/index.aspx"
@@ -136,9 +143,7 @@ def test_a_kernel_module_older_than_the_driver_library_is_told_to_reboot_or_relo
     box.nvidia_smi(recorded("nvidia-smi/mismatch-580.178.txt"), returncode=18)
     box.torch("2.8.0+cu128", "12.8", torch_child(
         "2.8.0+cu128", "12.8", available=False,
-        init_error="RuntimeError: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before "
-        "calling NumCudaDevices() that might have already set an error? Error 803: system has unsupported display "
-        "driver / cuda driver combination",
+        init_error=ERROR_803,
     ))
     findings = diagnose(box)
     first = findings[0]
@@ -163,9 +168,7 @@ def test_every_recorded_mismatch_is_named_first(tree: FakeTree, smi_output: str,
     box.with_nvml(nvml_fixture("version-mismatch.json")).nvidia_smi(recorded(f"nvidia-smi/{smi_output}"), 18)
     box.torch("2.5.1+cu118", "11.8", torch_child(
         "2.5.1+cu118", "11.8", available=False,
-        init_error="RuntimeError: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before "
-        "calling NumCudaDevices() that might have already set an error? Error 803: system has unsupported display "
-        "driver / cuda driver combination",
+        init_error=ERROR_803,
     ))
     findings = diagnose(box)
     assert (findings[0].code, findings[0].title) == ("driver.version-mismatch", title)
@@ -175,11 +178,7 @@ def test_every_recorded_mismatch_is_named_first(tree: FakeTree, smi_output: str,
 def test_a_470_driver_under_a_cuda_12_4_build_is_told_to_upgrade_or_install_a_cuda_11_build(tree: FakeTree) -> None:
     too_old = ("The NVIDIA driver on your system is too old (found version 11040). Please update your GPU driver by "
                "downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx")
-    box = a10g_box(tree).torch("2.5.1+cu124", "12.4", torch_child(
-        "2.5.1+cu124", "12.4", available=False, init_error=f"RuntimeError: {too_old}",
-        warnings=[f"UserWarning: CUDA initialization: {too_old} (Triggered internally at "
-                  "../c10/cuda/CUDAFunctions.cpp:108.)"],
-    ))
+    box = a10g_box(tree).torch("2.5.1+cu124", "12.4", cuda_init_fails("2.5.1+cu124", "12.4", too_old, line=108))
     findings = diagnose(box)
     first = findings[0]
     assert first.code == "driver.too-old"
@@ -197,9 +196,7 @@ def test_forward_compat_libraries_on_geforce_cards_are_told_to_leave_the_library
     libs.pop("libcuda.so.580.173.02")
     box.torch("2.9.1+cu130", "13.0", torch_child(
         "2.9.1+cu130", "13.0", available=False, libs=libs,
-        init_error="RuntimeError: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before "
-        "calling NumCudaDevices() that might have already set an error? Error 804: forward compatibility was "
-        "attempted on non supported HW",
+        init_error=ERROR_804,
     ))
     findings = diagnose(box)
     first = findings[0]
@@ -228,12 +225,8 @@ def test_cuda_visible_devices_naming_a_second_gpu_on_a_one_gpu_box_is_told_to_un
 def test_cuda_unknown_error_after_suspend_is_told_to_reload_nvidia_uvm(tree: FakeTree) -> None:
     unknown = ("CUDA unknown error - this may be due to an incorrectly set up environment, e.g. changing env variable "
                "CUDA_VISIBLE_DEVICES after program start. Setting the available devices to be zero.")
-    box = a100_box(tree).torch("2.5.1+cu118", "11.8", torch_child(
-        "2.5.1+cu118", "11.8", available=False, init_error=f"RuntimeError: {unknown}",
-        warnings=[f"UserWarning: CUDA initialization: {unknown} (Triggered internally at "
-                  "../c10/cuda/CUDAFunctions.cpp:109.)"],
-        libs=wheel_libs(cuda_major="11", driver="470.103.01"),
-    ))
+    box = a100_box(tree).torch("2.5.1+cu118", "11.8", cuda_init_fails(
+        "2.5.1+cu118", "11.8", unknown, libs=wheel_libs(cuda_major="11", driver="470.103.01")))
     first = diagnose(box)[0]
     assert first.code == "cuda.init-failed"
     assert "CUDA_ERROR_UNKNOWN" in first.detail
