@@ -18,6 +18,8 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """A GPU on the bus (or a log saying nvidia-smi cannot reach the driver) and no driver version anywhere."""
     hits = hits_for(facts, CODE)
     bus = machine.nvidia_gpus_on_bus(facts)
+    if facts.system.wsl:
+        return _wsl_gpu_unreachable(facts)
     if machine.uses_windows_driver(facts) or not (bus or hits):
         return []
     if facts.driver.kernel_module or facts.driver.userspace or facts.gpus.devices:
@@ -51,6 +53,39 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
             ),
             evidence=evidence,
             fix=tuple(fix),
+        )
+    ]
+
+
+def _wsl_gpu_unreachable(facts: Facts) -> list[Finding]:
+    """WSL2: NVIDIA's user-space (from the Windows driver) is there but cannot reach a GPU through /dev/dxg.
+
+    WSL has no PCI bus to look at and no Linux kernel module: the evidence is NVML or nvidia-smi (both
+    only present when the Windows driver put them in /usr/lib/wsl/lib) saying the driver is not loaded.
+    """
+    markers = ("driver not loaded", "couldn't communicate with the nvidia driver")
+    texts = (facts.driver.nvml_error, facts.driver.smi_error)
+    said = [text for text in texts if text and any(m in text.lower() for m in markers)]
+    if not said or facts.driver.userspace or facts.gpus.devices:
+        return []
+    evidence: dict[str, object] = {"WSL": "yes (the GPU belongs to the Windows driver)", "NVIDIA": said[0].strip()}
+    evidence["/dev/dxg"] = "present" if "/dev/dxg" in facts.system.dev_nodes else "missing (no GPU paravirtualisation)"
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title="WSL cannot reach the NVIDIA driver on Windows",
+            detail=(
+                "Inside WSL2 the GPU is served by the Windows driver through /dev/dxg; nvidia-smi and NVML fail when "
+                "that driver is missing, too old for WSL, or the WSL kernel predates GPU support. Do not install a "
+                "Linux NVIDIA driver inside WSL."
+            ),
+            evidence=evidence,
+            fix=(
+                "Install or update the NVIDIA driver on Windows: https://www.nvidia.com/Download/index.aspx",
+                "wsl --update   # in PowerShell on Windows: a WSL kernel with GPU support",
+                "wsl --shutdown   # in PowerShell, then reopen the WSL terminal",
+            ),
         )
     ]
 

@@ -37,6 +37,14 @@ def _api_runs(api: str, cuda: str) -> bool:
 def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """The driver must be at least the minimum for torch's CUDA build, counting minor-version compatibility."""
     hits = hits_for(facts, CODE)
+    if facts.torch.cuda_available and any(s.matmul_ok for s in facts.torch.smoke) and not hits:
+        # torch's child ran a matmul on the GPU under this build, so the driver runs it: a data-centre GPU
+        # on an older driver with the cuda-compat forward-compatibility libraries (NGC containers) does.
+        return []
+    if facts.system.jetson and not hits:
+        # Jetson's driver ships with L4T and is numbered by it (/proc says "35.3.1"): the desktop minimums
+        # do not apply, and JetPack's own torch builds match its CUDA.
+        return []
     cuda = machine.torch_cuda(facts)
     driver = machine.driver_version(facts)
     windows = machine.uses_windows_driver(facts)
