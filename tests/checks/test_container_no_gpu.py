@@ -11,8 +11,13 @@ CTX = CheckContext()
 
 
 def _container_without_gpu(runtime: str, **env: str):
-    facts = linux_gpu_box(H100, driver=None, torch="2.13.0+cu130", cuda="13.0", container=runtime, env=dict(env))
-    facts.system.pci_gpus = []  # the container does not see the host's bus here
+    # A container sees the host's PCI bus (sysfs) even when no GPU was passed in: the H100 is there.
+    return linux_gpu_box(H100, driver=None, torch="2.13.0+cu130", cuda="13.0", container=runtime, env=dict(env))
+
+
+def _on_a_host_without_gpus(runtime: str, **env: str):
+    facts = _container_without_gpu(runtime, **env)
+    facts.system.pci_gpus = []
     return facts
 
 
@@ -20,7 +25,8 @@ def test_a_cuda_image_run_without_gpus_all_is_an_error_with_the_docker_fix() -> 
     facts = _container_without_gpu("docker", NVIDIA_VISIBLE_DEVICES="all")
     [finding] = container_no_gpu.container_without_gpu(facts, CTX)
     assert finding.severity is Severity.ERROR
-    assert finding.evidence["meant for a GPU because"] == "NVIDIA_VISIBLE_DEVICES=all (a CUDA image)"
+    assert finding.evidence["meant for a GPU because"] == "an NVIDIA GPU is on the host's PCI bus"
+    assert finding.title == "This Docker container was started without GPU access"
     assert finding.fix[1].startswith("docker run --gpus all --ipc=host <image>")
     assert "nvidia-ctk runtime configure --runtime=docker" in finding.fix[0]
 
@@ -37,8 +43,24 @@ def test_a_kubernetes_pod_must_request_the_gpu_resource() -> None:
     assert "nvidia.com/gpu: 1" in finding.fix[0]
 
 
+def test_a_cuda_image_on_a_host_without_an_nvidia_gpu_is_only_a_warning() -> None:
+    # e.g. a CPU-only CI runner using a pytorch/pytorch image, which sets NVIDIA_VISIBLE_DEVICES=all
+    facts = _on_a_host_without_gpus("docker", NVIDIA_VISIBLE_DEVICES="all")
+    [finding] = container_no_gpu.container_without_gpu(facts, CTX)
+    assert finding.severity is Severity.WARNING
+    assert finding.evidence["meant for a GPU because"] == "NVIDIA_VISIBLE_DEVICES=all (a CUDA image)"
+    assert "expected and harmless" in finding.detail
+
+
+def test_the_hosts_kernel_module_proves_the_host_has_a_gpu() -> None:
+    facts = _on_a_host_without_gpus("docker")
+    facts.driver.kernel_module = "580.95.05"  # /proc/driver/nvidia is the host kernel's, visible in the container
+    [finding] = container_no_gpu.container_without_gpu(facts, CTX)
+    assert finding.severity is Severity.ERROR
+
+
 def test_only_a_cuda_torch_in_a_container_is_a_warning() -> None:
-    facts = _container_without_gpu("docker")
+    facts = _on_a_host_without_gpus("docker")
     [finding] = container_no_gpu.container_without_gpu(facts, CTX)
     assert finding.severity is Severity.WARNING
 

@@ -30,16 +30,26 @@ _FIXES = {
 }
 
 
-def _wants_gpu(facts: Facts) -> str | None:
-    """Why this container looks like it was meant to have a GPU, or None."""
+def _wants_gpu(facts: Facts) -> tuple[str | None, bool]:
+    """Why this container looks meant for a GPU, and whether that is proof the host has one.
+
+    A container sees the host's PCI bus (sysfs) and its kernel module (/proc/driver/nvidia) even when
+    no GPU was passed in: either proves the host has an NVIDIA GPU. A CUDA image or a CUDA torch only
+    says the container was built for one; on a host without a GPU that is expected.
+    """
+    if machine.nvidia_gpus_on_bus(facts):
+        return "an NVIDIA GPU is on the host's PCI bus", True
+    if facts.driver.kernel_module:
+        return f"the host's NVIDIA kernel module {facts.driver.kernel_module} is loaded", True
     visible = machine.env(facts, "NVIDIA_VISIBLE_DEVICES")
     if visible and visible.lower() not in ("void", "none", ""):
-        return f"NVIDIA_VISIBLE_DEVICES={visible} (a CUDA image)"
-    if machine.nvidia_gpus_on_bus(facts):
-        return "an NVIDIA GPU is on the host's PCI bus"
+        return f"NVIDIA_VISIBLE_DEVICES={visible} (a CUDA image)", False
     if machine.torch_cuda(facts):
-        return f"torch {facts.torch.version} is a CUDA build"
-    return None
+        return f"torch {facts.torch.version} is a CUDA build", False
+    return None, False
+
+
+_WHAT = {"docker": "Docker container", "podman": "Podman container", "kubernetes": "Kubernetes pod", "lxc": "LXC container"}
 
 
 def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -49,11 +59,10 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     device_nodes = [n for n in facts.system.dev_nodes if re.fullmatch(r"/dev/(nvidia\d+|dxg)", n)]
     if facts.gpus.devices or device_nodes or not (runtime or hits):
         return []
-    reason = _wants_gpu(facts)
+    reason, host_has_gpu = _wants_gpu(facts)
     if reason is None and not hits:
         return []
-    # A CUDA torch alone is weak evidence (CPU jobs often run the default CUDA wheel).
-    strong = bool(hits) or (reason is not None and not reason.startswith("torch"))
+    strong = bool(hits) or host_has_gpu
     evidence: dict[str, object] = {
         "container": runtime or "(from the report)",
         "device nodes": "none of /dev/nvidia0.. or /dev/dxg",
@@ -61,15 +70,18 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if reason:
         evidence["meant for a GPU because"] = reason
     evidence.update(evidence_of(hits))
+    detail = (
+        "No NVIDIA device is passed into the container, so CUDA sees no GPU and torch.cuda.is_available() "
+        "is False. The driver lives on the host; the container runtime must hand the GPU in."
+    )
+    if not strong:
+        detail += " If the host has no NVIDIA GPU (a CPU-only CI runner, say), this is expected and harmless."
     return [
         Finding(
             code=CODE,
             severity=Severity.ERROR if strong else Severity.WARNING,
-            title=f"This {runtime or 'container'} was started without GPU access",
-            detail=(
-                "No NVIDIA device is passed into the container, so CUDA sees no GPU and torch.cuda.is_available() "
-                "is False. The driver lives on the host; the container runtime must hand the GPU in."
-            ),
+            title=f"This {_WHAT.get(runtime or '', 'container')} was started without GPU access",
+            detail=detail,
             evidence=evidence,
             fix=_FIXES.get(runtime or "docker", _FIXES["docker"]),
         )
@@ -80,7 +92,7 @@ register(
     Check(
         name="container-no-gpu",
         codes=(CODE,),
-        summary="a container meant for a GPU (CUDA image, GPU on the bus, CUDA torch) has no NVIDIA device passed in",
+        summary="a container meant for a GPU (the host's GPU on the bus, a CUDA image, a CUDA torch) has no NVIDIA device passed in",
         layer=Layer.ACCESS,
         run=container_without_gpu,
         explains=("driver.missing", "cuda.init-failed", "cuda.visible-devices"),
