@@ -1,1 +1,18 @@
-"""The ``torchrig`` command: one module per command group. Parses, calls the core, renders; no logic."""
+"""The ``torchrig`` command: one module per command group. Parses, calls the core, renders; no logic.
+
+:func:`main` is the entry point. It starts a live ``torchrig doctor``'s probes before the command-line
+machinery loads (see :mod:`torchrig.cli.early`), then hands over to :func:`torchrig.cli.main.main`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    from torchrig.cli import early
+
+    early.start_if_doctor(sys.argv[1:])
+    from torchrig.cli.main import main as run
+
+    run()

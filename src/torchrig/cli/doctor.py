@@ -35,12 +35,14 @@ def doctor(
         from torchrig.checks import run_checks
         from torchrig.render import render
     else:
+        from torchrig.cli import early
         from torchrig.probe import gather
 
-        # The torch subprocess is the long pole of a live run (as long as `import torch`): start the
-        # probes first, and import the checks and renderers while they run.
+        # The torch subprocess is the long pole of a live run (as long as `import torch`): the entry
+        # point may have started the probes already (cli/early.py); otherwise start them now. Either
+        # way the checks and renderers are imported while they run.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            gathering = pool.submit(gather, quick=quick)
+            gathering = (None if quick else early.take()) or pool.submit(gather, quick=quick)
             from torchrig.checks import run_checks
             from torchrig.render import render
 
