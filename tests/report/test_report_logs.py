@@ -97,3 +97,9 @@ def test_rich_traceback_frames_and_quoted_replies_are_unwrapped() -> None:
     text = "> C:\\Users\\Caner\\Anaconda3\\lib\\site-packages\\torch\\cuda\\__init__.py:117: UserWarning: \n" \
            ">     Found GPU0 GeForce GTX 670M which is of cuda capability 2.1.\n"
     assert parse_report(text).gpus.devices[0].compute_capability == "2.1"
+
+
+def test_a_warning_repeated_through_a_long_log_names_one_gpu_not_one_per_line() -> None:
+    line = "UserWarning: NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\n"
+    facts = parse_report("torch 2.4.0\n" + line * 2000)
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [("NVIDIA GeForce RTX 5090", "12.0")]

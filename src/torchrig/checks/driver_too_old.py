@@ -79,7 +79,10 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
         fix.append(
             "Update the NVIDIA driver to the newest branch for your GPU (580 or later runs every current PyTorch build)"
         )
-    runnable = driver or (str(knowledge.min_driver(api, windows=windows, minor_compat=False)) if api else None)
+    # a log may give only the CUDA version the driver supports ("found version 11040"); a release the
+    # tables do not know (8.0, newer than 13.2) gives no driver to plan with
+    api_driver = knowledge.min_driver(api, windows=windows, minor_compat=False) if api else None
+    runnable = driver or (str(api_driver) if api_driver else None)
     if runnable:
         build = install_commands.choose_build(facts, driver=runnable)
         if build is not None:

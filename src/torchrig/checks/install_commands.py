@@ -184,8 +184,19 @@ def driver_branch(cuda: str, *, windows: bool = False) -> int | None:
     return max(RECOMMENDED_BRANCH, need.major)
 
 
+# R470 is the last driver branch that supports Kepler (compute capability 3.x): NVIDIA's Kepler support notice.
+LAST_KEPLER_BRANCH = 470
+
+
 def driver_install(facts: Facts, minimum: Version, branch: int | None) -> tuple[str, ...]:
     """How to get a driver at ``minimum`` or newer on this machine (WSL: the Windows driver; containers: the host)."""
+    kepler = [cc for cc in machine.capabilities(facts) if cc.split(".")[0].isdigit() and int(cc.split(".")[0]) < 5]
+    if kepler and minimum.major > LAST_KEPLER_BRANCH:
+        return (
+            f"No driver that runs this build supports a Kepler GPU (compute capability {kepler[0]}): "
+            f"R{LAST_KEPLER_BRANCH} is the last branch for Kepler. Keep a {LAST_KEPLER_BRANCH} driver and use a "
+            "PyTorch build it runs, or move to a newer GPU.",
+        )
     want = f"{minimum} or newer" + (f" (the {branch} branch is recommended)" if branch else "")
     if machine.uses_windows_driver(facts):
         wsl = " (WSL uses the Windows driver; do not install a Linux driver inside WSL)" if facts.system.wsl else ""

@@ -61,11 +61,13 @@ def min_driver(cuda: str, *, windows: bool = False, minor_compat: bool = True) -
     key = minor_of(cuda)
     if key is None:
         return None
-    major = key.split(".")[0]
-    if minor_compat and major in table["minor_compat"]:
-        return Version(table["minor_compat"][major][col])
-    row = table["cuda"].get(key)
-    return Version(row[col]) if row else None
+    row = table["cuda"].get(key, {})
+    own = Version(row[col]) if col in row else None
+    compat = table["minor_compat"].get(key.split(".")[0], {}).get(col) if minor_compat else None
+    if compat is None:
+        return own
+    # compatibility only ever lowers the requirement (CUDA 11.0's own GA driver is below the 11.x floor)
+    return min(Version(compat), own) if own is not None else Version(compat)
 
 
 def newest_cuda_for_driver(driver: str, *, windows: bool = False) -> str | None:
@@ -140,7 +142,7 @@ def variant_of(torch_version: str, torch_cuda: str | None = None) -> str | None:
         parsed = parse_version(torch_cuda)
         if parsed is not None:
             return f"cu{parsed.major}{parsed.minor}"
-    return "cpu" if torch_cuda is None and v is not None and v.local == "cpu" else None
+    return None
 
 
 def variant_cuda(variant: str) -> str | None:
@@ -194,6 +196,8 @@ def arch_covers(arch: str, cc: str) -> bool:
     """
     have = _cc_tuple(cc)
     digits = arch.split("_")[-1]
+    if digits.endswith("a"):  # arch-specific targets (sm_90a) run only on exactly that capability
+        return have == _cc_tuple(digits[:-1])
     if arch.startswith("compute_"):
         return have >= _cc_tuple(digits)
     if digits in _EXACT_ONLY:

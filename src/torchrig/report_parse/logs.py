@@ -146,6 +146,10 @@ def _gpu_named(facts: Facts, name: str, capability: str, index: int | None = Non
     """Give the GPU called ``name`` its compute capability, adding it if the report listed no such GPU."""
     devices = facts.gpus.devices
     lowered = name.lower()
+    for gpu in devices:  # logs repeat a warning per process or per call: the same GPU again adds nothing
+        same = gpu.index == index if index is not None else (gpu.name or "").lower() == lowered
+        if same and gpu.compute_capability == capability:
+            return
     for gpu in devices:
         if gpu.name and (gpu.name.lower() in lowered or lowered in gpu.name.lower()) and gpu.compute_capability is None:
             gpu.compute_capability = capability
