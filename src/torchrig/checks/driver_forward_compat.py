@@ -43,11 +43,9 @@ def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list
         evidence["GPU"] = ", ".join(consumer)
     evidence.update(evidence_of(hits))
     fix: list[str] = []
-    ld_path = machine.env(facts, "LD_LIBRARY_PATH") or ""
-    entries = [p for p in ld_path.split(":") if p]
-    kept = [p for p in entries if "compat" not in p]
-    if len(kept) != len(entries):
-        fix.append(f"export LD_LIBRARY_PATH={':'.join(kept)}" if kept else "unset LD_LIBRARY_PATH")
+    without_compat = machine.library_path_without(facts, lambda p: "compat" in p)
+    if without_compat:
+        fix.append(without_compat)
     for path in compat:
         parent = os.path.dirname(
             os.path.dirname(path)

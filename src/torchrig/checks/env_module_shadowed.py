@@ -24,7 +24,8 @@ def _fix(name: str, path: str) -> tuple[str, ...]:
             f"   # run Python from outside {folder}, whose {name}/ folder wins the import",
         )
     base, ext = os.path.splitext(stripped)
-    cache = os.path.join(os.path.dirname(stripped), "__pycache__", f"{name}.*.pyc")
+    # the directory is quoted, the glob left outside the quotes so the shell still expands it
+    cache = f"{shlex.quote(os.path.join(os.path.dirname(stripped), '__pycache__'))}/{shlex.quote(name)}.*.pyc"
     return (f"mv {shlex.quote(stripped)} {shlex.quote(base + '_local' + ext)}", f"rm -f {cache}")
 
 

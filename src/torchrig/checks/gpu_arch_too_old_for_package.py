@@ -30,7 +30,7 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
         fix: list[str] = []
         if able:
             fix.append(
-                f"export CUDA_VISIBLE_DEVICES={','.join(g.selector for g in able)}   # only the GPUs it supports"
+                f"export CUDA_VISIBLE_DEVICES={shlex.quote(','.join(g.selector for g in able))}   # only the GPUs it supports"
             )
         if (
             need.alternative

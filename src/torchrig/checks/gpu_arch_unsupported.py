@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from torchrig import knowledge
 from torchrig.checks import install_commands, machine
@@ -119,7 +120,7 @@ def _extension_without_kernels(facts: Facts, ccs: list[str], hits: list[Signatur
         "built for other architectures (a custom op, or a wheel built on another machine).",
         evidence={"compiled for": " ".join(_build_archs(facts)), **evidence_of(hits)},
         fix=(
-            f'TORCH_CUDA_ARCH_LIST="{arch}" {py} -m pip install --no-build-isolation --no-cache-dir '
+            f"TORCH_CUDA_ARCH_LIST={shlex.quote(arch)} {shlex.quote(py)} -m pip install --no-build-isolation --no-cache-dir "
             "--force-reinstall <the extension>",
         ),
     )

@@ -58,9 +58,9 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
     shadowing = [p for p in entries if p.rstrip("/") in dirs]  # the entries that hold a foreign copy
     if not shadowing and hits:  # a log does not say which entry: drop the CUDA ones
         shadowing = [p for p in entries if re.search(r"cuda|cudnn|nvidia", p, re.IGNORECASE)]
-    if shadowing:
-        kept = [p for p in entries if p not in shadowing]
-        fix.append(f"export LD_LIBRARY_PATH={':'.join(kept)}" if kept else "unset LD_LIBRARY_PATH")
+    unshadow = machine.library_path_without(facts, lambda p: p in shadowing)
+    if unshadow:
+        fix.append(unshadow)
     if not fix and dirs:
         where = ", ".join(sorted(dirs))
         fix.append(f"Remove {where} from the loader path (/etc/ld.so.conf.d, then `sudo ldconfig`) or uninstall that copy")

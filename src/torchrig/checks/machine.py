@@ -7,6 +7,8 @@ list where the facts are silent, so a check built on them stays quiet rather tha
 from __future__ import annotations
 
 import re
+import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from torchrig import knowledge
@@ -147,6 +149,19 @@ def python_command(facts: Facts) -> str:
 
 def env(facts: Facts, name: str) -> str | None:
     return facts.system.env.get(name)
+
+
+def library_path_without(facts: Facts, drop: Callable[[str], bool]) -> str | None:
+    """The shell line that takes the ``LD_LIBRARY_PATH`` entries ``drop`` picks out of it, or None if it picks none.
+
+    The value is quoted: it comes from the facts (someone else's report, with --report), and users paste
+    fix lines into a shell.
+    """
+    entries = [p for p in (env(facts, "LD_LIBRARY_PATH") or "").split(":") if p]
+    kept = [p for p in entries if not drop(p)]
+    if len(kept) == len(entries):
+        return None
+    return f"export LD_LIBRARY_PATH={shlex.quote(':'.join(kept))}" if kept else "unset LD_LIBRARY_PATH"
 
 
 def is_debian_like(facts: Facts) -> bool:

@@ -52,8 +52,7 @@ def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
     fix: list[str] = []
     if cuda_dirs and library and library != "libcuda.so.1":
         # A CUDA library on LD_LIBRARY_PATH wins over the copy torch ships: the usual "undefined symbol".
-        kept = [p for p in ld_path.split(":") if p and p not in cuda_dirs]
-        fix.append(f"export LD_LIBRARY_PATH={':'.join(kept)}" if kept else "unset LD_LIBRARY_PATH")
+        fix.append(machine.library_path_without(facts, lambda p: p in cuda_dirs) or "unset LD_LIBRARY_PATH")
         fix.append("# if it still fails, reinstall torch with its own CUDA libraries:")
     if library and library.startswith("libcuda.so"):
         if machine.nvidia_gpus_on_bus(facts):
