@@ -214,15 +214,21 @@ T = TypeVar("T")
 
 
 def _build(cls: type[T], data: Any) -> T:
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__} must be an object, not {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+            try:
+                kwargs[f.name] = _convert(hints[f.name], data[f.name])
+            except TypeError as exc:
+                raise TypeError(f"{cls.__name__}.{f.name}: {exc}") from None
     return cls(**kwargs)
 
 
 def _convert(tp: Any, value: Any) -> Any:
+    """``value`` as type ``tp``; a value of another type is a TypeError (a saved report is someone's file)."""
     if value is None:
         return None
     origin = typing.get_origin(tp)
@@ -231,10 +237,21 @@ def _convert(tp: Any, value: Any) -> Any:
         return _convert(inner[0], value) if len(inner) == 1 else value
     if origin is list:
         (item,) = typing.get_args(tp)
-        return [_convert(item, v) for v in value]
+        return [_convert(item, v) for v in _expect(value, list)]
     if origin is dict:
         _, item = typing.get_args(tp)
-        return {k: _convert(item, v) for k, v in value.items()}
+        return {k: _convert(item, v) for k, v in _expect(value, dict).items()}
     if dataclasses.is_dataclass(tp):
         return _build(tp, value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (str, int, float, bool) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+        raise TypeError(f"expected {tp.__name__}, got {type(value).__name__} {value!r:.40}")
+    return value
+
+
+def _expect(value: Any, kind: type) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError(f"expected a{'n' if kind is dict else ''} {'object' if kind is dict else 'list'}, "
+                        f"got {type(value).__name__} {value!r:.40}")
     return value

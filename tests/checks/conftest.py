@@ -9,7 +9,6 @@ from torchrig.checks import signature_hits
 # Signatures the checks handle for which knowledge/signatures.toml has no row yet (the report parser
 # owns that table). test_run_checks checks that these ids never contradict the table.
 EXTRA_SIGNATURES = {
-    "driver.smi-cannot-communicate": "driver.missing",
     "gpu.p2p-test-failed": "gpu.p2p-broken",
     "env.shadowed-torch": "env.module-shadowed",
 }

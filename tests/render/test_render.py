@@ -95,3 +95,19 @@ def test_list_evidence_reads_as_words_not_a_python_list() -> None:
     render(facts, [finding], fmt="console", out=out)
     assert "consequences=cuda.init-failed: CUDA initialisation failed; other: x" in out.getvalue()
     assert "['" not in out.getvalue()
+
+
+def test_a_smoke_test_that_never_finished_is_not_called_failed() -> None:
+    from torchrig.facts import DeviceSmoke
+
+    facts = Facts(torch=TorchFacts(version="2.13.0+cu130", smoke=[
+        DeviceSmoke(device=0, matmul_ok=True, conv_ok=True),
+        DeviceSmoke(device=1, matmul_ok=True, conv_ok=None),
+        DeviceSmoke(device=2, matmul_ok=False, conv_ok=True),
+    ]))
+    out = io.StringIO()
+    render(facts, [], fmt="markdown", out=out)
+    md = out.getvalue()
+    assert "| smoke test, device 0 | passed |" in md
+    assert "| smoke test, device 1 | not finished |" in md
+    assert "| smoke test, device 2 | failed: wrong result |" in md

@@ -9,32 +9,15 @@ so a log that says only "no kernel image is available" still yields ``gpu.arch-u
 from __future__ import annotations
 
 import functools
-from importlib import resources
-from typing import Any
 
-from torchrig import knowledge
 from torchrig.facts import Facts, SignatureHit
+from torchrig.knowledge import signatures
 
 
 @functools.cache
 def signature_codes() -> dict[str, str]:
-    """Signature id -> finding code, from every row of ``knowledge/signatures.toml`` that has both."""
-    if not resources.files(knowledge.__name__).joinpath("signatures.toml").is_file():
-        return {}
-    table = knowledge.load("signatures")
-    return {row["id"]: row["code"] for row in _rows(table) if "id" in row and "code" in row}
-
-
-def _rows(table: Any) -> list[dict[str, Any]]:
-    """Every table-of-rows in the file, whatever it is called (``[[signature]]`` or ``[[signatures]]``)."""
-    rows: list[dict[str, Any]] = []
-    if isinstance(table, dict):
-        for value in table.values():
-            if isinstance(value, list):
-                rows.extend(r for r in value if isinstance(r, dict))
-            elif isinstance(value, dict):
-                rows.extend(_rows(value) if "id" not in value else [value])
-    return rows
+    """Signature id -> finding code, from the table the report parser matches with."""
+    return {sig.id: sig.code for sig in signatures.signatures()}
 
 
 def hits_for(facts: Facts, code: str) -> list[SignatureHit]:

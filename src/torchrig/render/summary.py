@@ -119,8 +119,12 @@ def fact_rows(facts: Facts) -> list[FactRow]:
     add("PyTorch", "NCCL", t.nccl_version, t, "nccl_version")
     add("PyTorch", "CUDA init error", t.cuda_init_error, t, "cuda_init_error")
     for smoke in t.smoke:
-        ok = smoke.matmul_ok and smoke.conv_ok
-        add("PyTorch", f"smoke test, device {smoke.device}", "passed" if ok else f"failed: {smoke.error or 'wrong result'}")
+        results = (smoke.matmul_ok, smoke.conv_ok)
+        if smoke.error or False in results:
+            outcome = f"failed: {smoke.error or 'wrong result'}"
+        else:  # None is "not run" (the child died first), which is not a failure of the kernels
+            outcome = "passed" if all(results) else "not finished"
+        add("PyTorch", f"smoke test, device {smoke.device}", outcome)
     for pkg in facts.companions:
         add("Packages", pkg.name, f"{pkg.version or '?'}" + (f" ({pkg.installer})" if pkg.installer else ""))
 
