@@ -97,6 +97,19 @@ def test_a_rank_that_dies_fails_the_run_at_once_with_its_signal(tmp_path: Path) 
 
 
 @pytest.mark.slow
+def test_the_only_rank_dying_fails_the_run_and_is_never_a_pass() -> None:
+    # a single-GPU box whose one rank segfaults or is OOM-killed: its channel closes before its exit
+    # status can be reaped, which once read as "finished" and turned every stage into a SKIP and a pass
+    proc = selftest("--cpu", "1", "--json", "--inject", "rank-dies")
+    data = report(proc)
+    assert proc.returncode == 1 and not data["ok"]
+    training = stages(data)["training"]
+    assert (training["verdict"], training["code"]) == ("fail", "rank.died")
+    assert training["problem"].startswith("rank 0 (pid ")
+    assert "was killed by SIGKILL during training" in training["problem"]
+
+
+@pytest.mark.slow
 def test_a_rank_that_fails_alone_fails_the_stage_without_waiting_for_the_collective_timeout() -> None:
     begin = time.monotonic()
     proc = selftest("--cpu", "2", "--json", "--inject", "rank-raises")  # collectives wait up to 60 s

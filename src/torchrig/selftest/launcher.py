@@ -73,6 +73,7 @@ from torchrig.selftest.report import FAIL, STAGES, Plan, Report, StageResult, no
 OnEvent = Callable[[dict[str, Any]], None]
 ERROR_GRACE_S = 10.0
 DONE_GRACE_S = 3.0
+KILL_WAIT_S = 10.0  # after SIGKILL; a process in uninterruptible sleep may never go
 LOG_TAIL_LINES = 6
 
 
@@ -292,9 +293,22 @@ def _exit_problems(ranks: list[_Rank], collector: _Collector) -> StageResult | N
         if entry.done:
             continue
         code = entry.proc.poll()
-        if code is None:  # rank 0 finished long ago and this rank is stuck: its verdicts are in already
+        if code is None and entry.closed:
+            # Its channel closed: it exited or is exiting. The pipe closes before the process can be
+            # reaped, so wait a moment for its status instead of taking "still running" for an answer.
+            try:
+                code = entry.proc.wait(timeout=DONE_GRACE_S)
+            except subprocess.TimeoutExpired:
+                code = None
+        if code is None and ranks[0].done:  # rank 0 holds every verdict (4); this straggler is killed below
             continue
-        return _died(entry, code, collector)
+        if code is not None:
+            return _died(entry, code, collector)
+    if not ranks[0].done:  # the run ended before rank 0 judged every stage: never a pass
+        stage = _next_stage(collector)
+        return StageResult(stage, FAIL, "the run ended early", time.monotonic() - collector.since,
+                           problem=f"rank 0 stopped reporting during {stage} without a verdict",
+                           cause=causes.RANK_DIED.text, code=causes.RANK_DIED.code)
     return None
 
 
@@ -319,7 +333,10 @@ def _kill(ranks: list[_Rank]) -> None:
     for entry in ranks:
         if entry.proc.returncode is None:
             _signal_group(entry.proc, signal.SIGKILL)
-            entry.proc.wait()
+            try:  # a rank in uninterruptible sleep (a wedged GPU driver) ignores SIGKILL: do not hang on it
+                entry.proc.wait(timeout=KILL_WAIT_S)
+            except subprocess.TimeoutExpired:
+                pass
         if entry.port_writer is not None:
             os.close(entry.port_writer)
             entry.port_writer = None
