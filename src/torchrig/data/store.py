@@ -146,6 +146,16 @@ def check_directory(directory: Path) -> None:
                         f"{stat.S_IMODE(st.st_mode):03o}); run `chmod 700 {directory}` or choose another directory.")
 
 
+# The directories whose lock this thread holds. A finalizer can run (cyclic GC) anywhere, including
+# inside ``directory_lock``; flock on a second description of the same directory would then wait
+# for ourselves forever, so ``_Handle.release`` checks this first.
+_held = threading.local()
+
+
+def _holding(directory: Path) -> bool:
+    return os.path.abspath(directory) in getattr(_held, "dirs", ())
+
+
 @contextlib.contextmanager
 def directory_lock(directory: Path, *, create: bool = False) -> Iterator[int]:
     """(P2) The exclusive lock that orders creation, attachment, release and cleaning in a directory.
@@ -174,7 +184,12 @@ def directory_lock(directory: Path, *, create: bool = False) -> Iterator[int]:
             here = os.lstat(directory)
             if (here.st_dev, here.st_ino) != (st.st_dev, st.st_ino):
                 continue
-            yield dfd
+            held = _held.__dict__.setdefault("dirs", [])
+            held.append(os.path.abspath(directory))
+            try:
+                yield dfd
+            finally:
+                held.remove(os.path.abspath(directory))
             return
         finally:
             os.close(dfd)
@@ -308,6 +323,13 @@ class _Handle:
         if self.closed or self.pid != os.getpid():
             return  # a forked child that never used the cache: its parent's lock is not ours to drop
         self.closed = True
+        if _holding(self.path.parent):
+            # Collected while this thread holds the directory lock: waiting for it would deadlock.
+            # Dropping the lifetime lock is enough; the cache is then stale and the next attach or
+            # `torchrig cache clear` removes it (P3).
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            return
         try:
             with directory_lock(self.path.parent):
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
