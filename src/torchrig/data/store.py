@@ -710,7 +710,7 @@ class CacheInfo:
     path: Path
     owner_uid: int
     size: int  # bytes on the filesystem
-    state: str  # "in use" | "idle" (persistent, unused) | "stale" | "foreign" | "unreadable"
+    state: str  # "in use" | "idle" (persistent, unused) | "stale" | "foreign" | "unreadable" | "not a cache"
     problem: str | None = None
     stats: dict | None = None
 
@@ -725,6 +725,8 @@ def inspect_cache(path: Path, *, with_stats: bool = True) -> CacheInfo | None:
         return None
     except OSError as exc:
         st = os.lstat(path)
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink: never followed, never removed (P1)
+            return CacheInfo(path, st.st_uid, st.st_size, "not a cache", "a symlink")
         return CacheInfo(path, st.st_uid, st.st_size, "unreadable", exc.strerror)
     try:
         st = os.fstat(fd)
@@ -775,13 +777,15 @@ def list_caches(directories: list[Path]) -> list[CacheInfo]:
 
 
 def remove_cache(path: Path) -> str:
-    """Delete one cache if no process uses it. Returns "removed", "in use" or "foreign"."""
+    """Delete one cache if no process uses it. Returns "removed", "in use", "foreign" or "not a cache file"."""
     directory = path.parent
     with directory_lock(directory):
         try:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:
             return "removed"
+        except OSError:  # a symlink (ELOOP) or something else we cannot open: not ours to delete (P1)
+            return "not a cache file"
         try:
             if os.fstat(fd).st_uid != os.geteuid():
                 return "foreign"
