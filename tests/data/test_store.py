@@ -43,3 +43,28 @@ assert not path.exists()
     except subprocess.TimeoutExpired:
         pytest.fail("the finalizer deadlocked on the directory lock its own thread held")
     assert "done" in proc.stdout
+
+
+def test_a_fifo_named_like_a_cache_blocks_neither_listing_nor_attaching_nor_clearing(cache_dir: Path) -> None:
+    import json
+    import os
+    import sys
+
+    from torchrig.data import store
+
+    store.ensure_directory(cache_dir)
+    fifo = cache_dir / "odd-0123.cache"
+    os.mkfifo(fifo, 0o600)
+    cli = [sys.executable, "-m", "torchrig", "cache"]
+    try:
+        listing = subprocess.run([*cli, "list", "--json", "--dir", str(cache_dir)], capture_output=True, text=True, timeout=20)
+        entry, = json.loads(listing.stdout)["caches"]
+        assert entry["state"] == "not a cache" and entry["problem"] == "a FIFO"
+        # An attach in that directory looks at every *.cache for stale ones (P3).
+        proc = run_py(_OPEN + "s = open_one(); s.close(); print('attached')", str(cache_dir), timeout=20)
+        assert "attached" in proc.stdout
+        done = subprocess.run([*cli, "clear", "--all", "--dir", str(cache_dir)], capture_output=True, text=True, timeout=20)
+        assert done.returncode == 0 and "a FIFO, not a cache file" in done.stdout
+        assert store.remove_cache(fifo) == "not a cache file" and fifo.exists()
+    except subprocess.TimeoutExpired:
+        pytest.fail("a FIFO in the cache directory blocked a cache command")

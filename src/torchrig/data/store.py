@@ -720,7 +720,16 @@ def inspect_cache(path: Path, *, with_stats: bool = True) -> CacheInfo | None:
 
     ``with_stats=False`` skips reading the per-item tables (all that staleness needs)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO would block the open forever, a device is not ours to read: looked at, never opened (P1).
+        kind = "a symlink" if stat.S_ISLNK(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+        return CacheInfo(path, st.st_uid, 0, "not a cache", kind)
+    try:
+        # O_NONBLOCK too: something swapped in after the lstat must not block us either.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -730,6 +739,8 @@ def inspect_cache(path: Path, *, with_stats: bool = True) -> CacheInfo | None:
         return CacheInfo(path, st.st_uid, st.st_size, "unreadable", exc.strerror)
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return CacheInfo(path, st.st_uid, 0, "not a cache", "not a regular file")
         if st.st_uid != os.geteuid():
             return CacheInfo(path, st.st_uid, st.st_blocks * 512, "foreign", f"belongs to uid {st.st_uid}")
         try:
@@ -781,13 +792,16 @@ def remove_cache(path: Path) -> str:
     directory = path.parent
     with directory_lock(directory):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return "removed"
         except OSError:  # a symlink (ELOOP) or something else we cannot open: not ours to delete (P1)
             return "not a cache file"
         try:
-            if os.fstat(fd).st_uid != os.geteuid():
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return "not a cache file"
+            if st.st_uid != os.geteuid():
                 return "foreign"
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
