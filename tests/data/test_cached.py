@@ -237,3 +237,20 @@ def test_with_checksums_a_record_changed_behind_our_back_reads_as_a_miss(
         after = ds.stats()
         assert after["hits"] - before["hits"] == 2 and after["misses"] - before["misses"] == 1
         assert all(torch.equal(g[0], base[i][0]) for g, i in zip(got, (2, 3, 4)))
+
+
+def test_a_default_shm_directory_made_by_another_user_falls_back_to_disk(images: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stand-in for /dev/shm/torchrig-<uid>: other engineers' tests use the real one concurrently.
+    squatted = tmp_path / "shm" / f"torchrig-{os.geteuid()}"
+    squatted.mkdir(parents=True, mode=0o700)
+    os.chown(squatted, 4242, 4242)
+    monkeypatch.setattr(store_mod, "shm_directory", lambda: squatted)
+    base = ImageFolder(images, size=8)
+    with pytest.warns(UserWarning, match="belongs to uid 4242.*instead"):
+        ds = CachedDataset(base)
+    with ds:
+        assert ds.location.parent == store_mod.disk_directory() and torch.equal(ds[0][0], base[0][0])
+    assert not list(squatted.iterdir())
+    with pytest.raises(UserError, match="belongs to uid 4242"):  # a place the user chose is never swapped for another
+        CachedDataset(base, directory=squatted)

@@ -44,7 +44,8 @@ class CachedDataset:
     ``capacity_bytes`` caps the cache (default: what the items need, bounded by the free space of
     the cache's filesystem minus a margin); when the items do not fit, the first ones cached stay
     and the rest are always read from ``dataset`` (MinIO). ``directory`` places the cache (default
-    ``/dev/shm/torchrig-<uid>``, or ``~/.cache/torchrig/data`` when /dev/shm is too small).
+    ``/dev/shm/torchrig-<uid>``, or ``~/.cache/torchrig/data`` when /dev/shm is too small or that
+    directory is not ours, with a warning).
     ``persist=True`` keeps the cache on disk (default directory ``~/.cache/torchrig/data``) after
     the last process exits, so the next run starts warm; otherwise the last process to exit
     removes it.
@@ -246,6 +247,14 @@ def _open(label: str, fingerprint: str, n: int, layout: Layout, probes: dict[int
         candidates = [(_store.shm_directory(), False), (_store.disk_directory(), False)]
     last: _store.NoSpace | None = None
     for k, (where, explicit) in enumerate(candidates):
+        if not explicit and k + 1 < len(candidates) and os.path.lexists(where):
+            # The default /dev/shm/torchrig-<uid> has a predictable name in a world-writable directory:
+            # if someone else made it (or made it a link), use the next place rather than fail the job.
+            try:
+                _store.check_directory(where)
+            except UserError as exc:
+                warnings.warn(f"{exc} Caching in {candidates[k + 1][0]} instead.", stacklevel=3)
+                continue
         base = where if where.exists() else where.parent
         while not base.exists():
             base = base.parent
