@@ -254,3 +254,26 @@ def test_a_default_shm_directory_made_by_another_user_falls_back_to_disk(images:
     assert not list(squatted.iterdir())
     with pytest.raises(UserError, match="belongs to uid 4242"):  # a place the user chose is never swapped for another
         CachedDataset(base, directory=squatted)
+
+
+class Labelled:
+    """Inputs and labels in numpy arrays: ``labels[i]`` is a numpy int64, not a Python int."""
+
+    def __init__(self) -> None:
+        self.x = np.arange(40, dtype=np.float32).reshape(10, 4)
+        self.labels = np.arange(10, dtype=np.int64) % 3
+
+    def __len__(self) -> int:
+        return 10
+
+    def __getitem__(self, i: int):
+        return self.x[i], self.labels[i]
+
+
+def test_a_numpy_scalar_label_is_cached_and_read_back_as_the_same_type(cache_dir: Path) -> None:
+    base = Labelled()
+    with CachedDataset(base, directory=cache_dir) as ds:
+        for _ in range(2):
+            for i, (x, label) in enumerate(ds.__getitems__(list(range(10)))):
+                assert np.array_equal(x, base.x[i]) and type(label) is np.int64 and label == base.labels[i]
+        assert ds.stats()["items"] == 10 and ds.stats()["hits"] >= 10

@@ -33,7 +33,7 @@ class CachedDataset:
     """Wrap ``dataset`` so that its items are cached once per node and shared by every process.
 
     ``dataset`` is any map-style dataset (``__len__`` and ``__getitem__``) whose items are tensors,
-    numpy arrays, numbers, strings, or tuples/lists/dicts of those, and whose items are the same
+    numpy arrays and scalars, numbers, strings, or tuples/lists/dicts of those, and whose items are the same
     every time they are read (the deterministic stage). ``transform`` runs after the cache on every
     read; for a tuple item ``(input, target, ...)`` it is applied to ``input`` (the torchvision
     convention), otherwise to the whole item.
@@ -194,7 +194,7 @@ def _layout_for(probes: dict[int, Any], what: str) -> Layout:
         try:
             specs.append(describe(item)[0])
         except Uncacheable as exc:
-            raise UserError(f"item {i} of {what} contains {exc}; CachedDataset caches tensors, numpy arrays, "
+            raise UserError(f"item {i} of {what} contains {exc}; CachedDataset caches tensors, numpy arrays and scalars, "
                             "numbers, strings and tuples/lists/dicts of them.") from None
     first = specs[0]
     if all(s == first for s in specs):
