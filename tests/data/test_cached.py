@@ -277,3 +277,21 @@ def test_a_numpy_scalar_label_is_cached_and_read_back_as_the_same_type(cache_dir
             for i, (x, label) in enumerate(ds.__getitems__(list(range(10)))):
                 assert np.array_equal(x, base.x[i]) and type(label) is np.int64 and label == base.labels[i]
         assert ds.stats()["items"] == 10 and ds.stats()["hits"] >= 10
+
+
+def test_persist_needs_a_fingerprint_method_or_an_explicit_name(cache_dir: Path) -> None:
+    with pytest.raises(UserError, match=r"persist=True .* give Labelled a fingerprint\(\) method .* or pass a name="):
+        CachedDataset(Labelled(), directory=cache_dir, persist=True)
+    assert not cache_dir.exists() or not list(cache_dir.glob("*.cache")), "refused before anything was created"
+
+    class Versioned(Labelled):
+        def fingerprint(self) -> str:
+            return "labels v1"
+
+    paths = []
+    for ds in (CachedDataset(Labelled(), directory=cache_dir, persist=True, name="labels-v1"),
+               CachedDataset(Versioned(), directory=cache_dir, persist=True)):
+        with ds:
+            paths.append(ds.location)
+    assert all(p.exists() for p in paths)
+    assert [store_mod.remove_cache(p) for p in paths] == ["removed", "removed"]

@@ -48,7 +48,8 @@ class CachedDataset:
     directory is not ours, with a warning).
     ``persist=True`` keeps the cache on disk (default directory ``~/.cache/torchrig/data``) after
     the last process exits, so the next run starts warm; otherwise the last process to exit
-    removes it.
+    removes it. ``persist=True`` requires a ``fingerprint()`` method on ``dataset`` or an explicit
+    ``name`` (which then vouches for the data): a sample of items cannot tell a changed dataset.
     """
 
     def __init__(
@@ -70,6 +71,11 @@ class CachedDataset:
         self.dataset = dataset
         self.transform = transform
         self._n = n
+        if persist and name is None and not callable(getattr(dataset, "fingerprint", None)):
+            # A sample of items cannot see a change elsewhere, and a persistent cache outlives the run.
+            raise UserError(f"persist=True needs to know when the data changes: give {type(dataset).__name__} a "
+                            "fingerprint() method that changes with its items, or pass a name= that you change "
+                            "whenever the data does.")
         label = _store.check_label(name) if name is not None else _label_for(dataset)
         probes = _probe(dataset, n)
         self._layout = _layout_for(probes, type(dataset).__name__)
