@@ -68,3 +68,62 @@ def test_a_fifo_named_like_a_cache_blocks_neither_listing_nor_attaching_nor_clea
         assert store.remove_cache(fifo) == "not a cache file" and fifo.exists()
     except subprocess.TimeoutExpired:
         pytest.fail("a FIFO in the cache directory blocked a cache command")
+
+
+def test_the_batch_read_buffer_is_reused_only_once_nothing_refers_to_it(cache_dir: Path) -> None:
+    import os
+    import time
+    import weakref
+
+    import numpy as np
+
+    from torchrig.data import store
+
+    h = store.Header(fingerprint="b" * 64, label="buf", n_items=4, mode="direct", record_size=8, capacity=32,
+                     spec={}, persist=False, checksums=False, created=time.time(), creator_pid=os.getpid())
+    s = store.open_store(cache_dir, h)
+    try:
+        for i in range(4):
+            s.write(i, [np.full(8, i, np.uint8)])
+        idx = np.arange(4)
+        _, a = s.read_fixed(idx)
+        first = weakref.ref(a.base)
+        del a
+        _, b = s.read_fixed(idx)
+        assert b.base is first(), "nothing held the last batch: its buffer is reused"
+        _, c = s.read_fixed(idx[::-1])
+        assert c.base is not b.base, "a batch still held is never overwritten"
+        assert (b[:, 0] == np.arange(4)).all() and (c[:, 0] == np.arange(4)[::-1]).all()
+    finally:
+        s.close()
+
+
+def test_items_still_held_survive_the_next_batches(cache_dir: Path) -> None:
+    import numpy as np
+
+    from torchrig.data import CachedDataset
+
+    from .test_cached import Labelled
+
+    base = Labelled()
+    with CachedDataset(base, directory=cache_dir) as ds:
+        ds.__getitems__(list(range(10)))  # now every item is cached: later batches are pure hits
+        kept = ds.__getitems__(list(range(10)))
+        for _ in range(3):
+            ds.__getitems__(list(range(9, -1, -1)))
+        assert all(np.array_equal(x, base.x[i]) and label == base.labels[i] for i, (x, label) in enumerate(kept))
+
+
+def test_tensor_items_still_held_survive_the_next_batches(images: Path, cache_dir: Path) -> None:
+    import torch
+
+    from torchrig.data import CachedDataset, ImageFolder
+
+    base = ImageFolder(images, size=8)
+    n = len(base)
+    with CachedDataset(base, directory=cache_dir) as ds:
+        ds.__getitems__(list(range(n)))
+        kept = ds.__getitems__(list(range(n)))
+        for _ in range(3):
+            ds.__getitems__(list(range(n - 1, -1, -1)))
+        assert all(torch.equal(x, base[i][0]) for i, (x, _) in enumerate(kept))
