@@ -74,3 +74,10 @@ def test_numpy_scalars_come_back_as_numpy_scalars_of_the_same_dtype() -> None:
     ragged = (np.ones(5, np.uint8), labels[3], "x", np.float32(2.0))
     var = Layout(strip_shapes(describe(ragged)[0]), fixed=False)
     assert _equal(ragged, var.decode_var(np.concatenate(var.encode(ragged))))
+
+
+def test_one_rounding_helper_serves_the_whole_data_package() -> None:
+    from torchrig.data import layout, store, transport
+
+    assert store._round is layout._round and transport._round is layout._round
+    assert [layout._round(n, 64) for n in (0, 1, 64, 65)] == [0, 64, 64, 128]

@@ -24,7 +24,7 @@ from torchrig.errors import UserError, require_torch
 require_torch("torchrig.data")
 
 from torchrig.data import store as _store  # noqa: E402
-from torchrig.data.layout import Layout, Uncacheable, describe, strip_shapes  # noqa: E402
+from torchrig.data.layout import Layout, Uncacheable, _round, describe, strip_shapes  # noqa: E402
 
 _PROBES = 8  # items looked at up front to learn the layout (and cached right away)
 
@@ -238,7 +238,7 @@ def _need(layout: Layout, n: int, probes: dict[int, Any]) -> int:
     if layout.fixed:
         return layout.record_size * n
     sizes = [sum(p.size for p in layout.encode(item)) for item in probes.values()]
-    mean = sum(-(-s // 64) * 64 for s in sizes) / len(sizes)
+    mean = sum(_round(s, 64) for s in sizes) / len(sizes)
     return int(mean * n * 1.25) + (1 << 20)  # variable sizes: an estimate with headroom
 
 

@@ -85,6 +85,7 @@ from pathlib import Path
 
 import numpy as np
 
+from torchrig.data.layout import _round
 from torchrig.errors import UserError
 
 FORMAT_VERSION = 1
@@ -99,10 +100,6 @@ _MAX_JSON = 1 << 20
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # (P5): x86 keeps store order; elsewhere the records carry checksums.
 _TSO = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
-
-
-def _round(n: int, to: int) -> int:
-    return (n + to - 1) // to * to
 
 
 # ----- directories (P1) ----------------------------------------------------------------------------
