@@ -237,3 +237,61 @@ def test_with_checksums_a_record_changed_behind_our_back_reads_as_a_miss(
         after = ds.stats()
         assert after["hits"] - before["hits"] == 2 and after["misses"] - before["misses"] == 1
         assert all(torch.equal(g[0], base[i][0]) for g, i in zip(got, (2, 3, 4)))
+
+
+def test_a_default_shm_directory_made_by_another_user_falls_back_to_disk(images: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # A stand-in for /dev/shm/torchrig-<uid>: other engineers' tests use the real one concurrently.
+    squatted = tmp_path / "shm" / f"torchrig-{os.geteuid()}"
+    squatted.mkdir(parents=True, mode=0o700)
+    os.chown(squatted, 4242, 4242)
+    monkeypatch.setattr(store_mod, "shm_directory", lambda: squatted)
+    base = ImageFolder(images, size=8)
+    with pytest.warns(UserWarning, match="belongs to uid 4242.*instead"):
+        ds = CachedDataset(base)
+    with ds:
+        assert ds.location.parent == store_mod.disk_directory() and torch.equal(ds[0][0], base[0][0])
+    assert not list(squatted.iterdir())
+    with pytest.raises(UserError, match="belongs to uid 4242"):  # a place the user chose is never swapped for another
+        CachedDataset(base, directory=squatted)
+
+
+class Labelled:
+    """Inputs and labels in numpy arrays: ``labels[i]`` is a numpy int64, not a Python int."""
+
+    def __init__(self) -> None:
+        self.x = np.arange(40, dtype=np.float32).reshape(10, 4)
+        self.labels = np.arange(10, dtype=np.int64) % 3
+
+    def __len__(self) -> int:
+        return 10
+
+    def __getitem__(self, i: int):
+        return self.x[i], self.labels[i]
+
+
+def test_a_numpy_scalar_label_is_cached_and_read_back_as_the_same_type(cache_dir: Path) -> None:
+    base = Labelled()
+    with CachedDataset(base, directory=cache_dir) as ds:
+        for _ in range(2):
+            for i, (x, label) in enumerate(ds.__getitems__(list(range(10)))):
+                assert np.array_equal(x, base.x[i]) and type(label) is np.int64 and label == base.labels[i]
+        assert ds.stats()["items"] == 10 and ds.stats()["hits"] >= 10
+
+
+def test_persist_needs_a_fingerprint_method_or_an_explicit_name(cache_dir: Path) -> None:
+    with pytest.raises(UserError, match=r"persist=True .* give Labelled a fingerprint\(\) method .* or pass a name="):
+        CachedDataset(Labelled(), directory=cache_dir, persist=True)
+    assert not cache_dir.exists() or not list(cache_dir.glob("*.cache")), "refused before anything was created"
+
+    class Versioned(Labelled):
+        def fingerprint(self) -> str:
+            return "labels v1"
+
+    paths = []
+    for ds in (CachedDataset(Labelled(), directory=cache_dir, persist=True, name="labels-v1"),
+               CachedDataset(Versioned(), directory=cache_dir, persist=True)):
+        with ds:
+            paths.append(ds.location)
+    assert all(p.exists() for p in paths)
+    assert [store_mod.remove_cache(p) for p in paths] == ["removed", "removed"]

@@ -55,3 +55,21 @@ def test_bad_requests_are_one_sentence_and_exit_2(cache_dir: Path) -> None:
     for args, words in ((("clear",), "give a cache name or --all"), (("stats", "nope", "--dir", str(cache_dir)), "no cache named")):
         proc = cli(*args)
         assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_clear_skips_a_symlink_named_like_a_cache_and_clears_the_rest(images: Path, cache_dir: Path, tmp_path: Path) -> None:
+    with CachedDataset(ImageFolder(images, size=8), directory=cache_dir, name="kept", persist=True) as kept:
+        kept_path = kept.location
+    target = tmp_path / "precious"
+    target.write_text("keep me")
+    link = cache_dir / "aaa-0123.cache"  # sorts before the real cache: a crash on it would stop the clearing
+    link.symlink_to(target)
+    dry = cli("clear", "--all", "--dry-run", "--dir", str(cache_dir))
+    assert dry.returncode == 0 and "would remove aaa" not in dry.stdout and "a symlink, not a cache file" in dry.stdout
+    done = cli("clear", "--all", "--dir", str(cache_dir))
+    assert done.returncode == 0, done.stderr
+    assert "removed kept" in done.stdout and "a symlink, not a cache file" in done.stdout
+    assert not kept_path.exists() and link.is_symlink() and target.read_text() == "keep me"
+    from torchrig.data import store
+
+    assert store.remove_cache(link) == "not a cache file" and link.is_symlink()  # a link planted after the listing

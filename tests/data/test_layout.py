@@ -60,3 +60,24 @@ def test_objects_are_never_cached() -> None:
         describe((object(),))
     with pytest.raises(Uncacheable):
         describe(np.array([object()], dtype=object))
+
+
+def test_numpy_scalars_come_back_as_numpy_scalars_of_the_same_dtype() -> None:
+    labels = np.arange(4, dtype=np.int64)
+    item = (np.ones(3, np.uint8), labels[2], np.float32(0.25), np.float64(-1.5), np.bool_(True), np.uint16(7))
+    fixed = Layout(describe(item)[0], fixed=True)
+    records = np.zeros((1, fixed.record_size), np.uint8)
+    record = np.concatenate(fixed.encode(item))
+    records[0, : record.size] = record
+    back, = fixed.decode_batch(records)
+    assert _equal(item, back) and type(back[1]) is np.int64 and type(back[3]) is np.float64
+    ragged = (np.ones(5, np.uint8), labels[3], "x", np.float32(2.0))
+    var = Layout(strip_shapes(describe(ragged)[0]), fixed=False)
+    assert _equal(ragged, var.decode_var(np.concatenate(var.encode(ragged))))
+
+
+def test_one_rounding_helper_serves_the_whole_data_package() -> None:
+    from torchrig.data import layout, store, transport
+
+    assert store._round is layout._round and transport._round is layout._round
+    assert [layout._round(n, 64) for n in (0, 1, 64, 65)] == [0, 64, 64, 128]

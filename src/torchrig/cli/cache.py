@@ -151,6 +151,10 @@ def clear(
         if info.state == "in use":
             console.print(f"skipped {label}: in use by a running process", markup=False)
             continue
+        if info.state == "not a cache":
+            console.print(f"skipped {info.path}: {info.problem}, not a cache file; remove it yourself if it is not needed",
+                          markup=False)
+            continue
         if dry_run:
             console.print(f"would remove {label} ({_size(info.size)}, {info.state})", markup=False)
             continue

@@ -24,7 +24,7 @@ from torchrig.errors import UserError, require_torch
 require_torch("torchrig.data")
 
 from torchrig.data import store as _store  # noqa: E402
-from torchrig.data.layout import Layout, Uncacheable, describe, strip_shapes  # noqa: E402
+from torchrig.data.layout import Layout, Uncacheable, _round, describe, strip_shapes  # noqa: E402
 
 _PROBES = 8  # items looked at up front to learn the layout (and cached right away)
 
@@ -33,7 +33,7 @@ class CachedDataset:
     """Wrap ``dataset`` so that its items are cached once per node and shared by every process.
 
     ``dataset`` is any map-style dataset (``__len__`` and ``__getitem__``) whose items are tensors,
-    numpy arrays, numbers, strings, or tuples/lists/dicts of those, and whose items are the same
+    numpy arrays and scalars, numbers, strings, or tuples/lists/dicts of those, and whose items are the same
     every time they are read (the deterministic stage). ``transform`` runs after the cache on every
     read; for a tuple item ``(input, target, ...)`` it is applied to ``input`` (the torchvision
     convention), otherwise to the whole item.
@@ -44,10 +44,12 @@ class CachedDataset:
     ``capacity_bytes`` caps the cache (default: what the items need, bounded by the free space of
     the cache's filesystem minus a margin); when the items do not fit, the first ones cached stay
     and the rest are always read from ``dataset`` (MinIO). ``directory`` places the cache (default
-    ``/dev/shm/torchrig-<uid>``, or ``~/.cache/torchrig/data`` when /dev/shm is too small).
+    ``/dev/shm/torchrig-<uid>``, or ``~/.cache/torchrig/data`` when /dev/shm is too small or that
+    directory is not ours, with a warning).
     ``persist=True`` keeps the cache on disk (default directory ``~/.cache/torchrig/data``) after
     the last process exits, so the next run starts warm; otherwise the last process to exit
-    removes it.
+    removes it. ``persist=True`` requires a ``fingerprint()`` method on ``dataset`` or an explicit
+    ``name`` (which then vouches for the data): a sample of items cannot tell a changed dataset.
     """
 
     def __init__(
@@ -69,6 +71,11 @@ class CachedDataset:
         self.dataset = dataset
         self.transform = transform
         self._n = n
+        if persist and name is None and not callable(getattr(dataset, "fingerprint", None)):
+            # A sample of items cannot see a change elsewhere, and a persistent cache outlives the run.
+            raise UserError(f"persist=True needs to know when the data changes: give {type(dataset).__name__} a "
+                            "fingerprint() method that changes with its items, or pass a name= that you change "
+                            "whenever the data does.")
         label = _store.check_label(name) if name is not None else _label_for(dataset)
         probes = _probe(dataset, n)
         self._layout = _layout_for(probes, type(dataset).__name__)
@@ -193,7 +200,7 @@ def _layout_for(probes: dict[int, Any], what: str) -> Layout:
         try:
             specs.append(describe(item)[0])
         except Uncacheable as exc:
-            raise UserError(f"item {i} of {what} contains {exc}; CachedDataset caches tensors, numpy arrays, "
+            raise UserError(f"item {i} of {what} contains {exc}; CachedDataset caches tensors, numpy arrays and scalars, "
                             "numbers, strings and tuples/lists/dicts of them.") from None
     first = specs[0]
     if all(s == first for s in specs):
@@ -231,7 +238,7 @@ def _need(layout: Layout, n: int, probes: dict[int, Any]) -> int:
     if layout.fixed:
         return layout.record_size * n
     sizes = [sum(p.size for p in layout.encode(item)) for item in probes.values()]
-    mean = sum(-(-s // 64) * 64 for s in sizes) / len(sizes)
+    mean = sum(_round(s, 64) for s in sizes) / len(sizes)
     return int(mean * n * 1.25) + (1 << 20)  # variable sizes: an estimate with headroom
 
 
@@ -246,6 +253,14 @@ def _open(label: str, fingerprint: str, n: int, layout: Layout, probes: dict[int
         candidates = [(_store.shm_directory(), False), (_store.disk_directory(), False)]
     last: _store.NoSpace | None = None
     for k, (where, explicit) in enumerate(candidates):
+        if not explicit and k + 1 < len(candidates) and os.path.lexists(where):
+            # The default /dev/shm/torchrig-<uid> has a predictable name in a world-writable directory:
+            # if someone else made it (or made it a link), use the next place rather than fail the job.
+            try:
+                _store.check_directory(where)
+            except UserError as exc:
+                warnings.warn(f"{exc} Caching in {candidates[k + 1][0]} instead.", stacklevel=3)
+                continue
         base = where if where.exists() else where.parent
         while not base.exists():
             base = base.parent

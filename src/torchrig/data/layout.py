@@ -1,7 +1,8 @@
 """How a dataset item becomes raw bytes in the shared cache, and back, without pickle.
 
 An item is a tree: tuples, lists and dicts (string keys) whose leaves are torch tensors, numpy
-arrays, Python ``int``/``float``/``bool``/``str``/``bytes`` or ``None``. Its *spec* is that tree
+arrays, numpy scalars, Python ``int``/``float``/``bool``/``str``/``bytes`` or ``None``. A numpy
+scalar (``labels[i]`` of an int64 array) comes back as a numpy scalar of the same dtype. Its *spec* is that tree
 written as plain JSON-able data (kinds, dtypes, shapes); the bytes are the leaves' raw buffers.
 Reading back only ever interprets bytes as the dtypes and shapes of a spec, so whoever can write the
 cache can at worst make us read wrong numbers, never run code.
@@ -49,6 +50,12 @@ def _torch():
 
 def _leaf_array(obj: Any) -> tuple[dict, np.ndarray | None]:
     """(spec of one leaf, its bytes as a flat uint8 array or None for no bytes)."""
+    # Before the Python types: np.float64 is a float subclass, and it should come back as itself.
+    if isinstance(obj, np.generic) and not isinstance(obj, (str, bytes)):
+        arr = np.asarray(obj)
+        if arr.dtype.hasobject or arr.dtype.fields is not None or arr.dtype.itemsize == 0:
+            raise Uncacheable(f"a numpy scalar of dtype {arr.dtype}")
+        return {"k": "npscalar", "dtype": arr.dtype.str}, arr.reshape(-1).view(np.uint8)
     if isinstance(obj, bool):
         return {"k": "bool"}, np.frombuffer(np.int64(obj).tobytes(), np.uint8)
     if isinstance(obj, int):
@@ -177,7 +184,7 @@ class Layout:
         self.record_size = _round(max(offset, 1), RECORD_ALIGN) if fixed else 0
         # Variable format: how many int64 the prefix holds (dims of arrays, lengths of str/bytes).
         self.prefix_len = sum(leaf.ndim if leaf.kind in ("tensor", "ndarray") else 1 for leaf in self.leaves
-                              if leaf.kind not in ("int", "float", "bool", "none"))
+                              if leaf.kind not in ("int", "float", "bool", "none", "npscalar"))
 
     # ----- encoding ------------------------------------------------------------------------------
 
@@ -234,6 +241,8 @@ class Layout:
             elif leaf.kind == "ndarray":
                 arr = col.view(np.dtype(leaf.dtype)).reshape((b, *leaf.shape))
                 columns.append(list(arr))
+            elif leaf.kind == "npscalar":
+                columns.append(list(col.view(np.dtype(leaf.dtype))[:, 0]))
             else:  # tensor
                 torch = torch or _torch()
                 t = torch.from_numpy(col)
@@ -256,6 +265,12 @@ class Layout:
                 pos += 8
             elif leaf.kind == "none":
                 values.append(None)
+            elif leaf.kind == "npscalar":
+                dt = np.dtype(leaf.dtype)
+                if pos + dt.itemsize > record.size:
+                    raise ValueError("a cached record shorter than its spec says")
+                values.append(record[pos:pos + dt.itemsize].view(dt)[0])
+                pos += _round(dt.itemsize, _ALIGN)
             elif leaf.kind in ("str", "bytes"):
                 n = prefix[p]
                 p += 1

@@ -85,6 +85,7 @@ from pathlib import Path
 
 import numpy as np
 
+from torchrig.data.layout import _round
 from torchrig.errors import UserError
 
 FORMAT_VERSION = 1
@@ -99,10 +100,6 @@ _MAX_JSON = 1 << 20
 _LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # (P5): x86 keeps store order; elsewhere the records carry checksums.
 _TSO = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
-
-
-def _round(n: int, to: int) -> int:
-    return (n + to - 1) // to * to
 
 
 # ----- directories (P1) ----------------------------------------------------------------------------
@@ -146,6 +143,16 @@ def check_directory(directory: Path) -> None:
                         f"{stat.S_IMODE(st.st_mode):03o}); run `chmod 700 {directory}` or choose another directory.")
 
 
+# The directories whose lock this thread holds. A finalizer can run (cyclic GC) anywhere, including
+# inside ``directory_lock``; flock on a second description of the same directory would then wait
+# for ourselves forever, so ``_Handle.release`` checks this first.
+_held = threading.local()
+
+
+def _holding(directory: Path) -> bool:
+    return os.path.abspath(directory) in getattr(_held, "dirs", ())
+
+
 @contextlib.contextmanager
 def directory_lock(directory: Path, *, create: bool = False) -> Iterator[int]:
     """(P2) The exclusive lock that orders creation, attachment, release and cleaning in a directory.
@@ -174,7 +181,12 @@ def directory_lock(directory: Path, *, create: bool = False) -> Iterator[int]:
             here = os.lstat(directory)
             if (here.st_dev, here.st_ino) != (st.st_dev, st.st_ino):
                 continue
-            yield dfd
+            held = _held.__dict__.setdefault("dirs", [])
+            held.append(os.path.abspath(directory))
+            try:
+                yield dfd
+            finally:
+                held.remove(os.path.abspath(directory))
             return
         finally:
             os.close(dfd)
@@ -308,6 +320,13 @@ class _Handle:
         if self.closed or self.pid != os.getpid():
             return  # a forked child that never used the cache: its parent's lock is not ours to drop
         self.closed = True
+        if _holding(self.path.parent):
+            # Collected while this thread holds the directory lock: waiting for it would deadlock.
+            # Dropping the lifetime lock is enough; the cache is then stale and the next attach or
+            # `torchrig cache clear` removes it (P3).
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            return
         try:
             with directory_lock(self.path.parent):
                 fcntl.flock(self.fd, fcntl.LOCK_UN)
@@ -439,13 +458,14 @@ class SharedStore:
         """Where a batch of records is copied to: a fresh array, or last batch's once nothing uses it.
 
         Decoded items are views that keep their base array alive, so a reference count of 2 (our
-        attribute and getrefcount's argument) proves every item of the previous batch is gone. Reusing
-        it saves faulting in ~10 MB of fresh pages per batch (P5: callers still never see shared memory)."""
+        attribute and getrefcount's argument) proves every item of the previous batch is gone. It is
+        counted before any local name is bound to the buffer (a local would be a third reference).
+        Reusing it saves faulting in ~10 MB of fresh pages per batch (P5: callers still never see
+        shared memory)."""
         with self._local:  # the check and the view that marks it taken, as one step among threads
-            buf = self._spare
-            if buf is None or buf.shape[0] < rows or sys.getrefcount(buf) > 2:
-                buf = self._spare = np.empty((max(rows, 1), self.header.record_size), np.uint8)
-            return buf[:rows]
+            if self._spare is None or self._spare.shape[0] < rows or sys.getrefcount(self._spare) > 2:
+                self._spare = np.empty((max(rows, 1), self.header.record_size), np.uint8)
+            return self._spare[:rows]
 
     def read_variable(self, i: int) -> np.ndarray | None:
         if self.state[i] != READY:
@@ -688,7 +708,7 @@ class CacheInfo:
     path: Path
     owner_uid: int
     size: int  # bytes on the filesystem
-    state: str  # "in use" | "idle" (persistent, unused) | "stale" | "foreign" | "unreadable"
+    state: str  # "in use" | "idle" (persistent, unused) | "stale" | "foreign" | "unreadable" | "not a cache"
     problem: str | None = None
     stats: dict | None = None
 
@@ -698,14 +718,27 @@ def inspect_cache(path: Path, *, with_stats: bool = True) -> CacheInfo | None:
 
     ``with_stats=False`` skips reading the per-item tables (all that staleness needs)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO would block the open forever, a device is not ours to read: looked at, never opened (P1).
+        kind = "a symlink" if stat.S_ISLNK(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+        return CacheInfo(path, st.st_uid, 0, "not a cache", kind)
+    try:
+        # O_NONBLOCK too: something swapped in after the lstat must not block us either.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as exc:
         st = os.lstat(path)
+        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink: never followed, never removed (P1)
+            return CacheInfo(path, st.st_uid, st.st_size, "not a cache", "a symlink")
         return CacheInfo(path, st.st_uid, st.st_size, "unreadable", exc.strerror)
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return CacheInfo(path, st.st_uid, 0, "not a cache", "not a regular file")
         if st.st_uid != os.geteuid():
             return CacheInfo(path, st.st_uid, st.st_blocks * 512, "foreign", f"belongs to uid {st.st_uid}")
         try:
@@ -753,15 +786,20 @@ def list_caches(directories: list[Path]) -> list[CacheInfo]:
 
 
 def remove_cache(path: Path) -> str:
-    """Delete one cache if no process uses it. Returns "removed", "in use" or "foreign"."""
+    """Delete one cache if no process uses it. Returns "removed", "in use", "foreign" or "not a cache file"."""
     directory = path.parent
     with directory_lock(directory):
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return "removed"
+        except OSError:  # a symlink (ELOOP) or something else we cannot open: not ours to delete (P1)
+            return "not a cache file"
         try:
-            if os.fstat(fd).st_uid != os.geteuid():
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return "not a cache file"
+            if st.st_uid != os.geteuid():
                 return "foreign"
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
