@@ -343,7 +343,7 @@ def restore(
         for _entry, change in plan:
             out.print(unified_diff(change), end="", markup=False)
         return
-    journal.restore(plan)
+    journal.restore(plan, force=force)
     for entry, change in plan:
         verb = "restored" if change.after is not None else "removed (it did not exist before)"
         out.print(f"{entry.target}: {verb} {change.path}", markup=False)
