@@ -83,6 +83,11 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def downgrades(from_url: str, to_url: str) -> bool:
+    """Whether going from ``from_url`` to ``to_url`` leaves https."""
+    return urlsplit(from_url).scheme.lower() == "https" and urlsplit(to_url).scheme.lower() != "https"
+
+
 @dataclass(frozen=True)
 class Mirror:
     """One catalog entry: which services a site carries and where."""
@@ -113,7 +118,9 @@ class Mirror:
         return tuple(t for t in TARGETS if self.serves(t))
 
     def redirect_allowed(self, url: str, target_url: str) -> bool:
-        """Whether a redirect to ``url`` stays on this mirror (its own host or a host it names)."""
+        """Whether a redirect to ``url`` stays on this mirror (its own host or a host it names, over https if it was)."""
+        if downgrades(target_url, url):
+            return False  # same host over plain http is not the mirror the user chose: anyone on the path can answer
         host = host_of(url)
         if host == host_of(target_url):
             return True
