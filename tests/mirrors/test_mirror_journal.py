@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from torchrig.errors import UserError
-from torchrig.mirrors.atomic_write import write_atomic
+from torchrig.atomic import write_atomic
 from torchrig.mirrors.journal import FileChange, Journal
 
 

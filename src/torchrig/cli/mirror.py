@@ -283,7 +283,7 @@ def use(
             out.print(unified_diff(change), end="", markup=False)
         for target, path in plan.unchanged:
             out.print(f"{target}: {path} already uses that mirror; nothing to change.", markup=False)
-        from torchrig.mirrors.atomic_write import real_path
+        from torchrig.atomic import real_path
 
         _print_overrides(choices, paths, {real_path(c.path): c.after for c in plan.changes})
         return

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from torchrig import __version__
+from torchrig.atomic import write_atomic
 from torchrig.envs.plan import Plan
 from torchrig.envs.spec import EnvFile
 from torchrig.errors import UserError
@@ -418,9 +419,7 @@ def _write_marker(prefix: Path, executor: Executor, req: Request) -> None:
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torchrig": __version__,
     }
-    tmp = prefix / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, prefix / MARKER)
+    write_atomic(prefix / MARKER, (json.dumps(marker, indent=2) + "\n").encode("utf-8"))
 
 
 def read_marker(prefix: Path) -> dict | None:

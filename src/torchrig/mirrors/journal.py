@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchrig.errors import UserError
-from torchrig.mirrors.atomic_write import read_bytes, real_path, remove_file, write_atomic
+from torchrig.atomic import read_bytes, real_path, remove_file, write_atomic
 
 
 @dataclass(frozen=True)

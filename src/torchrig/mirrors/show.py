@@ -29,7 +29,7 @@ import tomlkit
 
 from torchrig.errors import UserError
 from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
-from torchrig.mirrors.atomic_write import read_bytes, real_path
+from torchrig.atomic import read_bytes, real_path
 from torchrig.mirrors.catalog import host_of
 from torchrig.mirrors.locations import active_env, condarc_user_file, home, pip_user_file, uv_user_file, xdg_config_dirs, xdg_config_home
 from torchrig.seams import Root
