@@ -334,9 +334,15 @@ def preflight(executor: Executor, req: Request) -> None:
         )
 
 
-def create(executor: Executor, req: Request, *, on_step: StepCallback | None = None) -> Created:
-    """Run every step; on any failure remove what was made, then raise :class:`CreateFailed`."""
-    preflight(executor, req)
+def create(
+    executor: Executor, req: Request, *, on_step: StepCallback | None = None, checked: bool = False
+) -> Created:
+    """Run every step; on any failure remove what was made, then raise :class:`CreateFailed`.
+
+    ``checked``: the caller already ran :func:`preflight` (it lists conda's environments: seconds).
+    """
+    if not checked:
+        preflight(executor, req)
     steps = executor.steps(req)
     notify = on_step or (lambda *_: None)
     started = False
