@@ -66,8 +66,10 @@ tools() {
 
 wheels() {
     rm -rf "$W/wheels"
-    local reqs
-    mapfile -t reqs < <("$W/venv/bin/python" "$PIPELINE" requirements "$ROOT/pyproject.toml")
+    local reqs listed
+    # Into a variable first: `< <(...)` would drop the command's exit status, even under pipefail.
+    listed=$("$W/venv/bin/python" "$PIPELINE" requirements "$ROOT/pyproject.toml")
+    mapfile -t reqs < <(printf '%s' "$listed")
     printf 'requirement: %s\n' "${reqs[@]}"
     # --only-binary: sdists would need building; every dependency here ships wheels.
     "$W/venv/bin/python" -m pip download --quiet --only-binary=:all: --dest "$W/wheels" "${reqs[@]}"

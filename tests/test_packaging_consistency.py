@@ -9,6 +9,7 @@ proves the comparison itself catches each kind of drift.
 from __future__ import annotations
 
 import copy
+import os
 import re
 import subprocess
 import sys
@@ -377,3 +378,27 @@ def test_offline_build_carries_version_markers_and_drops_other_platforms(tmp_pat
         encoding="utf-8",
     )
     assert _offline_requirements(tmp_path / "pyproject.toml") == ["tomli>=2", "rich>=13", "setuptools>=77", "pip"]
+
+
+def test_offline_build_stops_when_listing_the_requirements_fails(tmp_path: Path) -> None:
+    """`wheels` in build-offline.sh must fail on the requirements step, not go on to download a partial list."""
+    script = (ROOT / "recipe" / "build-offline.sh").read_text()
+    wheels = re.search(r"^wheels\(\) \{\n.*?^\}\n", script, re.S | re.M)
+    assert wheels is not None
+    pip_calls = tmp_path / "pip-calls"
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    # stands in for the tool venv's python: pipeline.py prints half a list and fails; pip records its call
+    python.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"if sys.argv[1:3] == ['-m', 'pip']:\n    open({str(pip_calls)!r}, 'a').write(' '.join(sys.argv) + '\\n')\n"
+        "else:\n    print('packaging>=24')\n    sys.exit('pipeline.py: pyproject.toml has no [project] table')\n"
+    )
+    python.chmod(0o755)
+    proc = subprocess.run(
+        ["bash", "-c", f'set -euo pipefail\n{wheels.group(0)}\nwheels', "bash"],
+        env={**os.environ, "W": str(tmp_path), "PIPELINE": "pipeline.py", "ROOT": str(tmp_path)},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode != 0 and "has no [project] table" in proc.stderr
+    assert not pip_calls.exists()

@@ -250,6 +250,35 @@ def test_with_uv_on_path_create_uses_uv_and_export_works_without_pip(tmp_path: P
     assert "torch==2.13.0+cpu" in exported.stdout.splitlines()
 
 
+_FAKE_CONDA = """#!{python}
+# a conda that keeps environments as folders and logs every call, one argv per line
+import json, pathlib, sys
+root = pathlib.Path({root!r})
+with open(root / "calls.log", "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+args = sys.argv[1:]
+if args[:2] == ["env", "list"]:
+    envs = sorted(str(p) for p in (root / "envs").iterdir()) if (root / "envs").exists() else []
+    print(json.dumps({{"envs": [str(root), *envs]}}))
+elif args[0] == "create":
+    (root / "envs" / args[args.index("-n") + 1] / "bin").mkdir(parents=True)
+"""
+
+
+def test_create_with_conda_lists_the_environments_once_before_it_starts(tmp_path: Path) -> None:
+    bin_dir, root = tmp_path / "bin", tmp_path / "conda"
+    bin_dir.mkdir()
+    root.mkdir()
+    conda = bin_dir / "conda"
+    conda.write_text(_FAKE_CONDA.format(python=sys.executable, root=str(root)))
+    conda.chmod(0o755)
+    proc = torchrig("env", "create", "work", path=os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"]))
+    assert f"created work at {root / 'envs' / 'work'}" in proc.stdout, proc.stderr
+    calls = (root / "calls.log").read_text().splitlines()
+    assert calls[0] == "env list --json" and calls[1].startswith("create -y -n work")  # one check, then create
+    assert calls.count("env list --json") == 2  # that check, and finding the new prefix afterwards
+
+
 def test_export_of_an_unknown_environment_is_one_sentence() -> None:
     proc = torchrig("env", "export", "ghost")
     assert proc.returncode == 2

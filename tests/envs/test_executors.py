@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from torchrig.envs.executors import (
+    MARKER,
     CondaExecutor,
     CreateFailed,
     Request,
@@ -96,6 +97,29 @@ def test_conda_with_pip_torch_never_asks_conda_for_pytorch(tmp_path: Path) -> No
     assert made.doctor_argv == ("/usr/bin/mamba", "run", "-n", "work", "torchrig", "doctor", "--json")
     marker = read_marker(tmp_path / "mamba" / "envs" / "work")
     assert marker and marker["index_url"] == "https://download.pytorch.org/whl/cu130" and marker["torch_from"] == "pip"
+
+
+def test_the_marker_is_written_atomically_and_durably_with_no_temp_file_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torchrig.atomic
+    import torchrig.envs.executors as executors
+
+    written: list[Path] = []
+    real_write = torchrig.atomic.write_atomic
+
+    def recording(path, data, **kw):  # the shared fsync-and-rename writer, not a hand-made copy
+        written.append(Path(path))
+        return real_write(path, data, **kw)
+
+    monkeypatch.setattr(executors, "write_atomic", recording)
+    runner = FakeRunner({"mamba": FakeConda(tmp_path / "mamba")})
+    ex = CondaExecutor(tool="/usr/bin/mamba", runner=runner, kind="mamba")
+    create(ex, Request("work", PLAN))
+    prefix = tmp_path / "mamba" / "envs" / "work"
+    assert written == [prefix / MARKER]
+    assert sorted(p.name for p in prefix.iterdir()) == ["bin", MARKER]
+    assert read_marker(prefix)["name"] == "work"
 
 
 def test_conda_pytorch_from_the_file_comes_from_conda_forge_with_a_cuda_version_pin_and_no_pip_torch(

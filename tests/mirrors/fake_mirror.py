@@ -13,6 +13,7 @@ files on another host), stale version lists, ``last_modified``. ``served_bytes``
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from email.utils import formatdate
@@ -123,7 +124,9 @@ class FakeMirror:
         hf_file_redirect: str | None = None,
         honour_range: bool = True,
         host: str = "127.0.0.1",
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        self.tls = tls  # (certificate, key) PEM files: serve https
         self.host = host  # another loopback address (127.0.0.2) is "another host" for redirect checks
         self.delay = delay
         self.status = status
@@ -143,6 +146,10 @@ class FakeMirror:
         self._server = _Server((self.host, 0), _Handler)
         self._server.fake = self
         self._server.lock = threading.Lock()
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
@@ -157,7 +164,7 @@ class FakeMirror:
     def base(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     def url(self, service: str) -> str:
         return self.base + {"pypi": "/simple", "pytorch": "/whl", "conda_forge": "/conda", "hf": "/hf"}[service]

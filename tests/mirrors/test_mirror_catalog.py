@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from torchrig.errors import UserError
-from torchrig.mirrors.catalog import load_catalog, validate_url
+from torchrig.mirrors.catalog import adhoc_mirror, load_catalog, validate_url
 
 
 def test_every_shipped_mirror_names_its_source_and_date_and_uses_https() -> None:
@@ -69,6 +69,16 @@ def test_plain_http_in_the_user_file_is_loaded_but_marked_insecure(sandbox_home:
     path.parent.mkdir(parents=True)
     path.write_text('[mirror.lan]\npypi = "http://10.0.0.5:8080/simple"\n')
     assert load_catalog().get("lan").insecure
+
+
+def test_an_upper_case_http_scheme_is_just_as_insecure(sandbox_home: Path) -> None:
+    path = sandbox_home / ".config" / "torchrig" / "mirrors.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text('[mirror.lan]\npypi = "HTTP://10.0.0.5:8080/simple"\n')
+    assert load_catalog().get("lan").insecure
+    assert adhoc_mirror("HTTP://pypi.corp.lan/simple", "pip", allow_insecure=True).insecure
+    with pytest.raises(UserError, match="plain http"):
+        adhoc_mirror("HTTP://pypi.corp.lan/simple", "pip", allow_insecure=False)
 
 
 @pytest.mark.parametrize(

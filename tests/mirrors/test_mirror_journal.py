@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from torchrig.errors import UserError
-from torchrig.mirrors.atomic_write import write_atomic
+from torchrig.atomic import write_atomic
 from torchrig.mirrors.journal import FileChange, Journal
 
 
@@ -83,6 +83,21 @@ def test_restore_refuses_when_the_file_was_edited_since_unless_forced(tmp_path: 
     assert f.read_bytes() == b"torchrig's\nand a later hand edit\n"
     journal.restore(journal.plan_restore(["pip"], force=True))
     assert f.read_bytes() == b"mine\n"
+
+
+def test_a_file_edited_between_plan_and_restore_is_not_overwritten_unless_forced(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state")
+    pip, uv = tmp_path / "pip.conf", tmp_path / "uv.toml"
+    pip.write_bytes(b"mine\n")
+    journal.apply([change(pip, b"torchrig's\n", "pip"), change(uv, b"u\n", "uv")])
+    plan = journal.plan_restore(["pip", "uv"])
+    pip.write_bytes(b"torchrig's\nand an edit made after the plan\n")  # another writer, between plan and restore
+    with pytest.raises(UserError, match=r"pip.conf changed while torchrig was preparing to restore it"):
+        journal.restore(plan)
+    assert pip.read_bytes() == b"torchrig's\nand an edit made after the plan\n" and uv.read_bytes() == b"u\n"
+    assert {e.path for e in journal.entries() if e.restored} == set()  # nothing was recorded as undone
+    journal.restore(plan, force=True)
+    assert pip.read_bytes() == b"mine\n" and not uv.exists()
 
 
 def test_restore_only_touches_the_targets_asked_for(tmp_path: Path) -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 import time
+from pathlib import Path
 
+import httpx
+import pytest
 from fake_mirror import ARTIFACT_SIZE, FakeMirror
 
-from torchrig.mirrors.probe import ProbeResult, probe, rank
+from torchrig.mirrors.probe import ProbeResult, probe, probe_one, rank
 
 
 def _pairs(catalog, names, service):
@@ -61,6 +66,46 @@ def test_a_redirector_by_design_is_noted_but_not_demoted(user_catalog) -> None:
         cat = user_catalog(redirector.toml("hub", services=("pypi",)) + "redirector = true\n")
         (result,) = probe(cat, _pairs(cat, ["hub"], "pypi"), timeout=5)
     assert result.ok and result.off_host == "302 -> 127.0.0.2" and result.redirector and not result.flagged
+
+
+@pytest.fixture
+def tls_pair(tmp_path: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and its key, made by openssl."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+def _probe_trusting(cat, name: str, service: str, cert: str) -> ProbeResult:
+    with httpx.Client(verify=ssl.create_default_context(cafile=cert), timeout=5) as client:
+        return probe_one(client, cat.get(name), service, cat.probe_specs[service], timeout=5,
+                         page_cap=1 << 20, range_bytes=1 << 16)
+
+
+def test_a_redirect_from_https_to_http_on_the_same_host_is_flagged_and_not_followed(user_catalog, tls_pair) -> None:
+    with FakeMirror() as plain, FakeMirror(tls=tls_pair) as mirror:
+        mirror.redirect_to = plain.base  # https://127.0.0.1:A/simple/pip/ -> http://127.0.0.1:B/simple/pip/
+        cat = user_catalog(mirror.toml("downgrader", services=("pypi",)))
+        result = _probe_trusting(cat, "downgrader", "pypi", tls_pair[0])
+        assert plain.requests == []  # never followed
+    assert result.off_host == f"302 -> {plain.base}/simple/pip/" and not result.ok
+    assert "from https to plain http" in (result.error or "")
+    assert not cat.get("downgrader").redirect_allowed(plain.base + "/x", mirror.url("pypi"))
+
+
+def test_a_page_linking_a_file_over_plain_http_is_flagged_and_not_fetched(user_catalog, tls_pair) -> None:
+    with FakeMirror() as plain, FakeMirror(tls=tls_pair) as mirror:
+        mirror.link_base = plain.base  # the https page links http://127.0.0.1:B/packages/...
+        cat = user_catalog(mirror.toml("mixed", services=("pytorch",)))
+        result = _probe_trusting(cat, "mixed", "pytorch", tls_pair[0])
+        assert plain.requests == []
+    assert result.off_host is not None and result.off_host.startswith(f"links to {plain.base}/packages/torch-2.13.0")
+    assert not result.ok
 
 
 def test_pages_linking_files_on_another_host_are_flagged(user_catalog) -> None:

@@ -53,6 +53,11 @@ def test_pip_conf_adds_trusted_host_only_for_an_allowed_plain_http_mirror(tmp_pa
     assert pip_conf.set_index(after, "http://pypi.corp.lan/simple", tmp_path / "pip.conf")[0] == after
 
 
+def test_pip_conf_adds_trusted_host_for_an_upper_case_http_scheme_too(tmp_path: Path) -> None:
+    after, _ = pip_conf.set_index("[global]\n", "HTTP://pypi.corp.lan/simple", tmp_path / "pip.conf")
+    assert after == "[global]\nindex-url = HTTP://pypi.corp.lan/simple\ntrusted-host = pypi.corp.lan\n"
+
+
 def test_pip_conf_updates_an_underscore_key_in_place_and_puts_a_new_global_first(tmp_path: Path) -> None:
     path = tmp_path / "pip.conf"
     after, _ = pip_conf.set_index("[global]\nindex_url = https://old/simple\n", TUNA, path)

@@ -216,7 +216,7 @@ def create_cmd(
                 progress.update(task, completed=i + 1)
                 progress.console.print(f"ok  {escape(step.title)}")
 
-        made = create(executor, req, on_step=on_step)
+        made = create(executor, req, on_step=on_step, checked=True)  # preflight ran above
     out.print(f"created {name} at {made.prefix}")
     verdict, failing = _verdict(made.doctor)
     out.print(f"doctor in {name}: {escape(verdict)}")

@@ -283,7 +283,7 @@ def use(
             out.print(unified_diff(change), end="", markup=False)
         for target, path in plan.unchanged:
             out.print(f"{target}: {path} already uses that mirror; nothing to change.", markup=False)
-        from torchrig.mirrors.atomic_write import real_path
+        from torchrig.atomic import real_path
 
         _print_overrides(choices, paths, {real_path(c.path): c.after for c in plan.changes})
         return
@@ -343,7 +343,7 @@ def restore(
         for _entry, change in plan:
             out.print(unified_diff(change), end="", markup=False)
         return
-    journal.restore(plan)
+    journal.restore(plan, force=force)
     for entry, change in plan:
         verb = "restored" if change.after is not None else "removed (it did not exist before)"
         out.print(f"{entry.target}: {verb} {change.path}", markup=False)

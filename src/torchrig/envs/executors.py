@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from torchrig import __version__
+from torchrig.atomic import write_atomic
 from torchrig.envs.plan import Plan
 from torchrig.envs.spec import EnvFile
 from torchrig.errors import UserError
@@ -333,9 +334,15 @@ def preflight(executor: Executor, req: Request) -> None:
         )
 
 
-def create(executor: Executor, req: Request, *, on_step: StepCallback | None = None) -> Created:
-    """Run every step; on any failure remove what was made, then raise :class:`CreateFailed`."""
-    preflight(executor, req)
+def create(
+    executor: Executor, req: Request, *, on_step: StepCallback | None = None, checked: bool = False
+) -> Created:
+    """Run every step; on any failure remove what was made, then raise :class:`CreateFailed`.
+
+    ``checked``: the caller already ran :func:`preflight` (it lists conda's environments: seconds).
+    """
+    if not checked:
+        preflight(executor, req)
     steps = executor.steps(req)
     notify = on_step or (lambda *_: None)
     started = False
@@ -418,9 +425,7 @@ def _write_marker(prefix: Path, executor: Executor, req: Request) -> None:
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torchrig": __version__,
     }
-    tmp = prefix / f".{MARKER}.tmp"
-    tmp.write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, prefix / MARKER)
+    write_atomic(prefix / MARKER, (json.dumps(marker, indent=2) + "\n").encode("utf-8"))
 
 
 def read_marker(prefix: Path) -> dict | None:

@@ -83,6 +83,16 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def is_plain_http(url: str) -> bool:
+    """Whether ``url`` is plain http, in any letter case (``HTTP://`` too)."""
+    return urlsplit(url).scheme.lower() == "http"
+
+
+def downgrades(from_url: str, to_url: str) -> bool:
+    """Whether going from ``from_url`` to ``to_url`` leaves https."""
+    return urlsplit(from_url).scheme.lower() == "https" and urlsplit(to_url).scheme.lower() != "https"
+
+
 @dataclass(frozen=True)
 class Mirror:
     """One catalog entry: which services a site carries and where."""
@@ -113,7 +123,9 @@ class Mirror:
         return tuple(t for t in TARGETS if self.serves(t))
 
     def redirect_allowed(self, url: str, target_url: str) -> bool:
-        """Whether a redirect to ``url`` stays on this mirror (its own host or a host it names)."""
+        """Whether a redirect to ``url`` stays on this mirror (its own host or a host it names, over https if it was)."""
+        if downgrades(target_url, url):
+            return False  # same host over plain http is not the mirror the user chose: anyone on the path can answer
         host = host_of(url)
         if host == host_of(target_url):
             return True
@@ -169,7 +181,7 @@ def _mirror_from(name: str, row: Any, origin: str) -> Mirror:
     for service in SERVICES:
         if service in row:
             url = validate_url(row[service], allow_insecure=True, what=f"[mirror.{name}] {service} in {where}")
-            insecure |= url.startswith("http:")
+            insecure |= is_plain_http(url)
             urls[service] = url.rstrip("/") if service != "pypi" else url
     if not urls:
         raise UserError(f"[mirror.{name}] in {where} serves nothing; give at least one of {list(SERVICES)}.")
@@ -236,5 +248,5 @@ def adhoc_mirror(url: str, target: str, *, allow_insecure: bool) -> Mirror:
         title=f"{url} (given on the command line)",
         urls={service: url.rstrip("/") if service != "pypi" else url},
         origin="command line",
-        insecure=url.startswith("http:"),
+        insecure=is_plain_http(url),
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from torchrig.errors import UserError
 from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
-from torchrig.mirrors.atomic_write import file_mode, read_bytes
+from torchrig.atomic import file_mode, read_bytes
 from torchrig.mirrors.catalog import Mirror, validate_url
 from torchrig.mirrors.journal import FileChange
 from torchrig.mirrors.locations import target_file

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchrig.errors import UserError
-from torchrig.mirrors.atomic_write import read_bytes, real_path, remove_file, write_atomic
+from torchrig.atomic import read_bytes, real_path, remove_file, write_atomic
 
 
 @dataclass(frozen=True)
@@ -207,9 +207,17 @@ class Journal:
             plan.append((entry, FileChange(entry.target, Path(path), current, before, entry.mode)))
         return plan
 
-    def restore(self, plan: Sequence[tuple[Entry, FileChange]]) -> list[Path]:
+    def restore(self, plan: Sequence[tuple[Entry, FileChange]], *, force: bool = False) -> list[Path]:
+        """Write each planned undo; refuses, writing nothing, if a file changed since the plan, unless ``force``."""
         done: list[Path] = []
         with self.locked():
+            # plan_restore read the files outside the lock: another writer may have edited one since.
+            for _entry, change in plan:
+                if not force and read_bytes(change.path) != change.before:
+                    raise UserError(
+                        f"{change.path} changed while torchrig was preparing to restore it, so restoring would lose "
+                        "that change; run the command again, or pass --force to restore the earlier bytes anyway."
+                    )
             for entry, change in plan:
                 if change.after is None:
                     remove_file(change.path)

@@ -18,7 +18,7 @@ from configupdater import ConfigUpdater, Section
 from configparser import ParsingError
 
 from torchrig.errors import UserError
-from torchrig.mirrors.catalog import host_of
+from torchrig.mirrors.catalog import host_of, is_plain_http
 
 _INDEX_KEYS = ("index-url", "index_url")
 _TRUSTED_KEYS = ("trusted-host", "trusted_host")
@@ -105,7 +105,7 @@ def set_index(text: str | None, url: str, path: Path) -> tuple[str, list[str]]:
             "for pip install; remove it to use the mirror."
         )
     host = host_of(url)
-    if url.startswith("http:"):
+    if is_plain_http(url):
         trusted = _get(section, _TRUSTED_KEYS)
         hosts = trusted.split() if trusted else []
         if host not in hosts:

@@ -34,7 +34,7 @@ import httpx
 from packaging.version import InvalidVersion, Version
 
 from torchrig import __version__
-from torchrig.mirrors.catalog import Catalog, Mirror, host_of
+from torchrig.mirrors.catalog import Catalog, Mirror, downgrades, host_of
 
 # The cost the ranking minimises: seconds to fetch one typical wheel (latency + size / throughput).
 TYPICAL_ARTIFACT = 8 << 20
@@ -87,6 +87,15 @@ class _Deadline(Exception):
     pass
 
 
+class _Downgrade(Exception):
+    """A redirect or link from the https mirror to plain http: not followed."""
+
+    def __init__(self, off_host: str, url: str) -> None:
+        super().__init__(off_host)
+        self.off_host = off_host
+        self.url = url
+
+
 @dataclass
 class _Fetch:
     status: int
@@ -118,6 +127,8 @@ def _fetch(
             headers_at = time.monotonic()
             if resp.is_redirect and "location" in resp.headers:
                 nxt = urljoin(url, resp.headers["location"])
+                if downgrades(url, nxt):
+                    raise _Downgrade(f"{resp.status_code} -> {nxt}", url)
                 if off_host is None and not mirror.redirect_allowed(nxt, base):
                     off_host = f"{resp.status_code} -> {host_of(nxt)}"
                 url = nxt
@@ -215,6 +226,8 @@ def probe_one(
             art = fetched
         else:
             art_url = urljoin(fetched.url, link.split("#")[0]) if artifact == "newest-link" and link else _join(base, artifact)
+            if downgrades(fetched.url, art_url):
+                raise _Downgrade(f"links to {art_url}", fetched.url)
             if off_host is None and not mirror.redirect_allowed(art_url, base):
                 off_host = f"links to {host_of(art_url)}"
             art = _fetch(client, art_url, mirror, base, cap=range_bytes, deadline=deadline, headers=ranged)
@@ -225,6 +238,9 @@ def probe_one(
         throughput = len(art.body) / art.body_s if art.body_s > 0 and len(art.body) >= MIN_SAMPLE else None
         return ProbeResult(**result, throughput_bps=throughput, bytes_read=len(art.body), newest=newest,
                            off_host=off_host)
+    except _Downgrade as exc:
+        return ProbeResult(**result, off_host=exc.off_host,
+                           error=f"{exc.url} sends the download from https to plain http; not followed")
     except _Deadline:
         return ProbeResult(**result, error=f"no answer within {timeout:g} s")
     except httpx.TimeoutException:

@@ -23,12 +23,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import tomlkit
 
 from torchrig.errors import UserError
 from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
-from torchrig.mirrors.atomic_write import read_bytes, real_path
+from torchrig.atomic import read_bytes, real_path
 from torchrig.mirrors.catalog import host_of
 from torchrig.mirrors.locations import active_env, condarc_user_file, home, pip_user_file, uv_user_file, xdg_config_dirs, xdg_config_home
 from torchrig.seams import Root
@@ -144,7 +145,7 @@ def pip_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
         if settings.install_index_url:
             layers.append(Layer(f"{shown} [install]", settings.install_index_url, "beats [global] for pip install"))
         trusted += [(shown, host) for host in settings.trusted_hosts]
-    https_hosts = {host_of(lay.value) for lay in layers if lay.value and lay.value.startswith("https:")}
+    https_hosts = {host_of(lay.value) for lay in layers if lay.value and urlsplit(lay.value).scheme.lower() == "https"}
     for shown, host in trusted:
         if host in https_hosts:
             warnings.append(

@@ -10,6 +10,7 @@ A program that is missing or times out comes back as a ``Completed`` with ``retu
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ class Runner(Protocol):
 
 
 class SubprocessRunner:
-    """The real runner: ``subprocess.run`` with ``shell=False``, captured text output and a timeout."""
+    """The real runner: ``shell=False``, captured text output, and a timeout that ends the whole process tree."""
 
     def run(
         self,
@@ -53,28 +54,56 @@ class SubprocessRunner:
     ) -> Completed:
         args = tuple(argv)
         try:
-            proc = subprocess.run(
+            # its own session, so a timeout or Ctrl-C can end the whole tree it starts (`conda run` -> pip)
+            proc = subprocess.Popen(
                 args,
-                capture_output=True,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 errors="replace",
-                timeout=timeout,
                 env=dict(env) if env is not None else None,
-                input=input,
-                stdin=None if input is not None else subprocess.DEVNULL,
-                check=False,
+                start_new_session=True,
             )
         except FileNotFoundError:
             return Completed(args, None, error="not found")
         except PermissionError as exc:
             return Completed(args, None, error=f"not executable: {exc.strerror}")
-        except subprocess.TimeoutExpired as exc:
-            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-            err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-            return Completed(args, None, out, err, error=f"timed out after {timeout:g} s")
         except OSError as exc:
             return Completed(args, None, error=f"{type(exc).__name__}: {exc}")
-        return Completed(args, proc.returncode, proc.stdout, proc.stderr)
+        try:
+            stdout, stderr = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc)
+            out, err = _drain(proc)
+            return Completed(args, None, out, err, error=f"timed out after {timeout:g} s")
+        except BaseException:  # Ctrl-C: the child's session no longer gets the terminal's SIGINT
+            _kill_tree(proc)
+            _drain(proc)
+            raise
+        return Completed(args, proc.returncode, stdout, stderr)
+
+
+def _kill_tree(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL the child's whole process group (it leads its own session), or the child alone off POSIX."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+
+
+def _drain(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """What the killed child wrote; bounded, since a descendant that left the group may hold the pipes open."""
+    try:
+        out, err = proc.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = "", ""
+    proc.wait()
+    return out or "", err or ""
 
 
 @dataclass

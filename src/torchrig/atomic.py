@@ -1,4 +1,4 @@
-"""Replacing a config file so that a crash leaves either the old bytes or the new ones, never half.
+"""Replacing a file (a config file, an env marker) so a crash leaves the old bytes or the new, never half.
 
 The steps (the order matters):
 
