@@ -261,7 +261,8 @@ def test_a_dev_shm_too_small_for_the_workers_is_named_shm_too_small() -> None:
 @pytest.mark.slow
 def test_the_whole_run_has_a_deadline() -> None:
     begin = time.monotonic()
-    proc = selftest("--cpu", "2", "--json", "--timeout", "4")
+    # a hung rank and a collective timeout far beyond the run's: only the run's own deadline can end it
+    proc = selftest("--cpu", "2", "--json", "--timeout", "4", "--inject", "rank-hangs", "--collective-timeout", "600")
     data = report(proc)
     assert proc.returncode == 1
     timed_out = [s for s in data["stages"] if s["code"] == "selftest.timeout"]
