@@ -27,7 +27,7 @@ test: install
 	$(VENV)/bin/mkdocs build --strict --site-dir build/site
 
 bench: install
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	for b in bench/[!_]*.py; do $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) build site .pytest_cache

@@ -13,19 +13,10 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-
-def timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1):  # doctor exits 1 when it finds errors; that is a result, not a failure
-        raise SystemExit(f"{' '.join(argv)} failed with exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
-    return elapsed
+from _interleaved import interleaved  # bench/, next to this script
 
 
 def main() -> None:
@@ -42,12 +33,8 @@ def main() -> None:
         "doctor": [torchrig, "doctor", "--json"],
         "doctor --quick": [torchrig, "doctor", "--quick", "--json"],
     }
-    for argv in commands.values():  # warm the page cache once, untimed
-        timed(argv)
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(args.repeats):
-        for name, argv in commands.items():
-            times[name].append(timed(argv))
+    # doctor exits 1 when it finds errors; that is a result, not a failure
+    times = interleaved(commands, args.repeats, ok=(0, 1))
 
     base = statistics.median(times["collect_env"])
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {args.repeats} interleaved repeats, medians")

@@ -13,18 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
-import time
 
-
-def timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv[:3])} failed with exit {proc.returncode}: {proc.stderr.strip()[-500:]}")
-    return elapsed
+from _interleaved import interleaved  # bench/, next to this script
 
 
 def main() -> None:
@@ -38,12 +29,7 @@ def main() -> None:
         "gather": [python, "-c", "from torchrig.probe import gather; gather()"],
         "gather quick": [python, "-c", "from torchrig.probe import gather; gather(quick=True)"],
     }
-    for argv in commands.values():  # warm the page cache once, untimed
-        timed(argv)
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(args.repeats):
-        for name, argv in commands.items():
-            times[name].append(timed(argv))
+    times = interleaved(commands, args.repeats)
 
     base = statistics.median(times["collect_env"])
     result = {}
