@@ -26,8 +26,8 @@ def main() -> None:
     python = sys.executable
     commands = {
         "collect_env": [python, "-m", "torch.utils.collect_env"],
-        "gather": [python, "-c", "from torchrig.probe import gather; gather()"],
-        "gather quick": [python, "-c", "from torchrig.probe import gather; gather(quick=True)"],
+        "gather": [python, "-c", "from torchrig.doctor.probe import gather; gather()"],
+        "gather quick": [python, "-c", "from torchrig.doctor.probe import gather; gather(quick=True)"],
     }
     times = interleaved(commands, args.repeats)
 

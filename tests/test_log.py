@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from torchrig import log
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 LINE = re.compile(
     r"^(?P<date>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) (?P<level>[A-Z]+) rank=(?P<rank>-|\d+)"

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from torchrig.errors import UserError, require_torch
+from torchrig._core.errors import UserError, require_torch
 
 if TYPE_CHECKING:
     import torch

@@ -129,7 +129,7 @@ def _level(level: int | str) -> int:
         return int(str(level).strip())
     numeric = logging.getLevelName(str(level).upper())
     if not isinstance(numeric, int):
-        from torchrig.errors import UserError
+        from torchrig._core.errors import UserError
 
         raise UserError(f"unknown log level {level!r}; use DEBUG, INFO, WARNING, ERROR or CRITICAL.")
     return numeric

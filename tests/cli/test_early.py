@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from torchrig.cli import early
-from torchrig.facts import Facts
+from torchrig.doctor.facts import Facts
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def fake_gather(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
         calls.append(quick)
         return Facts(origin="live", report_format="early")
 
-    monkeypatch.setattr("torchrig.probe.gather", gather)
+    monkeypatch.setattr("torchrig.doctor.probe.gather", gather)
     yield calls
     early.take()  # leave nothing pending for the next test
 

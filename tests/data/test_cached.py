@@ -12,7 +12,7 @@ import torch
 
 from torchrig.data import CachedDataset, ImageFolder
 from torchrig.data import store as store_mod
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 from .conftest import make_jpegs, run_py
 

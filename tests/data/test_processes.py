@@ -193,7 +193,7 @@ def test_a_tmpfs_too_small_for_the_cache_is_a_clear_error_or_a_disk_fallback_nev
     script = textwrap.dedent("""
         import sys, warnings
         from torchrig.data import CachedDataset, ImageFolder
-        from torchrig.errors import UserError
+        from torchrig._core.errors import UserError
         base = ImageFolder(sys.argv[1], size=256)          # 18 items x 192 KiB = 3.4 MiB
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")

@@ -70,7 +70,7 @@ def test_a_batch_with_strings_goes_the_stock_way(monkeypatch: pytest.MonkeyPatch
 
 def test_the_runtime_without_torch_says_so_in_one_sentence() -> None:
     code = ("import sys; sys.modules['torch'] = None\n"
-            "from torchrig.errors import TorchMissingError\n"
+            "from torchrig._core.errors import TorchMissingError\n"
             "try:\n    from torchrig.data import CachedDataset\nexcept TorchMissingError as e:\n    print('ok', e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("ok torchrig.data needs PyTorch")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from torchrig import knowledge as k
-from torchrig.envs.plan import Machine, plan, show_driver
+from torchrig.knowledge.builds import Machine, plan, show_driver
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "env.md"
 

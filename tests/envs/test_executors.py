@@ -23,10 +23,10 @@ from torchrig.envs.executors import (
     create,
     read_marker,
 )
-from torchrig.envs.plan import Machine, plan
+from torchrig.knowledge.builds import Machine, plan
 from torchrig.envs.spec import read_env_file
-from torchrig.errors import UserError
-from torchrig.seams.runner import Completed, FakeRunner
+from torchrig._core.errors import UserError
+from torchrig._core.seams.runner import Completed, FakeRunner
 
 PLAN = plan(Machine(driver="580.95.05", capabilities=("8.6",)), torch="2.13", python="3.12")
 
@@ -102,11 +102,11 @@ def test_conda_with_pip_torch_never_asks_conda_for_pytorch(tmp_path: Path) -> No
 def test_the_marker_is_written_atomically_and_durably_with_no_temp_file_left(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import torchrig.atomic
+    import torchrig._core.atomic
     import torchrig.envs.executors as executors
 
     written: list[Path] = []
-    real_write = torchrig.atomic.write_atomic
+    real_write = torchrig._core.atomic.write_atomic
 
     def recording(path, data, **kw):  # the shared fsync-and-rename writer, not a hand-made copy
         written.append(Path(path))

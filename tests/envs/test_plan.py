@@ -14,9 +14,9 @@ import pytest
 from packaging.version import Version
 
 from torchrig import knowledge as k
-from torchrig.envs.plan import Machine, plan, show_driver
-from torchrig.errors import UserError
-from torchrig.facts import DriverFacts, Facts, Gpu, GpuFacts, PciDevice, SystemFacts
+from torchrig.knowledge.builds import Machine, plan, show_driver
+from torchrig._core.errors import UserError
+from torchrig.doctor.facts import DriverFacts, Facts, Gpu, GpuFacts, PciDevice, SystemFacts
 
 # Real driver versions as nvidia-smi prints them (release notes, recorded outputs in public issues).
 R580 = "580.95.05"
@@ -285,7 +285,7 @@ def test_bad_machine_descriptions_are_one_sentence() -> None:
 
 
 def test_machine_from_facts_reads_the_probes() -> None:
-    from torchrig.envs.plan import machine_from_facts
+    from torchrig.knowledge.builds import machine_from_facts
 
     facts = Facts(
         driver=DriverFacts(userspace=R580),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from torchrig.seams.runner import SubprocessRunner
+from torchrig._core.seams.runner import SubprocessRunner
 
 # The child starts a grandchild (as `conda run` starts pip), waits until it is running, then hangs.
 _CHILD = """

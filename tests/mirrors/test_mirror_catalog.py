@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 from torchrig.mirrors.catalog import adhoc_mirror, load_catalog, validate_url
 
 

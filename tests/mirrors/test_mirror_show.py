@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from torchrig.mirrors.show import resolve
-from torchrig.seams import Root
+from torchrig._core.seams import Root
 
 TUNA = "https://pypi.tuna.tsinghua.edu.cn/simple"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
 
 TUNA = "https://pypi.tuna.tsinghua.edu.cn/simple"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 from torchrig.selftest import faults
 from torchrig.selftest.launcher import _visible
 from torchrig.selftest.plan import choose_plan

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 if TYPE_CHECKING:
     from torchrig.data import store

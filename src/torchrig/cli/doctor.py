@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import typer
 
-from torchrig.errors import UserError, read_user_file
+from torchrig._core.errors import UserError, read_user_file
 
 _REPORT_LIMIT = 16 << 20  # a collect_env output is a few KiB; anything past 16 MiB is not a report
 
@@ -29,22 +29,22 @@ def doctor(
     if as_json and markdown:
         raise UserError("choose one of --json and --markdown.")
     if report is not None:
-        from torchrig.report_parse import parse_report
+        from torchrig.doctor.report import parse_report
 
         facts = parse_report(_read_report(report))
-        from torchrig.checks import run_checks
-        from torchrig.render import render
+        from torchrig.doctor.checks import run_checks
+        from torchrig.doctor.render import render
     else:
         from torchrig.cli import early
-        from torchrig.probe import gather
+        from torchrig.doctor.probe import gather
 
         # The torch subprocess is the long pole of a live run (as long as `import torch`): the entry
         # point may have started the probes already (cli/early.py); otherwise start them now. Either
         # way the checks and renderers are imported while they run.
         with ThreadPoolExecutor(max_workers=1) as pool:
             gathering = (None if quick else early.take()) or pool.submit(gather, quick=quick)
-            from torchrig.checks import run_checks
-            from torchrig.render import render
+            from torchrig.doctor.checks import run_checks
+            from torchrig.doctor.render import render
 
             facts = gathering.result()
     findings = run_checks(facts)

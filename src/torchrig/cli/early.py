@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from torchrig.facts import Facts
+    from torchrig.doctor.facts import Facts
 
 _pending: Future[Facts] | None = None
 _GLOBAL_FLAGS = ("--debug",)  # options of the torchrig command itself that may precede "doctor"
@@ -33,7 +33,7 @@ def start_if_doctor(argv: Sequence[str]) -> None:
         return
     if any(a in _NOT_LIVE or a.startswith("--report=") for a in args[1:]):
         return
-    from torchrig.probe import gather
+    from torchrig.doctor.probe import gather
 
     future: Future[Facts] = Future()
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 import torchrig
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 app = typer.Typer(
     help="Plan and create environments with the PyTorch build that fits this driver and these GPUs.",
@@ -37,8 +37,8 @@ def _index_base() -> str | None:
 
 
 def _live_machine():  # -> Machine
-    from torchrig.envs.plan import machine_from_facts
-    from torchrig.probe import gather
+    from torchrig.knowledge.builds import machine_from_facts
+    from torchrig.doctor.probe import gather
 
     return machine_from_facts(gather(quick=True))
 
@@ -71,7 +71,7 @@ def plan_cmd(
 
     Without --driver, --gpu or --cc it plans for this machine, from the doctor's probes.
     """
-    from torchrig.envs.plan import Machine, capabilities, plan
+    from torchrig.knowledge.builds import Machine, capabilities, plan
 
     if driver is not None or cc or gpu:
         models = [_model_capability(name) for name in gpu]
@@ -156,9 +156,9 @@ def create_cmd(
     Uses conda, mamba or micromamba when one is on PATH, else uv when present, else venv + pip.
     """
     from torchrig.envs.executors import Request, choose_executor, create, describe_steps, preflight, torchrig_source
-    from torchrig.envs.plan import Machine, plan
+    from torchrig.knowledge.builds import Machine, plan
     from torchrig.envs.spec import check_name, read_env_file
-    from torchrig.seams.runner import SubprocessRunner
+    from torchrig._core.seams.runner import SubprocessRunner
 
     check_name(name)
     env_file = read_env_file(file) if file is not None else None
@@ -244,7 +244,7 @@ def export_cmd(name: str = typer.Argument(..., metavar="NAME", help="The environ
     from torchrig.envs.executors import CondaExecutor, Executor, VenvExecutor
     from torchrig.envs.export import export
     from torchrig.envs.spec import check_name
-    from torchrig.seams.runner import SubprocessRunner
+    from torchrig._core.seams.runner import SubprocessRunner
 
     check_name(name)
     runner = SubprocessRunner()

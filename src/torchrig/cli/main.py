@@ -1,6 +1,6 @@
 """Entry point of the ``torchrig`` command.
 
-Every command group registers itself here. Errors the user can act on (:class:`~torchrig.errors.UserError`)
+Every command group registers itself here. Errors the user can act on (:class:`~torchrig._core.errors.UserError`)
 print one sentence and exit non-zero; anything else is an internal error (exit 2), with the traceback
 shown only under ``--debug``.
 """
@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 import torchrig
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 app = typer.Typer(
     name="torchrig",

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 if TYPE_CHECKING:
     from torchrig.mirrors.catalog import Catalog, Mirror
@@ -283,7 +283,7 @@ def use(
             out.print(unified_diff(change), end="", markup=False)
         for target, path in plan.unchanged:
             out.print(f"{target}: {path} already uses that mirror; nothing to change.", markup=False)
-        from torchrig.atomic import real_path
+        from torchrig._core.atomic import real_path
 
         _print_overrides(choices, paths, {real_path(c.path): c.after for c in plan.changes})
         return

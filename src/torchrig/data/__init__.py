@@ -7,7 +7,7 @@
     loader = make_loader(train, batch_size=64)            # sound DataLoader defaults, DDP-aware
     train.stats()                                         # hits, misses, items, bytes, capacity, ...
 
-These need PyTorch; importing one of them without it raises :class:`torchrig.errors.TorchMissingError`.
+These need PyTorch; importing one of them without it raises :class:`torchrig._core.errors.TorchMissingError`.
 :mod:`torchrig.data.store` (the cache files themselves) needs only numpy, so ``torchrig cache`` works
 without torch.
 """
@@ -31,7 +31,7 @@ def __getattr__(name: str) -> Any:
     if name in _WHERE:
         from importlib import import_module
 
-        from torchrig.errors import require_torch
+        from torchrig._core.errors import require_torch
 
         require_torch("torchrig.data")
         return getattr(import_module(_WHERE[name]), name)

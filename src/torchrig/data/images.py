@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from torchrig.errors import UserError, require_torch
+from torchrig._core.errors import UserError, require_torch
 
 require_torch("torchrig.data")
 
@@ -29,7 +29,7 @@ class ImageFolder:
 
     Classes are the sorted sub-directory names; images are the files with an image suffix, sorted.
     ``size`` makes every item ``3 x size x size`` (the fast fixed-size cache path); ``size=None``
-    keeps each image's own size. A file Pillow cannot decode raises :class:`~torchrig.errors.UserError`
+    keeps each image's own size. A file Pillow cannot decode raises :class:`~torchrig._core.errors.UserError`
     naming its path.
     """
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from torchrig.errors import UserError, require_torch
+from torchrig._core.errors import UserError, require_torch
 
 require_torch("torchrig.data")
 

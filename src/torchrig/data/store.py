@@ -86,7 +86,7 @@ from pathlib import Path
 import numpy as np
 
 from torchrig.data.layout import _round
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 FORMAT_VERSION = 1
 MAGIC = b"TRIGCACH"

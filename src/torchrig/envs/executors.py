@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from torchrig import __version__
-from torchrig.atomic import write_atomic
-from torchrig.envs.plan import Plan
+from torchrig._core.atomic import write_atomic
+from torchrig.knowledge.builds import Plan
 from torchrig.envs.spec import EnvFile
-from torchrig.errors import UserError
-from torchrig.seams.runner import Completed, Runner
+from torchrig._core.errors import UserError
+from torchrig._core.seams.runner import Completed, Runner
 
 MARKER = "torchrig-env.json"
 MARKER_SCHEMA = "torchrig.env/1"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchrig.envs.executors import CondaExecutor, Executor, VenvExecutor, read_marker
-from torchrig.errors import UserError
-from torchrig.seams.runner import Runner
+from torchrig._core.errors import UserError
+from torchrig._core.seams.runner import Runner
 
 
 @dataclass(frozen=True)

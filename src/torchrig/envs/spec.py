@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from torchrig.errors import UserError, read_user_file
+from torchrig._core.errors import UserError, read_user_file
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RESERVED = {"base", "root"}  # conda's own environment

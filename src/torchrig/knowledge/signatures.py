@@ -2,7 +2,7 @@
 
 A signature is a line people paste when a GPU/PyTorch setup is broken ("found version 11040",
 "no kernel image is available", "Error 804", ...). Each row names the doctor finding ``code`` it is
-evidence for; that column is the contract with :mod:`torchrig.checks`, which turns the hits recorded
+evidence for; that column is the contract with :mod:`torchrig.doctor.checks`, which turns the hits recorded
 in ``Facts.signatures`` into findings::
 
     >>> [m.signature.code for m in find("RuntimeError: No CUDA GPUs are available")]

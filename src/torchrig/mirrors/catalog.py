@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 if sys.version_info >= (3, 11):
     import tomllib

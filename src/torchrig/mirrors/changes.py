@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
-from torchrig.atomic import file_mode, read_bytes
+from torchrig._core.atomic import file_mode, read_bytes
 from torchrig.mirrors.catalog import Mirror, validate_url
 from torchrig.mirrors.journal import FileChange
 from torchrig.mirrors.locations import target_file

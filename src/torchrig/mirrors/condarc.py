@@ -28,7 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 CHANNEL = "conda-forge"
 

@@ -18,7 +18,7 @@ import os
 import re
 from pathlib import Path
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 VAR = "HF_ENDPOINT"
 BEGIN = "# >>> torchrig mirror: HF_ENDPOINT >>>"

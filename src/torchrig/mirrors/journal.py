@@ -28,8 +28,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from torchrig.errors import UserError
-from torchrig.atomic import read_bytes, real_path, remove_file, write_atomic
+from torchrig._core.errors import UserError
+from torchrig._core.atomic import read_bytes, real_path, remove_file, write_atomic
 
 
 @dataclass(frozen=True)

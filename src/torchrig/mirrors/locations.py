@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 from torchrig.mirrors import hf_endpoint, torch_index
 
 SCOPES: tuple[str, ...] = ("user", "env", "project")

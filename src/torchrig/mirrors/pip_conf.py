@@ -17,7 +17,7 @@ from pathlib import Path
 from configupdater import ConfigUpdater, Section
 from configparser import ParsingError
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 from torchrig.mirrors.catalog import host_of, is_plain_http
 
 _INDEX_KEYS = ("index-url", "index_url")

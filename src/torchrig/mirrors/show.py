@@ -27,12 +27,12 @@ from urllib.parse import urlsplit
 
 import tomlkit
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
-from torchrig.atomic import read_bytes, real_path
+from torchrig._core.atomic import read_bytes, real_path
 from torchrig.mirrors.catalog import host_of
 from torchrig.mirrors.locations import active_env, condarc_user_file, home, pip_user_file, uv_user_file, xdg_config_dirs, xdg_config_home
-from torchrig.seams import Root
+from torchrig._core.seams import Root
 
 T = TypeVar("T")
 

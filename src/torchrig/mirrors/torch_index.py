@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 from torchrig.mirrors.catalog import config_dir, validate_url
 
 if sys.version_info >= (3, 11):

@@ -20,7 +20,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 
 @dataclass(frozen=True)

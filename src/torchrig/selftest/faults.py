@@ -6,7 +6,7 @@ fault hits one GPU or one node. A check that never fails under its fault is a de
 
 from __future__ import annotations
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 
 FAULTS: dict[str, str] = {
     "matmul-wrong": "the device smoke's product is off by 1 in one row (a faulty GPU)",

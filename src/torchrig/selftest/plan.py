@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from torchrig.errors import UserError
+from torchrig._core.errors import UserError
 from torchrig.selftest.report import Plan
 
 DEFAULT_CPU_PROCESSES = 2

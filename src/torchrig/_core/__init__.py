@@ -1,0 +1,11 @@
+"""The small shared core every other room may use, and which imports none of them.
+
+- :mod:`.errors`: :class:`UserError` (one sentence, a non-zero exit) and friends;
+- :mod:`.atomic`: writing files atomically (temp file, fsync, replace, keep mode, follow links);
+- :mod:`.paths`: where torchrig keeps things (config, state, cache, data, shared memory), resolved in
+  one place and overridable by environment variables, so tests and users can move them;
+- :mod:`.seams`: the narrow interfaces to the outside world (NVML, subprocesses, the filesystem root,
+  HTTP), each with one real implementation and one test double.
+
+May import: the standard library and third-party packages only. Never another ``torchrig`` room.
+"""

@@ -1,0 +1,160 @@
+"""The doctor's checks: pure functions from Facts to Findings, run together and ordered root cause first.
+
+Each module holds one check and registers it at its bottom (see :mod:`.registry`). :func:`run_checks`
+runs them all and orders what they find:
+
+1. by :class:`~.registry.Layer`, the causal chain from "the GPU is reachable" to "the machine around
+   training" (a container without a GPU comes before a missing driver, a driver before CUDA
+   initialisation, CUDA before the torch install, the install before its arch list and companions,
+   those before the libraries it loads and before /dev/shm and peer-to-peer);
+2. within a layer, errors before warnings before notes, then in registration order;
+3. a finding whose check *explains* another code absorbs those findings: a driver/library mismatch
+   makes CUDA initialisation fail, so ``cuda.init-failed`` is folded into ``driver.version-mismatch``
+   (listed under its evidence as ``"consequences"``) instead of standing as a second problem.
+
+A check that raises does not stop the others: it yields a ``doctor.check-failed`` warning.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import replace
+
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, registered
+from torchrig._core.errors import UserError
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+__all__ = ["CHECK_FAILED", "Check", "CheckContext", "Layer", "all_codes", "checks", "run_checks"]
+
+# One module per check, in causal order: importing a module registers its check, and this order breaks
+# ties between findings of the same layer and severity (a shadowed torch.py before the import error).
+_MODULES = (
+    "container_no_gpu",
+    "driver_missing",
+    "driver_version_mismatch",
+    "driver_too_old",
+    "driver_forward_compat",
+    "cuda_visible_devices",
+    "cuda_init_failed",
+    "env_module_shadowed",
+    "env_mixed_installs",
+    "torch_missing",
+    "torch_python_unsupported",
+    "torch_import_failed",
+    "torch_cpu_only_build",
+    "gpu_arch_unsupported",
+    "torch_companion_mismatch",
+    "gpu_arch_too_old_for_package",
+    "libs_shadowed",
+    "toolkit_mismatch",
+    "toolkit_incomplete_home",
+    "shm_too_small",
+    "gpu_p2p_broken",
+)
+for _module in _MODULES:
+    importlib.import_module(f"{__name__}.{_module}")
+
+CHECK_FAILED = "doctor.check-failed"
+_SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def checks() -> tuple[Check, ...]:
+    """Every registered check, in registration order."""
+    return registered()
+
+
+def all_codes() -> list[str]:
+    """Every code a finding may carry (the registry's codes plus doctor.check-failed)."""
+    return [code for check in checks() for code in check.codes] + [CHECK_FAILED]
+
+
+def _default_index_base() -> str | None:
+    """The PyTorch index base from the mirror configuration, where torchrig.mirrors provides one.
+
+    A broken mirror configuration must not stop the diagnosis: the fixes then use download.pytorch.org.
+    """
+    try:
+        mirrors = importlib.import_module("torchrig.mirrors")
+    except ImportError:
+        return None
+    base_of = getattr(mirrors, "torch_index_base", None)
+    if not callable(base_of):
+        return None
+    try:
+        base = base_of()
+    except UserError:
+        return None
+    return base if isinstance(base, str) and base else None
+
+
+def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
+    """Run every check on ``facts`` and return the findings, root cause first.
+
+    ``index_base`` is the PyTorch wheel index root the fixes point at (a mirror's
+    ``https://mirror.example/whl``); by default the configured mirror, else download.pytorch.org.
+    """
+    ctx = CheckContext(index_base=index_base if index_base is not None else _default_index_base())
+    produced: list[tuple[Check, Finding]] = []
+    for check in checks():
+        try:
+            found = check.run(facts, ctx)
+        except Exception as exc:  # a bug in one check must not hide what the others found
+            found = [
+                Finding(
+                    code=CHECK_FAILED,
+                    severity=Severity.WARNING,
+                    title=f"The {check.name} check failed: {type(exc).__name__}: {exc}",
+                    detail="This is a bug in torchrig; the other checks ran. Please report it with --json output.",
+                    evidence={"check": check.name},
+                )
+            ]
+        produced += [(check, finding) for finding in found]
+    return _order(_fold(produced))
+
+
+def _fold(produced: list[tuple[Check, Finding]]) -> list[tuple[Check, Finding]]:
+    """Fold consequences into the root-cause finding that explains them, following chains to the top.
+
+    A consequence is listed in its root's evidence as ``"consequences": ["cuda.init-failed: CUDA fails to
+    initialise", ...]``. Only errors explain: a warning is not sure enough to hide another finding.
+    """
+    roots: dict[str, int] = {}  # explained code -> index of the first finding that explains it
+    for i, (check, finding) in enumerate(produced):
+        for code in check.explains:
+            if finding.severity is Severity.ERROR:
+                roots.setdefault(code, i)
+    parent = {
+        i: roots[finding.code]
+        for i, (_, finding) in enumerate(produced)
+        if finding.code in roots and produced[roots[finding.code]][1].code != finding.code
+    }
+
+    def top(i: int) -> int:
+        seen = {i}
+        while i in parent and parent[i] not in seen:
+            i = parent[i]
+            seen.add(i)
+        return i
+
+    folded: dict[int, list[str]] = {}
+    for i, (_, finding) in enumerate(produced):
+        if top(i) != i:
+            folded.setdefault(top(i), []).append(f"{finding.code}: {finding.title}")
+    out = []
+    for i, (check, finding) in enumerate(produced):
+        if top(i) != i:
+            continue
+        if i in folded:
+            finding = replace(finding, evidence={**finding.evidence, "consequences": folded[i]})
+        out.append((check, finding))
+    return out
+
+
+def _order(produced: list[tuple[Check, Finding]]) -> list[Finding]:
+    position = {check.name: n for n, check in enumerate(checks())}
+    ranked = sorted(
+        produced,
+        key=lambda pair: (pair[0].layer, _SEVERITY_RANK[pair[1].severity], position.get(pair[0].name, len(position))),
+    )
+    return [finding for _, finding in ranked]

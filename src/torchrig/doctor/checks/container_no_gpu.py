@@ -1,0 +1,100 @@
+"""container.no-gpu: a container that should reach a GPU was started without one."""
+
+from __future__ import annotations
+
+import re
+
+from torchrig.doctor.checks import machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "container.no-gpu"
+
+_DOCKER = (
+    "sudo apt-get install -y nvidia-container-toolkit && sudo nvidia-ctk runtime configure --runtime=docker "
+    "&& sudo systemctl restart docker   # once, on the host",
+    "docker run --gpus all --ipc=host <image> ...   # start the container with GPU access",
+)
+_FIXES = {
+    "docker": _DOCKER,
+    "podman": (
+        "sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml   # once, on the host",
+        "podman run --device nvidia.com/gpu=all --ipc=host <image> ...",
+    ),
+    "kubernetes": (
+        "Request the GPU in the pod spec: resources: {limits: {nvidia.com/gpu: 1}} "
+        "(needs the NVIDIA device plugin or GPU Operator on the cluster)",
+    ),
+}
+
+
+def _wants_gpu(facts: Facts) -> tuple[str | None, bool]:
+    """Why this container looks meant for a GPU, and whether that is proof the host has one.
+
+    A container sees the host's PCI bus (sysfs) and its kernel module (/proc/driver/nvidia) even when
+    no GPU was passed in: either proves the host has an NVIDIA GPU. A CUDA image or a CUDA torch only
+    says the container was built for one; on a host without a GPU that is expected.
+    """
+    if machine.nvidia_gpus_on_bus(facts):
+        return "an NVIDIA GPU is on the host's PCI bus", True
+    if facts.driver.kernel_module:
+        return f"the host's NVIDIA kernel module {facts.driver.kernel_module} is loaded", True
+    visible = machine.env(facts, "NVIDIA_VISIBLE_DEVICES")
+    if visible and visible.lower() not in ("void", "none", ""):
+        return f"NVIDIA_VISIBLE_DEVICES={visible} (a CUDA image)", False
+    if machine.torch_cuda(facts):
+        return f"torch {facts.torch.version} is a CUDA build", False
+    return None, False
+
+
+_WHAT = {"docker": "Docker container", "podman": "Podman container", "kubernetes": "Kubernetes pod", "lxc": "LXC container"}
+
+
+def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """Inside a container, no NVIDIA device node and no GPU, while the container is meant for one."""
+    hits = hits_for(facts, CODE)
+    runtime = facts.system.container
+    device_nodes = [n for n in facts.system.dev_nodes if re.fullmatch(r"/dev/(nvidia\d+|dxg)", n)]
+    if facts.gpus.devices or device_nodes or not (runtime or hits):
+        return []
+    reason, host_has_gpu = _wants_gpu(facts)
+    if reason is None and not hits:
+        return []
+    strong = bool(hits) or host_has_gpu
+    evidence: dict[str, object] = {
+        "container": runtime or "(from the report)",
+        "device nodes": "none of /dev/nvidia0.. or /dev/dxg",
+    }
+    if reason:
+        evidence["meant for a GPU because"] = reason
+    evidence.update(evidence_of(hits))
+    detail = (
+        "No NVIDIA device is passed into the container, so CUDA sees no GPU and torch.cuda.is_available() "
+        "is False. The driver lives on the host; the container runtime must hand the GPU in."
+    )
+    if not strong:
+        detail += " If the host has no NVIDIA GPU (a CPU-only CI runner, say), this is expected and harmless."
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR if strong else Severity.WARNING,
+            title=f"This {_WHAT.get(runtime or '', 'container')} was started without GPU access",
+            detail=detail,
+            evidence=evidence,
+            fix=_FIXES.get(runtime or "docker", _FIXES["docker"]),
+        )
+    ]
+
+
+register(
+    Check(
+        name="container-no-gpu",
+        codes=(CODE,),
+        summary="a container meant for a GPU (the host's GPU on the bus, a CUDA image, a CUDA torch) has no NVIDIA device passed in",
+        layer=Layer.ACCESS,
+        run=container_without_gpu,
+        explains=("driver.missing", "cuda.init-failed", "cuda.visible-devices"),
+    )
+)

@@ -1,0 +1,112 @@
+"""cuda.init-failed: CUDA initialisation fails for a reason no earlier check explains, with that error's usual fix."""
+
+from __future__ import annotations
+
+from torchrig.doctor.checks import machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "cuda.init-failed"
+
+# (text in the error, likely cause, fix). First match wins; the CUDA error number is in brackets.
+_KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
+    (
+        ("unknown error", "cuda_error_unknown", "error 999"),
+        "CUDA_ERROR_UNKNOWN (999) usually means the nvidia_uvm module is wedged, typically after suspend/resume",
+        ("sudo modprobe -r nvidia_uvm && sudo modprobe nvidia_uvm", "# if the module is busy: sudo reboot"),
+    ),
+    (
+        ("busy or unavailable", "error 46"),
+        "the GPU is in an exclusive compute mode and another process holds it, or it is prohibited",
+        ("nvidia-smi --query-gpu=index,compute_mode --format=csv", "sudo nvidia-smi -c DEFAULT"),
+    ),
+    (
+        ("system not yet initialized", "error 802"),
+        "on NVSwitch systems (HGX/DGX) the NVIDIA Fabric Manager is not running or does not match the driver",
+        (
+            "sudo systemctl enable --now nvidia-fabricmanager",
+            "systemctl status nvidia-fabricmanager   # its version must equal the driver's",
+        ),
+    ),
+    (
+        ("re-initialize cuda in forked subprocess",),
+        "CUDA was initialised before a fork; a forked child cannot use it",
+        ("Start worker processes with the spawn method: torch.multiprocessing.set_start_method('spawn')",),
+    ),
+    (
+        ("no cuda-capable device is detected", "error 100"),
+        "CUDA sees no device: device nodes missing or unreadable, or CUDA_VISIBLE_DEVICES hides them",
+        ("ls -l /dev/nvidia*", "unset CUDA_VISIBLE_DEVICES"),
+    ),
+    (
+        ("unsupported display driver / cuda driver combination", "error 803"),
+        "libcuda and the kernel module come from different drivers",
+        ("sudo reboot",),
+    ),
+)
+
+
+def _failure_texts(facts: Facts) -> list[str]:
+    texts = [facts.torch.cuda_init_error] if facts.torch.cuda_init_error else []
+    texts += [w for w in facts.torch.warnings if "cuda initialization" in w.lower()]
+    return texts
+
+
+def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """CUDA must initialise on a CUDA build; when it does not, name the likely cause of that error."""
+    hits = hits_for(facts, CODE)
+    # Without an NVIDIA GPU a CUDA build failing to initialise is expected (it runs on the CPU), and a
+    # CPU build has no CUDA to initialise: neither is a fault of this machine.
+    gpu_here = bool(facts.torch.version) and machine.has_nvidia_gpu(facts) and machine.torch_variant(facts) != "cpu"
+    texts = (_failure_texts(facts) if gpu_here else []) + [h.excerpt for h in hits]
+    silent = (
+        gpu_here
+        and not texts
+        and facts.torch.cuda_available is False
+        and machine.torch_cuda(facts) is not None
+        and bool(facts.gpus.devices)
+    )
+    if not texts and not silent:
+        return []
+    lowered = " ".join(texts).lower()
+    cause, fix = next(
+        ((cause, fix) for markers, cause, fix in _KNOWN if any(m in lowered for m in markers)),
+        (
+            "an error this doctor has no rule for",
+            ("nvidia-smi", "sudo dmesg | grep -iE 'nvrm|xid' | tail -n 20", "# if nvidia-smi also fails: sudo reboot"),
+        ),
+    )
+    evidence: dict[str, object] = {}
+    if silent:
+        evidence["torch.cuda.is_available()"] = f"False, while NVML sees {len(facts.gpus.devices)} GPU(s)"
+    if facts.torch.cuda_init_error and gpu_here:
+        evidence["CUDA initialisation"] = facts.torch.cuda_init_error.strip()
+    for warning in facts.torch.warnings if gpu_here else []:
+        if "cuda initialization" in warning.lower():
+            evidence["torch warning"] = warning.strip()
+    if machine.gpus(facts):
+        evidence["GPUs"] = ", ".join(g.label for g in machine.gpus(facts))
+    evidence.update(evidence_of(hits))
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title="CUDA fails to initialise",
+            detail=f"torch.cuda.is_available() is False because CUDA initialisation failed; likely cause: {cause}.",
+            evidence=evidence,
+            fix=fix,
+        )
+    ]
+
+
+register(
+    Check(
+        name="cuda-init-failed",
+        codes=(CODE,),
+        summary="CUDA initialisation fails for a reason no earlier check explains (e.g. 'unknown error' after suspend)",
+        layer=Layer.CUDA_INIT,
+        run=cuda_initialises,
+    )
+)

@@ -1,0 +1,131 @@
+"""cuda.visible-devices: CUDA_VISIBLE_DEVICES hides every GPU, or holds an entry CUDA cannot use.
+
+CUDA reads the variable as a comma-separated list of device indices, GPU UUIDs (``GPU-8932f937-...``,
+a unique prefix suffices) or MIG instances (``MIG-<uuid>``, or ``MIG-GPU-<uuid>/<gi>/<ci>`` on drivers
+before R470). At the first entry it cannot use it stops: that device and every one after it are hidden
+(CUDA C Programming Guide, "CUDA Environment Variables"). ``-1``, ``""`` and Slurm's ``NoDevFiles``
+therefore hide everything.
+"""
+
+from __future__ import annotations
+
+import re
+
+from torchrig.doctor.checks import machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts, SignatureHit
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "cuda.visible-devices"
+_UUID = r"GPU-[0-9a-fA-F-]+"
+_MIG = rf"MIG-(?:{_UUID}/\d+/\d+|[0-9a-fA-F-]+)"
+
+
+def _why_unusable(entry: str, count: int | None, uuids: list[str]) -> str | None:
+    """Why CUDA cannot use one entry, or None if it can."""
+    if re.fullmatch(r"\d+", entry):
+        if count is not None and int(entry) >= count:
+            return f"there is no GPU {entry} (this machine has {count})"
+        return None
+    if re.fullmatch(_UUID, entry):
+        if uuids and not any(u.lower().startswith(entry.lower()) for u in uuids):
+            return f"no GPU here has the UUID {entry}"
+        return None
+    if re.fullmatch(_MIG, entry):
+        return None
+    if entry == "":
+        return "it is empty"
+    return f"{entry!r} is neither a device index, a GPU UUID nor a MIG instance"
+
+
+def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """CUDA_VISIBLE_DEVICES, where set on a machine with an NVIDIA GPU, must name at least one usable device."""
+    value = machine.env(facts, "CUDA_VISIBLE_DEVICES")
+    hits = hits_for(facts, CODE)
+    if value is None:
+        return [_no_gpu_visible(hits)] if hits else []
+    if not machine.has_nvidia_gpu(facts):
+        # A report that shows the variable and CUDA finding no GPU: the variable hid them.
+        return [_hidden_by(value, hits)] if hits else []
+    count = len(facts.gpus.devices) or None
+    uuids = [g.uuid for g in facts.gpus.devices if g.uuid]
+    entries = [e.strip() for e in value.split(",")]
+    usable: list[str] = []
+    problem = None
+    for entry in entries:
+        problem = _why_unusable(entry, count, uuids)
+        if problem:
+            break
+        usable.append(entry)
+    if problem is None:
+        return []
+    everything = "0" if count is None else ",".join(str(i) for i in range(count))
+    evidence = {"CUDA_VISIBLE_DEVICES": value, "GPUs on this machine": count if count is not None else "unknown"}
+    if not usable:
+        return [
+            Finding(
+                code=CODE,
+                severity=Severity.ERROR,
+                title=f"CUDA_VISIBLE_DEVICES={value!r} hides every GPU",
+                detail=f"CUDA stops at the first entry it cannot use ({problem}), so it sees no device and "
+                "torch.cuda.is_available() is False.",
+                evidence=evidence,
+                fix=(
+                    "unset CUDA_VISIBLE_DEVICES",
+                    f"# or name the GPUs to use: export CUDA_VISIBLE_DEVICES={everything}",
+                ),
+            )
+        ]
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.WARNING,
+            title=f"CUDA_VISIBLE_DEVICES={value!r} hides GPUs after {usable[-1]}",
+            detail=f"CUDA stops at the first entry it cannot use ({problem}): only {','.join(usable)} are visible.",
+            evidence=evidence,
+            fix=(f"export CUDA_VISIBLE_DEVICES={','.join(usable)}", "# or unset CUDA_VISIBLE_DEVICES to use every GPU"),
+        )
+    ]
+
+
+def _hidden_by(value: str, hits: list[SignatureHit]) -> Finding:
+    """A log says CUDA saw no GPU while CUDA_VISIBLE_DEVICES was set: the variable named no GPU that exists."""
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"CUDA_VISIBLE_DEVICES={value!r} hides every GPU",
+        detail="CUDA found no device while CUDA_VISIBLE_DEVICES was set, so the value names no GPU that exists "
+        "(indices count from 0: on a one-GPU machine only 0 is valid).",
+        evidence={"CUDA_VISIBLE_DEVICES": value, **evidence_of(hits)},
+        fix=("unset CUDA_VISIBLE_DEVICES", "# or name a GPU that exists: export CUDA_VISIBLE_DEVICES=0"),
+    )
+
+
+def _no_gpu_visible(hits: list[SignatureHit]) -> Finding:
+    """A log says CUDA saw no GPU ("No CUDA GPUs are available") and the facts do not say why."""
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title="CUDA sees no GPU (CUDA_VISIBLE_DEVICES may hide them)",
+        detail="torch found no CUDA device. Where the machine has GPUs, CUDA_VISIBLE_DEVICES set to '', '-1' or a "
+        "wrong index or UUID hides them; inside a container, the GPU may not be passed in.",
+        evidence=evidence_of(hits),
+        fix=(
+            'echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"   # see what it hides',
+            "unset CUDA_VISIBLE_DEVICES",
+            "nvidia-smi -L   # the GPUs and UUIDs the driver sees",
+        ),
+    )
+
+
+register(
+    Check(
+        name="cuda-visible-devices",
+        codes=(CODE,),
+        summary="CUDA_VISIBLE_DEVICES hides every GPU or holds a malformed or out-of-range entry (UUIDs and MIG are valid)",
+        layer=Layer.CUDA_INIT,
+        run=visible_devices_usable,
+        explains=("cuda.init-failed",),
+    )
+)

@@ -1,0 +1,90 @@
+"""driver.forward-compat-unsupported: forward-compatibility libraries on a GPU that does not support them (Error 804)."""
+
+from __future__ import annotations
+
+import os
+
+from torchrig import knowledge
+from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "driver.forward-compat-unsupported"
+_MARKERS = (
+    "forward compatibility was attempted on non supported hw",
+    "error 804",
+    "cudaerrorcompatnotsupportedondevice",
+)
+# Forward compatibility is for data-centre GPUs; consumer and workstation boards reject it.
+_CONSUMER = ("geforce", "titan", "quadro", "rtx a", "rtx pro")
+
+
+def _said_804(facts: Facts) -> list[str]:
+    texts = [facts.torch.cuda_init_error or "", facts.torch.import_error or "", *facts.torch.warnings]
+    return [t for t in texts if any(m in t.lower() for m in _MARKERS)]
+
+
+def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """Error 804 seen, or libcuda loaded from a cuda-compat directory on a consumer GPU."""
+    hits = hits_for(facts, CODE)
+    said = _said_804(facts)
+    compat = [lib.path for lib in facts.torch.loaded_libs if lib.name.startswith("libcuda.so") and "compat" in lib.path]
+    consumer = [g.label for g in machine.gpus(facts) if any(word in (g.name or "").lower() for word in _CONSUMER)]
+    if not (said or hits or (compat and consumer)):
+        return []
+    evidence: dict[str, object] = {}
+    if said:
+        evidence["CUDA"] = said[0].strip()
+    if compat:
+        evidence["libcuda loaded from"] = compat[0]
+    if consumer:
+        evidence["GPU"] = ", ".join(consumer)
+    evidence.update(evidence_of(hits))
+    fix: list[str] = []
+    without_compat = machine.library_path_without(facts, lambda p: "compat" in p)
+    if without_compat:
+        fix.append(without_compat)
+    for path in compat:
+        parent = os.path.dirname(
+            os.path.dirname(path)
+        )  # /usr/local/cuda-12.4/compat/libcuda.so.1 -> /usr/local/cuda-12.4
+        version = os.path.basename(parent).removeprefix("cuda-")
+        if machine.is_debian_like(facts) and knowledge.minor_of(version):
+            fix.append(f"sudo apt-get remove -y cuda-compat-{version.replace('.', '-')}")
+    cuda = machine.torch_cuda(facts)
+    need = knowledge.min_driver(cuda, windows=machine.uses_windows_driver(facts)) if cuda else None
+    if cuda and need is not None:
+        fix.append(f"# the lasting fix: a driver that supports CUDA {cuda} natively, no compat libraries needed:")
+        fix += install_commands.driver_install(facts, need, install_commands.driver_branch(cuda))
+    if not fix:
+        fix.append(
+            "Remove the cuda-compat libraries from the library path (LD_LIBRARY_PATH, /etc/ld.so.conf.d) and upgrade the driver"
+        )
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title="CUDA forward-compatibility libraries are in use on a GPU that does not support them (Error 804)",
+            detail=(
+                "The cuda-compat package lets a data-centre GPU run a newer CUDA than its driver; consumer GPUs "
+                'reject it with "forward compatibility was attempted on non supported HW" and CUDA cannot '
+                "initialise. Use the system driver's own libcuda, upgraded far enough for torch's CUDA."
+            ),
+            evidence=evidence,
+            fix=tuple(fix),
+        )
+    ]
+
+
+register(
+    Check(
+        name="driver-forward-compat",
+        codes=(CODE,),
+        summary="Error 804: cuda-compat forward-compatibility libraries used on a GPU that does not support them",
+        layer=Layer.DRIVER,
+        run=compat_libraries_on_unsupported_gpu,
+        explains=("cuda.init-failed",),
+    )
+)

@@ -1,0 +1,102 @@
+"""driver.missing: an NVIDIA GPU is on the PCI bus but no NVIDIA driver is loaded."""
+
+from __future__ import annotations
+
+from packaging.version import Version
+
+from torchrig import knowledge
+from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "driver.missing"
+
+
+def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """A GPU on the bus (or a log saying nvidia-smi cannot reach the driver) and no driver version anywhere."""
+    hits = hits_for(facts, CODE)
+    bus = machine.nvidia_gpus_on_bus(facts)
+    if facts.system.wsl:
+        return _wsl_gpu_unreachable(facts)
+    if machine.uses_windows_driver(facts) or not (bus or hits):
+        return []
+    if facts.driver.kernel_module or facts.driver.userspace or facts.gpus.devices:
+        return []
+    cuda = machine.torch_cuda(facts)
+    branch = install_commands.driver_branch(cuda) if cuda else install_commands.RECOMMENDED_BRANCH
+    minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
+    evidence: dict[str, object] = {}
+    if bus:
+        evidence["PCI"] = ", ".join(f"{d.address} [{d.vendor}:{d.device}]" for d in bus)
+    evidence["kernel module"] = "not loaded (/proc/driver/nvidia/version absent)"
+    if facts.driver.nvml_error:
+        evidence["NVML"] = facts.driver.nvml_error
+    evidence.update(evidence_of(hits))
+    fix = list(install_commands.driver_install(facts, minimum or Version(str(branch)), branch))
+    if machine.is_ubuntu(facts) and facts.system.kernel:
+        # A driver that was installed but not built for the running kernel looks the same.
+        fix.insert(
+            0,
+            f"# if a driver is already installed, rebuild it for kernel {facts.system.kernel}: "
+            "sudo dkms autoinstall && sudo reboot",
+        )
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title="An NVIDIA GPU is present but no NVIDIA driver is loaded",
+            detail=(
+                "Without the kernel driver nothing can use the GPU: nvidia-smi fails and torch.cuda.is_available() "
+                "is False. After a kernel update the installed driver may not have been rebuilt (DKMS)."
+            ),
+            evidence=evidence,
+            fix=tuple(fix),
+        )
+    ]
+
+
+def _wsl_gpu_unreachable(facts: Facts) -> list[Finding]:
+    """WSL2: NVIDIA's user-space (from the Windows driver) is there but cannot reach a GPU through /dev/dxg.
+
+    WSL has no PCI bus to look at and no Linux kernel module: the evidence is NVML or nvidia-smi (both
+    only present when the Windows driver put them in /usr/lib/wsl/lib) saying the driver is not loaded.
+    """
+    markers = ("driver not loaded", "couldn't communicate with the nvidia driver")
+    texts = (facts.driver.nvml_error, facts.driver.smi_error)
+    said = [text for text in texts if text and any(m in text.lower() for m in markers)]
+    if not said or facts.driver.userspace or facts.gpus.devices:
+        return []
+    evidence: dict[str, object] = {"WSL": "yes (the GPU belongs to the Windows driver)", "NVIDIA": said[0].strip()}
+    evidence["/dev/dxg"] = "present" if "/dev/dxg" in facts.system.dev_nodes else "missing (no GPU paravirtualisation)"
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title="WSL cannot reach the NVIDIA driver on Windows",
+            detail=(
+                "Inside WSL2 the GPU is served by the Windows driver through /dev/dxg; nvidia-smi and NVML fail when "
+                "that driver is missing, too old for WSL, or the WSL kernel predates GPU support. Do not install a "
+                "Linux NVIDIA driver inside WSL."
+            ),
+            evidence=evidence,
+            fix=(
+                "Install or update the NVIDIA driver on Windows: https://www.nvidia.com/Download/index.aspx",
+                "wsl --update   # in PowerShell on Windows: a WSL kernel with GPU support",
+                "wsl --shutdown   # in PowerShell, then reopen the WSL terminal",
+            ),
+        )
+    ]
+
+
+register(
+    Check(
+        name="driver-missing",
+        codes=(CODE,),
+        summary="an NVIDIA GPU on the PCI bus with no NVIDIA kernel driver loaded",
+        layer=Layer.ACCESS,
+        run=driver_not_loaded,
+        explains=("cuda.init-failed", "driver.too-old"),
+    )
+)

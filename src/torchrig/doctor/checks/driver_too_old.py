@@ -1,0 +1,122 @@
+"""driver.too-old: the driver cannot run the CUDA release torch was built with (minor-version compatibility counted)."""
+
+from __future__ import annotations
+
+import re
+
+from packaging.version import Version
+
+from torchrig import knowledge
+from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "driver.too-old"
+
+
+def _api_from_hits(excerpts: list[str]) -> str | None:
+    """ "found version 11040" (torch's message: the driver's CUDA API version) -> "11.4"."""
+    for text in excerpts:
+        match = re.search(r"found version (\d{4,5})", text)
+        if match:
+            number = int(match.group(1))
+            return f"{number // 1000}.{number % 1000 // 10}"
+    return None
+
+
+def _api_runs(api: str, cuda: str) -> bool:
+    """Whether a driver whose CUDA API is ``api`` runs a ``cuda`` build: same major suffices from CUDA 11 on."""
+    have, need = Version(api), Version(cuda)
+    if need.major >= 11:
+        return have.major >= need.major
+    return have >= need
+
+
+def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """The driver must be at least the minimum for torch's CUDA build, counting minor-version compatibility."""
+    hits = hits_for(facts, CODE)
+    if facts.torch.cuda_available and any(s.matmul_ok for s in facts.torch.smoke) and not hits:
+        # torch's child ran a matmul on the GPU under this build, so the driver runs it: a data-centre GPU
+        # on an older driver with the cuda-compat forward-compatibility libraries (NGC containers) does.
+        return []
+    if facts.system.jetson and not hits:
+        # Jetson's driver ships with L4T and is numbered by it (/proc says "35.3.1"): the desktop minimums
+        # do not apply, and JetPack's own torch builds match its CUDA.
+        return []
+    cuda = machine.torch_cuda(facts)
+    driver = machine.driver_version(facts)
+    windows = machine.uses_windows_driver(facts)
+    api = facts.driver.cuda_driver_api or _api_from_hits([h.excerpt for h in hits])
+    need = knowledge.min_driver(cuda, windows=windows) if cuda else None
+    have = knowledge.parse_version(driver)
+    if need is not None and have is not None:
+        too_old = have < need
+    elif cuda and api:
+        too_old = not _api_runs(api, cuda)
+    else:
+        too_old = bool(hits)
+    if not too_old:
+        return []
+    evidence: dict[str, object] = {}
+    if driver:
+        evidence["driver" + (" (Windows, as WSL sees it)" if windows else "")] = driver
+    if api:
+        evidence["newest CUDA this driver supports"] = api
+    if facts.torch.version:
+        evidence["torch"] = facts.torch.version
+    if cuda:
+        evidence["torch built with CUDA"] = cuda
+    if need is not None:
+        evidence["minimum driver for that build"] = f"{need} (minor-version compatibility)"
+    evidence.update(evidence_of(hits))
+    branch = install_commands.driver_branch(cuda, windows=windows) if cuda else None
+    fix: list[str] = []
+    if need is not None:
+        fix += install_commands.driver_install(facts, need, branch)
+    else:
+        fix.append(
+            "Update the NVIDIA driver to the newest branch for your GPU (580 or later runs every current PyTorch build)"
+        )
+    # a log may give only the CUDA version the driver supports ("found version 11040"); a release the
+    # tables do not know (8.0, newer than 13.2) gives no driver to plan with
+    api_driver = knowledge.min_driver(api, windows=windows, minor_compat=False) if api else None
+    runnable = driver or (str(api_driver) if api_driver else None)
+    if runnable:
+        build = install_commands.choose_build(facts, driver=runnable)
+        if build is not None:
+            fix.append(f"# or keep this driver and install a PyTorch build it runs (CUDA {build.cuda}):")
+            fix += install_commands.torch_install(facts, build, ctx)
+    shown = f"{driver}" if driver else f"supporting CUDA {api}" if api else "installed"
+    title = (
+        f"The NVIDIA driver ({shown}) is too old for torch's CUDA {cuda} build"
+        if cuda
+        else "The NVIDIA driver is too old for this PyTorch build"
+    )
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title=title,
+            detail=(
+                f"A CUDA {cuda or ''} build needs driver {need or 'newer than this one'} or newer; with an older driver "
+                'CUDA initialisation fails ("The NVIDIA driver on your system is too old") and '
+                "torch.cuda.is_available() is False. Either upgrade the driver or install a build for an older CUDA."
+            ),
+            evidence=evidence,
+            fix=tuple(fix),
+        )
+    ]
+
+
+register(
+    Check(
+        name="driver-too-old",
+        codes=(CODE,),
+        summary="the driver is below the minimum for torch's CUDA build (minor-version compat counted; WSL: Windows driver)",
+        layer=Layer.DRIVER,
+        run=driver_runs_torch_build,
+        explains=("cuda.init-failed",),
+    )
+)

@@ -1,0 +1,79 @@
+"""driver.version-mismatch: the loaded kernel module and the user-space driver library differ."""
+
+from __future__ import annotations
+
+import re
+
+from torchrig.doctor.checks import machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "driver.version-mismatch"
+_MESSAGE = "driver/library version mismatch"
+
+
+def kernel_and_library_differ(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """The kernel module and the user-space library must be the same driver version."""
+    kernel, library = facts.driver.kernel_module, facts.driver.userspace
+    hits = hits_for(facts, CODE)
+    for hit in hits:
+        # dmesg: "NVRM: API mismatch: the client has the version 515.48.07, but this kernel module has the version 510.73.05"
+        client = re.search(r"client has the version ([\d.]+)", hit.excerpt)
+        module = re.search(r"kernel module has the version ([\d.]+)", hit.excerpt)
+        library = library or (client.group(1).rstrip(".") if client else None)
+        kernel = kernel or (module.group(1).rstrip(".") if module else None)
+    said = [e for e in (facts.driver.nvml_error, facts.driver.smi_error) if e and _MESSAGE in e.lower()]
+    differ = bool(kernel and library and kernel.strip() != library.strip()) and not machine.uses_windows_driver(facts)
+    if not (differ or said or hits):
+        return []
+    evidence: dict[str, object] = {}
+    if kernel:
+        evidence["kernel module (/proc/driver/nvidia/version)"] = kernel
+    if library:
+        evidence["user-space library (NVML)"] = library
+    for text in said:
+        evidence["NVML"] = text
+    evidence.update(evidence_of(hits))
+    if facts.system.container:
+        fix: tuple[str, ...] = (
+            "Reboot the host (the driver was upgraded there and the old kernel module is still loaded)",
+        )
+    else:
+        fix = (
+            "sudo reboot",
+            "# or, with nothing using the GPU (no display server, no CUDA process), reload the module instead:",
+            "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia && sudo modprobe nvidia_uvm",
+        )
+    title = (
+        f"The NVIDIA kernel module ({kernel}) and driver library ({library}) are different versions"
+        if kernel and library
+        else "NVML reports a driver/library version mismatch"
+    )
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title=title,
+            detail=(
+                "The driver package was upgraded but the old kernel module is still loaded, so NVML and nvidia-smi "
+                'fail with "Driver/library version mismatch" and CUDA cannot initialise. Loading the new module '
+                "(a reboot) fixes it."
+            ),
+            evidence=evidence,
+            fix=fix,
+        )
+    ]
+
+
+register(
+    Check(
+        name="driver-version-mismatch",
+        codes=(CODE,),
+        summary="the loaded NVIDIA kernel module and the user-space driver library are different versions",
+        layer=Layer.DRIVER,
+        run=kernel_and_library_differ,
+        explains=("cuda.init-failed", "driver.too-old"),
+    )
+)

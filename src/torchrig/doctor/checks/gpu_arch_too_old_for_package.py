@@ -1,0 +1,101 @@
+"""gpu.arch-too-old-for-package: an installed CUDA extension needs a higher compute capability than a GPU has."""
+
+from __future__ import annotations
+
+import shlex
+
+from torchrig.doctor.checks import machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts, SignatureHit
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.knowledge import extensions
+
+CODE = "gpu.arch-too-old-for-package"
+
+
+def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """Each installed extension's minimum compute capability (knowledge/extensions.toml) must be met by every GPU."""
+    gpus = [g for g in machine.gpus(facts) if g.capability]
+    findings = []
+    for pkg in facts.companions:
+        need = extensions.need_of(pkg.name, pkg.version)
+        if need is None:
+            continue
+        low = [g for g in gpus if extensions.cc_below(g.capability or "", need.min_cc)]
+        if not low:
+            continue
+        able = [g for g in gpus if g not in low]
+        py = machine.python_command(facts)
+        fix: list[str] = []
+        if able:
+            fix.append(
+                f"export CUDA_VISIBLE_DEVICES={shlex.quote(','.join(g.selector for g in able))}   # only the GPUs it supports"
+            )
+        if (
+            need.alternative
+            and need.alternative_min_cc
+            and not any(extensions.cc_below(g.capability or "", need.alternative_min_cc) for g in low)
+        ):
+            fix.append(
+                shlex.join([py, "-m", "pip", "install", need.alternative])
+                + f"   # runs on compute capability {need.alternative_min_cc}+"
+            )
+        fix.append(shlex.join([py, "-m", "pip", "uninstall", "-y", pkg.name]) + "   # or do without it on this GPU")
+        findings.append(
+            Finding(
+                code=CODE,
+                severity=Severity.ERROR,
+                title=f"{pkg.name} {pkg.version or ''} needs compute capability {need.min_cc}+, but "
+                f"{', '.join(g.label for g in low)} {'has' if len(low) == 1 else 'have'} less",
+                detail=f"{need.why}; on an older GPU it fails at import or at the first kernel launch.",
+                evidence={
+                    "package": f"{pkg.name} {pkg.version or ''}".strip(),
+                    "needs": f"compute capability >= {need.min_cc}",
+                    "GPUs": ", ".join(g.label for g in gpus),
+                    "source": need.source,
+                },
+                fix=tuple(fix),
+            )
+        )
+    hits = hits_for(facts, CODE)
+    if hits and not findings:
+        findings.append(_from_log(facts, hits))
+    return findings
+
+
+def _from_log(facts: Facts, hits: list[SignatureHit]) -> Finding:
+    """A log shows an extension rejecting the GPU ("FlashAttention only supports Ampere GPUs or newer")."""
+    known = [(pkg, need) for pkg in facts.companions if (need := extensions.need_of(pkg.name, pkg.version))]
+    py = machine.python_command(facts)
+    fix: list[str] = []
+    for pkg, need in known:
+        if need.alternative and need.alternative_min_cc:
+            fix.append(
+                shlex.join([py, "-m", "pip", "install", need.alternative])
+                + f"   # if the GPU has compute capability {need.alternative_min_cc}+"
+            )
+        fix.append(shlex.join([py, "-m", "pip", "uninstall", "-y", pkg.name]) + "   # or do without it on this GPU")
+    if not fix:
+        fix.append("Run on a GPU the extension supports, or uninstall the extension (see its installation page)")
+    what = ", ".join(f"{pkg.name} {pkg.version or ''}".strip() for pkg, _ in known) or "An installed extension"
+    needs = {f"{pkg.name} needs": f"compute capability >= {need.min_cc} ({need.source})" for pkg, need in known}
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"{what} does not support this GPU's compute capability",
+        detail="The extension refused the GPU at run time: its kernels need a newer architecture.",
+        evidence={**needs, **evidence_of(hits)},
+        fix=tuple(fix),
+    )
+
+
+register(
+    Check(
+        name="gpu-arch-too-old-for-package",
+        codes=(CODE,),
+        summary="an installed CUDA extension (flash-attn, vllm, bitsandbytes, ...) needs a higher compute capability",
+        layer=Layer.BUILD,
+        run=extensions_run_on_every_gpu,
+    )
+)

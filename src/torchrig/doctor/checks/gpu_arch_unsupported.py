@@ -1,0 +1,137 @@
+"""gpu.arch-unsupported: torch's build has no kernels (SASS or PTX) for a GPU's compute capability."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from torchrig import knowledge
+from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts, SignatureHit
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "gpu.arch-unsupported"
+_JETSON_DOCS = "https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform/index.html"
+
+
+def _build_archs(facts: Facts) -> list[str]:
+    """The architectures torch reports, else the ones torchrig's tables list for its release and variant (x86_64)."""
+    if facts.torch.hip:
+        return []  # ROCm builds list gfx targets; NVIDIA capabilities do not apply
+    if facts.torch.arch_list:
+        return [a for a in facts.torch.arch_list if re.fullmatch(r"(sm|compute)_\d+a?", a)]
+    variant = machine.torch_variant(facts)
+    if not facts.torch.version or not variant or not variant.startswith("cu"):
+        return []
+    if (facts.system.machine or "x86_64") not in ("x86_64", "AMD64"):
+        return []  # the tables hold x86_64 arch lists; aarch64 wheels differ
+    return knowledge.arch_list(facts.torch.version, variant) or []
+
+
+def _capabilities_in(excerpts: list[str]) -> list[str]:
+    """ "... RTX 5090 with CUDA capability sm_120 is not compatible" / "(CC) 12.0" -> ["12.0"]."""
+    found = []
+    for text in excerpts:
+        for digits in re.findall(r"capability sm_(\d{2,3})", text):
+            found.append(f"{digits[:-1]}.{digits[-1]}")
+        found += re.findall(r"(?:compute capability \(CC\)|cuda capability) (\d+\.\d)", text, flags=re.IGNORECASE)
+    return list(dict.fromkeys(found))
+
+
+def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """Every GPU's compute capability must be covered by the build's arch list (SASS of the same major, or PTX)."""
+    hits = hits_for(facts, CODE)
+    archs = _build_archs(facts)
+    uncovered = [
+        g for g in machine.gpus(facts) if g.capability and archs and not knowledge.build_covers(archs, g.capability)
+    ]
+    if not uncovered and not hits:
+        return []
+    ccs = list(dict.fromkeys(machine.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
+    if not uncovered and archs and ccs and all(knowledge.build_covers(archs, cc) for cc in ccs):
+        return [_extension_without_kernels(facts, ccs, hits)]
+    evidence: dict[str, object] = {}
+    if facts.torch.version:
+        evidence["torch"] = facts.torch.version
+    if archs:
+        evidence["compiled for"] = " ".join(archs)
+    if uncovered:
+        evidence["GPUs without kernels"] = ", ".join(g.label for g in uncovered)
+    for smoke in facts.torch.smoke:
+        if smoke.error and "kernel image" in smoke.error:
+            evidence[f"GPU{smoke.device} smoke test"] = smoke.error.strip()
+    evidence.update(evidence_of(hits))
+    fix: list[str] = []
+    if facts.system.jetson:
+        fix.append(f"Install NVIDIA's JetPack build of PyTorch for this Jetson: {_JETSON_DOCS}")
+    elif ccs:
+        build = install_commands.choose_build(facts, ccs=ccs)
+        if build is None and machine.driver_version(facts):
+            build = install_commands.choose_build(facts, driver="", ccs=ccs)  # also the builds that need a newer driver
+            if build is not None and build.cuda:
+                need = knowledge.min_driver(build.cuda, windows=machine.uses_windows_driver(facts))
+                fix.append(f"# this build needs driver {need} or newer (see driver.too-old)")
+        if build is not None:
+            fix += install_commands.torch_install(facts, build, ctx)
+        else:
+            arch = ";".join(ccs)
+            fix.append(
+                f"No published PyTorch build carries kernels for compute capability {', '.join(ccs)}; "
+                f'build from source with TORCH_CUDA_ARCH_LIST="{arch}"'
+            )
+    else:
+        fix.append(
+            "Install the PyTorch CUDA variant whose torch.cuda.get_arch_list() covers this GPU's sm_XY "
+            "(run torchrig doctor on that machine to get the exact command)"
+        )
+    names = (
+        ", ".join(g.label for g in uncovered)
+        if uncovered
+        else (f"compute capability {', '.join(ccs)}" if ccs else "this GPU")
+    )
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title=f"{_subject(facts)} has no kernels for {names}",
+            detail="The build carries no machine code (SASS) for this GPU's architecture and no PTX it could compile, "
+            'so CUDA operations fail with "no kernel image is available for execution on the device".',
+            evidence=evidence,
+            fix=tuple(fix),
+        )
+    ]
+
+
+def _subject(facts: Facts) -> str:
+    return f"torch {facts.torch.version}" if facts.torch.version else "This PyTorch build"
+
+
+def _extension_without_kernels(facts: Facts, ccs: list[str], hits: list[SignatureHit]) -> Finding:
+    """torch covers every GPU, yet a kernel image was missing: a compiled extension lacks this architecture."""
+    arch = ";".join(ccs)
+    py = machine.python_command(facts)
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"A compiled CUDA extension has no kernels for compute capability {', '.join(ccs)}",
+        detail=f"{_subject(facts)} itself covers every GPU here, so the missing kernel image belongs to an extension "
+        "built for other architectures (a custom op, or a wheel built on another machine).",
+        evidence={"compiled for": " ".join(_build_archs(facts)), **evidence_of(hits)},
+        fix=(
+            f"TORCH_CUDA_ARCH_LIST={shlex.quote(arch)} {shlex.quote(py)} -m pip install --no-build-isolation --no-cache-dir "
+            "--force-reinstall <the extension>",
+        ),
+    )
+
+
+register(
+    Check(
+        name="gpu-arch-unsupported",
+        codes=(CODE,),
+        summary="a GPU's compute capability is not covered by the torch build's arch list (sm_XY / PTX)",
+        layer=Layer.BUILD,
+        run=build_has_kernels_for_every_gpu,
+    )
+)

@@ -1,0 +1,77 @@
+"""shm.too-small: /dev/shm is too small for DataLoader worker processes."""
+
+from __future__ import annotations
+
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "shm.too-small"
+# DataLoader workers pass every batch through /dev/shm. Docker's default is 64 MiB; DeepSpeed's
+# ds_report warns below 512 MB, which one batch of images at fp32 can already exceed.
+MINIMUM_BYTES = 512 << 20
+SUGGESTED = "16g"
+
+
+def _is_failure(excerpt: str) -> bool:
+    """A worker that died proves shm too small; NGC's "SHMEM allocation limit" banner only warns."""
+    return "allocation limit" not in excerpt.lower()
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MiB"
+
+
+def shm_fits_dataloader_workers(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """On Linux, /dev/shm must hold at least 512 MiB (a "Bus error" in a worker proves it too small)."""
+    hits = hits_for(facts, CODE)
+    total = facts.system.shm_total_bytes
+    if (facts.system.os or "linux").lower() != "linux":
+        return []
+    small = total is not None and total < MINIMUM_BYTES
+    if not small and not hits:
+        return []
+    runtime = facts.system.container
+    if runtime in ("docker", "podman") or (runtime is None and hits and facts.origin == "report"):
+        tool = runtime or "docker"
+        fix: tuple[str, ...] = (
+            f"{tool} run --shm-size={SUGGESTED} <image> ...   # or --ipc=host to share the host's /dev/shm",
+        )
+    elif runtime == "kubernetes":
+        fix = ("Mount an emptyDir with medium: Memory (sizeLimit: 16Gi) at /dev/shm in the pod spec",)
+    elif runtime:
+        fix = (f"Give the {runtime} container a larger /dev/shm (e.g. {SUGGESTED})",)
+    else:
+        fix = (f"sudo mount -o remount,size={SUGGESTED.upper()} /dev/shm",)
+    evidence: dict[str, object] = {}
+    if total is not None:
+        evidence["/dev/shm size"] = _mib(total)
+        evidence["needs at least"] = _mib(MINIMUM_BYTES)
+    if runtime:
+        evidence["container"] = runtime
+    evidence.update(evidence_of(hits))
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR if any(_is_failure(h.excerpt) for h in hits) else Severity.WARNING,
+            title=f"/dev/shm is only {_mib(total)}"
+            if total is not None
+            else "/dev/shm ran out (Bus error in a DataLoader worker)",
+            detail="DataLoader workers hand batches to the main process through shared memory; when it fills, "
+            'workers die with "Bus error" or "unable to write to file </torch_...>".',
+            evidence=evidence,
+            fix=fix,
+        )
+    ]
+
+
+register(
+    Check(
+        name="shm-too-small",
+        codes=(CODE,),
+        summary="/dev/shm smaller than 512 MiB (Docker's default 64 MiB) for DataLoader workers",
+        layer=Layer.RUNTIME,
+        run=shm_fits_dataloader_workers,
+    )
+)

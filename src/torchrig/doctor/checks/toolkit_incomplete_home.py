@@ -1,0 +1,58 @@
+"""toolkit.incomplete-home: the CUDA_HOME that extensions would build with has no CUDA headers.
+
+torch.utils.cpp_extension takes the parent of the directory holding ``nvcc`` on PATH as CUDA_HOME. When
+that nvcc is a wrapper script or a symlink farm (``/usr/local/bin/nvcc`` that execs the real one),
+CUDA_HOME becomes ``/usr/local``: nvcc still runs, but ``$CUDA_HOME/include/cuda_runtime.h`` and
+``$CUDA_HOME/lib64`` do not exist, so the C++ half of every CUDA extension fails to compile or link.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from torchrig import knowledge
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "toolkit.incomplete-home"
+
+
+def cuda_home_has_headers(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """With a CUDA build of torch, the toolkit home extensions build against must hold the CUDA headers."""
+    tk = facts.toolkit
+    if not facts.torch.cuda or not tk.cuda_home or tk.headers is not False:
+        return []
+    # prefer another toolkit of torch's CUDA major; any other toolkit beats none
+    major = knowledge.minor_of(facts.torch.cuda or "")
+    same_major = [o for o in tk.others if o.version and major and o.version.split(".")[0] == major.split(".")[0]]
+    target = (same_major or tk.others or [None])[0]
+    if target is not None:
+        fix: tuple[str, ...] = (f"export CUDA_HOME={shlex.quote(target.path)}",)
+    else:
+        fix = ("export CUDA_HOME=/path/to/the/cuda/toolkit   # the directory that holds bin/nvcc and include/",)
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.WARNING,
+            title=f"CUDA_HOME for building extensions would be {tk.cuda_home}, which has no CUDA headers",
+            detail=(
+                f"torch.utils.cpp_extension finds the toolkit by {tk.found_by}; {tk.cuda_home}/include has no "
+                "cuda_runtime.h, so building a CUDA extension (flash-attn, apex, a custom op) fails with "
+                "'cuda_runtime.h: No such file or directory' or a link error. Running torch is not affected."
+            ),
+            evidence={"cuda_home": tk.cuda_home, "found_by": tk.found_by, "nvcc": tk.nvcc},
+            fix=fix,
+        )
+    ]
+
+
+register(
+    Check(
+        name="toolkit-incomplete-home",
+        codes=(CODE,),
+        summary="the CUDA_HOME extensions would build with holds the CUDA headers",
+        layer=Layer.LIBRARIES,
+        run=cuda_home_has_headers,
+    )
+)

@@ -1,0 +1,128 @@
+"""torch.companion-mismatch: torchvision or torchaudio was not built for the installed torch (version or CUDA variant)."""
+
+from __future__ import annotations
+
+import shlex
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from torchrig import knowledge
+from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts, Package
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "torch.companion-mismatch"
+_COMPANIONS = ("torchvision", "torchaudio")
+
+
+def _torch_requirement(pkg: Package) -> Requirement | None:
+    for line in pkg.requires:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.name.lower() == "torch" and str(req.specifier) and not req.marker:
+            return req
+    return None
+
+
+def _version_problem(pkg: Package, torch_version: str) -> str | None:
+    """Why this companion's version does not pair with torch, from its Requires-Dist, else the release table."""
+    public = knowledge.parse_version(torch_version)
+    req = _torch_requirement(pkg)
+    if req is not None and public is not None:
+        if not req.specifier.contains(public.public, prereleases=True):
+            return f"{pkg.name} {pkg.version} requires {req}, but torch is {torch_version}"
+        return None
+    rel = knowledge.release(torch_version)
+    if public is None or public.is_prerelease:
+        return None  # nightlies number companions on their own schedule (torch 2.5.0.dev with torchaudio 2.4.0.dev)
+    expected = getattr(rel, pkg.name, None) if rel else None
+    if expected and knowledge.minor_of(pkg.version or "") != expected:
+        return f"torch {rel.minor} pairs with {pkg.name} {expected}, but {pkg.version} is installed"  # type: ignore[union-attr]
+    return None
+
+
+def _variant_problem(pkg: Package, torch_variant: str | None) -> str | None:
+    """A companion's local tag (+cu126) must match torch's CUDA variant where both carry one."""
+    mine = knowledge.variant_of(pkg.version or "")
+    if mine and torch_variant and mine != torch_variant:
+        return f"{pkg.name} {pkg.version} is built for {mine}, torch for {torch_variant}"
+    return None
+
+
+def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """torchvision and torchaudio must be the releases built for this torch, for the same CUDA variant."""
+    hits = hits_for(facts, CODE)
+    if not facts.torch.version and not hits:
+        return []
+    variant = machine.torch_variant(facts)
+    problems: dict[str, str] = {}
+    for name in _COMPANIONS:
+        pkg = facts.companion(name)
+        if pkg is None or not pkg.version or not facts.torch.version:
+            continue
+        problem = _version_problem(pkg, facts.torch.version) or _variant_problem(pkg, variant)
+        if problem:
+            problems[name] = problem
+    if not problems and not hits:
+        return []
+    fix: list[str] = []
+    build = install_commands.current_build(facts)
+    names = list(problems) or [n for n in _COMPANIONS if facts.companion(n)] or ["torchvision"]
+    if build is not None:
+        wanted = {"torchvision": build.torchvision, "torchaudio": build.torchaudio}
+        specs = [f"{n}=={wanted[n]}" for n in names if wanted.get(n)]
+        if (facts.torch.installer or "").lower() == "conda":
+            fix.append(
+                shlex.join(
+                    [
+                        "conda",
+                        "install",
+                        "-y",
+                        "-c",
+                        "conda-forge",
+                        *[s.replace("==", "=").removesuffix(".*") for s in specs],
+                    ]
+                )
+            )
+        elif specs:
+            url = knowledge.index_url(build.variant, base=ctx.index_base)
+            py = machine.python_command(facts)
+            # --no-deps: keep this torch; --force-reinstall: pip counts 0.28.0+cu126 as satisfying ==0.28.0.
+            fix.append(
+                shlex.join([py, "-m", "pip", "install", "--force-reinstall", "--no-deps", *specs, "--index-url", url])
+            )
+    if not fix:
+        fix.append(
+            "Reinstall torchvision/torchaudio together with torch from the same index, e.g. "
+            "`pip install torch==X torchvision==Y --index-url https://download.pytorch.org/whl/cuXXX`"
+        )
+    evidence: dict[str, object] = {"torch": facts.torch.version} if facts.torch.version else {}
+    evidence.update({name: problem for name, problem in problems.items()})
+    evidence.update(evidence_of(hits))
+    what = " and ".join(problems) or "torchvision"
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title=f"{what} {'was' if len(problems) < 2 else 'were'} not built for torch {facts.torch.version or ''}".rstrip(),
+            detail="A companion built for another torch or CUDA variant fails to load its C++ operators "
+            '("operator torchvision::nms does not exist", undefined symbols) or silently falls back.',
+            evidence=evidence,
+            fix=tuple(fix),
+        )
+    ]
+
+
+register(
+    Check(
+        name="torch-companion-mismatch",
+        codes=(CODE,),
+        summary="torchvision/torchaudio not built for this torch: version pairing and CUDA variant",
+        layer=Layer.BUILD,
+        run=companions_match_torch,
+    )
+)

@@ -1,0 +1,103 @@
+"""torch.import-failed: torch is installed but importing it fails; name the library that failed and fix that."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from torchrig import knowledge
+from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+CODE = "torch.import-failed"
+_CUDA_DIR = re.compile(r"cuda|cudnn|nvidia|nccl|tensorrt", re.IGNORECASE)
+
+
+def _failing_library(text: str) -> str | None:
+    """ "libcudnn.so.9: cannot open shared object file" -> "libcudnn.so.9"; "version `GLIBCXX_3.4.30'" -> "libstdc++"."""
+    if "GLIBCXX_" in text or "CXXABI_" in text:
+        return "libstdc++"
+    match = re.search(r"undefined symbol: \S+, version (lib[\w+.-]+\.so[\d.]*)", text)
+    match = match or re.search(r"(lib[\w+-]+\.so(?:\.\d+)*)", text)
+    return match.group(1) if match else None
+
+
+def _reinstall_same(facts: Facts, ctx: CheckContext) -> tuple[str, ...]:
+    """Reinstall the same torch with every dependency, which restores its own CUDA libraries."""
+    build = install_commands.current_build(facts)
+    py = machine.python_command(facts)
+    if (facts.torch.installer or "").lower() == "conda":
+        return ("conda install -y --force-reinstall pytorch",)
+    if build is None:
+        version = knowledge.parse_version(facts.torch.version)
+        if version is None:
+            return ("Reinstall torch with the command you installed it with, adding --force-reinstall",)
+        return (shlex.join([py, "-m", "pip", "install", "--force-reinstall", f"torch=={version.base_version}"]),)
+    url = knowledge.index_url(build.variant, base=ctx.index_base)
+    return (shlex.join([py, "-m", "pip", "install", "--force-reinstall", f"torch=={build.torch}", "--index-url", url]),)
+
+
+def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """An installed torch must import; the failing library decides the fix."""
+    hits = hits_for(facts, CODE)
+    if facts.torch.import_ok is not False and not hits:
+        return []
+    text = facts.torch.import_error or " ".join(h.excerpt for h in hits)
+    library = _failing_library(text)
+    ld_path = machine.env(facts, "LD_LIBRARY_PATH") or ""
+    cuda_dirs = [p for p in ld_path.split(":") if p and _CUDA_DIR.search(p)]
+    fix: list[str] = []
+    if cuda_dirs and library and library != "libcuda.so.1":
+        # A CUDA library on LD_LIBRARY_PATH wins over the copy torch ships: the usual "undefined symbol".
+        fix.append(machine.library_path_without(facts, lambda p: p in cuda_dirs) or "unset LD_LIBRARY_PATH")
+        fix.append("# if it still fails, reinstall torch with its own CUDA libraries:")
+    if library and library.startswith("libcuda.so"):
+        if machine.nvidia_gpus_on_bus(facts):
+            fix.append("Install the NVIDIA driver (it provides libcuda.so.1); see driver.missing")
+        else:
+            build = install_commands.cpu_build(facts)
+            if build:
+                fix.append("# no NVIDIA driver here: install the CPU build")
+                fix += install_commands.torch_install(facts, build, ctx)
+    elif library == "libstdc++":
+        if facts.system.conda_prefix:
+            fix.append("conda install -y -c conda-forge 'libstdcxx-ng>=13'")
+        else:
+            fix.append("Upgrade the system C++ runtime (libstdc++6) or use a Python from a newer distribution")
+    else:
+        fix += _reinstall_same(facts, ctx)
+    evidence: dict[str, object] = {}
+    if facts.torch.location:
+        evidence["torch"] = f"{facts.torch.version or ''} at {facts.torch.location}".strip()
+    if facts.torch.import_error:
+        evidence["import error"] = facts.torch.import_error.strip()
+    if cuda_dirs:
+        evidence["LD_LIBRARY_PATH"] = ld_path
+    evidence.update(evidence_of(hits))
+    failing = f" ({library})" if library else ""
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title=f"Importing torch fails{failing}",
+            detail="torch is installed but `import torch` raises"
+            + (f"; the failing library is {library}" if library else "")
+            + ".",
+            evidence=evidence,
+            fix=tuple(fix),
+        )
+    ]
+
+
+register(
+    Check(
+        name="torch-import-failed",
+        codes=(CODE,),
+        summary="torch is installed but importing it fails; names the failing library (CUDA libs, libcuda, libstdc++)",
+        layer=Layer.TORCH_INSTALL,
+        run=torch_imports,
+    )
+)

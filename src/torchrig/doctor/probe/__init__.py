@@ -1,0 +1,148 @@
+"""Gathering :class:`~torchrig.doctor.facts.Facts` on this machine: the only code of ``doctor`` that touches it.
+
+    >>> facts = gather(quick=True)
+    >>> facts.driver.kernel_module, facts.torch.version, facts.toolkit.cuda_home
+    (None, '2.13.0+cpu', '/usr/local/cuda')
+
+One module per source (``driver``, ``gpus``, ``pytorch``, ``companions``, ``toolkit``, ``system``),
+each a function ``probe(machine, quick) -> section``. The protocol of :func:`gather`:
+
+1. Every probe runs in its own daemon thread, all at once: they are independent, and the slow ones
+   (importing torch in a subprocess, NVML on a busy 8-GPU box) overlap instead of adding up.
+2. Each probe has a deadline. A probe still running at its deadline is abandoned (a daemon thread
+   never blocks the exit); its section is left empty with "timed out" in ``errors``.
+3. A probe never raises into ``gather``: an exception becomes one line in its section's ``errors``.
+4. ``facts.timings`` holds each probe's seconds (and ``total``), so a slow source is visible.
+
+``quick`` skips every subprocess (the torch import, ``nvidia-smi``, ``nvcc --version``): what is left
+reads files, metadata and NVML.
+
+Probes reach the machine only through :class:`Machine`, so tests give them a fake root directory, a
+:class:`~torchrig._core.seams.runner.FakeRunner` and a :class:`~torchrig._core.seams.nvml.FakeNvml`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from torchrig.doctor.facts import DriverFacts, Facts, GpuFacts, SystemFacts, ToolkitFacts, TorchFacts
+from torchrig._core.seams.nvml import Nvml, PynvmlNvml
+from torchrig._core.seams.root import Root
+from torchrig._core.seams.runner import Runner, SubprocessRunner
+
+__all__ = ["Machine", "gather"]
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The seams a probe may touch, and the facts about this process it starts from."""
+
+    root: Root = field(default_factory=Root)
+    runner: Runner = field(default_factory=SubprocessRunner)
+    nvml: Callable[[], Nvml] = PynvmlNvml  # a new session per probe; NVML counts init/shutdown pairs
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str = "/"
+    python: str = sys.executable  # the interpreter that imports torch in the subprocess
+    sys_path: tuple[str, ...] = ()
+    prefix: str = sys.prefix
+    base_prefix: str = sys.base_prefix
+    torch_timeout: float = 60.0  # a cold CUDA import on a network filesystem can take tens of seconds
+    command_timeout: float = 10.0  # nvidia-smi, nvcc --version
+
+    @classmethod
+    def live(cls) -> Machine:
+        """This machine, as the running interpreter sees it."""
+        try:
+            cwd = os.getcwd()
+        except OSError:  # the working directory was deleted under us
+            cwd = ""
+        return cls(
+            root=Root("/"),
+            runner=SubprocessRunner(),
+            nvml=PynvmlNvml,
+            env=dict(os.environ),
+            cwd=cwd,
+            python=sys.executable,
+            sys_path=tuple(sys.path),
+            prefix=sys.prefix,
+            base_prefix=sys.base_prefix,
+        )
+
+
+def gather(machine: Machine | None = None, *, quick: bool = False) -> Facts:
+    """Run every probe concurrently, each within its deadline, and return what they found."""
+    from torchrig.doctor.probe import companions, driver, gpus, pytorch, system, toolkit
+
+    machine = machine or Machine.live()
+    # name -> (probe, deadline in seconds, what an abandoned probe leaves behind)
+    probes: dict[str, tuple[Callable[[Machine, bool], Any], float, Callable[[], Any]]] = {
+        "driver": (driver.probe, 3 * machine.command_timeout, DriverFacts),
+        "gpus": (gpus.probe, 3 * machine.command_timeout, GpuFacts),
+        "torch": (pytorch.probe, machine.torch_timeout + machine.command_timeout, TorchFacts),
+        "companions": (companions.probe, 2 * machine.command_timeout, list),
+        "toolkit": (toolkit.probe, 2 * machine.command_timeout, ToolkitFacts),
+        "system": (system.probe, 2 * machine.command_timeout, SystemFacts),
+    }
+    started = time.perf_counter()
+    runs = {name: _Run(name, fn, machine, quick) for name, (fn, _, _) in probes.items()}
+    for run in runs.values():
+        run.thread.start()
+
+    results: dict[str, Any] = {}
+    problems: list[tuple[str, str]] = []
+    for name, (_, deadline, empty) in probes.items():
+        run = runs[name]
+        run.thread.join(max(0.0, started + deadline - time.perf_counter()))
+        if run.thread.is_alive():
+            results[name] = empty()
+            problems.append((name, f"the {name} probe timed out after {deadline:g} s and was abandoned"))
+        elif run.error is not None:
+            results[name] = empty()
+            problems.append((name, f"the {name} probe failed: {run.error}"))
+        else:
+            results[name] = run.result
+
+    facts = Facts(
+        origin="live",
+        driver=results["driver"],
+        gpus=results["gpus"],
+        torch=results["torch"],
+        companions=results["companions"],
+        toolkit=results["toolkit"],
+        system=results["system"],
+    )
+    for name, message in problems:
+        # companions is a plain list with no errors of its own; its problems are the environment's
+        section = facts.system if name == "companions" else getattr(facts, name)
+        section.errors.append(message)
+    for name, run in runs.items():
+        facts.timings[name] = round(run.seconds if run.seconds is not None else time.perf_counter() - run.t0, 4)
+    facts.timings["total"] = round(time.perf_counter() - started, 4)
+    return facts
+
+
+class _Run:
+    """One probe on its own daemon thread: its result or its exception, and how long it took."""
+
+    def __init__(self, name: str, fn: Callable[[Machine, bool], Any], machine: Machine, quick: bool) -> None:
+        self.result: Any = None
+        self.error: str | None = None
+        self.seconds: float | None = None
+        self.t0 = time.perf_counter()
+        self._fn, self._machine, self._quick = fn, machine, quick
+        self.thread = threading.Thread(target=self._target, name=f"torchrig-probe-{name}", daemon=True)
+
+    def _target(self) -> None:
+        self.t0 = time.perf_counter()
+        try:
+            self.result = self._fn(self._machine, self._quick)
+        except Exception as exc:  # a probe bug must not cost the user the rest of the report
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.seconds = time.perf_counter() - self.t0

@@ -1,0 +1,34 @@
+"""Showing a doctor run: Findings (and the Facts behind them) as a console report, JSON or Markdown.
+
+Checks return data; this is the only layer that decides what it looks like. The findings arrive
+ordered root cause first and are shown in that order.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding
+from torchrig.doctor.render.console import render_console
+from torchrig.doctor.render.json_report import render_json
+from torchrig.doctor.render.markdown import render_markdown
+
+FORMATS = ("console", "json", "markdown")
+
+
+def render(facts: Facts, findings: list[Finding], *, fmt: str = "console", out: TextIO | None = None) -> None:
+    """Write the report in ``fmt`` ("console", "json" or "markdown") to ``out`` (stdout by default)."""
+    stream = out or sys.stdout
+    if fmt == "json":
+        stream.write(render_json(facts, findings))
+    elif fmt == "markdown":
+        stream.write(render_markdown(facts, findings))
+    elif fmt == "console":
+        render_console(facts, findings, stream)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+
+
+__all__ = ["FORMATS", "render", "render_console", "render_json", "render_markdown"]

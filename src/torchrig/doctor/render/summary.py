@@ -1,0 +1,155 @@
+"""What every output format shares: the verdict sentence and the facts as labelled rows."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+
+@dataclass(frozen=True)
+class FactRow:
+    section: str
+    label: str
+    value: str
+    source: str = ""
+
+
+def counts(findings: list[Finding]) -> Counter[Severity]:
+    return Counter(f.severity for f in findings)
+
+
+def verdict(facts: Facts, findings: list[Finding]) -> str:
+    """One sentence: the root cause when something is wrong, otherwise what works."""
+    c = counts(findings)
+    errors, warnings = c[Severity.ERROR], c[Severity.WARNING]
+    if errors:
+        root = next(f for f in findings if f.severity is Severity.ERROR)
+        more = f" ({_plural(errors, 'error')}, {_plural(warnings, 'warning')} in all)"
+        return f"Root cause: {root.title} [{root.code}]{more}"
+    if warnings:
+        return f"No errors; {_plural(warnings, 'warning')} worth a look, the first: {findings[0].title} [{findings[0].code}]"
+    return f"No problems found. {_works(facts)}"
+
+
+def _works(facts: Facts) -> str:
+    t = facts.torch
+    where = "in this report" if facts.origin == "report" else "on this machine"
+    if not t.version:
+        return f"PyTorch is not installed {where}."
+    build = f"CUDA {t.cuda} build" if t.cuda else "CPU build"
+    if t.cuda_available:
+        n = t.device_count or len(facts.gpus.devices)
+        return f"PyTorch {t.version} ({build}) sees {_plural(n, 'GPU')} {where}."
+    gpus = len(facts.gpus.devices) or len(facts.system.pci_gpus)
+    if not gpus:
+        return f"PyTorch {t.version} ({build}) runs on the CPU; there is no NVIDIA GPU {where}."
+    return f"PyTorch {t.version} ({build})."
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def format_value(value: object) -> str:
+    """A fact or evidence value as words: lists joined, booleans as yes/no, nothing as an empty string."""
+    if value is None or value == [] or value == {}:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def _bytes(n: int | None) -> str:
+    if n is None:
+        return ""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return ""
+
+
+def fact_rows(facts: Facts) -> list[FactRow]:
+    """The facts worth showing, with where each came from; empty values are left out."""
+    rows: list[FactRow] = []
+
+    def add(section: str, label: str, value: object, obj: object = None, field: str | None = None) -> None:
+        text = format_value(value)
+        if text:
+            source = getattr(obj, "sources", {}).get(field or "", "") if obj is not None else ""
+            rows.append(FactRow(section, label, text, source))
+
+    d = facts.driver
+    add("Driver", "kernel module", d.kernel_module, d, "kernel_module")
+    add("Driver", "user-space library", d.userspace, d, "userspace")
+    add("Driver", "newest CUDA it supports", d.cuda_driver_api, d, "cuda_driver_api")
+    add("Driver", "NVML error", d.nvml_error, d, "nvml_error")
+    add("Driver", "nvidia-smi error", d.smi_error, d, "smi_error")
+    for gpu in facts.gpus.devices:
+        parts = [gpu.name or "?", f"compute capability {gpu.compute_capability}" if gpu.compute_capability else ""]
+        if gpu.memory_total_mib:
+            parts.append(f"{gpu.memory_total_mib} MiB")
+        if gpu.mig_mode:
+            parts.append("MIG on")
+        rows.append(FactRow("GPUs", f"GPU {gpu.index}", ", ".join(p for p in parts if p), gpu.source or ""))
+    if not facts.gpus.devices and facts.system.pci_gpus:
+        for pci in facts.system.pci_gpus:
+            rows.append(FactRow("GPUs", pci.address, f"NVIDIA device {pci.device} (on the PCI bus)", "/sys"))
+    broken = [f"{link.a}<->{link.b}: {link.status}" for link in facts.gpus.p2p if link.status != "ok"]
+    add("GPUs", "peer-to-peer not ok", broken)
+
+    t = facts.torch
+    add("PyTorch", "version", t.version, t, "version")
+    if t.version:
+        add("PyTorch", "built with CUDA", t.cuda or "no (CPU build)", t, "cuda")
+    add("PyTorch", "location", t.location, t, "location")
+    add("PyTorch", "installed by", t.installer, t, "installer")
+    if len(t.copies) > 1:
+        add("PyTorch", "copies on sys.path", t.copies, t, "copies")
+    add("PyTorch", "import error", t.import_error, t, "import_error")
+    add("PyTorch", "CUDA available", t.cuda_available, t, "cuda_available")
+    add("PyTorch", "devices", t.device_count if t.cuda_available else None, t, "device_count")
+    add("PyTorch", "compiled architectures", t.arch_list, t, "arch_list")
+    add("PyTorch", "cuDNN", t.cudnn_version, t, "cudnn_version")
+    add("PyTorch", "NCCL", t.nccl_version, t, "nccl_version")
+    add("PyTorch", "CUDA init error", t.cuda_init_error, t, "cuda_init_error")
+    for smoke in t.smoke:
+        results = (smoke.matmul_ok, smoke.conv_ok)
+        if smoke.error or False in results:
+            outcome = f"failed: {smoke.error or 'wrong result'}"
+        else:  # None is "not run" (the child died first), which is not a failure of the kernels
+            outcome = "passed" if all(results) else "not finished"
+        add("PyTorch", f"smoke test, device {smoke.device}", outcome)
+    for pkg in facts.companions:
+        add("Packages", pkg.name, f"{pkg.version or '?'}" + (f" ({pkg.installer})" if pkg.installer else ""))
+
+    k = facts.toolkit
+    add("CUDA toolkit", "CUDA_HOME (extensions build with)", k.cuda_home, k, "cuda_home")
+    add("CUDA toolkit", "found by", k.found_by, k, "found_by")
+    add("CUDA toolkit", "version", k.version, k, "version")
+    add("CUDA toolkit", "other toolkits", [f"{o.path} ({o.version or '?'})" for o in k.others], k, "others")
+
+    s = facts.system
+    add("System", "OS", " ".join(p for p in (s.os, s.distro, s.kernel, s.machine) if p), s, "os")
+    add("System", "Python", " ".join(p for p in (s.python_version, s.python_executable) if p), s, "python_version")
+    add("System", "container", s.container, s, "container")
+    add("System", "WSL", s.wsl or None, s, "wsl")
+    add("System", "Jetson", s.jetson or None, s, "jetson")
+    if s.shm_total_bytes is not None:
+        add("System", "/dev/shm", f"{_bytes(s.shm_total_bytes)} ({_bytes(s.shm_free_bytes)} free)", s, "shm_total_bytes")
+    add("System", "conda environment", s.conda_prefix, s, "conda_prefix")
+    add("System", "virtual environment", s.venv, s, "venv")
+    for name, value in sorted(s.env.items()):
+        add("Environment", name, value if value else '""', s, "env")
+    for title, section in (("Driver", d), ("GPUs", facts.gpus), ("PyTorch", t), ("CUDA toolkit", k), ("System", s)):
+        for error in section.errors:  # a probe that failed says why, so a gap in the facts is explained
+            rows.append(FactRow(title, "could not find out", error, "probe"))
+    for hit in facts.signatures:
+        where = f"line {hit.line}: " if hit.line else ""
+        rows.append(FactRow("Report", hit.id, f"{where}{hit.excerpt}", "report"))
+    return rows

@@ -1,0 +1,181 @@
+"""Someone else's evidence -> Facts: ``torchrig doctor --report FILE`` runs the checks on what this returns.
+
+Three kinds of report, told apart by content, not by file name:
+
+- ``torchrig doctor --json`` output (schema ``torchrig.doctor/1``): its ``facts`` member, as written;
+- ``python -m torch.utils.collect_env`` output, any release since torch 1.0, whole or cut off
+  (:mod:`.collect_env` knows what each field really measures);
+- any log or traceback: the lines tools print verbatim (:mod:`.logs`) and the known error
+  signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``.
+
+A collect_env output pasted into an issue usually comes with a traceback, so all three readers run
+on the same text and each records what it is sure of. Every value read from the text has the source
+``report``; nothing is guessed from prose. One value is looked up rather than read: a GPU's compute
+capability, from its model name (``knowledge/gpu_models.toml``), where the report names the GPU only.
+Text in which nothing is recognised is a :class:`~torchrig._core.errors.UserError`: running the checks on
+empty facts would call any machine healthy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from torchrig._core.errors import UserError
+from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
+from torchrig.knowledge import gpu_models
+from torchrig.knowledge import signatures as known
+from torchrig.doctor.report import collect_env, logs
+
+__all__ = ["parse_report"]
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Quoting and framing that issue trackers and rich tracebacks put in front of pasted lines.
+_LINE_PREFIX = re.compile(r"^(?:\s*>)+ ?|^\s*[│┃|]\s?(?=\S)", re.MULTILINE)
+_NOT_TEXT = re.compile(r"[\ufffd\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
+_MAX_NOT_TEXT = 0.02  # share of undecodable/control characters above which the input is not text
+
+# Signatures whose line is the error torch (or the driver) reported: recorded in the matching fact.
+_TORCH_IMPORT_ERRORS = {"torch.cuda-library-not-found", "torch.nvjitlink-undefined-symbol"}
+_CUDA_INIT_ERRORS = {
+    "driver.found-version",
+    "driver.insufficient-for-runtime",
+    "driver.forward-compat-804",
+    "cuda.unknown-error",
+    "cuda.system-not-initialized",
+    "cuda.no-gpus-available",
+}
+_CUDNN_VERSIONS = re.compile(
+    r"compiled\s+against\s+\(?(?P<built>[\d, ]+)\)?\s+but\s+(?:linked against|found runtime version)\s+\(?(?P<loaded>[\d, ]+)\)?"
+)
+
+
+def parse_report(text: str) -> Facts:
+    """Read a collect_env output, a log/traceback or a torchrig ``--json`` into Facts (origin "report").
+
+    Raises :class:`UserError` for empty input, input that is not text, a broken torchrig JSON, and
+    text in which nothing is recognised.
+    """
+    if not text.strip():
+        raise UserError(
+            "the report is empty; give the output of `python -m torch.utils.collect_env`, an error log "
+            "or a `torchrig doctor --json` file."
+        )
+    if len(_NOT_TEXT.findall(text)) > _MAX_NOT_TEXT * len(text):
+        raise UserError("the report is not text (it holds binary data); give a collect_env output, a log or a --json file.")
+    text = _normalise(text)
+    if text.lstrip().startswith("{"):
+        facts = _from_json(text)
+        if facts is not None:
+            return facts
+    return _from_text(text)
+
+
+def _normalise(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    text = _ANSI.sub("", text).replace("\uff1a", ":")  # fullwidth colons come from CJK input methods
+    return _LINE_PREFIX.sub("", text)
+
+
+def _from_json(text: str) -> Facts | None:
+    """Facts from a torchrig ``--json`` file; None for JSON that is not ours (read as a log instead)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if SCHEMA in text:
+            raise UserError(
+                f"the report looks like `torchrig doctor --json` output but is not valid JSON ({exc.msg} at line "
+                f"{exc.lineno}); it may be cut off, so give the whole file."
+            ) from None
+        return None
+    if not isinstance(data, dict):
+        return None
+    schema = data.get("schema")
+    if isinstance(schema, str) and schema.startswith("torchrig.") and schema != SCHEMA:
+        raise UserError(f"the report uses schema {schema}, which this torchrig cannot read (it reads {SCHEMA}).")
+    if schema != SCHEMA:
+        return None
+    if not isinstance(data.get("facts"), dict):
+        raise UserError(f"the report says schema {SCHEMA} but has no `facts` object; give the file `torchrig doctor --json` wrote.")
+    try:
+        facts = Facts.from_dict(data["facts"])
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise UserError(f"the `facts` in the report are malformed ({type(exc).__name__}: {exc}).") from None
+    facts.origin = "report"
+    facts.report_format = "torchrig-json"
+    _add_hits(facts, _error_text(facts))  # errors the other machine recorded may carry signatures its version did not know
+    return facts
+
+
+def _error_text(facts: Facts) -> str:
+    torch, driver = facts.torch, facts.driver
+    parts = [torch.import_error, torch.cuda_init_error, driver.nvml_error, driver.smi_error, *torch.warnings]
+    for section in (facts.driver, facts.gpus, facts.torch, facts.toolkit, facts.system):
+        parts.extend(section.errors)
+    parts.extend(smoke.error for smoke in torch.smoke)
+    return "\n".join(p for p in parts if p)
+
+
+def _from_text(text: str) -> Facts:
+    facts = Facts(origin="report")
+    is_collect_env = collect_env.parse(text.splitlines(), facts)
+    stated = logs.scan(text, facts)
+    hits = _add_hits(facts, text)
+    if not (is_collect_env or stated or hits):
+        raise UserError(
+            "nothing in the report looks like a collect_env output, a torchrig --json or a known GPU/PyTorch "
+            "error; give the full output of `python -m torch.utils.collect_env` or the whole traceback."
+        )
+    _facts_from_hits(facts, text)
+    collect_env.derive_torch_cuda(facts)
+    _capabilities_from_names(facts)
+    facts.report_format = "collect_env" if is_collect_env else "log"
+    return facts
+
+
+def _capabilities_from_names(facts: Facts) -> None:
+    """collect_env and nvidia-smi -L name GPUs without their compute capability: look it up by model."""
+    for gpu in facts.gpus.devices:
+        if gpu.compute_capability is None and gpu.name:
+            gpu.compute_capability = gpu_models.capability_of(gpu.name)
+
+
+def _add_hits(facts: Facts, text: str) -> int:
+    have = {hit.id for hit in facts.signatures}
+    added = 0
+    for match in known.find(text):
+        if match.signature.id not in have:
+            facts.signatures.append(SignatureHit(id=match.signature.id, excerpt=match.excerpt, line=match.line))
+            added += 1
+    return added
+
+
+def _facts_from_hits(facts: Facts, text: str) -> None:
+    """Some signatures are the error itself: record it where a probe would have (import, CUDA init)."""
+    torch = facts.torch
+    for hit in facts.signatures:
+        if hit.id in _TORCH_IMPORT_ERRORS:
+            collect_env.put(torch, "installed", True)
+            collect_env.put(torch, "import_ok", False)
+            collect_env.put(torch, "import_error", hit.excerpt)
+        elif hit.id in _CUDA_INIT_ERRORS:
+            collect_env.put(torch, "cuda_init_error", hit.excerpt)
+        elif hit.id == "torch.not-compiled-with-cuda":
+            collect_env.put(torch, "cuda", None)  # definitive: only a CPU build says this
+        elif hit.id == "driver.nvml-version-mismatch":
+            collect_env.put(facts.driver, "nvml_error", "Driver/library version mismatch")
+        elif hit.id == "libs.cudnn-version-incompatible":
+            versions = _CUDNN_VERSIONS.search(" ".join(text.split()))
+            if versions:
+                collect_env.put(torch, "cudnn_version", _cudnn(versions.group("loaded")))
+        elif hit.id == "container.driver-not-detected" and "docker" in text.lower():
+            collect_env.put(facts.system, "container", "docker")
+
+
+def _cudnn(text: str) -> str:
+    """"8, 0, 3" -> "8.0.3"; the pre-1.12 integer form "7600" -> "7.6.0"."""
+    numbers = [n for n in re.split(r"[,\s]+", text.strip()) if n]
+    if len(numbers) == 1 and len(numbers[0]) >= 4:
+        value = int(numbers[0])
+        return f"{value // 1000}.{value % 1000 // 100}.{value % 100}"
+    return ".".join(numbers)

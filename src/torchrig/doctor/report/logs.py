@@ -1,0 +1,228 @@
+"""Facts that logs, tracebacks and pasted command output state outright.
+
+Every extractor here reads one kind of line that a tool prints verbatim (the nvidia-smi banner,
+``/proc/driver/nvidia/version``, dmesg's NVRM lines, torch's own warnings, ``pip list``, traceback
+paths, shell lines that set an environment variable). None guesses from prose: a fact is recorded
+only where the text is the machine's own output. Each returns True if it recorded anything.
+"""
+
+from __future__ import annotations
+
+import re
+
+from torchrig.doctor.facts import Facts, Gpu, Package
+from torchrig.doctor.report.collect_env import SOURCE, put
+
+_SMI_BANNER = re.compile(
+    r"NVIDIA-SMI\s+(?P<smi>[\d.]+)\s+Driver Version:\s*(?P<driver>[\d.]+)(?:\s+CUDA Version:\s*(?P<cuda>\d+\.\d+))?"
+)
+_DRIVER_VERSION = re.compile(r"\bDriver Version:\s*(?P<driver>\d{3}\.\d+(?:\.\d+)?)")
+_PROC_VERSION = re.compile(r"NVRM(?: version:|: loading) NVIDIA UNIX .*?Kernel Module(?: for \w+)?\s+(?P<version>\d{3}\.\d+(?:\.\d+)?)")
+_NVRM_MISMATCH = re.compile(
+    r"API mismatch: the client.{0,80}?has the version (?P<client>[\d.]+?),? but.{0,120}?this kernel module has"
+    r".{0,60}?the version (?P<module>\d[\d.]*\d)",
+    re.DOTALL,
+)
+_NVML_LIBRARY = re.compile(r"NVML library version:\s*(?P<version>\d{3}\.\d+(?:\.\d+)?)")
+_FOUND_VERSION = re.compile(r"too old \(found version (?P<version>\d{4,6})\)")
+# Searched from the fixed words backwards (a pattern that starts with the free-form name would try every
+# position of the text and go quadratic on long lines); the name is the text before them on that line.
+_SM_WARNING = re.compile(r" with CUDA capability sm_(?P<sm>\d+) is not compatible")
+_NAME_LIMIT = 200
+_SM_SUPPORTED = re.compile(r"current PyTorch install supports CUDA capabilities (?P<archs>(?:\s*(?:sm|compute)_\d+\w?)+)")
+_OLD_GPU = re.compile(r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)")
+_GPU_LIST = re.compile(r"^\s*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)\s*$", re.MULTILINE)
+# `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know.
+_PIP_LIST = re.compile(
+    r"^\s*(?P<name>torch|torchvision|torchaudio|pytorch-triton|triton|xformers|flash[-_]attn|vllm|bitsandbytes)"
+    r"(?:\s+|\s*==\s*)(?P<version>\d+\.\d+[\w.+-]*)\s*$",
+    re.MULTILINE,
+)
+_TORCH_DIR_POSIX = re.compile(r"(?P<dir>(?:~|\.{1,2})?/[^\s\"':]*?/(?:site|dist)-packages/torch)/")
+_TORCH_DIR_WINDOWS = re.compile(r"(?P<dir>[A-Za-z]:\\[^\"':*?<>|\n]*?\\(?:site|dist)-packages\\torch)\\")
+_PYTHON_FROM_PATH = re.compile(r"python(?P<version>\d\.\d+)[/\\](?:site|dist)-packages")
+_CONDA_ENV = re.compile(r"(?P<prefix>/[^\s\"':]*?/envs/[^/\s\"']+)/lib/python\d")
+_VISIBLE_DEVICES = (
+    re.compile(r"""os\.environ\[\s*['"]CUDA_VISIBLE_DEVICES['"]\s*\]\s*=\s*['"](?P<value>[^'"]*)['"]"""),
+    re.compile(r"""(?:^|[\s;`(])(?:export\s+|set\s+)?CUDA_VISIBLE_DEVICES=(?P<value>['"][^'"]*['"]|[^\s`;)]*)""", re.MULTILINE),
+)
+_LD_ASSIGN = re.compile(r"""(?:^|[\s;`])(?:export\s+)?LD_LIBRARY_PATH=(?P<value>['"][^'"]*['"]|[^\s`;]+)""", re.MULTILINE)
+_LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]*)")
+_EXTENSION_MISMATCH = re.compile(
+    r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
+)
+_CONTAINER_BANNER = re.compile(r"^==+\n== .+ ==\n==+$|^NVIDIA Release \d+\.\d+|^Container image Copyright", re.MULTILINE)
+
+
+def scan(text: str, facts: Facts) -> bool:
+    """Record what the log states outright; True if anything was recorded."""
+    found = False
+    for extract in (_driver, _gpus, _torch_install, _toolkit, _environment, _container):
+        found = extract(text, facts) or found
+    return found
+
+
+def _driver(text: str, facts: Facts) -> bool:
+    driver = facts.driver
+    found = False
+    banner = _SMI_BANNER.search(text)
+    if banner:
+        put(driver, "userspace", banner.group("driver"))
+        if banner.group("cuda"):
+            put(driver, "cuda_driver_api", banner.group("cuda"))
+        found = True
+    else:
+        line = _DRIVER_VERSION.search(text)
+        if line:
+            put(driver, "userspace", line.group("driver"))
+            found = True
+    mismatch = _NVRM_MISMATCH.search(text)
+    if mismatch:
+        # dmesg names both sides: the client is the user-space library, the other the loaded module.
+        put(driver, "kernel_module", mismatch.group("module"))
+        put(driver, "userspace", mismatch.group("client"))
+        found = True
+    proc = _PROC_VERSION.search(text)
+    if proc:
+        put(driver, "kernel_module", proc.group("version"))
+        found = True
+    nvml = _NVML_LIBRARY.search(text)
+    if nvml:
+        put(driver, "userspace", nvml.group("version"))
+        found = True
+    if "Driver/library version mismatch" in text:
+        put(driver, "nvml_error", "Driver/library version mismatch")
+    old = _FOUND_VERSION.search(text)
+    if old:
+        # torch prints cudaDriverGetVersion(): 11040 = CUDA 11.4, the newest the driver supports.
+        number = int(old.group("version"))
+        put(driver, "cuda_driver_api", f"{number // 1000}.{number % 1000 // 10}")
+        found = True
+    return found
+
+
+def _gpus(text: str, facts: Facts) -> bool:
+    found = False
+    if not facts.gpus.devices:
+        listed = [
+            Gpu(index=int(m.group("index")), name=m.group("name").strip(), uuid=m.group("uuid"), source=SOURCE)
+            for m in _GPU_LIST.finditer(text)
+        ]
+        if listed:
+            facts.gpus.devices = _unique(listed)
+            facts.gpus.sources["devices"] = SOURCE
+            found = True
+    for warning in _SM_WARNING.finditer(text):
+        sm = warning.group("sm")
+        line_start = max(text.rfind("\n", 0, warning.start()) + 1, warning.start() - _NAME_LIMIT)
+        name = text[line_start : warning.start()].rsplit(":", 1)[-1]
+        _gpu_named(facts, _clean_name(name), f"{sm[:-1]}.{sm[-1]}")
+        found = True
+    for warning in _OLD_GPU.finditer(text):
+        _gpu_named(facts, warning.group("name").strip(), f"{warning.group('major')}.{warning.group('minor')}",
+                   index=int(warning.group("index")))
+        found = True
+    supported = _SM_SUPPORTED.search(text)
+    if supported:
+        put(facts.torch, "arch_list", supported.group("archs").split())
+        found = True
+    return found
+
+
+def _unique(gpus: list[Gpu]) -> list[Gpu]:
+    seen: dict[int, Gpu] = {}
+    for gpu in gpus:
+        seen.setdefault(gpu.index, gpu)
+    return list(seen.values())
+
+
+def _clean_name(name: str) -> str:
+    """What precedes "with CUDA capability": drop a warning's prefix and quoting, keep the GPU name."""
+    name = re.sub(r"^.*?(UserWarning|Warning|warn)\W*", "", name.strip())
+    return name.strip(" \t'\"`>")
+
+
+def _gpu_named(facts: Facts, name: str, capability: str, index: int | None = None) -> None:
+    """Give the GPU called ``name`` its compute capability, adding it if the report listed no such GPU."""
+    devices = facts.gpus.devices
+    lowered = name.lower()
+    for gpu in devices:  # logs repeat a warning per process or per call: the same GPU again adds nothing
+        same = gpu.index == index if index is not None else (gpu.name or "").lower() == lowered
+        if same and gpu.compute_capability == capability:
+            return
+    for gpu in devices:
+        if gpu.name and (gpu.name.lower() in lowered or lowered in gpu.name.lower()) and gpu.compute_capability is None:
+            gpu.compute_capability = capability
+            return
+    taken = {gpu.index for gpu in devices}
+    if index is None or index in taken:
+        index = max(taken, default=-1) + 1
+    devices.append(Gpu(index=index, name=name or None, compute_capability=capability, source=SOURCE))
+    facts.gpus.sources.setdefault("devices", SOURCE)
+
+
+def _torch_install(text: str, facts: Facts) -> bool:
+    torch = facts.torch
+    found = False
+    listed = {m.group("name").replace("_", "-"): m.group("version") for m in _PIP_LIST.finditer(text)}
+    if "torch" in listed:
+        put(torch, "installed", True)
+        put(torch, "version", listed.pop("torch"))
+        found = True
+    for name, version in listed.items():
+        if facts.companion(name) is None:
+            facts.companions.append(Package(name=name, version=version))
+            found = True
+    dirs = sorted({m.group("dir") for m in _TORCH_DIR_POSIX.finditer(text)} | {m.group("dir") for m in _TORCH_DIR_WINDOWS.finditer(text)})
+    if dirs:
+        put(torch, "installed", True)
+        put(torch, "location", dirs[0])
+        if len(dirs) > 1:
+            put(torch, "copies", dirs)
+        python = _PYTHON_FROM_PATH.search(dirs[0])
+        if python:
+            put(facts.system, "python_version", python.group("version"))
+        conda = _CONDA_ENV.search(dirs[0])
+        if conda:
+            put(facts.system, "conda_prefix", conda.group("prefix"))
+        found = True
+    return found
+
+
+def _toolkit(text: str, facts: Facts) -> bool:
+    """torch.utils.cpp_extension names both CUDAs when they differ: the toolkit's and torch.version.cuda."""
+    mismatch = _EXTENSION_MISMATCH.search(" ".join(text.split()))
+    if not mismatch:
+        return False
+    put(facts.toolkit, "version", mismatch.group("toolkit"))
+    put(facts.torch, "cuda", mismatch.group("torch"))
+    return True
+
+
+def _environment(text: str, facts: Facts) -> bool:
+    env = facts.system.env
+    found = False
+    for pattern in _VISIBLE_DEVICES:
+        match = pattern.search(text)
+        if match and "CUDA_VISIBLE_DEVICES" not in env:
+            env["CUDA_VISIBLE_DEVICES"] = match.group("value").strip("'\"")
+            found = True
+    ld = _LD_ASSIGN.search(text) or _LD_ECHO.search(text)
+    if ld and "LD_LIBRARY_PATH" not in env:
+        env["LD_LIBRARY_PATH"] = ld.group("value").strip().strip("'\"")
+        found = True
+    if found:
+        facts.system.sources.setdefault("env", SOURCE)
+    return found
+
+
+def _container(text: str, facts: Facts) -> bool:
+    """NVIDIA's images print a banner on start; its presence says the report came from inside one."""
+    if not _CONTAINER_BANNER.search(text):
+        return False
+    if "docker" in text.lower():  # the banner alone does not say which runtime started the image
+        put(facts.system, "container", "docker")
+    shm = re.search(r"SHMEM allocation limit is set to the default of (?P<mb>\d+)MB", text)
+    if shm:
+        put(facts.system, "shm_total_bytes", int(shm.group("mb")) << 20)
+    return True

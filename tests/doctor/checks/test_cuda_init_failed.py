@@ -1,0 +1,65 @@
+"""cuda.init-failed: when CUDA fails to initialise, name the likely cause of that error and its fix."""
+
+from __future__ import annotations
+
+from check_facts import H100, RTX4090, linux_gpu_box, report, this_machine
+
+from torchrig.doctor.checks import CheckContext, cuda_init_failed
+
+CTX = CheckContext()
+UNKNOWN = (
+    "CUDA initialization: CUDA unknown error - this may be due to an incorrectly set up environment, e.g. changing env "
+    "variable CUDA_VISIBLE_DEVICES after program start. Setting the available devices to be zero."
+)
+
+
+def test_unknown_error_after_suspend_reloads_nvidia_uvm() -> None:
+    facts = linux_gpu_box(RTX4090)
+    facts.torch.cuda_available = False
+    facts.torch.warnings = [UNKNOWN]
+    [finding] = cuda_init_failed.cuda_initialises(facts, CTX)
+    assert finding.code == "cuda.init-failed"
+    assert "suspend/resume" in finding.detail
+    assert finding.fix[0] == "sudo modprobe -r nvidia_uvm && sudo modprobe nvidia_uvm"
+    assert finding.evidence["torch warning"] == UNKNOWN
+
+
+def test_error_802_on_an_nvswitch_system_starts_the_fabric_manager() -> None:
+    facts = linux_gpu_box(H100, H100, H100, H100, H100, H100, H100, H100)
+    facts.torch.cuda_init_error = "cudaGetDeviceCount() returned 802: system not yet initialized"
+    [finding] = cuda_init_failed.cuda_initialises(facts, CTX)
+    assert finding.fix[0] == "sudo systemctl enable --now nvidia-fabricmanager"
+
+
+def test_an_error_without_a_rule_still_gets_the_diagnostic_steps() -> None:
+    facts = linux_gpu_box(H100)
+    facts.torch.cuda_init_error = "CUDA error: an illegal memory access was encountered"
+    [finding] = cuda_init_failed.cuda_initialises(facts, CTX)
+    assert finding.fix[0] == "nvidia-smi"
+
+
+def test_the_warning_in_a_log_alone_yields_the_finding() -> None:
+    facts = report(("cuda.unknown-error", "UserWarning: " + UNKNOWN))
+    [finding] = cuda_init_failed.cuda_initialises(facts, CTX)
+    assert finding.fix[0] == "sudo modprobe -r nvidia_uvm && sudo modprobe nvidia_uvm"
+
+
+def test_cuda_that_initialises_is_fine() -> None:
+    assert cuda_init_failed.cuda_initialises(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_a_cuda_build_that_sees_no_gpu_while_nvml_does_is_reported_even_without_an_error_text() -> None:
+    facts = linux_gpu_box(H100)
+    facts.torch.cuda_available = False
+    [finding] = cuda_init_failed.cuda_initialises(facts, CTX)
+    assert finding.evidence["torch.cuda.is_available()"] == "False, while NVML sees 1 GPU(s)"
+
+
+def test_a_cuda_build_on_a_laptop_without_an_nvidia_gpu_is_not_a_failure() -> None:
+    facts = this_machine()
+    facts.torch.version, facts.torch.cuda = "2.13.0+cu130", "13.0"
+    facts.torch.cuda_init_error = (
+        "Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver "
+        "from http://www.nvidia.com/Download/index.aspx"
+    )
+    assert cuda_init_failed.cuda_initialises(facts, CTX) == []

@@ -1,0 +1,75 @@
+"""cuda.visible-devices: CUDA_VISIBLE_DEVICES must leave at least one usable GPU; UUID and MIG forms are valid."""
+
+from __future__ import annotations
+
+import pytest
+from check_facts import A100, H100, linux_gpu_box, report, this_machine
+
+from torchrig.doctor.checks import CheckContext, cuda_visible_devices
+from torchrig.doctor.findings import Severity
+
+CTX = CheckContext()
+
+
+def two_h100(value: str):
+    return linux_gpu_box(H100, H100, env={"CUDA_VISIBLE_DEVICES": value})
+
+
+@pytest.mark.parametrize("value", ["", "-1", "NoDevFiles", "2"])
+def test_a_value_that_hides_every_gpu_is_an_error(value: str) -> None:
+    [finding] = cuda_visible_devices.visible_devices_usable(two_h100(value), CTX)
+    assert finding.severity is Severity.ERROR
+    assert finding.title == f"CUDA_VISIBLE_DEVICES={value!r} hides every GPU"
+    assert finding.fix == ("unset CUDA_VISIBLE_DEVICES", "# or name the GPUs to use: export CUDA_VISIBLE_DEVICES=0,1")
+
+
+def test_an_out_of_range_index_hides_it_and_everything_after() -> None:
+    [finding] = cuda_visible_devices.visible_devices_usable(two_h100("0,2,1"), CTX)
+    assert finding.severity is Severity.WARNING
+    assert "only 0 are visible" in finding.detail and "there is no GPU 2 (this machine has 2)" in finding.detail
+    assert finding.fix[0] == "export CUDA_VISIBLE_DEVICES=0"
+
+
+def test_a_uuid_that_no_gpu_here_has_hides_every_gpu() -> None:
+    [finding] = cuda_visible_devices.visible_devices_usable(two_h100("GPU-deadbeef-0000"), CTX)
+    assert "no GPU here has the UUID GPU-deadbeef-0000" in finding.detail
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0,1",
+        "1",
+        "GPU-00000001-d72c-4106-c12f-20bd9faed9f6",  # full UUID, as nvidia-smi -L prints it
+        "GPU-00000000",  # a unique prefix is enough
+        "MIG-4b9d2d3a-0b5b-5a5e-8a5e-1b2c3d4e5f60",  # R470+ MIG form
+        "MIG-GPU-00000000-d72c-4106-c12f-20bd9faed9f6/1/0",  # pre-R470 MIG form
+    ],
+)
+def test_indices_uuids_and_mig_instances_are_valid(value: str) -> None:
+    assert cuda_visible_devices.visible_devices_usable(two_h100(value), CTX) == []
+
+
+def test_unset_is_fine() -> None:
+    assert cuda_visible_devices.visible_devices_usable(linux_gpu_box(A100), CTX) == []
+
+
+def test_on_a_machine_without_a_gpu_there_is_nothing_to_hide() -> None:
+    facts = this_machine()
+    facts.system.env["CUDA_VISIBLE_DEVICES"] = ""
+    assert cuda_visible_devices.visible_devices_usable(facts, CTX) == []
+
+
+def test_no_cuda_gpus_are_available_in_a_log_points_here() -> None:
+    facts = report(("cuda.no-gpus-available", "RuntimeError: No CUDA GPUs are available"))
+    [finding] = cuda_visible_devices.visible_devices_usable(facts, CTX)
+    assert finding.severity is Severity.ERROR and "unset CUDA_VISIBLE_DEVICES" in finding.fix
+
+
+def test_a_log_that_set_the_variable_and_found_no_gpu_blames_the_variable() -> None:
+    # CoMoSVC #6: train.py sets CUDA_VISIBLE_DEVICES='1' on a machine with one GPU.
+    facts = report(("cuda.no-gpus-available", "RuntimeError: No CUDA GPUs are available"))
+    facts.system.env["CUDA_VISIBLE_DEVICES"] = "1"
+    [finding] = cuda_visible_devices.visible_devices_usable(facts, CTX)
+    assert finding.title == "CUDA_VISIBLE_DEVICES='1' hides every GPU"
+    assert finding.fix[1] == "# or name a GPU that exists: export CUDA_VISIBLE_DEVICES=0"

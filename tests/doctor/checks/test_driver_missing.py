@@ -1,0 +1,49 @@
+"""driver.missing: an NVIDIA GPU on the PCI bus needs a loaded NVIDIA driver."""
+
+from __future__ import annotations
+
+from check_facts import B200, RTX4090, linux_gpu_box, report, this_machine
+
+from torchrig.doctor.checks import CheckContext, driver_missing
+
+CTX = CheckContext()
+
+
+def test_an_rtx_4090_on_the_bus_with_no_driver_loaded_gets_the_install_commands() -> None:
+    facts = linux_gpu_box(RTX4090, driver=None, torch="2.13.0+cu130", cuda="13.0")
+    [finding] = driver_missing.driver_not_loaded(facts, CTX)
+    assert finding.code == "driver.missing"
+    assert finding.evidence["PCI"] == "0000:17:00.0 [0x10de:0x2684]"
+    assert finding.fix == (
+        "# if a driver is already installed, rebuild it for kernel 6.8.0-86-generic: sudo dkms autoinstall && sudo reboot",
+        "sudo apt-get update && sudo apt-get install -y nvidia-driver-580",
+        "sudo reboot",
+    )
+
+
+def test_without_torch_the_recommended_branch_is_still_named() -> None:
+    facts = linux_gpu_box(B200, driver=None, torch=None, distro="Rocky Linux 9.6 (Blue Onyx)")
+    [finding] = driver_missing.driver_not_loaded(facts, CTX)
+    assert finding.fix == (
+        "Install NVIDIA driver 580 or newer (the 580 branch is recommended) from your distribution "
+        "or https://www.nvidia.com/Download/index.aspx, then reboot",
+    )
+
+
+def test_nvidia_smi_failing_to_reach_the_driver_in_a_log_yields_the_finding() -> None:
+    facts = report(
+        (
+            "driver.smi-cannot-communicate",
+            "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+            "Make sure that the latest NVIDIA driver is installed and running.",
+        )
+    )
+    assert len(driver_missing.driver_not_loaded(facts, CTX)) == 1
+
+
+def test_a_machine_with_its_driver_loaded_is_fine() -> None:
+    assert driver_missing.driver_not_loaded(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_a_machine_without_an_nvidia_gpu_needs_no_driver() -> None:
+    assert driver_missing.driver_not_loaded(this_machine(), CTX) == []

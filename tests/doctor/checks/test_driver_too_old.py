@@ -1,0 +1,102 @@
+"""driver.too-old: the driver must be at least the minimum for torch's CUDA build, counting minor-version compatibility."""
+
+from __future__ import annotations
+
+from check_facts import B200, GTX1080, H100, PY, RTX4090, codes, linux_gpu_box, report
+
+from torchrig.doctor.checks import CheckContext, driver_too_old
+from torchrig.doctor.findings import Severity
+
+CTX = CheckContext()
+
+
+def test_driver_470_cannot_run_a_cu121_build() -> None:
+    facts = linux_gpu_box(GTX1080, driver="470.82.01", torch="2.4.0+cu121", cuda="12.1")
+    [finding] = driver_too_old.driver_runs_torch_build(facts, CTX)
+    assert finding.code == "driver.too-old" and finding.severity is Severity.ERROR
+    assert "470.82.01" in finding.title and "CUDA 12.1" in finding.title
+    assert finding.evidence["minimum driver for that build"] == "525.60.13 (minor-version compatibility)"
+    # Either a new driver (R580 supports Pascal) ...
+    assert finding.fix[:2] == ("sudo apt-get update && sudo apt-get install -y nvidia-driver-580", "sudo reboot")
+    # ... or the same torch release built for CUDA 11.8, which this driver runs and which has sm_61 kernels.
+    assert finding.fix[-2:] == (
+        f"{PY} -m pip uninstall -y torch",
+        f"{PY} -m pip install torch==2.4.0 --index-url https://download.pytorch.org/whl/cu118",
+    )
+
+
+def test_driver_535_runs_a_cu126_build_through_minor_version_compatibility() -> None:
+    facts = linux_gpu_box(H100, driver="535.104.05", torch="2.7.1+cu126", cuda="12.6")
+    assert driver_too_old.driver_runs_torch_build(facts, CTX) == []
+
+
+def test_driver_570_cannot_run_cuda_13_whose_branch_starts_at_580() -> None:
+    facts = linux_gpu_box(RTX4090, driver="570.133.07", torch="2.13.0+cu130", cuda="13.0")
+    [finding] = driver_too_old.driver_runs_torch_build(facts, CTX)
+    assert "nvidia-driver-580" in finding.fix[0]
+    assert finding.fix[-1] == f"{PY} -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu129"
+
+
+def test_the_current_driver_runs_the_default_cu130_build() -> None:
+    assert driver_too_old.driver_runs_torch_build(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_wsl_counts_the_windows_column_527_is_too_old_for_cu121() -> None:
+    # In WSL nvidia-smi shows the Windows driver; CUDA 12 minor-version compatibility starts at 528.33 there.
+    facts = linux_gpu_box(RTX4090, driver=None, torch="2.4.0+cu121", cuda="12.1", wsl=True, dev_nodes=["/dev/dxg"])
+    facts.driver.userspace = "527.41"
+    [finding] = driver_too_old.driver_runs_torch_build(facts, CTX)
+    assert finding.evidence["driver (Windows, as WSL sees it)"] == "527.41"
+    assert finding.fix[0].startswith("Update the Windows NVIDIA driver to 528.33 or newer")
+    assert "do not install a Linux driver inside WSL" in finding.fix[0]
+
+
+def test_wsl_with_a_current_windows_driver_is_fine() -> None:
+    facts = linux_gpu_box(RTX4090, driver=None, torch="2.13.0+cu130", cuda="13.0", wsl=True, dev_nodes=["/dev/dxg"])
+    facts.driver.userspace = "581.57"
+    assert driver_too_old.driver_runs_torch_build(facts, CTX) == []
+
+
+def test_a_cpu_build_needs_no_driver() -> None:
+    facts = linux_gpu_box(GTX1080, driver="470.82.01", torch="2.13.0+cpu", cuda=None)
+    assert driver_too_old.driver_runs_torch_build(facts, CTX) == []
+
+
+def test_a_log_with_found_version_11040_alone_yields_the_finding_and_a_build_for_cuda_11() -> None:
+    facts = report(
+        (
+            "driver.found-version",
+            "RuntimeError: The NVIDIA driver on your system is too old (found version 11040). "
+            "Please update your GPU driver by downloading and installing a new version from the URL: "
+            "http://www.nvidia.com/Download/index.aspx",
+        ),
+    )
+    [finding] = driver_too_old.driver_runs_torch_build(facts, CTX)
+    assert finding.evidence["newest CUDA this driver supports"] == "11.4"
+    assert "found version 11040" in finding.evidence["report line 3"]
+    # A driver for CUDA 11.4 runs cu118 wheels (minor-version compatibility): torch 2.7 is the newest with one.
+    assert finding.fix[-1] == "python -m pip install 'torch==2.7.*' --index-url https://download.pytorch.org/whl/cu118"
+
+
+def test_a_torch_version_in_the_report_is_compared_with_the_driver_api() -> None:
+    facts = report(
+        ("driver.insufficient-for-runtime", "CUDA driver version is insufficient for CUDA runtime version"),
+        version="2.13.0+cu130",
+        cuda="13.0",
+    )
+    facts.driver.cuda_driver_api = "12.2"
+    assert codes(driver_too_old.driver_runs_torch_build(facts, CTX)) == ["driver.too-old"]
+
+
+def test_fixes_point_at_the_configured_mirror() -> None:
+    facts = linux_gpu_box(GTX1080, driver="470.82.01", torch="2.4.0+cu121", cuda="12.1")
+    [finding] = driver_too_old.driver_runs_torch_build(
+        facts, CheckContext(index_base="https://mirrors.example.edu/pytorch/whl/")
+    )
+    assert finding.fix[-1].endswith("--index-url https://mirrors.example.edu/pytorch/whl/cu118")
+
+
+def test_a_b200_gets_the_open_kernel_modules_that_blackwell_requires() -> None:
+    facts = linux_gpu_box(B200, driver="570.172.08", torch="2.13.0+cu130", cuda="13.0")
+    [finding] = driver_too_old.driver_runs_torch_build(facts, CTX)
+    assert finding.fix[0] == "sudo apt-get update && sudo apt-get install -y nvidia-driver-580-open"

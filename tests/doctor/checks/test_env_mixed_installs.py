@@ -1,0 +1,50 @@
+"""env.mixed-installs: exactly one torch installation may be visible to the interpreter."""
+
+from __future__ import annotations
+
+from check_facts import PY, RTX4090, SITE, linux_gpu_box
+
+from torchrig.doctor.checks import CheckContext, env_mixed_installs
+from torchrig.doctor.findings import Severity
+
+CTX = CheckContext()
+USER_SITE = "/home/ada/.local/lib/python3.12/site-packages/torch"
+
+
+def test_a_user_site_copy_next_to_the_venv_copy_is_removed_and_one_reinstalled() -> None:
+    facts = linux_gpu_box(RTX4090)
+    facts.torch.copies = [f"{SITE}/torch", USER_SITE]
+    [finding] = env_mixed_installs.one_torch_installation(facts, CTX)
+    assert finding.severity is Severity.WARNING
+    assert finding.evidence["copies on sys.path"] == [f"{SITE}/torch", USER_SITE]
+    assert finding.fix == (
+        f"{PY} -m pip uninstall -y torch",
+        f"{PY} -m pip uninstall -y torch",
+        "# then install exactly one, with pip:",
+        f"{PY} -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu130",
+    )
+
+
+def test_conda_and_pip_copies_that_break_the_import_are_an_error() -> None:
+    facts = linux_gpu_box(RTX4090, conda_prefix="/opt/conda")
+    facts.torch.copies = ["/opt/conda/lib/python3.12/site-packages/torch", USER_SITE]
+    facts.torch.import_ok = False
+    [finding] = env_mixed_installs.one_torch_installation(facts, CTX)
+    assert finding.severity is Severity.ERROR
+    assert "conda remove -y -p /opt/conda --force pytorch   # conda's copy" in finding.fix
+
+
+def test_one_copy_is_fine() -> None:
+    assert env_mixed_installs.one_torch_installation(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_torch_owned_by_both_conda_and_pip_is_reinstalled_by_one_of_them() -> None:
+    facts = linux_gpu_box(RTX4090, installer="conda+pip", conda_prefix="/opt/conda/envs/train")
+    [finding] = env_mixed_installs.one_torch_installation(facts, CTX)
+    assert finding.title == "Conda and pip both installed torch"
+    assert finding.fix == (
+        f"{PY} -m pip uninstall -y torch",
+        "conda remove -y -p /opt/conda/envs/train --force pytorch   # conda's copy",
+        "# then install exactly one, with pip:",
+        f"{PY} -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu130",
+    )

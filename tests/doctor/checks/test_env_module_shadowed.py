@@ -1,0 +1,49 @@
+"""env.module-shadowed: no local file may be imported in place of an installed module."""
+
+from __future__ import annotations
+
+from check_facts import RTX4090, linux_gpu_box, report
+
+from torchrig.doctor.checks import CheckContext, env_module_shadowed
+from torchrig.doctor.facts import ShadowedModule
+from torchrig.doctor.findings import Severity
+
+CTX = CheckContext()
+
+
+def test_a_torch_py_in_the_working_directory_is_renamed() -> None:
+    facts = linux_gpu_box(RTX4090, shadowed_modules=[ShadowedModule("torch", "/home/ada/project/torch.py")])
+    [finding] = env_module_shadowed.no_local_module_shadows(facts, CTX)
+    assert finding.severity is Severity.ERROR
+    assert finding.title == "/home/ada/project/torch.py shadows the installed torch module"
+    assert finding.fix == (
+        "mv /home/ada/project/torch.py /home/ada/project/torch_local.py",
+        "rm -f /home/ada/project/__pycache__/torch.*.pyc",
+    )
+
+
+def test_running_inside_a_pytorch_checkout_means_running_elsewhere() -> None:
+    facts = linux_gpu_box(RTX4090, shadowed_modules=[ShadowedModule("torch", "/home/ada/src/pytorch/torch")])
+    [finding] = env_module_shadowed.no_local_module_shadows(facts, CTX)
+    assert finding.fix[0].startswith("cd /home/ada/src ")
+
+
+def test_a_shadowed_standard_helper_is_a_warning() -> None:
+    facts = linux_gpu_box(RTX4090, shadowed_modules=[ShadowedModule("random", "/home/ada/project/random.py")])
+    [finding] = env_module_shadowed.no_local_module_shadows(facts, CTX)
+    assert finding.severity is Severity.WARNING
+
+
+def test_a_partially_initialised_torch_in_a_log_yields_the_finding() -> None:
+    facts = report(
+        (
+            "env.shadowed-torch",
+            "AttributeError: partially initialized module 'torch' has no attribute 'nn' "
+            "(most likely due to a circular import)",
+        )
+    )
+    assert len(env_module_shadowed.no_local_module_shadows(facts, CTX)) == 1
+
+
+def test_nothing_shadowed_is_fine() -> None:
+    assert env_module_shadowed.no_local_module_shadows(linux_gpu_box(RTX4090), CTX) == []

@@ -1,0 +1,135 @@
+"""gpu.arch-unsupported: every GPU's compute capability must be covered by the build's arch list."""
+
+from __future__ import annotations
+
+from check_facts import (
+    ARCH_CU124,
+    ARCH_CU126,
+    ARCH_CU130,
+    B200,
+    GTX1080,
+    H100,
+    ORIN,
+    PY,
+    RTX4090,
+    RTX5090,
+    V100,
+    linux_gpu_box,
+    report,
+    smoke,
+)
+
+from torchrig.doctor.checks import CheckContext, gpu_arch_unsupported
+from torchrig.doctor.facts import SignatureHit
+from torchrig.doctor.findings import Severity
+
+CTX = CheckContext()
+NO_KERNEL = "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+
+
+def test_torch_2_13_cu130_has_no_kernels_for_a_v100_and_cu126_of_the_same_release_does() -> None:
+    facts = linux_gpu_box(V100, torch="2.13.0+cu130", cuda="13.0", arch=ARCH_CU130)
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.severity is Severity.ERROR
+    assert finding.title == "torch 2.13.0+cu130 has no kernels for GPU0 Tesla V100-SXM2-32GB (compute capability 7.0)"
+    assert finding.evidence["compiled for"] == "sm_75 sm_80 sm_86 sm_90 sm_100 sm_120"
+    assert finding.fix == (
+        f"{PY} -m pip uninstall -y torch",
+        f"{PY} -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126",
+    )
+
+
+def test_an_rtx_5090_on_a_cu124_build_moves_to_a_release_with_sm_120_that_its_driver_runs() -> None:
+    facts = linux_gpu_box(RTX5090, driver="570.133.07", torch="2.6.0+cu124", cuda="12.4", arch=ARCH_CU124)
+    facts.torch.smoke = [smoke(0, RTX5090[0], "12.0", NO_KERNEL)]
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.evidence["GPU0 smoke test"] == NO_KERNEL
+    # No 2.6 variant has sm_120; driver 570 cannot run CUDA 13, so torch 2.13 for CUDA 12.9.
+    assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu129"
+
+
+def test_a_gtx_1080_runs_sm_60_kernels_of_the_cu126_line() -> None:
+    facts = linux_gpu_box(GTX1080, torch="2.13.0+cu130", cuda="13.0", arch=ARCH_CU130)
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.fix[-1].endswith("torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126")
+
+
+def test_without_torchs_own_arch_list_the_knowledge_tables_decide() -> None:
+    # doctor --quick does not import torch: the arch list comes from the tables for 2.13 cu130.
+    facts = linux_gpu_box(V100, torch="2.13.0+cu130", cuda="13.0", arch=[])
+    assert len(gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)) == 1
+
+
+def test_a_jetson_orin_is_pointed_at_the_jetpack_builds() -> None:
+    facts = linux_gpu_box(
+        ORIN,
+        torch="2.13.0+cu130",
+        cuda="13.0",
+        arch=["sm_80", "sm_90", "sm_100", "sm_110", "sm_120"],
+        machine="aarch64",
+        jetson=True,
+    )
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert "install-pytorch-jetson-platform" in finding.fix[0]
+
+
+def test_the_sm_120_warning_in_a_log_alone_names_the_build_that_has_it() -> None:
+    facts = report(
+        (
+            "gpu.capability-not-compatible",
+            "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.",
+        ),
+        version="2.6.0+cu124",
+        cuda="12.4",
+    )
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.title == "torch 2.6.0+cu124 has no kernels for compute capability 12.0"
+    assert finding.fix[-1] == "python -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu130"
+
+
+def test_a_kepler_card_too_old_for_every_published_build_is_told_to_build_from_source() -> None:
+    facts = report(("gpu.too-old-for-torch", "Found GPU0 NVIDIA GeForce GTX 680 which is of cuda capability 3.0."))
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.fix == (
+        "No published PyTorch build carries kernels for compute capability 3.0; build from source "
+        'with TORCH_CUDA_ARCH_LIST="3.0"',
+    )
+
+
+def test_no_kernel_image_alone_still_yields_the_finding() -> None:
+    facts = report(("gpu.no-kernel-image", NO_KERNEL))
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.evidence == {"report line 3": NO_KERNEL}
+    assert finding.fix
+
+
+def test_an_h100_on_cu130_and_an_rtx_4090_on_cu126_are_covered() -> None:
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(linux_gpu_box(H100, arch=ARCH_CU130), CTX) == []
+    facts = linux_gpu_box(RTX4090, torch="2.13.0+cu126", cuda="12.6", arch=ARCH_CU126)  # Ada runs sm_86 code
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
+
+
+def test_a_rocm_builds_gfx_targets_are_not_read_as_nvidia_architectures() -> None:
+    facts = linux_gpu_box(H100, torch="2.13.0+rocm7.0", cuda=None, arch=["gfx90a", "gfx942"])
+    facts.torch.hip = "7.0.51831"
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
+
+
+def test_a_capability_nvml_could_not_read_is_ignored() -> None:
+    facts = linux_gpu_box(H100, arch=ARCH_CU130)
+    facts.gpus.devices[0].compute_capability = "N/A"
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
+
+
+def test_a_b200_on_a_torch_2_6_build_moves_to_a_release_with_sm_100() -> None:
+    facts = linux_gpu_box(B200, torch="2.6.0+cu126", cuda="12.6", arch=ARCH_CU126)
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu130"
+
+
+def test_no_kernel_image_while_torch_covers_the_gpu_blames_a_compiled_extension() -> None:
+    facts = linux_gpu_box(RTX4090, arch=ARCH_CU130)
+    facts.signatures = [SignatureHit(id="gpu.no-kernel-image", excerpt=NO_KERNEL, line=40)]
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.title == "A compiled CUDA extension has no kernels for compute capability 8.9"
+    assert finding.fix[0].startswith(f'TORCH_CUDA_ARCH_LIST=8.9 {PY} -m pip install --no-build-isolation')

@@ -1,0 +1,65 @@
+"""libs.shadowed: torch must load the CUDA libraries it ships with, not copies from LD_LIBRARY_PATH or the system."""
+
+from __future__ import annotations
+
+from check_facts import H100, RTX4090, SITE, lib, linux_gpu_box, report
+
+from torchrig.doctor.checks import CheckContext, libs_shadowed
+from torchrig.doctor.findings import Severity
+
+CTX = CheckContext()
+
+
+def _wheel_libs() -> list:
+    return [
+        lib("libcublas.so.13", f"{SITE}/nvidia/cu13/lib/libcublas.so.13"),
+        lib("libnccl.so.2", f"{SITE}/nvidia/nccl/lib/libnccl.so.2"),
+        lib("libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05"),  # the driver's: always the system's
+    ]
+
+
+def test_a_cudnn_from_ld_library_path_shadows_the_wheels_copy() -> None:
+    facts = linux_gpu_box(RTX4090, env={"LD_LIBRARY_PATH": "/usr/local/cuda/lib64:/opt/cudnn-9.1/lib"})
+    facts.torch.loaded_libs = _wheel_libs() + [lib("libcudnn.so.9", "/opt/cudnn-9.1/lib/libcudnn.so.9")]
+    [finding] = libs_shadowed.torch_loads_its_own_libraries(facts, CTX)
+    assert finding.severity is Severity.WARNING
+    assert finding.title == "torch loads libcudnn.so.9 from outside its own copy"
+    assert finding.evidence["libcudnn.so.9 loaded from"] == "/opt/cudnn-9.1/lib/libcudnn.so.9"
+    assert finding.fix == ("export LD_LIBRARY_PATH=/usr/local/cuda/lib64",)
+
+
+def test_a_preloaded_library_is_unset() -> None:
+    facts = linux_gpu_box(RTX4090, env={"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/libnccl.so.2"})
+    facts.torch.loaded_libs = [
+        lib("libnccl.so.2", "/usr/lib/x86_64-linux-gnu/libnccl.so.2"),
+        lib("libcublas.so.13", f"{SITE}/nvidia/cu13/lib/libcublas.so.13"),
+    ]
+    [finding] = libs_shadowed.torch_loads_its_own_libraries(facts, CTX)
+    assert finding.fix == ("unset LD_PRELOAD",)
+
+
+def test_the_cudnn_version_error_in_a_log_is_an_error() -> None:
+    facts = report(
+        (
+            "libs.cudnn-version-incompatible",
+            "RuntimeError: cuDNN version incompatibility: PyTorch was compiled against (8, 3, 2) but linked against (8, 0, 3)",
+        )
+    )
+    [finding] = libs_shadowed.torch_loads_its_own_libraries(facts, CTX)
+    assert finding.severity is Severity.ERROR and finding.fix
+
+
+def test_libraries_from_the_wheels_own_nvidia_packages_are_fine() -> None:
+    facts = linux_gpu_box(RTX4090)
+    facts.torch.loaded_libs = _wheel_libs() + [lib("libcudnn.so.9", f"{SITE}/nvidia/cudnn/lib/libcudnn.so.9")]
+    assert libs_shadowed.torch_loads_its_own_libraries(facts, CTX) == []
+
+
+def test_a_torch_built_into_an_ngc_image_uses_the_system_libraries_by_design() -> None:
+    facts = linux_gpu_box(H100, torch="2.5.0a0+e000cf0", cuda="12.6", container="docker")
+    facts.torch.location = "/usr/local/lib/python3.10/dist-packages/torch"
+    facts.torch.loaded_libs = [
+        lib("libcudnn.so.9", "/usr/lib/x86_64-linux-gnu/libcudnn.so.9"),
+        lib("libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.12"),
+    ]
+    assert libs_shadowed.torch_loads_its_own_libraries(facts, CTX) == []

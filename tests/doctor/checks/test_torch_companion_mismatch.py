@@ -1,0 +1,69 @@
+"""torch.companion-mismatch: torchvision and torchaudio must be built for this torch and its CUDA variant."""
+
+from __future__ import annotations
+
+from check_facts import PY, RTX4090, linux_gpu_box, pkg, report
+
+from torchrig.doctor.checks import CheckContext, torch_companion_mismatch
+
+CTX = CheckContext()
+
+
+def test_torchvision_built_for_torch_2_12_is_reinstalled_for_2_13_without_touching_torch() -> None:
+    facts = linux_gpu_box(RTX4090, companions=[pkg("torchvision", "0.27.0+cu130", "torch==2.12.0", "numpy")])
+    [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
+    assert finding.title == "torchvision was not built for torch 2.13.0+cu130"
+    assert (
+        finding.evidence["torchvision"] == "torchvision 0.27.0+cu130 requires torch==2.12.0, but torch is 2.13.0+cu130"
+    )
+    assert finding.fix == (
+        f"{PY} -m pip install --force-reinstall --no-deps torchvision==0.28.0"
+        " --index-url https://download.pytorch.org/whl/cu130",
+    )
+
+
+def test_torchvision_for_cuda_12_6_next_to_torch_for_13_0_is_a_variant_mismatch() -> None:
+    facts = linux_gpu_box(RTX4090, companions=[pkg("torchvision", "0.28.0+cu126", "torch==2.13.0")])
+    [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
+    assert finding.evidence["torchvision"] == "torchvision 0.28.0+cu126 is built for cu126, torch for cu130"
+
+
+def test_without_requires_dist_the_release_table_pairs_them() -> None:
+    facts = linux_gpu_box(
+        RTX4090, torch="2.5.1+cu124", cuda="12.4", companions=[pkg("torchvision", "0.19.1"), pkg("torchaudio", "2.5.1")]
+    )
+    [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
+    assert finding.fix[0].endswith("torchvision==0.20.1 --index-url https://download.pytorch.org/whl/cu124")
+
+
+def test_torchaudio_2_11_serves_every_later_torch() -> None:
+    facts = linux_gpu_box(
+        RTX4090, companions=[pkg("torchaudio", "2.11.0+cu130"), pkg("torchvision", "0.28.0+cu130", "torch==2.13.0")]
+    )
+    assert torch_companion_mismatch.companions_match_torch(facts, CTX) == []
+
+
+def test_a_conda_install_is_fixed_with_conda() -> None:
+    facts = linux_gpu_box(RTX4090, installer="conda", companions=[pkg("torchvision", "0.26.0")])
+    [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
+    assert finding.fix == ("conda install -y -c conda-forge torchvision=0.28.0",)
+
+
+def test_operator_torchvision_nms_does_not_exist_in_a_log_yields_the_finding() -> None:
+    facts = report(("companion.torchvision-nms-missing", "RuntimeError: operator torchvision::nms does not exist"))
+    [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
+    assert "torchvision::nms" in finding.evidence["report line 3"]
+    assert finding.fix
+
+
+def test_a_matching_pair_is_fine() -> None:
+    facts = linux_gpu_box(RTX4090, companions=[pkg("torchvision", "0.28.0+cu130", "torch==2.13.0")])
+    assert torch_companion_mismatch.companions_match_torch(facts, CTX) == []
+
+
+def test_nightly_companions_are_not_held_to_the_release_pairing() -> None:
+    # pytorch #131312: torch 2.5.0.dev20240720 with torchaudio 2.4.0.dev20240721 from the same nightly index.
+    facts = linux_gpu_box(
+        RTX4090, torch="2.5.0.dev20240720+cu124", cuda="12.4", companions=[pkg("torchaudio", "2.4.0.dev20240721+cu124")]
+    )
+    assert torch_companion_mismatch.companions_match_torch(facts, CTX) == []

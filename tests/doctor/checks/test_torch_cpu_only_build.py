@@ -1,0 +1,79 @@
+"""torch.cpu-only-build: where there is an NVIDIA GPU, torch must be a CUDA build."""
+
+from __future__ import annotations
+
+from check_facts import (
+    GTX1080,
+    PY,
+    RTX4090,
+    RTX5090,
+    linux_gpu_box,
+    mac,
+    pkg,
+    report,
+    this_machine,
+)
+
+from torchrig.doctor.checks import CheckContext, torch_cpu_only_build
+
+CTX = CheckContext()
+
+
+def test_a_cpu_wheel_on_an_rtx_4090_is_replaced_by_the_cuda_build_with_its_torchvision() -> None:
+    facts = linux_gpu_box(
+        RTX4090, torch="2.13.0+cpu", cuda=None, companions=[pkg("torchvision", "0.28.0+cpu", "torch==2.13.0")]
+    )
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert (
+        finding.title
+        == "torch 2.13.0+cpu is a CPU-only build, but this machine has GPU0 NVIDIA GeForce RTX 4090 (compute capability 8.9)"
+    )
+    assert finding.fix == (
+        f"{PY} -m pip uninstall -y torch torchvision",
+        f"{PY} -m pip install torch==2.13.0 torchvision==0.28.0 --index-url https://download.pytorch.org/whl/cu130",
+    )
+
+
+def test_a_gtx_1080_gets_the_cuda_line_with_pascal_kernels() -> None:
+    facts = linux_gpu_box(GTX1080, torch="2.13.0+cpu", cuda=None)
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.fix[-1].endswith("torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126")
+
+
+def test_a_conda_install_is_fixed_with_conda() -> None:
+    facts = linux_gpu_box(
+        RTX4090, torch="2.13.0+cpu", cuda=None, installer="conda", conda_prefix="/opt/conda/envs/train"
+    )
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.fix == (
+        "conda install -y -p /opt/conda/envs/train -c conda-forge 'pytorch=2.13.0=cuda*' 'cuda-version>=13.0,<14'",
+    )
+
+
+def test_torch_not_compiled_with_cuda_in_a_log_yields_the_finding() -> None:
+    facts = report(
+        ("torch.not-compiled-with-cuda", "AssertionError: Torch not compiled with CUDA enabled"), version="2.13.0+cpu"
+    )
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert "Torch not compiled with CUDA enabled" in finding.evidence["report line 3"]
+    assert finding.fix[-1].startswith(
+        "python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu"
+    )
+
+
+def test_a_cpu_build_on_a_machine_without_a_gpu_is_right() -> None:
+    assert torch_cpu_only_build.cuda_build_where_gpu(this_machine(), CTX) == []
+
+
+def test_a_mac_is_right_with_its_build() -> None:
+    assert torch_cpu_only_build.cuda_build_where_gpu(mac(), CTX) == []
+
+
+def test_a_cuda_build_on_a_gpu_is_right() -> None:
+    assert torch_cpu_only_build.cuda_build_where_gpu(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_conda_on_an_rtx_5090_with_driver_570_pins_a_cuda_12_that_has_sm_120() -> None:
+    facts = linux_gpu_box(RTX5090, driver="570.133.07", torch="2.13.0+cpu", cuda=None, installer="conda")
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.fix == ("conda install -y -c conda-forge 'pytorch=2.13.0=cuda*' 'cuda-version>=12.9,<13'",)

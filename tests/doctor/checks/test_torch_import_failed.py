@@ -1,0 +1,83 @@
+"""torch.import-failed: an installed torch must import; the failing library decides the fix."""
+
+from __future__ import annotations
+
+from check_facts import PY, RTX4090, linux_gpu_box, report, this_machine
+
+from torchrig.doctor.checks import CheckContext, torch_import_failed
+from torchrig.doctor.findings import Severity
+
+CTX = CheckContext()
+NVJITLINK = (
+    "ImportError: /home/ada/.venv/lib/python3.12/site-packages/torch/lib/../../nvidia/cusparse/lib/libcusparse.so.12: "
+    "undefined symbol: __nvJitLinkComplete_12_4, version libnvJitLink.so.12"
+)
+
+
+def _broken(error: str, **kw):
+    facts = linux_gpu_box(RTX4090, **kw)
+    facts.torch.import_ok = False
+    facts.torch.import_error = error
+    return facts
+
+
+def test_a_missing_cudnn_reinstalls_torch_with_its_own_libraries() -> None:
+    [finding] = torch_import_failed.torch_imports(
+        _broken("ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory"), CTX
+    )
+    assert finding.severity is Severity.ERROR
+    assert finding.title == "Importing torch fails (libcudnn.so.9)"
+    assert finding.fix == (
+        f"{PY} -m pip install --force-reinstall torch==2.13.0 --index-url https://download.pytorch.org/whl/cu130",
+    )
+
+
+def test_nvjitlink_undefined_symbol_with_a_toolkit_on_ld_library_path_drops_it_first() -> None:
+    facts = _broken(NVJITLINK, torch="2.5.1+cu124", cuda="12.4", env={"LD_LIBRARY_PATH": "/usr/local/cuda-12.1/lib64"})
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
+    assert finding.title == "Importing torch fails (libnvJitLink.so.12)"
+    assert finding.fix[0] == "unset LD_LIBRARY_PATH"
+    assert (
+        finding.fix[-1]
+        == f"{PY} -m pip install --force-reinstall torch==2.5.1 --index-url https://download.pytorch.org/whl/cu124"
+    )
+
+
+def test_only_the_cuda_entries_of_ld_library_path_are_dropped() -> None:
+    facts = _broken(NVJITLINK, env={"LD_LIBRARY_PATH": "/opt/intel/oneapi/lib:/usr/local/cuda/lib64"})
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
+    assert finding.fix[0] == "export LD_LIBRARY_PATH=/opt/intel/oneapi/lib"
+
+
+def test_libcuda_missing_on_a_machine_without_a_gpu_installs_the_cpu_build() -> None:
+    facts = this_machine()
+    facts.torch.version, facts.torch.cuda = "1.13.1+cu117", "11.7"
+    facts.torch.import_ok = False
+    facts.torch.import_error = "OSError: libcuda.so.1: cannot open shared object file: No such file or directory"
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
+    # torch 1.13 has no wheels for Python 3.11, so the newest release that does is suggested.
+    assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cpu"
+
+
+def test_an_old_libstdcxx_in_a_conda_env_installs_a_newer_one() -> None:
+    facts = _broken(
+        "ImportError: /opt/conda/lib/libstdc++.so.6: version `GLIBCXX_3.4.30' not found", conda_prefix="/opt/conda"
+    )
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
+    assert finding.title == "Importing torch fails (libstdc++)"
+    assert finding.fix == ("conda install -y -c conda-forge 'libstdcxx-ng>=13'",)
+
+
+def test_the_traceback_line_in_a_log_alone_yields_the_finding() -> None:
+    facts = report(
+        (
+            "torch.cuda-library-not-found",
+            "ImportError: libcudnn.so.8: cannot open shared object file: No such file or directory",
+        )
+    )
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
+    assert finding.title == "Importing torch fails (libcudnn.so.8)"
+
+
+def test_a_torch_that_imports_is_fine() -> None:
+    assert torch_import_failed.torch_imports(linux_gpu_box(RTX4090), CTX) == []

@@ -1,0 +1,60 @@
+"""The corpus of real public reports (tests/corpus) and how a test reads a fact path of its manifest."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torchrig.doctor.facts import Facts
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+
+
+@dataclass(frozen=True)
+class Case:
+    file: str
+    source: str
+    format: str
+    root_cause: str
+    why: str
+    expect: dict[str, Any]
+    also: tuple[str, ...] = ()  # findings that must come after the root cause
+    check_bug: str = ""  # a defect in checks/ that keeps root_cause from coming first (see manifest)
+
+    @property
+    def path(self) -> Path:
+        return CORPUS / self.file
+
+    @property
+    def text(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+
+def cases() -> list[Case]:
+    with (CORPUS / "manifest.toml").open("rb") as fh:
+        rows = tomllib.load(fh)["case"]
+    return [Case(**{**row, "also": tuple(row.get("also", ()))}) for row in rows]
+
+
+def fact(facts: Facts, path: str) -> Any:
+    """The value at a manifest path: "torch.version", "system.env.X", "gpus", "gpus.capability", ..."""
+    if path == "gpus":
+        return [gpu.name for gpu in facts.gpus.devices]
+    if path == "gpus.capability":
+        return [gpu.compute_capability for gpu in facts.gpus.devices]
+    if path == "signatures":
+        return [hit.id for hit in facts.signatures]
+    if path == "companions":  # the first entry per name, as Facts.companion() answers
+        return {pkg.name: facts.companion(pkg.name).version for pkg in facts.companions}  # type: ignore[union-attr]
+    section, _, rest = path.partition(".")
+    value: Any = getattr(facts, section)
+    for part in rest.split("."):
+        value = value[part] if isinstance(value, dict) else getattr(value, part)
+    return value

@@ -1,0 +1,79 @@
+"""Every report in tests/corpus parses into the facts its manifest states, and (with the checks) gets
+its known root cause as the first finding."""
+
+from __future__ import annotations
+
+import pytest
+from report_corpus import Case, cases, fact
+
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.report import parse_report
+
+CASES = cases()
+IDS = [case.file.removesuffix(".txt") for case in CASES]
+
+
+def _check_expected(case: Case, facts: Facts) -> None:
+    for path, want in case.expect.items():
+        got = fact(facts, path)
+        if want == "None":  # TOML has no null: a field the report states to be None (a CPU build)
+            section, _, name = path.partition(".")
+            assert got is None and name in getattr(facts, section).sources, f"{path}: {got!r}"
+        elif path == "companions":
+            assert {k: got.get(k) for k in want} == want, f"companions: {got}"
+        elif path.endswith(".copies") and isinstance(want, int):
+            assert len(got) == want, f"{path}: {got}"
+        else:
+            assert got == want, f"{path}: {got!r} != {want!r}"
+
+
+def test_the_corpus_is_large_and_covers_most_codes() -> None:
+    assert len(CASES) >= 20
+    codes = {case.root_cause for case in CASES} - {"none"}
+    assert len(codes) >= 12, sorted(codes)
+    assert {case.format for case in CASES} == {"collect_env", "log"}
+    for case in CASES:
+        assert case.source.startswith("https://github.com/"), case.file
+        assert case.path.is_file(), case.file
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_report_parses_into_the_stated_facts(case: Case) -> None:
+    facts = parse_report(case.text)
+    assert facts.origin == "report"
+    assert facts.report_format == case.format
+    _check_expected(case, facts)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_every_fact_read_from_a_report_says_so(case: Case) -> None:
+    facts = parse_report(case.text)
+    for section in (facts.driver, facts.gpus, facts.torch, facts.toolkit, facts.system):
+        assert set(section.sources.values()) <= {"report"}
+    assert all(gpu.source == "report" for gpu in facts.gpus.devices)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_root_cause_comes_first(case: Case, request: pytest.FixtureRequest) -> None:
+    checks = pytest.importorskip("torchrig.doctor.checks", reason="the checks live on branch doctor-checks")
+    if case.check_bug:
+        request.applymarker(pytest.mark.xfail(reason=case.check_bug, strict=True))
+    findings = checks.run_checks(parse_report(case.text))
+    errors = [f for f in findings if f.severity.value == "error"]
+    if case.root_cause == "none":
+        assert errors == [], [f.code for f in errors]
+    else:
+        assert findings, "no findings"
+        assert findings[0].code == case.root_cause, [f.code for f in findings]
+        assert set(case.also) <= {f.code for f in findings[1:]}, [f.code for f in findings]
+
+
+def test_a_gpu_named_without_its_capability_is_still_checked_against_the_build() -> None:
+    """The RTX 5090 D report with torch's warning removed: the capability comes from the model name."""
+    checks = pytest.importorskip("torchrig.doctor.checks", reason="the checks live on branch doctor-checks")
+    case = next(c for c in CASES if c.file.startswith("pytorch-150733"))
+    quiet = "\n".join(line for line in case.text.splitlines() if "sm_" not in line and "warn" not in line.lower())
+    facts = parse_report(quiet)
+    assert facts.signatures == [] and facts.torch.arch_list == []
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [("NVIDIA GeForce RTX 5090 D", "12.0")]
+    assert checks.run_checks(facts)[0].code == "gpu.arch-unsupported"

@@ -1,0 +1,134 @@
+"""What parse_report accepts and how it refuses: torchrig's own --json, empty or binary input,
+text in which nothing is recognised, and cut-off reports."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from report_corpus import cases
+
+from torchrig._core.errors import UserError
+from torchrig.doctor.facts import SCHEMA, DeviceSmoke, DriverFacts, Facts, Gpu, LoadedLib, Package, TorchFacts
+from torchrig.doctor.report import parse_report
+
+
+def _live_facts() -> Facts:
+    """Facts as a live probe of a broken box would write them (values from the corpus's real reports)."""
+    facts = Facts(
+        driver=DriverFacts(kernel_module="550.90.07", userspace="550.90.07", cuda_driver_api="12.4",
+                           sources={"kernel_module": "/proc", "userspace": "nvml"}),
+        torch=TorchFacts(
+            installed=True, version="2.5.0.dev20240720+cu124", cuda="12.4", import_ok=False,
+            import_error="ImportError: /home/dp/anaconda3/envs/ComfyUI/lib/python3.11/site-packages/torch/lib/../../"
+            "nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: __nvJitLinkComplete_12_4, version libnvJitLink.so.12",
+            smoke=[DeviceSmoke(device=0, name="NVIDIA A40", matmul_ok=None)],
+            loaded_libs=[LoadedLib(name="libnvJitLink.so.12", path="/usr/local/cuda-12.1/lib64/libnvJitLink.so.12")],
+            sources={"version": "importlib"},
+        ),
+        companions=[Package(name="torchvision", version="0.20.0.dev20240721+cu124", installer="pip")],
+        timings={"driver": 0.01},
+    )
+    facts.gpus.devices = [Gpu(index=0, name="NVIDIA A40", uuid="GPU-1", compute_capability="8.6", source="nvml")]
+    facts.system.env = {"LD_LIBRARY_PATH": "/usr/local/cuda-12.1/lib64:"}
+    return facts
+
+
+def _doctor_json(facts: Facts) -> str:
+    return json.dumps({"schema": SCHEMA, "facts": facts.to_dict(), "findings": []}, indent=2)
+
+
+def test_torchrig_json_round_trips_its_facts() -> None:
+    live = _live_facts()
+    parsed = parse_report(_doctor_json(live))
+    assert parsed.origin == "report" and parsed.report_format == "torchrig-json"
+    parsed.origin, parsed.report_format = live.origin, live.report_format
+    parsed.signatures = live.signatures
+    assert parsed == live
+
+
+def test_torchrig_json_gains_the_signatures_its_errors_carry() -> None:
+    parsed = parse_report(_doctor_json(_live_facts()))
+    assert [hit.id for hit in parsed.signatures] == ["torch.nvjitlink-undefined-symbol"]
+
+
+def test_the_json_the_real_cli_writes_is_read_back(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("torchrig.doctor.render", reason="render lives on main")
+    from torchrig.doctor.render import render
+
+    facts = parse_report(next(c for c in cases() if c.file.startswith("pytorch-150733")).text)
+    render(facts, [], fmt="json")  # warm up any lazy imports before capturing
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        render(facts, [], fmt="json")
+    again = parse_report(out.getvalue())
+    assert again.torch == facts.torch and again.gpus == facts.gpus and again.driver == facts.driver
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("", "empty"),
+        ("  \n\t\n", "empty"),
+        ('{"schema": "torchrig.doctor/1", "facts": {"driver": {"userspace": "550.', "cut off"),
+        ('{"schema": "torchrig.doctor/9", "facts": {}}', "torchrig.doctor/9"),
+        ('{"schema": "torchrig.doctor/1", "findings": []}', "no `facts`"),
+        ('{"schema": "torchrig.doctor/1", "facts": {"gpus": {"devices": [{"name": "A40"}]}}}', "malformed"),
+        ('{"name": "my-app", "version": "1.0.0"}', "nothing in the report"),
+    ],
+)
+def test_bad_input_is_one_sentence(text: str, words: str) -> None:
+    with pytest.raises(UserError) as err:
+        parse_report(text)
+    message = str(err.value)
+    assert words in message
+    assert message.endswith(".") and "\n" not in message
+    assert err.value.exit_code == 2
+
+
+def test_binary_garbage_is_refused_as_not_text() -> None:
+    noise = random.Random(7).randbytes(4096).decode("utf-8", errors="replace")
+    with pytest.raises(UserError, match="not text"):
+        parse_report(noise)
+
+
+def test_text_about_something_else_is_refused() -> None:
+    unrelated = (
+        "Traceback (most recent call last):\n"
+        '  File "app.py", line 3, in <module>\n'
+        "    config = json.load(open('settings.json'))\n"
+        "FileNotFoundError: [Errno 2] No such file or directory: 'settings.json'\n"
+        "OS: Ubuntu 22.04\nCPU: AMD Ryzen 9 7950X\n"
+    )
+    with pytest.raises(UserError, match="nothing in the report"):
+        parse_report(unrelated)
+
+
+COLLECT_ENV = [c for c in cases() if c.format == "collect_env"]
+
+
+@pytest.mark.parametrize("case", COLLECT_ENV, ids=[c.file.removesuffix(".txt") for c in COLLECT_ENV])
+def test_a_report_cut_anywhere_yields_a_subset_of_the_whole(case) -> None:
+    """Every prefix parses (or is refused in one sentence), and never contradicts the full report.
+
+    (The installer is left out: collect_env prints pip's lines before conda's, so a report cut between
+    them cannot show that conda owns the torch pip lists.)"""
+    whole = parse_report(case.text)
+    text = case.text
+    for cut in range(1, len(text), max(1, len(text) // 40)):
+        try:
+            part = parse_report(text[:cut])
+        except UserError:
+            continue
+        for name in ("version", "cuda", "cuda_available"):
+            if name in part.torch.sources and not (name == "version" and part.torch.version != whole.torch.version
+                                                   and whole.torch.version.startswith(part.torch.version)):
+                assert getattr(part.torch, name) == getattr(whole.torch, name), (cut, name)
+        if part.driver.userspace:
+            assert whole.driver.userspace.startswith(part.driver.userspace), cut
+        whole_names = [g.name for g in whole.gpus.devices]
+        assert all(any(w.startswith(g.name or "") for w in whole_names) for g in part.gpus.devices), cut

@@ -1,0 +1,105 @@
+"""Facts stated outright in logs: each test feeds lines copied from a public report (source named)."""
+
+from __future__ import annotations
+
+from torchrig.doctor.report import parse_report
+
+
+def test_dmesg_api_mismatch_names_both_sides_even_with_a_client_name() -> None:
+    # https://github.com/Frogging-Family/nvidia-all/issues/394
+    text = """[    9.424670] NVRM: API mismatch: the client 'kwin_wayland' (pid 1005)
+               NVRM: has the version 595.84, but this kernel module has
+               NVRM: the version 595.80.  Please make sure that this
+               NVRM: kernel module and all NVIDIA driver components
+               NVRM: have the same version.
+"""
+    facts = parse_report(text)
+    assert (facts.driver.userspace, facts.driver.kernel_module) == ("595.84", "595.80")
+    assert [h.id for h in facts.signatures] == ["driver.nvrm-api-mismatch"]
+
+
+def test_dmesg_loading_line_gives_the_kernel_module() -> None:
+    # https://github.com/nvidiavgpuarchive/index/issues/1
+    text = "[    6.252567] NVRM: loading NVIDIA UNIX x86_64 Kernel Module  570.148.06  Mon May  5 11:36:21 UTC 2025\n"
+    assert parse_report(text).driver.kernel_module == "570.148.06"
+
+
+def test_proc_driver_version_gives_the_kernel_module() -> None:
+    # https://github.com/glucauze/sd-webui-faceswaplab/issues/168
+    text = "NVRM version: NVIDIA UNIX x86_64 Kernel Module 535.154.05 Thu Dec 28 15:37:48 UTC 2023\n"
+    assert parse_report(text).driver.kernel_module == "535.154.05"
+
+
+def test_found_version_is_the_newest_cuda_the_driver_supports() -> None:
+    # https://github.com/zai-org/ChatGLM3/issues/100
+    text = ("RuntimeError: The NVIDIA driver on your system is too old (found version 11060). Please update your "
+            "GPU driver by downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx")
+    assert parse_report(text).driver.cuda_driver_api == "11.6"
+
+
+def test_an_old_gpu_warning_gives_name_index_and_capability() -> None:
+    # https://github.com/pytorch/pytorch/issues/16712
+    text = """C:\\Users\\Caner\\Anaconda3\\lib\\site-packages\\torch\\cuda\\__init__.py:117: UserWarning: 
+    Found GPU0 GeForce GTX 670M which is of cuda capability 2.1.
+    PyTorch no longer supports this GPU because it is too old. warnings.warn(old_gpu_warn % (d, name, major, capability[1]))
+"""
+    facts = parse_report(text)
+    assert [(g.index, g.name, g.compute_capability) for g in facts.gpus.devices] == [(0, "GeForce GTX 670M", "2.1")]
+    assert facts.torch.location == "C:\\Users\\Caner\\Anaconda3\\lib\\site-packages\\torch"
+
+
+def test_container_banner_and_its_shm_note() -> None:
+    # https://github.com/nv-tlabs/GET3D/issues/72
+    text = """WARNING: The NVIDIA Driver was not detected.  GPU functionality will not be available.
+   Use 'nvidia-docker run' to start this container; see
+   https://github.com/NVIDIA/nvidia-docker/wiki/nvidia-docker .
+
+NOTE: MOFED driver for multi-node communication was not detected.
+      Multi-node communication performance may be reduced.
+
+NOTE: The SHMEM allocation limit is set to the default of 64MB.  This may be
+   insufficient for PyTorch.  NVIDIA recommends the use of the following flags:
+   nvidia-docker run --ipc=host ...
+"""
+    facts = parse_report(text)
+    assert facts.system.container == "docker"
+    assert [h.id for h in facts.signatures] == ["container.driver-not-detected", "shm.container-default-64mb"]
+
+
+def test_environment_variables_set_in_shell_or_python() -> None:
+    # https://github.com/ziplab/PTQD/issues/13 and https://github.com/infiniflow/ragflow/issues/4466
+    text = """as the error message No CUDA GPUs are available keeps running
+`import os
+os.environ['CUDA_VISIBLE_DEVICES'] = '7'
+`
+(ragflow-py3.12) mit@mit-FRONTIER:~/kxyRAG/ragflow$ echo $LD_LIBRARY_PATH
+/usr/local/cuda-12.1/lib64:
+"""
+    env = parse_report(text).system.env
+    assert env == {"CUDA_VISIBLE_DEVICES": "7", "LD_LIBRARY_PATH": "/usr/local/cuda-12.1/lib64:"}
+
+
+def test_export_in_a_script_sets_the_variable() -> None:
+    # https://github.com/thuml/Anomaly-Transformer/issues/74
+    text = "change the `export CUDA_VISIBLE_DEVICES=0` to your own GPU's ID.\nRuntimeError: No CUDA GPUs are available\n"
+    assert parse_report(text).system.env["CUDA_VISIBLE_DEVICES"] == "0"
+
+
+def test_nvidia_smi_list_gives_gpus_with_uuids() -> None:
+    # https://github.com/pytorch/pytorch/issues/99137
+    text = "GPU 0: Quadro K620 (UUID: GPU-56622fc6-a9b3-5594-4c6d-b0b231be656a)\npython version：3.8.16\n"
+    (gpu,) = parse_report(text).gpus.devices
+    assert (gpu.index, gpu.name, gpu.uuid) == (0, "Quadro K620", "GPU-56622fc6-a9b3-5594-4c6d-b0b231be656a")
+
+
+def test_rich_traceback_frames_and_quoted_replies_are_unwrapped() -> None:
+    # https://github.com/pytorch/pytorch/issues/16712 quotes the warning with "> "
+    text = "> C:\\Users\\Caner\\Anaconda3\\lib\\site-packages\\torch\\cuda\\__init__.py:117: UserWarning: \n" \
+           ">     Found GPU0 GeForce GTX 670M which is of cuda capability 2.1.\n"
+    assert parse_report(text).gpus.devices[0].compute_capability == "2.1"
+
+
+def test_a_warning_repeated_through_a_long_log_names_one_gpu_not_one_per_line() -> None:
+    line = "UserWarning: NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\n"
+    facts = parse_report("torch 2.4.0\n" + line * 2000)
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [("NVIDIA GeForce RTX 5090", "12.0")]

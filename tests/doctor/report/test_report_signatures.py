@@ -1,0 +1,95 @@
+"""The known-signature table: well formed, every row proven by its own real example, and the search
+over pasted text (wrapped lines, context rows, one hit per signature)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from torchrig.doctor.checks import all_codes
+from torchrig.knowledge import load
+from torchrig.knowledge import signatures as known
+
+# A signature must be evidence for a code some check emits.
+CODES = set(all_codes())
+ROWS = known.signatures()
+
+
+def test_table_names_its_source_and_date() -> None:
+    meta = load("signatures")["meta"]
+    assert meta["source"] and re.fullmatch(r"\d{4}-\d{2}", meta["as_of"])
+
+
+def test_every_row_is_complete_and_ids_are_unique() -> None:
+    assert len(ROWS) >= 20
+    assert len({s.id for s in ROWS}) == len(ROWS)
+    for sig in ROWS:
+        assert sig.code in CODES, sig.id
+        assert sig.title and sig.example, sig.id
+        assert sig.source.startswith("https://github.com/"), sig.id
+
+
+@pytest.mark.parametrize("sig", ROWS, ids=[s.id for s in ROWS])
+def test_each_pattern_matches_its_real_example(sig: known.Signature) -> None:
+    text = sig.example if sig.requires is None else f"  File \".../torch/__init__.py\", line 229\n{sig.example}"
+    assert [m.signature.id for m in known.find(text) if m.signature.id == sig.id] == [sig.id]
+
+
+def test_the_brief_signatures_map_to_their_codes() -> None:
+    lines = {
+        "RuntimeError: The NVIDIA driver on your system is too old (found version 11040).": "driver.too-old",
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device": "gpu.arch-unsupported",
+        "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.":
+            "gpu.arch-unsupported",
+        "Error 804: forward compatibility was attempted on non supported HW": "driver.forward-compat-unsupported",
+        "Failed to initialize NVML: Driver/library version mismatch": "driver.version-mismatch",
+        "CUDA unknown error - this may be due to an incorrectly set up environment": "cuda.init-failed",
+        "RuntimeError: cuDNN version incompatibility: PyTorch was compiled against (8, 3, 2) but linked against (8, 1, 0)":
+            "libs.shadowed",
+        "RuntimeError: DataLoader worker (pid 13) is killed by signal: Bus error.": "shm.too-small",
+        "WARNING: The NVIDIA Driver was not detected.  GPU functionality will not be available.": "container.no-gpu",
+        "RuntimeError: No such operator torchvision::nms": "torch.companion-mismatch",
+        "AssertionError: Torch not compiled with CUDA enabled": "torch.cpu-only-build",
+        "RuntimeError: No CUDA GPUs are available": "cuda.visible-devices",
+    }
+    for line, code in lines.items():
+        assert [m.signature.code for m in known.find(line)] == [code], line
+
+
+def test_a_message_wrapped_by_the_terminal_still_matches_and_reports_its_first_line() -> None:
+    text = "epoch 3\nRuntimeError: DataLoader worker (pid 47) is killed by signal: Bus\nerror. It is possible ..."
+    (match,) = known.find(text)
+    assert match.signature.id == "shm.dataloader-bus-error"
+    assert match.line == 2
+    assert match.excerpt.startswith("RuntimeError: DataLoader worker (pid 47)")
+
+
+def test_a_missing_cuda_library_counts_only_where_torch_was_importing() -> None:
+    onnx = "from onnxruntime_genai.onnxruntime_genai import *\nImportError: libcudnn.so.8: cannot open shared object file"
+    assert known.find(onnx) == []
+    torch = '  File "/venv/lib/python3.8/site-packages/torch/__init__.py", line 229, in <module>\n' + onnx.splitlines()[1]
+    assert [m.signature.id for m in known.find(torch)] == ["torch.cuda-library-not-found"]
+
+
+def test_each_signature_is_reported_once_at_its_first_line() -> None:
+    line = "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm)."
+    matches = known.find("\n".join([line] * 3))
+    assert [(m.signature.id, m.line) for m in matches] == [("shm.insufficient", 1)]
+
+
+def test_a_huge_line_is_cut_around_the_match() -> None:
+    text = "x" * 5000 + " Error 804: forward compatibility was attempted on non supported HW " + "y" * 5000
+    (match,) = known.find(text)
+    assert "Error 804" in match.excerpt and len(match.excerpt) <= 400
+
+
+def test_code_of_an_unknown_id_is_none() -> None:
+    assert known.code_of("driver.found-version") == "driver.too-old"
+    assert known.code_of("no.such-signature") is None
+
+
+def test_the_user_docs_list_every_signature(repo_root) -> None:
+    page = (repo_root / "docs" / "doctor-report.md").read_text()
+    for sig in ROWS:
+        assert f"| `{sig.id}` | `{sig.code}` |" in page, f"docs/doctor-report.md lacks {sig.id}"
