@@ -3,11 +3,22 @@
 The command-line tool lives in :mod:`torchrig.cli`; the runtime that training code imports is
 :mod:`torchrig.data`, :mod:`torchrig.checkpoint` and :mod:`torchrig.log`. Importing this package
 never imports torch: the doctor has to work where torch is missing or broken.
+
+The rooms (see docs/architecture.md): ``cli`` (the command line) above the capabilities ``doctor``,
+``selftest``, ``mirrors`` and ``envs``, above ``knowledge`` (the compatibility tables and the one rule
+that picks a PyTorch build) and the runtime (``data``, ``checkpoint``, ``log``), above ``_core``
+(errors, atomic writes, paths and the seams to the outside world). The borders are import-linter
+contracts in pyproject.toml, checked by ``make lint``.
+
+The errors the runtime raises are :class:`UserError` (one sentence for the user) and its subclass
+:class:`TorchMissingError`, both importable from here.
 """
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from torchrig._core.errors import TorchMissingError, UserError
+
+__all__ = ["TorchMissingError", "UserError", "__version__"]
 
 
 def __getattr__(name: str) -> str:

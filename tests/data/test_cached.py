@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from torchrig.data import CachedDataset, ImageFolder
-from torchrig.data import store as store_mod
+from torchrig.data import cachefile, directories, inspection
 from torchrig._core.errors import UserError
 
 from .conftest import make_jpegs, run_py
@@ -189,7 +189,7 @@ def test_a_tampered_header_is_replaced_when_unused_and_never_trusted(images: Pat
         fh.write(struct.pack("<I", 99))
     with pytest.raises(UserError, match="not a usable torchrig cache"):
         CachedDataset(base, directory=cache_dir, persist=True)
-    store_mod.remove_cache(path)
+    inspection.remove_cache(path)
     assert not path.exists()
 
 
@@ -199,7 +199,7 @@ def test_persist_keeps_the_cache_for_the_next_process(images: Path) -> None:
         assert ds.stats()["items"] < len(ds)
         ds.__getitems__(list(range(len(ds))))
         path = ds.location
-    assert path.exists() and path.is_relative_to(store_mod.disk_directory())
+    assert path.exists() and path.is_relative_to(directories.disk_directory())
     out = run_py("""
         import sys
         from torchrig.data import CachedDataset, ImageFolder
@@ -210,7 +210,7 @@ def test_persist_keeps_the_cache_for_the_next_process(images: Path) -> None:
     """, str(images)).stdout.split()
     n = len(ImageFolder(images))
     assert out == [str(n), str(n), str(path)], "the next run starts warm: every read a hit"
-    assert store_mod.remove_cache(path) == "removed" and not path.exists()
+    assert inspection.remove_cache(path) == "removed" and not path.exists()
 
 
 def test_an_empty_or_unsupported_dataset_is_a_clear_error(cache_dir: Path) -> None:
@@ -241,16 +241,16 @@ def test_with_checksums_a_record_changed_behind_our_back_reads_as_a_miss(
 
 def test_a_default_shm_directory_made_by_another_user_falls_back_to_disk(images: Path, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    # A stand-in for /dev/shm/torchrig-<uid>: other engineers' tests use the real one concurrently.
+    # A stand-in for /dev/shm/torchrig-<uid>, through the seam every process reads (TORCHRIG_SHM_DIR).
     squatted = tmp_path / "shm" / f"torchrig-{os.geteuid()}"
     squatted.mkdir(parents=True, mode=0o700)
     os.chown(squatted, 4242, 4242)
-    monkeypatch.setattr(store_mod, "shm_directory", lambda: squatted)
+    monkeypatch.setenv("TORCHRIG_SHM_DIR", str(squatted))
     base = ImageFolder(images, size=8)
     with pytest.warns(UserWarning, match="belongs to uid 4242.*instead"):
         ds = CachedDataset(base)
     with ds:
-        assert ds.location.parent == store_mod.disk_directory() and torch.equal(ds[0][0], base[0][0])
+        assert ds.location.parent == directories.disk_directory() and torch.equal(ds[0][0], base[0][0])
     assert not list(squatted.iterdir())
     with pytest.raises(UserError, match="belongs to uid 4242"):  # a place the user chose is never swapped for another
         CachedDataset(base, directory=squatted)
@@ -294,4 +294,4 @@ def test_persist_needs_a_fingerprint_method_or_an_explicit_name(cache_dir: Path)
         with ds:
             paths.append(ds.location)
     assert all(p.exists() for p in paths)
-    assert [store_mod.remove_cache(p) for p in paths] == ["removed", "removed"]
+    assert [inspection.remove_cache(p) for p in paths] == ["removed", "removed"]

@@ -70,6 +70,6 @@ def test_clear_skips_a_symlink_named_like_a_cache_and_clears_the_rest(images: Pa
     assert done.returncode == 0, done.stderr
     assert "removed kept" in done.stdout and "a symlink, not a cache file" in done.stdout
     assert not kept_path.exists() and link.is_symlink() and target.read_text() == "keep me"
-    from torchrig.data import store
+    from torchrig.data import cachefile, directories, inspection, store
 
-    assert store.remove_cache(link) == "not a cache file" and link.is_symlink()  # a link planted after the listing
+    assert inspection.remove_cache(link) == "not a cache file" and link.is_symlink()  # a link planted after the listing

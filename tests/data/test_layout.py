@@ -79,5 +79,5 @@ def test_numpy_scalars_come_back_as_numpy_scalars_of_the_same_dtype() -> None:
 def test_one_rounding_helper_serves_the_whole_data_package() -> None:
     from torchrig.data import layout, store, transport
 
-    assert store._round is layout._round and transport._round is layout._round
-    assert [layout._round(n, 64) for n in (0, 1, 64, 65)] == [0, 64, 64, 128]
+    assert store.round_up is layout.round_up and transport.round_up is layout.round_up
+    assert [layout.round_up(n, 64) for n in (0, 1, 64, 65)] == [0, 64, 64, 128]

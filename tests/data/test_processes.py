@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from torchrig.data import CachedDataset, ImageFolder
-from torchrig.data import store as store_mod
+from torchrig.data import cachefile, directories, inspection
 
 from .conftest import run_py
 
@@ -36,7 +36,7 @@ def test_forked_workers_of_every_epoch_share_one_cache(images: Path) -> None:
         assert s["misses"] == n - 8 and s["hits"] == n + 8, "epoch 1 missed all but the 8 probed, epoch 2 hit all"
         want = torch.stack([base[i][0] for i in range(n)])
         assert torch.equal(seen[0], want) and torch.equal(seen[1], want)
-        assert Path(s["location"]).parent == store_mod.shm_directory()
+        assert Path(s["location"]).parent == directories.shm_directory()
     finally:
         ds.close()
     assert not Path(s["location"]).exists()
@@ -139,7 +139,7 @@ def test_a_writer_sigkilled_mid_write_leaves_a_miss_never_a_torn_sample(cache_di
         """), str(cache_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         try:
             assert writer.stdout.readline().strip() == "attached"
-            store.state[0] = store_mod.EMPTY  # as if the item had never been cached
+            store.state[0] = cachefile.EMPTY  # as if the item had never been cached
             store.data[:] = 0
             writer.stdin.write("go\n")
             writer.stdin.flush()
@@ -148,12 +148,12 @@ def test_a_writer_sigkilled_mid_write_leaves_a_miss_never_a_torn_sample(cache_di
             assert writer.wait(timeout=30) == -signal.SIGKILL
             half = store.data.size // 2
             assert store.data[0] == 1 and store.data[half - 1] == 4 and not store.data[half:].any(), "torn on disk"
-            assert store.state[0] != store_mod.READY
+            assert store.state[0] != cachefile.READY
             before = ds.stats()
             item = ds[0]
             assert ds.stats()["misses"] == before["misses"] + 1, "the torn item reads as a miss"
             assert all(torch.equal(a, b) for a, b in zip(item, Parts()[0]))
-            assert store.state[0] == store_mod.READY, "and the next reader rewrote it whole"
+            assert store.state[0] == cachefile.READY, "and the next reader rewrote it whole"
             assert all(torch.equal(a, b) for a, b in zip(ds[0], Parts()[0])) and ds.stats()["hits"] == before["hits"] + 1
         finally:
             if writer.poll() is None:
@@ -172,7 +172,7 @@ def test_a_cache_whose_owner_died_is_removed_by_the_next_attach(images: Path, ca
     proc.kill()
     proc.wait(timeout=30)
     assert path.exists(), "a SIGKILLed process cannot clean up"
-    info = store_mod.list_caches([cache_dir])
+    info = inspection.list_caches([cache_dir])
     assert [c.state for c in info] == ["stale"]
     with CachedDataset(ImageFolder(images, size=8), directory=cache_dir, name="alive") as ds:
         assert not path.exists(), "the next attach removed the dead owner's cache"

@@ -13,10 +13,10 @@ from .conftest import run_py
 _OPEN = """
 import gc, os, sys, time
 from pathlib import Path
-from torchrig.data import store
+from torchrig.data import cachefile, directories, inspection, store
 d = Path(sys.argv[1])
 def open_one(label="t"):
-    h = store.Header(fingerprint="f" * 64, label=label, n_items=4, mode="direct", record_size=8, capacity=32,
+    h = cachefile.Header(fingerprint="f" * 64, label=label, n_items=4, mode="direct", record_size=8, capacity=32,
                      spec={}, persist=False, checksums=False, created=time.time(), creator_pid=os.getpid())
     return store.open_store(d, h)
 """
@@ -29,13 +29,13 @@ s = open_one()
 cycle = [s]; cycle.append(cycle)  # only the cyclic collector can free it
 path = s.path
 del s, cycle
-with store.directory_lock(d):
+with directories.directory_lock(d):
     gc.collect()  # runs the store's finalizer right here, under our own directory lock
 print("done")
 # The lifetime lock was dropped, so the cache is stale: the next attach removes it.
-with store.directory_lock(d):
-    assert store.inspect_cache(path).state == "stale"
-    store._clean_stale(d)
+with directories.directory_lock(d):
+    assert inspection.inspect_cache(path).state == "stale"
+    store.clean_stale(d)
 assert not path.exists()
 """
     try:
@@ -50,9 +50,9 @@ def test_a_fifo_named_like_a_cache_blocks_neither_listing_nor_attaching_nor_clea
     import os
     import sys
 
-    from torchrig.data import store
+    from torchrig.data import cachefile, directories, inspection, store
 
-    store.ensure_directory(cache_dir)
+    directories.ensure_directory(cache_dir)
     fifo = cache_dir / "odd-0123.cache"
     os.mkfifo(fifo, 0o600)
     cli = [sys.executable, "-m", "torchrig", "cache"]
@@ -65,7 +65,7 @@ def test_a_fifo_named_like_a_cache_blocks_neither_listing_nor_attaching_nor_clea
         assert "attached" in proc.stdout
         done = subprocess.run([*cli, "clear", "--all", "--dir", str(cache_dir)], capture_output=True, text=True, timeout=20)
         assert done.returncode == 0 and "a FIFO, not a cache file" in done.stdout
-        assert store.remove_cache(fifo) == "not a cache file" and fifo.exists()
+        assert inspection.remove_cache(fifo) == "not a cache file" and fifo.exists()
     except subprocess.TimeoutExpired:
         pytest.fail("a FIFO in the cache directory blocked a cache command")
 
@@ -77,9 +77,9 @@ def test_the_batch_read_buffer_is_reused_only_once_nothing_refers_to_it(cache_di
 
     import numpy as np
 
-    from torchrig.data import store
+    from torchrig.data import cachefile, directories, inspection, store
 
-    h = store.Header(fingerprint="b" * 64, label="buf", n_items=4, mode="direct", record_size=8, capacity=32,
+    h = cachefile.Header(fingerprint="b" * 64, label="buf", n_items=4, mode="direct", record_size=8, capacity=32,
                      spec={}, persist=False, checksums=False, created=time.time(), creator_pid=os.getpid())
     s = store.open_store(cache_dir, h)
     try:

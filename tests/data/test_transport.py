@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from torchrig.data import make_loader
 from torchrig.data import transport
-from torchrig.data.store import _TSO
+from torchrig.data.cachefile import TOTAL_STORE_ORDER as _TSO
 
 pytestmark = pytest.mark.skipif(not _TSO, reason="the ring transport is used on x86-64 only")
 

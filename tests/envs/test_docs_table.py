@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from torchrig import knowledge as k
-from torchrig.knowledge.builds import Machine, plan, show_driver
+from torchrig.knowledge.builds import Target, plan, show_driver
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "env.md"
 
@@ -53,7 +53,7 @@ def test_the_common_gpus_table_is_what_the_planner_says(column: int, driver: str
         mixed = "+" in row[1]
         groups = [tuple(caps)] if mixed else [(cc,) for cc in caps]
         for ccs in groups:
-            result = plan(Machine(driver=driver, capabilities=ccs), torch="2.13", python="3.12")
+            result = plan(Target(driver=driver, capabilities=ccs), torch="2.13", python="3.12")
             if expected.startswith("none"):
                 assert result.variant is None, (row, driver)
                 match = re.search(r"torch (\d+\.\d+) (cu\d+)", expected)

@@ -23,12 +23,12 @@ from torchrig.envs.executors import (
     create,
     read_marker,
 )
-from torchrig.knowledge.builds import Machine, plan
+from torchrig.knowledge.builds import Target, plan
 from torchrig.envs.spec import read_env_file
 from torchrig._core.errors import UserError
 from torchrig._core.seams.runner import Completed, FakeRunner
 
-PLAN = plan(Machine(driver="580.95.05", capabilities=("8.6",)), torch="2.13", python="3.12")
+PLAN = plan(Target(driver="580.95.05", capabilities=("8.6",)), torch="2.13", python="3.12")
 
 
 def _which(available: dict[str, str]):

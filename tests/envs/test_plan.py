@@ -14,7 +14,7 @@ import pytest
 from packaging.version import Version
 
 from torchrig import knowledge as k
-from torchrig.knowledge.builds import Machine, plan, show_driver
+from torchrig.knowledge.builds import Target, plan, show_driver
 from torchrig._core.errors import UserError
 from torchrig.doctor.facts import DriverFacts, Facts, Gpu, GpuFacts, PciDevice, SystemFacts
 
@@ -93,13 +93,13 @@ V100, A100, GTX1080, RTX3090, RTX4090, H100, RTX5090, B200, K80, T4 = (
     ],
 )
 def test_the_matrix(torch: str, driver: str | None, ccs: tuple[str, ...], python: str, expected: str | None) -> None:
-    result = plan(Machine(driver=driver, capabilities=ccs), torch=torch, python=python)
+    result = plan(Target(driver=driver, capabilities=ccs), torch=torch, python=python)
     assert result.variant == expected, result.reason
 
 
 def test_v100_and_a100_on_2_13_say_why_cu130_and_cu129_are_out() -> None:
     result = plan(
-        Machine(driver=R580, capabilities=(V100, A100), gpu_names=("Tesla V100-SXM2-32GB", "A100-SXM4-40GB")),
+        Target(driver=R580, capabilities=(V100, A100), gpu_names=("Tesla V100-SXM2-32GB", "A100-SXM4-40GB")),
         torch="2.13",
         python="3.12",
     )
@@ -111,7 +111,7 @@ def test_v100_and_a100_on_2_13_say_why_cu130_and_cu129_are_out() -> None:
 
 
 def test_rtx5090_on_driver_570_rejects_cu130_for_the_driver_and_cu126_for_sm120() -> None:
-    result = plan(Machine(driver=R570, capabilities=(RTX5090,)), torch="2.13", python="3.12")
+    result = plan(Target(driver=R570, capabilities=(RTX5090,)), torch="2.13", python="3.12")
     why = {r.variant: r.why for r in result.rejected}
     assert why["cu130"] == "needs driver >= 580 for CUDA 13.0, and this driver is 570.124.06"
     assert why["cu126"].startswith("has no kernels for compute capability 12.0")
@@ -119,7 +119,7 @@ def test_rtx5090_on_driver_570_rejects_cu130_for_the_driver_and_cu126_for_sm120(
 
 
 def test_driver_470_on_new_torch_names_the_newest_torch_that_fits_and_the_driver_to_install() -> None:
-    result = plan(Machine(driver=R470, capabilities=(A100,)), torch="2.13", python="3.12")
+    result = plan(Target(driver=R470, capabilities=(A100,)), torch="2.13", python="3.12")
     assert result.variant is None
     assert result.commands() is None
     older = next(s for s in result.suggestions if s.torch and s.driver is None)
@@ -130,38 +130,38 @@ def test_driver_470_on_new_torch_names_the_newest_torch_that_fits_and_the_driver
 
 
 def test_gpus_from_two_generations_that_no_build_serves_get_one_environment_per_group() -> None:
-    result = plan(Machine(driver=R580, capabilities=(GTX1080, RTX5090)), torch="2.13", python="3.12")
+    result = plan(Target(driver=R580, capabilities=(GTX1080, RTX5090)), torch="2.13", python="3.12")
     assert result.variant is None
     text = " ".join(s.text for s in result.suggestions)
     assert "6.1 needs cu126" in text and "12.0 needs cu130" in text and "CUDA_VISIBLE_DEVICES" in text
 
 
 def test_a_newer_build_than_the_default_is_offered_not_chosen() -> None:
-    result = plan(Machine(driver=R580, capabilities=(RTX4090,)), torch="2.13", python="3.12")
+    result = plan(Target(driver=R580, capabilities=(RTX4090,)), torch="2.13", python="3.12")
     assert result.variant == "cu130"
     assert any(r.variant == "cu132" and "--backend cu132" in r.why for r in result.rejected)
-    forced = plan(Machine(driver=R580, capabilities=(RTX4090,)), torch="2.13", python="3.12", backend="cu132")
+    forced = plan(Target(driver=R580, capabilities=(RTX4090,)), torch="2.13", python="3.12", backend="cu132")
     assert forced.variant == "cu132"
 
 
 def test_python_out_of_range_suggests_a_torch_that_supports_it() -> None:
-    result = plan(Machine(driver=R580, capabilities=(RTX3090,)), torch="2.13", python="3.9")
+    result = plan(Target(driver=R580, capabilities=(RTX3090,)), torch="2.13", python="3.9")
     assert "no wheels for Python 3.9" in result.reason
     assert (result.suggestions[0].torch, result.suggestions[0].variant) == ("2.8", "cu128")
     assert result.suggestions[-1].python == "3.14"
 
 
 def test_gpus_without_a_driver_need_the_driver_first() -> None:
-    result = plan(Machine(capabilities=(RTX5090,)), torch="2.13", python="3.12")
+    result = plan(Target(capabilities=(RTX5090,)), torch="2.13", python="3.12")
     assert result.variant is None
     assert "no NVIDIA driver is loaded" in result.reason
     assert result.suggestions[0].driver == "580"
-    pci_only = plan(Machine(unidentified_gpus=2), torch="2.13", python="3.12")
+    pci_only = plan(Target(unidentified_gpus=2), torch="2.13", python="3.12")
     assert pci_only.variant is None and "2 NVIDIA GPUs found" in pci_only.reason
 
 
 def test_gpus_of_unknown_capability_are_planned_by_the_driver_and_say_so() -> None:
-    result = plan(Machine(driver=R570, unidentified_gpus=1), torch="2.13", python="3.12")
+    result = plan(Target(driver=R570, unidentified_gpus=1), torch="2.13", python="3.12")
     assert result.variant == "cu129"
     assert any("--cc" in n for n in result.notes)
 
@@ -169,19 +169,19 @@ def test_gpus_of_unknown_capability_are_planned_by_the_driver_and_say_so() -> No
 def test_under_wsl_the_windows_driver_column_counts() -> None:
     # WSL's nvidia-smi shows the Windows driver, e.g. 551.86 (CUDA 12.4 era): >= 528.33, so CUDA 12 builds run
     assert (
-        plan(Machine(driver="551.86", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant
+        plan(Target(driver="551.86", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant
         == "cu129"
     )
     # 527.41 is CUDA 12.0's Windows GA driver but below the Windows minor-compat floor 528.33
     assert (
-        plan(Machine(driver="527.41", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant is None
+        plan(Target(driver="527.41", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant is None
     )
-    assert plan(Machine(driver="527.41", capabilities=(RTX3090,)), torch="2.13", python="3.12").variant == "cu129"
+    assert plan(Target(driver="527.41", capabilities=(RTX3090,)), torch="2.13", python="3.12").variant == "cu129"
 
 
 def test_an_exact_patch_release_without_a_build_is_not_offered_it() -> None:
     # 2.12.0 shipped without cu129; the series (torch==2.12.*) and 2.12.1 have it
-    machine = Machine(driver=R570, capabilities=(RTX5090,))
+    machine = Target(driver=R570, capabilities=(RTX5090,))
     assert plan(machine, torch="2.12", python="3.12").variant == "cu129"
     assert plan(machine, torch="2.12.1", python="3.12").variant == "cu129"
     exact = plan(machine, torch="2.12.0", python="3.12")
@@ -194,30 +194,30 @@ def test_an_exact_patch_release_without_a_build_is_not_offered_it() -> None:
 
 
 def test_native_windows_skips_linux_only_builds() -> None:
-    machine = Machine(driver="576.02", capabilities=(RTX5090,), platform="windows")
+    machine = Target(driver="576.02", capabilities=(RTX5090,), platform="windows")
     result = plan(machine, torch="2.13", python="3.12")
     assert result.variant is None  # cu129 is Linux-only, cu130 needs 580, cu126 lacks sm_120
     assert any(r.variant == "cu129" and "no Windows wheels" in r.why for r in result.rejected)
 
 
 def test_macos_gets_the_cpu_build() -> None:
-    assert plan(Machine(platform="darwin"), torch="2.13", python="3.12").variant == "cpu"
+    assert plan(Target(platform="darwin"), torch="2.13", python="3.12").variant == "cpu"
 
 
 def test_an_explicit_backend_is_checked_against_the_release_and_the_machine() -> None:
-    gone = plan(Machine(driver=R580, capabilities=(A100,)), torch="2.13", python="3.12", backend="cu118")
+    gone = plan(Target(driver=R580, capabilities=(A100,)), torch="2.13", python="3.12", backend="cu118")
     assert gone.variant is None and "torch 2.13 has no cu118 build" in gone.reason and "2.7" in gone.reason
-    too_new = plan(Machine(driver=R570, capabilities=(A100,)), torch="2.13", python="3.12", backend="cu130")
+    too_new = plan(Target(driver=R570, capabilities=(A100,)), torch="2.13", python="3.12", backend="cu130")
     assert too_new.variant is None and too_new.reason.startswith("cu130 cannot run here: it needs driver >= 580")
-    no_gpu = plan(Machine(), torch="2.13", python="3.12", backend="cu126")
+    no_gpu = plan(Target(), torch="2.13", python="3.12", backend="cu126")
     assert no_gpu.variant is None and "no NVIDIA GPU" in no_gpu.reason
-    cpu = plan(Machine(driver=R580, capabilities=(A100,)), torch="2.13", python="3.12", backend="cpu")
+    cpu = plan(Target(driver=R580, capabilities=(A100,)), torch="2.13", python="3.12", backend="cpu")
     assert cpu.variant == "cpu" and any("unused" in n for n in cpu.notes)
 
 
 def test_commands_use_the_plans_index_and_a_mirror_when_one_is_configured() -> None:
     result = plan(
-        Machine(driver=R580, capabilities=(A100,)),
+        Target(driver=R580, capabilities=(A100,)),
         torch="2.13.0",
         python="3.12",
         index_base="https://mirrors.nju.edu.cn/pytorch/whl/",
@@ -234,7 +234,7 @@ def test_commands_use_the_plans_index_and_a_mirror_when_one_is_configured() -> N
     assert commands.uv[-2:] == ("--index", "https://mirrors.nju.edu.cn/pytorch/whl/cu130")
     assert "pytorch=2.13.0=cuda*" in commands.conda and "cuda-version>=13.0,<14" in commands.conda
     assert "--override-channels" in commands.conda and "python=3.12" in commands.conda
-    cpu = plan(Machine(), python="3.12")
+    cpu = plan(Target(), python="3.12")
     assert cpu.commands() is not None and cpu.commands().to_dict()["pip"].endswith(
         "--index-url https://download.pytorch.org/whl/cpu"
     )
@@ -242,11 +242,11 @@ def test_commands_use_the_plans_index_and_a_mirror_when_one_is_configured() -> N
 
 
 def test_the_default_torch_is_the_newest_known_release() -> None:
-    assert plan(Machine(), python="3.12").torch == k.releases()[0].minor
+    assert plan(Target(), python="3.12").torch == k.releases()[0].minor
 
 
 def test_the_plan_is_pure_and_frozen() -> None:
-    machine = Machine(driver=R580, capabilities=(V100, A100))
+    machine = Target(driver=R580, capabilities=(V100, A100))
     first, second = plan(machine, python="3.12"), plan(machine, python="3.12")
     assert first == second
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -254,7 +254,7 @@ def test_the_plan_is_pure_and_frozen() -> None:
 
 
 def test_json_has_variant_reason_rejected_and_commands() -> None:
-    data = plan(Machine(driver=R580, capabilities=(V100,)), torch="2.13", python="3.12").to_dict()
+    data = plan(Target(driver=R580, capabilities=(V100,)), torch="2.13", python="3.12").to_dict()
     assert data["variant"] == "cu126"
     assert data["reason"]
     assert {"variant": "cu130", "why": data["rejected"][0]["why"]} in data["rejected"]
@@ -274,45 +274,14 @@ def test_json_has_variant_reason_rejected_and_commands() -> None:
 def test_bad_inputs_are_one_sentence(kwargs: dict[str, str], message: str) -> None:
     args = {"python": "3.12", **kwargs}
     with pytest.raises(UserError, match=message):
-        plan(Machine(), **args)
+        plan(Target(), **args)
 
 
 def test_bad_machine_descriptions_are_one_sentence() -> None:
     with pytest.raises(UserError, match="not a compute capability"):
-        Machine(capabilities=("ampere",))
+        Target(capabilities=("ampere",))
     with pytest.raises(UserError, match="not a driver version"):
-        Machine(driver="new")
-
-
-def test_machine_from_facts_reads_the_probes() -> None:
-    from torchrig.knowledge.builds import machine_from_facts
-
-    facts = Facts(
-        driver=DriverFacts(userspace=R580),
-        gpus=GpuFacts(
-            devices=[
-                Gpu(index=0, name="NVIDIA A100-SXM4-80GB", compute_capability="8.0"),
-                Gpu(index=1, name="Tesla V100-SXM2-16GB", compute_capability="7.0"),
-            ]
-        ),
-        system=SystemFacts(os="Linux", machine="x86_64", wsl=False),
-    )
-    machine = machine_from_facts(facts)
-    assert machine.capabilities == ("8.0", "7.0") and machine.driver == R580
-    assert plan(machine, torch="2.13", python="3.12").variant == "cu126"
-    named_only = Facts(
-        driver=DriverFacts(userspace=R580), gpus=GpuFacts(devices=[Gpu(index=0, name="NVIDIA GeForce RTX 5090")])
-    )
-    assert machine_from_facts(named_only).capabilities == ("12.0",)
-    bare = Facts(system=SystemFacts(os="Linux", pci_gpus=[PciDevice("0000:01:00.0", "0x10de", "0x2684", "0x030000")]))
-    assert machine_from_facts(bare).unidentified_gpus == 1
-    nothing = machine_from_facts(Facts(driver=DriverFacts(nvml_error="NVML Shared Library Not Found")))
-    assert nothing.has_gpu is False
-    reason = plan(nothing, python="3.12").reason
-    assert reason == (
-        "no NVIDIA GPU was found (NVML: NVML Shared Library Not Found; no NVIDIA device on the PCI bus; "
-        "no NVIDIA kernel module loaded): the cpu build."
-    )
+        Target(driver="new")
 
 
 DRIVERS = [R470, R525, R570, R580]  # one per driver floor: CUDA 11 compat, 12 compat, 12.8/12.9 era, 13 compat
@@ -329,7 +298,7 @@ def test_sweep_the_chosen_build_fits_and_nothing_preferred_was_passed_over() -> 
         covers = {(v, c): k.build_covers(k.arch_list(rel.minor, v) or [], c) for v in rel.variants for c in CAPS}
         default_cuda = cuda[rel.default]
         for driver, ccs in itertools.product(DRIVERS, [*((c,) for c in CAPS), *itertools.combinations(CAPS, 2)]):
-            result = plan(Machine(driver=driver, capabilities=ccs), torch=rel.minor, python=python)
+            result = plan(Target(driver=driver, capabilities=ccs), torch=rel.minor, python=python)
             have = Version(driver)
             fitting = [v for v in rel.variants if have >= need[v] and all(covers[v, c] for c in ccs)]
             if not fitting:

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import importlib.metadata as md
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -101,8 +102,18 @@ def fake_torch(out: Path, version: str = "2.13.0+cpu") -> Path:
 
 
 def build(out: Path, repo: Path) -> Path:
-    """torchrig, its dependencies, and the stand-in torch, all in ``out``."""
+    """torchrig, its dependencies, and the stand-in torch, all in ``out``.
+
+    torchrig is built from a copy of the project next to ``out``: setuptools writes build/ and
+    *.egg-info where it builds, and tests never write into the checkout.
+    """
     out.mkdir(parents=True, exist_ok=True)
+    source = out.parent / f"{out.name}-source"
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(repo / name, source / name)
+    shutil.copytree(repo / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     subprocess.run(
         [
             sys.executable,
@@ -115,7 +126,7 @@ def build(out: Path, repo: Path) -> Path:
             "--no-index",
             "--wheel-dir",
             str(out),
-            str(repo),
+            str(source),
         ],
         check=True,
         capture_output=True,

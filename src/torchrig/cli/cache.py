@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from torchrig._core.errors import UserError
+from torchrig.cli import console
 
 if TYPE_CHECKING:
-    from torchrig.data import store
+    from torchrig.data.inspection import CacheInfo
 
 app = typer.Typer(help="List, inspect and clear the shared sample caches of torchrig.data.", no_args_is_help=True)
 
@@ -25,9 +24,9 @@ _DIR_HELP = "Also look in this cache directory (as given to CachedDataset(direct
 
 
 def _directories(extra: list[Path] | None) -> list[Path]:
-    from torchrig.data import store  # it imports numpy: loaded only when a cache command runs
+    from torchrig.data import directories  # numpy: loaded only when a cache command runs
 
-    dirs = [store.shm_directory(), store.disk_directory(), *(extra or [])]
+    dirs = [directories.shm_directory(), directories.disk_directory(), *(extra or [])]
     seen: list[Path] = []
     for d in dirs:
         if d not in seen:
@@ -43,7 +42,7 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def _as_dict(info: store.CacheInfo) -> dict:
+def _as_dict(info: CacheInfo) -> dict[str, Any]:
     d = {"location": str(info.path), "state": info.state, "owner_uid": info.owner_uid, "size_bytes": info.size}
     if info.problem:
         d["problem"] = info.problem
@@ -57,33 +56,32 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print the caches as JSON (schema torchrig.cache/1)."),
 ) -> None:
     """Show every cache: name, state (in use, idle, stale), size, items cached, hits and misses."""
-    from torchrig.data import store  # it imports numpy: loaded only when a cache command runs
+    from torchrig.data import inspection  # numpy: loaded only when a cache command runs
 
-    caches = store.list_caches(_directories(directory))
+    caches = inspection.list_caches(_directories(directory))
     if as_json:
         typer.echo(json.dumps({"schema": "torchrig.cache/1", "caches": [_as_dict(c) for c in caches]}, indent=2))
         return
-    console = Console(highlight=False)
+    out = console.out()
     if not caches:
-        console.print("no caches (looked in " + ", ".join(str(d) for d in _directories(directory)) + ")")
+        out.print("no caches (looked in " + ", ".join(str(d) for d in _directories(directory)) + ")")
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("name", "state", "size", "items", "hits", "misses", "location"):
-        table.add_column(col, justify="right" if col in ("size", "items", "hits", "misses") else "left")
+    table = console.table("name", "state", "size", "items", "hits", "misses", "location",
+                          right=("size", "items", "hits", "misses"), box=None, pad_edge=False)
     for c in caches:
         s = c.stats or {}
         state = c.state if not c.problem else f"{c.state} ({c.problem})"
         table.add_row(s.get("name", c.path.name), state, _size(c.size),
                       f"{s['items']}/{s['n_items']}" if s else "-", str(s.get("hits", "-")), str(s.get("misses", "-")),
                       str(c.path))
-    console.print(table)
+    out.print(table)
 
 
-def _find(name: str, directory: list[Path] | None) -> store.CacheInfo:
-    from torchrig.data import store  # it imports numpy: loaded only when a cache command runs
+def _find(name: str, directory: list[Path] | None) -> CacheInfo:
+    from torchrig.data import cachefile, inspection  # numpy: loaded only when a cache command runs
 
-    caches = store.list_caches(_directories(directory))
-    exact = [c for c in caches if c.path.name.removesuffix(store.SUFFIX) == name or str(c.path) == name]
+    caches = inspection.list_caches(_directories(directory))
+    exact = [c for c in caches if c.path.name.removesuffix(cachefile.SUFFIX) == name or str(c.path) == name]
     if exact:
         return exact[0]
     matches = [c for c in caches if c.path.name.startswith(name) or (c.stats or {}).get("label") == name]
@@ -91,7 +89,7 @@ def _find(name: str, directory: list[Path] | None) -> store.CacheInfo:
         return matches[0]
     if not matches:
         raise UserError(f"no cache named {name!r}; `torchrig cache list` shows the caches there are.")
-    names = ", ".join(c.path.name.removesuffix(store.SUFFIX) for c in matches)
+    names = ", ".join(c.path.name.removesuffix(cachefile.SUFFIX) for c in matches)
     raise UserError(f"{name!r} matches several caches ({names}); give the full name.")
 
 
@@ -106,9 +104,9 @@ def stats(
     if as_json:
         typer.echo(json.dumps({"schema": "torchrig.cache/1", "cache": d}, indent=2))
         return
-    console = Console(highlight=False)
+    out = console.out()
     if info.stats is None:
-        console.print(f"{info.path}: {info.state}" + (f" ({info.problem})" if info.problem else ""), markup=False)
+        out.print(f"{info.path}: {info.state}" + (f" ({info.problem})" if info.problem else ""), markup=False)
         return
     s = info.stats
     reads = s["hits"] + s["misses"]
@@ -124,7 +122,7 @@ def stats(
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
-        console.print(f"{k:<{width}}  {v}", markup=False, soft_wrap=True)
+        out.print(f"{k:<{width}}  {v}", markup=False)
 
 
 def clear(
@@ -136,38 +134,38 @@ def clear(
     """Remove caches no process is using (stale ones left by crashed jobs, persistent ones, ...).
 
     A cache in use is left alone: its users would simply re-create it."""
-    from torchrig.data import store  # it imports numpy: loaded only when a cache command runs
+    from torchrig.data import cachefile, inspection  # numpy: loaded only when a cache command runs
 
     if (name is None) == (not all_):
         raise UserError("give a cache name or --all (not both).")
-    targets = [_find(name, directory)] if name else store.list_caches(_directories(directory))
-    console = Console(highlight=False)
+    targets = [_find(name, directory)] if name else inspection.list_caches(_directories(directory))
+    out = console.out()
     freed = 0
     for info in targets:
-        label = info.path.name.removesuffix(store.SUFFIX)
+        label = info.path.name.removesuffix(cachefile.SUFFIX)
         if info.state == "foreign":
-            console.print(f"skipped {info.path}: {info.problem}, not yours to remove", markup=False)
+            out.print(f"skipped {info.path}: {info.problem}, not yours to remove", markup=False)
             continue
         if info.state == "in use":
-            console.print(f"skipped {label}: in use by a running process", markup=False)
+            out.print(f"skipped {label}: in use by a running process", markup=False)
             continue
         if info.state == "not a cache":
-            console.print(f"skipped {info.path}: {info.problem}, not a cache file; remove it yourself if it is not needed",
+            out.print(f"skipped {info.path}: {info.problem}, not a cache file; remove it yourself if it is not needed",
                           markup=False)
             continue
         if dry_run:
-            console.print(f"would remove {label} ({_size(info.size)}, {info.state})", markup=False)
+            out.print(f"would remove {label} ({_size(info.size)}, {info.state})", markup=False)
             continue
-        outcome = store.remove_cache(info.path)
+        outcome = inspection.remove_cache(info.path)
         if outcome == "removed":
             freed += info.size
-            console.print(f"removed {label} ({_size(info.size)})", markup=False)
+            out.print(f"removed {label} ({_size(info.size)})", markup=False)
         else:
-            console.print(f"skipped {label}: {outcome}", markup=False)
+            out.print(f"skipped {label}: {outcome}", markup=False)
     if not targets:
-        console.print("no caches to clear")
+        out.print("no caches to clear")
     elif freed and not dry_run:
-        console.print(f"freed {_size(freed)}", markup=False)
+        out.print(f"freed {_size(freed)}", markup=False)
 
 
 def register(root: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""``torchrig doctor``: probe (or parse a report), check, render. The logic lives in probe/, checks/, render/."""
+"""``torchrig doctor``: probe (or parse a report), check, render. The logic lives in torchrig.doctor."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import typer
 
 from torchrig._core.errors import UserError, read_user_file
+from torchrig.cli import console
 
 _REPORT_LIMIT = 16 << 20  # a collect_env output is a few KiB; anything past 16 MiB is not a report
 
@@ -21,6 +22,10 @@ def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print facts and findings as JSON (schema torchrig.doctor/1)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown report, ready to paste into an issue."),
     strict: bool = typer.Option(False, "--strict", help="Count warnings as errors in the exit code."),
+    mirror: bool | None = typer.Option(
+        None, "--mirror/--no-mirror",
+        help="Point fixes at the PyTorch mirror configured here (default: yes for this machine, no with --report).",
+    ),
 ) -> None:
     """Find the root cause of a broken GPU/PyTorch setup and print the exact fix.
 
@@ -47,10 +52,28 @@ def doctor(
             from torchrig.doctor.render import render
 
             facts = gathering.result()
-    findings = run_checks(facts)
+    use_mirror = (report is None) if mirror is None else mirror
+    findings = run_checks(facts, index_base=_configured_index(strict=mirror is True) if use_mirror else None)
     render(facts, findings, fmt="json" if as_json else "markdown" if markdown else "console")
     failing = {"error", "warning"} if strict else {"error"}
-    raise typer.Exit(1 if any(f.severity.value in failing for f in findings) else 0)
+    problem = any(f.severity.value in failing for f in findings)
+    raise typer.Exit(console.Exit.PROBLEM if problem else console.Exit.OK)
+
+
+def _configured_index(*, strict: bool) -> str | None:
+    """The PyTorch mirror configured here (``torchrig mirror use ... --for torch``), None for upstream.
+
+    A broken configuration must not stop a diagnosis: unless the user asked for the mirror, the fixes
+    then point at download.pytorch.org.
+    """
+    from torchrig.mirrors.torch_index import torch_index_base
+
+    try:
+        return torch_index_base()
+    except UserError:
+        if strict:
+            raise
+        return None
 
 
 def _read_report(source: str) -> str:

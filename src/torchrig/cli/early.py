@@ -10,8 +10,8 @@ nothing here. This module imports nothing heavy: it runs before everything else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 

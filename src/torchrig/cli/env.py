@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, SpinnerColumn, TextColumn
 
 import torchrig
 from torchrig._core.errors import UserError
+from torchrig.cli import console
+
+if TYPE_CHECKING:
+    from torchrig.envs.executors import Step
+    from torchrig.knowledge.builds import BuildPlan
 
 app = typer.Typer(
     help="Plan and create environments with the PyTorch build that fits this driver and these GPUs.",
@@ -27,20 +32,6 @@ _PYTHON = typer.Option(None, "--python", metavar="X.Y", help="Python version; de
 
 def _here_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
-def _index_base() -> str | None:
-    """The configured PyTorch-wheel mirror (`torchrig mirror use ... --for torch`), None for download.pytorch.org."""
-    from torchrig.mirrors import torch_index_base
-
-    return torch_index_base()
-
-
-def _live_machine():  # -> Machine
-    from torchrig.knowledge.builds import machine_from_facts
-    from torchrig.doctor.probe import gather
-
-    return machine_from_facts(gather(quick=True))
 
 
 @app.command("plan")
@@ -71,47 +62,31 @@ def plan_cmd(
 
     Without --driver, --gpu or --cc it plans for this machine, from the doctor's probes.
     """
-    from torchrig.knowledge.builds import Machine, capabilities, plan
+    from torchrig.envs.planning import described_machine, this_machine
+    from torchrig.knowledge.builds import plan
+    from torchrig.mirrors.torch_index import torch_index_base
 
     if driver is not None or cc or gpu:
-        models = [_model_capability(name) for name in gpu]
-        machine = Machine(
-            driver=driver,
-            capabilities=tuple(cc for _, cc in models) + capabilities(cc),
-            gpu_names=tuple(name for name, _ in models),
-            driver_unknown=driver is None,
-            wsl=wsl,
-            unidentified_gpus=0 if cc or gpu else 1,
-        )
+        machine = described_machine(driver=driver, gpu_models=gpu, ccs=cc, wsl=wsl)
         target = "the machine you described"
     else:
         if wsl:
             raise UserError("--wsl describes another machine; give it with --driver (this machine is probed).")
-        machine = _live_machine()
+        machine = this_machine()
         target = "this machine"
-    result = plan(machine, torch=torch, python=python or _here_python(), backend=backend, index_base=_index_base())
+    result = plan(
+        machine, torch=torch, python=python or _here_python(), backend=backend, index_base=torch_index_base()
+    )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
         _render_plan(result, target)
-    raise typer.Exit(0 if result.variant else 1)
+    raise typer.Exit(console.Exit.OK if result.variant else console.Exit.PROBLEM)
 
 
-def _model_capability(name: str) -> tuple[str, str]:
-    from torchrig.knowledge.gpu_models import capability_of
-
-    cc = capability_of(name)
-    if cc is None:
-        raise UserError(
-            f"torchrig does not know the GPU model {name!r}; give its compute capability with --cc "
-            "(nvidia-smi --query-gpu=compute_cap --format=csv shows it)."
-        )
-    return name, cc
-
-
-def _render_plan(result, target: str) -> None:  # result: Plan
-    out = Console(highlight=False)
-    m = result.machine
+def _render_plan(result: BuildPlan, target: str) -> None:
+    out = console.out()
+    m = result.target
     out.print(f"torch {result.torch} for Python {result.python} on {target}: {escape(m.describe())}")
     if result.variant:
         out.print(f"[bold green]build:[/] {result.variant}")
@@ -132,7 +107,7 @@ def _render_plan(result, target: str) -> None:  # result: Plan
     if commands:
         out.print("install:")
         for tool, line in commands.to_dict().items():
-            out.print(f"  {tool:<6} {escape(line)}", soft_wrap=True)  # never wrap a command people copy
+            out.print(f"  {tool:<6} {escape(line)}")  # never wrap a command people copy
 
 
 @app.command("create")
@@ -155,23 +130,33 @@ def create_cmd(
 
     Uses conda, mamba or micromamba when one is on PATH, else uv when present, else venv + pip.
     """
-    from torchrig.envs.executors import Request, choose_executor, create, describe_steps, preflight, torchrig_source
-    from torchrig.knowledge.builds import Machine, plan
-    from torchrig.envs.spec import check_name, read_env_file
     from torchrig._core.seams.runner import SubprocessRunner
+    from torchrig.envs.executors import (
+        Request,
+        choose_executor,
+        create,
+        describe_steps,
+        doctor_verdict,
+        preflight,
+        torchrig_source,
+    )
+    from torchrig.envs.planning import this_machine
+    from torchrig.envs.spec import check_name, read_env_file
+    from torchrig.knowledge.builds import Target, plan
+    from torchrig.mirrors.torch_index import torch_index_base
 
     check_name(name)
     env_file = read_env_file(file) if file is not None else None
     if find_links is not None and not find_links.is_dir():
         raise UserError(f"--find-links {find_links} is not a directory of wheels.")
     python = python or (env_file.python if env_file else None) or _here_python()
-    machine = Machine() if backend == "cpu" else _live_machine()
+    machine = Target() if backend == "cpu" else this_machine()
     result = plan(
         machine,
         torch=torch or (env_file.torch if env_file else None),
         python=python,
         backend=backend,
-        index_base=_index_base(),
+        index_base=torch_index_base(),
     )
     if result.variant is None:
         hint = f" Instead: {result.suggestions[0].text}." if result.suggestions else ""
@@ -187,16 +172,15 @@ def create_cmd(
         torchrig=f"torchrig=={torchrig.__version__}" if find_links else torchrig_source(),
     )
     preflight(executor, req)
-    out = Console(highlight=False)
-    err = Console(stderr=True, highlight=False)
+    out, err = console.out(), console.err()
     out.print(
         f"{name}: torch {result.torch} ({result.variant}) for Python {result.python}, with {executor.kind}. "
         f"{escape(result.reason)}"
     )
     if dry_run:
         for line in describe_steps(executor.steps(req)):
-            out.print(escape(line), soft_wrap=True)
-        out.print(escape(" ".join(executor.doctor(name))), soft_wrap=True)
+            out.print(escape(line))
+        out.print(escape(" ".join(executor.doctor(name))))
         out.print(f"dry run: nothing was created ({executor.location(name)}).")
         return
 
@@ -206,10 +190,10 @@ def create_cmd(
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
     )
-    with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as progress:
+    with console.progress(*columns, console=err) as progress:
         task = progress.add_task("starting", total=None)
 
-        def on_step(i: int, total: int, step, state: str) -> None:
+        def on_step(i: int, total: int, step: Step, state: str) -> None:
             if state == "start":
                 progress.update(task, description=step.title, total=total, completed=i)
             elif state == "done":
@@ -218,22 +202,9 @@ def create_cmd(
 
         made = create(executor, req, on_step=on_step, checked=True)  # preflight ran above
     out.print(f"created {name} at {made.prefix}")
-    verdict, failing = _verdict(made.doctor)
-    out.print(f"doctor in {name}: {escape(verdict)}")
-    raise typer.Exit(1 if failing else 0)
-
-
-def _verdict(done) -> tuple[str, bool]:  # done: Completed
-    """The doctor's own verdict sentence (its --json "verdict"), and whether it found errors."""
-    try:
-        data = json.loads(done.stdout)
-        findings = data["findings"]
-        errors = [f for f in findings if f.get("severity") == "error"]
-        sentence = data.get("verdict") or f"{len(errors)} error(s)"
-    except (ValueError, KeyError, TypeError, AttributeError):
-        why = done.error or " ".join(done.stderr.split())[-300:] or "no output"
-        return f"the doctor did not run (exit {done.returncode}): {why}", True
-    return sentence, bool(errors) or done.returncode not in (0, 1)
+    verdict = doctor_verdict(made.doctor)
+    out.print(f"doctor in {name}: {escape(verdict.sentence)}")
+    raise typer.Exit(console.Exit.PROBLEM if verdict.failing else console.Exit.OK)
 
 
 @app.command("export")
@@ -241,20 +212,14 @@ def export_cmd(name: str = typer.Argument(..., metavar="NAME", help="The environ
     """Print an environment.yml (conda) or requirements file (venv) that recreates NAME, with its torch index."""
     import shutil
 
-    from torchrig.envs.executors import CondaExecutor, Executor, VenvExecutor
+    from torchrig._core.seams.runner import SubprocessRunner
+    from torchrig.envs.executors import known_executors
     from torchrig.envs.export import export
     from torchrig.envs.spec import check_name
-    from torchrig._core.seams.runner import SubprocessRunner
 
     check_name(name)
     runner = SubprocessRunner()
-    executors: list[Executor] = [VenvExecutor(python=sys.executable, runner=runner)]
-    for tool in ("mamba", "micromamba", "conda"):
-        path = shutil.which(tool)
-        if path:
-            executors.append(CondaExecutor(tool=path, runner=runner, kind=tool))
-            break
-    typer.echo(export(name, executors, runner, uv=shutil.which("uv")).text, nl=False)
+    typer.echo(export(name, known_executors(runner), runner, uv=shutil.which("uv")).text, nl=False)
 
 
 def register(root: typer.Typer) -> None:

@@ -11,10 +11,10 @@ import sys
 import traceback
 
 import typer
-from rich.console import Console
 
 import torchrig
 from torchrig._core.errors import UserError
+from torchrig.cli import console
 
 app = typer.Typer(
     name="torchrig",
@@ -57,7 +57,7 @@ _register()
 
 def main() -> None:
     # Ctrl-C never reaches here: typer turns it into exit code 130 itself (tests/test_cli.py).
-    err = Console(stderr=True, highlight=False, soft_wrap=True)  # one sentence stays on one line when piped
+    err = console.err()  # one sentence stays on one line when piped
     try:
         app(prog_name="torchrig")
     except UserError as exc:
@@ -71,4 +71,4 @@ def main() -> None:
             "and please report it)",
             markup=False,
         )
-        sys.exit(2)
+        sys.exit(console.Exit.USAGE)

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
 from torchrig._core.errors import UserError
+from torchrig.cli import console
 
 if TYPE_CHECKING:
-    from torchrig.mirrors.catalog import Catalog, Mirror
+    from torchrig.mirrors.catalog import Catalog
+    from torchrig.mirrors.choose import Pair
     from torchrig.mirrors.probe import ProbeResult
-
-Pairs = list[tuple["Mirror", str]]
 
 app = typer.Typer(
     help="Probe and switch pip, conda, uv, PyTorch-wheel and Hugging Face mirrors, keeping your config intact.",
@@ -29,24 +27,10 @@ app = typer.Typer(
 _FOR_HELP = "Comma-separated targets: pip, uv, conda, torch, hf."
 
 
-def _out() -> Console:
-    return Console(highlight=False, soft_wrap=True)
-
-
-def _err() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
-
-
 def _targets(value: str | None) -> tuple[str, ...] | None:
-    from torchrig.mirrors.catalog import TARGETS
+    from torchrig.mirrors.choose import targets
 
-    if value is None:
-        return None
-    wanted = tuple(dict.fromkeys(t.strip().lower() for t in value.split(",") if t.strip()))
-    unknown = [t for t in wanted if t not in TARGETS]
-    if unknown or not wanted:
-        raise UserError(f"unknown target {', '.join(unknown) or repr(value)} for --for; choose from {', '.join(TARGETS)}.")
-    return wanted
+    return targets(value)
 
 
 @app.command("list")
@@ -74,10 +58,7 @@ def list_(
         }
         typer.echo(json.dumps(data, indent=2))
         return
-    table = Table(title=f"Mirror catalog (as of {catalog.as_of})", show_lines=True)
-    table.add_column("name", no_wrap=True)
-    table.add_column("serves", overflow="fold")
-    table.add_column("notes", overflow="fold")
+    table = console.table("name", "serves", "notes", title=f"Mirror catalog (as of {catalog.as_of})", show_lines=True)
     for m in mirrors:
         serves = []
         for service in dict.fromkeys(SERVICE_OF[t] for t in m.targets):
@@ -88,30 +69,15 @@ def list_(
             serves.append(f"anaconda defaults (listed, never written): {m.anaconda_defaults}")
         name = m.name + (" (upstream)" if m.upstream else "") + ("" if m.origin == "catalog" else " (yours)")
         table.add_row(name, "\n".join(serves), "\n".join(x for x in (m.title, m.notes) if x))
-    out = _out()
+    out = console.out()
     out.print(table)
     out.print(f"Add your own mirrors in {catalog.user_file} ([mirror.NAME] tables, same keys).")
 
 
-def _pairs(targets: tuple[str, ...] | None, names: list[str] | None, allow_insecure: bool) -> tuple[Catalog, Pairs, list[str]]:
-    from torchrig.mirrors.catalog import SERVICE_OF, load_catalog
-
-    catalog = load_catalog()
-    services = list(dict.fromkeys(SERVICE_OF[t] for t in (targets or ("pip", "conda", "torch", "hf"))))
-    mirrors = [catalog.get(n) for n in names] if names else list(catalog.mirrors)
-    skipped = [m.name for m in mirrors if m.insecure and not allow_insecure]
-    pairs = [(m, s) for m in mirrors if not (m.insecure and not allow_insecure) for s in services if s in m.urls]
-    return catalog, pairs, skipped
-
-
-def _run_probe(catalog: Catalog, pairs: Pairs, timeout: float, quiet: bool) -> list[ProbeResult]:
+def _run_probe(catalog: Catalog, pairs: Sequence[Pair], timeout: float, quiet: bool) -> list[ProbeResult]:
     from torchrig.mirrors.probe import probe
 
-    err = _err()
-    with Progress(
-        TextColumn("probing mirrors"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=quiet or not err.is_terminal,
-    ) as progress:
+    with console.progress(TextColumn("probing mirrors"), BarColumn(), MofNCompleteColumn(), quiet=quiet) as progress:
         task = progress.add_task("probe", total=len(pairs))
         return probe(catalog, pairs, timeout=timeout, on_done=lambda _r: progress.advance(task))
 
@@ -119,12 +85,11 @@ def _run_probe(catalog: Catalog, pairs: Pairs, timeout: float, quiet: bool) -> l
 def _render_probe(results: Sequence[ProbeResult]) -> None:
     from torchrig.mirrors.catalog import SERVICE_TITLES
 
-    out = _out()
+    out = console.out()
     for service in dict.fromkeys(r.service for r in results):
-        table = Table(title=f"{SERVICE_TITLES[service]}: ranked by latency + time for an 8 MiB file")
-        for col in ("#", "mirror", "latency", "throughput", "newest", "status"):
-            table.add_column(col, justify="right" if col in ("#", "latency", "throughput") else "left",
-                             overflow="fold")
+        table = console.table("#", "mirror", "latency", "throughput", "newest", "status",
+                              title=f"{SERVICE_TITLES[service]}: ranked by latency + time for an 8 MiB file",
+                              right=("#", "latency", "throughput"))
         for i, r in enumerate(x for x in results if x.service == service):
             notes = []
             if r.error:
@@ -154,7 +119,10 @@ def probe_cmd(
 
     Exit codes: 0 at least one mirror answered, 1 none did.
     """
-    catalog, pairs, skipped = _pairs(_targets(for_), names, allow_insecure)
+    from torchrig.mirrors.choose import probe_pairs
+
+    chosen = probe_pairs(_targets(for_), names, allow_insecure=allow_insecure)
+    catalog, pairs, skipped = chosen.catalog, chosen.pairs, chosen.skipped_insecure
     if not pairs and skipped:
         raise UserError(f"{', '.join(skipped)} use plain http, which lets anyone on the path swap packages; "
                         "pass --allow-insecure to probe them.")
@@ -162,75 +130,21 @@ def probe_cmd(
         raise UserError("none of those mirrors serves the targets asked for; see `torchrig mirror list`.")
     results = _run_probe(catalog, pairs, timeout, as_json)
     if as_json:
-        typer.echo(json.dumps({"schema": "torchrig.mirror.probe/1", "skipped_insecure": skipped,
+        typer.echo(json.dumps({"schema": "torchrig.mirror.probe/1", "skipped_insecure": list(skipped),
                                "results": [r.to_json() for r in results]}, indent=2))
     else:
         _render_probe(results)
         if skipped:
-            _err().print(f"skipped plain-http mirrors {', '.join(skipped)} (pass --allow-insecure to probe them).")
-    raise typer.Exit(0 if any(r.ok for r in results) else 1)
+            console.err().print(
+                f"skipped plain-http mirrors {', '.join(skipped)} (pass --allow-insecure to probe them)."
+            )
+    raise typer.Exit(console.Exit.OK if any(r.ok for r in results) else console.Exit.PROBLEM)
 
 
-def _choose(name: str, targets: tuple[str, ...] | None, scope: str, allow_insecure: bool, timeout: float,
-            among: list[str] | None = None) -> tuple[dict[str, Mirror], list[str]]:
-    """{target: Mirror} for `use`, plus notes about targets left out."""
-    from torchrig.mirrors.catalog import SERVICE_OF, adhoc_mirror, load_catalog
-    from torchrig.mirrors.locations import SCOPES_OF
-
-    notes: list[str] = []
-    if "://" in name:
-        if targets is None or len(targets) != 1:
-            raise UserError("a mirror given as a URL needs exactly one target, e.g. --for pip.")
-        return {targets[0]: adhoc_mirror(name, targets[0], allow_insecure=allow_insecure)}, notes
-    catalog = load_catalog()
-    if name.lower() == "fastest":
-        wanted = targets or ("pip", "uv", "conda", "torch", "hf")
-        wanted = tuple(t for t in wanted if scope in SCOPES_OF[t] or targets is not None)
-        services = list(dict.fromkeys(SERVICE_OF[t] for t in wanted))
-        candidates = [catalog.get(n) for n in among] if among else list(catalog.mirrors)
-        pairs = [
-            (m, s) for m in candidates if not (m.insecure and not allow_insecure) for s in services
-            if s in m.urls and not (s == "pytorch" and m.pytorch_format != "simple")
-        ]
-        results = _run_probe(catalog, pairs, timeout, False)
-        choices = {}
-        for t in wanted:
-            best = next((r for r in results if r.service == SERVICE_OF[t] and r.ok and not r.flagged), None)
-            if best is None:
-                raise UserError(f"no mirror for {t} answered cleanly within {timeout:g} s; try `torchrig mirror probe --for {t}`.")
-            choices[t] = catalog.get(best.mirror)
-            notes.append(f"fastest for {t}: {best.mirror} ({best.latency_ms:.0f} ms)")
-        return choices, notes
-    mirror = catalog.get(name)
-    if mirror.insecure and not allow_insecure:
-        raise UserError(f"{mirror.name} uses plain http, which lets anyone on the path swap packages; pass --allow-insecure if you accept that.")
-    if targets is not None:
-        missing = [t for t in targets if not mirror.serves(t)]
-        if missing:
-            others = ", ".join(m.name for m in catalog.serving(missing[0]))
-            raise UserError(f"{mirror.name} does not serve {missing[0]}; mirrors that do: {others}.")
-        return {t: mirror for t in targets}, notes
-    choices = {}
-    for t in mirror.targets:
-        if scope not in SCOPES_OF[t]:
-            notes.append(f"left {t} alone: it has no {scope}-scope setting (use --scope {' or '.join(SCOPES_OF[t])}).")
-        elif t == "torch" and mirror.pytorch_format != "simple":
-            notes.append(f"left torch alone: {mirror.name}'s PyTorch wheels are a flat page (pip -f), not an index.")
-        else:
-            choices[t] = mirror
-    if not choices:
-        raise UserError(f"nothing to set for {mirror.name} with --scope {scope}; " + " ".join(notes))
-    return choices, notes
-
-
-def _print_overrides(choices: Mapping[str, Mirror], paths: dict[str, Path], overlay: Mapping[Path, bytes | None] | None) -> None:
-    from torchrig.mirrors.show import resolve
-
-    err = _err()
-    for view in resolve(tuple(choices), overlay=overlay, ours=paths):
-        for warning in view.warnings:
-            if "overrides" in warning or "this shell has" in warning:
-                err.print(f"warning: {warning}", markup=False)
+def _print_overrides(lines: list[str]) -> None:
+    err = console.err()
+    for warning in lines:
+        err.print(f"warning: {warning}", markup=False)
 
 
 @app.command("use")
@@ -248,8 +162,10 @@ def use(
 
     Every change is journaled; `torchrig mirror restore` puts the previous bytes back.
     """
+    from torchrig._core.atomic import real_path
     from torchrig.mirrors import hf_endpoint
     from torchrig.mirrors.changes import plan_use, unified_diff
+    from torchrig.mirrors.choose import choose, overrides
     from torchrig.mirrors.journal import Journal
     from torchrig.mirrors.locations import SCOPES
 
@@ -258,9 +174,11 @@ def use(
     if among is not None and name.lower() != "fastest":
         raise UserError("--among only goes with `fastest`; name one mirror or use `fastest --among a,b`.")
     names = [n.strip() for n in among.split(",") if n.strip()] if among else None
-    choices, notes = _choose(name, _targets(for_), scope, allow_insecure, timeout, names)
+    choice = choose(name, _targets(for_), scope, allow_insecure=allow_insecure, timeout=timeout, among=names,
+                    run_probe=lambda catalog, pairs: _run_probe(catalog, pairs, timeout, False))
+    choices, notes = choice.mirrors, choice.notes
     plan = plan_use(choices, scope, allow_insecure=allow_insecure)
-    out, err = _out(), _err()
+    out, err = console.out(), console.err()
     for note in notes:
         err.print(note, markup=False)
     if plan.needs_approval and not yes and not dry_run:
@@ -283,17 +201,15 @@ def use(
             out.print(unified_diff(change), end="", markup=False)
         for target, path in plan.unchanged:
             out.print(f"{target}: {path} already uses that mirror; nothing to change.", markup=False)
-        from torchrig._core.atomic import real_path
-
-        _print_overrides(choices, paths, {real_path(c.path): c.after for c in plan.changes})
+        _print_overrides(overrides(choices, paths, {real_path(c.path): c.after for c in plan.changes}))
         return
     written = Journal().apply(plan.changes)
-    for change, real in zip(plan.changes, written):
+    for change, real in zip(plan.changes, written, strict=True):
         shown = f"{change.path}" + (f" (-> {real})" if Path(change.path).resolve() != Path(change.path).absolute() else "")
         out.print(f"{change.target}: wrote {shown}", markup=False)
     for target, path in plan.unchanged:
         out.print(f"{target}: {path} already uses that mirror; nothing changed.", markup=False)
-    _print_overrides(choices, paths, None)
+    _print_overrides(overrides(choices, paths))
 
 
 @app.command("show")
@@ -309,7 +225,7 @@ def show(
     if as_json:
         typer.echo(json.dumps({"schema": "torchrig.mirror.show/1", "tools": [v.to_json() for v in views]}, indent=2))
         return
-    out = _out()
+    out = console.out()
     for view in views:
         out.print(f"[bold]{view.tool}[/bold]: {view.value}", highlight=False)
         out.print(f"  from {view.source}", markup=False)
@@ -335,7 +251,7 @@ def restore(
 
     journal = Journal()
     plan = journal.plan_restore(_targets(for_) or TARGETS, force=force)
-    out = _out()
+    out = console.out()
     if not plan:
         out.print("nothing to restore: torchrig has no change of its own left to undo for those targets.")
         return

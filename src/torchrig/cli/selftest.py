@@ -10,9 +10,10 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
 from torchrig._core.errors import UserError, require_torch
+from torchrig.cli import console
 
 DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_COLLECTIVE_TIMEOUT_S = 60.0
@@ -59,8 +60,7 @@ def selftest(
     chosen_faults = fault_module.parse(inject, plan.world_size)
     torchrun = under_torchrun(os.environ)
     leader = not torchrun or os.environ.get("RANK") == "0"
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False)
+    out, err = console.out(), console.err()
     if leader and not as_json:
         out.print(f"torchrig selftest: {escape(plan.reason)}.")
     view = _Live(err if (leader and not as_json) else None, out if (leader and not as_json) else None)
@@ -83,8 +83,7 @@ class _Live:
         self.progress: Progress | None = None
         self.tasks: dict[str, Any] = {}
         if progress_console is not None and progress_console.is_terminal:
-            self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                                     TimeElapsedColumn(), console=progress_console, transient=True)
+            self.progress = console.progress(console=progress_console)
 
     def __enter__(self) -> _Live:
         if self.progress is not None:

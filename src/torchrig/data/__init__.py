@@ -7,9 +7,12 @@
     loader = make_loader(train, batch_size=64)            # sound DataLoader defaults, DDP-aware
     train.stats()                                         # hits, misses, items, bytes, capacity, ...
 
-These need PyTorch; importing one of them without it raises :class:`torchrig._core.errors.TorchMissingError`.
-:mod:`torchrig.data.store` (the cache files themselves) needs only numpy, so ``torchrig cache`` works
-without torch.
+These need PyTorch; importing one of them without it raises :class:`torchrig.TorchMissingError`.
+The cache files themselves (:mod:`.store` with :mod:`.directories`, :mod:`.cachefile`,
+:mod:`.lifetime` and :mod:`.inspection`) need only numpy, so ``torchrig cache`` works without torch.
+
+May import: :mod:`torchrig._core` only: training code imports this, and it must not drag the doctor,
+the mirrors or the tables along.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ _WHERE = {"CachedDataset": "torchrig.data.cached", "ImageFolder": "torchrig.data
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy, so that `torchrig cache` can import torchrig.data.store where torch is missing.
+    # Lazy, so that `torchrig cache` can import the cache modules where torch is missing.
     if name in _WHERE:
         from importlib import import_module
 

@@ -23,8 +23,9 @@ from torchrig._core.errors import UserError, require_torch
 
 require_torch("torchrig.data")
 
+from torchrig.data import cachefile, directories  # noqa: E402
 from torchrig.data import store as _store  # noqa: E402
-from torchrig.data.layout import Layout, Uncacheable, _round, describe, strip_shapes  # noqa: E402
+from torchrig.data.layout import Layout, Uncacheable, describe, round_up, strip_shapes  # noqa: E402
 
 _PROBES = 8  # items looked at up front to learn the layout (and cached right away)
 
@@ -76,7 +77,7 @@ class CachedDataset:
             raise UserError(f"persist=True needs to know when the data changes: give {type(dataset).__name__} a "
                             "fingerprint() method that changes with its items, or pass a name= that you change "
                             "whenever the data does.")
-        label = _store.check_label(name) if name is not None else _label_for(dataset)
+        label = cachefile.check_label(name) if name is not None else _label_for(dataset)
         probes = _probe(dataset, n)
         self._layout = _layout_for(probes, type(dataset).__name__)
         fingerprint = _fingerprint(dataset, n, self._layout, probes)
@@ -219,7 +220,7 @@ def _layout_for(probes: dict[int, Any], what: str) -> Layout:
 def _fingerprint(dataset: Any, n: int, layout: Layout, probes: dict[int, Any]) -> str:
     h = hashlib.sha256()
     # The class's qualname, not its module: a rank run as a script defines it in __main__, another imports it.
-    h.update(f"torchrig-cache/{_store.FORMAT_VERSION}\0{type(dataset).__qualname__}\0{n}\0".encode())
+    h.update(f"torchrig-cache/{cachefile.FORMAT_VERSION}\0{type(dataset).__qualname__}\0{n}\0".encode())
     h.update(repr(layout.spec).encode())
     own = getattr(dataset, "fingerprint", None)
     if callable(own):
@@ -238,7 +239,7 @@ def _need(layout: Layout, n: int, probes: dict[int, Any]) -> int:
     if layout.fixed:
         return layout.record_size * n
     sizes = [sum(p.size for p in layout.encode(item)) for item in probes.values()]
-    mean = sum(_round(s, 64) for s in sizes) / len(sizes)
+    mean = sum(round_up(s, 64) for s in sizes) / len(sizes)
     return int(mean * n * 1.25) + (1 << 20)  # variable sizes: an estimate with headroom
 
 
@@ -248,25 +249,25 @@ def _open(label: str, fingerprint: str, n: int, layout: Layout, probes: dict[int
     if directory is not None:
         candidates = [(directory, True)]
     elif persist:
-        candidates = [(_store.disk_directory(), False)]
+        candidates = [(directories.disk_directory(), False)]
     else:
-        candidates = [(_store.shm_directory(), False), (_store.disk_directory(), False)]
+        candidates = [(directories.shm_directory(), False), (directories.disk_directory(), False)]
     last: _store.NoSpace | None = None
     for k, (where, explicit) in enumerate(candidates):
         if not explicit and k + 1 < len(candidates) and os.path.lexists(where):
             # The default /dev/shm/torchrig-<uid> has a predictable name in a world-writable directory:
             # if someone else made it (or made it a link), use the next place rather than fail the job.
             try:
-                _store.check_directory(where)
+                directories.check_directory(where)
             except UserError as exc:
                 warnings.warn(f"{exc} Caching in {candidates[k + 1][0]} instead.", stacklevel=3)
                 continue
         base = where if where.exists() else where.parent
         while not base.exists():
             base = base.parent
-        free = _store.free_bytes(base)
+        free = directories.free_bytes(base)
         if capacity_bytes is None:
-            capacity = min(need, _store.default_budget(free))
+            capacity = min(need, directories.default_budget(free))
         else:  # fixed items need no more than ``need``; variable ones may need more than the estimate
             capacity = min(need, capacity_bytes) if layout.fixed else capacity_bytes
         unit = layout.record_size if layout.fixed else 64
@@ -288,16 +289,16 @@ def _open(label: str, fingerprint: str, n: int, layout: Layout, probes: dict[int
     raise UserError(f"the sample cache does not fit: {last}; pass a smaller capacity_bytes= or another directory=.")
 
 
-def _header(label: str, fingerprint: str, n: int, layout: Layout, capacity: int, need: int, persist: bool) -> _store.Header:
+def _header(label: str, fingerprint: str, n: int, layout: Layout, capacity: int, need: int, persist: bool) -> cachefile.Header:
     if layout.fixed:
         mode = "direct" if capacity >= need else "slots"
         capacity = need if mode == "direct" else capacity // layout.record_size * layout.record_size
     else:
         mode = "variable"
         capacity = capacity // 64 * 64
-    return _store.Header(
+    return cachefile.Header(
         fingerprint=fingerprint, label=label, n_items=n, mode=mode,
         record_size=layout.record_size if layout.fixed else 0, capacity=capacity, spec=layout.spec,
-        persist=persist, checksums=not _store._TSO or os.environ.get("TORCHRIG_CACHE_CHECKSUMS") == "1",
+        persist=persist, checksums=not cachefile.TOTAL_STORE_ORDER or os.environ.get("TORCHRIG_CACHE_CHECKSUMS") == "1",
         created=time.time(), creator_pid=os.getpid(),
     )

@@ -30,7 +30,7 @@ _ALIGN = 8
 RECORD_ALIGN = 64
 
 
-def _round(n: int, to: int) -> int:
+def round_up(n: int, to: int) -> int:
     return (n + to - 1) // to * to
 
 
@@ -177,11 +177,11 @@ class Layout:
                 n = int(np.prod(shape, dtype=np.int64)) if kind in ("tensor", "ndarray") else (0 if kind == "none" else 1)
                 nbytes = n * _itemsize(kind, dtype)
                 self.leaves.append(_Leaf(kind, dtype, shape, len(shape), offset, nbytes))
-                offset = _round(offset + nbytes, _ALIGN)
+                offset = round_up(offset + nbytes, _ALIGN)
             else:
                 ndim = int(leaf.get("ndim", 0))
                 self.leaves.append(_Leaf(kind, dtype, None, ndim, 0, 0))
-        self.record_size = _round(max(offset, 1), RECORD_ALIGN) if fixed else 0
+        self.record_size = round_up(max(offset, 1), RECORD_ALIGN) if fixed else 0
         # Variable format: how many int64 the prefix holds (dims of arrays, lengths of str/bytes).
         self.prefix_len = sum(leaf.ndim if leaf.kind in ("tensor", "ndarray") else 1 for leaf in self.leaves
                               if leaf.kind not in ("int", "float", "bool", "none", "npscalar"))
@@ -215,7 +215,7 @@ class Layout:
                 prefix.append(data.size)
             if data is not None and data.size:
                 body.append(data)
-                pad = _round(data.size, _ALIGN) - data.size
+                pad = round_up(data.size, _ALIGN) - data.size
                 if pad:
                     body.append(np.zeros(pad, np.uint8))
         head = np.asarray(prefix, np.int64).view(np.uint8)
@@ -270,13 +270,13 @@ class Layout:
                 if pos + dt.itemsize > record.size:
                     raise ValueError("a cached record shorter than its spec says")
                 values.append(record[pos:pos + dt.itemsize].view(dt)[0])
-                pos += _round(dt.itemsize, _ALIGN)
+                pos += round_up(dt.itemsize, _ALIGN)
             elif leaf.kind in ("str", "bytes"):
                 n = prefix[p]
                 p += 1
                 raw = record[pos:pos + n].tobytes()
                 values.append(raw.decode("utf-8") if leaf.kind == "str" else raw)
-                pos += _round(n, _ALIGN)
+                pos += round_up(n, _ALIGN)
             else:
                 shape = tuple(prefix[p:p + leaf.ndim])
                 p += leaf.ndim
@@ -291,7 +291,7 @@ class Layout:
                 else:
                     torch = torch or _torch()
                     values.append(_as_dtype(torch, torch.from_numpy(col), leaf.dtype).reshape(shape))
-                pos += _round(nbytes, _ALIGN)
+                pos += round_up(nbytes, _ALIGN)
         return self._build(iter(values))
 
     def _build(self, values) -> Any:

@@ -26,7 +26,7 @@ require_torch("torchrig.data")
 import torch  # noqa: E402
 from torch.utils.data import DataLoader  # noqa: E402
 
-from torchrig.data.store import _TSO  # noqa: E402
+from torchrig.data.cachefile import TOTAL_STORE_ORDER  # noqa: E402
 from torchrig.data.transport import RingCollate, RingLoader  # noqa: E402
 
 
@@ -82,7 +82,7 @@ def make_loader(dataset: Any, *, batch_size: int = 64, shuffle: bool = True, see
     if options.get("batch_sampler") is not None or options.get("sampler") is not None:
         shuffle = False
     batched = options.get("batch_sampler") is not None or options.get("batch_size") is not None
-    if workers > 0 and "collate_fn" not in options and _TSO and batched:
+    if workers > 0 and "collate_fn" not in options and TOTAL_STORE_ORDER and batched:
         # Batches travel through reused shared buffers instead of a fresh segment each (transport.py).
         options["collate_fn"] = RingCollate(options.get("prefetch_factor") or 2)
         return RingLoader(dataset, shuffle=shuffle, **options)

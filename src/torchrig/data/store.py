@@ -1,6 +1,9 @@
 """The shared cache store: one file of raw records per dataset, shared by every process on the node.
 
-This module needs only numpy and the standard library (``torchrig cache`` imports it without torch).
+This module and its neighbours need only numpy and the standard library (``torchrig cache`` imports
+them without torch). The protocol below is the contract of all of them: :mod:`.directories` (P1,
+P2's directory lock), :mod:`.cachefile` (the format), :mod:`.lifetime` (P3), this module (P2, P4-P6:
+creating, attaching, reading, writing) and :mod:`.inspection` (what ``torchrig cache`` shows).
 
 Protocol
 ========
@@ -68,313 +71,41 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import mmap
-import multiprocessing.util
 import os
-import platform
-import re
 import stat
 import struct
 import sys
 import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from torchrig.data.layout import _round
 from torchrig._core.errors import UserError
-
-FORMAT_VERSION = 1
-MAGIC = b"TRIGCACH"
-SUFFIX = ".cache"
-_PAGE = 4096
-_FIXED_HEAD = 128  # magic, version, json length, counters (see _Header)
-_OFF_HITS, _OFF_MISSES, _OFF_NEXT, _OFF_REFUSED = 64, 72, 80, 88
-_LOCK_STATS, _LOCK_ALLOC = 0, 1
-EMPTY, CLAIMED, READY = 0, 1, 2
-_MAX_JSON = 1 << 20
-_LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# (P5): x86 keeps store order; elsewhere the records carry checksums.
-_TSO = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
-
-
-# ----- directories (P1) ----------------------------------------------------------------------------
-
-def shm_directory() -> Path:
-    return Path("/dev/shm") / f"torchrig-{os.geteuid()}"
-
-
-def disk_directory() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "torchrig" / "data"
+from torchrig.data.cachefile import (
+    CLAIMED,
+    FIXED_HEAD,
+    FORMAT_VERSION,
+    LOCK_ALLOC,
+    LOCK_STATS,
+    MAGIC,
+    OFF_HITS,
+    READY,
+    SUFFIX,
+    Header,
+    cache_path,
+    read_header,
+    stats_of,
+)
+from torchrig.data.directories import directory_lock, free_bytes
+from torchrig.data.inspection import inspect_cache
+from torchrig.data.layout import round_up
+from torchrig.data.lifetime import Handle, finalizer, pid_alive, unlink_if_same
 
 
-def ensure_directory(directory: Path, *, create: bool = True) -> Path:
-    """Create (0700) or check a cache directory: a real directory, ours, private. UserError otherwise."""
-    directory = Path(directory)
-    if create:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.mkdir(directory, 0o700)
-        except FileExistsError:
-            pass
-        except OSError as exc:
-            raise UserError(f"cannot create the cache directory {directory}: {exc.strerror}.") from None
-    check_directory(directory)
-    return directory
-
-
-def check_directory(directory: Path) -> None:
-    try:
-        st = os.lstat(directory)
-    except FileNotFoundError:
-        raise UserError(f"the cache directory {directory} does not exist.") from None
-    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{directory} is not a plain directory (a symlink or a file); remove it or choose another cache directory.")
-    if st.st_uid != os.geteuid():
-        raise UserError(f"the cache directory {directory} belongs to uid {st.st_uid}, not to you; "
-                        "remove it or choose another directory.")
-    if st.st_mode & 0o077:
-        raise UserError(f"the cache directory {directory} is accessible to other users (mode "
-                        f"{stat.S_IMODE(st.st_mode):03o}); run `chmod 700 {directory}` or choose another directory.")
-
-
-# The directories whose lock this thread holds. A finalizer can run (cyclic GC) anywhere, including
-# inside ``directory_lock``; flock on a second description of the same directory would then wait
-# for ourselves forever, so ``_Handle.release`` checks this first.
-_held = threading.local()
-
-
-def _holding(directory: Path) -> bool:
-    return os.path.abspath(directory) in getattr(_held, "dirs", ())
-
-
-@contextlib.contextmanager
-def directory_lock(directory: Path, *, create: bool = False) -> Iterator[int]:
-    """(P2) The exclusive lock that orders creation, attachment, release and cleaning in a directory.
-
-    A releasing process removes the directory when it empties it, so after locking we check that
-    the directory we hold is still the one at that path (and still ours), and retry otherwise."""
-    for _ in range(10):
-        if create:
-            ensure_directory(directory)
-        try:
-            dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            if create:
-                continue
-            raise
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                check_directory(directory)  # raises the one-sentence error
-            raise
-        try:
-            fcntl.flock(dfd, fcntl.LOCK_EX)
-            st = os.fstat(dfd)
-            if st.st_nlink == 0:
-                continue  # removed while we waited for the lock: start over
-            check_directory(directory)
-            here = os.lstat(directory)
-            if (here.st_dev, here.st_ino) != (st.st_dev, st.st_ino):
-                continue
-            held = _held.__dict__.setdefault("dirs", [])
-            held.append(os.path.abspath(directory))
-            try:
-                yield dfd
-            finally:
-                held.remove(os.path.abspath(directory))
-            return
-        finally:
-            os.close(dfd)
-    raise UserError(f"the cache directory {directory} keeps disappearing; is another program cleaning it?")
-
-
-def free_bytes(directory: Path) -> int:
-    st = os.statvfs(directory)
-    return st.f_bavail * st.f_frsize
-
-
-def default_budget(free: int) -> int:
-    """What a cache may take of ``free`` bytes: leave a quarter (at least 256 MiB) for everything else,
-    the DataLoader's own per-batch shared memory included."""
-    return max(0, free - max(free // 4, 256 << 20))
-
-
-# ----- the header ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Header:
-    """The immutable description of a cache, stored as JSON after the fixed fields."""
-
-    fingerprint: str
-    label: str
-    n_items: int
-    mode: str  # "direct" | "slots" | "variable"
-    record_size: int  # fixed formats; 0 for variable
-    capacity: int  # bytes of the data area
-    spec: dict
-    persist: bool
-    checksums: bool
-    created: float
-    creator_pid: int
-
-    @property
-    def slots(self) -> int:
-        return self.capacity // self.record_size if self.record_size else 0
-
-    def tables(self) -> dict[str, tuple[int, str, int]]:
-        """name -> (offset, dtype, count) of the per-item tables, and the data offset."""
-        out: dict[str, tuple[int, str, int]] = {}
-        pos = _round(_FIXED_HEAD + len(self.to_json()), _PAGE)
-        names = [("state", "u1"), ("crc", "<u4")]
-        if self.mode != "direct":
-            names += [("where", "<i8"), ("owner", "<i4")]
-        if self.mode == "variable":
-            names += [("length", "<i8")]
-        for name, dt in names:
-            out[name] = (pos, dt, self.n_items)
-            pos = _round(pos + np.dtype(dt).itemsize * self.n_items, 64)
-        out["data"] = (_round(pos, _PAGE), "u1", self.capacity)
-        return out
-
-    def file_size(self) -> int:
-        off, _, n = self.tables()["data"]
-        return off + n
-
-    def to_json(self) -> bytes:
-        return json.dumps(self.__dict__, sort_keys=True, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_json(cls, raw: bytes) -> Header:
-        d = json.loads(raw.decode("utf-8"))
-        types = {"fingerprint": str, "label": str, "n_items": int, "mode": str, "record_size": int, "capacity": int,
-                 "spec": dict, "persist": bool, "checksums": bool, "created": (int, float), "creator_pid": int}
-        if not isinstance(d, dict) or set(d) != set(types) or not all(isinstance(d[k], t) for k, t in types.items()):
-            raise ValueError("unexpected header fields")
-        if d["mode"] not in ("direct", "slots", "variable") or d["n_items"] < 0 or d["capacity"] < 0 or d["record_size"] < 0:
-            raise ValueError("header values out of range")
-        if d["mode"] != "variable" and d["record_size"] <= 0:
-            raise ValueError("a fixed-format cache without a record size")
-        return cls(**d)
-
-
-def read_header(fd: int) -> Header:
-    """The header of an open cache file; ValueError if it is not a torchrig cache of this format."""
-    head = os.pread(fd, _FIXED_HEAD, 0)
-    if len(head) < _FIXED_HEAD or head[:8] != MAGIC:
-        raise ValueError("not a torchrig cache file")
-    version, length = struct.unpack_from("<II", head, 8)
-    if version != FORMAT_VERSION:
-        raise ValueError(f"cache format {version}, this torchrig reads format {FORMAT_VERSION}")
-    if length > _MAX_JSON:
-        raise ValueError("an oversized header")
-    header = Header.from_json(os.pread(fd, length, _FIXED_HEAD))
-    if os.fstat(fd).st_size < header.file_size():
-        raise ValueError("a cache file shorter than its header says")
-    return header
-
-
-def read_counters(fd: int) -> dict[str, int]:
-    raw = os.pread(fd, 32, _OFF_HITS)
-    hits, misses, nxt, refused = struct.unpack("<4q", raw) if len(raw) == 32 else (0, 0, 0, 0)
-    return {"hits": hits, "misses": misses, "next": nxt, "refused": refused}
-
-
-# ----- process-wide bookkeeping (P3) -----------------------------------------------------------------
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class _Handle:
-    """One process's lifetime lock on a cache file (P3). Shared by the store and its finalizer."""
-
-    def __init__(self, path: Path, fd: int, persist: bool) -> None:
-        self.path = path
-        self.fd = fd
-        self.pid = os.getpid()
-        self.persist = persist
-        self.closed = False
-
-    def own(self) -> None:
-        """In a forked child: take our own open file description and shared lock (P3)."""
-        if self.pid == os.getpid() or self.closed:
-            return
-        fd = os.open(f"/proc/self/fd/{self.fd}", os.O_RDWR | os.O_CLOEXEC)
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        self.fd, self.pid = fd, os.getpid()
-
-    def release(self) -> None:
-        if self.closed or self.pid != os.getpid():
-            return  # a forked child that never used the cache: its parent's lock is not ours to drop
-        self.closed = True
-        if _holding(self.path.parent):
-            # Collected while this thread holds the directory lock: waiting for it would deadlock.
-            # Dropping the lifetime lock is enough; the cache is then stale and the next attach or
-            # `torchrig cache clear` removes it (P3).
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            return
-        try:
-            with directory_lock(self.path.parent):
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-                if not self.persist:
-                    try:
-                        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        pass  # another process still uses it: the last one out removes it
-                    else:
-                        _unlink_if_same(self.path, self.fd)
-                os.close(self.fd)
-                _remove_if_empty_default(self.path.parent)
-        except Exception:  # a finalizer never raises: at worst the cache is left for the cleaner (P3)
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-
-
-def _remove_if_empty_default(directory: Path) -> None:
-    """Leave /dev/shm as we found it: drop our default directory there once it is empty.
-    Directories the user chose are theirs, and are never removed."""
-    if directory == shm_directory():
-        with contextlib.suppress(OSError):
-            os.rmdir(directory)  # fails, harmlessly, unless empty
-
-
-def _unlink_if_same(path: Path, fd: int) -> None:
-    """Unlink ``path`` if it is still the file open as ``fd`` (not a newer cache of the same name)."""
-    try:
-        a, b = os.stat(path, follow_symlinks=False), os.fstat(fd)
-    except FileNotFoundError:
-        return
-    if (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino):
-        os.unlink(path)
-
-
-def _finalizer(owner: object, handle: _Handle) -> multiprocessing.util.Finalize:
-    """Release ``handle`` when ``owner`` is garbage collected, or at exit (P3).
-
-    A multiprocessing finalizer with a negative priority, not ``atexit``/``weakref.finalize``: at
-    interpreter exit multiprocessing first terminates and joins daemonic children (DataLoader
-    workers, persistent ones included) and only then runs these, so the main process releases last
-    and removes the cache. A worker process runs its own at a clean exit."""
-    return multiprocessing.util.Finalize(owner, _Handle.release, args=(handle,), exitpriority=-10)
-
-
-# ----- the store -------------------------------------------------------------------------------------
-
-def _pwrite_all(fd: int, parts: list[np.ndarray], offset: int) -> None:
+def pwrite_all(fd: int, parts: list[np.ndarray], offset: int) -> None:
     views = [memoryview(np.ascontiguousarray(p)).cast("B") for p in parts if p.size]
     while views:
         batch = views[:512]  # IOV_MAX is 1024
@@ -395,8 +126,8 @@ class SharedStore:
     def __init__(self, path: Path, fd: int, header: Header) -> None:
         self.path = path
         self.header = header
-        self._handle = _Handle(path, fd, header.persist)
-        self._finalizer = _finalizer(self, self._handle)
+        self._handle = Handle(path, fd, header.persist)
+        self._finalizer = finalizer(self, self._handle)
         size = header.file_size()
         self._mm = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
         t = header.tables()
@@ -406,7 +137,7 @@ class SharedStore:
         self.data = self._t["data"]
         if header.record_size:
             self.records = self.data[: header.slots * header.record_size].reshape(header.slots, header.record_size)
-        self._counters = np.frombuffer(self._mm, dtype="<i8", count=4, offset=_OFF_HITS)
+        self._counters = np.frombuffer(self._mm, dtype="<i8", count=4, offset=OFF_HITS)
         self._local = threading.Lock()
         self._pending_hits = 0
         self._pending_misses = 0
@@ -417,7 +148,7 @@ class SharedStore:
     def _own(self) -> None:
         if self._handle.pid != os.getpid():
             self._handle.own()
-            self._finalizer = _finalizer(self, self._handle)  # the parent's is not run in a child
+            self._finalizer = finalizer(self, self._handle)  # the parent's is not run in a child
 
     def close(self) -> None:
         self.flush()
@@ -494,7 +225,7 @@ class SharedStore:
                 return False
         # pwritev, not stores through the mapping: the kernel copies into the file's pages directly,
         # sparing a write fault per 4 KiB page in every (fresh) worker process.
-        _pwrite_all(self.fd, parts, self._data_offset + start)
+        pwrite_all(self.fd, parts, self._data_offset + start)
         if self.header.checksums:
             self._t["crc"][i] = zlib.crc32(self.data[start:start + (self.header.record_size or size)])
         self.state[i] = READY  # (P5): the record's bytes are stored; now it may be seen
@@ -504,11 +235,11 @@ class SharedStore:
         h = self.header
         where, owner = self._t["where"], self._t["owner"]
         me = os.getpid()
-        with self._record_lock(_LOCK_ALLOC):
+        with self._record_lock(LOCK_ALLOC):
             s = self.state[i]
             if s == READY:
                 return None
-            if s == CLAIMED and int(owner[i]) != me and _pid_alive(int(owner[i])):
+            if s == CLAIMED and int(owner[i]) != me and pid_alive(int(owner[i])):
                 return None  # someone is writing it right now
             if s == CLAIMED and (h.mode == "slots" or int(self._t["length"][i]) >= size):
                 owner[i] = me  # (P6): take over a dead writer's claim and its space
@@ -521,7 +252,7 @@ class SharedStore:
                 where[i], self._counters[2] = nxt, nxt + 1
                 start = nxt * h.record_size
             else:
-                need = _round(size, 64)
+                need = round_up(size, 64)
                 if nxt + need > h.capacity:
                     self._pending_refused += 1
                     return None
@@ -540,7 +271,7 @@ class SharedStore:
     def flush(self) -> None:
         if not (self._pending_hits or self._pending_misses or self._pending_refused) or self._handle.closed:
             return
-        with self._record_lock(_LOCK_STATS):
+        with self._record_lock(LOCK_STATS):
             self._counters[0] += self._pending_hits
             self._counters[1] += self._pending_misses
             self._counters[3] += self._pending_refused
@@ -548,42 +279,7 @@ class SharedStore:
 
     def stats(self) -> dict:
         self.flush()
-        return _stats(self.header, self.path, self.state, self._t.get("length"), self._counters.tolist())
-
-
-def _stats(header: Header, path: Path, state: np.ndarray, length: np.ndarray | None, counters: list[int]) -> dict:
-    ready = state == READY
-    items = int(np.count_nonzero(ready))
-    if header.mode == "variable":
-        used = int(length[ready].sum()) if length is not None else 0
-    else:
-        used = items * header.record_size
-    return {
-        "name": path.name.removesuffix(SUFFIX),
-        "label": header.label,
-        "location": str(path),
-        "mode": header.mode,
-        "items": items,
-        "n_items": header.n_items,
-        "bytes": used,
-        "capacity": header.capacity,
-        "hits": int(counters[0]),
-        "misses": int(counters[1]),
-        "refused": int(counters[3]),
-        "persist": header.persist,
-    }
-
-
-# ----- creating and attaching (P2) ---------------------------------------------------------------------
-
-def cache_path(directory: Path, label: str, fingerprint: str) -> Path:
-    return Path(directory) / f"{label}-{fingerprint[:24]}{SUFFIX}"
-
-
-def check_label(label: str) -> str:
-    if not _LABEL_RE.match(label):
-        raise UserError(f"cache name {label!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.")
-    return label
+        return stats_of(self.header, self.path, self.state, self._t.get("length"), self._counters.tolist())
 
 
 def open_store(directory: Path, header: Header) -> SharedStore:
@@ -594,7 +290,7 @@ def open_store(directory: Path, header: Header) -> SharedStore:
     path = cache_path(directory, header.label, header.fingerprint)
     for _ in range(3):
         with directory_lock(directory, create=True):
-            _clean_stale(directory, keep=path)
+            clean_stale(directory, keep=path)
             try:
                 fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
             except FileNotFoundError:
@@ -615,7 +311,7 @@ def open_store(directory: Path, header: Header) -> SharedStore:
                 except BlockingIOError:
                     raise UserError(f"the cache {path} is in use with a different item layout; "
                                     "pass a different name= or wait for the other job to finish.") from None
-                _unlink_if_same(path, fd)
+                unlink_if_same(path, fd)
             except BaseException:
                 os.close(fd)
                 raise
@@ -667,7 +363,7 @@ def _create(directory: Path, path: Path, header: Header) -> int:
             raise
         blob = header.to_json()
         os.pwrite(fd, MAGIC + struct.pack("<II", FORMAT_VERSION, len(blob)), 0)
-        os.pwrite(fd, blob, _FIXED_HEAD)
+        os.pwrite(fd, blob, FIXED_HEAD)
         fcntl.flock(fd, fcntl.LOCK_SH)
         os.rename(tmp, path)
         return fd
@@ -678,7 +374,7 @@ def _create(directory: Path, path: Path, header: Header) -> int:
         raise
 
 
-def _clean_stale(directory: Path, keep: Path | None = None) -> list[Path]:
+def clean_stale(directory: Path, keep: Path | None = None) -> list[Path]:
     """Delete caches nobody holds (their users died) and leftover temporary files (P3, P6).
 
     Must be called with the directory lock held. Persistent caches and other users' files stay."""
@@ -699,114 +395,3 @@ def _clean_stale(directory: Path, keep: Path | None = None) -> list[Path]:
                 os.unlink(p)
                 removed.append(p)
     return removed
-
-
-# ----- looking at caches from outside (the CLI) --------------------------------------------------------
-
-@dataclass(frozen=True)
-class CacheInfo:
-    path: Path
-    owner_uid: int
-    size: int  # bytes on the filesystem
-    state: str  # "in use" | "idle" (persistent, unused) | "stale" | "foreign" | "unreadable" | "not a cache"
-    problem: str | None = None
-    stats: dict | None = None
-
-
-def inspect_cache(path: Path, *, with_stats: bool = True) -> CacheInfo | None:
-    """What ``path`` is, without taking part in its lifetime. Call with the directory lock held.
-
-    ``with_stats=False`` skips reading the per-item tables (all that staleness needs)."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(st.st_mode):
-        # A FIFO would block the open forever, a device is not ours to read: looked at, never opened (P1).
-        kind = "a symlink" if stat.S_ISLNK(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
-        return CacheInfo(path, st.st_uid, 0, "not a cache", kind)
-    try:
-        # O_NONBLOCK too: something swapped in after the lstat must not block us either.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        st = os.lstat(path)
-        if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink: never followed, never removed (P1)
-            return CacheInfo(path, st.st_uid, st.st_size, "not a cache", "a symlink")
-        return CacheInfo(path, st.st_uid, st.st_size, "unreadable", exc.strerror)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            return CacheInfo(path, st.st_uid, 0, "not a cache", "not a regular file")
-        if st.st_uid != os.geteuid():
-            return CacheInfo(path, st.st_uid, st.st_blocks * 512, "foreign", f"belongs to uid {st.st_uid}")
-        try:
-            header = read_header(fd)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return CacheInfo(path, st.st_uid, st.st_blocks * 512, "unreadable", str(exc))
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            in_use = True
-        else:
-            in_use = False
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        state = "in use" if in_use else ("idle" if header.persist else "stale")
-        if not with_stats:
-            return CacheInfo(path, st.st_uid, st.st_blocks * 512, state)
-        t = header.tables()
-        off, _, n = t["state"]
-        states = np.frombuffer(os.pread(fd, n, off), np.uint8) if n else np.zeros(0, np.uint8)
-        length = None
-        if header.mode == "variable" and n:
-            loff, _, _ = t["length"]
-            length = np.frombuffer(os.pread(fd, 8 * n, loff), "<i8")
-        c = read_counters(fd)
-        stats = _stats(header, path, states, length, [c["hits"], c["misses"], c["next"], c["refused"]])
-        stats["created"] = header.created
-        return CacheInfo(path, st.st_uid, st.st_blocks * 512, state, None, stats)
-    finally:
-        os.close(fd)
-
-
-def list_caches(directories: list[Path]) -> list[CacheInfo]:
-    out: list[CacheInfo] = []
-    for d in directories:
-        if not Path(d).is_dir():
-            continue
-        check_directory(Path(d))
-        with directory_lock(Path(d)):
-            for entry in sorted(os.scandir(d), key=lambda e: e.name):
-                if entry.name.endswith(SUFFIX) and not entry.name.startswith("."):
-                    info = inspect_cache(Path(entry.path))
-                    if info is not None:
-                        out.append(info)
-    return out
-
-
-def remove_cache(path: Path) -> str:
-    """Delete one cache if no process uses it. Returns "removed", "in use", "foreign" or "not a cache file"."""
-    directory = path.parent
-    with directory_lock(directory):
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return "removed"
-        except OSError:  # a symlink (ELOOP) or something else we cannot open: not ours to delete (P1)
-            return "not a cache file"
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return "not a cache file"
-            if st.st_uid != os.geteuid():
-                return "foreign"
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return "in use"
-            _unlink_if_same(path, fd)
-        finally:
-            os.close(fd)
-        _remove_if_empty_default(directory)
-    return "removed"

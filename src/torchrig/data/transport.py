@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import DataLoader, get_worker_info
 from torch.utils.data._utils.collate import default_collate
 
-from torchrig.data.layout import _round
+from torchrig.data.layout import round_up
 
 _ALIGN = 64
 _WAIT_S = 1.0
@@ -44,9 +44,9 @@ def _nbytes(batch: list[Any]) -> int | None:
     """Bytes the collated tensors of ``batch`` take, or None for a structure we leave to default_collate."""
     elem = batch[0]
     if isinstance(elem, torch.Tensor):
-        return _round(elem.numel() * elem.element_size() * len(batch), _ALIGN)
+        return round_up(elem.numel() * elem.element_size() * len(batch), _ALIGN)
     if isinstance(elem, (bool, int, float)):
-        return _round(8 * len(batch), _ALIGN)
+        return round_up(8 * len(batch), _ALIGN)
     if isinstance(elem, Mapping):
         parts = [_nbytes([d[k] for d in batch]) for k in elem]
         return None if None in parts else sum(parts)  # type: ignore[arg-type]
@@ -59,7 +59,7 @@ def _nbytes(batch: list[Any]) -> int | None:
 class _Ring:
     def __init__(self, slots: int, slot_bytes: int) -> None:
         self.slots, self.slot_bytes = slots, slot_bytes
-        self.head = _round(slots, _ALIGN)
+        self.head = round_up(slots, _ALIGN)
         storage = torch.UntypedStorage._new_shared(self.head + slots * slot_bytes)
         self.memory = torch.empty(0, dtype=torch.uint8).set_(storage, 0, (storage.nbytes(),))
         self.flags = self.memory[:slots]
@@ -118,14 +118,14 @@ def _collate_into(batch: list[Any], memory: torch.Tensor, pos: int) -> tuple[Any
         n = elem.numel() * elem.element_size() * len(batch)
         out = memory[pos:pos + n].view(elem.dtype).view(len(batch), *elem.shape)
         torch.stack(batch, 0, out=out)
-        return out, pos + _round(n, _ALIGN)
+        return out, pos + round_up(n, _ALIGN)
     if isinstance(elem, (bool, int, float)):
         # default_collate's dtypes: float64 for floats, int64 (bool for bools) otherwise.
         t = torch.tensor(batch, dtype=torch.float64) if isinstance(elem, float) else torch.tensor(batch)
         n = t.numel() * t.element_size()
         out = memory[pos:pos + n].view(t.dtype)
         out.copy_(t)
-        return out, pos + _round(8 * len(batch), _ALIGN)
+        return out, pos + round_up(8 * len(batch), _ALIGN)
     if isinstance(elem, Mapping):
         result = {}
         for k in elem:

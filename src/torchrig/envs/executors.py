@@ -27,24 +27,17 @@ from pathlib import Path
 
 from torchrig import __version__
 from torchrig._core.atomic import write_atomic
-from torchrig.knowledge.builds import Plan
-from torchrig.envs.spec import EnvFile
 from torchrig._core.errors import UserError
+from torchrig._core.paths import envs_dir
 from torchrig._core.seams.runner import Completed, Runner
+from torchrig.envs.spec import EnvFile
+from torchrig.knowledge import install
+from torchrig.knowledge.builds import BuildPlan
 
 MARKER = "torchrig-env.json"
 MARKER_SCHEMA = "torchrig.env/1"
 _INSTALL_TIMEOUT = 3600.0  # a CUDA torch is ~2-3 GB of wheels on a slow mirror
 _DOCTOR_TIMEOUT = 600.0
-
-
-def envs_dir() -> Path:
-    """Where venv and uv environments live: $TORCHRIG_ENVS_DIR, else $XDG_DATA_HOME/torchrig/envs."""
-    explicit = os.environ.get("TORCHRIG_ENVS_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data) / "torchrig" / "envs"
 
 
 def torchrig_source() -> str:
@@ -70,7 +63,7 @@ def torchrig_source() -> str:
 @dataclass(frozen=True)
 class Request:
     name: str
-    plan: Plan
+    plan: BuildPlan
     env_file: EnvFile | None = None
     find_links: str | None = None  # install every wheel from this directory, offline (--no-index)
     torchrig: str = f"torchrig=={__version__}"  # so `torchrig doctor` runs inside the environment
@@ -203,11 +196,11 @@ def _pip_steps(pip: tuple[str, ...], req: Request, *, uv: bool = False) -> list[
     plan = req.plan
     offline = ("--no-index", "--find-links", req.find_links) if req.find_links else ()
     out = []
-    if req.torch_from == "pip":
-        index = offline or (("--index", plan.index_url) if uv else ("--index-url", plan.index_url))
+    if req.torch_from == "pip" and plan.build is not None:
+        index = offline or install.index_args(plan.build, index_base=plan.index_base, uv=uv)
         companions = _companions(req)
         title = f"install torch{''.join(', ' + c.split('=')[0] for c in companions)} ({plan.variant} build)"
-        out.append(Step(title, (*pip, plan.requirement, *companions, *index)))
+        out.append(Step(title, (*pip, *plan.build.requirements(), *companions, *index)))
     if req.env_file is not None and req.env_file.pip:
         extra: list[str] = []
         for line in req.env_file.pip:
@@ -453,3 +446,35 @@ def _rmtree(path: Path) -> None:
 def describe_steps(steps: Sequence[Step]) -> list[str]:
     """Every step as the shell line it runs (for --dry-run)."""
     return [step.shell() for step in steps]
+
+
+@dataclass(frozen=True)
+class DoctorVerdict:
+    """What ``torchrig doctor --json`` said inside a new environment."""
+
+    sentence: str  # the doctor's own verdict sentence, or why it did not run
+    failing: bool  # errors found, or the doctor did not run
+
+
+def doctor_verdict(done: Completed) -> DoctorVerdict:
+    """Read the doctor's ``--json`` output (its "verdict" and findings) from the run inside the environment."""
+    try:
+        data = json.loads(done.stdout)
+        findings = data["findings"]
+        errors = [f for f in findings if f.get("severity") == "error"]
+        sentence = data.get("verdict") or f"{len(errors)} error(s)"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        why = done.error or " ".join(done.stderr.split())[-300:] or "no output"
+        return DoctorVerdict(f"the doctor did not run (exit {done.returncode}): {why}", True)
+    return DoctorVerdict(sentence, bool(errors) or done.returncode not in (0, 1))
+
+
+def known_executors(runner: Runner, *, which: Callable[[str], str | None] = shutil.which) -> list[Executor]:
+    """Every kind of environment torchrig may have made here: venv/uv ones, and the first conda-like tool's."""
+    found: list[Executor] = [VenvExecutor(python=sys.executable, runner=runner)]
+    for tool in ("mamba", "micromamba", "conda"):
+        path = which(tool)
+        if path:
+            found.append(CondaExecutor(tool=path, runner=runner, kind=tool))
+            break
+    return found

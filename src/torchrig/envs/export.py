@@ -13,9 +13,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from torchrig.envs.executors import CondaExecutor, Executor, VenvExecutor, read_marker
 from torchrig._core.errors import UserError
 from torchrig._core.seams.runner import Runner
+from torchrig.envs.executors import CondaExecutor, Executor, VenvExecutor, read_marker
 
 
 @dataclass(frozen=True)

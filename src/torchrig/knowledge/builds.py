@@ -1,4 +1,4 @@
-"""Which PyTorch build fits a machine, and the exact commands that install it.
+"""The one rule that picks a PyTorch build for a machine, used by ``torchrig env plan`` and the doctor's fixes.
 
 The rule, applied to one torch release (the newest known unless asked otherwise):
 
@@ -14,8 +14,11 @@ The rule, applied to one torch release (the newest known unless asked otherwise)
 4. When nothing fits, the plan has no variant and says what would: the newest torch release that fits
    as the machine stands, or the driver to install.
 
-Everything here is pure: the inputs are values (a :class:`Machine`, versions, a mirror base), the
-output is a frozen :class:`Plan`; the probes and the CLI fill the inputs.
+Everything here is pure: the inputs are values (a :class:`Target`, versions, a mirror base), the
+output is a frozen :class:`BuildPlan`. :func:`torchrig.doctor.target_of` makes the Target of a machine
+the doctor has facts about (this one, or a report's); ``--driver``/``--cc`` describe another one.
+:func:`best_build` walks the releases with the same rule for a fix ("which build should replace this
+one"); :mod:`torchrig.knowledge.install` writes the commands for whichever build is chosen.
 """
 
 from __future__ import annotations
@@ -23,35 +26,36 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from shlex import join as shlex_join
 from typing import Any
 
 from packaging.version import Version
 
 from torchrig import knowledge as k
 from torchrig._core.errors import UserError
-from torchrig.doctor.facts import Facts
+from torchrig.knowledge import install
+from torchrig.knowledge.install import Build
 
 _CC = re.compile(r"^(\d{1,2})\.(\d)$")
 _TORCH = re.compile(r"^(\d+)\.(\d+)(\.\d+)?$")
 _VARIANT = re.compile(r"^(cpu|cu\d{3})$")
-_PLATFORMS = ("linux", "windows", "darwin")
+PLATFORMS = ("linux", "windows", "darwin")
 
 
 @dataclass(frozen=True)
-class Machine:
-    """The machine a plan is for: this one (from probes) or another (from --driver / --cc)."""
+class Target:
+    """The machine a build is chosen for: this one (from the doctor's facts) or another (--driver / --cc)."""
 
     driver: str | None = None  # "580.95.05"; under WSL, the Windows driver nvidia-smi shows
-    driver_unknown: bool = False  # planning for another machine without --driver: assume one new enough
+    driver_unknown: bool = False  # planning for another target without --driver: assume one new enough
     capabilities: tuple[str, ...] = ()  # one per GPU, "8.6"
     gpu_names: tuple[str, ...] = ()  # same order as capabilities, where known
     unidentified_gpus: int = 0  # NVIDIA GPUs seen (on the PCI bus) whose capability is unknown
     wsl: bool = False
     platform: str = "linux"  # "linux", "windows", "darwin"
-    machine: str = "x86_64"
+    cpu_arch: str = "x86_64"  # platform.target(): the architecture lists differ on aarch64
     looked: tuple[str, ...] = ()  # how the probes looked for GPUs and found none ("NVML: library not found")
 
     def __post_init__(self) -> None:
@@ -60,9 +64,9 @@ class Machine:
                 raise UserError(f"{cc!r} is not a compute capability; give it as MAJOR.MINOR, e.g. 8.6.")
         if self.driver is not None and k.parse_version(self.driver) is None:
             raise UserError(f"{self.driver!r} is not a driver version; give it as nvidia-smi shows it, e.g. 580.95.05.")
-        if self.platform not in _PLATFORMS:
+        if self.platform not in PLATFORMS:
             raise UserError(
-                f"{self.platform!r} is not a platform torchrig plans for; use one of {', '.join(_PLATFORMS)}."
+                f"{self.platform!r} is not a platform torchrig plans for; use one of {', '.join(PLATFORMS)}."
             )
 
     @property
@@ -108,21 +112,25 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Commands:
-    """Install commands as argv lists; ``to_dict`` gives them as shell lines."""
+    """Install commands as argv lists (written by :mod:`torchrig.knowledge.install`); ``to_dict`` gives shell lines."""
 
     pip: tuple[str, ...]
     uv: tuple[str, ...]
     conda: tuple[str, ...]
 
     def to_dict(self) -> dict[str, str]:
-        return {"pip": shlex.join(self.pip), "uv": shlex.join(self.uv), "conda": shlex.join(self.conda)}
+        return {"pip": shlex_join(self.pip), "uv": shlex_join(self.uv), "conda": shlex_join(self.conda)}
 
 
 @dataclass(frozen=True)
-class Plan:
+class BuildPlan:
+    """Which build of one torch release fits a :class:`Target`, why, what was rejected, and what else would."""
+
+    SCHEMA = "torchrig.env.plan/1"  # the JSON this plan prints as (env plan --json)
+
     torch: str  # as asked: "2.13" or "2.13.0"
     python: str  # "3.12"
-    machine: Machine
+    target: Target
     variant: str | None  # "cu130", "cpu", or None when nothing fits
     reason: str
     rejected: tuple[Rejected, ...] = ()
@@ -140,52 +148,43 @@ class Plan:
         return k.index_url(self.variant, base=self.index_base) if self.variant else None
 
     @property
+    def build(self) -> Build | None:
+        """The chosen build (torch only: a plan installs no companions), with its conda CUDA floor."""
+        if self.variant is None:
+            return None
+        series = self.torch if self.torch.count(".") == 2 else f"{self.torch}.*"
+        return Build(series, self.variant)
+
+    @property
     def conda_specs(self) -> tuple[str, ...]:
         """conda-forge specs: ``pytorch`` forced to a CUDA (or CPU) build, with a ``cuda-version`` pin."""
-        if self.variant is None:
-            return ()
-        series = self.torch if self.torch.count(".") == 2 else f"{self.torch}.*"
-        cuda = k.variant_cuda(self.variant)
-        if cuda is None:
-            return (f"pytorch={series}=cpu*",)
-        # conda-forge builds its own CUDA minors: this one or a newer minor of the same major, which the
-        # driver runs through minor-version compatibility (the doctor's conda fixes pin the same way)
-        major = int(cuda.split(".")[0])
-        return (f"pytorch={series}=cuda*", f"cuda-version>={cuda},<{major + 1}")
+        return install.conda_specs(self.build) if self.build else ()
 
     def commands(self, env_name: str = "torch") -> Commands | None:
         """The exact install commands for pip (into the active environment), uv, and conda (a new env)."""
-        if self.variant is None or self.index_url is None:
+        build = self.build
+        if build is None:
             return None
         return Commands(
-            pip=("pip", "install", self.requirement, "--index-url", self.index_url),
-            uv=("uv", "pip", "install", self.requirement, "--index", self.index_url),
-            conda=(
-                "conda",
-                "create",
-                "-n",
-                env_name,
-                "--override-channels",
-                "-c",
-                "conda-forge",
-                f"python={self.python}",
-                *self.conda_specs,
-            ),
+            pip=install.pip_install(build, pip=("pip",), index_base=self.index_base),
+            uv=install.uv_install(build, index_base=self.index_base),
+            conda=install.conda_create(build, name=env_name, python=self.python),
         )
 
     def to_dict(self) -> dict[str, Any]:
         commands = self.commands()
         return {
+            "schema": self.SCHEMA,
             "torch": self.torch,
             "python": self.python,
-            "machine": {
-                "driver": self.machine.driver,
-                "compute_capabilities": list(self.machine.capabilities),
-                "gpu_names": list(self.machine.gpu_names),
-                "unidentified_gpus": self.machine.unidentified_gpus,
-                "wsl": self.machine.wsl,
-                "platform": self.machine.platform,
-                "looked": list(self.machine.looked),
+            "machine": {  # the JSON keeps the user's word for it
+                "driver": self.target.driver,
+                "compute_capabilities": list(self.target.capabilities),
+                "gpu_names": list(self.target.gpu_names),
+                "unidentified_gpus": self.target.unidentified_gpus,
+                "wsl": self.target.wsl,
+                "platform": self.target.platform,
+                "looked": list(self.target.looked),
             },
             "variant": self.variant,
             "reason": self.reason,
@@ -199,14 +198,14 @@ class Plan:
 
 
 def plan(
-    machine: Machine,
+    target: Target,
     *,
     torch: str | None = None,
     python: str,
     backend: str = "auto",
     index_base: str | None = None,
-) -> Plan:
-    """Choose the PyTorch build for ``machine`` (see the module docstring for the rule).
+) -> BuildPlan:
+    """Choose the PyTorch build for ``target`` (see the module docstring for the rule).
 
     ``torch`` is "2.13" or "2.13.0" (default: the newest release in the tables); ``backend`` is "auto"
     or a variant ("cpu", "cu126") the caller insists on; ``index_base`` is a PyTorch-wheel mirror.
@@ -217,38 +216,38 @@ def plan(
         raise UserError(f"{backend!r} is not a backend; use auto, cpu, or a CUDA variant such as cu126.")
     release = k.release(torch)
     assert release is not None  # _check_torch made sure
-    base = dict(torch=torch, python=python, machine=machine, index_base=index_base)
+    base = dict(torch=torch, python=python, target=target, index_base=index_base)
     ranked = preference(release)
 
     if not release.supports_python(python):
-        return Plan(
+        return BuildPlan(
             **base,
             variant=None,
             reason=f"torch {release.minor} has no wheels for Python {python} "
             f"(it supports {release.python_min} to {release.python_max}).",
-            suggestions=_python_suggestions(machine, release, python),
+            suggestions=_python_suggestions(target, release, python),
         )
 
-    if machine.platform == "darwin":
+    if target.platform == "darwin":
         return _finish(
             base, "cpu", "macOS has no CUDA: the cpu build (it uses the Apple GPU through MPS).", [], backend
         )
 
-    verdicts = {v: why_not(release, v, machine, torch) for v in ranked}
+    verdicts = {v: why_not(release, v, target, torch) for v in ranked}
     rejected = [Rejected(v, why) for v, why in verdicts.items() if why]
 
     if backend != "auto":
-        return _forced(base, release, verdicts, backend, machine)
+        return _forced(base, release, verdicts, backend, target)
 
-    if not machine.has_gpu:
-        why = ([f"driver {machine.driver} is installed, but no GPU is visible"] if machine.driver else []) + list(
-            machine.looked
+    if not target.has_gpu:
+        why = ([f"driver {target.driver} is installed, but no GPU is visible"] if target.driver else []) + list(
+            target.looked
         )
         reason = "no NVIDIA GPU was found" + (f" ({'; '.join(why)})" if why else "")
         return _finish(base, "cpu", reason + ": the cpu build.", [], backend)
 
-    if machine.driver is None and not machine.driver_unknown:
-        best = next((v for v in ranked if not _arch_gap(release, v, machine)), None)
+    if target.driver is None and not target.driver_unknown:
+        best = next((v for v in ranked if not _arch_gap(release, v, target)), None)
         want = k.min_driver(k.variant_cuda(best) or "") if best else None
         suggestions = (
             [
@@ -261,14 +260,14 @@ def plan(
             if best and want
             else []
         )
-        return Plan(
+        return BuildPlan(
             **base,
             variant=None,
-            reason=f"{_gpu_count(machine)} found but no NVIDIA driver is loaded, so no CUDA build can run "
+            reason=f"{_gpu_count(target)} found but no NVIDIA driver is loaded, so no CUDA build can run "
             "(use --backend cpu to install the cpu build meanwhile).",
             rejected=tuple(rejected),
             suggestions=tuple(suggestions),
-            notes=_arch_notes(machine),
+            notes=_arch_notes(target),
         )
 
     chosen = next((v for v in ranked if not verdicts[v]), None)
@@ -282,45 +281,15 @@ def plan(
             for v in ranked[ranked.index(chosen) + 1 :]
             if not verdicts[v] and _cuda(v) > _cuda(chosen)
         ]
-        return _finish(base, chosen, _fit_reason(release, chosen, machine), rejected + newer, backend)
+        return _finish(base, chosen, _fit_reason(release, chosen, target), rejected + newer, backend)
 
-    return Plan(
+    return BuildPlan(
         **base,
         variant=None,
-        reason=f"no build of torch {release.minor} fits {machine.describe()}.",
+        reason=f"no build of torch {release.minor} fits {target.describe()}.",
         rejected=tuple(rejected),
-        suggestions=tuple(_what_would_fit(machine, release, python, torch)),
-        notes=_arch_notes(machine),
-    )
-
-
-def machine_from_facts(facts: Facts) -> Machine:
-    """The :class:`Machine` the doctor's probes describe."""
-    from torchrig.knowledge.gpu_models import capability_of
-
-    # a GPU NVML named but gave no capability for (an old driver, a report) is looked up by model name
-    known = [(g.name or "", g.compute_capability or capability_of(g.name)) for g in facts.gpus.devices]
-    devices = [(name, cc) for name, cc in known if cc]
-    unidentified = len(facts.gpus.devices) - len(devices)
-    if not facts.gpus.devices:
-        unidentified = len(facts.system.pci_gpus)
-    os_name = (facts.system.os or "Linux").lower()
-    looked = []
-    if facts.driver.nvml_error:
-        looked.append(f"NVML: {facts.driver.nvml_error}")
-    if not facts.system.pci_gpus:
-        looked.append("no NVIDIA device on the PCI bus")
-    if not facts.driver.kernel_module:
-        looked.append("no NVIDIA kernel module loaded")
-    return Machine(
-        driver=facts.driver.userspace or facts.driver.kernel_module,
-        capabilities=tuple(cc for _, cc in devices if cc),
-        gpu_names=tuple(name for name, _ in devices),
-        unidentified_gpus=unidentified,
-        wsl=bool(facts.system.wsl),
-        platform=os_name if os_name in _PLATFORMS else "linux",
-        machine=facts.system.machine or "x86_64",
-        looked=tuple(looked) if not devices and not unidentified else (),
+        suggestions=tuple(_what_would_fit(target, release, python, torch)),
+        notes=_arch_notes(target),
     )
 
 
@@ -336,47 +305,47 @@ def preference(release: k.TorchRelease) -> tuple[str, ...]:
     return tuple(older + newer)
 
 
-def why_not(release: k.TorchRelease, variant: str, machine: Machine, torch: str | None = None) -> str:
-    """Why ``variant`` cannot run on ``machine`` ("" when it can); ``torch`` is an exact version, if one was asked."""
+def why_not(release: k.TorchRelease, variant: str, target: Target, torch: str | None = None) -> str:
+    """Why ``variant`` cannot run on ``target`` ("" when it can); ``torch`` is an exact version, if one was asked."""
     first = dict(release.since).get(variant)
     if torch is not None and torch.count(".") == 2 and first and Version(torch) < Version(first):
         return f"torch {torch} has no {variant} build (it came with {first})"
-    if machine.platform == "windows" and variant in release.linux_only:
+    if target.platform == "windows" and variant in release.linux_only:
         return f"torch {release.minor} has no Windows wheels for {variant}"
-    if machine.driver is not None:
+    if target.driver is not None:
         cuda = k.variant_cuda(variant) or ""
-        need = k.min_driver(cuda, windows=machine.wsl or machine.platform == "windows")
-        have = k.parse_version(machine.driver)
+        need = k.min_driver(cuda, windows=target.wsl or target.platform == "windows")
+        have = k.parse_version(target.driver)
         if need is not None and have is not None and have < need:
-            return f"needs driver >= {show_driver(need)} for CUDA {cuda}, and this driver is {machine.driver}"
-    return _arch_gap(release, variant, machine)
+            return f"needs driver >= {show_driver(need)} for CUDA {cuda}, and this driver is {target.driver}"
+    return _arch_gap(release, variant, target)
 
 
-def _arch_gap(release: k.TorchRelease, variant: str, machine: Machine) -> str:
+def _arch_gap(release: k.TorchRelease, variant: str, target: Target) -> str:
     archs = k.arch_list(release.minor, variant) or []
-    missing = [cc for cc in dict.fromkeys(machine.capabilities) if not k.build_covers(archs, cc)]
+    missing = [cc for cc in dict.fromkeys(target.capabilities) if not k.build_covers(archs, cc)]
     if not missing:
         return ""
-    names = {cc: n for n, cc in zip(machine._names(), machine.capabilities, strict=True) if n}
+    names = {cc: n for n, cc in zip(target._names(), target.capabilities, strict=True) if n}
     which = ", ".join(f"{cc} ({names[cc]})" if cc in names else cc for cc in missing)
     sm = ", ".join(a.removeprefix("sm_") for a in archs if a.startswith("sm_"))
     return f"has no kernels for compute capability {which}: torch {release.minor} {variant} is compiled for sm {sm}"
 
 
-def _fit_reason(release: k.TorchRelease, variant: str, machine: Machine) -> str:
+def _fit_reason(release: k.TorchRelease, variant: str, target: Target) -> str:
     cuda = k.variant_cuda(variant) or ""
-    need = k.min_driver(cuda, windows=machine.wsl or machine.platform == "windows")
-    gpus = ", ".join(dict.fromkeys(machine.capabilities))
+    need = k.min_driver(cuda, windows=target.wsl or target.platform == "windows")
+    gpus = ", ".join(dict.fromkeys(target.capabilities))
     role = (
         f"torch {release.minor}'s default build"
         if variant == release.default
         else f"the best torch {release.minor} build that fits"
     )
     cover = f"has kernels for compute capability {gpus}" if gpus else "was chosen by the driver alone"
-    if machine.driver is None:
+    if target.driver is None:
         driver = f"it needs driver >= {show_driver(need)} (no driver was given)"
     else:
-        driver = f"driver {machine.driver} runs CUDA {cuda} (needs >= {show_driver(need)})"
+        driver = f"driver {target.driver} runs CUDA {cuda} (needs >= {show_driver(need)})"
     return f"{variant} is {role}: {driver}, and the build {cover}."
 
 
@@ -388,25 +357,25 @@ def show_driver(version: Version | None) -> str:
     return ".".join([str(head), *(f"{part:02d}" for part in rest)])
 
 
-def _finish(base: dict[str, Any], variant: str, reason: str, rejected: list[Rejected], backend: str) -> Plan:
-    machine: Machine = base["machine"]
-    notes = list(_arch_notes(machine))
+def _finish(base: dict[str, Any], variant: str, reason: str, rejected: list[Rejected], backend: str) -> BuildPlan:
+    target: Target = base["target"]
+    notes = list(_arch_notes(target))
     cuda = k.variant_cuda(variant)
-    if cuda and machine.driver:
-        own = k.min_driver(cuda, windows=machine.wsl or machine.platform == "windows", minor_compat=False)
-        have = k.parse_version(machine.driver)
+    if cuda and target.driver:
+        own = k.min_driver(cuda, windows=target.wsl or target.platform == "windows", minor_compat=False)
+        have = k.parse_version(target.driver)
         if own is not None and have is not None and have < own:
             notes.append(
-                f"driver {machine.driver} is older than CUDA {cuda}'s own ({show_driver(own)}): the build runs through "
+                f"driver {target.driver} is older than CUDA {cuda}'s own ({show_driver(own)}): the build runs through "
                 "minor-version compatibility, which excludes JIT of newer PTX."
             )
-    if cuda and machine.unidentified_gpus and not machine.capabilities:
+    if cuda and target.unidentified_gpus and not target.capabilities:
         notes.append("the GPUs' compute capability is unknown, so only the driver decided; give it with --cc.")
-    if variant == "cpu" and machine.has_gpu and backend == "cpu":
+    if variant == "cpu" and target.has_gpu and backend == "cpu":
         notes.append("the cpu build leaves the GPUs unused.")
-    if machine.has_gpu and variant != "cpu":
+    if target.has_gpu and variant != "cpu":
         rejected = [*rejected, Rejected("cpu", "runs anywhere, but leaves the GPUs unused")]
-    return Plan(**base, variant=variant, reason=reason, rejected=tuple(rejected), notes=tuple(notes))
+    return BuildPlan(**base, variant=variant, reason=reason, rejected=tuple(rejected), notes=tuple(notes))
 
 
 def _forced(
@@ -414,14 +383,14 @@ def _forced(
     release: k.TorchRelease,
     verdicts: dict[str, str],
     backend: str,
-    machine: Machine,
-) -> Plan:
+    target: Target,
+) -> BuildPlan:
     if backend == "cpu":
         return _finish(base, "cpu", "the cpu build, as asked.", [], backend)
     if backend not in release.variants:
         shipped = [r.minor for r in k.releases() if backend in r.variants]
         where = f"; {backend} shipped with torch {', '.join(shipped)}" if shipped else ""
-        return Plan(
+        return BuildPlan(
             **base,
             variant=None,
             reason=f"torch {release.minor} has no {backend} build (it has {', '.join(release.variants)}){where}.",
@@ -429,36 +398,36 @@ def _forced(
                 Suggestion(f"torch {minor} has {backend}", torch=minor, variant=backend) for minor in shipped[:1]
             ),
         )
-    if not machine.has_gpu:
-        return Plan(**base, variant=None, reason=f"{backend} cannot run here: no NVIDIA GPU was found.")
-    if machine.driver is None and not machine.driver_unknown:
-        return Plan(**base, variant=None, reason=f"{backend} cannot run here: no NVIDIA driver is loaded.")
+    if not target.has_gpu:
+        return BuildPlan(**base, variant=None, reason=f"{backend} cannot run here: no NVIDIA GPU was found.")
+    if target.driver is None and not target.driver_unknown:
+        return BuildPlan(**base, variant=None, reason=f"{backend} cannot run here: no NVIDIA driver is loaded.")
     why = verdicts[backend]
     if why:
-        return Plan(
+        return BuildPlan(
             **base,
             variant=None,
             reason=f"{backend} cannot run here: it {why}.",
             rejected=(Rejected(backend, why),),
-            suggestions=tuple(_what_would_fit(machine, release, base["python"], base["torch"])),
+            suggestions=tuple(_what_would_fit(target, release, base["python"], base["torch"])),
         )
-    return _finish(base, backend, f"{backend}, as asked: " + _fit_reason(release, backend, machine), [], backend)
+    return _finish(base, backend, f"{backend}, as asked: " + _fit_reason(release, backend, target), [], backend)
 
 
 # --- what would fit instead ----------------------------------------------------------------
 
 
-def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str, torch: str) -> list[Suggestion]:
+def _what_would_fit(target: Target, release: k.TorchRelease, python: str, torch: str) -> list[Suggestion]:
     out: list[Suggestion] = []
     for variant in preference(release):  # a later patch release of the same series that has the build
         first = dict(release.since).get(variant)
         if first and torch.count(".") == 2 and Version(torch) < Version(first):
-            if not why_not(release, variant, machine):
+            if not why_not(release, variant, target):
                 out.append(
                     Suggestion(f"torch {first} with {variant} fits as the machine stands", torch=first, variant=variant)
                 )
                 break
-    older = _newest_fitting_release(machine, python, below=release.minor)
+    older = _newest_fitting_release(target, python, below=release.minor)
     if older is not None:
         out.append(
             Suggestion(
@@ -468,21 +437,21 @@ def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str, torc
             )
         )
     # the builds a new driver would unlock: those that exist for this version and carry every GPU's kernels
-    driverless = dataclasses.replace(machine, driver=None, driver_unknown=True)
+    driverless = dataclasses.replace(target, driver=None, driver_unknown=True)
     arch_ok = [v for v in preference(release) if not why_not(release, v, driverless, torch)]
-    if arch_ok and machine.driver is not None:  # (without a driver, only the architectures can be the problem)
+    if arch_ok and target.driver is not None:  # (without a driver, only the architectures can be the problem)
         best = arch_ok[0]
-        need = k.min_driver(k.variant_cuda(best) or "", windows=machine.wsl or machine.platform == "windows")
+        need = k.min_driver(k.variant_cuda(best) or "", windows=target.wsl or target.platform == "windows")
         lowest = min(arch_ok, key=lambda v: k.min_driver(k.variant_cuda(v) or "") or Version("0"))
         text = f"install NVIDIA driver >= {show_driver(need)} for torch {release.minor} {best}"
-        low_need = k.min_driver(k.variant_cuda(lowest) or "", windows=machine.wsl or machine.platform == "windows")
+        low_need = k.min_driver(k.variant_cuda(lowest) or "", windows=target.wsl or target.platform == "windows")
         if low_need is not None and low_need != need:
             text += f" (>= {show_driver(low_need)} is enough for {lowest})"
         out.append(Suggestion(text, torch=release.minor, variant=best, driver=show_driver(need)))
-    elif not arch_ok and len(set(machine.capabilities)) > 1:
+    elif not arch_ok and len(set(target.capabilities)) > 1:
         groups = {
             cc: next((v for v in preference(release) if k.build_covers(k.arch_list(release.minor, v) or [], cc)), None)
-            for cc in dict.fromkeys(machine.capabilities)
+            for cc in dict.fromkeys(target.capabilities)
         }
         if all(groups.values()):
             detail = "; ".join(f"{cc} needs {v}" for cc, v in groups.items())
@@ -495,9 +464,9 @@ def _what_would_fit(machine: Machine, release: k.TorchRelease, python: str, torc
     return out
 
 
-def _python_suggestions(machine: Machine, release: k.TorchRelease, python: str) -> tuple[Suggestion, ...]:
+def _python_suggestions(target: Target, release: k.TorchRelease, python: str) -> tuple[Suggestion, ...]:
     out = []
-    older = _newest_fitting_release(machine, python, below=None)
+    older = _newest_fitting_release(target, python, below=None)
     if older is not None:
         out.append(
             Suggestion(
@@ -516,18 +485,18 @@ class _Fit:
     variant: str
 
 
-def _newest_fitting_release(machine: Machine, python: str, *, below: str | None) -> _Fit | None:
-    """The newest torch release (older than ``below``) that supports ``python`` and fits ``machine``."""
+def _newest_fitting_release(target: Target, python: str, *, below: str | None) -> _Fit | None:
+    """The newest torch release (older than ``below``) that supports ``python`` and fits ``target``."""
     for rel in _releases():
         if below is not None and Version(rel.minor) >= Version(below):
             continue
         if not rel.supports_python(python):
             continue
-        if not machine.has_gpu:
+        if not target.has_gpu:
             return _Fit(rel.minor, "cpu")
-        if machine.driver is None and not machine.driver_unknown:
+        if target.driver is None and not target.driver_unknown:
             return None
-        fit = next((v for v in preference(rel) if not why_not(rel, v, machine)), None)
+        fit = next((v for v in preference(rel) if not why_not(rel, v, target)), None)
         if fit is not None:
             return _Fit(rel.minor, fit)
     return None
@@ -547,15 +516,15 @@ def _cuda(variant: str) -> Version:
     return Version(k.variant_cuda(variant) or "0")
 
 
-def _gpu_count(machine: Machine) -> str:
-    n = len(machine.capabilities) + machine.unidentified_gpus
+def _gpu_count(target: Target) -> str:
+    n = len(target.capabilities) + target.unidentified_gpus
     return f"{n} NVIDIA GPU{'s' if n > 1 else ''}"
 
 
-def _arch_notes(machine: Machine) -> tuple[str, ...]:
-    if machine.machine not in ("x86_64", "amd64", "AMD64") and machine.capabilities:
+def _arch_notes(target: Target) -> tuple[str, ...]:
+    if target.cpu_arch not in ("x86_64", "amd64", "AMD64") and target.capabilities:
         return (
-            f"the architecture lists are those of the x86_64 wheels; {machine.machine} builds differ "
+            f"the architecture lists are those of the x86_64 wheels; {target.cpu_arch} builds differ "
             "(e.g. aarch64 cu130 ships sm 80, 90, 100, 110, 120).",
         )
     return ()
@@ -584,6 +553,11 @@ def _check_python(python: str) -> str:
     return f"{match.group(1)}.{match.group(2)}"
 
 
+def is_capability(text: str) -> bool:
+    """Whether ``text`` is a compute capability as a Target takes it ("8.6", "12.0")."""
+    return bool(_CC.match(text))
+
+
 def capabilities(values: Sequence[str]) -> tuple[str, ...]:
     """Normalise --cc values ("86" or "8.6" or "sm_86") to "8.6"."""
     out = []
@@ -593,3 +567,42 @@ def capabilities(values: Sequence[str]) -> tuple[str, ...]:
             text = f"{text[:-1]}.{text[-1]}"
         out.append(text)
     return tuple(out)
+
+
+# --- the same rule across releases, for a fix ---------------------------------------------
+
+
+def best_build(target: Target, *, python: str | None = None, installed: str | None = None) -> Build | None:
+    """The CUDA build for ``target``: the installed release if one of its variants fits, else the newest that does.
+
+    Which variant fits, and which of those is preferred, is :func:`why_not` and :func:`preference`, the
+    rule of :func:`plan`, so ``torchrig env plan`` and the doctor's fixes always agree. A release must
+    support ``python`` ("3.12") where it is known.
+    """
+    current = k.release(installed) if installed else None
+    order = ([current] if current else []) + [r for r in _releases() if r != current]
+    for rel in order:
+        if python and not rel.supports_python(python):
+            continue
+        fitting = [v for v in preference(rel) if k.variant_cuda(v) and not why_not(rel, v, target)]
+        if fitting:
+            chosen = fitting[0]
+            floor = min((v for v in fitting if _cuda(v).major == _cuda(chosen).major), key=_cuda)
+            return install.paired_build(rel, chosen, installed, cuda_floor=k.variant_cuda(floor))
+    return None
+
+
+def cpu_build(*, python: str | None = None, installed: str | None = None) -> Build | None:
+    """The CPU build of the installed release, else of the newest release that supports ``python``."""
+    current = k.release(installed) if installed else None
+    order = ([current] if current else []) + [r for r in _releases() if r != current]
+    for rel in order:
+        if not python or rel.supports_python(python):
+            return install.paired_build(rel, "cpu", installed)
+    return None
+
+
+def same_build(installed: str, variant: str) -> Build | None:
+    """The installed torch as a build to reinstall (same version, same variant), where its release is known."""
+    rel = k.release(installed)
+    return install.paired_build(rel, variant, installed) if rel is not None else None

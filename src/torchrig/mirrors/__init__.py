@@ -20,7 +20,7 @@ from typing import Any
 _WHERE = {
     "TARGETS": "catalog", "Catalog": "catalog", "Mirror": "catalog", "load_catalog": "catalog",
     "validate_url": "catalog",
-    "Plan": "changes", "plan_use": "changes", "unified_diff": "changes",
+    "ChangePlan": "changes", "plan_use": "changes", "unified_diff": "changes",
     "FileChange": "journal", "Journal": "journal",
     "ProbeResult": "probe", "probe": "probe",
     "ToolView": "show", "resolve": "show",

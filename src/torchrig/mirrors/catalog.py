@@ -14,7 +14,6 @@ either file passes :func:`validate_url` before anything uses it.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from torchrig._core.errors import UserError
+from torchrig._core.paths import config_dir
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -149,12 +149,6 @@ class Catalog:
 
     def serving(self, target: str) -> list[Mirror]:
         return [m for m in self.mirrors if m.serves(target)]
-
-
-def config_dir() -> Path:
-    """torchrig's own configuration folder: $XDG_CONFIG_HOME/torchrig (default ~/.config/torchrig)."""
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "torchrig"
 
 
 def user_mirrors_file() -> Path:

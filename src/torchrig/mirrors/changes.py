@@ -13,24 +13,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from torchrig._core.atomic import file_mode, read_bytes
 from torchrig._core.errors import UserError
 from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
-from torchrig._core.atomic import file_mode, read_bytes
 from torchrig.mirrors.catalog import Mirror, validate_url
 from torchrig.mirrors.journal import FileChange
 from torchrig.mirrors.locations import target_file
 
 
 @dataclass(frozen=True)
-class Plan:
+class ChangePlan:
     changes: tuple[FileChange, ...]  # only the ones that change bytes
     unchanged: tuple[tuple[str, Path], ...]  # (target, file) already set as asked
     warnings: tuple[str, ...]
     needs_approval: tuple[Path, ...] = ()  # files outside tool configs (a shell rc) the user must approve
 
-    def without(self, paths: Sequence[Path]) -> Plan:
+    def without(self, paths: Sequence[Path]) -> ChangePlan:
         keep = tuple(c for c in self.changes if c.path not in paths)
-        return Plan(keep, self.unchanged, self.warnings, tuple(p for p in self.needs_approval if p not in paths))
+        return ChangePlan(keep, self.unchanged, self.warnings, tuple(p for p in self.needs_approval if p not in paths))
 
 
 def _text(path: Path, data: bytes | None) -> str | None:
@@ -63,7 +63,7 @@ def _edit_text(target: str, path: Path, text: str | None, url: str) -> tuple[str
     return hf_endpoint.set_block(text, url, hf_endpoint.shell_rc_file()[1]), []
 
 
-def plan_use(choices: Mapping[str, Mirror], scope: str, *, allow_insecure: bool = False) -> Plan:
+def plan_use(choices: Mapping[str, Mirror], scope: str, *, allow_insecure: bool = False) -> ChangePlan:
     """The edits that point each target in ``choices`` at its mirror, for ``scope``."""
     changes: list[FileChange] = []
     unchanged: list[tuple[str, Path]] = []
@@ -93,7 +93,7 @@ def plan_use(choices: Mapping[str, Mirror], scope: str, *, allow_insecure: bool 
         changes.append(FileChange(target, path, before, after, file_mode(path)))
         if target == "hf" and scope == "user":
             approval.append(path)
-    return Plan(tuple(changes), tuple(unchanged), tuple(warnings), tuple(approval))
+    return ChangePlan(tuple(changes), tuple(unchanged), tuple(warnings), tuple(approval))
 
 
 def unified_diff(change: FileChange) -> str:

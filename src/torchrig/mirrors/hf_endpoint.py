@@ -18,6 +18,7 @@ import os
 import re
 from pathlib import Path
 
+from torchrig._core import paths
 from torchrig._core.errors import UserError
 
 VAR = "HF_ENDPOINT"
@@ -28,15 +29,14 @@ _BLOCK = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
 
 def shell_rc_file() -> tuple[Path, str]:
     """The startup file of the user's login shell ($SHELL) and that shell's name."""
-    home = Path(os.path.expanduser("~"))
+    home = paths.home()
     shell = os.path.basename(os.environ.get("SHELL", ""))
     if shell == "zsh":
         return Path(os.environ.get("ZDOTDIR") or home) / ".zshrc", "zsh"
     if shell == "bash":
         return home / ".bashrc", "bash"
     if shell == "fish":
-        base = os.environ.get("XDG_CONFIG_HOME") or str(home / ".config")
-        return Path(base) / "fish" / "config.fish", "fish"
+        return paths.config_home() / "fish" / "config.fish", "fish"
     return home / ".profile", "sh"
 
 

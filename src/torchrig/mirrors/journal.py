@@ -28,8 +28,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from torchrig._core.errors import UserError
+from torchrig._core import paths
 from torchrig._core.atomic import read_bytes, real_path, remove_file, write_atomic
+from torchrig._core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,8 @@ def _sha(data: bytes | None) -> str | None:
 
 
 def state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "torchrig" / "mirror"
+    """Where the journal lives: ``$XDG_STATE_HOME/torchrig/mirror``."""
+    return paths.state_dir() / "mirror"
 
 
 class Journal:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from torchrig._core import paths
 from torchrig._core.errors import UserError
 from torchrig.mirrors import hf_endpoint, torch_index
 
@@ -25,16 +26,9 @@ SCOPES_OF: dict[str, tuple[str, ...]] = {
 }
 
 
-def home() -> Path:
-    return Path(os.path.expanduser("~"))
-
-
-def xdg_config_home() -> Path:
-    return Path(os.environ.get("XDG_CONFIG_HOME") or home() / ".config")
-
-
-def xdg_config_dirs() -> list[Path]:
-    return [Path(d) for d in (os.environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(os.pathsep) if d]
+home = paths.home
+xdg_config_home = paths.config_home
+xdg_config_dirs = paths.config_dirs
 
 
 def active_env() -> Path | None:

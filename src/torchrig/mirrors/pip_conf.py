@@ -11,11 +11,11 @@ pip's facts this follows (pip docs, "Configuration"):
 from __future__ import annotations
 
 import configparser
+from configparser import ParsingError
 from dataclasses import dataclass
 from pathlib import Path
 
 from configupdater import ConfigUpdater, Section
-from configparser import ParsingError
 
 from torchrig._core.errors import UserError
 from torchrig.mirrors.catalog import host_of, is_plain_http

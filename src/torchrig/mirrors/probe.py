@@ -31,9 +31,17 @@ from html import unescape
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from packaging.version import InvalidVersion, Version
 
 from torchrig import __version__
+from torchrig._core.seams import http
 from torchrig.mirrors.catalog import Catalog, Mirror, downgrades, host_of
 
 # The cost the ranking minimises: seconds to fetch one typical wheel (latency + size / throughput).
@@ -150,21 +158,24 @@ _HREF = re.compile(r"""href\s*=\s*["']([^"']+)["']""", re.I)
 
 
 def _versions(body: bytes, project: str) -> list[tuple[Version, str]]:
-    """(version, href) for each file of ``project`` a simple or flat page links to."""
+    """(version, href) for each file of ``project`` a simple or flat page links to (wheels and sdists)."""
     text = body.decode("utf-8", errors="replace")
-    name = re.escape(project)
+    want = canonicalize_name(project)
     found = []
     for href in _HREF.findall(text):
         href = unescape(href)
         filename = unquote(urlsplit(href).path.rsplit("/", 1)[-1])
-        match = re.match(rf"(?i)^{name}-([0-9][^-]*?)(?:-|\.tar\.gz$|\.zip$)", filename)
-        if not match:
-            continue
         try:
-            version = Version(match.group(1))
-        except InvalidVersion:
+            if filename.endswith(".whl"):
+                name, version, _build, _tags = parse_wheel_filename(filename)
+            elif filename.endswith((".tar.gz", ".zip")):
+                name, version = parse_sdist_filename(filename)
+            else:
+                continue
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
             continue
-        found.append((version, href))
+        if name == want:
+            found.append((version, href))
     return found
 
 
@@ -277,15 +288,17 @@ def probe(
     page_cap: int = 4 << 20,
     range_bytes: int = 1 << 20,
     on_done: Callable[[ProbeResult], None] | None = None,
+    transport: httpx.BaseTransport | None = None,
 ) -> list[ProbeResult]:
-    """Probe every (mirror, service) pair concurrently and return them ranked per service."""
+    """Probe every (mirror, service) pair concurrently and return them ranked per service.
+
+    ``transport`` replaces the network (tests pass an :class:`httpx.MockTransport`; see
+    :mod:`torchrig._core.seams.http`).
+    """
     if not pairs:
         return []
-    limits = httpx.Limits(max_connections=2 * workers, max_keepalive_connections=workers)
-    with httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 4.0)),
-        limits=limits,
-        headers={"User-Agent": f"torchrig/{__version__} (mirror probe)"},
+    with http.client(
+        timeout=timeout, connections=workers, user_agent=f"torchrig/{__version__} (mirror probe)", transport=transport
     ) as client, ThreadPoolExecutor(max_workers=max(1, min(workers, len(pairs))), thread_name_prefix="probe") as pool:
 
         def run(pair: tuple[Mirror, str]) -> ProbeResult:

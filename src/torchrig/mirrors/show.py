@@ -27,12 +27,20 @@ from urllib.parse import urlsplit
 
 import tomlkit
 
-from torchrig._core.errors import UserError
-from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
 from torchrig._core.atomic import read_bytes, real_path
-from torchrig.mirrors.catalog import host_of
-from torchrig.mirrors.locations import active_env, condarc_user_file, home, pip_user_file, uv_user_file, xdg_config_dirs, xdg_config_home
+from torchrig._core.errors import UserError
 from torchrig._core.seams import Root
+from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
+from torchrig.mirrors.catalog import host_of
+from torchrig.mirrors.locations import (
+    active_env,
+    condarc_user_file,
+    home,
+    pip_user_file,
+    uv_user_file,
+    xdg_config_dirs,
+    xdg_config_home,
+)
 
 T = TypeVar("T")
 
@@ -46,7 +54,7 @@ DEFAULTS = {
 
 
 @dataclass(frozen=True)
-class Layer:
+class ConfigLayer:
     source: str  # "PIP_INDEX_URL", "/home/me/.config/pip/pip.conf [global]", ...
     value: str | None  # None: the layer exists but does not set it
     note: str = ""
@@ -59,8 +67,11 @@ class ToolView:
     tool: str
     value: str
     source: str  # the winning layer, or "default"
-    layers: tuple[Layer, ...]
+    layers: tuple[ConfigLayer, ...]
     warnings: tuple[str, ...] = ()
+    # the warnings that say a change will not take effect: another layer wins over the file torchrig
+    # wrote, or this shell still has the old value (a subset of ``warnings``)
+    overridden: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         return {
@@ -84,20 +95,22 @@ class _Reader:
         return data.decode("utf-8", errors="replace")
 
 
-def _pick(tool: str, layers: list[Layer]) -> tuple[str, str]:
+def _pick(tool: str, layers: list[ConfigLayer]) -> tuple[str, str]:
     setting = [lay for lay in layers if lay.value]
     if not setting:
         return DEFAULTS[tool], "default"
     return setting[-1].value or "", setting[-1].source
 
 
-def _view(tool: str, layers: list[Layer], warnings: list[str], ours: Path | None) -> ToolView:
+def _view(tool: str, layers: list[ConfigLayer], warnings: list[str], ours: Path | None) -> ToolView:
     value, source = _pick(tool, layers)
     if ours is not None:
         ours_real = str(real_path(ours))
         mine = [lay for lay in layers if lay.value and lay.source.startswith(ours_real)]
         if mine and source != mine[-1].source:
-            warnings.insert(0, f"{source} overrides {mine[-1].source}: {tool} uses {value}, not {mine[-1].value}.")
+            override = f"{source} overrides {mine[-1].source}: {tool} uses {value}, not {mine[-1].value}."
+            warnings.insert(0, override)
+            return ToolView(tool, value, source, tuple(layers), tuple(dict.fromkeys(warnings)), (override,))
     return ToolView(tool, value, source, tuple(layers), tuple(dict.fromkeys(warnings)))
 
 
@@ -121,17 +134,17 @@ def _parsed(paths: list[Path], read: _Reader, parse: Callable[[str, Path], T], w
 
 
 def pip_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
-    layers: list[Layer] = []
+    layers: list[ConfigLayer] = []
     warnings: list[str] = []
     env_file = os.environ.get("PIP_CONFIG_FILE")
     if env_file == os.devnull:
-        layers.append(Layer("PIP_CONFIG_FILE", None, "set to /dev/null: pip reads no config file at all"))
+        layers.append(ConfigLayer("PIP_CONFIG_FILE", None, "set to /dev/null: pip reads no config file at all"))
         files: list[Path] = []
     else:
         files = [root.path(str(d / "pip" / "pip.conf")) for d in xdg_config_dirs()]
         files.append(root.path("/etc/pip.conf"))
         if env_file and os.path.exists(env_file):
-            layers.append(Layer("PIP_CONFIG_FILE", None, f"= {env_file}: pip skips your user pip.conf files"))
+            layers.append(ConfigLayer("PIP_CONFIG_FILE", None, f"= {env_file}: pip skips your user pip.conf files"))
         else:
             files += [home() / ".pip" / "pip.conf", pip_user_file()]
         env = active_env()
@@ -141,9 +154,9 @@ def pip_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
             files.append(Path(env_file))
     trusted: list[tuple[str, str]] = []
     for shown, settings in _parsed(files, read, pip_conf.read, warnings):
-        layers.append(Layer(f"{shown} [global]", settings.index_url))
+        layers.append(ConfigLayer(f"{shown} [global]", settings.index_url))
         if settings.install_index_url:
-            layers.append(Layer(f"{shown} [install]", settings.install_index_url, "beats [global] for pip install"))
+            layers.append(ConfigLayer(f"{shown} [install]", settings.install_index_url, "beats [global] for pip install"))
         trusted += [(shown, host) for host in settings.trusted_hosts]
     https_hosts = {host_of(lay.value) for lay in layers if lay.value and urlsplit(lay.value).scheme.lower() == "https"}
     for shown, host in trusted:
@@ -153,7 +166,7 @@ def pip_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
                 "index; remove it."
             )
     if os.environ.get("PIP_INDEX_URL"):
-        layers.append(Layer("PIP_INDEX_URL", os.environ["PIP_INDEX_URL"], "environment beats every file"))
+        layers.append(ConfigLayer("PIP_INDEX_URL", os.environ["PIP_INDEX_URL"], "environment beats every file"))
     return _view("pip", layers, warnings, ours)
 
 
@@ -178,14 +191,14 @@ def _has_tool_uv(text: str) -> bool:
 
 
 def uv_view(read: _Reader, root: Root, cwd: Path, ours: Path | None = None) -> ToolView:
-    layers: list[Layer] = []
+    layers: list[ConfigLayer] = []
     warnings: list[str] = []
     if os.environ.get("UV_NO_CONFIG"):
-        layers.append(Layer("UV_NO_CONFIG", None, "set: uv reads no uv.toml or [tool.uv]"))
+        layers.append(ConfigLayer("UV_NO_CONFIG", None, "set: uv reads no uv.toml or [tool.uv]"))
         files: list[tuple[Path, bool]] = []
     elif os.environ.get("UV_CONFIG_FILE"):
         files = [(Path(os.environ["UV_CONFIG_FILE"]), False)]
-        layers.append(Layer("UV_CONFIG_FILE", None, f"= {files[0][0]}: uv reads it instead of the user and project files"))
+        layers.append(ConfigLayer("UV_CONFIG_FILE", None, f"= {files[0][0]}: uv reads it instead of the user and project files"))
     else:
         # only the first system file found counts, $XDG_CONFIG_DIRS before /etc (uv docs)
         system = [root.path(str(d / "uv" / "uv.toml")) for d in xdg_config_dirs()] + [root.path("/etc/uv/uv.toml")]
@@ -199,14 +212,14 @@ def uv_view(read: _Reader, root: Root, cwd: Path, ours: Path | None = None) -> T
             if is_pyproject:
                 shown += " [tool.uv]"
             if settings.index_url:
-                layers.append(Layer(f"{shown} index-url", settings.index_url, "deprecated key"))
-            layers.append(Layer(shown, settings.default_index))
+                layers.append(ConfigLayer(f"{shown} index-url", settings.index_url, "deprecated key"))
+            layers.append(ConfigLayer(shown, settings.default_index))
     for var in ("UV_INDEX_URL", "UV_DEFAULT_INDEX"):
         if os.environ.get(var):
-            layers.append(Layer(var, os.environ[var], "environment beats every file"))
+            layers.append(ConfigLayer(var, os.environ[var], "environment beats every file"))
     for var in ("PIP_INDEX_URL", "PIP_CONFIG_FILE"):
         if os.environ.get(var):
-            layers.append(Layer(var, None, "uv ignores pip's settings"))
+            layers.append(ConfigLayer(var, None, "uv ignores pip's settings"))
     return _view("uv", layers, warnings, ours)
 
 
@@ -232,24 +245,24 @@ def condarc_files(root: Root) -> list[Path]:
 
 
 def conda_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
-    layers: list[Layer] = []
+    layers: list[ConfigLayer] = []
     warnings: list[str] = []
     for shown, settings in _parsed(condarc_files(root), read, condarc.read, warnings):
         if settings.channel_alias:
             alias = settings.channel_alias.rstrip("/") + "/conda-forge"
-            layers.append(Layer(f"{shown} channel_alias", alias, "base of every named channel"))
+            layers.append(ConfigLayer(f"{shown} channel_alias", alias, "base of every named channel"))
             if host_of(settings.channel_alias) != "conda.anaconda.org":
                 warnings.append(
                     f"{shown} sets channel_alias = {settings.channel_alias}: every named channel goes there, "
                     "and any it does not mirror fails with 404."
                 )
         if settings.custom_conda_forge:
-            layers.append(Layer(f"{shown} [custom_channels]", settings.custom_conda_forge.rstrip("/") + "/conda-forge"))
+            layers.append(ConfigLayer(f"{shown} [custom_channels]", settings.custom_conda_forge.rstrip("/") + "/conda-forge"))
         elif not settings.channel_alias:
-            layers.append(Layer(shown, None))
+            layers.append(ConfigLayer(shown, None))
         if settings.mirrored_conda_forge:
             layers.append(
-                Layer(f"{shown} mirrored_channels", None, "mamba 2 tries " + ", ".join(settings.mirrored_conda_forge))
+                ConfigLayer(f"{shown} mirrored_channels", None, "mamba 2 tries " + ", ".join(settings.mirrored_conda_forge))
             )
             warnings.append(f"{shown} sets mirrored_channels for conda-forge, which mamba 2 uses instead.")
         if settings.channels and "defaults" in settings.channels:
@@ -259,7 +272,7 @@ def conda_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
             )
     if os.environ.get("CONDA_CHANNEL_ALIAS"):
         alias = os.environ["CONDA_CHANNEL_ALIAS"].rstrip("/") + "/conda-forge"
-        layers.append(Layer("CONDA_CHANNEL_ALIAS", alias, "environment beats every file"))
+        layers.append(ConfigLayer("CONDA_CHANNEL_ALIAS", alias, "environment beats every file"))
     # custom_channels beats channel_alias whatever their order, so look for the last custom one first.
     custom = [lay for lay in layers if lay.source.endswith("[custom_channels]")]
     if custom:
@@ -271,23 +284,23 @@ def conda_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
 
 def torch_view(read: _Reader, ours: Path | None = None) -> ToolView:
     path = torch_index.config_file()
-    layers: list[Layer] = []
+    layers: list[ConfigLayer] = []
     warnings: list[str] = []
     text = read(path)
     if text is not None:
         value = _safe(lambda: torch_index.read(text, path), warnings)
-        layers.append(Layer(f"{real_path(path)} [torch] index", value if isinstance(value, str) else None))
-    layers.append(Layer("uv pip --torch-backend=auto", None, "always fetches from download.pytorch.org, whatever is set here"))
+        layers.append(ConfigLayer(f"{real_path(path)} [torch] index", value if isinstance(value, str) else None))
+    layers.append(ConfigLayer("uv pip --torch-backend=auto", None, "always fetches from download.pytorch.org, whatever is set here"))
     return _view("torch", layers, warnings, ours)
 
 
 def hf_view(read: _Reader, ours: Path | None = None) -> ToolView:
-    layers: list[Layer] = []
+    layers: list[ConfigLayer] = []
     warnings: list[str] = []
     rc, _shell = hf_endpoint.shell_rc_file()
     block = hf_endpoint.read_block(read(rc))
     if block:
-        layers.append(Layer(f"{real_path(rc)} (torchrig block)", block, "exported by new shells"))
+        layers.append(ConfigLayer(f"{real_path(rc)} (torchrig block)", block, "exported by new shells"))
     prefix = os.environ.get("CONDA_PREFIX")
     if prefix:
         state = hf_endpoint.conda_state_file(prefix)
@@ -295,20 +308,22 @@ def hf_view(read: _Reader, ours: Path | None = None) -> ToolView:
         if text is not None:
             env_vars = _safe(lambda: hf_endpoint.read_conda_state(text, state), warnings)
             if isinstance(env_vars, dict) and env_vars.get(hf_endpoint.VAR):
-                layers.append(Layer(f"{real_path(state)} (conda env vars)", env_vars[hf_endpoint.VAR], "set on activation"))
+                layers.append(ConfigLayer(f"{real_path(state)} (conda env vars)", env_vars[hf_endpoint.VAR], "set on activation"))
     now = os.environ.get(hf_endpoint.VAR)
-    layers.append(Layer("HF_ENDPOINT (this shell)", now, "what a process started from here gets"))
+    layers.append(ConfigLayer("HF_ENDPOINT (this shell)", now, "what a process started from here gets"))
     set_before = [lay for lay in layers[:-1] if lay.value]
+    stale: tuple[str, ...] = ()
     if set_before and now != set_before[-1].value:
-        warnings.append(
+        stale = (
             f"this shell has HF_ENDPOINT={now or '(unset)'}, not {set_before[-1].value}; "
-            "open a new shell (or re-activate the environment) to pick up the change."
+            "open a new shell (or re-activate the environment) to pick up the change.",
         )
+        warnings += stale
     value = now or DEFAULTS["hf"]
     source = "HF_ENDPOINT (this shell)" if now else "default"
     if os.environ.get("HF_HUB_DISABLE_XET") is None and value != DEFAULTS["hf"]:
         warnings.append("Xet downloads have bypassed HF_ENDPOINT (xet-core#470); HF_HUB_DISABLE_XET=1 keeps them on the mirror.")
-    return ToolView("hf", value, source, tuple(layers), tuple(warnings))
+    return ToolView("hf", value, source, tuple(layers), tuple(warnings), stale)
 
 
 def resolve(

@@ -25,37 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from torchrig.selftest import causes
+from torchrig.selftest.context import Emit, RankContext
 from torchrig.selftest.report import FAIL, STAGES, StageResult, not_run
 
-Emit = Callable[[dict[str, Any]], None]
 _log = logging.getLogger("torchrig.selftest")
-
-
-@dataclass
-class RankContext:
-    rank: int
-    world_size: int
-    local_rank: int
-    local_world_size: int
-    device: Any  # torch.device
-    backend: str  # "nccl" or "gloo"
-    ctl: Any  # gloo ProcessGroup for control messages; the default group carries the tested traffic
-    workdir: Path  # private to this rank
-    steps: int
-    faults: frozenset[str]
-    collective_timeout: float
-    emit: Emit
-    cache_dir: str | None = None  # where the training data cache lives (None: torchrig.data's default)
-    state: dict[str, Any] = field(default_factory=dict)  # handed from stage to stage (the trained model)
-
-    @property
-    def faulty(self) -> bool:
-        """Whether an injected fault hits this rank (the last one)."""
-        return self.rank == self.world_size - 1
-
-    @property
-    def is_cuda(self) -> bool:
-        return self.device.type == "cuda"
 
 
 @dataclass(frozen=True)

@@ -39,10 +39,10 @@ def test_a_kepler_gpu_is_not_told_to_install_a_driver_that_no_longer_supports_it
 
 def test_fix_lines_quote_what_came_from_the_facts() -> None:
     # with --report these values come from someone else's file, and users paste fix lines into a shell
-    from torchrig.doctor.checks import machine
+    from torchrig.doctor import queries
     from torchrig.doctor.checks.env_module_shadowed import _fix
 
     facts = linux_gpu_box(H100, env={"LD_LIBRARY_PATH": "/opt/my libs:/usr/local/cuda-11.8/lib64:/usr/lib/$(id)"})
-    line = machine.library_path_without(facts, lambda p: "cuda" in p)
+    line = queries.library_path_without(facts, lambda p: "cuda" in p)
     assert line == "export LD_LIBRARY_PATH='/opt/my libs:/usr/lib/$(id)'"
     assert _fix("torch", "/home/u/my project/torch.py")[1] == "rm -f '/home/u/my project/__pycache__'/torch.*.pyc"

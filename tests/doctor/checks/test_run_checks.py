@@ -188,14 +188,15 @@ def test_a_check_that_raises_is_reported_and_the_others_still_run(monkeypatch: p
     assert findings[0].severity is Severity.WARNING and "KeyError" in findings[0].title
 
 
-def test_the_configured_mirror_is_the_default_index(monkeypatch: pytest.MonkeyPatch) -> None:
-    mirrors = types.ModuleType("torchrig.mirrors")
-    mirrors.torch_index_base = lambda: "https://mirror.sjtu.edu.cn/pytorch-wheels"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "torchrig.mirrors", mirrors)
+def test_the_checks_never_read_this_users_mirror_configuration(sandbox_home: Path) -> None:
+    # a mirror configured here must not leak into fixes for someone else's report: the caller decides
+    config = sandbox_home / ".config" / "torchrig" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[torch]\nindex = "https://mirror.sjtu.edu.cn/pytorch-wheels"\n')
     [finding] = run_checks(linux_gpu_box(V100, arch=ARCH_CU130))
-    assert finding.fix[-1].endswith("--index-url https://mirror.sjtu.edu.cn/pytorch-wheels/cu126")
-    [finding] = run_checks(linux_gpu_box(V100, arch=ARCH_CU130), index_base="https://download.pytorch.org/whl")
     assert finding.fix[-1].endswith("--index-url https://download.pytorch.org/whl/cu126")
+    [finding] = run_checks(linux_gpu_box(V100, arch=ARCH_CU130), index_base="https://mirror.sjtu.edu.cn/pytorch-wheels")
+    assert finding.fix[-1].endswith("--index-url https://mirror.sjtu.edu.cn/pytorch-wheels/cu126")
 
 
 def test_every_finding_has_a_title_evidence_and_a_fix() -> None:
@@ -277,7 +278,7 @@ def test_a_broken_mirror_configuration_falls_back_to_download_pytorch_org(monkey
 
 
 def test_every_check_module_is_registered_in_causal_order(repo_root: Path) -> None:
-    helpers = {"__init__", "registry", "machine", "install_commands", "signature_hits"}
+    helpers = {"__init__", "registry", "fixes", "signature_hits"}
     modules = {p.stem for p in (repo_root / "src" / "torchrig" / "doctor" / "checks").glob("*.py")} - helpers
     assert modules == set(torchrig_checks._MODULES)
     assert len(checks()) == len(modules)

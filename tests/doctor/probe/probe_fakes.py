@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from torchrig.doctor.probe import Machine
+from torchrig.doctor.probe import Host
 from torchrig._core.seams.nvml import FakeNvml
 from torchrig._core.seams.root import Root
 from torchrig._core.seams.runner import Completed, FakeRunner
@@ -69,9 +69,9 @@ class FakeTree:
 
 
 def fake_machine(tree: FakeTree, *, nvml: FakeNvml | None = None, runner: FakeRunner | None = None,
-                 **overrides: Any) -> Machine:
+                 **overrides: Any) -> Host:
     fake = nvml if nvml is not None else FakeNvml(errors={"init": "NVML Shared Library Not Found"})
-    machine = Machine(
+    machine = Host(
         root=tree.root,
         runner=runner if runner is not None else FakeRunner(),
         nvml=lambda: fake,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from probe_fakes import FakeTree, fake_machine
 
-from torchrig.doctor.probe import Machine, companions
+from torchrig.doctor.probe import Host, companions
 
 SITE = "/venv/lib/python3.11/site-packages"
 
@@ -33,7 +33,7 @@ def test_the_first_copy_on_sys_path_wins(tree: FakeTree) -> None:
 
 
 def test_the_packages_installed_here_are_found() -> None:
-    found = {p.name: p for p in companions.probe(Machine.live(), quick=True)}
+    found = {p.name: p for p in companions.probe(Host.live(), quick=True)}
     assert "numpy" in found and found["numpy"].version
     assert "nvidia-ml-py" in found  # every nvidia-* distribution is listed
     assert "torchvision" not in found  # this machine has none

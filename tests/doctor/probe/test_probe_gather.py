@@ -10,7 +10,7 @@ import pytest
 from probe_fakes import FakeTree, fake_machine, nvml_fixture, recorded, smi
 
 from torchrig.doctor.facts import Facts
-from torchrig.doctor.probe import Machine, gather, system
+from torchrig.doctor.probe import Host, gather, system
 from torchrig._core.seams.runner import FakeRunner
 
 
@@ -45,7 +45,7 @@ def test_every_probe_is_timed(tree: FakeTree) -> None:
 
 
 def test_a_probe_that_raises_costs_only_its_own_section(tree: FakeTree, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(machine: Machine, quick: bool) -> None:
+    def broken(machine: Host, quick: bool) -> None:
         raise RuntimeError("unexpected layout of /sys")
 
     monkeypatch.setattr(system, "probe", broken)
@@ -58,7 +58,7 @@ def test_a_probe_that_raises_costs_only_its_own_section(tree: FakeTree, monkeypa
 def test_a_probe_that_hangs_is_abandoned_at_its_deadline(tree: FakeTree, monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
 
-    def stuck(machine: Machine, quick: bool) -> None:
+    def stuck(machine: Host, quick: bool) -> None:
         release.wait(30)  # an NVML call on a GPU that fell off the bus
 
     monkeypatch.setattr(system, "probe", stuck)
@@ -78,7 +78,7 @@ def test_probes_run_concurrently(tree: FakeTree, monkeypatch: pytest.MonkeyPatch
     barrier = threading.Barrier(2, timeout=5)
 
     def waits_for_the_other(real):  # type: ignore[no-untyped-def]
-        def probe(machine: Machine, quick: bool):  # type: ignore[no-untyped-def]
+        def probe(machine: Host, quick: bool):  # type: ignore[no-untyped-def]
             barrier.wait()  # both must be running at the same time to pass
             return real(machine, quick)
         return probe
@@ -125,7 +125,7 @@ def test_machine_live_describes_this_process() -> None:
     import os
     import sys
 
-    live = Machine.live()
+    live = Host.live()
     assert live.python == sys.executable and live.sys_path == tuple(sys.path)
     assert live.cwd == os.getcwd() and live.env["HOME"] == os.environ["HOME"]
     assert replace(live, torch_timeout=5.0).torch_timeout == 5.0  # frozen: replace() is the way to vary it

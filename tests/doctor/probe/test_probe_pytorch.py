@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from probe_fakes import FakeTree, fake_machine
 
-from torchrig.doctor.probe import Machine, pytorch
+from torchrig.doctor.probe import Host, pytorch
 from torchrig._core.seams.runner import FakeRunner, SubprocessRunner
 
 SITE = "/venv/lib/python3.11/site-packages"
@@ -96,8 +96,8 @@ def test_lines_cut_short_by_a_crash_are_skipped() -> None:
 # --- the real subprocess -------------------------------------------------------------------------
 
 
-def _live(**overrides: object) -> Machine:
-    return replace(Machine.live(), **overrides)  # type: ignore[arg-type]
+def _live(**overrides: object) -> Host:
+    return replace(Host.live(), **overrides)  # type: ignore[arg-type]
 
 
 @pytest.mark.slow
@@ -119,7 +119,7 @@ def _fake_python(tmp_path: Path, body: str) -> str:
     return str(script)
 
 
-def _machine_with_torch(tree: FakeTree, python: str, **overrides: object) -> Machine:
+def _machine_with_torch(tree: FakeTree, python: str, **overrides: object) -> Host:
     _install_torch(tree)
     return fake_machine(tree, runner=SubprocessRunner(), sys_path=(SITE,), python=python, **overrides)
 
@@ -188,7 +188,7 @@ def test_an_import_error_is_reported_with_its_library(tmp_path: Path) -> None:
     pythonpath = _torch_package(tmp_path, """
         raise ImportError("libcudnn.so.9: cannot open shared object file: No such file or directory")
     """)
-    env = {**Machine.live().env, "PYTHONPATH": str(pythonpath)}
+    env = {**Host.live().env, "PYTHONPATH": str(pythonpath)}
     facts = pytorch.probe(_live(env=env, sys_path=(str(pythonpath), *sys.path)), quick=False)
     assert facts.import_ok is False
     assert facts.import_error == "ImportError: libcudnn.so.9: cannot open shared object file: No such file or directory"
@@ -215,7 +215,7 @@ def test_a_cuda_init_failure_keeps_the_drivers_words(tmp_path: Path) -> None:
                                      nccl=types.SimpleNamespace(version=lambda: (2, 21, 5)))
         backends = types.SimpleNamespace(cudnn=types.SimpleNamespace(version=lambda: 90100))
     """)
-    env = {**Machine.live().env, "PYTHONPATH": str(pythonpath)}
+    env = {**Host.live().env, "PYTHONPATH": str(pythonpath)}
     facts = pytorch.probe(_live(env=env, sys_path=(str(pythonpath), *sys.path)), quick=False)
     assert (facts.import_ok, facts.version, facts.cuda) == (True, "2.5.1+cu124", "12.4")
     assert facts.arch_list == ["sm_50", "sm_80", "sm_90"]

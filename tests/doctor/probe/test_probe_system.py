@@ -8,7 +8,7 @@ import pytest
 from probe_fakes import FakeTree, fake_machine
 
 from torchrig.doctor.facts import PciDevice, ShadowedModule
-from torchrig.doctor.probe import Machine, system
+from torchrig.doctor.probe import Host, system
 
 
 def test_a_plain_machine_is_in_no_container(tree: FakeTree) -> None:
@@ -112,7 +112,7 @@ def test_local_files_that_shadow_installed_modules_are_found(tree: FakeTree) -> 
 
 
 def test_shm_of_this_machine_is_measured() -> None:
-    facts = system.probe(Machine.live(), quick=True)
+    facts = system.probe(Host.live(), quick=True)
     stat = os.statvfs("/dev/shm")
     assert facts.shm_total_bytes == stat.f_blocks * stat.f_frsize > 0
     assert facts.shm_free_bytes is not None and 0 <= facts.shm_free_bytes <= facts.shm_total_bytes

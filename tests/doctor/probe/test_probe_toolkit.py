@@ -9,7 +9,7 @@ import pytest
 from probe_fakes import FakeTree, fake_machine
 
 from torchrig.doctor.facts import ToolkitInstall
-from torchrig.doctor.probe import Machine, toolkit
+from torchrig.doctor.probe import Host, toolkit
 from torchrig._core.seams.runner import Completed, FakeRunner
 
 # `nvcc --version` of the CUDA 13.0 toolkit on the torchrig development machine
@@ -89,7 +89,7 @@ def test_no_toolkit_anywhere(tree: FakeTree) -> None:
 
 @pytest.mark.skipif(not os.path.isdir("/usr/local/cuda-13.0"), reason="needs the CUDA 13.0 toolkit of the dev machine")
 def test_the_cuda_13_toolkit_of_this_machine() -> None:
-    live = Machine.live()
+    live = Host.live()
     env = {**live.env, "PATH": os.pathsep.join(p for p in live.env.get("PATH", "").split(os.pathsep)
                                               if not os.path.isfile(os.path.join(p, "nvcc")))}
     env.pop("CUDA_HOME", None)
@@ -105,7 +105,7 @@ def test_the_cuda_13_toolkit_of_this_machine() -> None:
 def test_cuda_home_is_what_torchs_own_extension_builder_picks_here() -> None:
     from torch.utils.cpp_extension import _find_cuda_home  # the rule we mirror, run on the same environment
 
-    facts = toolkit.probe(Machine.live(), quick=True)
+    facts = toolkit.probe(Host.live(), quick=True)
     assert facts.cuda_home == _find_cuda_home()
 
 

@@ -19,12 +19,6 @@ def doctor(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProces
     )
 
 
-@pytest.fixture(autouse=True)
-def _needs_the_checks() -> None:
-    pytest.importorskip("torchrig.doctor.checks", reason="the checks live on branch doctor-checks")
-    pytest.importorskip("torchrig.doctor.render", reason="render lives on main")
-
-
 def test_a_broken_machines_collect_env_exits_1_with_the_root_cause_first() -> None:
     proc = doctor("--report", str(CORPUS / "pytorch-43058-v100-driver-418-cu102.txt"), "--json")
     assert proc.returncode == 1, proc.stderr
@@ -33,6 +27,23 @@ def test_a_broken_machines_collect_env_exits_1_with_the_root_cause_first() -> No
     assert out["findings"][0]["code"] == "driver.too-old"
     assert out["facts"]["origin"] == "report" and out["facts"]["report_format"] == "collect_env"
     assert out["facts"]["driver"]["userspace"] == "418.67"
+
+
+def _index_urls(proc: subprocess.CompletedProcess[bytes]) -> set[str]:
+    lines = [line for f in json.loads(proc.stdout)["findings"] for line in f.get("fix", [])]
+    return {line.split("--index-url ")[1].split()[0] for line in lines if "--index-url " in line}
+
+
+def test_a_reports_fixes_ignore_this_users_mirror_unless_asked(sandbox_home: Path) -> None:
+    # someone else's machine: fixes pasted back to them must not point at this user's (maybe internal) mirror
+    config = sandbox_home / ".config" / "torchrig" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[torch]\nindex = "https://pypi.internal.example/pytorch"\n')
+    report = str(CORPUS / "pytorch-150733-rtx5090d-cu126.txt")
+    plain = _index_urls(doctor("--report", report, "--json"))
+    assert plain and all(url.startswith("https://download.pytorch.org/whl/") for url in plain)
+    asked = _index_urls(doctor("--report", report, "--json", "--mirror"))
+    assert asked and all(url.startswith("https://pypi.internal.example/pytorch/") for url in asked)
 
 
 def test_a_log_on_stdin_is_read_with_a_dash() -> None:

@@ -21,7 +21,6 @@ import importlib
 from dataclasses import replace
 
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, registered
-from torchrig._core.errors import UserError
 from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding, Severity
 
@@ -69,32 +68,15 @@ def all_codes() -> list[str]:
     return [code for check in checks() for code in check.codes] + [CHECK_FAILED]
 
 
-def _default_index_base() -> str | None:
-    """The PyTorch index base from the mirror configuration, where torchrig.mirrors provides one.
-
-    A broken mirror configuration must not stop the diagnosis: the fixes then use download.pytorch.org.
-    """
-    try:
-        mirrors = importlib.import_module("torchrig.mirrors")
-    except ImportError:
-        return None
-    base_of = getattr(mirrors, "torch_index_base", None)
-    if not callable(base_of):
-        return None
-    try:
-        base = base_of()
-    except UserError:
-        return None
-    return base if isinstance(base, str) and base else None
-
-
 def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
     """Run every check on ``facts`` and return the findings, root cause first.
 
     ``index_base`` is the PyTorch wheel index root the fixes point at (a mirror's
-    ``https://mirror.example/whl``); by default the configured mirror, else download.pytorch.org.
+    ``https://mirror.example/whl``); None means download.pytorch.org. The checks never look up this
+    machine's mirror configuration themselves: the caller decides (the CLI hands in the configured
+    mirror for a live run, and for ``--report`` only when asked).
     """
-    ctx = CheckContext(index_base=index_base if index_base is not None else _default_index_base())
+    ctx = CheckContext(index_base=index_base)
     produced: list[tuple[Check, Finding]] = []
     for check in checks():
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from torchrig.doctor.checks import machine
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -37,14 +37,14 @@ def _wants_gpu(facts: Facts) -> tuple[str | None, bool]:
     no GPU was passed in: either proves the host has an NVIDIA GPU. A CUDA image or a CUDA torch only
     says the container was built for one; on a host without a GPU that is expected.
     """
-    if machine.nvidia_gpus_on_bus(facts):
+    if queries.nvidia_gpus_on_bus(facts):
         return "an NVIDIA GPU is on the host's PCI bus", True
     if facts.driver.kernel_module:
         return f"the host's NVIDIA kernel module {facts.driver.kernel_module} is loaded", True
-    visible = machine.env(facts, "NVIDIA_VISIBLE_DEVICES")
+    visible = queries.env(facts, "NVIDIA_VISIBLE_DEVICES")
     if visible and visible.lower() not in ("void", "none", ""):
         return f"NVIDIA_VISIBLE_DEVICES={visible} (a CUDA image)", False
-    if machine.torch_cuda(facts):
+    if queries.torch_cuda(facts):
         return f"torch {facts.torch.version} is a CUDA build", False
     return None, False
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchrig.doctor.checks import machine
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -59,13 +59,13 @@ def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
     hits = hits_for(facts, CODE)
     # Without an NVIDIA GPU a CUDA build failing to initialise is expected (it runs on the CPU), and a
     # CPU build has no CUDA to initialise: neither is a fault of this machine.
-    gpu_here = bool(facts.torch.version) and machine.has_nvidia_gpu(facts) and machine.torch_variant(facts) != "cpu"
+    gpu_here = bool(facts.torch.version) and queries.has_nvidia_gpu(facts) and queries.torch_variant(facts) != "cpu"
     texts = (_failure_texts(facts) if gpu_here else []) + [h.excerpt for h in hits]
     silent = (
         gpu_here
         and not texts
         and facts.torch.cuda_available is False
-        and machine.torch_cuda(facts) is not None
+        and queries.torch_cuda(facts) is not None
         and bool(facts.gpus.devices)
     )
     if not texts and not silent:
@@ -86,8 +86,8 @@ def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
     for warning in facts.torch.warnings if gpu_here else []:
         if "cuda initialization" in warning.lower():
             evidence["torch warning"] = warning.strip()
-    if machine.gpus(facts):
-        evidence["GPUs"] = ", ".join(g.label for g in machine.gpus(facts))
+    if queries.gpus(facts):
+        evidence["GPUs"] = ", ".join(g.label for g in queries.gpus(facts))
     evidence.update(evidence_of(hits))
     return [
         Finding(

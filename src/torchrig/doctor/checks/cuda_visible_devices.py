@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from torchrig.doctor.checks import machine
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
@@ -41,11 +41,11 @@ def _why_unusable(entry: str, count: int | None, uuids: list[str]) -> str | None
 
 def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """CUDA_VISIBLE_DEVICES, where set on a machine with an NVIDIA GPU, must name at least one usable device."""
-    value = machine.env(facts, "CUDA_VISIBLE_DEVICES")
+    value = queries.env(facts, "CUDA_VISIBLE_DEVICES")
     hits = hits_for(facts, CODE)
     if value is None:
         return [_no_gpu_visible(hits)] if hits else []
-    if not machine.has_nvidia_gpu(facts):
+    if not queries.has_nvidia_gpu(facts):
         # A report that shows the variable and CUDA finding no GPU: the variable hid them.
         return [_hidden_by(value, hits)] if hits else []
     count = len(facts.gpus.devices) or None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from torchrig import knowledge
-from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor import queries
+from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -31,7 +32,7 @@ def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list
     hits = hits_for(facts, CODE)
     said = _said_804(facts)
     compat = [lib.path for lib in facts.torch.loaded_libs if lib.name.startswith("libcuda.so") and "compat" in lib.path]
-    consumer = [g.label for g in machine.gpus(facts) if any(word in (g.name or "").lower() for word in _CONSUMER)]
+    consumer = [g.label for g in queries.gpus(facts) if any(word in (g.name or "").lower() for word in _CONSUMER)]
     if not (said or hits or (compat and consumer)):
         return []
     evidence: dict[str, object] = {}
@@ -43,7 +44,7 @@ def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list
         evidence["GPU"] = ", ".join(consumer)
     evidence.update(evidence_of(hits))
     fix: list[str] = []
-    without_compat = machine.library_path_without(facts, lambda p: "compat" in p)
+    without_compat = queries.library_path_without(facts, lambda p: "compat" in p)
     if without_compat:
         fix.append(without_compat)
     for path in compat:
@@ -51,13 +52,13 @@ def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list
             os.path.dirname(path)
         )  # /usr/local/cuda-12.4/compat/libcuda.so.1 -> /usr/local/cuda-12.4
         version = os.path.basename(parent).removeprefix("cuda-")
-        if machine.is_debian_like(facts) and knowledge.minor_of(version):
+        if queries.is_debian_like(facts) and knowledge.minor_of(version):
             fix.append(f"sudo apt-get remove -y cuda-compat-{version.replace('.', '-')}")
-    cuda = machine.torch_cuda(facts)
-    need = knowledge.min_driver(cuda, windows=machine.uses_windows_driver(facts)) if cuda else None
+    cuda = queries.torch_cuda(facts)
+    need = knowledge.min_driver(cuda, windows=queries.uses_windows_driver(facts)) if cuda else None
     if cuda and need is not None:
         fix.append(f"# the lasting fix: a driver that supports CUDA {cuda} natively, no compat libraries needed:")
-        fix += install_commands.driver_install(facts, need, install_commands.driver_branch(cuda))
+        fix += fixes.driver_install(facts, need, fixes.driver_branch(cuda))
     if not fix:
         fix.append(
             "Remove the cuda-compat libraries from the library path (LD_LIBRARY_PATH, /etc/ld.so.conf.d) and upgrade the driver"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from packaging.version import Version
 
 from torchrig import knowledge
-from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor import queries
+from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -17,15 +18,15 @@ CODE = "driver.missing"
 def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """A GPU on the bus (or a log saying nvidia-smi cannot reach the driver) and no driver version anywhere."""
     hits = hits_for(facts, CODE)
-    bus = machine.nvidia_gpus_on_bus(facts)
+    bus = queries.nvidia_gpus_on_bus(facts)
     if facts.system.wsl:
         return _wsl_gpu_unreachable(facts)
-    if machine.uses_windows_driver(facts) or not (bus or hits):
+    if queries.uses_windows_driver(facts) or not (bus or hits):
         return []
     if facts.driver.kernel_module or facts.driver.userspace or facts.gpus.devices:
         return []
-    cuda = machine.torch_cuda(facts)
-    branch = install_commands.driver_branch(cuda) if cuda else install_commands.RECOMMENDED_BRANCH
+    cuda = queries.torch_cuda(facts)
+    branch = fixes.driver_branch(cuda) if cuda else fixes.RECOMMENDED_BRANCH
     minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
     evidence: dict[str, object] = {}
     if bus:
@@ -34,8 +35,8 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if facts.driver.nvml_error:
         evidence["NVML"] = facts.driver.nvml_error
     evidence.update(evidence_of(hits))
-    fix = list(install_commands.driver_install(facts, minimum or Version(str(branch)), branch))
-    if machine.is_ubuntu(facts) and facts.system.kernel:
+    fix = list(fixes.driver_install(facts, minimum or Version(str(branch)), branch))
+    if queries.is_ubuntu(facts) and facts.system.kernel:
         # A driver that was installed but not built for the running kernel looks the same.
         fix.insert(
             0,

@@ -7,7 +7,8 @@ import re
 from packaging.version import Version
 
 from torchrig import knowledge
-from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor import queries
+from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -45,9 +46,9 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
         # Jetson's driver ships with L4T and is numbered by it (/proc says "35.3.1"): the desktop minimums
         # do not apply, and JetPack's own torch builds match its CUDA.
         return []
-    cuda = machine.torch_cuda(facts)
-    driver = machine.driver_version(facts)
-    windows = machine.uses_windows_driver(facts)
+    cuda = queries.torch_cuda(facts)
+    driver = queries.driver_version(facts)
+    windows = queries.uses_windows_driver(facts)
     api = facts.driver.cuda_driver_api or _api_from_hits([h.excerpt for h in hits])
     need = knowledge.min_driver(cuda, windows=windows) if cuda else None
     have = knowledge.parse_version(driver)
@@ -71,10 +72,10 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if need is not None:
         evidence["minimum driver for that build"] = f"{need} (minor-version compatibility)"
     evidence.update(evidence_of(hits))
-    branch = install_commands.driver_branch(cuda, windows=windows) if cuda else None
+    branch = fixes.driver_branch(cuda, windows=windows) if cuda else None
     fix: list[str] = []
     if need is not None:
-        fix += install_commands.driver_install(facts, need, branch)
+        fix += fixes.driver_install(facts, need, branch)
     else:
         fix.append(
             "Update the NVIDIA driver to the newest branch for your GPU (580 or later runs every current PyTorch build)"
@@ -84,10 +85,10 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
     api_driver = knowledge.min_driver(api, windows=windows, minor_compat=False) if api else None
     runnable = driver or (str(api_driver) if api_driver else None)
     if runnable:
-        build = install_commands.choose_build(facts, driver=runnable)
+        build = fixes.choose_build(facts, driver=runnable)
         if build is not None:
             fix.append(f"# or keep this driver and install a PyTorch build it runs (CUDA {build.cuda}):")
-            fix += install_commands.torch_install(facts, build, ctx)
+            fix += fixes.torch_install(facts, build, ctx)
     shown = f"{driver}" if driver else f"supporting CUDA {api}" if api else "installed"
     title = (
         f"The NVIDIA driver ({shown}) is too old for torch's CUDA {cuda} build"

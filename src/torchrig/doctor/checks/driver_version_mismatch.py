@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from torchrig.doctor.checks import machine
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -25,7 +25,7 @@ def kernel_and_library_differ(facts: Facts, ctx: CheckContext) -> list[Finding]:
         library = library or (client.group(1).rstrip(".") if client else None)
         kernel = kernel or (module.group(1).rstrip(".") if module else None)
     said = [e for e in (facts.driver.nvml_error, facts.driver.smi_error) if e and _MESSAGE in e.lower()]
-    differ = bool(kernel and library and kernel.strip() != library.strip()) and not machine.uses_windows_driver(facts)
+    differ = bool(kernel and library and kernel.strip() != library.strip()) and not queries.uses_windows_driver(facts)
     if not (differ or said or hits):
         return []
     evidence: dict[str, object] = {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import replace
 
-from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor import queries
+from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -21,16 +22,16 @@ def one_torch_installation(facts: Facts, ctx: CheckContext) -> list[Finding]:
     hits = hits_for(facts, CODE)
     if len(copies) < 2 and not both and not hits:
         return []
-    py = machine.python_command(facts)
+    py = queries.python_command(facts)
     fix = [shlex.join([py, "-m", "pip", "uninstall", "-y", "torch"])] * max(1, len(copies))  # one removes one copy
     if both or facts.system.conda_prefix:
         where = ["-p", facts.system.conda_prefix] if facts.system.conda_prefix and facts.origin == "live" else []
         fix.append(shlex.join(["conda", "remove", "-y", *where, "--force", "pytorch"]) + "   # conda's copy")
-    build = install_commands.current_build(facts)
+    build = fixes.current_build(facts)
     if build:
         fix.append("# then install exactly one, with pip:")
         pip_only = replace(facts, torch=replace(facts.torch, installer="pip"))
-        fix += install_commands.torch_install(pip_only, build, ctx, reinstall=False)
+        fix += fixes.torch_install(pip_only, build, ctx, reinstall=False)
     evidence: dict[str, object] = {"copies on sys.path": copies} if copies else {}
     if both:
         evidence["installed by"] = "conda and pip (both record owning torch)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from torchrig.doctor.checks import machine
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
@@ -16,7 +16,7 @@ CODE = "gpu.arch-too-old-for-package"
 
 def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Each installed extension's minimum compute capability (knowledge/extensions.toml) must be met by every GPU."""
-    gpus = [g for g in machine.gpus(facts) if g.capability]
+    gpus = [g for g in queries.gpus(facts) if g.capability]
     findings = []
     for pkg in facts.companions:
         need = extensions.need_of(pkg.name, pkg.version)
@@ -26,7 +26,7 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
         if not low:
             continue
         able = [g for g in gpus if g not in low]
-        py = machine.python_command(facts)
+        py = queries.python_command(facts)
         fix: list[str] = []
         if able:
             fix.append(
@@ -67,7 +67,7 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
 def _from_log(facts: Facts, hits: list[SignatureHit]) -> Finding:
     """A log shows an extension rejecting the GPU ("FlashAttention only supports Ampere GPUs or newer")."""
     known = [(pkg, need) for pkg in facts.companions if (need := extensions.need_of(pkg.name, pkg.version))]
-    py = machine.python_command(facts)
+    py = queries.python_command(facts)
     fix: list[str] = []
     for pkg, need in known:
         if need.alternative and need.alternative_min_cc:

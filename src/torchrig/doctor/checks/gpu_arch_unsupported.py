@@ -6,7 +6,8 @@ import re
 import shlex
 
 from torchrig import knowledge
-from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor import queries
+from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
@@ -22,7 +23,7 @@ def _build_archs(facts: Facts) -> list[str]:
         return []  # ROCm builds list gfx targets; NVIDIA capabilities do not apply
     if facts.torch.arch_list:
         return [a for a in facts.torch.arch_list if re.fullmatch(r"(sm|compute)_\d+a?", a)]
-    variant = machine.torch_variant(facts)
+    variant = queries.torch_variant(facts)
     if not facts.torch.version or not variant or not variant.startswith("cu"):
         return []
     if (facts.system.machine or "x86_64") not in ("x86_64", "AMD64"):
@@ -45,11 +46,11 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
     hits = hits_for(facts, CODE)
     archs = _build_archs(facts)
     uncovered = [
-        g for g in machine.gpus(facts) if g.capability and archs and not knowledge.build_covers(archs, g.capability)
+        g for g in queries.gpus(facts) if g.capability and archs and not knowledge.build_covers(archs, g.capability)
     ]
     if not uncovered and not hits:
         return []
-    ccs = list(dict.fromkeys(machine.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
+    ccs = list(dict.fromkeys(queries.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
     if not uncovered and archs and ccs and all(knowledge.build_covers(archs, cc) for cc in ccs):
         return [_extension_without_kernels(facts, ccs, hits)]
     evidence: dict[str, object] = {}
@@ -67,14 +68,14 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
     if facts.system.jetson:
         fix.append(f"Install NVIDIA's JetPack build of PyTorch for this Jetson: {_JETSON_DOCS}")
     elif ccs:
-        build = install_commands.choose_build(facts, ccs=ccs)
-        if build is None and machine.driver_version(facts):
-            build = install_commands.choose_build(facts, driver="", ccs=ccs)  # also the builds that need a newer driver
+        build = fixes.choose_build(facts, ccs=ccs)
+        if build is None and queries.driver_version(facts):
+            build = fixes.choose_build(facts, driver="", ccs=ccs)  # also the builds that need a newer driver
             if build is not None and build.cuda:
-                need = knowledge.min_driver(build.cuda, windows=machine.uses_windows_driver(facts))
+                need = knowledge.min_driver(build.cuda, windows=queries.uses_windows_driver(facts))
                 fix.append(f"# this build needs driver {need} or newer (see driver.too-old)")
         if build is not None:
-            fix += install_commands.torch_install(facts, build, ctx)
+            fix += fixes.torch_install(facts, build, ctx)
         else:
             arch = ";".join(ccs)
             fix.append(
@@ -111,7 +112,7 @@ def _subject(facts: Facts) -> str:
 def _extension_without_kernels(facts: Facts, ccs: list[str], hits: list[SignatureHit]) -> Finding:
     """torch covers every GPU, yet a kernel image was missing: a compiled extension lacks this architecture."""
     arch = ";".join(ccs)
-    py = machine.python_command(facts)
+    py = queries.python_command(facts)
     return Finding(
         code=CODE,
         severity=Severity.ERROR,

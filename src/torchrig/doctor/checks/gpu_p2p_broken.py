@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torchrig.doctor.checks import machine
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -22,7 +22,7 @@ def peer_to_peer_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
     }
     evidence.update(evidence_of(hits))
     fix: list[str] = ["export NCCL_P2P_DISABLE=1   # works around it now: NCCL goes through host memory"]
-    if machine.is_ubuntu(facts) or machine.is_debian_like(facts):
+    if queries.is_ubuntu(facts) or queries.is_debian_like(facts):
         fix.append(
             "sudo sed -i 's/^GRUB_CMDLINE_LINUX_DEFAULT=\"/&iommu=pt /' /etc/default/grub && sudo update-grub && sudo reboot"
             "   # the usual cause: IOMMU translation of peer traffic"

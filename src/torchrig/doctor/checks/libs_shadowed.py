@@ -6,7 +6,7 @@ import os
 import re
 
 from torchrig import knowledge
-from torchrig.doctor.checks import machine
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, LoadedLib
@@ -48,8 +48,8 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
     foreign = [lib for lib in cuda_libs if roots and lib not in own]
     if not (foreign and _bundles_libraries(facts, own)) and not hits:
         return []
-    ld_path = machine.env(facts, "LD_LIBRARY_PATH") or ""
-    preload = machine.env(facts, "LD_PRELOAD") or ""
+    ld_path = queries.env(facts, "LD_LIBRARY_PATH") or ""
+    preload = queries.env(facts, "LD_PRELOAD") or ""
     dirs = {os.path.dirname(lib.path) for lib in foreign}
     fix: list[str] = []
     if any(os.path.basename(lib.path) in preload for lib in foreign):
@@ -58,7 +58,7 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
     shadowing = [p for p in entries if p.rstrip("/") in dirs]  # the entries that hold a foreign copy
     if not shadowing and hits:  # a log does not say which entry: drop the CUDA ones
         shadowing = [p for p in entries if re.search(r"cuda|cudnn|nvidia", p, re.IGNORECASE)]
-    unshadow = machine.library_path_without(facts, lambda p: p in shadowing)
+    unshadow = queries.library_path_without(facts, lambda p: p in shadowing)
     if unshadow:
         fix.append(unshadow)
     if not fix and dirs:

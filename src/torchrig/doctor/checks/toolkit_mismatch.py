@@ -6,7 +6,7 @@ import re
 import shlex
 
 from torchrig import knowledge
-from torchrig.doctor.checks import machine
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -47,7 +47,7 @@ def toolkit_matches_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
             shlex.join(["conda", "install", "-y", "-c", "nvidia", f"cuda-toolkit={cuda_minor}"]),
             'export CUDA_HOME="$CONDA_PREFIX"',
         )
-    elif machine.is_debian_like(facts):
+    elif queries.is_debian_like(facts):
         dashed = cuda_minor.replace(".", "-")
         fix = (
             f"sudo apt-get install -y cuda-toolkit-{dashed}   # from NVIDIA's CUDA apt repository",

@@ -7,7 +7,8 @@ import shlex
 from packaging.requirements import InvalidRequirement, Requirement
 
 from torchrig import knowledge
-from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor import queries
+from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, Package
@@ -58,7 +59,7 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
     hits = hits_for(facts, CODE)
     if not facts.torch.version and not hits:
         return []
-    variant = machine.torch_variant(facts)
+    variant = queries.torch_variant(facts)
     problems: dict[str, str] = {}
     for name in _COMPANIONS:
         pkg = facts.companion(name)
@@ -70,7 +71,7 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if not problems and not hits:
         return []
     fix: list[str] = []
-    build = install_commands.current_build(facts)
+    build = fixes.current_build(facts)
     names = list(problems) or [n for n in _COMPANIONS if facts.companion(n)] or ["torchvision"]
     if build is not None:
         wanted = {"torchvision": build.torchvision, "torchaudio": build.torchaudio}
@@ -90,7 +91,7 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
             )
         elif specs:
             url = knowledge.index_url(build.variant, base=ctx.index_base)
-            py = machine.python_command(facts)
+            py = queries.python_command(facts)
             # --no-deps: keep this torch; --force-reinstall: pip counts 0.28.0+cu126 as satisfying ==0.28.0.
             fix.append(
                 shlex.join([py, "-m", "pip", "install", "--force-reinstall", "--no-deps", *specs, "--index-url", url])

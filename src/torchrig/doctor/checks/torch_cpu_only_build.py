@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor import queries
+from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -14,23 +15,23 @@ CODE = "torch.cpu-only-build"
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Where there is an NVIDIA GPU, or code asked for CUDA ("Torch not compiled with CUDA enabled"), torch is a CUDA build."""
     hits = hits_for(facts, CODE)
-    cpu_here = machine.torch_variant(facts) == "cpu" and not facts.torch.hip and machine.has_nvidia_gpu(facts)
+    cpu_here = queries.torch_variant(facts) == "cpu" and not facts.torch.hip and queries.has_nvidia_gpu(facts)
     if not (cpu_here or hits) or (facts.system.os or "").lower() == "darwin":
         return []
-    build = install_commands.choose_build(facts)
-    gpus = ", ".join(g.label for g in machine.gpus(facts)) or (
-        "an NVIDIA GPU on the PCI bus" if machine.nvidia_gpus_on_bus(facts) else "a GPU"
+    build = fixes.choose_build(facts)
+    gpus = ", ".join(g.label for g in queries.gpus(facts)) or (
+        "an NVIDIA GPU on the PCI bus" if queries.nvidia_gpus_on_bus(facts) else "a GPU"
     )
     evidence: dict[str, object] = {"torch": facts.torch.version, "torch.version.cuda": facts.torch.cuda}
-    if machine.has_nvidia_gpu(facts):
+    if queries.has_nvidia_gpu(facts):
         evidence["GPUs"] = gpus
-    if machine.driver_version(facts):
-        evidence["driver"] = machine.driver_version(facts)
+    if queries.driver_version(facts):
+        evidence["driver"] = queries.driver_version(facts)
     evidence.update(evidence_of(hits))
     if build is None:
         fix: tuple[str, ...] = ("No published CUDA build fits this driver and these GPUs; see the other findings",)
     else:
-        fix = install_commands.torch_install(facts, build, ctx)
+        fix = fixes.torch_install(facts, build, ctx)
     return [
         Finding(
             code=CODE,

@@ -6,7 +6,8 @@ import re
 import shlex
 
 from torchrig import knowledge
-from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor import queries
+from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -27,8 +28,8 @@ def _failing_library(text: str) -> str | None:
 
 def _reinstall_same(facts: Facts, ctx: CheckContext) -> tuple[str, ...]:
     """Reinstall the same torch with every dependency, which restores its own CUDA libraries."""
-    build = install_commands.current_build(facts)
-    py = machine.python_command(facts)
+    build = fixes.current_build(facts)
+    py = queries.python_command(facts)
     if (facts.torch.installer or "").lower() == "conda":
         return ("conda install -y --force-reinstall pytorch",)
     if build is None:
@@ -47,21 +48,21 @@ def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return []
     text = facts.torch.import_error or " ".join(h.excerpt for h in hits)
     library = _failing_library(text)
-    ld_path = machine.env(facts, "LD_LIBRARY_PATH") or ""
+    ld_path = queries.env(facts, "LD_LIBRARY_PATH") or ""
     cuda_dirs = [p for p in ld_path.split(":") if p and _CUDA_DIR.search(p)]
     fix: list[str] = []
     if cuda_dirs and library and library != "libcuda.so.1":
         # A CUDA library on LD_LIBRARY_PATH wins over the copy torch ships: the usual "undefined symbol".
-        fix.append(machine.library_path_without(facts, lambda p: p in cuda_dirs) or "unset LD_LIBRARY_PATH")
+        fix.append(queries.library_path_without(facts, lambda p: p in cuda_dirs) or "unset LD_LIBRARY_PATH")
         fix.append("# if it still fails, reinstall torch with its own CUDA libraries:")
     if library and library.startswith("libcuda.so"):
-        if machine.nvidia_gpus_on_bus(facts):
+        if queries.nvidia_gpus_on_bus(facts):
             fix.append("Install the NVIDIA driver (it provides libcuda.so.1); see driver.missing")
         else:
-            build = install_commands.cpu_build(facts)
+            build = fixes.cpu_build(facts)
             if build:
                 fix.append("# no NVIDIA driver here: install the CPU build")
-                fix += install_commands.torch_install(facts, build, ctx)
+                fix += fixes.torch_install(facts, build, ctx)
     elif library == "libstdc++":
         if facts.system.conda_prefix:
             fix.append("conda install -y -c conda-forge 'libstdcxx-ng>=13'")

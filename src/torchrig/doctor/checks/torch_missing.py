@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from torchrig.doctor.checks import install_commands, machine
+from torchrig.doctor import queries
+from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding, Severity
@@ -14,23 +15,23 @@ def torch_is_installed(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """This environment must have torch; the fix installs the build that fits this driver and these GPUs."""
     if facts.torch.installed is not False:
         return []
-    python = machine.python_version(facts)
-    gpu = machine.has_nvidia_gpu(facts) and (facts.system.os or "").lower() != "darwin"
-    build = install_commands.choose_build(facts) if gpu else install_commands.cpu_build(facts)
+    python = queries.python_version(facts)
+    gpu = queries.has_nvidia_gpu(facts) and (facts.system.os or "").lower() != "darwin"
+    build = fixes.choose_build(facts) if gpu else fixes.cpu_build(facts)
     evidence: dict[str, object] = {"python": facts.system.python_executable or python or "unknown"}
     if facts.torch.errors:
         evidence["probe"] = facts.torch.errors[0]
     if gpu:
-        evidence["GPUs"] = ", ".join(g.label for g in machine.gpus(facts)) or "an NVIDIA GPU (PCI)"
-        if machine.driver_version(facts):
-            evidence["driver"] = machine.driver_version(facts)
+        evidence["GPUs"] = ", ".join(g.label for g in queries.gpus(facts)) or "an NVIDIA GPU (PCI)"
+        if queries.driver_version(facts):
+            evidence["driver"] = queries.driver_version(facts)
     if build is None:
         fix: tuple[str, ...] = (
             f"No PyTorch release in torchrig's tables supports Python {python} here; create an environment with "
             "Python 3.10-3.14 (e.g. `uv venv --python 3.13`) and install torch there",
         )
     else:
-        fix = install_commands.torch_install(facts, build, ctx, companions=False, reinstall=False)
+        fix = fixes.torch_install(facts, build, ctx, companions=False, reinstall=False)
     kind = f"the CUDA {build.cuda} build" if build and build.cuda else "the CPU build"
     return [
         Finding(

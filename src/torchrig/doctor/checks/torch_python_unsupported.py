@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 from torchrig import knowledge
-from torchrig.doctor.checks import machine
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding, Severity
@@ -15,7 +15,7 @@ CODE = "torch.python-unsupported"
 
 def torch_supports_this_python(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """The Python version must be one the installed torch release publishes wheels for."""
-    python = machine.python_version(facts)
+    python = queries.python_version(facts)
     rel = knowledge.release(facts.torch.version) if facts.torch.version else None
     if not python or rel is None or rel.supports_python(python):
         return []

@@ -5,7 +5,7 @@
     (None, '2.13.0+cpu', '/usr/local/cuda')
 
 One module per source (``driver``, ``gpus``, ``pytorch``, ``companions``, ``toolkit``, ``system``),
-each a function ``probe(machine, quick) -> section``. The protocol of :func:`gather`:
+each a function ``probe(host, quick) -> section``. The protocol of :func:`gather`:
 
 1. Every probe runs in its own daemon thread, all at once: they are independent, and the slow ones
    (importing torch in a subprocess, NVML on a busy 8-GPU box) overlap instead of adding up.
@@ -17,7 +17,7 @@ each a function ``probe(machine, quick) -> section``. The protocol of :func:`gat
 ``quick`` skips every subprocess (the torch import, ``nvidia-smi``, ``nvcc --version``): what is left
 reads files, metadata and NVML.
 
-Probes reach the machine only through :class:`Machine`, so tests give them a fake root directory, a
+Probes reach the host only through :class:`Host`, so tests give them a fake root directory, a
 :class:`~torchrig._core.seams.runner.FakeRunner` and a :class:`~torchrig._core.seams.nvml.FakeNvml`.
 """
 
@@ -31,16 +31,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from torchrig.doctor.facts import DriverFacts, Facts, GpuFacts, SystemFacts, ToolkitFacts, TorchFacts
 from torchrig._core.seams.nvml import Nvml, PynvmlNvml
 from torchrig._core.seams.root import Root
 from torchrig._core.seams.runner import Runner, SubprocessRunner
+from torchrig.doctor.facts import DriverFacts, Facts, GpuFacts, SystemFacts, ToolkitFacts, TorchFacts
 
-__all__ = ["Machine", "gather"]
+__all__ = ["Host", "gather"]
 
 
 @dataclass(frozen=True)
-class Machine:
+class Host:
     """The seams a probe may touch, and the facts about this process it starts from."""
 
     root: Root = field(default_factory=Root)
@@ -56,8 +56,8 @@ class Machine:
     command_timeout: float = 10.0  # nvidia-smi, nvcc --version
 
     @classmethod
-    def live(cls) -> Machine:
-        """This machine, as the running interpreter sees it."""
+    def live(cls) -> Host:
+        """This host, as the running interpreter sees it."""
         try:
             cwd = os.getcwd()
         except OSError:  # the working directory was deleted under us
@@ -75,22 +75,22 @@ class Machine:
         )
 
 
-def gather(machine: Machine | None = None, *, quick: bool = False) -> Facts:
+def gather(host: Host | None = None, *, quick: bool = False) -> Facts:
     """Run every probe concurrently, each within its deadline, and return what they found."""
     from torchrig.doctor.probe import companions, driver, gpus, pytorch, system, toolkit
 
-    machine = machine or Machine.live()
+    host = host or Host.live()
     # name -> (probe, deadline in seconds, what an abandoned probe leaves behind)
-    probes: dict[str, tuple[Callable[[Machine, bool], Any], float, Callable[[], Any]]] = {
-        "driver": (driver.probe, 3 * machine.command_timeout, DriverFacts),
-        "gpus": (gpus.probe, 3 * machine.command_timeout, GpuFacts),
-        "torch": (pytorch.probe, machine.torch_timeout + machine.command_timeout, TorchFacts),
-        "companions": (companions.probe, 2 * machine.command_timeout, list),
-        "toolkit": (toolkit.probe, 2 * machine.command_timeout, ToolkitFacts),
-        "system": (system.probe, 2 * machine.command_timeout, SystemFacts),
+    probes: dict[str, tuple[Callable[[Host, bool], Any], float, Callable[[], Any]]] = {
+        "driver": (driver.probe, 3 * host.command_timeout, DriverFacts),
+        "gpus": (gpus.probe, 3 * host.command_timeout, GpuFacts),
+        "torch": (pytorch.probe, host.torch_timeout + host.command_timeout, TorchFacts),
+        "companions": (companions.probe, 2 * host.command_timeout, list),
+        "toolkit": (toolkit.probe, 2 * host.command_timeout, ToolkitFacts),
+        "system": (system.probe, 2 * host.command_timeout, SystemFacts),
     }
     started = time.perf_counter()
-    runs = {name: _Run(name, fn, machine, quick) for name, (fn, _, _) in probes.items()}
+    runs = {name: _Run(name, fn, host, quick) for name, (fn, _, _) in probes.items()}
     for run in runs.values():
         run.thread.start()
 
@@ -130,12 +130,12 @@ def gather(machine: Machine | None = None, *, quick: bool = False) -> Facts:
 class _Run:
     """One probe on its own daemon thread: its result or its exception, and how long it took."""
 
-    def __init__(self, name: str, fn: Callable[[Machine, bool], Any], machine: Machine, quick: bool) -> None:
+    def __init__(self, name: str, fn: Callable[[Host, bool], Any], host: Host, quick: bool) -> None:
         self.result: Any = None
         self.error: str | None = None
         self.seconds: float | None = None
         self.t0 = time.perf_counter()
-        self._fn, self._machine, self._quick = fn, machine, quick
+        self._fn, self._machine, self._quick = fn, host, quick
         self.thread = threading.Thread(target=self._target, name=f"torchrig-probe-{name}", daemon=True)
 
     def _target(self) -> None:

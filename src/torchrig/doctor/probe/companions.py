@@ -1,6 +1,6 @@
 """Packages that are built against a particular torch or CUDA: their version, place, installer, requirements.
 
-Read from metadata only (``importlib.metadata`` through the machine's root): importing flash-attn
+Read from metadata only (``importlib.metadata`` through the host's root): importing flash-attn
 or vllm would load CUDA and could crash, which is exactly what a broken machine does.
 Besides the named projects, every ``nvidia-*`` distribution (the CUDA libraries pip wheels of torch
 depend on: nvidia-cudnn-cu12, nvidia-nccl-cu12, ...) is listed, since their versions decide which
@@ -15,7 +15,7 @@ from torchrig.doctor.facts import Package
 from torchrig.doctor.probe import python_env
 
 if TYPE_CHECKING:
-    from torchrig.doctor.probe import Machine
+    from torchrig.doctor.probe import Host
 
 # PEP 503 names. Each one either ships CUDA code compiled against one torch/CUDA, or pins torch.
 COMPANIONS = (
@@ -29,21 +29,21 @@ COMPANIONS = (
 )
 
 
-def probe(machine: Machine, quick: bool) -> list[Package]:
-    dirs = python_env.metadata_dirs(machine)
+def probe(host: Host, quick: bool) -> list[Package]:
+    dirs = python_env.metadata_dirs(host)
     names = [n for n in COMPANIONS if n in dirs]
     names += sorted(n for n in dirs if n.startswith("nvidia-") and n not in names)
     packages = []
     for name in names:
-        found = python_env.find_distribution(machine, name, dirs)
+        found = python_env.find_distribution(host, name, dirs)
         if found is None:
             continue
         packages.append(
             Package(
                 name=found.dist.metadata["Name"] or name,
                 version=found.version,
-                location=python_env.location(machine, found, name),
-                installer=python_env.installer(machine, found),
+                location=python_env.location(host, found, name),
+                installer=python_env.installer(host, found),
                 requires=list(found.dist.requires or []),
             )
         )

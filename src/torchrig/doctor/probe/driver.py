@@ -15,12 +15,12 @@ import platform
 import re
 from typing import TYPE_CHECKING
 
+from torchrig._core.seams.nvml import NvmlError
 from torchrig.doctor.facts import DriverFacts
 from torchrig.doctor.probe import nvidia_smi
-from torchrig._core.seams.nvml import NvmlError
 
 if TYPE_CHECKING:
-    from torchrig.doctor.probe import Machine
+    from torchrig.doctor.probe import Host
 
 # "NVRM version: NVIDIA UNIX x86_64 Kernel Module  580.173.02  Tue Jun 23 ..." and the open modules'
 # "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  565.57.01  Release Build ..."
@@ -38,19 +38,19 @@ def cuda_from_int(value: int) -> str:
     return f"{value // 1000}.{value % 1000 // 10}"
 
 
-def probe(machine: Machine, quick: bool) -> DriverFacts:
+def probe(host: Host, quick: bool) -> DriverFacts:
     facts = DriverFacts()
     if platform.system() == "Darwin":
         return facts  # no NVIDIA driver exists for current macOS: nothing to ask, nothing missing
-    _kernel_module(machine, facts)
-    _nvml(machine, facts)
+    _kernel_module(host, facts)
+    _nvml(host, facts)
     if not quick and facts.userspace is None:
-        _nvidia_smi(machine, facts)
+        _nvidia_smi(host, facts)
     return facts
 
 
-def _kernel_module(machine: Machine, facts: DriverFacts) -> None:
-    text = machine.root.read_text("/proc/driver/nvidia/version")
+def _kernel_module(host: Host, facts: DriverFacts) -> None:
+    text = host.root.read_text("/proc/driver/nvidia/version")
     if text is not None:
         version = parse_proc_version(text)
         if version:
@@ -58,13 +58,13 @@ def _kernel_module(machine: Machine, facts: DriverFacts) -> None:
         else:
             facts.errors.append(f"/proc/driver/nvidia/version has no module version: {text.strip()[:120]!r}")
     if facts.kernel_module is None:
-        version = (machine.root.read_text("/sys/module/nvidia/version") or "").strip()
+        version = (host.root.read_text("/sys/module/nvidia/version") or "").strip()
         if version:
             facts.set("kernel_module", version, "/sys")
 
 
-def _nvml(machine: Machine, facts: DriverFacts) -> None:
-    nvml = machine.nvml()
+def _nvml(host: Host, facts: DriverFacts) -> None:
+    nvml = host.nvml()
     try:
         nvml.init()
     except NvmlError as exc:
@@ -86,8 +86,8 @@ def _nvml(machine: Machine, facts: DriverFacts) -> None:
         nvml.shutdown()
 
 
-def _nvidia_smi(machine: Machine, facts: DriverFacts) -> None:
-    result = nvidia_smi.run(machine, [])
+def _nvidia_smi(host: Host, facts: DriverFacts) -> None:
+    result = nvidia_smi.run(host, [])
     if result.error == "not found":
         return  # no driver installed, or a container started without one: the other facts say which
     output = nvidia_smi.output_of(result)

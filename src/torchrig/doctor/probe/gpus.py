@@ -15,13 +15,13 @@ import platform
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from torchrig.doctor.facts import Gpu, GpuFacts, P2PLink
-from torchrig.doctor.probe import nvidia_smi
 from torchrig._core.seams.nvml import NOT_SUPPORTED, Nvml, NvmlError
 from torchrig._core.seams.runner import Completed
+from torchrig.doctor.facts import Gpu, GpuFacts, P2PLink
+from torchrig.doctor.probe import nvidia_smi
 
 if TYPE_CHECKING:
-    from torchrig.doctor.probe import Machine
+    from torchrig.doctor.probe import Host
 
 T = TypeVar("T")
 
@@ -37,18 +37,18 @@ def normalise_bus_id(bus_id: str) -> str:
     return bus_id
 
 
-def probe(machine: Machine, quick: bool) -> GpuFacts:
+def probe(host: Host, quick: bool) -> GpuFacts:
     facts = GpuFacts()
     if platform.system() == "Darwin":
         return facts  # Apple GPUs are not NVIDIA's: MPS is torch's business, reported by the torch probe
-    nvml_ok = _nvml(machine, facts)
+    nvml_ok = _nvml(host, facts)
     if not nvml_ok and not quick:
-        _nvidia_smi(machine, facts)
+        _nvidia_smi(host, facts)
     return facts
 
 
-def _nvml(machine: Machine, facts: GpuFacts) -> bool:
-    nvml = machine.nvml()
+def _nvml(host: Host, facts: GpuFacts) -> bool:
+    nvml = host.nvml()
     try:
         nvml.init()
     except NvmlError:
@@ -99,13 +99,13 @@ def _device(nvml: Nvml, index: int, errors: list[str]) -> Gpu:
     )
 
 
-def _nvidia_smi(machine: Machine, facts: GpuFacts) -> None:
+def _nvidia_smi(host: Host, facts: GpuFacts) -> None:
     fields = list(_QUERY)
-    result = _query(machine, fields)
+    result = _query(host, fields)
     if not result.ok and "compute_cap" in nvidia_smi.output_of(result):
         # drivers before 510 do not know the compute_cap field and reject the whole query
         fields.remove("compute_cap")
-        result = _query(machine, fields)
+        result = _query(host, fields)
     if not result.ok:
         output = nvidia_smi.output_of(result)
         # "not found" and NVML's own failures ("Driver/library version mismatch") are the driver probe's to report
@@ -139,5 +139,5 @@ def _nvidia_smi(machine: Machine, facts: GpuFacts) -> None:
         facts.sources["devices"] = "nvidia-smi"
 
 
-def _query(machine: Machine, fields: list[str]) -> Completed:
-    return nvidia_smi.run(machine, [f"--query-gpu={','.join(fields)}", "--format=csv,nounits"])
+def _query(host: Host, fields: list[str]) -> Completed:
+    return nvidia_smi.run(host, [f"--query-gpu={','.join(fields)}", "--format=csv,nounits"])

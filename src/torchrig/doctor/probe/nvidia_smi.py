@@ -15,13 +15,12 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 from torchrig._core.seams.runner import Completed
 
 if TYPE_CHECKING:
-    from torchrig.doctor.probe import Machine
+    from torchrig.doctor.probe import Host
 
 # WSL puts nvidia-smi next to the Windows driver's libraries, which a login shell's PATH may lack.
 _WSL_SMI = "/usr/lib/wsl/lib/nvidia-smi"
@@ -92,11 +91,11 @@ def _cell(value: str) -> str | None:
     return value
 
 
-def run(machine: Machine, args: Sequence[str]) -> Completed:
-    """Run nvidia-smi with ``args`` through the machine's runner (PATH first, then WSL's place for it)."""
-    result = machine.runner.run(["nvidia-smi", *args], timeout=machine.command_timeout, env=machine.env)
-    if result.error == "not found" and machine.root.exists(_WSL_SMI):
-        result = machine.runner.run([_WSL_SMI, *args], timeout=machine.command_timeout, env=machine.env)
+def run(host: Host, args: Sequence[str]) -> Completed:
+    """Run nvidia-smi with ``args`` through the host's runner (PATH first, then WSL's place for it)."""
+    result = host.runner.run(["nvidia-smi", *args], timeout=host.command_timeout, env=host.env)
+    if result.error == "not found" and host.root.exists(_WSL_SMI):
+        result = host.runner.run([_WSL_SMI, *args], timeout=host.command_timeout, env=host.env)
     return result
 
 

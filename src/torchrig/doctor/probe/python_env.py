@@ -2,8 +2,8 @@
 
 The scan walks ``sys.path`` in order and lists each directory once (``*.dist-info``/``*.egg-info``
 names and package directories), so the first distribution found for a name is the one ``import``
-would use, and a second one on a later entry is a shadowed copy. Paths on ``sys.path`` are machine
-paths; they are read through the machine's :class:`~torchrig._core.seams.root.Root`.
+would use, and a second one on a later entry is a shadowed copy. Paths on ``sys.path`` are host
+paths; they are read through the host's :class:`~torchrig._core.seams.root.Root`.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from torchrig.doctor.probe import Machine
+    from torchrig.doctor.probe import Host
 
 
 @dataclass(frozen=True)
 class Installed:
-    """A distribution found on sys.path: its metadata, and where it lives on the machine."""
+    """A distribution found on sys.path: its metadata, and where it lives on the host."""
 
     machine_path: str  # .../site-packages/torch-2.13.0+cpu.dist-info
     dist: PathDistribution
@@ -40,66 +40,66 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def search_path(machine: Machine) -> list[str]:
+def search_path(host: Host) -> list[str]:
     """``sys.path`` as directories: "" is the working directory, duplicates dropped, order kept."""
     seen: list[str] = []
-    for entry in machine.sys_path:
-        directory = entry or machine.cwd
-        if directory and not directory.startswith("/") and machine.cwd:
-            directory = f"{machine.cwd.rstrip('/')}/{directory}"  # PYTHONPATH=src is relative to where python started
+    for entry in host.sys_path:
+        directory = entry or host.cwd
+        if directory and not directory.startswith("/") and host.cwd:
+            directory = f"{host.cwd.rstrip('/')}/{directory}"  # PYTHONPATH=src is relative to where python started
         if directory and directory not in seen:
             seen.append(directory)
     return seen
 
 
-def metadata_dirs(machine: Machine) -> dict[str, list[str]]:
-    """Normalised project name -> machine paths of its ``.dist-info``/``.egg-info``, first on sys.path first."""
+def metadata_dirs(host: Host) -> dict[str, list[str]]:
+    """Normalised project name -> host paths of its ``.dist-info``/``.egg-info``, first on sys.path first."""
     found: dict[str, list[str]] = {}
-    for directory in search_path(machine):
-        for entry in machine.root.listdir(directory):
+    for directory in search_path(host):
+        for entry in host.root.listdir(directory):
             if entry.endswith((".dist-info", ".egg-info")):
                 stem = entry.rsplit(".", 1)[0]
                 found.setdefault(normalise(stem.split("-", 1)[0]), []).append(f"{directory.rstrip('/')}/{entry}")
     return found
 
 
-def find_distribution(machine: Machine, name: str, dirs: dict[str, list[str]] | None = None) -> Installed | None:
-    """The distribution ``import`` would see first, read through the machine's root."""
-    paths = (dirs if dirs is not None else metadata_dirs(machine)).get(normalise(name))
+def find_distribution(host: Host, name: str, dirs: dict[str, list[str]] | None = None) -> Installed | None:
+    """The distribution ``import`` would see first, read through the host's root."""
+    paths = (dirs if dirs is not None else metadata_dirs(host)).get(normalise(name))
     if not paths:
         return None
-    return Installed(paths[0], PathDistribution(machine.root.path(paths[0])))
+    return Installed(paths[0], PathDistribution(host.root.path(paths[0])))
 
 
-def package_dirs(machine: Machine, module: str) -> list[str]:
+def package_dirs(host: Host, module: str) -> list[str]:
     """Every directory on sys.path holding a regular package ``module`` (what ``import module`` could pick)."""
     copies = []
-    for directory in search_path(machine):
+    for directory in search_path(host):
         candidate = f"{directory.rstrip('/')}/{module}"
-        if machine.root.path(candidate + "/__init__.py").is_file():
+        if host.root.path(candidate + "/__init__.py").is_file():
             copies.append(candidate)
     return copies
 
 
-def conda_prefix_of(machine: Machine, site_dir: str) -> str | None:
+def conda_prefix_of(host: Host, site_dir: str) -> str | None:
     """The conda environment holding ``site_dir`` (.../lib/python3.X/site-packages), if it is one."""
     path = Path(site_dir)
     for parent in list(path.parents)[:4]:
-        if machine.root.path(str(parent) + "/conda-meta").is_dir():
+        if host.root.path(str(parent) + "/conda-meta").is_dir():
             return str(parent)
     return None
 
 
-def conda_records(machine: Machine, prefix: str) -> set[str]:
+def conda_records(host: Host, prefix: str) -> set[str]:
     """Names of the packages conda installed into ``prefix`` (conda-meta/<name>-<version>-<build>.json)."""
     names = set()
-    for entry in machine.root.listdir(prefix.rstrip("/") + "/conda-meta"):
+    for entry in host.root.listdir(prefix.rstrip("/") + "/conda-meta"):
         if entry.endswith(".json") and entry.count("-") >= 2:
             names.add(entry[: -len(".json")].rsplit("-", 2)[0])
     return names
 
 
-def installer(machine: Machine, found: Installed, conda_names: tuple[str, ...] = ()) -> str | None:
+def installer(host: Host, found: Installed, conda_names: tuple[str, ...] = ()) -> str | None:
     """Who installed ``dist``: the INSTALLER file ("pip", "uv", "conda"), or conda's own records.
 
     "conda+pip" when conda's records hold the package but another tool's files are the ones in use:
@@ -107,11 +107,11 @@ def installer(machine: Machine, found: Installed, conda_names: tuple[str, ...] =
     """
     dist = found.dist
     written = (dist.read_text("INSTALLER") or "").strip() or None
-    prefix = conda_prefix_of(machine, found.site_dir)
+    prefix = conda_prefix_of(host, found.site_dir)
     in_conda = False
     if prefix is not None:
         name = normalise(dist.metadata["Name"] or "")
-        in_conda = bool(conda_records(machine, prefix) & {name, *conda_names})
+        in_conda = bool(conda_records(host, prefix) & {name, *conda_names})
     if in_conda and written not in (None, "conda"):
         return f"conda+{written}"
     if in_conda:
@@ -131,13 +131,13 @@ def _direct_url_editable(dist: PathDistribution) -> bool:
         return False
 
 
-def location(machine: Machine, found: Installed, name: str) -> str:
+def location(host: Host, found: Installed, name: str) -> str:
     """The package directory of ``found`` (its first top-level module), else the directory it is installed in."""
     site = found.site_dir
     top_level = (found.dist.read_text("top_level.txt") or "").split()
     # a single top-level module is the package; several (nvidia-ml-py ships example.py and pynvml.py) name none
     for module in [name.replace("-", "_"), *(top_level if len(top_level) == 1 else [])]:
         candidate = f"{site}/{module}"
-        if machine.root.path(candidate).is_dir() or machine.root.path(candidate + ".py").is_file():
+        if host.root.path(candidate).is_dir() or host.root.path(candidate + ".py").is_file():
             return candidate
     return site

@@ -23,7 +23,7 @@ from torchrig.doctor.facts import DeviceSmoke, LoadedLib, TorchFacts
 from torchrig.doctor.probe import python_env
 
 if TYPE_CHECKING:
-    from torchrig.doctor.probe import Machine
+    from torchrig.doctor.probe import Host
 
 MARK = "TORCHRIG-JSON "
 _CHILD = Path(__file__).with_name("_torch_child.py")
@@ -45,28 +45,28 @@ def parse_version_py(text: str) -> dict[str, str | None]:
     return found
 
 
-def probe(machine: Machine, quick: bool) -> TorchFacts:
+def probe(host: Host, quick: bool) -> TorchFacts:
     facts = TorchFacts()
-    _installed(machine, facts)
+    _installed(host, facts)
     if not quick and facts.installed:
-        _import_in_subprocess(machine, facts)
+        _import_in_subprocess(host, facts)
     return facts
 
 
-def _installed(machine: Machine, facts: TorchFacts) -> None:
-    copies = python_env.package_dirs(machine, "torch")
+def _installed(host: Host, facts: TorchFacts) -> None:
+    copies = python_env.package_dirs(host, "torch")
     facts.copies = copies
     if copies:
         facts.sources["copies"] = "sys.path"
-    dist = python_env.find_distribution(machine, "torch")
+    dist = python_env.find_distribution(host, "torch")
     facts.set("installed", bool(dist or copies), "importlib")
     if dist is not None:
         facts.set("version", dist.version, "importlib")
-        installer = python_env.installer(machine, dist, conda_names=("pytorch", "pytorch-gpu", "pytorch-cpu"))
+        installer = python_env.installer(host, dist, conda_names=("pytorch", "pytorch-gpu", "pytorch-cpu"))
         facts.set("installer", installer, "importlib")
     if copies:
         facts.set("location", copies[0], "sys.path")
-        text = machine.root.read_text(str(Path(copies[0]) / "version.py"))
+        text = host.root.read_text(str(Path(copies[0]) / "version.py"))
         if text is not None:
             values = parse_version_py(text)
             facts.set("version", values.get("__version__"), "torch/version.py")
@@ -78,13 +78,13 @@ def _installed(machine: Machine, facts: TorchFacts) -> None:
                 facts.sources.setdefault("cuda", "torch/version.py")  # None read from the file is a fact: a CPU build
 
 
-def _import_in_subprocess(machine: Machine, facts: TorchFacts) -> None:
+def _import_in_subprocess(host: Host, facts: TorchFacts) -> None:
     source = _PRELUDE + _CHILD.read_text(encoding="utf-8")
-    env = dict(machine.env)
+    env = dict(host.env)
     env["PYTHONFAULTHANDLER"] = "1"  # a segfault prints the Python stack to stderr: that is the evidence
     env.pop("PYTHONSTARTUP", None)
-    result = machine.runner.run([machine.python, "-c", source], timeout=machine.torch_timeout, env=env)
-    facts.set("python", machine.python, "torch")
+    result = host.runner.run([host.python, "-c", source], timeout=host.torch_timeout, env=env)
+    facts.set("python", host.python, "torch")
     values, step = _merge_lines(result.stdout)
     _apply(facts, values)
     # C++ warnings (TORCH_WARN, "[W ...]") bypass Python's warnings module and go straight to stderr
@@ -98,7 +98,7 @@ def _import_in_subprocess(machine: Machine, facts: TorchFacts) -> None:
     if result.error is not None and result.returncode is None and "timed out" in result.error:
         what = f"the torch subprocess {result.error} during {step or 'start-up'}"
     elif result.error is not None:
-        what = f"the torch subprocess could not start ({result.error}: {machine.python})"
+        what = f"the torch subprocess could not start ({result.error}: {host.python})"
     elif result.returncode is not None and result.returncode < 0:
         what = f"the torch subprocess was killed by {_signal_name(-result.returncode)} during {step or 'start-up'}"
     else:

@@ -1,6 +1,6 @@
 """The machine around PyTorch: OS, container, WSL, Jetson, /dev/shm, the variables that matter, devices.
 
-All of it is read from files (``/proc``, ``/sys``, ``/dev``, ``/etc``) through the machine's root and
+All of it is read from files (``/proc``, ``/sys``, ``/dev``, ``/etc``) through the host's root and
 from the environment the probes were given; nothing here runs a program. NVIDIA devices on the PCI
 bus are listed from ``/sys/bus/pci/devices`` (vendor 0x10de, class display), so a GPU whose driver
 is missing or failed to load is still seen.
@@ -17,7 +17,7 @@ from torchrig.doctor.facts import PciDevice, ShadowedModule, SystemFacts
 from torchrig.doctor.probe import python_env
 
 if TYPE_CHECKING:
-    from torchrig.doctor.probe import Machine
+    from torchrig.doctor.probe import Host
 
 # The variables that change what CUDA, NCCL or PyTorch do, and where they look.
 _ENV_NAMES = (
@@ -43,36 +43,36 @@ SHADOW_CANDIDATES = (
 _PCI_DISPLAY_CLASS = "0x03"  # 0x0300 VGA controller, 0x0302 3D controller (datacentre GPUs)
 
 
-def probe(machine: Machine, quick: bool) -> SystemFacts:
+def probe(host: Host, quick: bool) -> SystemFacts:
     facts = SystemFacts()
-    _platform(machine, facts)
-    _container(machine, facts)
-    _wsl_and_jetson(machine, facts)
-    _shm(machine, facts)
-    _environment(machine, facts)
-    _devices(machine, facts)
-    _shadowing(machine, facts)
+    _platform(host, facts)
+    _container(host, facts)
+    _wsl_and_jetson(host, facts)
+    _shm(host, facts)
+    _environment(host, facts)
+    _devices(host, facts)
+    _shadowing(host, facts)
     return facts
 
 
-def _platform(machine: Machine, facts: SystemFacts) -> None:
+def _platform(host: Host, facts: SystemFacts) -> None:
     facts.set("os", platform.system(), "platform")
-    kernel = (machine.root.read_text("/proc/sys/kernel/osrelease") or "").strip()
+    kernel = (host.root.read_text("/proc/sys/kernel/osrelease") or "").strip()
     facts.set("kernel", kernel or platform.release(), "/proc" if kernel else "platform")
-    facts.set("distro", _os_release(machine), "/etc/os-release")
+    facts.set("distro", _os_release(host), "/etc/os-release")
     facts.set("machine", platform.machine(), "platform")
     facts.set("python_version", platform.python_version(), "platform")
-    facts.set("python_executable", machine.python, "sys")
+    facts.set("python_executable", host.python, "sys")
 
 
-def _os_release(machine: Machine) -> str | None:
-    text = machine.root.read_text("/etc/os-release") or machine.root.read_text("/usr/lib/os-release") or ""
+def _os_release(host: Host) -> str | None:
+    text = host.root.read_text("/etc/os-release") or host.root.read_text("/usr/lib/os-release") or ""
     values = dict(re.findall(r'^(\w+)="?([^"\n]*)"?$', text, re.M))
     return values.get("PRETTY_NAME") or values.get("NAME")
 
 
-def _container(machine: Machine, facts: SystemFacts) -> None:
-    root, env = machine.root, machine.env
+def _container(host: Host, facts: SystemFacts) -> None:
+    root, env = host.root, host.env
     cgroup = root.read_text("/proc/1/cgroup") or ""
     declared = env.get("container", "")  # systemd's convention; podman and LXC set it
     if env.get("KUBERNETES_SERVICE_HOST") or root.exists("/var/run/secrets/kubernetes.io") or "kubepods" in cgroup:
@@ -91,8 +91,8 @@ def _container(machine: Machine, facts: SystemFacts) -> None:
     facts.sources["container"] = source
 
 
-def _wsl_and_jetson(machine: Machine, facts: SystemFacts) -> None:
-    root = machine.root
+def _wsl_and_jetson(host: Host, facts: SystemFacts) -> None:
+    root = host.root
     release = (root.read_text("/proc/sys/kernel/osrelease") or "") + (root.read_text("/proc/version") or "")
     wsl = "microsoft" in release.lower() or root.exists("/dev/dxg") or root.exists("/usr/lib/wsl/lib")
     facts.set("wsl", wsl, "/proc")
@@ -101,10 +101,10 @@ def _wsl_and_jetson(machine: Machine, facts: SystemFacts) -> None:
     facts.set("jetson", jetson, "/etc/nv_tegra_release")
 
 
-def _shm(machine: Machine, facts: SystemFacts) -> None:
+def _shm(host: Host, facts: SystemFacts) -> None:
     if platform.system() != "Linux" or not hasattr(os, "statvfs"):
         return  # macOS and Windows have no /dev/shm; DataLoader workers share memory another way there
-    stat = machine.root.statvfs("/dev/shm")
+    stat = host.root.statvfs("/dev/shm")
     if stat is None:
         facts.errors.append("/dev/shm is missing or cannot be read")
         return
@@ -112,25 +112,25 @@ def _shm(machine: Machine, facts: SystemFacts) -> None:
     facts.set("shm_free_bytes", stat.f_bavail * stat.f_frsize, "/dev/shm")
 
 
-def _environment(machine: Machine, facts: SystemFacts) -> None:
-    env = machine.env
+def _environment(host: Host, facts: SystemFacts) -> None:
+    env = host.env
     picked = {k: v for k, v in env.items() if k in _ENV_NAMES or k.startswith(_ENV_PREFIXES)}
     facts.env = dict(sorted(picked.items()))
     facts.sources["env"] = "env"
     conda = env.get("CONDA_PREFIX")
-    if not conda and machine.root.path(machine.prefix + "/conda-meta").is_dir():
-        conda = machine.prefix  # a conda python run without `conda activate`
+    if not conda and host.root.path(host.prefix + "/conda-meta").is_dir():
+        conda = host.prefix  # a conda python run without `conda activate`
     if conda:
         facts.set("conda_prefix", conda, "env" if env.get("CONDA_PREFIX") else "conda-meta")
     venv = env.get("VIRTUAL_ENV")
-    if not venv and machine.prefix != machine.base_prefix:
-        venv = machine.prefix
+    if not venv and host.prefix != host.base_prefix:
+        venv = host.prefix
     if venv:
         facts.set("venv", venv, "env" if env.get("VIRTUAL_ENV") else "sys.prefix")
 
 
-def _devices(machine: Machine, facts: SystemFacts) -> None:
-    root = machine.root
+def _devices(host: Host, facts: SystemFacts) -> None:
+    root = host.root
     nodes = root.glob("/dev/nvidia*")
     if root.exists("/dev/dxg"):
         nodes.append("/dev/dxg")
@@ -146,21 +146,21 @@ def _devices(machine: Machine, facts: SystemFacts) -> None:
     facts.sources["pci_gpus"] = "/sys"
 
 
-def _shadowing(machine: Machine, facts: SystemFacts) -> None:
+def _shadowing(host: Host, facts: SystemFacts) -> None:
     """Local files that ``import`` would pick before the installed module, from the places users put scripts.
 
     Looked for in the working directory (first on sys.path for ``python -c``, the REPL, and
     ``python script.py`` run from here) and in PYTHONPATH's directories.
     """
-    places = [machine.cwd] if machine.cwd else []
-    places += [p for p in machine.env.get("PYTHONPATH", "").split(":") if p and p not in places]
-    installed_dirs = {d.rstrip("/") for d in python_env.search_path(machine) if "-packages" in d}
+    places = [host.cwd] if host.cwd else []
+    places += [p for p in host.env.get("PYTHONPATH", "").split(":") if p and p not in places]
+    installed_dirs = {d.rstrip("/") for d in python_env.search_path(host) if "-packages" in d}
     for place in places:
         if place.rstrip("/") in installed_dirs:
             continue  # running from inside site-packages is not shadowing
         for name in SHADOW_CANDIDATES:
             for candidate in (f"{place.rstrip('/')}/{name}.py", f"{place.rstrip('/')}/{name}/__init__.py"):
-                if machine.root.path(candidate).is_file():
+                if host.root.path(candidate).is_file():
                     shadow = candidate.removesuffix("/__init__.py")
                     facts.shadowed_modules.append(ShadowedModule(name=name, path=shadow))
                     break

@@ -23,9 +23,9 @@ import re
 
 from torchrig._core.errors import UserError
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
+from torchrig.doctor.report import collect_env, logs
 from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
-from torchrig.doctor.report import collect_env, logs
 
 __all__ = ["parse_report"]
 

@@ -17,7 +17,7 @@ from torchrig.selftest import causes
 from torchrig.selftest.report import FAIL, PASS, StageResult
 
 if TYPE_CHECKING:
-    from torchrig.selftest.rank import RankContext
+    from torchrig.selftest.context import RankContext
 
 TOLERANCE = 1e-6
 

@@ -18,7 +18,7 @@ from torchrig.selftest import causes, device
 from torchrig.selftest.report import FAIL, PASS, StageResult
 
 if TYPE_CHECKING:
-    from torchrig.selftest.rank import RankContext
+    from torchrig.selftest.context import RankContext
 
 CHECK_ELEMENTS_GPU = 1 << 22
 CHECK_ELEMENTS_CPU = 1 << 16

@@ -21,7 +21,7 @@ from torchrig.selftest import causes, device
 from torchrig.selftest.report import FAIL, PASS, SKIP, StageResult
 
 if TYPE_CHECKING:
-    from torchrig.selftest.rank import RankContext
+    from torchrig.selftest.context import RankContext
 
 GPU_ELEMENTS = 8 << 20  # 32 MiB of float32 per copy
 STAND_IN_ELEMENTS = 1 << 18

@@ -14,7 +14,7 @@ from torchrig.selftest import causes, device
 from torchrig.selftest.report import FAIL, PASS, StageResult
 
 if TYPE_CHECKING:
-    from torchrig.selftest.rank import RankContext
+    from torchrig.selftest.context import RankContext
 
 BOUND = 1e-4
 ROWS_CHECKED = 64

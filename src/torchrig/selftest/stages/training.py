@@ -28,7 +28,7 @@ from torchrig.selftest.faults import SLOW_RANK_SLEEP_S
 from torchrig.selftest.report import FAIL, PASS, StageResult
 
 if TYPE_CHECKING:
-    from torchrig.selftest.rank import RankContext
+    from torchrig.selftest.context import RankContext
 
 DEFAULT_STEPS = 30
 BATCH = 32

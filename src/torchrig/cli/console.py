@@ -1,0 +1,53 @@
+"""The one place that decides how torchrig talks to a terminal: consoles, tables, progress, exit codes.
+
+Every command prints through :func:`out` (results, on stdout) and :func:`err` (progress, notes and
+errors, on stderr), builds tables with :func:`table` and shows long work with :func:`progress`, so the
+whole tool has one style: colour repeats what the words say and is dropped when ``NO_COLOR`` is set
+or the stream is not a terminal (rich decides both); progress appears only on a terminal.
+
+Exit codes are :class:`Exit` members, never literals: 0 all is well, 1 the command worked and found a
+problem (doctor errors, a failed stage, no mirror answered, no build fits), 2 a usage or internal
+error, 130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+
+class Exit(enum.IntEnum):
+    OK = 0
+    PROBLEM = 1  # the command ran and found something wrong (doctor errors, a failed stage, ...)
+    USAGE = 2  # the user asked for something impossible, or torchrig failed itself
+    INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+def out() -> Console:
+    """Where results go (stdout). Long lines of commands and paths stay whole when piped."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err() -> Console:
+    """Where progress, notes, warnings and errors go (stderr)."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def table(*columns: str, title: str | None = None, right: tuple[str, ...] = (), **options: Any) -> Table:
+    """A table with ``columns``; those named in ``right`` are right-aligned (numbers), every cell folds."""
+    t = Table(title=title, title_justify="left", **options)
+    for name in columns:
+        t.add_column(name, justify="right" if name in right else "left", overflow="fold")
+    return t
+
+
+def progress(*columns: ProgressColumn | str, console: Console | None = None, quiet: bool = False) -> Progress:
+    """A transient progress display on stderr, shown only on a terminal (and not with ``quiet``)."""
+    stream = console or err()
+    shown = columns or (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
+    return Progress(*shown, TimeElapsedColumn(), console=stream, transient=True,
+                    disable=quiet or not stream.is_terminal)

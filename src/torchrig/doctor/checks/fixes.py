@@ -1,0 +1,119 @@
+"""The exact commands a fix prints: which PyTorch build fits this machine, and how to install it or a driver.
+
+The choice of build is knowledge's rule (:func:`torchrig.knowledge.builds.best_build`, the rule of
+``torchrig env plan``) applied to the machine's :func:`~torchrig.doctor.target.target_of`; the command
+lines are written by :mod:`torchrig.knowledge.install`. What this module adds is what only the facts
+know: which installer torch came from, which interpreter runs it, which conda prefix holds it.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from packaging.version import Version
+
+from torchrig import knowledge
+from torchrig.doctor import queries
+from torchrig.doctor.checks.registry import CheckContext
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.target import target_of
+from torchrig.knowledge import builds, install
+from torchrig.knowledge.install import Build
+
+__all__ = ["Build", "choose_build", "cpu_build", "current_build", "driver_branch", "driver_install", "torch_install"]
+
+
+def choose_build(facts: Facts, *, driver: str | None = None, ccs: list[str] | None = None) -> Build | None:
+    """The best CUDA build for this machine: the installed release if one of its variants fits, else the newest.
+
+    ``driver`` and ``ccs`` default to the facts (``driver=""`` ignores the driver).
+    """
+    return builds.best_build(
+        target_of(facts, driver=driver, ccs=ccs), python=queries.python_version(facts), installed=facts.torch.version
+    )
+
+
+def cpu_build(facts: Facts) -> Build | None:
+    """The CPU build of the installed release, else of the newest release that supports this Python."""
+    return builds.cpu_build(python=queries.python_version(facts), installed=facts.torch.version)
+
+
+def current_build(facts: Facts) -> Build | None:
+    """The installed torch as a build to reinstall (same version, same variant), where the facts say both."""
+    variant = queries.torch_variant(facts)
+    if variant is None or not facts.torch.version:
+        return None
+    return builds.same_build(facts.torch.version, variant)
+
+
+def torch_install(
+    facts: Facts, build: Build, ctx: CheckContext, *, companions: bool = True, reinstall: bool | None = None
+) -> tuple[str, ...]:
+    """Commands that (re)install torch, and the companions present, as ``build``, with torch's installer.
+
+    ``reinstall`` (default: whether torch is installed) uninstalls first, because pip counts an
+    installed 2.13.0+cu130 as satisfying ``torch==2.13.0`` and would keep the wrong variant.
+    """
+    present = [name for name in install.COMPANIONS if companions and facts.companion(name)]
+    reinstall = bool(facts.torch.installed or facts.torch.version) if reinstall is None else reinstall
+    installer = (facts.torch.installer or "pip").lower()
+    if installer == "conda":
+        prefix = facts.system.conda_prefix if facts.origin == "live" else None
+        return (shlex.join(install.conda_install(build, companions=present, prefix=prefix)),)
+    platform = (facts.system.os or "linux").lower()
+    py = queries.python_command(facts)
+    if installer == "uv":
+        python = py if py != "python" else None
+        steps = [install.uv_uninstall(build, python=python, companions=present)] if reinstall else []
+        steps.append(install.uv_install(build, python=python, companions=present, index_base=ctx.index_base,
+                                        platform=platform))
+        return tuple(shlex.join(step) for step in steps)
+    pip = (py, "-m", "pip")
+    steps = [install.pip_uninstall(build, pip=pip, companions=present)] if reinstall else []
+    steps.append(install.pip_install(build, pip=pip, companions=present, index_base=ctx.index_base, platform=platform))
+    return tuple(shlex.join(step) for step in steps)
+
+
+# R580 is a long-term support branch and the last to support Maxwell, Pascal and Volta (CUDA 12.9
+# release notes); it runs every CUDA 13.x build through minor-version compatibility.
+RECOMMENDED_BRANCH = 580
+
+
+def driver_branch(cuda: str, *, windows: bool = False) -> int | None:
+    """The driver branch to install for a CUDA release: R580, unless the release needs a newer one."""
+    need = knowledge.min_driver(cuda, windows=windows)
+    if need is None:
+        return None
+    return max(RECOMMENDED_BRANCH, need.major)
+
+
+# R470 is the last driver branch that supports Kepler (compute capability 3.x): NVIDIA's Kepler support notice.
+LAST_KEPLER_BRANCH = 470
+
+
+def driver_install(facts: Facts, minimum: Version, branch: int | None) -> tuple[str, ...]:
+    """How to get a driver at ``minimum`` or newer on this machine (WSL: the Windows driver; containers: the host)."""
+    kepler = [cc for cc in queries.capabilities(facts) if cc.split(".")[0].isdigit() and int(cc.split(".")[0]) < 5]
+    if kepler and minimum.major > LAST_KEPLER_BRANCH:
+        return (
+            f"No driver that runs this build supports a Kepler GPU (compute capability {kepler[0]}): "
+            f"R{LAST_KEPLER_BRANCH} is the last branch for Kepler. Keep a {LAST_KEPLER_BRANCH} driver and use a "
+            "PyTorch build it runs, or move to a newer GPU.",
+        )
+    want = f"{minimum} or newer" + (f" (the {branch} branch is recommended)" if branch else "")
+    if queries.uses_windows_driver(facts):
+        wsl = " (WSL uses the Windows driver; do not install a Linux driver inside WSL)" if facts.system.wsl else ""
+        return (f"Update the Windows NVIDIA driver to {want}: https://www.nvidia.com/Download/index.aspx{wsl}",)
+    if facts.system.container:
+        return (
+            f"On the host (a container uses the host's driver), install NVIDIA driver {want}, then restart the container",
+        )
+    if queries.is_ubuntu(facts) and branch:
+        ccs = queries.capabilities(facts)
+        # Blackwell needs the open kernel modules; Maxwell, Pascal and Volta cannot use them.
+        open_modules = any(knowledge.parse_version(cc) >= Version("10.0") for cc in ccs)  # type: ignore[operator]
+        package = f"nvidia-driver-{branch}" + ("-open" if open_modules else "")
+        return (f"sudo apt-get update && sudo apt-get install -y {package}", "sudo reboot")
+    return (
+        f"Install NVIDIA driver {want} from your distribution or https://www.nvidia.com/Download/index.aspx, then reboot",
+    )
