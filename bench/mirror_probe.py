@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "mirrors"))
 
-from fake_mirror import FakeMirror  # noqa: E402
+from fake_mirror import LocalhostMirror  # noqa: E402
 
 from torchrig.mirrors.catalog import load_catalog  # noqa: E402
 from torchrig.mirrors.probe import probe  # noqa: E402
@@ -26,7 +26,7 @@ N, DELAY, LIMIT_S = 8, 1.0, 1.5
 
 def main() -> int:
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
-        servers = [stack.enter_context(FakeMirror(delay=DELAY)) for _ in range(N)]
+        servers = [stack.enter_context(LocalhostMirror(delay=DELAY)) for _ in range(N)]
         user_file = Path(tmp) / "mirrors.toml"
         user_file.write_text("".join(s.toml(f"m{i}", services=("pypi",)) for i, s in enumerate(servers)))
         catalog = load_catalog(user_file)

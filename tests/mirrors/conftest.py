@@ -1,4 +1,4 @@
-"""Fixtures for the mirror tests: fake mirrors on localhost and a user catalog pointing at them."""
+"""Fixtures for the mirror tests: a fake network of mirrors, and a user catalog pointing at them."""
 
 from __future__ import annotations
 
@@ -18,8 +18,21 @@ def fixtures() -> Path:
 
 
 @pytest.fixture
+def network(monkeypatch: pytest.MonkeyPatch):
+    """A fake network (httpx.MockTransport and a fake clock) installed as torchrig's HTTP seam."""
+    from fake_mirror import FakeNetwork
+
+    from torchrig._core.seams import http
+
+    net = FakeNetwork()
+    monkeypatch.setattr(http, "TRANSPORT", net.transport)
+    monkeypatch.setattr(http, "monotonic", net.clock)
+    return net
+
+
+@pytest.fixture
 def user_catalog(sandbox_home: Path):
-    """Write $XDG_CONFIG_HOME/torchrig/mirrors.toml from FakeMirror tables and return the loaded catalog."""
+    """Write $XDG_CONFIG_HOME/torchrig/mirrors.toml from fake mirror tables and return the loaded catalog."""
     from torchrig.mirrors.catalog import load_catalog, user_mirrors_file
 
     def write(text: str):

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_mirror import FakeMirror
 
 from torchrig.mirrors import torch_index_base
 
@@ -234,8 +233,8 @@ def test_list_includes_the_users_own_mirrors(home: Path, cli) -> None:
     assert all(m["source"] and m["as_of"] for m in data["mirrors"] if m["origin"] == "catalog")
 
 
-def test_probe_json_and_use_fastest_against_local_mirrors(home: Path, cli) -> None:
-    with FakeMirror(delay=0.6) as slow, FakeMirror(delay=0.0) as fast:
+def test_probe_json_and_use_fastest_against_local_mirrors(home: Path, cli, network) -> None:
+    with network.mirror(delay=0.6) as slow, network.mirror(delay=0.0) as fast:
         cfg = home / ".config" / "torchrig" / "mirrors.toml"
         cfg.parent.mkdir(parents=True)
         cfg.write_text(slow.toml("slow", services=("pypi",)) + fast.toml("fast", services=("pypi",)))
@@ -276,8 +275,8 @@ def test_env_scope_writes_the_active_environments_files(home: Path, cli, monkeyp
     assert code == 2 and "CONDA_PREFIX is not set" in " ".join(err.split())
 
 
-def test_probe_covers_every_service_a_mirror_serves(home: Path, cli) -> None:
-    with FakeMirror() as m:
+def test_probe_covers_every_service_a_mirror_serves(home: Path, cli, network) -> None:
+    with network.mirror() as m:
         cfg = home / ".config" / "torchrig" / "mirrors.toml"
         cfg.parent.mkdir(parents=True)
         cfg.write_text(m.toml("local"))

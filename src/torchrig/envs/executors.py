@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from torchrig import __version__
 from torchrig._core.atomic import write_atomic
 from torchrig._core.errors import UserError
@@ -178,16 +180,17 @@ class UvExecutor(VenvExecutor):
 def _companions(req: Request) -> list[str]:
     """torchvision / torchaudio from the file, pinned to the planned release's pair unless the file pins them."""
     from torchrig import knowledge
-    from torchrig.envs.spec import PIP_COMPANIONS
+    from torchrig.envs.spec import pip_requirement
 
     lines = req.env_file.companions if req.env_file is not None else ()
     release = knowledge.release(req.plan.torch)
     out = []
     for line in lines:
-        name = next(n for n in PIP_COMPANIONS if line.lower().startswith(n))
-        pinned = line[len(name) :].strip()
-        paired = getattr(release, name, None) if release else None
-        out.append(line if pinned or not paired else f"{name}=={paired}.*")
+        parsed = pip_requirement(line)
+        if parsed is None:
+            continue  # spec.py only files PEP 508 lines as companions
+        paired = getattr(release, canonicalize_name(parsed.name), None) if release else None
+        out.append(line if parsed.specifier or not paired else f"{parsed.name}=={paired}.*")
     return out
 
 

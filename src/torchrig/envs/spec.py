@@ -14,13 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
 from torchrig._core.errors import UserError, read_user_file
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RESERVED = {"base", "root"}  # conda's own environment
-_SPEC_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$")
-# "==2.13.0", "==2.13.*", conda's "=2.5.1=cuda*": the leading version, build strings ignored
-_EXACTISH = re.compile(r"^={1,2}\s*(\d+\.\d+(?:\.\d+)?)")
+# A conda MatchSpec ("pytorch=2.5.1=cuda*", "numpy >=1.26", "conda-forge::uv") is not PEP 508, so
+# packaging cannot read it: its package name, and the leading version of an exact pin, build strings ignored.
+_CONDA_SPEC = re.compile(r"^\s*(?:[\w.-]+::)?([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$")
+_CONDA_EXACT = re.compile(r"^={1,2}\s*(\d+\.\d+(?:\.\d+)?)")
 
 CONDA_TORCH = {"pytorch", "pytorch-gpu", "pytorch-cpu", "pytorch-cuda", "cuda-version"}
 PIP_TORCH = {"torch"}
@@ -102,18 +106,19 @@ def _interpret(p: Path, data: Any) -> EnvFile:
             if not isinstance(lines, list) or not all(isinstance(x, str) for x in lines):
                 raise UserError(f"{p}: the pip: entry must be a list of requirements.")
             for line in lines:
-                name, rest = _split(line)
-                if name is not None and name.lower() in PIP_TORCH:
+                req = pip_requirement(line)
+                name = canonicalize_name(req.name) if req is not None else None
+                if req is not None and name in PIP_TORCH:
                     sources.add("pip")
-                    torch = torch or _version(rest)
-                elif name is not None and name.lower() in PIP_COMPANIONS:
+                    torch = torch or pinned_version(req)
+                elif req is not None and name in PIP_COMPANIONS:
                     companions.append(line.strip())
                 else:
                     pip.append(line.strip())
             continue
         if not isinstance(dep, str):
             raise UserError(f"{p}: {dep!r} is not a package spec; dependencies are strings or a pip: list.")
-        name, rest = _split(dep)
+        name, rest = _conda_spec(dep)
         if name is None:
             raise UserError(f"{p}: {dep!r} is not a package spec.")
         lname = name.lower()
@@ -124,12 +129,13 @@ def _interpret(p: Path, data: Any) -> EnvFile:
         elif lname in CONDA_TORCH:
             sources.add("conda")
             if lname.startswith("pytorch"):
-                torch = torch or _version(rest)
+                exact = _CONDA_EXACT.match(rest)
+                torch = torch or (exact.group(1) if exact else None)
         else:
             conda.append(dep.strip())
     if companions and "conda" in sources:
         raise UserError(
-            f"{p} asks for conda's pytorch and pip's {_split(companions[0])[0]}; install both from conda "
+            f"{p} asks for conda's pytorch and pip's {_name_of(companions[0])}; install both from conda "
             "(list it next to pytorch), since a pip build is made for another torch."
         )
     if len(sources) > 1:
@@ -151,20 +157,38 @@ def _interpret(p: Path, data: Any) -> EnvFile:
     )
 
 
-def _split(spec: str) -> tuple[str | None, str]:
-    text = spec.strip()
-    if text.startswith("-"):  # a pip option line such as --index-url
-        return None, text
-    match = _SPEC_NAME.match(text)
+def pip_requirement(line: str) -> Requirement | None:
+    """A pip line as a PEP 508 requirement; None for option lines (``--index-url``), paths and URLs."""
+    text = line.strip()
+    if not text or text.startswith("-"):
+        return None
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+def pinned_version(req: Requirement) -> str | None:
+    """The torch release an exact pin asks for: ``torch==2.13.0`` -> "2.13.0", ``==2.13.*`` -> "2.13"."""
+    for spec in req.specifier:
+        if spec.operator == "==":
+            version = spec.version.removesuffix(".*")
+            if re.fullmatch(r"\d+\.\d+(\.\d+)?", version):
+                return version
+    return None
+
+
+def _name_of(line: str) -> str:
+    req = pip_requirement(line)
+    return req.name if req is not None else line.strip()
+
+
+def _conda_spec(spec: str) -> tuple[str | None, str]:
+    """(package name, the rest) of a conda MatchSpec; (None, spec) when it names no package."""
+    match = _CONDA_SPEC.match(spec.strip())
     if not match:
-        return None, text
-    name = re.split(r"[\[;]", match.group(1))[0]
-    return name, match.group(2).strip()
-
-
-def _version(rest: str) -> str | None:
-    match = _EXACTISH.match(rest)
-    return match.group(1) if match else None
+        return None, spec.strip()
+    return match.group(1), match.group(2).strip()
 
 
 def _python(p: Path, rest: str) -> str:

@@ -126,13 +126,15 @@ def _fetch(
     headers: dict[str, str] | None = None,
     max_hops: int = 5,
 ) -> _Fetch:
-    start = time.monotonic()
+    start = http.monotonic()
     off_host: str | None = None
     for _hop in range(max_hops + 1):
-        if time.monotonic() > deadline:
+        if http.monotonic() > deadline:
             raise _Deadline()
         with client.stream("GET", url, headers=headers, follow_redirects=False) as resp:
-            headers_at = time.monotonic()
+            headers_at = http.monotonic()
+            if headers_at > deadline:
+                raise _Deadline()  # an answer after the deadline counts as none
             if resp.is_redirect and "location" in resp.headers:
                 nxt = urljoin(url, resp.headers["location"])
                 if downgrades(url, nxt):
@@ -146,9 +148,9 @@ def _fetch(
             for chunk in resp.iter_bytes():
                 chunks.append(chunk)
                 got += len(chunk)
-                if got >= cap or time.monotonic() > deadline:
+                if got >= cap or http.monotonic() > deadline:
                     break  # capped: closing the stream drops the rest
-            done = time.monotonic()
+            done = http.monotonic()
             return _Fetch(resp.status_code, url, resp.headers, b"".join(chunks)[:cap], headers_at - start,
                           done - headers_at, off_host)
     raise httpx.TooManyRedirects(f"more than {max_hops} redirects")
@@ -204,7 +206,7 @@ def probe_one(
     range_bytes: int,
 ) -> ProbeResult:
     base = mirror.urls[service]
-    deadline = time.monotonic() + timeout
+    deadline = http.monotonic() + timeout
     page = spec.get("flat_page") if service == "pytorch" and mirror.pytorch_format == "flat" else spec["page"]
     page_url = _join(base, page)
     artifact = spec.get("artifact", "page")

@@ -12,11 +12,21 @@ httpx draws the line itself: a :class:`httpx.BaseTransport` takes a request and 
 and everything above it (timeouts, headers, redirects, streaming) is the client's. Tests hand in
 :class:`httpx.MockTransport`; the real transport is httpx's default. Redirects are never followed
 here: the mirror probe follows them by hand to see every hop.
+
+A fake network needs a fake clock, or latencies are measured on the test machine's scheduler: so the
+seam also owns the time that requests are timed with (:func:`monotonic`). Tests replace both module
+attributes, :data:`TRANSPORT` and :data:`monotonic`, for the duration of a test.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import httpx
+
+TRANSPORT: httpx.BaseTransport | None = None  # None: httpx's own, the network
+monotonic: Callable[[], float] = time.monotonic  # the clock requests are timed and bounded with
 
 
 def client(
@@ -33,5 +43,5 @@ def client(
         limits=httpx.Limits(max_connections=2 * connections, max_keepalive_connections=connections),
         headers={"User-Agent": user_agent},
         follow_redirects=False,
-        transport=transport,
+        transport=transport or TRANSPORT,
     )
