@@ -21,7 +21,9 @@ def timed(argv: Sequence[str], ok: Collection[int] = (0,)) -> float:
     return elapsed
 
 
-def interleaved(commands: Mapping[str, Sequence[str]], repeats: int, ok: Collection[int] = (0,)) -> dict[str, list[float]]:
+def interleaved(
+    commands: Mapping[str, Sequence[str]], repeats: int, ok: Collection[int] = (0,)
+) -> dict[str, list[float]]:
     """Each command's wall seconds over ``repeats`` interleaved rounds, after one untimed warm-up round."""
     for argv in commands.values():  # warm the page cache once, untimed
         timed(argv, ok)

@@ -43,6 +43,7 @@ BATCH, WORKERS, EPOCHS = 64, 2, 3
 
 # ----- workload ----------------------------------------------------------------------------------
 
+
 def make_images(root: Path) -> None:
     from PIL import Image
 
@@ -54,12 +55,14 @@ def make_images(root: Path) -> None:
             small = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
             img = Image.fromarray(small).resize((SIZE, SIZE), Image.Resampling.BICUBIC)
             arr = np.asarray(img).astype(np.int16) + rng.integers(-13, 14, (SIZE, SIZE, 3))
-            Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(root / f"class{c:02d}" / f"{k:04d}.jpg", quality=90)
+            Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(
+                root / f"class{c:02d}" / f"{k:04d}.jpg", quality=90
+            )
 
 
 def crop_flip(img: torch.Tensor) -> torch.Tensor:
     top, left = (int(v) for v in torch.randint(0, SIZE - CROP + 1, (2,)))
-    out = img[:, top:top + CROP, left:left + CROP]
+    out = img[:, top : top + CROP, left : left + CROP]
     if torch.rand(()) < 0.5:
         out = out.flip(-1)
     return out
@@ -100,6 +103,7 @@ class DictCache(Plain):
 
 
 # ----- measuring ---------------------------------------------------------------------------------
+
 
 def _meminfo_shmem() -> int:
     for line in Path("/proc/meminfo").read_text().splitlines():
@@ -176,8 +180,9 @@ def run_mode(mode: str, base: ImageFolder, tag: str) -> dict:
     if mode == "none":
         loader = DataLoader(Plain(base), batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False)
     elif mode == "dict":
-        loader = DataLoader(DictCache(base, counters), batch_size=BATCH, shuffle=True, num_workers=WORKERS,
-                            persistent_workers=False)
+        loader = DataLoader(
+            DictCache(base, counters), batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False
+        )
     else:
         cached = CachedDataset(base, transform=crop_flip, name=f"bench-{tag}")
         loader = make_loader(cached, batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False)
@@ -185,13 +190,18 @@ def run_mode(mode: str, base: ImageFolder, tag: str) -> dict:
     for _ in range(EPOCHS):
         before = cached.stats() if cached else {"hits": counters[0], "misses": counters[1]}
         t0, c0, n = time.perf_counter(), _cpu(), 0
-        for images, labels in loader:
+        for _images, labels in loader:
             n += len(labels)
         wall, cpu = time.perf_counter() - t0, _cpu() - c0
         after = cached.stats() if cached else {"hits": counters[0], "misses": counters[1]}
         hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
-        epochs.append({"samples_s": n / wall, "samples_cpu_s": n / cpu,
-                       "hit_rate": hits / (hits + misses) if mode != "none" and hits + misses else 0.0})
+        epochs.append(
+            {
+                "samples_s": n / wall,
+                "samples_cpu_s": n / cpu,
+                "hit_rate": hits / (hits + misses) if mode != "none" and hits + misses else 0.0,
+            }
+        )
     peak = sampler.stop()
     if cached is not None:
         cached.close()
@@ -199,6 +209,7 @@ def run_mode(mode: str, base: ImageFolder, tag: str) -> dict:
 
 
 # ----- two independent ranks and half a budget ---------------------------------------------------
+
 
 def rank_main(rank: int, world: int, init: str, data: str, tag: str, out: str) -> None:
     import torch.distributed as dist
@@ -228,8 +239,27 @@ def rank_main(rank: int, world: int, init: str, data: str, tag: str, out: str) -
 def run_ranks(data: Path, tag: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         init, out = f"file://{tmp}/rendezvous", f"{tmp}/out.json"
-        procs = [subprocess.Popen([sys.executable, __file__, "--rank", str(r), "--world", "2", "--init", init,
-                                   "--data", str(data), "--tag", tag, "--out", out]) for r in range(2)]
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--rank",
+                    str(r),
+                    "--world",
+                    "2",
+                    "--init",
+                    init,
+                    "--data",
+                    str(data),
+                    "--tag",
+                    tag,
+                    "--out",
+                    out,
+                ]
+            )
+            for r in range(2)
+        ]
         codes = [p.wait(timeout=600) for p in procs]
         if any(codes):
             raise SystemExit(f"a rank failed: exit codes {codes}")
@@ -253,11 +283,17 @@ def run_half_budget(base: ImageFolder, tag: str) -> dict:
         rates.append(hits / (hits + misses))
     s = cached.stats()
     cached.close()
-    return {"hit_rates": rates, "fraction_cached": s["items"] / s["n_items"], "budget": budget,
-            "bytes": s["bytes"], "budget_used": s["bytes"] / budget}
+    return {
+        "hit_rates": rates,
+        "fraction_cached": s["items"] / s["n_items"],
+        "budget": budget,
+        "bytes": s["bytes"],
+        "budget_used": s["bytes"] / budget,
+    }
 
 
 # ----- report ------------------------------------------------------------------------------------
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -283,29 +319,42 @@ def main() -> None:
         base = ImageFolder(data, size=SIZE)
         sizes = [os.path.getsize(p) for p, _ in base.samples]
         payload = len(base) * 3 * SIZE * SIZE
-        print(f"{len(base)} JPEGs, mean {statistics.mean(sizes) / 1024:.1f} KiB; decoded payload {payload / 2**20:.1f} MiB; "
-              f"{os.cpu_count()} CPUs; torch {torch.__version__}")
+        print(
+            f"{len(base)} JPEGs, mean {statistics.mean(sizes) / 1024:.1f} KiB; decoded payload {payload / 2**20:.1f} MiB; "
+            f"{os.cpu_count()} CPUs; torch {torch.__version__}"
+        )
         modes = ["none", "dict", "torchrig"]
         results: dict[str, list[dict]] = {m: [] for m in modes}
         for r in range(args.repeats):
-            for m in modes[r % 3:] + modes[:r % 3]:  # rotate the order: no mode always runs first
+            for m in modes[r % 3 :] + modes[: r % 3]:  # rotate the order: no mode always runs first
                 results[m].append(run_mode(m, base, f"{args.tag}-{r}"))
                 e = results[m][-1]["epochs"]
-                print(f"  repeat {r + 1} {m:8s} samples/s " + " ".join(f"{x['samples_s']:6.0f}" for x in e)
-                      + "  hits " + " ".join(f"{x['hit_rate']:.2f}" for x in e)
-                      + f"  peak {results[m][-1]['peak_mib']:.0f} MiB", flush=True)
+                print(
+                    f"  repeat {r + 1} {m:8s} samples/s "
+                    + " ".join(f"{x['samples_s']:6.0f}" for x in e)
+                    + "  hits "
+                    + " ".join(f"{x['hit_rate']:.2f}" for x in e)
+                    + f"  peak {results[m][-1]['peak_mib']:.0f} MiB",
+                    flush=True,
+                )
         report(results, payload)
         ranks = run_ranks(data, args.tag)
-        print("\ntwo independent ranks (gloo, 1 worker each), one shared cache: hit rate per epoch "
-              + " / ".join(f"{x:.3f}" for x in ranks["hit_rates"]) + f"; items cached {ranks['items']}"
-              + ("  [target: epoch 2 = 1.000: " + ("met" if ranks["hit_rates"][1] >= 0.9999 else "NOT met") + "]"))
+        print(
+            "\ntwo independent ranks (gloo, 1 worker each), one shared cache: hit rate per epoch "
+            + " / ".join(f"{x:.3f}" for x in ranks["hit_rates"])
+            + f"; items cached {ranks['items']}"
+            + ("  [target: epoch 2 = 1.000: " + ("met" if ranks["hit_rates"][1] >= 0.9999 else "NOT met") + "]")
+        )
         half = run_half_budget(base, args.tag)
         ok_rate = all(abs(x - half["fraction_cached"]) <= 0.02 for x in half["hit_rates"][1:])
-        print(f"half budget ({half['budget'] / 2**20:.1f} MiB): fraction cached {half['fraction_cached']:.3f}; "
-              "hit rate per epoch " + " / ".join(f"{x:.3f}" for x in half["hit_rates"])
-              + f"; budget holding samples {half['budget_used']:.1%}"
-              + f"  [targets: epochs 2-3 = fraction +/- 0.02: {'met' if ok_rate else 'NOT met'}; "
-              + f">= 80% of budget: {'met' if half['budget_used'] >= 0.8 else 'NOT met'}]")
+        print(
+            f"half budget ({half['budget'] / 2**20:.1f} MiB): fraction cached {half['fraction_cached']:.3f}; "
+            "hit rate per epoch "
+            + " / ".join(f"{x:.3f}" for x in half["hit_rates"])
+            + f"; budget holding samples {half['budget_used']:.1%}"
+            + f"  [targets: epochs 2-3 = fraction +/- 0.02: {'met' if ok_rate else 'NOT met'}; "
+            + f">= 80% of budget: {'met' if half['budget_used'] >= 0.8 else 'NOT met'}]"
+        )
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -316,29 +365,53 @@ def report(results: dict[str, list[dict]], payload: int) -> None:
         return statistics.median(xs)
 
     print("\nmedians over repeats (ratios within each repeat vs none)")
-    print(f"{'mode':9s} {'ep1 s/s':>8s} {'ep2-3 s/s':>9s} {'ep1 x':>6s} {'ep1 x cpu':>9s} {'ep2-3 x':>8s} "
-          f"{'ep2-3 x cpu':>11s} {'hits 1/2/3':>15s} {'peak MiB':>9s} {'mem x':>6s}")
+    print(
+        f"{'mode':9s} {'ep1 s/s':>8s} {'ep2-3 s/s':>9s} {'ep1 x':>6s} {'ep1 x cpu':>9s} {'ep2-3 x':>8s} "
+        f"{'ep2-3 x cpu':>11s} {'hits 1/2/3':>15s} {'peak MiB':>9s} {'mem x':>6s}"
+    )
     none = results["none"]
     for m, runs in results.items():
         ep1 = med([r["epochs"][0]["samples_s"] for r in runs])
         ep23 = med([med([e["samples_s"] for e in r["epochs"][1:]]) for r in runs])
-        x1 = med([r["epochs"][0]["samples_s"] / n["epochs"][0]["samples_s"] for r, n in zip(runs, none)])
-        c1 = med([r["epochs"][0]["samples_cpu_s"] / n["epochs"][0]["samples_cpu_s"] for r, n in zip(runs, none)])
-        x23 = med([med([e["samples_s"] for e in r["epochs"][1:]]) / med([e["samples_s"] for e in n["epochs"][1:]])
-                   for r, n in zip(runs, none)])
-        c23 = med([med([e["samples_cpu_s"] for e in r["epochs"][1:]]) / med([e["samples_cpu_s"] for e in n["epochs"][1:]])
-                   for r, n in zip(runs, none)])
+        x1 = med([r["epochs"][0]["samples_s"] / n["epochs"][0]["samples_s"] for r, n in zip(runs, none, strict=False)])
+        c1 = med(
+            [
+                r["epochs"][0]["samples_cpu_s"] / n["epochs"][0]["samples_cpu_s"]
+                for r, n in zip(runs, none, strict=False)
+            ]
+        )
+        x23 = med(
+            [
+                med([e["samples_s"] for e in r["epochs"][1:]]) / med([e["samples_s"] for e in n["epochs"][1:]])
+                for r, n in zip(runs, none, strict=False)
+            ]
+        )
+        c23 = med(
+            [
+                med([e["samples_cpu_s"] for e in r["epochs"][1:]]) / med([e["samples_cpu_s"] for e in n["epochs"][1:]])
+                for r, n in zip(runs, none, strict=False)
+            ]
+        )
         hits = "/".join(f"{med([r['epochs'][k]['hit_rate'] for r in runs]):.2f}" for k in range(EPOCHS))
         peak = med([r["peak_mib"] for r in runs])
-        memx = med([r["peak_mib"] / (n["peak_mib"] + payload / 2**20) for r, n in zip(runs, none)])
+        memx = med([r["peak_mib"] / (n["peak_mib"] + payload / 2**20) for r, n in zip(runs, none, strict=False)])
         mem = f"{memx:6.2f}" if m != "none" else f"{'-':>6s}"
         print(f"{m:9s} {ep1:8.0f} {ep23:9.0f} {x1:6.2f} {c1:9.2f} {x23:8.2f} {c23:11.2f} {hits:>15s} {peak:9.0f} {mem}")
-    print("(mem x = peak / (none's peak + one copy of the decoded payload); "
-          "targets for torchrig: ep2-3 x >= 3, ep1 x >= 0.9, mem x <= 1.15;\n 'x cpu' = the same ratio in samples per CPU-second of main process + workers, steadier on a shared host)")
-    print("samples per CPU-second, epoch 1: " + ", ".join(
-        f"{m} {med([r['epochs'][0]['samples_cpu_s'] for r in runs]):.0f}" for m, runs in results.items()))
-    print("samples per CPU-second, epochs 2-3: " + ", ".join(
-        f"{m} {med([med([e['samples_cpu_s'] for e in r['epochs'][1:]]) for r in runs]):.0f}" for m, runs in results.items()))
+    print(
+        "(mem x = peak / (none's peak + one copy of the decoded payload); "
+        "targets for torchrig: ep2-3 x >= 3, ep1 x >= 0.9, mem x <= 1.15;\n 'x cpu' = the same ratio in samples per CPU-second of main process + workers, steadier on a shared host)"
+    )
+    print(
+        "samples per CPU-second, epoch 1: "
+        + ", ".join(f"{m} {med([r['epochs'][0]['samples_cpu_s'] for r in runs]):.0f}" for m, runs in results.items())
+    )
+    print(
+        "samples per CPU-second, epochs 2-3: "
+        + ", ".join(
+            f"{m} {med([med([e['samples_cpu_s'] for e in r['epochs'][1:]]) for r in runs]):.0f}"
+            for m, runs in results.items()
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ def main() -> None:
     times = interleaved(commands, args.repeats, ok=(0, 1))
 
     base = statistics.median(times["collect_env"])
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {args.repeats} interleaved repeats, medians")
+    print(
+        f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; {args.repeats} interleaved repeats, medians"
+    )
     print(f"{'command':<16} {'median s':>9} {'min s':>7} {'ratio vs collect_env':>21}")
     for name, samples in times.items():
         med = statistics.median(samples)
@@ -45,7 +47,9 @@ def main() -> None:
     doctor_ratio = statistics.median(times["doctor"]) / base
     quick_ratio = statistics.median(times["doctor --quick"]) / base
     print(f"doctor / collect_env = {doctor_ratio:.2f} (target <= 1.00): {'met' if doctor_ratio <= 1.0 else 'NOT met'}")
-    print(f"doctor --quick / collect_env = {quick_ratio:.2f} (target <= 0.25): {'met' if quick_ratio <= 0.25 else 'NOT met'}")
+    print(
+        f"doctor --quick / collect_env = {quick_ratio:.2f} (target <= 0.25): {'met' if quick_ratio <= 0.25 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -16,10 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "mirrors"))
 
-from fake_mirror import LocalhostMirror  # noqa: E402
+from fake_mirror import LocalhostMirror
 
-from torchrig.mirrors.catalog import load_catalog  # noqa: E402
-from torchrig.mirrors.probe import probe  # noqa: E402
+from torchrig.mirrors.catalog import load_catalog
+from torchrig.mirrors.probe import probe
 
 N, DELAY, LIMIT_S = 8, 1.0, 1.5
 
@@ -45,8 +45,10 @@ def main() -> int:
     print(f"mirror probe: {N} local mirrors, each {DELAY:g} s to first byte of its index page")
     print(f"  concurrent (torchrig mirror probe): {concurrent_s:.3f} s")
     print(f"  one after another (baseline):       {sequential_s:.3f} s")
-    print(f"  ratio: {sequential_s / concurrent_s:.1f}x faster; target under {LIMIT_S:g} s: "
-          f"{'met' if concurrent_s < LIMIT_S else 'MISSED'}")
+    print(
+        f"  ratio: {sequential_s / concurrent_s:.1f}x faster; target under {LIMIT_S:g} s: "
+        f"{'met' if concurrent_s < LIMIT_S else 'MISSED'}"
+    )
     return 0 if concurrent_s < LIMIT_S else 1
 
 

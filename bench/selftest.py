@@ -32,9 +32,16 @@ def one_run(cpu: int, steps: int | None) -> dict:
     data = json.loads(proc.stdout)
     stages = {s["name"]: s["seconds"] for s in data["stages"]}
     training = next(s for s in data["stages"] if s["name"] == "training")
-    return {"wall": wall, "run": data["seconds"], "ok": data["ok"], "stages": stages,
-            "outside": wall - sum(stages.values()), "stall": training["figures"].get("data_stall"),
-            "step": training["figures"].get("median_step_s"), "setup": training["figures"].get("setup_s")}
+    return {
+        "wall": wall,
+        "run": data["seconds"],
+        "ok": data["ok"],
+        "stages": stages,
+        "outside": wall - sum(stages.values()),
+        "stall": training["figures"].get("data_stall"),
+        "step": training["figures"].get("median_step_s"),
+        "setup": training["figures"].get("setup_s"),
+    }
 
 
 def main() -> None:
@@ -46,19 +53,28 @@ def main() -> None:
     runs = [one_run(args.cpu, args.steps) for _ in range(args.runs)]
     names = list(runs[0]["stages"])
     print(f"torchrig selftest --cpu {args.cpu} ({len(runs)} runs; seconds)")
-    header = ["run", "wall", "launcher"] + names + ["outside stages", "step (median)", "train setup", "data stall", "ok"]
+    header = ["run", "wall", "launcher", *names, "outside stages", "step (median)", "train setup", "data stall", "ok"]
     print("  ".join(f"{h:>12}" for h in header))
     for i, r in enumerate(runs, 1):
         cells = [str(i), f"{r['wall']:.1f}", f"{r['run']:.1f}"] + [f"{r['stages'][n]:.2f}" for n in names]
-        cells += [f"{r['outside']:.1f}", f"{(r['step'] or 0) * 1000:.0f} ms", f"{r['setup'] or 0:.1f}",
-                  f"{(r['stall'] or 0):.0%}", str(r["ok"])]
+        cells += [
+            f"{r['outside']:.1f}",
+            f"{(r['step'] or 0) * 1000:.0f} ms",
+            f"{r['setup'] or 0:.1f}",
+            f"{(r['stall'] or 0):.0%}",
+            str(r["ok"]),
+        ]
         print("  ".join(f"{c:>12}" for c in cells))
     median = statistics.median(r["wall"] for r in runs)
-    print(f"\nmedian wall time {median:.1f} s against a budget of {BUDGET_S:.0f} s: ratio {median / BUDGET_S:.2f} "
-          f"({'within' if median <= BUDGET_S else 'OVER'} budget)")
+    print(
+        f"\nmedian wall time {median:.1f} s against a budget of {BUDGET_S:.0f} s: ratio {median / BUDGET_S:.2f} "
+        f"({'within' if median <= BUDGET_S else 'OVER'} budget)"
+    )
     slowest = max(names, key=lambda n: statistics.median(r["stages"][n] for r in runs))
-    print(f"slowest stage: {slowest}; time outside the stages (interpreter starts, torch imports): "
-          f"{statistics.median(r['outside'] for r in runs):.1f} s")
+    print(
+        f"slowest stage: {slowest}; time outside the stages (interpreter starts, torch imports): "
+        f"{statistics.median(r['outside'] for r in runs):.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,16 @@ def sandbox_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local" / "state"))
-    for var in ("PIP_CONFIG_FILE", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX_URL",
-                "CONDARC", "HF_ENDPOINT", "TORCHRIG_ENVS_DIR"):
+    for var in (
+        "PIP_CONFIG_FILE",
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "UV_DEFAULT_INDEX",
+        "UV_INDEX_URL",
+        "CONDARC",
+        "HF_ENDPOINT",
+        "TORCHRIG_ENVS_DIR",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     return home
@@ -74,7 +82,11 @@ def _checkout_status() -> set[str] | None:
     try:
         done = subprocess.run(
             ["git", "status", "--porcelain", "--ignored", "--untracked-files=all"],
-            cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

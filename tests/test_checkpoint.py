@@ -60,7 +60,7 @@ def test_torch_compile_prefix_is_stripped_and_added() -> None:
     assert same_weights(plain, source)
     target = net(3)
     compiled_like = prefixed(target.state_dict(), "_orig_mod.")
-    assert list(compiled_like)[0] == "_orig_mod.0.weight"
+    assert next(iter(compiled_like)) == "_orig_mod.0.weight"
 
 
 @pytest.mark.slow
@@ -135,7 +135,9 @@ def test_non_strict_loads_what_fits_and_reports_the_rest() -> None:
 def test_a_shape_mismatch_is_named_even_when_not_strict() -> None:
     state = net(1).state_dict()
     state["2.weight"] = torch.zeros(5, 8)
-    with pytest.raises(CheckpointError, match=r"1 shape mismatch \(2\.weight \(checkpoint \(5, 8\), model \(3, 8\)\)\)"):
+    with pytest.raises(
+        CheckpointError, match=r"1 shape mismatch \(2\.weight \(checkpoint \(5, 8\), model \(3, 8\)\)\)"
+    ):
         load_state_dict(net(2), state, strict=False)
 
 
@@ -151,7 +153,7 @@ class Payload:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (Path.touch, (self.marker,))
 
 

@@ -28,15 +28,21 @@ def test_unknown_command_is_a_usage_error_without_traceback() -> None:
 def test_ctrl_c_exits_130_without_a_traceback() -> None:
     import signal
     import time
+    from pathlib import Path
 
     # `doctor --report -` blocks reading standard input: interrupt it there, once it is really waiting
-    proc = subprocess.Popen([sys.executable, "-m", "torchrig", "doctor", "--report", "-"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torchrig", "doctor", "--report", "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wchan = f"/proc/{proc.pid}/wchan"
     deadline = time.monotonic() + 60
-    while "pipe_read" not in open(wchan).read() and time.monotonic() < deadline:
+    while "pipe_read" not in Path(wchan).read_text() and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in err

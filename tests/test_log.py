@@ -40,7 +40,9 @@ def restore_logging(monkeypatch: pytest.MonkeyPatch):
 def parse(text: str) -> list[dict[str, str]]:
     lines = [line for line in text.splitlines() if line.strip()]
     matches = [LINE.match(line) for line in lines]
-    assert all(matches), f"lines not in the torchrig format: {[l for l, m in zip(lines, matches) if not m]}"
+    assert all(matches), (
+        f"lines not in the torchrig format: {[line for line, m in zip(lines, matches, strict=False) if not m]}"
+    )
     return [m.groupdict() for m in matches if m]
 
 
@@ -52,8 +54,15 @@ def test_a_line_has_time_level_rank_pid_and_logger_name(monkeypatch: pytest.Monk
     monkeypatch.setenv("RANK", "3")
     logging.getLogger("train.data").warning("slow batch")
     first, second = parse(stream.getvalue())
-    assert first == {**first, "level": "INFO", "rank": "-", "worker": None, "pid": str(os.getpid()),
-                     "name": "train", "message": "epoch 3"}
+    assert first == {
+        **first,
+        "level": "INFO",
+        "rank": "-",
+        "worker": None,
+        "pid": str(os.getpid()),
+        "name": "train",
+        "message": "epoch 3",
+    }
     assert second["rank"] == "3" and second["level"] == "WARNING"  # read per record, not at setup
 
 
@@ -101,8 +110,13 @@ def test_dataloader_workers_log_with_their_worker_id_and_pid(tmp_path: Path, sta
 
     path = tmp_path / "workers.log"
     log.setup("INFO", file=path, stream=io.StringIO())
-    loader = DataLoader(LoggingDataset(), batch_size=2, num_workers=2, multiprocessing_context=start_method,
-                        worker_init_fn=log.init_worker)
+    loader = DataLoader(
+        LoggingDataset(),
+        batch_size=2,
+        num_workers=2,
+        multiprocessing_context=start_method,
+        worker_init_fn=log.init_worker,
+    )
     assert sorted(int(i) for batch in loader for i in batch) == list(range(8))
     entries = [e for e in parse(path.read_text()) if e["name"] == "dataset"]
     assert len(entries) == 8
@@ -131,12 +145,20 @@ def test_two_ddp_ranks_write_one_file_each_line_naming_its_rank(tmp_path: Path) 
     path = tmp_path / "ranks.log"
     store = tmp_path / "store"
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
-    procs = [subprocess.Popen([sys.executable, "-c", RANK_SCRIPT, str(r), str(store), str(path)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RANK_SCRIPT, str(r), str(store), str(path)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in range(2)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     entries = [e for e in parse(path.read_text()) if e["name"] == "ddp"]
     assert sorted(e["rank"] for e in entries) == ["0", "1"]  # from torch.distributed: RANK is unset
     assert {e["pid"] for e in entries} == {str(p.pid) for p in procs}
-    for out, err in outputs:  # the console got the same format
+    for _out, err in outputs:  # the console got the same format
         assert any(LINE.match(line) for line in err.splitlines())

@@ -373,7 +373,7 @@ def test_offline_build_carries_version_markers_and_drops_other_platforms(tmp_pat
     (tmp_path / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools>=77"]\n'
         '[project]\nname = "x"\nversion = "1"\n'
-        'dependencies = ["tomli>=2; python_version < \'3.11\'",\n'
+        "dependencies = [\"tomli>=2; python_version < '3.11'\",\n"
         '                "pywin32>=300; sys_platform == \'win32\'", "rich>=13"]\n',
         encoding="utf-8",
     )
@@ -396,9 +396,11 @@ def test_offline_build_stops_when_listing_the_requirements_fails(tmp_path: Path)
     )
     python.chmod(0o755)
     proc = subprocess.run(
-        ["bash", "-c", f'set -euo pipefail\n{wheels.group(0)}\nwheels', "bash"],
+        ["bash", "-c", f"set -euo pipefail\n{wheels.group(0)}\nwheels", "bash"],
         env={**os.environ, "W": str(tmp_path), "PIPELINE": "pipeline.py", "ROOT": str(tmp_path)},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode != 0 and "has no [project] table" in proc.stderr
     assert not pip_calls.exists()

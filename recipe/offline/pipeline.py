@@ -117,7 +117,7 @@ def convert(out_channel: Path, wheels: list[Path]) -> None:
     renames = conda_names()
     target_markers = default_environment()
 
-    def create_fast(prefix, file_list, out_fn, out_folder=None, **kw):  # noqa: ANN001, ANN202
+    def create_fast(prefix, file_list, out_fn, out_folder=None, **kw):
         kw.setdefault("compression_level", 3)
         return cph.create(prefix, file_list, out_fn, out_folder, **kw)
 
@@ -131,13 +131,13 @@ def convert(out_channel: Path, wheels: list[Path]) -> None:
             self.allow_impure = True  # numpy, pillow: linux-64 packages pinned to this python_abi
             self.keep_pip_dependencies = True
 
-        def _parse_wheel_metadata(self, wheel_dir):  # noqa: ANN001, ANN202
+        def _parse_wheel_metadata(self, wheel_dir):
             md = super()._parse_wheel_metadata(wheel_dir)
             md.package_name = self.std_renames.get(md.package_name, md.package_name)
             self.package_name = md.package_name
             return md
 
-        def _compute_conda_dependencies(self, dependencies, marker_env=None):  # noqa: ANN001, ANN202
+        def _compute_conda_dependencies(self, dependencies, marker_env=None):
             return super()._compute_conda_dependencies(dependencies, marker_env=target_markers)
 
         def translate_version_spec(self, pip_version: str) -> str:
@@ -260,14 +260,14 @@ def build(recipe: Path, out: Path, channels: list[Path]) -> None:
     from rattler_build.tool_config import PlatformConfig
 
     class Log:
-        def on_download_start(self, event) -> None: ...  # noqa: ANN001
-        def on_download_progress(self, event) -> None: ...  # noqa: ANN001
-        def on_download_complete(self, event) -> None: ...  # noqa: ANN001
+        def on_download_start(self, event) -> None: ...
+        def on_download_progress(self, event) -> None: ...
+        def on_download_complete(self, event) -> None: ...
 
-        def on_build_step(self, event) -> None:  # noqa: ANN001
+        def on_build_step(self, event) -> None:
             print(f"[{event.step_name}] {event.message}", flush=True)
 
-        def on_log(self, event) -> None:  # noqa: ANN001
+        def on_log(self, event) -> None:
             print(f"{event.level}: {event.message}", flush=True)
 
     stage0 = Stage0Recipe.from_file(recipe)

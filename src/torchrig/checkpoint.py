@@ -68,7 +68,10 @@ def load_state_dict(
     shapes = [
         f"{k} (checkpoint {tuple(v.shape)}, model {tuple(wanted[k].shape)})"
         for k, v in remapped.items()
-        if k in wanted and hasattr(v, "shape") and hasattr(wanted[k], "shape") and tuple(v.shape) != tuple(wanted[k].shape)
+        if k in wanted
+        and hasattr(v, "shape")
+        and hasattr(wanted[k], "shape")
+        and tuple(v.shape) != tuple(wanted[k].shape)
     ]
     if shapes or (strict and (missing or unexpected)):
         raise CheckpointError(_mismatch_message(missing if strict else [], unexpected if strict else [], shapes))
@@ -97,7 +100,9 @@ def _read(path: str | os.PathLike[str]) -> Any:
             "weights_only=True and will not run them: save model.state_dict() instead."
         ) from None
     except Exception as exc:  # a truncated or foreign file fails deep in the unpickler, in many ways
-        raise CheckpointError(f"{name} is not a readable torch checkpoint ({_first_line_naming(str(exc), ())}).") from None
+        raise CheckpointError(
+            f"{name} is not a readable torch checkpoint ({_first_line_naming(str(exc), ())})."
+        ) from None
 
 
 def _first_line_naming(text: str, markers: tuple[str, ...]) -> str:
@@ -140,7 +145,7 @@ def _wrapper_prefix(keys: list[str]) -> str:
         return ""
     prefixes = [_split(k)[0].split(".")[:-1] for k in keys]
     common: list[str] = []
-    for segments in zip(*prefixes):
+    for segments in zip(*prefixes, strict=False):
         if len(set(segments)) != 1:
             break
         common.append(segments[0])
@@ -163,11 +168,11 @@ def _remap(state: Mapping[str, Any], wanted: list[str]) -> tuple[dict[str, Any],
     wanted_set = set(wanted)
     for src_prefix in _shortenings(_wrapper_prefix(list(state))):
         for dst_prefix in _shortenings(_wrapper_prefix(wanted)):
-            model_name = {_canonical(k[len(dst_prefix):]): k for k in wanted}
+            model_name = {_canonical(k[len(dst_prefix) :]): k for k in wanted}
             remapped: dict[str, Any] = {}
             source_name: dict[str, str] = {}
             for key, value in state.items():
-                rest = key[len(src_prefix):]
+                rest = key[len(src_prefix) :]
                 name = model_name.get(_canonical(rest), dst_prefix + rest)
                 remapped[name] = value
                 source_name[name] = key

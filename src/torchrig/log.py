@@ -61,7 +61,7 @@ def _rank() -> str:
     try:
         if dist is not None and dist.is_available() and dist.is_initialized():
             return str(dist.get_rank())
-    except Exception:  # a half-torn-down process group must not break logging
+    except Exception:  # noqa: S110 - a half-torn-down process group must not break logging
         pass
     return "-"
 
@@ -77,7 +77,9 @@ def _worker_id() -> int | None:
     return None if info is None else int(info.id)
 
 
-def setup(level: int | str = "INFO", file: str | os.PathLike[str] | None = None, *, stream: TextIO | None = None) -> logging.Logger:
+def setup(
+    level: int | str = "INFO", file: str | os.PathLike[str] | None = None, *, stream: TextIO | None = None
+) -> logging.Logger:
     """Configure the root logger of this process (and, through the environment, of its children).
 
     ``level`` is a name (``"DEBUG"``) or a number; ``file`` adds a file every process appends to;

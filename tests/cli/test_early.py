@@ -24,10 +24,10 @@ def fake_gather(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     early.take()  # leave nothing pending for the next test
 
 
-@pytest.mark.parametrize(
-    "argv", [["doctor"], ["doctor", "--json"], ["--debug", "doctor", "--markdown", "--strict"]]
-)
-def test_a_live_doctor_starts_its_probes_early_and_hands_them_over_once(argv: list[str], fake_gather: list[bool]) -> None:
+@pytest.mark.parametrize("argv", [["doctor"], ["doctor", "--json"], ["--debug", "doctor", "--markdown", "--strict"]])
+def test_a_live_doctor_starts_its_probes_early_and_hands_them_over_once(
+    argv: list[str], fake_gather: list[bool]
+) -> None:
     early.start_if_doctor(argv)
     pending = early.take()
     assert pending is not None and pending.result(timeout=10).report_format == "early"
@@ -37,8 +37,15 @@ def test_a_live_doctor_starts_its_probes_early_and_hands_them_over_once(argv: li
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["selftest"], ["doctor", "--quick"], ["doctor", "--report", "f.txt"], ["doctor", "--report=f.txt"],
-     ["doctor", "--help"], ["env", "plan", "doctor"]],
+    [
+        [],
+        ["selftest"],
+        ["doctor", "--quick"],
+        ["doctor", "--report", "f.txt"],
+        ["doctor", "--report=f.txt"],
+        ["doctor", "--help"],
+        ["env", "plan", "doctor"],
+    ],
 )
 def test_anything_but_a_live_doctor_starts_nothing(argv: list[str], fake_gather: list[bool]) -> None:
     early.start_if_doctor(argv)
@@ -46,7 +53,8 @@ def test_anything_but_a_live_doctor_starts_nothing(argv: list[str], fake_gather:
 
 
 def test_a_usage_error_after_the_probes_started_early_is_still_a_plain_usage_error() -> None:
-    proc = subprocess.run([sys.executable, "-m", "torchrig", "doctor", "--no-such-option"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torchrig", "doctor", "--no-such-option"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     assert "No such option" in proc.stderr and "Traceback" not in proc.stderr

@@ -13,7 +13,9 @@ import pytest
 pytest.importorskip("torch")
 
 
-def make_jpegs(root: Path, classes: int = 3, per_class: int = 6, size: tuple[int, int] = (40, 48), seed: int = 0) -> Path:
+def make_jpegs(
+    root: Path, classes: int = 3, per_class: int = 6, size: tuple[int, int] = (40, 48), seed: int = 0
+) -> Path:
     from PIL import Image
 
     rng = np.random.default_rng(seed)
@@ -35,10 +37,17 @@ def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"  # created 0700 by the store
 
 
-def run_py(code: str, *args: str, timeout: float = 120, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_py(
+    code: str, *args: str, timeout: float = 120, check: bool = True, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter (a separate process, like an independently launched rank)."""
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], capture_output=True, text=True, input=input,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"subprocess failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from torchrig.data import CachedDataset, ImageFolder
-from torchrig.data import cachefile, directories, inspection
 from torchrig._core.errors import UserError
+from torchrig.data import CachedDataset, ImageFolder, directories, inspection
 
 from .conftest import make_jpegs, run_py
 
@@ -22,7 +21,7 @@ def test_cached_items_equal_the_dataset_items_and_the_second_read_hits(images: P
     with CachedDataset(base, directory=cache_dir) as ds:
         first = ds.__getitems__(list(range(len(ds))))
         second = ds.__getitems__(list(range(len(ds))))
-        for i, ((a, la), (b, lb)) in enumerate(zip(first, second)):
+        for i, ((a, la), (b, lb)) in enumerate(zip(first, second, strict=False)):
             x, lx = base[i]
             assert torch.equal(a, x) and torch.equal(b, x) and la == lb == lx
             assert b.shape == (3, 32, 32) and b.dtype == torch.uint8
@@ -116,7 +115,10 @@ def test_a_changed_dataset_gets_a_new_cache_never_stale_samples(tmp_path: Path, 
         with CachedDataset(ImageFolder(root, size=16), directory=cache_dir) as after:
             assert after.location != old
             assert torch.equal(after[0][0], ImageFolder(root, size=16)[0][0])
-    with CachedDataset(Tokens(10), directory=cache_dir) as a, CachedDataset(Tokens(10, salt=1), directory=cache_dir) as b:
+    with (
+        CachedDataset(Tokens(10), directory=cache_dir) as a,
+        CachedDataset(Tokens(10, salt=1), directory=cache_dir) as b,
+    ):
         assert a.location != b.location, "without fingerprint(), sampled item bytes tell datasets apart"
 
 
@@ -200,14 +202,17 @@ def test_persist_keeps_the_cache_for_the_next_process(images: Path) -> None:
         ds.__getitems__(list(range(len(ds))))
         path = ds.location
     assert path.exists() and path.is_relative_to(directories.disk_directory())
-    out = run_py("""
+    out = run_py(
+        """
         import sys
         from torchrig.data import CachedDataset, ImageFolder
         ds = CachedDataset(ImageFolder(sys.argv[1], size=16), persist=True)
         before = ds.stats()
         ds.__getitems__(list(range(len(ds))))
         print(before["items"], ds.stats()["hits"] - before["hits"], ds.stats()["location"])
-    """, str(images)).stdout.split()
+    """,
+        str(images),
+    ).stdout.split()
     n = len(ImageFolder(images))
     assert out == [str(n), str(n), str(path)], "the next run starts warm: every read a hit"
     assert inspection.remove_cache(path) == "removed" and not path.exists()
@@ -218,12 +223,13 @@ def test_an_empty_or_unsupported_dataset_is_a_clear_error(cache_dir: Path) -> No
         CachedDataset([], directory=cache_dir)
     with pytest.raises(UserError, match="contains a object"):
         CachedDataset([object()], directory=cache_dir)
-    with pytest.raises(UserError, match="the image folder .* does not exist"):
+    with pytest.raises(UserError, match=r"the image folder .* does not exist"):
         ImageFolder(cache_dir / "nowhere")
 
 
 def test_with_checksums_a_record_changed_behind_our_back_reads_as_a_miss(
-        images: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    images: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The visibility rule for CPUs without x86's store order (store.py, P5), exercised here."""
     monkeypatch.setenv("TORCHRIG_CACHE_CHECKSUMS", "1")
     base = ImageFolder(images, size=16)
@@ -236,11 +242,12 @@ def test_with_checksums_a_record_changed_behind_our_back_reads_as_a_miss(
         got = ds.__getitems__([2, 3, 4])
         after = ds.stats()
         assert after["hits"] - before["hits"] == 2 and after["misses"] - before["misses"] == 1
-        assert all(torch.equal(g[0], base[i][0]) for g, i in zip(got, (2, 3, 4)))
+        assert all(torch.equal(g[0], base[i][0]) for g, i in zip(got, (2, 3, 4), strict=False))
 
 
-def test_a_default_shm_directory_made_by_another_user_falls_back_to_disk(images: Path, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_default_shm_directory_made_by_another_user_falls_back_to_disk(
+    images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A stand-in for /dev/shm/torchrig-<uid>, through the seam every process reads (TORCHRIG_SHM_DIR).
     squatted = tmp_path / "shm" / f"torchrig-{os.geteuid()}"
     squatted.mkdir(parents=True, mode=0o700)
@@ -289,8 +296,10 @@ def test_persist_needs_a_fingerprint_method_or_an_explicit_name(cache_dir: Path)
             return "labels v1"
 
     paths = []
-    for ds in (CachedDataset(Labelled(), directory=cache_dir, persist=True, name="labels-v1"),
-               CachedDataset(Versioned(), directory=cache_dir, persist=True)):
+    for ds in (
+        CachedDataset(Labelled(), directory=cache_dir, persist=True, name="labels-v1"),
+        CachedDataset(Versioned(), directory=cache_dir, persist=True),
+    ):
         with ds:
             paths.append(ds.location)
     assert all(p.exists() for p in paths)

@@ -12,7 +12,9 @@ from torchrig.data import CachedDataset, ImageFolder
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "torchrig", "cache", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "torchrig", "cache", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_command_needs_no_torch() -> None:
@@ -36,7 +38,9 @@ def test_list_stats_and_clear_tell_in_use_idle_and_foreign_apart(images: Path, c
         assert states == {"live": "in use", "kept": "idle", "theirs": "foreign"}
 
         stats = json.loads(cli("stats", "live", "--json", "--dir", str(cache_dir)).stdout)["cache"]
-        assert stats["hits"] == live.stats()["hits"] and stats["misses"] == live.stats()["misses"] == 2  # 1 twice in one batch
+        assert (
+            stats["hits"] == live.stats()["hits"] and stats["misses"] == live.stats()["misses"] == 2
+        )  # 1 twice in one batch
         assert stats["items"] == 9 and stats["location"] == str(live.location)
         text = cli("stats", "live", "--dir", str(cache_dir)).stdout
         assert "in use" in text and "9 of 18" in text
@@ -52,12 +56,17 @@ def test_list_stats_and_clear_tell_in_use_idle_and_foreign_apart(images: Path, c
 
 
 def test_bad_requests_are_one_sentence_and_exit_2(cache_dir: Path) -> None:
-    for args, words in ((("clear",), "give a cache name or --all"), (("stats", "nope", "--dir", str(cache_dir)), "no cache named")):
+    for args, words in (
+        (("clear",), "give a cache name or --all"),
+        (("stats", "nope", "--dir", str(cache_dir)), "no cache named"),
+    ):
         proc = cli(*args)
         assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_clear_skips_a_symlink_named_like_a_cache_and_clears_the_rest(images: Path, cache_dir: Path, tmp_path: Path) -> None:
+def test_clear_skips_a_symlink_named_like_a_cache_and_clears_the_rest(
+    images: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     with CachedDataset(ImageFolder(images, size=8), directory=cache_dir, name="kept", persist=True) as kept:
         kept_path = kept.location
     target = tmp_path / "precious"
@@ -70,6 +79,6 @@ def test_clear_skips_a_symlink_named_like_a_cache_and_clears_the_rest(images: Pa
     assert done.returncode == 0, done.stderr
     assert "removed kept" in done.stdout and "a symlink, not a cache file" in done.stdout
     assert not kept_path.exists() and link.is_symlink() and target.read_text() == "keep me"
-    from torchrig.data import cachefile, directories, inspection, store
+    from torchrig.data import inspection
 
     assert inspection.remove_cache(link) == "not a cache file" and link.is_symlink()  # a link planted after the listing

@@ -15,7 +15,7 @@ def _equal(a, b) -> bool:
     if isinstance(a, np.ndarray):
         return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
     if isinstance(a, (tuple, list)):
-        return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+        return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=False))
     if isinstance(a, dict):
         return list(a) == list(b) and all(_equal(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
@@ -69,7 +69,7 @@ def test_numpy_scalars_come_back_as_numpy_scalars_of_the_same_dtype() -> None:
     records = np.zeros((1, fixed.record_size), np.uint8)
     record = np.concatenate(fixed.encode(item))
     records[0, : record.size] = record
-    back, = fixed.decode_batch(records)
+    (back,) = fixed.decode_batch(records)
     assert _equal(item, back) and type(back[1]) is np.int64 and type(back[3]) is np.float64
     ragged = (np.ones(5, np.uint8), labels[3], "x", np.float32(2.0))
     var = Layout(strip_shapes(describe(ragged)[0]), fixed=False)

@@ -30,7 +30,7 @@ def _draws(**kwargs) -> list[tuple[float, float, float, int]]:
     loader = make_loader(Draws(), batch_size=4, num_workers=2, multiprocessing_context="fork", **kwargs)
     out = []
     for t, n, r, w in loader:
-        out += list(zip(t.tolist(), n.tolist(), r.tolist(), w.tolist()))
+        out += list(zip(t.tolist(), n.tolist(), r.tolist(), w.tolist(), strict=False))
     return out
 
 

@@ -23,7 +23,9 @@ def open_one(label="t"):
 
 
 def test_a_store_collected_while_its_directory_lock_is_held_does_not_deadlock(cache_dir: Path) -> None:
-    code = _OPEN + """
+    code = (
+        _OPEN
+        + """
 gc.disable()
 s = open_one()
 cycle = [s]; cycle.append(cycle)  # only the cyclic collector can free it
@@ -38,6 +40,7 @@ with directories.directory_lock(d):
     store.clean_stale(d)
 assert not path.exists()
 """
+    )
     try:
         proc = run_py(code, str(cache_dir), timeout=20)
     except subprocess.TimeoutExpired:
@@ -50,20 +53,24 @@ def test_a_fifo_named_like_a_cache_blocks_neither_listing_nor_attaching_nor_clea
     import os
     import sys
 
-    from torchrig.data import cachefile, directories, inspection, store
+    from torchrig.data import directories, inspection
 
     directories.ensure_directory(cache_dir)
     fifo = cache_dir / "odd-0123.cache"
     os.mkfifo(fifo, 0o600)
     cli = [sys.executable, "-m", "torchrig", "cache"]
     try:
-        listing = subprocess.run([*cli, "list", "--json", "--dir", str(cache_dir)], capture_output=True, text=True, timeout=20)
-        entry, = json.loads(listing.stdout)["caches"]
+        listing = subprocess.run(
+            [*cli, "list", "--json", "--dir", str(cache_dir)], capture_output=True, text=True, timeout=20
+        )
+        (entry,) = json.loads(listing.stdout)["caches"]
         assert entry["state"] == "not a cache" and entry["problem"] == "a FIFO"
         # An attach in that directory looks at every *.cache for stale ones (P3).
         proc = run_py(_OPEN + "s = open_one(); s.close(); print('attached')", str(cache_dir), timeout=20)
         assert "attached" in proc.stdout
-        done = subprocess.run([*cli, "clear", "--all", "--dir", str(cache_dir)], capture_output=True, text=True, timeout=20)
+        done = subprocess.run(
+            [*cli, "clear", "--all", "--dir", str(cache_dir)], capture_output=True, text=True, timeout=20
+        )
         assert done.returncode == 0 and "a FIFO, not a cache file" in done.stdout
         assert inspection.remove_cache(fifo) == "not a cache file" and fifo.exists()
     except subprocess.TimeoutExpired:
@@ -77,10 +84,21 @@ def test_the_batch_read_buffer_is_reused_only_once_nothing_refers_to_it(cache_di
 
     import numpy as np
 
-    from torchrig.data import cachefile, directories, inspection, store
+    from torchrig.data import cachefile, store
 
-    h = cachefile.Header(fingerprint="b" * 64, label="buf", n_items=4, mode="direct", record_size=8, capacity=32,
-                     spec={}, persist=False, checksums=False, created=time.time(), creator_pid=os.getpid())
+    h = cachefile.Header(
+        fingerprint="b" * 64,
+        label="buf",
+        n_items=4,
+        mode="direct",
+        record_size=8,
+        capacity=32,
+        spec={},
+        persist=False,
+        checksums=False,
+        created=time.time(),
+        creator_pid=os.getpid(),
+    )
     s = store.open_store(cache_dir, h)
     try:
         for i in range(4):

@@ -9,8 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from torchrig.data import make_loader
-from torchrig.data import transport
+from torchrig.data import make_loader, transport
 from torchrig.data.cachefile import TOTAL_STORE_ORDER as _TSO
 
 pytestmark = pytest.mark.skipif(not _TSO, reason="the ring transport is used on x86-64 only")
@@ -21,7 +20,12 @@ class Mixed:
         return 37
 
     def __getitem__(self, i: int):
-        return {"x": torch.full((3, 8, 8), i, dtype=torch.float32), "y": i, "w": i / 2, "pair": (torch.tensor([i, -i]), True)}
+        return {
+            "x": torch.full((3, 8, 8), i, dtype=torch.float32),
+            "y": i,
+            "w": i / 2,
+            "pair": (torch.tensor([i, -i]), True),
+        }
 
 
 def _same(a, b) -> bool:
@@ -30,28 +34,29 @@ def _same(a, b) -> bool:
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=False))
     return a == b
 
 
 @pytest.mark.slow
 def test_batches_equal_the_stock_collate_and_stay_valid_after_the_slot_is_reused() -> None:
-    ring = make_loader(Mixed(), batch_size=5, shuffle=False, num_workers=2, persistent_workers=True,
-                       multiprocessing_context="fork")
+    ring = make_loader(
+        Mixed(), batch_size=5, shuffle=False, num_workers=2, persistent_workers=True, multiprocessing_context="fork"
+    )
     assert isinstance(ring, transport.RingLoader)
     stock = list(DataLoader(Mixed(), batch_size=5, shuffle=False))
     for _ in range(2):  # two epochs: every slot reused several times while earlier batches are held
         got = list(ring)
-        assert len(got) == len(stock) and all(_same(a, b) for a, b in zip(got, stock))
+        assert len(got) == len(stock) and all(_same(a, b) for a, b in zip(got, stock, strict=False))
         assert not any(isinstance(b, transport.RingBatch) for b in got)
     assert ring.ring_batches == 2 * len(stock), "every batch came through a ring"
     first = next(iter(ring))  # a partial epoch: the unread batches free their slots when dropped
     assert _same(first, stock[0])
-    assert all(_same(a, b) for a, b in zip(list(ring), stock)), "no slot stayed taken"
+    assert all(_same(a, b) for a, b in zip(list(ring), stock, strict=False)), "no slot stayed taken"
 
 
 def test_a_slot_never_freed_falls_back_to_the_stock_collate(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transport, "get_worker_info", lambda: object())
+    monkeypatch.setattr(transport, "get_worker_info", object)
     monkeypatch.setattr(transport, "_WAIT_S", 0.05)
     collate = transport.RingCollate(2)
     items = [Mixed()[i] for i in range(4)]
@@ -62,16 +67,18 @@ def test_a_slot_never_freed_falls_back_to_the_stock_collate(monkeypatch: pytest.
 
 
 def test_a_batch_with_strings_goes_the_stock_way(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transport, "get_worker_info", lambda: object())
+    monkeypatch.setattr(transport, "get_worker_info", object)
     out = transport.RingCollate(2)([("a", torch.zeros(2)), ("b", torch.ones(2))])
     assert not isinstance(out, transport.RingBatch)
     assert list(out[0]) == ["a", "b"] and torch.equal(out[1], torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
 
 
 def test_the_runtime_without_torch_says_so_in_one_sentence() -> None:
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from torchrig._core.errors import TorchMissingError\n"
-            "try:\n    from torchrig.data import CachedDataset\nexcept TorchMissingError as e:\n    print('ok', e)\n")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from torchrig._core.errors import TorchMissingError\n"
+        "try:\n    from torchrig.data import CachedDataset\nexcept TorchMissingError as e:\n    print('ok', e)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.startswith("ok torchrig.data needs PyTorch")
 
@@ -82,9 +89,9 @@ def test_pinning_is_the_one_copy_and_frees_the_slot(monkeypatch: pytest.MonkeyPa
     import pickle
     from multiprocessing.reduction import ForkingPickler
 
-    import torch.multiprocessing  # noqa: F401  (registers the shared-storage reductions the queues use)
+    import torch.multiprocessing
 
-    monkeypatch.setattr(transport, "get_worker_info", lambda: object())
+    monkeypatch.setattr(transport, "get_worker_info", object)
     pinned = []
     monkeypatch.setattr(torch.Tensor, "pin_memory", lambda t, *a: pinned.append(1) or t.clone())
     items = [Mixed()[i] for i in range(3)]

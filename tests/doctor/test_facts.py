@@ -10,8 +10,11 @@ from torchrig.doctor.facts import Facts, Gpu, GpuFacts, TorchFacts
 
 
 def test_facts_round_trip_through_json() -> None:
-    facts = Facts(gpus=GpuFacts(devices=[Gpu(index=0, name="NVIDIA H100 80GB HBM3", compute_capability="9.0")]),
-                  torch=TorchFacts(version="2.13.0+cu130", arch_list=["sm_90"]), timings={"torch": 2})
+    facts = Facts(
+        gpus=GpuFacts(devices=[Gpu(index=0, name="NVIDIA H100 80GB HBM3", compute_capability="9.0")]),
+        torch=TorchFacts(version="2.13.0+cu130", arch_list=["sm_90"]),
+        timings={"torch": 2},
+    )
     again = Facts.from_dict(json.loads(json.dumps(facts.to_dict())))
     assert again == Facts.from_dict(facts.to_dict())
     assert again.gpus.devices[0].compute_capability == "9.0" and again.timings == {"torch": 2.0}

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from torchrig._core.errors import UserError
+from torchrig._core.seams.runner import Completed, FakeRunner
 from torchrig.envs.executors import (
     MARKER,
     CondaExecutor,
@@ -23,16 +25,14 @@ from torchrig.envs.executors import (
     create,
     read_marker,
 )
-from torchrig.knowledge.builds import Target, plan
 from torchrig.envs.spec import read_env_file
-from torchrig._core.errors import UserError
-from torchrig._core.seams.runner import Completed, FakeRunner
+from torchrig.knowledge.builds import Target, plan
 
 PLAN = plan(Target(driver="580.95.05", capabilities=("8.6",)), torch="2.13", python="3.12")
 
 
 def _which(available: dict[str, str]):
-    return lambda name: available.get(name)
+    return available.get
 
 
 def test_conda_family_first_then_uv_then_venv(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_conda_family_first_then_uv_then_venv(tmp_path: Path) -> None:
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
     venv = choose_executor(runner, python=here, which=_which({}))
     assert type(venv) is VenvExecutor and venv.python == sys.executable
-    with pytest.raises(UserError, match="Python 3.99 is not on PATH"):
+    with pytest.raises(UserError, match=r"Python 3\.99 is not on PATH"):
         choose_executor(runner, python="3.99", which=_which({}))
 
 

@@ -14,9 +14,8 @@ import pytest
 from packaging.version import Version
 
 from torchrig import knowledge as k
-from torchrig.knowledge.builds import Target, plan, show_driver
 from torchrig._core.errors import UserError
-from torchrig.doctor.facts import DriverFacts, Facts, Gpu, GpuFacts, PciDevice, SystemFacts
+from torchrig.knowledge.builds import Target, plan, show_driver
 
 # Real driver versions as nvidia-smi prints them (release notes, recorded outputs in public issues).
 R580 = "580.95.05"
@@ -169,13 +168,10 @@ def test_gpus_of_unknown_capability_are_planned_by_the_driver_and_say_so() -> No
 def test_under_wsl_the_windows_driver_column_counts() -> None:
     # WSL's nvidia-smi shows the Windows driver, e.g. 551.86 (CUDA 12.4 era): >= 528.33, so CUDA 12 builds run
     assert (
-        plan(Target(driver="551.86", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant
-        == "cu129"
+        plan(Target(driver="551.86", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant == "cu129"
     )
     # 527.41 is CUDA 12.0's Windows GA driver but below the Windows minor-compat floor 528.33
-    assert (
-        plan(Target(driver="527.41", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant is None
-    )
+    assert plan(Target(driver="527.41", capabilities=(RTX3090,), wsl=True), torch="2.13", python="3.12").variant is None
     assert plan(Target(driver="527.41", capabilities=(RTX3090,)), torch="2.13", python="3.12").variant == "cu129"
 
 
@@ -187,7 +183,7 @@ def test_an_exact_patch_release_without_a_build_is_not_offered_it() -> None:
     exact = plan(machine, torch="2.12.0", python="3.12")
     assert exact.variant is None
     assert any(
-        r.variant == "cu129" and "torch 2.12.0 has no cu129 build (it came with 2.12.1)" == r.why
+        r.variant == "cu129" and r.why == "torch 2.12.0 has no cu129 build (it came with 2.12.1)"
         for r in exact.rejected
     )
     assert (exact.suggestions[0].torch, exact.suggestions[0].variant) == ("2.12.1", "cu129")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from torchrig.envs.spec import check_name, read_env_file
 from torchrig._core.errors import UserError
+from torchrig.envs.spec import check_name, read_env_file
 
 
 @pytest.mark.parametrize("name", ["torch", "py3.12-cu126", "A_b.c-1", "x" * 64])

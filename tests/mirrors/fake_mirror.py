@@ -211,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # keep test output clean
         pass
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         fake = self.server.behaviour
         path = self.path.split("?")[0]
         with self.server.lock:
@@ -225,8 +225,12 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             status, body, extra = answer.status, answer.body, {}
         self.send_response(status)
-        for k, v in {"Content-Type": answer.content_type, "Content-Length": str(len(body)), **answer.headers,
-                     **extra}.items():
+        for k, v in {
+            "Content-Type": answer.content_type,
+            "Content-Length": str(len(body)),
+            **answer.headers,
+            **extra,
+        }.items():
             self.send_header(k, v)
         self.end_headers()
         try:

@@ -17,8 +17,13 @@ TUNA = "https://pypi.tuna.tsinghua.edu.cn/simple"
 
 def pip_index_url() -> str | None:
     """What `pip config list` says global.index-url is, run as a real pip in this environment."""
-    proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "config", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
     assert proc.returncode == 0, proc.stderr
     found = re.search(r"^global\.index-url='([^']*)'$", proc.stdout, re.M)
     return found.group(1) if found else None

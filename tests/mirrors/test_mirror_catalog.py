@@ -52,7 +52,7 @@ def test_user_mirrors_come_from_xdg_config_home_and_may_override(sandbox_home: P
         ("[mirror.acme]\ntitle = 'nothing'\n", "serves nothing"),
         ('[mirror.ACME]\npypi = "https://x/simple"\n', "must be lower-case"),
         ('[mirror.acme]\npypi = "https://x/simple`id`"\n', "characters a mirror URL never has"),
-        ('[mirror.acme]\npytorch = "https://x/whl"\npytorch_format = "wheelhouse"\n', "must be \"simple\" or \"flat\""),
+        ('[mirror.acme]\npytorch = "https://x/whl"\npytorch_format = "wheelhouse"\n', 'must be "simple" or "flat"'),
     ],
 )
 def test_a_bad_user_file_is_one_sentence(sandbox_home: Path, text: str, message: str) -> None:
@@ -83,8 +83,17 @@ def test_an_upper_case_http_scheme_is_just_as_insecure(sandbox_home: Path) -> No
 
 @pytest.mark.parametrize(
     "url",
-    ["https://a.example/simple\n", "https://a.example/ simple", 'https://a.example/"', "https://a.example/$HOME",
-     "https://a.example/#frag", "https://a.example;rm", "//a.example/simple", "https://:99/x", "https://a.example:99999/"],
+    [
+        "https://a.example/simple\n",
+        "https://a.example/ simple",
+        'https://a.example/"',
+        "https://a.example/$HOME",
+        "https://a.example/#frag",
+        "https://a.example;rm",
+        "//a.example/simple",
+        "https://:99/x",
+        "https://a.example:99999/",
+    ],
 )
 def test_validate_url_rejects_anything_that_could_escape_a_config_value(url: str) -> None:
     with pytest.raises(UserError):

@@ -82,7 +82,7 @@ def test_a_config_that_does_not_parse_is_left_untouched_and_nothing_else_is_writ
     broken = home / ".condarc"
     broken.write_text("channels:\n  - conda-forge\n bad: [indent\n")
     before = snapshot(home)
-    code, out, err = cli("mirror", "use", "tuna")
+    code, _out, err = cli("mirror", "use", "tuna")
     assert code == 2
     # main() prints through rich, which wraps at 80 columns when not on a terminal: compare the words
     assert " ".join(err.split()) == f"torchrig: {broken} is not valid YAML at line 3; torchrig left it untouched."
@@ -91,8 +91,13 @@ def test_a_config_that_does_not_parse_is_left_untouched_and_nothing_else_is_writ
 
 def test_broken_file_exits_non_zero_without_a_traceback_in_a_real_process(home: Path) -> None:
     (home / ".config" / "pip" / "pip.conf").write_text("[global\nindex-url = x\n")
-    proc = subprocess.run([sys.executable, "-m", "torchrig", "mirror", "use", "tuna", "--for", "pip"],
-                          capture_output=True, text=True, timeout=60, env=os.environ.copy())
+    proc = subprocess.run(
+        [sys.executable, "-m", "torchrig", "mirror", "use", "tuna", "--for", "pip"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ.copy(),
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     message = " ".join(proc.stderr.split())
     assert message.startswith(f"torchrig: {home / '.config/pip/pip.conf'} is not a valid pip config file")
@@ -206,9 +211,11 @@ def test_show_names_a_venv_pip_conf_and_another_condarc(home: Path, cli, monkeyp
 def test_scopes_each_tool_cannot_hold_are_refused_or_skipped(home: Path, cli, monkeypatch) -> None:
     code, _, err = cli("mirror", "use", "tuna", "--for", "pip", "--scope", "project")
     assert code == 2 and "pip has no project-scope setting" in err
-    code, out, err = cli("mirror", "use", "tuna", "--scope", "project")
+    code, _out, err = cli("mirror", "use", "tuna", "--scope", "project")
     assert code == 0 and "left pip alone" in err and "left conda alone" in err
-    assert (home / "uv.toml").read_text() == '[[index]]\nurl = "https://pypi.tuna.tsinghua.edu.cn/simple"\ndefault = true\n'
+    assert (
+        home / "uv.toml"
+    ).read_text() == '[[index]]\nurl = "https://pypi.tuna.tsinghua.edu.cn/simple"\ndefault = true\n'
 
 
 def test_a_mirror_that_does_not_serve_a_target_says_who_does(home: Path, cli) -> None:
@@ -223,10 +230,12 @@ def test_list_includes_the_users_own_mirrors(home: Path, cli) -> None:
     cfg = home / ".config" / "torchrig" / "mirrors.toml"
     cfg.parent.mkdir(parents=True)
     cfg.write_text('[mirror.acme]\ntitle = "ACME internal"\npypi = "https://pypi.acme.example/simple"\n')
-    code, out, _ = cli("mirror", "list", "--json")
+    _code, out, _ = cli("mirror", "list", "--json")
     data = json.loads(out)
     names = [m["name"] for m in data["mirrors"]]
-    assert {"tuna", "bfsu", "sjtu", "nju", "aliyun", "tencent", "huawei", "cernet", "pypi", "hf-mirror", "acme"} <= set(names)
+    assert {"tuna", "bfsu", "sjtu", "nju", "aliyun", "tencent", "huawei", "cernet", "pypi", "hf-mirror", "acme"} <= set(
+        names
+    )
     acme = next(m for m in data["mirrors"] if m["name"] == "acme")
     assert acme["targets"] == {"pip": "https://pypi.acme.example/simple", "uv": "https://pypi.acme.example/simple"}
     assert acme["origin"] == str(cfg)
@@ -257,7 +266,9 @@ def test_restore_dry_run_shows_the_way_back_and_writes_nothing(home: Path, cli) 
     after = snapshot(home)
     code, out, _ = cli("mirror", "restore", "--dry-run")
     uv = home / ".config" / "uv" / "uv.toml"
-    assert code == 0 and f"--- {uv}\n+++ {uv}\n" in out and '-url = "https://mirrors.bfsu.edu.cn/pypi/web/simple"' in out
+    assert (
+        code == 0 and f"--- {uv}\n+++ {uv}\n" in out and '-url = "https://mirrors.bfsu.edu.cn/pypi/web/simple"' in out
+    )
     assert snapshot(home) == after
 
 

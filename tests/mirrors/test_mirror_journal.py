@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from torchrig._core.errors import UserError
 from torchrig._core.atomic import write_atomic
+from torchrig._core.errors import UserError
 from torchrig.mirrors.journal import FileChange, Journal
 
 

@@ -44,7 +44,9 @@ def test_a_stale_index_ranks_below_a_fresh_one_even_when_faster(network, user_ca
 
 def test_failing_and_unreachable_mirrors_rank_last_with_the_reason(network, user_catalog) -> None:
     with network.mirror(status=503) as broken, network.mirror() as good:
-        cat = user_catalog(broken.toml("broken") + good.toml("good") + '[mirror.gone]\npypi = "http://gone.mirror.test/simple"\n')
+        cat = user_catalog(
+            broken.toml("broken") + good.toml("good") + '[mirror.gone]\npypi = "http://gone.mirror.test/simple"\n'
+        )
         results = probe(cat, _pairs(cat, ["broken", "gone", "good"], "pypi"), timeout=3)
     assert results[0].mirror == "good" and results[0].ok
     by = {r.mirror: r for r in results}
@@ -73,8 +75,9 @@ def test_a_redirector_by_design_is_noted_but_not_demoted(network, user_catalog) 
 
 def _probe_one(cat, name: str, service: str) -> ProbeResult:
     with http.client(timeout=5) as client:
-        return probe_one(client, cat.get(name), service, cat.probe_specs[service], timeout=5,
-                         page_cap=1 << 20, range_bytes=1 << 16)
+        return probe_one(
+            client, cat.get(name), service, cat.probe_specs[service], timeout=5, page_cap=1 << 20, range_bytes=1 << 16
+        )
 
 
 def test_a_redirect_from_https_to_http_on_the_same_host_is_flagged_and_not_followed(network, user_catalog) -> None:

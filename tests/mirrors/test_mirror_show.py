@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from torchrig.mirrors.show import resolve
 from torchrig._core.seams import Root
+from torchrig.mirrors.show import resolve
 
 TUNA = "https://pypi.tuna.tsinghua.edu.cn/simple"
 
@@ -20,7 +20,14 @@ def write(path: Path, text: str) -> Path:
 
 @pytest.fixture
 def env(sandbox_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    for var in ("VIRTUAL_ENV", "CONDA_PREFIX", "UV_NO_CONFIG", "UV_CONFIG_FILE", "XDG_CONFIG_DIRS", "CONDA_CHANNEL_ALIAS"):
+    for var in (
+        "VIRTUAL_ENV",
+        "CONDA_PREFIX",
+        "UV_NO_CONFIG",
+        "UV_CONFIG_FILE",
+        "XDG_CONFIG_DIRS",
+        "CONDA_CHANNEL_ALIAS",
+    ):
         monkeypatch.delenv(var, raising=False)
     project = tmp_path / "project"
     project.mkdir()
@@ -29,7 +36,7 @@ def env(sandbox_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def view(tool: str, env, **kw):
-    home, project, machine = env
+    _home, project, machine = env
     return resolve((tool,), root=machine, cwd=project, **kw)[0]
 
 
@@ -60,8 +67,10 @@ def test_pip_config_file_wins_and_hides_the_user_files(env, monkeypatch) -> None
 
 def test_pip_install_section_beats_global_and_trusted_host_is_called_out(env) -> None:
     home, _, _ = env
-    write(home / ".config/pip/pip.conf",
-          f"[global]\nindex-url = {TUNA}\ntrusted-host = pypi.tuna.tsinghua.edu.cn\n[install]\nindex-url = https://i/simple\n")
+    write(
+        home / ".config/pip/pip.conf",
+        f"[global]\nindex-url = {TUNA}\ntrusted-host = pypi.tuna.tsinghua.edu.cn\n[install]\nindex-url = https://i/simple\n",
+    )
     v = view("pip", env)
     assert v.value == "https://i/simple" and v.source.endswith("[install]")
     assert any("trusted-host" in w and "certificate" in w for w in v.warnings)
@@ -73,7 +82,10 @@ def test_uv_environment_and_project_layers(env, monkeypatch) -> None:
     assert view("uv", env).value == TUNA
     write(project / "pyproject.toml", '[project]\nname = "x"\n')
     assert view("uv", env).value == TUNA  # no [tool.uv]: uv skips the file
-    write(project / "pyproject.toml", '[project]\nname = "x"\n[[tool.uv.index]]\nurl = "https://proj/simple"\ndefault = true\n')
+    write(
+        project / "pyproject.toml",
+        '[project]\nname = "x"\n[[tool.uv.index]]\nurl = "https://proj/simple"\ndefault = true\n',
+    )
     v = view("uv", env, ours={"uv": user})
     assert v.value == "https://proj/simple" and v.source == f"{project / 'pyproject.toml'} [tool.uv]"
     monkeypatch.setenv("UV_INDEX_URL", "https://deprecated/simple")
@@ -88,12 +100,17 @@ def test_uv_environment_and_project_layers(env, monkeypatch) -> None:
 def test_conda_custom_channel_beats_a_later_alias_and_condarc_env_var_is_last(env, monkeypatch) -> None:
     home, _, machine = env
     write(machine.path("/etc/conda/.condarc"), "channel_alias: https://mirrors.x.edu.cn/anaconda/cloud\n")
-    user = write(home / ".condarc", "custom_channels:\n  conda-forge: https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud\n")
+    user = write(
+        home / ".condarc", "custom_channels:\n  conda-forge: https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud\n"
+    )
     v = view("conda", env, ours={"conda": user})
     assert v.value == "https://mirrors.tuna.tsinghua.edu.cn/anaconda/cloud/conda-forge"
     assert any("channel_alias" in w and "404" in w for w in v.warnings)
-    team = write(home / "team.condarc", "mirrored_channels:\n  conda-forge: [https://prefix.dev/conda-forge]\n"
-                 "custom_channels:\n  conda-forge: https://mirrors.bfsu.edu.cn/anaconda/cloud\n")
+    team = write(
+        home / "team.condarc",
+        "mirrored_channels:\n  conda-forge: [https://prefix.dev/conda-forge]\n"
+        "custom_channels:\n  conda-forge: https://mirrors.bfsu.edu.cn/anaconda/cloud\n",
+    )
     monkeypatch.setenv("CONDARC", str(team))
     v = view("conda", env, ours={"conda": user})
     assert v.value == "https://mirrors.bfsu.edu.cn/anaconda/cloud/conda-forge"
@@ -105,8 +122,11 @@ def test_hf_shell_block_versus_the_running_shell(env, monkeypatch) -> None:
     home, _, _ = env
     monkeypatch.setenv("SHELL", "/usr/bin/zsh")
     monkeypatch.delenv("ZDOTDIR", raising=False)
-    write(home / ".zshrc", "# >>> torchrig mirror: HF_ENDPOINT >>>\nexport HF_ENDPOINT='https://hf-mirror.com'\n"
-                           "# <<< torchrig mirror: HF_ENDPOINT <<<\n")
+    write(
+        home / ".zshrc",
+        "# >>> torchrig mirror: HF_ENDPOINT >>>\nexport HF_ENDPOINT='https://hf-mirror.com'\n"
+        "# <<< torchrig mirror: HF_ENDPOINT <<<\n",
+    )
     v = view("hf", env)
     assert v.value == "https://huggingface.co" and any("open a new shell" in w for w in v.warnings)
     monkeypatch.setenv("HF_ENDPOINT", "https://hf-mirror.com")

@@ -112,8 +112,9 @@ def test_condarc_from_nothing_is_the_conda_forge_only_layout(tmp_path: Path) -> 
 
 
 def test_condarc_warns_about_a_channel_alias_on_a_partial_mirror(tmp_path: Path) -> None:
-    _, warnings = condarc.set_conda_forge("channel_alias: https://mirrors.x.edu.cn/anaconda/cloud\n", TUNA_CONDA,
-                                          tmp_path / ".condarc")
+    _, warnings = condarc.set_conda_forge(
+        "channel_alias: https://mirrors.x.edu.cn/anaconda/cloud\n", TUNA_CONDA, tmp_path / ".condarc"
+    )
     assert any("channel_alias" in w and "404" in w for w in warnings)
 
 
@@ -131,7 +132,7 @@ def test_uv_toml_appends_a_default_index_and_keeps_the_explicit_pytorch_one(fixt
     before = path.read_text()
     after, _ = uv_toml.set_default_index(before, TUNA, path)
     assert after.startswith(before)  # nothing above moves
-    assert after[len(before):] == f'\n[[index]]\nurl = "{TUNA}"\ndefault = true\n'
+    assert after[len(before) :] == f'\n[[index]]\nurl = "{TUNA}"\ndefault = true\n'
     assert uv_toml.set_default_index(after, TUNA, path)[0] == after
     bfsu = "https://mirrors.bfsu.edu.cn/pypi/web/simple"
     again, _ = uv_toml.set_default_index(after, bfsu, path)
@@ -153,7 +154,7 @@ def test_an_unparseable_uv_toml_is_refused(tmp_path: Path) -> None:
 
 
 def test_torch_index_edit_keeps_other_torchrig_settings(tmp_path: Path) -> None:
-    text = "# torchrig settings\n[env]\ntool = \"uv\"  # prefer uv\n"
+    text = '# torchrig settings\n[env]\ntool = "uv"  # prefer uv\n'
     after, _ = torch_index.set_index(text, "https://mirrors.nju.edu.cn/pytorch/whl", tmp_path / "config.toml")
     assert after.startswith(text)
     assert torch_index.read(after, tmp_path / "config.toml") == "https://mirrors.nju.edu.cn/pytorch/whl"
@@ -184,8 +185,10 @@ def test_hf_block_is_replaced_not_duplicated_and_quoted_literally() -> None:
 def test_hf_conda_env_var_keeps_other_state(tmp_path: Path) -> None:
     state = json.dumps({"env_vars": {"CUDA_HOME": "/usr/local/cuda"}, "other": 1})
     after = hf_endpoint.set_conda_var(state, "https://hf-mirror.com", tmp_path / "state")
-    assert json.loads(after) == {"env_vars": {"CUDA_HOME": "/usr/local/cuda", "HF_ENDPOINT": "https://hf-mirror.com"},
-                                 "other": 1}
+    assert json.loads(after) == {
+        "env_vars": {"CUDA_HOME": "/usr/local/cuda", "HF_ENDPOINT": "https://hf-mirror.com"},
+        "other": 1,
+    }
     assert hf_endpoint.set_conda_var(after, "https://hf-mirror.com", tmp_path / "state") == after
 
 
@@ -193,14 +196,23 @@ def test_hf_conda_env_var_keeps_other_state(tmp_path: Path) -> None:
     "text, removed, added",
     [
         # a file of comments only keeps them (ruamel's dump alone would drop them)
-        ("# written by the cluster admins\n# ask before changing\n", [],
-         ["channels:", "  - conda-forge", "custom_channels:", f"  conda-forge: {TUNA_CONDA}"]),
+        (
+            "# written by the cluster admins\n# ask before changing\n",
+            [],
+            ["channels:", "  - conda-forge", "custom_channels:", f"  conda-forge: {TUNA_CONDA}"],
+        ),
         # odd spacing elsewhere and an explicit document start are not "normalised"
-        ("---\nssl_verify:   true\nchannels:\n    - defaults   # old\n    - bioconda\n", ["    - defaults   # old"],
-         ["    - conda-forge", "custom_channels:", f"    conda-forge: {TUNA_CONDA}"]),
+        (
+            "---\nssl_verify:   true\nchannels:\n    - defaults   # old\n    - bioconda\n",
+            ["    - defaults   # old"],
+            ["    - conda-forge", "custom_channels:", f"    conda-forge: {TUNA_CONDA}"],
+        ),
         # a quoted key keeps its quotes and its comment
-        ("custom_channels:\n  'conda-forge': \"https://old/cloud\"   # was old\nchannels:\n  - conda-forge\n",
-         ["  'conda-forge': \"https://old/cloud\"   # was old"], [f"  'conda-forge': {TUNA_CONDA}   # was old"]),
+        (
+            "custom_channels:\n  'conda-forge': \"https://old/cloud\"   # was old\nchannels:\n  - conda-forge\n",
+            ["  'conda-forge': \"https://old/cloud\"   # was old"],
+            [f"  'conda-forge': {TUNA_CONDA}   # was old"],
+        ),
     ],
 )
 def test_condarc_edits_touch_only_the_lines_they_must(tmp_path: Path, text: str, removed: list, added: list) -> None:
@@ -222,8 +234,14 @@ def test_a_new_pip_key_joins_its_section_not_the_blank_line_after_it(tmp_path: P
     assert after == f"[global]\ntimeout = 5\nindex-url = {TUNA}\n\n[install]\nuser = true\n"
 
 
-@pytest.mark.parametrize("target, text", [("pip", "[global]\r\ntimeout = 5\r\n"), ("conda", "# a\r\nchannels:\r\n  - defaults\r\n"),
-                                          ("uv", 'native-tls = true\r\n')])
+@pytest.mark.parametrize(
+    "target, text",
+    [
+        ("pip", "[global]\r\ntimeout = 5\r\n"),
+        ("conda", "# a\r\nchannels:\r\n  - defaults\r\n"),
+        ("uv", "native-tls = true\r\n"),
+    ],
+)
 def test_a_crlf_file_stays_crlf(tmp_path: Path, target: str, text: str) -> None:
     from torchrig.mirrors.changes import _edit
 

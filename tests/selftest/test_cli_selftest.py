@@ -21,8 +21,9 @@ pytest.importorskip("torch")
 
 
 def selftest(*args: str, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "torchrig", "selftest", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "torchrig", "selftest", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -44,8 +45,14 @@ def test_cpu_2_passes_every_stage_with_its_figures() -> None:
     by = stages(data)
     assert list(by) == ["rendezvous", "smoke", "p2p", "collectives", "training", "checkpoint"]
     assert [s["verdict"] for s in data["stages"]] == ["pass", "pass", "skip", "pass", "pass", "pass"]
-    assert data["plan"] == {"device": "cpu", "backend": "gloo", "world_size": 2, "gpus": [], "launcher": "torchrig",
-                            "reason": "--cpu 2: 2 CPU processes with gloo"}
+    assert data["plan"] == {
+        "device": "cpu",
+        "backend": "gloo",
+        "world_size": 2,
+        "gpus": [],
+        "launcher": "torchrig",
+        "reason": "--cpu 2: 2 CPU processes with gloo",
+    }
     assert by["smoke"]["figures"]["max_rel_error"] <= by["smoke"]["figures"]["bound"] == 1e-4
     bandwidth = by["collectives"]["figures"]["bandwidth"]
     assert [row["bytes"] for row in bandwidth] == [1 << 16, 1 << 18, 1 << 20, 1 << 22]
@@ -62,8 +69,23 @@ def test_cpu_2_passes_every_stage_with_its_figures() -> None:
 
 @pytest.mark.slow
 def test_each_planted_fault_fails_its_own_stage_with_its_code() -> None:
-    proc = selftest("--cpu", "2", "--json", "--steps", "20", "--inject", "matmul-wrong", "--inject", "p2p-zeros",
-                    "--inject", "allreduce-wrong", "--inject", "grad-drift", "--inject", "slow-rank")
+    proc = selftest(
+        "--cpu",
+        "2",
+        "--json",
+        "--steps",
+        "20",
+        "--inject",
+        "matmul-wrong",
+        "--inject",
+        "p2p-zeros",
+        "--inject",
+        "allreduce-wrong",
+        "--inject",
+        "grad-drift",
+        "--inject",
+        "slow-rank",
+    )
     data = report(proc)
     assert proc.returncode == 1 and not data["ok"]
     by = stages(data)
@@ -117,8 +139,9 @@ def test_a_rank_that_fails_alone_fails_the_stage_without_waiting_for_the_collect
     assert proc.returncode == 1
     training = stages(data)["training"]
     assert training["verdict"] == "fail"
-    assert training["problem"] == ("rank 1 failed: RuntimeError: injected: this rank's training failed before its "
-                                   "first collective")
+    assert training["problem"] == (
+        "rank 1 failed: RuntimeError: injected: this rank's training failed before its first collective"
+    )
     assert time.monotonic() - begin < 50  # the launcher's grace (10 s), not the 60 s collective timeout
 
 
@@ -140,9 +163,23 @@ def test_torchrun_ranks_run_the_same_stages(tmp_path: Path) -> None:
         pytest.skip("torchrun is not installed next to this python")
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
     proc = subprocess.run(
-        [str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "torchrig", "selftest", "--json",
-         "--steps", "20"],
-        capture_output=True, text=True, timeout=240, env=env, cwd=tmp_path,
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "torchrig",
+            "selftest",
+            "--json",
+            "--steps",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     data = json.loads(proc.stdout)  # rank 0 alone prints
@@ -153,16 +190,21 @@ def test_torchrun_ranks_run_the_same_stages(tmp_path: Path) -> None:
 def test_gpus_without_a_gpu_is_one_sentence_and_exit_1() -> None:
     proc = selftest("--gpus", "all")
     assert proc.returncode == 1
-    assert " ".join(proc.stderr.split()) == ("torchrig: --gpus asks for GPUs but torch sees none on this machine; run "
-                                   "`torchrig doctor` to find out why, or use --cpu N.")
+    assert " ".join(proc.stderr.split()) == (
+        "torchrig: --gpus asks for GPUs but torch sees none on this machine; run "
+        "`torchrig doctor` to find out why, or use --cpu N."
+    )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("--gpus", "all", "--cpu", "2"), "choose one of --gpus and --cpu."),
-    (("--steps", "5"), "--steps must be at least 20"),
-    (("--cpu", "2", "--inject", "nope"), "unknown fault 'nope'"),
-    (("--cpu", "1", "--inject", "grad-drift"), "--inject grad-drift needs at least 2 processes"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--gpus", "all", "--cpu", "2"), "choose one of --gpus and --cpu."),
+        (("--steps", "5"), "--steps must be at least 20"),
+        (("--cpu", "2", "--inject", "nope"), "unknown fault 'nope'"),
+        (("--cpu", "1", "--inject", "grad-drift"), "--inject grad-drift needs at least 2 processes"),
+    ],
+)
 def test_usage_errors_exit_2_without_traceback(args: tuple[str, ...], message: str) -> None:
     proc = selftest(*args)
     assert proc.returncode == 2
@@ -204,8 +246,11 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_killing_the_launcher_leaves_no_rank_behind() -> None:
-    launcher = subprocess.Popen([sys.executable, "-m", "torchrig", "selftest", "--cpu", "2", "--inject", "rank-hangs"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "torchrig", "selftest", "--cpu", "2", "--inject", "rank-hangs"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         ranks: list[int] = []
@@ -235,8 +280,11 @@ def _workdir_of(pid: int) -> str:
 def _can_mount_private_tmpfs() -> bool:
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs", "-o", "size=64k",
-                            "tmpfs", "/dev/shm"], capture_output=True, timeout=30)
+    probe = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", "/dev/shm"],
+        capture_output=True,
+        timeout=30,
+    )
     return probe.returncode == 0
 
 
@@ -247,9 +295,29 @@ def test_a_dev_shm_too_small_for_the_workers_is_named_shm_too_small() -> None:
     # A private mount namespace: this run alone sees a 256 KiB /dev/shm, like a container's default 64 MB
     # does for a real dataset; the machine's /dev/shm is untouched.
     script = 'mount -t tmpfs -o size=256k tmpfs /dev/shm && exec "$0" "$@"'  # argv passed through, not spliced
-    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, sys.executable, "-m",
-                           "torchrig", "selftest", "--cpu", "2", "--steps", "20", "--json"],
-                          capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+            sys.executable,
+            "-m",
+            "torchrig",
+            "selftest",
+            "--cpu",
+            "2",
+            "--steps",
+            "20",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     data = report(proc)
     assert proc.returncode == 1
     training = stages(data)["training"]

@@ -44,8 +44,10 @@ def sizes(seconds: float) -> list[dict]:
 
 
 def test_collectives_report_nccl_tests_bus_bandwidth_from_the_slowest_rank() -> None:
-    ranks = [{"backend": "nccl", "elements": 4096, "wrong": 0, "first_wrong": None, "sizes": sizes(t)}
-             for t in (1e-4, 2e-4, 1e-4, 1e-4)]
+    ranks = [
+        {"backend": "nccl", "elements": 4096, "wrong": 0, "first_wrong": None, "sizes": sizes(t)}
+        for t in (1e-4, 2e-4, 1e-4, 1e-4)
+    ]
     result = collectives.judge(ranks)
     assert result.verdict == "pass"
     row = result.figures["bandwidth"][0]
@@ -65,8 +67,18 @@ def test_a_wrong_sum_on_one_rank_fails_with_the_backends_code() -> None:
 
 
 def rank(losses: list[float], *, diff: float = 0.0, own: float = 0.01, stall: float = 0.1) -> dict:
-    return {"losses": losses, "max_abs_diff_vs_rank0": diff, "median_own_s": own, "data_stall": stall,
-            "step_s": 0.05, "first_step_s": 0.3, "setup_s": 1.0, "workers": 1, "epochs": 2, "cache": {}}
+    return {
+        "losses": losses,
+        "max_abs_diff_vs_rank0": diff,
+        "median_own_s": own,
+        "data_stall": stall,
+        "step_s": 0.05,
+        "first_step_s": 0.3,
+        "setup_s": 1.0,
+        "workers": 1,
+        "epochs": 2,
+        "cache": {},
+    }
 
 
 FALLING = [2.3] * 5 + [1.0] * 20 + [0.05] * 5
@@ -114,14 +126,24 @@ def test_checkpoint_outputs_must_match_in_both_directions() -> None:
 
 
 def test_error_signatures_point_at_doctor_codes() -> None:
-    worker = ("RuntimeError: DataLoader worker (pid 4242) is killed by signal: Bus error. It is possible that "
-              "dataloader's workers are out of shared memory. Please try to raise your shared memory limit.")
+    worker = (
+        "RuntimeError: DataLoader worker (pid 4242) is killed by signal: Bus error. It is possible that "
+        "dataloader's workers are out of shared memory. Please try to raise your shared memory limit."
+    )
     assert causes.explain(worker).code == "shm.too-small"
     nccl = "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled system error"
     assert causes.explain(nccl).code == "nccl.init-failed"
-    assert causes.explain("RuntimeError: DataLoader worker (pid(s) 77) exited unexpectedly").code == "dataloader.worker-died"
-    assert causes.explain("RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
-                          "[127.0.0.1]:23456").code == "rank.died"
+    assert (
+        causes.explain("RuntimeError: DataLoader worker (pid(s) 77) exited unexpectedly").code
+        == "dataloader.worker-died"
+    )
+    assert (
+        causes.explain(
+            "RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc:534] Connection closed by peer "
+            "[127.0.0.1]:23456"
+        ).code
+        == "rank.died"
+    )
     assert causes.explain("Rank 1 failed to pass monitoredBarrier in 5000 ms").code == "collective.timeout"
     assert causes.explain("ValueError: something new").code == "selftest.internal"
 
@@ -129,18 +151,27 @@ def test_error_signatures_point_at_doctor_codes() -> None:
 # Real lines, as printed on real machines (the issue each comes from is named).
 RECORDED = [
     # measured here: a DataLoader worker under a 256 KiB /dev/shm (torch 2.13)
-    ("RuntimeError: unable to allocate shared memory(shm) for file </torch_18807_2855339027_0>: No space left on "
-     "device (28)", "shm.too-small"),
+    (
+        "RuntimeError: unable to allocate shared memory(shm) for file </torch_18807_2855339027_0>: No space left on "
+        "device (28)",
+        "shm.too-small",
+    ),
     # pytorch/ci-infra#490
-    ("misc/shmutils.cc:132 NCCL WARN Error while creating shared memory segment /dev/shm/nccl-WU88OE (size 9637888), "
-     "error: No space left on device (28)", "shm.too-small"),
+    (
+        "misc/shmutils.cc:132 NCCL WARN Error while creating shared memory segment /dev/shm/nccl-WU88OE (size 9637888), "
+        "error: No space left on device (28)",
+        "shm.too-small",
+    ),
     # NVIDIA/nccl-tests#166
     ("misc/shmutils.cc:71 NCCL WARN Error: failed to extend /dev/shm/nccl-fjwOOB to 5967876 bytes", "shm.too-small"),
     # NVIDIA/nccl#342
     ("include/shm.h:28 NCCL WARN Call to posix_fallocate failed: No space left on device", "shm.too-small"),
     # vllm-project/vllm#10523
-    ("torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1333, "
-     "unhandled system error (run with NCCL_DEBUG=INFO for details), NCCL version 2.18.1", "nccl.init-failed"),
+    (
+        "torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1333, "
+        "unhandled system error (run with NCCL_DEBUG=INFO for details), NCCL version 2.18.1",
+        "nccl.init-failed",
+    ),
 ]
 
 

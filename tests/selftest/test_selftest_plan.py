@@ -30,20 +30,25 @@ def test_gpus_with_no_gpu_is_an_error_with_exit_1() -> None:
     assert info.value.exit_code == 1
 
 
-@pytest.mark.parametrize(("spec", "gpus"), [("all", (0, 1, 2, 3, 4, 5)), ("2", (0, 1)), ("0,2,5", (0, 2, 5)), ("3,", (3,))])
+@pytest.mark.parametrize(
+    ("spec", "gpus"), [("all", (0, 1, 2, 3, 4, 5)), ("2", (0, 1)), ("0,2,5", (0, 2, 5)), ("3,", (3,))]
+)
 def test_gpus_takes_all_a_count_or_a_list(spec: str, gpus: tuple[int, ...]) -> None:
     plan = choose_plan(spec, None, {}, gpu_count=6)
     assert plan.gpus == gpus and plan.world_size == len(gpus)
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("7", "asks for 7 GPUs, but this machine has 6 GPUs"),
-    ("0", "asks for 0 GPUs"),
-    ("0,9", "names GPU 9, but this machine has 6 GPUs"),
-    ("1,1", "names a GPU twice"),
-    ("two", "takes all, a count or a list"),
-    ("0,x", "takes all, a count or a list"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("7", "asks for 7 GPUs, but this machine has 6 GPUs"),
+        ("0", "asks for 0 GPUs"),
+        ("0,9", "names GPU 9, but this machine has 6 GPUs"),
+        ("1,1", "names a GPU twice"),
+        ("two", "takes all, a count or a list"),
+        ("0,x", "takes all, a count or a list"),
+    ],
+)
 def test_bad_gpu_specs_are_usage_errors(spec: str, message: str) -> None:
     with pytest.raises(UserError, match=message) as info:
         choose_plan(spec, None, {}, gpu_count=6)

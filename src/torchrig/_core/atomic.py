@@ -11,6 +11,7 @@ The steps (the order matters):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -64,10 +65,8 @@ def write_atomic(path: Path | str, data: bytes, *, mode: int | None = None) -> P
             os.fchmod(fh.fileno(), mode)
         os.replace(tmp, real)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     _fsync_dir(real.parent)
     return real

@@ -66,14 +66,30 @@ def list_(
     if not caches:
         out.print("no caches (looked in " + ", ".join(str(d) for d in _directories(directory)) + ")")
         return
-    table = console.table("name", "state", "size", "items", "hits", "misses", "location",
-                          right=("size", "items", "hits", "misses"), box=None, pad_edge=False)
+    table = console.table(
+        "name",
+        "state",
+        "size",
+        "items",
+        "hits",
+        "misses",
+        "location",
+        right=("size", "items", "hits", "misses"),
+        box=None,
+        pad_edge=False,
+    )
     for c in caches:
         s = c.stats or {}
         state = c.state if not c.problem else f"{c.state} ({c.problem})"
-        table.add_row(s.get("name", c.path.name), state, _size(c.size),
-                      f"{s['items']}/{s['n_items']}" if s else "-", str(s.get("hits", "-")), str(s.get("misses", "-")),
-                      str(c.path))
+        table.add_row(
+            s.get("name", c.path.name),
+            state,
+            _size(c.size),
+            f"{s['items']}/{s['n_items']}" if s else "-",
+            str(s.get("hits", "-")),
+            str(s.get("misses", "-")),
+            str(c.path),
+        )
     out.print(table)
 
 
@@ -111,7 +127,9 @@ def stats(
     s = info.stats
     reads = s["hits"] + s["misses"]
     rows = [
-        ("name", s["name"]), ("state", info.state), ("location", str(info.path)),
+        ("name", s["name"]),
+        ("state", info.state),
+        ("location", str(info.path)),
         ("mode", s["mode"] + (" (persistent)" if s["persist"] else "")),
         ("items", f"{s['items']} of {s['n_items']} ({s['items'] / max(1, s['n_items']):.0%})"),
         ("bytes", f"{_size(s['bytes'])} of {_size(s['capacity'])} capacity"),
@@ -150,8 +168,10 @@ def clear(
             out.print(f"skipped {label}: in use by a running process", markup=False)
             continue
         if info.state == "not a cache":
-            out.print(f"skipped {info.path}: {info.problem}, not a cache file; remove it yourself if it is not needed",
-                          markup=False)
+            out.print(
+                f"skipped {info.path}: {info.problem}, not a cache file; remove it yourself if it is not needed",
+                markup=False,
+            )
             continue
         if dry_run:
             out.print(f"would remove {label} ({_size(info.size)}, {info.state})", markup=False)

@@ -49,5 +49,6 @@ def progress(*columns: ProgressColumn | str, console: Console | None = None, qui
     """A transient progress display on stderr, shown only on a terminal (and not with ``quiet``)."""
     stream = console or err()
     shown = columns or (SpinnerColumn(), TextColumn("{task.description}"), BarColumn())
-    return Progress(*shown, TimeElapsedColumn(), console=stream, transient=True,
-                    disable=quiet or not stream.is_terminal)
+    return Progress(
+        *shown, TimeElapsedColumn(), console=stream, transient=True, disable=quiet or not stream.is_terminal
+    )

@@ -16,14 +16,20 @@ _REPORT_LIMIT = 16 << 20  # a collect_env output is a few KiB; anything past 16 
 
 def doctor(
     report: str | None = typer.Option(
-        None, "--report", metavar="FILE", help="Explain someone else's collect_env output, log or --json (FILE or - for stdin)."
+        None,
+        "--report",
+        metavar="FILE",
+        help="Explain someone else's collect_env output, log or --json (FILE or - for stdin).",
     ),
-    quick: bool = typer.Option(False, "--quick", help="Skip every subprocess and the torch import (fast, less certain)."),
+    quick: bool = typer.Option(
+        False, "--quick", help="Skip every subprocess and the torch import (fast, less certain)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print facts and findings as JSON (schema torchrig.doctor/1)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown report, ready to paste into an issue."),
     strict: bool = typer.Option(False, "--strict", help="Count warnings as errors in the exit code."),
     mirror: bool | None = typer.Option(
-        None, "--mirror/--no-mirror",
+        None,
+        "--mirror/--no-mirror",
         help="Point fixes at the PyTorch mirror configured here (default: yes for this machine, no with --report).",
     ),
 ) -> None:

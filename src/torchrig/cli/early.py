@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from torchrig.doctor.facts import Facts
 
-_pending: Future[Facts] | None = None
+_pending: list[Future[Facts]] = []  # at most one: the probes a live doctor started early
 _GLOBAL_FLAGS = ("--debug",)  # options of the torchrig command itself that may precede "doctor"
 _NOT_LIVE = ("--quick", "--report", "-h", "--help")
 
 
 def start_if_doctor(argv: Sequence[str]) -> None:
     """Start gathering in a background thread when ``argv`` asks for a live ``torchrig doctor``."""
-    global _pending
     args = list(argv)
     while args and args[0] in _GLOBAL_FLAGS:
         args.pop(0)
@@ -46,11 +45,9 @@ def start_if_doctor(argv: Sequence[str]) -> None:
     # A daemon thread, unlike a pool's worker, is not waited for at exit: a usage error later in
     # parsing (`torchrig doctor --bogus`) then exits at once instead of after the probes.
     threading.Thread(target=run, name="torchrig-doctor-probes", daemon=True).start()
-    _pending = future
+    _pending[:] = [future]
 
 
 def take() -> Future[Facts] | None:
     """The probes started by :func:`start_if_doctor`, once; None when none were started."""
-    global _pending
-    pending, _pending = _pending, None
-    return pending
+    return _pending.pop() if _pending else None

@@ -74,9 +74,7 @@ def plan_cmd(
             raise UserError("--wsl describes another machine; give it with --driver (this machine is probed).")
         machine = this_machine()
         target = "this machine"
-    result = plan(
-        machine, torch=torch, python=python or _here_python(), backend=backend, index_base=torch_index_base()
-    )
+    result = plan(machine, torch=torch, python=python or _here_python(), backend=backend, index_base=torch_index_base())
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -46,13 +46,24 @@ def list_(
     mirrors = [m for m in catalog.mirrors if targets is None or any(m.serves(t) for t in targets)]
     if as_json:
         data = {
-            "schema": "torchrig.mirror.list/1", "as_of": catalog.as_of, "sources": list(catalog.sources),
+            "schema": "torchrig.mirror.list/1",
+            "as_of": catalog.as_of,
+            "sources": list(catalog.sources),
             "user_file": str(catalog.user_file),
             "mirrors": [
-                {"name": m.name, "title": m.title, "operator": m.operator, "upstream": m.upstream,
-                 "targets": {t: m.url_for(t) for t in m.targets}, "pytorch_format": m.pytorch_format if m.serves("torch") else None,
-                 "anaconda_defaults": m.anaconda_defaults, "source": m.source, "as_of": m.as_of, "notes": m.notes,
-                 "origin": m.origin}
+                {
+                    "name": m.name,
+                    "title": m.title,
+                    "operator": m.operator,
+                    "upstream": m.upstream,
+                    "targets": {t: m.url_for(t) for t in m.targets},
+                    "pytorch_format": m.pytorch_format if m.serves("torch") else None,
+                    "anaconda_defaults": m.anaconda_defaults,
+                    "source": m.source,
+                    "as_of": m.as_of,
+                    "notes": m.notes,
+                    "origin": m.origin,
+                }
                 for m in mirrors
             ],
         }
@@ -87,9 +98,16 @@ def _render_probe(results: Sequence[ProbeResult]) -> None:
 
     out = console.out()
     for service in dict.fromkeys(r.service for r in results):
-        table = console.table("#", "mirror", "latency", "throughput", "newest", "status",
-                              title=f"{SERVICE_TITLES[service]}: ranked by latency + time for an 8 MiB file",
-                              right=("#", "latency", "throughput"))
+        table = console.table(
+            "#",
+            "mirror",
+            "latency",
+            "throughput",
+            "newest",
+            "status",
+            title=f"{SERVICE_TITLES[service]}: ranked by latency + time for an 8 MiB file",
+            right=("#", "latency", "throughput"),
+        )
         for i, r in enumerate(x for x in results if x.service == service):
             notes = []
             if r.error:
@@ -99,10 +117,12 @@ def _render_probe(results: Sequence[ProbeResult]) -> None:
             if r.off_host:
                 notes.append(("redirects by design: " if r.redirector else "LEAVES MIRROR: ") + r.off_host)
             table.add_row(
-                str(i + 1), r.mirror,
+                str(i + 1),
+                r.mirror,
                 f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "-",
                 f"{r.throughput_bps / 1e6:.1f} MB/s" if r.throughput_bps else "-",
-                (r.newest or "-")[:16].replace("T", " "), "; ".join(notes) or "ok",  # a version, or a date to the minute
+                (r.newest or "-")[:16].replace("T", " "),
+                "; ".join(notes) or "ok",  # a version, or a date to the minute
             )
         out.print(table)
 
@@ -124,14 +144,24 @@ def probe_cmd(
     chosen = probe_pairs(_targets(for_), names, allow_insecure=allow_insecure)
     catalog, pairs, skipped = chosen.catalog, chosen.pairs, chosen.skipped_insecure
     if not pairs and skipped:
-        raise UserError(f"{', '.join(skipped)} use plain http, which lets anyone on the path swap packages; "
-                        "pass --allow-insecure to probe them.")
+        raise UserError(
+            f"{', '.join(skipped)} use plain http, which lets anyone on the path swap packages; "
+            "pass --allow-insecure to probe them."
+        )
     if not pairs:
         raise UserError("none of those mirrors serves the targets asked for; see `torchrig mirror list`.")
     results = _run_probe(catalog, pairs, timeout, as_json)
     if as_json:
-        typer.echo(json.dumps({"schema": "torchrig.mirror.probe/1", "skipped_insecure": list(skipped),
-                               "results": [r.to_json() for r in results]}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "schema": "torchrig.mirror.probe/1",
+                    "skipped_insecure": list(skipped),
+                    "results": [r.to_json() for r in results],
+                },
+                indent=2,
+            )
+        )
     else:
         _render_probe(results)
         if skipped:
@@ -149,14 +179,24 @@ def _print_overrides(lines: list[str]) -> None:
 
 @app.command("use")
 def use(
-    name: str = typer.Argument(..., help="A mirror from `torchrig mirror list`, `fastest`, or an https:// URL (with one --for)."),
+    name: str = typer.Argument(
+        ..., help="A mirror from `torchrig mirror list`, `fastest`, or an https:// URL (with one --for)."
+    ),
     for_: str | None = typer.Option(None, "--for", help=_FOR_HELP + " Default: every target the mirror serves."),
-    scope: str = typer.Option("user", "--scope", help="user (your home), env (the active environment) or project (this directory)."),
+    scope: str = typer.Option(
+        "user", "--scope", help="user (your home), env (the active environment) or project (this directory)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print a unified diff per file and write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve writing HF_ENDPOINT into your shell startup file."),
-    allow_insecure: bool = typer.Option(False, "--allow-insecure", help="Accept a plain-http mirror (adds pip trusted-host for it)."),
-    timeout: float = typer.Option(8.0, "--timeout", min=0.5, max=60, help="Seconds each mirror gets when choosing `fastest`."),
-    among: str | None = typer.Option(None, "--among", help="With `fastest`: comma-separated mirrors to choose from (default: all)."),
+    allow_insecure: bool = typer.Option(
+        False, "--allow-insecure", help="Accept a plain-http mirror (adds pip trusted-host for it)."
+    ),
+    timeout: float = typer.Option(
+        8.0, "--timeout", min=0.5, max=60, help="Seconds each mirror gets when choosing `fastest`."
+    ),
+    among: str | None = typer.Option(
+        None, "--among", help="With `fastest`: comma-separated mirrors to choose from (default: all)."
+    ),
 ) -> None:
     """Point pip, uv, conda, torchrig's PyTorch index and HF_ENDPOINT at a mirror, editing files in place.
 
@@ -174,8 +214,15 @@ def use(
     if among is not None and name.lower() != "fastest":
         raise UserError("--among only goes with `fastest`; name one mirror or use `fastest --among a,b`.")
     names = [n.strip() for n in among.split(",") if n.strip()] if among else None
-    choice = choose(name, _targets(for_), scope, allow_insecure=allow_insecure, timeout=timeout, among=names,
-                    run_probe=lambda catalog, pairs: _run_probe(catalog, pairs, timeout, False))
+    choice = choose(
+        name,
+        _targets(for_),
+        scope,
+        allow_insecure=allow_insecure,
+        timeout=timeout,
+        among=names,
+        run_probe=lambda catalog, pairs: _run_probe(catalog, pairs, timeout, False),
+    )
     choices, notes = choice.mirrors, choice.notes
     plan = plan_use(choices, scope, allow_insecure=allow_insecure)
     out, err = console.out(), console.err()
@@ -195,7 +242,7 @@ def use(
             plan = plan.without(plan.needs_approval)
     for warning in plan.warnings:
         err.print(f"warning: {warning}", markup=False)
-    paths = {c.target: c.path for c in plan.changes} | {t: p for t, p in plan.unchanged}
+    paths = {c.target: c.path for c in plan.changes} | dict(plan.unchanged)
     if dry_run:
         for change in plan.changes:
             out.print(unified_diff(change), end="", markup=False)
@@ -205,7 +252,9 @@ def use(
         return
     written = Journal().apply(plan.changes)
     for change, real in zip(plan.changes, written, strict=True):
-        shown = f"{change.path}" + (f" (-> {real})" if Path(change.path).resolve() != Path(change.path).absolute() else "")
+        shown = f"{change.path}" + (
+            f" (-> {real})" if Path(change.path).resolve() != Path(change.path).absolute() else ""
+        )
         out.print(f"{change.target}: wrote {shown}", markup=False)
     for target, path in plan.unchanged:
         out.print(f"{target}: {path} already uses that mirror; nothing changed.", markup=False)
@@ -267,4 +316,3 @@ def restore(
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="mirror")
-

@@ -22,14 +22,19 @@ _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow
 
 
 def selftest(
-    gpus: str | None = typer.Option(None, "--gpus", metavar="all|N|0,2,5",
-                                    help="Run on these GPUs, one process each, with NCCL (fails if there is none)."),
+    gpus: str | None = typer.Option(
+        None,
+        "--gpus",
+        metavar="all|N|0,2,5",
+        help="Run on these GPUs, one process each, with NCCL (fails if there is none).",
+    ),
     cpu: int | None = typer.Option(None, "--cpu", metavar="N", help="Run on N CPU processes with gloo (what CI runs)."),
     steps: int | None = typer.Option(None, "--steps", metavar="N", help="Training steps (default 30)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (schema torchrig.selftest/1)."),
     keep: bool = typer.Option(False, "--keep", help="Keep the work directory: rank logs, checkpoints, the cache."),
-    timeout: float = typer.Option(DEFAULT_TIMEOUT_S, "--timeout", metavar="SECONDS",
-                                  help="Give up (exit 1) if the whole run takes longer."),
+    timeout: float = typer.Option(
+        DEFAULT_TIMEOUT_S, "--timeout", metavar="SECONDS", help="Give up (exit 1) if the whole run takes longer."
+    ),
     inject: list[str] = typer.Option([], "--inject", hidden=True, help="Plant a fault to prove a check fails."),
     collective_timeout: float = typer.Option(DEFAULT_COLLECTIVE_TIMEOUT_S, "--collective-timeout", hidden=True),
 ) -> None:
@@ -126,8 +131,10 @@ def _render(out: Console, report: Any) -> None:
     if report.workdir:
         out.print(f"\nkept: {escape(report.workdir)} (rank logs, checkpoints)")
     verdict = "[green]passed[/]" if report.ok else "[bold red]failed[/]"
-    out.print(f"\nselftest {verdict} in {report.seconds:.1f} s on {report.plan.world_size} {report.plan.device} "
-              f"process(es) with {report.plan.backend}.")
+    out.print(
+        f"\nselftest {verdict} in {report.seconds:.1f} s on {report.plan.world_size} {report.plan.device} "
+        f"process(es) with {report.plan.backend}."
+    )
 
 
 def register(app: typer.Typer) -> None:

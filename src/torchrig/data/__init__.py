@@ -26,7 +26,11 @@ if TYPE_CHECKING:
 
 __all__ = ["CachedDataset", "ImageFolder", "make_loader"]
 
-_WHERE = {"CachedDataset": "torchrig.data.cached", "ImageFolder": "torchrig.data.images", "make_loader": "torchrig.data.loader"}
+_WHERE = {
+    "CachedDataset": "torchrig.data.cached",
+    "ImageFolder": "torchrig.data.images",
+    "make_loader": "torchrig.data.loader",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -66,7 +66,9 @@ class CachedDataset:
         try:
             n = len(dataset)
         except TypeError:
-            raise UserError(f"CachedDataset needs a map-style dataset with a length; {type(dataset).__name__} has none.") from None
+            raise UserError(
+                f"CachedDataset needs a map-style dataset with a length; {type(dataset).__name__} has none."
+            ) from None
         if capacity_bytes is not None and capacity_bytes < 0:
             raise UserError(f"capacity_bytes must be positive, not {capacity_bytes}.")
         self.dataset = dataset
@@ -74,15 +76,25 @@ class CachedDataset:
         self._n = n
         if persist and name is None and not callable(getattr(dataset, "fingerprint", None)):
             # A sample of items cannot see a change elsewhere, and a persistent cache outlives the run.
-            raise UserError(f"persist=True needs to know when the data changes: give {type(dataset).__name__} a "
-                            "fingerprint() method that changes with its items, or pass a name= that you change "
-                            "whenever the data does.")
+            raise UserError(
+                f"persist=True needs to know when the data changes: give {type(dataset).__name__} a "
+                "fingerprint() method that changes with its items, or pass a name= that you change "
+                "whenever the data does."
+            )
         label = cachefile.check_label(name) if name is not None else _label_for(dataset)
         probes = _probe(dataset, n)
         self._layout = _layout_for(probes, type(dataset).__name__)
         fingerprint = _fingerprint(dataset, n, self._layout, probes)
-        self._store = _open(label, fingerprint, n, self._layout, probes, capacity_bytes,
-                            Path(directory) if directory is not None else None, persist)
+        self._store = _open(
+            label,
+            fingerprint,
+            n,
+            self._layout,
+            probes,
+            capacity_bytes,
+            Path(directory) if directory is not None else None,
+            persist,
+        )
         self._path = self._store.path
         self._header = self._store.header
         for i, item in probes.items():
@@ -108,7 +120,7 @@ class CachedDataset:
         if self._layout.fixed:
             hit, records = store.read_fixed(idx)
             hit_pos = np.flatnonzero(hit)
-            for pos, item in zip(hit_pos.tolist(), self._layout.decode_batch(records)):
+            for pos, item in zip(hit_pos.tolist(), self._layout.decode_batch(records), strict=False):
                 out[pos] = item
             missing = np.flatnonzero(~hit).tolist()
         else:
@@ -183,6 +195,7 @@ class CachedDataset:
 
 # ----- construction helpers ------------------------------------------------------------------------
 
+
 def _label_for(dataset: Any) -> str:
     label = re.sub(r"[^A-Za-z0-9_.-]", "-", type(dataset).__name__.lower()).strip("-.") or "dataset"
     return label[:40]
@@ -201,8 +214,10 @@ def _layout_for(probes: dict[int, Any], what: str) -> Layout:
         try:
             specs.append(describe(item)[0])
         except Uncacheable as exc:
-            raise UserError(f"item {i} of {what} contains {exc}; CachedDataset caches tensors, numpy arrays and scalars, "
-                            "numbers, strings and tuples/lists/dicts of them.") from None
+            raise UserError(
+                f"item {i} of {what} contains {exc}; CachedDataset caches tensors, numpy arrays and scalars, "
+                "numbers, strings and tuples/lists/dicts of them."
+            ) from None
     first = specs[0]
     if all(s == first for s in specs):
         try:
@@ -210,10 +225,12 @@ def _layout_for(probes: dict[int, Any], what: str) -> Layout:
         except ValueError:
             pass  # strings and bytes: the variable format
     bare = strip_shapes(first)
-    for i, s in zip(probes, specs):
+    for i, s in zip(probes, specs, strict=False):
         if strip_shapes(s) != bare:
-            raise UserError(f"items of {what} differ in structure or dtype (item {i} vs item {next(iter(probes))}); "
-                            "CachedDataset needs items of one structure.")
+            raise UserError(
+                f"items of {what} differ in structure or dtype (item {i} vs item {next(iter(probes))}); "
+                "CachedDataset needs items of one structure."
+            )
     return Layout(bare, fixed=False)
 
 
@@ -243,8 +260,16 @@ def _need(layout: Layout, n: int, probes: dict[int, Any]) -> int:
     return int(mean * n * 1.25) + (1 << 20)  # variable sizes: an estimate with headroom
 
 
-def _open(label: str, fingerprint: str, n: int, layout: Layout, probes: dict[int, Any], capacity_bytes: int | None,
-          directory: Path | None, persist: bool) -> _store.SharedStore:
+def _open(
+    label: str,
+    fingerprint: str,
+    n: int,
+    layout: Layout,
+    probes: dict[int, Any],
+    capacity_bytes: int | None,
+    directory: Path | None,
+    persist: bool,
+) -> _store.SharedStore:
     need = _need(layout, n, probes)
     if directory is not None:
         candidates = [(directory, True)]
@@ -272,9 +297,12 @@ def _open(label: str, fingerprint: str, n: int, layout: Layout, probes: dict[int
             capacity = min(need, capacity_bytes) if layout.fixed else capacity_bytes
         unit = layout.record_size if layout.fixed else 64
         if capacity < unit and not explicit and k + 1 < len(candidates):
-            warnings.warn(f"{where.parent} has {free >> 20} MiB free, too little for a sample cache; "
-                          f"caching in {candidates[k + 1][0]} instead (give the container more /dev/shm, "
-                          "e.g. docker --shm-size).", stacklevel=3)
+            warnings.warn(
+                f"{where.parent} has {free >> 20} MiB free, too little for a sample cache; "
+                f"caching in {candidates[k + 1][0]} instead (give the container more /dev/shm, "
+                "e.g. docker --shm-size).",
+                stacklevel=3,
+            )
             continue
         header = _header(label, fingerprint, n, layout, capacity, need, persist)
         try:
@@ -283,13 +311,18 @@ def _open(label: str, fingerprint: str, n: int, layout: Layout, probes: dict[int
             last = exc
             if explicit or k + 1 == len(candidates):
                 break
-            warnings.warn(f"{exc}; caching in {candidates[k + 1][0]} instead (give the container more "
-                          "/dev/shm, e.g. docker --shm-size, or pass capacity_bytes=).", stacklevel=3)
+            warnings.warn(
+                f"{exc}; caching in {candidates[k + 1][0]} instead (give the container more "
+                "/dev/shm, e.g. docker --shm-size, or pass capacity_bytes=).",
+                stacklevel=3,
+            )
     assert last is not None
     raise UserError(f"the sample cache does not fit: {last}; pass a smaller capacity_bytes= or another directory=.")
 
 
-def _header(label: str, fingerprint: str, n: int, layout: Layout, capacity: int, need: int, persist: bool) -> cachefile.Header:
+def _header(
+    label: str, fingerprint: str, n: int, layout: Layout, capacity: int, need: int, persist: bool
+) -> cachefile.Header:
     if layout.fixed:
         mode = "direct" if capacity >= need else "slots"
         capacity = need if mode == "direct" else capacity // layout.record_size * layout.record_size
@@ -297,8 +330,15 @@ def _header(label: str, fingerprint: str, n: int, layout: Layout, capacity: int,
         mode = "variable"
         capacity = capacity // 64 * 64
     return cachefile.Header(
-        fingerprint=fingerprint, label=label, n_items=n, mode=mode,
-        record_size=layout.record_size if layout.fixed else 0, capacity=capacity, spec=layout.spec,
-        persist=persist, checksums=not cachefile.TOTAL_STORE_ORDER or os.environ.get("TORCHRIG_CACHE_CHECKSUMS") == "1",
-        created=time.time(), creator_pid=os.getpid(),
+        fingerprint=fingerprint,
+        label=label,
+        n_items=n,
+        mode=mode,
+        record_size=layout.record_size if layout.fixed else 0,
+        capacity=capacity,
+        spec=layout.spec,
+        persist=persist,
+        checksums=not cachefile.TOTAL_STORE_ORDER or os.environ.get("TORCHRIG_CACHE_CHECKSUMS") == "1",
+        created=time.time(),
+        creator_pid=os.getpid(),
     )

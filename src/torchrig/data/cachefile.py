@@ -78,11 +78,27 @@ class Header:
     @classmethod
     def from_json(cls, raw: bytes) -> Header:
         d = json.loads(raw.decode("utf-8"))
-        types = {"fingerprint": str, "label": str, "n_items": int, "mode": str, "record_size": int, "capacity": int,
-                 "spec": dict, "persist": bool, "checksums": bool, "created": (int, float), "creator_pid": int}
+        types = {
+            "fingerprint": str,
+            "label": str,
+            "n_items": int,
+            "mode": str,
+            "record_size": int,
+            "capacity": int,
+            "spec": dict,
+            "persist": bool,
+            "checksums": bool,
+            "created": (int, float),
+            "creator_pid": int,
+        }
         if not isinstance(d, dict) or set(d) != set(types) or not all(isinstance(d[k], t) for k, t in types.items()):
             raise ValueError("unexpected header fields")
-        if d["mode"] not in ("direct", "slots", "variable") or d["n_items"] < 0 or d["capacity"] < 0 or d["record_size"] < 0:
+        if (
+            d["mode"] not in ("direct", "slots", "variable")
+            or d["n_items"] < 0
+            or d["capacity"] < 0
+            or d["record_size"] < 0
+        ):
             raise ValueError("header values out of range")
         if d["mode"] != "variable" and d["record_size"] <= 0:
             raise ValueError("a fixed-format cache without a record size")
@@ -140,5 +156,7 @@ def cache_path(directory: Path, label: str, fingerprint: str) -> Path:
 
 def check_label(label: str) -> str:
     if not _LABEL_RE.match(label):
-        raise UserError(f"cache name {label!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit.")
+        raise UserError(
+            f"cache name {label!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+        )
     return label

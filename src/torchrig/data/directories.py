@@ -52,13 +52,19 @@ def check_directory(directory: Path) -> None:
     except FileNotFoundError:
         raise UserError(f"the cache directory {directory} does not exist.") from None
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
-        raise UserError(f"{directory} is not a plain directory (a symlink or a file); remove it or choose another cache directory.")
+        raise UserError(
+            f"{directory} is not a plain directory (a symlink or a file); remove it or choose another cache directory."
+        )
     if st.st_uid != os.geteuid():
-        raise UserError(f"the cache directory {directory} belongs to uid {st.st_uid}, not to you; "
-                        "remove it or choose another directory.")
+        raise UserError(
+            f"the cache directory {directory} belongs to uid {st.st_uid}, not to you; "
+            "remove it or choose another directory."
+        )
     if st.st_mode & 0o077:
-        raise UserError(f"the cache directory {directory} is accessible to other users (mode "
-                        f"{stat.S_IMODE(st.st_mode):03o}); run `chmod 700 {directory}` or choose another directory.")
+        raise UserError(
+            f"the cache directory {directory} is accessible to other users (mode "
+            f"{stat.S_IMODE(st.st_mode):03o}); run `chmod 700 {directory}` or choose another directory."
+        )
 
 
 # The directories whose lock this thread holds. A finalizer can run (cyclic GC) anywhere, including

@@ -49,8 +49,10 @@ class ImageFolder:
                     if f.lower().endswith(IMAGE_SUFFIXES) and not f.startswith("."):
                         self.samples.append((os.path.join(dirpath, f), label))
         if not self.samples:
-            raise UserError(f"the image folder {self.root} has no images in class sub-directories "
-                            f"(expected {self.root}/<class>/<image>.jpg).")
+            raise UserError(
+                f"the image folder {self.root} has no images in class sub-directories "
+                f"(expected {self.root}/<class>/<image>.jpg)."
+            )
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -78,10 +80,10 @@ def _decode(path: str, size: int | None) -> torch.Tensor:
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            if size is not None and img.format == "JPEG":
-                img.draft("RGB", (size, size))  # let libjpeg scale down by 1/2..1/8 when the image is large
-            img = img.convert("RGB")
+        with Image.open(path) as opened:
+            if size is not None and opened.format == "JPEG":
+                opened.draft("RGB", (size, size))  # let libjpeg scale down by 1/2..1/8 when the image is large
+            img = opened.convert("RGB")
             if size is not None:
                 img = _resize_center(img, size)
             arr = np.asarray(img)

@@ -38,7 +38,9 @@ def inspect_cache(path: Path, *, with_stats: bool = True) -> CacheInfo | None:
         return None
     if not stat.S_ISREG(st.st_mode):
         # A FIFO would block the open forever, a device is not ours to read: looked at, never opened (P1).
-        kind = "a symlink" if stat.S_ISLNK(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+        kind = (
+            "a symlink" if stat.S_ISLNK(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+        )
         return CacheInfo(path, st.st_uid, 0, "not a cache", kind)
     try:
         # O_NONBLOCK too: something swapped in after the lstat must not block us either.

@@ -174,7 +174,11 @@ class Layout:
                 if kind in ("str", "bytes"):
                     raise ValueError("strings and bytes need the variable format")
                 shape = tuple(int(x) for x in leaf.get("shape", ()))
-                n = int(np.prod(shape, dtype=np.int64)) if kind in ("tensor", "ndarray") else (0 if kind == "none" else 1)
+                n = (
+                    int(np.prod(shape, dtype=np.int64))
+                    if kind in ("tensor", "ndarray")
+                    else (0 if kind == "none" else 1)
+                )
                 nbytes = n * _itemsize(kind, dtype)
                 self.leaves.append(_Leaf(kind, dtype, shape, len(shape), offset, nbytes))
                 offset = round_up(offset + nbytes, _ALIGN)
@@ -183,8 +187,11 @@ class Layout:
                 self.leaves.append(_Leaf(kind, dtype, None, ndim, 0, 0))
         self.record_size = round_up(max(offset, 1), RECORD_ALIGN) if fixed else 0
         # Variable format: how many int64 the prefix holds (dims of arrays, lengths of str/bytes).
-        self.prefix_len = sum(leaf.ndim if leaf.kind in ("tensor", "ndarray") else 1 for leaf in self.leaves
-                              if leaf.kind not in ("int", "float", "bool", "none", "npscalar"))
+        self.prefix_len = sum(
+            leaf.ndim if leaf.kind in ("tensor", "ndarray") else 1
+            for leaf in self.leaves
+            if leaf.kind not in ("int", "float", "bool", "none", "npscalar")
+        )
 
     # ----- encoding ------------------------------------------------------------------------------
 
@@ -196,7 +203,7 @@ class Layout:
                 raise Uncacheable("an item whose shape or type differs from the first items'")
             parts: list[np.ndarray] = []
             pos = 0
-            for leaf, data in zip(self.leaves, raw):
+            for leaf, data in zip(self.leaves, raw, strict=False):
                 if leaf.offset > pos:
                     parts.append(np.zeros(leaf.offset - pos, np.uint8))
                 if data is not None:
@@ -208,7 +215,7 @@ class Layout:
         # The prefix holds, in leaf order, every array leaf's dims and every str/bytes leaf's length.
         prefix: list[int] = []
         body: list[np.ndarray] = []
-        for leaf_spec, data in zip(_leaves_of(spec), raw):
+        for leaf_spec, data in zip(_leaves_of(spec), raw, strict=False):
             if leaf_spec["k"] in ("tensor", "ndarray"):
                 prefix.extend(leaf_spec["shape"])
             elif leaf_spec["k"] in ("str", "bytes"):
@@ -229,7 +236,7 @@ class Layout:
         columns: list[Any] = []
         torch = None
         for leaf in self.leaves:
-            col = records[:, leaf.offset:leaf.offset + leaf.nbytes]
+            col = records[:, leaf.offset : leaf.offset + leaf.nbytes]
             if leaf.kind == "int":
                 columns.append(col.view(np.int64)[:, 0].tolist())
             elif leaf.kind == "float":
@@ -259,7 +266,7 @@ class Layout:
         torch = None
         for leaf in self.leaves:
             if leaf.kind in ("int", "float", "bool"):
-                raw = record[pos:pos + 8]
+                raw = record[pos : pos + 8]
                 v = raw.view(np.int64)[0] if leaf.kind != "float" else raw.view(np.float64)[0]
                 values.append(bool(v) if leaf.kind == "bool" else int(v) if leaf.kind == "int" else float(v))
                 pos += 8
@@ -269,23 +276,23 @@ class Layout:
                 dt = np.dtype(leaf.dtype)
                 if pos + dt.itemsize > record.size:
                     raise ValueError("a cached record shorter than its spec says")
-                values.append(record[pos:pos + dt.itemsize].view(dt)[0])
+                values.append(record[pos : pos + dt.itemsize].view(dt)[0])
                 pos += round_up(dt.itemsize, _ALIGN)
             elif leaf.kind in ("str", "bytes"):
                 n = prefix[p]
                 p += 1
-                raw = record[pos:pos + n].tobytes()
+                raw = record[pos : pos + n].tobytes()
                 values.append(raw.decode("utf-8") if leaf.kind == "str" else raw)
                 pos += round_up(n, _ALIGN)
             else:
-                shape = tuple(prefix[p:p + leaf.ndim])
+                shape = tuple(prefix[p : p + leaf.ndim])
                 p += leaf.ndim
                 if any(d < 0 for d in shape):
                     raise ValueError("a negative dimension in a cached record")
                 nbytes = int(np.prod(shape, dtype=np.int64)) * _itemsize(leaf.kind, leaf.dtype)
                 if pos + nbytes > record.size:
                     raise ValueError("a cached record shorter than its shapes say")
-                col = record[pos:pos + nbytes]
+                col = record[pos : pos + nbytes]
                 if leaf.kind == "ndarray":
                     values.append(col.view(np.dtype(leaf.dtype)).reshape(shape))
                 else:
@@ -302,7 +309,7 @@ class Layout:
             if k == "list":
                 return [walk(c) for c in s["c"]]
             if k == "dict":
-                return {key: walk(c) for key, c in zip(s["keys"], s["c"])}
+                return {key: walk(c) for key, c in zip(s["keys"], s["c"], strict=False)}
             return next(values)
 
         return walk(self._tree)
@@ -313,5 +320,5 @@ def _as_dtype(torch, t, dtype: str):
     if target == torch.uint8:
         return t
     if t.numel() == 0:
-        return torch.empty(t.shape[:-1] + (0,), dtype=target)
+        return torch.empty((*t.shape[:-1], 0), dtype=target)
     return t.view(target)

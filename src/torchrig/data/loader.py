@@ -41,8 +41,9 @@ def default_workers() -> int:
     return min(8, share) if share >= 2 else 0
 
 
-def make_loader(dataset: Any, *, batch_size: int = 64, shuffle: bool = True, seed: int | None = None,
-                **kwargs: Any) -> DataLoader:
+def make_loader(
+    dataset: Any, *, batch_size: int = 64, shuffle: bool = True, seed: int | None = None, **kwargs: Any
+) -> DataLoader:
     """A DataLoader over ``dataset`` with the defaults above; ``kwargs`` go to ``DataLoader`` and win.
 
     ``seed`` makes shuffling and augmentation reproducible without touching the global RNG; without
@@ -76,8 +77,9 @@ def make_loader(dataset: Any, *, batch_size: int = 64, shuffle: bool = True, see
     if not custom_order and _distributed():
         from torch.utils.data.distributed import DistributedSampler
 
-        options["sampler"] = DistributedSampler(dataset, shuffle=shuffle, seed=seed or 0,
-                                                drop_last=bool(options.get("drop_last")))
+        options["sampler"] = DistributedSampler(
+            dataset, shuffle=shuffle, seed=seed or 0, drop_last=bool(options.get("drop_last"))
+        )
         shuffle = False
     if options.get("batch_sampler") is not None or options.get("sampler") is not None:
         shuffle = False

@@ -204,7 +204,7 @@ class SharedStore:
         off, length = int(self._t["where"][i]), int(self._t["length"][i])
         if off < 0 or length < 0 or off + length > self.header.capacity:
             raise ValueError(f"the cache {self.path} holds a record outside its data area; clear it")
-        rec = self.data[off:off + length].copy()
+        rec = self.data[off : off + length].copy()
         if self.header.checksums and zlib.crc32(rec) != int(self._t["crc"][i]):
             return None
         return rec
@@ -227,7 +227,7 @@ class SharedStore:
         # sparing a write fault per 4 KiB page in every (fresh) worker process.
         pwrite_all(self.fd, parts, self._data_offset + start)
         if self.header.checksums:
-            self._t["crc"][i] = zlib.crc32(self.data[start:start + (self.header.record_size or size)])
+            self._t["crc"][i] = zlib.crc32(self.data[start : start + (self.header.record_size or size)])
         self.state[i] = READY  # (P5): the record's bytes are stored; now it may be seen
         return True
 
@@ -298,7 +298,9 @@ def open_store(directory: Path, header: Header) -> SharedStore:
                 return SharedStore(path, fd, header)
             except OSError as exc:
                 if exc.errno == errno.ELOOP:
-                    raise UserError(f"{path} is a symlink; torchrig never follows links in its cache directory, remove it.") from None
+                    raise UserError(
+                        f"{path} is a symlink; torchrig never follows links in its cache directory, remove it."
+                    ) from None
                 raise
             try:
                 existing = _check_file(path, fd)
@@ -309,8 +311,10 @@ def open_store(directory: Path, header: Header) -> SharedStore:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    raise UserError(f"the cache {path} is in use with a different item layout; "
-                                    "pass a different name= or wait for the other job to finish.") from None
+                    raise UserError(
+                        f"the cache {path} is in use with a different item layout; "
+                        "pass a different name= or wait for the other job to finish."
+                    ) from None
                 unlink_if_same(path, fd)
             except BaseException:
                 os.close(fd)
@@ -328,8 +332,10 @@ def _same_cache(a: Header, b: Header) -> bool:
 def _check_file(path: Path, fd: int) -> Header:
     st = os.fstat(fd)
     if st.st_uid != os.geteuid():
-        raise UserError(f"the cache file {path} belongs to uid {st.st_uid}, not to you; torchrig will not use it "
-                        "(remove it, or choose another directory).")
+        raise UserError(
+            f"the cache file {path} belongs to uid {st.st_uid}, not to you; torchrig will not use it "
+            "(remove it, or choose another directory)."
+        )
     if not stat.S_ISREG(st.st_mode):
         raise UserError(f"{path} is not a regular file; remove it.")
     if st.st_mode & 0o077:
@@ -337,7 +343,9 @@ def _check_file(path: Path, fd: int) -> Header:
     try:
         return read_header(fd)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path} is not a usable torchrig cache ({exc}); remove it with `torchrig cache clear`.") from None
+        raise UserError(
+            f"{path} is not a usable torchrig cache ({exc}); remove it with `torchrig cache clear`."
+        ) from None
 
 
 class NoSpace(Exception):

@@ -51,7 +51,7 @@ def _nbytes(batch: list[Any]) -> int | None:
         parts = [_nbytes([d[k] for d in batch]) for k in elem]
         return None if None in parts else sum(parts)  # type: ignore[arg-type]
     if isinstance(elem, tuple | list) and not isinstance(elem, str):
-        parts = [_nbytes(list(col)) for col in zip(*batch)]
+        parts = [_nbytes(list(col)) for col in zip(*batch, strict=False)]
         return None if None in parts else sum(parts)  # type: ignore[arg-type]
     return None
 
@@ -109,21 +109,21 @@ class RingCollate:
         except BaseException:
             ring.flags[slot] = 0
             raise
-        return RingBatch(data, ring.flags[slot:slot + 1])
+        return RingBatch(data, ring.flags[slot : slot + 1])
 
 
 def _collate_into(batch: list[Any], memory: torch.Tensor, pos: int) -> tuple[Any, int]:
     elem = batch[0]
     if isinstance(elem, torch.Tensor):
         n = elem.numel() * elem.element_size() * len(batch)
-        out = memory[pos:pos + n].view(elem.dtype).view(len(batch), *elem.shape)
+        out = memory[pos : pos + n].view(elem.dtype).view(len(batch), *elem.shape)
         torch.stack(batch, 0, out=out)
         return out, pos + round_up(n, _ALIGN)
     if isinstance(elem, (bool, int, float)):
         # default_collate's dtypes: float64 for floats, int64 (bool for bools) otherwise.
         t = torch.tensor(batch, dtype=torch.float64) if isinstance(elem, float) else torch.tensor(batch)
         n = t.numel() * t.element_size()
-        out = memory[pos:pos + n].view(t.dtype)
+        out = memory[pos : pos + n].view(t.dtype)
         out.copy_(t)
         return out, pos + round_up(8 * len(batch), _ALIGN)
     if isinstance(elem, Mapping):
@@ -132,7 +132,7 @@ def _collate_into(batch: list[Any], memory: torch.Tensor, pos: int) -> tuple[Any
             result[k], pos = _collate_into([d[k] for d in batch], memory, pos)
         return (type(elem)(result) if not isinstance(elem, dict) else result), pos
     columns = []
-    for col in zip(*batch):
+    for col in zip(*batch, strict=False):
         value, pos = _collate_into(list(col), memory, pos)
         columns.append(value)
     if isinstance(elem, tuple) and hasattr(elem, "_fields"):
@@ -209,5 +209,6 @@ class RingLoader(DataLoader):
                 storage = batch.flag.untyped_storage()
                 # Holding each ring keeps torch's fd cache warm: later batches map nothing new.
                 keep.setdefault(storage.data_ptr(), storage)
-                batch = batch.take()
-            yield batch
+                yield batch.take()
+            else:
+                yield batch

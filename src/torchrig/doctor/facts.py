@@ -252,6 +252,8 @@ def _convert(tp: Any, value: Any) -> Any:
 
 def _expect(value: Any, kind: type) -> Any:
     if not isinstance(value, kind):
-        raise TypeError(f"expected a{'n' if kind is dict else ''} {'object' if kind is dict else 'list'}, "
-                        f"got {type(value).__name__} {value!r:.40}")
+        raise TypeError(
+            f"expected a{'n' if kind is dict else ''} {'object' if kind is dict else 'list'}, "
+            f"got {type(value).__name__} {value!r:.40}"
+        )
     return value

@@ -15,6 +15,7 @@ plan's ``cuda-version`` pin. Never both.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -330,9 +331,7 @@ def preflight(executor: Executor, req: Request) -> None:
         )
 
 
-def create(
-    executor: Executor, req: Request, *, on_step: StepCallback | None = None, checked: bool = False
-) -> Created:
+def create(executor: Executor, req: Request, *, on_step: StepCallback | None = None, checked: bool = False) -> Created:
     """Run every step; on any failure remove what was made, then raise :class:`CreateFailed`.
 
     ``checked``: the caller already ran :func:`preflight` (it lists conda's environments: seconds).
@@ -395,10 +394,8 @@ def _child_env() -> dict[str, str]:
 
 
 def _rollback(executor: Executor, name: str) -> None:
-    try:
+    with contextlib.suppress(Exception):  # the original failure is the news; exists() reports a failed cleanup
         executor.remove(name)
-    except Exception:  # the original failure is the news; a failed cleanup is reported by exists()
-        pass
     if executor.exists(name):
         raise CreateFailed(
             f"creating {name} failed and removing the half-made environment also failed; remove "

@@ -42,7 +42,7 @@ def parse_version(text: str | None) -> Version | None:
 
 
 def minor_of(version: str) -> str | None:
-    """"2.13.0+cu130" -> "2.13"; "13.0.88" -> "13.0"."""
+    """ "2.13.0+cu130" -> "2.13"; "13.0.88" -> "13.0"."""
     v = parse_version(version)
     return f"{v.major}.{v.minor}" if v else None
 
@@ -146,7 +146,7 @@ def variant_of(torch_version: str, torch_cuda: str | None = None) -> str | None:
 
 
 def variant_cuda(variant: str) -> str | None:
-    """"cu130" -> "13.0", "cu126" -> "12.6", "cu118" -> "11.8", "cpu" -> None."""
+    """ "cu130" -> "13.0", "cu126" -> "12.6", "cu118" -> "11.8", "cpu" -> None."""
     match = re.fullmatch(r"cu(\d+)(\d)", variant)
     return f"{match.group(1)}.{match.group(2)}" if match else None
 
@@ -179,8 +179,8 @@ _EXACT_ONLY = {"53", "62", "72", "87"}
 
 
 def _cc_tuple(cc: str) -> tuple[int, int]:
-    """"8.6" -> (8, 6); "86" / "sm_86" / "compute_86" -> (8, 6); "120" -> (12, 0)."""
-    text = cc.split("_")[-1]
+    """ "8.6" -> (8, 6); "86" / "sm_86" / "compute_86" -> (8, 6); "120" -> (12, 0)."""
+    text = cc.rsplit("_", maxsplit=1)[-1]
     if "." in text:
         major, minor = text.split(".", 1)
         return int(major), int(minor)
@@ -195,7 +195,7 @@ def arch_covers(arch: str, cc: str) -> bool:
     PTX ("compute_XX") is JIT-compiled for any capability at or above XX.
     """
     have = _cc_tuple(cc)
-    digits = arch.split("_")[-1]
+    digits = arch.rsplit("_", maxsplit=1)[-1]
     if digits.endswith("a"):  # arch-specific targets (sm_90a) run only on exactly that capability
         return have == _cc_tuple(digits[:-1])
     if arch.startswith("compute_"):

@@ -216,7 +216,7 @@ def plan(
         raise UserError(f"{backend!r} is not a backend; use auto, cpu, or a CUDA variant such as cu126.")
     release = k.release(torch)
     assert release is not None  # _check_torch made sure
-    base = dict(torch=torch, python=python, target=target, index_base=index_base)
+    base = {"torch": torch, "python": python, "target": target, "index_base": index_base}
     ranked = preference(release)
 
     if not release.supports_python(python):
@@ -421,12 +421,16 @@ def _what_would_fit(target: Target, release: k.TorchRelease, python: str, torch:
     out: list[Suggestion] = []
     for variant in preference(release):  # a later patch release of the same series that has the build
         first = dict(release.since).get(variant)
-        if first and torch.count(".") == 2 and Version(torch) < Version(first):
-            if not why_not(release, variant, target):
-                out.append(
-                    Suggestion(f"torch {first} with {variant} fits as the machine stands", torch=first, variant=variant)
-                )
-                break
+        if (
+            first
+            and torch.count(".") == 2
+            and Version(torch) < Version(first)
+            and not why_not(release, variant, target)
+        ):
+            out.append(
+                Suggestion(f"torch {first} with {variant} fits as the machine stands", torch=first, variant=variant)
+            )
+            break
     older = _newest_fitting_release(target, python, below=release.minor)
     if older is not None:
         out.append(

@@ -51,7 +51,9 @@ class Build:
         return tuple(f"{name}=={self.version_of(name)}" for name in names)
 
 
-def paired_build(release: TorchRelease, variant: str, installed: str | None = None, cuda_floor: str | None = None) -> Build:
+def paired_build(
+    release: TorchRelease, variant: str, installed: str | None = None, cuda_floor: str | None = None
+) -> Build:
     """``release`` as a :class:`Build`, exact where the installed torch is of that release.
 
     Since torch 2.1 a torchvision (and, through 2.10, torchaudio) patch release pairs with the torch
@@ -85,10 +87,17 @@ def pip_install(
     platform: str = "linux",
 ) -> tuple[str, ...]:
     """``python -m pip install torch==... [companions] --index-url <variant index>``."""
-    return (*pip, "install", *build.requirements(companions), *index_args(build, index_base=index_base, platform=platform))
+    return (
+        *pip,
+        "install",
+        *build.requirements(companions),
+        *index_args(build, index_base=index_base, platform=platform),
+    )
 
 
-def pip_uninstall(build: Build, *, pip: Sequence[str] = ("python", "-m", "pip"), companions: Sequence[str] = ()) -> tuple[str, ...]:
+def pip_uninstall(
+    build: Build, *, pip: Sequence[str] = ("python", "-m", "pip"), companions: Sequence[str] = ()
+) -> tuple[str, ...]:
     """Uninstall first where a build is replaced: pip counts 2.13.0+cu130 as satisfying ``torch==2.13.0``."""
     return (*pip, "uninstall", "-y", *(r.split("==")[0] for r in build.requirements(companions)))
 
@@ -135,5 +144,14 @@ def conda_install(build: Build, *, companions: Sequence[str] = (), prefix: str |
 
 def conda_create(build: Build, *, name: str, python: str) -> tuple[str, ...]:
     """``conda create -n NAME --override-channels -c conda-forge python=X.Y <specs>``: a new environment."""
-    return ("conda", "create", "-n", name, "--override-channels", "-c", "conda-forge", f"python={python}",
-            *conda_specs(build))
+    return (
+        "conda",
+        "create",
+        "-n",
+        name,
+        "--override-channels",
+        "-c",
+        "conda-forge",
+        f"python={python}",
+        *conda_specs(build),
+    )

@@ -18,16 +18,40 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "TARGETS": "catalog", "Catalog": "catalog", "Mirror": "catalog", "load_catalog": "catalog",
+    "TARGETS": "catalog",
+    "Catalog": "catalog",
+    "Mirror": "catalog",
+    "load_catalog": "catalog",
     "validate_url": "catalog",
-    "ChangePlan": "changes", "plan_use": "changes", "unified_diff": "changes",
-    "FileChange": "journal", "Journal": "journal",
-    "ProbeResult": "probe", "probe": "probe",
-    "ToolView": "show", "resolve": "show",
+    "ChangePlan": "changes",
+    "plan_use": "changes",
+    "unified_diff": "changes",
+    "FileChange": "journal",
+    "Journal": "journal",
+    "ProbeResult": "probe",
+    "probe": "probe",
+    "ToolView": "show",
+    "resolve": "show",
     "torch_index_base": "torch_index",
 }
 
-__all__ = sorted(_WHERE)
+__all__ = [  # the names _WHERE loads on first use
+    "TARGETS",
+    "Catalog",
+    "ChangePlan",
+    "FileChange",
+    "Journal",
+    "Mirror",
+    "ProbeResult",
+    "ToolView",
+    "load_catalog",
+    "plan_use",
+    "probe",
+    "resolve",
+    "torch_index_base",
+    "unified_diff",
+    "validate_url",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -42,8 +42,20 @@ SERVICE_TITLES: dict[str, str] = {
 }
 
 _KEYS = {
-    "title", "operator", "upstream", "source", "as_of", "notes", "redirector", "redirect_hosts",
-    "pypi", "conda_forge", "anaconda_defaults", "pytorch", "pytorch_format", "hf",
+    "title",
+    "operator",
+    "upstream",
+    "source",
+    "as_of",
+    "notes",
+    "redirector",
+    "redirect_hosts",
+    "pypi",
+    "conda_forge",
+    "anaconda_defaults",
+    "pytorch",
+    "pytorch_format",
+    "hf",
 }
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 # RFC 3986 characters minus the ones a config file or a shell would read specially (quotes,
@@ -166,7 +178,7 @@ def _mirror_from(name: str, row: Any, origin: str) -> Mirror:
     if not _NAME.fullmatch(name):
         raise UserError(f"mirror name {name!r} in {where} must be lower-case letters, digits, '-', '_' or '.'.")
     if not isinstance(row, dict):
-        raise UserError(f"[mirror.{name}] in {where} must be a table of keys such as pypi = \"https://...\".")
+        raise UserError(f'[mirror.{name}] in {where} must be a table of keys such as pypi = "https://...".')
     unknown = sorted(set(row) - _KEYS)
     if unknown:
         raise UserError(f"[mirror.{name}] in {where} has unknown keys {unknown}; known keys: {sorted(_KEYS)}.")
@@ -181,7 +193,7 @@ def _mirror_from(name: str, row: Any, origin: str) -> Mirror:
         raise UserError(f"[mirror.{name}] in {where} serves nothing; give at least one of {list(SERVICES)}.")
     fmt = row.get("pytorch_format", "simple")
     if fmt not in ("simple", "flat"):
-        raise UserError(f"[mirror.{name}] pytorch_format in {where} must be \"simple\" or \"flat\", not {fmt!r}.")
+        raise UserError(f'[mirror.{name}] pytorch_format in {where} must be "simple" or "flat", not {fmt!r}.')
     hosts = row.get("redirect_hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
         raise UserError(f"[mirror.{name}] redirect_hosts in {where} must be a list of host names.")

@@ -31,7 +31,9 @@ def targets(value: str | None) -> tuple[str, ...] | None:
     wanted = tuple(dict.fromkeys(t.strip().lower() for t in value.split(",") if t.strip()))
     unknown = [t for t in wanted if t not in TARGETS]
     if unknown or not wanted:
-        raise UserError(f"unknown target {', '.join(unknown) or repr(value)} for --for; choose from {', '.join(TARGETS)}.")
+        raise UserError(
+            f"unknown target {', '.join(unknown) or repr(value)} for --for; choose from {', '.join(TARGETS)}."
+        )
     return wanted
 
 
@@ -82,8 +84,15 @@ def choose(
         return Choice({wanted[0]: adhoc_mirror(name, wanted[0], allow_insecure=allow_insecure)}, ())
     catalog = load_catalog()
     if name.lower() == "fastest":
-        return _fastest(catalog, wanted, scope, allow_insecure=allow_insecure, timeout=timeout, among=among,
-                        run_probe=run_probe or (lambda cat, pairs: probe(cat, pairs, timeout=timeout)))
+        return _fastest(
+            catalog,
+            wanted,
+            scope,
+            allow_insecure=allow_insecure,
+            timeout=timeout,
+            among=among,
+            run_probe=run_probe or (lambda cat, pairs: probe(cat, pairs, timeout=timeout)),
+        )
     mirror = catalog.get(name)
     if mirror.insecure and not allow_insecure:
         raise UserError(

@@ -143,7 +143,9 @@ def set_conda_forge(text: str | None, base: str, path: Path) -> tuple[str, list[
         )
     mirrored = data.get("mirrored_channels")
     if isinstance(mirrored, dict) and mirrored.get(CHANNEL):
-        warnings.append(f"{path} sets mirrored_channels for conda-forge, which mamba 2 uses instead of custom_channels.")
+        warnings.append(
+            f"{path} sets mirrored_channels for conda-forge, which mamba 2 uses instead of custom_channels."
+        )
 
     if not changed:
         return text, warnings

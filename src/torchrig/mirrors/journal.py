@@ -137,8 +137,14 @@ class Journal:
                 restored.add(rec.get("of", ""))
         return [
             Entry(
-                id=r["id"], time=r["time"], target=r["target"], path=r["path"], existed=r["existed"],
-                before_sha=r["before_sha"], after_sha=r["after_sha"], mode=r.get("mode"),
+                id=r["id"],
+                time=r["time"],
+                target=r["target"],
+                path=r["path"],
+                existed=r["existed"],
+                before_sha=r["before_sha"],
+                after_sha=r["after_sha"],
+                mode=r.get("mode"),
                 restored=r["id"] in restored,
             )
             for r in changes
@@ -156,15 +162,23 @@ class Journal:
                 real = real_path(change.path)
                 # The file must still hold what the plan was made from; otherwise re-plan.
                 if read_bytes(real) != change.before:
-                    raise UserError(f"{change.path} changed while torchrig was preparing its edit; run the command again.")
+                    raise UserError(
+                        f"{change.path} changed while torchrig was preparing its edit; run the command again."
+                    )
                 if change.before is not None:
                     self._store_blob(change.before)
                 entry_id = uuid.uuid4().hex
                 self._append(
                     {
-                        "op": "change", "id": entry_id, "time": time.time(), "target": change.target,
-                        "path": str(real), "existed": change.before is not None,
-                        "before_sha": _sha(change.before), "after_sha": _sha(change.after), "mode": change.mode,
+                        "op": "change",
+                        "id": entry_id,
+                        "time": time.time(),
+                        "target": change.target,
+                        "path": str(real),
+                        "existed": change.before is not None,
+                        "before_sha": _sha(change.before),
+                        "after_sha": _sha(change.after),
+                        "mode": change.mode,
                     }
                 )
                 try:

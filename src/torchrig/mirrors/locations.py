@@ -59,7 +59,9 @@ def target_file(target: str, scope: str) -> Path:
             return pip_user_file()
         env = active_env()
         if env is None:
-            raise UserError("--scope env needs an active virtualenv or conda environment (VIRTUAL_ENV or CONDA_PREFIX).")
+            raise UserError(
+                "--scope env needs an active virtualenv or conda environment (VIRTUAL_ENV or CONDA_PREFIX)."
+            )
         return env / "pip.conf"
     if target == "uv":
         return uv_user_file() if scope == "user" else Path.cwd() / "uv.toml"

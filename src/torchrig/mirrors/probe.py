@@ -22,7 +22,6 @@ from __future__ import annotations
 import email.utils
 import math
 import re
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -151,8 +150,15 @@ def _fetch(
                 if got >= cap or http.monotonic() > deadline:
                     break  # capped: closing the stream drops the rest
             done = http.monotonic()
-            return _Fetch(resp.status_code, url, resp.headers, b"".join(chunks)[:cap], headers_at - start,
-                          done - headers_at, off_host)
+            return _Fetch(
+                resp.status_code,
+                url,
+                resp.headers,
+                b"".join(chunks)[:cap],
+                headers_at - start,
+                done - headers_at,
+                off_host,
+            )
     raise httpx.TooManyRedirects(f"more than {max_hops} redirects")
 
 
@@ -164,8 +170,8 @@ def _versions(body: bytes, project: str) -> list[tuple[Version, str]]:
     text = body.decode("utf-8", errors="replace")
     want = canonicalize_name(project)
     found = []
-    for href in _HREF.findall(text):
-        href = unescape(href)
+    for raw in _HREF.findall(text):
+        href = unescape(raw)
         filename = unquote(urlsplit(href).path.rsplit("/", 1)[-1])
         try:
             if filename.endswith(".whl"):
@@ -211,10 +217,17 @@ def probe_one(
     page_url = _join(base, page)
     artifact = spec.get("artifact", "page")
     ranged = {"Range": f"bytes=0-{range_bytes - 1}"}
-    result = dict(mirror=mirror.name, service=service, url=base, redirector=mirror.redirector)
+    result = {"mirror": mirror.name, "service": service, "url": base, "redirector": mirror.redirector}
     try:
-        fetched = _fetch(client, page_url, mirror, base, cap=range_bytes if artifact == "page" else page_cap,
-                         deadline=deadline, headers=ranged if artifact == "page" else None)
+        fetched = _fetch(
+            client,
+            page_url,
+            mirror,
+            base,
+            cap=range_bytes if artifact == "page" else page_cap,
+            deadline=deadline,
+            headers=ranged if artifact == "page" else None,
+        )
         if fetched.status not in (200, 206):
             return ProbeResult(**result, error=f"HTTP {fetched.status} for {page_url}")
         result["latency_ms"] = round(fetched.headers_s * 1000, 1)
@@ -225,8 +238,7 @@ def probe_one(
             version, link = _newest_link(_versions(fetched.body, spec["project"]))
             newest = str(version) if version else None
             if version is None:
-                return ProbeResult(**result, off_host=off_host,
-                                   error=f"{page_url} lists no {spec['project']} files")
+                return ProbeResult(**result, off_host=off_host, error=f"{page_url} lists no {spec['project']} files")
         elif spec.get("freshness") == "last-modified" and "last-modified" in fetched.headers:
             try:
                 parsed = email.utils.parsedate_to_datetime(fetched.headers["last-modified"])
@@ -238,22 +250,29 @@ def probe_one(
         if artifact == "page":
             art = fetched
         else:
-            art_url = urljoin(fetched.url, link.split("#")[0]) if artifact == "newest-link" and link else _join(base, artifact)
+            art_url = (
+                urljoin(fetched.url, link.split("#")[0])
+                if artifact == "newest-link" and link
+                else _join(base, artifact)
+            )
             if downgrades(fetched.url, art_url):
                 raise _Downgrade(f"links to {art_url}", fetched.url)
             if off_host is None and not mirror.redirect_allowed(art_url, base):
                 off_host = f"links to {host_of(art_url)}"
             art = _fetch(client, art_url, mirror, base, cap=range_bytes, deadline=deadline, headers=ranged)
             if art.status not in (200, 206):
-                return ProbeResult(**result, newest=newest, off_host=off_host,
-                                   error=f"HTTP {art.status} for {art_url}")
+                return ProbeResult(**result, newest=newest, off_host=off_host, error=f"HTTP {art.status} for {art_url}")
             off_host = off_host or art.off_host
         throughput = len(art.body) / art.body_s if art.body_s > 0 and len(art.body) >= MIN_SAMPLE else None
-        return ProbeResult(**result, throughput_bps=throughput, bytes_read=len(art.body), newest=newest,
-                           off_host=off_host)
+        return ProbeResult(
+            **result, throughput_bps=throughput, bytes_read=len(art.body), newest=newest, off_host=off_host
+        )
     except _Downgrade as exc:
-        return ProbeResult(**result, off_host=exc.off_host,
-                           error=f"{exc.url} sends the download from https to plain http; not followed")
+        return ProbeResult(
+            **result,
+            off_host=exc.off_host,
+            error=f"{exc.url} sends the download from https to plain http; not followed",
+        )
     except _Deadline:
         return ProbeResult(**result, error=f"no answer within {timeout:g} s")
     except httpx.TimeoutException:
@@ -299,14 +318,27 @@ def probe(
     """
     if not pairs:
         return []
-    with http.client(
-        timeout=timeout, connections=workers, user_agent=f"torchrig/{__version__} (mirror probe)", transport=transport
-    ) as client, ThreadPoolExecutor(max_workers=max(1, min(workers, len(pairs))), thread_name_prefix="probe") as pool:
+    with (
+        http.client(
+            timeout=timeout,
+            connections=workers,
+            user_agent=f"torchrig/{__version__} (mirror probe)",
+            transport=transport,
+        ) as client,
+        ThreadPoolExecutor(max_workers=max(1, min(workers, len(pairs))), thread_name_prefix="probe") as pool,
+    ):
 
         def run(pair: tuple[Mirror, str]) -> ProbeResult:
             mirror, service = pair
-            res = probe_one(client, mirror, service, catalog.probe_specs[service], timeout=timeout,
-                            page_cap=page_cap, range_bytes=range_bytes)
+            res = probe_one(
+                client,
+                mirror,
+                service,
+                catalog.probe_specs[service],
+                timeout=timeout,
+                page_cap=page_cap,
+                range_bytes=range_bytes,
+            )
             if on_done is not None:
                 on_done(res)
             return res

@@ -75,7 +75,9 @@ class ToolView:
 
     def to_json(self) -> dict:
         return {
-            "tool": self.tool, "value": self.value, "source": self.source,
+            "tool": self.tool,
+            "value": self.value,
+            "source": self.source,
             "layers": [{"source": lay.source, "value": lay.value, "note": lay.note} for lay in self.layers],
             "warnings": list(self.warnings),
         }
@@ -122,7 +124,9 @@ def _safe(read: Callable[[], T], warnings: list[str]) -> T | None:
         return None
 
 
-def _parsed(paths: list[Path], read: _Reader, parse: Callable[[str, Path], T], warnings: list[str]) -> Iterator[tuple[str, T]]:
+def _parsed(
+    paths: list[Path], read: _Reader, parse: Callable[[str, Path], T], warnings: list[str]
+) -> Iterator[tuple[str, T]]:
     """(shown path, settings) for each file that exists and parses; a broken one becomes a warning."""
     for path in paths:
         text = read(path)
@@ -156,7 +160,9 @@ def pip_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
     for shown, settings in _parsed(files, read, pip_conf.read, warnings):
         layers.append(ConfigLayer(f"{shown} [global]", settings.index_url))
         if settings.install_index_url:
-            layers.append(ConfigLayer(f"{shown} [install]", settings.install_index_url, "beats [global] for pip install"))
+            layers.append(
+                ConfigLayer(f"{shown} [install]", settings.install_index_url, "beats [global] for pip install")
+            )
         trusted += [(shown, host) for host in settings.trusted_hosts]
     https_hosts = {host_of(lay.value) for lay in layers if lay.value and urlsplit(lay.value).scheme.lower() == "https"}
     for shown, host in trusted:
@@ -184,7 +190,7 @@ def _uv_project_file(cwd: Path, read: _Reader) -> tuple[Path, bool] | None:
 def _has_tool_uv(text: str) -> bool:
     try:
         doc = tomlkit.parse(text)
-    except Exception:  # noqa: BLE001 - uv would fail on it; uv_toml.read reports it as a warning
+    except Exception:
         return True
     tool = doc.get("tool")
     return isinstance(tool, dict) and "uv" in tool
@@ -198,7 +204,9 @@ def uv_view(read: _Reader, root: Root, cwd: Path, ours: Path | None = None) -> T
         files: list[tuple[Path, bool]] = []
     elif os.environ.get("UV_CONFIG_FILE"):
         files = [(Path(os.environ["UV_CONFIG_FILE"]), False)]
-        layers.append(ConfigLayer("UV_CONFIG_FILE", None, f"= {files[0][0]}: uv reads it instead of the user and project files"))
+        layers.append(
+            ConfigLayer("UV_CONFIG_FILE", None, f"= {files[0][0]}: uv reads it instead of the user and project files")
+        )
     else:
         # only the first system file found counts, $XDG_CONFIG_DIRS before /etc (uv docs)
         system = [root.path(str(d / "uv" / "uv.toml")) for d in xdg_config_dirs()] + [root.path("/etc/uv/uv.toml")]
@@ -208,9 +216,8 @@ def uv_view(read: _Reader, root: Root, cwd: Path, ours: Path | None = None) -> T
         if project is not None:
             files.append(project)
     for path, is_pyproject in files:
-        for shown, settings in _parsed([path], read, lambda t, p: uv_toml.read(t, p, pyproject=is_pyproject), warnings):  # noqa: B023
-            if is_pyproject:
-                shown += " [tool.uv]"
+        for where, settings in _parsed([path], read, lambda t, p: uv_toml.read(t, p, pyproject=is_pyproject), warnings):  # noqa: B023
+            shown = f"{where} [tool.uv]" if is_pyproject else where
             if settings.index_url:
                 layers.append(ConfigLayer(f"{shown} index-url", settings.index_url, "deprecated key"))
             layers.append(ConfigLayer(shown, settings.default_index))
@@ -257,12 +264,16 @@ def conda_view(read: _Reader, root: Root, ours: Path | None = None) -> ToolView:
                     "and any it does not mirror fails with 404."
                 )
         if settings.custom_conda_forge:
-            layers.append(ConfigLayer(f"{shown} [custom_channels]", settings.custom_conda_forge.rstrip("/") + "/conda-forge"))
+            layers.append(
+                ConfigLayer(f"{shown} [custom_channels]", settings.custom_conda_forge.rstrip("/") + "/conda-forge")
+            )
         elif not settings.channel_alias:
             layers.append(ConfigLayer(shown, None))
         if settings.mirrored_conda_forge:
             layers.append(
-                ConfigLayer(f"{shown} mirrored_channels", None, "mamba 2 tries " + ", ".join(settings.mirrored_conda_forge))
+                ConfigLayer(
+                    f"{shown} mirrored_channels", None, "mamba 2 tries " + ", ".join(settings.mirrored_conda_forge)
+                )
             )
             warnings.append(f"{shown} sets mirrored_channels for conda-forge, which mamba 2 uses instead.")
         if settings.channels and "defaults" in settings.channels:
@@ -290,7 +301,11 @@ def torch_view(read: _Reader, ours: Path | None = None) -> ToolView:
     if text is not None:
         value = _safe(lambda: torch_index.read(text, path), warnings)
         layers.append(ConfigLayer(f"{real_path(path)} [torch] index", value if isinstance(value, str) else None))
-    layers.append(ConfigLayer("uv pip --torch-backend=auto", None, "always fetches from download.pytorch.org, whatever is set here"))
+    layers.append(
+        ConfigLayer(
+            "uv pip --torch-backend=auto", None, "always fetches from download.pytorch.org, whatever is set here"
+        )
+    )
     return _view("torch", layers, warnings, ours)
 
 
@@ -308,7 +323,9 @@ def hf_view(read: _Reader, ours: Path | None = None) -> ToolView:
         if text is not None:
             env_vars = _safe(lambda: hf_endpoint.read_conda_state(text, state), warnings)
             if isinstance(env_vars, dict) and env_vars.get(hf_endpoint.VAR):
-                layers.append(ConfigLayer(f"{real_path(state)} (conda env vars)", env_vars[hf_endpoint.VAR], "set on activation"))
+                layers.append(
+                    ConfigLayer(f"{real_path(state)} (conda env vars)", env_vars[hf_endpoint.VAR], "set on activation")
+                )
     now = os.environ.get(hf_endpoint.VAR)
     layers.append(ConfigLayer("HF_ENDPOINT (this shell)", now, "what a process started from here gets"))
     set_before = [lay for lay in layers[:-1] if lay.value]
@@ -322,7 +339,9 @@ def hf_view(read: _Reader, ours: Path | None = None) -> ToolView:
     value = now or DEFAULTS["hf"]
     source = "HF_ENDPOINT (this shell)" if now else "default"
     if os.environ.get("HF_HUB_DISABLE_XET") is None and value != DEFAULTS["hf"]:
-        warnings.append("Xet downloads have bypassed HF_ENDPOINT (xet-core#470); HF_HUB_DISABLE_XET=1 keeps them on the mirror.")
+        warnings.append(
+            "Xet downloads have bypassed HF_ENDPOINT (xet-core#470); HF_HUB_DISABLE_XET=1 keeps them on the mirror."
+        )
     return ToolView("hf", value, source, tuple(layers), tuple(warnings), stale)
 
 

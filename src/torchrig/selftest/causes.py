@@ -108,16 +108,27 @@ _SIGNATURES: tuple[tuple[re.Pattern[str], Cause], ...] = (
     # torch's DataLoader: "unable to allocate shared memory(shm) for file </torch_...>: No space left on
     # device (28)" (measured with a 256 KiB /dev/shm), "... is killed by signal: Bus error", "insufficient
     # shared memory (shm)"
-    (re.compile(r"shared memory\s*\(shm\)|unable to allocate shared memory|Bus error|insufficient shared memory|"
-                r"/dev/shm.*(too small|No space)", re.I),
-     SHM_TOO_SMALL),
+    (
+        re.compile(
+            r"shared memory\s*\(shm\)|unable to allocate shared memory|Bus error|insufficient shared memory|"
+            r"/dev/shm.*(too small|No space)",
+            re.I,
+        ),
+        SHM_TOO_SMALL,
+    ),
     # NCCL's shared-memory transport (NCCL_DEBUG=WARN lines, or the "Last error:" torch appends):
     # "Error while creating shared memory segment /dev/shm/nccl-WU88OE (size 9637888), error: No space left on
     # device (28)", "failed to extend /dev/shm/nccl-fjwOOB to 5967876 bytes", "Call to posix_fallocate failed"
-    (re.compile(r"Error while creating shared memory segment|failed to extend /dev/shm/|posix_fallocate failed", re.I),
-     SHM_TOO_SMALL),
-    (re.compile(r"NCCL (error|Error)|ncclSystemError|ncclInternalError|ncclUnhandledCudaError|ncclRemoteError"),
-     NCCL_INIT),
+    (
+        re.compile(
+            r"Error while creating shared memory segment|failed to extend /dev/shm/|posix_fallocate failed", re.I
+        ),
+        SHM_TOO_SMALL,
+    ),
+    (
+        re.compile(r"NCCL (error|Error)|ncclSystemError|ncclInternalError|ncclUnhandledCudaError|ncclRemoteError"),
+        NCCL_INIT,
+    ),
     (re.compile(r"DataLoader worker \(pid", re.I), WORKER_DIED),
     (re.compile(r"CUDA error|CUDA driver|cudaErrorInitializationError|no CUDA-capable device", re.I), CUDA_INIT),
     (re.compile(r"timed out|timeout|Timed out|monitoredBarrier", re.I), TIMEOUT),

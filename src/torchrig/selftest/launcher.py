@@ -51,6 +51,7 @@ The protocol
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -136,8 +137,15 @@ class RunOptions:
     keep: bool  # keep the work directory
 
     def rank_config(self, plan: Plan, workdir: Path, cache_dir: Path | None) -> RankConfig:
-        return RankConfig(plan.device, plan.backend, self.steps, tuple(sorted(self.faults)), self.collective_timeout,
-                          str(workdir), str(cache_dir) if cache_dir is not None else None)
+        return RankConfig(
+            plan.device,
+            plan.backend,
+            self.steps,
+            tuple(sorted(self.faults)),
+            self.collective_timeout,
+            str(workdir),
+            str(cache_dir) if cache_dir is not None else None,
+        )
 
 
 def launch(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report:
@@ -166,26 +174,33 @@ def launch(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report:
         selector.close()
         if not options.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    return Report(plan, tuple(_assemble(collector, failed)), time.monotonic() - begin, collector.environment,
-                  str(workdir) if options.keep else None)
+    return Report(
+        plan,
+        tuple(_assemble(collector, failed)),
+        time.monotonic() - begin,
+        collector.environment,
+        str(workdir) if options.keep else None,
+    )
 
 
 def _start(rank: int, plan: Plan, config: RankConfig, workdir: Path, selector: selectors.BaseSelector) -> _Rank:
     read, write = os.pipe()
     port_read, port_write = os.pipe() if rank > 0 else (None, None)
     env = dict(os.environ)
-    env.update({
-        "RANK": str(rank),
-        "WORLD_SIZE": str(plan.world_size),
-        "LOCAL_RANK": str(rank),
-        "LOCAL_WORLD_SIZE": str(plan.world_size),
-        "MASTER_ADDR": "127.0.0.1",
-        "TORCHRIG_SELFTEST_CONFIG": config.to_json(),
-        "TORCHRIG_SELFTEST_FD": str(write),
-        "TORCHRIG_SELFTEST_STORE": "launcher",
-        "TORCHRIG_SELFTEST_LAUNCHER_PID": str(os.getpid()),
-        "PYTHONPATH": os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")])),
-    })
+    env.update(
+        {
+            "RANK": str(rank),
+            "WORLD_SIZE": str(plan.world_size),
+            "LOCAL_RANK": str(rank),
+            "LOCAL_WORLD_SIZE": str(plan.world_size),
+            "MASTER_ADDR": "127.0.0.1",
+            "TORCHRIG_SELFTEST_CONFIG": config.to_json(),
+            "TORCHRIG_SELFTEST_FD": str(write),
+            "TORCHRIG_SELFTEST_STORE": "launcher",
+            "TORCHRIG_SELFTEST_LAUNCHER_PID": str(os.getpid()),
+            "PYTHONPATH": os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")])),
+        }
+    )
     env.pop("MASTER_PORT", None)
     if port_read is not None:
         env["TORCHRIG_SELFTEST_PORT_FD"] = str(port_read)
@@ -195,8 +210,13 @@ def _start(rank: int, plan: Plan, config: RankConfig, workdir: Path, selector: s
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "torchrig.selftest.rank"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-            pass_fds=(write,) if port_read is None else (write, port_read), start_new_session=True, close_fds=True,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            pass_fds=(write,) if port_read is None else (write, port_read),
+            start_new_session=True,
+            close_fds=True,
         )
     os.close(write)
     if port_read is not None:
@@ -210,10 +230,8 @@ def _start(rank: int, plan: Plan, config: RankConfig, workdir: Path, selector: s
 def _hand_port(ranks: list[_Rank], port: int) -> None:
     for entry in ranks:
         if entry.port_writer is not None:
-            try:
+            with contextlib.suppress(OSError):  # the rank is already gone; _pump reports it
                 os.write(entry.port_writer, f"{port}\n".encode())
-            except OSError:  # the rank is already gone; _pump reports it
-                pass
             os.close(entry.port_writer)
             entry.port_writer = None
 
@@ -232,8 +250,9 @@ def _visible(gpus: tuple[int, ...], inherited: str | None) -> str:
     return ",".join(str(i) for i in gpus)
 
 
-def _pump(ranks: list[_Rank], selector: selectors.BaseSelector, collector: _Collector, deadline: float,
-          timeout: float) -> StageResult | None:
+def _pump(
+    ranks: list[_Rank], selector: selectors.BaseSelector, collector: _Collector, deadline: float, timeout: float
+) -> StageResult | None:
     """Read what arrived, then look for the failures of (5); a failed stage returned here ends the run."""
     for key, _ in selector.select(timeout=0.2):
         entry: _Rank = key.data
@@ -267,13 +286,26 @@ def _pump(ranks: list[_Rank], selector: selectors.BaseSelector, collector: _Coll
     for stage, (rank, error, when) in collector.errors.items():
         if stage not in collector.results and now - when > ERROR_GRACE_S:
             cause = causes.explain(error, default=causes.INTERNAL)
-            return StageResult(stage, FAIL, f"rank {rank} failed", now - collector.since,
-                               problem=f"rank {rank} failed: {error}", cause=cause.text, code=cause.code)
+            return StageResult(
+                stage,
+                FAIL,
+                f"rank {rank} failed",
+                now - collector.since,
+                problem=f"rank {rank} failed: {error}",
+                cause=cause.text,
+                code=cause.code,
+            )
     if now > deadline:
         stage = collector.stage if collector.stage not in collector.results else _next_stage(collector)
-        return StageResult(stage, FAIL, "timed out", now - collector.since, problem=f"the run passed its "
-                           f"{timeout:g} s limit during this stage", cause=causes.RUN_TIMEOUT.text,
-                           code=causes.RUN_TIMEOUT.code)
+        return StageResult(
+            stage,
+            FAIL,
+            "timed out",
+            now - collector.since,
+            problem=f"the run passed its {timeout:g} s limit during this stage",
+            cause=causes.RUN_TIMEOUT.text,
+            code=causes.RUN_TIMEOUT.code,
+        )
     return None
 
 
@@ -283,9 +315,15 @@ def _died(entry: _Rank, code: int, collector: _Collector) -> StageResult:
     cause = causes.explain(tail, default=causes.RANK_DIED)
     stage = entry.stage if entry.stage not in collector.results else _next_stage(collector)
     detail = f"; its log ends: {tail}" if tail else ""
-    return StageResult(stage, FAIL, f"rank {entry.rank} died", time.monotonic() - collector.since,
-                       problem=f"rank {entry.rank} (pid {entry.proc.pid}) "
-                       f"{how} during {stage}{detail}", cause=cause.text, code=cause.code)
+    return StageResult(
+        stage,
+        FAIL,
+        f"rank {entry.rank} died",
+        time.monotonic() - collector.since,
+        problem=f"rank {entry.rank} (pid {entry.proc.pid}) {how} during {stage}{detail}",
+        cause=cause.text,
+        code=cause.code,
+    )
 
 
 def _exit_problems(ranks: list[_Rank], collector: _Collector) -> StageResult | None:
@@ -306,9 +344,15 @@ def _exit_problems(ranks: list[_Rank], collector: _Collector) -> StageResult | N
             return _died(entry, code, collector)
     if not ranks[0].done:  # the run ended before rank 0 judged every stage: never a pass
         stage = _next_stage(collector)
-        return StageResult(stage, FAIL, "the run ended early", time.monotonic() - collector.since,
-                           problem=f"rank 0 stopped reporting during {stage} without a verdict",
-                           cause=causes.RANK_DIED.text, code=causes.RANK_DIED.code)
+        return StageResult(
+            stage,
+            FAIL,
+            "the run ended early",
+            time.monotonic() - collector.since,
+            problem=f"rank 0 stopped reporting during {stage} without a verdict",
+            cause=causes.RANK_DIED.text,
+            code=causes.RANK_DIED.code,
+        )
     return None
 
 
@@ -333,26 +377,21 @@ def _kill(ranks: list[_Rank]) -> None:
     for entry in ranks:
         if entry.proc.returncode is None:
             _signal_group(entry.proc, signal.SIGKILL)
-            try:  # a rank in uninterruptible sleep (a wedged GPU driver) ignores SIGKILL: do not hang on it
+            # a rank in uninterruptible sleep (a wedged GPU driver) ignores SIGKILL: do not hang on it
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 entry.proc.wait(timeout=KILL_WAIT_S)
-            except subprocess.TimeoutExpired:
-                pass
         if entry.port_writer is not None:
             os.close(entry.port_writer)
             entry.port_writer = None
         if not entry.closed:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(entry.channel)
-            except OSError:
-                pass
             entry.closed = True
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)  # the session id is the rank's pid (start_new_session)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _assemble(collector: _Collector, failed: StageResult | None) -> list[StageResult]:
@@ -398,8 +437,9 @@ def run_in_process(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report
             on_event(event)
 
     def expire() -> None:  # (5): torchrun stops the other ranks once this one exits
-        sys.stderr.write(f"torchrig: selftest rank {me} passed the {timeout:g} s limit during "
-                         f"{current['stage']}; giving up.\n")
+        sys.stderr.write(
+            f"torchrig: selftest rank {me} passed the {timeout:g} s limit during {current['stage']}; giving up.\n"
+        )
         sys.stderr.flush()
         os._exit(1)
 

@@ -39,14 +39,27 @@ def choose_plan(gpus: str | None, cpu: int | None, env: Mapping[str, str], gpu_c
         if gpu_count == 0:
             n = DEFAULT_CPU_PROCESSES
             return Plan("cpu", "gloo", n, reason=f"no GPU found, so {n} CPU processes with gloo")
-        return Plan("cuda", "nccl", gpu_count, tuple(range(gpu_count)),
-                    reason=f"{_gpus(gpu_count)} found: one process per GPU with NCCL")
+        return Plan(
+            "cuda",
+            "nccl",
+            gpu_count,
+            tuple(range(gpu_count)),
+            reason=f"{_gpus(gpu_count)} found: one process per GPU with NCCL",
+        )
     if gpu_count == 0:
-        raise UserError("--gpus asks for GPUs but torch sees none on this machine; run `torchrig doctor` to find "
-                        "out why, or use --cpu N.", exit_code=1)
+        raise UserError(
+            "--gpus asks for GPUs but torch sees none on this machine; run `torchrig doctor` to find "
+            "out why, or use --cpu N.",
+            exit_code=1,
+        )
     chosen = _parse_gpus(gpus, gpu_count)
-    return Plan("cuda", "nccl", len(chosen), chosen,
-                reason=f"--gpus {gpus}: {_gpus(len(chosen))} ({', '.join(map(str, chosen))}) with NCCL")
+    return Plan(
+        "cuda",
+        "nccl",
+        len(chosen),
+        chosen,
+        reason=f"--gpus {gpus}: {_gpus(len(chosen))} ({', '.join(map(str, chosen))}) with NCCL",
+    )
 
 
 def _parse_gpus(spec: str, gpu_count: int) -> tuple[int, ...]:
@@ -64,7 +77,9 @@ def _parse_gpus(spec: str, gpu_count: int) -> tuple[int, ...]:
             raise UserError(f"--gpus {spec!r} names a GPU twice.")
         bad = [i for i in chosen if not 0 <= i < gpu_count]
         if bad:
-            raise UserError(f"--gpus names GPU {bad[0]}, but this machine has {_gpus(gpu_count)} (0 to {gpu_count - 1}).")
+            raise UserError(
+                f"--gpus names GPU {bad[0]}, but this machine has {_gpus(gpu_count)} (0 to {gpu_count - 1})."
+            )
         return chosen
     try:
         count = int(text)
@@ -78,22 +93,35 @@ def _parse_gpus(spec: str, gpu_count: int) -> tuple[int, ...]:
 def _torchrun_plan(gpus: str | None, cpu: int | None, env: Mapping[str, str], gpu_count: int) -> Plan:
     world = int(env["WORLD_SIZE"])
     if gpus is not None and gpus.strip().lower() != "all":
-        raise UserError("under torchrun each rank uses cuda:LOCAL_RANK; choose the GPUs with CUDA_VISIBLE_DEVICES "
-                        "and torchrun's --nproc-per-node instead of --gpus.")
+        raise UserError(
+            "under torchrun each rank uses cuda:LOCAL_RANK; choose the GPUs with CUDA_VISIBLE_DEVICES "
+            "and torchrun's --nproc-per-node instead of --gpus."
+        )
     if cpu is not None and cpu != world:
-        raise UserError(f"under torchrun the process count is torchrun's (WORLD_SIZE={world}); pass --cpu {world} "
-                        "or leave the count to torchrun.")
+        raise UserError(
+            f"under torchrun the process count is torchrun's (WORLD_SIZE={world}); pass --cpu {world} "
+            "or leave the count to torchrun."
+        )
     if cpu is not None or (gpus is None and gpu_count == 0):
         why = "--cpu" if cpu is not None else "no GPU found"
-        return Plan("cpu", "gloo", world, launcher="torchrun", reason=f"torchrun, {why}: {world} ranks on CPU with gloo")
+        return Plan(
+            "cpu", "gloo", world, launcher="torchrun", reason=f"torchrun, {why}: {world} ranks on CPU with gloo"
+        )
     if gpu_count == 0:
         raise UserError("--gpus asks for GPUs but torch sees none on this node; run `torchrig doctor`.", exit_code=1)
     local_world = int(env.get("LOCAL_WORLD_SIZE", "1"))
     if local_world > gpu_count:
-        raise UserError(f"torchrun starts {local_world} processes on this node but it has {_gpus(gpu_count)}; "
-                        "NCCL needs one GPU per process.")
-    return Plan("cuda", "nccl", world, launcher="torchrun",
-                reason=f"torchrun: {world} ranks, one GPU each (cuda:LOCAL_RANK) with NCCL")
+        raise UserError(
+            f"torchrun starts {local_world} processes on this node but it has {_gpus(gpu_count)}; "
+            "NCCL needs one GPU per process."
+        )
+    return Plan(
+        "cuda",
+        "nccl",
+        world,
+        launcher="torchrun",
+        reason=f"torchrun: {world} ranks, one GPU each (cuda:LOCAL_RANK) with NCCL",
+    )
 
 
 def _gpus(n: int) -> str:

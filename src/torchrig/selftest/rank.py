@@ -11,6 +11,7 @@ holds every verdict, and a rank that is gone turns into a failed stage rather th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -18,8 +19,7 @@ import select
 import sys
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ class RankConfig:
 
 # -- exchanging figures (4) ----------------------------------------------------------------------
 
+
 def gather_json(value: Any, group: Any) -> list[Any]:
     """Every rank's ``value`` (JSON-able), in rank order, over ``group``; JSON bytes, never pickle."""
     import torch
@@ -69,7 +70,7 @@ def gather_json(value: Any, group: Any) -> list[Any]:
     padded[: payload.numel()] = payload
     chunks = [torch.zeros(longest, dtype=torch.uint8) for _ in range(world)]
     dist.all_gather(chunks, padded, group=group)
-    return [json.loads(bytes(c[: int(n.item())].tolist()).decode()) for c, n in zip(chunks, sizes)]
+    return [json.loads(bytes(c[: int(n.item())].tolist()).decode()) for c, n in zip(chunks, sizes, strict=False)]
 
 
 def agree(ctx: RankContext, figures: dict[str, Any]) -> list[dict[str, Any]]:
@@ -82,6 +83,7 @@ def agree(ctx: RankContext, figures: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # -- running the stages (5) ----------------------------------------------------------------------
+
 
 def run_stages(ctx: RankContext) -> list[StageResult]:
     from torchrig.selftest.stages import STAGE_MODULES
@@ -109,16 +111,28 @@ def run_stages(ctx: RankContext) -> list[StageResult]:
         except Exception as exc:
             cause = causes.explain(str(exc), default=causes.TIMEOUT)
             own = f" (rank {ctx.rank}'s own error: {figures['error']})" if "error" in figures else ""
-            result = StageResult(name, FAIL, "lost contact with the other ranks", figures["seconds"],
-                                 problem=f"the ranks could not agree after the stage: {_one_line(exc)}{own}",
-                                 cause=cause.text, code=cause.code)
+            result = StageResult(
+                name,
+                FAIL,
+                "lost contact with the other ranks",
+                figures["seconds"],
+                problem=f"the ranks could not agree after the stage: {_one_line(exc)}{own}",
+                cause=cause.text,
+                code=cause.code,
+            )
             broken = f"the process group broke during {name}"
         else:
             result = _judge(module, name, every)
             if any("error" in f for f in every):  # it may have left a collective half done: stop here
                 broken = f"a rank failed during {name}"
-        _log.info("%s: %s in %.2f s: %s%s", name, result.verdict, figures["seconds"], result.summary,
-                  f" ({result.problem})" if result.problem else "")
+        _log.info(
+            "%s: %s in %.2f s: %s%s",
+            name,
+            result.verdict,
+            figures["seconds"],
+            result.summary,
+            f" ({result.problem})" if result.problem else "",
+        )
         results.append(result)
         ctx.emit({"type": "result", "rank": ctx.rank, "result": result.to_dict()})
     return results
@@ -131,17 +145,32 @@ def _judge(module: Any, name: str, every: list[dict[str, Any]]) -> StageResult:
         rank, error = errors[0]
         cause = causes.explain(error + "\n" + str(every[rank].get("traceback", "")))
         others = f" (and {len(errors) - 1} more rank{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        return StageResult(name, FAIL, f"rank {rank} failed", seconds,
-                           figures={"errors": {str(r): e for r, e in errors}},
-                           problem=f"rank {rank} failed: {error}{others}", cause=cause.text, code=cause.code)
+        return StageResult(
+            name,
+            FAIL,
+            f"rank {rank} failed",
+            seconds,
+            figures={"errors": {str(r): e for r, e in errors}},
+            problem=f"rank {rank} failed: {error}{others}",
+            cause=cause.text,
+            code=cause.code,
+        )
     try:
         result: StageResult = module.judge(every)
     except Exception as exc:  # a bug in a judge must still produce a verdict
         cause = causes.INTERNAL
-        return StageResult(name, FAIL, "could not judge", seconds, problem=f"judging failed: {_one_line(exc)}",
-                           cause=cause.text, code=cause.code)
-    return StageResult(result.name, result.verdict, result.summary, seconds, result.figures, result.problem,
-                       result.cause, result.code)
+        return StageResult(
+            name,
+            FAIL,
+            "could not judge",
+            seconds,
+            problem=f"judging failed: {_one_line(exc)}",
+            cause=cause.text,
+            code=cause.code,
+        )
+    return StageResult(
+        result.name, result.verdict, result.summary, seconds, result.figures, result.problem, result.cause, result.code
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -157,6 +186,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 # -- joining the process group (2) ---------------------------------------------------------------
+
 
 def join(config: RankConfig, env: dict[str, str], emit: Emit) -> tuple[RankContext | None, StageResult]:
     """Set up the device and both process groups; the rendezvous stage's result says how it went."""
@@ -193,22 +223,53 @@ def join(config: RankConfig, env: dict[str, str], emit: Emit) -> tuple[RankConte
         ok = int(probe.item()) == world
     except Exception as exc:
         cause = causes.explain(str(exc), default=causes.NCCL_INIT if config.backend == "nccl" else causes.TIMEOUT)
-        return None, StageResult("rendezvous", FAIL, f"could not join {world} ranks", time.perf_counter() - start,
-                                 problem=f"joining the process group failed: {_one_line(exc)}",
-                                 cause=cause.text, code=cause.code)
+        return None, StageResult(
+            "rendezvous",
+            FAIL,
+            f"could not join {world} ranks",
+            time.perf_counter() - start,
+            problem=f"joining the process group failed: {_one_line(exc)}",
+            cause=cause.text,
+            code=cause.code,
+        )
     workdir = Path(config.workdir) / f"rank-{rank}"
     workdir.mkdir(parents=True, exist_ok=True)
-    ctx = RankContext(rank, world, local_rank, local_world, device, config.backend, ctl, workdir, config.steps,
-                      frozenset(config.faults), config.collective_timeout, emit, config.cache_dir)
+    ctx = RankContext(
+        rank,
+        world,
+        local_rank,
+        local_world,
+        device,
+        config.backend,
+        ctl,
+        workdir,
+        config.steps,
+        frozenset(config.faults),
+        config.collective_timeout,
+        emit,
+        config.cache_dir,
+    )
     figures = {"backend": config.backend, "world_size": world, "seconds": round(time.perf_counter() - start, 3)}
     if ok:
-        result = StageResult("rendezvous", "pass", f"{world} rank{'s' if world != 1 else ''} joined with "
-                             f"{config.backend} in {figures['seconds']:.1f} s", figures["seconds"], figures)
+        result = StageResult(
+            "rendezvous",
+            "pass",
+            f"{world} rank{'s' if world != 1 else ''} joined with {config.backend} in {figures['seconds']:.1f} s",
+            figures["seconds"],
+            figures,
+        )
     else:
         cause = causes.NCCL_WRONG if config.backend == "nccl" else causes.GLOO_WRONG
-        result = StageResult("rendezvous", FAIL, "the first all-reduce was wrong", figures["seconds"], figures,
-                             problem=f"a one-element all-reduce gave {probe.item()} instead of {world}",
-                             cause=cause.text, code=cause.code)
+        result = StageResult(
+            "rendezvous",
+            FAIL,
+            "the first all-reduce was wrong",
+            figures["seconds"],
+            figures,
+            problem=f"a one-element all-reduce gave {probe.item()} instead of {world}",
+            cause=cause.text,
+            code=cause.code,
+        )
     return ctx, result
 
 
@@ -265,13 +326,12 @@ def run(config: RankConfig, env: dict[str, str], emit: Emit) -> list[StageResult
         emit({"type": "environment", "rank": ctx.rank, "environment": environment(ctx)})
         return [rendezvous, *run_stages(ctx)]
     finally:
-        try:
+        with contextlib.suppress(Exception):  # a broken group cannot always be torn down; the process exits anyway
             dist.destroy_process_group()
-        except Exception:  # a broken group cannot always be torn down cleanly; the process exits anyway
-            pass
 
 
 # -- the rank process that torchrig's launcher starts (1) ----------------------------------------
+
 
 def _orphan_watch(parent: int) -> None:
     """End this rank if the launcher is gone (5): nobody would read its verdicts or stop it."""

@@ -14,8 +14,16 @@ from torchrig.selftest.model import CLASSES, IMAGE_SIZE
 
 _VERSION = 1  # bump when the images change, so no run reads another version's cached items
 _PALETTE = (
-    (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
-    (145, 30, 180), (70, 240, 240), (240, 50, 230), (128, 128, 0), (0, 0, 128),
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (128, 128, 0),
+    (0, 0, 128),
 )
 
 
@@ -63,7 +71,9 @@ def augment(image: Any) -> Any:
     return image.float().div_(127.5).sub_(1.0)
 
 
-def make_train_loader(dataset: SyntheticImages, *, batch_size: int, workers: int, cache_dir: str | None) -> tuple[Any, Any]:
+def make_train_loader(
+    dataset: SyntheticImages, *, batch_size: int, workers: int, cache_dir: str | None
+) -> tuple[Any, Any]:
     """The loader over the shared cache of ``dataset``, and the ``CachedDataset`` (for its ``stats()``).
 
     ``cache_dir`` None puts the cache where training scripts get it (``/dev/shm``, shared by the ranks of
@@ -74,6 +84,13 @@ def make_train_loader(dataset: SyntheticImages, *, batch_size: int, workers: int
     from torchrig.data import CachedDataset, make_loader
 
     cached = CachedDataset(dataset, transform=augment, name="torchrig-selftest", directory=cache_dir)
-    loader = make_loader(cached, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,
-                         persistent_workers=False, worker_init_fn=log.init_worker)
+    loader = make_loader(
+        cached,
+        batch_size=batch_size,
+        shuffle=True,
+        num_workers=workers,
+        drop_last=True,
+        persistent_workers=False,
+        worker_init_fn=log.init_worker,
+    )
     return loader, cached

@@ -35,9 +35,7 @@ def test_uv_installs_into_the_same_interpreter() -> None:
 def test_a_mac_installs_from_pypi_without_an_index() -> None:
     facts = mac()
     build = fixes.cpu_build(facts)
-    assert fixes.torch_install(facts, build, CheckContext(), reinstall=False) == (
-        f"{PY} -m pip install torch==2.13.0",
-    )
+    assert fixes.torch_install(facts, build, CheckContext(), reinstall=False) == (f"{PY} -m pip install torch==2.13.0",)
 
 
 def test_a_mirror_base_with_a_trailing_slash_gives_a_clean_index_url() -> None:

@@ -132,4 +132,4 @@ def test_no_kernel_image_while_torch_covers_the_gpu_blames_a_compiled_extension(
     facts.signatures = [SignatureHit(id="gpu.no-kernel-image", excerpt=NO_KERNEL, line=40)]
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert finding.title == "A compiled CUDA extension has no kernels for compute capability 8.9"
-    assert finding.fix[0].startswith(f'TORCH_CUDA_ARCH_LIST=8.9 {PY} -m pip install --no-build-isolation')
+    assert finding.fix[0].startswith(f"TORCH_CUDA_ARCH_LIST=8.9 {PY} -m pip install --no-build-isolation")

@@ -20,7 +20,7 @@ def _wheel_libs() -> list:
 
 def test_a_cudnn_from_ld_library_path_shadows_the_wheels_copy() -> None:
     facts = linux_gpu_box(RTX4090, env={"LD_LIBRARY_PATH": "/usr/local/cuda/lib64:/opt/cudnn-9.1/lib"})
-    facts.torch.loaded_libs = _wheel_libs() + [lib("libcudnn.so.9", "/opt/cudnn-9.1/lib/libcudnn.so.9")]
+    facts.torch.loaded_libs = [*_wheel_libs(), lib("libcudnn.so.9", "/opt/cudnn-9.1/lib/libcudnn.so.9")]
     [finding] = libs_shadowed.torch_loads_its_own_libraries(facts, CTX)
     assert finding.severity is Severity.WARNING
     assert finding.title == "torch loads libcudnn.so.9 from outside its own copy"
@@ -51,7 +51,7 @@ def test_the_cudnn_version_error_in_a_log_is_an_error() -> None:
 
 def test_libraries_from_the_wheels_own_nvidia_packages_are_fine() -> None:
     facts = linux_gpu_box(RTX4090)
-    facts.torch.loaded_libs = _wheel_libs() + [lib("libcudnn.so.9", f"{SITE}/nvidia/cudnn/lib/libcudnn.so.9")]
+    facts.torch.loaded_libs = [*_wheel_libs(), lib("libcudnn.so.9", f"{SITE}/nvidia/cudnn/lib/libcudnn.so.9")]
     assert libs_shadowed.torch_loads_its_own_libraries(facts, CTX) == []
 
 

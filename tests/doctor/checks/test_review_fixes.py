@@ -5,8 +5,7 @@ from __future__ import annotations
 from check_facts import ARCH_CU124, H100, linux_gpu_box, report
 
 from torchrig import knowledge
-from torchrig.doctor.checks import CheckContext, run_checks
-from torchrig.doctor.checks import driver_too_old
+from torchrig.doctor.checks import CheckContext, driver_too_old, run_checks
 
 
 def test_a_log_whose_driver_supports_a_cuda_the_tables_do_not_know_still_says_the_driver_is_too_old() -> None:
@@ -29,8 +28,9 @@ def test_cuda_11_0_needs_its_own_ga_driver_not_the_higher_11x_compatibility_floo
 
 
 def test_a_kepler_gpu_is_not_told_to_install_a_driver_that_no_longer_supports_it() -> None:
-    facts = linux_gpu_box(("Tesla K80", "3.7", "0x102d"), driver="470.82.01", torch="2.4.0+cu124", cuda="12.4",
-                          arch=ARCH_CU124)
+    facts = linux_gpu_box(
+        ("Tesla K80", "3.7", "0x102d"), driver="470.82.01", torch="2.4.0+cu124", cuda="12.4", arch=ARCH_CU124
+    )
     facts.torch.cuda_available = False
     [finding] = driver_too_old.driver_runs_torch_build(facts, CheckContext())
     assert not any("nvidia-driver-580" in line for line in finding.fix)

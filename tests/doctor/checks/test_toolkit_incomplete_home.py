@@ -10,14 +10,19 @@ from torchrig.doctor.checks.toolkit_incomplete_home import CODE, cuda_home_has_h
 from torchrig.doctor.facts import Facts, ToolkitFacts, ToolkitInstall, TorchFacts
 
 WRAPPED = ToolkitFacts(
-    cuda_home="/usr/local", found_by="nvcc on PATH", nvcc="/usr/local/bin/nvcc", version="13.0.88", headers=False,
+    cuda_home="/usr/local",
+    found_by="nvcc on PATH",
+    nvcc="/usr/local/bin/nvcc",
+    version="13.0.88",
+    headers=False,
     others=[ToolkitInstall("/opt/cuda-12.6", "12.6"), ToolkitInstall("/usr/local/cuda", "13.0")],
 )
 
 
 def cuda_torch(toolkit: ToolkitFacts) -> Facts:
-    return Facts(torch=TorchFacts(installed=True, version="2.13.0+cu130", cuda="13.0", arch_list=ARCH_CU130),
-                 toolkit=toolkit)
+    return Facts(
+        torch=TorchFacts(installed=True, version="2.13.0+cu130", cuda="13.0", arch_list=ARCH_CU130), toolkit=toolkit
+    )
 
 
 def test_a_cuda_home_taken_from_an_nvcc_wrapper_without_headers_is_flagged_with_the_real_toolkit() -> None:

@@ -15,14 +15,14 @@ from typing import Any
 
 from probe_fakes import FakeTree, fake_machine, nvml_fixture, recorded, smi
 
+from torchrig._core.seams.nvml import FakeNvml
+from torchrig._core.seams.root import Root
+from torchrig._core.seams.runner import Completed, FakeRunner
 from torchrig.doctor.checks import run_checks
 from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding
 from torchrig.doctor.probe import gather
 from torchrig.doctor.probe.pytorch import MARK
-from torchrig._core.seams.nvml import FakeNvml
-from torchrig._core.seams.root import Root
-from torchrig._core.seams.runner import Completed, FakeRunner
 
 VENV = "/home/user/venv"
 SITE = f"{VENV}/lib/python3.11/site-packages"
@@ -78,14 +78,18 @@ def torch_child(
         lines += [
             {"import_ok": True, "version": version, "cuda": cuda, "hip": None, "location": f"{site}/torch/__init__.py"},
             {"step": "build"},
-            {"arch_list": (archs if archs is not None else ARCHS.get(variant, [])) if cuda else [],
-             "cudnn_version": cudnn if cuda else None, "nccl_version": nccl if cuda else None},
+            {
+                "arch_list": (archs if archs is not None else ARCHS.get(variant, [])) if cuda else [],
+                "cudnn_version": cudnn if cuda else None,
+                "nccl_version": nccl if cuda else None,
+            },
         ]
         if cuda:
             devices = devices or []
             lines.append({"step": "cuda-init"})
-            lines.append({"cuda_available": available, "device_count": len(devices) if available else 0,
-                          "warnings": caught})
+            lines.append(
+                {"cuda_available": available, "device_count": len(devices) if available else 0, "warnings": caught}
+            )
             if not available and init_error:
                 lines.append({"cuda_init_error": init_error})
             for index, device in enumerate(devices if available else []):
@@ -101,9 +105,14 @@ def torch_child(
 def cuda_init_fails(version: str, cuda: str, message: str, *, line: int = 109, **child: Any) -> Completed:
     """The child where CUDA cannot initialise: is_available() warns ``message``, torch.cuda.init() raises it."""
     return torch_child(
-        version, cuda, available=False, init_error=f"RuntimeError: {message}",
-        warnings=[f"UserWarning: CUDA initialization: {message} (Triggered internally at "
-                  f"../c10/cuda/CUDAFunctions.cpp:{line}.)"],
+        version,
+        cuda,
+        available=False,
+        init_error=f"RuntimeError: {message}",
+        warnings=[
+            f"UserWarning: CUDA initialization: {message} (Triggered internally at "
+            f"../c10/cuda/CUDAFunctions.cpp:{line}.)"
+        ],
         **child,
     )
 
@@ -177,8 +186,9 @@ class Box:
 
     # --- software --------------------------------------------------------------------------------
 
-    def torch(self, version: str, cuda: str | None, child: Completed | None, *, site: str = SITE,
-              installer: str = "pip") -> Box:
+    def torch(
+        self, version: str, cuda: str | None, child: Completed | None, *, site: str = SITE, installer: str = "pip"
+    ) -> Box:
         """A torch wheel on sys.path (dist-info, torch/version.py) and what importing it prints."""
         self.tree.dist(site, "torch", version, installer=installer, package="torch")
         self.tree.write(
@@ -214,8 +224,16 @@ class Box:
     def facts(self) -> Facts:
         root = SmallShmRoot(self.tree.base, self.shm_bytes) if self.shm_bytes is not None else self.tree.root
         machine = fake_machine(
-            self.tree, nvml=self.nvml, runner=FakeRunner(dict(self.programs)), root=root, env=dict(self.env),
-            cwd=self.cwd, python=PYTHON, sys_path=self.sys_path, prefix=VENV, base_prefix="/usr",
+            self.tree,
+            nvml=self.nvml,
+            runner=FakeRunner(dict(self.programs)),
+            root=root,
+            env=dict(self.env),
+            cwd=self.cwd,
+            python=PYTHON,
+            sys_path=self.sys_path,
+            prefix=VENV,
+            base_prefix="/usr",
         )
         return gather(machine)
 

@@ -29,10 +29,10 @@ from doctor_boxes import (
 )
 from probe_fakes import FakeTree, nvml_fixture
 
-from torchrig.doctor.checks import all_codes
-from torchrig.doctor.findings import Severity
 from torchrig._core.seams.nvml import FakeNvml
 from torchrig._core.seams.runner import Completed
+from torchrig.doctor.checks import all_codes
+from torchrig.doctor.findings import Severity
 
 # --- recorded machines the boxes are built on -------------------------------------------------------
 
@@ -61,7 +61,10 @@ def rtx5090_box(tree: FakeTree) -> Box:
 
 def cu118_healthy_child(gpu: str, capability: str, driver: str, devices: int = 1) -> Completed:
     return torch_child(
-        "2.5.1+cu118", "11.8", cudnn="9.1.0", nccl="2.21.5",
+        "2.5.1+cu118",
+        "11.8",
+        cudnn="9.1.0",
+        nccl="2.21.5",
         devices=[{"name": gpu, "capability": capability, "matmul_ok": True, "conv_ok": True}] * devices,
         libs=wheel_libs(cuda_major="11", driver=driver),
     )
@@ -117,8 +120,10 @@ def test_a_driver_whose_module_was_not_built_for_the_running_kernel_is_told_to_r
     first = diagnose(box)[0]
     assert first.code == "driver.missing"
     assert first.evidence["NVML"] == "Driver Not Loaded"
-    assert first.fix[0] == "# if a driver is already installed, rebuild it for kernel 6.8.0-45-generic: " \
+    assert (
+        first.fix[0] == "# if a driver is already installed, rebuild it for kernel 6.8.0-45-generic: "
         "sudo dkms autoinstall && sudo reboot"
+    )
 
 
 def test_a_wsl_box_whose_windows_driver_does_not_answer_is_told_to_fix_the_windows_driver(tree: FakeTree) -> None:
@@ -141,10 +146,16 @@ def test_a_kernel_module_older_than_the_driver_library_is_told_to_reboot_or_relo
     box = Box(tree).gpu_on_bus("0000:01:00.0", "0x2684").driver(recorded("proc/version-580.173.02.txt"))
     box.with_nvml(nvml_fixture("version-mismatch.json"))
     box.nvidia_smi(recorded("nvidia-smi/mismatch-580.178.txt"), returncode=18)
-    box.torch("2.8.0+cu128", "12.8", torch_child(
-        "2.8.0+cu128", "12.8", available=False,
-        init_error=ERROR_803,
-    ))
+    box.torch(
+        "2.8.0+cu128",
+        "12.8",
+        torch_child(
+            "2.8.0+cu128",
+            "12.8",
+            available=False,
+            init_error=ERROR_803,
+        ),
+    )
     findings = diagnose(box)
     first = findings[0]
     assert first.code == "driver.version-mismatch"
@@ -157,8 +168,11 @@ def test_a_kernel_module_older_than_the_driver_library_is_told_to_reboot_or_relo
 @pytest.mark.parametrize(
     ("smi_output", "kernel", "title"),
     [
-        ("mismatch-570.124.txt", "565.57.01",
-         "The NVIDIA kernel module (565.57.01) and driver library (570.124) are different versions"),
+        (
+            "mismatch-570.124.txt",
+            "565.57.01",
+            "The NVIDIA kernel module (565.57.01) and driver library (570.124) are different versions",
+        ),
         # drivers before 510 print no library version: the mismatch is named from NVML's words alone
         ("mismatch-470-no-library-line.txt", "470.141.03", "NVML reports a driver/library version mismatch"),
     ],
@@ -166,18 +180,26 @@ def test_a_kernel_module_older_than_the_driver_library_is_told_to_reboot_or_relo
 def test_every_recorded_mismatch_is_named_first(tree: FakeTree, smi_output: str, kernel: str, title: str) -> None:
     box = Box(tree).gpu_on_bus("0000:01:00.0", "0x2204").driver(proc_version(kernel))
     box.with_nvml(nvml_fixture("version-mismatch.json")).nvidia_smi(recorded(f"nvidia-smi/{smi_output}"), 18)
-    box.torch("2.5.1+cu118", "11.8", torch_child(
-        "2.5.1+cu118", "11.8", available=False,
-        init_error=ERROR_803,
-    ))
+    box.torch(
+        "2.5.1+cu118",
+        "11.8",
+        torch_child(
+            "2.5.1+cu118",
+            "11.8",
+            available=False,
+            init_error=ERROR_803,
+        ),
+    )
     findings = diagnose(box)
     assert (findings[0].code, findings[0].title) == ("driver.version-mismatch", title)
     assert codes(findings) == ["driver.version-mismatch"]  # CUDA's failure is its consequence
 
 
 def test_a_470_driver_under_a_cuda_12_4_build_is_told_to_upgrade_or_install_a_cuda_11_build(tree: FakeTree) -> None:
-    too_old = ("The NVIDIA driver on your system is too old (found version 11040). Please update your GPU driver by "
-               "downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx")
+    too_old = (
+        "The NVIDIA driver on your system is too old (found version 11040). Please update your GPU driver by "
+        "downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx"
+    )
     box = a10g_box(tree).torch("2.5.1+cu124", "12.4", cuda_init_fails("2.5.1+cu124", "12.4", too_old, line=108))
     findings = diagnose(box)
     first = findings[0]
@@ -194,10 +216,17 @@ def test_forward_compat_libraries_on_geforce_cards_are_told_to_leave_the_library
     box.env["LD_LIBRARY_PATH"] = "/usr/local/cuda-13.0/compat:/usr/local/cuda-13.0/lib64"
     libs = {**wheel_libs(cuda_major="13"), "libcuda.so.580.82.07": "/usr/local/cuda-13.0/compat/libcuda.so.580.82.07"}
     libs.pop("libcuda.so.580.173.02")
-    box.torch("2.9.1+cu130", "13.0", torch_child(
-        "2.9.1+cu130", "13.0", available=False, libs=libs,
-        init_error=ERROR_804,
-    ))
+    box.torch(
+        "2.9.1+cu130",
+        "13.0",
+        torch_child(
+            "2.9.1+cu130",
+            "13.0",
+            available=False,
+            libs=libs,
+            init_error=ERROR_804,
+        ),
+    )
     findings = diagnose(box)
     first = findings[0]
     assert first.code == "driver.forward-compat-unsupported"
@@ -209,10 +238,17 @@ def test_forward_compat_libraries_on_geforce_cards_are_told_to_leave_the_library
 def test_cuda_visible_devices_naming_a_second_gpu_on_a_one_gpu_box_is_told_to_unset_it(tree: FakeTree) -> None:
     box = a100_box(tree)
     box.env["CUDA_VISIBLE_DEVICES"] = "1"
-    box.torch("2.5.1+cu118", "11.8", torch_child(
-        "2.5.1+cu118", "11.8", available=False, init_error="RuntimeError: No CUDA GPUs are available",
-        libs=wheel_libs(cuda_major="11", driver="470.103.01"),
-    ))
+    box.torch(
+        "2.5.1+cu118",
+        "11.8",
+        torch_child(
+            "2.5.1+cu118",
+            "11.8",
+            available=False,
+            init_error="RuntimeError: No CUDA GPUs are available",
+            libs=wheel_libs(cuda_major="11", driver="470.103.01"),
+        ),
+    )
     findings = diagnose(box)
     first = findings[0]
     assert first.code == "cuda.visible-devices"
@@ -223,10 +259,15 @@ def test_cuda_visible_devices_naming_a_second_gpu_on_a_one_gpu_box_is_told_to_un
 
 
 def test_cuda_unknown_error_after_suspend_is_told_to_reload_nvidia_uvm(tree: FakeTree) -> None:
-    unknown = ("CUDA unknown error - this may be due to an incorrectly set up environment, e.g. changing env variable "
-               "CUDA_VISIBLE_DEVICES after program start. Setting the available devices to be zero.")
-    box = a100_box(tree).torch("2.5.1+cu118", "11.8", cuda_init_fails(
-        "2.5.1+cu118", "11.8", unknown, libs=wheel_libs(cuda_major="11", driver="470.103.01")))
+    unknown = (
+        "CUDA unknown error - this may be due to an incorrectly set up environment, e.g. changing env variable "
+        "CUDA_VISIBLE_DEVICES after program start. Setting the available devices to be zero."
+    )
+    box = a100_box(tree).torch(
+        "2.5.1+cu118",
+        "11.8",
+        cuda_init_fails("2.5.1+cu118", "11.8", unknown, libs=wheel_libs(cuda_major="11", driver="470.103.01")),
+    )
     first = diagnose(box)[0]
     assert first.code == "cuda.init-failed"
     assert "CUDA_ERROR_UNKNOWN" in first.detail
@@ -286,11 +327,16 @@ def test_nvjitlink_from_ld_library_path_breaking_the_import_is_told_to_drop_that
     # libnvJitLink; here the older one is a CUDA 12.1 toolkit's, put first by LD_LIBRARY_PATH
     box = Box(tree)
     box.env["LD_LIBRARY_PATH"] = "/usr/local/cuda-12.1/lib64"
-    box.torch("2.5.1+cu124", "12.4", torch_child(
-        "2.5.1+cu124", "12.4",
-        import_error=f"ImportError: {SITE}/torch/lib/../../nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: "
-        "__nvJitLinkComplete_12_4, version libnvJitLink.so.12",
-    ))
+    box.torch(
+        "2.5.1+cu124",
+        "12.4",
+        torch_child(
+            "2.5.1+cu124",
+            "12.4",
+            import_error=f"ImportError: {SITE}/torch/lib/../../nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: "
+            "__nvJitLinkComplete_12_4, version libnvJitLink.so.12",
+        ),
+    )
     findings = diagnose(box)
     first = findings[0]
     assert first.code == "torch.import-failed"
@@ -308,16 +354,28 @@ def test_a_cpu_wheel_on_an_a10g_is_told_to_install_the_cuda_build_its_driver_run
 
 
 def test_a_cuda_12_4_build_on_rtx_5090s_is_told_to_install_a_build_with_sm_120(tree: FakeTree) -> None:
-    no_kernel = ("RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
-                 "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace "
-                 "below might be incorrect.")
-    sm120 = ("UserWarning: NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current "
-             "PyTorch installation.\nThe current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 "
-             "sm_80 sm_86 sm_90.")
+    no_kernel = (
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+        "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace "
+        "below might be incorrect."
+    )
+    sm120 = (
+        "UserWarning: NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current "
+        "PyTorch installation.\nThe current PyTorch install supports CUDA capabilities sm_50 sm_60 sm_70 sm_75 "
+        "sm_80 sm_86 sm_90."
+    )
     device = {"name": "NVIDIA GeForce RTX 5090", "capability": "12.0", "error": no_kernel}
-    box = rtx5090_box(tree).torch("2.6.0+cu124", "12.4", torch_child(
-        "2.6.0+cu124", "12.4", devices=[device, device], warnings=[sm120], libs=wheel_libs(),
-    ))
+    box = rtx5090_box(tree).torch(
+        "2.6.0+cu124",
+        "12.4",
+        torch_child(
+            "2.6.0+cu124",
+            "12.4",
+            devices=[device, device],
+            warnings=[sm120],
+            libs=wheel_libs(),
+        ),
+    )
     first = diagnose(box)[0]
     assert first.code == "gpu.arch-unsupported"
     assert "GPU0 NVIDIA GeForce RTX 5090 (compute capability 12.0)" in first.title
@@ -327,8 +385,7 @@ def test_a_cuda_12_4_build_on_rtx_5090s_is_told_to_install_a_build_with_sm_120(t
 
 
 def test_a_torchvision_built_for_another_torch_is_told_the_matching_release(tree: FakeTree) -> None:
-    box = a100_box(tree).torch("2.5.1+cu118", "11.8", cu118_healthy_child(
-        "NVIDIA A100-SXM4-80GB", "8.0", "470.103.01"))
+    box = a100_box(tree).torch("2.5.1+cu118", "11.8", cu118_healthy_child("NVIDIA A100-SXM4-80GB", "8.0", "470.103.01"))
     box.package("torchvision", "0.19.1+cu118", requires=("numpy", "torch ==2.4.1", "pillow !=8.3.*,>=5.3.0"))
     first = diagnose(box)[0]
     assert first.code == "torch.companion-mismatch"
@@ -343,8 +400,11 @@ def test_flash_attention_3_on_a100s_is_told_to_use_flash_attention_2(tree: FakeT
         box.gpu_on_bus(f"0000:{7 + n:02x}:00.0", "0x20b0", "0x030200")
     box.driver(proc_version("450.203.03"), gpus=8)
     device = {"name": "A100-SXM4-40GB", "capability": "8.0", "matmul_ok": True, "conv_ok": True}
-    box.torch("2.5.1+cu118", "11.8", torch_child(
-        "2.5.1+cu118", "11.8", devices=[device] * 8, libs=wheel_libs(cuda_major="11", driver="450.203.03")))
+    box.torch(
+        "2.5.1+cu118",
+        "11.8",
+        torch_child("2.5.1+cu118", "11.8", devices=[device] * 8, libs=wheel_libs(cuda_major="11", driver="450.203.03")),
+    )
     box.package("flash-attn-3", "3.0.0b1", requires=("torch", "einops"))
     first = diagnose(box)[0]
     assert first.code == "gpu.arch-too-old-for-package"
@@ -384,8 +444,11 @@ def test_a_runtime_only_cuda_home_is_told_to_point_at_a_toolkit_with_headers(tre
     box = rtx5090_box(tree).toolkit("/usr/local/cuda-13.0", headers=False).toolkit("/opt/cuda-13.0")
     box.env["CUDA_HOME"] = "/usr/local/cuda-13.0"
     device = {"name": "NVIDIA GeForce RTX 5090", "capability": "12.0", "matmul_ok": True, "conv_ok": True}
-    box.torch("2.9.1+cu130", "13.0", torch_child("2.9.1+cu130", "13.0", devices=[device] * 2,
-                                                 libs=wheel_libs(cuda_major="13")))
+    box.torch(
+        "2.9.1+cu130",
+        "13.0",
+        torch_child("2.9.1+cu130", "13.0", devices=[device] * 2, libs=wheel_libs(cuda_major="13")),
+    )
     first = diagnose(box)[0]
     assert first.code == "toolkit.incomplete-home"
     assert "/usr/local/cuda-13.0, which has no CUDA headers" in first.title
@@ -417,8 +480,7 @@ LIVE_CASES = {
     "driver.missing": test_a_gpu_on_the_bus_without_a_loaded_driver_is_told_to_install_one,
     "driver.version-mismatch": test_a_kernel_module_older_than_the_driver_library_is_told_to_reboot_or_reload,
     "driver.too-old": test_a_470_driver_under_a_cuda_12_4_build_is_told_to_upgrade_or_install_a_cuda_11_build,
-    "driver.forward-compat-unsupported":
-        test_forward_compat_libraries_on_geforce_cards_are_told_to_leave_the_library_path,
+    "driver.forward-compat-unsupported": test_forward_compat_libraries_on_geforce_cards_are_told_to_leave_the_library_path,
     "cuda.visible-devices": test_cuda_visible_devices_naming_a_second_gpu_on_a_one_gpu_box_is_told_to_unset_it,
     "cuda.init-failed": test_cuda_unknown_error_after_suspend_is_told_to_reload_nvidia_uvm,
     "env.module-shadowed": test_a_torch_py_in_the_working_directory_is_told_to_be_renamed,
@@ -452,8 +514,7 @@ def test_every_registered_code_has_a_live_case_or_a_stated_exemption() -> None:
 
 
 def test_a_healthy_a100_with_a_matching_cu118_stack_gets_no_finding(tree: FakeTree) -> None:
-    box = a100_box(tree).torch("2.5.1+cu118", "11.8", cu118_healthy_child(
-        "NVIDIA A100-SXM4-80GB", "8.0", "470.103.01"))
+    box = a100_box(tree).torch("2.5.1+cu118", "11.8", cu118_healthy_child("NVIDIA A100-SXM4-80GB", "8.0", "470.103.01"))
     box.package("torchvision", "0.20.1+cu118", requires=("numpy", "torch ==2.5.1", "pillow !=8.3.*,>=5.3.0"))
     box.package("nvidia-cudnn-cu11", "9.1.0.70")
     assert diagnose(box) == []
@@ -472,8 +533,11 @@ def test_healthy_rtx_5090s_with_a_cu130_build_and_a_cuda_13_toolkit_get_no_findi
     box = rtx5090_box(tree).toolkit("/usr/local/cuda-13.0")
     tree.symlink("/usr/local/cuda", "cuda-13.0")
     device = {"name": "NVIDIA GeForce RTX 5090", "capability": "12.0", "matmul_ok": True, "conv_ok": True}
-    box.torch("2.9.1+cu130", "13.0", torch_child("2.9.1+cu130", "13.0", devices=[device] * 2,
-                                                 libs=wheel_libs(cuda_major="13")))
+    box.torch(
+        "2.9.1+cu130",
+        "13.0",
+        torch_child("2.9.1+cu130", "13.0", devices=[device] * 2, libs=wheel_libs(cuda_major="13")),
+    )
     facts = box.facts()
     assert [(p.a, p.b, p.status) for p in facts.gpus.p2p] == [(0, 1, "not-supported")]  # supported != broken
     assert diagnose(box) == []
@@ -511,8 +575,7 @@ def test_a_docker_container_with_the_gpu_passed_in_and_ipc_host_gets_no_finding(
 
 def test_the_boxes_really_go_through_the_seams(tree: FakeTree) -> None:
     """The facts above come from the probes: NVML's recorded answers, /proc, and the child's printed lines."""
-    box = a100_box(tree).torch("2.5.1+cu118", "11.8", cu118_healthy_child(
-        "NVIDIA A100-SXM4-80GB", "8.0", "470.103.01"))
+    box = a100_box(tree).torch("2.5.1+cu118", "11.8", cu118_healthy_child("NVIDIA A100-SXM4-80GB", "8.0", "470.103.01"))
     facts = box.facts()
     assert (facts.driver.kernel_module, facts.driver.sources["kernel_module"]) == ("470.103.01", "/proc")
     assert (facts.driver.userspace, facts.driver.cuda_driver_api) == ("470.103.01", "11.4")
@@ -532,12 +595,23 @@ def test_an_ngc_container_on_an_a100_running_cuda_12_6_through_forward_compat_ge
     site = "/usr/local/lib/python3.10/dist-packages"
     box.sys_path = ("", "/usr/lib/python3.10", site)
     version = "2.5.0a0+872d972e41.nv24.08"
-    box.torch(version, "12.6", torch_child(
-        version, "12.6", site=site, archs=["sm_80", "sm_86", "sm_90", "compute_90"], devices=[A100_DEVICE],
-        libs={"libcudart.so.12": "/usr/local/cuda/lib64/libcudart.so.12",
-              "libcudnn.so.9": "/usr/lib/x86_64-linux-gnu/libcudnn.so.9",
-              "libcuda.so.560.35.03": "/usr/local/cuda/compat/lib.real/libcuda.so.560.35.03"},
-    ), site=site)
+    box.torch(
+        version,
+        "12.6",
+        torch_child(
+            version,
+            "12.6",
+            site=site,
+            archs=["sm_80", "sm_86", "sm_90", "compute_90"],
+            devices=[A100_DEVICE],
+            libs={
+                "libcudart.so.12": "/usr/local/cuda/lib64/libcudart.so.12",
+                "libcudnn.so.9": "/usr/lib/x86_64-linux-gnu/libcudnn.so.9",
+                "libcuda.so.560.35.03": "/usr/local/cuda/compat/lib.real/libcuda.so.560.35.03",
+            },
+        ),
+        site=site,
+    )
     assert box.facts().driver.kernel_module == "470.103.01"
     assert diagnose(box) == []
 
@@ -546,17 +620,28 @@ def test_a_jetson_orin_with_jetpacks_torch_gets_no_error(tree: FakeTree) -> None
     # /proc names the L4T release (35.3.1), not a desktop driver branch: comparing it with the desktop minimum
     # for CUDA 11.4 reported driver.too-old on every Jetson (fixed in driver_too_old).
     box = Box(tree).driver(recorded("proc/version-jetson-orin-35.3.1.txt"), gpus=0)
-    tree.write("/etc/nv_tegra_release", "# R35 (release), REVISION: 3.1, GCID: 32827747, BOARD: t186ref, "
-               "EABI: aarch64, DATE: Sun Mar 19 15:19:21 UTC 2023\n")
+    tree.write(
+        "/etc/nv_tegra_release",
+        "# R35 (release), REVISION: 3.1, GCID: 32827747, BOARD: t186ref, "
+        "EABI: aarch64, DATE: Sun Mar 19 15:19:21 UTC 2023\n",
+    )
     tree.write("/proc/device-tree/model", "NVIDIA Orin NX Developer Kit\0")
     version = "2.1.0a0+41361538.nv23.06"
-    box.torch(version, "11.4", torch_child(
-        version, "11.4", archs=["sm_72", "sm_87"],
-        devices=[{"name": "Orin", "capability": "8.7", "matmul_ok": True, "conv_ok": True}],
-        libs={"libcudart.so.11.0": "/usr/local/cuda-11.4/targets/aarch64-linux/lib/libcudart.so.11.0",
-              "libcudnn.so.8": "/usr/lib/aarch64-linux-gnu/libcudnn.so.8",
-              "libcuda.so.1.1": "/usr/lib/aarch64-linux-gnu/tegra/libcuda.so.1.1"},
-    ))
+    box.torch(
+        version,
+        "11.4",
+        torch_child(
+            version,
+            "11.4",
+            archs=["sm_72", "sm_87"],
+            devices=[{"name": "Orin", "capability": "8.7", "matmul_ok": True, "conv_ok": True}],
+            libs={
+                "libcudart.so.11.0": "/usr/local/cuda-11.4/targets/aarch64-linux/lib/libcudart.so.11.0",
+                "libcudnn.so.8": "/usr/lib/aarch64-linux-gnu/libcudnn.so.8",
+                "libcuda.so.1.1": "/usr/lib/aarch64-linux-gnu/tegra/libcuda.so.1.1",
+            },
+        ),
+    )
     facts = box.facts()
     assert (facts.system.jetson, facts.driver.kernel_module) == (True, "35.3.1")
     assert diagnose(box) == []
@@ -570,24 +655,55 @@ def test_a_conda_forge_pytorch_with_condas_own_cuda_libraries_and_nvcc_gets_no_f
     box = rtx5090_box(tree)
     box.sys_path = ("", f"{env}/lib/python3.11", site)
     box.env.update(CONDA_PREFIX=env, PATH=f"{env}/bin:" + box.env["PATH"])
-    for record in ("pytorch-2.5.1-cuda126_py311h1234567_303", "torchvision-0.20.1-cuda126_py311h7654321_1",
-                   "python-3.11.9-hb806964_0_cpython"):
+    for record in (
+        "pytorch-2.5.1-cuda126_py311h1234567_303",
+        "torchvision-0.20.1-cuda126_py311h7654321_1",
+        "python-3.11.9-hb806964_0_cpython",
+    ):
         tree.write(f"{env}/conda-meta/{record}.json", "{}")
     tree.write(f"{env}/bin/nvcc", "#!/bin/sh\n", mode=0o755)
     tree.write(f"{env}/include/cuda_runtime.h", "#pragma once\n")
-    box.programs["nvcc"] = Completed(("nvcc", "--version"), 0, stdout=(
-        "nvcc: NVIDIA (R) Cuda compiler driver\nCopyright (c) 2005-2024 NVIDIA Corporation\n"
-        "Built on Tue_Oct_29_23:50:19_PDT_2024\nCuda compilation tools, release 12.6, V12.6.85\n"
-        "Build cuda_12.6.r12.6/compiler.35059454_0\n"))
+    box.programs["nvcc"] = Completed(
+        ("nvcc", "--version"),
+        0,
+        stdout=(
+            "nvcc: NVIDIA (R) Cuda compiler driver\nCopyright (c) 2005-2024 NVIDIA Corporation\n"
+            "Built on Tue_Oct_29_23:50:19_PDT_2024\nCuda compilation tools, release 12.6, V12.6.85\n"
+            "Build cuda_12.6.r12.6/compiler.35059454_0\n"
+        ),
+    )
     device = {"name": "NVIDIA GeForce RTX 5090", "capability": "12.0", "matmul_ok": True, "conv_ok": True}
-    box.torch("2.5.1", "12.6", torch_child(
-        "2.5.1", "12.6", site=site, devices=[device] * 2,
-        archs=["sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120",
-               "compute_120"],
-        libs={"libcudart.so.12": f"{env}/lib/libcudart.so.12.6.77", "libcudnn.so.9": f"{env}/lib/libcudnn.so.9.3.0",
-              "libnccl.so.2": f"{env}/lib/libnccl.so.2.23.4",
-              "libcuda.so.580.173.02": "/usr/lib/x86_64-linux-gnu/libcuda.so.580.173.02"},
-    ), site=site, installer="conda")
+    box.torch(
+        "2.5.1",
+        "12.6",
+        torch_child(
+            "2.5.1",
+            "12.6",
+            site=site,
+            devices=[device] * 2,
+            archs=[
+                "sm_50",
+                "sm_60",
+                "sm_70",
+                "sm_75",
+                "sm_80",
+                "sm_86",
+                "sm_89",
+                "sm_90",
+                "sm_100",
+                "sm_120",
+                "compute_120",
+            ],
+            libs={
+                "libcudart.so.12": f"{env}/lib/libcudart.so.12.6.77",
+                "libcudnn.so.9": f"{env}/lib/libcudnn.so.9.3.0",
+                "libnccl.so.2": f"{env}/lib/libnccl.so.2.23.4",
+                "libcuda.so.580.173.02": "/usr/lib/x86_64-linux-gnu/libcuda.so.580.173.02",
+            },
+        ),
+        site=site,
+        installer="conda",
+    )
     box.package("torchvision", "0.20.1", requires=("numpy", "torch >=2.5.1", "pillow >=5.3.0,!=8.3.*"), site=site)
     facts = box.facts()
     assert (facts.torch.installer, facts.toolkit.found_by, facts.toolkit.version) == ("conda", "conda", "12.6.85")
@@ -597,9 +713,17 @@ def test_a_conda_forge_pytorch_with_condas_own_cuda_libraries_and_nvcc_gets_no_f
 def test_a_plain_pypi_wheel_with_its_companions_gets_no_finding(tree: FakeTree) -> None:
     # `pip install torch torchvision torchaudio` from PyPI: no local version tag, CUDA 12.8 libraries as nvidia-* wheels
     device = {"name": "NVIDIA GeForce RTX 5090", "capability": "12.0", "matmul_ok": True, "conv_ok": True}
-    box = rtx5090_box(tree).torch("2.9.1", "12.8", torch_child(
-        "2.9.1", "12.8", archs=["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"], devices=[device] * 2,
-        libs=wheel_libs()))
+    box = rtx5090_box(tree).torch(
+        "2.9.1",
+        "12.8",
+        torch_child(
+            "2.9.1",
+            "12.8",
+            archs=["sm_75", "sm_80", "sm_86", "sm_90", "sm_100", "sm_120"],
+            devices=[device] * 2,
+            libs=wheel_libs(),
+        ),
+    )
     box.package("torchvision", "0.24.1", requires=("numpy", "torch ==2.9.1", "pillow !=8.3.*,>=5.3.0"))
     box.package("torchaudio", "2.9.1", requires=("torch ==2.9.1",))
     box.package("triton", "3.5.1")

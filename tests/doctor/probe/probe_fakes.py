@@ -7,10 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from torchrig.doctor.probe import Host
 from torchrig._core.seams.nvml import FakeNvml
 from torchrig._core.seams.root import Root
 from torchrig._core.seams.runner import Completed, FakeRunner
+from torchrig.doctor.probe import Host
 
 RECORDED = Path(__file__).resolve().parents[2] / "fixtures" / "recorded"
 
@@ -53,8 +53,17 @@ class FakeTree:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.symlink_to(target)
 
-    def dist(self, site: str, name: str, version: str, *, installer: str | None = "pip", requires: tuple[str, ...] = (),
-             package: str | None = None, top_level: str | None = None) -> None:
+    def dist(
+        self,
+        site: str,
+        name: str,
+        version: str,
+        *,
+        installer: str | None = "pip",
+        requires: tuple[str, ...] = (),
+        package: str | None = None,
+        top_level: str | None = None,
+    ) -> None:
         """An installed distribution: <site>/<name>-<version>.dist-info and, optionally, its package."""
         info = f"{site}/{name.replace('-', '_')}-{version}.dist-info"
         metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
@@ -68,8 +77,9 @@ class FakeTree:
             self.write(f"{site}/{package}/__init__.py", "")
 
 
-def fake_machine(tree: FakeTree, *, nvml: FakeNvml | None = None, runner: FakeRunner | None = None,
-                 **overrides: Any) -> Host:
+def fake_machine(
+    tree: FakeTree, *, nvml: FakeNvml | None = None, runner: FakeRunner | None = None, **overrides: Any
+) -> Host:
     fake = nvml if nvml is not None else FakeNvml(errors={"init": "NVML Shared Library Not Found"})
     machine = Host(
         root=tree.root,

@@ -10,8 +10,13 @@ SITE = "/venv/lib/python3.11/site-packages"
 
 
 def test_companions_carry_version_place_installer_and_requirements(tree: FakeTree) -> None:
-    tree.dist(SITE, "torchvision", "0.20.1+cu121", requires=("numpy", "torch==2.5.1", "pillow!=8.3.*,>=5.3.0"),
-              package="torchvision")
+    tree.dist(
+        SITE,
+        "torchvision",
+        "0.20.1+cu121",
+        requires=("numpy", "torch==2.5.1", "pillow!=8.3.*,>=5.3.0"),
+        package="torchvision",
+    )
     tree.dist(SITE, "flash-attn", "2.7.2.post1", installer="uv", requires=("torch", "einops"), package="flash_attn")
     tree.dist(SITE, "nvidia-cudnn-cu12", "9.1.0.70", requires=("nvidia-cublas-cu12",))
     tree.dist(SITE, "requests", "2.32.3")  # not a companion: left out

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from probe_fakes import FakeTree, fake_machine, nvml_fixture, recorded, smi
 
-from torchrig.doctor.probe import driver
 from torchrig._core.seams.nvml import FakeNvml
 from torchrig._core.seams.runner import FakeRunner
+from torchrig.doctor.probe import driver
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,11 @@ def test_quick_mode_records_the_mismatch_without_running_nvidia_smi(tree: FakeTr
     runner = FakeRunner({"nvidia-smi": smi(recorded("nvidia-smi/mismatch-580.178.txt"), returncode=18)})
     facts = driver.probe(fake_machine(tree, nvml=nvml_fixture("version-mismatch.json"), runner=runner), quick=True)
     assert runner.calls == []
-    assert (facts.kernel_module, facts.nvml_error, facts.userspace) == ("580.173.02", "Driver/library version mismatch", None)
+    assert (facts.kernel_module, facts.nvml_error, facts.userspace) == (
+        "580.173.02",
+        "Driver/library version mismatch",
+        None,
+    )
 
 
 def test_a_healthy_driver_is_read_through_nvml_and_smi_is_not_needed(tree: FakeTree) -> None:

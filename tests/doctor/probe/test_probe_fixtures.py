@@ -44,8 +44,15 @@ def test_nvml_fixture_values_appear_in_the_output_it_was_read_from(path) -> None
 
 
 # the legend of `nvidia-smi topo -p2p`, in the words of torchrig._core.seams.nvml.P2P_STATUS
-_LEGEND = {"OK": "ok", "CNS": "chipset-not-supported", "GNS": "not-supported", "TNS": "topology-not-supported",
-           "NS": "not-supported", "DR": "disabled-by-regkey", "U": "unknown"}
+_LEGEND = {
+    "OK": "ok",
+    "CNS": "chipset-not-supported",
+    "GNS": "not-supported",
+    "TNS": "topology-not-supported",
+    "NS": "not-supported",
+    "DR": "disabled-by-regkey",
+    "U": "unknown",
+}
 
 
 def _p2p_matrix(text: str) -> dict[str, str]:

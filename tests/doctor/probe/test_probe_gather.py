@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 from probe_fakes import FakeTree, fake_machine, nvml_fixture, recorded, smi
 
+from torchrig._core.seams.runner import FakeRunner
 from torchrig.doctor.facts import Facts
 from torchrig.doctor.probe import Host, gather, system
-from torchrig._core.seams.runner import FakeRunner
 
 
 def test_quick_mode_runs_no_subprocess_at_all(tree: FakeTree) -> None:
@@ -19,8 +19,10 @@ def test_quick_mode_runs_no_subprocess_at_all(tree: FakeTree) -> None:
     tree.write("/usr/local/cuda/bin/nvcc", "#!/bin/sh\n", mode=0o755)
     tree.write("/proc/driver/nvidia/version", recorded("proc/version-580.173.02.txt"))
     runner = FakeRunner({"nvidia-smi": smi(recorded("nvidia-smi/mismatch-580.178.txt")), "python3": smi("")})
-    facts = gather(fake_machine(tree, runner=runner, nvml=nvml_fixture("version-mismatch.json"),
-                                sys_path=("/venv/site",)), quick=True)
+    facts = gather(
+        fake_machine(tree, runner=runner, nvml=nvml_fixture("version-mismatch.json"), sys_path=("/venv/site",)),
+        quick=True,
+    )
     assert runner.calls == []
     assert facts.torch.installed is True and facts.torch.import_ok is None
     assert facts.driver.kernel_module == "580.173.02"
@@ -29,8 +31,9 @@ def test_quick_mode_runs_no_subprocess_at_all(tree: FakeTree) -> None:
 def test_full_mode_runs_the_fallbacks_through_the_runner(tree: FakeTree) -> None:
     tree.dist("/venv/site", "torch", "2.5.1+cu121", package="torch")
     runner = FakeRunner({"nvidia-smi": smi(recorded("nvidia-smi/mismatch-580.178.txt"), returncode=18)})
-    facts = gather(fake_machine(tree, runner=runner, nvml=nvml_fixture("version-mismatch.json"),
-                                sys_path=("/venv/site",)))
+    facts = gather(
+        fake_machine(tree, runner=runner, nvml=nvml_fixture("version-mismatch.json"), sys_path=("/venv/site",))
+    )
     programs = sorted({argv[0] for argv in runner.calls})
     assert programs == ["/usr/bin/python3", "nvidia-smi"]  # the torch child (unknown to the fake) and smi
     assert facts.driver.userspace == "580.178"
@@ -81,6 +84,7 @@ def test_probes_run_concurrently(tree: FakeTree, monkeypatch: pytest.MonkeyPatch
         def probe(machine: Host, quick: bool):  # type: ignore[no-untyped-def]
             barrier.wait()  # both must be running at the same time to pass
             return real(machine, quick)
+
         return probe
 
     monkeypatch.setattr(toolkit, "probe", waits_for_the_other(toolkit.probe))

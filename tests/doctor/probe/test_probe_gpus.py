@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from probe_fakes import FakeTree, fake_machine, nvml_fixture, recorded, smi
 
-from torchrig.doctor.facts import Gpu, P2PLink
-from torchrig.doctor.probe import gpus
 from torchrig._core.seams.nvml import FakeNvml
 from torchrig._core.seams.runner import Completed, FakeRunner
+from torchrig.doctor.facts import Gpu, P2PLink
+from torchrig.doctor.probe import gpus
 
 
 def test_one_gpu_is_read_field_by_field(tree: FakeTree) -> None:
     facts = gpus.probe(fake_machine(tree, nvml=nvml_fixture("a10g-470.json")), quick=True)
     assert facts.devices == [
-        Gpu(index=0, name="NVIDIA A10G", uuid=None, compute_capability="8.6", memory_total_mib=22731,
-            mig_mode=None, persistence_mode=True, pci_bus_id="0000:00:1e.0", source="nvml")
+        Gpu(
+            index=0,
+            name="NVIDIA A10G",
+            uuid=None,
+            compute_capability="8.6",
+            memory_total_mib=22731,
+            mig_mode=None,
+            persistence_mode=True,
+            pci_bus_id="0000:00:1e.0",
+            source="nvml",
+        )
     ]
     assert facts.p2p == []
     assert facts.errors == []  # "Not Supported" (MIG on an A10G) is not an error
@@ -42,8 +51,10 @@ def test_mig_mode_per_gpu(tree: FakeTree) -> None:
 
 
 def test_a_lost_gpu_is_an_error_of_that_gpu_only(tree: FakeTree) -> None:
-    nvml = FakeNvml(devices=[{"name": "a", "uuid": "GPU-1"}, {"name": "b", "uuid": "GPU-2"}],
-                    errors={"uuid:1": "GPU is lost", "p2p_status": "Unknown Error"})
+    nvml = FakeNvml(
+        devices=[{"name": "a", "uuid": "GPU-1"}, {"name": "b", "uuid": "GPU-2"}],
+        errors={"uuid:1": "GPU is lost", "p2p_status": "Unknown Error"},
+    )
     facts = gpus.probe(fake_machine(tree, nvml=nvml), quick=True)
     assert [g.uuid for g in facts.devices] == ["GPU-1", None]
     assert "NVML UUID of GPU 1: GPU is lost" in facts.errors
@@ -74,15 +85,23 @@ def test_an_old_driver_without_compute_cap_is_asked_again_without_it(tree: FakeT
         if "compute_cap" in argv[1]:
             return smi(recorded("nvidia-smi/query-compute-cap-invalid.txt"), returncode=2)
         # the GTX 680 of nvidia-smi/gtx680-331.62.txt, in --query-gpu's CSV form
-        return smi("index, name, memory.total [MiB], persistence_mode, pci.bus_id\n"
-                   "0, GeForce GTX 680, 4095, Disabled, 0000:03:00.0\n")
+        return smi(
+            "index, name, memory.total [MiB], persistence_mode, pci.bus_id\n"
+            "0, GeForce GTX 680, 4095, Disabled, 0000:03:00.0\n"
+        )
 
     runner = FakeRunner({"nvidia-smi": answer})
     facts = gpus.probe(fake_machine(tree, runner=runner), quick=False)
     assert len(runner.calls) == 2 and "compute_cap" not in runner.calls[1][1]
     assert facts.devices == [
-        Gpu(index=0, name="GeForce GTX 680", memory_total_mib=4095, persistence_mode=False,
-            pci_bus_id="0000:03:00.0", source="nvidia-smi")
+        Gpu(
+            index=0,
+            name="GeForce GTX 680",
+            memory_total_mib=4095,
+            persistence_mode=False,
+            pci_bus_id="0000:03:00.0",
+            source="nvidia-smi",
+        )
     ]
 
 

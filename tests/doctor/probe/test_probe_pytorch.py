@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from probe_fakes import FakeTree, fake_machine
 
-from torchrig.doctor.probe import Host, pytorch
 from torchrig._core.seams.runner import FakeRunner, SubprocessRunner
+from torchrig.doctor.probe import Host, pytorch
 
 SITE = "/venv/lib/python3.11/site-packages"
 # torch/version.py as a CUDA wheel writes it (same layout as this machine's 2.13.0+cpu file)
@@ -23,7 +23,9 @@ CUDA_VERSION_PY = (
 )
 
 
-def _install_torch(tree: FakeTree, site: str = SITE, *, installer: str = "pip", version_py: str = CUDA_VERSION_PY) -> None:
+def _install_torch(
+    tree: FakeTree, site: str = SITE, *, installer: str = "pip", version_py: str = CUDA_VERSION_PY
+) -> None:
     tree.dist(site, "torch", "2.5.1+cu121", installer=installer, package="torch")
     tree.write(f"{site}/torch/version.py", version_py)
 
@@ -125,12 +127,15 @@ def _machine_with_torch(tree: FakeTree, python: str, **overrides: object) -> Hos
 
 
 def test_a_child_that_segfaults_while_importing_still_gives_facts(tree: FakeTree, tmp_path: Path) -> None:
-    python = _fake_python(tmp_path, """
+    python = _fake_python(
+        tmp_path,
+        """
         print('TORCHRIG-JSON {"step": "import"}', flush=True)
         sys.stderr.write("Fatal Python error: Segmentation fault\\n")
         sys.stderr.flush()
         os.kill(os.getpid(), signal.SIGSEGV)
-    """)
+    """,
+    )
     facts = pytorch.probe(_machine_with_torch(tree, python), quick=False)
     assert facts.version == "2.5.1+cu121"  # step 1 still stands
     assert facts.import_ok is False
@@ -141,12 +146,15 @@ def test_a_child_that_segfaults_while_importing_still_gives_facts(tree: FakeTree
 
 @pytest.mark.slow
 def test_a_child_that_hangs_in_cuda_init_is_abandoned_at_its_timeout(tree: FakeTree, tmp_path: Path) -> None:
-    python = _fake_python(tmp_path, """
+    python = _fake_python(
+        tmp_path,
+        """
         for line in ({"step": "import"}, {"import_ok": True, "version": "2.5.1+cu121", "cuda": "12.1"},
                      {"step": "cuda-init"}):
             print("TORCHRIG-JSON " + __import__("json").dumps(line), flush=True)
         time.sleep(60)
-    """)
+    """,
+    )
     facts = pytorch.probe(_machine_with_torch(tree, python, torch_timeout=1.5), quick=False)
     assert facts.import_ok is True
     assert facts.errors == ["the torch subprocess timed out after 1.5 s during cuda-init"]
@@ -155,14 +163,19 @@ def test_a_child_that_hangs_in_cuda_init_is_abandoned_at_its_timeout(tree: FakeT
 
 def test_warnings_printed_by_torchs_cpp_code_are_kept(tree: FakeTree, tmp_path: Path) -> None:
     # the C++ warning torch 1.x printed when the driver was older than its CUDA build (found version 10020)
-    warning = ("[W CUDAFunctions.cpp:109] Warning: CUDA initialization: The NVIDIA driver on your system is too old "
-               "(found version 10020). (function operator())")
-    python = _fake_python(tmp_path, f"""
+    warning = (
+        "[W CUDAFunctions.cpp:109] Warning: CUDA initialization: The NVIDIA driver on your system is too old "
+        "(found version 10020). (function operator())"
+    )
+    python = _fake_python(
+        tmp_path,
+        f"""
         print('TORCHRIG-JSON {{"step": "import"}}', flush=True)
         print('TORCHRIG-JSON {{"import_ok": true, "version": "1.9.0+cu111", "cuda": "11.1"}}', flush=True)
         sys.stderr.write({warning!r} + "\\n")
         print('TORCHRIG-JSON {{"cuda_available": false, "device_count": 0}}', flush=True)
-    """)
+    """,
+    )
     facts = pytorch.probe(_machine_with_torch(tree, python), quick=False)
     assert facts.errors == []
     assert facts.warnings == [warning]
@@ -185,9 +198,12 @@ def _torch_package(tmp_path: Path, init: str) -> Path:
 @pytest.mark.slow
 def test_an_import_error_is_reported_with_its_library(tmp_path: Path) -> None:
     # the message torch 2.x raises when a CUDA wheel's cuDNN is missing, raised from a stand-in package
-    pythonpath = _torch_package(tmp_path, """
+    pythonpath = _torch_package(
+        tmp_path,
+        """
         raise ImportError("libcudnn.so.9: cannot open shared object file: No such file or directory")
-    """)
+    """,
+    )
     env = {**Host.live().env, "PYTHONPATH": str(pythonpath)}
     facts = pytorch.probe(_live(env=env, sys_path=(str(pythonpath), *sys.path)), quick=False)
     assert facts.import_ok is False
@@ -197,10 +213,14 @@ def test_an_import_error_is_reported_with_its_library(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_cuda_init_failure_keeps_the_drivers_words(tmp_path: Path) -> None:
-    error_804 = ("Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before calling "
-                 "NumCudaDevices() that might have already set an error? Error 804: forward compatibility was "
-                 "attempted on non supported HW")
-    pythonpath = _torch_package(tmp_path, f"""
+    error_804 = (
+        "Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before calling "
+        "NumCudaDevices() that might have already set an error? Error 804: forward compatibility was "
+        "attempted on non supported HW"
+    )
+    pythonpath = _torch_package(
+        tmp_path,
+        f"""
         import types, warnings
         __version__ = "2.5.1+cu124"
         version = types.SimpleNamespace(cuda="12.4", hip=None)
@@ -214,7 +234,8 @@ def test_a_cuda_init_failure_keeps_the_drivers_words(tmp_path: Path) -> None:
                                      get_arch_list=lambda: [],  # as older torch answered while CUDA was unusable
                                      nccl=types.SimpleNamespace(version=lambda: (2, 21, 5)))
         backends = types.SimpleNamespace(cudnn=types.SimpleNamespace(version=lambda: 90100))
-    """)
+    """,
+    )
     env = {**Host.live().env, "PYTHONPATH": str(pythonpath)}
     facts = pytorch.probe(_live(env=env, sys_path=(str(pythonpath), *sys.path)), quick=False)
     assert (facts.import_ok, facts.version, facts.cuda) == (True, "2.5.1+cu124", "12.4")
@@ -228,16 +249,33 @@ def test_a_cuda_init_failure_keeps_the_drivers_words(tmp_path: Path) -> None:
 
 def test_a_gpu_run_is_merged_device_by_device() -> None:
     lines = [
-        {"step": "import"}, {"import_ok": True, "version": "2.5.1+cu121", "cuda": "12.1", "hip": None,
-                             "location": "/venv/lib/python3.11/site-packages/torch/__init__.py"},
-        {"step": "cuda-init"}, {"cuda_available": True, "device_count": 2},
-        {"step": "device 0"}, {"device": {"device": 0, "name": "NVIDIA A10G", "capability": "8.6",
-                                          "matmul_ok": True, "conv_ok": True}},
-        {"step": "device 1"}, {"device": {"device": 1, "name": "Tesla P4", "capability": "6.1",
-                                          "error": "RuntimeError: CUDA error: no kernel image is available for "
-                                                   "execution on the device"}},
-        {"loaded_libs": [{"name": "libcudnn.so.9", "path": "/venv/lib/python3.11/site-packages/nvidia/cudnn/lib/libcudnn.so.9"}],
-         "warnings": []},
+        {"step": "import"},
+        {
+            "import_ok": True,
+            "version": "2.5.1+cu121",
+            "cuda": "12.1",
+            "hip": None,
+            "location": "/venv/lib/python3.11/site-packages/torch/__init__.py",
+        },
+        {"step": "cuda-init"},
+        {"cuda_available": True, "device_count": 2},
+        {"step": "device 0"},
+        {"device": {"device": 0, "name": "NVIDIA A10G", "capability": "8.6", "matmul_ok": True, "conv_ok": True}},
+        {"step": "device 1"},
+        {
+            "device": {
+                "device": 1,
+                "name": "Tesla P4",
+                "capability": "6.1",
+                "error": "RuntimeError: CUDA error: no kernel image is available for execution on the device",
+            }
+        },
+        {
+            "loaded_libs": [
+                {"name": "libcudnn.so.9", "path": "/venv/lib/python3.11/site-packages/nvidia/cudnn/lib/libcudnn.so.9"}
+            ],
+            "warnings": [],
+        },
     ]
     stdout = "".join("TORCHRIG-JSON " + json.dumps(line) + "\n" for line in lines)
     facts = pytorch.TorchFacts()

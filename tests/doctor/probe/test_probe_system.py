@@ -49,7 +49,9 @@ def test_wsl2_is_recognised_by_its_kernel_and_its_gpu_bridge(tree: FakeTree) -> 
 
 
 def test_a_jetson_is_recognised(tree: FakeTree) -> None:
-    tree.write("/etc/nv_tegra_release", "# R35 (release), REVISION: 3.1, GCID: 32827747, BOARD: t186ref, EABI: aarch64\n")
+    tree.write(
+        "/etc/nv_tegra_release", "# R35 (release), REVISION: 3.1, GCID: 32827747, BOARD: t186ref, EABI: aarch64\n"
+    )
     assert system.probe(fake_machine(tree), quick=True).jetson is True
 
 
@@ -68,7 +70,9 @@ def test_a_gpu_without_a_driver_is_still_seen_on_the_pci_bus(tree: FakeTree) -> 
     tree.write(f"{other}/vendor", "0x8086\n")
     tree.write(f"{other}/class", "0x030000\n")
     facts = system.probe(fake_machine(tree), quick=True)
-    assert facts.pci_gpus == [PciDevice(address="0000:03:00.0", vendor="0x10de", device="0x0fc1", device_class="0x030000")]
+    assert facts.pci_gpus == [
+        PciDevice(address="0000:03:00.0", vendor="0x10de", device="0x0fc1", device_class="0x030000")
+    ]
     assert facts.dev_nodes == []  # no driver: no /dev/nvidia*
 
 
@@ -80,13 +84,23 @@ def test_device_nodes_are_listed(tree: FakeTree) -> None:
 
 
 def test_only_the_variables_that_matter_are_kept(tree: FakeTree) -> None:
-    env = {"CUDA_VISIBLE_DEVICES": "", "NCCL_P2P_DISABLE": "1", "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True",
-           "LD_LIBRARY_PATH": "/usr/local/cuda/lib64", "AWS_SECRET_ACCESS_KEY": "hidden", "HOME": "/root",
-           "VIRTUAL_ENV": "/srv/venv"}
+    env = {
+        "CUDA_VISIBLE_DEVICES": "",
+        "NCCL_P2P_DISABLE": "1",
+        "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True",
+        "LD_LIBRARY_PATH": "/usr/local/cuda/lib64",
+        "AWS_SECRET_ACCESS_KEY": "hidden",
+        "HOME": "/root",
+        "VIRTUAL_ENV": "/srv/venv",
+    }
     facts = system.probe(fake_machine(tree, env=env), quick=True)
-    assert facts.env == {"CUDA_VISIBLE_DEVICES": "", "LD_LIBRARY_PATH": "/usr/local/cuda/lib64",
-                         "NCCL_P2P_DISABLE": "1", "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True",
-                         "VIRTUAL_ENV": "/srv/venv"}
+    assert facts.env == {
+        "CUDA_VISIBLE_DEVICES": "",
+        "LD_LIBRARY_PATH": "/usr/local/cuda/lib64",
+        "NCCL_P2P_DISABLE": "1",
+        "PYTORCH_CUDA_ALLOC_CONF": "expandable_segments:True",
+        "VIRTUAL_ENV": "/srv/venv",
+    }
     assert facts.venv == "/srv/venv"
 
 

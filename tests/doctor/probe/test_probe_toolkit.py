@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from probe_fakes import FakeTree, fake_machine
 
+from torchrig._core.seams.runner import Completed, FakeRunner
 from torchrig.doctor.facts import ToolkitInstall
 from torchrig.doctor.probe import Host, toolkit
-from torchrig._core.seams.runner import Completed, FakeRunner
 
 # `nvcc --version` of the CUDA 13.0 toolkit on the torchrig development machine
 NVCC_13 = (
@@ -23,7 +23,7 @@ NVCC_13 = (
 def _toolkit(tree: FakeTree, home: str, *, version_json: str | None = None, cuda_h: int | None = None) -> None:
     tree.write(f"{home}/bin/nvcc", "#!/bin/sh\n", mode=0o755)
     if version_json:
-        tree.write(f"{home}/version.json", '{"cuda": {"name": "CUDA SDK", "version": "%s"}}' % version_json)
+        tree.write(f"{home}/version.json", f'{{"cuda": {{"name": "CUDA SDK", "version": "{version_json}"}}}}')
     if cuda_h:
         tree.write(f"{home}/include/cuda.h", f"#define CUDA_VERSION {cuda_h}\n")
 
@@ -52,7 +52,11 @@ def test_nvcc_on_path_gives_its_parent_and_its_own_version(tree: FakeTree) -> No
     _toolkit(tree, "/opt/cuda-13.0")
     runner = FakeRunner({"nvcc": Completed(("nvcc", "--version"), 0, stdout=NVCC_13)})
     facts = toolkit.probe(fake_machine(tree, env={"PATH": "/usr/bin:/opt/cuda-13.0/bin"}, runner=runner), quick=False)
-    assert (facts.cuda_home, facts.found_by, facts.nvcc) == ("/opt/cuda-13.0", "nvcc on PATH", "/opt/cuda-13.0/bin/nvcc")
+    assert (facts.cuda_home, facts.found_by, facts.nvcc) == (
+        "/opt/cuda-13.0",
+        "nvcc on PATH",
+        "/opt/cuda-13.0/bin/nvcc",
+    )
     assert (facts.version, facts.sources["version"]) == ("13.0.88", "nvcc --version")
     assert runner.calls == [("/opt/cuda-13.0/bin/nvcc", "--version")]
 
@@ -90,8 +94,12 @@ def test_no_toolkit_anywhere(tree: FakeTree) -> None:
 @pytest.mark.skipif(not os.path.isdir("/usr/local/cuda-13.0"), reason="needs the CUDA 13.0 toolkit of the dev machine")
 def test_the_cuda_13_toolkit_of_this_machine() -> None:
     live = Host.live()
-    env = {**live.env, "PATH": os.pathsep.join(p for p in live.env.get("PATH", "").split(os.pathsep)
-                                              if not os.path.isfile(os.path.join(p, "nvcc")))}
+    env = {
+        **live.env,
+        "PATH": os.pathsep.join(
+            p for p in live.env.get("PATH", "").split(os.pathsep) if not os.path.isfile(os.path.join(p, "nvcc"))
+        ),
+    }
     env.pop("CUDA_HOME", None)
     env.pop("CUDA_PATH", None)
     facts = toolkit.probe(replace(live, env=env), quick=False)
@@ -112,7 +120,7 @@ def test_cuda_home_is_what_torchs_own_extension_builder_picks_here() -> None:
 def test_an_nvcc_wrapper_outside_the_toolkit_gives_a_cuda_home_without_headers(tree: FakeTree) -> None:
     # the layout of the torchrig development machine: /usr/local/bin/nvcc is a two-line script that
     # execs /usr/local/cuda-13.0/bin/nvcc, and /usr/local/cuda links to cuda-13.0
-    tree.write("/usr/local/bin/nvcc", "#!/bin/sh\nexec /usr/local/cuda-13.0/bin/nvcc \"$@\"\n", mode=0o755)
+    tree.write("/usr/local/bin/nvcc", '#!/bin/sh\nexec /usr/local/cuda-13.0/bin/nvcc "$@"\n', mode=0o755)
     _toolkit(tree, "/usr/local/cuda-13.0", version_json="13.0.88")
     tree.write("/usr/local/cuda-13.0/include/cuda_runtime.h", "/* CUDA runtime API */\n")
     tree.symlink("/usr/local/cuda", "cuda-13.0")

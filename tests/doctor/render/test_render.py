@@ -76,7 +76,10 @@ def test_a_healthy_cpu_only_machine_is_told_what_works() -> None:
     out = io.StringIO()
     render(facts, [], fmt="console", out=out)
     first = out.getvalue().splitlines()[0]
-    assert first == "✓ No problems found. PyTorch 2.13.0+cpu (CPU build) runs on the CPU; there is no NVIDIA GPU on this machine."
+    assert (
+        first
+        == "✓ No problems found. PyTorch 2.13.0+cpu (CPU build) runs on the CPU; there is no NVIDIA GPU on this machine."
+    )
     assert "24.0 GiB (24.0 GiB free)" in out.getvalue()
 
 
@@ -89,8 +92,12 @@ def test_a_probe_that_failed_says_why_in_the_facts() -> None:
 
 def test_list_evidence_reads_as_words_not_a_python_list() -> None:
     facts, _ = broken_box()
-    finding = Finding("driver.version-mismatch", Severity.ERROR, "mismatch",
-                      evidence={"consequences": ["cuda.init-failed: CUDA initialisation failed", "other: x"]})
+    finding = Finding(
+        "driver.version-mismatch",
+        Severity.ERROR,
+        "mismatch",
+        evidence={"consequences": ["cuda.init-failed: CUDA initialisation failed", "other: x"]},
+    )
     out = io.StringIO()
     render(facts, [finding], fmt="console", out=out)
     assert "consequences=cuda.init-failed: CUDA initialisation failed; other: x" in out.getvalue()
@@ -100,11 +107,16 @@ def test_list_evidence_reads_as_words_not_a_python_list() -> None:
 def test_a_smoke_test_that_never_finished_is_not_called_failed() -> None:
     from torchrig.doctor.facts import DeviceSmoke
 
-    facts = Facts(torch=TorchFacts(version="2.13.0+cu130", smoke=[
-        DeviceSmoke(device=0, matmul_ok=True, conv_ok=True),
-        DeviceSmoke(device=1, matmul_ok=True, conv_ok=None),
-        DeviceSmoke(device=2, matmul_ok=False, conv_ok=True),
-    ]))
+    facts = Facts(
+        torch=TorchFacts(
+            version="2.13.0+cu130",
+            smoke=[
+                DeviceSmoke(device=0, matmul_ok=True, conv_ok=True),
+                DeviceSmoke(device=1, matmul_ok=True, conv_ok=None),
+                DeviceSmoke(device=2, matmul_ok=False, conv_ok=True),
+            ],
+        )
+    )
     out = io.StringIO()
     render(facts, [], fmt="markdown", out=out)
     md = out.getvalue()

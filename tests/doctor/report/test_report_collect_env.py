@@ -110,8 +110,8 @@ Versions of relevant libraries:
 def test_the_issue_template_checklist_is_read() -> None:
     # https://github.com/pytorch/pytorch/issues/30071 (the template filled in by hand)
     text = """ - PyTorch Version (e.g., 1.0): 1.3
- - OS (e.g., Linux): Linux  Ubuntu16.04 kernel 4.4.0.98 
- - How you installed PyTorch (`conda`, `pip`, source): pip install 
+ - OS (e.g., Linux): Linux  Ubuntu16.04 kernel 4.4.0.98
+ - How you installed PyTorch (`conda`, `pip`, source): pip install
  - Build command you used (if compiling from source): no
  - Python version: 3.6.7
  - CUDA/cuDNN version: cuda 10 /  cudnn 7.6.0
@@ -147,7 +147,7 @@ def test_a_wheel_tag_gives_torchs_cuda_when_the_field_is_cut_off() -> None:
 def test_a_second_commenters_report_below_the_first_does_not_mix_in() -> None:
     # https://github.com/pytorch/pytorch/issues/37320: the description's report, then a reply's (indented)
     first = (CORPUS / "pytorch-37320-p100-driver-410-retyped.txt").read_text()
-    reply = """+1 
+    reply = """+1
 
 Also pip installed: pip -U install pytorch torchvision
 Output of python -m torch.utils.collect_env:
@@ -157,15 +157,15 @@ Output of python -m torch.utils.collect_env:
     PyTorch version: 1.5.0
     Is debug build: No
     CUDA used to build PyTorch: 10.2
-    
+
     OS: Ubuntu 18.04.2 LTS
     GCC version: (Ubuntu 7.5.0-3ubuntu1~18.04) 7.5.0
     CMake version: version 3.10.2
-    
+
     Python version: 3.8
     Is CUDA available: No
     CUDA runtime version: Could not collect
-    GPU models and configuration: 
+    GPU models and configuration:
     GPU 0: Tesla V100-PCIE-16GB
 """
     facts = parse_report(first + "\n" + reply)

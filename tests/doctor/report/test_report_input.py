@@ -17,10 +17,17 @@ from torchrig.doctor.report import parse_report
 def _live_facts() -> Facts:
     """Facts as a live probe of a broken box would write them (values from the corpus's real reports)."""
     facts = Facts(
-        driver=DriverFacts(kernel_module="550.90.07", userspace="550.90.07", cuda_driver_api="12.4",
-                           sources={"kernel_module": "/proc", "userspace": "nvml"}),
+        driver=DriverFacts(
+            kernel_module="550.90.07",
+            userspace="550.90.07",
+            cuda_driver_api="12.4",
+            sources={"kernel_module": "/proc", "userspace": "nvml"},
+        ),
         torch=TorchFacts(
-            installed=True, version="2.5.0.dev20240720+cu124", cuda="12.4", import_ok=False,
+            installed=True,
+            version="2.5.0.dev20240720+cu124",
+            cuda="12.4",
+            import_ok=False,
             import_error="ImportError: /home/dp/anaconda3/envs/ComfyUI/lib/python3.11/site-packages/torch/lib/../../"
             "nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: __nvJitLinkComplete_12_4, version libnvJitLink.so.12",
             smoke=[DeviceSmoke(device=0, name="NVIDIA A40", matmul_ok=None)],
@@ -125,8 +132,11 @@ def test_a_report_cut_anywhere_yields_a_subset_of_the_whole(case) -> None:
         except UserError:
             continue
         for name in ("version", "cuda", "cuda_available"):
-            if name in part.torch.sources and not (name == "version" and part.torch.version != whole.torch.version
-                                                   and whole.torch.version.startswith(part.torch.version)):
+            if name in part.torch.sources and not (
+                name == "version"
+                and part.torch.version != whole.torch.version
+                and whole.torch.version.startswith(part.torch.version)
+            ):
                 assert getattr(part.torch, name) == getattr(whole.torch, name), (cut, name)
         if part.driver.userspace:
             assert whole.driver.userspace.startswith(part.driver.userspace), cut

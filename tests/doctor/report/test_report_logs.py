@@ -32,14 +32,16 @@ def test_proc_driver_version_gives_the_kernel_module() -> None:
 
 def test_found_version_is_the_newest_cuda_the_driver_supports() -> None:
     # https://github.com/zai-org/ChatGLM3/issues/100
-    text = ("RuntimeError: The NVIDIA driver on your system is too old (found version 11060). Please update your "
-            "GPU driver by downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx")
+    text = (
+        "RuntimeError: The NVIDIA driver on your system is too old (found version 11060). Please update your "
+        "GPU driver by downloading and installing a new version from the URL: http://www.nvidia.com/Download/index.aspx"
+    )
     assert parse_report(text).driver.cuda_driver_api == "11.6"
 
 
 def test_an_old_gpu_warning_gives_name_index_and_capability() -> None:
     # https://github.com/pytorch/pytorch/issues/16712
-    text = """C:\\Users\\Caner\\Anaconda3\\lib\\site-packages\\torch\\cuda\\__init__.py:117: UserWarning: 
+    text = """C:\\Users\\Caner\\Anaconda3\\lib\\site-packages\\torch\\cuda\\__init__.py:117: UserWarning:
     Found GPU0 GeForce GTX 670M which is of cuda capability 2.1.
     PyTorch no longer supports this GPU because it is too old. warnings.warn(old_gpu_warn % (d, name, major, capability[1]))
 """
@@ -81,7 +83,9 @@ os.environ['CUDA_VISIBLE_DEVICES'] = '7'
 
 def test_export_in_a_script_sets_the_variable() -> None:
     # https://github.com/thuml/Anomaly-Transformer/issues/74
-    text = "change the `export CUDA_VISIBLE_DEVICES=0` to your own GPU's ID.\nRuntimeError: No CUDA GPUs are available\n"
+    text = (
+        "change the `export CUDA_VISIBLE_DEVICES=0` to your own GPU's ID.\nRuntimeError: No CUDA GPUs are available\n"
+    )
     assert parse_report(text).system.env["CUDA_VISIBLE_DEVICES"] == "0"
 
 
@@ -94,8 +98,10 @@ def test_nvidia_smi_list_gives_gpus_with_uuids() -> None:
 
 def test_rich_traceback_frames_and_quoted_replies_are_unwrapped() -> None:
     # https://github.com/pytorch/pytorch/issues/16712 quotes the warning with "> "
-    text = "> C:\\Users\\Caner\\Anaconda3\\lib\\site-packages\\torch\\cuda\\__init__.py:117: UserWarning: \n" \
-           ">     Found GPU0 GeForce GTX 670M which is of cuda capability 2.1.\n"
+    text = (
+        "> C:\\Users\\Caner\\Anaconda3\\lib\\site-packages\\torch\\cuda\\__init__.py:117: UserWarning: \n"
+        ">     Found GPU0 GeForce GTX 670M which is of cuda capability 2.1.\n"
+    )
     assert parse_report(text).gpus.devices[0].compute_capability == "2.1"
 
 

@@ -32,7 +32,7 @@ def test_every_row_is_complete_and_ids_are_unique() -> None:
 
 @pytest.mark.parametrize("sig", ROWS, ids=[s.id for s in ROWS])
 def test_each_pattern_matches_its_real_example(sig: known.Signature) -> None:
-    text = sig.example if sig.requires is None else f"  File \".../torch/__init__.py\", line 229\n{sig.example}"
+    text = sig.example if sig.requires is None else f'  File ".../torch/__init__.py", line 229\n{sig.example}'
     assert [m.signature.id for m in known.find(text) if m.signature.id == sig.id] == [sig.id]
 
 
@@ -40,13 +40,11 @@ def test_the_brief_signatures_map_to_their_codes() -> None:
     lines = {
         "RuntimeError: The NVIDIA driver on your system is too old (found version 11040).": "driver.too-old",
         "RuntimeError: CUDA error: no kernel image is available for execution on the device": "gpu.arch-unsupported",
-        "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.":
-            "gpu.arch-unsupported",
+        "NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.": "gpu.arch-unsupported",
         "Error 804: forward compatibility was attempted on non supported HW": "driver.forward-compat-unsupported",
         "Failed to initialize NVML: Driver/library version mismatch": "driver.version-mismatch",
         "CUDA unknown error - this may be due to an incorrectly set up environment": "cuda.init-failed",
-        "RuntimeError: cuDNN version incompatibility: PyTorch was compiled against (8, 3, 2) but linked against (8, 1, 0)":
-            "libs.shadowed",
+        "RuntimeError: cuDNN version incompatibility: PyTorch was compiled against (8, 3, 2) but linked against (8, 1, 0)": "libs.shadowed",
         "RuntimeError: DataLoader worker (pid 13) is killed by signal: Bus error.": "shm.too-small",
         "WARNING: The NVIDIA Driver was not detected.  GPU functionality will not be available.": "container.no-gpu",
         "RuntimeError: No such operator torchvision::nms": "torch.companion-mismatch",
@@ -66,14 +64,20 @@ def test_a_message_wrapped_by_the_terminal_still_matches_and_reports_its_first_l
 
 
 def test_a_missing_cuda_library_counts_only_where_torch_was_importing() -> None:
-    onnx = "from onnxruntime_genai.onnxruntime_genai import *\nImportError: libcudnn.so.8: cannot open shared object file"
+    onnx = (
+        "from onnxruntime_genai.onnxruntime_genai import *\nImportError: libcudnn.so.8: cannot open shared object file"
+    )
     assert known.find(onnx) == []
-    torch = '  File "/venv/lib/python3.8/site-packages/torch/__init__.py", line 229, in <module>\n' + onnx.splitlines()[1]
+    torch = (
+        '  File "/venv/lib/python3.8/site-packages/torch/__init__.py", line 229, in <module>\n' + onnx.splitlines()[1]
+    )
     assert [m.signature.id for m in known.find(torch)] == ["torch.cuda-library-not-found"]
 
 
 def test_each_signature_is_reported_once_at_its_first_line() -> None:
-    line = "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm)."
+    line = (
+        "ERROR: Unexpected bus error encountered in worker. This might be caused by insufficient shared memory (shm)."
+    )
     matches = known.find("\n".join([line] * 3))
     assert [(m.signature.id, m.line) for m in matches] == [("shm.insufficient", 1)]
 

@@ -12,4 +12,14 @@ from torchrig._core.seams.nvml import FakeNvml, Nvml, NvmlError, PynvmlNvml
 from torchrig._core.seams.root import Root
 from torchrig._core.seams.runner import Completed, FakeRunner, Runner, SubprocessRunner
 
-__all__ = ["Completed", "FakeNvml", "FakeRunner", "Nvml", "NvmlError", "PynvmlNvml", "Root", "Runner", "SubprocessRunner"]
+__all__ = [
+    "Completed",
+    "FakeNvml",
+    "FakeRunner",
+    "Nvml",
+    "NvmlError",
+    "PynvmlNvml",
+    "Root",
+    "Runner",
+    "SubprocessRunner",
+]

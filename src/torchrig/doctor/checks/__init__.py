@@ -128,8 +128,9 @@ def _fold(produced: list[tuple[Check, Finding]]) -> list[tuple[Check, Finding]]:
         if top(i) != i:
             continue
         if i in folded:
-            finding = replace(finding, evidence={**finding.evidence, "consequences": folded[i]})
-        out.append((check, finding))
+            out.append((check, replace(finding, evidence={**finding.evidence, "consequences": folded[i]})))
+        else:
+            out.append((check, finding))
     return out
 
 

@@ -49,7 +49,12 @@ def _wants_gpu(facts: Facts) -> tuple[str | None, bool]:
     return None, False
 
 
-_WHAT = {"docker": "Docker container", "podman": "Podman container", "kubernetes": "Kubernetes pod", "lxc": "LXC container"}
+_WHAT = {
+    "docker": "Docker container",
+    "podman": "Podman container",
+    "kubernetes": "Kubernetes pod",
+    "lxc": "LXC container",
+}
 
 
 def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:

@@ -65,8 +65,9 @@ def torch_install(
     if installer == "uv":
         python = py if py != "python" else None
         steps = [install.uv_uninstall(build, python=python, companions=present)] if reinstall else []
-        steps.append(install.uv_install(build, python=python, companions=present, index_base=ctx.index_base,
-                                        platform=platform))
+        steps.append(
+            install.uv_install(build, python=python, companions=present, index_base=ctx.index_base, platform=platform)
+        )
         return tuple(shlex.join(step) for step in steps)
     pip = (py, "-m", "pip")
     steps = [install.pip_uninstall(build, pip=pip, companions=present)] if reinstall else []

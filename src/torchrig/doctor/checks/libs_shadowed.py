@@ -63,7 +63,9 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
         fix.append(unshadow)
     if not fix and dirs:
         where = ", ".join(sorted(dirs))
-        fix.append(f"Remove {where} from the loader path (/etc/ld.so.conf.d, then `sudo ldconfig`) or uninstall that copy")
+        fix.append(
+            f"Remove {where} from the loader path (/etc/ld.so.conf.d, then `sudo ldconfig`) or uninstall that copy"
+        )
     if not fix:
         fix.append("Make sure no other cuDNN/CUDA copy is on LD_LIBRARY_PATH or LD_PRELOAD, so torch loads its own")
     evidence: dict[str, object] = {f"{lib.name} loaded from": lib.path for lib in foreign}

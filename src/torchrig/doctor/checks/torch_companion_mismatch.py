@@ -102,7 +102,7 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
             "`pip install torch==X torchvision==Y --index-url https://download.pytorch.org/whl/cuXXX`"
         )
     evidence: dict[str, object] = {"torch": facts.torch.version} if facts.torch.version else {}
-    evidence.update({name: problem for name, problem in problems.items()})
+    evidence.update(dict(problems.items()))
     evidence.update(evidence_of(hits))
     what = " and ".join(problems) or "torchvision"
     return [

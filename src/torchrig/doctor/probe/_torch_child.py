@@ -85,19 +85,19 @@ def main():
         # whenever is_available() was False, which is exactly when the list matters
         flags = getattr(torch._C, "_cuda_getArchFlags", None)
         arch_list = (flags() or "").split() if flags else list(torch.cuda.get_arch_list())
-    except Exception:
+    except Exception:  # noqa: S110 - an unknown arch list is reported as unknown, never as an error
         pass
     cudnn = None
     try:
         raw = torch.backends.cudnn.version()
         cudnn = dotted_cudnn(int(raw)) if raw else None
-    except Exception:
+    except Exception:  # noqa: S110 - a torch without cuDNN: the version stays unknown
         pass
     nccl = None
     try:
         raw = torch.cuda.nccl.version()
         nccl = ".".join(str(p) for p in raw) if isinstance(raw, tuple) else str(raw)
-    except Exception:
+    except Exception:  # noqa: S110 - a torch without NCCL: the version stays unknown
         pass
     emit(arch_list=arch_list, cudnn_version=cudnn, nccl_version=nccl)
 

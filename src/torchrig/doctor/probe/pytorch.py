@@ -136,8 +136,17 @@ def _merge_lines(stdout: str) -> tuple[dict[str, Any], str | None]:
 
 
 def _apply(facts: TorchFacts, values: dict[str, Any]) -> None:
-    for name in ("import_ok", "import_error", "cuda_available", "device_count", "arch_list", "cudnn_version",
-                 "nccl_version", "cuda_init_error", "warnings"):
+    for name in (
+        "import_ok",
+        "import_error",
+        "cuda_available",
+        "device_count",
+        "arch_list",
+        "cudnn_version",
+        "nccl_version",
+        "cuda_init_error",
+        "warnings",
+    ):
         if name in values and values[name] is not None:
             facts.set(name, values[name], "torch")
     if values.get("import_ok"):

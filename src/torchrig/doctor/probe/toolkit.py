@@ -24,12 +24,17 @@ _VERSION_TXT = re.compile(r"CUDA Version\s+(\d+(?:\.\d+)+)")
 _CUDA_H = re.compile(r"#define\s+CUDA_VERSION\s+(\d+)")
 # Where toolkits live besides CUDA_HOME: NVIDIA's installers, distro packages, HPC modules.
 _OTHER_PLACES = (
-    "/usr/local/cuda", "/usr/local/cuda-*", "/opt/cuda", "/opt/cuda-*", "/opt/nvidia/cuda*", "/usr/lib/cuda",
+    "/usr/local/cuda",
+    "/usr/local/cuda-*",
+    "/opt/cuda",
+    "/opt/cuda-*",
+    "/opt/nvidia/cuda*",
+    "/usr/lib/cuda",
 )
 
 
 def parse_nvcc_version(text: str) -> str | None:
-    """"Cuda compilation tools, release 13.0, V13.0.88" -> "13.0.88"."""
+    """ "Cuda compilation tools, release 13.0, V13.0.88" -> "13.0.88"."""
     match = _NVCC_RELEASE.search(text)
     return match.group(2) if match else None
 

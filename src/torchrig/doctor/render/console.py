@@ -26,7 +26,9 @@ def render_console(facts: Facts, findings: list[Finding], out: TextIO) -> None:
     mark = "✗" if c[Severity.ERROR] else "!" if c[Severity.WARNING] else "✓"
     console.print(f"[{head_style}]{mark} {escape(verdict(facts, findings))}[/]")
     if facts.origin == "report":
-        console.print(f"  (explaining a report: {facts.report_format or 'text'}; facts below come from it, not this machine)")
+        console.print(
+            f"  (explaining a report: {facts.report_format or 'text'}; facts below come from it, not this machine)"
+        )
     for i, f in enumerate(findings, 1):
         symbol, style = _STYLE[f.severity]
         console.print()
@@ -34,7 +36,9 @@ def render_console(facts: Facts, findings: list[Finding], out: TextIO) -> None:
         if f.detail:
             console.print(f"  {escape(f.detail)}")
         if f.evidence:
-            console.print("  evidence: " + "; ".join(f"{escape(str(k))}={escape(format_value(v))}" for k, v in f.evidence.items()))
+            console.print(
+                "  evidence: " + "; ".join(f"{escape(str(k))}={escape(format_value(v))}" for k, v in f.evidence.items())
+            )
         if f.fix:
             console.print("  fix:")
             for line in f.fix:

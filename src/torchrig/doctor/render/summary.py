@@ -55,7 +55,7 @@ def _plural(n: int, word: str) -> str:
 
 def format_value(value: object) -> str:
     """A fact or evidence value as words: lists joined, booleans as yes/no, nothing as an empty string."""
-    if value is None or value == [] or value == {}:
+    if value is None or value in ([], {}):
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
@@ -141,7 +141,9 @@ def fact_rows(facts: Facts) -> list[FactRow]:
     add("System", "WSL", s.wsl or None, s, "wsl")
     add("System", "Jetson", s.jetson or None, s, "jetson")
     if s.shm_total_bytes is not None:
-        add("System", "/dev/shm", f"{_bytes(s.shm_total_bytes)} ({_bytes(s.shm_free_bytes)} free)", s, "shm_total_bytes")
+        add(
+            "System", "/dev/shm", f"{_bytes(s.shm_total_bytes)} ({_bytes(s.shm_free_bytes)} free)", s, "shm_total_bytes"
+        )
     add("System", "conda environment", s.conda_prefix, s, "conda_prefix")
     add("System", "virtual environment", s.venv, s, "venv")
     for name, value in sorted(s.env.items()):

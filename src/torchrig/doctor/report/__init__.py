@@ -62,7 +62,9 @@ def parse_report(text: str) -> Facts:
             "or a `torchrig doctor --json` file."
         )
     if len(_NOT_TEXT.findall(text)) > _MAX_NOT_TEXT * len(text):
-        raise UserError("the report is not text (it holds binary data); give a collect_env output, a log or a --json file.")
+        raise UserError(
+            "the report is not text (it holds binary data); give a collect_env output, a log or a --json file."
+        )
     text = _normalise(text)
     if text.lstrip().startswith("{"):
         facts = _from_json(text)
@@ -96,14 +98,18 @@ def _from_json(text: str) -> Facts | None:
     if schema != SCHEMA:
         return None
     if not isinstance(data.get("facts"), dict):
-        raise UserError(f"the report says schema {SCHEMA} but has no `facts` object; give the file `torchrig doctor --json` wrote.")
+        raise UserError(
+            f"the report says schema {SCHEMA} but has no `facts` object; give the file `torchrig doctor --json` wrote."
+        )
     try:
         facts = Facts.from_dict(data["facts"])
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         raise UserError(f"the `facts` in the report are malformed ({type(exc).__name__}: {exc}).") from None
     facts.origin = "report"
     facts.report_format = "torchrig-json"
-    _add_hits(facts, _error_text(facts))  # errors the other machine recorded may carry signatures its version did not know
+    _add_hits(
+        facts, _error_text(facts)
+    )  # errors the other machine recorded may carry signatures its version did not know
     return facts
 
 
@@ -173,7 +179,7 @@ def _facts_from_hits(facts: Facts, text: str) -> None:
 
 
 def _cudnn(text: str) -> str:
-    """"8, 0, 3" -> "8.0.3"; the pre-1.12 integer form "7600" -> "7.6.0"."""
+    """ "8, 0, 3" -> "8.0.3"; the pre-1.12 integer form "7600" -> "7.6.0"."""
     numbers = [n for n in re.split(r"[,\s]+", text.strip()) if n]
     if len(numbers) == 1 and len(numbers[0]) >= 4:
         value = int(numbers[0])

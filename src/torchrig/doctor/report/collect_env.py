@@ -81,8 +81,12 @@ class _Lib:
     @property
     def from_pypi(self) -> bool:
         """A conda-list line for something pip installed (conda shows it with channel pypi or <pip>)."""
-        return self.tool == "pip" or "pypi" in (self.build, self.channel) or "<pip>" in (self.build, self.channel) \
+        return (
+            self.tool == "pip"
+            or "pypi" in (self.build, self.channel)
+            or "<pip>" in (self.build, self.channel)
             or self.channel == "<develop>"
+        )
 
 
 @dataclass
@@ -160,7 +164,9 @@ def _read(lines: list[str]) -> _Raw:
 
 
 def _gpu(match: re.Match[str]) -> Gpu:
-    return Gpu(index=int(match.group("index")), name=match.group("name").strip(), uuid=match.group("uuid"), source=SOURCE)
+    return Gpu(
+        index=int(match.group("index")), name=match.group("name").strip(), uuid=match.group("uuid"), source=SOURCE
+    )
 
 
 def _lib(tool: str, rest: str) -> _Lib | None:
@@ -175,7 +181,9 @@ def _lib(tool: str, rest: str) -> _Lib | None:
     parts = rest.split()
     if len(parts) < 2:
         return None
-    return _Lib(_canonical(parts[0]), parts[1], tool, parts[2] if len(parts) > 2 else "", parts[3] if len(parts) > 3 else "")
+    return _Lib(
+        _canonical(parts[0]), parts[1], tool, parts[2] if len(parts) > 2 else "", parts[3] if len(parts) > 3 else ""
+    )
 
 
 def _canonical(name: str) -> str:
@@ -327,7 +335,7 @@ def _base(version: str) -> str:
     try:
         return Version(version).base_version
     except InvalidVersion:
-        return version.split("+")[0]
+        return version.split("+", maxsplit=1)[0]
 
 
 def _apply_companions(libs: list[_Lib], facts: Facts) -> None:

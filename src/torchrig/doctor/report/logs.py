@@ -17,7 +17,9 @@ _SMI_BANNER = re.compile(
     r"NVIDIA-SMI\s+(?P<smi>[\d.]+)\s+Driver Version:\s*(?P<driver>[\d.]+)(?:\s+CUDA Version:\s*(?P<cuda>\d+\.\d+))?"
 )
 _DRIVER_VERSION = re.compile(r"\bDriver Version:\s*(?P<driver>\d{3}\.\d+(?:\.\d+)?)")
-_PROC_VERSION = re.compile(r"NVRM(?: version:|: loading) NVIDIA UNIX .*?Kernel Module(?: for \w+)?\s+(?P<version>\d{3}\.\d+(?:\.\d+)?)")
+_PROC_VERSION = re.compile(
+    r"NVRM(?: version:|: loading) NVIDIA UNIX .*?Kernel Module(?: for \w+)?\s+(?P<version>\d{3}\.\d+(?:\.\d+)?)"
+)
 _NVRM_MISMATCH = re.compile(
     r"API mismatch: the client.{0,80}?has the version (?P<client>[\d.]+?),? but.{0,120}?this kernel module has"
     r".{0,60}?the version (?P<module>\d[\d.]*\d)",
@@ -29,8 +31,12 @@ _FOUND_VERSION = re.compile(r"too old \(found version (?P<version>\d{4,6})\)")
 # position of the text and go quadratic on long lines); the name is the text before them on that line.
 _SM_WARNING = re.compile(r" with CUDA capability sm_(?P<sm>\d+) is not compatible")
 _NAME_LIMIT = 200
-_SM_SUPPORTED = re.compile(r"current PyTorch install supports CUDA capabilities (?P<archs>(?:\s*(?:sm|compute)_\d+\w?)+)")
-_OLD_GPU = re.compile(r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)")
+_SM_SUPPORTED = re.compile(
+    r"current PyTorch install supports CUDA capabilities (?P<archs>(?:\s*(?:sm|compute)_\d+\w?)+)"
+)
+_OLD_GPU = re.compile(
+    r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)"
+)
 _GPU_LIST = re.compile(r"^\s*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)\s*$", re.MULTILINE)
 # `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know.
 _PIP_LIST = re.compile(
@@ -44,14 +50,20 @@ _PYTHON_FROM_PATH = re.compile(r"python(?P<version>\d\.\d+)[/\\](?:site|dist)-pa
 _CONDA_ENV = re.compile(r"(?P<prefix>/[^\s\"':]*?/envs/[^/\s\"']+)/lib/python\d")
 _VISIBLE_DEVICES = (
     re.compile(r"""os\.environ\[\s*['"]CUDA_VISIBLE_DEVICES['"]\s*\]\s*=\s*['"](?P<value>[^'"]*)['"]"""),
-    re.compile(r"""(?:^|[\s;`(])(?:export\s+|set\s+)?CUDA_VISIBLE_DEVICES=(?P<value>['"][^'"]*['"]|[^\s`;)]*)""", re.MULTILINE),
+    re.compile(
+        r"""(?:^|[\s;`(])(?:export\s+|set\s+)?CUDA_VISIBLE_DEVICES=(?P<value>['"][^'"]*['"]|[^\s`;)]*)""", re.MULTILINE
+    ),
 )
-_LD_ASSIGN = re.compile(r"""(?:^|[\s;`])(?:export\s+)?LD_LIBRARY_PATH=(?P<value>['"][^'"]*['"]|[^\s`;]+)""", re.MULTILINE)
+_LD_ASSIGN = re.compile(
+    r"""(?:^|[\s;`])(?:export\s+)?LD_LIBRARY_PATH=(?P<value>['"][^'"]*['"]|[^\s`;]+)""", re.MULTILINE
+)
 _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]*)")
 _EXTENSION_MISMATCH = re.compile(
     r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
 )
-_CONTAINER_BANNER = re.compile(r"^==+\n== .+ ==\n==+$|^NVIDIA Release \d+\.\d+|^Container image Copyright", re.MULTILINE)
+_CONTAINER_BANNER = re.compile(
+    r"^==+\n== .+ ==\n==+$|^NVIDIA Release \d+\.\d+|^Container image Copyright", re.MULTILINE
+)
 
 
 def scan(text: str, facts: Facts) -> bool:
@@ -119,8 +131,12 @@ def _gpus(text: str, facts: Facts) -> bool:
         _gpu_named(facts, _clean_name(name), f"{sm[:-1]}.{sm[-1]}")
         found = True
     for warning in _OLD_GPU.finditer(text):
-        _gpu_named(facts, warning.group("name").strip(), f"{warning.group('major')}.{warning.group('minor')}",
-                   index=int(warning.group("index")))
+        _gpu_named(
+            facts,
+            warning.group("name").strip(),
+            f"{warning.group('major')}.{warning.group('minor')}",
+            index=int(warning.group("index")),
+        )
         found = True
     supported = _SM_SUPPORTED.search(text)
     if supported:
@@ -173,7 +189,10 @@ def _torch_install(text: str, facts: Facts) -> bool:
         if facts.companion(name) is None:
             facts.companions.append(Package(name=name, version=version))
             found = True
-    dirs = sorted({m.group("dir") for m in _TORCH_DIR_POSIX.finditer(text)} | {m.group("dir") for m in _TORCH_DIR_WINDOWS.finditer(text)})
+    dirs = sorted(
+        {m.group("dir") for m in _TORCH_DIR_POSIX.finditer(text)}
+        | {m.group("dir") for m in _TORCH_DIR_WINDOWS.finditer(text)}
+    )
     if dirs:
         put(torch, "installed", True)
         put(torch, "location", dirs[0])

@@ -62,16 +62,29 @@ def measure(ctx: RankContext) -> dict[str, Any]:
 def judge(every: list[dict[str, Any]]) -> StageResult:
     worst_forward = max(f["ddp_to_plain_max_diff"] for f in every)
     worst_backward = max(f["plain_to_ddp_max_diff"] for f in every)
-    figures = {"keys": every[0]["keys"], "ddp_keys_prefixed": every[0]["ddp_keys_prefixed"],
-               "ddp_to_plain_max_diff": worst_forward, "plain_to_ddp_max_diff": worst_backward,
-               "tolerance": TOLERANCE, "bytes": every[0]["bytes"]}
-    summary = (f"DDP -> plain and plain -> DDP: {every[0]['keys']} keys, outputs within "
-               f"{max(worst_forward, worst_backward):.1e} (tolerance {TOLERANCE:.0e})")
+    figures = {
+        "keys": every[0]["keys"],
+        "ddp_keys_prefixed": every[0]["ddp_keys_prefixed"],
+        "ddp_to_plain_max_diff": worst_forward,
+        "plain_to_ddp_max_diff": worst_backward,
+        "tolerance": TOLERANCE,
+        "bytes": every[0]["bytes"],
+    }
+    summary = (
+        f"DDP -> plain and plain -> DDP: {every[0]['keys']} keys, outputs within "
+        f"{max(worst_forward, worst_backward):.1e} (tolerance {TOLERANCE:.0e})"
+    )
     for direction, key in (("DDP -> plain", "ddp_to_plain_max_diff"), ("plain -> DDP", "plain_to_ddp_max_diff")):
         bad = [r for r, f in enumerate(every) if not f[key] <= TOLERANCE]
         if bad:
             r = bad[0]
-            return StageResult("checkpoint", FAIL, summary, figures=figures,
-                               problem=f"after loading {direction} on rank {r}, outputs differ by {every[r][key]:.3g}",
-                               cause=causes.CHECKPOINT_MISMATCH.text, code=causes.CHECKPOINT_MISMATCH.code)
+            return StageResult(
+                "checkpoint",
+                FAIL,
+                summary,
+                figures=figures,
+                problem=f"after loading {direction} on rank {r}, outputs differ by {every[r][key]:.3g}",
+                cause=causes.CHECKPOINT_MISMATCH.text,
+                code=causes.CHECKPOINT_MISMATCH.code,
+            )
     return StageResult("checkpoint", PASS, summary, figures=figures)

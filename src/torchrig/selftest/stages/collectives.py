@@ -47,8 +47,13 @@ def measure(ctx: RankContext) -> dict[str, Any]:
         repeats = 10 if ctx.is_cuda else 4
         seconds = device.time_repeated(ctx.device, lambda b=buf: dist.all_reduce(b), repeats=repeats, warmup=2)
         sizes.append({"bytes": size, "seconds": seconds})
-    return {"backend": ctx.backend, "elements": elements, "wrong": wrong,
-            "first_wrong": int((got != expected).nonzero()[0].item()) if wrong else None, "sizes": sizes}
+    return {
+        "backend": ctx.backend,
+        "elements": elements,
+        "wrong": wrong,
+        "first_wrong": int((got != expected).nonzero()[0].item()) if wrong else None,
+        "sizes": sizes,
+    }
 
 
 def _input(rank: int, elements: int) -> Any:
@@ -69,16 +74,26 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     for i, entry in enumerate(every[0]["sizes"]):
         slowest = max(f["sizes"][i]["seconds"] for f in every)  # a collective is as fast as its slowest rank
         algbw = entry["bytes"] / slowest / 1e9 if slowest > 0 else 0.0
-        table.append({"bytes": entry["bytes"], "seconds": slowest, "algbw_gbps": algbw,
-                      "busbw_gbps": algbw * bus_factor(n)})
+        table.append(
+            {"bytes": entry["bytes"], "seconds": slowest, "algbw_gbps": algbw, "busbw_gbps": algbw * bus_factor(n)}
+        )
     peak = max((row["busbw_gbps"] for row in table), default=0.0)
     backend = every[0]["backend"]
-    figures = {"backend": backend, "ranks": n, "elements_checked": every[0]["elements"],
-               "wrong_per_rank": [f["wrong"] for f in every], "bandwidth": table, "peak_busbw_gbps": peak}
+    figures = {
+        "backend": backend,
+        "ranks": n,
+        "elements_checked": every[0]["elements"],
+        "wrong_per_rank": [f["wrong"] for f in every],
+        "bandwidth": table,
+        "peak_busbw_gbps": peak,
+    }
     if n > 1:
         largest = table[-1] if table else None
-        bw = f", busbw up to {peak:.2f} GB/s" + (f" ({largest['bytes'] >> 20} MiB: {largest['busbw_gbps']:.2f})"
-                                                  if largest and largest["bytes"] >= 1 << 20 else "")
+        bw = f", busbw up to {peak:.2f} GB/s" + (
+            f" ({largest['bytes'] >> 20} MiB: {largest['busbw_gbps']:.2f})"
+            if largest and largest["bytes"] >= 1 << 20
+            else ""
+        )
     else:
         bw = ", busbw not measured with one rank (2(n-1)/n = 0)"
     summary = f"all-reduce of {every[0]['elements']} random integers exact on {n} rank(s){bw}"
@@ -87,7 +102,13 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
         return StageResult("collectives", PASS, summary, figures=figures)
     r = bad[0]
     cause = causes.NCCL_WRONG if backend == "nccl" else causes.GLOO_WRONG
-    return StageResult("collectives", FAIL, f"all-reduce wrong on {len(bad)} of {n} rank(s)", figures=figures,
-                       problem=f"{backend} all-reduce returned a wrong sum on rank {r}: {every[r]['wrong']} of "
-                               f"{every[r]['elements']} elements differ (first at index {every[r]['first_wrong']})",
-                       cause=cause.text, code=cause.code)
+    return StageResult(
+        "collectives",
+        FAIL,
+        f"all-reduce wrong on {len(bad)} of {n} rank(s)",
+        figures=figures,
+        problem=f"{backend} all-reduce returned a wrong sum on rank {r}: {every[r]['wrong']} of "
+        f"{every[r]['elements']} elements differ (first at index {every[r]['first_wrong']})",
+        cause=cause.text,
+        code=cause.code,
+    )

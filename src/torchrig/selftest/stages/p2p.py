@@ -51,14 +51,16 @@ def measure(ctx: RankContext) -> dict[str, Any]:
         device.synchronize(dst)
         if injected and ctx.faulty:
             direct.zero_()
-        pairs.append({
-            "src": _label(src, ctx),
-            "dst": _label(dst, ctx),
-            "peer_access": _peer_access(src, dst),
-            "direct_ok": bool(torch.equal(direct.cpu(), host)),
-            "host_ok": bool(torch.equal(via_host.cpu(), host)),
-            "direct_gbps": _copy_rate(on_src, dst),
-        })
+        pairs.append(
+            {
+                "src": _label(src, ctx),
+                "dst": _label(dst, ctx),
+                "peer_access": _peer_access(src, dst),
+                "direct_ok": bool(torch.equal(direct.cpu(), host)),
+                "host_ok": bool(torch.equal(via_host.cpu(), host)),
+                "direct_gbps": _copy_rate(on_src, dst),
+            }
+        )
     return {"pairs": pairs, "stand_in": not ctx.is_cuda}
 
 
@@ -102,16 +104,27 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     broken_both = [p for p in pairs if not p["host_ok"]]
     if broken_both:
         p = broken_both[0]
-        return StageResult("p2p", FAIL, summary, figures=figures,
-                           problem=f"a copy {p['src']} -> {p['dst']} through host memory came back different "
-                                   f"(rank {p['rank']}; {len(broken_both)} pair(s) in all)",
-                           cause=causes.HOST_COPY_WRONG.text, code=causes.HOST_COPY_WRONG.code)
+        return StageResult(
+            "p2p",
+            FAIL,
+            summary,
+            figures=figures,
+            problem=f"a copy {p['src']} -> {p['dst']} through host memory came back different "
+            f"(rank {p['rank']}; {len(broken_both)} pair(s) in all)",
+            cause=causes.HOST_COPY_WRONG.text,
+            code=causes.HOST_COPY_WRONG.code,
+        )
     if broken_direct:
         names = ", ".join(f"{p['src']}->{p['dst']}" for p in broken_direct[:6])
         advertised = [p for p in broken_direct if p.get("peer_access")]
         note = " although peer access is advertised" if advertised else ""
-        return StageResult("p2p", FAIL, summary, figures=figures,
-                           problem=f"direct copies delivered different data{note} ({names}) while copies via the "
-                                   "host were correct",
-                           cause=causes.P2P_BROKEN.text, code=causes.P2P_BROKEN.code)
+        return StageResult(
+            "p2p",
+            FAIL,
+            summary,
+            figures=figures,
+            problem=f"direct copies delivered different data{note} ({names}) while copies via the host were correct",
+            cause=causes.P2P_BROKEN.text,
+            code=causes.P2P_BROKEN.code,
+        )
     return StageResult("p2p", PASS, summary, figures=figures)

@@ -59,8 +59,16 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     if not bad:
         return StageResult("smoke", PASS, summary, figures=figures)
     r = bad[0]
-    what = "non-finite values" if not every[r]["finite"] else f"relative error {every[r]['rel_error']:.2e} > {BOUND:.0e}"
-    return StageResult("smoke", FAIL, summary, figures=figures,
-                       problem=f"rank {r} ({every[r]['device']}) computed a {every[r]['n']}x{every[r]['n']} float32 "
-                               f"product with {what}",
-                       cause=causes.MATMUL_WRONG.text, code=causes.MATMUL_WRONG.code)
+    what = (
+        "non-finite values" if not every[r]["finite"] else f"relative error {every[r]['rel_error']:.2e} > {BOUND:.0e}"
+    )
+    return StageResult(
+        "smoke",
+        FAIL,
+        summary,
+        figures=figures,
+        problem=f"rank {r} ({every[r]['device']}) computed a {every[r]['n']}x{every[r]['n']} float32 "
+        f"product with {what}",
+        cause=causes.MATMUL_WRONG.text,
+        code=causes.MATMUL_WRONG.code,
+    )

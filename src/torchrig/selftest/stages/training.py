@@ -61,8 +61,9 @@ def measure(ctx: RankContext) -> dict[str, Any]:
     ddp = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.is_cuda else None)
     optimizer = torch.optim.Adam(ddp.parameters(), lr=LR)
     workers = max(1, min(2, (os.cpu_count() or 1) // max(1, ctx.local_world_size)))
-    loader, cached = make_train_loader(SyntheticImages(DATASET_LENGTH), batch_size=BATCH, workers=workers,
-                                       cache_dir=ctx.cache_dir)
+    loader, cached = make_train_loader(
+        SyntheticImages(DATASET_LENGTH), batch_size=BATCH, workers=workers, cache_dir=ctx.cache_dir
+    )
     drift = torch.Generator().manual_seed(4000 + ctx.rank)
     setup_s = time.perf_counter() - begin
 
@@ -150,23 +151,48 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
         "epochs": every[0]["epochs"],
         "cache": every[0].get("cache", {}),
     }
-    summary = (f"loss {first:.2f} -> {last:.2f} in {steps} steps, replicas identical"
-               if not diverged else f"loss {first:.2f} -> {last:.2f} in {steps} steps, replicas differ")
+    summary = (
+        f"loss {first:.2f} -> {last:.2f} in {steps} steps, replicas identical"
+        if not diverged
+        else f"loss {first:.2f} -> {last:.2f} in {steps} steps, replicas differ"
+    )
     summary += f", data stall {stall:.0%}"
     failures: list[tuple[str, Any]] = []  # every rule that failed, the first one's cause named
     if diverged:
         r = diverged[0]
-        failures.append((f"after {steps} steps rank {r}'s parameters differ from rank 0's by up to "
-                         f"{every[r]['max_abs_diff_vs_rank0']:.3g}", causes.REPLICAS_DIVERGED))
+        failures.append(
+            (
+                f"after {steps} steps rank {r}'s parameters differ from rank 0's by up to "
+                f"{every[r]['max_abs_diff_vs_rank0']:.3g}",
+                causes.REPLICAS_DIVERGED,
+            )
+        )
     if len(own) > 1 and own[slowest] > STRAGGLER_RATIO * fastest and own[slowest] - fastest > STRAGGLER_MIN_S:
-        failures.append((f"rank {slowest} is a straggler: its own work takes {own[slowest] * 1000:.0f} ms a step "
-                         f"against {fastest * 1000:.0f} ms on the fastest rank", causes.STRAGGLER))
+        failures.append(
+            (
+                f"rank {slowest} is a straggler: its own work takes {own[slowest] * 1000:.0f} ms a step "
+                f"against {fastest * 1000:.0f} ms on the fastest rank",
+                causes.STRAGGLER,
+            )
+        )
     if not last <= LOSS_RATIO * first:
-        failures.append((f"the loss fell from {first:.3f} to {last:.3f} in {steps} steps; it must fall to at most "
-                         f"{LOSS_RATIO:.0%} of where it started", causes.LOSS_FLAT))
+        failures.append(
+            (
+                f"the loss fell from {first:.3f} to {last:.3f} in {steps} steps; it must fall to at most "
+                f"{LOSS_RATIO:.0%} of where it started",
+                causes.LOSS_FLAT,
+            )
+        )
     if failures:
         cause = failures[0][1]
         figures["codes"] = [c.code for _, c in failures]
-        return StageResult("training", FAIL, summary, figures=figures, problem="; ".join(p for p, _ in failures),
-                           cause=cause.text, code=cause.code)
+        return StageResult(
+            "training",
+            FAIL,
+            summary,
+            figures=figures,
+            problem="; ".join(p for p, _ in failures),
+            cause=cause.text,
+            code=cause.code,
+        )
     return StageResult("training", PASS, summary, figures=figures)
