@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= 2.13.0
 STAMP := $(VENV)/.torchrig-installed
 
-.PHONY: run test install doctor selftest docs bench clean
+.PHONY: run test lint install doctor selftest docs bench clean
 
 install: $(STAMP)
 
@@ -22,7 +22,14 @@ run: install
 	$(VENV)/bin/torchrig selftest; selftest=$$?; \
 	test $$doctor -eq 0 && test $$selftest -eq 0
 
-test: install
+# The borders (import-linter contracts in pyproject.toml), style and bugs (ruff), types (mypy).
+lint: install
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check src tests bench recipe
+	$(VENV)/bin/ruff format --check src tests bench recipe
+	$(VENV)/bin/mypy
+
+test: lint
 	$(PY) -m pytest
 	$(VENV)/bin/mkdocs build --strict --site-dir build/site
 

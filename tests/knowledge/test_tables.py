@@ -28,14 +28,6 @@ def test_driver_minimums_grow_with_cuda_release() -> None:
     assert linux == sorted(linux)
 
 
-@pytest.mark.parametrize(
-    ("driver", "newest"),
-    [("470.82.01", "11.8"), ("535.104.05", "12.9"), ("525.60.13", "12.9"), ("580.95.05", "13.2"), ("440.33", "10.2")],
-)
-def test_newest_cuda_for_driver_counts_minor_version_compatibility(driver: str, newest: str) -> None:
-    assert k.newest_cuda_for_driver(driver) == newest
-
-
 def test_a_cu126_build_needs_the_cuda_12_compat_branch_and_cu130_needs_580() -> None:
     assert k.min_driver("12.6") == Version("525.60.13")
     assert k.min_driver("13.0") == Version("580")

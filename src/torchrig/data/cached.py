@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -85,7 +85,7 @@ class CachedDataset:
         probes = _probe(dataset, n)
         self._layout = _layout_for(probes, type(dataset).__name__)
         fingerprint = _fingerprint(dataset, n, self._layout, probes)
-        self._store = _open(
+        self._store: _store.SharedStore | None = _open(
             label,
             fingerprint,
             n,
@@ -143,9 +143,10 @@ class CachedDataset:
         return out
 
     def _apply(self, item: Any) -> Any:
+        transform = cast("Callable[[Any], Any]", self.transform)  # called only when there is one
         if isinstance(item, tuple) and item:
-            return (self.transform(item[0]), *item[1:])
-        return self.transform(item)
+            return (transform(item[0]), *item[1:])
+        return transform(item)
 
     def _put(self, i: int, item: Any) -> None:
         try:

@@ -78,7 +78,7 @@ class Header:
     @classmethod
     def from_json(cls, raw: bytes) -> Header:
         d = json.loads(raw.decode("utf-8"))
-        types = {
+        types: dict[str, type | tuple[type, ...]] = {
             "fingerprint": str,
             "label": str,
             "n_items": int,

@@ -21,10 +21,15 @@ An item whose tree does not match the cache's spec is simply not cached (it is s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 _ALIGN = 8
 RECORD_ALIGN = 64
@@ -42,7 +47,7 @@ class Uncacheable(ValueError):
     """This item has no raw-bytes form here (an unsupported type, or a tree the cache was not made for)."""
 
 
-def _torch():
+def _torch() -> ModuleType:
     import torch
 
     return torch
@@ -150,7 +155,8 @@ def _itemsize(kind: str, dtype: str | None) -> int:
     if dtype in _TORCH_ONLY:
         return _TORCH_ONLY[dtype]
     if kind == "tensor":
-        return _torch().empty(0, dtype=getattr(_torch(), dtype)).element_size()
+        size: int = _torch().empty(0, dtype=getattr(_torch(), cast(str, dtype))).element_size()
+        return size
     return np.dtype(dtype).itemsize
 
 
@@ -219,7 +225,7 @@ class Layout:
             if leaf_spec["k"] in ("tensor", "ndarray"):
                 prefix.extend(leaf_spec["shape"])
             elif leaf_spec["k"] in ("str", "bytes"):
-                prefix.append(data.size)
+                prefix.append(cast(np.ndarray, data).size)  # a str or bytes leaf always has bytes
             if data is not None and data.size:
                 body.append(data)
                 pad = round_up(data.size, _ALIGN) - data.size
@@ -246,14 +252,14 @@ class Layout:
             elif leaf.kind == "none":
                 columns.append([None] * b)
             elif leaf.kind == "ndarray":
-                arr = col.view(np.dtype(leaf.dtype)).reshape((b, *leaf.shape))
+                arr = col.view(np.dtype(leaf.dtype)).reshape((b, *cast("tuple[int, ...]", leaf.shape)))
                 columns.append(list(arr))
             elif leaf.kind == "npscalar":
                 columns.append(list(col.view(np.dtype(leaf.dtype))[:, 0]))
             else:  # tensor
                 torch = torch or _torch()
                 t = torch.from_numpy(col)
-                t = _as_dtype(torch, t, leaf.dtype).reshape((b, *leaf.shape))
+                t = _as_dtype(torch, t, cast(str, leaf.dtype)).reshape((b, *cast("tuple[int, ...]", leaf.shape)))
                 columns.append(t.unbind(0))
         return [self._build(iter([c[j] for c in columns])) for j in range(b)]
 
@@ -262,7 +268,7 @@ class Layout:
         prefix = record[: self.prefix_len * 8].view(np.int64).tolist()
         pos = self.prefix_len * 8
         p = 0
-        values = []
+        values: list[Any] = []
         torch = None
         for leaf in self.leaves:
             if leaf.kind in ("int", "float", "bool"):
@@ -281,8 +287,8 @@ class Layout:
             elif leaf.kind in ("str", "bytes"):
                 n = prefix[p]
                 p += 1
-                raw = record[pos : pos + n].tobytes()
-                values.append(raw.decode("utf-8") if leaf.kind == "str" else raw)
+                blob = record[pos : pos + n].tobytes()
+                values.append(blob.decode("utf-8") if leaf.kind == "str" else blob)
                 pos += round_up(n, _ALIGN)
             else:
                 shape = tuple(prefix[p : p + leaf.ndim])
@@ -297,11 +303,11 @@ class Layout:
                     values.append(col.view(np.dtype(leaf.dtype)).reshape(shape))
                 else:
                     torch = torch or _torch()
-                    values.append(_as_dtype(torch, torch.from_numpy(col), leaf.dtype).reshape(shape))
+                    values.append(_as_dtype(torch, torch.from_numpy(col), cast(str, leaf.dtype)).reshape(shape))
                 pos += round_up(nbytes, _ALIGN)
         return self._build(iter(values))
 
-    def _build(self, values) -> Any:
+    def _build(self, values: Iterator[Any]) -> Any:
         def walk(s: dict) -> Any:
             k = s["k"]
             if k == "tuple":
@@ -315,10 +321,11 @@ class Layout:
         return walk(self._tree)
 
 
-def _as_dtype(torch, t, dtype: str):
+def _as_dtype(torch: ModuleType, t: Tensor, dtype: str) -> Tensor:
     target = getattr(torch, dtype)
     if target == torch.uint8:
         return t
     if t.numel() == 0:
-        return torch.empty((*t.shape[:-1], 0), dtype=target)
+        empty: Tensor = torch.empty((*t.shape[:-1], 0), dtype=target)
+        return empty
     return t.view(target)

@@ -80,6 +80,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -104,9 +105,14 @@ from torchrig.data.inspection import inspect_cache
 from torchrig.data.layout import round_up
 from torchrig.data.lifetime import Handle, finalizer, pid_alive, unlink_if_same
 
+if TYPE_CHECKING:
+    # numpy's stubs declare ndarray.__buffer__ only for Python >= 3.12, so mypy (python_version 3.10) does
+    # not see arrays as buffers; they are, and the casts below say so without copying anything.
+    from typing_extensions import Buffer
+
 
 def pwrite_all(fd: int, parts: list[np.ndarray], offset: int) -> None:
-    views = [memoryview(np.ascontiguousarray(p)).cast("B") for p in parts if p.size]
+    views = [memoryview(cast("Buffer", np.ascontiguousarray(p))).cast("B") for p in parts if p.size]
     while views:
         batch = views[:512]  # IOV_MAX is 1024
         written = os.pwritev(fd, batch, offset)
@@ -204,8 +210,8 @@ class SharedStore:
         off, length = int(self._t["where"][i]), int(self._t["length"][i])
         if off < 0 or length < 0 or off + length > self.header.capacity:
             raise ValueError(f"the cache {self.path} holds a record outside its data area; clear it")
-        rec = self.data[off : off + length].copy()
-        if self.header.checksums and zlib.crc32(rec) != int(self._t["crc"][i]):
+        rec: np.ndarray = self.data[off : off + length].copy()
+        if self.header.checksums and zlib.crc32(cast("Buffer", rec)) != int(self._t["crc"][i]):
             return None
         return rec
 
@@ -217,6 +223,7 @@ class SharedStore:
         if self.state[i] == READY:
             return False
         mode = self.header.mode
+        start: int | None
         if mode == "direct":
             start = i * self.header.record_size
         else:
@@ -227,7 +234,7 @@ class SharedStore:
         # sparing a write fault per 4 KiB page in every (fresh) worker process.
         pwrite_all(self.fd, parts, self._data_offset + start)
         if self.header.checksums:
-            self._t["crc"][i] = zlib.crc32(self.data[start : start + (self.header.record_size or size)])
+            self._t["crc"][i] = zlib.crc32(cast("Buffer", self.data[start : start + (self.header.record_size or size)]))
         self.state[i] = READY  # (P5): the record's bytes are stored; now it may be seen
         return True
 

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -61,7 +61,8 @@ class _Ring:
         self.slots, self.slot_bytes = slots, slot_bytes
         self.head = round_up(slots, _ALIGN)
         storage = torch.UntypedStorage._new_shared(self.head + slots * slot_bytes)
-        self.memory = torch.empty(0, dtype=torch.uint8).set_(storage, 0, (storage.nbytes(),))
+        # torch's stubs demand a stride with a size; at run time it defaults to contiguous
+        self.memory = torch.empty(0, dtype=torch.uint8).set_(storage, 0, (storage.nbytes(),))  # type: ignore[call-overload]
         self.flags = self.memory[:slots]
         self.flags.zero_()
         self.next = 0
@@ -127,10 +128,11 @@ def _collate_into(batch: list[Any], memory: torch.Tensor, pos: int) -> tuple[Any
         out.copy_(t)
         return out, pos + round_up(8 * len(batch), _ALIGN)
     if isinstance(elem, Mapping):
-        result = {}
+        result: dict[Any, Any] = {}
         for k in elem:
             result[k], pos = _collate_into([d[k] for d in batch], memory, pos)
-        return (type(elem)(result) if not isinstance(elem, dict) else result), pos
+        mapping_type: Any = type(elem)  # a concrete Mapping class, built from a dict (as default_collate does)
+        return (mapping_type(result) if not isinstance(elem, dict) else result), pos
     columns = []
     for col in zip(*batch, strict=False):
         value, pos = _collate_into(list(col), memory, pos)
@@ -140,7 +142,7 @@ def _collate_into(batch: list[Any], memory: torch.Tensor, pos: int) -> tuple[Any
     return columns, pos  # default_collate returns a list for tuples and lists alike
 
 
-def _copy(data: Any, fn) -> Any:
+def _copy(data: Any, fn: Callable[[torch.Tensor], Any]) -> Any:
     if isinstance(data, torch.Tensor):
         return fn(data)
     if isinstance(data, Mapping):
@@ -165,6 +167,8 @@ def _clone(t: torch.Tensor) -> torch.Tensor:
 
 class RingBatch:
     """A batch that still lives in a worker's ring slot; :meth:`take` copies it out and frees the slot."""
+
+    flag: torch.Tensor | None  # None once the slot is released
 
     def __init__(self, data: Any, flag: torch.Tensor) -> None:
         self.data, self.flag, self._received = data, flag, False
@@ -200,13 +204,16 @@ class RingLoader(DataLoader):
 
     ring_batches = 0  # how many batches came through a ring (the rest took the stock path)
 
-    def __iter__(self):
+    # A generator of batches, not the _BaseDataLoaderIter that DataLoader declares (its callers only iterate):
+    # Any, as Iterator[Any] would not be a valid override.
+    def __iter__(self) -> Any:
         it = super().__iter__()
         keep: dict[int, torch.UntypedStorage] = {}
         for batch in it:
             if isinstance(batch, RingBatch):
                 self.ring_batches += 1
-                storage = batch.flag.untyped_storage()
+                # a batch just received has its flag: only _release (in take, below) clears it
+                storage = cast(torch.Tensor, batch.flag).untyped_storage()
                 # Holding each ring keeps torch's fd cache warm: later batches map nothing new.
                 keep.setdefault(storage.data_ptr(), storage)
                 yield batch.take()

@@ -242,7 +242,7 @@ def _convert(tp: Any, value: Any) -> Any:
         _, item = typing.get_args(tp)
         return {k: _convert(item, v) for k, v in _expect(value, dict).items()}
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value)
+        return _build(typing.cast("type[Any]", tp), value)  # a type hint: the class, never an instance
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp in (str, int, float, bool) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):

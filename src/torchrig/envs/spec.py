@@ -107,7 +107,7 @@ def _interpret(p: Path, data: Any) -> EnvFile:
                 raise UserError(f"{p}: the pip: entry must be a list of requirements.")
             for line in lines:
                 req = pip_requirement(line)
-                name = canonicalize_name(req.name) if req is not None else None
+                name: str | None = canonicalize_name(req.name) if req is not None else None
                 if req is not None and name in PIP_TORCH:
                     sources.add("pip")
                     torch = torch or pinned_version(req)

@@ -27,7 +27,8 @@ else:  # pragma: no cover - Python 3.10
 def load(name: str) -> dict[str, Any]:
     """The parsed table ``knowledge/<name>.toml``."""
     with resources.files(__package__).joinpath(f"{name}.toml").open("rb") as fh:
-        return tomllib.load(fh)
+        table: dict[str, Any] = tomllib.load(fh)
+        return table
 
 
 def parse_version(text: str | None) -> Version | None:
@@ -68,19 +69,6 @@ def min_driver(cuda: str, *, windows: bool = False, minor_compat: bool = True) -
         return own
     # compatibility only ever lowers the requirement (CUDA 11.0's own GA driver is below the 11.x floor)
     return min(Version(compat), own) if own is not None else Version(compat)
-
-
-def newest_cuda_for_driver(driver: str, *, windows: bool = False) -> str | None:
-    """The newest CUDA release ("13.2") whose builds this driver runs, counting minor-version compat."""
-    have = parse_version(driver)
-    if have is None:
-        return None
-    best: Version | None = None
-    for cuda in load("drivers")["cuda"]:
-        need = min_driver(cuda, windows=windows)
-        if need is not None and have >= need and (best is None or Version(cuda) > best):
-            best = Version(cuda)
-    return f"{best.major}.{best.minor}" if best else None
 
 
 # --- PyTorch builds ------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from shlex import join as shlex_join
-from typing import Any
+from typing import Any, TypedDict
 
 from packaging.version import Version
 
@@ -197,6 +197,15 @@ class BuildPlan:
         }
 
 
+class _PlanBase(TypedDict):
+    """The :class:`BuildPlan` fields every outcome of :func:`plan` shares."""
+
+    torch: str
+    python: str
+    target: Target
+    index_base: str | None
+
+
 def plan(
     target: Target,
     *,
@@ -216,7 +225,7 @@ def plan(
         raise UserError(f"{backend!r} is not a backend; use auto, cpu, or a CUDA variant such as cu126.")
     release = k.release(torch)
     assert release is not None  # _check_torch made sure
-    base = {"torch": torch, "python": python, "target": target, "index_base": index_base}
+    base: _PlanBase = {"torch": torch, "python": python, "target": target, "index_base": index_base}
     ranked = preference(release)
 
     if not release.supports_python(python):
@@ -357,7 +366,7 @@ def show_driver(version: Version | None) -> str:
     return ".".join([str(head), *(f"{part:02d}" for part in rest)])
 
 
-def _finish(base: dict[str, Any], variant: str, reason: str, rejected: list[Rejected], backend: str) -> BuildPlan:
+def _finish(base: _PlanBase, variant: str, reason: str, rejected: list[Rejected], backend: str) -> BuildPlan:
     target: Target = base["target"]
     notes = list(_arch_notes(target))
     cuda = k.variant_cuda(variant)
@@ -379,7 +388,7 @@ def _finish(base: dict[str, Any], variant: str, reason: str, rejected: list[Reje
 
 
 def _forced(
-    base: dict[str, Any],
+    base: _PlanBase,
     release: k.TorchRelease,
     verdicts: dict[str, str],
     backend: str,

@@ -61,12 +61,6 @@ def by_id(signature_id: str) -> Signature | None:
     return next((s for s in signatures() if s.id == signature_id), None)
 
 
-def code_of(signature_id: str) -> str | None:
-    """The finding code a signature is evidence for ("driver.found-version" -> "driver.too-old")."""
-    sig = by_id(signature_id)
-    return sig.code if sig else None
-
-
 def find(text: str) -> list[SignatureMatch]:
     """Every signature that occurs in ``text``: one match per signature (its first), in text order.
 

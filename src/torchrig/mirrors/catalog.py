@@ -170,7 +170,8 @@ def user_mirrors_file() -> Path:
 @functools.lru_cache(maxsize=1)
 def _shipped() -> dict[str, Any]:
     with resources.files(__package__).joinpath("catalog.toml").open("rb") as fh:
-        return tomllib.load(fh)
+        table: dict[str, Any] = tomllib.load(fh)
+        return table
 
 
 def _mirror_from(name: str, row: Any, origin: str) -> Mirror:

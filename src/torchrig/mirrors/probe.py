@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from html import unescape
+from typing import TypedDict, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
@@ -83,6 +84,21 @@ class ProbeResult:
         data["cost_s"] = None if math.isinf(self.cost_s) else round(self.cost_s, 4)
         data["flagged"] = self.flagged
         return data
+
+
+class _Known(TypedDict):
+    """The :class:`ProbeResult` fields known before anything is fetched."""
+
+    mirror: str
+    service: str
+    url: str
+    redirector: bool
+
+
+class _Partial(_Known, total=False):
+    """What :func:`probe_one` has learned so far, passed on to whichever result ends the probe."""
+
+    latency_ms: float
 
 
 def rank(results: Sequence[ProbeResult]) -> list[ProbeResult]:
@@ -213,11 +229,14 @@ def probe_one(
 ) -> ProbeResult:
     base = mirror.urls[service]
     deadline = http.monotonic() + timeout
-    page = spec.get("flat_page") if service == "pytorch" and mirror.pytorch_format == "flat" else spec["page"]
+    # the shipped catalog gives the pytorch service a flat_page (probe specs come from nowhere else)
+    page = (
+        cast(str, spec.get("flat_page")) if service == "pytorch" and mirror.pytorch_format == "flat" else spec["page"]
+    )
     page_url = _join(base, page)
     artifact = spec.get("artifact", "page")
     ranged = {"Range": f"bytes=0-{range_bytes - 1}"}
-    result = {"mirror": mirror.name, "service": service, "url": base, "redirector": mirror.redirector}
+    result: _Partial = {"mirror": mirror.name, "service": service, "url": base, "redirector": mirror.redirector}
     try:
         fetched = _fetch(
             client,

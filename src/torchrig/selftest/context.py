@@ -38,4 +38,5 @@ class RankContext:
 
     @property
     def is_cuda(self) -> bool:
-        return self.device.type == "cuda"
+        is_cuda: bool = self.device.type == "cuda"  # device is a torch.device, typed Any here
+        return is_cuda

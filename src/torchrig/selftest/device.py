@@ -39,7 +39,8 @@ def time_repeated(device: Any, fn: Callable[[], Any], repeats: int, warmup: int 
             fn()
         end.record()
         end.synchronize()
-        return start.elapsed_time(end) / 1000.0 / repeats
+        seconds: float = start.elapsed_time(end) / 1000.0 / repeats
+        return seconds
     begin = time.perf_counter()
     for _ in range(repeats):
         fn()

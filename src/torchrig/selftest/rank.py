@@ -249,7 +249,11 @@ def join(config: RankConfig, env: dict[str, str], emit: Emit) -> tuple[RankConte
         emit,
         config.cache_dir,
     )
-    figures = {"backend": config.backend, "world_size": world, "seconds": round(time.perf_counter() - start, 3)}
+    figures: dict[str, Any] = {
+        "backend": config.backend,
+        "world_size": world,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
     if ok:
         result = StageResult(
             "rendezvous",

@@ -88,11 +88,6 @@ def test_a_huge_line_is_cut_around_the_match() -> None:
     assert "Error 804" in match.excerpt and len(match.excerpt) <= 400
 
 
-def test_code_of_an_unknown_id_is_none() -> None:
-    assert known.code_of("driver.found-version") == "driver.too-old"
-    assert known.code_of("no.such-signature") is None
-
-
 def test_the_user_docs_list_every_signature(repo_root) -> None:
     page = (repo_root / "docs" / "doctor-report.md").read_text()
     for sig in ROWS:

@@ -26,7 +26,7 @@ def cuda_home_has_headers(facts: Facts, ctx: CheckContext) -> list[Finding]:
     # prefer another toolkit of torch's CUDA major; any other toolkit beats none
     major = knowledge.minor_of(facts.torch.cuda or "")
     same_major = [o for o in tk.others if o.version and major and o.version.split(".")[0] == major.split(".")[0]]
-    target = (same_major or tk.others or [None])[0]
+    target = same_major[0] if same_major else tk.others[0] if tk.others else None
     if target is not None:
         fix: tuple[str, ...] = (f"export CUDA_HOME={shlex.quote(target.path)}",)
     else:

@@ -5,6 +5,9 @@ may crash (a segfaulting driver, a missing library) or hang (a GPU stuck after s
 reports step by step: every step prints one line ``TORCHRIG-JSON {...}`` and flushes, and the
 parent merges the lines it received. A child killed halfway still leaves what it had learned, and
 its last ``{"step": ...}`` says where it died.
+
+The annotations must stay valid at run time on any Python the user has: no ``from __future__`` import
+(pytorch.py prepends lines to this source, and a future import must come first), and generics quoted.
 """
 
 import json
@@ -12,6 +15,7 @@ import re
 import sys
 import traceback
 import warnings
+from typing import Any
 
 MARK = "TORCHRIG-JSON "
 LIBS = re.compile(
@@ -20,19 +24,19 @@ LIBS = re.compile(
 )
 
 
-def emit(**values):
+def emit(**values: Any) -> None:
     sys.stdout.write(MARK + json.dumps(values, default=str) + "\n")
     sys.stdout.flush()
 
 
-def tail(exc, lines=6):
+def tail(exc: BaseException, lines: int = 6) -> str:
     text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     return "\n".join(text.splitlines()[-lines:])
 
 
-def loaded_libs(maps="/proc/self/maps"):
+def loaded_libs(maps: str = "/proc/self/maps") -> "list[dict[str, str]]":
     """The CUDA-family libraries mapped into this process: what was really loaded, from where."""
-    seen = {}
+    seen: dict[str, str] = {}
     try:
         with open(maps, encoding="utf-8", errors="replace") as fh:
             for line in fh:
@@ -46,19 +50,26 @@ def loaded_libs(maps="/proc/self/maps"):
     return [{"name": name, "path": path} for name, path in seen.items()]
 
 
-def dotted_cudnn(value):
+def dotted_cudnn(value: int) -> str:
     # cuDNN 9 encodes 9.10.2 as 91002; cuDNN 8 and older encode 8.3.2 as 8302
     if value >= 90000:
         return f"{value // 10000}.{value % 10000 // 100}.{value % 100}"
     return f"{value // 1000}.{value % 1000 // 100}.{value % 100}"
 
 
-def main():
-    caught = []
+def main() -> None:
+    caught: list[str] = []
     warnings.simplefilter("always")
     original_showwarning = warnings.showwarning
 
-    def record(message, category, filename, lineno, file=None, line=None):
+    def record(
+        message: "Warning | str",
+        category: "type[Warning]",
+        filename: str,
+        lineno: int,
+        file: Any = None,
+        line: "str | None" = None,
+    ) -> None:
         caught.append(f"{category.__name__}: {message}".strip())
 
     warnings.showwarning = record
@@ -79,7 +90,7 @@ def main():
     )
 
     emit(step="build")
-    arch_list = []
+    arch_list: list[str] = []
     try:
         # the compiled list without initialising CUDA: older torch returned [] from get_arch_list()
         # whenever is_available() was False, which is exactly when the list matters
@@ -129,8 +140,8 @@ def main():
     warnings.showwarning = original_showwarning
 
 
-def smoke(torch, index):
-    result = {"device": index}
+def smoke(torch: Any, index: int) -> "dict[str, Any]":
+    result: dict[str, Any] = {"device": index}
     try:
         result["name"] = torch.cuda.get_device_name(index)
         major, minor = torch.cuda.get_device_capability(index)
@@ -142,7 +153,7 @@ def smoke(torch, index):
     return result
 
 
-def run_kernels(torch, device):
+def run_kernels(torch: Any, device: Any) -> "dict[str, bool]":
     """A tiny matmul and conv on ``device``, each compared with the same computation on the CPU."""
     gen = torch.Generator().manual_seed(0)
     a = torch.randn(64, 64, generator=gen)

@@ -45,7 +45,12 @@ def measure(ctx: RankContext) -> dict[str, Any]:
     for size in SIZES_GPU if ctx.is_cuda else SIZES_CPU:
         buf = torch.ones(size // 4, dtype=torch.float32, device=ctx.device)
         repeats = 10 if ctx.is_cuda else 4
-        seconds = device.time_repeated(ctx.device, lambda b=buf: dist.all_reduce(b), repeats=repeats, warmup=2)
+
+        # a def, not a lambda: mypy cannot type a lambda's default argument (which binds this loop's buf)
+        def all_reduce(b: torch.Tensor = buf) -> Any:
+            return dist.all_reduce(b)
+
+        seconds = device.time_repeated(ctx.device, all_reduce, repeats=repeats, warmup=2)
         sizes.append({"bytes": size, "seconds": seconds})
     return {
         "backend": ctx.backend,

@@ -119,7 +119,7 @@ def measure(ctx: RankContext) -> dict[str, Any]:
 
 
 def _epoch(loader: Any, epoch: int) -> Any:
-    sampler = getattr(loader, "sampler", None)
+    sampler: Any = getattr(loader, "sampler", None)
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(epoch)  # DistributedSampler: a new shuffle each epoch
     return iter(loader)
