@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -24,14 +24,9 @@ _DIR_HELP = "Also look in this cache directory (as given to CachedDataset(direct
 
 
 def _directories(extra: list[Path] | None) -> list[Path]:
-    from torchrig.data import directories  # numpy: loaded only when a cache command runs
+    from torchrig.data.inspection import cache_directories  # numpy: loaded only when a cache command runs
 
-    dirs = [directories.shm_directory(), directories.disk_directory(), *(extra or [])]
-    seen: list[Path] = []
-    for d in dirs:
-        if d not in seen:
-            seen.append(d)
-    return seen
+    return cache_directories(extra)
 
 
 def _size(n: float) -> str:
@@ -40,15 +35,6 @@ def _size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
-
-
-def _as_dict(info: CacheInfo) -> dict[str, Any]:
-    d = {"location": str(info.path), "state": info.state, "owner_uid": info.owner_uid, "size_bytes": info.size}
-    if info.problem:
-        d["problem"] = info.problem
-    if info.stats:
-        d.update({k: v for k, v in info.stats.items() if k != "location"})
-    return d
 
 
 def list_(
@@ -60,7 +46,7 @@ def list_(
 
     caches = inspection.list_caches(_directories(directory))
     if as_json:
-        typer.echo(json.dumps({"schema": "torchrig.cache/1", "caches": [_as_dict(c) for c in caches]}, indent=2))
+        typer.echo(json.dumps({"schema": inspection.SCHEMA, "caches": [c.to_json() for c in caches]}, indent=2))
         return
     out = console.out()
     if not caches:
@@ -94,19 +80,9 @@ def list_(
 
 
 def _find(name: str, directory: list[Path] | None) -> CacheInfo:
-    from torchrig.data import cachefile, inspection  # numpy: loaded only when a cache command runs
+    from torchrig.data.inspection import find_cache  # numpy: loaded only when a cache command runs
 
-    caches = inspection.list_caches(_directories(directory))
-    exact = [c for c in caches if c.path.name.removesuffix(cachefile.SUFFIX) == name or str(c.path) == name]
-    if exact:
-        return exact[0]
-    matches = [c for c in caches if c.path.name.startswith(name) or (c.stats or {}).get("label") == name]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise UserError(f"no cache named {name!r}; `torchrig cache list` shows the caches there are.")
-    names = ", ".join(c.path.name.removesuffix(cachefile.SUFFIX) for c in matches)
-    raise UserError(f"{name!r} matches several caches ({names}); give the full name.")
+    return find_cache(name, _directories(directory))
 
 
 def stats(
@@ -115,10 +91,11 @@ def stats(
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Show one cache's statistics: hits and misses across every process, items, bytes, capacity."""
+    from torchrig.data.inspection import SCHEMA
+
     info = _find(name, directory)
-    d = _as_dict(info)
     if as_json:
-        typer.echo(json.dumps({"schema": "torchrig.cache/1", "cache": d}, indent=2))
+        typer.echo(json.dumps({"schema": SCHEMA, "cache": info.to_json()}, indent=2))
         return
     out = console.out()
     if info.stats is None:
@@ -152,7 +129,7 @@ def clear(
     """Remove caches no process is using (stale ones left by crashed jobs, persistent ones, ...).
 
     A cache in use is left alone: its users would simply re-create it."""
-    from torchrig.data import cachefile, inspection  # numpy: loaded only when a cache command runs
+    from torchrig.data import inspection  # numpy: loaded only when a cache command runs
 
     if (name is None) == (not all_):
         raise UserError("give a cache name or --all (not both).")
@@ -160,7 +137,7 @@ def clear(
     out = console.out()
     freed = 0
     for info in targets:
-        label = info.path.name.removesuffix(cachefile.SUFFIX)
+        label = info.name
         if info.state == "foreign":
             out.print(f"skipped {info.path}: {info.problem}, not yours to remove", markup=False)
             continue

@@ -45,28 +45,7 @@ def list_(
     targets = _targets(for_)
     mirrors = [m for m in catalog.mirrors if targets is None or any(m.serves(t) for t in targets)]
     if as_json:
-        data = {
-            "schema": "torchrig.mirror.list/1",
-            "as_of": catalog.as_of,
-            "sources": list(catalog.sources),
-            "user_file": str(catalog.user_file),
-            "mirrors": [
-                {
-                    "name": m.name,
-                    "title": m.title,
-                    "operator": m.operator,
-                    "upstream": m.upstream,
-                    "targets": {t: m.url_for(t) for t in m.targets},
-                    "pytorch_format": m.pytorch_format if m.serves("torch") else None,
-                    "anaconda_defaults": m.anaconda_defaults,
-                    "source": m.source,
-                    "as_of": m.as_of,
-                    "notes": m.notes,
-                    "origin": m.origin,
-                }
-                for m in mirrors
-            ],
-        }
+        data = catalog.to_json(mirrors)
         typer.echo(json.dumps(data, indent=2))
         return
     table = console.table("name", "serves", "notes", title=f"Mirror catalog (as of {catalog.as_of})", show_lines=True)
@@ -152,16 +131,9 @@ def probe_cmd(
         raise UserError("none of those mirrors serves the targets asked for; see `torchrig mirror list`.")
     results = _run_probe(catalog, pairs, timeout, as_json)
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "schema": "torchrig.mirror.probe/1",
-                    "skipped_insecure": list(skipped),
-                    "results": [r.to_json() for r in results],
-                },
-                indent=2,
-            )
-        )
+        from torchrig.mirrors.probe import report_json
+
+        typer.echo(json.dumps(report_json(results, skipped), indent=2))
     else:
         _render_probe(results)
         if skipped:
@@ -272,7 +244,9 @@ def show(
     ours = {e.target: Path(e.path) for e in Journal().entries() if not e.restored}  # the files torchrig set
     views = resolve(ours=ours)
     if as_json:
-        typer.echo(json.dumps({"schema": "torchrig.mirror.show/1", "tools": [v.to_json() for v in views]}, indent=2))
+        from torchrig.mirrors.show import report_json
+
+        typer.echo(json.dumps(report_json(views), indent=2))
         return
     out = console.out()
     for view in views:

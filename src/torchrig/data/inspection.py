@@ -10,11 +10,19 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from torchrig._core.errors import UserError
 from torchrig.data.cachefile import SUFFIX, read_counters, read_header, stats_of
-from torchrig.data.directories import check_directory, directory_lock, remove_if_empty_default
+from torchrig.data.directories import (
+    check_directory,
+    directory_lock,
+    disk_directory,
+    remove_if_empty_default,
+    shm_directory,
+)
 from torchrig.data.lifetime import unlink_if_same
 
 
@@ -25,7 +33,51 @@ class CacheInfo:
     size: int  # bytes on the filesystem
     state: str  # "in use" | "idle" (persistent, unused) | "stale" | "foreign" | "unreadable" | "not a cache"
     problem: str | None = None
-    stats: dict | None = None
+    stats: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name.removesuffix(SUFFIX)
+
+    def to_json(self) -> dict[str, Any]:
+        """One cache as ``torchrig cache list/stats --json`` print it."""
+        d: dict[str, Any] = {
+            "location": str(self.path),
+            "state": self.state,
+            "owner_uid": self.owner_uid,
+            "size_bytes": self.size,
+        }
+        if self.problem:
+            d["problem"] = self.problem
+        if self.stats:
+            d.update({k: v for k, v in self.stats.items() if k != "location"})
+        return d
+
+
+SCHEMA = "torchrig.cache/1"  # `torchrig cache list/stats --json`
+
+
+def cache_directories(extra: list[Path] | None = None) -> list[Path]:
+    """Where ``torchrig cache`` looks: the default shared-memory and disk directories, then ``extra``."""
+    seen: list[Path] = []
+    for d in [shm_directory(), disk_directory(), *(extra or [])]:
+        if d not in seen:
+            seen.append(d)
+    return seen
+
+
+def find_cache(name: str, directories: list[Path]) -> CacheInfo:
+    """The one cache ``name`` means: its full name or path, else a unique prefix of its name or its label."""
+    caches = list_caches(directories)
+    exact = [c for c in caches if c.name == name or str(c.path) == name]
+    if exact:
+        return exact[0]
+    matches = [c for c in caches if c.path.name.startswith(name) or (c.stats or {}).get("label") == name]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UserError(f"no cache named {name!r}; `torchrig cache list` shows the caches there are.")
+    raise UserError(f"{name!r} matches several caches ({', '.join(c.name for c in matches)}); give the full name.")
 
 
 def inspect_cache(path: Path, *, with_stats: bool = True) -> CacheInfo | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -143,6 +144,24 @@ class Mirror:
             return True
         return any(host == h or host.endswith("." + h) for h in self.redirect_hosts)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "operator": self.operator,
+            "upstream": self.upstream,
+            "targets": {t: self.url_for(t) for t in self.targets},
+            "pytorch_format": self.pytorch_format if self.serves("torch") else None,
+            "anaconda_defaults": self.anaconda_defaults,
+            "source": self.source,
+            "as_of": self.as_of,
+            "notes": self.notes,
+            "origin": self.origin,
+        }
+
+
+LIST_SCHEMA = "torchrig.mirror.list/1"  # `torchrig mirror list --json`
+
 
 @dataclass(frozen=True)
 class Catalog:
@@ -161,6 +180,16 @@ class Catalog:
 
     def serving(self, target: str) -> list[Mirror]:
         return [m for m in self.mirrors if m.serves(target)]
+
+    def to_json(self, mirrors: Sequence[Mirror] | None = None) -> dict[str, Any]:
+        """The catalog (or the ``mirrors`` chosen from it) as ``mirror list --json`` prints it."""
+        return {
+            "schema": LIST_SCHEMA,
+            "as_of": self.as_of,
+            "sources": list(self.sources),
+            "user_file": str(self.user_file),
+            "mirrors": [m.to_json() for m in (self.mirrors if mirrors is None else mirrors)],
+        }
 
 
 def user_mirrors_file() -> Path:

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from html import unescape
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
@@ -99,6 +99,14 @@ class _Partial(_Known, total=False):
     """What :func:`probe_one` has learned so far, passed on to whichever result ends the probe."""
 
     latency_ms: float
+
+
+SCHEMA = "torchrig.mirror.probe/1"  # `torchrig mirror probe --json`
+
+
+def report_json(results: Sequence[ProbeResult], skipped_insecure: Sequence[str] = ()) -> dict[str, Any]:
+    """What ``mirror probe --json`` prints: every result, ranked, and the plain-http mirrors left out."""
+    return {"schema": SCHEMA, "skipped_insecure": list(skipped_insecure), "results": [r.to_json() for r in results]}
 
 
 def rank(results: Sequence[ProbeResult]) -> list[ProbeResult]:

@@ -19,10 +19,10 @@ Precedence, lowest first (each later layer beats the earlier ones):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import tomlkit
@@ -343,6 +343,14 @@ def hf_view(read: _Reader, ours: Path | None = None) -> ToolView:
             "Xet downloads have bypassed HF_ENDPOINT (xet-core#470); HF_HUB_DISABLE_XET=1 keeps them on the mirror."
         )
     return ToolView("hf", value, source, tuple(layers), tuple(warnings), stale)
+
+
+SCHEMA = "torchrig.mirror.show/1"  # `torchrig mirror show --json`
+
+
+def report_json(views: Sequence[ToolView]) -> dict[str, Any]:
+    """What ``mirror show --json`` prints: every tool's effective setting and the layers behind it."""
+    return {"schema": SCHEMA, "tools": [v.to_json() for v in views]}
 
 
 def resolve(
