@@ -2,7 +2,7 @@
 
     python3 tests/gpu/nvml_dump.py [SOURCE] > machine.json
 
-The output is what :meth:`torchrig.seams.nvml.FakeNvml.from_json` replays: ``driver_version``,
+The output is what :meth:`FakeNvml.from_json` (torchrig's NVML seam) replays: ``driver_version``,
 ``cuda_driver_version`` (NVML's integer, 13000 for 13.0), one dict per GPU (``name``, ``uuid``,
 ``compute_capability`` as ``[major, minor]``, ``memory_total_bytes``, ``mig_mode``, ``persistence_mode``,
 ``pci_bus_id`` as NVML prints it), ``p2p`` (``"a,b"`` -> status, read capability) and ``errors``
@@ -17,6 +17,7 @@ It never fails: whatever goes wrong is recorded in ``errors`` and the exit statu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from importlib import metadata
@@ -26,9 +27,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 try:
-    from torchrig.seams.nvml import ERROR_TEXT, NOT_SUPPORTED, P2P_STATUS
-except ImportError:  # a copy of this script without the checkout: NVML's own words then
-    ERROR_TEXT, NOT_SUPPORTED, P2P_STATUS = {}, 3, {}
+    from torchrig._core.seams.nvml import ERROR_TEXT, NOT_SUPPORTED, P2P_STATUS
+except ImportError:
+    try:  # the layout before _core/
+        from torchrig.seams.nvml import ERROR_TEXT, NOT_SUPPORTED, P2P_STATUS  # type: ignore[no-redef]
+    except ImportError:  # a copy of this script without the checkout: NVML's own words then
+        ERROR_TEXT, NOT_SUPPORTED, P2P_STATUS = {}, 3, {}
 
 _NOT_SUPPORTED = object()
 
@@ -52,10 +56,8 @@ def dump(source: str) -> dict[str, Any]:
     except ImportError as exc:
         out["errors"]["init"] = f"the pynvml module (nvidia-ml-py) is not installed: {exc}"
         return out
-    try:
+    with contextlib.suppress(metadata.PackageNotFoundError):
         out["_source"] += f" (nvidia-ml-py {metadata.version('nvidia-ml-py')})"
-    except metadata.PackageNotFoundError:
-        pass
 
     def call(key: str, fn: Any, *args: Any) -> Any:
         try:
@@ -99,10 +101,8 @@ def dump(source: str) -> dict[str, Any]:
                 if status is not _NOT_SUPPORTED:
                     out["p2p"][f"{a},{b}"] = P2P_STATUS.get(int(status), f"unknown ({status})")
     finally:
-        try:
+        with contextlib.suppress(pynvml.NVMLError):
             pynvml.nvmlShutdown()
-        except pynvml.NVMLError:
-            pass
     return out
 
 

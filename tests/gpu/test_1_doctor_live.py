@@ -38,7 +38,8 @@ def doctor(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any
     try:
         data = json.loads(proc.stdout)
     except ValueError:
-        pytest.fail(f"doctor --json printed no JSON (exit {proc.returncode}):\n{tail(proc.stdout)}\n{tail(proc.stderr)}")
+        pytest.fail(f"doctor --json printed no JSON (exit {proc.returncode}):\n{tail(proc.stdout)}\n"
+                    f"{tail(proc.stderr)}")
     assert data["schema"] == "torchrig.doctor/1"
     return proc.returncode, data, proc.stderr
 
@@ -140,7 +141,8 @@ def test_torch_facts_are_what_torch_says_in_this_process(doctor: tuple[int, dict
     assert facts["arch_list"] == torch.cuda.get_arch_list()
     raw = torch.backends.cudnn.version()
     if raw:
-        # cuDNN 9 encodes major*10000 + minor*100 + patch (cudnn_version.h); older releases major*1000 + minor*100 + patch
+        # cuDNN 9 encodes major*10000 + minor*100 + patch (cudnn_version.h); older releases
+        # major*1000 + minor*100 + patch
         major, rest = (raw // 10000, raw % 10000) if raw >= 90000 else (raw // 1000, raw % 1000)
         assert facts["cudnn_version"] == f"{major}.{rest // 100}.{rest % 100}"
     nccl = torch.cuda.nccl.version()

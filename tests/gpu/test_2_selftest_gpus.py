@@ -93,7 +93,8 @@ def test_every_stage_passes_with_nccl_on_every_gpu(healthy: tuple[int, dict[str,
 def test_each_gpu_computed_its_own_smoke_product_within_float32_accuracy(
         healthy: tuple[int, dict[str, Any], Path]) -> None:
     smoke = by_stage(healthy[1])["smoke"]["figures"]
-    assert [r["device"] for r in smoke["per_rank"]] == [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(GPUS)]
+    names = [f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(GPUS)]  # selftest.device.name
+    assert [r["device"] for r in smoke["per_rank"]] == names
     assert smoke["max_rel_error"] <= smoke["bound"] == 1e-4
     assert all(r["gflops"] and r["gflops"] > 0 for r in smoke["per_rank"])
 
@@ -138,8 +139,8 @@ def test_matmul_wrong_fails_the_device_smoke_on_the_gpu(faulty: tuple[int, dict[
     smoke = by_stage(faulty[1])["smoke"]
     assert (smoke["verdict"], smoke["code"]) == ("fail", "gpu.matmul-wrong"), show(faulty[1])
     name = torch.cuda.get_device_name(LAST)
-    assert smoke["problem"].startswith(f"rank {LAST} (cuda:{LAST} {name}) computed a 2048x2048 float32 product with relative "
-                                       "error"), smoke["problem"]
+    prefix = f"rank {LAST} (cuda:{LAST} {name}) computed a 2048x2048 float32 product with relative error"
+    assert smoke["problem"].startswith(prefix), smoke["problem"]
 
 
 def test_p2p_zeros_fails_peer_to_peer(faulty: tuple[int, dict[str, Any]]) -> None:

@@ -82,5 +82,5 @@ def test_pinned_batches_equal_the_stock_collate_and_reach_the_gpu_intact(monkeyp
             with torch.cuda.stream(stream):  # asynchronous copies from pinned memory, off the default stream
                 on_gpu = [t.to("cuda", non_blocking=True) for t, _ in pairs]
             stream.synchronize()
-            assert all(g.is_cuda and torch.equal(g.cpu(), e) for g, (_, e) in zip(on_gpu, pairs))
+            assert all(g.is_cuda and torch.equal(g.cpu(), e) for g, (_, e) in zip(on_gpu, pairs, strict=True))
     del loader

@@ -107,11 +107,9 @@ def test_the_cache_feeds_two_epochs_of_gpu_training_through_pinned_non_blocking_
     for _ in range(EPOCHS):
         seen = torch.zeros(ITEMS, dtype=torch.int64, device=device)
         mirror = torch.zeros(ITEMS, dtype=torch.bool, device=device)
-        for images, labels, index in loader:
-            assert images.is_pinned() and labels.is_pinned() and index.is_pinned(), "the loader should pin batches"
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
-            index = index.to(device, non_blocking=True)
+        for batch in loader:
+            assert all(t.is_pinned() for t in batch), "the loader should pin batches"
+            images, labels, index = (t.to(device, non_blocking=True) for t in batch)
             loss = F.cross_entropy(model(images), labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
