@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH_PIN ?= 2.13.0
 STAMP := $(VENV)/.torchrig-installed
 
-.PHONY: run test lint install doctor selftest docs bench clean
+.PHONY: run test test-gpu lint install doctor selftest docs bench clean
 
 install: $(STAMP)
 
@@ -32,6 +32,11 @@ lint: install
 test: lint
 	$(PY) -m pytest
 	$(VENV)/bin/mkdocs build --strict --site-dir build/site
+
+# The GPU lane (tests/gpu, marker gpu) on a GPU machine as it is: the system interpreter with its own torch,
+# no venv, nothing installed; this checkout's src first on PYTHONPATH. Without a GPU every test is skipped.
+test-gpu:
+	PYTHONPATH=$(CURDIR)/src$${PYTHONPATH:+:$$PYTHONPATH} $(PYTHON) -m pytest -m gpu tests/gpu -p no:cacheprovider -v
 
 bench: install
 	for b in bench/[!_]*.py; do $(PY) $$b || exit 1; done
