@@ -27,20 +27,30 @@ class Case:
     expect: dict[str, Any]
     also: tuple[str, ...] = ()  # findings that must come after the root cause
     check_bug: str = ""  # a defect in checks/ that keeps root_cause from coming first (see manifest)
+    # collected blind (2026-12): where the cause was established, and what kind of case it is
+    repo: str = ""
+    date: str = ""
+    cause_quote: str = ""
+    control: str = ""  # root_cause "none": the kind of healthy machine (rocm, macos, windows, ...)
+    proposed: str = ""
+    truncated: bool = False
+    split: str = "dev"  # "dev" (tuned on, run by the tests) or "heldout" (bench/doctor_accuracy.py only)
 
     @property
     def path(self) -> Path:
-        return CORPUS / self.file
+        return CORPUS / self.file if self.split == "dev" else CORPUS / "heldout" / self.file
 
     @property
     def text(self) -> str:
         return self.path.read_text(encoding="utf-8")
 
 
-def cases() -> list[Case]:
-    with (CORPUS / "manifest.toml").open("rb") as fh:
+def cases(split: str = "dev") -> list[Case]:
+    """The development split (tests/corpus/manifest.toml), or the held-out one (heldout/manifest.toml)."""
+    manifest = CORPUS / "manifest.toml" if split == "dev" else CORPUS / "heldout" / "manifest.toml"
+    with manifest.open("rb") as fh:
         rows = tomllib.load(fh)["case"]
-    return [Case(**{**row, "also": tuple(row.get("also", ()))}) for row in rows]
+    return [Case(**{"expect": {}, **row, "also": tuple(row.get("also", ())), "split": split}) for row in rows]
 
 
 def fact(facts: Facts, path: str) -> Any:
