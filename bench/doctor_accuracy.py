@@ -52,10 +52,7 @@ def judge(case: Case) -> tuple[bool, bool, list[str], str]:
     findings: list[Finding] = run_checks(facts)
     errors = [f for f in findings if f.severity is Severity.ERROR]
     said = verdict(facts, findings)
-    if case.root_cause == "none":
-        right = not errors
-    else:
-        right = bool(findings) and findings[0].code == case.root_cause
+    right = not errors if case.root_cause == "none" else bool(findings) and findings[0].code == case.root_cause
     false_error = case.root_cause == "none" and bool(errors)
     unsupported = [
         claim for claim, allowed in _CLAIMS.items() if claim.lower() in said.lower() and case.root_cause not in allowed
