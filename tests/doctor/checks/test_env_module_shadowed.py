@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from check_facts import RTX4090, linux_gpu_box, report
 
-from torchrig.doctor.checks import CheckContext, env_module_shadowed
+from torchrig.doctor.checks import CheckContext, env_module_shadowed, run_checks
 from torchrig.doctor.facts import ShadowedModule
 from torchrig.doctor.findings import Severity
 
@@ -47,3 +47,27 @@ def test_a_partially_initialised_torch_in_a_log_yields_the_finding() -> None:
 
 def test_nothing_shadowed_is_fine() -> None:
     assert env_module_shadowed.no_local_module_shadows(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_a_torch_checkout_on_pythonpath_is_taken_off_pythonpath_not_cd_away_from() -> None:
+    checkout = "/home/ada/src/pytorch"
+    facts = linux_gpu_box(
+        RTX4090,
+        env={"PYTHONPATH": f"{checkout}:/opt/tools"},
+        shadowed_modules=[ShadowedModule("torch", f"{checkout}/torch")],
+    )
+    facts.torch.copies = [f"{checkout}/torch", *facts.torch.copies]
+    findings = run_checks(facts)
+    assert [f.code for f in findings] == ["env.module-shadowed"]  # one problem, not a second "mixed installs"
+    assert findings[0].fix[0].startswith("export PYTHONPATH=/opt/tools ")
+    assert not any(line.startswith("cd ") or "pip uninstall" in line for line in findings[0].fix)
+
+
+def test_the_only_pythonpath_entry_is_unset() -> None:
+    facts = linux_gpu_box(
+        RTX4090,
+        env={"PYTHONPATH": "/home/ada/src/pytorch/"},
+        shadowed_modules=[ShadowedModule("torch", "/home/ada/src/pytorch/torch")],
+    )
+    [finding] = env_module_shadowed.no_local_module_shadows(facts, CTX)
+    assert finding.fix[0].startswith("unset PYTHONPATH")

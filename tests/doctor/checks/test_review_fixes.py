@@ -46,4 +46,6 @@ def test_fix_lines_quote_what_came_from_the_facts() -> None:
     facts = linux_gpu_box(H100, env={"LD_LIBRARY_PATH": "/opt/my libs:/usr/local/cuda-11.8/lib64:/usr/lib/$(id)"})
     line = queries.library_path_without(facts, lambda p: "cuda" in p)
     assert line == "export LD_LIBRARY_PATH='/opt/my libs:/usr/lib/$(id)'"
-    assert _fix("torch", "/home/u/my project/torch.py")[1] == "rm -f '/home/u/my project/__pycache__'/torch.*.pyc"
+    assert (
+        _fix(facts, "torch", "/home/u/my project/torch.py")[1] == "rm -f '/home/u/my project/__pycache__'/torch.*.pyc"
+    )

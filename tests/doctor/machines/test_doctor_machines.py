@@ -465,6 +465,33 @@ def test_dockers_64_mib_dev_shm_is_told_to_run_with_a_larger_shm_size(tree: Fake
     assert first.fix == ("docker run --shm-size=16g <image> ...   # or --ipc=host to share the host's /dev/shm",)
 
 
+def test_an_hgx_a100_without_fabric_manager_is_told_to_start_it_at_the_drivers_version(tree: FakeTree) -> None:
+    not_ready = "Error 802: system not yet initialized (Triggered internally at ../c10/cuda/CUDAFunctions.cpp:108.)"
+    box = a100_box(tree).torch(
+        "2.5.1+cu118",
+        "11.8",
+        cuda_init_fails("2.5.1+cu118", "11.8", not_ready, libs=wheel_libs(cuda_major="11", driver="470.103.01")),
+    )
+    tree.write("/etc/os-release", 'PRETTY_NAME="Ubuntu 22.04.4 LTS"\nID=ubuntu\n')
+    first = diagnose(box)[0]
+    assert first.code == "driver.fabric-manager-down"
+    assert "sudo systemctl enable --now nvidia-fabricmanager" in first.fix
+    assert any("nvidia-fabricmanager-470=470.103.01-1" in line for line in first.fix)
+    assert "cuda.init-failed" not in codes(diagnose(box))  # a consequence, folded into the root cause
+
+
+def test_numpy_2_under_torch_2_2_is_told_to_pin_numpy_below_2(tree: FakeTree) -> None:
+    child = torch_child(
+        "2.2.2+cu118", "11.8", devices=[A100_DEVICE], libs=wheel_libs(cuda_major="11", driver="470.103.01")
+    )
+    box = a100_box(tree).torch("2.2.2+cu118", "11.8", child)
+    box.package("numpy", "2.1.3")
+    first = diagnose(box)[0]
+    assert first.code == "env.numpy-abi-mismatch"
+    assert first.title == "NumPy 2 is installed, but torch was built against NumPy 1"
+    assert first.fix[0].endswith("-m pip install 'numpy<2'   # the quickest way back")
+
+
 # Codes no live probe can produce, and why. Every other registered code needs a test above (see LIVE_CASES).
 EXEMPT = {
     # NVML's nvmlDeviceGetP2PStatus reports whether P2P is *supported* (ok, chipset/topology/GPU not
@@ -473,6 +500,12 @@ EXEMPT = {
     "gpu.p2p-broken": "only provable by a peer copy (torchrig selftest) or a pasted log; NVML reports support only",
     # Emitted when a check itself raises (a torchrig bug), whatever the machine; tests/checks/test_run_checks.py.
     "doctor.check-failed": "a bug in a check, not a property of any machine",
+    "gpu.hardware-fault": "its evidence is the kernel log (Xid lines) or NVML losing a GPU; the doctor reads no dmesg",
+    "rocm.device-access": "its evidence is a ROCm process's own error (/dev/kfd); the doctor probes NVIDIA stacks",
+    "rocm.gpu-unsupported": "its evidence is a ROCm kernel launch failing; the doctor probes NVIDIA stacks",
+    "torch.no-wheel": "its evidence is pip's own resolution error, in a pasted log",
+    "nccl.version-mismatch": "its evidence is NCCL's messages from a multi-process job; the doctor runs no collective",
+    "nccl.transport-failed": "its evidence is NCCL's messages from a multi-process job; the doctor runs no collective",
 }
 
 LIVE_CASES = {
@@ -496,6 +529,8 @@ LIVE_CASES = {
     "toolkit.mismatch": test_a_cuda_13_toolkit_under_a_cuda_12_8_torch_is_told_to_point_cuda_home_at_a_12_toolkit,
     "toolkit.incomplete-home": test_a_runtime_only_cuda_home_is_told_to_point_at_a_toolkit_with_headers,
     "shm.too-small": test_dockers_64_mib_dev_shm_is_told_to_run_with_a_larger_shm_size,
+    "driver.fabric-manager-down": test_an_hgx_a100_without_fabric_manager_is_told_to_start_it_at_the_drivers_version,
+    "env.numpy-abi-mismatch": test_numpy_2_under_torch_2_2_is_told_to_pin_numpy_below_2,
 }
 
 

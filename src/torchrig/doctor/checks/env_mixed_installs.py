@@ -17,7 +17,10 @@ CODE = "env.mixed-installs"
 
 def one_torch_installation(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Exactly one torch may be installed: the first copy on sys.path wins and the others confuse installers."""
-    copies = list(dict.fromkeys(facts.torch.copies))
+    # a torch folder that only shadows the installed one (a source checkout on PYTHONPATH, torch/ in the
+    # working directory) is not an installation: env.module-shadowed explains it, and pip cannot remove it
+    shadows = {s.path.rstrip("/") for s in facts.system.shadowed_modules if s.name == "torch"}
+    copies = [c for c in dict.fromkeys(facts.torch.copies) if c.rstrip("/") not in shadows]
     both = (facts.torch.installer or "").lower() == "conda+pip"  # conda's metadata and pip's INSTALLER both claim it
     hits = hits_for(facts, CODE)
     if len(copies) < 2 and not both and not hits:

@@ -15,8 +15,24 @@ CODE = "env.module-shadowed"
 _CRITICAL = {"torch", "torchvision", "torchaudio", "numpy", "triton", "typing_extensions", "sympy"}
 
 
-def _fix(name: str, path: str) -> tuple[str, ...]:
+def _on_pythonpath(facts: Facts, path: str) -> str | None:
+    """The PYTHONPATH entry that puts ``path`` on sys.path, if one does."""
+    folder = os.path.dirname(path.rstrip("/").removesuffix("/__init__.py"))
+    entries = [e.rstrip("/") for e in (facts.system.env.get("PYTHONPATH") or "").split(":") if e]
+    return next((e for e in entries if e == folder), None)
+
+
+def _fix(facts: Facts, name: str, path: str) -> tuple[str, ...]:
     stripped = path.rstrip("/")
+    entry = _on_pythonpath(facts, stripped)
+    if entry is not None:
+        # changing directory does not help: PYTHONPATH puts the folder first wherever Python starts
+        kept = [e for e in (facts.system.env.get("PYTHONPATH") or "").split(":") if e and e.rstrip("/") != entry]
+        line = f"export PYTHONPATH={shlex.quote(':'.join(kept))}" if kept else "unset PYTHONPATH"
+        return (
+            f"{line}   # {entry} puts its {name} ahead of the installed one",
+            "# if a script, ~/.bashrc or a module file sets PYTHONPATH, remove the entry there too",
+        )
     if os.path.basename(stripped) == name or stripped.endswith("/__init__.py"):
         folder = os.path.dirname(stripped.removesuffix("/__init__.py"))
         return (
@@ -41,7 +57,7 @@ def no_local_module_shadows(facts: Facts, ctx: CheckContext) -> list[Finding]:
                 detail=f"`import {shadow.name}` loads this local file instead of the installed package, which breaks "
                 f'with errors like "module \'{shadow.name}\' has no attribute ..." or "partially initialized module".',
                 evidence={"module": shadow.name, "shadowed by": shadow.path},
-                fix=_fix(shadow.name, shadow.path),
+                fix=_fix(facts, shadow.name, shadow.path),
             )
         )
     hits = hits_for(facts, CODE)

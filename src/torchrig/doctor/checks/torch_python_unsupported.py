@@ -6,7 +6,9 @@ import shlex
 
 from torchrig import knowledge
 from torchrig.doctor import queries
+from torchrig.doctor.checks import torch_no_wheel
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding, Severity
 
@@ -14,8 +16,10 @@ CODE = "torch.python-unsupported"
 
 
 def torch_supports_this_python(facts: Facts, ctx: CheckContext) -> list[Finding]:
-    """The Python version must be one the installed torch release publishes wheels for."""
+    """The Python version must be one the installed (or, for pip, the asked-for) torch release publishes wheels for."""
     python = queries.python_version(facts)
+    if python and torch_no_wheel.python_rules_out_every_wheel(facts):
+        return [_no_wheel_for_python(facts, python)]
     rel = knowledge.release(facts.torch.version) if facts.torch.version else None
     if not python or rel is None or rel.supports_python(python):
         return []
@@ -36,6 +40,33 @@ def torch_supports_this_python(facts: Facts, ctx: CheckContext) -> list[Finding]
     ]
 
 
+def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
+    asked, releases = torch_no_wheel.asked_for(facts)
+    newest = releases[0]
+    fits = [r for r in knowledge.releases() if r.supports_python(python)]
+    fix = [
+        f"uv venv --python {newest.python_max} .venv   # torch {newest.minor} supports Python "
+        f"{newest.python_min}-{newest.python_max}",
+        "# then install torch in the new environment",
+    ]
+    if fits:
+        fix.append(f"# or keep Python {python} and install torch {fits[0].minor}, which supports it")
+    spec = f" {asked.specifier}" if asked is not None and asked.specifier else ""
+    evidence: dict[str, object] = {"python": facts.system.python_version or python}
+    if asked is not None:
+        evidence["asked for"] = str(asked)
+    evidence.update(evidence_of(hits_for(facts, torch_no_wheel.CODE)))
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"No torch{spec} wheel exists for Python {python}",
+        detail='pip found no torch at all ("from versions: none"): no release asked for publishes wheels for this '
+        "Python version. Use a Python the release supports, or a release that supports this Python.",
+        evidence=evidence,
+        fix=tuple(fix),
+    )
+
+
 register(
     Check(
         name="torch-python-unsupported",
@@ -43,5 +74,6 @@ register(
         summary="the Python version is outside the range the installed torch release publishes wheels for",
         layer=Layer.TORCH_INSTALL,
         run=torch_supports_this_python,
+        explains=("torch.no-wheel",),
     )
 )

@@ -1,0 +1,66 @@
+"""nccl.transport-failed: NCCL cannot connect the ranks (network interface, InfiniBand, sockets).
+
+Read from what NCCL printed (NCCL_DEBUG=WARN/INFO lines, torch's ncclSystemError / ncclRemoteError
+messages): no usable interface, InfiniBand that cannot register memory, connections refused between nodes,
+a container without the host's network.
+"""
+
+from __future__ import annotations
+
+from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
+
+TRANSPORT = "nccl.transport-failed"
+
+
+def nccl_transport_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """NCCL's network and shared-memory transports connect every rank."""
+    hits = hits_for(facts, TRANSPORT)
+    if not hits:
+        return []
+    text = " ".join(h.excerpt for h in hits).lower()
+    fix: list[str] = []
+    if "no socket interface" in text or "socket_ifname" in text or "no such device" in text:
+        fix += [
+            "ip -br addr   # the interface that connects the nodes (e.g. eth0, ib0, bond0)",
+            "export NCCL_SOCKET_IFNAME=<that interface>   # a name that does not exist on a node makes NCCL fail there",
+        ]
+    if "ibv_reg_mr" in text or "memlock" in text or "cannot allocate memory" in text:
+        fix.append("ulimit -l unlimited   # InfiniBand registers pinned memory; containers: --ulimit memlock=-1")
+    if "net/ib" in text or "ibv_" in text or "ib_" in text:
+        fix.append(
+            "export NCCL_IB_DISABLE=1   # a test: if the job then runs, InfiniBand (driver, fabric, limits) is the fault"
+        )
+    if facts.system.container in ("docker", "podman"):
+        fix.append("# in a container: --network=host --ipc=host (NCCL needs the host's interfaces and shared memory)")
+    fix += [
+        "export NCCL_DEBUG=INFO   # run again: the NET/ and Bootstrap lines name the interface and transport that fail",
+        "# between nodes: the ports torch and NCCL use must be open (firewall, security groups)",
+    ]
+    evidence = evidence_of(hits)
+    return [
+        Finding(
+            code=TRANSPORT,
+            severity=Severity.ERROR,
+            title="NCCL could not connect the ranks (network or transport failure)",
+            detail=(
+                "The collectives failed in NCCL's transport, not in the model: a wrong or missing network interface, "
+                "InfiniBand that cannot register memory, or connections refused between nodes."
+            ),
+            evidence=evidence,
+            fix=tuple(dict.fromkeys(fix)),
+        )
+    ]
+
+
+register(
+    Check(
+        name="nccl-transport-failed",
+        codes=(TRANSPORT,),
+        summary="NCCL cannot connect ranks: network interface, InfiniBand, sockets between nodes",
+        layer=Layer.RUNTIME,
+        run=nccl_transport_works,
+    )
+)
