@@ -193,6 +193,7 @@ class Facts:
     toolkit: ToolkitFacts = field(default_factory=ToolkitFacts)
     system: SystemFacts = field(default_factory=SystemFacts)
     signatures: list[SignatureHit] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # what a report shows a program died of (report/failures.py)
     timings: dict[str, float] = field(default_factory=dict)  # probe name -> seconds
 
     def to_dict(self) -> dict[str, Any]:

@@ -500,6 +500,8 @@ EXEMPT = {
     "gpu.p2p-broken": "only provable by a peer copy (torchrig selftest) or a pasted log; NVML reports support only",
     # Emitted when a check itself raises (a torchrig bug), whatever the machine; tests/checks/test_run_checks.py.
     "doctor.check-failed": "a bug in a check, not a property of any machine",
+    "doctor.unexplained": "live, the only failures the probes see are torch's own import and CUDA init, which "
+    "torch.import-failed and cuda.init-failed own; a program's failure is only in a report",
     "gpu.hardware-fault": "its evidence is the kernel log (Xid lines) or NVML losing a GPU; the doctor reads no dmesg",
     "rocm.device-access": "its evidence is a ROCm process's own error (/dev/kfd); the doctor probes NVIDIA stacks",
     "rocm.gpu-unsupported": "its evidence is a ROCm kernel launch failing; the doctor probes NVIDIA stacks",

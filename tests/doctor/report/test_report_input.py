@@ -103,7 +103,10 @@ def test_binary_garbage_is_refused_as_not_text() -> None:
         parse_report(noise)
 
 
-def test_text_about_something_else_is_refused() -> None:
+def test_a_failure_no_rule_explains_is_said_plainly_and_is_not_an_all_clear() -> None:
+    from torchrig.doctor.checks import run_checks
+    from torchrig.doctor.render.summary import verdict
+
     unrelated = (
         "Traceback (most recent call last):\n"
         '  File "app.py", line 3, in <module>\n'
@@ -111,8 +114,17 @@ def test_text_about_something_else_is_refused() -> None:
         "FileNotFoundError: [Errno 2] No such file or directory: 'settings.json'\n"
         "OS: Ubuntu 22.04\nCPU: AMD Ryzen 9 7950X\n"
     )
+    facts = parse_report(unrelated)
+    assert facts.failures == ["FileNotFoundError: [Errno 2] No such file or directory: 'settings.json'"]
+    [finding] = run_checks(facts)
+    assert finding.code == "doctor.unexplained" and finding.severity.value == "warning"
+    assert "settings.json" in finding.title and "collect_env" in finding.detail and "nvidia-smi" in finding.detail
+    assert "No problems found" not in verdict(facts, [finding])
+
+
+def test_text_with_no_evidence_at_all_is_refused() -> None:
     with pytest.raises(UserError, match="nothing in the report"):
-        parse_report(unrelated)
+        parse_report("We bought a new workstation last week.\nOS: Ubuntu 22.04\nCPU: AMD Ryzen 9 7950X\n")
 
 
 COLLECT_ENV = [c for c in cases() if c.format == "collect_env"]

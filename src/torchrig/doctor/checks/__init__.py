@@ -63,6 +63,7 @@ for _module in _MODULES:
     importlib.import_module(f"{__name__}.{_module}")
 
 CHECK_FAILED = "doctor.check-failed"
+UNEXPLAINED = "doctor.unexplained"
 _SEVERITY_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
@@ -73,7 +74,7 @@ def checks() -> tuple[Check, ...]:
 
 def all_codes() -> list[str]:
     """Every code a finding may carry (the registry's codes plus doctor.check-failed)."""
-    return [code for check in checks() for code in check.codes] + [CHECK_FAILED]
+    return [code for check in checks() for code in check.codes] + [UNEXPLAINED, CHECK_FAILED]
 
 
 def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
@@ -100,7 +101,43 @@ def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
                 )
             ]
         produced += [(check, finding) for finding in found]
-    return _order(_fold(produced))
+    findings = _order(_fold(produced))
+    if not any(f.severity is Severity.ERROR for f in findings):
+        findings += _unexplained(facts)
+    return findings
+
+
+def _unexplained(facts: Facts) -> list[Finding]:
+    """A failure the facts show that no check explains: said plainly, with what it would take to know more.
+
+    Never an error (no rule knows it for a fault of this machine) and never an all-clear either.
+    """
+    failures = [f for f in (facts.torch.import_error, facts.torch.cuda_init_error, *facts.failures) if f]
+    if not failures:
+        return []
+    needs = []
+    if not facts.torch.version:
+        needs.append("which PyTorch runs it (`python -m torch.utils.collect_env`)")
+    if not (facts.driver.userspace or facts.driver.kernel_module or facts.gpus.devices):
+        needs.append("the driver and GPUs (`nvidia-smi`)")
+    needs.append("the whole traceback, from its first line to its last")
+    return [
+        Finding(
+            code=UNEXPLAINED,
+            severity=Severity.WARNING,
+            title=f"The report shows a failure no torchrig rule explains: {failures[0][:160]}",
+            detail=(
+                "Nothing in the report points at the driver, CUDA, the PyTorch install or the GPUs; the failure is "
+                "probably in the program itself (its code, its data, or a package torchrig does not know). To rule "
+                f"the GPU stack in or out, torchrig would need: {'; '.join(needs)}."
+            ),
+            evidence={"failure": failures[0], **({"also": failures[1:3]} if failures[1:] else {})},
+            fix=(
+                "python -m torch.utils.collect_env > env.txt   # then add the whole traceback to env.txt",
+                "torchrig doctor --report env.txt",
+            ),
+        )
+    ]
 
 
 def _fold(produced: list[tuple[Check, Finding]]) -> list[tuple[Check, Finding]]:

@@ -22,7 +22,11 @@ def counts(findings: list[Finding]) -> Counter[Severity]:
 
 
 def verdict(facts: Facts, findings: list[Finding]) -> str:
-    """One sentence: the root cause when something is wrong, otherwise what works."""
+    """One sentence: the root cause when something is wrong, otherwise what the evidence shows works.
+
+    It claims only what the facts hold: a report that does not show the torch build, the driver or the
+    GPUs gets "does not show", never "not installed", "CPU build" or "no GPU" (unknown is not absent).
+    """
     c = counts(findings)
     errors, warnings = c[Severity.ERROR], c[Severity.WARNING]
     if errors:
@@ -31,22 +35,49 @@ def verdict(facts: Facts, findings: list[Finding]) -> str:
         return f"Root cause: {root.title} [{root.code}]{more}"
     if warnings:
         return f"No errors; {_plural(warnings, 'warning')} worth a look, the first: {findings[0].title} [{findings[0].code}]"
+    if facts.origin == "report":
+        return f"No problems found in what the report shows. {_works(facts)}"
     return f"No problems found. {_works(facts)}"
+
+
+def _stated(section: object, name: str) -> bool:
+    """Whether the facts state ``name`` (a value, or a value the source said is none), not just leave it unknown."""
+    return name in getattr(section, "sources", {}) or getattr(section, name, None) not in (None, [], {})
+
+
+def build_kind(facts: Facts) -> str | None:
+    """ "CUDA 13.0 build", "ROCm 6.2 build", "CPU build", or None when the facts do not say which."""
+    t = facts.torch
+    if t.hip:
+        return f"ROCm {t.hip} build"
+    if t.cuda:
+        return f"CUDA {t.cuda} build"
+    local = (t.version or "").partition("+")[2]
+    if local == "cpu" or (_stated(t, "cuda") and _stated(t, "hip")) or (t.import_ok and facts.origin == "live"):
+        return "CPU build"
+    return None
 
 
 def _works(facts: Facts) -> str:
     t = facts.torch
     where = "in this report" if facts.origin == "report" else "on this machine"
     if not t.version:
-        return f"PyTorch is not installed {where}."
-    build = f"CUDA {t.cuda} build" if t.cuda else "CPU build"
+        if t.installed is False:
+            return f"PyTorch is not installed {where}."
+        if t.installed or t.location:
+            return f"PyTorch is installed {where}, but its version is not shown."
+        return "The report does not show which PyTorch is installed." if facts.origin == "report" else ""
+    build = build_kind(facts)
+    named = f"PyTorch {t.version}" + (f" ({build})" if build else "")
     if t.cuda_available:
         n = t.device_count or len(facts.gpus.devices)
-        return f"PyTorch {t.version} ({build}) sees {_plural(n, 'GPU')} {where}."
+        return f"{named} sees {_plural(n, 'GPU')} {where}."
     gpus = len(facts.gpus.devices) or len(facts.system.pci_gpus)
+    if not gpus and facts.origin == "live":
+        return f"{named} runs on the CPU; there is no NVIDIA GPU {where}."
     if not gpus:
-        return f"PyTorch {t.version} ({build}) runs on the CPU; there is no NVIDIA GPU {where}."
-    return f"PyTorch {t.version} ({build})."
+        return f"{named}; the report does not show the GPUs."
+    return f"{named}."
 
 
 def _plural(n: int, word: str) -> str:

@@ -23,7 +23,7 @@ import re
 
 from torchrig._core.errors import UserError
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
-from torchrig.doctor.report import collect_env, logs
+from torchrig.doctor.report import collect_env, failures, logs
 from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
 
@@ -127,7 +127,8 @@ def _from_text(text: str) -> Facts:
     is_collect_env = collect_env.parse(text.splitlines(), facts)
     stated = logs.scan(text, facts)
     hits = _add_hits(facts, text)
-    if not (is_collect_env or stated or hits):
+    facts.failures = failures.failures(text)
+    if not (is_collect_env or stated or hits or facts.failures):
         raise UserError(
             "nothing in the report looks like a collect_env output, a torchrig --json or a known GPU/PyTorch "
             "error; give the full output of `python -m torch.utils.collect_env` or the whole traceback."
