@@ -141,10 +141,40 @@ def python_version(facts: Facts) -> str | None:
     return knowledge.minor_of(text) if text else None
 
 
+_POSIX_SITE = re.compile(r"(/[^\s'\"]*?)/lib/python\d+\.\d+/site-packages\b")
+_WINDOWS_SITE = re.compile(r"([A-Za-z]:\\[^\s'\"]*?)\\Lib\\site-packages\b", re.IGNORECASE)
+
+
 def python_command(facts: Facts) -> str:
-    """The interpreter to put in front of ``-m pip``: the one that imported torch, else ``python``."""
+    """The interpreter to put in front of ``-m pip``: the one that imported torch.
+
+    Live, the probes know it. In a report, the site-packages paths the report shows name the
+    environment torch lives in (a conda env, a venv, ComfyUI's embedded Python on Windows), and that
+    environment's interpreter is the one to use; where the paths disagree or none is shown, ``python``.
+    """
     exe = facts.torch.python or facts.system.python_executable
-    return exe if exe and facts.origin == "live" else "python"
+    if facts.origin == "live":
+        return exe or "python"
+    texts = [facts.torch.location or "", *facts.torch.copies, facts.torch.import_error or "", *facts.failures]
+    texts += [hit.excerpt for hit in facts.signatures]
+    found = {f"{m}/bin/python" for t in texts for m in _POSIX_SITE.findall(t)}
+    found |= {f"{m}\\python.exe" for t in texts for m in _WINDOWS_SITE.findall(t)}
+    if exe and (exe.endswith("python.exe") or "/bin/python" in exe):
+        found.add(exe)
+    return found.pop() if len(found) == 1 else "python"
+
+
+def shell_join(facts: Facts, argv: list[str] | tuple[str, ...]) -> str:
+    """A command line for the machine's shell: POSIX quoting, or double quotes on Windows (cmd and PowerShell)."""
+    if (facts.system.os or "").lower() != "windows" and not any(_WINDOWS_SITE.match(a) for a in argv[:1]):
+        return shlex.join(argv)
+    out = []
+    for arg in argv:
+        if re.fullmatch(r"[\w@%+=:,./\\*<>-]+", arg) and not {"<", ">"} & set(arg):
+            out.append(arg)
+        else:
+            out.append('"' + arg.replace('"', '\\"') + '"')
+    return " ".join(out)
 
 
 def env(facts: Facts, name: str) -> str | None:

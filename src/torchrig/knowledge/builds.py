@@ -590,7 +590,8 @@ def best_build(target: Target, *, python: str | None = None, installed: str | No
 
     Which variant fits, and which of those is preferred, is :func:`why_not` and :func:`preference`, the
     rule of :func:`plan`, so ``torchrig env plan`` and the doctor's fixes always agree. A release must
-    support ``python`` ("3.12") where it is known.
+    support ``python`` ("3.12") where it is known. When the driver is not known (a report that does not
+    show it), the variant with the lowest driver minimum wins: it runs on the most machines.
     """
     current = k.release(installed) if installed else None
     order = ([current] if current else []) + [r for r in _releases() if r != current]
@@ -598,6 +599,13 @@ def best_build(target: Target, *, python: str | None = None, installed: str | No
         if python and not rel.supports_python(python):
             continue
         fitting = [v for v in preference(rel) if k.variant_cuda(v) and not why_not(rel, v, target)]
+        if fitting and target.driver is None:
+            # the driver is unknown: the build that runs on the widest range of drivers (the lowest minimum),
+            # not the release's default, which may need a driver the machine does not have
+            windows = target.wsl or target.platform == "windows"
+            fitting.sort(
+                key=lambda v: (k.min_driver(k.variant_cuda(v) or "", windows=windows) or Version("0"), _cuda(v))
+            )
         if fitting:
             chosen = fitting[0]
             floor = min((v for v in fitting if _cuda(v).major == _cuda(chosen).major), key=_cuda)

@@ -56,5 +56,10 @@ def test_commands_for_someone_elses_report_name_no_local_paths() -> None:
     facts = linux_gpu_box(RTX4090, torch="2.13.0+cpu", cuda=None, conda_prefix="/opt/conda", installer="conda")
     facts.origin = "report"
     build = fixes.choose_build(facts)
-    [command] = fixes.torch_install(facts, build, CheckContext())
+    *notes, command = fixes.torch_install(facts, build, CheckContext())
     assert "-p /opt/conda" not in command and command.startswith("conda install -y -c conda-forge")
+    # the report lists no torchvision/torchaudio: their pins come along as a note, never silently dropped
+    assert notes == [
+        "# if torchvision or torchaudio is installed, change it with torch, to the matching "
+        "torchvision==0.28.0 and torchaudio==2.11.*"
+    ]

@@ -84,7 +84,10 @@ def test_the_sm_120_warning_in_a_log_alone_names_the_build_that_has_it() -> None
     )
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert finding.title == "torch 2.6.0+cu124 has no kernels for compute capability 12.0"
-    assert finding.fix[-1] == "python -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu130"
+    # the log does not show the driver: of the builds with sm_120, the one that runs on the most drivers
+    # (cu129, CUDA 12.x: >= 525.60.13), not the release default cu130 (>= 580), and what it needs, said
+    assert finding.fix[-1] == "python -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu129"
+    assert "# cu129 needs NVIDIA driver 525.60.13 or newer (the report does not show the driver)" in finding.fix
 
 
 def test_a_kepler_card_too_old_for_every_published_build_is_told_to_build_from_source() -> None:

@@ -7,6 +7,7 @@ from check_facts import (
     PY,
     RTX4090,
     RTX5090,
+    gpus,
     linux_gpu_box,
     mac,
     pkg,
@@ -56,9 +57,22 @@ def test_torch_not_compiled_with_cuda_in_a_log_yields_the_finding() -> None:
     )
     [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
     assert "Torch not compiled with CUDA enabled" in finding.evidence["report line 3"]
-    assert finding.fix[-1].startswith(
-        "python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu"
+    # the log does not show whether there is a GPU: not an error, and both ways out are given
+    assert finding.severity.value == "warning" and "has" not in finding.title
+    assert any(
+        line.startswith("python -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu")
+        for line in finding.fix
     )
+    assert finding.fix[-1] == "# without one: make the program use device='cpu'"
+
+
+def test_torch_not_compiled_with_cuda_with_a_gpu_in_the_report_is_an_error() -> None:
+    facts = report(
+        ("torch.not-compiled-with-cuda", "AssertionError: Torch not compiled with CUDA enabled"), version="2.13.0+cpu"
+    )
+    facts.gpus.devices = gpus(RTX4090)
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.severity.value == "error" and "RTX 4090" in finding.title
 
 
 def test_a_cpu_build_on_a_machine_without_a_gpu_is_right() -> None:

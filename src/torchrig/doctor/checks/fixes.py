@@ -55,11 +55,12 @@ def torch_install(
     installed 2.13.0+cu130 as satisfying ``torch==2.13.0`` and would keep the wrong variant.
     """
     present = [name for name in install.COMPANIONS if companions and facts.companion(name)]
+    note = _driver_note(facts, build) + _companion_note(facts, build, present if companions else install.COMPANIONS)
     reinstall = bool(facts.torch.installed or facts.torch.version) if reinstall is None else reinstall
     installer = (facts.torch.installer or "pip").lower()
     if installer == "conda":
         prefix = facts.system.conda_prefix if facts.origin == "live" else None
-        return (shlex.join(install.conda_install(build, companions=present, prefix=prefix)),)
+        return (*note, shlex.join(install.conda_install(build, companions=present, prefix=prefix)))
     platform = (facts.system.os or "linux").lower()
     py = queries.python_command(facts)
     if installer == "uv":
@@ -68,11 +69,36 @@ def torch_install(
         steps.append(
             install.uv_install(build, python=python, companions=present, index_base=ctx.index_base, platform=platform)
         )
-        return tuple(shlex.join(step) for step in steps)
+        return (*note, *(queries.shell_join(facts, step) for step in steps))
     pip = (py, "-m", "pip")
     steps = [install.pip_uninstall(build, pip=pip, companions=present)] if reinstall else []
     steps.append(install.pip_install(build, pip=pip, companions=present, index_base=ctx.index_base, platform=platform))
-    return tuple(shlex.join(step) for step in steps)
+    return (*note, *(queries.shell_join(facts, step) for step in steps))
+
+
+def _companion_note(facts: Facts, build: Build, known: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """A report that does not list torchvision/torchaudio: they must still move with torch, so say their pins."""
+    if facts.origin != "report" or facts.companions:
+        return ()
+    pins = [
+        f"{name}=={build.version_of(name)}"
+        for name in install.COMPANIONS
+        if name not in known and build.version_of(name)
+    ]
+    if not pins:
+        return ()
+    return (f"# if torchvision or torchaudio is installed, change it with torch, to the matching {' and '.join(pins)}",)
+
+
+def _driver_note(facts: Facts, build: Build) -> tuple[str, ...]:
+    """When the driver is unknown, what the chosen build needs of it (a fix must not assume the driver)."""
+    if not build.cuda or queries.driver_version(facts):
+        return ()
+    need = knowledge.min_driver(build.cuda, windows=queries.uses_windows_driver(facts))
+    if need is None:
+        return ()
+    where = "the report does not show the driver" if facts.origin == "report" else "no driver was found"
+    return (f"# {build.variant} needs NVIDIA driver {builds.show_driver(need)} or newer ({where})",)
 
 
 # R580 is a long-term support branch and the last to support Maxwell, Pascal and Volta (CUDA 12.9
