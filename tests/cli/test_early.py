@@ -58,3 +58,26 @@ def test_a_usage_error_after_the_probes_started_early_is_still_a_plain_usage_err
     )
     assert proc.returncode == 2
     assert "No such option" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_timeout_given_to_doctor_is_read_before_typer_parses_it() -> None:
+    from torchrig.cli.early import timeout_of
+
+    assert timeout_of(["--timeout", "12"]) == 12.0
+    assert timeout_of(["--json", "--timeout=7.5"]) == 7.5
+    assert timeout_of(["--timeout", "soon"]) is None and timeout_of(["--timeout=0"]) is None
+    assert timeout_of(["--json"]) is None
+
+
+def test_the_probe_board_names_the_probes_still_running_longest_first() -> None:
+    import time
+
+    from torchrig.doctor.probe import ProbeBoard
+
+    board = ProbeBoard()
+    board.start("torch")
+    time.sleep(0.01)
+    board.start("gpus")
+    assert board.running() == ["torch", "gpus"]
+    board.finish("torch")
+    assert board.running() == ["gpus"]

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import codecs
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import TYPE_CHECKING
 
 import typer
 
 from torchrig._core.errors import UserError, read_user_file
 from torchrig.cli import console
+
+if TYPE_CHECKING:
+    from torchrig.doctor.facts import Facts
+    from torchrig.doctor.probe import ProbeBoard
 
 _REPORT_LIMIT = 16 << 20  # a collect_env output is a few KiB; anything past 16 MiB is not a report
 
@@ -32,6 +39,13 @@ def doctor(
         "--mirror/--no-mirror",
         help="Point fixes at the PyTorch mirror configured here (default: yes for this machine, no with --report).",
     ),
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        metavar="SECONDS",
+        help="The longest any probe may take (importing torch in a subprocess; default 60): a probe still "
+        "running then is reported as timed out.",
+    ),
 ) -> None:
     """Find the root cause of a broken GPU/PyTorch setup and print the exact fix.
 
@@ -39,6 +53,8 @@ def doctor(
     """
     if as_json and markdown:
         raise UserError("choose one of --json and --markdown.")
+    if timeout is not None and not timeout > 0:
+        raise UserError("--timeout takes a number of seconds above 0.")
     if report is not None:
         from torchrig.doctor.report import parse_report
 
@@ -47,23 +63,55 @@ def doctor(
         from torchrig.doctor.render import render
     else:
         from torchrig.cli import early
-        from torchrig.doctor.probe import gather
+        from torchrig.doctor.probe import Host, ProbeBoard, gather
 
         # The torch subprocess is the long pole of a live run (as long as `import torch`): the entry
         # point may have started the probes already (cli/early.py); otherwise start them now. Either
         # way the checks and renderers are imported while they run.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            gathering = (None if quick else early.take()) or pool.submit(gather, quick=quick)
+            started = None if quick else early.take()
+            if started is not None:
+                gathering, board = started
+            else:
+                early.end_children_on_exit()
+                board = ProbeBoard()
+                gathering = pool.submit(gather, Host.live(timeout), quick=quick, board=board)
             from torchrig.doctor.checks import run_checks
             from torchrig.doctor.render import render
 
-            facts = gathering.result()
+            facts = _wait(gathering, board, quiet=as_json or markdown)
     use_mirror = (report is None) if mirror is None else mirror
     findings = run_checks(facts, index_base=_configured_index(strict=mirror is True) if use_mirror else None)
     render(facts, findings, fmt="json" if as_json else "markdown" if markdown else "console")
     failing = {"error", "warning"} if strict else {"error"}
     problem = any(f.severity.value in failing for f in findings)
     raise typer.Exit(console.Exit.PROBLEM if problem else console.Exit.OK)
+
+
+def _wait(gathering: Future[Facts], board: ProbeBoard, *, quiet: bool) -> Facts:
+    """The probes' facts; meanwhile, on a terminal, a status line naming the probes still running.
+
+    Ctrl-C here ends the children the probes started (the torch import runs in its own process group,
+    out of the terminal's reach) before torchrig exits; SIGTERM and a normal exit do the same
+    (:func:`torchrig.cli.early.end_children_on_exit`).
+    """
+    from torchrig._core.seams.runner import kill_running
+
+    err = console.err()
+    try:
+        if quiet or not err.is_terminal:
+            return gathering.result()
+        with err.status("probing", spinner="dots") as status:
+            while True:
+                try:
+                    return gathering.result(timeout=0.2)
+                except FutureTimeout:
+                    running = board.running()
+                    waited = time.perf_counter() - board.started
+                    status.update(f"probing: {', '.join(running) or 'finishing'} ({waited:.0f} s)")
+    except KeyboardInterrupt:
+        kill_running()
+        raise
 
 
 def _configured_index(*, strict: bool) -> str | None:

@@ -204,6 +204,17 @@ class Facts:
         """Rebuild from :meth:`to_dict` output; unknown keys are ignored (newer writers)."""
         return _build(cls, data)
 
+    def is_empty(self) -> bool:
+        """Whether nothing at all is known: no value in any section, no package, no signature, no failure."""
+        sections = (self.driver, self.gpus, self.torch, self.toolkit, self.system)
+        known = any(
+            getattr(section, f.name) not in (None, [], {}, False)
+            for section in sections
+            for f in dataclasses.fields(section)
+            if f.name not in ("sources", "errors")
+        )
+        return not (known or self.companions or self.signatures or self.failures)
+
     def companion(self, name: str) -> Package | None:
         for pkg in self.companions:
             if pkg.name.lower() == name.lower():
@@ -220,6 +231,8 @@ def _build(cls: type[T], data: Any) -> T:
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data and data[f.name] is None and f.default_factory is not dataclasses.MISSING:
+            continue  # a section written as null is a section nobody filled: unknown, the default
         if f.name in data:
             try:
                 kwargs[f.name] = _convert(hints[f.name], data[f.name])

@@ -161,3 +161,23 @@ def test_a_report_cut_anywhere_yields_a_subset_of_the_whole(case, request: pytes
             assert whole.driver.userspace.startswith(part.driver.userspace), cut
         whole_names = [g.name for g in whole.gpus.devices]
         assert all(any(w.startswith(g.name or "") for w in whole_names) for g in part.gpus.devices), cut
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"schema":"torchrig.doctor/1","facts":{}}',
+        '{"schema":"torchrig.doctor/1","facts":{"torch":null,"driver":null}}',
+    ],
+)
+def test_a_torchrig_json_with_nothing_in_it_is_refused_in_one_sentence_not_called_healthy(text: str) -> None:
+    with pytest.raises(UserError, match="facts` are empty"):
+        parse_report(text)
+
+
+def test_a_section_written_as_null_is_unknown_not_an_internal_error() -> None:
+    from torchrig.doctor.checks import run_checks
+
+    facts = parse_report('{"schema":"torchrig.doctor/1","facts":{"torch":null,"driver":{"userspace":"535.54.03"}}}')
+    assert facts.torch.version is None and facts.driver.userspace == "535.54.03"
+    assert all(f.code != "doctor.check-failed" for f in run_checks(facts))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -39,6 +40,22 @@ class Runner(Protocol):
         env: Mapping[str, str] | None = None,
         input: str | None = None,
     ) -> Completed: ...
+
+
+# Every child running now, by pid (each leads its own process group). The runner waits for a child in
+# whatever thread called it (a doctor probe runs in a daemon thread), so Ctrl-C or SIGTERM in the main
+# thread cannot reach that wait: the process that is ending calls kill_running() to end them all.
+_RUNNING: dict[int, subprocess.Popen[str]] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+def kill_running() -> int:
+    """SIGKILL the process group of every child a runner started and is still waiting for; how many."""
+    with _RUNNING_LOCK:
+        procs = list(_RUNNING.values())
+    for proc in procs:
+        _kill_tree(proc)
+    return len(procs)
 
 
 class SubprocessRunner:
@@ -71,6 +88,8 @@ class SubprocessRunner:
             return Completed(args, None, error=f"not executable: {exc.strerror}")
         except OSError as exc:
             return Completed(args, None, error=f"{type(exc).__name__}: {exc}")
+        with _RUNNING_LOCK:
+            _RUNNING[proc.pid] = proc
         try:
             stdout, stderr = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -81,6 +100,9 @@ class SubprocessRunner:
             _kill_tree(proc)
             _drain(proc)
             raise
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.pop(proc.pid, None)
         return Completed(args, proc.returncode, stdout, stderr)
 
 

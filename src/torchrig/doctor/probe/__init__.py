@@ -36,7 +36,7 @@ from torchrig._core.seams.root import Root
 from torchrig._core.seams.runner import Runner, SubprocessRunner
 from torchrig.doctor.facts import DriverFacts, Facts, GpuFacts, SystemFacts, ToolkitFacts, TorchFacts
 
-__all__ = ["Host", "gather"]
+__all__ = ["Host", "ProbeBoard", "gather"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ class Host:
     command_timeout: float = 10.0  # nvidia-smi, nvcc --version
 
     @classmethod
-    def live(cls) -> Host:
-        """This host, as the running interpreter sees it."""
+    def live(cls, timeout: float | None = None) -> Host:
+        """This host, as the running interpreter sees it; ``timeout`` bounds the slowest probe (importing torch)."""
         try:
             cwd = os.getcwd()
         except OSError:  # the working directory was deleted under us
@@ -72,11 +72,37 @@ class Host:
             sys_path=tuple(sys.path),
             prefix=sys.prefix,
             base_prefix=sys.base_prefix,
+            **({"torch_timeout": timeout, "command_timeout": min(10.0, timeout)} if timeout else {}),
         )
 
 
-def gather(host: Host | None = None, *, quick: bool = False) -> Facts:
-    """Run every probe concurrently, each within its deadline, and return what they found."""
+class ProbeBoard:
+    """Which probes are still running, for a status line while the slow ones (importing torch) work."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    def start(self, name: str) -> None:
+        with self._lock:
+            self._running[name] = time.perf_counter()
+
+    def finish(self, name: str) -> None:
+        with self._lock:
+            self._running.pop(name, None)
+
+    def running(self) -> list[str]:
+        """The probes not finished yet, longest-running first."""
+        with self._lock:
+            return sorted(self._running, key=self._running.__getitem__)
+
+
+def gather(host: Host | None = None, *, quick: bool = False, board: ProbeBoard | None = None) -> Facts:
+    """Run every probe concurrently, each within its deadline, and return what they found.
+
+    ``board`` is told which probes start and finish (a caller may show them while it waits).
+    """
     from torchrig.doctor.probe import companions, driver, gpus, pytorch, system, toolkit
 
     host = host or Host.live()
@@ -90,7 +116,7 @@ def gather(host: Host | None = None, *, quick: bool = False) -> Facts:
         "system": (system.probe, 2 * host.command_timeout, SystemFacts),
     }
     started = time.perf_counter()
-    runs = {name: _Run(name, fn, host, quick) for name, (fn, _, _) in probes.items()}
+    runs = {name: _Run(name, fn, host, quick, board) for name, (fn, _, _) in probes.items()}
     for run in runs.values():
         run.thread.start()
 
@@ -130,19 +156,26 @@ def gather(host: Host | None = None, *, quick: bool = False) -> Facts:
 class _Run:
     """One probe on its own daemon thread: its result or its exception, and how long it took."""
 
-    def __init__(self, name: str, fn: Callable[[Host, bool], Any], host: Host, quick: bool) -> None:
+    def __init__(
+        self, name: str, fn: Callable[[Host, bool], Any], host: Host, quick: bool, board: ProbeBoard | None = None
+    ) -> None:
         self.result: Any = None
         self.error: str | None = None
         self.seconds: float | None = None
         self.t0 = time.perf_counter()
-        self._fn, self._machine, self._quick = fn, host, quick
+        self._fn, self._host, self._quick, self._board = fn, host, quick, board
+        self.name = name
         self.thread = threading.Thread(target=self._target, name=f"torchrig-probe-{name}", daemon=True)
 
     def _target(self) -> None:
         self.t0 = time.perf_counter()
+        if self._board is not None:
+            self._board.start(self.name)
         try:
-            self.result = self._fn(self._machine, self._quick)
+            self.result = self._fn(self._host, self._quick)
         except Exception as exc:  # a probe bug must not cost the user the rest of the report
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.seconds = time.perf_counter() - self.t0
+            if self._board is not None:
+                self._board.finish(self.name)

@@ -107,6 +107,11 @@ def _from_json(text: str) -> Facts | None:
         raise UserError(f"the `facts` in the report are malformed ({type(exc).__name__}: {exc}).") from None
     facts.origin = "report"
     facts.report_format = "torchrig-json"
+    if facts.is_empty():
+        raise UserError(
+            "the report's `facts` are empty: nothing is known about that machine, so there is nothing to check; "
+            "give the file `torchrig doctor --json` wrote there."
+        )
     _add_hits(
         facts, _error_text(facts)
     )  # errors the other machine recorded may carry signatures its version did not know
