@@ -15,7 +15,7 @@ from torchrig.doctor.facts import Facts
 def fake_gather(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     calls: list[bool] = []
 
-    def gather(*, quick: bool = False) -> Facts:
+    def gather(host: object = None, *, quick: bool = False, board: object = None) -> Facts:
         calls.append(quick)
         return Facts(origin="live", report_format="early")
 
@@ -30,7 +30,7 @@ def test_a_live_doctor_starts_its_probes_early_and_hands_them_over_once(
 ) -> None:
     early.start_if_doctor(argv)
     pending = early.take()
-    assert pending is not None and pending.result(timeout=10).report_format == "early"
+    assert pending is not None and pending[0].result(timeout=10).report_format == "early"
     assert fake_gather == [False]
     assert early.take() is None
 

@@ -10,9 +10,16 @@ import sys
 
 
 def main() -> None:
-    from torchrig.cli import early
+    try:
+        from torchrig.cli import early
 
-    early.start_if_doctor(sys.argv[1:])
-    from torchrig.cli.main import main as run
+        early.start_if_doctor(sys.argv[1:])
+        from torchrig.cli.main import main as run
 
-    run()
+        run()
+    except KeyboardInterrupt:
+        # Ctrl-C before typer took over (it turns later ones into 130 itself): no traceback, the shell's code
+        from torchrig._core.seams.runner import kill_running
+
+        kill_running()
+        sys.exit(130)
