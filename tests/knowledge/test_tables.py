@@ -26,7 +26,7 @@ def cc_tuple(cc: str) -> tuple[int, int]:
     return (int(text.split(".")[0]), int(text.split(".")[1])) if "." in text else (int(text[:-1]), int(text[-1]))
 
 
-TABLES = ("torch_builds", "drivers", "cuda_toolkits", "gpus", "extensions", "signatures")
+TABLES = ("torch_builds", "drivers", "cuda_toolkits", "gpus", "extensions", "signatures", "xid")
 CC = re.compile(r"^\d{1,2}\.\d$")
 
 
