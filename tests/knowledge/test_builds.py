@@ -66,7 +66,9 @@ V100, A100, GTX1080, RTX3090, RTX4090, H100, RTX5090, B200, K80, T4 = (
         # older releases
         ("2.12", R580, (RTX4090,), "3.12", "cu130"),
         ("2.11", R580, (V100,), "3.12", "cu126"),  # 2.11's cu128 and cu129 start at sm_75
-        ("2.11", R570, (RTX5090,), "3.12", "cu129"),  # default cu130 needs 580; cu129 is the newest older one
+        # default cu130 needs 580; cu129's 2.11 list has no source (notes/torch_builds.md), so the newest older
+        # build whose list is known: cu128 (12.8.1: 7.5..12.0, pytorch#172352)
+        ("2.11", R570, (RTX5090,), "3.12", "cu128"),
         ("2.10", R580, (V100,), "3.12", "cu128"),  # 2.8-2.10 put sm_70 back into cu128
         ("2.9", R535, (H100,), "3.12", "cu128"),
         ("2.8", R580, (RTX3090,), "3.9", "cu128"),
@@ -77,10 +79,10 @@ V100, A100, GTX1080, RTX3090, RTX4090, H100, RTX5090, B200, K80, T4 = (
         ("2.7", R580, (RTX3090,), "3.12", "cu126"),
         ("2.6", R535, (A100,), "3.12", "cu124"),
         ("2.6", R470, (A100,), "3.12", "cu118"),
-        ("2.5", R535, (RTX3090,), "3.12", "cu121"),
+        ("2.5", R535, (RTX3090,), "3.12", "cu124"),  # PyPI's 2.5 wheels are cu124 (nvidia-cuda-runtime-cu12==12.4.127)
         ("2.0", R470, (K80,), "3.10", "cu117"),  # the last builds with Kepler
         ("2.1", R470, (A100,), "3.10", "cu118"),  # the default cu121 needs CUDA 12, so the driver decides
-        ("2.1", R470, (K80,), "3.10", None),  # sm_37 left cu118 after 2.0
+        ("2.1", R470, (K80,), "3.10", "cu118"),  # builder release/2.1..2.5 kept 3.7 in the cu118 wheels
         # no GPU: the cpu build, whatever the driver
         ("2.13", None, (), "3.12", "cpu"),
         ("2.13", R580, (), "3.12", "cpu"),
@@ -292,7 +294,7 @@ def test_sweep_the_chosen_build_fits_and_nothing_preferred_was_passed_over() -> 
         cuda = {v: Version(k.variant_cuda(v) or "0") for v in rel.variants}
         need = {v: k.min_driver(k.variant_cuda(v) or "") for v in rel.variants}
         covers = {(v, c): k.build_covers(k.arch_list(rel.minor, v) or [], c) for v in rel.variants for c in CAPS}
-        default_cuda = cuda[rel.default]
+        default_cuda = cuda[rel.default] if rel.default else max(cuda.values())
         for driver, ccs in itertools.product(DRIVERS, [*((c,) for c in CAPS), *itertools.combinations(CAPS, 2)]):
             result = plan(Target(driver=driver, capabilities=ccs), torch=rel.minor, python=python)
             have = Version(driver)

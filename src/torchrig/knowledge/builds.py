@@ -307,8 +307,11 @@ def plan(
 
 @functools.cache
 def preference(release: k.TorchRelease) -> tuple[str, ...]:
-    """The release's variants in order of preference: default, older ones newest first, then newer ones."""
-    default = _cuda(release.default)
+    """The release's variants in order of preference: default, older ones newest first, then newer ones.
+
+    A release with no PyPI wheel (0.4) has no default: its variants go newest first.
+    """
+    default = _cuda(release.default) if release.default else max(map(_cuda, release.variants))
     older = sorted((v for v in release.variants if _cuda(v) <= default), key=_cuda, reverse=True)
     newer = sorted((v for v in release.variants if _cuda(v) > default), key=_cuda)
     return tuple(older + newer)
@@ -316,10 +319,11 @@ def preference(release: k.TorchRelease) -> tuple[str, ...]:
 
 def why_not(release: k.TorchRelease, variant: str, target: Target, torch: str | None = None) -> str:
     """Why ``variant`` cannot run on ``target`` ("" when it can); ``torch`` is an exact version, if one was asked."""
-    first = dict(release.since).get(variant)
-    if torch is not None and torch.count(".") == 2 and first and Version(torch) < Version(first):
-        return f"torch {torch} has no {variant} build (it came with {first})"
-    if target.platform == "windows" and variant in release.linux_only:
+    if torch is not None and not release.ships(variant, torch):
+        first, final = dict(release.since).get(variant), dict(release.last).get(variant)
+        when = f"it came with {first}" if first and Version(torch) < Version(first) else f"the last was {final}"
+        return f"torch {torch} has no {variant} build ({when})"
+    if target.platform == "windows" and variant not in release.on_windows():
         return f"torch {release.minor} has no Windows wheels for {variant}"
     if target.driver is not None:
         cuda = k.variant_cuda(variant) or ""
@@ -331,12 +335,19 @@ def why_not(release: k.TorchRelease, variant: str, target: Target, torch: str | 
 
 
 def _arch_gap(release: k.TorchRelease, variant: str, target: Target) -> str:
-    archs = k.arch_list(release.minor, variant) or []
-    missing = [cc for cc in dict.fromkeys(target.capabilities) if not k.build_covers(archs, cc)]
+    """Why ``variant`` lacks kernels for a GPU here ("" when it has them for all); a build is only chosen on a known list."""
+    verdicts = {cc: k.coverage(release.minor, variant, cc) for cc in dict.fromkeys(target.capabilities)}
+    missing = [cc for cc, cov in verdicts.items() if cov.covered is not True]
     if not missing:
         return ""
     names = {cc: n for n, cc in zip(target._names(), target.capabilities, strict=True) if n}
     which = ", ".join(f"{cc} ({names[cc]})" if cc in names else cc for cc in missing)
+    archs = k.arch_list(release.minor, variant)
+    if archs is None:
+        unknown = next(verdicts[cc] for cc in missing)
+        if unknown.covered is False:  # its CUDA toolkit rules it out
+            return f"has no kernels for compute capability {which}: {unknown.why}"
+        return f"may lack kernels for compute capability {which}: which architectures torch {release.minor} {variant} is compiled for is not known"
     sm = ", ".join(a.removeprefix("sm_") for a in archs if a.startswith("sm_"))
     return f"has no kernels for compute capability {which}: torch {release.minor} {variant} is compiled for sm {sm}"
 
@@ -463,7 +474,7 @@ def _what_would_fit(target: Target, release: k.TorchRelease, python: str, torch:
         out.append(Suggestion(text, torch=release.minor, variant=best, driver=show_driver(need)))
     elif not arch_ok and len(set(target.capabilities)) > 1:
         groups = {
-            cc: next((v for v in preference(release) if k.build_covers(k.arch_list(release.minor, v) or [], cc)), None)
+            cc: next((v for v in preference(release) if k.coverage(release.minor, v, cc).covered), None)
             for cc in dict.fromkeys(target.capabilities)
         }
         if all(groups.values()):

@@ -57,16 +57,19 @@ def paired_build(
     """``release`` as a :class:`Build`, exact where the installed torch is of that release.
 
     Since torch 2.1 a torchvision (and, through 2.10, torchaudio) patch release pairs with the torch
-    patch release of the same number (torchvision 0.27.1 needs torch 2.12.1).
+    patch release of the same number (torchvision 0.27.1 needs torch 2.12.1); before, the tables pin
+    the pairs whose minor alone is ambiguous (torch 1.7.1: torchvision 0.8.2).
     """
     v = parse_version(installed) if installed else None
     same = v is not None and f"{v.major}.{v.minor}" == release.minor
     paired = Version(release.minor) >= Version("2.1")
     torch = v.base_version if same and v is not None else f"{release.minor}.*"
     patch = str(v.micro) if same and v is not None and paired else "*"
-    vision = f"{release.torchvision}.{patch}" if release.torchvision else None
-    audio = None
-    if release.torchaudio:
+    vision_pin = dict(release.torchvision_pins).get(torch)
+    audio_pin = dict(release.torchaudio_pins).get(torch)
+    vision = vision_pin or (f"{release.torchvision}.{patch}" if release.torchvision else None)
+    audio = audio_pin
+    if audio is None and release.torchaudio:
         audio = f"{release.torchaudio}.{patch}" if release.torchaudio == release.minor else f"{release.torchaudio}.*"
     return Build(torch, variant, vision, audio, cuda_floor)
 

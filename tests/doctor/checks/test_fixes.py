@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from check_facts import PY, RTX4090, RTX5090, V100, linux_gpu_box, mac, pkg
+from packaging.version import Version
 
 from torchrig.doctor.checks import CheckContext, fixes
 
@@ -50,6 +51,29 @@ def test_a_mirror_base_with_a_trailing_slash_gives_a_clean_index_url() -> None:
 def test_r580_is_recommended_for_every_cuda_up_to_13() -> None:
     assert fixes.driver_branch("11.8") == 580
     assert fixes.driver_branch("13.2") == 580
+
+
+def test_the_recommended_branch_never_passes_a_gpus_last_branch() -> None:
+    assert fixes.driver_branch("11.8", ccs=["3.7"]) == 470  # a K80: Kepler ends with R470
+    assert fixes.driver_branch("12.6", ccs=["6.1"]) == 580  # Pascal ends with R580: never R590+
+    assert fixes.driver_branch("12.4", ccs=["3.7"]) is None  # CUDA 12 needs R525+: no branch does both
+
+
+def test_a_k80_under_a_cu118_build_on_an_old_driver_is_told_to_install_470_not_580() -> None:
+    from torchrig.doctor.checks import driver_too_old
+
+    facts = linux_gpu_box(("Tesla K80", "3.7", "0x102d"), driver="440.33.01", torch="2.0.1+cu118", cuda="11.8")
+    facts.torch.cuda_available = False
+    [finding] = driver_too_old.driver_runs_torch_build(facts, CheckContext())
+    assert "sudo apt-get update && sudo apt-get install -y nvidia-driver-470" in finding.fix
+    assert not any("nvidia-driver-580" in line for line in finding.fix)
+
+
+def test_a_maxwell_gpu_whose_build_needs_a_newer_branch_than_r580_is_told_none_supports_it() -> None:
+    facts = linux_gpu_box(("NVIDIA GeForce GTX 980", "5.2", "0x13c0"), driver="570.124.06")
+    # a build needing R590 (a CUDA 13.1 toolkit's own driver, without minor-version compatibility)
+    [line] = fixes.driver_install(facts, Version("590.44.01"), fixes.driver_branch("13.1", ccs=["5.2"]))
+    assert line.startswith("No driver that runs this build supports a Maxwell GPU (compute capability 5.2): R580")
 
 
 def test_commands_for_someone_elses_report_name_no_local_paths() -> None:

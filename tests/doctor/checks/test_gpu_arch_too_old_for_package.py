@@ -46,11 +46,38 @@ def test_vllm_needs_volta_so_a_gtx_1080_cannot_run_it() -> None:
 
 
 def test_bitsandbytes_0_48_dropped_maxwell_and_0_47_still_runs_there() -> None:
-    facts = linux_gpu_box(GTX980, companions=[pkg("bitsandbytes", "0.48.2")])
+    # a cu126 torch (sm_50 and up): bitsandbytes loads its CUDA 12.6 library, built for sm_60+ from 0.48
+    maxwell = {"torch": "2.8.0+cu126", "cuda": "12.6"}
+    facts = linux_gpu_box(GTX980, **maxwell, companions=[pkg("bitsandbytes", "0.48.2")])
     [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
     assert finding.fix[0] == f"{PY} -m pip install 'bitsandbytes<0.48'   # runs on compute capability 5.0+"
-    older = linux_gpu_box(GTX980, companions=[pkg("bitsandbytes", "0.47.0")])
+    older = linux_gpu_box(GTX980, **maxwell, companions=[pkg("bitsandbytes", "0.47.0")])
     assert gpu_arch_too_old_for_package.extensions_run_on_every_gpu(older, CTX) == []
+
+
+def test_which_bitsandbytes_library_loads_depends_on_torchs_cuda() -> None:
+    # build-cuda.sh per CUDA version: sm_50/60 only below CUDA 12.8, sm_75+ from CUDA 13
+    assert [extensions.need_of("bitsandbytes", "0.48.2", cuda=c).min_cc for c in ("12.6", "12.8", "13.0")] == [
+        "6.0",
+        "7.0",
+        "7.5",
+    ]
+    assert extensions.need_of("bitsandbytes", "0.48.2").min_cc == "6.0"  # CUDA unknown: what holds for all
+    facts = linux_gpu_box(GTX1080, companions=[pkg("bitsandbytes", "0.48.2")])  # torch 2.13 cu130
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.evidence["needs"] == "compute capability >= 7.5"
+    assert not any("bitsandbytes<0.48" in line for line in finding.fix)  # 0.47 has no CUDA 13 build for Pascal
+
+
+def test_a_feature_has_its_own_row_and_each_package_its_own_too_old_message() -> None:
+    assert extensions.need_of("transformer-engine", "2.1.0").min_cc == "8.0"
+    assert extensions.need_of("transformer-engine", "2.1.0", feature="FP8").min_cc == "8.9"
+    line = "AssertionError: Device compute capability 8.9 or higher required for FP8 execution."
+    assert [(n.package, n.feature, n.min_cc) for n in extensions.message_in(line)] == [
+        ("transformer-engine", "FP8", "8.9")
+    ]
+    assert all(rows and all(r.message == text for r in rows) for text, rows in extensions.messages().items())
+    assert extensions.message_in("RuntimeError: CUDA error: out of memory") == ()
 
 
 def test_an_h100_runs_every_extension_in_the_table() -> None:
@@ -94,3 +121,12 @@ def test_a_gpu_named_in_a_report_gets_its_capability_from_the_model_table() -> N
     facts.companions = [pkg("flash-attn", "2.6.0.post1")]
     [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
     assert finding.title.endswith("but GPU0 Tesla V100S-PCIE-32GB (compute capability 7.0) has less")
+
+
+def test_triton_installed_with_torch_on_a_turing_gpu_is_not_a_fault() -> None:
+    # Triton 3.3+ supports cc 8.0+, but it comes with torch and only torch.compile uses it
+    facts = linux_gpu_box(T4, companions=[pkg("triton", "3.5.0"), pkg("flash-attn", "2.8.3")])
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.title.startswith("flash-attn 2.8.3")
+    assert not any("triton" in line for line in finding.fix)
+    assert extensions.need_of("triton", "3.5.0").min_cc == "8.0"  # the fact stays in the table

@@ -11,6 +11,7 @@ from check_facts import (
     H100,
     ORIN,
     PY,
+    RTX3090,
     RTX4090,
     RTX5090,
     V100,
@@ -136,3 +137,53 @@ def test_no_kernel_image_while_torch_covers_the_gpu_blames_a_compiled_extension(
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert finding.title == "A compiled CUDA extension has no kernels for compute capability 8.9"
     assert finding.fix[0].startswith(f"TORCH_CUDA_ARCH_LIST=8.9 {PY} -m pip install --no-build-isolation")
+
+
+# --- builds whose architectures the tables do not list: the CUDA toolkit's rule ---------------
+
+GTX680 = ("NVIDIA GeForce GTX 680", "3.0", "0x1180")
+
+
+def test_a_build_without_a_table_row_cannot_run_on_a_gpu_older_than_its_toolkit() -> None:
+    # torch 1.10 had cu113 wheels that the tables do not list; CUDA 11.3's nvcc has nothing below sm_35
+    facts = linux_gpu_box(GTX680, driver="470.82.01", torch="1.10.2+cu113", cuda="11.3", arch=[], python="3.9.18")
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.severity is Severity.ERROR
+    assert finding.title == "torch 1.10.2+cu113 has no kernels for GPU0 NVIDIA GeForce GTX 680 (compute capability 3.0)"
+    assert finding.evidence["GPU0"] == (
+        "CUDA 11.3 compiles for compute capability 3.5 to 8.6: no build made with it runs on 3.0"
+    )
+
+
+def test_a_gpu_newer_than_the_build_toolkit_is_a_warning_that_names_ptx() -> None:
+    # an H100 (9.0) under a CUDA 11.3 build: nvcc 11.3 stops at sm_86, so only PTX could run there
+    facts = linux_gpu_box(H100, driver="535.104.05", torch="1.10.2+cu113", cuda="11.3", arch=[], python="3.9.18")
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.severity is Severity.WARNING
+    assert finding.title.startswith("torch 1.10.2+cu113 probably has no kernels for GPU0 NVIDIA H100")
+    assert "only through PTX" in finding.evidence["GPU0"]
+    # its own arch list, once torch is imported, settles it
+    listed = linux_gpu_box(H100, torch="1.10.2+cu113", cuda="11.3", arch=["sm_80", "sm_86", "compute_86"])
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(listed, CTX) == []
+
+
+def test_a_gpu_the_toolkit_can_target_gives_no_finding_when_the_list_is_unknown() -> None:
+    facts = linux_gpu_box(RTX3090, driver="470.82.01", torch="1.10.2+cu113", cuda="11.3", arch=[], python="3.9.18")
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
+
+
+def test_a_nightly_is_judged_by_its_releases_list_but_only_as_a_warning() -> None:
+    nightly = {"torch": "2.8.0.dev20250501+cu128", "cuda": "12.8", "arch": []}
+    facts = linux_gpu_box(GTX1080, driver="570.124.06", **nightly)
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
+    assert finding.severity is Severity.WARNING and "nightly" in finding.evidence["GPU0"]
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(linux_gpu_box(RTX5090, **nightly), CTX) == []
+
+
+def test_an_aarch64_box_is_judged_by_the_aarch64_wheels() -> None:
+    # torch 2.9's aarch64 cu126 wheels carry sm_80 and sm_90 only (pytorch#163764); x86_64's carry sm_50..sm_90
+    arm = linux_gpu_box(GTX1080, torch="2.9.1+cu126", cuda="12.6", arch=[], machine="aarch64")
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(arm, CTX)
+    assert finding.evidence["compiled for"] == "sm_80 sm_90"
+    x86 = linux_gpu_box(GTX1080, torch="2.9.1+cu126", cuda="12.6", arch=[])
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(x86, CTX) == []

@@ -55,7 +55,10 @@ def test_libcuda_missing_on_a_machine_without_a_gpu_installs_the_cpu_build() -> 
     facts.torch.import_ok = False
     facts.torch.import_error = "OSError: libcuda.so.1: cannot open shared object file: No such file or directory"
     [finding] = torch_import_failed.torch_imports(facts, CTX)
-    # torch 1.13 has no wheels for Python 3.11, so the newest release that does is suggested.
+    # torch 1.13.1 has cp311 wheels on PyPI (the earlier table said Python <= 3.10): its own cpu build.
+    assert finding.fix[-1] == f"{PY} -m pip install torch==1.13.1 --index-url https://download.pytorch.org/whl/cpu"
+    facts.system.python_version = "3.12.3"  # no 1.13 wheels for 3.12: the newest release that has them
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
     assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cpu"
 
 

@@ -58,7 +58,7 @@ def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list
     need = knowledge.min_driver(cuda, windows=queries.uses_windows_driver(facts)) if cuda else None
     if cuda and need is not None:
         fix.append(f"# the lasting fix: a driver that supports CUDA {cuda} natively, no compat libraries needed:")
-        fix += fixes.driver_install(facts, need, fixes.driver_branch(cuda))
+        fix += fixes.driver_install(facts, need, fixes.driver_branch(cuda, ccs=queries.capabilities(facts)))
     if not fix:
         fix.append(
             "Remove the cuda-compat libraries from the library path (LD_LIBRARY_PATH, /etc/ld.so.conf.d) and upgrade the driver"

@@ -26,7 +26,7 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if facts.driver.kernel_module or facts.driver.userspace or facts.gpus.devices:
         return []
     cuda = queries.torch_cuda(facts)
-    branch = fixes.driver_branch(cuda) if cuda else fixes.RECOMMENDED_BRANCH
+    branch = fixes.driver_branch(cuda, ccs=queries.capabilities(facts))
     minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
     evidence: dict[str, object] = {}
     if bus:

@@ -72,13 +72,14 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if need is not None:
         evidence["minimum driver for that build"] = f"{need} (minor-version compatibility)"
     evidence.update(evidence_of(hits))
-    branch = fixes.driver_branch(cuda, windows=windows) if cuda else None
+    branch = fixes.driver_branch(cuda, windows=windows, ccs=queries.capabilities(facts)) if cuda else None
     fix: list[str] = []
     if need is not None:
         fix += fixes.driver_install(facts, need, branch)
     else:
         fix.append(
-            "Update the NVIDIA driver to the newest branch for your GPU (580 or later runs every current PyTorch build)"
+            "Update the NVIDIA driver to the newest branch for your GPU "
+            f"({knowledge.newest_compat_branch()} or later runs every current PyTorch build)"
         )
     # a log may give only the CUDA version the driver supports ("found version 11040"); a release the
     # tables do not know (8.0, newer than 13.2) gives no driver to plan with

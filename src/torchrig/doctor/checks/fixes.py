@@ -9,6 +9,7 @@ know: which installer torch came from, which interpreter runs it, which conda pr
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 
 from packaging.version import Version
 
@@ -101,31 +102,27 @@ def _driver_note(facts: Facts, build: Build) -> tuple[str, ...]:
     return (f"# {build.variant} needs NVIDIA driver {builds.show_driver(need)} or newer ({where})",)
 
 
-# R580 is a long-term support branch and the last to support Maxwell, Pascal and Volta (CUDA 12.9
-# release notes); it runs every CUDA 13.x build through minor-version compatibility.
-RECOMMENDED_BRANCH = 580
+def driver_branch(cuda: str | None, *, windows: bool = False, ccs: Sequence[str] = ()) -> int | None:
+    """The driver branch to install for a CUDA release (or any, for None) on GPUs of capabilities ``ccs``.
 
-
-def driver_branch(cuda: str, *, windows: bool = False) -> int | None:
-    """The driver branch to install for a CUDA release: R580, unless the release needs a newer one."""
-    need = knowledge.min_driver(cuda, windows=windows)
-    if need is None:
-        return None
-    return max(RECOMMENDED_BRANCH, need.major)
-
-
-# R470 is the last driver branch that supports Kepler (compute capability 3.x): NVIDIA's Kepler support notice.
-LAST_KEPLER_BRANCH = 470
+    Knowledge's rule (:func:`torchrig.knowledge.recommended_branch`): the newest CUDA major's
+    compatibility branch (R580), or the release's own minimum where newer, never past the last branch
+    of a GPU here (Kepler: R470; Maxwell, Pascal, Volta: R580). None when no branch does both.
+    """
+    return knowledge.recommended_branch(cuda, windows=windows, ccs=ccs)
 
 
 def driver_install(facts: Facts, minimum: Version, branch: int | None) -> tuple[str, ...]:
     """How to get a driver at ``minimum`` or newer on this machine (WSL: the Windows driver; containers: the host)."""
-    kepler = [cc for cc in queries.capabilities(facts) if cc.split(".")[0].isdigit() and int(cc.split(".")[0]) < 5]
-    if kepler and minimum.major > LAST_KEPLER_BRANCH:
+    ended = knowledge.oldest_last_branch(queries.capabilities(facts))
+    if ended and minimum.major > ended[0]:
+        last, cc = ended
+        arch = knowledge.architecture_of(cc)
+        family = arch.name if arch else f"compute capability {cc}"
         return (
-            f"No driver that runs this build supports a Kepler GPU (compute capability {kepler[0]}): "
-            f"R{LAST_KEPLER_BRANCH} is the last branch for Kepler. Keep a {LAST_KEPLER_BRANCH} driver and use a "
-            "PyTorch build it runs, or move to a newer GPU.",
+            f"No driver that runs this build supports a {family} GPU (compute capability {cc}): "
+            f"R{last} is the last branch for {family}. Keep a {last} driver and use a PyTorch build it runs, "
+            "or move to a newer GPU.",
         )
     want = f"{minimum} or newer" + (f" (the {branch} branch is recommended)" if branch else "")
     if queries.uses_windows_driver(facts):

@@ -17,10 +17,11 @@ CODE = "gpu.arch-too-old-for-package"
 def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Each installed extension's minimum compute capability (knowledge/extensions.toml) must be met by every GPU."""
     gpus = [g for g in queries.gpus(facts) if g.capability]
+    cuda = queries.torch_cuda(facts)  # extensions built against torch carry its CUDA; some rows depend on it
     findings = []
     for pkg in facts.companions:
-        need = extensions.need_of(pkg.name, pkg.version)
-        if need is None:
+        need = extensions.need_of(pkg.name, pkg.version, cuda=cuda)
+        if need is None or need.on_use:  # triton: installed with torch, it matters only under torch.compile
             continue
         low = [g for g in gpus if extensions.cc_below(g.capability or "", need.min_cc)]
         if not low:
@@ -66,7 +67,12 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
 
 def _from_log(facts: Facts, hits: list[SignatureHit]) -> Finding:
     """A log shows an extension rejecting the GPU ("FlashAttention only supports Ampere GPUs or newer")."""
-    known = [(pkg, need) for pkg in facts.companions if (need := extensions.need_of(pkg.name, pkg.version))]
+    cuda = queries.torch_cuda(facts)
+    known = [
+        (pkg, need)
+        for pkg in facts.companions
+        if (need := extensions.need_of(pkg.name, pkg.version, cuda=cuda)) and not need.on_use
+    ]
     py = queries.python_command(facts)
     fix: list[str] = []
     for pkg, need in known:

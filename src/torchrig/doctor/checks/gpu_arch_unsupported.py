@@ -18,17 +18,28 @@ _JETSON_DOCS = "https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-
 
 
 def _build_archs(facts: Facts) -> list[str]:
-    """The architectures torch reports, else the ones torchrig's tables list for its release and variant (x86_64)."""
+    """The architectures torch reports, else the ones torchrig's tables list for its release and variant."""
     if facts.torch.hip:
         return []  # ROCm builds list gfx targets; NVIDIA capabilities do not apply
     if facts.torch.arch_list:
-        return [a for a in facts.torch.arch_list if re.fullmatch(r"(sm|compute)_\d+a?", a)]
+        return [a for a in facts.torch.arch_list if re.fullmatch(r"(sm|compute)_\d+[af]?", a)]
     variant = queries.torch_variant(facts)
     if not facts.torch.version or not variant or not variant.startswith("cu"):
         return []
-    if (facts.system.machine or "x86_64") not in ("x86_64", "AMD64"):
-        return []  # the tables hold x86_64 arch lists; aarch64 wheels differ
-    return knowledge.arch_list(facts.torch.version, variant) or []
+    return knowledge.arch_list(facts.torch.version, variant, knowledge.wheel_platform(facts.system.machine)) or []
+
+
+def _coverage(facts: Facts, cc: str) -> knowledge.Coverage | None:
+    """Whether torch's build runs on capability ``cc``: by its own arch list, else knowledge's tables and toolkit rule."""
+    if facts.torch.hip:
+        return None
+    if facts.torch.arch_list:
+        archs = _build_archs(facts)
+        return knowledge.Coverage(knowledge.build_covers(archs, cc), "torch.cuda.get_arch_list()", tuple(archs))
+    variant = queries.torch_variant(facts)
+    if not facts.torch.version or not variant or not variant.startswith("cu"):
+        return None
+    return knowledge.coverage(facts.torch.version, variant, cc, knowledge.wheel_platform(facts.system.machine))
 
 
 def _capabilities_in(excerpts: list[str]) -> list[str]:
@@ -44,15 +55,16 @@ def _capabilities_in(excerpts: list[str]) -> list[str]:
 def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Every GPU's compute capability must be covered by the build's arch list (SASS of the same major, or PTX)."""
     hits = hits_for(facts, CODE)
-    archs = _build_archs(facts)
-    uncovered = [
-        g for g in queries.gpus(facts) if g.capability and archs and not knowledge.build_covers(archs, g.capability)
-    ]
-    if not uncovered and not hits:
+    verdicts = {g: _coverage(facts, g.capability) for g in queries.gpus(facts) if g.capability}
+    uncovered = [g for g, cov in verdicts.items() if cov is not None and cov.covered is False]
+    doubtful = [g for g, cov in verdicts.items() if cov is not None and cov.covered is None and cov.doubtful]
+    if not uncovered and not doubtful and not hits:
         return []
+    archs = _build_archs(facts)
     ccs = list(dict.fromkeys(queries.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
-    if not uncovered and archs and ccs and all(knowledge.build_covers(archs, cc) for cc in ccs):
+    if not uncovered and not doubtful and archs and ccs and all(knowledge.build_covers(archs, cc) for cc in ccs):
         return [_extension_without_kernels(facts, ccs, hits)]
+    certain = bool(uncovered or hits)
     evidence: dict[str, object] = {}
     if facts.torch.version:
         evidence["torch"] = facts.torch.version
@@ -60,6 +72,10 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
         evidence["compiled for"] = " ".join(archs)
     if uncovered:
         evidence["GPUs without kernels"] = ", ".join(g.label for g in uncovered)
+    for gpu in [*([] if archs else uncovered), *doubtful]:  # where no list settles it, the tables' reasoning
+        cov = verdicts[gpu]
+        if cov is not None:
+            evidence[f"GPU{gpu.index}"] = cov.why
     for smoke in facts.torch.smoke:
         if smoke.error and "kernel image" in smoke.error:
             evidence[f"GPU{smoke.device} smoke test"] = smoke.error.strip()
@@ -87,6 +103,20 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
             "Install the PyTorch CUDA variant whose torch.cuda.get_arch_list() covers this GPU's sm_XY "
             "(run torchrig doctor on that machine to get the exact command)"
         )
+    if not certain:
+        names = ", ".join(g.label for g in doubtful)
+        return [
+            Finding(
+                code=CODE,
+                severity=Severity.WARNING,
+                title=f"{_subject(facts)} probably has no kernels for {names}",
+                detail="torchrig's tables do not list this build's architectures with certainty; what they and its "
+                "CUDA toolkit say leaves only PTX, which it may not ship. If CUDA operations fail with "
+                '"no kernel image is available for execution on the device", this is why.',
+                evidence=evidence,
+                fix=tuple(fix),
+            )
+        ]
     names = (
         ", ".join(g.label for g in uncovered)
         if uncovered

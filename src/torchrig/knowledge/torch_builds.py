@@ -1,0 +1,317 @@
+"""PyTorch releases 0.4 to 2.13 (``torch_builds.toml``): their wheel variants, compiled architectures and companions.
+
+>>> rel = release("2.8.0.dev20250501+cu128")  # a nightly maps to its minor
+>>> rel.minor, rel.default, variant_of("2.8.0.dev20250501+cu128")
+('2.8', 'cu128', 'cu128')
+>>> arch_list("2.5.1", "cu118")
+['sm_37', 'sm_50', 'sm_60', 'sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90']
+>>> coverage("1.10.2+cu113", "cu113", "3.0").covered  # no row, but CUDA 11.3 cannot target Kepler 3.0
+False
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.version import Version
+
+from torchrig.knowledge._tables import cc_tuple, load, minor_of, parse_version
+from torchrig.knowledge.archs import build_covers
+from torchrig.knowledge.toolkits import build_may_cover, possible_archs
+
+PLATFORMS = ("linux-x86_64", "linux-aarch64")  # the platforms [[arch]] rows are given for
+
+
+def _pairs(table: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((table or {}).items()))
+
+
+@dataclass(frozen=True)
+class TorchRelease:
+    """One minor release: a ``[release."X.Y"]`` row."""
+
+    minor: str  # "2.13"
+    variants: tuple[str, ...]  # CUDA wheel variants for Linux x86_64: ("cu126", "cu129", "cu130", "cu132")
+    default: str | None  # the variant PyPI serves by default on Linux x86_64 (0.4: none, no PyPI wheel)
+    python_min: str
+    python_max: str
+    torchvision: str | None
+    torchaudio: str | None
+    linux_only: tuple[str, ...] = ()  # variants with no Windows wheels
+    since: tuple[tuple[str, str], ...] = ()  # (variant, first patch release that has it), e.g. ("cu129", "2.12.1")
+    last: tuple[tuple[str, str], ...] = ()  # (variant, last patch release that has it), e.g. ("cu80", "1.0.0")
+    windows_variants: tuple[str, ...] | None = None  # where Windows is known to differ from `variants`
+    rocm: tuple[str, ...] = ()  # ROCm wheel variants (Linux x86_64): ("rocm7.1", "rocm7.2")
+    aarch64: tuple[str, ...] = ()  # CUDA variants of the Linux aarch64 (sbsa) wheels
+    aarch64_since: tuple[tuple[str, str], ...] = ()
+    aarch64_default: str | None = None  # the CUDA variant PyPI's Linux aarch64 wheel pulls (2.11+)
+    macos: tuple[str, ...] = ()  # CPU architectures with macOS wheels on PyPI: ("arm64",)
+    python_since: tuple[tuple[str, str], ...] = ()  # (Python, first patch release with wheels for it)
+    torchvision_pins: tuple[tuple[str, str], ...] = ()  # (torch patch, torchvision) where the minor is ambiguous
+    torchaudio_pins: tuple[tuple[str, str], ...] = ()
+    torchaudio_forward_compatible: bool = False  # torchaudio 2.11 supports this and every later torch
+    released: str | None = None  # "2026-07", the month of X.Y.0
+    branch_cut: str | None = None  # "2026-06-10", approximately: nightlies moved past X.Y then
+
+    def supports_python(self, python: str) -> bool:
+        v = parse_version(python)
+        if v is None:
+            return False
+        short = Version(f"{v.major}.{v.minor}")
+        return Version(self.python_min) <= short <= Version(self.python_max)
+
+    def on_windows(self) -> tuple[str, ...]:
+        """The CUDA variants with Windows wheels (where unknown: those not marked Linux-only)."""
+        if self.windows_variants is not None:
+            return self.windows_variants
+        return tuple(v for v in self.variants if v not in self.linux_only)
+
+    def ships(self, variant: str, torch_version: str | None = None) -> bool:
+        """Whether this release has ``variant`` (Linux x86_64), in the exact patch release ``torch_version`` if given."""
+        if variant not in self.variants and variant not in self.rocm:
+            return False
+        v = parse_version(torch_version) if torch_version else None
+        if v is None or torch_version is None or torch_version.count(".") < 2:
+            return True
+        first, final = dict(self.since).get(variant), dict(self.last).get(variant)
+        public = Version(v.base_version)
+        return (first is None or public >= Version(first)) and (final is None or public <= Version(final))
+
+
+def _release(minor: str, row: dict[str, Any]) -> TorchRelease:
+    return TorchRelease(
+        minor=minor,
+        variants=tuple(row["variants"]),
+        default=row.get("default"),
+        python_min=row["python"][0],
+        python_max=row["python"][1],
+        torchvision=row.get("torchvision"),
+        torchaudio=row.get("torchaudio"),
+        linux_only=tuple(row.get("linux_only", ())),
+        since=_pairs(row.get("since")),
+        last=_pairs(row.get("last")),
+        windows_variants=tuple(row["windows_variants"]) if "windows_variants" in row else None,
+        rocm=tuple(row.get("rocm", ())),
+        aarch64=tuple(row.get("aarch64", ())),
+        aarch64_since=_pairs(row.get("aarch64_since")),
+        aarch64_default=row.get("aarch64_default"),
+        macos=tuple(row["macos"].split("+")) if "macos" in row else (),
+        python_since=_pairs(row.get("python_since")),
+        torchvision_pins=_pairs(row.get("torchvision_pins")),
+        torchaudio_pins=_pairs(row.get("torchaudio_pins")),
+        torchaudio_forward_compatible=bool(row.get("torchaudio_forward_compatible", False)),
+        released=row.get("released"),
+        branch_cut=row.get("branch_cut"),
+    )
+
+
+@functools.cache
+def _all_releases() -> tuple[TorchRelease, ...]:
+    out = [_release(minor, row) for minor, row in load("torch_builds")["release"].items()]
+    return tuple(sorted(out, key=lambda r: Version(r.minor), reverse=True))
+
+
+def releases() -> list[TorchRelease]:
+    """Every known torch minor release, newest first."""
+    return list(_all_releases())
+
+
+def release(torch_version: str) -> TorchRelease | None:
+    """The release a torch version belongs to ("2.13.0+cu130", a nightly "2.8.0.dev20250501+cu128"), or None."""
+    key = minor_of(torch_version)
+    return next((r for r in _all_releases() if r.minor == key), None)
+
+
+def is_nightly(torch_version: str) -> bool:
+    """Whether a torch version is a nightly ("2.8.0.dev20250501+cu128") rather than a release (candidate)."""
+    v = parse_version(torch_version)
+    return bool(v is not None and v.is_devrelease)
+
+
+def variant_of(torch_version: str, torch_cuda: str | None = None) -> str | None:
+    """The wheel variant of an installed torch: from its local tag ("+cu130"), else from torch.version.cuda."""
+    v = parse_version(torch_version)
+    if v is not None and v.local:
+        if re.fullmatch(r"rocm[\d.]+", v.local):  # "+rocm6.2.4": the dots are part of the variant
+            return v.local
+        head = v.local.split(".")[0]
+        if re.fullmatch(r"cu\d+|cpu|xpu", head):
+            return head
+    if torch_cuda:
+        parsed = parse_version(torch_cuda)
+        if parsed is not None:
+            return f"cu{parsed.major}{parsed.minor}"
+    return None
+
+
+def variant_cuda(variant: str) -> str | None:
+    """ "cu130" -> "13.0", "cu126" -> "12.6", "cu80" -> "8.0", "cpu" -> None."""
+    match = re.fullmatch(r"cu(\d+)(\d)", variant)
+    return f"{match.group(1)}.{match.group(2)}" if match else None
+
+
+def index_url(variant: str, *, base: str | None = None) -> str:
+    """The PyTorch wheel index for a variant, on download.pytorch.org or a mirror's base."""
+    root = (base or load("torch_builds")["meta"]["index_url"]).rstrip("/")
+    return f"{root}/{variant}"
+
+
+def wheel_platform(machine: str | None) -> str:
+    """The platform whose [[arch]] rows apply on a CPU architecture: "aarch64" -> "linux-aarch64"."""
+    return "linux-aarch64" if (machine or "").lower() in ("aarch64", "arm64") else "linux-x86_64"
+
+
+# --- compiled architectures ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchRow:
+    """One ``[[arch]]`` row: what TORCH_CUDA_ARCH_LIST a variant's wheels were built with, for a range of releases."""
+
+    variant: str
+    platform: str
+    releases: tuple[str, str]  # inclusive range of minors
+    sm: tuple[str, ...]  # "75", "80", ... (empty when unsourced)
+    ptx: str | None  # the one architecture also shipped as PTX
+    ptx_unverified: bool  # whether the released wheels ship PTX is not known
+    unsourced: bool  # no source was found: the list is unknown
+    src: str
+
+    @property
+    def archs(self) -> list[str]:
+        """As torch.cuda.get_arch_list() names them: ["sm_75", ..., "compute_120"]."""
+        return [f"sm_{sm}" for sm in self.sm] + ([f"compute_{self.ptx}"] if self.ptx else [])
+
+
+def _arch_row(row: dict[str, Any]) -> ArchRow:
+    lo, hi = row.get("releases", ["0", "999"])
+    return ArchRow(
+        variant=row["variant"],
+        platform=row.get("platform", "linux-x86_64"),
+        releases=(lo, hi),
+        sm=tuple(row.get("sm", ())),
+        ptx=row.get("ptx"),
+        ptx_unverified=bool(row.get("ptx_unverified", False)),
+        unsourced=bool(row.get("unsourced", False)),
+        src=row.get("src", ""),
+    )
+
+
+@functools.cache
+def _arch_rows() -> tuple[ArchRow, ...]:
+    return tuple(_arch_row(row) for row in load("torch_builds")["arch"])
+
+
+def arch_row(torch_version: str, variant: str, platform: str = "linux-x86_64") -> ArchRow | None:
+    """The [[arch]] row for a build (the first that matches), unsourced ones included."""
+    key = minor_of(torch_version)
+    if key is None:
+        return None
+    for row in _arch_rows():
+        lo, hi = row.releases
+        if row.variant == variant and row.platform == platform and Version(lo) <= Version(key) <= Version(hi):
+            return row
+    return None
+
+
+def arch_list(torch_version: str, variant: str, platform: str = "linux-x86_64") -> list[str] | None:
+    """The compiled architectures of a build, as torch.cuda.get_arch_list() names them ("sm_75", ..., "compute_120").
+
+    None when the tables do not know them (no row, or a row without a source): :func:`coverage`
+    then falls back on what the build's CUDA toolkit makes possible.
+    """
+    row = arch_row(torch_version, variant, platform)
+    return row.archs if row is not None and not row.unsourced else None
+
+
+def rocm_arch_list(torch_version: str, variant: str) -> list[str] | None:
+    """The gfx targets of a ROCm build ("gfx90a", "gfx1100", ...), or None where no source gives them."""
+    key = minor_of(torch_version)
+    if key is None:
+        return None
+    for row in load("torch_builds")["rocm_arch"]:
+        lo, hi = row["releases"]
+        if row["variant"] == variant and Version(lo) <= Version(key) <= Version(hi):
+            return None if row.get("unsourced") else list(row["gfx"])
+    return None
+
+
+# --- does a build run on a GPU -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Whether a build has kernels for a compute capability, how sure that is, and why (one sentence)."""
+
+    covered: bool | None  # True: kernels (SASS, or PTX to JIT); False: certainly none; None: cannot tell
+    why: str
+    archs: tuple[str, ...] = ()  # the build's list, where the tables have it
+    doubtful: bool = False  # with covered None: as far as the tables know it has none, but that is not certain
+
+
+def coverage(torch_version: str, variant: str, cc: str, platform: str = "linux-x86_64") -> Coverage:
+    """Whether torch ``torch_version`` built as ``variant`` runs on compute capability ``cc``.
+
+    The build's [[arch]] row answers where there is one. Where there is none (or its source is
+    missing), the build's CUDA toolkit bounds it (:func:`torchrig.knowledge.toolkits.build_may_cover`):
+    a GPU older than every target the toolkit has cannot run it; one newer than every target can only
+    through PTX. A nightly is judged by its release's row, but only as a likelihood: nightlies ship
+    PTX that release builds strip (pytorch#145792, #188925), and their lists change between nightlies.
+    """
+    row = arch_row(torch_version, variant, platform)
+    minor = minor_of(torch_version) or torch_version
+    name = f"torch {minor} {variant}"
+    if row is not None and not row.unsourced:
+        archs = tuple(row.archs)
+        listed = ", ".join(_cc_name(a) for a in row.sm)
+        if build_covers(archs, cc):
+            return Coverage(True, f"{name} is compiled for sm {listed}, which covers compute capability {cc}", archs)
+        newer = cc_tuple(cc) > max(cc_tuple(sm) for sm in row.sm)
+        if newer and row.ptx_unverified:
+            return Coverage(
+                None,
+                f"{name} has SASS up to sm {_cc_name(row.sm[-1])}; compute capability {cc} needs PTX, and whether "
+                "the released wheels ship it is not verified",
+                archs,
+                doubtful=True,
+            )
+        cuda = variant_cuda(variant)
+        if is_nightly(torch_version) and not (cuda and build_may_cover(cuda, cc) is False):
+            return Coverage(
+                None,
+                f"the torch {minor} release's {variant} build is compiled for sm {listed}, without compute "
+                f"capability {cc}; nightly builds' lists can differ",
+                archs,
+                doubtful=True,
+            )
+        ptx = f" and PTX for {_cc_name(row.ptx)}" if row.ptx else ", no PTX"
+        return Coverage(
+            False, f"{name} is compiled for sm {listed}{ptx}: nothing runs on compute capability {cc}", archs
+        )
+    cuda = variant_cuda(variant)
+    bounds = possible_archs(cuda) if cuda else None
+    if cuda is None or bounds is None:
+        return Coverage(None, f"torchrig's tables do not know which architectures {name} is compiled for")
+    lo, hi = (_cc_name(b.removeprefix("sm_")) for b in bounds)
+    may = build_may_cover(cuda, cc)
+    if may is False:
+        return Coverage(
+            False, f"CUDA {cuda} compiles for compute capability {lo} to {hi}: no build made with it runs on {cc}"
+        )
+    if may is None:
+        return Coverage(
+            None,
+            f"CUDA {cuda} compiles SASS for compute capability {hi} at most, so {name} runs on {cc} only through "
+            "PTX, and whether it ships PTX is not in torchrig's tables",
+            doubtful=True,
+        )
+    return Coverage(None, f"torchrig's tables do not know which architectures {name} is compiled for")
+
+
+def _cc_name(sm: str) -> str:
+    """ "86" -> "8.6"."""
+    major, minor = cc_tuple(sm)
+    return f"{major}.{minor}"

@@ -1,0 +1,185 @@
+"""The PyTorch release tables answer what users ask: which builds a release has, what each is compiled for,
+and, where a build's list is unknown, what its CUDA toolkit makes possible.
+
+Expected values are read off the primary sources named in notes/torch_builds.md and notes/toolkits.md
+(release build scripts, scans of the PyPI wheels, NVIDIA's compiler), not off torchrig's own output.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from torchrig import knowledge as k
+
+
+@pytest.mark.parametrize(
+    ("torch", "variant", "cc", "covered"),
+    [
+        ("2.13.0", "cu130", "7.0", False),  # V100: CUDA 13 dropped Volta
+        ("2.13.0", "cu126", "7.0", True),
+        ("2.13.0", "cu126", "6.1", True),  # sm_60 SASS runs on 6.1 (GTX 10xx)
+        ("2.13.0", "cu130", "6.1", False),
+        ("2.13.0", "cu126", "12.0", False),  # Blackwell consumer: no sm_120 in cu126
+        ("2.13.0", "cu130", "12.0", True),
+        ("2.13.0", "cu130", "12.1", True),  # sm_120 code runs on 12.1
+        ("2.13.0", "cu130", "10.3", True),  # sm_100 code runs on B300
+        ("2.11.0", "cu128", "7.0", False),  # torch 2.11 cu128 dropped Volta
+        ("2.9.0", "cu128", "7.0", True),
+        ("2.13.0", "cu130", "8.9", True),  # Ada runs sm_86 code
+        ("2.13.0", "cu130", "8.7", False),  # Orin is an exact-only iGPU target
+        ("2.5.1", "cu118", "3.7", True),  # cu118 wheels kept sm_37 through 2.7 (builder release/2.1..2.5)
+        ("2.7.0", "cu118", "3.7", True),
+        ("2.10.0", "cu128", "12.1", True),  # SASS sm_120 covers 12.1 ...
+        ("2.10.0", "cu128", "10.3", True),
+        ("1.4.0", "cu101", "8.6", True),  # 1.4's "3.7+PTX" list: the driver JIT-compiles compute_37 for Ampere
+        ("1.6.0", "cu101", "8.0", False),  # 1.6.0 cu101 had 3.7;5.0;6.0;7.0 and no PTX (builder 8d064bfc)
+        ("1.13.1", "cu117", "8.6", True),  # the scanned 1.13.0 wheel has sm_86
+    ],
+)
+def test_arch_coverage(torch: str, variant: str, cc: str, covered: bool) -> None:
+    assert k.build_covers(k.arch_list(torch, variant) or [], cc) is covered
+    assert k.coverage(torch, variant, cc).covered is covered
+
+
+def test_released_wheels_ship_no_ptx_where_the_scans_found_none() -> None:
+    # PyPI 2.8.0 / 2.10.0 cu128 and 2.11.0 / 2.13.0 cu130 wheels: SASS only (pytorch#157516, #188925)
+    for torch, variant in [("2.8.0", "cu128"), ("2.10.0", "cu128"), ("2.11.0", "cu130"), ("2.13.0", "cu130")]:
+        assert not [a for a in k.arch_list(torch, variant) or ["missing"] if a.startswith("compute_")], torch
+    # the 1.x wheels of 2018-2020 did ship PTX for their lowest architecture
+    assert k.arch_list("1.0.1", "cu90") == ["sm_35", "sm_50", "sm_60", "sm_70", "compute_50"]
+
+
+def test_ptx_is_jit_compiled_for_newer_capabilities() -> None:
+    assert k.arch_covers("compute_120", "12.1")
+    assert not k.arch_covers("compute_120", "10.0")
+    assert k.arch_covers("sm_90a", "9.0") and not k.arch_covers("sm_90a", "10.0")  # arch-specific: that GPU only
+    assert k.arch_covers("sm_100f", "10.3") and not k.arch_covers("sm_100f", "12.0")  # family-specific
+
+
+def test_corrections_from_the_primary_sources() -> None:
+    assert k.release("2.5.1").default == "cu124"  # PyPI's 2.5 wheels require nvidia-cuda-runtime-cu12==12.4.127
+    assert k.release("2.5.0").python_max == "3.13"  # cp313 wheels on PyPI
+    assert k.release("1.13.1").python_max == "3.11"  # cp311 wheels on PyPI
+    assert "sm_61" not in (k.arch_list("2.0.1", "cu118") or [])  # sm_61 is in the conda builds, not the wheels
+    assert "sm_37" in (k.arch_list("2.1.0", "cu118") or [])
+
+
+def test_a_nightly_maps_to_its_minor_and_its_variant() -> None:
+    nightly = "2.8.0.dev20250501+cu128"
+    assert k.is_nightly(nightly) and not k.is_nightly("2.8.0+cu128") and not k.is_nightly("2.8.0rc3")
+    rel = k.release(nightly)
+    assert rel is not None and rel.minor == "2.8"
+    variant = k.variant_of(nightly)
+    assert variant == "cu128"
+    assert k.arch_list(nightly, variant) == k.arch_list("2.8.0", "cu128")
+    assert k.coverage(nightly, variant, "9.0").covered is True
+    # the release's cu128 list has no Pascal; a nightly's may differ, so that is a doubt, not a verdict
+    pascal = k.coverage(nightly, variant, "6.1")
+    assert pascal.covered is None and pascal.doubtful and "nightly" in pascal.why
+    # ... unless the toolkit rules it out: CUDA 13 cannot target Pascal at all
+    assert k.coverage("2.14.0.dev20260801+cu130", "cu130", "6.1").covered is False
+
+
+@pytest.mark.parametrize(
+    ("version", "cuda", "variant"),
+    [
+        ("2.13.0+cu130", None, "cu130"),
+        ("2.13.0+cpu", None, "cpu"),
+        ("2.1.0", "12.1", "cu121"),
+        ("2.5.1+rocm6.2", None, "rocm6.2"),
+        ("2.6.0+rocm6.2.4", None, "rocm6.2.4"),
+        ("1.0.0", "9.0.176", "cu90"),
+    ],
+)
+def test_variant_of_reads_the_local_tag_then_torch_version_cuda(version: str, cuda: str | None, variant: str) -> None:
+    assert k.variant_of(version, cuda) == variant
+
+
+def test_variant_cuda() -> None:
+    assert [k.variant_cuda(v) for v in ("cu118", "cu80", "cu132", "cpu")] == ["11.8", "8.0", "13.2", None]
+
+
+def test_the_new_fields_of_a_release() -> None:
+    rel = k.release("2.13.0")
+    assert rel is not None
+    assert rel.rocm == ("rocm7.1", "rocm7.2") and rel.aarch64 == ("cu126", "cu129", "cu130", "cu132")
+    assert rel.macos == ("arm64",) and rel.on_windows() == ("cu126", "cu130", "cu132")
+    assert rel.released == "2026-07" and rel.branch_cut == "2026-06-10"
+    old = k.release("0.4.1")
+    assert old is not None and old.default is None and old.macos == ("x86_64",) and old.torchaudio is None
+    assert k.release("2.2.2").macos == ("x86_64", "arm64")  # type: ignore[union-attr]  # the last Intel-Mac wheels
+    assert k.release("3.0.0") is None
+
+
+def test_which_patch_release_has_a_variant() -> None:
+    r212, r10, r04 = k.release("2.12"), k.release("1.0"), k.release("0.4")
+    assert r212 is not None and r10 is not None and r04 is not None
+    assert not r212.ships("cu129", "2.12.0") and r212.ships("cu129", "2.12.1") and r212.ships("cu129")
+    assert r10.ships("cu80", "1.0.0") and not r10.ships("cu80", "1.0.1")
+    assert not r04.ships("cu92", "0.4.0") and r04.ships("cu92", "0.4.1") and not r04.ships("cu91", "0.4.1")
+    assert not r212.ships("cu118")
+
+
+def test_aarch64_and_rocm_lists() -> None:
+    assert k.arch_list("2.13.0", "cu130", "linux-aarch64") == ["sm_80", "sm_90", "sm_100", "sm_110", "sm_120"]
+    assert k.arch_list("2.13.0", "cu129", "linux-aarch64") is None  # sources conflict: unknown, not empty
+    assert k.wheel_platform("aarch64") == "linux-aarch64" and k.wheel_platform("x86_64") == "linux-x86_64"
+    assert k.rocm_arch_list("2.3.1", "rocm6.0") == [
+        "gfx900", "gfx906", "gfx908", "gfx90a", "gfx942", "gfx1030", "gfx1100"
+    ]  # fmt: skip
+    assert k.rocm_arch_list("2.13.0", "rocm7.2") is None  # no source for ROCm >= 6.2
+
+
+# --- the toolkit rule, where a build's own list is unknown -----------------------------------
+
+
+def test_possible_archs_are_the_toolkits_lowest_and_highest_targets() -> None:
+    assert k.possible_archs("10.1") == ("sm_30", "sm_75")
+    assert k.possible_archs("11.8.89") == ("sm_35", "sm_90")
+    assert k.possible_archs("12.8") == ("sm_50", "sm_120")
+    assert k.possible_archs("13.0") == ("sm_75", "sm_121")
+    assert k.possible_archs("12.7") is None  # there is no CUDA 12.7
+
+
+@pytest.mark.parametrize(
+    ("cuda", "cc", "may"),
+    [
+        ("10.1", "7.5", True),  # nvcc 10.1 has sm_75: a build of it may carry it
+        ("10.1", "8.6", None),  # newest target sm_75: an RTX 3090 runs it only through PTX
+        ("11.0", "8.6", True),  # sm_80 SASS runs on 8.6
+        ("11.0", "3.0", False),  # CUDA 11 dropped Kepler 3.0: nothing it builds runs there
+        ("12.6", "12.0", None),  # no Blackwell target before 12.8
+        ("12.8", "12.0", True),
+        ("13.0", "7.0", False),  # CUDA 13 cannot target Volta
+        ("13.0", "6.1", False),
+        ("8.0", "2.1", True),  # Fermi, last supported by CUDA 8.0
+        ("9.0", "2.1", False),
+        ("99.0", "8.0", None),  # a toolkit the table does not know
+    ],
+)
+def test_build_may_cover(cuda: str, cc: str, may: bool | None) -> None:
+    assert k.build_may_cover(cuda, cc) is may
+
+
+def test_a_build_without_an_arch_row_is_judged_by_its_toolkit() -> None:
+    # torch 1.10 had cu113 wheels that the previous-versions page does not list: no row
+    assert k.arch_list("1.10.2+cu113", "cu113") is None
+    kepler = k.coverage("1.10.2+cu113", "cu113", "3.0")
+    assert kepler.covered is False and "CUDA 11.3" in kepler.why
+    hopper = k.coverage("1.10.2+cu113", "cu113", "9.0")
+    assert hopper.covered is None and hopper.doubtful and "PTX" in hopper.why
+    ampere = k.coverage("1.10.2+cu113", "cu113", "8.6")
+    assert ampere.covered is None and not ampere.doubtful  # nvcc 11.3 has sm_86: only the build's list knows
+    # an unsourced row is unknown too: 2.11's cu129 list was not found
+    assert k.arch_list("2.11.0", "cu129") is None
+    assert k.coverage("2.11.0", "cu129", "12.0").covered is None
+    assert k.coverage("2.11.0", "cu129", "3.7").covered is False  # CUDA 12.9 cannot target Kepler
+
+
+def test_an_unverified_ptx_is_a_doubt_for_newer_gpus_only() -> None:
+    # 2.7's cu128: +PTX kept for nightlies, "will remove it for 2.7.0 stable" (pytorch#145792), not verified
+    assert k.coverage("2.7.0", "cu128", "12.0").covered is True
+    future = k.coverage("2.7.0", "cu128", "13.0")  # a GPU newer than every SASS in it: only PTX could run it
+    assert future.covered is None and future.doubtful and "not verified" in future.why
+    assert k.coverage("2.7.0", "cu128", "7.0").covered is False  # older than its lowest SASS: PTX cannot help
+    assert k.coverage("2.8.0", "cu128", "13.0").covered is False  # 2.8's wheels were scanned: no PTX
