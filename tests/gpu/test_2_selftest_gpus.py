@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from gpu_lane import cli_env, no_gpu_reason, run_torchrig, tail
 
+from torchrig.selftest.stages.training import sizing
+
 GPUS = 0
 if no_gpu_reason() is None:  # else conftest skips every test, saying why
     import torch
@@ -31,13 +33,15 @@ TWO_GPUS = pytest.mark.skipif(
     ),
 )
 STEPS = 40  # with one GPU an epoch is 32 steps of 32 images: 40 steps reach epoch 2, which reads the cache
-BATCH, DATASET = 32, 1024  # torchrig.selftest.stages.training
 RUN_TIMEOUT = 150  # the CLI's own --timeout; the subprocess gets a little more
+BATCH, DATASET = sizing(max(GPUS, 1)).batch, sizing(max(GPUS, 1)).dataset_length  # 32 and 1024 up to 8 GPUs
 
 
-def selftest(home: Path, tmp: Path, *args: str) -> tuple[int, dict[str, Any]]:
+def selftest(
+    home: Path, tmp: Path, *args: str, gpus: tuple[str, ...] = ("--gpus", "all")
+) -> tuple[int, dict[str, Any]]:
     proc = run_torchrig(
-        ["selftest", "--gpus", "all", "--json", "--timeout", str(RUN_TIMEOUT), *args],
+        ["selftest", *gpus, "--json", "--timeout", str(RUN_TIMEOUT), *args],
         cli_env(home, tmp),
         timeout=RUN_TIMEOUT + 60,
     )
@@ -73,7 +77,7 @@ def _dirs(factory: pytest.TempPathFactory, name: str) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def healthy(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], Path]:
     home, tmp = _dirs(tmp_path_factory, "selftest-healthy")
-    code, data = selftest(home, tmp, "--steps", str(STEPS))
+    code, data = selftest(home, tmp, "--steps", str(STEPS), gpus=("--gpus",))  # alone, it means every GPU
     return code, data, tmp
 
 
@@ -96,7 +100,7 @@ def test_every_stage_passes_with_nccl_on_every_gpu(healthy: tuple[int, dict[str,
         "launcher": "torchrig",
         "reason": data["plan"]["reason"],
     }
-    assert data["plan"]["reason"].startswith("--gpus all:")
+    assert data["plan"]["reason"].startswith("--gpus all:")  # what a bare --gpus stands for
     expected = {
         "rendezvous": "pass",
         "smoke": "pass",

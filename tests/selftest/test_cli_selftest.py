@@ -6,9 +6,11 @@ code, and a rank that dies or hangs must end the run with a message, never a han
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +19,9 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
+
+from torchrig.cli.selftest import bare_gpus_means_all  # noqa: E402
 
 
 def selftest(*args: str, timeout: float = 240, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -100,6 +104,45 @@ def test_each_planted_fault_fails_its_own_stage_with_its_code() -> None:
     assert "rank 1's parameters differ from rank 0's" in by["training"]["problem"]
     assert "rank 1 is a straggler" in by["training"]["problem"]
     assert by["checkpoint"]["verdict"] == "pass"  # the faults above break nothing it checks
+
+
+@pytest.mark.slow
+def test_the_faults_that_need_no_second_rank_fail_their_stage_with_one_rank() -> None:
+    # With one rank the all-reduce's result was the very tensor it was checked against, so the planted
+    # error changed both and collectives passed (found on the H200, whose one GPU runs one rank).
+    proc = selftest("--cpu", "1", "--json", "--steps", "20", "--inject", "allreduce-wrong", "--inject", "p2p-zeros")
+    data = report(proc)
+    assert proc.returncode == 1 and not data["ok"]
+    by = stages(data)
+    assert (by["collectives"]["verdict"], by["collectives"]["code"]) == ("fail", "gloo.allreduce-wrong")
+    assert "wrong sum on rank 0: 1 of 65536 elements differ" in by["collectives"]["problem"]
+    assert (by["p2p"]["verdict"], by["p2p"]["code"]) == ("fail", "gpu.p2p-broken")
+    assert "(stand-ins within host memory, for --inject)" in by["p2p"]["summary"]
+    assert [by[name]["verdict"] for name in ("rendezvous", "smoke", "training", "checkpoint")] == ["pass"] * 4
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_forty_ranks_on_two_cores_pass_the_same_stages_within_the_default_time_limit(tmp_path: Path) -> None:
+    # 1024 images in batches of 32 once left each of 34 ranks or more no full batch: StopIteration.
+    from torchrig.selftest.stages.training import sizing
+
+    begin = time.monotonic()
+    proc = selftest("--cpu", "40", "--json", timeout=840, env=dict(os.environ, TMPDIR=str(tmp_path)))
+    data = report(proc)
+    assert proc.returncode == 0 and data["ok"], [(s["name"], s["verdict"], s["problem"]) for s in data["stages"]]
+    assert [s["verdict"] for s in data["stages"]] == ["pass", "pass", "skip", "pass", "pass", "pass"]
+    assert data["plan"]["world_size"] == 40
+    by = stages(data)
+    assert by["rendezvous"]["figures"]["world_size"] == 40
+    assert by["collectives"]["figures"]["wrong_per_rank"] == [0] * 40
+    train = by["training"]["figures"]
+    assert (train["batch_per_rank"], train["dataset_length"]) == (sizing(40).batch, sizing(40).dataset_length)
+    assert len(train["median_own_s_per_rank"]) == 40 and train["max_abs_param_diff"] == 0.0
+    assert train["loss_last"] <= 0.25 * train["loss_first"]
+    assert train["epochs"] >= 2 and train["cache"]["hits"] > 0
+    assert list(tmp_path.glob("torchrig-selftest-*")) == []
+    print(f"--cpu 40: {time.monotonic() - begin:.1f} s wall, {data['seconds']:.1f} s in the report")
 
 
 @pytest.mark.slow
@@ -187,19 +230,45 @@ def test_torchrun_ranks_run_the_same_stages(tmp_path: Path) -> None:
     assert [s["verdict"] for s in data["stages"]] == ["pass", "pass", "skip", "pass", "pass", "pass"]
 
 
-def test_gpus_without_a_gpu_is_one_sentence_and_exit_1() -> None:
-    proc = selftest("--gpus", "all")
+NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU (tests/gpu covers it)")
+
+
+@NO_GPU
+@pytest.mark.parametrize("args", [("--gpus", "all"), ("--gpus",), ("--gpus", "--json"), ("--gpus=0,2",)])
+def test_gpus_without_a_gpu_is_one_sentence_and_exit_1(args: tuple[str, ...]) -> None:
+    proc = selftest(*args)
     assert proc.returncode == 1
     assert " ".join(proc.stderr.split()) == (
         "torchrig: --gpus asks for GPUs but torch sees none on this machine; run "
         "`torchrig doctor` to find out why, or use --cpu N."
     )
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "completed"),
+    [
+        (["--gpus"], ["--gpus", "all"]),
+        (["--gpus", "--json"], ["--gpus", "all", "--json"]),
+        (["--json", "--gpus"], ["--json", "--gpus", "all"]),
+        (["--gpus", "2", "--json"], ["--gpus", "2", "--json"]),
+        (["--gpus", "0,2,5"], ["--gpus", "0,2,5"]),
+        (["--gpus=0,2"], ["--gpus=0,2"]),
+        (["--gpus", "all"], ["--gpus", "all"]),
+        (["--cpu", "2", "--", "--gpus"], ["--cpu", "2", "--", "--gpus"]),
+        ([], []),
+    ],
+)
+def test_gpus_alone_means_every_gpu_and_a_value_is_kept(args: list[str], completed: list[str]) -> None:
+    assert bare_gpus_means_all(args) == completed
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("--gpus", "all", "--cpu", "2"), "choose one of --gpus and --cpu."),
+        (("--gpus", "--cpu", "2"), "choose one of --gpus and --cpu."),
+        (("--cpu", "2", "--gpus"), "choose one of --gpus and --cpu."),
         (("--steps", "5"), "--steps must be at least 20"),
         (("--cpu", "2", "--inject", "nope"), "unknown fault 'nope'"),
         (("--cpu", "1", "--inject", "grad-drift"), "--inject grad-drift needs at least 2 processes"),
@@ -244,37 +313,113 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.slow
-def test_killing_the_launcher_leaves_no_rank_behind() -> None:
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "torchrig", "selftest", "--cpu", "2", "--inject", "rank-hangs"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def _processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every live process."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                found.append((int(entry.name), int(fields[1]), int(fields[2])))
+    return found
+
+
+def _in_groups(groups: list[int]) -> list[int]:
+    """The live processes of these process groups (a rank's group: the rank and its DataLoader workers)."""
+    return [pid for pid, _, group in _processes() if group in groups]
+
+
+def _launcher(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    """A real launcher in a session of its own, working in ``tmp_path`` (its TMPDIR)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "torchrig", "selftest", "--cpu", "2", "--json", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, TMPDIR=str(tmp_path)),
+        start_new_session=True,
     )
-    try:
-        deadline = time.monotonic() + 60
-        ranks: list[int] = []
-        while len(ranks) < 2 and time.monotonic() < deadline:
-            time.sleep(0.2)
-            ranks = _children(launcher.pid)
-        assert len(ranks) == 2
-        workdir = _workdir_of(ranks[0])
-    finally:
-        launcher.kill()
-        launcher.wait()
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in ranks) and time.monotonic() < deadline:
+
+
+def _joined(launcher: subprocess.Popen[str], tmp_path: Path) -> tuple[list[int], Path]:
+    """Wait until both ranks have joined (each made its directory): their pids and the work directory."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        ranks = _children(launcher.pid)
+        made = list(tmp_path.glob("torchrig-selftest-*"))
+        if len(ranks) == 2 and len(made) == 1 and all((made[0] / f"rank-{r}").is_dir() for r in (0, 1)):
+            return ranks, made[0]
+        assert launcher.poll() is None, launcher.communicate()
         time.sleep(0.2)
-    assert not any(_alive(p) for p in ranks)
-    shutil.rmtree(workdir, ignore_errors=True)  # the killed launcher could not remove it
+    raise AssertionError("the ranks did not join within 90 s")
 
 
-def _workdir_of(pid: int) -> str:
-    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    config = next(e for e in environ if e.startswith(b"TORCHRIG_SELFTEST_CONFIG="))
-    workdir = json.loads(config.split(b"=", 1)[1])["workdir"]
-    assert Path(workdir).name.startswith("torchrig-selftest-")
-    return workdir
+def _end(launcher: subprocess.Popen[str], ranks: list[int]) -> None:
+    """Kill what this test started and is still there: the launcher's session, each rank's group."""
+    for group in [launcher.pid, *ranks]:
+        if _in_groups([group]):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+    if launcher.poll() is None:
+        launcher.kill()
+    launcher.communicate()
+
+
+def _gone(pids: list[int], within: float) -> bool:
+    deadline = time.monotonic() + within
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not any(_alive(p) for p in pids)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda s: s.name)
+def test_a_signal_that_ends_the_launcher_ends_its_ranks_and_removes_its_work_directory(
+    sig: signal.Signals, tmp_path: Path
+) -> None:
+    launcher = _launcher(tmp_path, "--inject", "rank-hangs")  # nothing would end this run but the signal
+    ranks: list[int] = []
+    try:
+        ranks, workdir = _joined(launcher, tmp_path)
+        launcher.send_signal(sig)
+        out, err = launcher.communicate(timeout=60)
+    finally:
+        _end(launcher, ranks)
+    assert launcher.returncode == 128 + sig  # as a shell reports a command that a signal ended
+    assert " ".join(err.split()) == (
+        f"torchrig: selftest stopped by {sig.name}: its 2 ranks ended, its work directory removed."
+    )
+    assert out == ""  # no half report
+    assert _gone(ranks, within=10) and _in_groups(ranks) == []
+    assert not workdir.exists() and list(tmp_path.glob("torchrig-selftest-*")) == []
+
+
+@pytest.mark.slow
+def test_a_sigkilled_launchers_ranks_and_workers_end_and_the_next_run_removes_what_is_left(tmp_path: Path) -> None:
+    # a straggler and many steps keep the ranks training, their DataLoader workers running, for a minute
+    launcher = _launcher(tmp_path, "--inject", "slow-rank", "--steps", "200")
+    ranks: list[int] = []
+    try:
+        ranks, workdir = _joined(launcher, tmp_path)
+        deadline = time.monotonic() + 90
+        while not all(any(ppid == r for _, ppid, _ in _processes()) for r in ranks):  # each rank has its workers
+            assert time.monotonic() < deadline, "the ranks started no DataLoader worker within 90 s"
+            time.sleep(0.2)
+        family = _in_groups(ranks)
+        assert len(family) > len(ranks)
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait()
+        assert _gone(family, within=15), f"still running after the launcher was killed: {_in_groups(ranks)}"
+    finally:
+        _end(launcher, ranks)
+    assert (workdir / "rank-0.log").exists()  # the killed launcher could not remove it ...
+    proc = selftest("--cpu", "1", "--steps", "20", "--json", env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert report(proc)["ok"]
+    assert not workdir.exists()  # ... the next run did
+    assert list(tmp_path.glob("torchrig-selftest-*")) == []
 
 
 def _can_mount_private_tmpfs() -> bool:

@@ -39,6 +39,26 @@ def test_p2p_is_skipped_when_every_rank_skipped() -> None:
     assert result.verdict == "skip" and "no GPUs" in result.summary
 
 
+def test_p2p_copies_between_every_gpu_pair_of_a_node() -> None:
+    assert p2p.targets("cuda:1", 1, 4, injected=False) == p2p.Targets(("cuda:0", "cuda:2", "cuda:3"), stand_in=False)
+    assert p2p.targets("cuda:0", 0, 1, injected=False) == "one GPU per node: no pair to copy between"
+    assert p2p.targets("cpu", 0, 2, injected=False) == "no GPUs: peer-to-peer needs two GPUs on one node"
+
+
+def test_p2p_zeros_on_one_gpu_runs_the_stand_in_on_that_gpu_so_the_fault_fails_the_stage() -> None:
+    # The H200 GPU lane (tests/gpu/test_2_selftest_gpus.py::test_p2p_zeros_fails_peer_to_peer) found the
+    # planted fault skipped with one GPU: the rank then had no copy for it to spoil.
+    assert p2p.targets("cuda:0", 0, 1, injected=True) == p2p.Targets(("cuda:0",), stand_in=True)
+    assert p2p.targets("cpu", 1, 2, injected=True) == p2p.Targets(("cpu",), stand_in=True)
+    # with two GPUs or more the fault spoils a real peer copy, not a stand-in
+    assert p2p.targets("cuda:0", 0, 2, injected=True) == p2p.Targets(("cuda:1",), stand_in=False)
+    zeroed = {"src": "cuda:0", "dst": "cuda:0", "peer_access": None, "direct_ok": False, "host_ok": True}
+    result = p2p.judge([{"pairs": [dict(zeroed, direct_gbps=None)], "stand_in": True}])
+    assert (result.verdict, result.code) == ("fail", "gpu.p2p-broken")
+    assert "(stand-ins within one GPU, for --inject)" in result.summary and "GB/s" not in result.summary
+    assert "(cuda:0->cuda:0)" in result.problem and "advertised" not in result.problem
+
+
 def sizes(seconds: float) -> list[dict]:
     return [{"bytes": 1 << 20, "seconds": seconds}, {"bytes": 1 << 26, "seconds": seconds * 40}]
 

@@ -7,7 +7,7 @@ import pytest
 from torchrig._core.errors import UserError
 from torchrig.selftest import faults
 from torchrig.selftest.launcher import _visible
-from torchrig.selftest.plan import choose_plan
+from torchrig.selftest.plan import choose_plan, default_timeout, processes_here
 
 TORCHRUN = {"RANK": "1", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2", "MASTER_ADDR": "node0"}
 
@@ -92,3 +92,18 @@ def test_faults_are_checked_before_anything_runs() -> None:
         faults.parse(["nope"], 2)
     with pytest.raises(UserError, match="needs at least 2 processes"):
         faults.parse(["slow-rank"], 1)
+
+
+def test_the_default_time_limit_grows_with_the_processes_that_share_the_cpus() -> None:
+    assert default_timeout(2, cpus=2) == 300  # --cpu 2 here, or 8 GPUs on a 16-core box: the plain limit
+    assert default_timeout(8, cpus=16) == 300
+    assert default_timeout(40, cpus=2) == 300 + 5 * 38  # --cpu 40 on this 2-core machine: 490 s
+    assert default_timeout(64, cpus=2) == 610
+    assert default_timeout(3, cpus=0) == 310  # an unknown CPU count counts as one
+
+
+def test_the_processes_here_are_the_whole_run_or_torchruns_share_of_this_node() -> None:
+    assert processes_here(choose_plan(None, 40, {}, gpu_count=0), {}) == 40
+    assert processes_here(choose_plan(None, None, TORCHRUN, gpu_count=2), TORCHRUN) == 2  # of WORLD_SIZE=4
+    plan = choose_plan(None, None, TORCHRUN, gpu_count=0)
+    assert processes_here(plan, dict(TORCHRUN, LOCAL_WORLD_SIZE="x")) == 1

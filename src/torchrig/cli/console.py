@@ -7,7 +7,8 @@ or the stream is not a terminal (rich decides both); progress appears only on a 
 
 Exit codes are :class:`Exit` members, never literals: 0 all is well, 1 the command worked and found a
 problem (doctor errors, a failed stage, no mirror answered, no build fits), 2 a usage or internal
-error, 130 interrupted (Ctrl-C).
+error, 130 interrupted (Ctrl-C); a command that a signal ended exits :func:`signalled` (128 + its number,
+as a shell reports it: 143 for SIGTERM, 129 for SIGHUP).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ class Exit(enum.IntEnum):
     PROBLEM = 1  # the command ran and found something wrong (doctor errors, a failed stage, ...)
     USAGE = 2  # the user asked for something impossible, or torchrig failed itself
     INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
+
+def signalled(signum: int) -> int:
+    """The exit code of a command that the signal ``signum`` ended: 128 + its number, as a shell reports it."""
+    return 128 + signum
 
 
 def out() -> Console:

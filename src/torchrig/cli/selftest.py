@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -11,11 +12,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
+from typer.core import TyperCommand
 
 from torchrig._core.errors import UserError, require_torch
 from torchrig.cli import console
 
-DEFAULT_TIMEOUT_S = 300.0
 DEFAULT_COLLECTIVE_TIMEOUT_S = 60.0
 MIN_STEPS = 20  # the loss must have room to fall by the stated margin
 _MARK = {"pass": "[green]PASS[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]SKIP[/]"}
@@ -25,15 +26,20 @@ def selftest(
     gpus: str | None = typer.Option(
         None,
         "--gpus",
-        metavar="all|N|0,2,5",
-        help="Run on these GPUs, one process each, with NCCL (fails if there is none).",
+        metavar="[all|N|0,2,5]",
+        help="Run on GPUs, one process each, with NCCL: every GPU (--gpus alone, or all), the first N, or "
+        "these indices. Fails if there is none.",
     ),
     cpu: int | None = typer.Option(None, "--cpu", metavar="N", help="Run on N CPU processes with gloo (what CI runs)."),
     steps: int | None = typer.Option(None, "--steps", metavar="N", help="Training steps (default 30)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (schema torchrig.selftest/1)."),
     keep: bool = typer.Option(False, "--keep", help="Keep the work directory: rank logs, checkpoints, the cache."),
-    timeout: float = typer.Option(
-        DEFAULT_TIMEOUT_S, "--timeout", metavar="SECONDS", help="Give up (exit 1) if the whole run takes longer."
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        metavar="SECONDS",
+        help="Give up (exit 1) if the whole run takes longer (default 300, and 5 more for each process beyond "
+        "this machine's CPUs).",
     ),
     inject: list[str] = typer.Option([], "--inject", hidden=True, help="Plant a fault to prove a check fails."),
     collective_timeout: float = typer.Option(DEFAULT_COLLECTIVE_TIMEOUT_S, "--collective-timeout", hidden=True),
@@ -44,16 +50,17 @@ def selftest(
 
     Under torchrun, each process is one rank.
 
-    Exit codes: 0 every stage passed, 1 a stage failed, 2 usage or internal error.
+    Exit codes: 0 every stage passed, 1 a stage failed, 2 usage or internal error; 128 + the signal's number
+    when SIGINT, SIGTERM or SIGHUP stopped it (its ranks ended, its work directory removed).
     """
     from torchrig.selftest import faults as fault_module
-    from torchrig.selftest.launcher import RunOptions, launch, run_in_process
-    from torchrig.selftest.plan import choose_plan, under_torchrun
+    from torchrig.selftest.launcher import RunOptions, Stopped, launch, run_in_process
+    from torchrig.selftest.plan import choose_plan, default_timeout, processes_here, under_torchrun
     from torchrig.selftest.stages.training import DEFAULT_STEPS
 
     if steps is not None and steps < MIN_STEPS:
         raise UserError(f"--steps must be at least {MIN_STEPS}, so that the loss has room to fall.")
-    if not timeout > 0 or not collective_timeout > 0:
+    if (timeout is not None and not timeout > 0) or not collective_timeout > 0:
         raise UserError("--timeout takes a number of seconds above 0.")
     if gpus is not None and cpu is not None:  # checked again by choose_plan; here to answer before importing torch
         raise UserError("choose one of --gpus and --cpu.")
@@ -67,17 +74,37 @@ def selftest(
     leader = not torchrun or os.environ.get("RANK") == "0"
     out, err = console.out(), console.err()
     if leader and not as_json:
-        out.print(f"torchrig selftest: {escape(plan.reason)}.")
+        out.print(header(plan))
     view = _Live(err if (leader and not as_json) else None, out if (leader and not as_json) else None)
+    if timeout is None:
+        timeout = default_timeout(processes_here(plan, os.environ), _cpus())
     options = RunOptions(steps or DEFAULT_STEPS, chosen_faults, timeout, min(collective_timeout, timeout), keep)
-    with view:
-        report = (run_in_process if torchrun else launch)(plan, options, view.event)
+    try:
+        with view:
+            report = (run_in_process if torchrun else launch)(plan, options, view.event)
+    except Stopped as stop:
+        _say_stopped(err, stop)
+        raise typer.Exit(console.signalled(stop.signum)) from None
     if leader:
         if as_json:
             sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         else:
-            _render(out, report)
+            _render_outcome(out, report)  # the verdict lines were printed as each stage ended
     raise typer.Exit(report.exit_code)
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _say_stopped(err: Console, stop: Any) -> None:
+    ended = f"its {stop.ranks} rank{'s' if stop.ranks != 1 else ''} ended" if stop.ranks else "this rank ended"
+    where = f"its work directory kept: {stop.kept}" if stop.kept else "its work directory removed"
+    with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+        err.print(f"torchrig: selftest stopped by {stop.signal_name}: {ended}, {where}.", markup=False)
 
 
 class _Live:
@@ -97,7 +124,8 @@ class _Live:
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
-            self.progress.stop()
+            with contextlib.suppress(OSError):  # a terminal that hung up (SIGHUP) must not hide why we stop
+                self.progress.stop()
 
     def event(self, event: dict[str, Any]) -> None:
         from torchrig.selftest.report import TITLES
@@ -114,15 +142,34 @@ class _Live:
             if self.progress is not None and task is not None:
                 self.progress.remove_task(task)
             if self.lines is not None:
-                line = f"{_MARK[result['verdict']]} {escape(result['title'])} ({result['seconds']:.1f} s): {escape(result['summary'])}"
+                line = verdict_line(result)
                 if self.progress is not None:
                     self.progress.console.print(line)  # above the live display, where it stays
                 else:
                     self.lines.print(line)
 
 
-def _render(out: Console, report: Any) -> None:
-    """After the verdict lines (printed as each stage ended): the failures with their causes, the outcome."""
+def header(plan: Any) -> str:
+    """The first line: which processes run the stages, and why."""
+    return f"torchrig selftest: {escape(plan.reason)}."
+
+
+def verdict_line(result: dict[str, Any]) -> str:
+    """One stage's verdict (a ``StageResult.to_dict()``), as it is printed when the stage ends."""
+    mark = _MARK.get(result["verdict"], escape(str(result["verdict"]).upper()))
+    return f"{mark} {escape(result['title'])} ({result['seconds']:.1f} s): {escape(result['summary'])}"
+
+
+def render(out: Console, report: Any) -> None:
+    """A whole report, as the command prints it: the header, every verdict line, failures, the outcome."""
+    out.print(header(report.plan))
+    for stage in report.stages:
+        out.print(verdict_line(stage.to_dict()))
+    _render_outcome(out, report)
+
+
+def _render_outcome(out: Console, report: Any) -> None:
+    """After the verdict lines: the failures with their causes, the outcome."""
     for stage in report.stages:
         if stage.verdict == "fail":
             out.print(f"\n[bold red]{escape(stage.title)} failed[/]: {escape(stage.problem or stage.summary)}")
@@ -137,5 +184,33 @@ def _render(out: Console, report: Any) -> None:
     )
 
 
+GPUS_ALONE = "all"  # what a bare --gpus means
+
+
+def bare_gpus_means_all(args: list[str]) -> list[str]:
+    """``--gpus`` with no value (last, or followed by another option) becomes ``--gpus all``.
+
+    An option whose value may be left out is not something typer can declare (its vendored parser
+    drops click's ``flag_value`` for options that take a value), so the command's arguments are
+    completed before parsing; ``--gpus 2``, ``--gpus 0,2`` and ``--gpus=0,2`` pass through unchanged.
+    """
+    completed: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":  # everything after it is an argument, not an option
+            return completed + args[i:]
+        completed.append(arg)
+        if arg == "--gpus" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            completed.append(GPUS_ALONE)
+    return completed
+
+
+class _SelftestCommand(TyperCommand):
+    """The ``selftest`` command, whose ``--gpus`` may come without a value (:func:`bare_gpus_means_all`)."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        rest: list[str] = super().parse_args(ctx, bare_gpus_means_all(args))
+        return rest
+
+
 def register(app: typer.Typer) -> None:
-    app.command("selftest")(selftest)
+    app.command("selftest", cls=_SelftestCommand)(selftest)

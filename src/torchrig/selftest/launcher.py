@@ -40,13 +40,20 @@ The protocol
     - the whole run has a deadline (``timeout``); when it passes, all ranks are killed and the stage in
       progress fails;
     - once rank 0 is done it holds every verdict; a rank still running ``DONE_GRACE_S`` later is killed.
-    Each rank also ends itself when the launcher disappears (its parent pid changes), so killing the
-    launcher never leaves ranks behind.
+    Each rank also ends itself, with its DataLoader workers (its process group), when the launcher
+    disappears (its parent pid changes: checked every second), so even a SIGKILL of the launcher never
+    leaves ranks behind.
     Under torchrun, a watchdog thread in each rank ends it (exit 1) at the deadline, and torchrun stops the
     others; a dead rank is torchrun's to notice, and its peers' collectives time out.
 
 (6) Cleaning up. The work directory (rank logs, checkpoints, the sample cache) is removed at the end,
     kept with ``--keep``. Killing a rank's session also kills its DataLoader workers.
+    The signals that end a launcher (SIGINT, SIGTERM, SIGHUP) are caught while it runs: the handler only
+    notes the signal, and the loop of (5) sees it within 0.2 s, kills every rank, removes the work
+    directory and raises :class:`Stopped`, which the command turns into exit 128 + the signal's number.
+    Under torchrun the same signals raise :class:`Stopped` in the rank at once (torchrun sends SIGTERM
+    to stop its workers), so its own work directory goes too. A SIGKILL leaves the work directory: the
+    next run removes it (:mod:`torchrig.selftest.workdirs`, whose lock says whether its owner still lives).
 """
 
 from __future__ import annotations
@@ -55,19 +62,17 @@ import contextlib
 import json
 import os
 import selectors
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torchrig.selftest import causes
+from torchrig.selftest import causes, workdirs
 from torchrig.selftest.rank import RankConfig
 from torchrig.selftest.report import FAIL, STAGES, Plan, Report, StageResult, not_run
 
@@ -76,6 +81,23 @@ ERROR_GRACE_S = 10.0
 DONE_GRACE_S = 3.0
 KILL_WAIT_S = 10.0  # after SIGKILL; a process in uninterruptible sleep may never go
 LOG_TAIL_LINES = 6
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # what ends a launcher (6); SIGKILL cannot be caught
+
+
+class Stopped(BaseException):
+    """A signal ended the run (6): its ranks were ended, its work directory removed (or kept with ``--keep``).
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so that no stage's ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int, ranks: int, kept: str | None) -> None:
+        self.signum = signum
+        self.ranks = ranks  # rank processes this process had started and ended (0 under torchrun)
+        self.kept = kept  # the work directory, when --keep kept it
+        super().__init__(f"stopped by {self.signal_name}")
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
 
 
 @dataclass
@@ -149,38 +171,70 @@ class RunOptions:
 
 
 def launch(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report:
-    """Run the self-test on ``plan.world_size`` local processes and return its report (1)-(6)."""
+    """Run the self-test on ``plan.world_size`` local processes and return its report (1)-(6).
+
+    Raises :class:`Stopped` when SIGINT, SIGTERM or SIGHUP ends the run (6)."""
     begin = time.monotonic()
     deadline = begin + options.timeout
-    workdir = Path(tempfile.mkdtemp(prefix="torchrig-selftest-"))
-    config = options.rank_config(plan, workdir, workdir / "cache")
+    workdirs.remove_abandoned()  # what a SIGKILLed run left (6)
+    work = workdirs.create()
+    config = options.rank_config(plan, work.path, work.path / "cache")
     collector = _Collector(on_event)
     ranks: list[_Rank] = []
     selector = selectors.DefaultSelector()
     failed: StageResult | None = None
-    try:
-        for rank in range(plan.world_size):
-            ranks.append(_start(rank, plan, config, workdir, selector))
-        while failed is None and not all(r.done or r.closed for r in ranks):
-            failed = _pump(ranks, selector, collector, deadline, options.timeout)
-            if ranks[0].done and time.monotonic() - ranks[0].done_at > DONE_GRACE_S:
-                break  # rank 0 holds every verdict (4); a rank still stuck after that is killed below
-            if collector.port is not None:
-                _hand_port(ranks, collector.port)
-        if failed is None:
-            failed = _exit_problems(ranks, collector)
-    finally:  # also on KeyboardInterrupt: no rank outlives the launcher, no work directory is left (6)
-        _kill(ranks)
-        selector.close()
-        if not options.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with _noting(ENDING_SIGNALS) as caught:
+        try:
+            for rank in range(plan.world_size):
+                if caught:
+                    break
+                ranks.append(_start(rank, plan, config, work.path, selector))
+            while not caught and failed is None and not all(r.done or r.closed for r in ranks):
+                failed = _pump(ranks, selector, collector, deadline, options.timeout)
+                if ranks[0].done and time.monotonic() - ranks[0].done_at > DONE_GRACE_S:
+                    break  # rank 0 holds every verdict (4); a rank still stuck after that is killed below
+                if collector.port is not None:
+                    _hand_port(ranks, collector.port)
+            if not caught and failed is None:
+                failed = _exit_problems(ranks, collector)
+        finally:  # also on an error of our own: no rank outlives the launcher, no work directory is left (6)
+            _kill(ranks)
+            selector.close()
+            work.close(keep=options.keep)
+        if caught:
+            raise Stopped(caught[0], len(ranks), str(work.path) if options.keep else None)
     return Report(
         plan,
         tuple(_assemble(collector, failed)),
         time.monotonic() - begin,
         collector.environment,
-        str(workdir) if options.keep else None,
+        str(work.path) if options.keep else None,
     )
+
+
+@contextlib.contextmanager
+def _noting(signals: tuple[signal.Signals, ...], *, stop: bool = False) -> Iterator[list[int]]:
+    """While the block runs, the ``signals`` that arrive are noted in the list it yields (6).
+
+    With ``stop``, the first one also raises :class:`Stopped` wherever the main thread is. Signal
+    handlers belong to the main thread: elsewhere (a test calling this from a thread) nothing is caught.
+    """
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def note(signum: int, _frame: object) -> None:
+        caught.append(signum)
+        if stop and len(caught) == 1:
+            raise Stopped(signum, 0, None)
+
+    previous = {sig: signal.signal(sig, note) for sig in signals}
+    try:
+        yield caught
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _start(rank: int, plan: Plan, config: RankConfig, workdir: Path, selector: selectors.BaseSelector) -> _Rank:
@@ -415,15 +469,17 @@ def run_in_process(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report
     """This process is one rank that torchrun started (1); rank 0's events go to ``on_event``.
 
     The training cache goes where training scripts put theirs (``torchrig.data``'s default, shared by the
-    ranks of a node), since the ranks of a node have no common work directory here.
+    ranks of a node), since the ranks of a node have no common work directory here. Raises
+    :class:`Stopped` when SIGINT, SIGTERM or SIGHUP ends it (6).
     """
     from torchrig.selftest import rank as rank_module
 
     begin = time.monotonic()
     env = dict(os.environ)
     me = int(env["RANK"])
-    workdir = Path(tempfile.mkdtemp(prefix=f"torchrig-selftest-rank{me}-"))
-    config = options.rank_config(plan, workdir, None)
+    workdirs.remove_abandoned()
+    work = workdirs.create(f"{workdirs.PREFIX}rank{me}-")
+    config = options.rank_config(plan, work.path, None)
     timeout = options.timeout
     current = {"stage": "rendezvous"}
     environment: dict[str, Any] = {}
@@ -447,9 +503,11 @@ def run_in_process(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report
     watchdog.daemon = True
     watchdog.start()
     try:
-        results = rank_module.run(config, env, emit)
+        with _noting(ENDING_SIGNALS, stop=True):
+            results = rank_module.run(config, env, emit)
+    except Stopped as stop:
+        raise Stopped(stop.signum, 0, str(work.path) if options.keep else None) from None
     finally:
         watchdog.cancel()
-        if not options.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return Report(plan, tuple(results), time.monotonic() - begin, environment, str(workdir) if options.keep else None)
+        work.close(keep=options.keep)
+    return Report(plan, tuple(results), time.monotonic() - begin, environment, str(work.path) if options.keep else None)

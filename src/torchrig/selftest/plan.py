@@ -8,6 +8,9 @@ tested without a GPU.
   each, unless ``--cpu`` asks for gloo.
 - Otherwise torchrig launches the ranks itself on this machine: ``--gpus all|N|0,2,5`` (NCCL, one process
   per GPU), ``--cpu N`` (gloo), or, with neither, every GPU if there is one and 2 CPU processes if not.
+
+How long a run may take by default (:func:`default_timeout`) depends on how many of its processes share
+this machine's CPUs.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from torchrig.selftest.report import Plan
 
 DEFAULT_CPU_PROCESSES = 2
 MAX_CPU_PROCESSES = 64
+DEFAULT_TIMEOUT_S = 300.0
+# Each process beyond the CPU count adds its start (importing torch), its DataLoader worker and its share of
+# every step to the run: about 2.3 s each for --cpu 40 and --cpu 64 on a 2-core machine (docs/selftest.md).
+TIMEOUT_PER_EXTRA_PROCESS_S = 5.0
 
 
 def under_torchrun(env: Mapping[str, str]) -> bool:
@@ -60,6 +67,22 @@ def choose_plan(gpus: str | None, cpu: int | None, env: Mapping[str, str], gpu_c
         chosen,
         reason=f"--gpus {gpus}: {_gpus(len(chosen))} ({', '.join(map(str, chosen))}) with NCCL",
     )
+
+
+def processes_here(plan: Plan, env: Mapping[str, str]) -> int:
+    """How many of the run's processes share this machine: all of them, or torchrun's share of this node."""
+    if plan.launcher == "torchrun":
+        try:
+            return max(1, int(env.get("LOCAL_WORLD_SIZE", "1")))
+        except ValueError:
+            return 1
+    return plan.world_size
+
+
+def default_timeout(processes: int, cpus: int) -> float:
+    """The whole run's limit when ``--timeout`` is not given: 300 s, and 5 s more for every process
+    beyond this machine's CPUs (``--cpu 40`` on 2 cores: 490 s), since those processes take turns."""
+    return DEFAULT_TIMEOUT_S + TIMEOUT_PER_EXTRA_PROCESS_S * max(0, processes - max(1, cpus))
 
 
 def _parse_gpus(spec: str, gpu_count: int) -> tuple[int, ...]:

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import select
+import signal
 import sys
 import time
 import traceback
@@ -338,9 +339,14 @@ def run(config: RankConfig, env: dict[str, str], emit: Emit) -> list[StageResult
 
 
 def _orphan_watch(parent: int) -> None:
-    """End this rank if the launcher is gone (5): nobody would read its verdicts or stop it."""
+    """End this rank and its DataLoader workers if the launcher is gone (5): nobody would read its
+    verdicts or stop it. The launcher started the rank in a session of its own, so its process group
+    is the rank and its workers, nobody else."""
     while os.getppid() == parent:
         time.sleep(1.0)
+    with contextlib.suppress(OSError):
+        if os.getpgid(0) == os.getpid():
+            os.killpg(0, signal.SIGKILL)
     os._exit(3)
 
 

@@ -1,7 +1,9 @@
 """What a self-test concludes: one result per stage, and the report that holds them.
 
 The JSON form is versioned (``"schema": "torchrig.selftest/1"``) and is what ``--json`` prints and what
-rank processes send to the launcher, so it must stay plain data (no torch objects).
+rank processes send to the launcher, so it must stay plain data (no torch objects). ``from_dict`` reads
+it back (a report saved on another machine, a rank's verdict): readers ignore fields they do not know, so
+a field may be added without a new schema version; renaming or removing one needs ``torchrig.selftest/2``.
 """
 
 from __future__ import annotations
@@ -79,6 +81,17 @@ class Plan:
     launcher: str = "torchrig"  # "torchrig" (we start the ranks) or "torchrun" (this process is a rank)
     reason: str = ""  # why: "no GPU found, so 2 CPU processes with gloo"
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        return cls(
+            device=str(data["device"]),
+            backend=str(data["backend"]),
+            world_size=int(data["world_size"]),
+            gpus=tuple(int(g) for g in data.get("gpus") or ()),
+            launcher=str(data.get("launcher", "torchrig")),
+            reason=str(data.get("reason", "")),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "device": self.device,
@@ -117,6 +130,26 @@ class Report:
             "stages": [s.to_dict() for s in self.stages],
             "workdir": self.workdir,
         }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Report:
+        """The report that :meth:`to_dict` wrote (``--json``), or a ``ValueError`` saying why this is not one.
+
+        ``ok`` and ``exit_code`` are not read: they follow from the stages' verdicts."""
+        schema = data.get("schema") if isinstance(data, dict) else None
+        if schema != SCHEMA:
+            found = f"schema {schema!r}" if schema is not None else "no schema"
+            raise ValueError(f"not a torchrig self-test report ({found}; expected {SCHEMA!r})")
+        try:
+            return cls(
+                plan=Plan.from_dict(data["plan"]),
+                stages=tuple(StageResult.from_dict(s) for s in data["stages"]),
+                seconds=float(data.get("seconds", 0.0)),
+                environment=dict(data.get("environment") or {}),
+                workdir=data.get("workdir"),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"a {SCHEMA} report with a missing or malformed field: {exc!r}") from None
 
 
 def not_run(name: str, why: str) -> StageResult:

@@ -33,8 +33,10 @@ def measure(ctx: RankContext) -> dict[str, Any]:
     # Regenerating every rank's input costs world x elements on the host: shrink it for huge runs.
     elements = max(4096, min(CHECK_ELEMENTS_GPU if ctx.is_cuda else CHECK_ELEMENTS_CPU, (1 << 26) // ctx.world_size))
     inputs = [_input(k, elements) for k in range(ctx.world_size)]
-    expected = torch.stack(inputs).sum(dim=0) if ctx.world_size > 1 else inputs[0]
-    x = inputs[ctx.rank].to(ctx.device)
+    expected = torch.stack(inputs).sum(dim=0)  # a tensor of its own, even for one rank
+    # A copy, even on CPU, where .to() would hand back the input itself: the all-reduce works in place,
+    # and what it returns must never be the tensor it is checked against.
+    x = inputs[ctx.rank].to(ctx.device, copy=True)
     dist.all_reduce(x)
     got = x.cpu()
     if "allreduce-wrong" in ctx.faults and ctx.faulty:

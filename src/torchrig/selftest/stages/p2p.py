@@ -9,12 +9,14 @@ covered once. For each pair the same host tensor ``h`` takes two routes and must
 
 Only the direct route wrong: peer-to-peer is advertised but broken (``gpu.p2p-broken``). Both wrong:
 the memory or the PCIe link is (``gpu.memory-corrupt``). Skipped on CPU and with one GPU per node, except
-that ``--inject p2p-zeros`` runs the same comparison on host-memory stand-ins so the check is seen to fail.
+that ``--inject p2p-zeros`` runs the same comparison on stand-ins, so the check is seen to fail wherever
+the fault is planted: copies within the one GPU (``cuda:i -> cuda:i``), or within host memory on CPU.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from torchrig.selftest import causes, device
@@ -27,23 +29,40 @@ GPU_ELEMENTS = 8 << 20  # 32 MiB of float32 per copy
 STAND_IN_ELEMENTS = 1 << 18
 
 
+@dataclass(frozen=True)
+class Targets:
+    """Where one rank copies its tensor to."""
+
+    devices: tuple[str, ...]  # "cuda:1", or this rank's own device for a stand-in
+    stand_in: bool  # copies within one device, only to show that a planted fault fails the stage
+
+
+def targets(device: str, local_rank: int, local_world_size: int, injected: bool) -> Targets | str:
+    """The devices local rank ``local_rank`` on ``device`` ("cuda:0", "cpu") copies to, or why there are none."""
+    if device.startswith("cuda"):
+        if local_world_size >= 2:
+            return Targets(tuple(f"cuda:{j}" for j in range(local_world_size) if j != local_rank), stand_in=False)
+        if injected:
+            return Targets((device,), stand_in=True)
+        return "one GPU per node: no pair to copy between"
+    if injected:
+        return Targets((device,), stand_in=True)
+    return "no GPUs: peer-to-peer needs two GPUs on one node"
+
+
 def measure(ctx: RankContext) -> dict[str, Any]:
     import torch
 
     injected = "p2p-zeros" in ctx.faults
-    if ctx.is_cuda:
-        if ctx.local_world_size < 2:
-            return {"skipped": "one GPU per node: no pair to copy between"}
-        src = ctx.device
-        peers = [torch.device("cuda", j) for j in range(ctx.local_world_size) if j != ctx.local_rank]
-        elements = GPU_ELEMENTS
-    elif injected:
-        src, peers, elements = ctx.device, [ctx.device], STAND_IN_ELEMENTS
-    else:
-        return {"skipped": "no GPUs: peer-to-peer needs two GPUs on one node"}
+    chosen = targets(str(ctx.device), ctx.local_rank, ctx.local_world_size, injected)
+    if isinstance(chosen, str):
+        return {"skipped": chosen}
+    src = ctx.device
+    elements = STAND_IN_ELEMENTS if chosen.stand_in else GPU_ELEMENTS
     gen = torch.Generator().manual_seed(2000 + ctx.rank)
     pairs = []
-    for dst in peers:
+    for name in chosen.devices:
+        dst = torch.device(name)
         host = torch.randn(elements, generator=gen)
         on_src = host.to(src, copy=True)
         direct = on_src.to(dst, copy=True)
@@ -55,13 +74,13 @@ def measure(ctx: RankContext) -> dict[str, Any]:
             {
                 "src": _label(src, ctx),
                 "dst": _label(dst, ctx),
-                "peer_access": _peer_access(src, dst),
+                "peer_access": None if chosen.stand_in else _peer_access(src, dst),
                 "direct_ok": bool(torch.equal(direct.cpu(), host)),
                 "host_ok": bool(torch.equal(via_host.cpu(), host)),
-                "direct_gbps": _copy_rate(on_src, dst),
+                "direct_gbps": None if chosen.stand_in else _copy_rate(on_src, dst),
             }
         )
-    return {"pairs": pairs, "stand_in": not ctx.is_cuda}
+    return {"pairs": pairs, "stand_in": chosen.stand_in}
 
 
 def _label(dev: Any, ctx: RankContext) -> str:
@@ -97,7 +116,8 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     rates = [p["direct_gbps"] for p in pairs if p.get("direct_gbps")]
     stand_in = any(f.get("stand_in") for f in every)
     figures = {"pairs": pairs, "stand_in": stand_in}
-    where = " (host-memory stand-ins for --inject)" if stand_in else ""
+    inside = "one GPU" if any(p["src"].startswith("cuda") for p in pairs) else "host memory"
+    where = f" (stand-ins within {inside}, for --inject)" if stand_in else ""
     speed = f", direct copies {min(rates):.1f}-{max(rates):.1f} GB/s" if rates else ""
     summary = f"{len(pairs)} ordered pair(s) copied directly and via the host{where}{speed}"
     broken_direct = [p for p in pairs if not p["direct_ok"] and p["host_ok"]]

@@ -13,6 +13,11 @@ The rules:
 
 Reported, not judged: the data-stall figure, the time spent waiting for the next batch as a fraction of
 step time (the first step, which starts the workers, left out), on the rank where it is worst.
+
+The data fit the number of ranks (:func:`sizing`): each rank reads its own shard of the images, so with
+many ranks each gets a smaller batch, and beyond 64 ranks there are more images, so that every rank
+always has at least ``MIN_BATCHES_PER_EPOCH`` full batches an epoch (a rank with none would end training
+before its first step). Up to 8 ranks the run is the same as ever: 1024 images, 32 a batch.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import os
 import signal
 import statistics
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from torchrig.selftest import causes, device
@@ -31,13 +37,39 @@ if TYPE_CHECKING:
     from torchrig.selftest.context import RankContext
 
 DEFAULT_STEPS = 30
-BATCH = 32
-DATASET_LENGTH = 1024
+BATCH = 32  # images a rank reads each step, at most
+MIN_BATCH = 4  # ... and at least
+DATASET_LENGTH = 1024  # images, at least
+MIN_BATCHES_PER_EPOCH = 4  # full batches every rank reads each epoch, at least
 LR = 1e-2  # Adam: on this task the loss is below 0.1 after 30 steps (2.3 at the start)
 WINDOW = 5  # steps averaged at each end of the loss curve
 LOSS_RATIO = 0.25
 STRAGGLER_RATIO = 3.0
 STRAGGLER_MIN_S = 0.1
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How much each rank reads: the same on every rank, decided by the world size alone."""
+
+    batch: int  # images per rank and step
+    dataset_length: int  # images in the whole dataset
+    batches_per_epoch: int  # full batches each rank reads in an epoch (its shard, the last partial batch dropped)
+
+
+def sizing(world_size: int) -> Sizing:
+    """The batch and dataset for ``world_size`` ranks.
+
+    The batch shrinks from 32 towards 4 so that 1024 images still give every rank 4 full batches an epoch;
+    past that (more than 64 ranks) the dataset grows instead. The global batch (``world_size * batch``) is
+    never below 32, one rank's batch.
+    """
+    if world_size < 1:
+        raise ValueError(f"world_size must be at least 1, not {world_size}")
+    batch = max(MIN_BATCH, min(BATCH, DATASET_LENGTH // (world_size * MIN_BATCHES_PER_EPOCH)))
+    length = max(DATASET_LENGTH, world_size * batch * MIN_BATCHES_PER_EPOCH)
+    # DistributedSampler(drop_last=True) gives each rank length // world_size items; the loader drops the rest
+    return Sizing(batch, length, (length // world_size) // batch)
 
 
 def measure(ctx: RankContext) -> dict[str, Any]:
@@ -61,8 +93,9 @@ def measure(ctx: RankContext) -> dict[str, Any]:
     ddp = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.is_cuda else None)
     optimizer = torch.optim.Adam(ddp.parameters(), lr=LR)
     workers = max(1, min(2, (os.cpu_count() or 1) // max(1, ctx.local_world_size)))
+    size = sizing(ctx.world_size)
     loader, cached = make_train_loader(
-        SyntheticImages(DATASET_LENGTH), batch_size=BATCH, workers=workers, cache_dir=ctx.cache_dir
+        SyntheticImages(size.dataset_length), batch_size=size.batch, workers=workers, cache_dir=ctx.cache_dir
     )
     drift = torch.Generator().manual_seed(4000 + ctx.rank)
     setup_s = time.perf_counter() - begin
@@ -113,6 +146,8 @@ def measure(ctx: RankContext) -> dict[str, Any]:
         "first_step_s": totals[0] if totals else 0.0,
         "setup_s": setup_s,
         "workers": workers,
+        "batch": size.batch,
+        "dataset_length": size.dataset_length,
         "epochs": epoch + 1,
         "cache": {k: stats[k] for k in ("hits", "misses", "items", "location") if k in stats},
     }
@@ -148,6 +183,8 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
         "data_stall": stall,
         "data_stall_per_rank": [f["data_stall"] for f in every],
         "workers_per_rank": every[0]["workers"],
+        "batch_per_rank": every[0].get("batch"),
+        "dataset_length": every[0].get("dataset_length"),
         "epochs": every[0]["epochs"],
         "cache": every[0].get("cache", {}),
     }
