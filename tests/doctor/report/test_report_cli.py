@@ -98,3 +98,30 @@ def test_a_utf16_file_from_windows_powershell_is_read(tmp_path: Path) -> None:
     proc = doctor("--report", str(report), "--json")
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["findings"][0]["code"] == "torch.cpu-only-build"
+
+
+def test_a_selftest_report_with_a_broken_p2p_pair_is_explained_as_gpu_p2p_broken(tmp_path: Path) -> None:
+    # the self-test proves what no probe can: a direct copy that came back wrong (planted here with --inject)
+    selftest = subprocess.run(
+        [sys.executable, "-m", "torchrig", "selftest", "--cpu", "2", "--inject", "p2p-zeros", "--json"],
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert selftest.returncode == 1, selftest.stderr
+    saved = tmp_path / "selftest.json"
+    saved.write_bytes(selftest.stdout)
+    proc = doctor("--report", str(saved), "--json")
+    assert proc.returncode == 1, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["facts"]["report_format"] == "torchrig-selftest-json"
+    assert out["findings"][0]["code"] == "gpu.p2p-broken"
+    assert "NCCL_P2P_DISABLE=1" in out["findings"][0]["fix"][0]
+    assert out["facts"]["gpus"]["p2p"][0]["source"] == "torchrig selftest (stand-ins, --inject)"
+
+
+def test_a_healthy_selftest_report_has_nothing_to_explain() -> None:
+    fixture = Path(__file__).resolve().parents[2] / "fixtures" / "recorded" / "gpu-h200" / "selftest.json"
+    proc = doctor("--report", str(fixture), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["findings"] == []

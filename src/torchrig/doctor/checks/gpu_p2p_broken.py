@@ -18,7 +18,8 @@ def peer_to_peer_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if not broken and not hits:
         return []
     evidence: dict[str, object] = {
-        f"GPU{link.a} <-> GPU{link.b}": f"broken ({link.source or 'test'})" for link in broken
+        (f"GPU{link.a} <-> GPU{link.b}" if link.a >= 0 else "a GPU pair"): f"broken ({link.source or 'test'})"
+        for link in broken
     }
     evidence.update(evidence_of(hits))
     fix: list[str] = ["export NCCL_P2P_DISABLE=1   # works around it now: NCCL goes through host memory"]

@@ -23,7 +23,7 @@ import re
 
 from torchrig._core.errors import UserError
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
-from torchrig.doctor.report import collect_env, failures, logs
+from torchrig.doctor.report import collect_env, failures, logs, selftest_json
 from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
 
@@ -93,6 +93,8 @@ def _from_json(text: str) -> Facts | None:
     if not isinstance(data, dict):
         return None
     schema = data.get("schema")
+    if schema == selftest_json.SCHEMA:
+        return selftest_json.facts_of(data)
     if isinstance(schema, str) and schema.startswith("torchrig.") and schema != SCHEMA:
         raise UserError(f"the report uses schema {schema}, which this torchrig cannot read (it reads {SCHEMA}).")
     if schema != SCHEMA:
