@@ -39,6 +39,11 @@ def doctor(
         "--mirror/--no-mirror",
         help="Point fixes at the PyTorch mirror configured here (default: yes for this machine, no with --report).",
     ),
+    facts_table: bool | None = typer.Option(
+        None,
+        "--facts/--no-facts",
+        help="Show the facts table (default: when something was found, and for --report).",
+    ),
     timeout: float | None = typer.Option(
         None,
         "--timeout",
@@ -82,7 +87,7 @@ def doctor(
             facts = _wait(gathering, board, quiet=as_json or markdown)
     use_mirror = (report is None) if mirror is None else mirror
     findings = run_checks(facts, index_base=_configured_index(strict=mirror is True) if use_mirror else None)
-    render(facts, findings, fmt="json" if as_json else "markdown" if markdown else "console")
+    render(facts, findings, fmt="json" if as_json else "markdown" if markdown else "console", show_facts=facts_table)
     failing = {"error", "warning"} if strict else {"error"}
     problem = any(f.severity.value in failing for f in findings)
     raise typer.Exit(console.Exit.PROBLEM if problem else console.Exit.OK)

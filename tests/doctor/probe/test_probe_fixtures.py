@@ -22,12 +22,16 @@ def test_every_recorded_file_is_listed_with_its_source_in_the_readme() -> None:
 def test_nvml_fixture_values_appear_in_the_output_it_was_read_from(path) -> None:  # type: ignore[no-untyped-def]
     data = json.loads(path.read_text())
     source = data["_source"]
-    assert source.startswith(("https://github.com/", "recorded on the torchrig development machine"))
-    match = re.search(r"\.\./nvidia-smi/([\w.-]+)", source)
+    assert source.startswith(
+        ("https://github.com/", "recorded on the torchrig development machine", "recorded on the torchrig GPU machine")
+    )
+    match = re.search(r"\.\./(nvidia-smi/[\w.-]+|gpu-h200/nvidia-smi\.txt)", source)
     if match is None:
         return  # no nvidia-smi output of its own (P2P matrix, MIG table, init error): the URL is the record
-    text = (RECORDED / "nvidia-smi" / match.group(1)).read_text()
-    if match.group(1).startswith("topo-p2p"):
+    named = RECORDED / match.group(1)
+    sibling = named.with_name(named.stem + "-q.txt")  # nvidia-smi -q of the same machine, where recorded
+    text = named.read_text() + (sibling.read_text() if sibling.exists() else "")
+    if match.group(1).startswith("nvidia-smi/topo-p2p"):
         assert data["p2p"] == _p2p_matrix(text)
         return
     if data.get("driver_version"):

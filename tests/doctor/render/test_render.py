@@ -80,7 +80,33 @@ def test_a_healthy_cpu_only_machine_is_told_what_works() -> None:
         first
         == "✓ No problems found. PyTorch 2.13.0+cpu (CPU build) runs on the CPU; there is no NVIDIA GPU on this machine."
     )
+    # the verdict stays on screen: a healthy live run leaves the facts table out unless asked
+    assert "24.0 GiB" not in out.getvalue() and "--facts" in out.getvalue()
+    out = io.StringIO()
+    render(facts, [], fmt="console", out=out, show_facts=True)
     assert "24.0 GiB (24.0 GiB free)" in out.getvalue()
+
+
+def test_no_nvml_on_a_machine_without_nvidia_reads_as_expected_not_as_an_error() -> None:
+    from torchrig.doctor.facts import DriverFacts
+    from torchrig.doctor.render.summary import fact_rows
+
+    quiet = Facts(driver=DriverFacts(nvml_error="NVML Shared Library Not Found"))
+    assert [(r.label, r.value) for r in fact_rows(quiet) if r.section == "Driver"] == [
+        ("NVML", "not installed (no NVIDIA driver here)")
+    ]
+    broken = Facts(driver=DriverFacts(nvml_error="NVML Shared Library Not Found", kernel_module="580.95.05"))
+    assert ("NVML error", "NVML Shared Library Not Found") in [(r.label, r.value) for r in fact_rows(broken)]
+
+
+def test_a_long_constraint_variable_is_shortened_but_a_path_list_never_is() -> None:
+    from torchrig.doctor.render.summary import fact_rows
+
+    require = "cuda>=13.0 " + " ".join(f"brand=tesla,driver>={n},driver<{n + 1}" for n in range(535, 580, 5))
+    paths = ":".join(f"/opt/lib{n}/very/long/directory/name" for n in range(8))
+    facts = Facts(system=SystemFacts(env={"NVIDIA_REQUIRE_CUDA": require, "LD_LIBRARY_PATH": paths}))
+    rows = {r.label: r.value for r in fact_rows(facts) if r.section == "Environment"}
+    assert rows == {"NVIDIA_REQUIRE_CUDA": "cuda>=13.0 (+9 more)", "LD_LIBRARY_PATH": paths}
 
 
 def test_a_probe_that_failed_says_why_in_the_facts() -> None:

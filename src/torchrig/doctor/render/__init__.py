@@ -18,15 +18,28 @@ from torchrig.doctor.render.markdown import render_markdown
 FORMATS = ("console", "json", "markdown")
 
 
-def render(facts: Facts, findings: list[Finding], *, fmt: str = "console", out: TextIO | None = None) -> None:
-    """Write the report in ``fmt`` ("console", "json" or "markdown") to ``out`` (stdout by default)."""
+def render(
+    facts: Facts,
+    findings: list[Finding],
+    *,
+    fmt: str = "console",
+    out: TextIO | None = None,
+    show_facts: bool | None = None,
+) -> None:
+    """Write the report in ``fmt`` ("console", "json" or "markdown") to ``out`` (stdout by default).
+
+    ``show_facts`` (console only): the facts table; by default shown when something was found or the facts
+    come from a report, and left out of a healthy live run, where it would push the verdict off the screen.
+    """
     stream = out or sys.stdout
     if fmt == "json":
         stream.write(render_json(facts, findings))
     elif fmt == "markdown":
         stream.write(render_markdown(facts, findings))
     elif fmt == "console":
-        render_console(facts, findings, stream)
+        if show_facts is None:
+            show_facts = bool(findings) or facts.origin == "report"
+        render_console(facts, findings, stream, show_facts=show_facts)
     else:
         raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
 

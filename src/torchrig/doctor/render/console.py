@@ -19,7 +19,7 @@ from torchrig.doctor.render.summary import counts, fact_rows, format_value, verd
 _STYLE = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
 
 
-def render_console(facts: Facts, findings: list[Finding], out: TextIO) -> None:
+def render_console(facts: Facts, findings: list[Finding], out: TextIO, *, show_facts: bool = True) -> None:
     console = Console(file=out, highlight=False, soft_wrap=True)
     c = counts(findings)
     head_style = "bold red" if c[Severity.ERROR] else "yellow" if c[Severity.WARNING] else "bold green"
@@ -45,6 +45,9 @@ def render_console(facts: Facts, findings: list[Finding], out: TextIO) -> None:
                 console.print(f"    [bold]{escape(line)}[/]")
         if i == 1 and f.severity is Severity.ERROR and len(findings) > 1:
             console.print("  (fix this first: the findings below may follow from it)")
+    if not show_facts:
+        console.print("  (torchrig doctor --facts shows what this rests on)")
+        return
     rows = fact_rows(facts)
     if rows:
         console.print()

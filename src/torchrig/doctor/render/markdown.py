@@ -22,7 +22,7 @@ def render_markdown(facts: Facts, findings: list[Finding]) -> str:
             out += ["Evidence: " + "; ".join(f"{k} = `{format_value(v)}`" for k, v in f.evidence.items()), ""]
         if f.fix:
             out += ["Fix:", "", "```bash", *f.fix, "```", ""]
-    out += ["<details><summary>Facts</summary>", "", "| | | | |", "|---|---|---|---|"]
+    out += ["<details><summary>Facts</summary>", "", "| section | fact | value | source |", "|---|---|---|---|"]
     out += [f"| {r.section} | {_cell(r.label)} | {_cell(r.value)} | {r.source} |" for r in fact_rows(facts)]
     out += ["", "</details>", ""]
     return "\n".join(out)

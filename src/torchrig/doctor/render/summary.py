@@ -105,6 +105,20 @@ def _bytes(n: int | None) -> str:
     return ""
 
 
+def _nvidia_evidence(facts: Facts) -> bool:
+    d = facts.driver
+    return bool(d.kernel_module or d.userspace or facts.gpus.devices or facts.system.pci_gpus)
+
+
+def _short_clauses(value: str, limit: int = 100) -> str:
+    """A long value made of space-separated clauses (NVIDIA_REQUIRE_CUDA: 60 driver-branch constraints)
+    as its first clause and a count; paths and lists without spaces are never cut (they get copied)."""
+    clauses = value.split()
+    if len(value) <= limit or len(clauses) < 3:
+        return value
+    return f"{clauses[0]} (+{len(clauses) - 1} more)"
+
+
 def fact_rows(facts: Facts) -> list[FactRow]:
     """The facts worth showing, with where each came from; empty values are left out."""
     rows: list[FactRow] = []
@@ -119,7 +133,11 @@ def fact_rows(facts: Facts) -> list[FactRow]:
     add("Driver", "kernel module", d.kernel_module, d, "kernel_module")
     add("Driver", "user-space library", d.userspace, d, "userspace")
     add("Driver", "newest CUDA it supports", d.cuda_driver_api, d, "cuda_driver_api")
-    add("Driver", "NVML error", d.nvml_error, d, "nvml_error")
+    if d.nvml_error and "not found" in d.nvml_error.lower() and not _nvidia_evidence(facts):
+        # no NVIDIA driver and no NVIDIA GPU: NVML's library is absent as it should be, not an error
+        add("Driver", "NVML", "not installed (no NVIDIA driver here)", d, "nvml_error")
+    else:
+        add("Driver", "NVML error", d.nvml_error, d, "nvml_error")
     add("Driver", "nvidia-smi error", d.smi_error, d, "smi_error")
     for gpu in facts.gpus.devices:
         parts = [gpu.name or "?", f"compute capability {gpu.compute_capability}" if gpu.compute_capability else ""]
@@ -178,7 +196,7 @@ def fact_rows(facts: Facts) -> list[FactRow]:
     add("System", "conda environment", s.conda_prefix, s, "conda_prefix")
     add("System", "virtual environment", s.venv, s, "venv")
     for name, value in sorted(s.env.items()):
-        add("Environment", name, value if value else '""', s, "env")
+        add("Environment", name, _short_clauses(value) if value else '""', s, "env")
     for title, section in (("Driver", d), ("GPUs", facts.gpus), ("PyTorch", t), ("CUDA toolkit", k), ("System", s)):
         for error in section.errors:  # a probe that failed says why, so a gap in the facts is explained
             rows.append(FactRow(title, "could not find out", error, "probe"))
