@@ -194,6 +194,7 @@ class Facts:
     system: SystemFacts = field(default_factory=SystemFacts)
     signatures: list[SignatureHit] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # what a report shows a program died of (report/failures.py)
+    tried: list[str] = field(default_factory=list)  # installer commands a report shows were run (report/tried.py)
     timings: dict[str, float] = field(default_factory=dict)  # probe name -> seconds
 
     def to_dict(self) -> dict[str, Any]:

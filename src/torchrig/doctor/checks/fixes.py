@@ -11,12 +11,14 @@ from __future__ import annotations
 import shlex
 from collections.abc import Sequence
 
-from packaging.version import Version
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
 
 from torchrig import knowledge
 from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import CheckContext
 from torchrig.doctor.facts import Facts
+from torchrig.doctor.report import tried
 from torchrig.doctor.target import target_of
 from torchrig.knowledge import builds, install
 from torchrig.knowledge.install import Build
@@ -72,9 +74,44 @@ def torch_install(
         )
         return (*note, *(queries.shell_join(facts, step) for step in steps))
     pip = (py, "-m", "pip")
-    steps = [install.pip_uninstall(build, pip=pip, companions=present)] if reinstall else []
-    steps.append(install.pip_install(build, pip=pip, companions=present, index_base=ctx.index_base, platform=platform))
+    again = _already_tried(facts, build)
+    steps = [install.pip_uninstall(build, pip=pip, companions=present)] if reinstall or again else []
+    line = install.pip_install(build, pip=pip, companions=present, index_base=ctx.index_base, platform=platform)
+    at = line.index("install") + 1
+    steps.append((*line[:at], "--no-cache-dir", *line[at:]) if again else line)
+    if again:
+        still = f"torch is still {facts.torch.version}" if facts.torch.version else "the problem stayed"
+        note += (
+            f"# the report shows a like install already ran ({again}) and {still}: pip keeps an installed torch that "
+            'satisfies the request ("Requirement already satisfied"), reuses a cached wheel, or installed into '
+            "another Python than the one running the program; so uninstall first, install without the cache, then "
+            "check which torch that Python imports",
+        )
+        steps.append((py, "-c", "import torch; print(torch.__version__, torch.version.cuda, torch.__file__)"))
     return (*note, *(queries.shell_join(facts, step) for step in steps))
+
+
+def _already_tried(facts: Facts, build: Build) -> str | None:
+    """A command of the report that already asked for this build, or for a CUDA build that did not land.
+
+    Either it asked for the same variant (and the same release, or none pinned), or it asked for a
+    variant other than the one the report's torch has: the install ran and did not take effect.
+    """
+    have = queries.torch_variant(facts)
+    for attempt in tried.torch_installs(facts.tried):
+        same = attempt.variant == build.variant and (attempt.version is None or _pins(build.torch, attempt.version))
+        missed = attempt.variant is not None and have is not None and attempt.variant != have
+        if same or missed:
+            return attempt.command
+    return None
+
+
+def _pins(pin: str, version: str) -> bool:
+    """Whether ``torch==pin`` (``2.13.0`` or ``2.13.*``) is satisfied by ``version``."""
+    try:
+        return Version(version) in SpecifierSet(f"=={pin}")
+    except (InvalidVersion, InvalidSpecifier):
+        return False
 
 
 def _companion_note(facts: Facts, build: Build, known: list[str] | tuple[str, ...]) -> tuple[str, ...]:

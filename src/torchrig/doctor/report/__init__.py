@@ -23,7 +23,7 @@ import re
 
 from torchrig._core.errors import UserError
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
-from torchrig.doctor.report import collect_env, failures, logs, selftest_json
+from torchrig.doctor.report import collect_env, failures, logs, selftest_json, tried
 from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
 
@@ -135,6 +135,7 @@ def _from_text(text: str) -> Facts:
     stated = logs.scan(text, facts)
     hits = _add_hits(facts, text)
     facts.failures = failures.failures(text)
+    facts.tried = tried.commands(text)
     if not (is_collect_env or stated or hits or facts.failures):
         raise UserError(
             "nothing in the report looks like a collect_env output, a torchrig --json or a known GPU/PyTorch "
