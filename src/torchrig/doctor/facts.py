@@ -166,6 +166,9 @@ class SystemFacts(Section):
     shm_total_bytes: int | None = None
     shm_free_bytes: int | None = None
     env: dict[str, str] = field(default_factory=dict)  # only the variables that matter (see probe.system)
+    # variables of ``env`` the program's own code sets (a report's os.environ[...] = ...), name -> that line:
+    # a fix in the shell (`unset`, `export`) would not change them
+    set_in_program: dict[str, str] = field(default_factory=dict)
     conda_prefix: str | None = None
     venv: str | None = None
     dev_nodes: list[str] = field(default_factory=list)  # /dev/nvidia0, /dev/nvidiactl, /dev/dxg, ...

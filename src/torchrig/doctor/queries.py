@@ -181,6 +181,11 @@ def env(facts: Facts, name: str) -> str | None:
     return facts.system.env.get(name)
 
 
+def set_in_program(facts: Facts, name: str) -> str | None:
+    """The line of the program's own code that sets environment variable ``name``, where a report shows one."""
+    return facts.system.set_in_program.get(name)
+
+
 def library_path_without(facts: Facts, drop: Callable[[str], bool]) -> str | None:
     """The shell line that takes the ``LD_LIBRARY_PATH`` entries ``drop`` picks out of it, or None if it picks none.
 

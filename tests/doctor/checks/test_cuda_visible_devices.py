@@ -73,3 +73,24 @@ def test_a_log_that_set_the_variable_and_found_no_gpu_blames_the_variable() -> N
     [finding] = cuda_visible_devices.visible_devices_usable(facts, CTX)
     assert finding.title == "CUDA_VISIBLE_DEVICES='1' hides every GPU"
     assert finding.fix[1] == "# or name a GPU that exists: export CUDA_VISIBLE_DEVICES=0"
+
+
+def test_a_variable_the_program_sets_itself_is_fixed_in_the_program_not_the_shell() -> None:
+    from torchrig.doctor.report import parse_report
+
+    log = (
+        'import os\nos.environ["CUDA_VISIBLE_DEVICES"] = "1"\nimport torch\nRuntimeError: No CUDA GPUs are available\n'
+    )
+    [finding] = cuda_visible_devices.visible_devices_usable(parse_report(log), CTX)
+    assert finding.evidence["set by the program"] == 'os.environ["CUDA_VISIBLE_DEVICES"] = "1"'
+    assert finding.fix[0].startswith('The program sets it itself (os.environ["CUDA_VISIBLE_DEVICES"] = "1")')
+    assert 'os.environ["CUDA_VISIBLE_DEVICES"] = "0"' in finding.fix[0]
+    assert not any(step.startswith(("unset", "export")) for step in finding.fix)
+
+
+def test_a_variable_set_in_the_shell_keeps_the_shell_fix() -> None:
+    from torchrig.doctor.report import parse_report
+
+    log = "$ export CUDA_VISIBLE_DEVICES=1\nRuntimeError: No CUDA GPUs are available\n"
+    [finding] = cuda_visible_devices.visible_devices_usable(parse_report(log), CTX)
+    assert finding.fix[0] == "unset CUDA_VISIBLE_DEVICES" and "set by the program" not in finding.evidence

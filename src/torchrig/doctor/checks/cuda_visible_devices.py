@@ -9,6 +9,7 @@ therefore hide everything.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from torchrig.doctor import queries
@@ -41,6 +42,10 @@ def _why_unusable(entry: str, count: int | None, uuids: list[str]) -> str | None
 
 def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """CUDA_VISIBLE_DEVICES, where set on a machine with an NVIDIA GPU, must name at least one usable device."""
+    return [_in_program(f, queries.set_in_program(facts, "CUDA_VISIBLE_DEVICES")) for f in _findings(facts)]
+
+
+def _findings(facts: Facts) -> list[Finding]:
     value = queries.env(facts, "CUDA_VISIBLE_DEVICES")
     hits = hits_for(facts, CODE)
     if value is None:
@@ -87,6 +92,24 @@ def visible_devices_usable(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=(f"export CUDA_VISIBLE_DEVICES={','.join(usable)}", "# or unset CUDA_VISIBLE_DEVICES to use every GPU"),
         )
     ]
+
+
+def _in_program(finding: Finding, line: str | None) -> Finding:
+    """Where the program's own code sets the variable, the fix is in that code: a shell `unset` would not undo it."""
+    if line is None:
+        return finding
+    shell = [step for step in finding.fix if re.search(r"\b(?:unset|export) CUDA_VISIBLE_DEVICES\b", step)]
+    values = [m.group(1) for step in shell for m in [re.search(r"export CUDA_VISIBLE_DEVICES=(\S+)", step)] if m]
+    instead = f', or make it name GPUs that exist: os.environ["CUDA_VISIBLE_DEVICES"] = "{values[0]}"' if values else ""
+    return dataclasses.replace(
+        finding,
+        evidence={**finding.evidence, "set by the program": line},
+        fix=(
+            f"The program sets it itself ({line.strip()}): remove that line to use every GPU{instead}. "
+            "A shell `unset` or `export` would not change what the program sets.",
+            *(step for step in finding.fix if step not in shell),
+        ),
+    )
 
 
 def _hidden_by(value: str, hits: list[SignatureHit]) -> Finding:

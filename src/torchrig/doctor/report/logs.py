@@ -221,10 +221,12 @@ def _toolkit(text: str, facts: Facts) -> bool:
 def _environment(text: str, facts: Facts) -> bool:
     env = facts.system.env
     found = False
-    for pattern in _VISIBLE_DEVICES:
+    for in_python, pattern in zip((True, False), _VISIBLE_DEVICES, strict=True):
         match = pattern.search(text)
         if match and "CUDA_VISIBLE_DEVICES" not in env:
             env["CUDA_VISIBLE_DEVICES"] = match.group("value").strip("'\"")
+            if in_python:  # the program sets it itself: a shell `unset` would not undo it
+                facts.system.set_in_program["CUDA_VISIBLE_DEVICES"] = match.group(0)
             found = True
     ld = _LD_ASSIGN.search(text) or _LD_ECHO.search(text)
     if ld and "LD_LIBRARY_PATH" not in env:
