@@ -181,3 +181,27 @@ def test_a_section_written_as_null_is_unknown_not_an_internal_error() -> None:
     facts = parse_report('{"schema":"torchrig.doctor/1","facts":{"torch":null,"driver":{"userspace":"535.54.03"}}}')
     assert facts.torch.version is None and facts.driver.userspace == "535.54.03"
     assert all(f.code != "doctor.check-failed" for f in run_checks(facts))
+
+
+def test_blank_and_whitespace_lines_do_not_join_lines_or_hide_facts() -> None:
+    # The patterns once ran `^\s*` across line ends: 40,000 blank lines took 30 s, and a quote or table
+    # bar before a blank line could swallow the line end. The facts between the filler must still be read.
+    from torchrig.doctor.report import failures, parse_report
+
+    filler = "\n" * 80_000 + "   \t\n" * 1000 + ">\n" * 1000
+    text = (
+        "PyTorch version: 2.1.0+cu121\nCUDA used to build PyTorch: 12.1\n"
+        + filler
+        + "GPU models and configuration: GPU 0: NVIDIA GeForce RTX 4090\nNvidia driver version: 535.104.05\n"
+        + filler
+        + "torchvision 0.16.0\n"
+        + filler
+        + 'Traceback (most recent call last):\n  File "x.py", line 1\n'
+        + filler
+        + "RuntimeError: CUDA error: no kernel image is available\n"
+    )
+    facts = parse_report(text)
+    assert facts.torch.version == "2.1.0+cu121" and facts.driver.userspace == "535.104.05"
+    assert [g.name for g in facts.gpus.devices] == ["NVIDIA GeForce RTX 4090"]
+    assert facts.companion("torchvision") is not None and facts.companion("torchvision").version == "0.16.0"
+    assert failures.failures(text)[0] == "RuntimeError: CUDA error: no kernel image is available"

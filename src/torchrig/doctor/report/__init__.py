@@ -31,7 +31,7 @@ __all__ = ["parse_report"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Quoting and framing that issue trackers and rich tracebacks put in front of pasted lines.
-_LINE_PREFIX = re.compile(r"^(?:\s*>)+ ?|^\s*[│┃|]\s?(?=\S)", re.MULTILINE)
+_LINE_PREFIX = re.compile(r"^(?:[ \t]*>)+ ?|^[ \t]*[│┃|][ \t]?(?=\S)", re.MULTILINE)
 _NOT_TEXT = re.compile(r"[\ufffd\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 _MAX_NOT_TEXT = 0.02  # share of undecodable/control characters above which the input is not text
 

@@ -8,27 +8,53 @@ program died of; without a traceback, the first line that says something crashed
 
 from __future__ import annotations
 
+import collections
+import heapq
 import re
+from collections.abc import Iterator
 
-# "ValueError: ...", "torch.OutOfMemoryError: ...", "subprocess.CalledProcessError: ..." at the start of a line
-_EXCEPTION = re.compile(r"^(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::\s.*|\s*)$")
-_CRASH = re.compile(r"Segmentation fault|core dumped|^Killed\s*$|^Aborted\b|^ERROR: .{8,}", re.IGNORECASE)
-_TRACEBACK = "Traceback (most recent call last)"
+# Patterns run over the whole text (MULTILINE), never line by line in Python: a report may be 16 MiB.
+# Within a line only [ \t], never \s, which would run across line ends.
+# "ValueError: ...", "torch.OutOfMemoryError: ...", "subprocess.CalledProcessError: ..." alone on a line
+_EXCEPTION = re.compile(
+    r"^[ \t]*(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::[ \t]+\S.*|[ \t]*)$", re.MULTILINE
+)
+_CRASH = re.compile(
+    r"Segmentation fault|core dumped|^[ \t]*Killed[ \t]*$|^[ \t]*Aborted\b|^[ \t]*ERROR: .{8,}",
+    re.IGNORECASE | re.MULTILINE,
+)
+_TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\)", re.MULTILINE)
 _LIMIT = 300  # characters kept of a failure line
 
 
 def failures(text: str) -> list[str]:
     """The failure lines of ``text``, the most telling first (at most a few)."""
-    lines = [line.strip() for line in text.splitlines()]
     out: list[str] = []
-    start = max((i for i, line in enumerate(lines) if line.startswith(_TRACEBACK)), default=None)
+    start = _last(_TRACEBACK.finditer(text))
     if start is not None:
-        last = [line for line in lines[start + 1 :] if _EXCEPTION.match(line)]
+        last = _last(_EXCEPTION.finditer(text, start.end()))
         if last:
-            out.append(last[-1][:_LIMIT])
-    for line in lines:
-        if _EXCEPTION.match(line) or _CRASH.search(line):
-            out.append(line[:_LIMIT])
+            out.append(_line_at(text, last.start()))
+    seen = -1
+    matches = heapq.merge(_EXCEPTION.finditer(text), _CRASH.finditer(text), key=lambda m: m.start())
+    for match in matches:
+        begin = text.rfind("\n", 0, match.start()) + 1
+        if begin == seen:
+            continue
+        seen = begin
+        out.append(_line_at(text, begin))
         if len(out) >= 4:
             break
     return list(dict.fromkeys(out))
+
+
+def _last(matches: Iterator[re.Match[str]]) -> re.Match[str] | None:
+    tail = collections.deque(matches, maxlen=1)
+    return tail[0] if tail else None
+
+
+def _line_at(text: str, pos: int) -> str:
+    """The whole line of ``text`` that holds position ``pos``, stripped and cut at :data:`_LIMIT`."""
+    begin = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    return text[begin : end if end >= 0 else len(text)].strip()[:_LIMIT]

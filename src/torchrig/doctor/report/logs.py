@@ -37,11 +37,13 @@ _SM_SUPPORTED = re.compile(
 _OLD_GPU = re.compile(
     r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)"
 )
-_GPU_LIST = re.compile(r"^\s*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)\s*$", re.MULTILINE)
+_GPU_LIST = re.compile(
+    r"^[ \t]*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)[ \t]*$", re.MULTILINE
+)
 # `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know.
 _PIP_LIST = re.compile(
-    r"^\s*(?P<name>torch|torchvision|torchaudio|pytorch-triton|triton|xformers|flash[-_]attn|vllm|bitsandbytes)"
-    r"(?:\s+|\s*==\s*)(?P<version>\d+\.\d+[\w.+-]*)\s*$",
+    r"^[ \t]*(?P<name>torch|torchvision|torchaudio|pytorch-triton|triton|xformers|flash[-_]attn|vllm|bitsandbytes)"
+    r"(?:[ \t]+|[ \t]*==[ \t]*)(?P<version>\d+\.\d+[\w.+-]*)[ \t]*$",
     re.MULTILINE,
 )
 _TORCH_DIR_POSIX = re.compile(r"(?P<dir>(?:~|\.{1,2})?/[^\s\"':]*?/(?:site|dist)-packages/torch)/")

@@ -35,14 +35,28 @@ _INSTALLER = re.compile(
     r")\b",
     re.IGNORECASE,
 )
+_CANDIDATE = re.compile(
+    r"\b(?:pip|uv|conda|mamba|micromamba|apt)(?:[\d.]*|-get)(?:\.exe)?[ \t]+(?:pip[ \t]+)?(?:install|add)\b", re.I
+)
 _VARIANT = re.compile(r"^(cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*|xpu)$")
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
 
 def commands(text: str) -> list[str]:
-    """The installer command lines ``text`` shows, prompt removed, first seen first, without repeats."""
+    """The installer command lines ``text`` shows, prompt removed, first seen first, without repeats.
+
+    A regex over the whole text finds the few candidate lines (a report may be 16 MiB of anything);
+    only those are looked at line by line.
+    """
     found: list[str] = []
-    for raw in text.splitlines():
+    seen = -1
+    for candidate in _CANDIDATE.finditer(text):
+        begin = text.rfind("\n", 0, candidate.start()) + 1
+        if begin == seen:
+            continue
+        seen = begin
+        end = text.find("\n", candidate.end())
+        raw = text[begin : end if end >= 0 else len(text)]
         line = _PROMPT.sub("", raw.strip().strip("`"), count=1).strip()
         if _INSTALLER.match(line):
             found.append(line[:300])
