@@ -82,3 +82,14 @@ def test_clear_skips_a_symlink_named_like_a_cache_and_clears_the_rest(
     from torchrig.data import inspection
 
     assert inspection.remove_cache(link) == "not a cache file" and link.is_symlink()  # a link planted after the listing
+
+
+def test_an_empty_or_blank_name_refuses_and_removes_nothing(images: Path, cache_dir: Path) -> None:
+    # `torchrig cache clear "$NAME"` with NAME unset once meant every idle cache
+    with CachedDataset(ImageFolder(images, size=8), directory=cache_dir, name="kept", persist=True) as kept:
+        kept_path = kept.location
+    for name in ("", "  "):
+        proc = cli("clear", name, "--dir", str(cache_dir))
+        assert proc.returncode == 2 and "the cache name is empty" in proc.stderr and "Traceback" not in proc.stderr
+        assert kept_path.exists()
+    assert "removed kept" in cli("clear", "kept", "--dir", str(cache_dir)).stdout and not kept_path.exists()

@@ -131,9 +131,14 @@ def clear(
     A cache in use is left alone: its users would simply re-create it."""
     from torchrig.data import inspection  # numpy: loaded only when a cache command runs
 
+    if name is not None and not name.strip():
+        # an unset shell variable ("$CACHE") must not mean every cache
+        raise UserError(
+            "the cache name is empty; give a name from `torchrig cache list`, or --all to clear every cache."
+        )
     if (name is None) == (not all_):
         raise UserError("give a cache name or --all (not both).")
-    targets = [_find(name, directory)] if name else inspection.list_caches(_directories(directory))
+    targets = [_find(name, directory)] if name is not None else inspection.list_caches(_directories(directory))
     out = console.out()
     freed = 0
     for info in targets:
