@@ -46,3 +46,9 @@ def test_ctrl_c_exits_130_without_a_traceback() -> None:
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Traceback" not in err
+
+
+def test_no_arguments_prints_the_help_and_succeeds() -> None:
+    proc = run()
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: torchrig" in proc.stdout and "doctor" in proc.stdout

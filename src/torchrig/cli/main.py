@@ -61,7 +61,8 @@ def main() -> None:
     # Ctrl-C never reaches here: typer turns it into exit code 130 itself (tests/test_cli.py).
     err = console.err()  # one sentence stays on one line when piped
     try:
-        app(prog_name="torchrig")
+        # no arguments: the help, and success (click's no_args_is_help would exit 2, the code of a usage error)
+        app(prog_name="torchrig", args=sys.argv[1:] or ["--help"])
     except UserError as exc:
         err.print(f"torchrig: {exc}", markup=False)
         sys.exit(exc.exit_code)
