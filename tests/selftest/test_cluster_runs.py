@@ -120,7 +120,7 @@ def test_a_planted_slow_rank_is_named_with_its_node_under_the_environment_srun_s
     assert [(n["host"], n["group"], n["ranks"]) for n in cluster["nodes"]] == [("gpu001", 0, [0]), ("gpu002", 1, [1])]
     slow = cluster["slowest"]
     assert (slow["rank"]["rank"], slow["rank"]["host"], slow["node"]["host"]) == (1, "gpu002", "gpu002")
-    assert slow["rank"]["ratio"] > 1.5  # 300 ms of sleep a step against a few ms, over the median of two
+    assert slow["rank"]["ratio"] > 3  # 300 ms of sleep a step against the other rank's few ms
     assert [n["stages"]["training"]["verdict"] for n in cluster["nodes"]] == ["pass", "fail"]
     # one rank per node: nothing to measure within a node, one group across
     assert cluster["bandwidth"]["within_nodes"] == []

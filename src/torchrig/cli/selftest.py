@@ -230,20 +230,24 @@ def _render_cluster(out: Console, report: Any) -> None:
     if not cluster:
         return
     nodes = cluster["nodes"]
-    out.print(f"\n[bold]{len(nodes)} nodes, {cluster.get('world_size', report.plan.world_size)} ranks[/]")
+    out.print(f"\n[bold]{len(nodes)} nodes, {cluster.get('world_size', report.plan.world_size)} ranks[/]\n")
     _print_wide(out, _table(*words.fact_table(cluster)))
     differences = words.difference_lines(cluster)
     if differences:
-        out.print(f"[yellow]{escape(words.DIFFERS)} differs from the other nodes:[/]")
+        out.print(f"\n[yellow]{escape(words.DIFFERENCES)}[/]")
         for line in differences:
             out.print(f"  [yellow]![/] {escape(line)}")
+    out.print()
     _print_wide(out, _table(*words.stage_table(cluster, [s.name for s in report.stages])))
     lines = words.bandwidth_lines(cluster)
     if lines:
-        out.print("all-reduce bus bandwidth (nccl-tests' busbw = algbw x 2(n-1)/n):")
+        out.print("\nall-reduce bus bandwidth (nccl-tests' busbw = algbw x 2(n-1)/n):")
         for line in lines:
             out.print(f"  {escape(line)}")
-    for line in words.slowest_lines(cluster):
+    lines = words.slowest_lines(cluster)
+    if lines:
+        out.print()
+    for line in lines:
         out.print(escape(line))
 
 

@@ -13,7 +13,7 @@ its agreement (4)):
 (N3) After the last stage :func:`summarize` (pure) turns the facts and every stage's per-rank figures into
      the report's ``cluster`` section: per node its ranks, versions, GPUs, each stage's verdict and
      figures; the bus bandwidth within and across nodes; the slowest rank and node with their ratio to the
-     median; and the facts in which nodes differ from the majority.
+     median of the other ranks (nodes); and the facts in which nodes differ from the majority.
 
 A node's verdict for a stage is the stage's verdict, except when the stage failed and names the ranks to
 blame (``failed_ranks`` in its figures, or the ranks whose measurement raised): then the nodes without
@@ -234,8 +234,9 @@ def _slowest(
     nodes_of: tuple[int, ...],
     nodes: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The slowest rank and node, with their ratio to the median: by their own work per training step
-    (what every all-reduce waits for), or by the smoke test's GFLOP/s when training did not run."""
+    """The slowest rank and node, with their ratio to the median of the others (so that with two nodes
+    the ratio is to the other one): by their own work per training step (what every all-reduce waits
+    for), or by the smoke test's GFLOP/s when training did not run."""
     usable = training is not None and len(training) == len(nodes_of) and all("median_own_s" in f for f in training)
     if usable:
         assert training is not None
@@ -252,30 +253,23 @@ def _slowest(
     per_node = [pick(per_rank[r] for r in entry["ranks"]) for entry in nodes]
     node = pick(range(len(per_node)), key=per_node.__getitem__)
 
-    def ratio(value: float, values: list[float]) -> float | None:
-        middle = statistics.median(values)
-        if higher_is_slower:
-            return value / middle if middle > 0 else None
-        return middle / value if value > 0 else None
+    def against_others(index: int, values: list[float]) -> dict[str, Any]:
+        others = values[:index] + values[index + 1 :]
+        middle = statistics.median(others) if others else None
+        if middle is None:
+            ratio = None
+        elif higher_is_slower:
+            ratio = values[index] / middle if middle > 0 else None
+        else:
+            ratio = middle / values[index] if values[index] > 0 else None
+        return {"value": values[index], "median": middle, "ratio": ratio}
 
     return {
         "measure": measure,
         "unit": unit,
-        "rank": {
-            "rank": rank,
-            "node": nodes_of[rank],
-            "host": nodes[nodes_of[rank]]["host"],
-            "value": per_rank[rank],
-            "median": statistics.median(per_rank),
-            "ratio": ratio(per_rank[rank], per_rank),
-        },
-        "node": {
-            "node": node,
-            "host": nodes[node]["host"],
-            "value": per_node[node],
-            "median": statistics.median(per_node),
-            "ratio": ratio(per_node[node], per_node),
-        },
+        "rank": {"rank": rank, "node": nodes_of[rank], "host": nodes[nodes_of[rank]]["host"]}
+        | against_others(rank, per_rank),
+        "node": {"node": node, "host": nodes[node]["host"]} | against_others(node, per_node),
         "per_rank": per_rank,
     }
 

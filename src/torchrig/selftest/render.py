@@ -13,6 +13,7 @@ from torchrig.selftest.nodes import COMPARED, node_values
 from torchrig.selftest.report import Report
 
 DIFFERS = "*"
+DIFFERENCES = f"Nodes differ (a value that differs is marked {DIFFERS} in the table):"
 FACT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ranks", "ranks"),
     ("GPU count", "GPUs"),
@@ -129,17 +130,19 @@ def slowest_lines(cluster: dict[str, Any]) -> list[str]:
     unit, what = slow["unit"], slow["measure"]
     rank, node = slow["rank"], slow["node"]
 
-    def ratio(entry: dict[str, Any]) -> str:
-        return f"{entry['ratio']:.1f}x the median" if entry.get("ratio") is not None else "no median to compare"
+    def ratio(entry: dict[str, Any], others: str) -> str:
+        if entry.get("ratio") is None:
+            return f"no other {others} to compare with"
+        return f"{entry['ratio']:.1f}x the median of the other {others} ({value(entry['median'])})"
 
     def value(v: float) -> str:
         return f"{v:.0f} {unit}" if unit == "ms" else f"{v:.1f} {unit}"
 
     return [
         f"slowest rank: rank {rank['rank']} on {node_label(by_index[rank['node']], nodes)}, "
-        f"{value(rank['value'])} ({what}), {ratio(rank)} ({value(rank['median'])})",
+        f"{value(rank['value'])} ({what}), {ratio(rank, 'ranks')}",
         f"slowest node: {node_label(by_index[node['node']], nodes)}, {value(node['value'])} on its slowest rank, "
-        f"{ratio(node)} node ({value(node['median'])})",
+        f"{ratio(node, 'nodes')}",
     ]
 
 
@@ -197,7 +200,7 @@ def markdown(report: Report) -> str:
         out += ["", f"### {len(cluster['nodes'])} nodes, {cluster.get('world_size', plan.world_size)} ranks", ""]
         out += _md_table(*fact_table(cluster))
         if cluster.get("differences"):
-            out += ["", f"`{DIFFERS}` differs from the other nodes:", ""]
+            out += ["", DIFFERENCES.replace(DIFFERS, f"`{DIFFERS}`"), ""]
             out += [f"- {line}" for line in difference_lines(cluster)]
         out += ["", *_md_table(*stage_table(cluster, [s.name for s in report.stages]))]
         lines = bandwidth_lines(cluster)
@@ -206,6 +209,6 @@ def markdown(report: Report) -> str:
             out += [f"- {line}" for line in lines]
         lines = slowest_lines(cluster)
         if lines:
-            out += ["", *[f"- {line}" for line in lines]]
+            out += ["", "The slowest:", "", *[f"- {line}" for line in lines]]
     out.append("")
     return "\n".join(out)

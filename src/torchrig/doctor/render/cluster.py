@@ -28,6 +28,7 @@ from torchrig.doctor.render.summary import format_value, verdict
 
 SCHEMA = "torchrig.doctor.cluster/1"
 DIFFERS = "*"
+DIFFERENCES = f"Nodes differ (a value that differs is marked {DIFFERS} in the table):"
 _STYLE = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
 
 
@@ -98,7 +99,7 @@ def merged_console(merged: Merged, out: TextIO) -> None:
     _print_wide(console, table)
     lines = difference_lines(merged)
     if lines:
-        console.print(f"{DIFFERS} differs from the other nodes:")
+        console.print(DIFFERENCES)
         for line in lines:
             console.print(f"  [yellow]![/] {escape(line)}")
 
@@ -197,7 +198,7 @@ def merged_markdown(merged: Merged) -> str:
     out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     lines = difference_lines(merged)
     if lines:
-        out += ["", f"`{DIFFERS}` differs from the other nodes:", ""]
+        out += ["", DIFFERENCES.replace(DIFFERS, f"`{DIFFERS}`"), ""]
         out += [f"- {line}" for line in lines]
     for title, group in (
         ("Only on some nodes (look here first)", merged.partial),
