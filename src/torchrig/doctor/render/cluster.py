@@ -99,6 +99,7 @@ def merged_console(merged: Merged, out: TextIO) -> None:
     _print_wide(console, table)
     lines = difference_lines(merged)
     if lines:
+        console.print()
         console.print(DIFFERENCES)
         for line in lines:
             console.print(f"  [yellow]![/] {escape(line)}")
