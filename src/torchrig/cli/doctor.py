@@ -7,7 +7,8 @@ import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -16,6 +17,7 @@ from torchrig.cli import console
 
 if TYPE_CHECKING:
     from torchrig.doctor.facts import Facts
+    from torchrig.doctor.merge import Merged
     from torchrig.doctor.probe import ProbeBoard
 
 _REPORT_LIMIT = 16 << 20  # a collect_env output is a few KiB; anything past 16 MiB is not a report
@@ -51,8 +53,25 @@ def doctor(
         help="The longest any probe may take (importing torch in a subprocess; default 60): a probe still "
         "running then is reported as timed out.",
     ),
+    merge: bool = typer.Option(
+        False,
+        "--merge",
+        help="One report for several nodes from their --json files (FILES): a table of nodes with the "
+        "differences marked, findings that only some nodes have first.",
+    ),
+    cluster: bool = typer.Option(
+        False,
+        "--cluster",
+        help="Under torchrun or srun: every node runs the doctor and rank 0 prints the merged report "
+        "(over torch.distributed with gloo; no shared files).",
+    ),
+    files: list[str] | None = typer.Argument(
+        None, metavar="[FILES]...", help="With --merge: each node's `torchrig doctor --json` output."
+    ),
 ) -> None:
     """Find the root cause of a broken GPU/PyTorch setup and print the exact fix.
+
+    Across nodes: --merge node-*.json, or --cluster under torchrun/srun (docs/cluster.md).
 
     Exit codes: 0 no errors, 1 errors found (warnings too with --strict), 2 usage or internal error.
     """
@@ -60,6 +79,15 @@ def doctor(
         raise UserError("choose one of --json and --markdown.")
     if timeout is not None and not timeout > 0:
         raise UserError("--timeout takes a number of seconds above 0.")
+    fmt = "json" if as_json else "markdown" if markdown else "console"
+    if files and not merge:
+        raise UserError(f"{files[0]}: files are read with --merge (several nodes) or --report FILE (one).")
+    if sum((merge, cluster, report is not None)) > 1:
+        raise UserError("choose one of --report, --merge and --cluster.")
+    if merge:
+        _merge(files or [], fmt=fmt, strict=strict, mirror=mirror)
+    if cluster:
+        _cluster(fmt=fmt, strict=strict, mirror=mirror, quick=quick, timeout=timeout)
     if report is not None:
         from torchrig.doctor.report import parse_report
 
@@ -133,6 +161,72 @@ def _configured_index(*, strict: bool) -> str | None:
         if strict:
             raise
         return None
+
+
+def _exit_for(merged: Merged, *, strict: bool) -> NoReturn:
+    failing = {"error", "warning"} if strict else {"error"}
+    raise typer.Exit(console.Exit.PROBLEM if merged.has(failing) else console.Exit.OK)
+
+
+def _merge(files: list[str], *, fmt: str, strict: bool, mirror: bool | None) -> NoReturn:
+    """``--merge``: each file as ``--report`` reads it, checked, then all of them as one report."""
+    from torchrig.doctor.checks import run_checks
+    from torchrig.doctor.merge import NodeReport, merge, unique_names
+    from torchrig.doctor.render.cluster import render_merged
+    from torchrig.doctor.report import parse_report
+
+    if not files:
+        raise UserError("--merge needs the `torchrig doctor --json` files of the nodes, e.g. --merge node-*.json.")
+    if files.count("-") > 1:
+        raise UserError("--merge reads standard input (-) once at most.")
+    index_base = _configured_index(strict=True) if mirror else None  # someone else's machines: upstream by default
+    names = unique_names(["stdin" if f == "-" else Path(f).stem or f for f in files])
+    nodes = []
+    for name, path in zip(names, files, strict=True):
+        try:
+            facts = parse_report(_read_report(path))
+        except UserError as exc:
+            raise UserError(f"{path}: {exc}", exit_code=exc.exit_code) from None
+        nodes.append(NodeReport(name, facts, run_checks(facts, index_base=index_base)))
+    merged = merge(nodes)
+    render_merged(merged, fmt=fmt, out=sys.stdout)
+    _exit_for(merged, strict=strict)
+
+
+def _cluster(*, fmt: str, strict: bool, mirror: bool | None, quick: bool, timeout: float | None) -> NoReturn:
+    """``--cluster``: every node's facts gathered over torch.distributed; rank 0 prints the merged report."""
+    import os
+
+    from torchrig._core import distributed
+    from torchrig._core.errors import require_torch
+    from torchrig.doctor.checks import run_checks
+    from torchrig.doctor.merge import NodeReport, merge
+    from torchrig.doctor.render.cluster import render_merged
+
+    os.environ.update(distributed.torch_env(os.environ))  # srun's variables as torchrun's, for env://
+    job = distributed.job_of(os.environ)
+    if job is None:
+        raise UserError(
+            "--cluster runs as one rank of a torchrun or srun job (one process per node is enough), e.g. "
+            "`srun --ntasks-per-node=1 torchrig doctor --cluster`; docs/cluster.md has the recipes. "
+            "To merge saved reports instead: torchrig doctor --merge node-*.json."
+        )
+    require_torch("torchrig doctor --cluster")
+    from torchrig.doctor.cluster import collect
+
+    try:
+        gathered = collect(job, os.environ, quick=quick, timeout=timeout or 60.0)
+    except (RuntimeError, ValueError, TimeoutError) as exc:  # torch.distributed's errors when a rank fails
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(
+            f"--cluster could not gather the nodes' reports over torch.distributed ({first}).", exit_code=1
+        ) from None
+    use_mirror = True if mirror is None else mirror  # live facts: the mirror configured here, as for a live run
+    index_base = _configured_index(strict=mirror is True) if use_mirror else None
+    merged = merge([NodeReport(name, facts, run_checks(facts, index_base=index_base)) for name, facts in gathered])
+    if job.rank == 0:
+        render_merged(merged, fmt=fmt, out=sys.stdout)
+    _exit_for(merged, strict=strict)
 
 
 def _read_report(source: str) -> str:

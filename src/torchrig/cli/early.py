@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 # at most one: the probes a live doctor started early, and the board that says which still run
 _pending: list[tuple[Future[Facts], ProbeBoard]] = []
 _GLOBAL_FLAGS = ("--debug",)  # options of the torchrig command itself that may precede "doctor"
-_NOT_LIVE = ("--quick", "--report", "-h", "--help")
+_NOT_LIVE = ("--quick", "--report", "--merge", "--cluster", "-h", "--help")  # --cluster: one rank per node probes
 
 
 def start_if_doctor(argv: Sequence[str]) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -33,6 +34,16 @@ def selftest(
     cpu: int | None = typer.Option(None, "--cpu", metavar="N", help="Run on N CPU processes with gloo (what CI runs)."),
     steps: int | None = typer.Option(None, "--steps", metavar="N", help="Training steps (default 30)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (schema torchrig.selftest/1)."),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="Print the report as Markdown, ready to paste into an issue."
+    ),
+    out_dir: str | None = typer.Option(
+        None,
+        "--out",
+        metavar="DIR",
+        help="Every rank keeps its part of the run in DIR/rank-R.json as it goes (a killed job still leaves "
+        "evidence); rank 0 also writes DIR/report.json. On a cluster, a directory every node sees.",
+    ),
     keep: bool = typer.Option(False, "--keep", help="Keep the work directory: rank logs, checkpoints, the cache."),
     timeout: float | None = typer.Option(
         None,
@@ -48,11 +59,13 @@ def selftest(
 
     With no option: every GPU if there is one, otherwise 2 CPU processes.
 
-    Under torchrun, each process is one rank.
+    Under torchrun or srun, each process is one rank; across several nodes the report names every node
+    (docs/cluster.md).
 
     Exit codes: 0 every stage passed, 1 a stage failed, 2 usage or internal error; 128 + the signal's number
     when SIGINT, SIGTERM or SIGHUP stopped it (its ranks ended, its work directory removed).
     """
+    from torchrig._core import distributed
     from torchrig.selftest import faults as fault_module
     from torchrig.selftest.launcher import RunOptions, Stopped, launch, run_in_process
     from torchrig.selftest.plan import choose_plan, default_timeout, processes_here, under_torchrun
@@ -64,6 +77,10 @@ def selftest(
         raise UserError("--timeout takes a number of seconds above 0.")
     if gpus is not None and cpu is not None:  # checked again by choose_plan; here to answer before importing torch
         raise UserError("choose one of --gpus and --cpu.")
+    if as_json and markdown:
+        raise UserError("choose one of --json and --markdown.")
+    os.environ.update(distributed.torch_env(os.environ))  # srun's variables as torchrun's, for env://
+    out_path = _out_dir(out_dir) if out_dir is not None else None
     fault_module.known(inject)
     require_torch("torchrig selftest")
     import torch
@@ -73,12 +90,20 @@ def selftest(
     torchrun = under_torchrun(os.environ)
     leader = not torchrun or os.environ.get("RANK") == "0"
     out, err = console.out(), console.err()
-    if leader and not as_json:
+    live = leader and not as_json and not markdown
+    if live:
         out.print(header(plan))
-    view = _Live(err if (leader and not as_json) else None, out if (leader and not as_json) else None)
+    view = _Live(err if live else None, out if live else None)
     if timeout is None:
         timeout = default_timeout(processes_here(plan, os.environ), _cpus())
-    options = RunOptions(steps or DEFAULT_STEPS, chosen_faults, timeout, min(collective_timeout, timeout), keep)
+    options = RunOptions(
+        steps or DEFAULT_STEPS,
+        chosen_faults,
+        timeout,
+        min(collective_timeout, timeout),
+        keep,
+        str(out_path) if out_path is not None else None,
+    )
     try:
         with view:
             report = (run_in_process if torchrun else launch)(plan, options, view.event)
@@ -86,11 +111,39 @@ def selftest(
         _say_stopped(err, stop)
         raise typer.Exit(console.signalled(stop.signum)) from None
     if leader:
+        if out_path is not None:
+            _write_report(out_path, report, err)
         if as_json:
             sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        elif markdown:
+            from torchrig.selftest.render import markdown as as_markdown
+
+            sys.stdout.write(as_markdown(report))
         else:
+            _render_cluster(out, report)
             _render_outcome(out, report)  # the verdict lines were printed as each stage ended
     raise typer.Exit(report.exit_code)
+
+
+def _out_dir(path: str) -> Path:
+    """``--out``'s directory, made if needed; a one-sentence error when this process cannot write there."""
+    where = Path(path).expanduser()
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--out: cannot make the directory {where}: {exc.strerror or exc}.") from None
+    if not where.is_dir() or not os.access(where, os.W_OK | os.X_OK):
+        raise UserError(f"--out: {where} is not a directory this user can write to.")
+    return where
+
+
+def _write_report(where: Path, report: Any, err: Console) -> None:
+    from torchrig._core.atomic import write_atomic
+
+    try:
+        write_atomic(where / "report.json", (json.dumps(report.to_dict(), indent=2) + "\n").encode())
+    except OSError as exc:  # the verdict still reaches the screen
+        err.print(f"torchrig: could not write {where / 'report.json'}: {exc.strerror or exc}.", markup=False)
 
 
 def _cpus() -> int:
@@ -161,11 +214,76 @@ def verdict_line(result: dict[str, Any]) -> str:
 
 
 def render(out: Console, report: Any) -> None:
-    """A whole report, as the command prints it: the header, every verdict line, failures, the outcome."""
+    """A whole report, as the command prints it: the header, every verdict line, the nodes, failures, the outcome."""
     out.print(header(report.plan))
     for stage in report.stages:
         out.print(verdict_line(stage.to_dict()))
+    _render_cluster(out, report)
     _render_outcome(out, report)
+
+
+def _render_cluster(out: Console, report: Any) -> None:
+    """The node dimension of a run across nodes: facts, per-node verdicts, bandwidth, the slowest, differences."""
+    from torchrig.selftest import render as words
+
+    cluster = report.cluster
+    if not cluster:
+        return
+    nodes = cluster["nodes"]
+    out.print(f"\n[bold]{len(nodes)} nodes, {cluster.get('world_size', report.plan.world_size)} ranks[/]\n")
+    _print_wide(out, _table(*words.fact_table(cluster)))
+    differences = words.difference_lines(cluster)
+    if differences:
+        out.print(f"\n[yellow]{escape(words.DIFFERENCES)}[/]")
+        for line in differences:
+            out.print(f"  [yellow]![/] {escape(line)}")
+    out.print()
+    _print_wide(out, _table(*words.stage_table(cluster, [s.name for s in report.stages])))
+    lines = words.bandwidth_lines(cluster)
+    if lines:
+        out.print("\nall-reduce bus bandwidth (nccl-tests' busbw = algbw x 2(n-1)/n):")
+        for line in lines:
+            out.print(f"  {escape(line)}")
+    lines = words.slowest_lines(cluster)
+    if lines:
+        out.print()
+    for line in lines:
+        out.print(escape(line))
+
+
+def _print_wide(out: Console, table: Any) -> None:
+    """A table whole, row by row, when the output is a file or a pipe (pasted into an issue, it stays a
+    table); folded to the window on a terminal."""
+    from rich.measure import Measurement
+
+    if out.is_terminal:
+        out.print(table)
+        return
+    width = out.width
+    out.width = max(width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
+    try:
+        out.print(table)
+    finally:
+        out.width = width
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False, expand=False)
+    for name in headers:
+        table.add_column(escape(name), overflow="fold")
+    for row in rows:
+        table.add_row(*[_verdict_cell(escape(c)) for c in row])
+    return table
+
+
+def _verdict_cell(text: str) -> str:
+    """A table cell whose first word is a verdict gets that verdict's colour (the word stays)."""
+    word, _, rest = text.partition(" ")
+    style = {"pass": "green", "fail": "bold red", "skip": "yellow"}.get(word.rstrip(":"))
+    return f"[{style}]{word}[/]{' ' + rest if rest else ''}" if style else text
 
 
 def _render_outcome(out: Console, report: Any) -> None:

@@ -30,6 +30,19 @@ class RankContext:
     emit: Emit
     cache_dir: str | None = None  # where the training data cache lives (None: torchrig.data's default)
     state: dict[str, Any] = field(default_factory=dict)  # handed from stage to stage (the trained model)
+    node_of: tuple[int, ...] = ()  # the node (0, 1, ...) of every rank, in rank order; () before the rendezvous
+    rank_facts: list[dict[str, Any]] = field(default_factory=list)  # every rank's nodes.rank_facts, in rank order
+    gathered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # stage -> every rank's figures (4)
+
+    @property
+    def nodes(self) -> list[list[int]]:
+        """The ranks of every node, node by node (one node holding every rank when nothing says otherwise)."""
+        if len(self.node_of) != self.world_size:
+            return [list(range(self.world_size))]
+        grouped: dict[int, list[int]] = {}
+        for rank, node in enumerate(self.node_of):
+            grouped.setdefault(node, []).append(rank)
+        return [grouped[n] for n in sorted(grouped)]
 
     @property
     def faulty(self) -> bool:

@@ -21,9 +21,12 @@ The protocol
 (3) The channel. Each rank writes events to an inherited pipe (``TORCHRIG_SELFTEST_FD``), one JSON object
     per line, flushed per line: ``listening`` (rank 0, the store port), ``stage`` (a stage starts),
     ``progress`` (training steps), ``rank-error`` (this rank's stage raised), ``environment`` (versions),
-    ``result`` (a stage's verdict), ``done``. Every rank holds every verdict (4), so the launcher takes
-    ``stage``, ``progress``, ``environment`` and ``result`` from rank 0 only; from the others it needs only
-    ``rank-error`` and their exit. Nothing on the channel is ever unpickled.
+    ``result`` (a stage's verdict), ``cluster`` (the node dimension, when the ranks span several nodes:
+    :mod:`torchrig.selftest.nodes`), ``done``. Every rank holds every verdict (4), so the launcher takes
+    ``stage``, ``progress``, ``environment``, ``result`` and ``cluster`` from rank 0 only; from the others
+    it needs only ``rank-error`` and their exit. Nothing on the channel is ever unpickled. (Under
+    ``--out`` a rank also keeps ``figures`` and ``rank-facts`` events for its evidence file; they never
+    reach the channel.)
 
 (4) Agreement. After each stage every rank passes a monitored barrier on the gloo group (which names the
     ranks that did not arrive) and all-gathers its figures as JSON bytes; every rank then applies the same
@@ -125,6 +128,7 @@ class _Collector:
     since: float = field(default_factory=time.monotonic)  # when rank 0 entered it (or the last verdict came)
     port: int | None = None
     errors: dict[str, tuple[int, str, float]] = field(default_factory=dict)  # stage -> (rank, error, when)
+    cluster: dict[str, Any] | None = None  # the node dimension, when the ranks span several nodes
 
     def take(self, rank: int, event: dict[str, Any]) -> None:
         kind = event.get("type")
@@ -144,6 +148,8 @@ class _Collector:
             self.on_event(event)
         elif kind == "environment":
             self.environment = dict(event["environment"])
+        elif kind == "cluster":
+            self.cluster = dict(event["cluster"])
         elif kind == "progress":
             self.on_event(event)
 
@@ -157,6 +163,7 @@ class RunOptions:
     timeout: float  # the whole run, seconds
     collective_timeout: float  # every collective, seconds
     keep: bool  # keep the work directory
+    out: str | None = None  # --out: where every rank keeps its evidence (selftest/evidence.py)
 
     def rank_config(self, plan: Plan, workdir: Path, cache_dir: Path | None) -> RankConfig:
         return RankConfig(
@@ -167,6 +174,7 @@ class RunOptions:
             self.collective_timeout,
             str(workdir),
             str(cache_dir) if cache_dir is not None else None,
+            self.out,
         )
 
 
@@ -209,6 +217,7 @@ def launch(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report:
         time.monotonic() - begin,
         collector.environment,
         str(work.path) if options.keep else None,
+        collector.cluster,
     )
 
 
@@ -483,12 +492,15 @@ def run_in_process(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report
     timeout = options.timeout
     current = {"stage": "rendezvous"}
     environment: dict[str, Any] = {}
+    cluster: dict[str, Any] = {}
 
     def emit(event: dict[str, Any]) -> None:
         if event.get("type") == "stage":
             current["stage"] = str(event["stage"])
         if event.get("type") == "environment":
             environment.update(event["environment"])
+        if event.get("type") == "cluster":
+            cluster.update(event["cluster"])
         if me == 0:
             on_event(event)
 
@@ -510,4 +522,11 @@ def run_in_process(plan: Plan, options: RunOptions, on_event: OnEvent) -> Report
     finally:
         watchdog.cancel()
         work.close(keep=options.keep)
-    return Report(plan, tuple(results), time.monotonic() - begin, environment, str(work.path) if options.keep else None)
+    return Report(
+        plan,
+        tuple(results),
+        time.monotonic() - begin,
+        environment,
+        str(work.path) if options.keep else None,
+        cluster or None,
+    )

@@ -5,7 +5,8 @@ tested without a GPU.
 
 - Under ``torchrun`` (``RANK``, ``WORLD_SIZE`` and ``MASTER_ADDR`` set) this process is one rank of a
   run that torchrun launched on any number of nodes: GPUs with NCCL when there are any, ``cuda:LOCAL_RANK``
-  each, unless ``--cpu`` asks for gloo.
+  each, unless ``--cpu`` asks for gloo. Under ``srun`` the same, once the command has filled in torchrun's
+  variables from Slurm's (:func:`torchrig._core.distributed.torch_env`; ``TORCHRIG_LAUNCHER=srun``).
 - Otherwise torchrig launches the ranks itself on this machine: ``--gpus all|N|0,2,5`` (NCCL, one process
   per GPU), ``--cpu N`` (gloo), or, with neither, every GPU if there is one and 2 CPU processes if not.
 
@@ -71,7 +72,7 @@ def choose_plan(gpus: str | None, cpu: int | None, env: Mapping[str, str], gpu_c
 
 def processes_here(plan: Plan, env: Mapping[str, str]) -> int:
     """How many of the run's processes share this machine: all of them, or torchrun's share of this node."""
-    if plan.launcher == "torchrun":
+    if plan.launcher != "torchrig":
         try:
             return max(1, int(env.get("LOCAL_WORLD_SIZE", "1")))
         except ValueError:
@@ -115,6 +116,7 @@ def _parse_gpus(spec: str, gpu_count: int) -> tuple[int, ...]:
 
 def _torchrun_plan(gpus: str | None, cpu: int | None, env: Mapping[str, str], gpu_count: int) -> Plan:
     world = int(env["WORLD_SIZE"])
+    launcher = env.get("TORCHRIG_LAUNCHER", "torchrun")
     if gpus is not None and gpus.strip().lower() != "all":
         raise UserError(
             "under torchrun each rank uses cuda:LOCAL_RANK; choose the GPUs with CUDA_VISIBLE_DEVICES "
@@ -128,7 +130,7 @@ def _torchrun_plan(gpus: str | None, cpu: int | None, env: Mapping[str, str], gp
     if cpu is not None or (gpus is None and gpu_count == 0):
         why = "--cpu" if cpu is not None else "no GPU found"
         return Plan(
-            "cpu", "gloo", world, launcher="torchrun", reason=f"torchrun, {why}: {world} ranks on CPU with gloo"
+            "cpu", "gloo", world, launcher=launcher, reason=f"{launcher}, {why}: {world} ranks on CPU with gloo"
         )
     if gpu_count == 0:
         raise UserError("--gpus asks for GPUs but torch sees none on this node; run `torchrig doctor`.", exit_code=1)
@@ -142,8 +144,8 @@ def _torchrun_plan(gpus: str | None, cpu: int | None, env: Mapping[str, str], gp
         "cuda",
         "nccl",
         world,
-        launcher="torchrun",
-        reason=f"torchrun: {world} ranks, one GPU each (cuda:LOCAL_RANK) with NCCL",
+        launcher=launcher,
+        reason=f"{launcher}: {world} ranks, one GPU each (cuda:LOCAL_RANK) with NCCL",
     )
 
 

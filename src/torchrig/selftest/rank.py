@@ -25,7 +25,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from torchrig.selftest import causes
+from torchrig._core.distributed import gather_json
+from torchrig.selftest import causes, nodes
 from torchrig.selftest.context import Emit, RankContext
 from torchrig.selftest.report import FAIL, STAGES, StageResult, not_run
 
@@ -43,6 +44,7 @@ class RankConfig:
     collective_timeout: float
     workdir: str
     cache_dir: str | None = None
+    out: str | None = None  # --out: the directory where this rank keeps its evidence (selftest/evidence.py)
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -55,23 +57,6 @@ class RankConfig:
 
 
 # -- exchanging figures (4) ----------------------------------------------------------------------
-
-
-def gather_json(value: Any, group: Any) -> list[Any]:
-    """Every rank's ``value`` (JSON-able), in rank order, over ``group``; JSON bytes, never pickle."""
-    import torch
-    import torch.distributed as dist
-
-    payload = torch.tensor(list(json.dumps(value).encode()), dtype=torch.uint8)
-    world = dist.get_world_size(group)
-    sizes = [torch.zeros(1, dtype=torch.int64) for _ in range(world)]
-    dist.all_gather(sizes, torch.tensor([payload.numel()], dtype=torch.int64), group=group)
-    longest = int(max(s.item() for s in sizes))
-    padded = torch.zeros(longest, dtype=torch.uint8)
-    padded[: payload.numel()] = payload
-    chunks = [torch.zeros(longest, dtype=torch.uint8) for _ in range(world)]
-    dist.all_gather(chunks, padded, group=group)
-    return [json.loads(bytes(c[: int(n.item())].tolist()).decode()) for c, n in zip(chunks, sizes, strict=False)]
 
 
 def agree(ctx: RankContext, figures: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,6 +92,7 @@ def run_stages(ctx: RankContext) -> list[StageResult]:
             ctx.emit({"type": "rank-error", "rank": ctx.rank, "stage": name, "error": figures["error"]})
             _log.error("%s failed on this rank:\n%s", name, figures["traceback"])
         figures["seconds"] = time.perf_counter() - start
+        ctx.emit({"type": "figures", "rank": ctx.rank, "stage": name, "figures": figures})
         try:
             every = agree(ctx, figures)
         except Exception as exc:
@@ -123,6 +109,7 @@ def run_stages(ctx: RankContext) -> list[StageResult]:
             )
             broken = f"the process group broke during {name}"
         else:
+            ctx.gathered[name] = every
             result = _judge(module, name, every)
             if any("error" in f for f in every):  # it may have left a collective half done: stop here
                 broken = f"a rank failed during {name}"
@@ -222,6 +209,9 @@ def join(config: RankConfig, env: dict[str, str], emit: Emit) -> tuple[RankConte
         probe = torch.ones(1, device=device)
         dist.all_reduce(probe)  # the first real collective: proves the transport, not just the store
         ok = int(probe.item()) == world
+        mine = nodes.rank_facts(env, device)
+        emit({"type": "rank-facts", "rank": rank, "facts": mine})
+        every_rank = gather_json(mine, ctl)  # who shares a node with whom (nodes.py, N1)
     except Exception as exc:
         cause = causes.explain(str(exc), default=causes.NCCL_INIT if config.backend == "nccl" else causes.TIMEOUT)
         return None, StageResult(
@@ -249,17 +239,22 @@ def join(config: RankConfig, env: dict[str, str], emit: Emit) -> tuple[RankConte
         config.collective_timeout,
         emit,
         config.cache_dir,
+        node_of=nodes.node_of(every_rank),
+        rank_facts=every_rank,
     )
     figures: dict[str, Any] = {
         "backend": config.backend,
         "world_size": world,
+        "nodes": len(set(ctx.node_of)),
         "seconds": round(time.perf_counter() - start, 3),
     }
+    on_nodes = f" on {figures['nodes']} nodes" if figures["nodes"] > 1 else ""
     if ok:
         result = StageResult(
             "rendezvous",
             "pass",
-            f"{world} rank{'s' if world != 1 else ''} joined with {config.backend} in {figures['seconds']:.1f} s",
+            f"{world} rank{'s' if world != 1 else ''}{on_nodes} joined with {config.backend} in "
+            f"{figures['seconds']:.1f} s",
             figures["seconds"],
             figures,
         )
@@ -314,8 +309,30 @@ def environment(ctx: RankContext) -> dict[str, Any]:
     return info
 
 
+LOCAL_EVENTS = frozenset({"figures", "rank-facts"})  # for this rank's evidence (--out) only, never sent on
+
+
 def run(config: RankConfig, env: dict[str, str], emit: Emit) -> list[StageResult]:
-    """Everything one rank does; the process group is torn down before returning."""
+    """Everything one rank does; the process group is torn down before returning.
+
+    With ``config.out``, the rank keeps its evidence there as it goes (:mod:`torchrig.selftest.evidence`)."""
+    from torchrig.selftest.evidence import RankEvidence
+
+    evidence = RankEvidence(config.out, int(env["RANK"]), int(env["WORLD_SIZE"])) if config.out else None
+
+    def emit_and_keep(event: dict[str, Any]) -> None:
+        if evidence is not None:
+            evidence.take(event)
+        if event.get("type") not in LOCAL_EVENTS:
+            emit(event)
+
+    results = _run(config, env, emit_and_keep)
+    if evidence is not None:
+        evidence.finish()
+    return results
+
+
+def _run(config: RankConfig, env: dict[str, str], emit: Emit) -> list[StageResult]:
     import torch.distributed as dist
 
     ctx, rendezvous = join(config, env, emit)
@@ -329,7 +346,15 @@ def run(config: RankConfig, env: dict[str, str], emit: Emit) -> list[StageResult
         return [rendezvous, *rest]
     try:
         emit({"type": "environment", "rank": ctx.rank, "environment": environment(ctx)})
-        return [rendezvous, *run_stages(ctx)]
+        results = [rendezvous, *run_stages(ctx)]
+        if len(ctx.nodes) > 1:  # the node dimension (nodes.py, N3); every rank holds it, rank 0 reports it
+            try:
+                cluster = nodes.summarize(ctx.rank_facts, results, ctx.gathered)
+            except Exception as exc:  # a bug here must not cost the verdicts
+                _log.error("summarizing the nodes failed: %s", _one_line(exc))
+            else:
+                emit({"type": "cluster", "rank": ctx.rank, "cluster": cluster})
+        return results
     finally:
         with contextlib.suppress(Exception):  # a broken group cannot always be torn down; the process exits anyway
             dist.destroy_process_group()

@@ -110,6 +110,7 @@ class Report:
     seconds: float
     environment: dict[str, Any] = field(default_factory=dict)  # torch, CUDA, NCCL versions, device names
     workdir: str | None = None  # kept with --keep: rank logs, checkpoints
+    cluster: dict[str, Any] | None = None  # the node dimension of a run on several nodes (selftest/nodes.py)
 
     @property
     def ok(self) -> bool:
@@ -129,6 +130,7 @@ class Report:
             "environment": self.environment,
             "stages": [s.to_dict() for s in self.stages],
             "workdir": self.workdir,
+            "cluster": self.cluster,
         }
 
     @classmethod
@@ -147,6 +149,7 @@ class Report:
                 seconds=float(data.get("seconds", 0.0)),
                 environment=dict(data.get("environment") or {}),
                 workdir=data.get("workdir"),
+                cluster=dict(data["cluster"]) if data.get("cluster") else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"a {SCHEMA} report with a missing or malformed field: {exc!r}") from None

@@ -78,6 +78,7 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
         bad = [r for r, f in enumerate(every) if not f[key] <= TOLERANCE]
         if bad:
             r = bad[0]
+            figures["failed_ranks"] = bad
             return StageResult(
                 "checkpoint",
                 FAIL,

@@ -124,6 +124,7 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     broken_both = [p for p in pairs if not p["host_ok"]]
     if broken_both:
         p = broken_both[0]
+        figures["failed_ranks"] = sorted({q["rank"] for q in broken_both})
         return StageResult(
             "p2p",
             FAIL,
@@ -137,6 +138,7 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     if broken_direct:
         names = ", ".join(f"{p['src']}->{p['dst']}" for p in broken_direct[:6])
         advertised = [p for p in broken_direct if p.get("peer_access")]
+        figures["failed_ranks"] = sorted({p["rank"] for p in broken_direct})
         note = " although peer access is advertised" if advertised else ""
         return StageResult(
             "p2p",

@@ -59,6 +59,7 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     if not bad:
         return StageResult("smoke", PASS, summary, figures=figures)
     r = bad[0]
+    figures["failed_ranks"] = bad
     what = (
         "non-finite values" if not every[r]["finite"] else f"relative error {every[r]['rel_error']:.2e} > {BOUND:.0e}"
     )

@@ -195,8 +195,10 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     )
     summary += f", data stall {stall:.0%}"
     failures: list[tuple[str, Any]] = []  # every rule that failed, the first one's cause named
+    blamed: set[int] = set()  # the ranks those rules name; a rule that names none blames every rank
     if diverged:
         r = diverged[0]
+        blamed.update(diverged)
         failures.append(
             (
                 f"after {steps} steps rank {r}'s parameters differ from rank 0's by up to "
@@ -205,6 +207,7 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
             )
         )
     if len(own) > 1 and own[slowest] > STRAGGLER_RATIO * fastest and own[slowest] - fastest > STRAGGLER_MIN_S:
+        blamed.add(slowest)
         failures.append(
             (
                 f"rank {slowest} is a straggler: its own work takes {own[slowest] * 1000:.0f} ms a step "
@@ -213,6 +216,7 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
             )
         )
     if not last <= LOSS_RATIO * first:
+        blamed.update(range(len(every)))
         failures.append(
             (
                 f"the loss fell from {first:.3f} to {last:.3f} in {steps} steps; it must fall to at most "
@@ -223,6 +227,7 @@ def judge(every: list[dict[str, Any]]) -> StageResult:
     if failures:
         cause = failures[0][1]
         figures["codes"] = [c.code for _, c in failures]
+        figures["failed_ranks"] = sorted(blamed)
         return StageResult(
             "training",
             FAIL,
