@@ -130,7 +130,8 @@ class Report:
             "environment": self.environment,
             "stages": [s.to_dict() for s in self.stages],
             "workdir": self.workdir,
-            "cluster": self.cluster,
+            # only a run across nodes has one: a one-node report stays as it was (older readers, recorded runs)
+            **({"cluster": self.cluster} if self.cluster else {}),
         }
 
     @classmethod
