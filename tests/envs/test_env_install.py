@@ -7,6 +7,7 @@ import functools
 import http.server
 import os
 import platform
+import socket
 import subprocess
 import sys
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import wheelhouse  # tests/envs/wheelhouse.py (pytest puts this folder on sys.path)
 
-from torchrig.envs.into import install_argv, requirement
+from torchrig.envs.into import install_argv, install_command, requirement
 from torchrig.knowledge.builds import BuildPlan, Target
 
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
@@ -93,9 +94,11 @@ def _installed_torch(python: Path) -> str:
     return subprocess.run([str(python), "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
 
 
-def _torchrig(*args: str) -> subprocess.CompletedProcess[str]:
+def _torchrig(*args: str, find_links: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env.pop("PIP_FIND_LINKS", None)  # this machine's pip finds a real torch wheel there
+    if find_links is not None:
+        env.update(PIP_FIND_LINKS=str(find_links), PIP_NO_INDEX="1")
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_RETRIES="0", PIP_NO_COMPILE="1", COLUMNS="300")
     env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1")
     return subprocess.run(
@@ -152,3 +155,39 @@ def test_a_path_that_is_not_a_python_is_one_sentence(tmp_path: Path, sandbox_hom
         assert done.returncode == 2
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and "could not be run as a Python interpreter" in lines[0], done.stderr
+
+
+def test_an_unreachable_index_is_left_out_only_for_the_labelled_cpu_build() -> None:
+    def dead(url: str) -> str:
+        return "[Errno -2] Name or service not known"
+
+    cpu = _plan(platform="linux", cpu_arch="x86_64")
+    argv, note = install_command(cpu, "python", unreachable=dead)
+    assert argv == ("python", "-m", "pip", "install", "torch==2.13.0+cpu")
+    assert note is not None and "https://download.pytorch.org/whl/cpu cannot be reached" in note
+    # the variant is the index: a CUDA plan, or an unlabelled CPU one, keeps it and lets pip report it
+    for plan in (_plan(variant="cu130"), _plan(platform="linux", cpu_arch="aarch64"), _plan(torch="2.13")):
+        argv, note = install_command(plan, "python", unreachable=dead)
+        assert "--index-url" in argv and note is None
+    argv, note = install_command(cpu, "python", unreachable=lambda url: None)
+    assert "--index-url" in argv and note is None
+
+
+@pytest.mark.skipif(not X86_64, reason="PyTorch labels its CPU wheels +cpu on x86_64 only")
+def test_a_dead_mirror_falls_back_to_pips_find_links_for_the_cpu_build(
+    tmp_path: Path, sandbox_home: Path, venv: Path
+) -> None:
+    with socket.socket() as s:  # a port nobody listens on: connection refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = sandbox_home / ".config" / "torchrig" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[torch]\nindex = "http://127.0.0.1:{port}"\n')
+    links = tmp_path / "links"
+    links.mkdir()
+    wheelhouse.fake_torch(links, "2.13.0+cpu")
+    done = _torchrig("--interpreter", str(venv), find_links=links)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"http://127.0.0.1:{port}/cpu cannot be reached" in done.stdout
+    assert f"{venv} -m pip install torch==2.13.0+cpu\n" in done.stdout
+    assert _installed_torch(venv) == "2.13.0+cpu"

@@ -243,7 +243,7 @@ def install_cmd(
     from shlex import join
 
     from torchrig._core.seams.runner import SubprocessRunner
-    from torchrig.envs.into import inspect, install_argv, requirement, run_pip
+    from torchrig.envs.into import inspect, install_command, requirement, run_pip
     from torchrig.envs.planning import this_machine
     from torchrig.knowledge.builds import plan
     from torchrig.mirrors.torch_index import torch_index_base
@@ -260,15 +260,17 @@ def install_cmd(
     if result.variant is None:
         hint = f" Instead: {result.suggestions[0].text}." if result.suggestions else ""
         raise UserError(f"{result.reason}{hint}")
-    argv = install_argv(result, target.path)
+    argv, note = install_command(result, target.path)
     out.print(f"torch {result.torch} ({result.variant}) for Python {result.python}: {escape(result.reason)}")
+    if note:
+        out.print(f"[yellow]note:[/] {escape(note)}")
     out.print(escape(join(argv)), soft_wrap=True)  # a command people copy: never wrapped
     if dry_run:
         out.print("dry run: nothing was installed.")
         return
     code = run_pip(argv)
     if code != 0:
-        where = result.index_url or "PyPI"
+        where = result.index_url if "--index-url" in argv else "pip's own indexes"
         raise UserError(
             f"pip could not install {requirement(result)} from {where} (exit {code}; its messages are above). "
             "If that index is unreachable from here, choose a PyTorch mirror: `torchrig mirror probe`, then "

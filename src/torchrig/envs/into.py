@@ -12,12 +12,17 @@ the plan only chooses the requirement and the index:
 A CPU plan for an exact release asks for the ``+cpu`` build by name on x86_64 Linux and on Windows, where
 PyTorch's CPU wheels carry that label: then no index pip is configured with can hand a machine without
 an NVIDIA GPU the CUDA build of the same version (several GB of ``nvidia-*`` wheels). PyTorch's aarch64
-and macOS CPU wheels have no label, so there the requirement stays plain.
+and macOS CPU wheels have no label, so there the requirement stays plain. Because the label alone makes
+the choice safe, a labelled install whose index cannot be reached (no DNS, no route: a machine behind a
+firewall with a wheel directory in pip's configuration) goes to pip's own indexes and find-links instead
+of retrying the dead index for torch and each of its dependencies. A CUDA plan keeps its index: the
+variant is the index.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from torchrig._core.errors import UserError
@@ -70,13 +75,50 @@ def requirement(plan: BuildPlan) -> str:
     return req
 
 
-def install_argv(plan: BuildPlan, python: str) -> tuple[str, ...]:
-    """``python -m pip install <requirement> --index-url <the plan's index>`` (no index option on macOS)."""
+def install_argv(plan: BuildPlan, python: str, *, own_indexes: bool = False) -> tuple[str, ...]:
+    """``python -m pip install <requirement> --index-url <the plan's index>`` (no index option on macOS,
+    nor with ``own_indexes``: then pip's configured indexes and find-links alone)."""
     build = plan.build
     if build is None:
         raise UserError(plan.reason)
-    index = install.index_args(build, index_base=plan.index_base, platform=plan.target.platform)
+    index = () if own_indexes else install.index_args(build, index_base=plan.index_base, platform=plan.target.platform)
     return (python, "-m", "pip", "install", requirement(plan), *index)
+
+
+def index_unreachable(url: str, *, timeout: float = 5.0) -> str | None:
+    """Why ``url`` cannot be reached at all (DNS, connection, timeout), or None: any HTTP answer will do."""
+    import httpx
+
+    from torchrig._core.seams import http
+
+    try:
+        with http.client(timeout=timeout) as client:
+            client.head(url.rstrip("/") + "/torch/")
+    except httpx.TransportError as exc:  # ConnectError, timeouts, proxy errors: not an HTTP status
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def install_command(
+    plan: BuildPlan, python: str, *, unreachable: Callable[[str], str | None] = index_unreachable
+) -> tuple[tuple[str, ...], str | None]:
+    """The pip command for ``plan``, and a note when it leaves out an index that cannot be reached.
+
+    Only a labelled CPU requirement may leave its index out (the label, not the index, keeps the CUDA
+    build away); anything else goes to pip as planned, and pip reports the dead index itself.
+    """
+    argv = install_argv(plan, python)
+    index = plan.index_url
+    if index is None or "--index-url" not in argv or not requirement(plan).endswith("+cpu"):
+        return argv, None
+    why = unreachable(index)
+    if why is None:
+        return argv, None
+    note = (
+        f"{index} cannot be reached ({why}); {requirement(plan)} names the CPU build, "
+        "so pip looks for it in its own indexes and find-links instead."
+    )
+    return install_argv(plan, python, own_indexes=True), note
 
 
 def run_pip(argv: tuple[str, ...]) -> int:
