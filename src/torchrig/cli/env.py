@@ -105,7 +105,7 @@ def _render_plan(result: BuildPlan, target: str) -> None:
     if commands:
         out.print("install:")
         for tool, line in commands.to_dict().items():
-            out.print(f"  {tool:<6} {escape(line)}")  # never wrap a command people copy
+            out.print(f"  {tool:<6} {escape(line)}", soft_wrap=True)  # never wrap a command people copy
 
 
 @app.command("create")
@@ -177,8 +177,8 @@ def create_cmd(
     )
     if dry_run:
         for line in describe_steps(executor.steps(req)):
-            out.print(escape(line))
-        out.print(escape(" ".join(executor.doctor(name))))
+            out.print(escape(line), soft_wrap=True)
+        out.print(escape(" ".join(executor.doctor(name))), soft_wrap=True)
         out.print(f"dry run: nothing was created ({executor.location(name)}).")
         return
 

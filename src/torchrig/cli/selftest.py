@@ -288,6 +288,8 @@ def _verdict_cell(text: str) -> str:
 
 def _render_outcome(out: Console, report: Any) -> None:
     """After the verdict lines: the failures with their causes, the outcome."""
+    from torchrig.selftest.render import processes
+
     for stage in report.stages:
         if stage.verdict == "fail":
             out.print(f"\n[bold red]{escape(stage.title)} failed[/]: {escape(stage.problem or stage.summary)}")
@@ -297,8 +299,8 @@ def _render_outcome(out: Console, report: Any) -> None:
         out.print(f"\nkept: {escape(report.workdir)} (rank logs, checkpoints)")
     verdict = "[green]passed[/]" if report.ok else "[bold red]failed[/]"
     out.print(
-        f"\nselftest {verdict} in {report.seconds:.1f} s on {report.plan.world_size} {report.plan.device} "
-        f"process(es) with {report.plan.backend}."
+        f"\nselftest {verdict} in {report.seconds:.1f} s on "
+        f"{processes(report.plan.world_size, report.plan.device)} with {report.plan.backend}."
     )
 
 

@@ -126,7 +126,7 @@ def test_list_evidence_reads_as_words_not_a_python_list() -> None:
     )
     out = io.StringIO()
     render(facts, [finding], fmt="console", out=out)
-    assert "consequences=cuda.init-failed: CUDA initialisation failed; other: x" in out.getvalue()
+    assert "consequences: cuda.init-failed: CUDA initialisation failed; other: x" in out.getvalue()
     assert "['" not in out.getvalue()
 
 
@@ -149,3 +149,15 @@ def test_a_smoke_test_that_never_finished_is_not_called_failed() -> None:
     assert "| smoke test, device 0 | passed |" in md
     assert "| smoke test, device 1 | not finished |" in md
     assert "| smoke test, device 2 | failed: wrong result |" in md
+
+
+def test_evidence_names_that_carry_the_same_text_are_shown_once() -> None:
+    facts, _ = broken_box()
+    line = "RuntimeError: Unexpected error from cudaGetDeviceCount(). Error 804: forward compatibility"
+    finding = Finding("x.y", Severity.ERROR, "t", evidence={"CUDA": line, "report line 9": line, "driver": "525.1"})
+    out = io.StringIO()
+    render(facts, [finding], fmt="console", out=out)
+    text = out.getvalue()
+    assert text.count(line) == 1
+    assert f"    CUDA, report line 9: {line}\n" in text
+    assert "    driver: 525.1\n" in text
