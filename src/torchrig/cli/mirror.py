@@ -149,6 +149,21 @@ def _print_overrides(lines: list[str]) -> None:
         err.print(f"warning: {warning}", markup=False)
 
 
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; Enter or end of input (Ctrl-D) is no, and Ctrl-C interrupts the command (exit 130).
+
+    click's prompt turns Ctrl-C into "Aborted!" and exit 1; rich's lets KeyboardInterrupt through.
+    """
+    from rich.markup import escape
+    from rich.prompt import Confirm
+
+    try:
+        return Confirm.ask(escape(question), default=False, console=console.err())
+    except EOFError:
+        console.err().print()
+        return False
+
+
 @app.command("use")
 def use(
     name: str = typer.Argument(
@@ -201,9 +216,7 @@ def use(
     for note in notes:
         err.print(note, markup=False)
     if plan.needs_approval and not yes and not dry_run:
-        approved = sys.stdin.isatty() and typer.confirm(
-            f"Add a marked HF_ENDPOINT block to {plan.needs_approval[0]}?", default=False, err=True
-        )
+        approved = sys.stdin.isatty() and _confirm(f"Add a marked HF_ENDPOINT block to {plan.needs_approval[0]}?")
         if not approved:
             url = choices["hf"].url_for("hf") or ""
             err.print(
