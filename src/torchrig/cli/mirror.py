@@ -184,6 +184,9 @@ def use(
     among: str | None = typer.Option(
         None, "--among", help="With `fastest`: comma-separated mirrors to choose from (default: all)."
     ),
+    force: bool = typer.Option(
+        False, "--force", help="Rewrite config files you made read-only (chmod 444); they stay read-only."
+    ),
 ) -> None:
     """Point pip, uv, conda, torchrig's PyTorch index and HF_ENDPOINT at a mirror, editing files in place.
 
@@ -234,8 +237,11 @@ def use(
         for target, path in plan.unchanged:
             out.print(f"{target}: {path} already uses that mirror; nothing to change.", markup=False)
         _print_overrides(overrides(choices, paths, {real_path(c.path): c.after for c in plan.changes}))
+        if not force:
+            for path in plan.read_only:
+                err.print(f"warning: {path} is read-only; a real run refuses it unless --force.", markup=False)
         return
-    written = Journal().apply(plan.changes)
+    written = Journal().apply(plan.changes, force=force)
     for change, real in zip(plan.changes, written, strict=True):
         shown = f"{change.path}" + (
             f" (-> {real})" if Path(change.path).resolve() != Path(change.path).absolute() else ""

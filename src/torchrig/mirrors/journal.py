@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchrig._core import paths
-from torchrig._core.atomic import read_bytes, real_path, remove_file, write_atomic
+from torchrig._core.atomic import file_mode, read_bytes, read_only, real_path, remove_file, write_atomic
 from torchrig._core.errors import UserError
 
 
@@ -152,10 +152,22 @@ class Journal:
 
     # --- use ------------------------------------------------------------------------------------
 
-    def apply(self, changes: Sequence[FileChange]) -> list[Path]:
-        """Write every change that changes something, journaling each first; returns the real paths."""
+    def apply(self, changes: Sequence[FileChange], *, force: bool = False) -> list[Path]:
+        """Write every change that changes something, journaling each first; returns the real paths.
+
+        A file its owner made read-only (``chmod 444``) is refused, and then nothing at all is
+        written, unless ``force``: it keeps its mode, read-only, with the new bytes.
+        """
         written: list[Path] = []
         with self.locked():
+            if not force:
+                for change in changes:
+                    mode = file_mode(change.path)
+                    if change.changes_anything and read_only(mode):
+                        raise UserError(
+                            f"{change.path} is read-only (mode {mode:04o}), so torchrig changed nothing; make it "
+                            "writable (chmod u+w) or pass --force to rewrite it anyway."
+                        )
             for change in changes:
                 if not change.changes_anything:
                     continue
