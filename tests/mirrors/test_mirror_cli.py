@@ -338,3 +338,22 @@ def test_a_file_where_the_config_folder_should_be_is_one_sentence(home: Path, cl
     assert snapshot(home) == before
     code, _, err = cli("mirror", "show")
     assert code == 0, err
+
+
+def test_restore_after_the_user_put_the_bytes_back_says_nothing_to_do(home: Path, cli) -> None:
+    pip = home / ".config" / "pip" / "pip.conf"
+    original = pip.read_bytes()
+    cli("mirror", "use", "tuna", "--for", "pip")
+    pip.write_bytes(original)
+    code, out, err = cli("mirror", "restore", "--for", "pip")
+    assert code == 0, err
+    assert " ".join(out.split()) == (
+        f"pip: {pip} already holds its bytes from before torchrig's change; nothing to do."
+    )
+    cli("mirror", "use", "nju", "--for", "pip")  # and the next use/restore pair works as ever
+    assert cli("mirror", "restore", "--for", "pip")[0] == 0 and pip.read_bytes() == original
+
+
+def test_the_catalog_footer_shows_the_table_name_literally(home: Path, cli) -> None:
+    code, out, _ = cli("mirror", "list", "--for", "hf")
+    assert code == 0 and "([mirror.NAME] tables, same keys)" in " ".join(out.split())

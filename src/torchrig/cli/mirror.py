@@ -16,6 +16,7 @@ from torchrig.cli import console
 
 if TYPE_CHECKING:
     from torchrig.mirrors.catalog import Catalog
+    from torchrig.mirrors.journal import FileChange
     from torchrig.mirrors.choose import Pair
     from torchrig.mirrors.probe import ProbeResult
 
@@ -61,7 +62,7 @@ def list_(
         table.add_row(name, "\n".join(serves), "\n".join(x for x in (m.title, m.notes) if x))
     out = console.out()
     out.print(table)
-    out.print(f"Add your own mirrors in {catalog.user_file} ([mirror.NAME] tables, same keys).")
+    out.print(f"Add your own mirrors in {catalog.user_file} ([mirror.NAME] tables, same keys).", markup=False)
 
 
 def _run_probe(catalog: Catalog, pairs: Sequence[Pair], timeout: float, quiet: bool) -> list[ProbeResult]:
@@ -298,13 +299,25 @@ def restore(
         out.print("nothing to restore: torchrig has no change of its own left to undo for those targets.")
         return
     if dry_run:
-        for _entry, change in plan:
-            out.print(unified_diff(change), end="", markup=False)
+        for entry, change in plan:
+            if change.changes_anything:
+                out.print(unified_diff(change), end="", markup=False)
+            else:
+                out.print(f"{entry.target}: {_already(change)}", markup=False)
         return
     journal.restore(plan, force=force)
     for entry, change in plan:
+        if not change.changes_anything:
+            out.print(f"{entry.target}: {_already(change)}", markup=False)
+            continue
         verb = "restored" if change.after is not None else "removed (it did not exist before)"
         out.print(f"{entry.target}: {verb} {change.path}", markup=False)
+
+
+def _already(change: FileChange) -> str:
+    if change.after is None:
+        return f"{change.path} is already gone, as before torchrig created it; nothing to do."
+    return f"{change.path} already holds its bytes from before torchrig's change; nothing to do."
 
 
 def register(root: typer.Typer) -> None:
