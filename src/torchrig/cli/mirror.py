@@ -16,8 +16,8 @@ from torchrig.cli import console
 
 if TYPE_CHECKING:
     from torchrig.mirrors.catalog import Catalog
-    from torchrig.mirrors.journal import FileChange
     from torchrig.mirrors.choose import Pair
+    from torchrig.mirrors.journal import FileChange
     from torchrig.mirrors.probe import ProbeResult
 
 app = typer.Typer(
