@@ -93,3 +93,17 @@ def test_an_empty_or_blank_name_refuses_and_removes_nothing(images: Path, cache_
         assert proc.returncode == 2 and "the cache name is empty" in proc.stderr and "Traceback" not in proc.stderr
         assert kept_path.exists()
     assert "removed kept" in cli("clear", "kept", "--dir", str(cache_dir)).stdout and not kept_path.exists()
+
+
+def test_listing_a_shared_directory_says_why_it_is_not_read_and_advises_no_chmod(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)  # like /etc: a directory torchrig never keeps caches in
+    for command in (["list"], ["clear", "--all"]):
+        proc = cli(*command, "--dir", str(shared))
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert " ".join(proc.stderr.split()) == (
+            f"torchrig: {shared} is open to other users (mode 755), and torchrig keeps caches only in "
+            "directories private to you, so it does not look for them there."
+        )
+    assert shared.stat().st_mode & 0o777 == 0o755 and not any(shared.iterdir())

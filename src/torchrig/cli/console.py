@@ -7,8 +7,10 @@ or the stream is not a terminal (rich decides both); progress appears only on a 
 
 Exit codes are :class:`Exit` members, never literals: 0 all is well, 1 the command worked and found a
 problem (doctor errors, a failed stage, no mirror answered, no build fits), 2 a usage or internal
-error, 130 interrupted (Ctrl-C); a command that a signal ended exits :func:`signalled` (128 + its number,
-as a shell reports it: 143 for SIGTERM, 129 for SIGHUP).
+error, 130 interrupted (Ctrl-C), 141 its output was closed by the reader (``torchrig ... | head -1``:
+SIGPIPE's code, as a shell tool reports it); a command that a signal ended exits :func:`signalled`
+(128 + its number, as a shell reports it: 143 for SIGTERM, 129 for SIGHUP). docs/exit-codes.md is the
+user's copy of this list.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class Exit(enum.IntEnum):
     PROBLEM = 1  # the command ran and found something wrong (doctor errors, a failed stage, ...)
     USAGE = 2  # the user asked for something impossible, or torchrig failed itself
     INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+    OUTPUT_CLOSED = 141  # the reader of stdout went away (`| head -1`), as a shell reports SIGPIPE
 
 
 def signalled(signum: int) -> int:

@@ -68,15 +68,21 @@ def selftest(
     from torchrig._core import distributed
     from torchrig.selftest import faults as fault_module
     from torchrig.selftest.launcher import RunOptions, Stopped, launch, run_in_process
-    from torchrig.selftest.plan import choose_plan, default_timeout, processes_here, under_torchrun
+    from torchrig.selftest.plan import (
+        check_options,
+        choose_plan,
+        default_timeout,
+        oversubscribed,
+        processes_here,
+        under_torchrun,
+    )
     from torchrig.selftest.stages.training import DEFAULT_STEPS
 
     if steps is not None and steps < MIN_STEPS:
         raise UserError(f"--steps must be at least {MIN_STEPS}, so that the loss has room to fall.")
     if (timeout is not None and not timeout > 0) or not collective_timeout > 0:
         raise UserError("--timeout takes a number of seconds above 0.")
-    if gpus is not None and cpu is not None:  # checked again by choose_plan; here to answer before importing torch
-        raise UserError("choose one of --gpus and --cpu.")
+    check_options(gpus, cpu)  # checked again by choose_plan; here to answer before importing torch
     if as_json and markdown:
         raise UserError("choose one of --json and --markdown.")
     os.environ.update(distributed.torch_env(os.environ))  # srun's variables as torchrun's, for env://
@@ -96,6 +102,9 @@ def selftest(
     view = _Live(err if live else None, out if live else None)
     if timeout is None:
         timeout = default_timeout(processes_here(plan, os.environ), _cpus())
+    crowded = oversubscribed(plan, processes_here(plan, os.environ), _cpus())
+    if crowded and leader:
+        err.print(f"warning: {crowded} (time limit {timeout:.0f} s).", markup=False)
     options = RunOptions(
         steps or DEFAULT_STEPS,
         chosen_faults,
