@@ -64,6 +64,10 @@ def selftest(
 
     Exit codes: 0 every stage passed, 1 a stage failed, 2 usage or internal error; 128 + the signal's number
     when SIGINT, SIGTERM or SIGHUP stopped it (its ranks ended, its work directory removed).
+
+    Terms. busbw: all-reduce bus bandwidth as nccl-tests reports it, algbw x 2(n-1)/n; compare it with the link.
+
+    data stall: the share of each training step spent waiting for the next batch (the loader is too slow).
     """
     from torchrig._core import distributed
     from torchrig.selftest import faults as fault_module
