@@ -161,3 +161,15 @@ def test_evidence_names_that_carry_the_same_text_are_shown_once() -> None:
     assert text.count(line) == 1
     assert f"    CUDA, report line 9: {line}\n" in text
     assert "    driver: 525.1\n" in text
+
+
+def test_a_report_whose_machine_looked_on_its_pci_bus_says_no_gpu_was_seen_there() -> None:
+    torch = TorchFacts(version="2.13.0+cpu", sources={"cuda": "torch", "hip": "torch"})
+    looked = Facts(origin="report", torch=torch, system=SystemFacts(pci_gpus=[], sources={"pci_gpus": "/sys"}))
+    out = io.StringIO()
+    render(looked, [], fmt="console", out=out)
+    assert "PyTorch 2.13.0+cpu (CPU build); no NVIDIA GPU was seen on that machine's PCI bus." in out.getvalue()
+    silent = Facts(origin="report", torch=torch)  # a collect_env says nothing of the bus: unknown, not absent
+    out = io.StringIO()
+    render(silent, [], fmt="console", out=out)
+    assert "the report does not show the GPUs" in out.getvalue()
