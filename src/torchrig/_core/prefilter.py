@@ -144,6 +144,15 @@ def _class(members: list[tuple[Any, Any]], ignore_case: bool) -> Requirement:
     return tuple(dict.fromkeys((char, ignore_case) for char in chars))
 
 
+# Literals are looked for in the text's distinct blocks: a 16 MiB text of one line repeated holds a few
+# distinct blocks, and dozens of substring tests on those are free. Each block overlaps the next by
+# _OVERLAP characters, so a literal of up to _OVERLAP + 1 characters that occurs in the text lies whole
+# in some block; the blocks are joined with a character no such literal may contain.
+_BLOCK = 4096
+_OVERLAP = 255
+_JOIN = "\x00"
+
+
 class Haystack:
     """A text searched by many patterns: each is run only where its literals occur.
 
@@ -153,6 +162,8 @@ class Haystack:
     def __init__(self, text: str) -> None:
         self.text = text
         self._folded: str | None = None
+        self._blocks: str | None = None
+        self._folded_blocks: str | None = None
         self._seen: dict[Literal, bool] = {}  # patterns share literals ("GPU ", "."): each is looked for once
 
     @property
@@ -166,8 +177,26 @@ class Haystack:
         """Whether ``literal`` occurs in the text (lowered: in the folded text)."""
         key = (literal, ignore_case)
         if key not in self._seen:
-            self._seen[key] = literal in (self.folded if ignore_case else self.text)
+            if len(literal) > _OVERLAP + 1 or _JOIN in literal:
+                self._seen[key] = literal in (self.folded if ignore_case else self.text)
+            else:
+                self._seen[key] = literal in self._distinct_blocks(ignore_case)
         return self._seen[key]
+
+    def _distinct_blocks(self, folded: bool) -> str:
+        """The text's distinct overlapping blocks, joined (folded: the same, folded)."""
+        if self._blocks is None:
+            text = self.text
+            self._blocks = text
+            if len(text) > 4 * _BLOCK:
+                blocks = dict.fromkeys(text[i : i + _BLOCK + _OVERLAP] for i in range(0, len(text), _BLOCK))
+                if len(blocks) * 2 * _BLOCK < len(text):  # worth it only where the text repeats itself
+                    self._blocks = _JOIN.join(blocks)
+        if not folded:
+            return self._blocks
+        if self._folded_blocks is None:
+            self._folded_blocks = self.folded if self._blocks is self.text else fold(self._blocks)
+        return self._folded_blocks
 
     def may_match(self, pattern: re.Pattern[str], *, whitespace_free: bool = False) -> bool:
         """False only if ``pattern`` cannot match anywhere in the text.

@@ -34,10 +34,10 @@ __all__ = ["parse_report"]
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Quoting and framing that issue trackers and rich tracebacks put in front of pasted lines: at the start of
 # each line, quote marks ("> ", ">> ", " > >") and one space, or one frame bar ("│ ") before text.
-# Searched from the line break before a line ("\n" is the fast way in: a text is searched with "\n" in
-# front), and a run of lines quoted once ("> ..." with no second mark) is unquoted in one step.
+# Searched from the line break before a line (the regex engine jumps from one "\n" to the next; the text
+# gets one in front), and a run of lines quoted once ("> ..." with no second mark) is unquoted in one step.
 _LINE_PREFIX = re.compile(
-    r"(?P<quoted>\n> (?![ \t]*>)[^\n]*(?:\n> (?![ \t]*>)[^\n]*){0,4095})|\n(?:[ \t]*>)+ ?|\n[ \t]*[│┃|][ \t]?(?=\S)"
+    r"\n(?:(?P<quoted>> (?![ \t]*>)[^\n]*(?:\n> (?![ \t]*>)[^\n]*){0,4095})|(?:[ \t]*>)+ ?|[ \t]*[│┃|][ \t]?(?=\S))"
 )
 _PREFIX_MARKS = ">│┃|"
 _NOT_TEXT = re.compile(r"[\ufffd\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
@@ -111,7 +111,7 @@ def _unquote(text: str) -> str:
 
 def _unquoted(match: re.Match[str]) -> str:
     quoted = match.group("quoted")
-    return "\n" if quoted is None else quoted.replace("\n> ", "\n")
+    return "\n" if quoted is None else "\n" + quoted[2:].replace("\n> ", "\n")
 
 
 def _from_json(text: str) -> Facts | None:
@@ -169,7 +169,7 @@ def _from_text(text: str) -> Facts:
     haystack = Haystack(text)  # one folded copy for every reader's case-insensitive prefilters
     is_collect_env = collect_env.parse(haystack, facts)
     stated = logs.scan(haystack, facts)
-    hits = _add_hits(facts, text)
+    hits = _add_hits(facts, text, haystack)
     facts.failures = failures.failures(haystack)
     facts.tried = tried.commands(haystack)
     if not (is_collect_env or stated or hits or facts.failures):
@@ -191,10 +191,10 @@ def _capabilities_from_names(facts: Facts) -> None:
             gpu.compute_capability = gpu_models.capability_of(gpu.name)
 
 
-def _add_hits(facts: Facts, text: str) -> int:
+def _add_hits(facts: Facts, text: str, haystack: Haystack | None = None) -> int:
     have = {hit.id for hit in facts.signatures}
     added = 0
-    for match in known.find(text):
+    for match in known.find(text, haystack):
         if match.signature.id not in have:
             facts.signatures.append(SignatureHit(id=match.signature.id, excerpt=match.excerpt, line=match.line))
             added += 1

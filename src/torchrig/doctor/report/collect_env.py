@@ -149,7 +149,8 @@ def _read(haystack: Haystack) -> _Raw:
                 break
         return reader.raw
     done = 0  # everything before this offset has been read
-    for start in _line_starts(_FIELD_LINE.finditer(haystack.folded), text):
+    begin, end = _field_span(haystack)
+    for start in _line_starts(_FIELD_LINE.finditer(haystack.folded, begin, end), text):
         if start < done:
             continue
         if not (_gpu_lines(reader, text, done, start) and reader.take(_line_at(text, start))):
@@ -157,6 +158,17 @@ def _read(haystack: Haystack) -> _Raw:
         done = _line_end(text, start)
     _gpu_lines(reader, text, done, len(text))
     return reader.raw
+
+
+def _field_span(haystack: Haystack) -> tuple[int, int]:
+    """Where :data:`_FIELD_LINE` can match: from the first line to the last that holds one of its marks."""
+    folded = haystack.folded
+    marks = ("[", ":", "(", "pytorch version")
+    first = min((i for i in (folded.find(mark) for mark in marks) if i >= 0), default=-1)
+    if first < 0:
+        return 0, 0
+    last = max(folded.rfind(mark) for mark in marks)
+    return folded.rfind("\n", 0, first) + 1, _line_end(folded, last)
 
 
 def _gpu_lines(reader: _Reader, text: str, begin: int, end: int) -> bool:
