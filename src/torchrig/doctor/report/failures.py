@@ -13,6 +13,8 @@ import heapq
 import re
 from collections.abc import Iterator
 
+from torchrig._core.prefilter import Haystack
+
 # Patterns run over the whole text (MULTILINE), never line by line in Python: a report may be 16 MiB.
 # Within a line only [ \t], never \s, which would run across line ends.
 # "ValueError: ...", "torch.OutOfMemoryError: ...", "subprocess.CalledProcessError: ..." alone on a line
@@ -27,16 +29,19 @@ _TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\)", re.MULTIL
 _LIMIT = 300  # characters kept of a failure line
 
 
-def failures(text: str) -> list[str]:
+def failures(text: str | Haystack) -> list[str]:
     """The failure lines of ``text``, the most telling first (at most a few)."""
+    haystack = text if isinstance(text, Haystack) else Haystack(text)
+    text = haystack.text
+    exceptions = haystack.may_match(_EXCEPTION)  # each pattern only where its words occur
     out: list[str] = []
-    start = _last(_TRACEBACK.finditer(text))
-    if start is not None:
+    start = _last(haystack.finditer(_TRACEBACK))
+    if start is not None and exceptions:
         last = _last(_EXCEPTION.finditer(text, start.end()))
         if last:
             out.append(_line_at(text, last.start()))
     seen = -1
-    matches = heapq.merge(_EXCEPTION.finditer(text), _CRASH.finditer(text), key=lambda m: m.start())
+    matches = heapq.merge(haystack.finditer(_EXCEPTION), haystack.finditer(_CRASH), key=lambda m: m.start())
     for match in matches:
         begin = text.rfind("\n", 0, match.start()) + 1
         if begin == seen:

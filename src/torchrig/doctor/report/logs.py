@@ -9,7 +9,9 @@ only where the text is the machine's own output. Each returns True if it recorde
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
+from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import Facts, Gpu, Package
 from torchrig.doctor.report.collect_env import SOURCE, put
 
@@ -40,9 +42,11 @@ _OLD_GPU = re.compile(
 _GPU_LIST = re.compile(
     r"^[ \t]*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)[ \t]*$", re.MULTILINE
 )
-# `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know.
+# `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know:
+# a line that is only this, indented at most. Searched from the name, not from each line's start (16 MiB of
+# short lines would be millions of tries); :func:`_pip_lines` keeps the matches that begin their line.
 _PIP_LIST = re.compile(
-    r"^[ \t]*(?P<name>torch|torchvision|torchaudio|pytorch-triton|triton|xformers|flash[-_]attn|vllm|bitsandbytes)"
+    r"(?P<name>torch|torchvision|torchaudio|pytorch-triton|triton|xformers|flash[-_]attn|vllm|bitsandbytes)"
     r"(?:[ \t]+|[ \t]*==[ \t]*)(?P<version>\d+\.\d+[\w.+-]*)[ \t]*$",
     re.MULTILINE,
 )
@@ -68,45 +72,51 @@ _CONTAINER_BANNER = re.compile(
 )
 
 
-def scan(text: str, facts: Facts) -> bool:
-    """Record what the log states outright; True if anything was recorded."""
+def scan(text: str | Haystack, facts: Facts) -> bool:
+    """Record what the log states outright; True if anything was recorded.
+
+    Each pattern is searched only where the text holds the literal words it needs
+    (:class:`~torchrig._core.prefilter.Haystack`): a report may be 16 MiB of anything.
+    """
+    haystack = text if isinstance(text, Haystack) else Haystack(text)
     found = False
     for extract in (_driver, _gpus, _torch_install, _toolkit, _environment, _container):
-        found = extract(text, facts) or found
+        found = extract(haystack, facts) or found
     return found
 
 
-def _driver(text: str, facts: Facts) -> bool:
+def _driver(haystack: Haystack, facts: Facts) -> bool:
+    text = haystack.text
     driver = facts.driver
     found = False
-    banner = _SMI_BANNER.search(text)
+    banner = haystack.search(_SMI_BANNER)
     if banner:
         put(driver, "userspace", banner.group("driver"))
         if banner.group("cuda"):
             put(driver, "cuda_driver_api", banner.group("cuda"))
         found = True
     else:
-        line = _DRIVER_VERSION.search(text)
+        line = haystack.search(_DRIVER_VERSION)
         if line:
             put(driver, "userspace", line.group("driver"))
             found = True
-    mismatch = _NVRM_MISMATCH.search(text)
+    mismatch = haystack.search(_NVRM_MISMATCH)
     if mismatch:
         # dmesg names both sides: the client is the user-space library, the other the loaded module.
         put(driver, "kernel_module", mismatch.group("module"))
         put(driver, "userspace", mismatch.group("client"))
         found = True
-    proc = _PROC_VERSION.search(text)
+    proc = haystack.search(_PROC_VERSION)
     if proc:
         put(driver, "kernel_module", proc.group("version"))
         found = True
-    nvml = _NVML_LIBRARY.search(text)
+    nvml = haystack.search(_NVML_LIBRARY)
     if nvml:
         put(driver, "userspace", nvml.group("version"))
         found = True
     if "Driver/library version mismatch" in text:
         put(driver, "nvml_error", "Driver/library version mismatch")
-    old = _FOUND_VERSION.search(text)
+    old = haystack.search(_FOUND_VERSION)
     if old:
         # torch prints cudaDriverGetVersion(): 11040 = CUDA 11.4, the newest the driver supports.
         number = int(old.group("version"))
@@ -115,24 +125,25 @@ def _driver(text: str, facts: Facts) -> bool:
     return found
 
 
-def _gpus(text: str, facts: Facts) -> bool:
+def _gpus(haystack: Haystack, facts: Facts) -> bool:
+    text = haystack.text
     found = False
     if not facts.gpus.devices:
         listed = [
             Gpu(index=int(m.group("index")), name=m.group("name").strip(), uuid=m.group("uuid"), source=SOURCE)
-            for m in _GPU_LIST.finditer(text)
+            for m in haystack.finditer(_GPU_LIST)
         ]
         if listed:
             facts.gpus.devices = _unique(listed)
             facts.gpus.sources["devices"] = SOURCE
             found = True
-    for warning in _SM_WARNING.finditer(text):
+    for warning in haystack.finditer(_SM_WARNING):
         sm = warning.group("sm")
         line_start = max(text.rfind("\n", 0, warning.start()) + 1, warning.start() - _NAME_LIMIT)
         name = text[line_start : warning.start()].rsplit(":", 1)[-1]
         _gpu_named(facts, _clean_name(name), f"{sm[:-1]}.{sm[-1]}")
         found = True
-    for warning in _OLD_GPU.finditer(text):
+    for warning in haystack.finditer(_OLD_GPU):
         _gpu_named(
             facts,
             warning.group("name").strip(),
@@ -140,11 +151,20 @@ def _gpus(text: str, facts: Facts) -> bool:
             index=int(warning.group("index")),
         )
         found = True
-    supported = _SM_SUPPORTED.search(text)
+    supported = haystack.search(_SM_SUPPORTED)
     if supported:
         put(facts.torch, "arch_list", supported.group("archs").split())
         found = True
     return found
+
+
+def _pip_lines(haystack: Haystack) -> Iterator[re.Match[str]]:
+    """The matches of :data:`_PIP_LIST` that only blanks precede on their line."""
+    text = haystack.text
+    for match in haystack.finditer(_PIP_LIST):
+        start = match.start()
+        if not text[text.rfind("\n", 0, start) + 1 : start].strip(" \t"):
+            yield match
 
 
 def _unique(gpus: list[Gpu]) -> list[Gpu]:
@@ -179,10 +199,10 @@ def _gpu_named(facts: Facts, name: str, capability: str, index: int | None = Non
     facts.gpus.sources.setdefault("devices", SOURCE)
 
 
-def _torch_install(text: str, facts: Facts) -> bool:
+def _torch_install(haystack: Haystack, facts: Facts) -> bool:
     torch = facts.torch
     found = False
-    listed = {m.group("name").replace("_", "-"): m.group("version") for m in _PIP_LIST.finditer(text)}
+    listed = {m.group("name").replace("_", "-"): m.group("version") for m in _pip_lines(haystack)}
     if "torch" in listed:
         put(torch, "installed", True)
         put(torch, "version", listed.pop("torch"))
@@ -192,8 +212,8 @@ def _torch_install(text: str, facts: Facts) -> bool:
             facts.companions.append(Package(name=name, version=version))
             found = True
     dirs = sorted(
-        {m.group("dir") for m in _TORCH_DIR_POSIX.finditer(text)}
-        | {m.group("dir") for m in _TORCH_DIR_WINDOWS.finditer(text)}
+        {m.group("dir") for m in haystack.finditer(_TORCH_DIR_POSIX)}
+        | {m.group("dir") for m in haystack.finditer(_TORCH_DIR_WINDOWS)}
     )
     if dirs:
         put(torch, "installed", True)
@@ -210,9 +230,12 @@ def _torch_install(text: str, facts: Facts) -> bool:
     return found
 
 
-def _toolkit(text: str, facts: Facts) -> bool:
+def _toolkit(haystack: Haystack, facts: Facts) -> bool:
     """torch.utils.cpp_extension names both CUDAs when they differ: the toolkit's and torch.version.cuda."""
-    mismatch = _EXTENSION_MISMATCH.search(" ".join(text.split()))
+    # Read with every run of whitespace as one space: a wrapped message still matches.
+    if not haystack.may_match(_EXTENSION_MISMATCH, whitespace_free=True):
+        return False
+    mismatch = _EXTENSION_MISMATCH.search(" ".join(haystack.text.split()))
     if not mismatch:
         return False
     put(facts.toolkit, "version", mismatch.group("toolkit"))
@@ -220,17 +243,17 @@ def _toolkit(text: str, facts: Facts) -> bool:
     return True
 
 
-def _environment(text: str, facts: Facts) -> bool:
+def _environment(haystack: Haystack, facts: Facts) -> bool:
     env = facts.system.env
     found = False
     for in_python, pattern in zip((True, False), _VISIBLE_DEVICES, strict=True):
-        match = pattern.search(text)
+        match = haystack.search(pattern)
         if match and "CUDA_VISIBLE_DEVICES" not in env:
             env["CUDA_VISIBLE_DEVICES"] = match.group("value").strip("'\"")
             if in_python:  # the program sets it itself: a shell `unset` would not undo it
                 facts.system.set_in_program["CUDA_VISIBLE_DEVICES"] = match.group(0)
             found = True
-    ld = _LD_ASSIGN.search(text) or _LD_ECHO.search(text)
+    ld = haystack.search(_LD_ASSIGN) or haystack.search(_LD_ECHO)
     if ld and "LD_LIBRARY_PATH" not in env:
         env["LD_LIBRARY_PATH"] = ld.group("value").strip().strip("'\"")
         found = True
@@ -239,10 +262,11 @@ def _environment(text: str, facts: Facts) -> bool:
     return found
 
 
-def _container(text: str, facts: Facts) -> bool:
+def _container(haystack: Haystack, facts: Facts) -> bool:
     """NVIDIA's images print a banner on start; its presence says the report came from inside one."""
-    if not _CONTAINER_BANNER.search(text):
+    if not haystack.search(_CONTAINER_BANNER):
         return False
+    text = haystack.text
     if "docker" in text.lower():  # the banner alone does not say which runtime started the image
         put(facts.system, "container", "docker")
     shm = re.search(r"SHMEM allocation limit is set to the default of (?P<mb>\d+)MB", text)
