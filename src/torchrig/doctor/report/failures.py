@@ -19,8 +19,9 @@ from collections.abc import Iterator
 _EXCEPTION = re.compile(
     r"^[ \t]*(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::[ \t]+\S.*|[ \t]*)$", re.MULTILINE
 )
+# An NVIDIA Xid line is a GPU-side failure of a program or of the GPU (gpu.hardware-fault tells which).
 _CRASH = re.compile(
-    r"Segmentation fault|core dumped|^[ \t]*Killed[ \t]*$|^[ \t]*Aborted\b|^[ \t]*ERROR: .{8,}",
+    r"Segmentation fault|core dumped|^[ \t]*Killed[ \t]*$|^[ \t]*Aborted\b|^[ \t]*ERROR: .{8,}|NVRM: Xid \(",
     re.IGNORECASE | re.MULTILINE,
 )
 _TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\)", re.MULTILINE)
