@@ -316,3 +316,44 @@ def test_a_script_named_like_a_stdlib_module_that_nobody_imported_is_not_shadowi
 def test_a_partially_initialized_torch_is_a_local_torch_py() -> None:
     line = "AttributeError: partially initialized module 'torch' has no attribute 'x'\nImportError: cannot import name 'nn' from partially initialized module 'torch' (most likely due to a circular import)\n"
     assert _first(line) == "env.module-shadowed"
+
+
+# --- "no kernel image" in torch's words or a library's ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # a library's kernel launcher: "<Kernel> failed with error code <cudaGetErrorString(status)>"
+        "RuntimeError: SamplingFromProbs failed with error code no kernel image is available for execution on the device",
+        # a library's CUDA_CALL macro: "CUDA Error: %s (%d) %s: line %d at function %s"
+        "CUDA Error: no kernel image is available for execution on the device (209) "
+        "/tmp/build/somelib-0.2.0/include/somelib/decode.cuh: line 88 at function cudaLaunchKernel(kernel)",
+    ],
+)
+def test_a_missing_kernel_image_in_a_librarys_words_is_the_librarys(line: str) -> None:
+    codes = _codes(line)
+    assert codes[0] == "gpu.arch-too-old-for-package"
+    assert "gpu.arch-unsupported" not in codes  # nothing shows torch's own build lacks the architecture
+
+
+def test_a_missing_kernel_image_in_torchs_words_stays_a_question_of_torchs_build() -> None:
+    line = "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    assert _first(line) == "gpu.arch-unsupported"
+
+
+# --- failures -----------------------------------------------------------------------------------------------
+
+
+def test_an_exception_whose_message_starts_on_the_next_line_is_a_failure_with_that_message() -> None:
+    # multiprocessing/spawn.py raises RuntimeError('''\n        An attempt has been made ...''')
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "<string>", line 1, in <module>\n'
+        "RuntimeError: \n"
+        "        An attempt has been made to start a new process before the\n"
+        "        current process has finished its bootstrapping phase.\n"
+    )
+    facts = parse_report(text)
+    assert facts.failures[0].startswith("RuntimeError: An attempt has been made to start a new process")
+    assert _codes(text) == ["doctor.unexplained"]  # the program's idiom, not the machine: a warning
