@@ -357,3 +357,29 @@ def test_an_exception_whose_message_starts_on_the_next_line_is_a_failure_with_th
     facts = parse_report(text)
     assert facts.failures[0].startswith("RuntimeError: An attempt has been made to start a new process")
     assert _codes(text) == ["doctor.unexplained"]  # the program's idiom, not the machine: a warning
+
+
+# --- Docker and the NVIDIA Container Toolkit ------------------------------------------------------------------
+
+
+def test_docker_without_the_container_toolkit_cannot_hand_in_the_gpu() -> None:
+    text = (
+        "$ docker run --rm --gpus all nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi\n"
+        'docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].\n'
+    )
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert finding.code == "container.no-gpu"
+    assert any("nvidia-container-toolkit" in step for step in finding.fix)
+
+
+def test_an_image_needing_a_newer_cuda_than_the_host_driver() -> None:
+    line = (
+        "nvidia-container-cli: requirement error: unsatisfied condition: cuda>=13.0, please update your driver "
+        "to a newer version, or use an earlier cuda container: unknown.\n"
+    )
+    assert _first(line) == "driver.too-old"
+
+
+def test_the_container_toolkit_finding_no_host_driver() -> None:
+    line = "nvidia-container-cli: initialization error: load library failed: libnvidia-ml.so.1: cannot open shared object file: no such file or directory: unknown.\n"
+    assert _first(line) == "driver.missing"
