@@ -383,3 +383,36 @@ def test_an_image_needing_a_newer_cuda_than_the_host_driver() -> None:
 def test_the_container_toolkit_finding_no_host_driver() -> None:
     line = "nvidia-container-cli: initialization error: load library failed: libnvidia-ml.so.1: cannot open shared object file: no such file or directory: unknown.\n"
     assert _first(line) == "driver.missing"
+
+
+# --- CUDA initialisation errors ---------------------------------------------------------------------------------
+
+_UNEXPECTED = (
+    "UserWarning: CUDA initialization: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions "
+    "before calling NumCudaDevices() that might have already set an error? Error {n}: {what} "
+    "(Triggered internally at /pytorch/c10/cuda/CUDAFunctions.cpp:109.)\n"
+)
+
+
+def test_error_803_is_a_driver_version_mismatch() -> None:
+    line = _UNEXPECTED.format(n=803, what="system has unsupported display driver / cuda driver combination")
+    (finding, *_) = checks.run_checks(parse_report(line))
+    assert finding.code == "driver.version-mismatch"
+    assert "803" in finding.title
+
+
+def test_error_46_is_a_busy_gpu() -> None:
+    line = _UNEXPECTED.format(n=46, what="all CUDA-capable devices are busy or unavailable")
+    (finding, *_) = checks.run_checks(parse_report(line))
+    assert finding.code == "cuda.init-failed"
+    assert any("compute_mode" in step for step in finding.fix)
+
+
+def test_an_init_error_with_a_number_no_rule_knows_is_still_a_cuda_init_failure() -> None:
+    line = _UNEXPECTED.format(n=500, what="named symbol not found")
+    assert _first(line) == "cuda.init-failed"
+
+
+def test_error_802_stays_fabric_manager() -> None:
+    line = _UNEXPECTED.format(n=802, what="system not yet initialized")
+    assert _first(line) == "driver.fabric-manager-down"
