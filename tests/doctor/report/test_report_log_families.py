@@ -416,3 +416,40 @@ def test_an_init_error_with_a_number_no_rule_knows_is_still_a_cuda_init_failure(
 def test_error_802_stays_fabric_manager() -> None:
     line = _UNEXPECTED.format(n=802, what="system not yet initialized")
     assert _first(line) == "driver.fabric-manager-down"
+
+
+def test_pip_listing_only_newer_builds_of_the_same_cuda_tag_narrows_the_python_down() -> None:
+    # pip lists only what this interpreter can install; the cu126 index has 2.6.0+cu126 for Python 3.9-3.13
+    # everywhere it has 2.10.0+cu126, so an interpreter that sees only 2.10 is one 2.6 has no wheel for
+    text = (
+        "Looking in indexes: https://download.pytorch.org/whl/cu126\n"
+        "ERROR: Could not find a version that satisfies the requirement torch==2.6.0+cu126 "
+        "(from versions: 2.10.0+cu126)\n"
+    )
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert finding.code == "torch.python-unsupported"
+    assert finding.title.endswith("Python 3.14")
+    assert "not stated" in str(finding.evidence["python"])
+
+
+def test_pip_listing_older_releases_only_is_not_taken_for_a_python_problem() -> None:
+    # every Python the listed releases share is one 2.3 supports: the platform, not the Python, is why
+    text = (
+        "ERROR: Could not find a version that satisfies the requirement torch==2.3.0 "
+        "(from versions: 2.0.0, 2.0.1, 2.1.0, 2.2.0, 2.2.2)\n"
+    )
+    assert _first(text) == "torch.no-wheel"
+
+
+def test_uv_names_the_interpreter_it_resolved_for() -> None:
+    text = (
+        "  × No solution found when resolving dependencies:\n"
+        "  ╰─▶ Because torch==2.2.2 has no wheels with a matching Python ABI tag (e.g., `cp313`) and you require "
+        "torch==2.2.2, we can conclude that your requirements are unsatisfiable.\n"
+        "      hint: You require CPython 3.13 (`cp313`), but we only found wheels for `torch` (v2.2.2) with the "
+        "following Python ABI tags: `cp38`, `cp39`, `cp310`, `cp311`, `cp312`\n"
+    )
+    facts = parse_report(text)
+    assert facts.system.python_version == "3.13"
+    (finding, *_) = checks.run_checks(facts)
+    assert finding.code == "torch.python-unsupported"

@@ -65,11 +65,14 @@ _EXTENSION_MISMATCH = re.compile(
     r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
 )
 # The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
-# interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1").
+# interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
+# its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)").
 _PYTHON_VERSION = re.compile(
     r"^[ \t]*Python (?P<v1>3\.\d+\.\d+)[ \t]*$"
     r"|^[ \t]*Python (?P<v2>3\.\d+\.\d+)\S* \([^,()\n]{1,40}, [A-Z][a-z]{2} [ \d]\d \d{4}"
-    r"|^[ \t]*Using (?:C|Py)?Python (?:interpreter )?(?P<v3>3\.\d+\.\d+)\b",
+    r"|^[ \t]*Using (?:C|Py)?Python (?:interpreter )?(?P<v3>3\.\d+\.\d+)\b"
+    r"|hint: You require CPython (?P<v4>3\.\d+)\b"
+    r"|has no wheels with a matching Python ABI tag \(e\.g\., `cp3(?P<abi>\d{1,2})`\)",
     re.MULTILINE,
 )
 # NCCL's INFO line for every NCCL_* variable it reads from the environment (src/misc/param.cc, socket.cc):
@@ -122,7 +125,9 @@ def _python(text: str, facts: Facts) -> bool:
     match = _PYTHON_VERSION.search(text)
     if not match:
         return False
-    put(facts.system, "python_version", match.group("v1") or match.group("v2") or match.group("v3"))
+    abi = match.group("abi")
+    version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4")
+    put(facts.system, "python_version", version or f"3.{abi}")
     return True
 
 
