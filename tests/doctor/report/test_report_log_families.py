@@ -453,3 +453,30 @@ def test_uv_names_the_interpreter_it_resolved_for() -> None:
     assert facts.system.python_version == "3.13"
     (finding, *_) = checks.run_checks(facts)
     assert finding.code == "torch.python-unsupported"
+
+
+# --- an interactive session's answers ---------------------------------------------------------------------------
+
+
+def test_torch_answers_in_a_python_session_are_facts_and_the_last_answer_is_the_present() -> None:
+    text = (
+        ">>> import torch\n>>> torch.__version__\n'2.4.1+cu121'\n>>> torch.cuda.is_available()\nTrue\n"
+        "$ pip install -U torch\n"
+        ">>> import torch, torchvision\n>>> print(torch.__version__)\n2.5.1+cpu\n"
+        ">>> print(torchvision.__version__)\n0.20.1+cpu\n>>> torch.cuda.is_available()\nFalse\n"
+        ">>> torch.version.cuda\n>>> \n"
+    )
+    facts = parse_report(text)
+    assert (facts.torch.version, facts.torch.cuda_available) == ("2.5.1+cpu", False)
+    assert facts.companion("torchvision").version == "0.20.1+cpu"  # type: ignore[union-attr]
+
+
+def test_ipython_answers_are_read_too() -> None:
+    text = "In [1]: import torch\n\nIn [2]: torch.version.cuda\nOut[2]: '12.8'\n\nIn [3]: torch.__version__\nOut[3]: '2.8.0+cu128'\n"
+    facts = parse_report(text)
+    assert (facts.torch.version, facts.torch.cuda) == ("2.8.0+cu128", "12.8")
+
+
+def test_a_version_in_prose_is_not_an_answer() -> None:
+    text = "I think torch.__version__ should be 2.5.1 here.\nRuntimeError: No CUDA GPUs are available\n"
+    assert parse_report(text).torch.version is None

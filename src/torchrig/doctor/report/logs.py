@@ -107,6 +107,25 @@ _PYTHON_OWN = re.compile(
 # Installed packages whose shadowing is read from tracebacks, besides the standard library's modules.
 _PACKAGES = frozenset({"torch", "torchvision", "torchaudio", "numpy", "triton", "typing_extensions", "sympy"})
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__future__", "test", "this", "antigravity"}
+# An interactive session's answers (python's ">>> ", IPython's "In [1]: ... Out[1]: "): what torch itself
+# said about its version and CUDA. When a report shows several sessions (before and after a reinstall),
+# the last answer is the machine's present state.
+# (parse_report has already taken ">>> " off as quoting: the prompt is optional, the expression alone on its line)
+_PROMPT = r"^[ \t]*(?:(?:>>>|In \[\d+\]:)[ \t]*)?(?:print\([ \t]*)?"
+_ANSWER = r"\)?[ \t]*;?[ \t]*\n[ \t]*(?:Out\[\d+\]:[ \t]*)?['\"]?"
+_REPL_VERSION = re.compile(
+    _PROMPT
+    + r"(?P<module>torch|torchvision|torchaudio)\.__version__"
+    + _ANSWER
+    + r"(?P<value>\d+\.\d+[\w.+-]*)['\"]?[ \t]*$",
+    re.MULTILINE,
+)
+_REPL_AVAILABLE = re.compile(
+    _PROMPT + r"torch\.cuda\.is_available\(\)" + _ANSWER + r"(?P<value>True|False)[ \t]*$", re.MULTILINE
+)
+_REPL_CUDA = re.compile(
+    _PROMPT + r"torch\.version\.cuda" + _ANSWER + r"(?P<value>\d+\.\d+|None)['\"]?[ \t]*$", re.MULTILINE
+)
 _CONTAINER_BANNER = re.compile(
     r"^==+\n== .+ ==\n==+$|^NVIDIA Release \d+\.\d+|^Container image Copyright", re.MULTILINE
 )
@@ -115,7 +134,18 @@ _CONTAINER_BANNER = re.compile(
 def scan(text: str, facts: Facts) -> bool:
     """Record what the log states outright; True if anything was recorded."""
     found = False
-    extractors = (_python, _driver, _kernel_log, _gpus, _torch_install, _toolkit, _environment, _container, _shadowing)
+    extractors = (
+        _python,
+        _repl,
+        _driver,
+        _kernel_log,
+        _gpus,
+        _torch_install,
+        _toolkit,
+        _environment,
+        _container,
+        _shadowing,
+    )
     for extract in extractors:
         found = extract(text, facts) or found
     return found
@@ -129,6 +159,32 @@ def _python(text: str, facts: Facts) -> bool:
     version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4")
     put(facts.system, "python_version", version or f"3.{abi}")
     return True
+
+
+def _repl(text: str, facts: Facts) -> bool:
+    """torch's own answers in an interactive session; the last one of each (the state after any change)."""
+    found = False
+    versions: dict[str, str] = {}
+    for match in _REPL_VERSION.finditer(text):
+        versions[match.group("module")] = match.group("value")
+    if "torch" in versions:
+        put(facts.torch, "installed", True)
+        put(facts.torch, "import_ok", True)  # it answered
+        put(facts.torch, "version", versions.pop("torch"))
+        found = True
+    for name, version in versions.items():
+        if facts.companion(name) is None:
+            facts.companions.append(Package(name=name, version=version))
+            found = True
+    available = [m.group("value") for m in _REPL_AVAILABLE.finditer(text)]
+    if available:
+        put(facts.torch, "cuda_available", available[-1] == "True")
+        found = True
+    cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)]
+    if cuda:
+        put(facts.torch, "cuda", None if cuda[-1] == "None" else cuda[-1])
+        found = True
+    return found
 
 
 def _kernel_log(text: str, facts: Facts) -> bool:
