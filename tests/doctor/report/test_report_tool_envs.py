@@ -158,3 +158,40 @@ def test_vllm_collect_env_adds_vllm_and_its_environment_section() -> None:
 def test_a_bullet_list_that_is_no_tools_dump_is_not_read_as_one() -> None:
     text = "- Python version: 3.12.3\n- PyTorch version: 2.5.0\nRuntimeError: No CUDA GPUs are available\n"
     assert parse_report(text).report_format != "transformers-env"
+
+
+CONDA_LIST = """\
+# packages in environment at /home/u/miniconda3/envs/vision:
+#
+# Name                    Version                   Build  Channel
+cudatoolkit               11.8.0              h6a678d5_0
+numpy                     1.26.4          py311h08b1b3b_0
+pytorch                   2.1.2           py3.11_cuda11.8_cudnn8.7.0_0    pytorch
+pytorch-cuda              11.8                 h7e8668a_5    pytorch
+torchvision               0.16.2              py311_cu118    pytorch
+"""
+
+
+def test_conda_list_gives_the_conda_torch_and_its_cuda_from_the_build_string() -> None:
+    facts = parse_report(CONDA_LIST)
+    assert facts.report_format == "conda-list"
+    assert (facts.torch.version, facts.torch.cuda, facts.torch.installer) == ("2.1.2", "11.8", "conda")
+    assert facts.companion("torchvision").version == "0.16.2"  # type: ignore[union-attr]
+
+
+def test_conda_forge_build_strings_name_the_cuda_too() -> None:
+    text = "pytorch                   2.5.1           cuda126_py312h1234567_303    conda-forge\n"
+    assert parse_report(text).torch.cuda == "12.6"
+
+
+def test_a_conda_environment_pinned_to_cpu_builds_is_said_so_without_claiming_a_gpu() -> None:
+    text = (
+        "cpuonly                   2.0                           0    pytorch\n"
+        "pytorch                   2.0.1               py3.10_cpu_0    pytorch\n"
+        "pytorch-mutex             1.0                         cpu    pytorch\n"
+    )
+    facts = parse_report(text)
+    assert (facts.torch.version, facts.torch.cuda) == ("2.0.1", None)
+    (finding,) = checks.run_checks(facts)
+    assert (finding.code, finding.severity.value) == ("torch.cpu-only-build", "warning")
+    assert "conda remove -y cpuonly" in finding.fix

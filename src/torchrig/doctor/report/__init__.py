@@ -135,6 +135,8 @@ def _from_text(text: str) -> Facts:
     facts = Facts(origin="report")
     is_collect_env = collect_env.parse(text.splitlines(), facts)
     dump = tool_envs.parse(text, facts)
+    if not is_collect_env and collect_env.parse_conda_list(text, facts):
+        dump = dump or "conda-list"
     if is_collect_env and tool_envs.vllm_sections(text, facts):
         dump = "vllm-collect-env"
     smi = nvidia_smi.scan(text, facts)
