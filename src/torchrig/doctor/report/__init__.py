@@ -4,7 +4,9 @@ Three kinds of report, told apart by content, not by file name:
 
 - ``torchrig doctor --json`` output (schema ``torchrig.doctor/1``): its ``facts`` member, as written;
 - ``python -m torch.utils.collect_env`` output, any release since torch 1.0, whole or cut off
-  (:mod:`.collect_env` knows what each field really measures);
+  (:mod:`.collect_env` knows what each field really measures), and other projects' dumps: vLLM's
+  sectioned collect_env, ``transformers env``, ``accelerate env``, ``ds_report`` (:mod:`.tool_envs`);
+- ``nvidia-smi`` output: its table, ``-q`` and ``-L`` (:mod:`.nvidia_smi`);
 - any log or traceback: the lines tools print verbatim (:mod:`.logs`) and the known error
   signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``.
 
@@ -25,7 +27,7 @@ import re
 from torchrig._core.errors import UserError
 from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
-from torchrig.doctor.report import collect_env, failures, logs, selftest_json, tried
+from torchrig.doctor.report import collect_env, failures, logs, nvidia_smi, selftest_json, tool_envs, tried
 from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
 
@@ -173,11 +175,17 @@ def _from_text(text: str) -> Facts:
     facts = Facts(origin="report")
     haystack = Haystack(text)  # one folded copy for every reader's case-insensitive prefilters
     is_collect_env = collect_env.parse(haystack, facts)
+    dump = tool_envs.parse(text, facts)
+    if not is_collect_env and collect_env.parse_conda_list(text, facts):
+        dump = dump or "conda-list"
+    if is_collect_env and tool_envs.vllm_sections(text, facts):
+        dump = "vllm-collect-env"
+    smi = nvidia_smi.scan(text, facts)
     stated = logs.scan(haystack, facts)
     hits = _add_hits(facts, text, haystack)
     facts.failures = failures.failures(haystack)
     facts.tried = tried.commands(haystack)
-    if not (is_collect_env or stated or hits or facts.failures):
+    if not (is_collect_env or dump or smi or stated or hits or facts.failures):
         raise UserError(
             "nothing in the report looks like a collect_env output, a torchrig --json or a known GPU/PyTorch "
             "error; give the full output of `python -m torch.utils.collect_env` or the whole traceback."
@@ -185,7 +193,7 @@ def _from_text(text: str) -> Facts:
     _facts_from_hits(facts, text)
     collect_env.derive_torch_cuda(facts)
     _capabilities_from_names(facts)
-    facts.report_format = "collect_env" if is_collect_env else "log"
+    facts.report_format = dump or ("collect_env" if is_collect_env else "log")
     return facts
 
 

@@ -68,7 +68,7 @@ _VERSION = re.compile(r"\d+\.\d+(?:\.\d+)*")
 _COMPANION = re.compile(
     r"^(torchvision|torchaudio|torchtext|torchdata|triton|pytorch-triton(-rocm)?|xformers|flash[-_]attn|"
     r"bitsandbytes|vllm|deepspeed|apex|numpy|onnxruntime(-gpu)?|nvidia-[a-z0-9-]+|cudatoolkit|pytorch-cuda|"
-    r"cuda-version|cudnn|nccl|torch-tensorrt|tensorrt)$"
+    r"cuda-version|cudnn|nccl|torch-tensorrt|tensorrt|cpuonly)$"
 )
 
 
@@ -380,10 +380,15 @@ def _apply_torch(raw: _Raw, facts: Facts) -> None:
         elif re.fullmatch(r"\d+\.\d+(\.\d+)*", cuda.strip()):
             put(torch, "cuda", cuda.strip())
     conda_build = next((lib.build for lib in listed if lib.tool == "conda" and not lib.from_pypi), "")
-    built_for = re.search(r"cuda(\d+\.\d+)", conda_build)  # "py3.7_cuda10.1.243_cudnn7.6.3_0"
+    # the pytorch channel's build strings: "py3.7_cuda10.1.243_cudnn7.6.3_0", "py3.8_cpu_0"; conda-forge's:
+    # "cuda118_py310h1234567_300", "cpu_mkl_py310h1234567_101"
+    built_for = re.search(r"cuda(\d+\.\d+)", conda_build)
+    forge = re.match(r"cuda(\d{2})(\d)_", conda_build)
     if built_for:
         put(torch, "cuda", built_for.group(1))
-    elif conda_build.startswith("cpu"):
+    elif forge:
+        put(torch, "cuda", f"{int(forge.group(1))}.{forge.group(2)}")
+    elif re.search(r"(?:^|_)cpu(?:_|$)", conda_build):
         put(torch, "cuda", None)
     available = f.get("is cuda available", "").strip().lower()
     if available in ("yes", "true", "no", "false"):
@@ -454,3 +459,21 @@ def derive_torch_cuda(facts: Facts) -> None:
         put(torch, "cuda", None)
     elif variant and variant.startswith("cu"):
         put(torch, "cuda", variant_cuda(variant))
+
+
+# `conda list` itself (not collect_env's "[conda]" lines): "name  version  build  channel", under a
+# "# packages in environment at <prefix>:" header, or filtered with grep. Only the rows of packages
+# collect_env would list are taken, and only where a build string follows the version.
+_CONDA_LIST_ROW = re.compile(
+    r"^(?P<row>(?:pytorch|torchvision|torchaudio|pytorch-cuda|pytorch-mutex|cpuonly|cudatoolkit|cuda-version|"
+    r"pytorch-triton|numpy)[ \t]+\d[\w.+-]*[ \t]+[A-Za-z0-9_.+-]+(?:[ \t]+[\w<>./:-]+)?)[ \t]*$",
+    re.MULTILINE,
+)
+
+
+def parse_conda_list(text: str, facts: Facts) -> bool:
+    """Fill ``facts`` from ``conda list`` rows (read as collect_env reads its "[conda]" lines)."""
+    rows = [m.group("row") for m in _CONDA_LIST_ROW.finditer(text)]
+    if not any(row.split()[0] == "pytorch" for row in rows):
+        return False
+    return parse("\n".join(f"[conda] {row}" for row in rows), facts)

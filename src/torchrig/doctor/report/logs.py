@@ -9,10 +9,11 @@ only where the text is the machine's own output. Each returns True if it recorde
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 
 from torchrig._core.prefilter import Haystack
-from torchrig.doctor.facts import Facts, Gpu, Package
+from torchrig.doctor.facts import Facts, Gpu, Package, ShadowedModule
 from torchrig.doctor.report.collect_env import SOURCE, put
 
 _SMI_BANNER = re.compile(
@@ -67,6 +68,68 @@ _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]
 _EXTENSION_MISMATCH = re.compile(
     r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
 )
+# The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
+# interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
+# its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)").
+_PYTHON_VERSION = re.compile(
+    r"^[ \t]*Python (?P<v1>3\.\d+\.\d+)[ \t]*$"
+    r"|^[ \t]*Python (?P<v2>3\.\d+\.\d+)\S* \([^,()\n]{1,40}, [A-Z][a-z]{2} [ \d]\d \d{4}"
+    r"|^[ \t]*Using (?:C|Py)?Python (?:interpreter )?(?P<v3>3\.\d+\.\d+)\b"
+    r"|hint: You require CPython (?P<v4>3\.\d+)\b"
+    r"|has no wheels with a matching Python ABI tag \(e\.g\., `cp3(?P<abi>\d{1,2})`\)",
+    re.MULTILINE,
+)
+# NCCL's INFO line for every NCCL_* variable it reads from the environment (src/misc/param.cc, socket.cc):
+# "NCCL INFO NCCL_SOCKET_IFNAME set by environment to eth2".
+_NCCL_ENV = re.compile(r"NCCL INFO (?P<name>NCCL_[A-Z0-9_]+) set by environment to (?P<value>[^\s]+)")
+# A command line that starts or enters a container: what it prints comes from inside one.
+_DOCKER_COMMAND = re.compile(
+    r"^[ \t]*(?:[^\n$#]{0,80}[$#][ \t]*)?(?:sudo[ \t]+)?(?:docker[ \t]+(?:run|exec|container[ \t]+run|compose[ \t]+(?:up|run|exec))|docker-compose[ \t]+(?:up|run|exec))[ \t]",
+    re.MULTILINE,
+)
+# The NVIDIA driver's Xid lines in the kernel log: kept (one per number) so gpu.hardware-fault sees every
+# number, not only the first line the signature table records.
+_XID_LINE = re.compile(r"^[^\n]*NVRM: Xid \((?:PCI:)?[0-9a-fA-F:.]+\): ?(?P<number>\d{1,3})\b[^\n]*", re.MULTILINE)
+_XID_KEEP = 8
+# Shadowing, from Python's own words. (1) ImportError names the file it imported a module from:
+# "cannot import name 'SystemRandom' from 'random' (/home/u/random.py)". (2) A traceback frame whose source
+# line imports a module is followed by the frame of the file that import ran: "    import shutil" then
+# 'File "/home/u/shutil.py", line 19, in <module>'. Either file, outside Python's own folders, shadows the module.
+_IMPORTED_FROM = re.compile(
+    r"cannot import name '[\w.]+' from (?:partially initialized module )?'(?P<module>[\w.]+)'"
+    r"(?: \(most likely due to a circular import\))? \((?P<path>[^()\n]+\.py)\)"
+)
+_IMPORT_FRAME = re.compile(
+    r"^[ \t]*(?:import|from)[ \t]+(?P<module>\w+)\b[^\n]*\n"
+    r'[ \t]*File "(?P<path>[^"\n]*[/\\](?P=module)(?:[/\\]__init__)?\.py)", line \d+, in <module>',
+    re.MULTILINE,
+)
+_PYTHON_OWN = re.compile(
+    r"[/\\](?:lib|Lib)[/\\]python\d|[/\\](?:site|dist)-packages[/\\]|[/\\]Lib[/\\]|python\d+\.zip|lib-dynload"
+    r"|\.framework[/\\]Versions[/\\]"
+)
+# Installed packages whose shadowing is read from tracebacks, besides the standard library's modules.
+_PACKAGES = frozenset({"torch", "torchvision", "torchaudio", "numpy", "triton", "typing_extensions", "sympy"})
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__future__", "test", "this", "antigravity"}
+# An interactive session's answers (python's ">>> ", IPython's "In [1]: ... Out[1]: "): what torch itself
+# said about its version and CUDA. When a report shows several sessions (before and after a reinstall),
+# the last answer is the machine's present state.
+# (parse_report has already taken ">>> " off as quoting: the prompt is optional, the expression alone on its line)
+_PROMPT = r"^[ \t]*(?:(?:>>>|In \[\d+\]:)[ \t]*)?(?:print\([ \t]*)?"
+_ANSWER = r"\)?[ \t]*;?[ \t]*\n[ \t]*(?:Out\[\d+\]:[ \t]*)?['\"]?"
+_REPL_VERSION = re.compile(
+    _PROMPT
+    + r"(?P<module>torch|torchvision|torchaudio)\.__version__"
+    + _ANSWER
+    + r"(?P<value>\d+\.\d+[\w.+-]*)['\"]?[ \t]*$",
+    re.MULTILINE,
+)
+_REPL_AVAILABLE = re.compile(
+    _PROMPT + r"torch\.cuda\.is_available\(\)" + _ANSWER + r"(?P<value>True|False)[ \t]*$", re.MULTILINE
+)
+_REPL_CUDA = re.compile(
+    _PROMPT + r"torch\.version\.cuda" + _ANSWER + r"(?P<value>\d+\.\d+|None)['\"]?[ \t]*$", re.MULTILINE
+)
 _CONTAINER_BANNER = re.compile(
     r"^==+\n== .+ ==\n==+$|^NVIDIA Release \d+\.\d+|^Container image Copyright", re.MULTILINE
 )
@@ -80,9 +143,74 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
     """
     haystack = text if isinstance(text, Haystack) else Haystack(text)
     found = False
-    for extract in (_driver, _gpus, _torch_install, _toolkit, _environment, _container):
+    extractors = (
+        _python,
+        _repl,
+        _driver,
+        _kernel_log,
+        _gpus,
+        _torch_install,
+        _toolkit,
+        _environment,
+        _container,
+        _shadowing,
+    )
+    for extract in extractors:
         found = extract(haystack, facts) or found
     return found
+
+
+def _python(haystack: Haystack, facts: Facts) -> bool:
+    text = haystack.text
+    match = _PYTHON_VERSION.search(text)
+    if not match:
+        return False
+    abi = match.group("abi")
+    version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4")
+    put(facts.system, "python_version", version or f"3.{abi}")
+    return True
+
+
+def _repl(haystack: Haystack, facts: Facts) -> bool:
+    """torch's own answers in an interactive session; the last one of each (the state after any change)."""
+    text = haystack.text
+    found = False
+    versions: dict[str, str] = {}
+    for match in _REPL_VERSION.finditer(text):
+        versions[match.group("module")] = match.group("value")
+    if "torch" in versions:
+        put(facts.torch, "installed", True)
+        put(facts.torch, "import_ok", True)  # it answered
+        put(facts.torch, "version", versions.pop("torch"))
+        found = True
+    for name, version in versions.items():
+        if facts.companion(name) is None:
+            facts.companions.append(Package(name=name, version=version))
+            found = True
+    available = [m.group("value") for m in _REPL_AVAILABLE.finditer(text)]
+    if available:
+        put(facts.torch, "cuda_available", available[-1] == "True")
+        found = True
+    cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)]
+    if cuda:
+        put(facts.torch, "cuda", None if cuda[-1] == "None" else cuda[-1])
+        found = True
+    return found
+
+
+def _kernel_log(haystack: Haystack, facts: Facts) -> bool:
+    """Xid lines, one per number: what the driver said failed (gpu.hardware-fault reads the numbers)."""
+    text = haystack.text
+    seen: set[str] = set()
+    for match in _XID_LINE.finditer(text):
+        number = match.group("number")
+        if number in seen:
+            continue
+        seen.add(number)
+        facts.gpus.errors.append("kernel log: " + " ".join(match.group(0).split())[:300])
+        if len(seen) >= _XID_KEEP:
+            break
+    return bool(seen)
 
 
 def _driver(haystack: Haystack, facts: Facts) -> bool:
@@ -253,6 +381,9 @@ def _environment(haystack: Haystack, facts: Facts) -> bool:
             if in_python:  # the program sets it itself: a shell `unset` would not undo it
                 facts.system.set_in_program["CUDA_VISIBLE_DEVICES"] = match.group(0)
             found = True
+    for nccl in _NCCL_ENV.finditer(haystack.text):
+        env.setdefault(nccl.group("name"), nccl.group("value"))
+        found = True
     ld = haystack.search(_LD_ASSIGN) or haystack.search(_LD_ECHO)
     if ld and "LD_LIBRARY_PATH" not in env:
         env["LD_LIBRARY_PATH"] = ld.group("value").strip().strip("'\"")
@@ -263,13 +394,43 @@ def _environment(haystack: Haystack, facts: Facts) -> bool:
 
 
 def _container(haystack: Haystack, facts: Facts) -> bool:
-    """NVIDIA's images print a banner on start; its presence says the report came from inside one."""
+    """NVIDIA's images print a banner on start; its presence says the report came from inside one. A
+    `docker run` / `docker exec` command line says the same of what it printed."""
+    text = haystack.text
+    if _DOCKER_COMMAND.search(text):
+        put(facts.system, "container", "docker")
     if not haystack.search(_CONTAINER_BANNER):
         return False
-    text = haystack.text
     if "docker" in text.lower():  # the banner alone does not say which runtime started the image
         put(facts.system, "container", "docker")
     shm = re.search(r"SHMEM allocation limit is set to the default of (?P<mb>\d+)MB", text)
     if shm:
         put(facts.system, "shm_total_bytes", int(shm.group("mb")) << 20)
     return True
+
+
+def _shadowing(haystack: Haystack, facts: Facts) -> bool:
+    """A standard-library module or a known package that Python imported from a file outside its own folders."""
+    text = haystack.text
+    found = False
+    known = {(s.name, s.path) for s in facts.system.shadowed_modules}
+    for pattern in (_IMPORTED_FROM, _IMPORT_FRAME):
+        for match in pattern.finditer(text):
+            name = match.group("module").split(".")[0]
+            path = match.group("path").strip()
+            if name not in _STDLIB and name not in _PACKAGES:
+                continue
+            if _PYTHON_OWN.search(path) or not _names_module(path, name):
+                continue
+            if (name, path) not in known:
+                known.add((name, path))
+                facts.system.shadowed_modules.append(ShadowedModule(name=name, path=path))
+                facts.system.sources.setdefault("shadowed_modules", SOURCE)
+                found = True
+    return found
+
+
+def _names_module(path: str, name: str) -> bool:
+    """``path`` is the module's own file: name.py, or name/__init__.py."""
+    parts = re.split(r"[/\\]", path)
+    return parts[-1] == f"{name}.py" or (parts[-1] == "__init__.py" and len(parts) > 1 and parts[-2] == name)
