@@ -5,6 +5,10 @@ a caller prints what people copy (commands, paths, URLs) with ``soft_wrap=True``
 Piped or redirected, nothing is wrapped: each line stays whole for grep and for pasting. rich decides
 what a terminal is (``TTY_COMPATIBLE=1`` forces one) and honours ``NO_COLOR`` and ``COLUMNS``.
 
+Whatever a console writes passes through :func:`torchrig._core.redact.secrets` first: the credentials
+of a URL (``https://user:****@host``, as pip shows them) and the values of secret variables are masked
+in every command's output, wherever the text came from (a config file, a log, the environment).
+
     >>> c = console()                      # results, on stdout
     >>> c.print(Padding(prose, (0, 0, 0, 2)))   # a paragraph, indented, wrapped at words
     >>> c.print(command, soft_wrap=True)   # one line, whatever the width
@@ -12,15 +16,44 @@ what a terminal is (``TTY_COMPATIBLE=1`` forces one) and honours ``NO_COLOR`` an
 
 from __future__ import annotations
 
-from typing import TextIO
+import io
+import sys
+from typing import IO, TextIO, cast
 
 from rich.console import Console
+
+from torchrig._core import redact
 
 NARROW = 80  # below this many columns, tables give way to lists
 
 
+class Masked(io.TextIOBase):
+    """A text stream that writes to ``stream`` with every secret masked (a terminal stays a terminal)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(redact.secrets(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # io.TextIOBase declares it read-only
+        return getattr(self.stream, "encoding", None) or "utf-8"
+
+
 def console(file: TextIO | None = None, *, stderr: bool = False) -> Console:
-    """A rich Console that wraps prose at words on a terminal and wraps nothing when piped."""
-    c = Console(file=file, stderr=stderr, highlight=False)
+    """A rich Console that masks secrets, wraps prose at words on a terminal and wraps nothing when piped."""
+    stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
+    c = Console(file=cast(IO[str], Masked(stream)), highlight=False)
     c.soft_wrap = not c.is_terminal
     return c

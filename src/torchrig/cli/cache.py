@@ -5,7 +5,6 @@ The logic lives in :mod:`torchrig.data.store` (which needs no torch); this modul
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,7 +45,7 @@ def list_(
 
     caches = inspection.list_caches(_directories(directory))
     if as_json:
-        typer.echo(json.dumps({"schema": inspection.SCHEMA, "caches": [c.to_json() for c in caches]}, indent=2))
+        console.emit_json({"schema": inspection.SCHEMA, "caches": [c.to_json() for c in caches]})
         return
     out = console.out()
     if not caches:
@@ -95,7 +94,7 @@ def stats(
 
     info = _find(name, directory)
     if as_json:
-        typer.echo(json.dumps({"schema": SCHEMA, "cache": info.to_json()}, indent=2))
+        console.emit_json({"schema": SCHEMA, "cache": info.to_json()})
         return
     out = console.out()
     if info.stats is None:

@@ -51,6 +51,17 @@ def err() -> Console:
     return terminal.console(stderr=True)
 
 
+def emit_json(value: object) -> None:
+    """Print ``value`` as indented JSON on stdout, secrets masked (as every console output is)."""
+    import json
+
+    import typer
+
+    from torchrig._core import redact
+
+    typer.echo(json.dumps(redact.data(value), indent=2))
+
+
 def table(*columns: str, title: str | None = None, right: tuple[str, ...] = (), **options: Any) -> Table:
     """A table with ``columns``; those named in ``right`` are right-aligned (numbers), every cell folds."""
     t = Table(title=title, title_justify="left", **options)

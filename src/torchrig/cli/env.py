@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -76,7 +75,7 @@ def plan_cmd(
         target = "this machine"
     result = plan(machine, torch=torch, python=python or _here_python(), backend=backend, index_base=torch_index_base())
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=2))
+        console.emit_json(result.to_dict())
     else:
         _render_plan(result, target)
     raise typer.Exit(console.Exit.OK if result.variant else console.Exit.PROBLEM)

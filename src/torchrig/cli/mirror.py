@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -47,7 +46,7 @@ def list_(
     mirrors = [m for m in catalog.mirrors if targets is None or any(m.serves(t) for t in targets)]
     if as_json:
         data = catalog.to_json(mirrors)
-        typer.echo(json.dumps(data, indent=2))
+        console.emit_json(data)
         return
     table = console.table("name", "serves", "notes", title=f"Mirror catalog (as of {catalog.as_of})", show_lines=True)
     for m in mirrors:
@@ -134,7 +133,7 @@ def probe_cmd(
     if as_json:
         from torchrig.mirrors.probe import report_json
 
-        typer.echo(json.dumps(report_json(results, skipped), indent=2))
+        console.emit_json(report_json(results, skipped))
     else:
         _render_probe(results)
         if skipped:
@@ -266,7 +265,7 @@ def show(
     if as_json:
         from torchrig.mirrors.show import report_json
 
-        typer.echo(json.dumps(report_json(views), indent=2))
+        console.emit_json(report_json(views))
         return
     out = console.out()
     for view in views:

@@ -1,0 +1,63 @@
+"""Credentials never reach the screen or a JSON file: every command's output passes through the mask
+(`torchrig._core.terminal`, `cli.console.emit_json`). Real CLI runs, credentials planted in real config files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PIP_SECRET = "s3cret-pip-pass"
+TORCH_SECRET = "hunter2-torch-pass"
+
+
+def torchrig(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "torchrig", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | env,
+    )
+
+
+@pytest.fixture
+def planted(sandbox_home: Path) -> dict[str, str]:
+    pip_conf = sandbox_home / ".config" / "pip" / "pip.conf"
+    pip_conf.parent.mkdir(parents=True)
+    pip_conf.write_text(f"[global]\nindex-url = https://alice:{PIP_SECRET}@pypi.corp.example/simple\n")
+    config = sandbox_home / ".config" / "torchrig" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[torch]\nindex = "https://bob:{TORCH_SECRET}@mirror.example/whl"\n')
+    return {"PIP_CONFIG_FILE": str(pip_conf), "COLUMNS": "200"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("mirror", "show"),
+        ("mirror", "show", "--json"),
+        ("env", "plan"),
+        ("env", "plan", "--json"),
+        ("env", "plan", "--driver", "580.95.05", "--cc", "8.6", "--json"),
+    ],
+)
+def test_a_credential_in_a_config_file_is_masked_in_the_output(planted: dict[str, str], args: tuple[str, ...]) -> None:
+    done = torchrig(*args, env=planted)
+    assert done.returncode == 0, done.stderr
+    shown = done.stdout + done.stderr
+    assert PIP_SECRET not in shown and TORCH_SECRET not in shown
+    assert "alice:****@pypi.corp.example" in shown or "bob:****@mirror.example" in shown
+
+
+def test_env_install_prints_the_mirror_it_would_use_masked(planted: dict[str, str], tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "v")], check=True, timeout=120)
+    python = str(tmp_path / "v" / "bin" / "python")  # no torch in it
+    args = ("env", "install", "--torch", "2.13.0", "--backend", "cpu", "--interpreter", python, "--dry-run")
+    done = torchrig(*args, env=planted)
+    assert done.returncode == 0, done.stderr
+    assert TORCH_SECRET not in done.stdout + done.stderr
+    assert "bob:****@mirror.example" in done.stdout
