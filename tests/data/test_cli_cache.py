@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from torchrig.data import CachedDataset, ImageFolder
 
 
@@ -93,3 +95,22 @@ def test_an_empty_or_blank_name_refuses_and_removes_nothing(images: Path, cache_
         assert proc.returncode == 2 and "the cache name is empty" in proc.stderr and "Traceback" not in proc.stderr
         assert kept_path.exists()
     assert "removed kept" in cli("clear", "kept", "--dir", str(cache_dir)).stdout and not kept_path.exists()
+
+
+def test_stats_and_list_show_the_fraction_of_the_dataset_that_fits(
+    images: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per line
+    base = ImageFolder(images, size=16)  # 18 items of 832 bytes
+    with pytest.warns(UserWarning, match="holds 6 of the 18"):
+        partial = CachedDataset(base, directory=cache_dir, name="partial", capacity_bytes=6 * 832)
+    with partial, CachedDataset(ImageFolder(images, size=8), directory=cache_dir, name="whole"):
+        partial.__getitems__([0])  # one item cached so far; the capacity, not the count, is the expectation
+        stats = json.loads(cli("stats", "partial", "--json", "--dir", str(cache_dir)).stdout)["cache"]
+        assert stats["fits"] == 6 and stats["fits_fraction"] == pytest.approx(1 / 3) and stats["mode"] == "slots"
+        text = cli("stats", "partial", "--dir", str(cache_dir)).stdout
+        assert "6 of 18 items (33%; the hit rate to expect once filled)" in text
+        listing = cli("list", "--dir", str(cache_dir)).stdout.splitlines()
+        assert "fits" in listing[0].split()
+        rows = {line.split()[0].split("-")[0]: line.split() for line in listing[1:]}
+        assert "33%" in rows["partial"] and "100%" in rows["whole"]

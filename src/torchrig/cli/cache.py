@@ -41,7 +41,7 @@ def list_(
     directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the caches as JSON (schema torchrig.cache/1)."),
 ) -> None:
-    """Show every cache: name, state (in use, idle, stale), size, items cached, hits and misses."""
+    """Show every cache: name, state (in use, idle, stale), size, items cached, the fraction that fits, hits, misses."""
     from torchrig.data import inspection  # numpy: loaded only when a cache command runs
 
     caches = inspection.list_caches(_directories(directory))
@@ -57,10 +57,11 @@ def list_(
         "state",
         "size",
         "items",
+        "fits",
         "hits",
         "misses",
         "location",
-        right=("size", "items", "hits", "misses"),
+        right=("size", "items", "fits", "hits", "misses"),
         box=None,
         pad_edge=False,
     )
@@ -72,11 +73,27 @@ def list_(
             state,
             _size(c.size),
             f"{s['items']}/{s['n_items']}" if s else "-",
+            _fraction(s.get("fits_fraction")) if s else "-",
             str(s.get("hits", "-")),
             str(s.get("misses", "-")),
             str(c.path),
         )
     out.print(table)
+
+
+def _fraction(f: float | None) -> str:
+    return "?" if f is None else f"{f:.0%}" if f >= 0.01 or f == 0 else f"{f:.1%}"
+
+
+def _fits(s: dict) -> str:
+    """How much of the dataset the cache can hold: the hit rate to expect once it is filled (MinIO)."""
+    if s["fits"] is None:
+        return "not known until items are cached"
+    about = "about " if s["mode"] == "variable" and s["fits"] < s["n_items"] else ""
+    return (
+        f"{about}{s['fits']} of {s['n_items']} items ({about}{_fraction(s['fits_fraction'])}; "
+        "the hit rate to expect once filled)"
+    )
 
 
 def _find(name: str, directory: list[Path] | None) -> CacheInfo:
@@ -109,6 +126,7 @@ def stats(
         ("location", str(info.path)),
         ("mode", s["mode"] + (" (persistent)" if s["persist"] else "")),
         ("items", f"{s['items']} of {s['n_items']} ({s['items'] / max(1, s['n_items']):.0%})"),
+        ("fits", _fits(s)),
         ("bytes", f"{_size(s['bytes'])} of {_size(s['capacity'])} capacity"),
         ("hits", f"{s['hits']}" + (f" ({s['hits'] / reads:.1%} of {reads} reads)" if reads else "")),
         ("misses", str(s["misses"])),
