@@ -13,6 +13,15 @@ import pytest
 from torchrig.data import CachedDataset, ImageFolder
 
 
+@pytest.fixture(autouse=True)
+def private_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`cache clear --all` also looks in the temporary directory: never the real /tmp of other runs."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    return tmp
+
+
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "torchrig", "cache", *args], capture_output=True, text=True, timeout=120
@@ -114,3 +123,51 @@ def test_stats_and_list_show_the_fraction_of_the_dataset_that_fits(
         assert "fits" in listing[0].split()
         rows = {line.split()[0].split("-")[0]: line.split() for line in listing[1:]}
         assert "33%" in rows["partial"] and "100%" in rows["whole"]
+
+
+SELFTEST_OWNER = (
+    "import time\n"
+    "from torchrig.selftest import workdirs\n"
+    "work = workdirs.create()\n"
+    "(work.path / 'rank-0.log').write_bytes(b'x' * 100_000)\n"
+    "print(work.path, flush=True)\n"
+    "time.sleep(120)\n"
+)
+
+
+def test_clear_all_removes_the_work_directories_of_killed_selftest_runs_and_nothing_else(
+    private_tmpdir: Path, cache_dir: Path
+) -> None:
+    owners = [
+        subprocess.Popen([sys.executable, "-c", SELFTEST_OWNER], stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    try:
+        dead, live = (Path(o.stdout.readline().strip()) for o in owners)
+        assert dead.parent == live.parent == private_tmpdir
+        owners[0].kill()  # SIGKILL: the launcher had no chance to clean up
+        owners[0].wait(timeout=30)
+        kept = private_tmpdir / "torchrig-selftest-kept"  # --keep: no lock file, kept for good
+        kept.mkdir()
+        (kept / "rank-0.log").write_text("keep me")
+        other = private_tmpdir / "other-dir"
+        other.mkdir()
+
+        dry = cli("clear", "--all", "--dry-run", "--dir", str(cache_dir))
+        assert dry.returncode == 0, dry.stderr
+        assert f"would remove {dead} (" in dry.stdout and "left by a killed torchrig selftest" in dry.stdout
+        assert str(live) not in dry.stdout and str(kept) not in dry.stdout and dead.exists()
+
+        named = cli("clear", "nope", "--dir", str(cache_dir))  # a name clears caches only
+        assert named.returncode == 2 and dead.exists()
+
+        done = cli("clear", "--all", "--dir", str(cache_dir))
+        assert done.returncode == 0, done.stderr
+        assert f"removed {dead} (" in done.stdout and "freed " in done.stdout
+        assert not dead.exists()
+        assert (live / "rank-0.log").exists(), "a running self-test keeps its directory"
+        assert (kept / "rank-0.log").read_text() == "keep me" and other.is_dir()
+    finally:
+        for o in owners:
+            if o.poll() is None:
+                o.kill()
+            o.wait(timeout=30)

@@ -146,7 +146,8 @@ def clear(
 ) -> None:
     """Remove caches no process is using (stale ones left by crashed jobs, persistent ones, ...).
 
-    A cache in use is left alone: its users would simply re-create it."""
+    A cache in use is left alone: its users would simply re-create it. With --all, also the work
+    directories that killed `torchrig selftest` runs left in the temporary directory."""
     from torchrig.data import inspection  # numpy: loaded only when a cache command runs
 
     if name is not None and not name.strip():
@@ -182,10 +183,27 @@ def clear(
             out.print(f"removed {label} ({_size(info.size)})", markup=False)
         else:
             out.print(f"skipped {label}: {outcome}", markup=False)
-    if not targets:
+    leftovers = _selftest_leftovers(dry_run) if all_ else []
+    for path, size in leftovers:
+        verb = "would remove" if dry_run else "removed"
+        out.print(f"{verb} {path} ({_size(size)}, left by a killed torchrig selftest)", markup=False)
+        freed += 0 if dry_run else size
+    if not targets and not leftovers:
         out.print("no caches to clear")
     elif freed and not dry_run:
         out.print(f"freed {_size(freed)}", markup=False)
+
+
+def _selftest_leftovers(dry_run: bool) -> list[tuple[Path, int]]:
+    """The self-test work directories of this user whose run is gone (a SIGKILLed launcher leaves its
+    own), with their sizes: removed, or only named with ``dry_run``. Live runs' and kept ones stay."""
+    from torchrig.selftest import workdirs  # the standard library only
+
+    found = workdirs.remove_abandoned(dry_run=True)
+    sizes = {path: workdirs.disk_usage(path) for path in found}
+    if dry_run:
+        return list(sizes.items())
+    return [(path, sizes.get(path, 0)) for path in workdirs.remove_abandoned()]
 
 
 def register(root: typer.Typer) -> None:
