@@ -396,3 +396,15 @@ def test_a_batch_is_freed_as_soon_as_it_is_dropped_not_at_the_next_garbage_colle
                 assert all(r() is None for r in refs), "dropped items are freed at once, without gc"
         finally:
             gc.enable()
+
+
+def test_a_partial_cache_adopted_from_another_process_says_whose_capacity_it_is(images: Path, cache_dir: Path) -> None:
+    base = ImageFolder(images, size=16)
+    with pytest.warns(UserWarning, match="capacity_bytes="):
+        first = CachedDataset(base, directory=cache_dir, capacity_bytes=6 * RECORD_16)
+    with (
+        first,
+        pytest.warns(UserWarning, match="holds 6 of the 18 items .*the existing cache this process attached to"),
+    ):
+        second = CachedDataset(base, directory=cache_dir, capacity_bytes=12 * RECORD_16)  # the first one's wins
+    second.close()

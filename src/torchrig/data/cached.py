@@ -99,7 +99,7 @@ class CachedDataset:
         )
         self._path = self._store.path
         self._header = self._store.header
-        _warn_if_partial(self._header, self._path, sizes, type(dataset).__name__, capacity_bytes)
+        _warn_if_partial(self._header, self._path, sizes, type(dataset).__name__, capacity_bytes, self._store.attached)
         for i, item in probes.items():
             self._put(i, item)
 
@@ -355,7 +355,12 @@ def _open(
 
 
 def _warn_if_partial(
-    header: cachefile.Header, location: Path, sizes: _Sizes, what: str, capacity_bytes: int | None
+    header: cachefile.Header,
+    location: Path,
+    sizes: _Sizes,
+    what: str,
+    capacity_bytes: int | None,
+    attached: bool,
 ) -> None:
     """Say once, in the process that builds the dataset, when the cache cannot hold every item.
 
@@ -367,7 +372,12 @@ def _warn_if_partial(
     fits = cachefile.items_that_fit(header, sizes.mean)
     if fits is None or fits >= n:
         return
-    why = f"capacity_bytes={capacity_bytes}" if capacity_bytes is not None else f"the free space in {location.parent}"
+    if attached:
+        why = "the capacity of the existing cache this process attached to"
+    elif capacity_bytes is not None:
+        why = f"capacity_bytes={capacity_bytes}"
+    else:
+        why = f"what the free space in {location.parent} allows"
     about = "" if header.record_size else "about "  # variable sizes: estimated from the items sampled
     warnings.warn(
         f"the sample cache holds {about}{fits:,} of the {n:,} items of {what} ({_size(header.capacity)} of "
