@@ -172,9 +172,45 @@ def test_missing_and_unreadable_files_are_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="is a directory"):
         load_state_dict(net(1), tmp_path)
     junk = tmp_path / "junk.pt"
-    junk.write_bytes(b"this is not a checkpoint")
-    with pytest.raises(CheckpointError, match="is not a readable torch checkpoint"):
+    junk.write_bytes(b"\x00\x01\x02 this is not a checkpoint")
+    with pytest.raises(CheckpointError, match="is not a torch checkpoint: its first bytes are neither a zip archive"):
         load_state_dict(net(1), junk)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("epoch,loss\n1,0.5\n", "it is a text file, starting 'epoch,loss', where torch.save writes a zip archive."),
+        (
+            "version https://git-lfs.github.com/spec/v1\noid sha256:4d7a2146\nsize 4412\n",
+            "it is a Git LFS pointer, not the file itself (run `git lfs pull` where you cloned it).",
+        ),
+        ("<!DOCTYPE html>\n<html>Not Found</html>\n", "it is a text file, starting '<!DOCTYPE html>'"),
+    ],
+)
+def test_a_text_file_is_named_for_what_it_is_not_pickled_objects(tmp_path: Path, text: str, says: str) -> None:
+    path = tmp_path / "model.pt"
+    path.write_text(text)
+    with pytest.raises(CheckpointError) as caught:
+        load_state_dict(net(1), path)
+    message = str(caught.value)
+    assert message.startswith(f"{path} is not a torch checkpoint: ") and says in message
+    assert "pickled" not in message
+
+
+def test_torch_s_own_reason_is_quoted_whole_words_only(tmp_path: Path) -> None:
+    good = tmp_path / "good.pt"
+    torch.save(net(1).state_dict(), good)
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # a copy that stopped half-way
+    with pytest.raises(CheckpointError) as caught:
+        load_state_dict(net(1), cut)
+    with pytest.raises(Exception) as raw:
+        torch.load(cut, weights_only=True)
+    quoted = str(caught.value).split("(torch: ", 1)[1].removesuffix(").").removesuffix(" ...")
+    assert str(caught.value).startswith(f"{cut} is not a readable torch checkpoint (torch: ")
+    assert quoted and str(raw.value).startswith(quoted)  # torch's words, cut only between two of them
+    assert str(raw.value)[len(quoted) : len(quoted) + 1] in ("", " ", ".")
 
 
 def test_a_source_that_is_not_a_mapping_is_refused() -> None:

@@ -77,6 +77,7 @@ def test_setup_again_replaces_its_handlers_instead_of_doubling_lines() -> None:
 
 def test_a_file_gets_the_same_lines(tmp_path: Path) -> None:
     path = tmp_path / "logs" / "train.log"
+    path.parent.mkdir()
     log.setup("INFO", file=path, stream=io.StringIO())
     logging.getLogger("train").error("boom")
     for h in logging.getLogger().handlers:
@@ -84,6 +85,26 @@ def test_a_file_gets_the_same_lines(tmp_path: Path) -> None:
     (entry,) = parse(path.read_text())
     assert entry["level"] == "ERROR" and entry["message"] == "boom"
     assert os.environ["TORCHRIG_LOG_FILE"] == str(path.resolve())
+
+
+def test_a_log_file_in_a_missing_folder_is_one_sentence_and_no_folder_is_made(tmp_path: Path) -> None:
+    log.setup("INFO", stream=io.StringIO())
+    before = list(logging.getLogger().handlers)
+    target = tmp_path / "nonexistent" / "dir" / "train.log"
+    with pytest.raises(UserError) as caught:
+        log.setup("INFO", file=target)
+    assert str(caught.value) == (f"cannot log to {target}: the folder {target.parent} does not exist; create it first.")
+    assert not (tmp_path / "nonexistent").exists()
+    assert logging.getLogger().handlers == before  # the previous configuration still holds
+
+
+def test_a_directory_as_the_log_file_is_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(UserError) as caught:
+        log.setup("INFO", file=tmp_path, stream=io.StringIO())
+    assert str(caught.value) == (
+        f"cannot log to {tmp_path}: it is a directory; give a file in it, such as {tmp_path / 'train.log'}."
+    )
+    assert not isinstance(caught.value, IsADirectoryError)
 
 
 def test_an_unknown_level_is_one_sentence() -> None:

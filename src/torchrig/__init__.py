@@ -16,14 +16,22 @@ The errors the runtime raises are :class:`UserError` (one sentence for the user)
 
 from __future__ import annotations
 
-from torchrig._core.errors import TorchMissingError, UserError
+TYPE_CHECKING = False  # not typing's: importing typing would lengthen the start-up this module keeps short
+if TYPE_CHECKING:
+    from torchrig._core.errors import TorchMissingError, UserError
 
 __all__ = ["TorchMissingError", "UserError", "__version__"]
 
 
-def __getattr__(name: str) -> str:
-    # Looked up on first use: importlib.metadata costs tens of milliseconds at start-up, and
-    # `torchrig doctor --quick` has a budget of a quarter of collect_env's time.
+def __getattr__(name: str) -> object:
+    # Everything here is looked up on first use: the `torchrig` command imports this package before
+    # it can catch Ctrl-C (torchrig.cli.main), so the less this import does, the shorter that window.
+    if name in ("TorchMissingError", "UserError"):
+        from torchrig._core import errors
+
+        return getattr(errors, name)
+    # importlib.metadata costs tens of milliseconds at start-up, and `torchrig doctor --quick` has a
+    # budget of a quarter of collect_env's time.
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version
 

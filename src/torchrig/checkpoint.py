@@ -90,23 +90,80 @@ def _read(path: str | os.PathLike[str]) -> Any:
         raise CheckpointError(f"no checkpoint at {name}.") from None
     except PermissionError:
         raise CheckpointError(f"cannot read the checkpoint {name}: permission denied.") from None
-    except pickle.UnpicklingError as exc:
-        # weights_only=True refuses anything but tensors and plain containers: the file holds Python
-        # objects whose loading could run code. The first line of torch's message names the culprit.
-        found = re.search(r"GLOBAL (\S+)", str(exc))
-        culprit = f"it references {found.group(1)}" if found else _first_line_naming(str(exc), ())[:160]
-        raise CheckpointError(
-            f"{name} holds pickled Python objects, not only tensors ({culprit}); torchrig loads with "
-            "weights_only=True and will not run them: save model.state_dict() instead."
-        ) from None
-    except Exception as exc:  # a truncated or foreign file fails deep in the unpickler, in many ways
-        raise CheckpointError(
-            f"{name} is not a readable torch checkpoint ({_first_line_naming(str(exc), ())})."
-        ) from None
+    except Exception as exc:  # a foreign, truncated or unsafe file fails deep in the unpickler, in many ways
+        raise CheckpointError(f"{name} {_why_unreadable(name, exc)}.") from None
 
 
-def _first_line_naming(text: str, markers: tuple[str, ...]) -> str:
+def _why_unreadable(name: str, exc: Exception) -> str:
+    """Why torch.load failed on ``name``, as the rest of a sentence that starts with the file's name."""
+    found = re.search(r"GLOBAL (\S+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+    if found:
+        # weights_only=True refuses anything but tensors and plain containers: loading this object could run code
+        return (
+            f"holds pickled Python objects, not only tensors (it references {found.group(1)}); torchrig loads "
+            "with weights_only=True and will not run them: save model.state_dict() instead"
+        )
+    try:
+        with open(name, "rb") as fh:
+            instead = _not_a_checkpoint(fh.read(_HEAD))
+    except OSError:
+        instead = None
+    if instead:
+        return f"is not a torch checkpoint: {instead}"
+    why = _first_line_naming(str(exc), ("Unsupported", "error"), after="WeightsUnpickler error:")
+    return f"is not a readable torch checkpoint (torch: {_shorten(why)})"
+
+
+_HEAD = 64  # enough bytes to tell what a file is
+_ZIP = b"PK\x03\x04"  # torch.save's format since torch 1.6
+_LFS = b"version https://git-lfs.github.com/spec/"
+
+
+def _not_a_checkpoint(head: bytes) -> str | None:
+    """What a file torch.load failed on is instead, when its first bytes tell; else None.
+
+    torch.save writes a zip archive (torch 1.6+) or, in the legacy format, a pickle of protocol 2 or
+    later (first byte PROTO, 0x80). Asked only after torch.load failed, so a file torch can read is
+    never refused on its looks.
+    """
+    if not head:
+        return "it is empty"
+    if head.startswith(_ZIP) or (head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= 5):
+        return None  # the right format, damaged further in
+    if head.startswith(_LFS):
+        return "it is a Git LFS pointer, not the file itself (run `git lfs pull` where you cloned it)"
+    size = int.from_bytes(head[:8], "little")
+    if len(head) > 8 and head[8:9] == b"{" and 0 < size < 100_000_000:
+        return "it is a safetensors file; load it with safetensors.torch.load_file and pass the result"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:  # a character cut by the end of the head is still text
+        text = head[: exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
+    if not text or not "".join(text.split()).isprintable():
+        return "its first bytes are neither a zip archive nor a pickle, the two formats torch.save writes"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"it is a text file, starting {_shorten(first, 40)!r}, where torch.save writes a zip archive"
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    """``text`` cut at the last word boundary before ``limit`` characters, never mid-word."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(",;:") + " ..."
+
+
+def _first_line_naming(text: str, markers: tuple[str, ...], *, after: str | None = None) -> str:
+    """The first line of ``text`` naming one of ``markers`` (after the line holding ``after``), else the first."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if after is not None:
+        at = next((i for i, line in enumerate(lines) if after in line), None)
+        if at is not None:
+            rest = lines[at].split(after, 1)[1].strip()
+            following = [rest] if rest else []
+            following += lines[at + 1 :]
+            if following:
+                return following[0].rstrip(".")
     for line in lines:
         if any(m in line for m in markers):
             return line.rstrip(".")

@@ -87,6 +87,8 @@ def setup(
     what the previous call installed. Returns the root logger.
     """
     numeric = _level(level)
+    # the file first: a path that cannot be a log file leaves the previous configuration in place
+    to_file = _file_handler(Path(file)) if file is not None else None
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _MARK, False):
@@ -94,10 +96,8 @@ def setup(
             handler.close()
     formatter = logging.Formatter(FORMAT)
     handlers: list[logging.Handler] = [logging.StreamHandler(stream if stream is not None else sys.stderr)]
-    if file is not None:
-        path = Path(file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(path, mode="a", encoding="utf-8", delay=False))
+    if to_file is not None:
+        handlers.append(to_file)
     for handler in handlers:
         handler.setFormatter(formatter)
         handler.addFilter(_Where())
@@ -110,6 +110,21 @@ def setup(
     else:
         os.environ.pop(_ENV_FILE, None)
     return root
+
+
+def _file_handler(path: Path) -> logging.FileHandler:
+    """A handler appending to ``path``, or a UserError in one sentence. Folders are never created:
+    a typo in a path (``/nonexistent/dir/train.log``) must not become a tree of empty folders."""
+    from torchrig._core.errors import UserError
+
+    if path.is_dir():
+        raise UserError(f"cannot log to {path}: it is a directory; give a file in it, such as {path / 'train.log'}.")
+    if not path.parent.is_dir():
+        raise UserError(f"cannot log to {path}: the folder {path.parent} does not exist; create it first.")
+    try:
+        return logging.FileHandler(path, mode="a", encoding="utf-8", delay=False)
+    except OSError as exc:
+        raise UserError(f"cannot log to {path}: {(exc.strerror or str(exc)).lower()}.") from None
 
 
 def init_worker(worker_id: int | None = None) -> None:

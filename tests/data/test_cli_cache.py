@@ -171,3 +171,17 @@ def test_clear_all_removes_the_work_directories_of_killed_selftest_runs_and_noth
             if o.poll() is None:
                 o.kill()
             o.wait(timeout=30)
+
+
+def test_listing_a_shared_directory_says_why_it_is_not_read_and_advises_no_chmod(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o755)  # like /etc: a directory torchrig never keeps caches in
+    for command in (["list"], ["clear", "--all"]):
+        proc = cli(*command, "--dir", str(shared))
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert " ".join(proc.stderr.split()) == (
+            f"torchrig: {shared} is open to other users (mode 755), and torchrig keeps caches only in "
+            "directories private to you, so it does not look for them there."
+        )
+    assert shared.stat().st_mode & 0o777 == 0o755 and not any(shared.iterdir())

@@ -314,3 +314,10 @@ def test_show_driver_writes_versions_as_nvidia_does() -> None:
     assert show_driver(Version("575.51.03")) == "575.51.03"
     assert show_driver(Version("580")) == "580"
     assert show_driver(Version("450.80.02")) == "450.80.02"
+
+
+def test_a_patch_release_the_tables_name_is_planned_and_one_they_do_not_is_refused() -> None:
+    # 2.12.1 is named (cu129 arrived in it); 2.13.99 is not, and torch==2.13.99 would fail only at install time
+    assert plan(Target(driver="580.95.05", capabilities=("8.0",)), torch="2.12.1", python="3.12").torch == "2.12.1"
+    with pytest.raises(UserError, match=r"know no torch 2\.13\.99 \(they name 2\.13\.0\); give --torch 2\.13"):
+        plan(Target(driver="580.95.05", capabilities=("8.0",)), torch="2.13.99", python="3.12")

@@ -296,3 +296,64 @@ def test_probe_covers_every_service_a_mirror_serves(home: Path, cli, network) ->
     assert code == 0 and sorted(r["service"] for r in results) == ["conda_forge", "hf", "pypi", "pytorch"]
     assert all(r["error"] is None and r["bytes_read"] > 0 for r in results)
     assert all(r["bytes_read"] <= 1 << 20 for r in results)  # capped range reads, never a whole file
+
+
+def test_a_read_only_config_file_is_refused_and_nothing_is_written(home: Path, cli) -> None:
+    pip_conf = home / ".config" / "pip" / "pip.conf"
+    pip_conf.chmod(0o444)
+    before = snapshot(home)
+    code, _, err = cli("mirror", "use", "nju", "--for", "uv,pip")
+    assert code == 2, err
+    message = " ".join(err.split())
+    assert message == (
+        f"torchrig: {pip_conf} is read-only (mode 0444), so torchrig changed nothing; make it writable "
+        "(chmod u+w) or pass --force to rewrite it anyway."
+    )
+    assert snapshot(home) == before and journal_lines(home) == 0  # uv.toml untouched too
+
+    code, _, err = cli("mirror", "use", "nju", "--for", "uv,pip", "--force")
+    assert code == 0, err
+    assert "mirror.nju.edu.cn" in pip_conf.read_text()
+    assert pip_conf.stat().st_mode & 0o777 == 0o444  # still read-only, as its owner wanted
+    cli("mirror", "restore")
+    assert snapshot(home) == before
+
+
+def test_dry_run_says_a_read_only_file_would_be_refused(home: Path, cli) -> None:
+    (home / ".condarc").chmod(0o400)
+    code, out, err = cli("mirror", "use", "nju", "--for", "conda", "--dry-run")
+    assert code == 0 and "+++" in out
+    assert f"warning: {home / '.condarc'} is read-only; a real run refuses it unless --force." in err
+
+
+def test_a_file_where_the_config_folder_should_be_is_one_sentence(home: Path, cli) -> None:
+    shutil.rmtree(home / ".config" / "pip")
+    (home / ".config" / "pip").write_text("not a folder\n")
+    before = snapshot(home)
+    code, _, err = cli("mirror", "use", "nju", "--for", "pip")
+    assert code == 2 and "internal error" not in err, err
+    message = " ".join(err.split())
+    assert message.startswith(f"torchrig: {home / '.config' / 'pip'} is a file, but pip's settings go in ")
+    assert message.endswith("move the file aside and run the command again (torchrig changed nothing).")
+    assert snapshot(home) == before
+    code, _, err = cli("mirror", "show")
+    assert code == 0, err
+
+
+def test_restore_after_the_user_put_the_bytes_back_says_nothing_to_do(home: Path, cli) -> None:
+    pip = home / ".config" / "pip" / "pip.conf"
+    original = pip.read_bytes()
+    cli("mirror", "use", "tuna", "--for", "pip")
+    pip.write_bytes(original)
+    code, out, err = cli("mirror", "restore", "--for", "pip")
+    assert code == 0, err
+    assert " ".join(out.split()) == (
+        f"pip: {pip} already holds its bytes from before torchrig's change; nothing to do."
+    )
+    cli("mirror", "use", "nju", "--for", "pip")  # and the next use/restore pair works as ever
+    assert cli("mirror", "restore", "--for", "pip")[0] == 0 and pip.read_bytes() == original
+
+
+def test_the_catalog_footer_shows_the_table_name_literally(home: Path, cli) -> None:
+    code, out, _ = cli("mirror", "list", "--for", "hf")
+    assert code == 0 and "([mirror.NAME] tables, same keys)" in " ".join(out.split())

@@ -142,3 +142,41 @@ def test_a_file_that_cannot_be_written_is_one_sentence_and_earlier_writes_stay_r
     assert [entry.target for entry, _ in plan] == ["pip"]  # the failed write left nothing to undo
     journal.restore(plan)
     assert not ok.exists()
+
+
+def test_a_file_already_put_back_by_hand_is_marked_restored_and_blocks_nothing(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state")
+    pip, uv = tmp_path / "pip.conf", tmp_path / "uv.toml"
+    pip.write_bytes(b"[global]\ntimeout = 5\n")
+    uv.write_bytes(b"# mine\n")
+    journal.apply([change(pip, b"[global]\nindex-url = https://m/simple\n"), change(uv, b"x\n", target="uv")])
+    pip.write_bytes(b"[global]\ntimeout = 5\n")  # the user undid torchrig's edit in an editor
+    plan = journal.plan_restore(["pip", "uv"])
+    assert [c.changes_anything for _e, c in plan] == [False, True]
+    journal.restore(plan)
+    assert pip.read_bytes() == b"[global]\ntimeout = 5\n" and uv.read_bytes() == b"# mine\n"
+    assert journal.plan_restore(["pip", "uv"]) == []  # both closed: a later use/restore starts clean
+
+
+def test_a_created_file_the_user_removed_needs_no_restore(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state")
+    f = tmp_path / "uv.toml"
+    journal.apply([change(f, b"[[index]]\n", target="uv")])
+    f.unlink()
+    journal.restore(journal.plan_restore(["uv"]))
+    assert not f.exists() and journal.plan_restore(["uv"]) == []
+
+
+def test_restore_removes_the_folders_it_created_only_while_empty(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "state")
+    f = tmp_path / "config" / "uv" / "uv.toml"
+    journal.apply([change(f, b"[[index]]\n", target="uv")])
+    journal.restore(journal.plan_restore(["uv"]))
+    assert not (tmp_path / "config").exists()  # both folders torchrig made for the file are gone
+
+    g = tmp_path / "config" / "pip" / "pip.conf"
+    journal.apply([change(g, b"[global]\n")])
+    (tmp_path / "config" / "yours.toml").write_text("# written since, by someone else\n")
+    journal.restore(journal.plan_restore(["pip"]))
+    assert not (tmp_path / "config" / "pip").exists()
+    assert (tmp_path / "config" / "yours.toml").exists()  # a folder that holds something else stays

@@ -292,6 +292,38 @@ def test_without_torch_it_says_so_in_one_sentence(tmp_path: Path) -> None:
     assert text.endswith("run `torchrig doctor` to find out why and how to fix it.") and "Traceback" not in text
 
 
+@pytest.mark.parametrize("count", ["0", "65", "-1"])
+def test_an_impossible_cpu_count_is_refused_before_torch_is_imported(tmp_path: Path, count: str) -> None:
+    marker = tmp_path / "torch-imported"
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nraise ImportError('test double')\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    proc = selftest("--cpu", count, env=env)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert " ".join(proc.stderr.split()) == f"torchrig: --cpu takes a process count from 1 to 64, not {count}."
+    assert not marker.exists()  # answered before importing torch
+
+
+def test_more_cpu_processes_than_cpus_is_accepted_with_a_one_line_warning() -> None:
+    # pinned to one CPU, 3 processes take turns: the run starts, and says first that it will be slow
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "torchrig", "selftest", "--cpu", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}),  # noqa: PLW1509
+    )
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)
+    assert first == "warning: 3 CPU processes on 1 CPU: they take turns, so the run will be slow (time limit 310 s).\n"
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

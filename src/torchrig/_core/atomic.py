@@ -41,8 +41,29 @@ def read_bytes(path: Path | str) -> bytes | None:
 def file_mode(path: Path | str) -> int | None:
     try:
         return stat.S_IMODE(os.stat(real_path(path)).st_mode)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
+
+
+def file_in_the_way(path: Path | str) -> Path | None:
+    """The nearest folder on the way to ``path`` that exists as something other than a folder, if any.
+
+    ``~/.config/pip`` being a plain file means ``~/.config/pip/pip.conf`` can be neither read nor written.
+    """
+    real = real_path(path)
+    for parent in reversed(real.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def read_only(mode: int | None) -> bool:
+    """Whether a file with permission bits ``mode`` was made read-only by its owner (``chmod 444``).
+
+    The owner's write bit, not ``os.access``: root may write anything, yet a user who ran
+    ``chmod 444`` as root meant it just the same.
+    """
+    return mode is not None and not mode & stat.S_IWUSR
 
 
 def write_atomic(path: Path | str, data: bytes, *, mode: int | None = None) -> Path:

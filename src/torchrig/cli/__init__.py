@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+# Nothing more is imported before main() runs: until then, a Ctrl-C is Python's own traceback.
+
 
 def main() -> None:
     try:
@@ -18,8 +20,15 @@ def main() -> None:
 
         run()
     except KeyboardInterrupt:
-        # Ctrl-C before typer took over (it turns later ones into 130 itself): no traceback, the shell's code
-        from torchrig._core.seams.runner import kill_running
+        # Ctrl-C before typer took over (it turns later ones into 130 itself): no traceback, the shell's
+        # code. A second Ctrl-C while cleaning up must not print one either.
+        try:
+            import signal
 
-        kill_running()
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            from torchrig._core.seams.runner import kill_running
+
+            kill_running()
+        except KeyboardInterrupt:
+            pass
         sys.exit(130)

@@ -7,8 +7,10 @@ or the stream is not a terminal (rich decides both); progress appears only on a 
 
 Exit codes are :class:`Exit` members, never literals: 0 all is well, 1 the command worked and found a
 problem (doctor errors, a failed stage, no mirror answered, no build fits), 2 a usage or internal
-error, 130 interrupted (Ctrl-C); a command that a signal ended exits :func:`signalled` (128 + its number,
-as a shell reports it: 143 for SIGTERM, 129 for SIGHUP).
+error, 130 interrupted (Ctrl-C), 141 its output was closed by the reader (``torchrig ... | head -1``:
+SIGPIPE's code, as a shell tool reports it); a command that a signal ended exits :func:`signalled`
+(128 + its number, as a shell reports it: 143 for SIGTERM, 129 for SIGHUP). docs/exit-codes.md is the
+user's copy of this list.
 """
 
 from __future__ import annotations
@@ -20,12 +22,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from torchrig._core import terminal
+
 
 class Exit(enum.IntEnum):
     OK = 0
     PROBLEM = 1  # the command ran and found something wrong (doctor errors, a failed stage, ...)
     USAGE = 2  # the user asked for something impossible, or torchrig failed itself
     INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+    OUTPUT_CLOSED = 141  # the reader of stdout went away (`| head -1`), as a shell reports SIGPIPE
 
 
 def signalled(signum: int) -> int:
@@ -34,13 +39,16 @@ def signalled(signum: int) -> int:
 
 
 def out() -> Console:
-    """Where results go (stdout). Long lines of commands and paths stay whole when piped."""
-    return Console(highlight=False, soft_wrap=True)
+    """Where results go (stdout): prose wraps at words on a terminal; piped, every line stays whole.
+
+    Print what people copy (a command, a path, a URL) with ``soft_wrap=True``: it is never wrapped.
+    """
+    return terminal.console()
 
 
 def err() -> Console:
-    """Where progress, notes, warnings and errors go (stderr)."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    """Where progress, notes, warnings and errors go (stderr), with the same wrapping rule."""
+    return terminal.console(stderr=True)
 
 
 def table(*columns: str, title: str | None = None, right: tuple[str, ...] = (), **options: Any) -> Table:

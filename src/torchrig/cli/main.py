@@ -7,6 +7,9 @@ shown only under ``--debug``.
 
 from __future__ import annotations
 
+import os
+import select
+import stat
 import sys
 import traceback
 
@@ -58,11 +61,20 @@ _register()
 
 
 def main() -> None:
-    # Ctrl-C never reaches here: typer turns it into exit code 130 itself (tests/test_cli.py).
+    # Ctrl-C never reaches here: typer turns it into exit code 130 itself (tests/cli/test_exit_codes.py).
     err = console.err()  # one sentence stays on one line when piped
+    try:
+        stdout_at_start: os.stat_result | None = os.fstat(1)
+    except OSError:  # started with stdout closed
+        stdout_at_start = None
     try:
         # no arguments: the help, and success (click's no_args_is_help would exit 2, the code of a usage error)
         app(prog_name="torchrig", args=sys.argv[1:] or ["--help"])
+    except SystemExit:  # typer ends every command with one
+        _flush_stdout(stdout_at_start)
+        raise
+    except BrokenPipeError:
+        _output_closed()
     except UserError as exc:
         err.print(f"torchrig: {exc}", markup=False)
         sys.exit(exc.exit_code)
@@ -75,3 +87,41 @@ def main() -> None:
             markup=False,
         )
         sys.exit(console.Exit.USAGE)
+
+
+def _flush_stdout(stdout_at_start: os.stat_result | None) -> None:
+    """Deliver what is still buffered; when the reader closed our output, end quietly with exit 141.
+
+    rich and typer each catch a write to a closed pipe themselves and exit 1, the code of "problems
+    found" (rich first points stdout at /dev/null, typer wraps it): so ask the file descriptor instead.
+    """
+    try:
+        now = os.fstat(1)
+    except OSError:
+        return
+    if stdout_at_start is not None and not os.path.samestat(now, stdout_at_start):
+        _output_closed()  # someone moved stdout to /dev/null: rich does that when the reader went away
+    if stat.S_ISFIFO(now.st_mode):
+        poll = select.poll()
+        poll.register(1, select.POLLOUT)
+        if any(events & select.POLLERR for _fd, events in poll.poll(0)):  # a pipe nobody reads any more
+            _output_closed()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _output_closed()
+
+
+def _output_closed() -> None:
+    """Exit 141 like a shell tool whose reader went away (`torchrig doctor | head -1`), saying nothing.
+
+    Python flushes stdout once more as it exits; pointing it at /dev/null keeps that flush from
+    printing "Exception ignored ... BrokenPipeError".
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        sys.stderr.flush()
+    except OSError:  # its reader went away too (`2>&1 | head -1`)
+        os.dup2(devnull, 2)
+    sys.exit(console.Exit.OUTPUT_CLOSED)

@@ -17,6 +17,7 @@ from torchrig.cli import console
 if TYPE_CHECKING:
     from torchrig.mirrors.catalog import Catalog
     from torchrig.mirrors.choose import Pair
+    from torchrig.mirrors.journal import FileChange
     from torchrig.mirrors.probe import ProbeResult
 
 app = typer.Typer(
@@ -61,7 +62,7 @@ def list_(
         table.add_row(name, "\n".join(serves), "\n".join(x for x in (m.title, m.notes) if x))
     out = console.out()
     out.print(table)
-    out.print(f"Add your own mirrors in {catalog.user_file} ([mirror.NAME] tables, same keys).")
+    out.print(f"Add your own mirrors in {catalog.user_file} ([mirror.NAME] tables, same keys).", markup=False)
 
 
 def _run_probe(catalog: Catalog, pairs: Sequence[Pair], timeout: float, quiet: bool) -> list[ProbeResult]:
@@ -149,6 +150,21 @@ def _print_overrides(lines: list[str]) -> None:
         err.print(f"warning: {warning}", markup=False)
 
 
+def _confirm(question: str) -> bool:
+    """Ask on the terminal; Enter or end of input (Ctrl-D) is no, and Ctrl-C interrupts the command (exit 130).
+
+    click's prompt turns Ctrl-C into "Aborted!" and exit 1; rich's lets KeyboardInterrupt through.
+    """
+    from rich.markup import escape
+    from rich.prompt import Confirm
+
+    try:
+        return Confirm.ask(escape(question), default=False, console=console.err())
+    except EOFError:
+        console.err().print()
+        return False
+
+
 @app.command("use")
 def use(
     name: str = typer.Argument(
@@ -168,6 +184,9 @@ def use(
     ),
     among: str | None = typer.Option(
         None, "--among", help="With `fastest`: comma-separated mirrors to choose from (default: all)."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Rewrite config files you made read-only (chmod 444); they stay read-only."
     ),
 ) -> None:
     """Point pip, uv, conda, torchrig's PyTorch index and HF_ENDPOINT at a mirror, editing files in place.
@@ -201,9 +220,7 @@ def use(
     for note in notes:
         err.print(note, markup=False)
     if plan.needs_approval and not yes and not dry_run:
-        approved = sys.stdin.isatty() and typer.confirm(
-            f"Add a marked HF_ENDPOINT block to {plan.needs_approval[0]}?", default=False, err=True
-        )
+        approved = sys.stdin.isatty() and _confirm(f"Add a marked HF_ENDPOINT block to {plan.needs_approval[0]}?")
         if not approved:
             url = choices["hf"].url_for("hf") or ""
             err.print(
@@ -217,12 +234,15 @@ def use(
     paths = {c.target: c.path for c in plan.changes} | dict(plan.unchanged)
     if dry_run:
         for change in plan.changes:
-            out.print(unified_diff(change), end="", markup=False)
+            out.print(unified_diff(change), end="", markup=False, soft_wrap=True)
         for target, path in plan.unchanged:
             out.print(f"{target}: {path} already uses that mirror; nothing to change.", markup=False)
         _print_overrides(overrides(choices, paths, {real_path(c.path): c.after for c in plan.changes}))
+        if not force:
+            for path in plan.read_only:
+                err.print(f"warning: {path} is read-only; a real run refuses it unless --force.", markup=False)
         return
-    written = Journal().apply(plan.changes)
+    written = Journal().apply(plan.changes, force=force)
     for change, real in zip(plan.changes, written, strict=True):
         shown = f"{change.path}" + (
             f" (-> {real})" if Path(change.path).resolve() != Path(change.path).absolute() else ""
@@ -250,13 +270,17 @@ def show(
         return
     out = console.out()
     for view in views:
-        out.print(f"[bold]{view.tool}[/bold]: {view.value}", highlight=False)
-        out.print(f"  from {view.source}", markup=False)
+        out.print(f"[bold]{view.tool}[/bold]: {view.value}", highlight=False, soft_wrap=True)
+        out.print(f"  from {view.source}", markup=False, soft_wrap=True)
         for layer in view.layers:
             if layer.source == view.source:
                 continue
             value = layer.value or "(does not set it)"
-            out.print(f"  also {layer.source}: {value}" + (f"  [{layer.note}]" if layer.note else ""), markup=False)
+            out.print(
+                f"  also {layer.source}: {value}" + (f"  [{layer.note}]" if layer.note else ""),
+                markup=False,
+                soft_wrap=True,
+            )
         for warning in view.warnings:
             out.print(f"  warning: {warning}", markup=False)
 
@@ -279,13 +303,25 @@ def restore(
         out.print("nothing to restore: torchrig has no change of its own left to undo for those targets.")
         return
     if dry_run:
-        for _entry, change in plan:
-            out.print(unified_diff(change), end="", markup=False)
+        for entry, change in plan:
+            if change.changes_anything:
+                out.print(unified_diff(change), end="", markup=False, soft_wrap=True)
+            else:
+                out.print(f"{entry.target}: {_already(change)}", markup=False)
         return
     journal.restore(plan, force=force)
     for entry, change in plan:
+        if not change.changes_anything:
+            out.print(f"{entry.target}: {_already(change)}", markup=False)
+            continue
         verb = "restored" if change.after is not None else "removed (it did not exist before)"
         out.print(f"{entry.target}: {verb} {change.path}", markup=False)
+
+
+def _already(change: FileChange) -> str:
+    if change.after is None:
+        return f"{change.path} is already gone, as before torchrig created it; nothing to do."
+    return f"{change.path} already holds its bytes from before torchrig's change; nothing to do."
 
 
 def register(root: typer.Typer) -> None:

@@ -64,19 +64,29 @@ def selftest(
 
     Exit codes: 0 every stage passed, 1 a stage failed, 2 usage or internal error; 128 + the signal's number
     when SIGINT, SIGTERM or SIGHUP stopped it (its ranks ended, its work directory removed).
+
+    Terms. busbw: all-reduce bus bandwidth as nccl-tests reports it, algbw x 2(n-1)/n; compare it with the link.
+
+    data stall: the share of each training step spent waiting for the next batch (the loader is too slow).
     """
     from torchrig._core import distributed
     from torchrig.selftest import faults as fault_module
     from torchrig.selftest.launcher import RunOptions, Stopped, launch, run_in_process
-    from torchrig.selftest.plan import choose_plan, default_timeout, processes_here, under_torchrun
+    from torchrig.selftest.plan import (
+        check_options,
+        choose_plan,
+        default_timeout,
+        oversubscribed,
+        processes_here,
+        under_torchrun,
+    )
     from torchrig.selftest.stages.training import DEFAULT_STEPS
 
     if steps is not None and steps < MIN_STEPS:
         raise UserError(f"--steps must be at least {MIN_STEPS}, so that the loss has room to fall.")
     if (timeout is not None and not timeout > 0) or not collective_timeout > 0:
         raise UserError("--timeout takes a number of seconds above 0.")
-    if gpus is not None and cpu is not None:  # checked again by choose_plan; here to answer before importing torch
-        raise UserError("choose one of --gpus and --cpu.")
+    check_options(gpus, cpu)  # checked again by choose_plan; here to answer before importing torch
     if as_json and markdown:
         raise UserError("choose one of --json and --markdown.")
     os.environ.update(distributed.torch_env(os.environ))  # srun's variables as torchrun's, for env://
@@ -96,6 +106,9 @@ def selftest(
     view = _Live(err if live else None, out if live else None)
     if timeout is None:
         timeout = default_timeout(processes_here(plan, os.environ), _cpus())
+    crowded = oversubscribed(plan, processes_here(plan, os.environ), _cpus())
+    if crowded and leader:
+        err.print(f"warning: {crowded} (time limit {timeout:.0f} s).", markup=False)
     options = RunOptions(
         steps or DEFAULT_STEPS,
         chosen_faults,
@@ -288,6 +301,8 @@ def _verdict_cell(text: str) -> str:
 
 def _render_outcome(out: Console, report: Any) -> None:
     """After the verdict lines: the failures with their causes, the outcome."""
+    from torchrig.selftest.render import processes
+
     for stage in report.stages:
         if stage.verdict == "fail":
             out.print(f"\n[bold red]{escape(stage.title)} failed[/]: {escape(stage.problem or stage.summary)}")
@@ -297,8 +312,8 @@ def _render_outcome(out: Console, report: Any) -> None:
         out.print(f"\nkept: {escape(report.workdir)} (rank logs, checkpoints)")
     verdict = "[green]passed[/]" if report.ok else "[bold red]failed[/]"
     out.print(
-        f"\nselftest {verdict} in {report.seconds:.1f} s on {report.plan.world_size} {report.plan.device} "
-        f"process(es) with {report.plan.backend}."
+        f"\nselftest {verdict} in {report.seconds:.1f} s on "
+        f"{processes(report.plan.world_size, report.plan.device)} with {report.plan.backend}."
     )
 
 

@@ -310,7 +310,7 @@ def _open(
             # The default /dev/shm/torchrig-<uid> has a predictable name in a world-writable directory:
             # if someone else made it (or made it a link), use the next place rather than fail the job.
             try:
-                directories.check_directory(where)
+                directories.check_directory(where, storing=True)
             except UserError as exc:
                 warnings.warn(f"{exc} Caching in {candidates[k + 1][0]} instead.", stacklevel=3)
                 continue

@@ -42,11 +42,17 @@ def ensure_directory(directory: Path, *, create: bool = True) -> Path:
             pass
         except OSError as exc:
             raise UserError(f"cannot create the cache directory {directory}: {exc.strerror}.") from None
-    check_directory(directory)
+    check_directory(directory, storing=True)
     return directory
 
 
-def check_directory(directory: Path) -> None:
+def check_directory(directory: Path, *, storing: bool = False) -> None:
+    """A real directory, ours, private to us: UserError otherwise.
+
+    ``storing``: caches are about to be written there, so the error may advise making it private;
+    for a listing or a removal it only says why torchrig does not touch it (`cache list --dir /etc`
+    must not suggest `chmod 700 /etc`).
+    """
     try:
         st = os.lstat(directory)
     except FileNotFoundError:
@@ -56,14 +62,24 @@ def check_directory(directory: Path) -> None:
             f"{directory} is not a plain directory (a symlink or a file); remove it or choose another cache directory."
         )
     if st.st_uid != os.geteuid():
+        if not storing:
+            raise UserError(
+                f"{directory} belongs to uid {st.st_uid}, not to you, so it holds none of your torchrig caches."
+            )
         raise UserError(
             f"the cache directory {directory} belongs to uid {st.st_uid}, not to you; "
             "remove it or choose another directory."
         )
     if st.st_mode & 0o077:
+        mode = f"{stat.S_IMODE(st.st_mode):03o}"
+        if not storing:
+            raise UserError(
+                f"{directory} is open to other users (mode {mode}), and torchrig keeps caches only in "
+                "directories private to you, so it does not look for them there."
+            )
         raise UserError(
             f"the cache directory {directory} is accessible to other users (mode "
-            f"{stat.S_IMODE(st.st_mode):03o}); run `chmod 700 {directory}` or choose another directory."
+            f"{mode}); run `chmod 700 {directory}` or choose another directory."
         )
 
 

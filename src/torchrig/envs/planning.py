@@ -7,6 +7,7 @@ this machine, or from ``--driver`` / ``--gpu`` / ``--cc`` for another.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from torchrig._core.errors import UserError
@@ -31,13 +32,26 @@ def described_machine(
     """
     models = [(name, _model_capability(name)) for name in gpu_models]
     return Target(
-        driver=driver,
+        driver=_driver_version(driver) if driver is not None else None,
         capabilities=tuple(cc for _, cc in models) + capabilities(ccs),
         gpu_names=tuple(name for name, _ in models),
         driver_unknown=driver is None,
         wsl=wsl,
         unidentified_gpus=0 if ccs or gpu_models else 1,
     )
+
+
+# NVIDIA driver versions: a branch of two to four digits and up to two dotted parts ("96.43.23",
+# "470", "535.54", "580.95.05"), as nvidia-smi and /proc/driver/nvidia/version print them. Target
+# itself reads any leading number (probes and reports carry suffixes); what a user types must be one.
+_DRIVER = re.compile(r"\d{2,4}(\.\d{1,3}){0,2}")
+
+
+def _driver_version(text: str) -> str:
+    version = text.strip()
+    if not _DRIVER.fullmatch(version):
+        raise UserError(f"{text!r} is not a driver version; give it as nvidia-smi shows it, e.g. 580.95.05 or 535.")
+    return version
 
 
 def _model_capability(name: str) -> str:

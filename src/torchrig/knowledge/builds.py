@@ -564,9 +564,17 @@ def _check_torch(torch: str | None) -> str:
         )
     if not _TORCH.match(text):
         raise UserError(f"{torch!r} is not a torch version; give it as 2.13 or 2.13.0.")
-    if k.release(text) is None:
+    release = k.release(text)
+    if release is None:
         known = ", ".join(r.minor for r in k.releases()[:4])
         raise UserError(f"torch {text} is not in torchrig's tables (newest known: {known}).")
+    if text.count(".") == 2 and text not in k.named_patches(release):
+        # an install line for a release nobody made would fail only when it runs; the minor alone
+        # (torch==2.13.*) gets whichever patch the index has
+        raise UserError(
+            f"torchrig's tables know no torch {text} (they name {', '.join(k.named_patches(release))}); "
+            f"give --torch {release.minor} to plan for the newest {release.minor} release."
+        )
     return text
 
 

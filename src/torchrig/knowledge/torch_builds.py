@@ -125,6 +125,20 @@ def release(torch_version: str) -> TorchRelease | None:
     return next((r for r in _all_releases() if r.minor == key), None)
 
 
+def named_patches(release: TorchRelease) -> tuple[str, ...]:
+    """The patch releases of ``release`` the table names: X.Y.0, and every later one a row refers to.
+
+    The table keeps no list of every patch release PyPI has (its rows name a later patch only where
+    something changed in it), so this is what torchrig can vouch for, not all that exist.
+    """
+    named = {f"{release.minor}.0"}
+    for pairs in (release.since, release.last, release.aarch64_since, release.python_since):
+        named.update(patch for _key, patch in pairs)
+    named.update(patch for patch, _pin in (*release.torchvision_pins, *release.torchaudio_pins))
+    ours = (p for p in named if minor_of(p) == release.minor)
+    return tuple(sorted(ours, key=Version))
+
+
 def is_nightly(torch_version: str) -> bool:
     """Whether a torch version is a nightly ("2.8.0.dev20250501+cu128") rather than a release (candidate)."""
     v = parse_version(torch_version)

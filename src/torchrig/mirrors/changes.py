@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from torchrig._core.atomic import file_mode, read_bytes
+from torchrig._core.atomic import file_in_the_way, file_mode, read_bytes, read_only
 from torchrig._core.errors import UserError
 from torchrig.mirrors import condarc, hf_endpoint, pip_conf, torch_index, uv_toml
 from torchrig.mirrors.catalog import Mirror, validate_url
@@ -27,6 +27,11 @@ class ChangePlan:
     unchanged: tuple[tuple[str, Path], ...]  # (target, file) already set as asked
     warnings: tuple[str, ...]
     needs_approval: tuple[Path, ...] = ()  # files outside tool configs (a shell rc) the user must approve
+
+    @property
+    def read_only(self) -> tuple[Path, ...]:
+        """Files to change that their owner made read-only (``chmod 444``): written only with ``--force``."""
+        return tuple(c.path for c in self.changes if c.before is not None and read_only(c.mode))
 
     def without(self, paths: Sequence[Path]) -> ChangePlan:
         keep = tuple(c for c in self.changes if c.path not in paths)
@@ -80,6 +85,12 @@ def plan_use(choices: Mapping[str, Mirror], scope: str, *, allow_insecure: bool 
                 "torchrig env; choose a mirror with a PEP 503 index (`torchrig mirror list`)."
             )
         path = target_file(target, scope)
+        blocker = file_in_the_way(path)
+        if blocker is not None:
+            raise UserError(
+                f"{blocker} is a file, but {target}'s settings go in {path} inside a folder of that name; "
+                "move the file aside and run the command again (torchrig changed nothing)."
+            )
         try:
             before = read_bytes(path)
         except OSError as exc:

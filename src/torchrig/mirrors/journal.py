@@ -8,8 +8,11 @@ Invariants (tests hold us to them):
 2. An entry records the real path, whether the file existed, its mode, and the sha256 of the bytes
    before and after; the bytes before live in ``blobs/<sha256>`` (0600 in a 0700 folder).
 3. ``restore`` steps each file back by one change: it puts back the bytes before the newest change
-   not yet restored, or removes the file if it did not exist. It refuses, naming the file, when the
-   file's bytes are no longer the ones torchrig wrote (someone edited it since) unless ``force``.
+   not yet restored, or removes the file if it did not exist, and then the folders that change
+   created, when they are empty. It refuses, naming the file, when the file's bytes are no longer the
+   ones torchrig wrote (someone edited it since) unless ``force``. A file that already holds what
+   restore would put back (the user restored it by hand, or removed the file torchrig created) is
+   left alone and its change marked restored: nothing is lost, and later restores are not blocked.
 4. A lock file serialises concurrent ``use``/``restore`` runs of the same user.
 
 Where: ``$XDG_STATE_HOME/torchrig/mirror/`` (default ``~/.local/state/torchrig/mirror/``).
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torchrig._core import paths
-from torchrig._core.atomic import read_bytes, real_path, remove_file, write_atomic
+from torchrig._core.atomic import file_mode, read_bytes, read_only, real_path, remove_file, write_atomic
 from torchrig._core.errors import UserError
 
 
@@ -59,6 +62,7 @@ class Entry:
     after_sha: str | None
     mode: int | None
     restored: bool = False
+    made_dirs: tuple[str, ...] = ()  # folders the change created for the file, outermost first
 
 
 def _sha(data: bytes | None) -> str | None:
@@ -146,16 +150,29 @@ class Journal:
                 after_sha=r["after_sha"],
                 mode=r.get("mode"),
                 restored=r["id"] in restored,
+                made_dirs=tuple(r.get("made_dirs", ())),
             )
             for r in changes
         ]
 
     # --- use ------------------------------------------------------------------------------------
 
-    def apply(self, changes: Sequence[FileChange]) -> list[Path]:
-        """Write every change that changes something, journaling each first; returns the real paths."""
+    def apply(self, changes: Sequence[FileChange], *, force: bool = False) -> list[Path]:
+        """Write every change that changes something, journaling each first; returns the real paths.
+
+        A file its owner made read-only (``chmod 444``) is refused, and then nothing at all is
+        written, unless ``force``: it keeps its mode, read-only, with the new bytes.
+        """
         written: list[Path] = []
         with self.locked():
+            if not force:
+                for change in changes:
+                    mode = file_mode(change.path)
+                    if change.changes_anything and read_only(mode):
+                        raise UserError(
+                            f"{change.path} is read-only (mode {mode:04o}), so torchrig changed nothing; make it "
+                            "writable (chmod u+w) or pass --force to rewrite it anyway."
+                        )
             for change in changes:
                 if not change.changes_anything:
                     continue
@@ -168,6 +185,7 @@ class Journal:
                 if change.before is not None:
                     self._store_blob(change.before)
                 entry_id = uuid.uuid4().hex
+                missing = [d for d in reversed(real.parents) if not d.exists()]
                 self._append(
                     {
                         "op": "change",
@@ -179,6 +197,7 @@ class Journal:
                         "before_sha": _sha(change.before),
                         "after_sha": _sha(change.after),
                         "mode": change.mode,
+                        "made_dirs": [str(d) for d in missing],
                     }
                 )
                 try:
@@ -211,6 +230,10 @@ class Journal:
             if entry.target not in targets:
                 continue
             current = read_bytes(path)
+            before = self._blob(entry.before_sha) if entry.existed and entry.before_sha else None
+            if current == before:  # already put back by hand (or the created file removed): nothing to lose
+                plan.append((entry, FileChange(entry.target, Path(path), current, before, entry.mode)))
+                continue
             if _sha(current) != entry.after_sha and not force:
                 when = time.strftime("%Y-%m-%d %H:%M", time.localtime(entry.time))
                 state = "was removed" if current is None else "was edited"
@@ -218,7 +241,6 @@ class Journal:
                     f"{path} {state} after torchrig changed it on {when}, so restoring would lose that change; "
                     "pass --force to restore the earlier bytes anyway."
                 )
-            before = self._blob(entry.before_sha) if entry.existed and entry.before_sha else None
             plan.append((entry, FileChange(entry.target, Path(path), current, before, entry.mode)))
         return plan
 
@@ -234,10 +256,25 @@ class Journal:
                         "that change; run the command again, or pass --force to restore the earlier bytes anyway."
                     )
             for entry, change in plan:
-                if change.after is None:
+                if not change.changes_anything:
+                    pass  # it already holds those bytes (or is already gone): only the journal learns it
+                elif change.after is None:
                     remove_file(change.path)
                 else:
                     write_atomic(change.path, change.after, mode=change.mode)
+                if change.after is None:
+                    _remove_empty(entry.made_dirs)
                 self._append({"op": "restore", "of": entry.id, "time": time.time()})
                 done.append(change.path)
         return done
+
+
+def _remove_empty(folders: Sequence[str]) -> None:
+    """Remove the folders a change created, innermost first, each only while it is empty."""
+    for folder in reversed(folders):
+        try:
+            os.rmdir(folder)
+        except FileNotFoundError:
+            continue
+        except OSError:  # not empty: something else lives there now, and in the folders around it
+            return

@@ -33,12 +33,26 @@ def under_torchrun(env: Mapping[str, str]) -> bool:
     return all(env.get(k) for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR"))
 
 
-def choose_plan(gpus: str | None, cpu: int | None, env: Mapping[str, str], gpu_count: int) -> Plan:
-    """The plan for these options, or a :class:`UserError` (exit 2 for usage, 1 for "no GPU here")."""
+def check_options(gpus: str | None, cpu: int | None) -> None:
+    """The checks of :func:`choose_plan` that need no torch, so the command can answer before importing it."""
     if gpus is not None and cpu is not None:
         raise UserError("choose one of --gpus and --cpu.")
     if cpu is not None and not 1 <= cpu <= MAX_CPU_PROCESSES:
         raise UserError(f"--cpu takes a process count from 1 to {MAX_CPU_PROCESSES}, not {cpu}.")
+
+
+def oversubscribed(plan: Plan, processes: int, cpus: int) -> str | None:
+    """One line of warning when more CPU processes run here than there are CPUs, else None."""
+    if plan.device != "cpu" or processes <= cpus:
+        return None
+    return (
+        f"{processes} CPU processes on {cpus} CPU{'s' if cpus != 1 else ''}: they take turns, so the run will be slow"
+    )
+
+
+def choose_plan(gpus: str | None, cpu: int | None, env: Mapping[str, str], gpu_count: int) -> Plan:
+    """The plan for these options, or a :class:`UserError` (exit 2 for usage, 1 for "no GPU here")."""
+    check_options(gpus, cpu)
     if under_torchrun(env):
         return _torchrun_plan(gpus, cpu, env, gpu_count)
     if cpu is not None:

@@ -81,7 +81,12 @@ def test_the_json_the_real_cli_writes_is_read_back(tmp_path, monkeypatch) -> Non
     [
         ("", "empty"),
         ("  \n\t\n", "empty"),
-        ('{"schema": "torchrig.doctor/1", "facts": {"driver": {"userspace": "550.', "cut off"),
+        # cut inside a string: json says "Unterminated string starting at", which must not become "at at"
+        (
+            '{"schema": "torchrig.doctor/1", "facts": {"driver": {"userspace": "550.',
+            "not valid JSON (Unterminated string starting at line 1); it may be cut off",
+        ),
+        ('{"schema": "torchrig.doctor/1",\n "facts": {"driver": ', "not valid JSON (Expecting value at line 2)"),
         ('{"schema": "torchrig.doctor/9", "facts": {}}', "torchrig.doctor/9"),
         ('{"schema": "torchrig.doctor/1", "findings": []}', "no `facts`"),
         ('{"schema": "torchrig.doctor/1", "facts": {"gpus": {"devices": [{"name": "A40"}]}}}', "malformed"),
@@ -92,7 +97,7 @@ def test_bad_input_is_one_sentence(text: str, words: str) -> None:
     with pytest.raises(UserError) as err:
         parse_report(text)
     message = str(err.value)
-    assert words in message
+    assert words in message and " at at " not in message
     assert message.endswith(".") and "\n" not in message
     assert err.value.exit_code == 2
 

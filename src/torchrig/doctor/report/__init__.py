@@ -79,6 +79,11 @@ def _normalise(text: str) -> str:
     return _LINE_PREFIX.sub("", text)
 
 
+def _json_error(exc: json.JSONDecodeError) -> str:
+    """ "Expecting value at line 3", "Unterminated string starting at line 5" (json's message may end in "at")."""
+    return f"{exc.msg.removesuffix(' at')} at line {exc.lineno}"
+
+
 def _from_json(text: str) -> Facts | None:
     """Facts from a torchrig ``--json`` file; None for JSON that is not ours (read as a log instead)."""
     try:
@@ -86,8 +91,8 @@ def _from_json(text: str) -> Facts | None:
     except json.JSONDecodeError as exc:
         if SCHEMA in text:
             raise UserError(
-                f"the report looks like `torchrig doctor --json` output but is not valid JSON ({exc.msg} at line "
-                f"{exc.lineno}); it may be cut off, so give the whole file."
+                f"the report looks like `torchrig doctor --json` output but is not valid JSON ({_json_error(exc)}); "
+                "it may be cut off, so give the whole file."
             ) from None
         return None
     if not isinstance(data, dict):
