@@ -1,19 +1,33 @@
-"""Benchmark: the shared sample cache against no cache and a per-worker dict cache, in one run.
+"""Benchmark: the shared sample cache against no cache, a per-worker dict cache and a pre-decoded memmap.
 
-Workload (issue 3): a synthetic ImageFolder of JPEGs (10 classes x 300, 256x256, quality 90), a random
-224 crop + horizontal flip, ``num_workers=2``, ``batch_size=64``, ``persistent_workers=False``, 3 epochs.
-Modes: ``none`` (decode every time), ``dict`` (a dict cache inside the dataset, i.e. inside each
-worker), ``torchrig`` (``CachedDataset`` + ``make_loader``). Repeats are interleaved; figures are
-medians and ratios are taken within each repeat. The host is shared and its speed drifts, so
-samples per CPU-second (main process + workers) are printed next to wall-clock samples/s.
+Workload (issues 3 and 12): a synthetic ImageFolder of JPEGs (10 classes x 300, 256x256, quality 90), a
+random 224 crop + horizontal flip, ``num_workers=2``, ``batch_size=64``, ``persistent_workers=False``,
+3 epochs. Modes, in one interleaved run:
 
-Memory is the peak of: private memory of all processes (Private_Clean + Private_Dirty of every
-mapping outside /dev/shm) plus the growth of shared memory (``Shmem`` in /proc/meminfo).
+- ``none``: decode every time;
+- ``dict``: a dict cache inside the dataset, i.e. inside each worker;
+- ``memmap``: what a user would build instead: every image decoded once (untimed, before the epochs;
+  its time is printed) into a uint8 memmap in /dev/shm, read through the stock DataLoader with the
+  same crop + flip (its memory counts the memmap file as shared memory);
+- ``torchrig``: ``CachedDataset`` + ``make_loader``;
+- ``compute``: the one-process limit: crop + flip + collate from the memmap in the main process, no
+  workers, no transport.
+
+Repeats are interleaved (the order rotates); figures are medians and ratios are taken within each
+repeat. The host is shared and its speed drifts, so samples per CPU-second (main process + workers)
+are printed next to wall-clock samples/s.
+
+Memory (issue 12's measure), sampled every 0.1 s during each epoch: for every loader process (the
+main process and its workers) its private share, PSS minus its shared-memory share (``Pss -
+Pss_Shmem`` of /proc/PID/smaps_rollup), plus the growth of the system's shared memory (``Shmem`` in
+/proc/meminfo: the cache, the memmap, batches in flight). ``mem x`` = that peak / (none's peak + one
+copy of the decoded pixels); also printed per process and epoch. Shmem is system-wide: other jobs
+writing to /dev/shm during the run show up in it.
 
 Then two more runs: two independently started ranks (gloo process group, one worker each) sharing
 one cache (epoch-2 hit rate), and a budget of half the data (hit rate vs fraction cached).
 
-    python bench/cache.py [--repeats 3] [--data DIR]
+    python bench/cache.py [--repeats 3] [--data DIR] [--modes none,memmap,torchrig]
 """
 
 from __future__ import annotations
@@ -112,21 +126,20 @@ def _meminfo_shmem() -> int:
     return 0
 
 
-def _private_bytes(pid: int) -> int:
-    """Private_Clean + Private_Dirty of every mapping that is not shared memory (counted via Shmem)."""
-    total, skip = 0, False
+def _private_bytes(pid: int) -> int | None:
+    """PSS minus the shared-memory share (issue 12's measure): what this process alone costs, shared
+    memory aside (counted once, system-wide, through Shmem). None when the process is gone."""
+    pss = shm = 0
     try:
-        with open(f"/proc/{pid}/smaps") as fh:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
             for line in fh:
-                if line[0] in "0123456789abcdef" and "-" in line.split(" ", 1)[0]:
-                    parts = line.split(None, 5)
-                    name = parts[5] if len(parts) > 5 else ""
-                    skip = name.startswith("/dev/shm/") or name.startswith("/memfd:") or name.startswith("/SYSV")
-                elif not skip and line.startswith(("Private_Clean:", "Private_Dirty:")):
-                    total += int(line.split()[1]) * 1024
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+                elif line.startswith("Pss_Shmem:"):
+                    shm = int(line.split()[1]) * 1024
     except OSError:
-        pass
-    return total
+        return None
+    return pss - shm
 
 
 def _children(pid: int) -> list[int]:
@@ -144,25 +157,43 @@ def _children(pid: int) -> list[int]:
 
 
 class MemorySampler(threading.Thread):
-    def __init__(self, interval: float = 0.15) -> None:
-        super().__init__(daemon=True)
-        self.interval, self.peak, self.stop_flag = interval, 0, threading.Event()
-        self.shmem0 = _meminfo_shmem()
+    """Peaks of the loader's memory, per epoch: the total (every process's private share plus the
+    growth of Shmem) and each role's private share ("main", "worker": the largest worker)."""
 
-    def sample(self) -> int:
+    def __init__(self, interval: float = 0.1, already: int = 0) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.stop_flag = interval, threading.Event()
+        self.shmem0 = _meminfo_shmem() - already  # ``already``: shared memory made for this mode beforehand
+        self.epoch = 0
+        self.peaks: list[dict[str, int]] = []
+
+    def sample(self) -> None:
         me = os.getpid()
-        total = sum(_private_bytes(p) for p in [me, *_children(me)])
-        return total + max(0, _meminfo_shmem() - self.shmem0)
+        while len(self.peaks) <= self.epoch:
+            self.peaks.append({"total": 0, "main": 0, "worker": 0, "shmem": 0})
+        peak = self.peaks[self.epoch]
+        total = 0
+        for pid in [me, *_children(me)]:
+            private = _private_bytes(pid)
+            if private is None:
+                continue
+            role = "main" if pid == me else "worker"
+            peak[role] = max(peak[role], private)
+            total += private
+        shmem = max(0, _meminfo_shmem() - self.shmem0)
+        peak["shmem"] = max(peak["shmem"], shmem)
+        peak["total"] = max(peak["total"], total + shmem)
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
-            self.peak = max(self.peak, self.sample())
+            self.sample()
             self.stop_flag.wait(self.interval)
 
-    def stop(self) -> int:
+    def stop(self) -> list[dict[str, int]]:
         self.stop_flag.set()
         self.join()
-        return max(self.peak, self.sample())
+        self.sample()
+        return self.peaks
 
 
 def _cpu() -> float:
@@ -170,12 +201,76 @@ def _cpu() -> float:
     return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
 
 
-def run_mode(mode: str, base: ImageFolder, tag: str) -> dict:
+class Memmapped:
+    """The pre-decoded baseline: item ``i`` is row ``i`` of a uint8 memmap, cropped and flipped."""
+
+    def __init__(self, path: Path, labels: list[int]) -> None:
+        self.path, self.labels = path, labels
+        self.pixels: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        if self.pixels is None:  # opened in the process that reads
+            # "c" (copy-on-write, never written): torch.from_numpy wants a writable array, and nothing is copied
+            self.pixels = np.memmap(self.path, np.uint8, "c", shape=(len(self.labels), 3, SIZE, SIZE))
+        return crop_flip(torch.from_numpy(self.pixels[i])), self.labels[i]  # collate copies the crop out
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "labels": self.labels, "pixels": None}
+
+
+def predecode(base: ImageFolder, path: Path) -> tuple[Memmapped, float]:
+    """Decode every image once into a memmap in /dev/shm, with the same two workers; (dataset, seconds)."""
+    t0 = time.perf_counter()
+    pixels = np.lib.format.open_memmap(path, "w+", np.uint8, (len(base), 3, SIZE, SIZE))
+    labels = [0] * len(base)
+    order = DataLoader(base, batch_size=BATCH, num_workers=WORKERS, shuffle=False)
+    i = 0
+    for images, ys in order:
+        pixels[i : i + len(ys)] = images.numpy()
+        labels[i : i + len(ys)] = ys.tolist()
+        i += len(ys)
+    pixels.flush()
+    offset = pixels.offset
+    del pixels
+    raw = path.with_suffix(".raw")
+    with open(path, "rb") as src, open(raw, "wb") as dst:  # a plain raw file, as np.memmap reads it
+        src.seek(offset)
+        shutil.copyfileobj(src, dst, 16 << 20)
+    path.unlink()
+    return Memmapped(raw, labels), time.perf_counter() - t0
+
+
+def compute_limit(data: Memmapped) -> dict:
+    """Crop + flip + collate in this one process, no workers, no transport: the most one core can do."""
+    from torch.utils.data._utils.collate import default_collate
+
+    epochs = []
+    g = torch.Generator().manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one core, as in a DataLoader worker (an OpenMP team spins on a busy host)
+    try:
+        for _ in range(EPOCHS):
+            order = torch.randperm(len(data), generator=g).tolist()
+            t0, c0 = time.perf_counter(), _cpu()
+            for k in range(0, len(order), BATCH):
+                default_collate([data[i] for i in order[k : k + BATCH]])
+            wall, cpu = time.perf_counter() - t0, _cpu() - c0
+            epochs.append({"samples_s": len(order) / wall, "samples_cpu_s": len(order) / cpu, "hit_rate": 1.0})
+    finally:
+        torch.set_num_threads(threads)
+    return {"epochs": epochs, "peak_mib": None, "peaks": []}
+
+
+def run_mode(mode: str, base: ImageFolder, tag: str, memmapped: Memmapped | None = None) -> dict:
     import multiprocessing as mp
 
     counters = mp.Array("q", 2)
     cached = None
-    sampler = MemorySampler()
+    # the memmap mode's file was made before (its decoding is not timed), but it is that mode's copy of the data
+    sampler = MemorySampler(already=os.stat(memmapped.path).st_blocks * 512 if mode == "memmap" and memmapped else 0)
     sampler.start()
     if mode == "none":
         loader = DataLoader(Plain(base), batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False)
@@ -183,11 +278,14 @@ def run_mode(mode: str, base: ImageFolder, tag: str) -> dict:
         loader = DataLoader(
             DictCache(base, counters), batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False
         )
+    elif mode == "memmap":
+        loader = DataLoader(memmapped, batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False)
     else:
         cached = CachedDataset(base, transform=crop_flip, name=f"bench-{tag}")
         loader = make_loader(cached, batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False)
     epochs = []
-    for _ in range(EPOCHS):
+    for k in range(EPOCHS):
+        sampler.epoch = k
         before = cached.stats() if cached else {"hits": counters[0], "misses": counters[1]}
         t0, c0, n = time.perf_counter(), _cpu(), 0
         for _images, labels in loader:
@@ -199,13 +297,13 @@ def run_mode(mode: str, base: ImageFolder, tag: str) -> dict:
             {
                 "samples_s": n / wall,
                 "samples_cpu_s": n / cpu,
-                "hit_rate": hits / (hits + misses) if mode != "none" and hits + misses else 0.0,
+                "hit_rate": 1.0 if mode == "memmap" else hits / (hits + misses) if hits + misses else 0.0,
             }
         )
-    peak = sampler.stop()
+    peaks = sampler.stop()
     if cached is not None:
         cached.close()
-    return {"epochs": epochs, "peak_mib": peak / 2**20}
+    return {"epochs": epochs, "peak_mib": max(p["total"] for p in peaks) / 2**20, "peaks": peaks}
 
 
 # ----- two independent ranks and half a budget ---------------------------------------------------
@@ -304,12 +402,14 @@ def main() -> None:
     ap.add_argument("--init")
     ap.add_argument("--tag", default=str(os.getpid()))
     ap.add_argument("--out")
+    ap.add_argument("--modes", default="none,dict,memmap,torchrig,compute", help="comma-separated, in this order")
+    ap.add_argument("--no-extra", action="store_true", help="skip the two-ranks and half-budget runs")
     args = ap.parse_args()
     if args.rank is not None:
         rank_main(args.rank, args.world, args.init, args.data, args.tag, args.out)
         return
 
-    tmp = None
+    tmp = tmp_shm = None
     data = Path(args.data) if args.data else Path(tmp := tempfile.mkdtemp(prefix="bench-cache-"))
     try:
         if not any(data.glob("class*/*.jpg")):
@@ -323,21 +423,40 @@ def main() -> None:
             f"{len(base)} JPEGs, mean {statistics.mean(sizes) / 1024:.1f} KiB; decoded payload {payload / 2**20:.1f} MiB; "
             f"{os.cpu_count()} CPUs; torch {torch.__version__}"
         )
-        modes = ["none", "dict", "torchrig"]
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        if "none" not in modes:
+            raise SystemExit("--modes must include none: every ratio is against it")
+        memmapped = None
+        if "memmap" in modes or "compute" in modes:
+            shm = Path(tmp_shm := tempfile.mkdtemp(prefix="bench-memmap-", dir="/dev/shm"))
+            memmapped, prep = predecode(base, shm / "pixels.npy")
+            print(f"memmap: decoded every image once into {memmapped.path} in {prep:.1f} s (not in its epochs)")
         results: dict[str, list[dict]] = {m: [] for m in modes}
         for r in range(args.repeats):
-            for m in modes[r % 3 :] + modes[: r % 3]:  # rotate the order: no mode always runs first
-                results[m].append(run_mode(m, base, f"{args.tag}-{r}"))
-                e = results[m][-1]["epochs"]
+            for m in modes[r % len(modes) :] + modes[: r % len(modes)]:  # rotate: no mode always runs first
+                if m == "compute":
+                    results[m].append(compute_limit(memmapped))  # type: ignore[arg-type]
+                else:
+                    results[m].append(run_mode(m, base, f"{args.tag}-{r}", memmapped))
+                res = results[m][-1]
                 print(
                     f"  repeat {r + 1} {m:8s} samples/s "
-                    + " ".join(f"{x['samples_s']:6.0f}" for x in e)
+                    + " ".join(f"{x['samples_s']:6.0f}" for x in res["epochs"])
                     + "  hits "
-                    + " ".join(f"{x['hit_rate']:.2f}" for x in e)
-                    + f"  peak {results[m][-1]['peak_mib']:.0f} MiB",
+                    + " ".join(f"{x['hit_rate']:.2f}" for x in res["epochs"])
+                    + (
+                        "  private MiB per epoch (main/largest worker) "
+                        + " ".join(f"{p['main'] >> 20}/{p['worker'] >> 20}" for p in res["peaks"])
+                        + f"  Shmem growth {max(p['shmem'] for p in res['peaks']) >> 20}"
+                        + f"  peak {res['peak_mib']:.0f} MiB"
+                        if res["peaks"]
+                        else ""
+                    ),
                     flush=True,
                 )
         report(results, payload)
+        if args.no_extra:
+            return
         ranks = run_ranks(data, args.tag)
         print(
             "\ntwo independent ranks (gloo, 1 worker each), one shared cache: hit rate per epoch "
@@ -358,59 +477,63 @@ def main() -> None:
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+        if tmp_shm:
+            shutil.rmtree(tmp_shm, ignore_errors=True)
 
 
 def report(results: dict[str, list[dict]], payload: int) -> None:
     def med(xs):
         return statistics.median(xs)
 
-    print("\nmedians over repeats (ratios within each repeat vs none)")
+    def warm(run: dict, key: str = "samples_s") -> float:
+        return med([e[key] for e in run["epochs"][1:]])
+
+    def ratio(runs: list[dict], base: list[dict], f) -> float:
+        return med([f(r) / f(n) for r, n in zip(runs, base, strict=False)])
+
+    print("\nmedians over repeats (ratios within each repeat)")
     print(
         f"{'mode':9s} {'ep1 s/s':>8s} {'ep2-3 s/s':>9s} {'ep1 x':>6s} {'ep1 x cpu':>9s} {'ep2-3 x':>8s} "
-        f"{'ep2-3 x cpu':>11s} {'hits 1/2/3':>15s} {'peak MiB':>9s} {'mem x':>6s}"
+        f"{'ep2-3 x cpu':>11s} {'x memmap':>8s} {'hits 1/2/3':>15s} {'peak MiB':>9s} {'mem x':>6s}"
     )
-    none = results["none"]
+    none, memmap = results["none"], results.get("memmap")
     for m, runs in results.items():
         ep1 = med([r["epochs"][0]["samples_s"] for r in runs])
-        ep23 = med([med([e["samples_s"] for e in r["epochs"][1:]]) for r in runs])
-        x1 = med([r["epochs"][0]["samples_s"] / n["epochs"][0]["samples_s"] for r, n in zip(runs, none, strict=False)])
-        c1 = med(
-            [
-                r["epochs"][0]["samples_cpu_s"] / n["epochs"][0]["samples_cpu_s"]
-                for r, n in zip(runs, none, strict=False)
-            ]
-        )
-        x23 = med(
-            [
-                med([e["samples_s"] for e in r["epochs"][1:]]) / med([e["samples_s"] for e in n["epochs"][1:]])
-                for r, n in zip(runs, none, strict=False)
-            ]
-        )
-        c23 = med(
-            [
-                med([e["samples_cpu_s"] for e in r["epochs"][1:]]) / med([e["samples_cpu_s"] for e in n["epochs"][1:]])
-                for r, n in zip(runs, none, strict=False)
-            ]
-        )
+        ep23 = med([warm(r) for r in runs])
+        x1 = ratio(runs, none, lambda r: r["epochs"][0]["samples_s"])
+        c1 = ratio(runs, none, lambda r: r["epochs"][0]["samples_cpu_s"])
+        x23 = ratio(runs, none, warm)
+        c23 = ratio(runs, none, lambda r: warm(r, "samples_cpu_s"))
+        xm = f"{ratio(runs, memmap, warm):8.2f}" if memmap else f"{'-':>8s}"
         hits = "/".join(f"{med([r['epochs'][k]['hit_rate'] for r in runs]):.2f}" for k in range(EPOCHS))
-        peak = med([r["peak_mib"] for r in runs])
-        memx = med([r["peak_mib"] / (n["peak_mib"] + payload / 2**20) for r, n in zip(runs, none, strict=False)])
-        mem = f"{memx:6.2f}" if m != "none" else f"{'-':>6s}"
-        print(f"{m:9s} {ep1:8.0f} {ep23:9.0f} {x1:6.2f} {c1:9.2f} {x23:8.2f} {c23:11.2f} {hits:>15s} {peak:9.0f} {mem}")
+        if runs[0]["peak_mib"] is None:
+            peak, mem = f"{'-':>9s}", f"{'-':>6s}"
+        else:
+            peak = f"{med([r['peak_mib'] for r in runs]):9.0f}"
+            memx = med([r["peak_mib"] / (n["peak_mib"] + payload / 2**20) for r, n in zip(runs, none, strict=False)])
+            mem = f"{memx:6.2f}" if m not in ("none", "compute") else f"{'-':>6s}"
+        print(f"{m:9s} {ep1:8.0f} {ep23:9.0f} {x1:6.2f} {c1:9.2f} {x23:8.2f} {c23:11.2f} {xm} {hits:>15s} {peak} {mem}")
     print(
-        "(mem x = peak / (none's peak + one copy of the decoded payload); "
-        "targets for torchrig: ep2-3 x >= 3, ep1 x >= 0.9, mem x <= 1.15;\n 'x cpu' = the same ratio in samples per CPU-second of main process + workers, steadier on a shared host)"
+        "(mem x = peak / (none's peak + one copy of the decoded payload); x memmap = warm epochs against the "
+        "pre-decoded memmap + stock DataLoader;\n targets for torchrig (issue 12): ep2-3 x >= 3, x memmap >= 1.5, "
+        "ep1 x >= 0.9, mem x <= 1.10; 'x cpu' = the same ratio in samples per CPU-second of main process + "
+        "workers, steadier on a shared host)"
     )
+    print("\nprivate MiB (PSS - Pss_Shmem), peak per epoch 1/2/3, medians: main process | largest worker")
+    for m, runs in results.items():
+        if not runs[0]["peaks"]:
+            continue
+        main_ = "/".join(f"{med([r['peaks'][k]['main'] for r in runs]) / 2**20:.0f}" for k in range(EPOCHS))
+        work = "/".join(f"{med([r['peaks'][k]['worker'] for r in runs]) / 2**20:.0f}" for k in range(EPOCHS))
+        shm = med([max(p["shmem"] for p in r["peaks"]) for r in runs]) / 2**20
+        print(f"  {m:9s} main {main_:>14s} | worker {work:>14s} | Shmem growth {shm:.0f}")
     print(
-        "samples per CPU-second, epoch 1: "
+        "\nsamples per CPU-second, epoch 1: "
         + ", ".join(f"{m} {med([r['epochs'][0]['samples_cpu_s'] for r in runs]):.0f}" for m, runs in results.items())
     )
     print(
         "samples per CPU-second, epochs 2-3: "
-        + ", ".join(
-            f"{m} {med([med([e['samples_cpu_s'] for e in r['epochs'][1:]]) for r in runs]):.0f}"
-            for m, runs in results.items()
-        )
+        + ", ".join(f"{m} {med([warm(r, 'samples_cpu_s') for r in runs]):.0f}" for m, runs in results.items())
     )
 
 

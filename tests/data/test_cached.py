@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from torchrig._core.errors import UserError
 from torchrig.data import CachedDataset, ImageFolder, directories, inspection
 
 from .conftest import make_jpegs, run_py
+
+RECORD_16 = 832  # one ImageFolder(size=16) item as cached: 3 x 16 x 16 pixels and the label, 64-byte aligned
 
 
 def test_cached_items_equal_the_dataset_items_and_the_second_read_hits(images: Path, cache_dir: Path) -> None:
@@ -63,7 +66,9 @@ def test_half_the_budget_caches_half_the_items_and_hits_exactly_those(images: Pa
     record = CachedDataset(base, directory=cache_dir, name="probe")
     full = record.stats()["capacity"]
     record.close()
-    with CachedDataset(base, directory=cache_dir, capacity_bytes=full // 2) as ds:
+    with pytest.warns(UserWarning, match="expect a hit rate of 50% from the second epoch on"):
+        ds = CachedDataset(base, directory=cache_dir, capacity_bytes=full // 2)
+    with ds:
         order = np.random.default_rng(1).permutation(len(ds)).tolist()
         ds.__getitems__(order)  # epoch 1 fills until the budget is spent (MinIO)
         s1 = ds.stats()
@@ -97,7 +102,9 @@ def test_variable_size_items_are_cached_and_read_back_equal(cache_dir: Path) -> 
             assert torch.equal(item["ids"], want["ids"]) and item["text"] == want["text"] and item["y"] == want["y"]
         s = ds.stats()
         assert s["mode"] == "variable" and s["items"] == 40 and s["hits"] >= 40
-    with CachedDataset(Tokens(40), directory=cache_dir, capacity_bytes=1000) as small:
+    with pytest.warns(UserWarning, match="holds about"):
+        small = CachedDataset(Tokens(40), directory=cache_dir, capacity_bytes=1000)
+    with small:
         small.__getitems__(list(range(40)))
         s = small.stats()
         assert s["capacity"] == 960 and 0 < s["items"] < 40 and s["refused"] > 0, "MinIO in the slab too"
@@ -304,3 +311,100 @@ def test_persist_needs_a_fingerprint_method_or_an_explicit_name(cache_dir: Path)
             paths.append(ds.location)
     assert all(p.exists() for p in paths)
     assert [inspection.remove_cache(p) for p in paths] == ["removed", "removed"]
+
+
+def test_an_explicit_directory_that_cannot_hold_one_item_is_a_clear_error_not_an_empty_cache(
+    images: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100 MiB free: less than the quarter (at least 256 MiB) torchrig leaves, so the budget is 0 bytes.
+
+    (A real small tmpfs: tests/data/test_processes.py, where mount namespaces allow it.)"""
+    monkeypatch.setattr(directories, "free_bytes", lambda _where: 100 << 20)
+    with pytest.raises(UserError, match=r"does not fit in .*cache: its filesystem has 100\.0 MiB free") as err:
+        CachedDataset(ImageFolder(images, size=16), directory=cache_dir)
+    assert f"single item ({RECORD_16} bytes)" in str(err.value) and "capacity_bytes=" in str(err.value)
+    assert not list(cache_dir.glob("*.cache"))
+    # capacity_bytes= overrides the margin: the user takes the space knowingly
+    with pytest.warns(UserWarning, match="holds 4 of the 18 items"):
+        ds = CachedDataset(ImageFolder(images, size=16), directory=cache_dir, capacity_bytes=4 * RECORD_16)
+    with ds:
+        assert ds.stats()["capacity"] == 4 * RECORD_16
+
+
+def test_a_capacity_smaller_than_one_item_is_a_clear_error(images: Path, cache_dir: Path) -> None:
+    for small in (0, RECORD_16 - 1):
+        with pytest.raises(UserError, match=rf"capacity_bytes={small} cannot hold a single item \({RECORD_16} bytes\)"):
+            CachedDataset(ImageFolder(images, size=16), directory=cache_dir, capacity_bytes=small)
+    with pytest.raises(UserError, match="cannot hold a single item"):
+        CachedDataset(Tokens(40), directory=cache_dir, capacity_bytes=32)
+
+
+def test_a_partial_cache_says_once_how_much_fits_and_the_hit_rate_to_expect(
+    images: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = ImageFolder(images, size=16)  # 18 items
+    with pytest.warns(UserWarning) as caught:
+        ds = CachedDataset(base, directory=cache_dir, capacity_bytes=6 * RECORD_16 + 100)
+    [w] = [w for w in caught if "sample cache holds" in str(w.message)]
+    text = str(w.message)
+    assert "holds 6 of the 18 items of ImageFolder (4.9 KiB of 14.6 KiB, capacity_bytes=5092)" in text
+    assert "expect a hit rate of 33% from the second epoch on" in text
+    assert w.filename == __file__, "the warning points at the caller's line"
+    s = ds.stats()
+    assert s["fits"] == 6 and s["fits_fraction"] == pytest.approx(1 / 3)
+    ds.close()
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a cache that holds everything says nothing
+        with CachedDataset(base, directory=cache_dir) as full:
+            assert full.stats()["fits"] == 18
+        monkeypatch.setenv("LOCAL_RANK", "1")  # one per node: the other local ranks say nothing
+        with CachedDataset(base, directory=cache_dir, capacity_bytes=6 * RECORD_16):
+            pass
+
+
+def test_a_partial_cache_of_variable_size_items_gives_an_estimate(cache_dir: Path) -> None:
+    with pytest.warns(UserWarning, match=r"holds about \d+ of the 40 items of Tokens .* hit rate of about \d+%"):
+        ds = CachedDataset(Tokens(40), directory=cache_dir, capacity_bytes=1000)
+    with ds:
+        assert ds.stats()["fits"] is not None and ds.stats()["fits"] < 40
+        ds.__getitems__(list(range(40)))
+        s = ds.stats()
+        assert s["refused"] > 0 and s["fits"] == s["items"], "once full, what it holds is what fits"
+
+
+def test_a_batch_is_freed_as_soon_as_it_is_dropped_not_at_the_next_garbage_collection(
+    images: Path, cache_dir: Path
+) -> None:
+    """A reference cycle in the decoded items kept every batch's read buffer (~12 MB for 64 images of
+    256 x 256) alive until the cyclic collector ran: most of the extra private memory per worker."""
+    import gc
+    import weakref
+
+    with (
+        CachedDataset(ImageFolder(images, size=16), directory=cache_dir) as ds,
+        CachedDataset(Tokens(20), directory=cache_dir) as var,
+    ):
+        ds.__getitems__(list(range(len(ds))))  # every item cached: the reads below are hits
+        var.__getitems__(list(range(20)))
+        gc.disable()
+        try:
+            for dataset, tensor_of in ((ds, lambda item: item[0]), (var, lambda item: item["ids"])):
+                batch = dataset.__getitems__(list(range(8)))
+                refs = [weakref.ref(tensor_of(item)) for item in batch]
+                del batch
+                assert all(r() is None for r in refs), "dropped items are freed at once, without gc"
+        finally:
+            gc.enable()
+
+
+def test_a_partial_cache_adopted_from_another_process_says_whose_capacity_it_is(images: Path, cache_dir: Path) -> None:
+    base = ImageFolder(images, size=16)
+    with pytest.warns(UserWarning, match="capacity_bytes="):
+        first = CachedDataset(base, directory=cache_dir, capacity_bytes=6 * RECORD_16)
+    with (
+        first,
+        pytest.warns(UserWarning, match="holds 6 of the 18 items .*the existing cache this process attached to"),
+    ):
+        second = CachedDataset(base, directory=cache_dir, capacity_bytes=12 * RECORD_16)  # the first one's wins
+    second.close()

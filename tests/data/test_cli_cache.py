@@ -8,7 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from torchrig.data import CachedDataset, ImageFolder
+
+
+@pytest.fixture(autouse=True)
+def private_tmpdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`cache clear --all` also looks in the temporary directory: never the real /tmp of other runs."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    return tmp
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -93,6 +104,73 @@ def test_an_empty_or_blank_name_refuses_and_removes_nothing(images: Path, cache_
         assert proc.returncode == 2 and "the cache name is empty" in proc.stderr and "Traceback" not in proc.stderr
         assert kept_path.exists()
     assert "removed kept" in cli("clear", "kept", "--dir", str(cache_dir)).stdout and not kept_path.exists()
+
+
+def test_stats_and_list_show_the_fraction_of_the_dataset_that_fits(
+    images: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "400")  # one table row per line
+    base = ImageFolder(images, size=16)  # 18 items of 832 bytes
+    with pytest.warns(UserWarning, match="holds 6 of the 18"):
+        partial = CachedDataset(base, directory=cache_dir, name="partial", capacity_bytes=6 * 832)
+    with partial, CachedDataset(ImageFolder(images, size=8), directory=cache_dir, name="whole"):
+        partial.__getitems__([0])  # one item cached so far; the capacity, not the count, is the expectation
+        stats = json.loads(cli("stats", "partial", "--json", "--dir", str(cache_dir)).stdout)["cache"]
+        assert stats["fits"] == 6 and stats["fits_fraction"] == pytest.approx(1 / 3) and stats["mode"] == "slots"
+        text = cli("stats", "partial", "--dir", str(cache_dir)).stdout
+        assert "6 of 18 items (33%; the hit rate to expect once filled)" in text
+        listing = cli("list", "--dir", str(cache_dir)).stdout.splitlines()
+        assert "fits" in listing[0].split()
+        rows = {line.split()[0].split("-")[0]: line.split() for line in listing[1:]}
+        assert "33%" in rows["partial"] and "100%" in rows["whole"]
+
+
+SELFTEST_OWNER = (
+    "import time\n"
+    "from torchrig.selftest import workdirs\n"
+    "work = workdirs.create()\n"
+    "(work.path / 'rank-0.log').write_bytes(b'x' * 100_000)\n"
+    "print(work.path, flush=True)\n"
+    "time.sleep(120)\n"
+)
+
+
+def test_clear_all_removes_the_work_directories_of_killed_selftest_runs_and_nothing_else(
+    private_tmpdir: Path, cache_dir: Path
+) -> None:
+    owners = [
+        subprocess.Popen([sys.executable, "-c", SELFTEST_OWNER], stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    try:
+        dead, live = (Path(o.stdout.readline().strip()) for o in owners)
+        assert dead.parent == live.parent == private_tmpdir
+        owners[0].kill()  # SIGKILL: the launcher had no chance to clean up
+        owners[0].wait(timeout=30)
+        kept = private_tmpdir / "torchrig-selftest-kept"  # --keep: no lock file, kept for good
+        kept.mkdir()
+        (kept / "rank-0.log").write_text("keep me")
+        other = private_tmpdir / "other-dir"
+        other.mkdir()
+
+        dry = cli("clear", "--all", "--dry-run", "--dir", str(cache_dir))
+        assert dry.returncode == 0, dry.stderr
+        assert f"would remove {dead} (" in dry.stdout and "left by a killed torchrig selftest" in dry.stdout
+        assert str(live) not in dry.stdout and str(kept) not in dry.stdout and dead.exists()
+
+        named = cli("clear", "nope", "--dir", str(cache_dir))  # a name clears caches only
+        assert named.returncode == 2 and dead.exists()
+
+        done = cli("clear", "--all", "--dir", str(cache_dir))
+        assert done.returncode == 0, done.stderr
+        assert f"removed {dead} (" in done.stdout and "freed " in done.stdout
+        assert not dead.exists()
+        assert (live / "rank-0.log").exists(), "a running self-test keeps its directory"
+        assert (kept / "rank-0.log").read_text() == "keep me" and other.is_dir()
+    finally:
+        for o in owners:
+            if o.poll() is None:
+                o.kill()
+            o.wait(timeout=30)
 
 
 def test_listing_a_shared_directory_says_why_it_is_not_read_and_advises_no_chmod(tmp_path: Path) -> None:

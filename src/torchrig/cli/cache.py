@@ -40,7 +40,7 @@ def list_(
     directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the caches as JSON (schema torchrig.cache/1)."),
 ) -> None:
-    """Show every cache: name, state (in use, idle, stale), size, items cached, hits and misses."""
+    """Show every cache: name, state (in use, idle, stale), size, items cached, the fraction that fits, hits, misses."""
     from torchrig.data import inspection  # numpy: loaded only when a cache command runs
 
     caches = inspection.list_caches(_directories(directory))
@@ -56,10 +56,11 @@ def list_(
         "state",
         "size",
         "items",
+        "fits",
         "hits",
         "misses",
         "location",
-        right=("size", "items", "hits", "misses"),
+        right=("size", "items", "fits", "hits", "misses"),
         box=None,
         pad_edge=False,
     )
@@ -71,11 +72,27 @@ def list_(
             state,
             _size(c.size),
             f"{s['items']}/{s['n_items']}" if s else "-",
+            _fraction(s.get("fits_fraction")) if s else "-",
             str(s.get("hits", "-")),
             str(s.get("misses", "-")),
             str(c.path),
         )
     out.print(table)
+
+
+def _fraction(f: float | None) -> str:
+    return "?" if f is None else f"{f:.0%}" if f >= 0.01 or f == 0 else f"{f:.1%}"
+
+
+def _fits(s: dict) -> str:
+    """How much of the dataset the cache can hold: the hit rate to expect once it is filled (MinIO)."""
+    if s["fits"] is None:
+        return "not known until items are cached"
+    about = "about " if s["mode"] == "variable" and s["fits"] < s["n_items"] else ""
+    return (
+        f"{about}{s['fits']} of {s['n_items']} items ({about}{_fraction(s['fits_fraction'])}; "
+        "the hit rate to expect once filled)"
+    )
 
 
 def _find(name: str, directory: list[Path] | None) -> CacheInfo:
@@ -108,6 +125,7 @@ def stats(
         ("location", str(info.path)),
         ("mode", s["mode"] + (" (persistent)" if s["persist"] else "")),
         ("items", f"{s['items']} of {s['n_items']} ({s['items'] / max(1, s['n_items']):.0%})"),
+        ("fits", _fits(s)),
         ("bytes", f"{_size(s['bytes'])} of {_size(s['capacity'])} capacity"),
         ("hits", f"{s['hits']}" + (f" ({s['hits'] / reads:.1%} of {reads} reads)" if reads else "")),
         ("misses", str(s["misses"])),
@@ -127,7 +145,8 @@ def clear(
 ) -> None:
     """Remove caches no process is using (stale ones left by crashed jobs, persistent ones, ...).
 
-    A cache in use is left alone: its users would simply re-create it."""
+    A cache in use is left alone: its users would simply re-create it. With --all, also the work
+    directories that killed `torchrig selftest` runs left in the temporary directory."""
     from torchrig.data import inspection  # numpy: loaded only when a cache command runs
 
     if name is not None and not name.strip():
@@ -163,10 +182,27 @@ def clear(
             out.print(f"removed {label} ({_size(info.size)})", markup=False)
         else:
             out.print(f"skipped {label}: {outcome}", markup=False)
-    if not targets:
+    leftovers = _selftest_leftovers(dry_run) if all_ else []
+    for path, size in leftovers:
+        verb = "would remove" if dry_run else "removed"
+        out.print(f"{verb} {path} ({_size(size)}, left by a killed torchrig selftest)", markup=False)
+        freed += 0 if dry_run else size
+    if not targets and not leftovers:
         out.print("no caches to clear")
     elif freed and not dry_run:
         out.print(f"freed {_size(freed)}", markup=False)
+
+
+def _selftest_leftovers(dry_run: bool) -> list[tuple[Path, int]]:
+    """The self-test work directories of this user whose run is gone (a SIGKILLed launcher leaves its
+    own), with their sizes: removed, or only named with ``dry_run``. Live runs' and kept ones stay."""
+    from torchrig.selftest import workdirs  # the standard library only
+
+    found = workdirs.remove_abandoned(dry_run=True)
+    sizes = {path: workdirs.disk_usage(path) for path in found}
+    if dry_run:
+        return list(sizes.items())
+    return [(path, sizes.get(path, 0)) for path in workdirs.remove_abandoned()]
 
 
 def register(root: typer.Typer) -> None:

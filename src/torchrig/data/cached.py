@@ -14,6 +14,7 @@ import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -85,18 +86,20 @@ class CachedDataset:
         probes = _probe(dataset, n)
         self._layout = _layout_for(probes, type(dataset).__name__)
         fingerprint = _fingerprint(dataset, n, self._layout, probes)
+        sizes = _Sizes.of(self._layout, n, probes)
         self._store: _store.SharedStore | None = _open(
             label,
             fingerprint,
             n,
             self._layout,
-            probes,
+            sizes,
             capacity_bytes,
             Path(directory) if directory is not None else None,
             persist,
         )
         self._path = self._store.path
         self._header = self._store.header
+        _warn_if_partial(self._header, self._path, sizes, type(dataset).__name__, capacity_bytes, self._store.attached)
         for i, item in probes.items():
             self._put(i, item)
 
@@ -253,12 +256,30 @@ def _fingerprint(dataset: Any, n: int, layout: Layout, probes: dict[int, Any]) -
     return h.hexdigest()
 
 
-def _need(layout: Layout, n: int, probes: dict[int, Any]) -> int:
-    if layout.fixed:
-        return layout.record_size * n
-    sizes = [sum(p.size for p in layout.encode(item)) for item in probes.values()]
-    mean = sum(round_up(s, 64) for s in sizes) / len(sizes)
-    return int(mean * n * 1.25) + (1 << 20)  # variable sizes: an estimate with headroom
+@dataclass(frozen=True)
+class _Sizes:
+    """What the items need in a cache: ``need`` bytes for all of them (an estimate with headroom for
+    variable-size items), ``one`` for the smallest item seen, ``mean`` per item (exact for fixed sizes)."""
+
+    need: int
+    one: int
+    mean: float
+
+    @classmethod
+    def of(cls, layout: Layout, n: int, probes: dict[int, Any]) -> _Sizes:
+        if layout.fixed:
+            return cls(layout.record_size * n, layout.record_size, float(layout.record_size))
+        sizes = [round_up(sum(p.size for p in layout.encode(item)), 64) for item in probes.values()]
+        mean = sum(sizes) / len(sizes)
+        return cls(int(mean * n * 1.25) + (1 << 20), min(sizes), mean)  # variable sizes: headroom
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.0f} bytes"
 
 
 def _open(
@@ -266,12 +287,17 @@ def _open(
     fingerprint: str,
     n: int,
     layout: Layout,
-    probes: dict[int, Any],
+    sizes: _Sizes,
     capacity_bytes: int | None,
     directory: Path | None,
     persist: bool,
 ) -> _store.SharedStore:
-    need = _need(layout, n, probes)
+    need = sizes.need
+    if capacity_bytes is not None and capacity_bytes < sizes.one:
+        raise UserError(
+            f"capacity_bytes={capacity_bytes} cannot hold a single item ({_size(sizes.one)}); pass at least "
+            f"{sizes.one}, or {need} for the whole dataset."
+        )
     if directory is not None:
         candidates = [(directory, True)]
     elif persist:
@@ -296,15 +322,22 @@ def _open(
             capacity = min(need, directories.default_budget(free))
         else:  # fixed items need no more than ``need``; variable ones may need more than the estimate
             capacity = min(need, capacity_bytes) if layout.fixed else capacity_bytes
-        unit = layout.record_size if layout.fixed else 64
-        if capacity < unit and not explicit and k + 1 < len(candidates):
-            warnings.warn(
-                f"{where.parent} has {free >> 20} MiB free, too little for a sample cache; "
-                f"caching in {candidates[k + 1][0]} instead (give the container more /dev/shm, "
-                "e.g. docker --shm-size).",
-                stacklevel=3,
+        if capacity < sizes.one:  # only a budget from the free space can be this small (see above)
+            if not explicit and k + 1 < len(candidates):
+                warnings.warn(
+                    f"{where.parent} has {free >> 20} MiB free, too little for a sample cache; "
+                    f"caching in {candidates[k + 1][0]} instead (give the container more /dev/shm, "
+                    "e.g. docker --shm-size).",
+                    stacklevel=3,
+                )
+                continue
+            # No silent cache of nothing: a directory that cannot hold one item is the user's to fix.
+            raise UserError(
+                f"the sample cache does not fit in {where}: its filesystem has {_size(free)} free, and "
+                "torchrig leaves a quarter of that, at least 256 MiB, for everything else, which leaves no "
+                f"room for a single item ({_size(sizes.one)}); free some space, pass capacity_bytes= to use "
+                "the free space anyway, or choose another directory=."
             )
-            continue
         header = _header(label, fingerprint, n, layout, capacity, need, persist)
         try:
             return _store.open_store(where, header)
@@ -319,6 +352,40 @@ def _open(
             )
     assert last is not None
     raise UserError(f"the sample cache does not fit: {last}; pass a smaller capacity_bytes= or another directory=.")
+
+
+def _warn_if_partial(
+    header: cachefile.Header,
+    location: Path,
+    sizes: _Sizes,
+    what: str,
+    capacity_bytes: int | None,
+    attached: bool,
+) -> None:
+    """Say once, in the process that builds the dataset, when the cache cannot hold every item.
+
+    Workers never run this (they receive the built dataset), and of several ranks on one node only
+    local rank 0 says it: the cache is one per node."""
+    if os.environ.get("LOCAL_RANK", "0").strip() not in ("", "0"):
+        return
+    n = header.n_items
+    fits = cachefile.items_that_fit(header, sizes.mean)
+    if fits is None or fits >= n:
+        return
+    if attached:
+        why = "the capacity of the existing cache this process attached to"
+    elif capacity_bytes is not None:
+        why = f"capacity_bytes={capacity_bytes}"
+    else:
+        why = f"what the free space in {location.parent} allows"
+    about = "" if header.record_size else "about "  # variable sizes: estimated from the items sampled
+    warnings.warn(
+        f"the sample cache holds {about}{fits:,} of the {n:,} items of {what} ({_size(header.capacity)} of "
+        f"{_size(sizes.mean * n)}, {why}), so expect a hit rate of {about}{fits / n:.0%} from the second epoch "
+        f"on (MinIO: the items cached first stay, the others are read from {what} on every access); pass a "
+        "larger capacity_bytes= or give the cache more room to cache them all.",
+        stacklevel=3,
+    )
 
 
 def _header(

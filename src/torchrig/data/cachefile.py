@@ -127,13 +127,28 @@ def read_counters(fd: int) -> dict[str, int]:
     return {"hits": hits, "misses": misses, "next": nxt, "refused": refused}
 
 
+def items_that_fit(header: Header, mean_record: float | None) -> int | None:
+    """How many items the cache can hold: exact for fixed-size items; for variable ones an estimate
+    from ``mean_record`` (bytes per item as stored, None when unknown)."""
+    if header.mode == "direct":
+        return header.n_items
+    if header.mode == "slots":
+        return min(header.slots, header.n_items)
+    if not mean_record:
+        return None
+    return min(header.n_items, int(header.capacity // mean_record))
+
+
 def stats_of(header: Header, path: Path, state: np.ndarray, length: np.ndarray | None, counters: list[int]) -> dict:
     ready = state == READY
     items = int(np.count_nonzero(ready))
     if header.mode == "variable":
         used = int(length[ready].sum()) if length is not None else 0
+        # Full (an item was refused): what it holds is what fits; else estimate from the slab used so far.
+        fits = items if counters[3] else items_that_fit(header, counters[2] / items if items else None)
     else:
         used = items * header.record_size
+        fits = items_that_fit(header, None)
     return {
         "name": path.name.removesuffix(SUFFIX),
         "label": header.label,
@@ -141,6 +156,8 @@ def stats_of(header: Header, path: Path, state: np.ndarray, length: np.ndarray |
         "mode": header.mode,
         "items": items,
         "n_items": header.n_items,
+        "fits": fits,  # items the capacity holds (None: not known yet); fits / n_items is the hit rate to expect
+        "fits_fraction": None if fits is None else fits / max(1, header.n_items),
         "bytes": used,
         "capacity": header.capacity,
         "hits": int(counters[0]),

@@ -149,6 +149,7 @@ class SharedStore:
         self._pending_misses = 0
         self._pending_refused = 0
         self._spare: np.ndarray | None = None
+        self.attached = False  # True: opened an existing cache (its capacity wins, P2), not created it
 
     # -- (P3) ---------------------------------------------------------------------------------------
     def _own(self) -> None:
@@ -313,7 +314,9 @@ def open_store(directory: Path, header: Header) -> SharedStore:
                 existing = _check_file(path, fd)
                 if _same_cache(existing, header):
                     fcntl.flock(fd, fcntl.LOCK_SH)
-                    return SharedStore(path, fd, existing)
+                    store = SharedStore(path, fd, existing)
+                    store.attached = True
+                    return store
                 # Same name, different content: a cache for another capacity or an older build.
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -83,7 +83,13 @@ def make_train_loader(
     from torchrig import log
     from torchrig.data import CachedDataset, make_loader
 
-    cached = CachedDataset(dataset, transform=augment, name="torchrig-selftest", directory=cache_dir)
+    # A few MB, named outright: the default budget leaves 256 MiB of the filesystem free, and a small
+    # $TMPDIR (where the launcher puts it) must not fail the run for want of room it does not need.
+    # An upper bound per item (pixels, label, alignment); the cache takes no more than the items need.
+    budget = len(dataset) * (3 * IMAGE_SIZE * IMAGE_SIZE + 128)
+    cached = CachedDataset(
+        dataset, transform=augment, name="torchrig-selftest", directory=cache_dir, capacity_bytes=budget
+    )
     loader = make_loader(
         cached,
         batch_size=batch_size,

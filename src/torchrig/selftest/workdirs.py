@@ -12,6 +12,8 @@ A SIGKILL gives the owner no chance to, so the next run does:
   ever finds a live run's directory unlocked; a directory without a lock file is still being made, was
   kept with ``--keep`` (its lock file is removed when it is kept), or is not ours: it is never touched;
 - only directories of this user are looked at, never through a symbolic link.
+
+``torchrig cache clear --all`` removes the same leftovers (with ``--dry-run``, names them).
 """
 
 from __future__ import annotations
@@ -62,8 +64,11 @@ def create(prefix: str = PREFIX) -> WorkDir:
     return WorkDir(path, fd)
 
 
-def remove_abandoned(root: Path | None = None) -> list[Path]:
-    """Remove this user's work directories in ``root`` (the temporary directory) whose owner is gone."""
+def remove_abandoned(root: Path | None = None, *, dry_run: bool = False) -> list[Path]:
+    """Remove this user's work directories in ``root`` (the temporary directory) whose owner is gone.
+
+    ``dry_run=True`` removes nothing and returns the directories that would have been removed
+    (``torchrig cache clear --all --dry-run``)."""
     where = Path(root) if root is not None else Path(tempfile.gettempdir())
     removed: list[Path] = []
     try:
@@ -79,12 +84,22 @@ def remove_abandoned(root: Path | None = None) -> list[Path]:
             continue
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
             continue
-        if _abandoned_then_removed(Path(entry.path)):
+        if _abandoned_then_removed(Path(entry.path), dry_run=dry_run):
             removed.append(Path(entry.path))
-    return removed
+    return sorted(removed)
 
 
-def _abandoned_then_removed(path: Path) -> bool:
+def disk_usage(path: Path) -> int:
+    """Bytes the files under ``path`` take on their filesystem (links are counted, never followed)."""
+    total = 0
+    for top, dirs, files in os.walk(path, followlinks=False):
+        for name in [*dirs, *files]:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(top, name)).st_blocks * 512
+    return total
+
+
+def _abandoned_then_removed(path: Path, *, dry_run: bool = False) -> bool:
     try:
         fd = os.open(path / LOCK, os.O_RDWR | os.O_NOFOLLOW)
     except OSError:  # no lock file: being made, kept, or not a run's; or a link: not ours to follow
@@ -94,6 +109,8 @@ def _abandoned_then_removed(path: Path) -> bool:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:  # held: its owner is running
             return False
+        if dry_run:
+            return True  # closing the descriptor below lets the lock go
         shutil.rmtree(path, ignore_errors=True)  # holding the lock, so no other run removes it at once
         return not path.exists()
     finally:
