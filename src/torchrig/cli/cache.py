@@ -18,7 +18,9 @@ from torchrig.cli import console
 if TYPE_CHECKING:
     from torchrig.data.inspection import CacheInfo
 
-app = typer.Typer(help="List, inspect and clear the shared sample caches of torchrig.data.", no_args_is_help=True)
+app = typer.Typer(
+    cls=console.Group, help="List, inspect and clear the shared sample caches of torchrig.data.", no_args_is_help=True
+)
 
 _DIR_HELP = "Also look in this cache directory (as given to CachedDataset(directory=...)); repeatable."
 
@@ -38,7 +40,7 @@ def _size(n: float) -> str:
 
 
 def list_(
-    directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
+    directory: list[Path] = typer.Option(None, "--dir", metavar="DIR", help=_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the caches as JSON (schema torchrig.cache/1)."),
 ) -> None:
     """Show every cache: name, state (in use, idle, stale), size, items cached, hits and misses."""
@@ -86,8 +88,8 @@ def _find(name: str, directory: list[Path] | None) -> CacheInfo:
 
 
 def stats(
-    name: str = typer.Argument(..., help="A cache's name, its label, or a unique prefix of its name."),
-    directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
+    name: str = typer.Argument(..., metavar="NAME", help="A cache's name, its label, or a unique prefix of its name."),
+    directory: list[Path] = typer.Option(None, "--dir", metavar="DIR", help=_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Show one cache's statistics: hits and misses across every process, items, bytes, capacity."""
@@ -121,9 +123,9 @@ def stats(
 
 
 def clear(
-    name: str = typer.Argument(None, help="The cache to remove (name, label or unique prefix)."),
+    name: str = typer.Argument(None, metavar="NAME", help="The cache to remove (name, label or unique prefix)."),
     all_: bool = typer.Option(False, "--all", help="Remove every cache of yours that no process is using."),
-    directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
+    directory: list[Path] = typer.Option(None, "--dir", metavar="DIR", help=_DIR_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed, remove nothing."),
 ) -> None:
     """Remove caches no process is using (stale ones left by crashed jobs, persistent ones, ...).
@@ -171,7 +173,7 @@ def clear(
 
 
 def register(root: typer.Typer) -> None:
-    app.command("list")(list_)
-    app.command("stats")(stats)
-    app.command("clear")(clear)
+    app.command("list", cls=console.Command)(list_)
+    app.command("stats", cls=console.Command)(stats)
+    app.command("clear", cls=console.Command)(clear)
     root.add_typer(app, name="cache")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from torchrig.knowledge.builds import BuildPlan
 
 app = typer.Typer(
+    cls=console.Group,
     help="Plan and create environments with the PyTorch build that fits this driver and these GPUs.",
     no_args_is_help=True,
 )
@@ -34,7 +35,7 @@ def _here_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-@app.command("plan")
+@app.command("plan", cls=console.Command)
 def plan_cmd(
     torch: str | None = _TORCH,
     python: str | None = _PYTHON,
@@ -108,7 +109,7 @@ def _render_plan(result: BuildPlan, target: str) -> None:
             out.print(f"  {tool:<6} {escape(line)}")  # never wrap a command people copy
 
 
-@app.command("create")
+@app.command("create", cls=console.Command)
 def create_cmd(
     name: str = typer.Argument(..., metavar="NAME", help="Name of the new environment."),
     file: Path | None = typer.Option(
@@ -205,7 +206,7 @@ def create_cmd(
     raise typer.Exit(console.Exit.PROBLEM if verdict.failing else console.Exit.OK)
 
 
-@app.command("export")
+@app.command("export", cls=console.Command)
 def export_cmd(name: str = typer.Argument(..., metavar="NAME", help="The environment to export.")) -> None:
     """Print an environment.yml (conda) or requirements file (venv) that recreates NAME, with its torch index."""
     import shutil

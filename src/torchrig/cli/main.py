@@ -20,6 +20,7 @@ from torchrig._core.errors import UserError
 from torchrig.cli import console
 
 app = typer.Typer(
+    cls=console.Group,
     name="torchrig",
     help="From just installed to proven to train: diagnose the GPU/PyTorch stack, prove it trains, fix mirrors and environments.",
     no_args_is_help=True,
