@@ -22,6 +22,7 @@ app = typer.Typer(
     cls=console.Group, help="List, inspect and clear the shared sample caches of torchrig.data.", no_args_is_help=True
 )
 
+CLEAR_SCHEMA = "torchrig.cache-clear/1"
 _DIR_HELP = "Also look in this cache directory (as given to CachedDataset(directory=...)); repeatable."
 
 
@@ -127,6 +128,9 @@ def clear(
     all_: bool = typer.Option(False, "--all", help="Remove every cache of yours that no process is using."),
     directory: list[Path] = typer.Option(None, "--dir", metavar="DIR", help=_DIR_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed, remove nothing."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print each cache's outcome and the bytes freed as JSON (schema torchrig.cache-clear/1)."
+    ),
 ) -> None:
     """Remove caches no process is using (stale ones left by crashed jobs, persistent ones, ...).
 
@@ -142,34 +146,43 @@ def clear(
         raise UserError("give a cache name or --all (not both).")
     targets = [_find(name, directory)] if name is not None else inspection.list_caches(_directories(directory))
     out = console.out()
+    results: list[dict[str, object]] = []
     freed = 0
     for info in targets:
-        label = info.name
-        if info.state == "foreign":
-            out.print(f"skipped {info.path}: {info.problem}, not yours to remove", markup=False)
-            continue
-        if info.state == "in use":
-            out.print(f"skipped {label}: in use by a running process", markup=False)
-            continue
-        if info.state == "not a cache":
-            out.print(
-                f"skipped {info.path}: {info.problem}, not a cache file; remove it yourself if it is not needed",
-                markup=False,
-            )
-            continue
-        if dry_run:
-            out.print(f"would remove {label} ({_size(info.size)}, {info.state})", markup=False)
-            continue
-        outcome = inspection.remove_cache(info.path)
+        outcome, said = _clear_one(info, dry_run)
         if outcome == "removed":
             freed += info.size
-            out.print(f"removed {label} ({_size(info.size)})", markup=False)
-        else:
-            out.print(f"skipped {label}: {outcome}", markup=False)
-    if not targets:
+        results.append({"name": info.name, "location": str(info.path), "size": info.size, "outcome": outcome})
+        if not as_json:
+            out.print(said, markup=False)
+    if as_json:
+        typer.echo(
+            json.dumps({"schema": CLEAR_SCHEMA, "dry_run": dry_run, "caches": results, "freed": freed}, indent=2)
+        )
+    elif not targets:
         out.print("no caches to clear")
     elif freed and not dry_run:
         out.print(f"freed {_size(freed)}", markup=False)
+
+
+def _clear_one(info: CacheInfo, dry_run: bool) -> tuple[str, str]:
+    """Remove one cache unless it is in use or not ours: (outcome for --json, the line that says so)."""
+    from torchrig.data import inspection
+
+    if info.state == "foreign":
+        return "foreign", f"skipped {info.path}: {info.problem}, not yours to remove"
+    if info.state == "in use":
+        return "in use", f"skipped {info.name}: in use by a running process"
+    if info.state == "not a cache":
+        return "not a cache", (
+            f"skipped {info.path}: {info.problem}, not a cache file; remove it yourself if it is not needed"
+        )
+    if dry_run:
+        return "would remove", f"would remove {info.name} ({_size(info.size)}, {info.state})"
+    outcome = inspection.remove_cache(info.path)
+    if outcome == "removed":
+        return outcome, f"removed {info.name} ({_size(info.size)})"
+    return outcome, f"skipped {info.name}: {outcome}"
 
 
 def register(root: typer.Typer) -> None:
