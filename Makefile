@@ -9,12 +9,17 @@ STAMP := $(VENV)/.torchrig-installed
 
 install: $(STAMP)
 
-# torch is installed pinned, and only when the environment has none: never let pip resolve it unpinned.
+# torchrig goes in first (torch is not among its dependencies); then, only when the environment has no
+# torch, `torchrig env install` installs the build the plan picks for this machine (the CPU build by name
+# where there is no NVIDIA GPU, else the CUDA variant the driver runs), pinned to TORCH_PIN, from the
+# configured PyTorch mirror, with pip's own configuration and progress. Never an unpinned torch.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "==> pip, torchrig and its development tools into $(VENV)"
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "torch==$(TORCH_PIN)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install -e ".[dev]"
+	$(PY) -c "import torch" 2>/dev/null || { echo "==> torch $(TORCH_PIN), the build torchrig env plan picks"; \
+		$(VENV)/bin/torchrig env install --torch $(TORCH_PIN) --interpreter $(PY); }
 	touch $(STAMP)
 
 run: install

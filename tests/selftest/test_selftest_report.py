@@ -62,9 +62,11 @@ def test_the_recorded_gpu_report_renders_as_that_machine_printed_it() -> None:
     text = rendered(report)
     assert text.splitlines()[0] == "torchrig selftest: --gpus all: 1 GPU (0) with NCCL."
     assert "SKIP peer-to-peer (0.0 s): skipped: one GPU per node: no pair to copy between" in text
-    assert text.strip().endswith("selftest passed in 12.1 s on 1 cuda process(es) with nccl.")
+    assert text.strip().endswith("selftest passed in 12.1 s on 1 CUDA process with nccl.")
     # The console lines of another run on the same H200, figures aside: the same format, line for line.
-    assert figures_masked(text) == figures_masked((RECORDED / "selftest.txt").read_text())
+    # Since that recording, "1 cuda process(es)" reads "1 CUDA process"; nothing else changed.
+    recorded = (RECORDED / "selftest.txt").read_text().replace("1 cuda process(es)", "1 CUDA process")
+    assert figures_masked(text) == figures_masked(recorded)
 
 
 def test_a_failed_stage_read_back_renders_its_problem_cause_and_code() -> None:
@@ -87,7 +89,7 @@ def test_a_failed_stage_read_back_renders_its_problem_cause_and_code() -> None:
         "were correct"
     ) in lines
     assert "  likely cause [gpu.p2p-broken]: the GPUs advertise peer-to-peer access" in "\n".join(lines)
-    assert lines[-1] == "selftest failed in 12.1 s on 1 cuda process(es) with nccl."
+    assert lines[-1] == "selftest failed in 12.1 s on 1 CUDA process with nccl."
 
 
 def test_a_field_added_later_is_no_obstacle_to_reading() -> None:

@@ -2,6 +2,8 @@
 
 - :mod:`.errors`: :class:`UserError` (one sentence, a non-zero exit) and friends;
 - :mod:`.atomic`: writing files atomically (temp file, fsync, replace, keep mode, follow links);
+- :mod:`.redact`: masking credentials, secret values, home directories and user names in what is shown;
+- :mod:`.prefilter`: the literals a regular expression needs, so a large text is searched only where they occur;
 - :mod:`.paths`: where torchrig keeps things (config, state, cache, data, shared memory), resolved in
   one place and overridable by environment variables, so tests and users can move them;
 - :mod:`.seams`: the narrow interfaces to the outside world (NVML, subprocesses, the filesystem root,

@@ -26,6 +26,8 @@ from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Te
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
 
+from torchrig._core import terminal
+
 
 class Exit(enum.IntEnum):
     OK = 0
@@ -71,13 +73,16 @@ def signalled(signum: int) -> int:
 
 
 def out() -> Console:
-    """Where results go (stdout). Long lines of commands and paths stay whole when piped."""
-    return Console(highlight=False, soft_wrap=True)
+    """Where results go (stdout): prose wraps at words on a terminal; piped, every line stays whole.
+
+    Print what people copy (a command, a path, a URL) with ``soft_wrap=True``: it is never wrapped.
+    """
+    return terminal.console()
 
 
 def err() -> Console:
-    """Where progress, notes, warnings and errors go (stderr)."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    """Where progress, notes, warnings and errors go (stderr), with the same wrapping rule."""
+    return terminal.console(stderr=True)
 
 
 def table(*columns: str, title: str | None = None, right: tuple[str, ...] = (), **options: Any) -> Table:

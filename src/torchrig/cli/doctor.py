@@ -36,6 +36,11 @@ def doctor(
     as_json: bool = typer.Option(False, "--json", help="Print facts and findings as JSON (schema torchrig.doctor/1)."),
     markdown: bool = typer.Option(False, "--markdown", help="Print a Markdown report, ready to paste into an issue."),
     strict: bool = typer.Option(False, "--strict", help="Count warnings as errors in the exit code."),
+    redact_paths: bool = typer.Option(
+        False,
+        "--redact-paths",
+        help="Show home directories as ~ and the user names in them as <user> (secrets are always masked).",
+    ),
     mirror: bool | None = typer.Option(
         None,
         "--mirror/--no-mirror",
@@ -85,9 +90,9 @@ def doctor(
     if sum((merge, cluster, report is not None)) > 1:
         raise UserError("choose one of --report, --merge and --cluster.")
     if merge:
-        _merge(files or [], fmt=fmt, strict=strict, mirror=mirror)
+        _merge(files or [], fmt=fmt, strict=strict, mirror=mirror, redact_paths=redact_paths)
     if cluster:
-        _cluster(fmt=fmt, strict=strict, mirror=mirror, quick=quick, timeout=timeout)
+        _cluster(fmt=fmt, strict=strict, mirror=mirror, quick=quick, timeout=timeout, redact_paths=redact_paths)
     if report is not None:
         from torchrig.doctor.report import parse_report
 
@@ -115,7 +120,13 @@ def doctor(
             facts = _wait(gathering, board, quiet=as_json or markdown)
     use_mirror = (report is None) if mirror is None else mirror
     findings = run_checks(facts, index_base=_configured_index(strict=mirror is True) if use_mirror else None)
-    render(facts, findings, fmt="json" if as_json else "markdown" if markdown else "console", show_facts=facts_table)
+    render(
+        facts,
+        findings,
+        fmt="json" if as_json else "markdown" if markdown else "console",
+        show_facts=facts_table,
+        redact_paths=redact_paths,
+    )
     failing = {"error", "warning"} if strict else {"error"}
     problem = any(f.severity.value in failing for f in findings)
     raise typer.Exit(console.Exit.PROBLEM if problem else console.Exit.OK)
@@ -168,10 +179,11 @@ def _exit_for(merged: Merged, *, strict: bool) -> NoReturn:
     raise typer.Exit(console.Exit.PROBLEM if merged.has(failing) else console.Exit.OK)
 
 
-def _merge(files: list[str], *, fmt: str, strict: bool, mirror: bool | None) -> NoReturn:
+def _merge(files: list[str], *, fmt: str, strict: bool, mirror: bool | None, redact_paths: bool) -> NoReturn:
     """``--merge``: each file as ``--report`` reads it, checked, then all of them as one report."""
     from torchrig.doctor.checks import run_checks
     from torchrig.doctor.merge import NodeReport, merge, unique_names
+    from torchrig.doctor.render import redacted
     from torchrig.doctor.render.cluster import render_merged
     from torchrig.doctor.report import parse_report
 
@@ -187,13 +199,15 @@ def _merge(files: list[str], *, fmt: str, strict: bool, mirror: bool | None) -> 
             facts = parse_report(_read_report(path))
         except UserError as exc:
             raise UserError(f"{path}: {exc}", exit_code=exc.exit_code) from None
-        nodes.append(NodeReport(name, facts, run_checks(facts, index_base=index_base)))
+        nodes.append(NodeReport(name, *redacted(facts, run_checks(facts, index_base=index_base), paths=redact_paths)))
     merged = merge(nodes)
     render_merged(merged, fmt=fmt, out=sys.stdout)
     _exit_for(merged, strict=strict)
 
 
-def _cluster(*, fmt: str, strict: bool, mirror: bool | None, quick: bool, timeout: float | None) -> NoReturn:
+def _cluster(
+    *, fmt: str, strict: bool, mirror: bool | None, quick: bool, timeout: float | None, redact_paths: bool
+) -> NoReturn:
     """``--cluster``: every node's facts gathered over torch.distributed; rank 0 prints the merged report."""
     import os
 
@@ -201,6 +215,7 @@ def _cluster(*, fmt: str, strict: bool, mirror: bool | None, quick: bool, timeou
     from torchrig._core.errors import require_torch
     from torchrig.doctor.checks import run_checks
     from torchrig.doctor.merge import NodeReport, merge
+    from torchrig.doctor.render import redacted
     from torchrig.doctor.render.cluster import render_merged
 
     os.environ.update(distributed.torch_env(os.environ))  # srun's variables as torchrun's, for env://
@@ -223,7 +238,12 @@ def _cluster(*, fmt: str, strict: bool, mirror: bool | None, quick: bool, timeou
         ) from None
     use_mirror = True if mirror is None else mirror  # live facts: the mirror configured here, as for a live run
     index_base = _configured_index(strict=mirror is True) if use_mirror else None
-    merged = merge([NodeReport(name, facts, run_checks(facts, index_base=index_base)) for name, facts in gathered])
+    merged = merge(
+        [
+            NodeReport(name, *redacted(facts, run_checks(facts, index_base=index_base), paths=redact_paths))
+            for name, facts in gathered
+        ]
+    )
     if job.rank == 0:
         render_merged(merged, fmt=fmt, out=sys.stdout)
     _exit_for(merged, strict=strict)

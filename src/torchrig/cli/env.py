@@ -109,7 +109,7 @@ def _render_plan(result: BuildPlan, target: str) -> None:
     if commands:
         out.print("install:")
         for tool, line in commands.to_dict().items():
-            out.print(f"  {tool:<6} {escape(line)}")  # never wrap a command people copy
+            out.print(f"  {tool:<6} {escape(line)}", soft_wrap=True)  # never wrap a command people copy
 
 
 @app.command("create", cls=console.Command)
@@ -200,7 +200,7 @@ def create_cmd(
             typer.echo(json.dumps({**report, "steps": steps}, indent=2))
             return
         for line in steps:
-            out.print(escape(line))
+            out.print(escape(line), soft_wrap=True)
         out.print(f"dry run: nothing was created ({executor.location(name)}).")
         return
 
@@ -254,6 +254,66 @@ def export_cmd(
         typer.echo(json.dumps({"schema": EXPORT_SCHEMA, "name": name, "kind": exported.kind, "text": exported.text}))
         return
     typer.echo(exported.text, nl=False)
+
+
+@app.command("install", cls=console.Command)
+def install_cmd(
+    torch: str | None = _TORCH,
+    backend: str = typer.Option(
+        "auto", "--backend", metavar="auto|cpu|cuXXX", help="The build: auto (the plan's), cpu, or a CUDA variant."
+    ),
+    interpreter: Path | None = typer.Option(
+        None,
+        "--interpreter",
+        metavar="PATH",
+        help="The Python to install into (e.g. .venv/bin/python); default the one torchrig runs in.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and the pip command; install nothing."),
+) -> None:
+    """Install the PyTorch build the plan picks for this machine into an environment that has no torch yet.
+
+    Runs pip with its own configuration and progress. A CPU plan for an exact release asks for the
+    `+cpu` build by name (x86_64 Linux, Windows), so no configured index can hand a machine without an
+    NVIDIA GPU the CUDA build. `make run` uses this to set up `.venv`.
+    """
+    from shlex import join
+
+    from torchrig._core.seams.runner import SubprocessRunner
+    from torchrig.envs.into import inspect, install_command, requirement, run_pip
+    from torchrig.envs.planning import this_machine
+    from torchrig.knowledge.builds import plan
+    from torchrig.mirrors.torch_index import torch_index_base
+
+    target = inspect(str(interpreter) if interpreter else sys.executable, SubprocessRunner())
+    out = console.out()
+    if target.torch is not None:
+        out.print(
+            f"torch {escape(target.torch)} is already installed for {escape(target.path)}: nothing to do. "
+            "`torchrig doctor` tells whether it is the right build for this machine."
+        )
+        return
+    result = plan(this_machine(), torch=torch, python=target.python, backend=backend, index_base=torch_index_base())
+    if result.variant is None:
+        hint = f" Instead: {result.suggestions[0].text}." if result.suggestions else ""
+        raise UserError(f"{result.reason}{hint}")
+    argv, note = install_command(result, target.path)
+    out.print(f"torch {result.torch} ({result.variant}) for Python {result.python}: {escape(result.reason)}")
+    if note:
+        out.print(f"[yellow]note:[/] {escape(note)}")
+    out.print(escape(join(argv)), soft_wrap=True)  # a command people copy: never wrapped
+    if dry_run:
+        out.print("dry run: nothing was installed.")
+        return
+    code = run_pip(argv)
+    if code != 0:
+        where = result.index_url if "--index-url" in argv else "pip's own indexes"
+        raise UserError(
+            f"pip could not install {requirement(result)} from {where} (exit {code}; its messages are above). "
+            "If that index is unreachable from here, choose a PyTorch mirror: `torchrig mirror probe`, then "
+            "`torchrig mirror use NAME --for torch`, and run this again.",
+            exit_code=console.Exit.PROBLEM,
+        )
+    out.print(f"installed {requirement(result)} for {escape(target.path)}")
 
 
 def register(root: typer.Typer) -> None:

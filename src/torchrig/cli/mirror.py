@@ -253,7 +253,7 @@ def use(
     paths = {c.target: c.path for c in plan.changes} | dict(plan.unchanged)
     if dry_run:
         for change in plan.changes:
-            out.print(unified_diff(change), end="", markup=False)
+            out.print(unified_diff(change), end="", markup=False, soft_wrap=True)
         for target, path in plan.unchanged:
             out.print(f"{target}: {path} already uses that mirror; nothing to change.", markup=False)
         _print_overrides(overrides(choices, paths, {real_path(c.path): c.after for c in plan.changes}))
@@ -289,13 +289,17 @@ def show(
         return
     out = console.out()
     for view in views:
-        out.print(f"[bold]{view.tool}[/bold]: {view.value}", highlight=False)
-        out.print(f"  from {view.source}", markup=False)
+        out.print(f"[bold]{view.tool}[/bold]: {view.value}", highlight=False, soft_wrap=True)
+        out.print(f"  from {view.source}", markup=False, soft_wrap=True)
         for layer in view.layers:
             if layer.source == view.source:
                 continue
             value = layer.value or "(does not set it)"
-            out.print(f"  also {layer.source}: {value}" + (f"  [{layer.note}]" if layer.note else ""), markup=False)
+            out.print(
+                f"  also {layer.source}: {value}" + (f"  [{layer.note}]" if layer.note else ""),
+                markup=False,
+                soft_wrap=True,
+            )
         for warning in view.warnings:
             out.print(f"  warning: {warning}", markup=False)
 
@@ -320,7 +324,7 @@ def restore(
     if dry_run:
         for entry, change in plan:
             if change.changes_anything:
-                out.print(unified_diff(change), end="", markup=False)
+                out.print(unified_diff(change), end="", markup=False, soft_wrap=True)
             else:
                 out.print(f"{entry.target}: {_already(change)}", markup=False)
         return

@@ -63,6 +63,10 @@ def selftest(
 
     Exit codes: 0 every stage passed, 1 a stage failed, 2 usage or internal error; 128 + the signal's number
     when SIGINT, SIGTERM or SIGHUP stopped it (its ranks ended, its work directory removed).
+
+    Terms. busbw: all-reduce bus bandwidth as nccl-tests reports it, algbw x 2(n-1)/n; compare it with the link.
+
+    data stall: the share of each training step spent waiting for the next batch (the loader is too slow).
     """
     from torchrig._core import distributed
     from torchrig.selftest import faults as fault_module
@@ -296,6 +300,8 @@ def _verdict_cell(text: str) -> str:
 
 def _render_outcome(out: Console, report: Any) -> None:
     """After the verdict lines: the failures with their causes, the outcome."""
+    from torchrig.selftest.render import processes
+
     for stage in report.stages:
         if stage.verdict == "fail":
             out.print(f"\n[bold red]{escape(stage.title)} failed[/]: {escape(stage.problem or stage.summary)}")
@@ -305,8 +311,8 @@ def _render_outcome(out: Console, report: Any) -> None:
         out.print(f"\nkept: {escape(report.workdir)} (rank logs, checkpoints)")
     verdict = "[green]passed[/]" if report.ok else "[bold red]failed[/]"
     out.print(
-        f"\nselftest {verdict} in {report.seconds:.1f} s on {report.plan.world_size} {report.plan.device} "
-        f"process(es) with {report.plan.backend}."
+        f"\nselftest {verdict} in {report.seconds:.1f} s on "
+        f"{processes(report.plan.world_size, report.plan.device)} with {report.plan.backend}."
     )
 
 

@@ -122,8 +122,14 @@ def torch_variant(facts: Facts) -> str | None:
     if not facts.torch.version:
         return None
     variant = knowledge.variant_of(facts.torch.version, facts.torch.cuda)
-    if variant is None and facts.torch.cuda is None and facts.torch.hip is None and facts.torch.import_ok:
-        return "cpu"  # a torch that imported and reports no CUDA and no HIP is a CPU build
+    stated_none = "cuda" in facts.torch.sources  # torch.version.cuda given as None (a conda "cpu" build string)
+    if (
+        variant is None
+        and facts.torch.cuda is None
+        and facts.torch.hip is None
+        and (facts.torch.import_ok or stated_none)
+    ):
+        return "cpu"  # a torch that imported, or is stated to be built, with no CUDA and no HIP is a CPU build
     return variant
 
 

@@ -27,6 +27,11 @@ FACT_COLUMNS: tuple[tuple[str, str], ...] = (
 assert {label for label, _ in FACT_COLUMNS} <= {label for _, label in COMPARED}
 
 
+def processes(world_size: int, device: str) -> str:
+    """ "1 CUDA process", "2 CPU processes": how many ranks ran, and on what."""
+    return f"{world_size} {device.upper()} process" + ("" if world_size == 1 else "es")
+
+
 def node_label(node: dict[str, Any], nodes: list[dict[str, Any]]) -> str:
     """The node's name, with its group rank when another node has the same name (two agents on one host)."""
     host = str(node.get("host") or f"node {node['node']}")
@@ -179,7 +184,7 @@ def markdown(report: Report) -> str:
     out = [
         "## torchrig selftest",
         "",
-        f"**selftest {verdict}** in {report.seconds:.1f} s on {plan.world_size} {plan.device} process(es) "
+        f"**selftest {verdict}** in {report.seconds:.1f} s on {processes(plan.world_size, plan.device)} "
         f"with {plan.backend} ({plan.reason}).",
         "",
         "| stage | verdict | seconds | summary |",

@@ -126,7 +126,7 @@ def test_list_evidence_reads_as_words_not_a_python_list() -> None:
     )
     out = io.StringIO()
     render(facts, [finding], fmt="console", out=out)
-    assert "consequences=cuda.init-failed: CUDA initialisation failed; other: x" in out.getvalue()
+    assert "consequences: cuda.init-failed: CUDA initialisation failed; other: x" in out.getvalue()
     assert "['" not in out.getvalue()
 
 
@@ -149,3 +149,27 @@ def test_a_smoke_test_that_never_finished_is_not_called_failed() -> None:
     assert "| smoke test, device 0 | passed |" in md
     assert "| smoke test, device 1 | not finished |" in md
     assert "| smoke test, device 2 | failed: wrong result |" in md
+
+
+def test_evidence_names_that_carry_the_same_text_are_shown_once() -> None:
+    facts, _ = broken_box()
+    line = "RuntimeError: Unexpected error from cudaGetDeviceCount(). Error 804: forward compatibility"
+    finding = Finding("x.y", Severity.ERROR, "t", evidence={"CUDA": line, "report line 9": line, "driver": "525.1"})
+    out = io.StringIO()
+    render(facts, [finding], fmt="console", out=out)
+    text = out.getvalue()
+    assert text.count(line) == 1
+    assert f"    CUDA, report line 9: {line}\n" in text
+    assert "    driver: 525.1\n" in text
+
+
+def test_a_report_whose_machine_looked_on_its_pci_bus_says_no_gpu_was_seen_there() -> None:
+    torch = TorchFacts(version="2.13.0+cpu", sources={"cuda": "torch", "hip": "torch"})
+    looked = Facts(origin="report", torch=torch, system=SystemFacts(pci_gpus=[], sources={"pci_gpus": "/sys"}))
+    out = io.StringIO()
+    render(looked, [], fmt="console", out=out)
+    assert "PyTorch 2.13.0+cpu (CPU build); no NVIDIA GPU was seen on that machine's PCI bus." in out.getvalue()
+    silent = Facts(origin="report", torch=torch)  # a collect_env says nothing of the bus: unknown, not absent
+    out = io.StringIO()
+    render(silent, [], fmt="console", out=out)
+    assert "the report does not show the GPUs" in out.getvalue()

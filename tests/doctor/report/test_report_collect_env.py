@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from report_corpus import CORPUS
 
-from torchrig.doctor.report import parse_report
+from torchrig._core.prefilter import Haystack
+from torchrig.doctor.report import collect_env, parse_report
 
 CONDA_LIBS = (CORPUS / "pytorch-pr35646-conda-libs-only.txt").read_text()
 
@@ -182,3 +183,29 @@ def test_a_rocm_builds_amd_devices_are_not_taken_for_nvidia_gpus() -> None:
     facts = parse_report(text)
     assert facts.torch.hip == "5.6.31061-8c743ae5d"
     assert facts.gpus.devices == [] and facts.driver.userspace is None
+
+
+def _read_every_line(text: str) -> collect_env._Raw:
+    reader = collect_env._Reader()
+    for line in text.splitlines():
+        if not reader.take(line):
+            break
+    return reader.raw
+
+
+def test_reading_only_the_lines_that_can_be_fields_reads_what_reading_every_line_does() -> None:
+    # A 16 MiB report is not read line by line: one search finds the lines that can be fields. Every
+    # corpus report, and the same reports quoted, indented, upper-cased and with blank lines between, reads
+    # the same either way.
+    texts = [path.read_text(encoding="utf-8", errors="replace") for path in sorted(CORPUS.glob("*.txt"))]
+    variants = [
+        variant
+        for text in texts
+        for variant in (text, text.upper(), text.replace("\n", "\n\n  "), text.replace("GPU", "\nGPU"))
+    ]
+    recognised = 0
+    for text in variants:
+        fast = collect_env._read(Haystack(text))
+        assert fast == _read_every_line(text), text[:300]
+        recognised += fast.recognised
+    assert recognised > 50

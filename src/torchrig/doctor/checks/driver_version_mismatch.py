@@ -12,6 +12,7 @@ from torchrig.doctor.findings import Finding, Severity
 
 CODE = "driver.version-mismatch"
 _MESSAGE = "driver/library version mismatch"
+_CUDA_803 = "driver.cuda-driver-mismatch-803"  # signatures.toml: CUDA's own word for the same mismatch
 
 
 def kernel_and_library_differ(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -46,9 +47,12 @@ def kernel_and_library_differ(facts: Facts, ctx: CheckContext) -> list[Finding]:
             "# or, with nothing using the GPU (no display server, no CUDA process), reload the module instead:",
             "sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia && sudo modprobe nvidia && sudo modprobe nvidia_uvm",
         )
+    cuda_says = any(h.id == _CUDA_803 for h in hits) and not said and not (kernel and library)
     title = (
         f"The NVIDIA kernel module ({kernel}) and driver library ({library}) are different versions"
         if kernel and library
+        else "CUDA reports a display driver / CUDA driver version mismatch (error 803)"
+        if cuda_says
         else "NVML reports a driver/library version mismatch"
     )
     return [

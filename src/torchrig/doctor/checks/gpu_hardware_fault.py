@@ -9,15 +9,19 @@ from torchrig.doctor.findings import Finding, Severity
 from torchrig.knowledge import xid
 
 CODE = "gpu.hardware-fault"
+_XID = "gpu.xid"  # the signature of any Xid line; which ones are faults is the catalog's call
 
 
 def gpu_hardware_answers(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """No Xid the catalog calls a hardware fault, no GPU off the bus, no GPU that NVML cannot reach."""
     hits = hits_for(facts, CODE)
-    text = "\n".join(h.excerpt for h in hits)
+    text = "\n".join([h.excerpt for h in hits] + facts.gpus.errors)
+    # An Xid the catalog files under "application" is a program's crash on the GPU, not the GPU's fault,
+    # and one it does not list is unknown: neither is evidence of a hardware fault on its own.
     events = [e for e in (xid.event(n) for n in xid.numbers_in(text)) if e is not None and e.kind != "application"]
     off_bus = "fallen off the bus" in text.lower() or any(e.number == 79 for e in events)
     unreachable = [e for e in facts.gpus.errors if "unknown error" in e.lower() or "gpu is lost" in e.lower()]
+    hits = [h for h in hits if h.id != _XID or events]
     if not (hits or unreachable):
         return []
     evidence: dict[str, object] = {}

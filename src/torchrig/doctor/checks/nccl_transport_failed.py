@@ -13,6 +13,15 @@ from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding, Severity
 
 TRANSPORT = "nccl.transport-failed"
+# NCCL's own words when it has no interface (bootstrap.cc, net_socket.cc, socket.cc): see signatures.toml
+_NO_INTERFACE = (
+    "no socket interface",
+    "no usable listening interface",
+    "no interface found",
+    "neither af_inet",
+    "socket_ifname",
+    "no such device",
+)
 
 
 def nccl_transport_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -22,10 +31,15 @@ def nccl_transport_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return []
     text = " ".join(h.excerpt for h in hits).lower()
     fix: list[str] = []
-    if "no socket interface" in text or "socket_ifname" in text or "no such device" in text:
+    ifname = facts.system.env.get("NCCL_SOCKET_IFNAME")
+    evidence: dict[str, object] = {}
+    if ifname is not None:
+        evidence["NCCL_SOCKET_IFNAME"] = ifname
+    if any(marker in text for marker in _NO_INTERFACE) or ifname is not None:
+        named = f" (it is {ifname!r}: does every node have that interface, up, with an address?)" if ifname else ""
         fix += [
             "ip -br addr   # the interface that connects the nodes (e.g. eth0, ib0, bond0)",
-            "export NCCL_SOCKET_IFNAME=<that interface>   # a name that does not exist on a node makes NCCL fail there",
+            f"export NCCL_SOCKET_IFNAME=<that interface>   # a name that does not exist on a node makes NCCL fail there{named}",
         ]
     if "ibv_reg_mr" in text or "memlock" in text or "cannot allocate memory" in text:
         fix.append("ulimit -l unlimited   # InfiniBand registers pinned memory; containers: --ulimit memlock=-1")
@@ -39,7 +53,7 @@ def nccl_transport_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
         "export NCCL_DEBUG=INFO   # run again: the NET/ and Bootstrap lines name the interface and transport that fail",
         "# between nodes: the ports torch and NCCL use must be open (firewall, security groups)",
     ]
-    evidence = evidence_of(hits)
+    evidence.update(evidence_of(hits))
     return [
         Finding(
             code=TRANSPORT,

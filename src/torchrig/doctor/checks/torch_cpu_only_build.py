@@ -15,8 +15,12 @@ CODE = "torch.cpu-only-build"
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Where there is an NVIDIA GPU, or code asked for CUDA ("Torch not compiled with CUDA enabled"), torch is a CUDA build."""
     hits = hits_for(facts, CODE)
-    cpu_here = queries.torch_variant(facts) == "cpu" and not facts.torch.hip and queries.has_nvidia_gpu(facts)
-    if not (cpu_here or hits) or (facts.system.os or "").lower() == "darwin":
+    cpu_build = queries.torch_variant(facts) == "cpu" and not facts.torch.hip
+    cpu_here = cpu_build and queries.has_nvidia_gpu(facts)
+    # conda's `cpuonly` metapackage pins pytorch-mutex to its CPU variant: while it is installed, conda
+    # resolves every pytorch in this environment to a CPU build (pytorch channel's install instructions)
+    pinned = cpu_build and facts.companion("cpuonly") is not None
+    if not (cpu_here or hits or pinned) or (facts.system.os or "").lower() == "darwin":
         return []
     build = fixes.choose_build(facts)
     gpu_known = queries.has_nvidia_gpu(facts)
@@ -34,6 +38,20 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     else:
         fix = fixes.torch_install(facts, build, ctx)
     version = f"torch {facts.torch.version} is" if facts.torch.version else "torch is"
+    if not gpu_known and pinned and not hits:
+        return [
+            Finding(
+                code=CODE,
+                severity=Severity.WARNING,
+                title=f"{version} a CPU-only build, and this conda environment is pinned to CPU builds (cpuonly)",
+                detail="conda's cpuonly package (often pulled in by another package's dependencies) selects the "
+                "CPU variant of pytorch, so conda keeps resolving CPU builds even when a CUDA toolkit is asked for. "
+                "The report does not show whether this machine has an NVIDIA GPU: with one, remove cpuonly and "
+                "install a CUDA build; without one, the CPU build is what it needs.",
+                evidence={**evidence, "conda": "cpuonly is installed (pytorch-mutex=*=cpu)"},
+                fix=("# with an NVIDIA GPU:", "conda remove -y cpuonly", *fix),
+            )
+        ]
     if not gpu_known:
         # the program asked for CUDA; whether this machine has an NVIDIA GPU, the evidence does not say
         return [

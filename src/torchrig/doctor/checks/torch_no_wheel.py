@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from torchrig import knowledge
@@ -27,7 +28,18 @@ from torchrig.doctor.findings import Finding, Severity
 
 CODE = "torch.no-wheel"
 LAST_MACOS_X86 = Version("2.2")
-_ASKED = re.compile(r"requirement\s+(torch\S*)", re.IGNORECASE)
+# The requirement the installer could not satisfy: pip's "requirement torch==2.6.0", uv's "Distribution
+# `torch==2.5.1 @ registry+...`", "Because torch==2.5.1 has no wheels ...", "wheels for `torch` (v2.5.1)".
+_ASKED = re.compile(
+    r"requirement\s+(torch\S*)|Distribution `(torch[^`\s@]*)|Because (torch[^\s,]*) has no wheels"
+    r"|wheels for `torch` \(v(\d[\w.+]*)\)",
+    re.IGNORECASE,
+)
+# pip lists every version it found a file for that this interpreter and platform can install (pip's
+# PackageFinder filters candidates by wheel tags before printing them): "(from versions: 2.9.0, 2.9.1)".
+_FROM_VERSIONS = re.compile(r"\(from versions: (?P<versions>[^)]*)\)?")
+# Python versions torch has ever published wheels for: where pip's list narrows the interpreter down.
+_PYTHONS = tuple(f"3.{n}" for n in range(5, 16))
 _32BIT = ("i386", "i686", "x86", "win32", "armv7l", "armv6l")
 
 
@@ -35,27 +47,111 @@ def _asked(texts: list[str]) -> Requirement | None:
     for text in texts:
         match = _ASKED.search(text)
         if match:
+            spec = next(g for g in match.groups() if g)
+            spec = f"torch=={spec}" if spec[0].isdigit() else spec
             try:
-                return Requirement(match.group(1).rstrip(",.;"))
+                return Requirement(spec.rstrip(",.;"))
             except InvalidRequirement:
                 return None
     return None
 
 
+def inferred_pythons(facts: Facts) -> list[str]:
+    """The Python versions pip's "(from versions: ...)" leaves possible, when the report does not name one.
+
+    Every listed release has a wheel for this interpreter, so its Python is one every listed release
+    supports (the tables' ranges, all platforms together: a wide set, never a guess narrower than the
+    truth). Empty when the list is empty ("none"), names no known release, or a Python is stated.
+    """
+    if queries.python_version(facts):
+        return []
+    listed: list[knowledge.TorchRelease] = []
+    for hit in hits_for(facts, CODE):
+        match = _FROM_VERSIONS.search(hit.excerpt)
+        if match:
+            for version in match.group("versions").split(","):
+                rel = knowledge.release(version.strip()) if version.strip()[:1].isdigit() else None
+                if rel is not None and rel not in listed:
+                    listed.append(rel)
+    if not listed:
+        return []
+    possible = [p for p in _PYTHONS if all(r.supports_python(p) for r in listed)]
+    asked, wanted = asked_for(facts)
+    if asked is not None and len(wanted) == 1 and _index_has_it_wherever_it_has_them(asked, wanted[0], listed):
+        # the index carries the asked-for build on every platform it carries the listed ones on, yet pip
+        # did not list it: this interpreter is one the asked-for release has no wheel for
+        possible = [p for p in possible if not wanted[0].supports_python(p)]
+    return possible
+
+
+def _platforms(rel: knowledge.TorchRelease, variant: str, version: str | None = None) -> set[str]:
+    """Where ``rel`` has wheels of ``variant`` (cu128, ...): Linux x86_64, Windows, Linux aarch64."""
+    found = set()
+    if rel.ships(variant, version):
+        found.add("linux")
+    if variant in rel.on_windows():
+        found.add("windows")
+    if variant in rel.aarch64:
+        found.add("aarch64")
+    return found
+
+
+def _index_has_it_wherever_it_has_them(
+    asked: Requirement, wanted: knowledge.TorchRelease, listed: list[knowledge.TorchRelease]
+) -> bool:
+    """Whether an index that listed ``listed`` also carries the asked-for CUDA build on each of their platforms.
+
+    Only for a pin with a CUDA tag ("torch==2.7.0+cu128", as a PyTorch index names its files): the tag
+    says which build, and the tables say on which platforms each release has it.
+    """
+    pins = [s.version for s in asked.specifier if s.operator == "=="]
+    variant = knowledge.variant_of(pins[0]) if len(pins) == 1 else None
+    if not variant or not variant.startswith("cu"):
+        return False
+    theirs = set().union(*(_platforms(r, variant) for r in listed))
+    return bool(theirs) and theirs <= _platforms(wanted, variant, pins[0])
+
+
+def _span(pythons: list[str]) -> str:
+    return pythons[0] if len(pythons) == 1 else f"{pythons[0]}-{pythons[-1]}"
+
+
 def asked_for(facts: Facts) -> tuple[Requirement | None, list[knowledge.TorchRelease]]:
     """The torch requirement pip could not satisfy, and the known releases it allows (all when unknown)."""
     asked = _asked([h.excerpt for h in hits_for(facts, CODE)])
+    if asked is None:
+        return None, knowledge.releases()
+    # "torch==2.7.0+cu128": the release is 2.7 whatever the local tag; "torch==2.5.1": any patch of 2.5
+    spec = SpecifierSet(re.sub(r"\+[\w.]+", "", str(asked.specifier)))
     releases = [
-        r for r in knowledge.releases() if asked is None or asked.specifier.contains(f"{r.minor}.0", prereleases=True)
+        r
+        for r in knowledge.releases()
+        if any(spec.contains(f"{r.minor}.{patch}", prereleases=True) for patch in range(10))
     ]
     return asked, releases
 
 
 def python_rules_out_every_wheel(facts: Facts) -> bool:
-    """pip found no torch, and no release it was asked for publishes wheels for this Python."""
+    """pip found no torch, and no release it was asked for publishes wheels for this Python (the one the
+    report names, else every one pip's list of versions leaves possible)."""
     python = queries.python_version(facts)
+    pythons = [python] if python else inferred_pythons(facts)
     _, releases = asked_for(facts)
-    return bool(hits_for(facts, CODE) and python and releases and not any(r.supports_python(python) for r in releases))
+    return bool(
+        hits_for(facts, CODE)
+        and pythons
+        and releases
+        and not any(r.supports_python(p) for r in releases for p in pythons)
+    )
+
+
+def python_label(facts: Facts) -> str | None:
+    """The Python to name in a finding: the report's, else the span pip's list leaves (None: neither)."""
+    python = queries.python_version(facts)
+    if python:
+        return python
+    pythons = inferred_pythons(facts)
+    return _span(pythons) if pythons else None
 
 
 def torch_has_a_wheel_here(facts: Facts, ctx: CheckContext) -> list[Finding]:

@@ -18,8 +18,9 @@ CODE = "torch.python-unsupported"
 def torch_supports_this_python(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """The Python version must be one the installed (or, for pip, the asked-for) torch release publishes wheels for."""
     python = queries.python_version(facts)
-    if python and torch_no_wheel.python_rules_out_every_wheel(facts):
-        return [_no_wheel_for_python(facts, python)]
+    label = torch_no_wheel.python_label(facts)
+    if label and torch_no_wheel.python_rules_out_every_wheel(facts):
+        return [_no_wheel_for_python(facts, label)]
     rel = knowledge.release(facts.torch.version) if facts.torch.version else None
     if not python or rel is None or rel.supports_python(python):
         return []
@@ -53,6 +54,10 @@ def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
         fix.append(f"# or keep Python {python} and install torch {fits[0].minor}, which supports it")
     spec = f" {asked.specifier}" if asked is not None and asked.specifier else ""
     evidence: dict[str, object] = {"python": facts.system.python_version or python}
+    if not facts.system.python_version:
+        evidence["python"] = (
+            f"{python} (not stated: the only Pythons every torch release pip listed as installable here supports)"
+        )
     if asked is not None:
         evidence["asked for"] = str(asked)
     evidence.update(evidence_of(hits_for(facts, torch_no_wheel.CODE)))
@@ -60,8 +65,15 @@ def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
         code=CODE,
         severity=Severity.ERROR,
         title=f"No torch{spec} wheel exists for Python {python}",
-        detail='pip found no torch at all ("from versions: none"): no release asked for publishes wheels for this '
-        "Python version. Use a Python the release supports, or a release that supports this Python.",
+        detail=(
+            'pip found no torch at all ("from versions: none"): no release asked for publishes wheels for this '
+            "Python version."
+            if facts.system.python_version
+            else "pip lists only the torch versions this interpreter can install; the one asked for is missing "
+            "although the index carries it, and the Python versions the listed ones leave possible are all outside "
+            "its range."
+        )
+        + " Use a Python the release supports, or a release that supports this Python.",
         evidence=evidence,
         fix=tuple(fix),
     )

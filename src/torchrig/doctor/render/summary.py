@@ -75,6 +75,8 @@ def _works(facts: Facts) -> str:
     gpus = len(facts.gpus.devices) or len(facts.system.pci_gpus)
     if not gpus and facts.origin == "live":
         return f"{named} runs on the CPU; there is no NVIDIA GPU {where}."
+    if not gpus and _stated(facts.system, "pci_gpus"):  # a torchrig --json report: that machine looked
+        return f"{named}; no NVIDIA GPU was seen on that machine's PCI bus."
     if not gpus:
         return f"{named}; the report does not show the GPUs."
     return f"{named}."

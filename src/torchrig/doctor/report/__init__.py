@@ -4,7 +4,9 @@ Three kinds of report, told apart by content, not by file name:
 
 - ``torchrig doctor --json`` output (schema ``torchrig.doctor/1``): its ``facts`` member, as written;
 - ``python -m torch.utils.collect_env`` output, any release since torch 1.0, whole or cut off
-  (:mod:`.collect_env` knows what each field really measures);
+  (:mod:`.collect_env` knows what each field really measures), and other projects' dumps: vLLM's
+  sectioned collect_env, ``transformers env``, ``accelerate env``, ``ds_report`` (:mod:`.tool_envs`);
+- ``nvidia-smi`` output: its table, ``-q`` and ``-L`` (:mod:`.nvidia_smi`);
 - any log or traceback: the lines tools print verbatim (:mod:`.logs`) and the known error
   signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``.
 
@@ -18,20 +20,28 @@ empty facts would call any machine healthy.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 
 from torchrig._core.errors import UserError
+from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
-from torchrig.doctor.report import collect_env, failures, logs, selftest_json, tried
+from torchrig.doctor.report import collect_env, failures, logs, nvidia_smi, selftest_json, tool_envs, tried
 from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
 
 __all__ = ["parse_report"]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# Quoting and framing that issue trackers and rich tracebacks put in front of pasted lines.
-_LINE_PREFIX = re.compile(r"^(?:[ \t]*>)+ ?|^[ \t]*[│┃|][ \t]?(?=\S)", re.MULTILINE)
+# Quoting and framing that issue trackers and rich tracebacks put in front of pasted lines: at the start of
+# each line, quote marks ("> ", ">> ", " > >") and one space, or one frame bar ("│ ") before text.
+# Searched from the line break before a line (the regex engine jumps from one "\n" to the next; the text
+# gets one in front), and a run of lines quoted once ("> ..." with no second mark) is unquoted in one step.
+_LINE_PREFIX = re.compile(
+    r"\n(?:(?P<quoted>> (?![ \t]*>)[^\n]*(?:\n> (?![ \t]*>)[^\n]*){0,4095})|(?:[ \t]*>)+ ?|[ \t]*[│┃|][ \t]?(?=\S))"
+)
+_PREFIX_MARKS = ">│┃|"
 _NOT_TEXT = re.compile(r"[\ufffd\x00-\x08\x0b\x0e-\x1a\x1c-\x1f]")
 _MAX_NOT_TEXT = 0.02  # share of undecodable/control characters above which the input is not text
 
@@ -61,7 +71,7 @@ def parse_report(text: str) -> Facts:
             "the report is empty; give the output of `python -m torch.utils.collect_env`, an error log "
             "or a `torchrig doctor --json` file."
         )
-    if len(_NOT_TEXT.findall(text)) > _MAX_NOT_TEXT * len(text):
+    if _not_text(text):
         raise UserError(
             "the report is not text (it holds binary data); give a collect_env output, a log or a --json file."
         )
@@ -73,10 +83,37 @@ def parse_report(text: str) -> Facts:
     return _from_text(text)
 
 
+def _not_text(text: str) -> bool:
+    """More than :data:`_MAX_NOT_TEXT` of the characters are undecodable or control characters."""
+    limit = int(_MAX_NOT_TEXT * len(text))
+    return sum(1 for _ in itertools.islice(_NOT_TEXT.finditer(text), limit + 1)) > limit
+
+
 def _normalise(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
-    text = _ANSI.sub("", text).replace("\uff1a", ":")  # fullwidth colons come from CJK input methods
-    return _LINE_PREFIX.sub("", text)
+    if "\x1b[" in text:
+        text = _ANSI.sub("", text)
+    text = text.replace("\uff1a", ":")  # fullwidth colons come from CJK input methods
+    return _unquote(text)
+
+
+def _unquote(text: str) -> str:
+    """Remove :data:`_LINE_PREFIX` from every line; only the lines from the first mark to the last are searched."""
+    first = min((i for i in (text.find(mark) for mark in _PREFIX_MARKS) if i >= 0), default=-1)
+    if first < 0:
+        return text
+    begin = text.rfind("\n", 0, first)  # -1: the first line, which gets a "\n" in front below
+    last = max(text.rfind(mark) for mark in _PREFIX_MARKS)
+    end = text.find("\n", last)
+    end = len(text) if end < 0 else end
+    head = text[:begin] if begin >= 0 else ""
+    part = text[begin:end] if begin >= 0 else "\n" + text[:end]
+    return head + _LINE_PREFIX.sub(_unquoted, part)[0 if begin >= 0 else 1 :] + text[end:]
+
+
+def _unquoted(match: re.Match[str]) -> str:
+    quoted = match.group("quoted")
+    return "\n" if quoted is None else "\n" + quoted[2:].replace("\n> ", "\n")
 
 
 def _json_error(exc: json.JSONDecodeError) -> str:
@@ -136,12 +173,19 @@ def _error_text(facts: Facts) -> str:
 
 def _from_text(text: str) -> Facts:
     facts = Facts(origin="report")
-    is_collect_env = collect_env.parse(text.splitlines(), facts)
-    stated = logs.scan(text, facts)
-    hits = _add_hits(facts, text)
-    facts.failures = failures.failures(text)
-    facts.tried = tried.commands(text)
-    if not (is_collect_env or stated or hits or facts.failures):
+    haystack = Haystack(text)  # one folded copy for every reader's case-insensitive prefilters
+    is_collect_env = collect_env.parse(haystack, facts)
+    dump = tool_envs.parse(text, facts)
+    if not is_collect_env and collect_env.parse_conda_list(text, facts):
+        dump = dump or "conda-list"
+    if is_collect_env and tool_envs.vllm_sections(text, facts):
+        dump = "vllm-collect-env"
+    smi = nvidia_smi.scan(text, facts)
+    stated = logs.scan(haystack, facts)
+    hits = _add_hits(facts, text, haystack)
+    facts.failures = failures.failures(haystack)
+    facts.tried = tried.commands(haystack)
+    if not (is_collect_env or dump or smi or stated or hits or facts.failures):
         raise UserError(
             "nothing in the report looks like a collect_env output, a torchrig --json or a known GPU/PyTorch "
             "error; give the full output of `python -m torch.utils.collect_env` or the whole traceback."
@@ -149,7 +193,7 @@ def _from_text(text: str) -> Facts:
     _facts_from_hits(facts, text)
     collect_env.derive_torch_cuda(facts)
     _capabilities_from_names(facts)
-    facts.report_format = "collect_env" if is_collect_env else "log"
+    facts.report_format = dump or ("collect_env" if is_collect_env else "log")
     return facts
 
 
@@ -160,10 +204,10 @@ def _capabilities_from_names(facts: Facts) -> None:
             gpu.compute_capability = gpu_models.capability_of(gpu.name)
 
 
-def _add_hits(facts: Facts, text: str) -> int:
+def _add_hits(facts: Facts, text: str, haystack: Haystack | None = None) -> int:
     have = {hit.id for hit in facts.signatures}
     added = 0
-    for match in known.find(text):
+    for match in known.find(text, haystack):
         if match.signature.id not in have:
             facts.signatures.append(SignatureHit(id=match.signature.id, excerpt=match.excerpt, line=match.line))
             added += 1

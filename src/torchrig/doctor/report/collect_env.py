@@ -24,11 +24,13 @@ above "PyTorch version"), and the issue template's checklist (" - PyTorch Versio
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import Facts, Gpu, Package, Section
 from torchrig.knowledge import minor_of, variant_cuda, variant_of
 
@@ -66,7 +68,7 @@ _VERSION = re.compile(r"\d+\.\d+(?:\.\d+)*")
 _COMPANION = re.compile(
     r"^(torchvision|torchaudio|torchtext|torchdata|triton|pytorch-triton(-rocm)?|xformers|flash[-_]attn|"
     r"bitsandbytes|vllm|deepspeed|apex|numpy|onnxruntime(-gpu)?|nvidia-[a-z0-9-]+|cudatoolkit|pytorch-cuda|"
-    r"cuda-version|cudnn|nccl|torch-tensorrt|tensorrt)$"
+    r"cuda-version|cudnn|nccl|torch-tensorrt|tensorrt|cpuonly)$"
 )
 
 
@@ -110,57 +112,142 @@ def put(section: Section, name: str, value: Any) -> None:
     section.sources[name] = SOURCE
 
 
-def parse(lines: list[str], facts: Facts) -> bool:
-    """Fill ``facts`` from the collect_env fields in ``lines``; True if the text is collect_env output."""
-    raw = _read(lines)
+def parse(text: str | Haystack, facts: Facts) -> bool:
+    """Fill ``facts`` from the collect_env fields in ``text``; True if the text is collect_env output."""
+    raw = _read(text if isinstance(text, Haystack) else Haystack(text))
     if not raw.recognised:
         return False
     _apply(raw, facts)
     return True
 
 
-def _read(lines: list[str]) -> _Raw:
-    raw = _Raw()
-    current = ""  # the field whose continuation lines follow ("gpu models ...", "versions of ...")
-    for line in lines:
+# Reading a 16 MiB report line by line in Python takes seconds; almost none of its lines are fields.
+# A line can change what is read only if it is a library line, a known field (or "PyTorch version
+# 2.1"), or a "GPU n: name" line while the GPU field is being read. The first three kinds are found by
+# one search of the folded text (a superset: anything it finds is read exactly as before), the GPU
+# lines by a search of the stretch of text that follows the GPU field.
+_GPU_FIELD = "gpu models and configuration"
+# (Each alternative spelled out: the regex engine skips ahead on their first letters only when the
+# alternatives are flat.)
+_FIELD_LINE = re.compile(
+    r"\[(?:pip3?|conda)\]|pytorch version[^\S\n]|"
+    + "|".join(
+        re.escape(key).replace("\\ ", " +") + r"[^\S\n]*[(:]" for key in sorted(_CORE | _GENERIC | _ALIASES.keys())
+    )
+)
+_GPU_WORD = re.compile("GPU")
+# Where str.splitlines() ends lines besides "\n": such a text is read line by line, as it always was.
+_OTHER_LINE_ENDS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _read(haystack: Haystack) -> _Raw:
+    reader = _Reader()
+    text = haystack.text
+    if _OTHER_LINE_ENDS.search(text):
+        for line in text.splitlines():
+            if not reader.take(line):
+                break
+        return reader.raw
+    done = 0  # everything before this offset has been read
+    begin, end = _field_span(haystack)
+    for start in _line_starts(_FIELD_LINE.finditer(haystack.folded, begin, end), text):
+        if start < done:
+            continue
+        if not (_gpu_lines(reader, text, done, start) and reader.take(_line_at(text, start))):
+            return reader.raw
+        done = _line_end(text, start)
+    _gpu_lines(reader, text, done, len(text))
+    return reader.raw
+
+
+def _field_span(haystack: Haystack) -> tuple[int, int]:
+    """Where :data:`_FIELD_LINE` can match: from the first line to the last that holds one of its marks."""
+    folded = haystack.folded
+    marks = ("[", ":", "(", "pytorch version")
+    first = min((i for i in (folded.find(mark) for mark in marks) if i >= 0), default=-1)
+    if first < 0:
+        return 0, 0
+    last = max(folded.rfind(mark) for mark in marks)
+    return folded.rfind("\n", 0, first) + 1, _line_end(folded, last)
+
+
+def _gpu_lines(reader: _Reader, text: str, begin: int, end: int) -> bool:
+    """Read the lines between ``begin`` and ``end`` that may name a GPU, if the GPU field is being read."""
+    if reader.current != _GPU_FIELD:
+        return True
+    for start in _line_starts(_GPU_WORD.finditer(text, begin, end), text):
+        if start >= begin and not reader.take(_line_at(text, start)):
+            return False
+    return True
+
+
+def _line_starts(matches: Iterator[re.Match[str]], text: str) -> Iterator[int]:
+    """The start of each line holding a match, once per line."""
+    last = -1
+    for match in matches:
+        start = text.rfind("\n", 0, match.start()) + 1
+        if start != last:
+            last = start
+            yield start
+
+
+def _line_end(text: str, start: int) -> int:
+    end = text.find("\n", start)
+    return len(text) if end < 0 else end
+
+
+def _line_at(text: str, start: int) -> str:
+    return text[start : _line_end(text, start)]
+
+
+class _Reader:
+    """Reads collect_env's lines in order; ``current`` is the field whose continuation lines follow."""
+
+    def __init__(self) -> None:
+        self.raw = _Raw()
+        self.current = ""
+
+    def take(self, line: str) -> bool:
+        """Read one line; False when reading must stop (a second report begins)."""
+        raw = self.raw
         text = line.strip()
         if not text:
-            continue
+            return True
         lib = _LIB_LINE.match(text)
         if lib:
             parsed = _lib(lib.group("tool"), lib.group("rest"))
             if parsed is not None:
                 raw.libs.append(parsed)
-            continue
+            return True
         gpu = _GPU_LINE.match(text)
-        if gpu and current == "gpu models and configuration":
+        if gpu and self.current == _GPU_FIELD:
             raw.gpus.append(_gpu(gpu))
-            continue
+            return True
         no_colon = _TORCH_NO_COLON.match(text)
         if no_colon:
             if "pytorch version" in raw.fields:
-                break
+                return False
             raw.fields["pytorch version"] = no_colon.group("value")
-            continue
+            return True
         kv = _KEY_VALUE.match(text)
         if not kv:
-            continue
+            return True
         key = " ".join(kv.group("key").lower().split())
         key = _ALIASES.get(key, key)
         if key not in _CORE and key not in _GENERIC:
-            continue
+            return True
         if key == "pytorch version" and key in raw.fields:
-            break  # a second report pasted below the first (another commenter): the first one is the machine
-        current = key
+            return False  # a second report pasted below the first (another commenter): the first one is the machine
+        self.current = key
         value = kv.group("value").strip()
         raw.fields.setdefault(key, value)
-        if key == "gpu models and configuration" and value:
+        if key == _GPU_FIELD and value:
             inline = _GPU_LINE.match(value)
             if inline:
                 raw.gpus.append(_gpu(inline))
             elif value.lower() not in _NULL and not _CUT_GPU_LINE.match(value):
                 raw.gpus.append(Gpu(index=0, name=value, source=SOURCE))  # macOS and torch 1.0: a bare name
-    return raw
+        return True
 
 
 def _gpu(match: re.Match[str]) -> Gpu:
@@ -293,10 +380,15 @@ def _apply_torch(raw: _Raw, facts: Facts) -> None:
         elif re.fullmatch(r"\d+\.\d+(\.\d+)*", cuda.strip()):
             put(torch, "cuda", cuda.strip())
     conda_build = next((lib.build for lib in listed if lib.tool == "conda" and not lib.from_pypi), "")
-    built_for = re.search(r"cuda(\d+\.\d+)", conda_build)  # "py3.7_cuda10.1.243_cudnn7.6.3_0"
+    # the pytorch channel's build strings: "py3.7_cuda10.1.243_cudnn7.6.3_0", "py3.8_cpu_0"; conda-forge's:
+    # "cuda118_py310h1234567_300", "cpu_mkl_py310h1234567_101"
+    built_for = re.search(r"cuda(\d+\.\d+)", conda_build)
+    forge = re.match(r"cuda(\d{2})(\d)_", conda_build)
     if built_for:
         put(torch, "cuda", built_for.group(1))
-    elif conda_build.startswith("cpu"):
+    elif forge:
+        put(torch, "cuda", f"{int(forge.group(1))}.{forge.group(2)}")
+    elif re.search(r"(?:^|_)cpu(?:_|$)", conda_build):
         put(torch, "cuda", None)
     available = f.get("is cuda available", "").strip().lower()
     if available in ("yes", "true", "no", "false"):
@@ -367,3 +459,21 @@ def derive_torch_cuda(facts: Facts) -> None:
         put(torch, "cuda", None)
     elif variant and variant.startswith("cu"):
         put(torch, "cuda", variant_cuda(variant))
+
+
+# `conda list` itself (not collect_env's "[conda]" lines): "name  version  build  channel", under a
+# "# packages in environment at <prefix>:" header, or filtered with grep. Only the rows of packages
+# collect_env would list are taken, and only where a build string follows the version.
+_CONDA_LIST_ROW = re.compile(
+    r"^(?P<row>(?:pytorch|torchvision|torchaudio|pytorch-cuda|pytorch-mutex|cpuonly|cudatoolkit|cuda-version|"
+    r"pytorch-triton|numpy)[ \t]+\d[\w.+-]*[ \t]+[A-Za-z0-9_.+-]+(?:[ \t]+[\w<>./:-]+)?)[ \t]*$",
+    re.MULTILINE,
+)
+
+
+def parse_conda_list(text: str, facts: Facts) -> bool:
+    """Fill ``facts`` from ``conda list`` rows (read as collect_env reads its "[conda]" lines)."""
+    rows = [m.group("row") for m in _CONDA_LIST_ROW.finditer(text)]
+    if not any(row.split()[0] == "pytorch" for row in rows):
+        return False
+    return parse("\n".join(f"[conda] {row}" for row in rows), facts)

@@ -9,8 +9,11 @@ only where the text is the machine's own output. Each returns True if it recorde
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterator
 
-from torchrig.doctor.facts import Facts, Gpu, Package
+from torchrig._core.prefilter import Haystack
+from torchrig.doctor.facts import Facts, Gpu, Package, ShadowedModule
 from torchrig.doctor.report.collect_env import SOURCE, put
 
 _SMI_BANNER = re.compile(
@@ -40,9 +43,11 @@ _OLD_GPU = re.compile(
 _GPU_LIST = re.compile(
     r"^[ \t]*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)[ \t]*$", re.MULTILINE
 )
-# `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know.
+# `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know:
+# a line that is only this, indented at most. Searched from the name, not from each line's start (16 MiB of
+# short lines would be millions of tries); :func:`_pip_lines` keeps the matches that begin their line.
 _PIP_LIST = re.compile(
-    r"^[ \t]*(?P<name>torch|torchvision|torchaudio|pytorch-triton|triton|xformers|flash[-_]attn|vllm|bitsandbytes)"
+    r"(?P<name>torch|torchvision|torchaudio|pytorch-triton|triton|xformers|flash[-_]attn|vllm|bitsandbytes)"
     r"(?:[ \t]+|[ \t]*==[ \t]*)(?P<version>\d+\.\d+[\w.+-]*)[ \t]*$",
     re.MULTILINE,
 )
@@ -63,50 +68,183 @@ _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]
 _EXTENSION_MISMATCH = re.compile(
     r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
 )
+# The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
+# interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
+# its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)").
+_PYTHON_VERSION = re.compile(
+    r"^[ \t]*Python (?P<v1>3\.\d+\.\d+)[ \t]*$"
+    r"|^[ \t]*Python (?P<v2>3\.\d+\.\d+)\S* \([^,()\n]{1,40}, [A-Z][a-z]{2} [ \d]\d \d{4}"
+    r"|^[ \t]*Using (?:C|Py)?Python (?:interpreter )?(?P<v3>3\.\d+\.\d+)\b"
+    r"|hint: You require CPython (?P<v4>3\.\d+)\b"
+    r"|has no wheels with a matching Python ABI tag \(e\.g\., `cp3(?P<abi>\d{1,2})`\)",
+    re.MULTILINE,
+)
+# NCCL's INFO line for every NCCL_* variable it reads from the environment (src/misc/param.cc, socket.cc):
+# "NCCL INFO NCCL_SOCKET_IFNAME set by environment to eth2".
+_NCCL_ENV = re.compile(r"NCCL INFO (?P<name>NCCL_[A-Z0-9_]+) set by environment to (?P<value>[^\s]+)")
+# A command line that starts or enters a container: what it prints comes from inside one.
+_DOCKER_COMMAND = re.compile(
+    r"^[ \t]*(?:[^\n$#]{0,80}[$#][ \t]*)?(?:sudo[ \t]+)?(?:docker[ \t]+(?:run|exec|container[ \t]+run|compose[ \t]+(?:up|run|exec))|docker-compose[ \t]+(?:up|run|exec))[ \t]",
+    re.MULTILINE,
+)
+# The NVIDIA driver's Xid lines in the kernel log: kept (one per number) so gpu.hardware-fault sees every
+# number, not only the first line the signature table records.
+_XID_LINE = re.compile(r"^[^\n]*NVRM: Xid \((?:PCI:)?[0-9a-fA-F:.]+\): ?(?P<number>\d{1,3})\b[^\n]*", re.MULTILINE)
+_XID_KEEP = 8
+# Shadowing, from Python's own words. (1) ImportError names the file it imported a module from:
+# "cannot import name 'SystemRandom' from 'random' (/home/u/random.py)". (2) A traceback frame whose source
+# line imports a module is followed by the frame of the file that import ran: "    import shutil" then
+# 'File "/home/u/shutil.py", line 19, in <module>'. Either file, outside Python's own folders, shadows the module.
+_IMPORTED_FROM = re.compile(
+    r"cannot import name '[\w.]+' from (?:partially initialized module )?'(?P<module>[\w.]+)'"
+    r"(?: \(most likely due to a circular import\))? \((?P<path>[^()\n]+\.py)\)"
+)
+_IMPORT_FRAME = re.compile(
+    r"^[ \t]*(?:import|from)[ \t]+(?P<module>\w+)\b[^\n]*\n"
+    r'[ \t]*File "(?P<path>[^"\n]*[/\\](?P=module)(?:[/\\]__init__)?\.py)", line \d+, in <module>',
+    re.MULTILINE,
+)
+_PYTHON_OWN = re.compile(
+    r"[/\\](?:lib|Lib)[/\\]python\d|[/\\](?:site|dist)-packages[/\\]|[/\\]Lib[/\\]|python\d+\.zip|lib-dynload"
+    r"|\.framework[/\\]Versions[/\\]"
+)
+# Installed packages whose shadowing is read from tracebacks, besides the standard library's modules.
+_PACKAGES = frozenset({"torch", "torchvision", "torchaudio", "numpy", "triton", "typing_extensions", "sympy"})
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) - {"__future__", "test", "this", "antigravity"}
+# An interactive session's answers (python's ">>> ", IPython's "In [1]: ... Out[1]: "): what torch itself
+# said about its version and CUDA. When a report shows several sessions (before and after a reinstall),
+# the last answer is the machine's present state.
+# (parse_report has already taken ">>> " off as quoting: the prompt is optional, the expression alone on its line)
+_PROMPT = r"^[ \t]*(?:(?:>>>|In \[\d+\]:)[ \t]*)?(?:print\([ \t]*)?"
+_ANSWER = r"\)?[ \t]*;?[ \t]*\n[ \t]*(?:Out\[\d+\]:[ \t]*)?['\"]?"
+_REPL_VERSION = re.compile(
+    _PROMPT
+    + r"(?P<module>torch|torchvision|torchaudio)\.__version__"
+    + _ANSWER
+    + r"(?P<value>\d+\.\d+[\w.+-]*)['\"]?[ \t]*$",
+    re.MULTILINE,
+)
+_REPL_AVAILABLE = re.compile(
+    _PROMPT + r"torch\.cuda\.is_available\(\)" + _ANSWER + r"(?P<value>True|False)[ \t]*$", re.MULTILINE
+)
+_REPL_CUDA = re.compile(
+    _PROMPT + r"torch\.version\.cuda" + _ANSWER + r"(?P<value>\d+\.\d+|None)['\"]?[ \t]*$", re.MULTILINE
+)
 _CONTAINER_BANNER = re.compile(
     r"^==+\n== .+ ==\n==+$|^NVIDIA Release \d+\.\d+|^Container image Copyright", re.MULTILINE
 )
 
 
-def scan(text: str, facts: Facts) -> bool:
-    """Record what the log states outright; True if anything was recorded."""
+def scan(text: str | Haystack, facts: Facts) -> bool:
+    """Record what the log states outright; True if anything was recorded.
+
+    Each pattern is searched only where the text holds the literal words it needs
+    (:class:`~torchrig._core.prefilter.Haystack`): a report may be 16 MiB of anything.
+    """
+    haystack = text if isinstance(text, Haystack) else Haystack(text)
     found = False
-    for extract in (_driver, _gpus, _torch_install, _toolkit, _environment, _container):
-        found = extract(text, facts) or found
+    extractors = (
+        _python,
+        _repl,
+        _driver,
+        _kernel_log,
+        _gpus,
+        _torch_install,
+        _toolkit,
+        _environment,
+        _container,
+        _shadowing,
+    )
+    for extract in extractors:
+        found = extract(haystack, facts) or found
     return found
 
 
-def _driver(text: str, facts: Facts) -> bool:
+def _python(haystack: Haystack, facts: Facts) -> bool:
+    text = haystack.text
+    match = _PYTHON_VERSION.search(text)
+    if not match:
+        return False
+    abi = match.group("abi")
+    version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4")
+    put(facts.system, "python_version", version or f"3.{abi}")
+    return True
+
+
+def _repl(haystack: Haystack, facts: Facts) -> bool:
+    """torch's own answers in an interactive session; the last one of each (the state after any change)."""
+    text = haystack.text
+    found = False
+    versions: dict[str, str] = {}
+    for match in _REPL_VERSION.finditer(text):
+        versions[match.group("module")] = match.group("value")
+    if "torch" in versions:
+        put(facts.torch, "installed", True)
+        put(facts.torch, "import_ok", True)  # it answered
+        put(facts.torch, "version", versions.pop("torch"))
+        found = True
+    for name, version in versions.items():
+        if facts.companion(name) is None:
+            facts.companions.append(Package(name=name, version=version))
+            found = True
+    available = [m.group("value") for m in _REPL_AVAILABLE.finditer(text)]
+    if available:
+        put(facts.torch, "cuda_available", available[-1] == "True")
+        found = True
+    cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)]
+    if cuda:
+        put(facts.torch, "cuda", None if cuda[-1] == "None" else cuda[-1])
+        found = True
+    return found
+
+
+def _kernel_log(haystack: Haystack, facts: Facts) -> bool:
+    """Xid lines, one per number: what the driver said failed (gpu.hardware-fault reads the numbers)."""
+    text = haystack.text
+    seen: set[str] = set()
+    for match in _XID_LINE.finditer(text):
+        number = match.group("number")
+        if number in seen:
+            continue
+        seen.add(number)
+        facts.gpus.errors.append("kernel log: " + " ".join(match.group(0).split())[:300])
+        if len(seen) >= _XID_KEEP:
+            break
+    return bool(seen)
+
+
+def _driver(haystack: Haystack, facts: Facts) -> bool:
+    text = haystack.text
     driver = facts.driver
     found = False
-    banner = _SMI_BANNER.search(text)
+    banner = haystack.search(_SMI_BANNER)
     if banner:
         put(driver, "userspace", banner.group("driver"))
         if banner.group("cuda"):
             put(driver, "cuda_driver_api", banner.group("cuda"))
         found = True
     else:
-        line = _DRIVER_VERSION.search(text)
+        line = haystack.search(_DRIVER_VERSION)
         if line:
             put(driver, "userspace", line.group("driver"))
             found = True
-    mismatch = _NVRM_MISMATCH.search(text)
+    mismatch = haystack.search(_NVRM_MISMATCH)
     if mismatch:
         # dmesg names both sides: the client is the user-space library, the other the loaded module.
         put(driver, "kernel_module", mismatch.group("module"))
         put(driver, "userspace", mismatch.group("client"))
         found = True
-    proc = _PROC_VERSION.search(text)
+    proc = haystack.search(_PROC_VERSION)
     if proc:
         put(driver, "kernel_module", proc.group("version"))
         found = True
-    nvml = _NVML_LIBRARY.search(text)
+    nvml = haystack.search(_NVML_LIBRARY)
     if nvml:
         put(driver, "userspace", nvml.group("version"))
         found = True
     if "Driver/library version mismatch" in text:
         put(driver, "nvml_error", "Driver/library version mismatch")
-    old = _FOUND_VERSION.search(text)
+    old = haystack.search(_FOUND_VERSION)
     if old:
         # torch prints cudaDriverGetVersion(): 11040 = CUDA 11.4, the newest the driver supports.
         number = int(old.group("version"))
@@ -115,24 +253,25 @@ def _driver(text: str, facts: Facts) -> bool:
     return found
 
 
-def _gpus(text: str, facts: Facts) -> bool:
+def _gpus(haystack: Haystack, facts: Facts) -> bool:
+    text = haystack.text
     found = False
     if not facts.gpus.devices:
         listed = [
             Gpu(index=int(m.group("index")), name=m.group("name").strip(), uuid=m.group("uuid"), source=SOURCE)
-            for m in _GPU_LIST.finditer(text)
+            for m in haystack.finditer(_GPU_LIST)
         ]
         if listed:
             facts.gpus.devices = _unique(listed)
             facts.gpus.sources["devices"] = SOURCE
             found = True
-    for warning in _SM_WARNING.finditer(text):
+    for warning in haystack.finditer(_SM_WARNING):
         sm = warning.group("sm")
         line_start = max(text.rfind("\n", 0, warning.start()) + 1, warning.start() - _NAME_LIMIT)
         name = text[line_start : warning.start()].rsplit(":", 1)[-1]
         _gpu_named(facts, _clean_name(name), f"{sm[:-1]}.{sm[-1]}")
         found = True
-    for warning in _OLD_GPU.finditer(text):
+    for warning in haystack.finditer(_OLD_GPU):
         _gpu_named(
             facts,
             warning.group("name").strip(),
@@ -140,11 +279,20 @@ def _gpus(text: str, facts: Facts) -> bool:
             index=int(warning.group("index")),
         )
         found = True
-    supported = _SM_SUPPORTED.search(text)
+    supported = haystack.search(_SM_SUPPORTED)
     if supported:
         put(facts.torch, "arch_list", supported.group("archs").split())
         found = True
     return found
+
+
+def _pip_lines(haystack: Haystack) -> Iterator[re.Match[str]]:
+    """The matches of :data:`_PIP_LIST` that only blanks precede on their line."""
+    text = haystack.text
+    for match in haystack.finditer(_PIP_LIST):
+        start = match.start()
+        if not text[text.rfind("\n", 0, start) + 1 : start].strip(" \t"):
+            yield match
 
 
 def _unique(gpus: list[Gpu]) -> list[Gpu]:
@@ -179,10 +327,10 @@ def _gpu_named(facts: Facts, name: str, capability: str, index: int | None = Non
     facts.gpus.sources.setdefault("devices", SOURCE)
 
 
-def _torch_install(text: str, facts: Facts) -> bool:
+def _torch_install(haystack: Haystack, facts: Facts) -> bool:
     torch = facts.torch
     found = False
-    listed = {m.group("name").replace("_", "-"): m.group("version") for m in _PIP_LIST.finditer(text)}
+    listed = {m.group("name").replace("_", "-"): m.group("version") for m in _pip_lines(haystack)}
     if "torch" in listed:
         put(torch, "installed", True)
         put(torch, "version", listed.pop("torch"))
@@ -192,8 +340,8 @@ def _torch_install(text: str, facts: Facts) -> bool:
             facts.companions.append(Package(name=name, version=version))
             found = True
     dirs = sorted(
-        {m.group("dir") for m in _TORCH_DIR_POSIX.finditer(text)}
-        | {m.group("dir") for m in _TORCH_DIR_WINDOWS.finditer(text)}
+        {m.group("dir") for m in haystack.finditer(_TORCH_DIR_POSIX)}
+        | {m.group("dir") for m in haystack.finditer(_TORCH_DIR_WINDOWS)}
     )
     if dirs:
         put(torch, "installed", True)
@@ -210,9 +358,12 @@ def _torch_install(text: str, facts: Facts) -> bool:
     return found
 
 
-def _toolkit(text: str, facts: Facts) -> bool:
+def _toolkit(haystack: Haystack, facts: Facts) -> bool:
     """torch.utils.cpp_extension names both CUDAs when they differ: the toolkit's and torch.version.cuda."""
-    mismatch = _EXTENSION_MISMATCH.search(" ".join(text.split()))
+    # Read with every run of whitespace as one space: a wrapped message still matches.
+    if not haystack.may_match(_EXTENSION_MISMATCH, whitespace_free=True):
+        return False
+    mismatch = _EXTENSION_MISMATCH.search(" ".join(haystack.text.split()))
     if not mismatch:
         return False
     put(facts.toolkit, "version", mismatch.group("toolkit"))
@@ -220,17 +371,20 @@ def _toolkit(text: str, facts: Facts) -> bool:
     return True
 
 
-def _environment(text: str, facts: Facts) -> bool:
+def _environment(haystack: Haystack, facts: Facts) -> bool:
     env = facts.system.env
     found = False
     for in_python, pattern in zip((True, False), _VISIBLE_DEVICES, strict=True):
-        match = pattern.search(text)
+        match = haystack.search(pattern)
         if match and "CUDA_VISIBLE_DEVICES" not in env:
             env["CUDA_VISIBLE_DEVICES"] = match.group("value").strip("'\"")
             if in_python:  # the program sets it itself: a shell `unset` would not undo it
                 facts.system.set_in_program["CUDA_VISIBLE_DEVICES"] = match.group(0)
             found = True
-    ld = _LD_ASSIGN.search(text) or _LD_ECHO.search(text)
+    for nccl in _NCCL_ENV.finditer(haystack.text):
+        env.setdefault(nccl.group("name"), nccl.group("value"))
+        found = True
+    ld = haystack.search(_LD_ASSIGN) or haystack.search(_LD_ECHO)
     if ld and "LD_LIBRARY_PATH" not in env:
         env["LD_LIBRARY_PATH"] = ld.group("value").strip().strip("'\"")
         found = True
@@ -239,9 +393,13 @@ def _environment(text: str, facts: Facts) -> bool:
     return found
 
 
-def _container(text: str, facts: Facts) -> bool:
-    """NVIDIA's images print a banner on start; its presence says the report came from inside one."""
-    if not _CONTAINER_BANNER.search(text):
+def _container(haystack: Haystack, facts: Facts) -> bool:
+    """NVIDIA's images print a banner on start; its presence says the report came from inside one. A
+    `docker run` / `docker exec` command line says the same of what it printed."""
+    text = haystack.text
+    if _DOCKER_COMMAND.search(text):
+        put(facts.system, "container", "docker")
+    if not haystack.search(_CONTAINER_BANNER):
         return False
     if "docker" in text.lower():  # the banner alone does not say which runtime started the image
         put(facts.system, "container", "docker")
@@ -249,3 +407,30 @@ def _container(text: str, facts: Facts) -> bool:
     if shm:
         put(facts.system, "shm_total_bytes", int(shm.group("mb")) << 20)
     return True
+
+
+def _shadowing(haystack: Haystack, facts: Facts) -> bool:
+    """A standard-library module or a known package that Python imported from a file outside its own folders."""
+    text = haystack.text
+    found = False
+    known = {(s.name, s.path) for s in facts.system.shadowed_modules}
+    for pattern in (_IMPORTED_FROM, _IMPORT_FRAME):
+        for match in pattern.finditer(text):
+            name = match.group("module").split(".")[0]
+            path = match.group("path").strip()
+            if name not in _STDLIB and name not in _PACKAGES:
+                continue
+            if _PYTHON_OWN.search(path) or not _names_module(path, name):
+                continue
+            if (name, path) not in known:
+                known.add((name, path))
+                facts.system.shadowed_modules.append(ShadowedModule(name=name, path=path))
+                facts.system.sources.setdefault("shadowed_modules", SOURCE)
+                found = True
+    return found
+
+
+def _names_module(path: str, name: str) -> bool:
+    """``path`` is the module's own file: name.py, or name/__init__.py."""
+    parts = re.split(r"[/\\]", path)
+    return parts[-1] == f"{name}.py" or (parts[-1] == "__init__.py" and len(parts) > 1 and parts[-2] == name)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from torchrig._core.prefilter import Haystack
+
 _LIMIT = 20
 # What may stand before a command on a pasted line: "$ ", "# ", "(venv) user@host:~/x$ ", "PS C:\x> ",
 # "C:\x>", ">>> !", a Jupyter "!" or "%".
@@ -42,15 +44,17 @@ _VARIANT = re.compile(r"^(cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*|xpu)$")
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
 
-def commands(text: str) -> list[str]:
+def commands(text: str | Haystack) -> list[str]:
     """The installer command lines ``text`` shows, prompt removed, first seen first, without repeats.
 
     A regex over the whole text finds the few candidate lines (a report may be 16 MiB of anything);
     only those are looked at line by line.
     """
+    haystack = text if isinstance(text, Haystack) else Haystack(text)
+    text = haystack.text
     found: list[str] = []
     seen = -1
-    for candidate in _CANDIDATE.finditer(text):
+    for candidate in haystack.finditer(_CANDIDATE):
         begin = text.rfind("\n", 0, candidate.start()) + 1
         if begin == seen:
             continue

@@ -1,0 +1,154 @@
+"""Other projects' environment dumps -> Facts: ``transformers env``, ``accelerate env``, ``ds_report``,
+and vLLM's sectioned ``collect_env``.
+
+Each reader follows the program that prints the dump (as of 2026-12), not a pasted example:
+
+- ``transformers env`` (transformers/commands/env.py) and ``accelerate env`` (accelerate/commands/env.py)
+  print ``- <key>: <value>`` lines: "PyTorch version (GPU?): 2.3.0+cpu (False)" (the value in brackets
+  is ``torch.cuda.is_available()``) or, in newer transformers, "PyTorch version (accelerator?):
+  2.7.1+cu126 (CUDA)" (the accelerator torch can use, "NA" for none); "GPU type" is
+  ``torch.cuda.get_device_name()``, printed only when CUDA is available; "Platform" is
+  ``platform.platform()``; "not installed" means the package cannot be imported by that Python.
+- ``ds_report`` (deepspeed/env_report.py) prints ``<name> ...... <value>`` lines after "DeepSpeed general
+  environment info:": "torch version", "torch cuda version" (``torch.version.cuda``), "torch hip
+  version", "nvcc version" (the nvcc under torch's CUDA_HOME, or "[FAIL] ..." without one), "torch
+  install path" and "deepspeed info" ("<version>, <git hash>, <branch>").
+- vLLM's ``collect_env`` (vllm/collect_env.py) is torch's collect_env with "key : value" columns in
+  "=====" sections (read by :mod:`.collect_env`), plus a "vLLM Info" section ("vLLM Version : 0.9.2")
+  and an "Environment Variables" section of ``NAME=value`` lines (secrets already left out by vLLM).
+
+Only what the dump states is recorded; a field a dump leaves out stays unknown.
+"""
+
+from __future__ import annotations
+
+import re
+
+from torchrig.doctor.facts import Facts, Gpu, Package
+from torchrig.doctor.report.collect_env import SOURCE, put
+
+_HF_LINE = re.compile(r"^[ \t]*- (?P<key>[^:\n]{2,60}?): ?(?P<value>[^\n]*?)[ \t]*$", re.MULTILINE)
+_HF_TOOLS = {"`transformers` version": "transformers-env", "`accelerate` version": "accelerate-env"}
+_HF_COMPANIONS = {
+    "`transformers` version": "transformers",
+    "accelerate version": "accelerate",
+    "`accelerate` version": "accelerate",
+    "deepspeed version": "deepspeed",
+    "numpy version": "numpy",
+}
+_TORCH_VALUE = re.compile(r"^(?P<version>\d+\.\d+\S*)\s*\((?P<flag>[^)]*)\)")
+
+_DS_HEADER = re.compile(r"^[ \t]*DeepSpeed general environment info:", re.MULTILINE)
+_DS_LINE = re.compile(r"^[ \t]*(?P<key>[a-z][\w ./()-]*?) \.{3,} (?P<value>[^\n]*?)[ \t]*$", re.MULTILINE)
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)*\S*")
+
+_VLLM_VERSION = re.compile(r"^vLLM Version\s*:\s*(?P<version>\d+\.\d+\S*)", re.MULTILINE)
+_VLLM_ENV_SECTION = re.compile(
+    r"^=+\n[ \t]*Environment Variables[ \t]*\n=+\n(?P<body>(?:[A-Z][A-Z0-9_]*=[^\n]*\n?)*)", re.MULTILINE
+)
+_ENV_LINE = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>[^\n]*)$", re.MULTILINE)
+
+
+def parse(text: str, facts: Facts) -> str | None:
+    """Record what a tool's environment dump states; the dump's format name, or None for none."""
+    return _hf_env(text, facts) or _ds_report(text, facts)
+
+
+def vllm_sections(text: str, facts: Facts) -> bool:
+    """The parts vLLM adds to torch's collect_env; True if the text is vLLM's collect_env."""
+    version = _VLLM_VERSION.search(text)
+    if version is None:
+        return False
+    _companion(facts, "vllm", version.group("version"))
+    section = _VLLM_ENV_SECTION.search(text)
+    if section:
+        for line in _ENV_LINE.finditer(section.group("body")):
+            facts.system.env.setdefault(line.group("name"), line.group("value"))
+        facts.system.sources.setdefault("env", SOURCE)
+    return True
+
+
+def _hf_env(text: str, facts: Facts) -> str | None:
+    fields = {m.group("key").strip().lower(): m.group("value").strip() for m in _HF_LINE.finditer(text)}
+    kind = next((name for key, name in _HF_TOOLS.items() if key in fields), None)
+    if kind is None:
+        return None
+    for key, value in fields.items():
+        if key.startswith("pytorch version"):
+            _torch_field(facts, value)
+        elif key == "python version" and _VERSION.match(value):
+            put(facts.system, "python_version", value)
+        elif key == "platform" and value:
+            _platform(facts, value)
+        elif key == "gpu type" and value and not facts.gpus.devices:
+            facts.gpus.devices = [Gpu(index=0, name=value, source=SOURCE)]
+            facts.gpus.sources["devices"] = SOURCE
+        elif key in _HF_COMPANIONS and _VERSION.match(value):
+            _companion(facts, _HF_COMPANIONS[key], value)
+    return kind
+
+
+def _torch_field(facts: Facts, value: str) -> None:
+    torch = facts.torch
+    if value.lower().startswith("not installed"):
+        put(torch, "installed", False)
+        return
+    match = _TORCH_VALUE.match(value)
+    if match is None:
+        return
+    put(torch, "installed", True)
+    put(torch, "import_ok", True)  # the tool imported it to print its version
+    put(torch, "version", match.group("version"))
+    flag = match.group("flag").strip().lower()
+    if flag in ("true", "cuda"):
+        put(torch, "cuda_available", True)
+    elif flag in ("false", "na", "xpu", "npu", "hpu", "mlu", "musa"):
+        put(torch, "cuda_available", False)
+
+
+def _platform(facts: Facts, value: str) -> None:
+    lowered = value.lower()
+    family = (
+        "Windows" if lowered.startswith("windows") else "Darwin" if lowered.startswith(("macos", "darwin")) else None
+    )
+    if family is None and lowered.startswith("linux"):
+        family = "Linux"
+        put(facts.system, "wsl", "microsoft" in lowered or "wsl" in lowered)
+    if family:
+        put(facts.system, "os", family)
+    machine = re.search(r"(x86_64|aarch64|arm64|AMD64|ppc64le)", value)
+    if machine:
+        put(facts.system, "machine", machine.group(1))
+
+
+def _ds_report(text: str, facts: Facts) -> str | None:
+    if not _DS_HEADER.search(text):
+        return None
+    fields = {m.group("key").strip(): m.group("value").strip() for m in _DS_LINE.finditer(text)}
+    torch = facts.torch
+    version = fields.get("torch version", "")
+    if _VERSION.match(version):
+        put(torch, "installed", True)
+        put(torch, "import_ok", True)  # ds_report imports torch before it prints anything
+        put(torch, "version", version)
+    cuda = fields.get("torch cuda version")
+    hip = fields.get("torch hip version")
+    if cuda is not None:
+        put(torch, "cuda", cuda if _VERSION.match(cuda) else None)
+    if hip and _VERSION.match(hip):
+        put(torch, "hip", hip)
+    nvcc = fields.get("nvcc version", "")
+    if _VERSION.match(nvcc):
+        put(facts.toolkit, "version", ".".join(nvcc.split(".")[:2]))
+    path = re.search(r"['\"](?P<dir>[^'\"]+)['\"]", fields.get("torch install path", ""))
+    if path:
+        put(torch, "location", path.group("dir"))
+    deepspeed = _VERSION.match(fields.get("deepspeed info", ""))
+    if deepspeed:
+        _companion(facts, "deepspeed", deepspeed.group(0).rstrip(","))
+    return "ds_report"
+
+
+def _companion(facts: Facts, name: str, version: str) -> None:
+    if facts.companion(name) is None:
+        facts.companions.append(Package(name=name, version=version))
