@@ -125,7 +125,7 @@ def test_plan_that_nothing_fits_exits_1_and_says_what_would() -> None:
         # a release the tables do not name would get an install line that fails only when it runs
         (
             ["--torch", "2.13.99", "--driver", "580.95.05", "--gpu", "A100"],
-            "torchrig's tables know no torch 2.13.99 (they name 2.13.0); give --torch 2.13 to plan for the newest",
+            "torchrig knows no torch 2.13.99: PyPI had 2.13.0 of torch 2.13 as of 2026-12; give --torch 2.13",
         ),
         (["--driver", "1e5", "--gpu", "A100"], "'1e5' is not a driver version"),  # a float, not 100000 or 1
         (["--driver", "580.95.05.1"], "'580.95.05.1' is not a driver version"),
