@@ -63,6 +63,16 @@ def test_head_in_a_real_shell_pipeline_sees_the_first_line_and_no_noise(sandbox_
     assert proc.stderr == ""
 
 
+def test_a_reader_that_leaves_after_all_was_written_keeps_the_command_s_own_code(sandbox_home: Path) -> None:
+    # grep -q leaves at its first match, after torchrig's only line was written: nothing was lost
+    shell = shutil.which("bash")
+    if shell is None:
+        pytest.skip("needs bash for pipefail")
+    command = "set -o pipefail; " + shlex.join(TORCHRIG) + " --version | grep -q torchrig"
+    proc = subprocess.run([shell, "-c", command], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and proc.stderr == ""
+
+
 def _interrupt_after(module: str, *args: str) -> tuple[int, str]:
     """Send SIGINT to torchrig right after Python reports having imported ``module`` (-X importtime)."""
     proc = subprocess.Popen(

@@ -185,3 +185,14 @@ def test_listing_a_shared_directory_says_why_it_is_not_read_and_advises_no_chmod
             "directories private to you, so it does not look for them there."
         )
     assert shared.stat().st_mode & 0o777 == 0o755 and not any(shared.iterdir())
+
+
+def test_clear_as_json_gives_each_cache_s_outcome_and_the_bytes_freed(images: Path, cache_dir: Path) -> None:
+    with CachedDataset(ImageFolder(images, size=8), directory=cache_dir, name="kept", persist=True) as kept:
+        path, size = kept.location, kept.location.stat().st_blocks * 512
+    dry = json.loads(cli("clear", "--all", "--dry-run", "--json", "--dir", str(cache_dir)).stdout)
+    assert dry["schema"] == "torchrig.cache-clear/1" and dry["dry_run"] is True and path.exists()
+    assert [(c["location"], c["outcome"]) for c in dry["caches"]] == [(str(path), "would remove")]
+    done = json.loads(cli("clear", "--all", "--json", "--dir", str(cache_dir)).stdout)
+    assert [(c["location"], c["outcome"], c["size"]) for c in done["caches"]] == [(str(path), "removed", size)]
+    assert done["freed"] == size and not path.exists()

@@ -125,7 +125,7 @@ def test_plan_that_nothing_fits_exits_1_and_says_what_would() -> None:
         # a release the tables do not name would get an install line that fails only when it runs
         (
             ["--torch", "2.13.99", "--driver", "580.95.05", "--gpu", "A100"],
-            "torchrig's tables know no torch 2.13.99 (they name 2.13.0); give --torch 2.13 to plan for the newest",
+            "torchrig knows no torch 2.13.99: PyPI had 2.13.0 of torch 2.13 as of 2026-12; give --torch 2.13",
         ),
         (["--driver", "1e5", "--gpu", "A100"], "'1e5' is not a driver version"),  # a float, not 100000 or 1
         (["--driver", "580.95.05.1"], "'580.95.05.1' is not a driver version"),
@@ -172,7 +172,29 @@ def test_dry_run_prints_every_command_and_creates_nothing(envs: Path, wheels: Pa
     assert not envs.exists()
 
 
+def test_dry_run_as_json_lists_the_plan_and_steps_and_creates_nothing(envs: Path, wheels: Path) -> None:
+    proc = torchrig("env", "create", "trial", "--dry-run", "--json", "--find-links", str(wheels))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)  # nothing but the JSON on stdout
+    assert data["schema"] == "torchrig.env-create/1" and data["dry_run"] is True
+    assert (data["name"], data["variant"], data["tool"]) == ("trial", "cpu", "venv")
+    assert data["location"] == str(envs / "trial")
+    assert data["steps"][0] == f"{sys.executable} -m venv {envs / 'trial'}"
+    assert data["steps"][-1] == f"{envs / 'trial'}/bin/torchrig doctor --json"
+    assert not envs.exists()
+
+
 # --- create for real -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_create_as_json_reports_the_environment_and_the_doctor_verdict(envs: Path, wheels: Path) -> None:
+    proc = torchrig("env", "create", "quiet", "--json", "--find-links", str(wheels))
+    data = json.loads(proc.stdout)
+    assert data["prefix"] == str(envs / "quiet") and data["dry_run"] is False
+    assert data["doctor"]["failing"] is True and proc.returncode == 1  # the stand-in torch refuses to import
+    assert data["doctor"]["verdict"].startswith("Root cause: Importing torch fails")
+    assert "ok  " not in proc.stderr  # no step lines around the JSON
 
 
 @pytest.mark.slow
@@ -209,6 +231,13 @@ def test_create_makes_a_venv_from_local_wheels_and_runs_the_doctor_inside(envs: 
     lines = exported.stdout.splitlines()
     assert f"--find-links {wheels}" in lines
     assert "torch==2.13.0+cpu" in lines and "torchrig==0.1.0" in lines
+    as_json = json.loads(torchrig("env", "export", "demo", "--json").stdout)
+    assert as_json == {
+        "schema": "torchrig.env-export/1",
+        "name": "demo",
+        "kind": "requirements",
+        "text": exported.stdout,
+    }
 
     again = torchrig("env", "create", "demo", "--find-links", str(wheels))
     assert again.returncode == 2

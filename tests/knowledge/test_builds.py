@@ -316,8 +316,20 @@ def test_show_driver_writes_versions_as_nvidia_does() -> None:
     assert show_driver(Version("450.80.02")) == "450.80.02"
 
 
-def test_a_patch_release_the_tables_name_is_planned_and_one_they_do_not_is_refused() -> None:
-    # 2.12.1 is named (cu129 arrived in it); 2.13.99 is not, and torch==2.13.99 would fail only at install time
-    assert plan(Target(driver="580.95.05", capabilities=("8.0",)), torch="2.12.1", python="3.12").torch == "2.12.1"
-    with pytest.raises(UserError, match=r"know no torch 2\.13\.99 \(they name 2\.13\.0\); give --torch 2\.13"):
-        plan(Target(driver="580.95.05", capabilities=("8.0",)), torch="2.13.99", python="3.12")
+def test_a_patch_release_pypi_had_is_planned_and_one_it_did_not_is_refused() -> None:
+    machine = Target(driver="580.95.05", capabilities=("8.0",))
+    assert plan(machine, torch="2.12.1", python="3.12").torch == "2.12.1"
+    assert plan(machine, torch="2.5.1", python="3.12").torch == "2.5.1"
+    # torch==2.13.99 would fail only when it is installed
+    with pytest.raises(UserError, match=r"knows no torch 2\.13\.99: PyPI had 2\.13\.0 of torch 2\.13 as of"):
+        plan(machine, torch="2.13.99", python="3.12")
+    # before 1.13 the table has no list of patch releases: unknown is not "does not exist"
+    assert k.named_patches(k.release("1.8")) is None
+    assert plan(Target(driver="470.82.01", capabilities=("8.0",)), torch="1.8.2", python="3.8").torch == "1.8.2"
+
+
+def test_every_release_since_1_13_lists_its_patches_starting_with_the_dot_zero() -> None:
+    for release in k.releases():
+        if Version(release.minor) >= Version("1.13"):
+            patches = k.named_patches(release)
+            assert patches and patches[0] == f"{release.minor}.0", release.minor

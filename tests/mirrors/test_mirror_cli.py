@@ -357,3 +357,13 @@ def test_restore_after_the_user_put_the_bytes_back_says_nothing_to_do(home: Path
 def test_the_catalog_footer_shows_the_table_name_literally(home: Path, cli) -> None:
     code, out, _ = cli("mirror", "list", "--for", "hf")
     assert code == 0 and "([mirror.NAME] tables, same keys)" in " ".join(out.split())
+
+
+@pytest.mark.parametrize("command", [("probe",), ("use", "fastest")])
+@pytest.mark.parametrize("value", ["0.1", "61"])
+def test_a_timeout_out_of_range_is_one_sentence(home: Path, cli, command: tuple[str, ...], value: str) -> None:
+    before = snapshot(home)
+    code, _, err = cli("mirror", *command, "--timeout", value)
+    assert code == 2
+    assert " ".join(err.split()) == f"torchrig: --timeout takes 0.5 to 60 seconds (each mirror's share), not {value}."
+    assert snapshot(home) == before

@@ -17,8 +17,11 @@ from torchrig.cli import console
 if TYPE_CHECKING:
     from torchrig.data.inspection import CacheInfo
 
-app = typer.Typer(help="List, inspect and clear the shared sample caches of torchrig.data.", no_args_is_help=True)
+app = typer.Typer(
+    cls=console.Group, help="List, inspect and clear the shared sample caches of torchrig.data.", no_args_is_help=True
+)
 
+CLEAR_SCHEMA = "torchrig.cache-clear/1"
 _DIR_HELP = "Also look in this cache directory (as given to CachedDataset(directory=...)); repeatable."
 
 
@@ -37,7 +40,7 @@ def _size(n: float) -> str:
 
 
 def list_(
-    directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
+    directory: list[Path] = typer.Option(None, "--dir", metavar="DIR", help=_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the caches as JSON (schema torchrig.cache/1)."),
 ) -> None:
     """Show every cache: name, state (in use, idle, stale), size, items cached, the fraction that fits, hits, misses."""
@@ -102,8 +105,8 @@ def _find(name: str, directory: list[Path] | None) -> CacheInfo:
 
 
 def stats(
-    name: str = typer.Argument(..., help="A cache's name, its label, or a unique prefix of its name."),
-    directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
+    name: str = typer.Argument(..., metavar="NAME", help="A cache's name, its label, or a unique prefix of its name."),
+    directory: list[Path] = typer.Option(None, "--dir", metavar="DIR", help=_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the statistics as JSON."),
 ) -> None:
     """Show one cache's statistics: hits and misses across every process, items, bytes, capacity."""
@@ -138,10 +141,13 @@ def stats(
 
 
 def clear(
-    name: str = typer.Argument(None, help="The cache to remove (name, label or unique prefix)."),
+    name: str = typer.Argument(None, metavar="NAME", help="The cache to remove (name, label or unique prefix)."),
     all_: bool = typer.Option(False, "--all", help="Remove every cache of yours that no process is using."),
-    directory: list[Path] = typer.Option(None, "--dir", help=_DIR_HELP),
+    directory: list[Path] = typer.Option(None, "--dir", metavar="DIR", help=_DIR_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be removed, remove nothing."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print each cache's outcome and the bytes freed as JSON (schema torchrig.cache-clear/1)."
+    ),
 ) -> None:
     """Remove caches no process is using (stale ones left by crashed jobs, persistent ones, ...).
 
@@ -158,36 +164,25 @@ def clear(
         raise UserError("give a cache name or --all (not both).")
     targets = [_find(name, directory)] if name is not None else inspection.list_caches(_directories(directory))
     out = console.out()
+    results: list[dict[str, object]] = []
     freed = 0
     for info in targets:
-        label = info.name
-        if info.state == "foreign":
-            out.print(f"skipped {info.path}: {info.problem}, not yours to remove", markup=False)
-            continue
-        if info.state == "in use":
-            out.print(f"skipped {label}: in use by a running process", markup=False)
-            continue
-        if info.state == "not a cache":
-            out.print(
-                f"skipped {info.path}: {info.problem}, not a cache file; remove it yourself if it is not needed",
-                markup=False,
-            )
-            continue
-        if dry_run:
-            out.print(f"would remove {label} ({_size(info.size)}, {info.state})", markup=False)
-            continue
-        outcome = inspection.remove_cache(info.path)
+        outcome, said = _clear_one(info, dry_run)
         if outcome == "removed":
             freed += info.size
-            out.print(f"removed {label} ({_size(info.size)})", markup=False)
-        else:
-            out.print(f"skipped {label}: {outcome}", markup=False)
+        results.append({"name": info.name, "location": str(info.path), "size": info.size, "outcome": outcome})
+        if not as_json:
+            out.print(said, markup=False)
     leftovers = _selftest_leftovers(dry_run) if all_ else []
     for path, size in leftovers:
         verb = "would remove" if dry_run else "removed"
-        out.print(f"{verb} {path} ({_size(size)}, left by a killed torchrig selftest)", markup=False)
+        results.append({"name": path.name, "location": str(path), "size": size, "outcome": verb, "kind": "selftest"})
+        if not as_json:
+            out.print(f"{verb} {path} ({_size(size)}, left by a killed torchrig selftest)", markup=False)
         freed += 0 if dry_run else size
-    if not targets and not leftovers:
+    if as_json:
+        console.emit_json({"schema": CLEAR_SCHEMA, "dry_run": dry_run, "caches": results, "freed": freed})
+    elif not targets and not leftovers:
         out.print("no caches to clear")
     elif freed and not dry_run:
         out.print(f"freed {_size(freed)}", markup=False)
@@ -205,8 +200,28 @@ def _selftest_leftovers(dry_run: bool) -> list[tuple[Path, int]]:
     return [(path, sizes.get(path, 0)) for path in workdirs.remove_abandoned()]
 
 
+def _clear_one(info: CacheInfo, dry_run: bool) -> tuple[str, str]:
+    """Remove one cache unless it is in use or not ours: (outcome for --json, the line that says so)."""
+    from torchrig.data import inspection
+
+    if info.state == "foreign":
+        return "foreign", f"skipped {info.path}: {info.problem}, not yours to remove"
+    if info.state == "in use":
+        return "in use", f"skipped {info.name}: in use by a running process"
+    if info.state == "not a cache":
+        return "not a cache", (
+            f"skipped {info.path}: {info.problem}, not a cache file; remove it yourself if it is not needed"
+        )
+    if dry_run:
+        return "would remove", f"would remove {info.name} ({_size(info.size)}, {info.state})"
+    outcome = inspection.remove_cache(info.path)
+    if outcome == "removed":
+        return outcome, f"removed {info.name} ({_size(info.size)})"
+    return outcome, f"skipped {info.name}: {outcome}"
+
+
 def register(root: typer.Typer) -> None:
-    app.command("list")(list_)
-    app.command("stats")(stats)
-    app.command("clear")(clear)
+    app.command("list", cls=console.Command)(list_)
+    app.command("stats", cls=console.Command)(stats)
+    app.command("clear", cls=console.Command)(clear)
     root.add_typer(app, name="cache")

@@ -1,9 +1,12 @@
-"""The one place that decides how torchrig talks to a terminal: consoles, tables, progress, exit codes.
+"""The one place that decides how torchrig talks to a terminal: consoles, tables, progress, exit codes, help.
 
 Every command prints through :func:`out` (results, on stdout) and :func:`err` (progress, notes and
 errors, on stderr), builds tables with :func:`table` and shows long work with :func:`progress`, so the
 whole tool has one style: colour repeats what the words say and is dropped when ``NO_COLOR`` is set
 or the stream is not a terminal (rich decides both); progress appears only on a terminal.
+
+Every command is a :class:`Command` in a :class:`Group`, whose ``--help`` shows no Python type
+placeholders: a flag shows nothing, an option the name of its value (``--timeout SECONDS``).
 
 Exit codes are :class:`Exit` members, never literals: 0 all is well, 1 the command worked and found a
 problem (doctor errors, a failed stage, no mirror answered, no build fits), 2 a usage or internal
@@ -21,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
 from torchrig._core import terminal
 
@@ -31,6 +35,36 @@ class Exit(enum.IntEnum):
     USAGE = 2  # the user asked for something impossible, or torchrig failed itself
     INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
     OUTPUT_CLOSED = 141  # the reader of stdout went away (`| head -1`), as a shell reports SIGPIPE
+
+
+def _no_type_placeholders(params: list[Any]) -> list[Any]:
+    # typer's help shows a Python type next to an option without a metavar, and a flag has none
+    # ("--json <bool>"), and next to every argument, already named in its own column ("NAME <str>").
+    # A flag takes no value, so it shows nothing; every other option names its value (SECONDS, DIR).
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        elif getattr(param, "param_type_name", "") == "argument":
+            param.display_type_rich = _nothing  # the name column says it
+    return params
+
+
+def _nothing(ctx: Any) -> None:
+    return None
+
+
+class Command(TyperCommand):
+    """Every torchrig command: its help names what each option takes, and shows nothing for a flag."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _no_type_placeholders(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """Every torchrig command group (``torchrig``, ``torchrig mirror``, ...), with :class:`Command`'s help."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _no_type_placeholders(super().get_params(ctx))
 
 
 def signalled(signum: int) -> int:

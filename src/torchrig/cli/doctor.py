@@ -71,7 +71,7 @@ def doctor(
         "(over torch.distributed with gloo; no shared files).",
     ),
     files: list[str] | None = typer.Argument(
-        None, metavar="[FILES]...", help="With --merge: each node's `torchrig doctor --json` output."
+        None, metavar="FILES", help="With --merge: each node's `torchrig doctor --json` output."
     ),
 ) -> None:
     """Find the root cause of a broken GPU/PyTorch setup and print the exact fix.
@@ -265,4 +265,4 @@ def _read_report(source: str) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor)
+    app.command("doctor", cls=console.Command)(doctor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     from torchrig.knowledge.builds import BuildPlan
 
 app = typer.Typer(
+    cls=console.Group,
     help="Plan and create environments with the PyTorch build that fits this driver and these GPUs.",
     no_args_is_help=True,
 )
+
+CREATE_SCHEMA = "torchrig.env-create/1"
+EXPORT_SCHEMA = "torchrig.env-export/1"
 
 _TORCH = typer.Option(
     None, "--torch", metavar="VERSION", help="torch release to plan for (2.13 or 2.13.0); default the newest known."
@@ -33,7 +37,7 @@ def _here_python() -> str:
     return f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
-@app.command("plan")
+@app.command("plan", cls=console.Command)
 def plan_cmd(
     torch: str | None = _TORCH,
     python: str | None = _PYTHON,
@@ -107,7 +111,7 @@ def _render_plan(result: BuildPlan, target: str) -> None:
             out.print(f"  {tool:<6} {escape(line)}", soft_wrap=True)  # never wrap a command people copy
 
 
-@app.command("create")
+@app.command("create", cls=console.Command)
 def create_cmd(
     name: str = typer.Argument(..., metavar="NAME", help="Name of the new environment."),
     file: Path | None = typer.Option(
@@ -122,6 +126,9 @@ def create_cmd(
         None, "--find-links", metavar="DIR", help="Install every wheel from this directory, offline."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and every command; create nothing."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print what was planned and made, and the doctor's verdict, as JSON."
+    ),
 ) -> None:
     """Create an environment with the planned PyTorch build, then run `torchrig doctor` inside it.
 
@@ -170,14 +177,29 @@ def create_cmd(
     )
     preflight(executor, req)
     out, err = console.out(), console.err()
-    out.print(
-        f"{name}: torch {result.torch} ({result.variant}) for Python {result.python}, with {executor.kind}. "
-        f"{escape(result.reason)}"
-    )
+    report: dict[str, Any] = {
+        "schema": CREATE_SCHEMA,
+        "name": name,
+        "torch": result.torch,
+        "variant": result.variant,
+        "python": result.python,
+        "tool": executor.kind,
+        "reason": result.reason,
+        "location": executor.location(name),
+        "dry_run": dry_run,
+    }
+    if not as_json:
+        out.print(
+            f"{name}: torch {result.torch} ({result.variant}) for Python {result.python}, with {executor.kind}. "
+            f"{escape(result.reason)}"
+        )
     if dry_run:
-        for line in describe_steps(executor.steps(req)):
+        steps = [*describe_steps(executor.steps(req)), " ".join(executor.doctor(name))]
+        if as_json:
+            console.emit_json({**report, "steps": steps})
+            return
+        for line in steps:
             out.print(escape(line), soft_wrap=True)
-        out.print(escape(" ".join(executor.doctor(name))), soft_wrap=True)
         out.print(f"dry run: nothing was created ({executor.location(name)}).")
         return
 
@@ -187,7 +209,7 @@ def create_cmd(
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
     )
-    with console.progress(*columns, console=err) as progress:
+    with console.progress(*columns, console=err, quiet=as_json) as progress:
         task = progress.add_task("starting", total=None)
 
         def on_step(i: int, total: int, step: Step, state: str) -> None:
@@ -195,17 +217,27 @@ def create_cmd(
                 progress.update(task, description=step.title, total=total, completed=i)
             elif state == "done":
                 progress.update(task, completed=i + 1)
-                progress.console.print(f"ok  {escape(step.title)}")
+                if not as_json:
+                    progress.console.print(f"ok  {escape(step.title)}")
 
         made = create(executor, req, on_step=on_step, checked=True)  # preflight ran above
-    out.print(f"created {name} at {made.prefix}")
     verdict = doctor_verdict(made.doctor)
-    out.print(f"doctor in {name}: {escape(verdict.sentence)}")
+    if as_json:
+        doctor = {"verdict": verdict.sentence, "failing": verdict.failing}
+        console.emit_json({**report, "prefix": str(made.prefix), "doctor": doctor})
+    else:
+        out.print(f"created {name} at {made.prefix}")
+        out.print(f"doctor in {name}: {escape(verdict.sentence)}")
     raise typer.Exit(console.Exit.PROBLEM if verdict.failing else console.Exit.OK)
 
 
-@app.command("export")
-def export_cmd(name: str = typer.Argument(..., metavar="NAME", help="The environment to export.")) -> None:
+@app.command("export", cls=console.Command)
+def export_cmd(
+    name: str = typer.Argument(..., metavar="NAME", help="The environment to export."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print the file's kind and text as JSON (environment.yml or requirements)."
+    ),
+) -> None:
     """Print an environment.yml (conda) or requirements file (venv) that recreates NAME, with its torch index."""
     import shutil
 
@@ -216,10 +248,14 @@ def export_cmd(name: str = typer.Argument(..., metavar="NAME", help="The environ
 
     check_name(name)
     runner = SubprocessRunner()
-    typer.echo(export(name, known_executors(runner), runner, uv=shutil.which("uv")).text, nl=False)
+    exported = export(name, known_executors(runner), runner, uv=shutil.which("uv"))
+    if as_json:
+        console.emit_json({"schema": EXPORT_SCHEMA, "name": name, "kind": exported.kind, "text": exported.text})
+        return
+    typer.echo(exported.text, nl=False)
 
 
-@app.command("install")
+@app.command("install", cls=console.Command)
 def install_cmd(
     torch: str | None = _TORCH,
     backend: str = typer.Option(

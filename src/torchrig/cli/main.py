@@ -8,8 +8,6 @@ shown only under ``--debug``.
 from __future__ import annotations
 
 import os
-import select
-import stat
 import sys
 import traceback
 
@@ -20,6 +18,7 @@ from torchrig._core.errors import UserError
 from torchrig.cli import console
 
 app = typer.Typer(
+    cls=console.Group,
     name="torchrig",
     help="From just installed to proven to train: diagnose the GPU/PyTorch stack, prove it trains, fix mirrors and environments.",
     no_args_is_help=True,
@@ -64,14 +63,15 @@ def main() -> None:
     # Ctrl-C never reaches here: typer turns it into exit code 130 itself (tests/cli/test_exit_codes.py).
     err = console.err()  # one sentence stays on one line when piped
     try:
-        stdout_at_start: os.stat_result | None = os.fstat(1)
+        fd_at_start: os.stat_result | None = os.fstat(1)
     except OSError:  # started with stdout closed
-        stdout_at_start = None
+        fd_at_start = None
+    stream_at_start = sys.stdout
     try:
         # no arguments: the help, and success (click's no_args_is_help would exit 2, the code of a usage error)
         app(prog_name="torchrig", args=sys.argv[1:] or ["--help"])
     except SystemExit:  # typer ends every command with one
-        _flush_stdout(stdout_at_start)
+        _flush_stdout(fd_at_start, stream_at_start)
         raise
     except BrokenPipeError:
         _output_closed()
@@ -89,23 +89,22 @@ def main() -> None:
         sys.exit(console.Exit.USAGE)
 
 
-def _flush_stdout(stdout_at_start: os.stat_result | None) -> None:
-    """Deliver what is still buffered; when the reader closed our output, end quietly with exit 141.
+def _flush_stdout(fd_at_start: os.stat_result | None, stream_at_start: object) -> None:
+    """Deliver what is still buffered; when a write found the reader gone, end quietly with exit 141.
 
     rich and typer each catch a write to a closed pipe themselves and exit 1, the code of "problems
-    found" (rich first points stdout at /dev/null, typer wraps it): so ask the file descriptor instead.
+    found": rich first points file descriptor 1 at /dev/null, typer swaps ``sys.stdout`` for a wrapper
+    that swallows the error. Either change is the sign. A reader that left only after every write
+    succeeded (``| grep -q``) changes nothing: the command's own exit code stands.
     """
     try:
         now = os.fstat(1)
     except OSError:
         return
-    if stdout_at_start is not None and not os.path.samestat(now, stdout_at_start):
-        _output_closed()  # someone moved stdout to /dev/null: rich does that when the reader went away
-    if stat.S_ISFIFO(now.st_mode):
-        poll = select.poll()
-        poll.register(1, select.POLLOUT)
-        if any(events & select.POLLERR for _fd, events in poll.poll(0)):  # a pipe nobody reads any more
-            _output_closed()
+    if fd_at_start is not None and not os.path.samestat(now, fd_at_start):
+        _output_closed()
+    if sys.stdout is not stream_at_start:
+        _output_closed()
     try:
         sys.stdout.flush()
     except BrokenPipeError:

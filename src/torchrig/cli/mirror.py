@@ -20,11 +20,17 @@ if TYPE_CHECKING:
     from torchrig.mirrors.probe import ProbeResult
 
 app = typer.Typer(
+    cls=console.Group,
     help="Probe and switch pip, conda, uv, PyTorch-wheel and Hugging Face mirrors, keeping your config intact.",
     no_args_is_help=True,
 )
 
 _FOR_HELP = "Comma-separated targets: pip, uv, conda, torch, hf."
+
+
+def _check_timeout(timeout: float) -> None:
+    if not 0.5 <= timeout <= 60:
+        raise UserError(f"--timeout takes 0.5 to 60 seconds (each mirror's share), not {timeout:g}.")
 
 
 def _targets(value: str | None) -> tuple[str, ...] | None:
@@ -33,9 +39,9 @@ def _targets(value: str | None) -> tuple[str, ...] | None:
     return targets(value)
 
 
-@app.command("list")
+@app.command("list", cls=console.Command)
 def list_(
-    for_: str | None = typer.Option(None, "--for", help=_FOR_HELP),
+    for_: str | None = typer.Option(None, "--for", metavar="TARGETS", help=_FOR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the catalog as JSON."),
 ) -> None:
     """The mirror catalog: who serves which target, at which URL (shipped entries + your mirrors.toml)."""
@@ -106,12 +112,16 @@ def _render_probe(results: Sequence[ProbeResult]) -> None:
         out.print(table)
 
 
-@app.command("probe")
+@app.command("probe", cls=console.Command)
 def probe_cmd(
-    names: list[str] | None = typer.Argument(None, help="Mirrors to probe (default: every one serving the targets)."),
-    for_: str | None = typer.Option(None, "--for", help=_FOR_HELP),
+    names: list[str] | None = typer.Argument(
+        None, metavar="NAMES", help="Mirrors to probe (default: every one serving the targets)."
+    ),
+    for_: str | None = typer.Option(None, "--for", metavar="TARGETS", help=_FOR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
-    timeout: float = typer.Option(8.0, "--timeout", min=0.5, max=60, help="Seconds each mirror gets, at most."),
+    timeout: float = typer.Option(
+        8.0, "--timeout", metavar="SECONDS", help="Seconds each mirror gets, at most (0.5 to 60)."
+    ),
     allow_insecure: bool = typer.Option(False, "--allow-insecure", help="Also probe plain-http mirrors."),
 ) -> None:
     """Measure latency, throughput (a capped range read) and freshness of mirrors, concurrently; ranked.
@@ -120,6 +130,7 @@ def probe_cmd(
     """
     from torchrig.mirrors.choose import probe_pairs
 
+    _check_timeout(timeout)
     chosen = probe_pairs(_targets(for_), names, allow_insecure=allow_insecure)
     catalog, pairs, skipped = chosen.catalog, chosen.pairs, chosen.skipped_insecure
     if not pairs and skipped:
@@ -164,14 +175,21 @@ def _confirm(question: str) -> bool:
         return False
 
 
-@app.command("use")
+@app.command("use", cls=console.Command)
 def use(
     name: str = typer.Argument(
-        ..., help="A mirror from `torchrig mirror list`, `fastest`, or an https:// URL (with one --for)."
+        ...,
+        metavar="NAME",
+        help="A mirror from `torchrig mirror list`, `fastest`, or an https:// URL (with one --for).",
     ),
-    for_: str | None = typer.Option(None, "--for", help=_FOR_HELP + " Default: every target the mirror serves."),
+    for_: str | None = typer.Option(
+        None, "--for", metavar="TARGETS", help=_FOR_HELP + " Default: every target the mirror serves."
+    ),
     scope: str = typer.Option(
-        "user", "--scope", help="user (your home), env (the active environment) or project (this directory)."
+        "user",
+        "--scope",
+        metavar="SCOPE",
+        help="user (your home), env (the active environment) or project (this directory).",
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print a unified diff per file and write nothing."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Approve writing HF_ENDPOINT into your shell startup file."),
@@ -179,10 +197,10 @@ def use(
         False, "--allow-insecure", help="Accept a plain-http mirror (adds pip trusted-host for it)."
     ),
     timeout: float = typer.Option(
-        8.0, "--timeout", min=0.5, max=60, help="Seconds each mirror gets when choosing `fastest`."
+        8.0, "--timeout", metavar="SECONDS", help="Seconds each mirror gets when choosing `fastest` (0.5 to 60)."
     ),
     among: str | None = typer.Option(
-        None, "--among", help="With `fastest`: comma-separated mirrors to choose from (default: all)."
+        None, "--among", metavar="NAMES", help="With `fastest`: comma-separated mirrors to choose from (default: all)."
     ),
     force: bool = typer.Option(
         False, "--force", help="Rewrite config files you made read-only (chmod 444); they stay read-only."
@@ -201,6 +219,7 @@ def use(
 
     if scope not in SCOPES:
         raise UserError(f"unknown scope {scope!r}; choose from {', '.join(SCOPES)}.")
+    _check_timeout(timeout)
     if among is not None and name.lower() != "fastest":
         raise UserError("--among only goes with `fastest`; name one mirror or use `fastest --among a,b`.")
     names = [n.strip() for n in among.split(",") if n.strip()] if among else None
@@ -252,7 +271,7 @@ def use(
     _print_overrides(overrides(choices, paths))
 
 
-@app.command("show")
+@app.command("show", cls=console.Command)
 def show(
     as_json: bool = typer.Option(False, "--json", help="Print every tool's layers as JSON."),
 ) -> None:
@@ -284,9 +303,9 @@ def show(
             out.print(f"  warning: {warning}", markup=False)
 
 
-@app.command("restore")
+@app.command("restore", cls=console.Command)
 def restore(
-    for_: str | None = typer.Option(None, "--for", help=_FOR_HELP + " Default: all."),
+    for_: str | None = typer.Option(None, "--for", metavar="TARGETS", help=_FOR_HELP + " Default: all."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print a unified diff per file and write nothing."),
     force: bool = typer.Option(False, "--force", help="Restore even files edited since torchrig changed them."),
 ) -> None:

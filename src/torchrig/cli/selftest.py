@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
-from typer.core import TyperCommand
 
 from torchrig._core.errors import UserError, require_torch
 from torchrig.cli import console
@@ -337,7 +336,7 @@ def bare_gpus_means_all(args: list[str]) -> list[str]:
     return completed
 
 
-class _SelftestCommand(TyperCommand):
+class _SelftestCommand(console.Command):
     """The ``selftest`` command, whose ``--gpus`` may come without a value (:func:`bare_gpus_means_all`)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:

@@ -568,12 +568,13 @@ def _check_torch(torch: str | None) -> str:
     if release is None:
         known = ", ".join(r.minor for r in k.releases()[:4])
         raise UserError(f"torch {text} is not in torchrig's tables (newest known: {known}).")
-    if text.count(".") == 2 and text not in k.named_patches(release):
+    patches = k.named_patches(release)
+    if text.count(".") == 2 and patches is not None and text not in patches:
         # an install line for a release nobody made would fail only when it runs; the minor alone
         # (torch==2.13.*) gets whichever patch the index has
         raise UserError(
-            f"torchrig's tables know no torch {text} (they name {', '.join(k.named_patches(release))}); "
-            f"give --torch {release.minor} to plan for the newest {release.minor} release."
+            f"torchrig knows no torch {text}: PyPI had {', '.join(patches)} of torch {release.minor} as of "
+            f"{k.releases_as_of()}; give --torch {release.minor} to plan for the newest {release.minor} release."
         )
     return text
 

@@ -54,6 +54,7 @@ class TorchRelease:
     torchaudio_pins: tuple[tuple[str, str], ...] = ()
     torchaudio_forward_compatible: bool = False  # torchaudio 2.11 supports this and every later torch
     released: str | None = None  # "2026-07", the month of X.Y.0
+    patches: tuple[str, ...] = ()  # every X.Y.Z on PyPI ("2.12.0", "2.12.1"); empty where unknown (before 1.13)
     branch_cut: str | None = None  # "2026-06-10", approximately: nightlies moved past X.Y then
 
     def supports_python(self, python: str) -> bool:
@@ -104,6 +105,7 @@ def _release(minor: str, row: dict[str, Any]) -> TorchRelease:
         torchaudio_pins=_pairs(row.get("torchaudio_pins")),
         torchaudio_forward_compatible=bool(row.get("torchaudio_forward_compatible", False)),
         released=row.get("released"),
+        patches=tuple(row.get("patches", ())),
         branch_cut=row.get("branch_cut"),
     )
 
@@ -112,6 +114,11 @@ def _release(minor: str, row: dict[str, Any]) -> TorchRelease:
 def _all_releases() -> tuple[TorchRelease, ...]:
     out = [_release(minor, row) for minor, row in load("torch_builds")["release"].items()]
     return tuple(sorted(out, key=lambda r: Version(r.minor), reverse=True))
+
+
+def releases_as_of() -> str:
+    """The month the release table was last read from its sources ("2026-12")."""
+    return str(load("torch_builds")["meta"]["as_of"])
 
 
 def releases() -> list[TorchRelease]:
@@ -125,13 +132,15 @@ def release(torch_version: str) -> TorchRelease | None:
     return next((r for r in _all_releases() if r.minor == key), None)
 
 
-def named_patches(release: TorchRelease) -> tuple[str, ...]:
-    """The patch releases of ``release`` the table names: X.Y.0, and every later one a row refers to.
+def named_patches(release: TorchRelease) -> tuple[str, ...] | None:
+    """Every patch release of ``release`` (X.Y.0, X.Y.1, ...), or None where the table does not list them.
 
-    The table keeps no list of every patch release PyPI has (its rows name a later patch only where
-    something changed in it), so this is what torchrig can vouch for, not all that exist.
+    The list is PyPI's (``patches``), read on the table's as-of date, plus any patch another key names;
+    releases before 1.13 have none, and then which patches exist is unknown.
     """
-    named = {f"{release.minor}.0"}
+    if not release.patches:
+        return None
+    named = set(release.patches)
     for pairs in (release.since, release.last, release.aarch64_since, release.python_since):
         named.update(patch for _key, patch in pairs)
     named.update(patch for patch, _pin in (*release.torchvision_pins, *release.torchaudio_pins))
