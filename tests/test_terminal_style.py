@@ -98,3 +98,29 @@ def test_piped_output_keeps_every_line_whole_whatever_columns_says() -> None:
         for line in lines
     ), done.stdout
     assert f"    {COMMAND}" in lines
+
+
+MAKE_CACHE = """
+import numpy as np
+from torchrig.data import CachedDataset
+class Images:
+    def __len__(self): return 8
+    def __getitem__(self, i): return np.full((3, 8, 8), i, dtype=np.uint8), i
+ds = CachedDataset(Images(), name="imagenet-val-224-resized-center-crop", persist=True)
+for i in range(8): ds[i]
+"""
+
+
+def test_cache_list_on_a_narrow_terminal_keeps_the_name_and_directory_whole(sandbox_home: Path) -> None:
+    subprocess.run([sys.executable, "-c", MAKE_CACHE], check=True, env=_env(), timeout=120)
+    narrow = in_terminal("cache", "list", columns=60).splitlines()
+    name = next(line for line in narrow if line.startswith("imagenet-val-224-resized-center-crop-"))
+    assert len(name) > 60  # one line for the terminal to fold, never cut by us
+    directory = sandbox_home / ".cache" / "torchrig" / "data"
+    assert f"  directory {directory}" in narrow
+    details = [line for line in narrow if line.startswith("  ") and "directory" not in line]
+    assert details and all(len(line) <= 60 for line in details)
+    assert any(re.search(r"\bhits \d+", line) for line in details)  # a header and its value stay together
+    wide = in_terminal("cache", "list", columns=200).splitlines()
+    assert wide[0].split() == ["name", "state", "size", "items", "fits", "hits", "misses", "directory"]
+    assert wide[1].startswith(name) and wide[1].rstrip().endswith(str(directory))

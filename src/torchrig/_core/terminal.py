@@ -21,6 +21,7 @@ import sys
 from typing import IO, TextIO, cast
 
 from rich.console import Console
+from rich.text import Text
 
 from torchrig._core import redact
 
@@ -57,3 +58,16 @@ def console(file: TextIO | None = None, *, stderr: bool = False) -> Console:
     c = Console(file=cast(IO[str], Masked(stream)), highlight=False)
     c.soft_wrap = not c.is_terminal
     return c
+
+
+def indented(console: Console, markup: str, indent: int, hang: int | None = None) -> None:
+    """``markup`` under an indent (later lines under ``hang``, default the same): wrapped at words to the
+    window on a terminal, one whole line when piped."""
+    if console.soft_wrap:
+        console.print(" " * indent + markup)
+        return
+    hang = indent if hang is None else hang
+    lines = Text.from_markup(markup).wrap(console, max(20, console.width - max(indent, hang)))
+    for i, line in enumerate(lines):
+        line.rstrip()
+        console.print(Text(" " * (hang if i else indent)) + line)

@@ -54,33 +54,24 @@ def list_(
     if not caches:
         out.print("no caches (looked in " + ", ".join(str(d) for d in _directories(directory)) + ")")
         return
-    table = console.table(
-        "name",
-        "state",
-        "size",
-        "items",
-        "fits",
-        "hits",
-        "misses",
-        "location",
-        right=("size", "items", "fits", "hits", "misses"),
-        box=None,
-        pad_edge=False,
-    )
+    shown = []
     for c in caches:
         s = c.stats or {}
         state = c.state if not c.problem else f"{c.state} ({c.problem})"
-        table.add_row(
-            s.get("name", c.path.name),
-            state,
-            _size(c.size),
-            f"{s['items']}/{s['n_items']}" if s else "-",
-            _fraction(s.get("fits_fraction")) if s else "-",
-            str(s.get("hits", "-")),
-            str(s.get("misses", "-")),
-            str(c.path),
+        shown.append(
+            (
+                s.get("name", c.path.name),
+                state,
+                _size(c.size),
+                f"{s['items']}/{s['n_items']}" if s else "-",
+                _fraction(s.get("fits_fraction")) if s else "-",
+                str(s.get("hits", "-")),
+                str(s.get("misses", "-")),
+                str(c.path.parent),
+            )
         )
-    out.print(table)
+    headers = ("name", "state", "size", "items", "fits", "hits", "misses", "directory")
+    console.rows(out, headers, shown, right=("size", "items", "fits", "hits", "misses"), whole=("directory",))
 
 
 def _fraction(f: float | None) -> str:

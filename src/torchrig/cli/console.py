@@ -19,9 +19,11 @@ user's copy of this list.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
@@ -102,6 +104,53 @@ def table(*columns: str, title: str | None = None, right: tuple[str, ...] = (), 
     for name in columns:
         t.add_column(name, justify="right" if name in right else "left", overflow="fold")
     return t
+
+
+def rows(
+    out: Console,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right: tuple[str, ...] = (),
+    whole: tuple[str, ...] = (),
+) -> None:
+    """Rows as a table when the table fits the terminal, and whenever piped (then at its full width, one
+    line per row, for grep); on a narrower terminal as a list, so that nothing is cut: the first column
+    (a name to copy) on its own line, then "header value" pairs wrapped at words, then each column named
+    in ``whole`` (a path to copy) on a line of its own."""
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    natural = sum(widths) + 2 * (len(widths) - 1)
+    if out.is_terminal and natural > out.width:
+        for row in rows:
+            out.print(f"[bold]{escape(row[0])}[/]", soft_wrap=True)
+            pairs = [f"{h} {v}" for h, v in zip(headers[1:], row[1:], strict=True) if h not in whole]
+            for line in _packed(pairs, out.width - 2):  # a pair is never split across lines
+                out.print(f"  {escape(line)}", soft_wrap=True)
+            for h, v in zip(headers, row, strict=True):
+                if h in whole:
+                    out.print(f"  {h} {escape(v)}", soft_wrap=True)
+        return
+    if not out.is_terminal:
+        out.width = max(out.width, natural)
+    t = Table(box=None, pad_edge=False, show_edge=False)
+    for h in headers:
+        t.add_column(h, justify="right" if h in right else "left", no_wrap=True)
+    for row in rows:
+        t.add_row(*(escape(v) for v in row))
+    out.print(t)
+
+
+def _packed(items: Sequence[str], width: int) -> list[str]:
+    """``items`` joined with ", " into lines of at most ``width`` characters, none split (a longer one alone)."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 2 + len(item) <= width - 1:
+            lines[-1] += f", {item}"
+        else:
+            if lines:
+                lines[-1] += ","
+            lines.append(item)
+    return lines
 
 
 def progress(*columns: ProgressColumn | str, console: Console | None = None, quiet: bool = False) -> Progress:

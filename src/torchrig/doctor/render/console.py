@@ -13,7 +13,6 @@ from typing import TextIO
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
 from torchrig._core import terminal
 from torchrig.doctor.facts import Facts
@@ -26,19 +25,6 @@ _STYLE = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow")
 # "CUDA_VISIBLE_DEVICES=0 python train.py", "/usr/bin/nvidia-smi"): a sentence starts with a capitalised
 # word, and wraps like prose; a command is printed whole, so that it can be copied.
 _SENTENCE = re.compile(r"^[A-Z][a-z]+[ ,:]")
-
-
-def _indented(console: Console, markup: str, indent: int, hang: int | None = None) -> None:
-    """``markup`` under an indent (later lines under ``hang``, default the same): wrapped at words to the
-    window on a terminal, one whole line when piped."""
-    if console.soft_wrap:
-        console.print(" " * indent + markup)
-        return
-    hang = indent if hang is None else hang
-    lines = Text.from_markup(markup).wrap(console, max(20, console.width - max(indent, hang)))
-    for i, line in enumerate(lines):
-        line.rstrip()
-        console.print(Text(" " * (hang if i else indent)) + line)
 
 
 def _evidence(evidence: dict[str, object]) -> list[tuple[str, str]]:
@@ -54,9 +40,9 @@ def render_console(facts: Facts, findings: list[Finding], out: TextIO, *, show_f
     c = counts(findings)
     head_style = "bold red" if c[Severity.ERROR] else "yellow" if c[Severity.WARNING] else "bold green"
     mark = "✗" if c[Severity.ERROR] else "!" if c[Severity.WARNING] else "✓"
-    _indented(console, f"[{head_style}]{mark} {escape(verdict(facts, findings))}[/]", 0, hang=2)
+    terminal.indented(console, f"[{head_style}]{mark} {escape(verdict(facts, findings))}[/]", 0, hang=2)
     if facts.origin == "report":
-        _indented(
+        terminal.indented(
             console,
             f"(explaining a report: {facts.report_format or 'text'}; facts below come from it, not this machine)",
             2,
@@ -65,24 +51,24 @@ def render_console(facts: Facts, findings: list[Finding], out: TextIO, *, show_f
         symbol, style = _STYLE[f.severity]
         console.print()
         head = f"[{style}]{symbol} {f.severity.value.upper()}[/] [bold]{escape(f.code)}[/]  {escape(f.title)}"
-        _indented(console, head, 0, hang=2)
+        terminal.indented(console, head, 0, hang=2)
         if f.detail:
-            _indented(console, escape(f.detail), 2)
+            terminal.indented(console, escape(f.detail), 2)
         if f.evidence:
             console.print("  evidence:")
             for names, value in _evidence(f.evidence):
-                _indented(console, f"{escape(names)}: {escape(value)}", 4)
+                terminal.indented(console, f"{escape(names)}: {escape(value)}", 4)
         if f.fix:
             console.print("  fix:")
             for line in f.fix:
                 if _SENTENCE.match(line):
-                    _indented(console, f"[bold]{escape(line)}[/]", 4)
+                    terminal.indented(console, f"[bold]{escape(line)}[/]", 4)
                 else:
                     console.print(f"    [bold]{escape(line)}[/]", soft_wrap=True)
         if i == 1 and f.severity is Severity.ERROR and len(findings) > 1:
-            _indented(console, "(fix this first: the findings below may follow from it)", 2)
+            terminal.indented(console, "(fix this first: the findings below may follow from it)", 2)
     if not show_facts:
-        _indented(console, "(torchrig doctor --facts shows what this rests on)", 2)
+        terminal.indented(console, "(torchrig doctor --facts shows what this rests on)", 2)
         return
     rows = fact_rows(facts)
     if rows:
@@ -102,7 +88,7 @@ def _facts_list(console: Console, rows: list[FactRow]) -> None:
             console.print(f"[dim]{escape(r.section)}[/]")
             last = r.section
         source = f" [dim]({escape(r.source)})[/]" if r.source else ""
-        _indented(console, f"{escape(r.label)}: {escape(r.value)}{source}", 2)
+        terminal.indented(console, f"{escape(r.label)}: {escape(r.value)}{source}", 2)
 
 
 def _facts_table(console: Console, rows: list[FactRow]) -> None:
