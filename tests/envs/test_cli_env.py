@@ -82,11 +82,13 @@ def test_plan_for_another_machine_with_a_v100_and_an_a100() -> None:
 
 
 def test_plan_for_gpus_named_by_model() -> None:
-    proc = torchrig("env", "plan", "--gpu", "Tesla V100-SXM2-32GB", "--gpu", "NVIDIA A100-SXM4-80GB", "--json")
+    proc = torchrig(
+        "env", "plan", "--gpu-model", "Tesla V100-SXM2-32GB", "--gpu", "NVIDIA A100-SXM4-80GB", "--json"
+    )  # --gpu: the old name still works
     data = json.loads(proc.stdout)
     assert data["machine"]["compute_capabilities"] == ["7.0", "8.0"]
     assert data["variant"] == "cu126"
-    unknown = torchrig("env", "plan", "--gpu", "Voodoo 5")
+    unknown = torchrig("env", "plan", "--gpu-model", "Voodoo 5")
     assert unknown.returncode == 2
     assert "does not know the GPU model 'Voodoo 5'; give its compute capability with --cc" in one_sentence(
         unknown.stderr

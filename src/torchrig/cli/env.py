@@ -46,10 +46,12 @@ def plan_cmd(
     ),
     gpu: list[str] = typer.Option(
         [],
-        "--gpu",
+        "--gpu-model",
         metavar="MODEL",
         help="Plan for a GPU of this model (e.g. 'A100', 'RTX 4090'); repeat for each GPU.",
     ),
+    # `--gpu MODEL` before 0.2; `--gpus` picks GPUs in selftest, so a model is named --gpu-model here
+    gpu_old: list[str] = typer.Option([], "--gpu", metavar="MODEL", hidden=True),
     cc: list[str] = typer.Option(
         [], "--cc", metavar="X.Y", help="Plan for a GPU of this compute capability; repeat for each GPU."
     ),
@@ -63,12 +65,13 @@ def plan_cmd(
 ) -> None:
     """Which PyTorch build fits, why, what was rejected, and the pip / uv / conda commands.
 
-    Without --driver, --gpu or --cc it plans for this machine, from the doctor's probes.
+    Without --driver, --gpu-model or --cc it plans for this machine, from the doctor's probes.
     """
     from torchrig.envs.planning import described_machine, this_machine
     from torchrig.knowledge.builds import plan
     from torchrig.mirrors.torch_index import torch_index_base
 
+    gpu = [*gpu, *gpu_old]
     if driver is not None or cc or gpu:
         machine = described_machine(driver=driver, gpu_models=gpu, ccs=cc, wsl=wsl)
         target = "the machine you described"

@@ -2,7 +2,7 @@
 
 The plan itself is knowledge's rule (:func:`torchrig.knowledge.builds.plan`); this module only makes
 its :class:`~torchrig.knowledge.builds.Target`, through the doctor's one Facts-to-target adapter for
-this machine, or from ``--driver`` / ``--gpu`` / ``--cc`` for another.
+this machine, or from ``--driver`` / ``--gpu-model`` / ``--cc`` for another.
 """
 
 from __future__ import annotations
