@@ -60,7 +60,7 @@ def test_folding_finds_what_ignorecase_matches_for_every_character() -> None:
         matched = re.findall(re.escape(char), everything, re.IGNORECASE)
         assert matched, char
         assert {fold(m) for m in matched} == {char.lower()}, char
-    assert all(len(fold(c)) == 1 for c in everything[:0x10000])  # folding keeps offsets
+    assert len(fold(everything)) == len(everything)  # folding keeps offsets
 
 
 def test_exotic_case_variants_are_not_ruled_out() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from torchrig.doctor.report import parse_report
+import random
+
+from torchrig.doctor.report import logs, parse_report
 
 
 def test_dmesg_api_mismatch_names_both_sides_even_with_a_client_name() -> None:
@@ -109,3 +111,23 @@ def test_a_warning_repeated_through_a_long_log_names_one_gpu_not_one_per_line() 
     line = "UserWarning: NVIDIA GeForce RTX 5090 with CUDA capability sm_120 is not compatible with the current PyTorch installation.\n"
     facts = parse_report("torch 2.4.0\n" + line * 2000)
     assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [("NVIDIA GeForce RTX 5090", "12.0")]
+
+
+def test_torch_paths_are_read_from_their_end_as_the_path_pattern_reads_them() -> None:
+    # The pattern tried from every "/" went quadratic on a long line without spaces (a pasted base64
+    # image next to a traceback); the reader from the end must find exactly what the pattern finds.
+    rng = random.Random(3)
+    atoms = ["/", "~", ".", "..", " ", ":", "a", "b/", '"', "\n", "/site-packages/torch/", "/dist-packages/torch/"]
+    atoms += ["site-packages/torch/", "/torch/"]
+    for _ in range(20000):
+        text = "".join(rng.choice(atoms) for _ in range(rng.randint(0, 10)))
+        expected = [m.group("dir") for m in logs._TORCH_DIR_POSIX.finditer(text)]
+        assert list(logs._torch_dirs_posix(text)) == expected, text
+
+
+def test_a_torch_path_after_a_long_line_of_slashes_is_found() -> None:
+    blob = "iVBORw0KGgo/AAAAN+SUhE/" * 40000  # ~1 MiB of base64 with "/" in it and no space
+    text = f'{blob}\nFile "/opt/conda/lib/python3.11/site-packages/torch/__init__.py", line 1\n'
+    facts = parse_report(text)
+    assert facts.torch.location == "/opt/conda/lib/python3.11/site-packages/torch"
+    assert facts.system.python_version == "3.11"

@@ -99,3 +99,17 @@ def test_a_live_run_masks_secret_variables_and_with_redact_paths_its_home_paths(
         shown = doctor("--quick", fmt, "--redact-paths", env=env)
         assert TOKEN not in shown and PASSWORD not in shown and "alice" not in shown, fmt
         assert "~/src" in shown
+
+
+def test_merged_nodes_are_masked_too(tmp_path: Path, report: Path) -> None:
+    saved = json.loads(doctor("--report", str(report), "--json"))
+    saved["facts"]["system"]["env"] = {"HF_TOKEN": TOKEN}
+    saved["facts"]["tried"] = [f"pip install -i https://alice:{PASSWORD}@pypi.corp.example/simple torch"]
+    nodes = []
+    for name in ("node-a", "node-b"):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(saved))
+        nodes.append(str(path))
+    for fmt in ("--json", "--markdown", "--facts"):
+        out = doctor("--merge", *nodes, fmt, "--redact-paths")
+        assert TOKEN not in out and PASSWORD not in out and "alice" not in out, fmt

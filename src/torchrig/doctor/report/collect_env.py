@@ -143,7 +143,7 @@ _OTHER_LINE_ENDS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 def _read(haystack: Haystack) -> _Raw:
     reader = _Reader()
     text = haystack.text
-    if _OTHER_LINE_ENDS.search(text):
+    if _OTHER_LINE_ENDS.search(text) or len(haystack.folded) != len(text):
         for line in text.splitlines():
             if not reader.take(line):
                 break

@@ -51,7 +51,12 @@ _PIP_LIST = re.compile(
     r"(?:[ \t]+|[ \t]*==[ \t]*)(?P<version>\d+\.\d+[\w.+-]*)[ \t]*$",
     re.MULTILINE,
 )
+# A POSIX path ending in site-packages/torch/ (read by _torch_dirs_posix, which finds the same matches from
+# the end of the path: tried from every "/", the lazy middle made long lines without a space quadratic).
 _TORCH_DIR_POSIX = re.compile(r"(?P<dir>(?:~|\.{1,2})?/[^\s\"':]*?/(?:site|dist)-packages/torch)/")
+_TORCH_DIR_ENDS = ("/site-packages/torch/", "/dist-packages/torch/")
+_PATH_START = re.compile(r"(?:~|\.{1,2})?/")
+_LAST_PATH_STOP = re.compile(r"[\s\"':](?=[^\s\"':]*\Z)")
 _TORCH_DIR_WINDOWS = re.compile(r"(?P<dir>[A-Za-z]:\\[^\"':*?<>|\n]*?\\(?:site|dist)-packages\\torch)\\")
 _PYTHON_FROM_PATH = re.compile(r"python(?P<version>\d\.\d+)[/\\](?:site|dist)-packages")
 _CONDA_ENV = re.compile(r"(?P<prefix>/[^\s\"':]*?/envs/[^/\s\"']+)/lib/python\d")
@@ -340,8 +345,7 @@ def _torch_install(haystack: Haystack, facts: Facts) -> bool:
             facts.companions.append(Package(name=name, version=version))
             found = True
     dirs = sorted(
-        {m.group("dir") for m in haystack.finditer(_TORCH_DIR_POSIX)}
-        | {m.group("dir") for m in haystack.finditer(_TORCH_DIR_WINDOWS)}
+        set(_torch_dirs_posix(haystack.text)) | {m.group("dir") for m in haystack.finditer(_TORCH_DIR_WINDOWS)}
     )
     if dirs:
         put(torch, "installed", True)
@@ -356,6 +360,34 @@ def _torch_install(haystack: Haystack, facts: Facts) -> bool:
             put(facts.system, "conda_prefix", conda.group("prefix"))
         found = True
     return found
+
+
+def _torch_dirs_posix(text: str) -> Iterator[str]:
+    """What ``_TORCH_DIR_POSIX.finditer(text)`` yields as ``dir``, in linear time.
+
+    Each match ends at one of :data:`_TORCH_DIR_ENDS` and starts at the first place before it, after the
+    previous match and after the last character the path cannot hold, where a path can start.
+    """
+    ends = sorted(i for end in _TORCH_DIR_ENDS for i in _occurrences(text, end))
+    pos = 0  # where the regex would go on searching
+    for end in ends:
+        if end < pos:
+            continue
+        stop = _LAST_PATH_STOP.search(text, pos, end)
+        if stop is not None:
+            pos = stop.end()  # nothing before the stop can reach this or any later end
+        start = _PATH_START.search(text, pos, end)
+        if start is None:
+            continue
+        yield text[start.start() : end + len(_TORCH_DIR_ENDS[0]) - 1]
+        pos = end + len(_TORCH_DIR_ENDS[0])
+
+
+def _occurrences(text: str, needle: str) -> Iterator[int]:
+    at = text.find(needle)
+    while at >= 0:
+        yield at
+        at = text.find(needle, at + 1)
 
 
 def _toolkit(haystack: Haystack, facts: Facts) -> bool:
