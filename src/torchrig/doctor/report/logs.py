@@ -60,6 +60,11 @@ _VISIBLE_DEVICES = (
 _LD_ASSIGN = re.compile(
     r"""(?:^|[\s;`])(?:export\s+)?LD_LIBRARY_PATH=(?P<value>['"][^'"]*['"]|[^\s`;]+)""", re.MULTILINE
 )
+# ROCm's HSA_OVERRIDE_GFX_VERSION set on a command line or exported (ROCm docs, "Environment variables").
+_HSA_OVERRIDE = re.compile(
+    r"""(?:^|[\s;`(])(?:export\s+|set\s+|-e\s+|--env\s+)?HSA_OVERRIDE_GFX_VERSION=['"]?(?P<value>\d+\.\d+\.\d+)""",
+    re.MULTILINE,
+)
 _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]*)")
 _EXTENSION_MISMATCH = re.compile(
     r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
@@ -355,6 +360,10 @@ def _environment(text: str, facts: Facts) -> bool:
             if in_python:  # the program sets it itself: a shell `unset` would not undo it
                 facts.system.set_in_program["CUDA_VISIBLE_DEVICES"] = match.group(0)
             found = True
+    override = _HSA_OVERRIDE.search(text)
+    if override and "HSA_OVERRIDE_GFX_VERSION" not in env:
+        env["HSA_OVERRIDE_GFX_VERSION"] = override.group("value")
+        found = True
     for nccl in _NCCL_ENV.finditer(text):
         env.setdefault(nccl.group("name"), nccl.group("value"))
         found = True
