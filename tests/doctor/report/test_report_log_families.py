@@ -480,3 +480,28 @@ def test_ipython_answers_are_read_too() -> None:
 def test_a_version_in_prose_is_not_an_answer() -> None:
     text = "I think torch.__version__ should be 2.5.1 here.\nRuntimeError: No CUDA GPUs are available\n"
     assert parse_report(text).torch.version is None
+
+
+# --- no torch at all ---------------------------------------------------------------------------------------------
+
+
+def test_no_module_named_torch_is_torch_missing_in_that_python() -> None:
+    text = "Traceback (most recent call last):\n  File \"train.py\", line 1, in <module>\n    import torch\nModuleNotFoundError: No module named 'torch'\n"
+    facts = parse_report(text)
+    assert facts.torch.installed is False
+    assert _first(text) == "torch.missing"
+
+
+def test_a_missing_torch_submodule_is_not_a_missing_torch() -> None:
+    text = "ModuleNotFoundError: No module named 'torch._C'\n"
+    assert parse_report(text).torch.installed is not False
+
+
+def test_in_a_notebook_the_fix_starts_with_the_kernel() -> None:
+    text = (
+        "ModuleNotFoundError                       Traceback (most recent call last)\n"
+        "Cell In[3], line 1\n----> 1 import torch\n\nModuleNotFoundError: No module named 'torch'\n"
+    )
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert finding.code == "torch.missing"
+    assert any("ipykernel install" in step for step in finding.fix)

@@ -69,6 +69,10 @@ _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]
 _EXTENSION_MISMATCH = re.compile(
     r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
 )
+# CPython's "No module named 'torch'": the interpreter that ran the program has no torch at all (not a
+# broken one: that is "No module named 'torch._C'" or another import error).
+_NO_TORCH = re.compile(r"^[ \t]*(?:ModuleNotFoundError|ImportError): No module named '?torch'?[ \t]*$", re.MULTILINE)
+_NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], line \d+|ipykernel_\d+", re.MULTILINE)
 # The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
 # its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)").
@@ -146,6 +150,7 @@ def scan(text: str, facts: Facts) -> bool:
         _kernel_log,
         _gpus,
         _torch_install,
+        _no_torch,
         _toolkit,
         _environment,
         _container,
@@ -338,6 +343,20 @@ def _torch_install(text: str, facts: Facts) -> bool:
             put(facts.system, "conda_prefix", conda.group("prefix"))
         found = True
     return found
+
+
+def _no_torch(text: str, facts: Facts) -> bool:
+    """The program's Python has no torch (unless the report already showed one installed)."""
+    missing = _NO_TORCH.search(text)
+    if missing is None:
+        return False
+    put(facts.torch, "installed", False)
+    if facts.torch.installed is False:
+        line = " ".join(missing.group(0).split())
+        if _NOTEBOOK_TRACEBACK.search(text):  # IPython's traceback frames: the error came from a notebook kernel
+            line += " (raised in an IPython/Jupyter kernel)"
+        facts.torch.errors.append(line)
+    return True
 
 
 def _toolkit(text: str, facts: Facts) -> bool:
