@@ -505,3 +505,32 @@ def test_in_a_notebook_the_fix_starts_with_the_kernel() -> None:
     (finding, *_) = checks.run_checks(parse_report(text))
     assert finding.code == "torch.missing"
     assert any("ipykernel install" in step for step in finding.fix)
+
+
+# --- pip swapping torch for a companion's pin --------------------------------------------------------------------
+
+
+def test_pip_replacing_torch_to_install_a_companion_is_a_companion_mismatch() -> None:
+    text = (
+        "$ pip install -U torchaudio\n"
+        "Installing collected packages: nvidia-nccl-cu12, torch, torchaudio\n"
+        "  Attempting uninstall: torch\n"
+        "    Found existing installation: torch 2.6.0+cu126\n"
+        "    Uninstalling torch-2.6.0+cu126:\n"
+        "      Successfully uninstalled torch-2.6.0+cu126\n"
+        "Successfully installed nvidia-nccl-cu12-2.27.3 torch-2.8.0 torchaudio-2.8.0\n"
+    )
+    facts = parse_report(text)
+    assert facts.torch.version == "2.8.0"  # what pip said last: the present state
+    (finding, *_) = checks.run_checks(facts)
+    assert finding.code == "torch.companion-mismatch"
+    assert "torchaudio" in finding.title
+
+
+def test_pip_upgrading_torch_itself_is_not_a_companion_mismatch() -> None:
+    text = (
+        "Installing collected packages: torch\n  Attempting uninstall: torch\n"
+        "    Found existing installation: torch 2.6.0\n      Successfully uninstalled torch-2.6.0\n"
+        "Successfully installed torch-2.7.1\n"
+    )
+    assert "torch.companion-mismatch" not in [f.code for f in checks.run_checks(parse_report(text))]

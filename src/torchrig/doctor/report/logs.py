@@ -72,6 +72,12 @@ _EXTENSION_MISMATCH = re.compile(
 # CPython's "No module named 'torch'": the interpreter that ran the program has no torch at all (not a
 # broken one: that is "No module named 'torch._C'" or another import error).
 _NO_TORCH = re.compile(r"^[ \t]*(?:ModuleNotFoundError|ImportError): No module named '?torch'?[ \t]*$", re.MULTILINE)
+_PIP_FOUND_TORCH = re.compile(
+    r"^[ \t]*Found existing installation: torch (?P<version>\d+\.\d+[\w.+]*)[ \t]*$", re.MULTILINE
+)
+_PIP_INSTALLED_TORCH = re.compile(
+    r"^[ \t]*Successfully installed [^\n]*?\btorch-(?P<version>\d+\.\d+[\w.+]*)\b", re.MULTILINE
+)
 _NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], line \d+|ipykernel_\d+", re.MULTILINE)
 # The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
@@ -150,6 +156,7 @@ def scan(text: str, facts: Facts) -> bool:
         _kernel_log,
         _gpus,
         _torch_install,
+        _pip_torch,
         _no_torch,
         _toolkit,
         _environment,
@@ -343,6 +350,18 @@ def _torch_install(text: str, facts: Facts) -> bool:
             put(facts.system, "conda_prefix", conda.group("prefix"))
         found = True
     return found
+
+
+def _pip_torch(text: str, facts: Facts) -> bool:
+    """What pip said about torch: "Found existing installation: torch 2.4.1" (before it changed anything),
+    "Successfully installed ... torch-2.5.1 ..." (after); the last statement is the present state."""
+    said = [(m.start(), m.group("version")) for m in _PIP_FOUND_TORCH.finditer(text)]
+    said += [(m.start(), m.group("version")) for m in _PIP_INSTALLED_TORCH.finditer(text)]
+    if not said:
+        return False
+    put(facts.torch, "installed", True)
+    put(facts.torch, "version", max(said)[1])
+    return True
 
 
 def _no_torch(text: str, facts: Facts) -> bool:
