@@ -534,3 +534,23 @@ def test_pip_upgrading_torch_itself_is_not_a_companion_mismatch() -> None:
         "Successfully installed torch-2.7.1\n"
     )
     assert "torch.companion-mismatch" not in [f.code for f in checks.run_checks(parse_report(text))]
+
+
+# --- torch's DLLs on Windows ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "OSError: [WinError 126] The specified module could not be found. Error loading "
+        '"D:\\envs\\sd\\lib\\site-packages\\torch\\lib\\c10.dll" or one of its dependencies.',
+        "OSError: [WinError 1114] A dynamic link library (DLL) initialization routine failed. Error loading "
+        '"C:\\Users\\me\\venv\\Lib\\site-packages\\torch\\lib\\shm.dll" or one of its dependencies.',
+        'File "C:\\Python39\\lib\\site-packages\\torch\\__init__.py", line 81, in <module>\n'
+        "    from torch._C import *\nImportError: DLL load failed while importing _C: The specified module could not be found.",
+    ],
+)
+def test_a_torch_dll_that_does_not_load_is_an_import_failure_with_the_vc_runtime_fix(line: str) -> None:
+    (finding, *_) = checks.run_checks(parse_report(line))
+    assert finding.code == "torch.import-failed"
+    assert any("VCRedist" in step for step in finding.fix)
