@@ -554,3 +554,13 @@ def test_a_torch_dll_that_does_not_load_is_an_import_failure_with_the_vc_runtime
     (finding, *_) = checks.run_checks(parse_report(line))
     assert finding.code == "torch.import-failed"
     assert any("VCRedist" in step for step in finding.fix)
+
+
+def test_torch_finding_no_driver_is_driver_missing_without_claiming_a_gpu() -> None:
+    line = (
+        "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and "
+        "installed a driver from http://www.nvidia.com/Download/index.aspx\n"
+    )
+    (finding, *_) = checks.run_checks(parse_report(line))
+    assert finding.code == "driver.missing"
+    assert "does not show the GPU" in finding.title
