@@ -564,3 +564,13 @@ def test_torch_finding_no_driver_is_driver_missing_without_claiming_a_gpu() -> N
     (finding, *_) = checks.run_checks(parse_report(line))
     assert finding.code == "driver.missing"
     assert "does not show the GPU" in finding.title
+
+
+def test_torch_missing_a_cuda_library_function_names_that_library() -> None:
+    line = (
+        "OSError: /env/lib/python3.10/site-packages/torch/lib/libtorch_cuda.so: undefined symbol: "
+        "cufftXtMakePlanMany, version libcufft.so.11\n"
+    )
+    (finding, *_) = checks.run_checks(parse_report(line))
+    assert finding.code == "torch.import-failed"
+    assert "libcufft.so.11" in finding.title
