@@ -169,7 +169,9 @@ def scan(text: str, facts: Facts) -> bool:
 
 
 def _python(text: str, facts: Facts) -> bool:
-    match = _PYTHON_VERSION.search(text)
+    # every pattern below is tried only where a word it needs occurs: a substring test costs far less than a
+    # regex attempt at each of a large report's line starts
+    match = _PYTHON_VERSION.search(text) if "Python" in text else None
     if not match:
         return False
     abi = match.group("abi")
@@ -182,7 +184,9 @@ def _repl(text: str, facts: Facts) -> bool:
     """torch's own answers in an interactive session; the last one of each (the state after any change)."""
     found = False
     versions: dict[str, str] = {}
-    for match in _REPL_VERSION.finditer(text):
+    if "torch" not in text:
+        return False
+    for match in _REPL_VERSION.finditer(text) if "__version__" in text else ():
         versions[match.group("module")] = match.group("value")
     if "torch" in versions:
         put(facts.torch, "installed", True)
@@ -193,11 +197,11 @@ def _repl(text: str, facts: Facts) -> bool:
         if facts.companion(name) is None:
             facts.companions.append(Package(name=name, version=version))
             found = True
-    available = [m.group("value") for m in _REPL_AVAILABLE.finditer(text)]
+    available = [m.group("value") for m in _REPL_AVAILABLE.finditer(text)] if "is_available()" in text else []
     if available:
         put(facts.torch, "cuda_available", available[-1] == "True")
         found = True
-    cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)]
+    cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)] if "version.cuda" in text else []
     if cuda:
         put(facts.torch, "cuda", None if cuda[-1] == "None" else cuda[-1])
         found = True
@@ -207,6 +211,8 @@ def _repl(text: str, facts: Facts) -> bool:
 def _kernel_log(text: str, facts: Facts) -> bool:
     """Xid lines, one per number: what the driver said failed (gpu.hardware-fault reads the numbers)."""
     seen: set[str] = set()
+    if "NVRM: Xid" not in text:
+        return False
     for match in _XID_LINE.finditer(text):
         number = match.group("number")
         if number in seen:
@@ -355,8 +361,13 @@ def _torch_install(text: str, facts: Facts) -> bool:
 def _pip_torch(text: str, facts: Facts) -> bool:
     """What pip said about torch: "Found existing installation: torch 2.4.1" (before it changed anything),
     "Successfully installed ... torch-2.5.1 ..." (after); the last statement is the present state."""
-    said = [(m.start(), m.group("version")) for m in _PIP_FOUND_TORCH.finditer(text)]
-    said += [(m.start(), m.group("version")) for m in _PIP_INSTALLED_TORCH.finditer(text)]
+    said = (
+        [(m.start(), m.group("version")) for m in _PIP_FOUND_TORCH.finditer(text)]
+        if "installation: torch" in text
+        else []
+    )
+    if "Successfully installed" in text:
+        said += [(m.start(), m.group("version")) for m in _PIP_INSTALLED_TORCH.finditer(text)]
     if not said:
         return False
     put(facts.torch, "installed", True)
@@ -366,7 +377,7 @@ def _pip_torch(text: str, facts: Facts) -> bool:
 
 def _no_torch(text: str, facts: Facts) -> bool:
     """The program's Python has no torch (unless the report already showed one installed)."""
-    missing = _NO_TORCH.search(text)
+    missing = _NO_TORCH.search(text) if "No module named" in text else None
     if missing is None:
         return False
     put(facts.torch, "installed", False)
@@ -398,11 +409,11 @@ def _environment(text: str, facts: Facts) -> bool:
             if in_python:  # the program sets it itself: a shell `unset` would not undo it
                 facts.system.set_in_program["CUDA_VISIBLE_DEVICES"] = match.group(0)
             found = True
-    override = _HSA_OVERRIDE.search(text)
+    override = _HSA_OVERRIDE.search(text) if "HSA_OVERRIDE_GFX_VERSION" in text else None
     if override and "HSA_OVERRIDE_GFX_VERSION" not in env:
         env["HSA_OVERRIDE_GFX_VERSION"] = override.group("value")
         found = True
-    for nccl in _NCCL_ENV.finditer(text):
+    for nccl in _NCCL_ENV.finditer(text) if "set by environment" in text else ():
         env.setdefault(nccl.group("name"), nccl.group("value"))
         found = True
     ld = _LD_ASSIGN.search(text) or _LD_ECHO.search(text)
@@ -417,7 +428,7 @@ def _environment(text: str, facts: Facts) -> bool:
 def _container(text: str, facts: Facts) -> bool:
     """NVIDIA's images print a banner on start; its presence says the report came from inside one. A
     `docker run` / `docker exec` command line says the same of what it printed."""
-    if _DOCKER_COMMAND.search(text):
+    if "docker" in text and _DOCKER_COMMAND.search(text):
         put(facts.system, "container", "docker")
     if not _CONTAINER_BANNER.search(text):
         return False
@@ -433,7 +444,8 @@ def _shadowing(text: str, facts: Facts) -> bool:
     """A standard-library module or a known package that Python imported from a file outside its own folders."""
     found = False
     known = {(s.name, s.path) for s in facts.system.shadowed_modules}
-    for pattern in (_IMPORTED_FROM, _IMPORT_FRAME):
+    patterns = [p for p, word in ((_IMPORTED_FROM, "cannot import name"), (_IMPORT_FRAME, 'File "')) if word in text]
+    for pattern in patterns:
         for match in pattern.finditer(text):
             name = match.group("module").split(".")[0]
             path = match.group("path").strip()

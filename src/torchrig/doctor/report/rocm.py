@@ -37,6 +37,8 @@ _SMI_ROW = re.compile(r"^(?P<index>\d{1,2})[ \t]+(?:\d+[ \t]+)?(?:[\d.]+c|N/A)[ 
 
 def scan(text: str, facts: Facts) -> str | None:
     """Record the AMD GPUs the ROCm tools list; the tool read ("rocminfo", "rocm-smi"), or None."""
+    if "Agent " not in text and "GPU[" not in text and "ROCm System Management" not in text:
+        return None  # a substring test first: the patterns try every line start of a large report
     gpus = _rocminfo(text)
     tool = "rocminfo" if gpus else None
     if not gpus:
