@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from torchrig import knowledge
-from torchrig.doctor.facts import Facts, PciDevice
+from torchrig.doctor.facts import Facts, Gpu, PciDevice
 from torchrig.knowledge import gpu_models
 
 NVIDIA_VENDOR = "0x10de"
@@ -27,10 +27,19 @@ def nvidia_gpus_on_bus(facts: Facts) -> list[PciDevice]:
     ]
 
 
+# An AMD GPU as ROCm's tools and torch's ROCm builds name it ("AMD Radeon RX 6800 XT (gfx1030)", "AMD
+# Instinct MI250X"): a device, but not an NVIDIA one.
+_AMD_GPU = re.compile(r"\b(?:AMD|Radeon|Instinct)\b|\bgfx\d{3,4}", re.IGNORECASE)
+
+
+def is_amd(gpu: Gpu) -> bool:
+    return bool(gpu.name and _AMD_GPU.search(gpu.name))
+
+
 def has_nvidia_gpu(facts: Facts) -> bool:
     """Whether any fact shows an NVIDIA GPU: NVML/smi devices, the PCI bus, device nodes or a driver."""
     return bool(
-        facts.gpus.devices
+        any(not is_amd(g) for g in facts.gpus.devices)
         or nvidia_gpus_on_bus(facts)
         or any(re.fullmatch(r"/dev/nvidia\d+", node) for node in facts.system.dev_nodes)
         or facts.driver.kernel_module

@@ -480,3 +480,97 @@ def test_ipython_answers_are_read_too() -> None:
 def test_a_version_in_prose_is_not_an_answer() -> None:
     text = "I think torch.__version__ should be 2.5.1 here.\nRuntimeError: No CUDA GPUs are available\n"
     assert parse_report(text).torch.version is None
+
+
+# --- no torch at all ---------------------------------------------------------------------------------------------
+
+
+def test_no_module_named_torch_is_torch_missing_in_that_python() -> None:
+    text = "Traceback (most recent call last):\n  File \"train.py\", line 1, in <module>\n    import torch\nModuleNotFoundError: No module named 'torch'\n"
+    facts = parse_report(text)
+    assert facts.torch.installed is False
+    assert _first(text) == "torch.missing"
+
+
+def test_a_missing_torch_submodule_is_not_a_missing_torch() -> None:
+    text = "ModuleNotFoundError: No module named 'torch._C'\n"
+    assert parse_report(text).torch.installed is not False
+
+
+def test_in_a_notebook_the_fix_starts_with_the_kernel() -> None:
+    text = (
+        "ModuleNotFoundError                       Traceback (most recent call last)\n"
+        "Cell In[3], line 1\n----> 1 import torch\n\nModuleNotFoundError: No module named 'torch'\n"
+    )
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert finding.code == "torch.missing"
+    assert any("ipykernel install" in step for step in finding.fix)
+
+
+# --- pip swapping torch for a companion's pin --------------------------------------------------------------------
+
+
+def test_pip_replacing_torch_to_install_a_companion_is_a_companion_mismatch() -> None:
+    text = (
+        "$ pip install -U torchaudio\n"
+        "Installing collected packages: nvidia-nccl-cu12, torch, torchaudio\n"
+        "  Attempting uninstall: torch\n"
+        "    Found existing installation: torch 2.6.0+cu126\n"
+        "    Uninstalling torch-2.6.0+cu126:\n"
+        "      Successfully uninstalled torch-2.6.0+cu126\n"
+        "Successfully installed nvidia-nccl-cu12-2.27.3 torch-2.8.0 torchaudio-2.8.0\n"
+    )
+    facts = parse_report(text)
+    assert facts.torch.version == "2.8.0"  # what pip said last: the present state
+    (finding, *_) = checks.run_checks(facts)
+    assert finding.code == "torch.companion-mismatch"
+    assert "torchaudio" in finding.title
+
+
+def test_pip_upgrading_torch_itself_is_not_a_companion_mismatch() -> None:
+    text = (
+        "Installing collected packages: torch\n  Attempting uninstall: torch\n"
+        "    Found existing installation: torch 2.6.0\n      Successfully uninstalled torch-2.6.0\n"
+        "Successfully installed torch-2.7.1\n"
+    )
+    assert "torch.companion-mismatch" not in [f.code for f in checks.run_checks(parse_report(text))]
+
+
+# --- torch's DLLs on Windows ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "OSError: [WinError 126] The specified module could not be found. Error loading "
+        '"D:\\envs\\sd\\lib\\site-packages\\torch\\lib\\c10.dll" or one of its dependencies.',
+        "OSError: [WinError 1114] A dynamic link library (DLL) initialization routine failed. Error loading "
+        '"C:\\Users\\me\\venv\\Lib\\site-packages\\torch\\lib\\shm.dll" or one of its dependencies.',
+        'File "C:\\Python39\\lib\\site-packages\\torch\\__init__.py", line 81, in <module>\n'
+        "    from torch._C import *\nImportError: DLL load failed while importing _C: The specified module could not be found.",
+    ],
+)
+def test_a_torch_dll_that_does_not_load_is_an_import_failure_with_the_vc_runtime_fix(line: str) -> None:
+    (finding, *_) = checks.run_checks(parse_report(line))
+    assert finding.code == "torch.import-failed"
+    assert any("VCRedist" in step for step in finding.fix)
+
+
+def test_torch_finding_no_driver_is_driver_missing_without_claiming_a_gpu() -> None:
+    line = (
+        "RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and "
+        "installed a driver from http://www.nvidia.com/Download/index.aspx\n"
+    )
+    (finding, *_) = checks.run_checks(parse_report(line))
+    assert finding.code == "driver.missing"
+    assert "does not show the GPU" in finding.title
+
+
+def test_torch_missing_a_cuda_library_function_names_that_library() -> None:
+    line = (
+        "OSError: /env/lib/python3.10/site-packages/torch/lib/libtorch_cuda.so: undefined symbol: "
+        "cufftXtMakePlanMany, version libcufft.so.11\n"
+    )
+    (finding, *_) = checks.run_checks(parse_report(line))
+    assert finding.code == "torch.import-failed"
+    assert "libcufft.so.11" in finding.title

@@ -195,3 +195,68 @@ def test_a_conda_environment_pinned_to_cpu_builds_is_said_so_without_claiming_a_
     (finding,) = checks.run_checks(facts)
     assert (finding.code, finding.severity.value) == ("torch.cpu-only-build", "warning")
     assert "conda remove -y cpuonly" in finding.fix
+
+
+ROCMINFO = """\
+ROCk module version 6.8.5 is loaded
+==========
+HSA Agents
+==========
+*******
+Agent 1
+*******
+  Name:                    AMD EPYC 7763 64-Core Processor
+  Marketing Name:          AMD EPYC 7763 64-Core Processor
+  Device Type:             CPU
+*******
+Agent 2
+*******
+  Name:                    gfx1032
+  Uuid:                    GPU-XX
+  Marketing Name:          AMD Radeon RX 6650 XT
+  Vendor Name:             AMD
+  Device Type:             GPU
+"""
+
+
+def test_rocminfo_names_each_gpu_agent_with_its_gfx_target() -> None:
+    facts = parse_report(ROCMINFO)
+    assert [g.name for g in facts.gpus.devices] == ["AMD Radeon RX 6650 XT (gfx1032)"]
+    assert checks.run_checks(facts) == []
+
+
+def test_an_amd_gpu_is_not_taken_for_an_nvidia_one() -> None:
+    facts = parse_report(ROCMINFO + "AssertionError: Torch not compiled with CUDA enabled\n")
+    assert [f.severity.value for f in checks.run_checks(facts)] == ["warning", "warning"]  # never "this machine has"
+
+
+def test_hip_without_code_for_an_amd_gpu_rocminfo_listed_names_its_target_and_the_override() -> None:
+    text = (
+        ROCMINFO
+        + '"hipErrorNoBinaryForGpu: Unable to find code object for all current devices!"\nAborted (core dumped)\n'
+    )
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert finding.code == "rocm.gpu-unsupported"
+    assert finding.evidence["GPU target"] == "gfx1032"
+    assert finding.fix[0].startswith("export HSA_OVERRIDE_GFX_VERSION=10.3.0")
+
+
+def test_rocm_smi_product_names_and_its_table() -> None:
+    text = (
+        "GPU[0]\t\t: Card Series: \t\tAMD Instinct MI210\nGPU[0]\t\t: GFX Version: \t\tgfx90a\n"
+        "GPU[1]\t\t: Card Series: \t\tAMD Instinct MI210\nGPU[1]\t\t: GFX Version: \t\tgfx90a\n"
+    )
+    assert [g.name for g in parse_report(text).gpus.devices] == ["AMD Instinct MI210 (gfx90a)"] * 2
+    table = (
+        "======================= ROCm System Management Interface =======================\n"
+        "================================= Concise Info =================================\n"
+        "GPU  Temp (DieEdge)  AvgPwr  SCLK     MCLK     Fan     Perf  PwrCap  VRAM%  GPU%\n"
+        "0    48.0c           35.0W   800Mhz   96Mhz    0%      auto  203.0W    0%   0%\n"
+        "1    47.0c           33.0W   800Mhz   96Mhz    0%      auto  203.0W    0%   0%\n"
+    )
+    assert [g.index for g in parse_report(table).gpus.devices] == [0, 1]
+
+
+def test_the_gfx_override_on_a_command_line_is_an_environment_fact() -> None:
+    text = "$ HSA_OVERRIDE_GFX_VERSION=10.3.0 python3 train.py\nKilled\n"
+    assert parse_report(text).system.env["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0"

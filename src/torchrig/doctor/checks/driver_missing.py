@@ -47,10 +47,19 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
         Finding(
             code=CODE,
             severity=Severity.ERROR,
-            title="An NVIDIA GPU is present but no NVIDIA driver is loaded",
+            title=(
+                "An NVIDIA GPU is present but no NVIDIA driver is loaded"
+                if bus
+                else "No NVIDIA driver is loaded (the report does not show the GPU itself)"
+            ),
             detail=(
                 "Without the kernel driver nothing can use the GPU: nvidia-smi fails and torch.cuda.is_available() "
                 "is False. After a kernel update the installed driver may not have been rebuilt (DKMS)."
+                + (
+                    ""
+                    if bus
+                    else " If this machine has no NVIDIA GPU, the program must run on the CPU (or another backend)."
+                )
             ),
             evidence=evidence,
             fix=tuple(fix),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -11,10 +12,12 @@ from torchrig.doctor import queries
 from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts, Package
+from torchrig.doctor.facts import Facts, Package, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "torch.companion-mismatch"
+_PIP_REPLACED = "pip.companion-replaces-torch"  # signatures.toml
+_PINNING = re.compile(r"\b(xformers|torchvision|torchaudio|vllm|flash[-_]attn|torchao)\b")
 _COMPANIONS = ("torchvision", "torchaudio")
 
 
@@ -70,6 +73,9 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
             problems[name] = problem
     if not problems and not hits:
         return []
+    replaced = [h for h in hits if h.id == _PIP_REPLACED]
+    if replaced and not problems:
+        return [_replaced_by_pip(facts, replaced[0].excerpt, hits)]
     fix: list[str] = []
     build = fixes.current_build(facts)
     names = list(problems) or [n for n in _COMPANIONS if facts.companion(n)] or ["torchvision"]
@@ -116,6 +122,31 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=tuple(fix),
         )
     ]
+
+
+def _replaced_by_pip(facts: Facts, line: str, hits: list[SignatureHit]) -> Finding:
+    """pip swapped torch to satisfy a package's torch pin: pin torch in the same command instead."""
+    match = _PINNING.search(line)
+    pkg = match.group(1) if match else "the package"
+    py = queries.python_command(facts)
+    mine = facts.torch.version
+    keep = [f"torch=={mine}"] if mine else ["torch==<the torch to keep>"]
+    fix = [
+        shlex.join([py, "-m", "pip", "install", *keep, pkg])
+        + f"   # the torch to keep, pinned: pip then picks the {pkg} release built for it (add torch's --index-url)",
+        f"# or install the {pkg} release its notes name for your torch; then check: {py} -m pip check",
+    ]
+    evidence: dict[str, object] = {"torch (last stated by pip)": mine} if mine else {}
+    evidence.update(evidence_of(hits))
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"pip replaced torch to install {pkg}, which was built for another torch",
+        detail=f"{pkg} pins the exact torch it was compiled against; asked for without a version, pip chose a {pkg} "
+        "release for another torch and swapped torch to match, often for another CUDA variant or a CPU build.",
+        evidence=evidence,
+        fix=tuple(fix),
+    )
 
 
 register(

@@ -18,9 +18,15 @@ _CUDA_DIR = re.compile(r"cuda|cudnn|nvidia|nccl|tensorrt", re.IGNORECASE)
 
 
 def _failing_library(text: str) -> str | None:
-    """ "libcudnn.so.9: cannot open shared object file" -> "libcudnn.so.9"; "version `GLIBCXX_3.4.30'" -> "libstdc++"."""
+    """ "libcudnn.so.9: cannot open shared object file" -> "libcudnn.so.9"; "version `GLIBCXX_3.4.30'" -> "libstdc++";
+    'Error loading "...\\torch\\lib\\c10.dll"' -> "c10.dll"."""
     if "GLIBCXX_" in text or "CXXABI_" in text:
         return "libstdc++"
+    dll = re.search(r"[\\/]torch[\\/]lib[\\/]([^\"\\/]+\.dll)", text)
+    if dll:
+        return dll.group(1)
+    if "DLL load failed" in text:
+        return "a DLL of torch._C"
     match = re.search(r"undefined symbol: \S+, version (lib[\w+.-]+\.so[\d.]*)", text)
     match = match or re.search(r"(lib[\w+-]+\.so(?:\.\d+)*)", text)
     return match.group(1) if match else None
@@ -63,6 +69,14 @@ def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
             if build:
                 fix.append("# no NVIDIA driver here: install the CPU build")
                 fix += fixes.torch_install(facts, build, ctx)
+    elif library and (library.endswith(".dll") or library.startswith("a DLL")):
+        # PyTorch's Windows wheels need the Visual C++ runtime (torch/__init__.py says so on WinError 126)
+        fix += [
+            "# install (or repair) the Microsoft Visual C++ Redistributable for Visual Studio 2015-2022, x64:",
+            "winget install --id Microsoft.VCRedist.2015+.x64   # or https://aka.ms/vs/17/release/vc_redist.x64.exe",
+            "# then open a new terminal; if it still fails, reinstall torch:",
+            *_reinstall_same(facts, ctx),
+        ]
     elif library == "libstdc++":
         if facts.system.conda_prefix:
             fix.append("conda install -y -c conda-forge 'libstdcxx-ng>=13'")

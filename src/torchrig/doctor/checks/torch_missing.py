@@ -32,6 +32,14 @@ def torch_is_installed(facts: Facts, ctx: CheckContext) -> list[Finding]:
         )
     else:
         fix = fixes.torch_install(facts, build, ctx, companions=False, reinstall=False)
+    if any("jupyter kernel" in error.lower() for error in facts.torch.errors):
+        # a notebook's kernel is its own interpreter: torch installed in the shell's environment is not in it
+        fix = (
+            "# a notebook's kernel is its own Python: if torch is installed in another environment, register that one",
+            "python -m pip install ipykernel && python -m ipykernel install --user --name torch-env",
+            "# then pick the kernel 'torch-env' in the notebook (Kernel > Change kernel), or install torch into the kernel's Python:",
+            *fix,
+        )
     kind = f"the CUDA {build.cuda} build" if build and build.cuda else "the CPU build"
     return [
         Finding(

@@ -6,7 +6,8 @@ Three kinds of report, told apart by content, not by file name:
 - ``python -m torch.utils.collect_env`` output, any release since torch 1.0, whole or cut off
   (:mod:`.collect_env` knows what each field really measures), and other projects' dumps: vLLM's
   sectioned collect_env, ``transformers env``, ``accelerate env``, ``ds_report`` (:mod:`.tool_envs`);
-- ``nvidia-smi`` output: its table, ``-q`` and ``-L`` (:mod:`.nvidia_smi`);
+- ``nvidia-smi`` output: its table, ``-q`` and ``-L`` (:mod:`.nvidia_smi`); ``rocminfo`` and ``rocm-smi``
+  (:mod:`.rocm`);
 - any log or traceback: the lines tools print verbatim (:mod:`.logs`) and the known error
   signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``.
 
@@ -27,7 +28,7 @@ import re
 from torchrig._core.errors import UserError
 from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
-from torchrig.doctor.report import collect_env, failures, logs, nvidia_smi, selftest_json, tool_envs, tried
+from torchrig.doctor.report import collect_env, failures, logs, nvidia_smi, rocm, selftest_json, tool_envs, tried
 from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
 
@@ -180,7 +181,7 @@ def _from_text(text: str) -> Facts:
         dump = dump or "conda-list"
     if is_collect_env and tool_envs.vllm_sections(text, facts):
         dump = "vllm-collect-env"
-    smi = nvidia_smi.scan(text, facts)
+    smi = nvidia_smi.scan(text, facts) or rocm.scan(text, facts)
     stated = logs.scan(haystack, facts)
     hits = _add_hits(facts, text, haystack)
     facts.failures = failures.failures(haystack)

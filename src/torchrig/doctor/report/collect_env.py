@@ -473,6 +473,8 @@ _CONDA_LIST_ROW = re.compile(
 
 def parse_conda_list(text: str, facts: Facts) -> bool:
     """Fill ``facts`` from ``conda list`` rows (read as collect_env reads its "[conda]" lines)."""
+    if "pytorch" not in text:
+        return False
     rows = [m.group("row") for m in _CONDA_LIST_ROW.finditer(text)]
     if not any(row.split()[0] == "pytorch" for row in rows):
         return False

@@ -69,10 +69,25 @@ _VISIBLE_DEVICES = (
 _LD_ASSIGN = re.compile(
     r"""(?:^|[\s;`])(?:export\s+)?LD_LIBRARY_PATH=(?P<value>['"][^'"]*['"]|[^\s`;]+)""", re.MULTILINE
 )
+# ROCm's HSA_OVERRIDE_GFX_VERSION set on a command line or exported (ROCm docs, "Environment variables").
+_HSA_OVERRIDE = re.compile(
+    r"""(?:^|[\s;`(])(?:export\s+|set\s+|-e\s+|--env\s+)?HSA_OVERRIDE_GFX_VERSION=['"]?(?P<value>\d+\.\d+\.\d+)""",
+    re.MULTILINE,
+)
 _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]*)")
 _EXTENSION_MISMATCH = re.compile(
     r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
 )
+# CPython's "No module named 'torch'": the interpreter that ran the program has no torch at all (not a
+# broken one: that is "No module named 'torch._C'" or another import error).
+_NO_TORCH = re.compile(r"^[ \t]*(?:ModuleNotFoundError|ImportError): No module named '?torch'?[ \t]*$", re.MULTILINE)
+_PIP_FOUND_TORCH = re.compile(
+    r"^[ \t]*Found existing installation: torch (?P<version>\d+\.\d+[\w.+]*)[ \t]*$", re.MULTILINE
+)
+_PIP_INSTALLED_TORCH = re.compile(
+    r"^[ \t]*Successfully installed [^\n]*?\btorch-(?P<version>\d+\.\d+[\w.+]*)\b", re.MULTILINE
+)
+_NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], line \d+|ipykernel_\d+", re.MULTILINE)
 # The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
 # its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)").
@@ -155,6 +170,8 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
         _kernel_log,
         _gpus,
         _torch_install,
+        _pip_torch,
+        _no_torch,
         _toolkit,
         _environment,
         _container,
@@ -167,7 +184,9 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
 
 def _python(haystack: Haystack, facts: Facts) -> bool:
     text = haystack.text
-    match = _PYTHON_VERSION.search(text)
+    # every pattern below is tried only where a word it needs occurs: a substring test costs far less than a
+    # regex attempt at each of a large report's line starts
+    match = _PYTHON_VERSION.search(text) if "Python" in text else None
     if not match:
         return False
     abi = match.group("abi")
@@ -181,7 +200,9 @@ def _repl(haystack: Haystack, facts: Facts) -> bool:
     text = haystack.text
     found = False
     versions: dict[str, str] = {}
-    for match in _REPL_VERSION.finditer(text):
+    if "torch" not in text:
+        return False
+    for match in _REPL_VERSION.finditer(text) if "__version__" in text else ():
         versions[match.group("module")] = match.group("value")
     if "torch" in versions:
         put(facts.torch, "installed", True)
@@ -192,11 +213,11 @@ def _repl(haystack: Haystack, facts: Facts) -> bool:
         if facts.companion(name) is None:
             facts.companions.append(Package(name=name, version=version))
             found = True
-    available = [m.group("value") for m in _REPL_AVAILABLE.finditer(text)]
+    available = [m.group("value") for m in _REPL_AVAILABLE.finditer(text)] if "is_available()" in text else []
     if available:
         put(facts.torch, "cuda_available", available[-1] == "True")
         found = True
-    cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)]
+    cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)] if "version.cuda" in text else []
     if cuda:
         put(facts.torch, "cuda", None if cuda[-1] == "None" else cuda[-1])
         found = True
@@ -207,6 +228,8 @@ def _kernel_log(haystack: Haystack, facts: Facts) -> bool:
     """Xid lines, one per number: what the driver said failed (gpu.hardware-fault reads the numbers)."""
     text = haystack.text
     seen: set[str] = set()
+    if "NVRM: Xid" not in text:
+        return False
     for match in _XID_LINE.finditer(text):
         number = match.group("number")
         if number in seen:
@@ -390,6 +413,39 @@ def _occurrences(text: str, needle: str) -> Iterator[int]:
         at = text.find(needle, at + 1)
 
 
+def _pip_torch(haystack: Haystack, facts: Facts) -> bool:
+    """What pip said about torch: "Found existing installation: torch 2.4.1" (before it changed anything),
+    "Successfully installed ... torch-2.5.1 ..." (after); the last statement is the present state."""
+    text = haystack.text
+    said = (
+        [(m.start(), m.group("version")) for m in _PIP_FOUND_TORCH.finditer(text)]
+        if "installation: torch" in text
+        else []
+    )
+    if "Successfully installed" in text:
+        said += [(m.start(), m.group("version")) for m in _PIP_INSTALLED_TORCH.finditer(text)]
+    if not said:
+        return False
+    put(facts.torch, "installed", True)
+    put(facts.torch, "version", max(said)[1])
+    return True
+
+
+def _no_torch(haystack: Haystack, facts: Facts) -> bool:
+    """The program's Python has no torch (unless the report already showed one installed)."""
+    text = haystack.text
+    missing = _NO_TORCH.search(text) if "No module named" in text else None
+    if missing is None:
+        return False
+    put(facts.torch, "installed", False)
+    if facts.torch.installed is False:
+        line = " ".join(missing.group(0).split())
+        if _NOTEBOOK_TRACEBACK.search(text):  # IPython's traceback frames: the error came from a notebook kernel
+            line += " (raised in an IPython/Jupyter kernel)"
+        facts.torch.errors.append(line)
+    return True
+
+
 def _toolkit(haystack: Haystack, facts: Facts) -> bool:
     """torch.utils.cpp_extension names both CUDAs when they differ: the toolkit's and torch.version.cuda."""
     # Read with every run of whitespace as one space: a wrapped message still matches.
@@ -413,7 +469,12 @@ def _environment(haystack: Haystack, facts: Facts) -> bool:
             if in_python:  # the program sets it itself: a shell `unset` would not undo it
                 facts.system.set_in_program["CUDA_VISIBLE_DEVICES"] = match.group(0)
             found = True
-    for nccl in _NCCL_ENV.finditer(haystack.text):
+    text = haystack.text
+    override = _HSA_OVERRIDE.search(text) if "HSA_OVERRIDE_GFX_VERSION" in text else None
+    if override and "HSA_OVERRIDE_GFX_VERSION" not in env:
+        env["HSA_OVERRIDE_GFX_VERSION"] = override.group("value")
+        found = True
+    for nccl in _NCCL_ENV.finditer(text) if "set by environment" in text else ():
         env.setdefault(nccl.group("name"), nccl.group("value"))
         found = True
     ld = haystack.search(_LD_ASSIGN) or haystack.search(_LD_ECHO)
@@ -429,7 +490,7 @@ def _container(haystack: Haystack, facts: Facts) -> bool:
     """NVIDIA's images print a banner on start; its presence says the report came from inside one. A
     `docker run` / `docker exec` command line says the same of what it printed."""
     text = haystack.text
-    if _DOCKER_COMMAND.search(text):
+    if "docker" in text and _DOCKER_COMMAND.search(text):
         put(facts.system, "container", "docker")
     if not haystack.search(_CONTAINER_BANNER):
         return False
@@ -446,7 +507,8 @@ def _shadowing(haystack: Haystack, facts: Facts) -> bool:
     text = haystack.text
     found = False
     known = {(s.name, s.path) for s in facts.system.shadowed_modules}
-    for pattern in (_IMPORTED_FROM, _IMPORT_FRAME):
+    patterns = [p for p, word in ((_IMPORTED_FROM, "cannot import name"), (_IMPORT_FRAME, 'File "')) if word in text]
+    for pattern in patterns:
         for match in pattern.finditer(text):
             name = match.group("module").split(".")[0]
             path = match.group("path").strip()

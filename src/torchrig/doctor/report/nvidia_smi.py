@@ -51,7 +51,7 @@ def scan(text: str, facts: Facts) -> str | None:
 
 
 def _table(text: str, facts: Facts) -> bool:
-    rows = list(_TABLE_ROW.finditer(text))
+    rows = list(_TABLE_ROW.finditer(text)) if "|" in text else []
     if not rows:
         return False
     if not facts.gpus.devices:
@@ -76,6 +76,8 @@ def _table(text: str, facts: Facts) -> bool:
 
 
 def _query(text: str, facts: Facts) -> bool:
+    if "Driver Version" not in text and "Product Name" not in text:
+        return False  # a substring test first: the patterns try every line start of a large report
     driver = _Q_DRIVER.search(text)
     blocks = list(_Q_GPU.finditer(text))
     if driver is None and not blocks:

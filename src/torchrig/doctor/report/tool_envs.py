@@ -56,7 +56,7 @@ def parse(text: str, facts: Facts) -> str | None:
 
 def vllm_sections(text: str, facts: Facts) -> bool:
     """The parts vLLM adds to torch's collect_env; True if the text is vLLM's collect_env."""
-    version = _VLLM_VERSION.search(text)
+    version = _VLLM_VERSION.search(text) if "vLLM Version" in text else None
     if version is None:
         return False
     _companion(facts, "vllm", version.group("version"))
@@ -69,6 +69,8 @@ def vllm_sections(text: str, facts: Facts) -> bool:
 
 
 def _hf_env(text: str, facts: Facts) -> str | None:
+    if "` version:" not in text:  # "- `transformers` version:", "- `Accelerate` version:"
+        return None
     fields = {m.group("key").strip().lower(): m.group("value").strip() for m in _HF_LINE.finditer(text)}
     kind = next((name for key, name in _HF_TOOLS.items() if key in fields), None)
     if kind is None:
@@ -122,7 +124,7 @@ def _platform(facts: Facts, value: str) -> None:
 
 
 def _ds_report(text: str, facts: Facts) -> str | None:
-    if not _DS_HEADER.search(text):
+    if "DeepSpeed general environment info" not in text or not _DS_HEADER.search(text):
         return None
     fields = {m.group("key").strip(): m.group("value").strip() for m in _DS_LINE.finditer(text)}
     torch = facts.torch
