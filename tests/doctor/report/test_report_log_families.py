@@ -574,3 +574,18 @@ def test_torch_missing_a_cuda_library_function_names_that_library() -> None:
     (finding, *_) = checks.run_checks(parse_report(line))
     assert finding.code == "torch.import-failed"
     assert "libcufft.so.11" in finding.title
+
+
+# --- dpkg -l -------------------------------------------------------------------------------------------------
+
+
+def test_dpkg_gives_the_installed_user_space_driver_and_dmesg_the_loaded_module() -> None:
+    text = (
+        "ii  libnvidia-compute-550:amd64      550.127.05-0ubuntu0.22.04.1  amd64  NVIDIA libcompute package\n"
+        "ii  nvidia-driver-550                550.127.05-0ubuntu0.22.04.1  amd64  NVIDIA driver metapackage\n"
+        "rc  nvidia-driver-535                535.183.01-0ubuntu0.22.04.1  amd64  NVIDIA driver metapackage\n"
+        "[    5.1] NVRM: loading NVIDIA UNIX x86_64 Kernel Module  550.90.07  Fri May 31 09:35:42 UTC 2024\n"
+    )
+    facts = parse_report(text)
+    assert (facts.driver.userspace, facts.driver.kernel_module) == ("550.127.05", "550.90.07")
+    assert checks.run_checks(facts)[0].code == "driver.version-mismatch"

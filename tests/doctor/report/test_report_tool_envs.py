@@ -260,3 +260,40 @@ def test_rocm_smi_product_names_and_its_table() -> None:
 def test_the_gfx_override_on_a_command_line_is_an_environment_fact() -> None:
     text = "$ HSA_OVERRIDE_GFX_VERSION=10.3.0 python3 train.py\nKilled\n"
     assert parse_report(text).system.env["HSA_OVERRIDE_GFX_VERSION"] == "10.3.0"
+
+
+SGLANG_ENV = """\
+Python: 3.11.9 (main, Apr  6 2024, 17:59:24) [GCC 11.4.0]
+CUDA available: True
+GPU 0,1: Tesla T4
+GPU 0,1 Compute Capability: 7.5
+CUDA_HOME: /usr/local/cuda
+NVCC: Cuda compilation tools, release 12.4, V12.4.131
+CUDA Driver Version: 550.90.07
+PyTorch: 2.5.1+cu124
+sglang: 0.4.1
+sgl_kernel: Module Not Found
+flashinfer: 0.1.6+cu124torch2.4
+triton: 3.1.0
+transformers: 4.47.1
+numpy: 1.26.4
+vllm: 0.6.4.post1
+ulimit soft: 1048576
+"""
+
+
+def test_sglang_check_env_gives_torch_gpus_with_capability_driver_and_packages() -> None:
+    facts = parse_report(SGLANG_ENV)
+    assert facts.report_format == "sglang-check-env"
+    assert (facts.torch.version, facts.torch.cuda, facts.torch.cuda_available) == ("2.5.1+cu124", "12.4", True)
+    assert [(g.index, g.name, g.compute_capability) for g in facts.gpus.devices] == [
+        (0, "Tesla T4", "7.5"),
+        (1, "Tesla T4", "7.5"),
+    ]
+    assert (facts.driver.userspace, facts.toolkit.version, facts.system.python_version) == (
+        "550.90.07",
+        "12.4",
+        "3.11.9",
+    )
+    assert facts.companion("vllm").version == "0.6.4.post1"  # type: ignore[union-attr]
+    assert facts.companion("sgl-kernel") is None  # "Module Not Found"

@@ -28,6 +28,14 @@ _NVRM_MISMATCH = re.compile(
     r".{0,60}?the version (?P<module>\d[\d.]*\d)",
     re.DOTALL,
 )
+# `dpkg -l`: "ii  libnvidia-compute-535:amd64  535.183.01-0ubuntu0.22.04.1  amd64  NVIDIA libcompute package".
+# The installed user-space driver (what a process loads after the next start), not necessarily the loaded
+# kernel module: the two differ after an upgrade without a reboot.
+_DPKG_DRIVER = re.compile(
+    r"^ii[ \t]+(?:libnvidia-compute|nvidia-driver|nvidia-utils)-\d{3}(?:-server)?(?:-open)?(?::\w+)?[ \t]+"
+    r"(?P<version>\d{3}\.\d+(?:\.\d+)?)-",
+    re.MULTILINE,
+)
 _NVML_LIBRARY = re.compile(r"NVML library version:\s*(?P<version>\d{3}\.\d+(?:\.\d+)?)")
 _FOUND_VERSION = re.compile(r"too old \(found version (?P<version>\d{4,6})\)")
 # Searched from the fixed words backwards (a pattern that starts with the free-form name would try every
@@ -265,6 +273,10 @@ def _driver(haystack: Haystack, facts: Facts) -> bool:
     proc = haystack.search(_PROC_VERSION)
     if proc:
         put(driver, "kernel_module", proc.group("version"))
+        found = True
+    installed = _DPKG_DRIVER.search(text) if "ii " in text else None
+    if installed:
+        put(driver, "userspace", installed.group("version"))
         found = True
     nvml = haystack.search(_NVML_LIBRARY)
     if nvml:

@@ -1,5 +1,5 @@
 """Other projects' environment dumps -> Facts: ``transformers env``, ``accelerate env``, ``ds_report``,
-and vLLM's sectioned ``collect_env``.
+vLLM's sectioned ``collect_env`` and SGLang's ``check_env``.
 
 Each reader follows the program that prints the dump (as of 2026-12), not a pasted example:
 
@@ -16,6 +16,11 @@ Each reader follows the program that prints the dump (as of 2026-12), not a past
 - vLLM's ``collect_env`` (vllm/collect_env.py) is torch's collect_env with "key : value" columns in
   "=====" sections (read by :mod:`.collect_env`), plus a "vLLM Info" section ("vLLM Version : 0.9.2")
   and an "Environment Variables" section of ``NAME=value`` lines (secrets already left out by vLLM).
+
+- SGLang's ``python -m sglang.check_env`` (sglang/check_env.py) prints ``<key>: <value>`` lines: "Python"
+  (``sys.version``), "CUDA available" (or "ROCM available"), "GPU 0,1: <name>" (the devices sharing a
+  name), "GPU 0,1 Compute Capability: 9.0", "NVCC: Cuda compilation tools, release 12.4, ...", "CUDA Driver
+  Version" (nvidia-smi's), "PyTorch", then a version per package ("Module Not Found" where absent).
 
 Only what the dump states is recorded; a field a dump leaves out stays unknown.
 """
@@ -51,7 +56,56 @@ _ENV_LINE = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*)=(?P<value>[^\n]*)$", re.MULT
 
 def parse(text: str, facts: Facts) -> str | None:
     """Record what a tool's environment dump states; the dump's format name, or None for none."""
-    return _hf_env(text, facts) or _ds_report(text, facts)
+    return _hf_env(text, facts) or _ds_report(text, facts) or _sglang_env(text, facts)
+
+
+_SG_LINE = re.compile(r"^(?P<key>[A-Za-z][\w ,.]{0,40}?): (?P<value>[^\n]*?)[ \t]*$", re.MULTILINE)
+_SG_GPU = re.compile(r"^GPU (?P<ids>\d+(?:,\d+)*)(?P<cc> Compute Capability)?$")
+_SG_PACKAGES = ("sglang", "sgl_kernel", "flashinfer", "triton", "transformers", "torchao", "numpy", "vllm", "xgrammar")
+
+
+def _sglang_env(text: str, facts: Facts) -> str | None:
+    if "sglang: " not in text or "PyTorch: " not in text:
+        return None
+    fields = {m.group("key"): m.group("value") for m in _SG_LINE.finditer(text)}
+    if "sglang" not in fields or "PyTorch" not in fields:
+        return None
+    torch = facts.torch
+    version = _VERSION.match(fields["PyTorch"])
+    if version:
+        put(torch, "installed", True)
+        put(torch, "import_ok", True)  # check_env imports torch before it prints anything
+        put(torch, "version", version.group(0))
+    python = _VERSION.match(fields.get("Python", ""))
+    if python:
+        put(facts.system, "python_version", python.group(0))
+    available = fields.get("CUDA available", fields.get("ROCM available"))
+    if available in ("True", "False"):
+        put(torch, "cuda_available", available == "True")
+    nvcc = re.search(r"release (\d+\.\d+)", fields.get("NVCC", ""))
+    if nvcc:
+        put(facts.toolkit, "version", nvcc.group(1))
+    driver = re.fullmatch(r"\d{3}\.\d+(?:\.\d+)?", fields.get("CUDA Driver Version", ""))
+    if driver:
+        put(facts.driver, "userspace", driver.group(0))
+    names: dict[int, str] = {}
+    capabilities: dict[int, str] = {}
+    for key, value in fields.items():
+        gpu = _SG_GPU.match(key)
+        if gpu:
+            target = capabilities if gpu.group("cc") else names
+            for index in gpu.group("ids").split(","):
+                target[int(index)] = value.strip()
+    if names and not facts.gpus.devices:
+        facts.gpus.devices = [
+            Gpu(index=i, name=names[i], compute_capability=capabilities.get(i), source=SOURCE) for i in sorted(names)
+        ]
+        facts.gpus.sources["devices"] = SOURCE
+    for name in _SG_PACKAGES:
+        package = _VERSION.match(fields.get(name, ""))
+        if package:
+            _companion(facts, name.replace("_", "-"), package.group(0))
+    return "sglang-check-env"
 
 
 def vllm_sections(text: str, facts: Facts) -> bool:
