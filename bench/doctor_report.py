@@ -1,8 +1,9 @@
 """How long `doctor --report` takes to read pathological reports, and whether it stays linear.
 
 Each input is a real collect_env head followed by filler of one kind (blank lines, whitespace-only
-lines, quoted "> " lines, near-misses of the patterns the parser uses, one long line, and log lines
-that never repeat, which no shortcut for repeated text helps), at growing sizes up to the 16 MiB cap.
+lines, quoted "> " lines, near-misses of the patterns the parser uses, one long line, log lines
+that never repeat, which no shortcut for repeated text helps, and a flood of "GPU n: name" lines in
+collect_env's GPU field), at growing sizes up to the 16 MiB cap.
 Printed: parse seconds (wall clock, and CPU time, which a busy machine disturbs less), and the ratio
 to reading the same text's lines (`str.splitlines`, the linear floor) and to the same filler at a
 quarter of the size (4.0 is linear; a quadratic parser shows 16). The goal: under 2 s at 16 MiB.
@@ -40,6 +41,19 @@ def _log_lines(size: int) -> str:
     return "".join(lines)[:size]
 
 
+def _gpu_flood(size: int) -> str:
+    """The GPU field again, then ``GPU n: name`` lines: more GPUs than a machine holds (read up to MAX_GPUS)."""
+    lines = ["GPU models and configuration:\n"]
+    total = len(lines[0])
+    i = 0
+    while total < size:
+        line = f"GPU {i}: NVIDIA A100-SXM4-80GB (UUID: GPU-{i:08x}-0000-0000-0000-000000000000)\n"
+        lines.append(line)
+        total += len(line)
+        i += 1
+    return "".join(lines)[:size]
+
+
 FILLERS: dict[str, str | Callable[[int], str]] = {
     "blank lines": "\n",
     "whitespace lines": "   \t  \n",
@@ -48,6 +62,7 @@ FILLERS: dict[str, str | Callable[[int], str]] = {
     "near-miss GPU lines": "  GPU 0: x (UUID: \n",
     "one long line": " ",
     "log lines, no repeats": _log_lines,
+    "GPU lines in the GPU field": _gpu_flood,
 }
 SIZES_MIB = (1, 4, 16)
 

@@ -210,3 +210,17 @@ def test_blank_and_whitespace_lines_do_not_join_lines_or_hide_facts() -> None:
     assert [g.name for g in facts.gpus.devices] == ["NVIDIA GeForce RTX 4090"]
     assert facts.companion("torchvision") is not None and facts.companion("torchvision").version == "0.16.0"
     assert failures.failures(text)[0] == "RuntimeError: CUDA error: no kernel image is available"
+
+
+def test_a_flood_of_gpu_lines_is_read_up_to_a_machines_worth_and_says_so() -> None:
+    from torchrig.doctor.report.collect_env import MAX_GPUS
+
+    head = "PyTorch version: 2.4.0+cu121\nCUDA used to build PyTorch: 12.1\nGPU models and configuration:\n"
+    gpus = "".join(f"GPU {i}: NVIDIA A100-SXM4-80GB\n" for i in range(MAX_GPUS * 40))
+    facts = parse_report(head + gpus + "Nvidia driver version: 535.104.05\n")
+    assert len(facts.gpus.devices) == MAX_GPUS
+    assert [g.index for g in facts.gpus.devices[:3]] == [0, 1, 2]
+    assert any(f"more than {MAX_GPUS} GPUs" in e for e in facts.gpus.errors)
+    assert facts.driver.userspace == "535.104.05"  # the field after the flood is still read
+    few = parse_report(head + "GPU 0: NVIDIA A100-SXM4-80GB\nGPU 1: NVIDIA A100-SXM4-80GB\n")
+    assert len(few.gpus.devices) == 2 and not few.gpus.errors

@@ -91,6 +91,11 @@ class _Lib:
         )
 
 
+# More GPU lines than any one machine has (the largest single systems hold 16-64 GPUs): a flood of them
+# (a pasted loop, a merged cluster listing) would cost seconds and gigabytes to read and check.
+MAX_GPUS = 256
+
+
 @dataclass
 class _Raw:
     """What the text says, field by field, before interpretation."""
@@ -98,6 +103,7 @@ class _Raw:
     fields: dict[str, str] = field(default_factory=dict)
     gpus: list[Gpu] = field(default_factory=list)
     libs: list[_Lib] = field(default_factory=list)
+    gpus_cut: bool = False  # the GPU field listed more than MAX_GPUS lines; the rest were not read
 
     @property
     def recognised(self) -> bool:
@@ -173,11 +179,13 @@ def _field_span(haystack: Haystack) -> tuple[int, int]:
 
 def _gpu_lines(reader: _Reader, text: str, begin: int, end: int) -> bool:
     """Read the lines between ``begin`` and ``end`` that may name a GPU, if the GPU field is being read."""
-    if reader.current != _GPU_FIELD:
+    if reader.current != _GPU_FIELD or reader.raw.gpus_cut:
         return True
     for start in _line_starts(_GPU_WORD.finditer(text, begin, end), text):
         if start >= begin and not reader.take(_line_at(text, start)):
             return False
+        if reader.raw.gpus_cut:  # the rest of a flood of GPU lines is not read (MAX_GPUS)
+            break
     return True
 
 
@@ -221,7 +229,10 @@ class _Reader:
             return True
         gpu = _GPU_LINE.match(text)
         if gpu and self.current == _GPU_FIELD:
-            raw.gpus.append(_gpu(gpu))
+            if len(raw.gpus) < MAX_GPUS:
+                raw.gpus.append(_gpu(gpu))
+            else:
+                raw.gpus_cut = True
             return True
         no_colon = _TORCH_NO_COLON.match(text)
         if no_colon:
@@ -304,6 +315,10 @@ def _apply(raw: _Raw, facts: Facts) -> None:
     if raw.gpus and not facts.gpus.devices and not facts.torch.hip:
         facts.gpus.devices = raw.gpus
         facts.gpus.sources["devices"] = SOURCE
+        if raw.gpus_cut:
+            facts.gpus.errors.append(
+                f"the report lists more than {MAX_GPUS} GPUs, more than one machine holds; the first {MAX_GPUS} were read"
+            )
 
 
 def _apply_system(f: dict[str, str], facts: Facts) -> None:
