@@ -224,3 +224,13 @@ def test_a_flood_of_gpu_lines_is_read_up_to_a_machines_worth_and_says_so() -> No
     assert facts.driver.userspace == "535.104.05"  # the field after the flood is still read
     few = parse_report(head + "GPU 0: NVIDIA A100-SXM4-80GB\nGPU 1: NVIDIA A100-SXM4-80GB\n")
     assert len(few.gpus.devices) == 2 and not few.gpus.errors
+
+
+def test_thousands_of_distinct_gpus_in_warnings_stop_at_a_machines_worth() -> None:
+    from torchrig.doctor.report.collect_env import MAX_GPUS
+
+    text = "".join(
+        f"UserWarning: Found GPU{i} Tesla K{i}0 which is of cuda capability 3.{i % 10}.\n" for i in range(5000)
+    )
+    facts = parse_report(text)
+    assert len(facts.gpus.devices) == MAX_GPUS

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import Facts, Gpu, Package, ShadowedModule
-from torchrig.doctor.report.collect_env import SOURCE, put
+from torchrig.doctor.report.collect_env import MAX_GPUS, SOURCE, put
 
 _SMI_BANNER = re.compile(
     r"NVIDIA-SMI\s+(?P<smi>[\d.]+)\s+Driver Version:\s*(?P<driver>[\d.]+)(?:\s+CUDA Version:\s*(?P<cuda>\d+\.\d+))?"
@@ -351,6 +351,8 @@ def _clean_name(name: str) -> str:
 def _gpu_named(facts: Facts, name: str, capability: str, index: int | None = None) -> None:
     """Give the GPU called ``name`` its compute capability, adding it if the report listed no such GPU."""
     devices = facts.gpus.devices
+    if len(devices) >= MAX_GPUS:  # more than a machine holds: each new name would cost a pass over them all
+        return
     lowered = name.lower()
     for gpu in devices:  # logs repeat a warning per process or per call: the same GPU again adds nothing
         same = gpu.index == index if index is not None else (gpu.name or "").lower() == lowered
