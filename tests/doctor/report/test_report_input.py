@@ -134,9 +134,7 @@ def test_text_with_no_evidence_at_all_is_refused() -> None:
 
 COLLECT_ENV = [c for c in cases() if c.format == "collect_env"]
 # Known defects (strict: a fix must delete the line): a value cut mid-word is read as a value.
-CUT_MISSES = {
-    "pytorch-137853-collect-env-macos-python313-no-wheel.txt": '"GPU models and configuration: C" (cut) is read as a GPU',
-}
+CUT_MISSES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case", COLLECT_ENV, ids=[c.file.removesuffix(".txt") for c in COLLECT_ENV])

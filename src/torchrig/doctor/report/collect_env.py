@@ -256,9 +256,15 @@ class _Reader:
             inline = _GPU_LINE.match(value)
             if inline:
                 raw.gpus.append(_gpu(inline))
-            elif value.lower() not in _NULL and not _CUT_GPU_LINE.match(value):
+            elif not _null_or_cut(value) and not _CUT_GPU_LINE.match(value):
                 raw.gpus.append(Gpu(index=0, name=value, source=SOURCE))  # macOS and torch 1.0: a bare name
         return True
+
+
+def _null_or_cut(value: str) -> bool:
+    """A value that says "unknown" ("Could not collect"), or the start of one, cut with the report ("C")."""
+    lowered = value.lower()
+    return any(null.startswith(lowered) for null in _NULL)
 
 
 def _gpu(match: re.Match[str]) -> Gpu:
