@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, SpinnerColumn, TextColumn
 
 import torchrig
+from torchrig._core import terminal
 from torchrig._core.errors import UserError
 from torchrig.cli import console
 
@@ -91,22 +92,22 @@ def plan_cmd(
 def _render_plan(result: BuildPlan, target: str) -> None:
     out = console.out()
     m = result.target
-    out.print(f"torch {result.torch} for Python {result.python} on {target}: {escape(m.describe())}")
+    terminal.indented(out, f"torch {result.torch} for Python {result.python} on {target}: {escape(m.describe())}", 0, 2)
     if result.variant:
         out.print(f"[bold green]build:[/] {result.variant}")
     else:
         out.print("[bold red]build:[/] none fits")
-    out.print(f"why: {escape(result.reason)}")
+    terminal.indented(out, f"why: {escape(result.reason)}", 0, 2)
     if result.rejected:
         out.print("rejected:")
         for r in result.rejected:
-            out.print(f"  {r.variant:<6} {escape(r.why)}")
+            terminal.indented(out, f"{r.variant:<6} {escape(r.why)}", 2, 9)
     if result.suggestions:
         out.print("what would work:")
         for s in result.suggestions:
-            out.print(f"  - {escape(s.text)}")
+            terminal.indented(out, f"- {escape(s.text)}", 2, 4)
     for note in result.notes:
-        out.print(f"[yellow]note:[/] {escape(note)}")
+        terminal.indented(out, f"[yellow]note:[/] {escape(note)}", 0, 2)
     commands = result.commands()
     if commands:
         out.print("install:")
@@ -301,7 +302,7 @@ def install_cmd(
     argv, note = install_command(result, target.path)
     out.print(f"torch {result.torch} ({result.variant}) for Python {result.python}: {escape(result.reason)}")
     if note:
-        out.print(f"[yellow]note:[/] {escape(note)}")
+        terminal.indented(out, f"[yellow]note:[/] {escape(note)}", 0, 2)
     out.print(escape(join(argv)), soft_wrap=True)  # a command people copy: never wrapped
     if dry_run:
         out.print("dry run: nothing was installed.")

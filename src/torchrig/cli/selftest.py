@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
+from torchrig._core import terminal
 from torchrig._core.errors import UserError, require_torch
 from torchrig.cli import console
 
@@ -208,10 +209,8 @@ class _Live:
                 self.progress.remove_task(task)
             if self.lines is not None:
                 line = verdict_line(result)
-                if self.progress is not None:
-                    self.progress.console.print(line)  # above the live display, where it stays
-                else:
-                    self.lines.print(line)
+                # above the live display, where it stays; wrapped lines under the stage's name
+                terminal.indented(self.progress.console if self.progress is not None else self.lines, line, 0, hang=5)
 
 
 def header(plan: Any) -> str:
@@ -229,7 +228,7 @@ def render(out: Console, report: Any) -> None:
     """A whole report, as the command prints it: the header, every verdict line, the nodes, failures, the outcome."""
     out.print(header(report.plan))
     for stage in report.stages:
-        out.print(verdict_line(stage.to_dict()))
+        terminal.indented(out, verdict_line(stage.to_dict()), 0, hang=5)
     _render_cluster(out, report)
     _render_outcome(out, report)
 
