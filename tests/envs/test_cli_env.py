@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,10 @@ def envs(sandbox_home: Path) -> Path:
     return sandbox_home / ".local" / "share" / "torchrig" / "envs"
 
 
-def torchrig(*args: str, timeout: float = 300, path: str = "/usr/bin:/bin") -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
+def torchrig(
+    *args: str, timeout: float = 300, path: str = "/usr/bin:/bin", extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ) | (extra_env or {})
     env.pop("PIP_FIND_LINKS", None)  # this machine's pip finds a real torch wheel there: keep to our directory
     env["PIP_CONFIG_FILE"] = os.devnull  # and no index from the machine's pip.conf
     env["PATH"] = path  # by default no conda, mamba or uv: the venv executor
@@ -321,3 +324,18 @@ def test_export_of_an_unknown_environment_is_one_sentence() -> None:
     proc = torchrig("env", "export", "ghost")
     assert proc.returncode == 2
     assert "there is no environment named ghost" in one_sentence(proc.stderr)
+
+
+def test_an_unreachable_pytorch_index_is_named_with_the_mirror_to_choose(sandbox_home: Path, envs: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on: the index refuses every connection
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = sandbox_home / ".config" / "torchrig" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(f'[torch]\nindex = "http://127.0.0.1:{port}"\n')
+    proc = torchrig("env", "create", "offline", "--backend", "cpu", extra_env={"PIP_RETRIES": "0"})
+    assert proc.returncode == 1, proc.stderr
+    message = one_sentence(proc.stderr.split("ok  create the venv", 1)[1])
+    assert f"the index http://127.0.0.1:{port}/cpu cannot be reached from here" in message
+    assert "torchrig mirror use NAME --for torch" in message
+    assert not (envs / "offline").exists()

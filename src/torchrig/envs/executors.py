@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import itertools
 import json
 import os
 import shlex
@@ -379,7 +380,30 @@ class _StepError(Exception):
 
 def _why(step: Step, done: Completed) -> str:
     prog = os.path.basename(step.argv[0])
-    return f"{prog}: {done.error}" if done.error else f"{prog} exited {done.returncode}: {_last_line(done)}"
+    if done.error:
+        return f"{prog}: {done.error}"
+    why = f"{prog} exited {done.returncode}: {_last_line(done)}"
+    index = _index_of(step.argv)
+    if index:
+        # pip says "No matching distribution found for <whatever it looked for first>" when the index is
+        # down, which reads like a missing package: ask the index itself before blaming it.
+        from torchrig.envs.into import index_unreachable
+
+        down = index_unreachable(index)
+        if down:
+            why += (
+                f"; the index {index} cannot be reached from here ({down}), so choose a PyTorch mirror that can "
+                "(`torchrig mirror probe`, then `torchrig mirror use NAME --for torch`)"
+            )
+    return why
+
+
+def _index_of(argv: Sequence[str]) -> str | None:
+    """The index an install step names (``--index-url U`` for pip, ``--index U`` for uv), if any."""
+    for flag, value in itertools.pairwise(argv):
+        if flag in ("--index-url", "--index", "-i"):
+            return value
+    return None
 
 
 def _child_env() -> dict[str, str]:
