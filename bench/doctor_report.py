@@ -62,7 +62,7 @@ FILLERS: dict[str, str | Callable[[int], str]] = {
     "near-miss GPU lines": "  GPU 0: x (UUID: \n",
     "one long line": " ",
     "log lines, no repeats": _log_lines,
-    "GPU lines in the GPU field": _gpu_flood,
+    "GPU field flood": _gpu_flood,
 }
 SIZES_MIB = (1, 4, 16)
 
