@@ -61,3 +61,35 @@ def test_env_install_prints_the_mirror_it_would_use_masked(planted: dict[str, st
     assert done.returncode == 0, done.stderr
     assert TORCH_SECRET not in done.stdout + done.stderr
     assert "bob:****@mirror.example" in done.stdout
+
+
+def test_a_credential_split_by_a_table_cell_is_still_masked(sandbox_home: Path) -> None:
+    mirrors = sandbox_home / ".config" / "torchrig" / "mirrors.toml"
+    mirrors.parent.mkdir(parents=True)
+    mirrors.write_text(
+        '[mirror.corp]\ntitle = "Corp"\npypi = "https://alice:Corp-Pass-2026x@pypi.corp.example/simple/"\n'
+    )
+    done = torchrig("mirror", "list", "--for", "pip", env={"COLUMNS": "80"})
+    assert done.returncode == 0, done.stderr
+    assert "alice:****@" in done.stdout  # the cell wraps after the mask, not before it
+    assert "Corp-Pass" not in done.stdout and "2026x" not in done.stdout
+
+
+def test_wrapped_prose_on_a_narrow_console_masks_before_it_wraps() -> None:
+    import io
+
+    from rich.table import Table
+
+    from torchrig._core import terminal
+
+    out = io.StringIO()
+    c = terminal.console(out)
+    c.width, c.soft_wrap = 30, False  # as on a terminal 30 columns wide
+    secret = "https://bob:" + "x" * 40 + "@mirror.example/whl"
+    terminal.indented(c, f"note: {secret} cannot be reached", 2)
+    table = Table("url")
+    table.add_row(secret)
+    c.print(table)
+    c.print(f"torchrig: {secret} is down")
+    assert "xxxx" not in out.getvalue().replace("****", "")
+    assert out.getvalue().count("bob:****@") == 3

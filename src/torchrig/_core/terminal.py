@@ -5,9 +5,11 @@ a caller prints what people copy (commands, paths, URLs) with ``soft_wrap=True``
 Piped or redirected, nothing is wrapped: each line stays whole for grep and for pasting. rich decides
 what a terminal is (``TTY_COMPATIBLE=1`` forces one) and honours ``NO_COLOR`` and ``COLUMNS``.
 
-Whatever a console writes passes through :func:`torchrig._core.redact.secrets` first: the credentials
-of a URL (``https://user:****@host``, as pip shows them) and the values of secret variables are masked
-in every command's output, wherever the text came from (a config file, a log, the environment).
+Whatever a console shows passes through :func:`torchrig._core.redact.secrets`: the credentials of a URL
+(``https://user:****@host``, as pip shows them) and the values of secret variables are masked in every
+command's output, wherever the text came from (a config file, a log, the environment). The mask acts on
+each string before rich lays it out (:class:`MaskingConsole`), since a table cell or a wrapped line can
+split ``user:password@`` where no pattern would find it, and again on what is written, as a backstop.
 
     >>> c = console()                      # results, on stdout
     >>> c.print(Padding(prose, (0, 0, 0, 2)))   # a paragraph, indented, wrapped at words
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import IO, TextIO, cast
+from typing import IO, Any, TextIO, cast
 
 from rich.console import Console
 from rich.text import Text
@@ -52,10 +54,17 @@ class Masked(io.TextIOBase):
         return getattr(self.stream, "encoding", None) or "utf-8"
 
 
+class MaskingConsole(Console):
+    """A Console that masks secrets in every string it is given, before layout (see the module's notes)."""
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(redact.secrets(text), **options)
+
+
 def console(file: TextIO | None = None, *, stderr: bool = False) -> Console:
     """A rich Console that masks secrets, wraps prose at words on a terminal and wraps nothing when piped."""
     stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
-    c = Console(file=cast(IO[str], Masked(stream)), highlight=False)
+    c = MaskingConsole(file=cast(IO[str], Masked(stream)), highlight=False)
     c.soft_wrap = not c.is_terminal
     return c
 
@@ -67,7 +76,7 @@ def indented(console: Console, markup: str, indent: int, hang: int | None = None
         console.print(" " * indent + markup)
         return
     hang = indent if hang is None else hang
-    lines = Text.from_markup(markup).wrap(console, max(20, console.width - max(indent, hang)))
+    lines = Text.from_markup(redact.secrets(markup)).wrap(console, max(20, console.width - max(indent, hang)))
     for i, line in enumerate(lines):
         line.rstrip()
         console.print(Text(" " * (hang if i else indent)) + line)
