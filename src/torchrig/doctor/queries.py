@@ -131,14 +131,14 @@ def torch_variant(facts: Facts) -> str | None:
     if not facts.torch.version:
         return None
     variant = knowledge.variant_of(facts.torch.version, facts.torch.cuda)
+    if facts.torch.cuda_available:  # a torch that reached a GPU is no CPU build, whatever its tag says
+        return None if variant == "cpu" else variant
     stated_none = "cuda" in facts.torch.sources  # torch.version.cuda given as None (a conda "cpu" build string)
-    if (
-        variant is None
-        and facts.torch.cuda is None
-        and facts.torch.hip is None
-        and (facts.torch.import_ok or stated_none)
-    ):
-        return "cpu"  # a torch that imported, or is stated to be built, with no CUDA and no HIP is a CPU build
+    # Imported here, torch.version.cuda was read: None means no CUDA. A report that shows torch imported
+    # (`transformers env`, a Python prompt) without torch.version.cuda says nothing about its build.
+    read_here = facts.torch.import_ok and facts.origin == "live"
+    if variant is None and facts.torch.cuda is None and facts.torch.hip is None and (read_here or stated_none):
+        return "cpu"  # a torch known to be built with no CUDA and no HIP is a CPU build
     return variant
 
 

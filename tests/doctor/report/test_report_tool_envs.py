@@ -297,3 +297,24 @@ def test_sglang_check_env_gives_torch_gpus_with_capability_driver_and_packages()
     )
     assert facts.companion("vllm").version == "0.6.4.post1"  # type: ignore[union-attr]
     assert facts.companion("sgl-kernel") is None  # "Module Not Found"
+
+
+def test_a_torch_without_a_build_tag_that_reaches_the_gpu_is_not_called_a_cpu_build() -> None:
+    # an NGC container's torch (2.4.0a0+...nv24.07) and a conda torch (2.3.1) carry no +cuXXX tag
+    for version in ("2.4.0a0+3bcc3cddb5.nv24.07", "2.3.1"):
+        dump = OLD_TRANSFORMERS_ENV.replace("1.12.1+cu102 (False)", f"{version} (True)") + (
+            "- GPU type: NVIDIA A100-SXM4-80GB\n"
+        )
+        facts = parse_report(dump)
+        assert facts.torch.cuda_available is True
+        codes = [f.code for f in checks.run_checks(facts)]
+        assert "torch.cpu-only-build" not in codes, codes
+        assert "CPU build" not in " ".join(f.title for f in checks.run_checks(facts))
+
+
+def test_a_torch_that_imported_in_a_report_is_not_assumed_a_cpu_build() -> None:
+    from torchrig.doctor import queries
+
+    facts = parse_report(">>> import torch\n>>> torch.__version__\n'2.4.1'\n")
+    assert facts.torch.version == "2.4.1"
+    assert queries.torch_variant(facts) is None  # the report never showed torch.version.cuda

@@ -31,7 +31,8 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     evidence: dict[str, object] = {}
     if bus:
         evidence["PCI"] = ", ".join(f"{d.address} [{d.vendor}:{d.device}]" for d in bus)
-    evidence["kernel module"] = "not loaded (/proc/driver/nvidia/version absent)"
+    if facts.origin == "live" or "kernel_module" in facts.driver.sources:  # someone looked at /proc
+        evidence["kernel module"] = "not loaded (/proc/driver/nvidia/version absent)"
     if facts.driver.nvml_error:
         evidence["NVML"] = facts.driver.nvml_error
     evidence.update(evidence_of(hits))

@@ -157,7 +157,11 @@ def fact_rows(facts: Facts) -> list[FactRow]:
     t = facts.torch
     add("PyTorch", "version", t.version, t, "version")
     if t.version:
-        add("PyTorch", "built with CUDA", t.cuda or "no (CPU build)", t, "cuda")
+        if t.hip:
+            add("PyTorch", "built with ROCm", t.hip, t, "hip")
+        elif t.cuda or build_kind(facts) == "CPU build":
+            add("PyTorch", "built with CUDA", t.cuda or "no (CPU build)", t, "cuda")
+        # else: the facts do not say how torch was built, and the row would claim it
     add("PyTorch", "location", t.location, t, "location")
     add("PyTorch", "installed by", t.installer, t, "installer")
     if len(t.copies) > 1:
