@@ -111,6 +111,7 @@ class TorchFacts(Section):
     smoke: list[DeviceSmoke] = field(default_factory=list)
     loaded_libs: list[LoadedLib] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # warnings torch printed while initialising
+    replaced: str | None = None  # a report: the torch pip uninstalled to put ``version`` in its place
 
 
 @dataclass

@@ -525,6 +525,10 @@ def test_pip_replacing_torch_to_install_a_companion_is_a_companion_mismatch() ->
     (finding, *_) = checks.run_checks(facts)
     assert finding.code == "torch.companion-mismatch"
     assert "torchaudio" in finding.title
+    # the fix keeps the torch that was there, not the one pip swapped in
+    assert facts.torch.replaced == "2.6.0+cu126"
+    assert finding.fix[0].startswith("python -m pip install torch==2.6.0+cu126 torchaudio")
+    assert not any("torch==2.8.0" in step for step in finding.fix)
 
 
 def test_pip_upgrading_torch_itself_is_not_a_companion_mismatch() -> None:

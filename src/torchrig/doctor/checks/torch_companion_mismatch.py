@@ -129,14 +129,16 @@ def _replaced_by_pip(facts: Facts, line: str, hits: list[SignatureHit]) -> Findi
     match = _PINNING.search(line)
     pkg = match.group(1) if match else "the package"
     py = queries.python_command(facts)
-    mine = facts.torch.version
+    mine = facts.torch.replaced  # the torch before pip swapped it (Found existing installation: torch X)
     keep = [f"torch=={mine}"] if mine else ["torch==<the torch to keep>"]
     fix = [
         shlex.join([py, "-m", "pip", "install", *keep, pkg])
         + f"   # the torch to keep, pinned: pip then picks the {pkg} release built for it (add torch's --index-url)",
         f"# or install the {pkg} release its notes name for your torch; then check: {py} -m pip check",
     ]
-    evidence: dict[str, object] = {"torch (last stated by pip)": mine} if mine else {}
+    evidence: dict[str, object] = {"torch before": mine} if mine else {}
+    if facts.torch.version:
+        evidence["torch pip put in its place"] = facts.torch.version
     evidence.update(evidence_of(hits))
     return Finding(
         code=CODE,

@@ -442,6 +442,9 @@ def _pip_torch(haystack: Haystack, facts: Facts) -> bool:
         return False
     put(facts.torch, "installed", True)
     put(facts.torch, "version", max(said)[1])
+    found = [m.group("version") for m in _PIP_FOUND_TORCH.finditer(text)] if "installation: torch" in text else []
+    if found and found[0] != facts.torch.version:  # the torch there before pip changed anything
+        put(facts.torch, "replaced", found[0])
     return True
 
 
