@@ -331,6 +331,23 @@ def test_an_explicit_directory_that_cannot_hold_one_item_is_a_clear_error_not_an
         assert ds.stats()["capacity"] == 4 * RECORD_16
 
 
+def test_a_cache_that_exists_is_attached_even_when_the_disk_has_since_filled(
+    images: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A persistent cache made yesterday (or by the first rank a moment ago) still serves when the disk
+    is now too full to create one: only creating is refused."""
+    first = CachedDataset(ImageFolder(images, size=16), directory=cache_dir, name="kept", persist=True)
+    with first:
+        for i in range(len(first)):
+            first[i]
+    monkeypatch.setattr(directories, "free_bytes", lambda _where: 200 << 20)  # checkpoints filled the disk
+    again = CachedDataset(ImageFolder(images, size=16), directory=cache_dir, name="kept", persist=True)
+    with again:
+        assert again.location == first.location
+        assert again.stats()["items"] == len(again)  # yesterday's items, read back
+    inspection.remove_cache(first.location)
+
+
 def test_a_capacity_smaller_than_one_item_is_a_clear_error(images: Path, cache_dir: Path) -> None:
     for small in (0, RECORD_16 - 1):
         with pytest.raises(UserError, match=rf"capacity_bytes={small} cannot hold a single item \({RECORD_16} bytes\)"):

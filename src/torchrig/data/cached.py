@@ -323,6 +323,10 @@ def _open(
         else:  # fixed items need no more than ``need``; variable ones may need more than the estimate
             capacity = min(need, capacity_bytes) if layout.fixed else capacity_bytes
         if capacity < sizes.one:  # only a budget from the free space can be this small (see above)
+            # No room to create one; a cache already here (another rank's, an earlier run's) still serves.
+            existing = _store.attach_existing(where, _header(label, fingerprint, n, layout, sizes.one, need, persist))
+            if existing is not None:
+                return existing
             if not explicit and k + 1 < len(candidates):
                 warnings.warn(
                     f"{where.parent} has {free >> 20} MiB free, too little for a sample cache; "

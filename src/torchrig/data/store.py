@@ -333,6 +333,34 @@ def open_store(directory: Path, header: Header) -> SharedStore:
     raise UserError(f"could not attach to the cache {path}; another process keeps replacing it.")
 
 
+def attach_existing(directory: Path, header: Header) -> SharedStore | None:
+    """Attach to the cache ``header`` describes if one is already in ``directory``; never create or replace.
+
+    For a caller with no room to create one: a cache another rank or an earlier run made is still usable
+    (its capacity wins, P2), however full the disk has become since."""
+    directory = Path(directory)
+    path = cache_path(directory, header.label, header.fingerprint)
+    if not directory.is_dir() or not path.exists():
+        return None
+    with directory_lock(directory):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (FileNotFoundError, OSError):
+            return None
+        try:
+            existing = _check_file(path, fd)
+            if not _same_cache(existing, header):
+                os.close(fd)
+                return None
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            store = SharedStore(path, fd, existing)
+        except BaseException:
+            os.close(fd)
+            raise
+        store.attached = True
+        return store
+
+
 def _same_cache(a: Header, b: Header) -> bool:
     """Same data and record format. Capacity and mode may differ (each rank sizes its budget from the
     free space it sees): whoever attaches second adopts the existing cache's."""
