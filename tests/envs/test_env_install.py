@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import wheelhouse  # tests/envs/wheelhouse.py (pytest puts this folder on sys.path)
 
-from torchrig.envs.into import install_argv, install_command, requirement
+from torchrig.envs.into import install_argv, install_attempts, requirement
 from torchrig.knowledge.builds import BuildPlan, Target
 
 X86_64 = platform.machine().lower() in ("x86_64", "amd64")
@@ -100,6 +100,7 @@ def _torchrig(*args: str, find_links: Path | None = None) -> subprocess.Complete
     if find_links is not None:
         env.update(PIP_FIND_LINKS=str(find_links), PIP_NO_INDEX="1")
     env.update(PIP_CONFIG_FILE=os.devnull, PIP_RETRIES="0", PIP_NO_COMPILE="1", COLUMNS="300")
+    env["PIP_INDEX_URL"] = "http://127.0.0.1:9/simple"  # pip's own index: nothing there, and never PyPI
     env.update(PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_CACHE_DIR="1")
     return subprocess.run(
         [sys.executable, "-m", "torchrig", "env", "install", "--torch", "2.13.0", "--backend", "cpu", *args],
@@ -162,15 +163,22 @@ def test_an_unreachable_index_is_left_out_only_for_the_labelled_cpu_build() -> N
         return "[Errno -2] Name or service not known"
 
     cpu = _plan(platform="linux", cpu_arch="x86_64")
-    argv, note = install_command(cpu, "python", unreachable=dead)
-    assert argv == ("python", "-m", "pip", "install", "torch==2.13.0+cpu")
+    (first, note), (then, again) = install_attempts(cpu, "python", unreachable=dead)
+    assert first == ("python", "-m", "pip", "install", "torch==2.13.0+cpu")
     assert note is not None and "https://download.pytorch.org/whl/cpu cannot be reached" in note
+    # our request knows no proxy set only in pip's configuration: the index is still tried after
+    assert "--index-url" in then and again is not None
     # the variant is the index: a CUDA plan, or an unlabelled CPU one, keeps it and lets pip report it
     for plan in (_plan(variant="cu130"), _plan(platform="linux", cpu_arch="aarch64"), _plan(torch="2.13")):
-        argv, note = install_command(plan, "python", unreachable=dead)
-        assert "--index-url" in argv and note is None
-    argv, note = install_command(cpu, "python", unreachable=lambda url: None)
-    assert "--index-url" in argv and note is None
+        assert [("--index-url" in argv, note) for argv, note in install_attempts(plan, "python", unreachable=dead)] == [
+            (True, None)
+        ]
+    # reachable: the index first, pip's own indexes only if pip fails there
+    (first, note), (then, _) = install_attempts(cpu, "python", unreachable=lambda url: None)
+    assert "--index-url" in first and note is None and "--index-url" not in then
+    # a dry run asks nothing of the network: the planned command, first
+    ((first, note), _) = install_attempts(cpu, "python", unreachable=None)
+    assert "--index-url" in first and note is None
 
 
 @pytest.mark.skipif(not X86_64, reason="PyTorch labels its CPU wheels +cpu on x86_64 only")

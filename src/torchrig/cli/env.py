@@ -282,7 +282,7 @@ def install_cmd(
     from shlex import join
 
     from torchrig._core.seams.runner import SubprocessRunner
-    from torchrig.envs.into import inspect, install_command, requirement, run_pip
+    from torchrig.envs.into import index_unreachable, inspect, install_attempts, requirement, run_pip
     from torchrig.envs.planning import this_machine
     from torchrig.knowledge.builds import plan
     from torchrig.mirrors.torch_index import torch_index_base
@@ -298,22 +298,26 @@ def install_cmd(
     result = plan(this_machine(), torch=torch, python=target.python, backend=backend, index_base=torch_index_base())
     if result.variant is None:
         hint = f" Instead: {result.suggestions[0].text}." if result.suggestions else ""
-        raise UserError(f"{result.reason}{hint}")
-    argv, note = install_command(result, target.path)
+        raise UserError(f"{result.reason}{hint}", exit_code=console.Exit.PROBLEM)  # as env plan: no build fits
+    attempts = install_attempts(result, target.path, unreachable=None if dry_run else index_unreachable)
     out.print(f"torch {result.torch} ({result.variant}) for Python {result.python}: {escape(result.reason)}")
-    if note:
-        terminal.indented(out, f"[yellow]note:[/] {escape(note)}", 0, 2)
-    out.print(escape(join(argv)), soft_wrap=True)  # a command people copy: never wrapped
     if dry_run:
+        out.print(escape(join(attempts[0][0])), soft_wrap=True)  # a command people copy: never wrapped
         out.print("dry run: nothing was installed.")
         return
-    code = run_pip(argv)
+    code = 0
+    for i, (argv, note) in enumerate(attempts):
+        if note and (i > 0 or "cannot be reached" in note):
+            terminal.indented(out, f"[yellow]note:[/] {escape(note)}", 0, 2)
+        out.print(escape(join(argv)), soft_wrap=True)
+        code = run_pip(argv)
+        if code == 0:
+            break
     if code != 0:
-        where = result.index_url if "--index-url" in argv else "pip's own indexes"
         raise UserError(
-            f"pip could not install {requirement(result)} from {where} (exit {code}; its messages are above). "
-            "If that index is unreachable from here, choose a PyTorch mirror: `torchrig mirror probe`, then "
-            "`torchrig mirror use NAME --for torch`, and run this again.",
+            f"pip could not install {requirement(result)} from {result.index_url or 'PyPI'} (exit {code}; its "
+            "messages are above). If that index is unreachable from here, choose a PyTorch mirror: "
+            "`torchrig mirror probe`, then `torchrig mirror use NAME --for torch`, and run this again.",
             exit_code=console.Exit.PROBLEM,
         )
     out.print(f"installed {requirement(result)} for {escape(target.path)}")

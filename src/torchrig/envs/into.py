@@ -99,26 +99,44 @@ def index_unreachable(url: str, *, timeout: float = 5.0) -> str | None:
     return None
 
 
-def install_command(
-    plan: BuildPlan, python: str, *, unreachable: Callable[[str], str | None] = index_unreachable
-) -> tuple[tuple[str, ...], str | None]:
-    """The pip command for ``plan``, and a note when it leaves out an index that cannot be reached.
+def install_attempts(
+    plan: BuildPlan, python: str, *, unreachable: Callable[[str], str | None] | None = index_unreachable
+) -> list[tuple[tuple[str, ...], str | None]]:
+    """The pip commands to try in turn for ``plan``, each with a note saying why it is tried.
 
-    Only a labelled CPU requirement may leave its index out (the label, not the index, keeps the CUDA
-    build away); anything else goes to pip as planned, and pip reports the dead index itself.
+    A labelled CPU requirement may go to pip's own indexes and find-links instead of the PyTorch index
+    (the label, not the index, keeps the CUDA build away): first when the index does not answer our own
+    request, else after pip failed with it. Our request knows nothing of a proxy or certificate set only
+    in pip's configuration, so whichever comes first, the other is tried when it fails. Anything else goes
+    to pip as planned, once. ``unreachable=None`` asks no index (a dry run makes no request).
     """
     argv = install_argv(plan, python)
     index = plan.index_url
     if index is None or "--index-url" not in argv or not requirement(plan).endswith("+cpu"):
-        return argv, None
-    why = unreachable(index)
+        return [(argv, None)]
+    own = install_argv(plan, python, own_indexes=True)
+    why = unreachable(index) if unreachable is not None else None
     if why is None:
-        return argv, None
-    note = (
-        f"{index} cannot be reached ({why}); {requirement(plan)} names the CPU build, "
-        "so pip looks for it in its own indexes and find-links instead."
-    )
-    return install_argv(plan, python, own_indexes=True), note
+        return [
+            (argv, None),
+            (
+                own,
+                f"pip found no {requirement(plan)} on {index}; it names the CPU build, so pip's own indexes "
+                "and find-links are tried next.",
+            ),
+        ]
+    return [
+        (
+            own,
+            f"{index} cannot be reached ({why}); {requirement(plan)} names the CPU build, so pip looks for it "
+            "in its own indexes and find-links instead.",
+        ),
+        (
+            argv,
+            f"pip's own indexes have no {requirement(plan)}; trying {index} after all (pip may reach it "
+            "through a proxy set in its configuration).",
+        ),
+    ]
 
 
 def run_pip(argv: tuple[str, ...]) -> int:
