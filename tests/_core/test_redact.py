@@ -96,3 +96,17 @@ def test_json_like_data_masks_secret_keys_and_every_string() -> None:
         "tried": ["pip install -i https://<user>:****@pypi.corp/simple torch"],
         "line": 3,
     }
+
+
+def test_a_user_named_like_a_word_of_the_report_loses_only_the_home_directory() -> None:
+    homes = redact.user_names(["/home/nvidia/train.py", "/home/dev/x"])
+    shown = homes.apply("GPU 0: NVIDIA Jetson AGX Orin, /home/nvidia/train.py, /dev/nvidia0, nvidia-smi, /home/dev/x")
+    assert shown == "GPU 0: NVIDIA Jetson AGX Orin, ~/train.py, /dev/nvidia0, nvidia-smi, ~/x"
+
+
+def test_a_url_after_a_long_dotted_run_is_still_masked() -> None:
+    # (the scheme may not start inside another word: "a.a.a...://" is no URL, and trying one from each
+    # character of such a run was quadratic; the speed is not asserted here, only the answer)
+    assert redact.secrets("see " + "a." * 5000 + " https://u:secret@host/simple").endswith("https://u:****@host/simple")
+    assert redact.secrets("git+https://u:secret@github.com/x") == "git+https://u:****@github.com/x"
+    assert redact.secrets("index-url=https://u:secret@h") == "index-url=https://u:****@h"

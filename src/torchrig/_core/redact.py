@@ -32,7 +32,10 @@ MASK = "****"
 
 _URL_USERINFO = re.compile(
     # scheme://user:password@ or scheme://token@ ; a password may hold "@" (unencoded): up to the last one
-    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^\s:/@'\"`<>]+)(?::(?P<password>[^\s/'\"`<>]*))?@"
+    # the scheme is at most 32 characters and cannot start inside another word: a long dotted run
+    # (a.b.c.d...) before "://" would otherwise be tried from each of its characters, quadratically
+    r"(?P<scheme>(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{0,31}://)(?P<user>[^\s:/@'\"`<>]+)"
+    r"(?::(?P<password>[^\s/'\"`<>]*))?@"
 )
 _SECRET_SUFFIXES = ("TOKEN", "_KEY", "APIKEY")
 _SECRET_PARTS = ("PASSWORD", "PASSWD", "SECRET")
@@ -97,7 +100,13 @@ _HOME = re.compile(
 # Not anyone's name: shared folders of macOS and Windows, and the generic accounts of images and CI, whose
 # home directories are still shown as ~ but whose names are not masked elsewhere (they are common words).
 _NOT_PERSONAL = {"shared", "public", "default", "all users", "default user"}
-_GENERIC = {"user", "ubuntu", "admin", "root", "runner", "jovyan", "vscode", "coder", "ec2-user", "colab", "guest"}
+# Account names that are also words of the reports themselves (Jetson's default user is "nvidia"; "dev",
+# "cuda", "gpu", "docker" name paths and tools): only their home directory is masked, not every mention.
+_GENERIC = {
+    "user", "ubuntu", "admin", "root", "runner", "jovyan", "vscode", "coder", "ec2-user", "colab", "guest",
+    "nvidia", "jetson", "dev", "cuda", "gpu", "docker", "python", "conda", "torch", "pytorch", "data", "home",
+    "test", "train", "ml", "ai", "lab", "work", "shared", "opt", "local", "linux", "debian", "centos",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
