@@ -80,7 +80,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except Exception as exc:  # an internal error: one line, the traceback only with --debug
         if _state["debug"]:
-            traceback.print_exc()
+            err.print("".join(traceback.format_exc()), markup=False, soft_wrap=True)  # masked, as all output
         err.print(
             f"torchrig: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback, "
             "and please report it)",

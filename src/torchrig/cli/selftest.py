@@ -127,11 +127,12 @@ def selftest(
         if out_path is not None:
             _write_report(out_path, report, err)
         if as_json:
-            sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+            console.emit_json(report.to_dict())
         elif markdown:
+            from torchrig._core import redact
             from torchrig.selftest.render import markdown as as_markdown
 
-            sys.stdout.write(as_markdown(report))
+            sys.stdout.write(redact.secrets(as_markdown(report)))
         else:
             _render_cluster(out, report)
             _render_outcome(out, report)  # the verdict lines were printed as each stage ended
