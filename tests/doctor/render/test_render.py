@@ -173,3 +173,12 @@ def test_a_report_whose_machine_looked_on_its_pci_bus_says_no_gpu_was_seen_there
     out = io.StringIO()
     render(silent, [], fmt="console", out=out)
     assert "the report does not show the GPUs" in out.getvalue()
+
+
+def test_a_build_that_can_use_the_gpu_without_a_count_is_not_said_to_see_zero() -> None:
+    facts = Facts(origin="report", torch=TorchFacts(version="2.5.1+rocm6.2", hip="6.2", cuda_available=True))
+    out = io.StringIO()
+    render(facts, [], fmt="console", out=out)
+    text = out.getvalue()
+    assert "sees 0 GPUs" not in text
+    assert "PyTorch 2.5.1+rocm6.2 (ROCm 6.2 build) can use the GPU in this report" in text

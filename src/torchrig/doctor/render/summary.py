@@ -71,6 +71,8 @@ def _works(facts: Facts) -> str:
     named = f"PyTorch {t.version}" + (f" ({build})" if build else "")
     if t.cuda_available:
         n = t.device_count or len(facts.gpus.devices)
+        if not n:  # a ROCm build's AMD GPUs are not NVIDIA devices; a report may not count them
+            return f"{named} can use the GPU {where}; how many GPUs it sees is not shown."
         return f"{named} sees {_plural(n, 'GPU')} {where}."
     gpus = len(facts.gpus.devices) or len(facts.system.pci_gpus)
     if not gpus and facts.origin == "live":
