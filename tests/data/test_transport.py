@@ -89,6 +89,22 @@ def test_the_slot_frees_when_the_last_view_of_its_batch_does(monkeypatch: pytest
     assert sent.flag[0] == 0, "the last view is gone: the worker may reuse the slot"
 
 
+def test_a_dtype_numpy_lacks_is_copied_out_and_frees_the_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch.multiprocessing
+
+    monkeypatch.setattr(transport, "get_worker_info", object)
+    items = [torch.full((4,), i / 4, dtype=torch.bfloat16) for i in range(3)]
+    sent = transport.RingCollate(2)(items)
+    out = pickle.loads(ForkingPickler.dumps(sent)).take()
+    gc.collect()
+    assert out.dtype == torch.bfloat16 and torch.equal(out, torch.stack(items))
+    assert sent.flag[0] == 0, "copied out: nothing views the slot"
+
+
 def test_a_slot_never_freed_falls_back_to_the_stock_collate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transport, "get_worker_info", object)
     collate = transport.RingCollate(2)

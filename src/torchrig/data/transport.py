@@ -198,7 +198,7 @@ def _lend(t: torch.Tensor, lease: _Lease) -> torch.Tensor:
 
 
 class RingBatch:
-    """A batch that still lives in a worker's ring slot; :meth:`take` copies it out and frees the slot."""
+    """A batch that still lives in a worker's ring slot; :meth:`take` lends it to the user (R2)."""
 
     flag: torch.Tensor | None  # None once the slot is released
 
