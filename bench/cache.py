@@ -1,21 +1,26 @@
 """Benchmark: the shared sample cache against no cache, a per-worker dict cache and a pre-decoded memmap.
 
 Workload (issues 3 and 12): a synthetic ImageFolder of JPEGs (10 classes x 300, 256x256, quality 90), a
-random 224 crop + horizontal flip, ``num_workers=2``, ``batch_size=64``, ``persistent_workers=False``,
-3 epochs. Modes, in one interleaved run:
+random 224 crop + horizontal flip, ``num_workers=2``, ``batch_size=64``, 3 epochs. Modes, in one
+interleaved run:
 
 - ``none``: decode every time;
 - ``dict``: a dict cache inside the dataset, i.e. inside each worker;
 - ``memmap``: what a user would build instead: every image decoded once (untimed, before the epochs;
   its time is printed) into a uint8 memmap in /dev/shm, read through the stock DataLoader with the
-  same crop + flip (its memory counts the memmap file as shared memory);
-- ``torchrig``: ``CachedDataset`` + ``make_loader``;
+  same crop + flip (its memory counts the memmap file as shared memory), the stock DataLoader's
+  defaults but ``num_workers`` (so ``persistent_workers=False``);
+- ``memmap-pw``: the same with ``persistent_workers=True``, the one setting make_loader changes that a
+  stock DataLoader also has: what the memmap gains from it is not torchrig's doing;
+- ``torchrig``: ``CachedDataset`` + ``make_loader``'s defaults (persistent workers, the ring transport),
+  as a user is told to use it, with the same number of workers;
+- ``torchrig-stock``: ``CachedDataset`` inside the memmap mode's stock DataLoader, settings and all;
 - ``compute``: the one-process limit: crop + flip + collate from the memmap in the main process, no
   workers, no transport.
 
 Repeats are interleaved (the order rotates); figures are medians and ratios are taken within each
 repeat. The host is shared and its speed drifts, so samples per CPU-second (main process + workers)
-are printed next to wall-clock samples/s.
+are printed next to wall-clock samples/s (workers still running included, read from /proc).
 
 Memory (issue 12's measure), sampled every 0.1 s during each epoch: for every loader process (the
 main process and its workers) its private share, PSS minus its shared-memory share (``Pss -
@@ -50,6 +55,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from torchrig.data import CachedDataset, ImageFolder, make_loader
+from torchrig.data.loader import default_workers
 
 CLASSES, PER_CLASS, SIZE, CROP = 10, 300, 256, 224
 BATCH, WORKERS, EPOCHS = 64, 2, 3
@@ -166,6 +172,7 @@ class MemorySampler(threading.Thread):
         self.shmem0 = _meminfo_shmem() - already  # ``already``: shared memory made for this mode beforehand
         self.epoch = 0
         self.peaks: list[dict[str, int]] = []
+        self.cpu = 0.0  # this thread's own CPU seconds, which the loader's figures must not include
 
     def sample(self) -> None:
         me = os.getpid()
@@ -186,7 +193,9 @@ class MemorySampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop_flag.is_set():
-            self.sample()
+            t = time.thread_time()
+            self.sample()  # reading smaps_rollup walks page tables: ~3 ms per process on a 2-CPU VM
+            self.cpu += time.thread_time() - t
             self.stop_flag.wait(self.interval)
 
     def stop(self) -> list[dict[str, int]]:
@@ -197,8 +206,18 @@ class MemorySampler(threading.Thread):
 
 
 def _cpu() -> float:
+    """CPU seconds of this process and its workers: those that exited (RUSAGE_CHILDREN) and those still
+    running (persistent workers, whose time RUSAGE_CHILDREN counts only once they are reaped)."""
     s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+    live = 0
+    for pid in _children(os.getpid()):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            live += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        except (OSError, ValueError, IndexError):
+            pass  # exited in between: RUSAGE_CHILDREN has it once it is reaped
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime + live / os.sysconf("SC_CLK_TCK")
 
 
 class Memmapped:
@@ -270,7 +289,9 @@ def run_mode(mode: str, base: ImageFolder, tag: str, memmapped: Memmapped | None
     counters = mp.Array("q", 2)
     cached = None
     # the memmap mode's file was made before (its decoding is not timed), but it is that mode's copy of the data
-    sampler = MemorySampler(already=os.stat(memmapped.path).st_blocks * 512 if mode == "memmap" and memmapped else 0)
+    sampler = MemorySampler(
+        already=os.stat(memmapped.path).st_blocks * 512 if mode.startswith("memmap") and memmapped else 0
+    )
     sampler.start()
     if mode == "none":
         loader = DataLoader(Plain(base), batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False)
@@ -278,29 +299,39 @@ def run_mode(mode: str, base: ImageFolder, tag: str, memmapped: Memmapped | None
         loader = DataLoader(
             DictCache(base, counters), batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False
         )
-    elif mode == "memmap":
-        loader = DataLoader(memmapped, batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False)
-    else:
+    elif mode == "memmap":  # the stock DataLoader's defaults but num_workers
+        loader = DataLoader(memmapped, batch_size=BATCH, shuffle=True, num_workers=WORKERS)
+    elif mode == "memmap-pw":  # the same, with the persistent workers make_loader gives
+        loader = DataLoader(memmapped, batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=True)
+    elif mode == "torchrig":  # as a user would: make_loader's defaults (the same number of workers)
         cached = CachedDataset(base, transform=crop_flip, name=f"bench-{tag}")
-        loader = make_loader(cached, batch_size=BATCH, shuffle=True, num_workers=WORKERS, persistent_workers=False)
+        loader = make_loader(cached, batch_size=BATCH, num_workers=WORKERS)
+    else:  # torchrig-stock: the cache inside the baseline's loader, settings and all
+        cached = CachedDataset(base, transform=crop_flip, name=f"bench-stock-{tag}")
+        loader = DataLoader(cached, batch_size=BATCH, shuffle=True, num_workers=WORKERS)
     epochs = []
     for k in range(EPOCHS):
         sampler.epoch = k
         before = cached.stats() if cached else {"hits": counters[0], "misses": counters[1]}
-        t0, c0, n = time.perf_counter(), _cpu(), 0
+        t0, c0, s0, n = time.perf_counter(), _cpu(), sampler.cpu, 0
         for _images, labels in loader:
             n += len(labels)
-        wall, cpu = time.perf_counter() - t0, _cpu() - c0
+        # the sampler's CPU grows with wall time, so it would favour whichever mode the host slowed least
+        wall, cpu = time.perf_counter() - t0, _cpu() - c0 - (sampler.cpu - s0)
         after = cached.stats() if cached else {"hits": counters[0], "misses": counters[1]}
         hits, misses = after["hits"] - before["hits"], after["misses"] - before["misses"]
         epochs.append(
             {
                 "samples_s": n / wall,
                 "samples_cpu_s": n / cpu,
-                "hit_rate": 1.0 if mode == "memmap" else hits / (hits + misses) if hits + misses else 0.0,
+                "hit_rate": 1.0 if mode.startswith("memmap") else hits / (hits + misses) if hits + misses else 0.0,
             }
         )
     peaks = sampler.stop()
+    iterator = getattr(loader, "_iterator", None)  # persistent workers: end them now, not in the next mode
+    if iterator is not None:
+        iterator._shutdown_workers()
+    del loader, iterator
     if cached is not None:
         cached.close()
     return {"epochs": epochs, "peak_mib": max(p["total"] for p in peaks) / 2**20, "peaks": peaks}
@@ -402,7 +433,11 @@ def main() -> None:
     ap.add_argument("--init")
     ap.add_argument("--tag", default=str(os.getpid()))
     ap.add_argument("--out")
-    ap.add_argument("--modes", default="none,dict,memmap,torchrig,compute", help="comma-separated, in this order")
+    ap.add_argument(
+        "--modes",
+        default="none,dict,memmap,memmap-pw,torchrig,torchrig-stock,compute",
+        help="comma-separated, in this order",
+    )
     ap.add_argument("--no-extra", action="store_true", help="skip the two-ranks and half-budget runs")
     args = ap.parse_args()
     if args.rank is not None:
@@ -427,7 +462,15 @@ def main() -> None:
         if "none" not in modes:
             raise SystemExit("--modes must include none: every ratio is against it")
         memmapped = None
-        if "memmap" in modes or "compute" in modes:
+        known = {"none", "dict", "memmap", "memmap-pw", "torchrig", "torchrig-stock", "compute"}
+        if set(modes) - known:
+            raise SystemExit(f"unknown mode(s) {', '.join(sorted(set(modes) - known))}; choose from {', '.join(known)}")
+        print(
+            f"workers: {WORKERS} in every mode (make_loader's default here would be {default_workers()}); "
+            "torchrig = CachedDataset + make_loader's defaults (persistent workers, ring transport), "
+            "torchrig-stock = CachedDataset in the memmap's stock DataLoader"
+        )
+        if {"memmap", "memmap-pw", "compute"} & set(modes):
             shm = Path(tmp_shm := tempfile.mkdtemp(prefix="bench-memmap-", dir="/dev/shm"))
             memmapped, prep = predecode(base, shm / "pixels.npy")
             print(f"memmap: decoded every image once into {memmapped.path} in {prep:.1f} s (not in its epochs)")
@@ -440,7 +483,7 @@ def main() -> None:
                     results[m].append(run_mode(m, base, f"{args.tag}-{r}", memmapped))
                 res = results[m][-1]
                 print(
-                    f"  repeat {r + 1} {m:8s} samples/s "
+                    f"  repeat {r + 1} {m:14s} samples/s "
                     + " ".join(f"{x['samples_s']:6.0f}" for x in res["epochs"])
                     + "  hits "
                     + " ".join(f"{x['hit_rate']:.2f}" for x in res["epochs"])
@@ -493,8 +536,8 @@ def report(results: dict[str, list[dict]], payload: int) -> None:
 
     print("\nmedians over repeats (ratios within each repeat)")
     print(
-        f"{'mode':9s} {'ep1 s/s':>8s} {'ep2-3 s/s':>9s} {'ep1 x':>6s} {'ep1 x cpu':>9s} {'ep2-3 x':>8s} "
-        f"{'ep2-3 x cpu':>11s} {'x memmap':>8s} {'hits 1/2/3':>15s} {'peak MiB':>9s} {'mem x':>6s}"
+        f"{'mode':14s} {'ep1 s/s':>8s} {'ep2-3 s/s':>9s} {'ep1 x':>6s} {'ep1 x cpu':>9s} {'ep2-3 x':>8s} "
+        f"{'ep2-3 x cpu':>11s} {'x memmap':>8s} {'x mm cpu':>8s} {'hits 1/2/3':>15s} {'peak MiB':>9s} {'mem x':>6s}"
     )
     none, memmap = results["none"], results.get("memmap")
     for m, runs in results.items():
@@ -505,6 +548,7 @@ def report(results: dict[str, list[dict]], payload: int) -> None:
         x23 = ratio(runs, none, warm)
         c23 = ratio(runs, none, lambda r: warm(r, "samples_cpu_s"))
         xm = f"{ratio(runs, memmap, warm):8.2f}" if memmap else f"{'-':>8s}"
+        xm += f" {ratio(runs, memmap, lambda r: warm(r, 'samples_cpu_s')):8.2f}" if memmap else f" {'-':>8s}"
         hits = "/".join(f"{med([r['epochs'][k]['hit_rate'] for r in runs]):.2f}" for k in range(EPOCHS))
         if runs[0]["peak_mib"] is None:
             peak, mem = f"{'-':>9s}", f"{'-':>6s}"
@@ -512,10 +556,12 @@ def report(results: dict[str, list[dict]], payload: int) -> None:
             peak = f"{med([r['peak_mib'] for r in runs]):9.0f}"
             memx = med([r["peak_mib"] / (n["peak_mib"] + payload / 2**20) for r, n in zip(runs, none, strict=False)])
             mem = f"{memx:6.2f}" if m not in ("none", "compute") else f"{'-':>6s}"
-        print(f"{m:9s} {ep1:8.0f} {ep23:9.0f} {x1:6.2f} {c1:9.2f} {x23:8.2f} {c23:11.2f} {xm} {hits:>15s} {peak} {mem}")
+        print(
+            f"{m:14s} {ep1:8.0f} {ep23:9.0f} {x1:6.2f} {c1:9.2f} {x23:8.2f} {c23:11.2f} {xm} {hits:>15s} {peak} {mem}"
+        )
     print(
         "(mem x = peak / (none's peak + one copy of the decoded payload); x memmap = warm epochs against the "
-        "pre-decoded memmap + stock DataLoader;\n targets for torchrig (issue 12): ep2-3 x >= 3, x memmap >= 1.5, "
+        "pre-decoded memmap + stock DataLoader, 'x mm cpu' the same per CPU-second;\n targets for torchrig (issue 12): ep2-3 x >= 3, x memmap >= 1.5, "
         "ep1 x >= 0.9, mem x <= 1.10; 'x cpu' = the same ratio in samples per CPU-second of main process + "
         "workers, steadier on a shared host)"
     )
@@ -526,7 +572,7 @@ def report(results: dict[str, list[dict]], payload: int) -> None:
         main_ = "/".join(f"{med([r['peaks'][k]['main'] for r in runs]) / 2**20:.0f}" for k in range(EPOCHS))
         work = "/".join(f"{med([r['peaks'][k]['worker'] for r in runs]) / 2**20:.0f}" for k in range(EPOCHS))
         shm = med([max(p["shmem"] for p in r["peaks"]) for r in runs]) / 2**20
-        print(f"  {m:9s} main {main_:>14s} | worker {work:>14s} | Shmem growth {shm:.0f}")
+        print(f"  {m:14s} main {main_:>14s} | worker {work:>14s} | Shmem growth {shm:.0f}")
     print(
         "\nsamples per CPU-second, epoch 1: "
         + ", ".join(f"{m} {med([r['epochs'][0]['samples_cpu_s'] for r in runs]):.0f}" for m, runs in results.items())

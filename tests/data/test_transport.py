@@ -41,26 +41,75 @@ def _same(a, b) -> bool:
 @pytest.mark.slow
 def test_batches_equal_the_stock_collate_and_stay_valid_after_the_slot_is_reused() -> None:
     ring = make_loader(
-        Mixed(), batch_size=5, shuffle=False, num_workers=2, persistent_workers=True, multiprocessing_context="fork"
+        Mixed(), batch_size=2, shuffle=False, num_workers=2, persistent_workers=True, multiprocessing_context="fork"
     )
     assert isinstance(ring, transport.RingLoader)
-    stock = list(DataLoader(Mixed(), batch_size=5, shuffle=False))
-    for _ in range(2):  # two epochs: every slot reused several times while earlier batches are held
+    stock = list(DataLoader(Mixed(), batch_size=2, shuffle=False))
+    for _ in range(2):  # every batch held: the rings run out of slots and the rest come the stock way
         got = list(ring)
         assert len(got) == len(stock) and all(_same(a, b) for a, b in zip(got, stock, strict=False))
         assert not any(isinstance(b, transport.RingBatch) for b in got)
-    assert ring.ring_batches == 2 * len(stock), "every batch came through a ring"
+    del got
+    ring.ring_batches = 0
+    kept = None
+    for k, batch in enumerate(ring):  # the usual loop: each batch dropped when the next arrives
+        assert _same(batch, stock[k])
+        if k == 0:
+            kept = batch["x"][1:3]  # a view outliving its batch keeps its slot taken
+    assert ring.ring_batches == len(stock) > 2 * 4, "every batch came through a ring, slots reused"
+    for k, batch in enumerate(ring):  # another epoch of reuse around the kept slot
+        assert _same(batch, stock[k])
+    assert torch.equal(kept, stock[0]["x"][1:3]), "a slot still viewed was never written again"
     first = next(iter(ring))  # a partial epoch: the unread batches free their slots when dropped
     assert _same(first, stock[0])
     assert all(_same(a, b) for a, b in zip(list(ring), stock, strict=False)), "no slot stayed taken"
 
 
+def test_the_slot_frees_when_the_last_view_of_its_batch_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch.multiprocessing  # noqa: F401  (registers the reductions that share tensors)
+
+    monkeypatch.setattr(transport, "get_worker_info", object)
+    items = [Mixed()[i] for i in range(3)]
+    sent = transport.RingCollate(2)(items)
+    received = pickle.loads(ForkingPickler.dumps(sent))  # what the main process gets: the same memory
+    out = received.take()
+    assert not isinstance(out, transport.RingBatch) and _same(out, sent.data)
+    out["x"][0, 0, 0, 0] = -1.0  # the user's to write: no copy, and the worker does not touch it
+    assert sent.data["x"][0, 0, 0, 0] == -1.0, "the user's batch is the slot itself"
+    view = out["pair"][0][1:]
+    del out, received
+    gc.collect()
+    assert sent.flag[0] == 1, "a view of the batch is still alive"
+    del view
+    gc.collect()
+    assert sent.flag[0] == 0, "the last view is gone: the worker may reuse the slot"
+
+
+def test_a_dtype_numpy_lacks_is_copied_out_and_frees_the_slot(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch.multiprocessing
+
+    monkeypatch.setattr(transport, "get_worker_info", object)
+    items = [torch.full((4,), i / 4, dtype=torch.bfloat16) for i in range(3)]
+    sent = transport.RingCollate(2)(items)
+    out = pickle.loads(ForkingPickler.dumps(sent)).take()
+    gc.collect()
+    assert out.dtype == torch.bfloat16 and torch.equal(out, torch.stack(items))
+    assert sent.flag[0] == 0, "copied out: nothing views the slot"
+
+
 def test_a_slot_never_freed_falls_back_to_the_stock_collate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(transport, "get_worker_info", object)
-    monkeypatch.setattr(transport, "_WAIT_S", 0.05)
     collate = transport.RingCollate(2)
     items = [Mixed()[i] for i in range(4)]
-    held = [collate(items), collate(items)]  # never released: the main process stopped consuming
+    held = [collate(items), collate(items)]  # never released: the user keeps them
     assert all(isinstance(b, transport.RingBatch) for b in held)
     third = collate(items)
     assert not isinstance(third, transport.RingBatch) and _same(third, held[0].data)

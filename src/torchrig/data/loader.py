@@ -86,7 +86,8 @@ def make_loader(
     batched = options.get("batch_sampler") is not None or options.get("batch_size") is not None
     if workers > 0 and "collate_fn" not in options and TOTAL_STORE_ORDER and batched:
         # Batches travel through reused shared buffers instead of a fresh segment each (transport.py).
-        options["collate_fn"] = RingCollate(options.get("prefetch_factor") or 2)
+        # Slots for the batches in flight, the one the user holds and the previous one (R3).
+        options["collate_fn"] = RingCollate((options.get("prefetch_factor") or 2) + 2)
         return RingLoader(dataset, shuffle=shuffle, **options)
     return DataLoader(dataset, shuffle=shuffle, **options)
 

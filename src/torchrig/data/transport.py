@@ -9,15 +9,20 @@ into a small ring of slots in one shared segment that lives as long as the worke
 Protocol (x86-64 only: it relies on the TSO ordering described in store.py, P5; elsewhere
 ``make_loader`` keeps the stock collate):
 
-(R1) A worker owns one ring: a header of one flag byte per slot, then the slots. It writes batch
-     ``k`` into slot ``k mod n`` after waiting for that slot's flag to read 0 (free), sets the flag
-     to 1, and sends a :class:`RingBatch` (tensors that view the slot, plus the flag) to the main
-     process through the DataLoader's queue.
-(R2) The main process copies the batch out (or pins it: the pin-memory thread's copy) *before* the
-     user sees it, then sets the flag back to 0. A batch that is dropped unseen (a partial epoch, a
-     reset of persistent workers) frees its slot when it is garbage collected.
-(R3) No slot ever frees in time (the main process stopped consuming without dropping batches)?
-     After a short wait the worker collates that batch the stock way: slower, never stuck.
+(R1) A worker owns one ring: a header of one flag byte per slot, then the slots. It writes a batch
+     into the first slot, from where the last one left off, whose flag reads 0 (free), after setting
+     that flag to 1, and sends a :class:`RingBatch` (tensors that view the slot, plus the flag) to the
+     main process through the DataLoader's queue.
+(R2) The main process hands the user tensors that view the slot itself, no copy: each is built on a
+     numpy array that holds a :class:`_Lease` of the slot, and the lease sets the flag back to 0 when
+     the last tensor (or view of one) of the batch is freed. So the slot is the user's, and the worker
+     writes it again only once nothing in the main process can read it. With ``pin_memory`` the pin
+     thread's copy is the one copy and frees the slot at once. A batch that is dropped unseen (a
+     partial epoch, a reset of persistent workers) frees its slot when it is garbage collected.
+(R3) No slot free (the user keeps batches, or the main process stopped consuming)? The worker
+     collates that batch the stock way at once: slower, never stuck, never waiting. A ring has
+     ``prefetch_factor + 2`` slots: the batches in flight, the one the user holds, and the previous
+     one, still bound to the loop variable while the next is fetched.
 (R4) The ring is an anonymous shared segment (torch's file-descriptor sharing): it has no name,
      so nothing is left in /dev/shm whatever happens to the processes.
 """
@@ -25,7 +30,6 @@ Protocol (x86-64 only: it relies on the TSO ordering described in store.py, P5; 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
@@ -37,7 +41,6 @@ from torch.utils.data._utils.collate import default_collate
 from torchrig.data.layout import round_up
 
 _ALIGN = 64
-_WAIT_S = 1.0
 
 
 def _nbytes(batch: list[Any]) -> int | None:
@@ -68,14 +71,14 @@ class _Ring:
         self.next = 0
 
     def acquire(self) -> int | None:
-        slot = self.next % self.slots
-        deadline = time.monotonic() + _WAIT_S
-        while self.flags[slot].item() != 0:  # (R1) wait for the main process to free it
-            if time.monotonic() > deadline:
-                return None  # (R3)
-            time.sleep(0.0002)
+        """A free slot, taken (R1), or None when every slot is still the main process's (R3)."""
+        free = (self.flags[: self.slots] == 0).nonzero()
+        if not len(free):
+            return None
+        ordered = [int(k) for k in free[:, 0]]
+        slot = next((k for k in ordered if k >= self.next % self.slots), ordered[0])
         self.flags[slot] = 1
-        self.next += 1
+        self.next = slot + 1
         return slot
 
 
@@ -165,8 +168,37 @@ def _clone(t: torch.Tensor) -> torch.Tensor:
     return out
 
 
+class _Lease:
+    """One batch's hold on its ring slot: freed (flag back to 0, R2) when the last tensor viewing it is."""
+
+    def __init__(self, flag: torch.Tensor) -> None:
+        self.flag = flag
+
+    def __del__(self) -> None:
+        self.flag[0] = 0
+
+
+class _Lent:
+    """What a lent tensor's numpy array is built on: the slot's memory, and the lease that keeps it taken.
+
+    numpy keeps the object an array was made from (through ``__array_interface__``) as its base, and
+    ``torch.from_numpy`` keeps the array for as long as the tensor's storage lives, views included."""
+
+    def __init__(self, view: np.ndarray, lease: _Lease) -> None:
+        self.__array_interface__ = view.__array_interface__
+        self.view, self.lease = view, lease
+
+
+def _lend(t: torch.Tensor, lease: _Lease) -> torch.Tensor:
+    try:
+        view = t.numpy()
+    except (TypeError, RuntimeError):  # a dtype numpy lacks (bfloat16, ...): a private copy instead
+        return _clone(t)
+    return torch.from_numpy(np.asarray(_Lent(view, lease)))
+
+
 class RingBatch:
-    """A batch that still lives in a worker's ring slot; :meth:`take` copies it out and frees the slot."""
+    """A batch that still lives in a worker's ring slot; :meth:`take` lends it to the user (R2)."""
 
     flag: torch.Tensor | None  # None once the slot is released
 
@@ -186,8 +218,13 @@ class RingBatch:
             self.data = None
 
     def take(self) -> Any:
-        out = _copy(self.data, _clone)
-        self._release()
+        """The batch as the user's tensors, viewing the slot; the slot frees when they are all gone (R2)."""
+        if not self._received or self.flag is None:
+            return _copy(self.data, _clone)
+        lease = _Lease(self.flag)
+        out = _copy(self.data, lambda t: _lend(t, lease))
+        self.flag = None  # the lease releases it now
+        self.data = None
         return out
 
     def pin_memory(self, device: Any = None) -> Any:
