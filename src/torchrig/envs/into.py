@@ -121,8 +121,8 @@ def install_attempts(
             (argv, None),
             (
                 own,
-                f"pip found no {requirement(plan)} on {index}; it names the CPU build, so pip's own indexes "
-                "and find-links are tried next.",
+                f"pip could not install {requirement(plan)} from {index}; it names the CPU build, so pip's own "
+                "indexes and find-links are tried next.",
             ),
         ]
     return [
@@ -133,8 +133,8 @@ def install_attempts(
         ),
         (
             argv,
-            f"pip's own indexes have no {requirement(plan)}; trying {index} after all (pip may reach it "
-            "through a proxy set in its configuration).",
+            f"pip could not install {requirement(plan)} from its own indexes; trying {index} after all (pip "
+            "may reach it through a proxy or certificate set in its configuration).",
         ),
     ]
 
