@@ -22,7 +22,8 @@ import io
 import sys
 from typing import IO, Any, TextIO, cast
 
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
 from rich.text import Text
 
 from torchrig._core import redact
@@ -80,3 +81,22 @@ def indented(console: Console, markup: str, indent: int, hang: int | None = None
     for i, line in enumerate(lines):
         line.rstrip()
         console.print(Text(" " * (hang if i else indent)) + line)
+
+
+def natural_width(console: Console, renderable: RenderableType) -> int:
+    """How wide ``renderable`` (a table) is when nothing is folded."""
+    return Measurement.get(console, console.options.update_width(10_000), renderable).maximum
+
+
+def print_wide(console: Console, renderable: RenderableType) -> None:
+    """A table whole, one line per row, when the output is a file or a pipe (pasted into an issue, it stays
+    a table); folded to the window on a terminal."""
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    width = console.width
+    console.width = max(width, natural_width(console, renderable))
+    try:
+        console.print(renderable)
+    finally:
+        console.width = width

@@ -118,26 +118,22 @@ def rows(
     line per row, for grep); on a narrower terminal as a list, so that nothing is cut: the first column
     (a name to copy) on its own line, then "header value" pairs wrapped at words, then each column named
     in ``whole`` (a path to copy) on a line of its own."""
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    natural = sum(widths) + 2 * (len(widths) - 1)
-    if out.is_terminal and natural > out.width:
-        for row in rows:
-            out.print(f"[bold]{escape(row[0])}[/]", soft_wrap=True)
-            pairs = [f"{h} {v}" for h, v in zip(headers[1:], row[1:], strict=True) if h not in whole]
-            for line in _packed(pairs, out.width - 2):  # a pair is never split across lines
-                out.print(f"  {escape(line)}", soft_wrap=True)
-            for h, v in zip(headers, row, strict=True):
-                if h in whole:
-                    out.print(f"  {h} {escape(v)}", soft_wrap=True)
-        return
-    if not out.is_terminal:
-        out.width = max(out.width, natural)
     t = Table(box=None, pad_edge=False, show_edge=False)
     for h in headers:
         t.add_column(h, justify="right" if h in right else "left", no_wrap=True)
     for row in rows:
         t.add_row(*(escape(v) for v in row))
-    out.print(t)
+    if not out.is_terminal or terminal.natural_width(out, t) <= out.width:
+        terminal.print_wide(out, t)
+        return
+    for row in rows:
+        out.print(f"[bold]{escape(row[0])}[/]", soft_wrap=True)
+        pairs = [f"{h} {v}" for h, v in zip(headers[1:], row[1:], strict=True) if h not in whole]
+        for line in _packed(pairs, out.width - 2):  # a pair is never split across lines
+            out.print(f"  {escape(line)}", soft_wrap=True)
+        for h, v in zip(headers, row, strict=True):
+            if h in whole:
+                out.print(f"  {h} {escape(v)}", soft_wrap=True)
 
 
 def _packed(items: Sequence[str], width: int) -> list[str]:

@@ -243,14 +243,14 @@ def _render_cluster(out: Console, report: Any) -> None:
         return
     nodes = cluster["nodes"]
     out.print(f"\n[bold]{len(nodes)} nodes, {cluster.get('world_size', report.plan.world_size)} ranks[/]\n")
-    _print_wide(out, _table(*words.fact_table(cluster)))
+    terminal.print_wide(out, _table(*words.fact_table(cluster)))
     differences = words.difference_lines(cluster)
     if differences:
         out.print(f"\n[yellow]{escape(words.DIFFERENCES)}[/]")
         for line in differences:
             out.print(f"  [yellow]![/] {escape(line)}")
     out.print()
-    _print_wide(out, _table(*words.stage_table(cluster, [s.name for s in report.stages])))
+    terminal.print_wide(out, _table(*words.stage_table(cluster, [s.name for s in report.stages])))
     lines = words.bandwidth_lines(cluster)
     if lines:
         out.print("\nall-reduce bus bandwidth (nccl-tests' busbw = algbw x 2(n-1)/n):")
@@ -261,22 +261,6 @@ def _render_cluster(out: Console, report: Any) -> None:
         out.print()
     for line in lines:
         out.print(escape(line))
-
-
-def _print_wide(out: Console, table: Any) -> None:
-    """A table whole, row by row, when the output is a file or a pipe (pasted into an issue, it stays a
-    table); folded to the window on a terminal."""
-    from rich.measure import Measurement
-
-    if out.is_terminal:
-        out.print(table)
-        return
-    width = out.width
-    out.width = max(width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
-    try:
-        out.print(table)
-    finally:
-        out.width = width
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> Any:

@@ -17,10 +17,10 @@ from typing import Any, TextIO
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.table import Table
 
 import torchrig
+from torchrig._core import terminal
 from torchrig.doctor.findings import Finding, Severity
 from torchrig.doctor.merge import Merged, SharedFinding
 from torchrig.doctor.render.json_report import report_dict
@@ -96,7 +96,7 @@ def merged_console(merged: Merged, out: TextIO) -> None:
     for row in rows:
         table.add_row(*[escape(cell) for cell in row])
     console.print()
-    _print_wide(console, table)
+    terminal.print_wide(console, table)
     lines = difference_lines(merged)
     if lines:
         console.print()
@@ -137,19 +137,6 @@ def _finding(console: Console, f: Finding) -> None:
         console.print("    fix:")
         for line in f.fix:
             console.print(f"      [bold]{escape(line)}[/]")
-
-
-def _print_wide(console: Console, table: Table) -> None:
-    """The table whole when the output is a file or a pipe (pasted, it stays a table); folded on a terminal."""
-    if console.is_terminal:
-        console.print(table)
-        return
-    width = console.width
-    console.width = max(width, Measurement.get(console, console.options.update_width(10_000), table).maximum)
-    try:
-        console.print(table)
-    finally:
-        console.width = width
 
 
 # -- JSON --------------------------------------------------------------------------------------------
