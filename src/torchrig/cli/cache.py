@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from torchrig._core.errors import UserError
+from torchrig._core.units import size_text
 from torchrig.cli import console
 
 if TYPE_CHECKING:
@@ -32,11 +33,7 @@ def _directories(extra: list[Path] | None) -> list[Path]:
 
 
 def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+    return size_text(n)
 
 
 def list_(

@@ -21,6 +21,7 @@ from typing import Any, cast
 import numpy as np
 
 from torchrig._core.errors import UserError, require_torch
+from torchrig._core.units import size_text
 
 require_torch("torchrig.data")
 
@@ -275,11 +276,7 @@ class _Sizes:
 
 
 def _size(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.0f} bytes"
+    return size_text(n, byte_word="bytes")
 
 
 def _open(
