@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from torchrig.doctor import queries
 from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding, Severity
 
@@ -55,15 +56,9 @@ def _yes_no(value: bool | None) -> str | None:
 
 
 def _built_for(f: Facts) -> str | None:
-    """What torch was built for, as far as the facts say (None: they do not)."""
-    t = f.torch
-    if t.cuda:
-        return f"CUDA {t.cuda}"
-    if t.hip:
-        return f"ROCm {t.hip}"
-    if (t.version or "").endswith("+cpu"):
-        return "CPU"
-    return None
+    """What torch was built for ("CUDA 13.0", "ROCm 6.2", "CPU"), by the verdict's rule (None: not shown)."""
+    kind = queries.build_kind(f)
+    return kind.removesuffix(" build") if kind else None
 
 
 def _findings(node: NodeReport) -> str:

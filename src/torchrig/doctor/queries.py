@@ -126,6 +126,24 @@ def capabilities(facts: Facts) -> list[str]:
     return seen
 
 
+def stated(section: object, name: str) -> bool:
+    """Whether the facts state ``name`` (a value, or a value the source said is none), not just leave it unknown."""
+    return name in getattr(section, "sources", {}) or getattr(section, name, None) not in (None, [], {})
+
+
+def build_kind(facts: Facts) -> str | None:
+    """ "CUDA 13.0 build", "ROCm 6.2 build", "CPU build", or None when the facts do not say which."""
+    t = facts.torch
+    if t.hip:
+        return f"ROCm {t.hip} build"
+    if t.cuda:
+        return f"CUDA {t.cuda} build"
+    local = (t.version or "").partition("+")[2]
+    if local == "cpu" or (stated(t, "cuda") and stated(t, "hip")) or (t.import_ok and facts.origin == "live"):
+        return "CPU build"
+    return None
+
+
 def torch_variant(facts: Facts) -> str | None:
     """The installed torch's wheel variant ("cu130", "cpu"), or None where the facts do not say."""
     if not facts.torch.version:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.queries import build_kind, stated
 
 
 @dataclass(frozen=True)
@@ -40,24 +41,6 @@ def verdict(facts: Facts, findings: list[Finding]) -> str:
     return f"No problems found. {_works(facts)}"
 
 
-def _stated(section: object, name: str) -> bool:
-    """Whether the facts state ``name`` (a value, or a value the source said is none), not just leave it unknown."""
-    return name in getattr(section, "sources", {}) or getattr(section, name, None) not in (None, [], {})
-
-
-def build_kind(facts: Facts) -> str | None:
-    """ "CUDA 13.0 build", "ROCm 6.2 build", "CPU build", or None when the facts do not say which."""
-    t = facts.torch
-    if t.hip:
-        return f"ROCm {t.hip} build"
-    if t.cuda:
-        return f"CUDA {t.cuda} build"
-    local = (t.version or "").partition("+")[2]
-    if local == "cpu" or (_stated(t, "cuda") and _stated(t, "hip")) or (t.import_ok and facts.origin == "live"):
-        return "CPU build"
-    return None
-
-
 def _works(facts: Facts) -> str:
     t = facts.torch
     where = "in this report" if facts.origin == "report" else "on this machine"
@@ -77,7 +60,7 @@ def _works(facts: Facts) -> str:
     gpus = len(facts.gpus.devices) or len(facts.system.pci_gpus)
     if not gpus and facts.origin == "live":
         return f"{named} runs on the CPU; there is no NVIDIA GPU {where}."
-    if not gpus and _stated(facts.system, "pci_gpus"):  # a torchrig --json report: that machine looked
+    if not gpus and stated(facts.system, "pci_gpus"):  # a torchrig --json report: that machine looked
         return f"{named}; no NVIDIA GPU was seen on that machine's PCI bus."
     if not gpus:
         return f"{named}; the report does not show the GPUs."
