@@ -9,6 +9,7 @@ code path of `torchrig doctor --report FILE`, and prints:
 - false errors on healthy controls: controls that got an error finding;
 - unsupported statements: verdict sentences that claim what the report does not show ("not installed",
   "CPU build", "no GPU", "No problems found") where the thread's cause says otherwise;
+- misses by outcome, aggregate only: refused, no findings, doctor.unexplained, another code;
 - the baseline it beats: the same reports scored as if the doctor said "no problems" every time
   (what a tool that recognises nothing would score), so the ratio says what the rules add.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,6 +65,21 @@ def judge(case: Case) -> tuple[bool, bool, list[str], str]:
     return right, false_error, unsupported, first
 
 
+def _miss_kinds(rows: list[tuple[Case, bool, bool, list[str], str]]) -> str:
+    """Aggregate only (no report is named): which class of outcome the misses fall in, to direct general work."""
+    kinds: Counter[str] = Counter()
+    for _case, ok, _false_error, _claims, first in rows:
+        if ok:
+            continue
+        if first.startswith("refused"):
+            kinds["refused (nothing recognised)"] += 1
+        elif first in ("no findings", "doctor.unexplained"):
+            kinds[first] += 1
+        else:
+            kinds["another code"] += 1
+    return ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()) or "none"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("heldout", "dev"), default="heldout")
@@ -82,6 +99,7 @@ def main() -> int:
     print(f"  false errors on healthy controls: {false_errors}/{len(controls)}")
     print(f"  unsupported verdict statements:   {unsupported}")
     print(f"  baseline (always 'no problems'):  {baseline}/{n} ({baseline / n:.0%}); the rules add {right - baseline}")
+    print(f"  misses by what came first:       {_miss_kinds(rows)}")
     print("  goal: root cause first >= 95%, 0 false errors on controls, 0 unsupported statements")
     if args.show and args.split == "dev":
         for case, ok, _false_error, claims, first in rows:
