@@ -18,6 +18,20 @@ from packaging.version import Version
 from torchrig.knowledge._tables import cc_tuple, load, minor_of
 
 
+class DriverVersion(Version):
+    """A driver version that compares as a :class:`Version` and prints as NVIDIA writes it ("580.65.06").
+
+    ``str(Version("580.65.06"))`` is "580.65.6", a version no download page or package lists.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._text = text.strip()
+
+    def __str__(self) -> str:
+        return self._text
+
+
 def min_driver(cuda: str, *, windows: bool = False, minor_compat: bool = True) -> Version | None:
     """The oldest driver that runs software built with CUDA ``cuda`` ("12.6", "13.0.3").
 
@@ -30,12 +44,12 @@ def min_driver(cuda: str, *, windows: bool = False, minor_compat: bool = True) -
     if key is None:
         return None
     row = table["cuda"].get(key, {})
-    own = Version(row[col]) if col in row else None
+    own = DriverVersion(row[col]) if col in row else None
     compat = table["minor_compat"].get(key.split(".")[0], {}).get(col) if minor_compat else None
     if compat is None:
         return own
     # compatibility only ever lowers the requirement (CUDA 11.0's own GA driver is below the 11.x floor)
-    return min(Version(compat), own) if own is not None else Version(compat)
+    return min(DriverVersion(compat), own) if own is not None else DriverVersion(compat)
 
 
 @dataclass(frozen=True)

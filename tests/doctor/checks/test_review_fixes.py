@@ -23,7 +23,7 @@ def test_an_arch_specific_target_in_the_arch_list_covers_exactly_its_own_capabil
 
 
 def test_cuda_11_0_needs_its_own_ga_driver_not_the_higher_11x_compatibility_floor() -> None:
-    assert str(knowledge.min_driver("11.0")) == "450.51.5"
+    assert str(knowledge.min_driver("11.0")) == "450.51.05"  # as NVIDIA writes it
     driver = knowledge.parse_version("450.51.06")  # runs 11.0 builds, and no newer 11.x one
     assert driver is not None and driver >= knowledge.min_driver("11.0") and driver < knowledge.min_driver("11.1")
 

@@ -11,10 +11,11 @@ from torchrig.doctor import queries
 from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "driver.too-old"
+PTX = "driver.ptx-newer-than-driver"  # the PTX JIT's refusal: about a toolkit's PTX, not torch's build
 
 
 def _api_from_hits(excerpts: list[str]) -> str | None:
@@ -38,6 +39,15 @@ def _api_runs(api: str, cuda: str) -> bool:
 def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """The driver must be at least the minimum for torch's CUDA build, counting minor-version compatibility."""
     hits = hits_for(facts, CODE)
+    ptx = [hit for hit in hits if hit.id == PTX]
+    hits = [hit for hit in hits if hit.id != PTX]
+    found = _runs_torch_build(facts, ctx, hits)
+    if ptx and found:
+        found[0].evidence.update(evidence_of(ptx))
+    return found or _ptx_too_new(facts, ptx)
+
+
+def _runs_torch_build(facts: Facts, ctx: CheckContext, hits: list[SignatureHit]) -> list[Finding]:
     if facts.torch.cuda_available and any(s.matmul_ok for s in facts.torch.smoke) and not hits:
         # torch's child ran a matmul on the GPU under this build, so the driver runs it: a data-centre GPU
         # on an older driver with the cuda-compat forward-compatibility libraries (NGC containers) does.
@@ -106,6 +116,71 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
                 'CUDA initialisation fails ("The NVIDIA driver on your system is too old") and '
                 "torch.cuda.is_available() is False. Either upgrade the driver or install a build for an older CUDA."
             ),
+            evidence=evidence,
+            fix=tuple(fix),
+        )
+    ]
+
+
+def _api_runs_ptx(api: str, toolkit: str) -> bool:
+    """Whether a driver supporting CUDA ``api`` JIT-compiles PTX from ``toolkit`` (same release or older)."""
+    have, made = knowledge.parse_version(api), knowledge.parse_version(toolkit)
+    return have is not None and made is not None and have.release[:2] >= made.release[:2]
+
+
+def _ptx_too_new(facts: Facts, hits: list[SignatureHit]) -> list[Finding]:
+    """The driver's PTX JIT refused PTX from a newer toolkit (an extension's, triton's, a program's own nvcc).
+
+    PTX gets no minor-version compatibility: the driver must be at least the one of the toolkit that wrote it
+    (CUDA Compatibility guide). Where the report shows that toolkit (nvcc) and what the driver supports, the
+    finding names both; the fix is a newer driver, or building with a toolkit no newer than the driver.
+    """
+    if not hits:
+        return []
+    windows = queries.uses_windows_driver(facts)
+    driver = queries.driver_version(facts)
+    api = facts.driver.cuda_driver_api
+    toolkit = facts.toolkit.version
+    evidence: dict[str, object] = {}
+    if driver:
+        evidence["driver"] = driver
+    if api:
+        evidence["newest CUDA this driver supports"] = api
+    if toolkit:
+        evidence["CUDA toolkit (nvcc)"] = toolkit
+    evidence.update(evidence_of(hits))
+    if toolkit and api and _api_runs_ptx(api, toolkit):
+        # the nvcc shown is not what wrote this PTX (a wheel's prebuilt PTX, conda's nvcc, triton's ptxas)
+        evidence["note"] = f"the driver runs PTX from CUDA {toolkit}: this PTX came from a newer toolkit than that nvcc"
+        toolkit = None
+    need = knowledge.min_driver(toolkit, windows=windows, minor_compat=False) if toolkit else None
+    fix: list[str] = []
+    if need is not None:
+        fix.append(f"# PTX from CUDA {toolkit} needs driver {need} or newer (no minor-version compatibility for PTX)")
+        branch = fixes.driver_branch(toolkit, windows=windows, ccs=queries.capabilities(facts))
+        branch = need.major if branch is None or branch < need.major else branch  # the branch minimum counts
+        fix += fixes.driver_install(facts, need, branch)
+    else:
+        fix.append(
+            "Update the NVIDIA driver to the newest branch for your GPU (`nvidia-smi` shows the CUDA it supports)"
+        )
+    if api:
+        fix.append(
+            f"# or rebuild the code that ships this PTX with a CUDA toolkit no newer than {api} "
+            f"(export CUDA_HOME=/usr/local/cuda-{api}), or install its build for CUDA {api}"
+        )
+    else:
+        fix.append("# or rebuild the code that ships this PTX with a CUDA toolkit no newer than `nvidia-smi` shows")
+    newer = f"CUDA {toolkit}" if toolkit else "a newer CUDA toolkit"
+    shown = f" ({driver})" if driver else ""
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title=f"The NVIDIA driver{shown} is older than the toolkit that compiled the PTX it was given",
+            detail=f"PTX made by {newer} must be compiled by the driver's JIT, which only knows the PTX of its own "
+            "CUDA release and older (cudaErrorUnsupportedPtxVersion, 222). The code that ships this PTX (a CUDA "
+            "extension, a JIT-compiled kernel, a program built with nvcc) needs a newer driver or an older toolkit.",
             evidence=evidence,
             fix=tuple(fix),
         )

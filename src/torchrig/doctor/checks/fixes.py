@@ -26,13 +26,18 @@ from torchrig.knowledge.install import Build
 __all__ = ["Build", "choose_build", "cpu_build", "current_build", "driver_branch", "driver_install", "torch_install"]
 
 
-def choose_build(facts: Facts, *, driver: str | None = None, ccs: list[str] | None = None) -> Build | None:
+def choose_build(
+    facts: Facts, *, driver: str | None = None, ccs: list[str] | None = None, newest: bool = False
+) -> Build | None:
     """The best CUDA build for this machine: the installed release if one of its variants fits, else the newest.
 
-    ``driver`` and ``ccs`` default to the facts (``driver=""`` ignores the driver).
+    ``driver`` and ``ccs`` default to the facts (``driver=""`` ignores the driver); ``newest`` skips the
+    installed release (for a fault its arch list does not show, such as its CUDA's NVRTC).
     """
     return builds.best_build(
-        target_of(facts, driver=driver, ccs=ccs), python=queries.python_version(facts), installed=facts.torch.version
+        target_of(facts, driver=driver, ccs=ccs),
+        python=queries.python_version(facts),
+        installed=None if newest else facts.torch.version,
     )
 
 

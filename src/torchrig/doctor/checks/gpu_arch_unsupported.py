@@ -15,6 +15,7 @@ from torchrig.doctor.findings import Finding, Severity
 
 CODE = "gpu.arch-unsupported"
 PACKAGE_KERNEL = "package.no-kernel-image"  # signatures.toml: the same error in a library's own words
+NVRTC = "gpu.nvrtc-unknown-arch"  # torch's runtime compiler (its CUDA release's NVRTC) rejects the GPU's arch
 _JETSON_DOCS = "https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform/index.html"
 
 
@@ -53,6 +54,12 @@ def _capabilities_in(excerpts: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _nvrtc_knows(cuda: str | None, ccs: list[str]) -> bool:
+    """Whether CUDA ``cuda``'s NVRTC compiles for every capability in ``ccs`` (its nvcc's own target list)."""
+    tk = knowledge.toolkit(cuda) if cuda else None
+    return tk is not None and all(f"sm_{cc.replace('.', '')}" in tk.sm for cc in ccs)
+
+
 def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Every GPU's compute capability must be covered by the build's arch list (SASS of the same major, or PTX)."""
     hits = hits_for(facts, CODE)
@@ -67,7 +74,15 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
         return []
     archs = _build_archs(facts)
     ccs = list(dict.fromkeys(queries.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
-    if not uncovered and not doubtful and archs and ccs and all(knowledge.build_covers(archs, cc) for cc in ccs):
+    nvrtc = any(hit.id == NVRTC for hit in hits)  # torch's own NVRTC: not an extension, whatever the list says
+    if (
+        not nvrtc
+        and not uncovered
+        and not doubtful
+        and archs
+        and ccs
+        and all(knowledge.build_covers(archs, cc) for cc in ccs)
+    ):
         return [_extension_without_kernels(facts, ccs, hits)]
     certain = bool(uncovered or hits)
     evidence: dict[str, object] = {}
@@ -90,6 +105,8 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
         fix.append(f"Install NVIDIA's JetPack build of PyTorch for this Jetson: {_JETSON_DOCS}")
     elif ccs:
         build = fixes.choose_build(facts, ccs=ccs)
+        if nvrtc and build is not None and not _nvrtc_knows(build.cuda, ccs):
+            build = fixes.choose_build(facts, ccs=ccs, newest=True)  # the installed release's CUDA is too old
         if build is None and queries.driver_version(facts):
             build = fixes.choose_build(facts, driver="", ccs=ccs)  # also the builds that need a newer driver
             if build is not None and build.cuda:
@@ -127,6 +144,20 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
         if uncovered
         else (f"compute capability {', '.join(ccs)}" if ccs else "this GPU")
     )
+    if nvrtc and not uncovered:
+        cuda = queries.torch_cuda(facts)
+        return [
+            Finding(
+                code=CODE,
+                severity=Severity.ERROR,
+                title=f"{_subject(facts)}'s runtime compiler (NVRTC{f' of CUDA {cuda}' if cuda else ''}) does not know {names}",
+                detail="torch compiles some kernels while it runs (fused and TorchScript kernels) with the NVRTC of the "
+                "CUDA release it was built with; a release older than the GPU's architecture rejects it "
+                '("invalid value for --gpu-architecture"). A build made with a CUDA that knows the GPU fixes it.',
+                evidence=evidence,
+                fix=tuple(fix),
+            )
+        ]
     return [
         Finding(
             code=CODE,

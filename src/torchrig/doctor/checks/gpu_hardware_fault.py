@@ -10,6 +10,8 @@ from torchrig.knowledge import xid
 
 CODE = "gpu.hardware-fault"
 _XID = "gpu.xid"  # the signature of any Xid line; which ones are faults is the catalog's call
+_ECC = "gpu.ecc-uncorrectable"  # CUDA's error 214, as the program saw it
+_NVLINK = "gpu.nvlink-uncorrectable"  # CUDA's error 220
 
 
 def gpu_hardware_answers(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -40,6 +42,19 @@ def gpu_hardware_answers(facts: Facts, ctx: CheckContext) -> list[Finding]:
     for e in events:
         if e.number != 79:
             fix.append(f"# Xid {e.number}: {e.action}")
+    ecc = any(h.id == _ECC for h in hits)
+    nvlink = any(h.id == _NVLINK for h in hits)
+    if ecc and not events:
+        fix += [
+            "nvidia-smi -q -d ECC,ROW_REMAPPER,PAGE_RETIREMENT   # which GPU: uncorrectable counts, pending remaps",
+            "sudo reboot   # a pending row remap or page retirement takes effect at the GPU's next reset",
+            "# if the error comes back after the reset, the GPU's memory is failing: have it serviced",
+        ]
+    if nvlink:
+        fix += [
+            "nvidia-smi nvlink -s   # each link's state",
+            "nvidia-smi nvlink -e   # each link's error counters: the failing link and GPU",
+        ]
     if any(e.number in (48, 63, 64, 92, 94, 95, 140) for e in events):
         fix.append(
             "nvidia-smi -q -d ECC,ROW_REMAPPER,PAGE_RETIREMENT   # pending remaps, uncorrectable counts, failures"
@@ -55,6 +70,10 @@ def gpu_hardware_answers(facts: Facts, ctx: CheckContext) -> list[Finding]:
         if off_bus
         else f"The GPU reported a hardware fault (Xid {', '.join(str(e.number) for e in events)})"
         if events
+        else "The GPU's memory had an uncorrectable ECC error"
+        if ecc
+        else "An NVLink between GPUs had an uncorrectable error"
+        if nvlink
         else "The driver cannot reach a GPU (Unknown Error): a hardware or power fault"
     )
     return [
@@ -76,7 +95,7 @@ register(
     Check(
         name="gpu-hardware-fault",
         codes=(CODE,),
-        summary="a GPU fell off the bus, reported uncorrectable memory errors (Xid 48/63/64/94/95) or cannot be reached",
+        summary="a GPU fell off the bus, reported uncorrectable memory or NVLink errors (Xid 48/63/64/94/95, CUDA 214/220) or cannot be reached",
         layer=Layer.ACCESS,
         run=gpu_hardware_answers,
         explains=("cuda.init-failed", "driver.missing", "nccl.transport-failed", "doctor.unexplained"),

@@ -9,10 +9,11 @@ from torchrig import knowledge
 from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts, LoadedLib
+from torchrig.doctor.facts import Facts, LoadedLib, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "libs.shadowed"
+_STUB = "libs.stub-libcuda"  # CUDA's error 34: the toolkit's link-time libcuda.so was loaded, not the driver's
 # The CUDA libraries torch's wheels and conda packages carry (libcuda is the driver's: never torch's).
 _CUDA_LIB = re.compile(
     r"lib(cudart|cublas|cublasLt|cudnn\w*|nccl|nvJitLink|cusparse|cusparseLt|cufft|curand|cusolver|nvrtc|cupti"
@@ -42,6 +43,9 @@ def _bundles_libraries(facts: Facts, own: list[LoadedLib]) -> bool:
 def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Every CUDA library torch loaded must come from torch's own copy, not from LD_LIBRARY_PATH or the system."""
     hits = hits_for(facts, CODE)
+    stub = [hit for hit in hits if hit.id == _STUB]
+    if stub:
+        return [_stub_libcuda(facts, stub)]
     roots = _own_roots(facts)
     cuda_libs = [lib for lib in facts.torch.loaded_libs if lib.path and _CUDA_LIB.match(lib.name)]
     own = [lib for lib in cuda_libs if any(lib.path.startswith(r) for r in roots)]
@@ -88,6 +92,38 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
     ]
 
 
+def _stub_libcuda(facts: Facts, hits: list[SignatureHit]) -> Finding:
+    """The CUDA toolkit's stub libcuda.so (lib64/stubs, for linking only) was found before the driver's libcuda.so.1.
+
+    The stub answers every call with cudaErrorStubLibrary (34) (CUDA Runtime API reference), so CUDA sees no
+    driver. It comes first where LD_LIBRARY_PATH (or /etc/ld.so.conf.d) names the stubs directory, or where no
+    driver is installed and the stub is the only libcuda there is.
+    """
+    ld_path = queries.env(facts, "LD_LIBRARY_PATH") or ""
+    fix: list[str] = []
+    unstub = queries.library_path_without(facts, lambda p: p.rstrip("/").endswith("/stubs"))
+    if unstub:
+        fix.append(unstub)
+    else:
+        fix += [
+            "echo $LD_LIBRARY_PATH; grep -r stubs /etc/ld.so.conf.d/   # find the entry that names .../lib64/stubs",
+            "# remove it (from LD_LIBRARY_PATH, or from /etc/ld.so.conf.d followed by `sudo ldconfig`)",
+        ]
+    fix.append("# if `nvidia-smi` fails too, no NVIDIA driver is installed here: install it (the stub is no driver)")
+    evidence: dict[str, object] = {"LD_LIBRARY_PATH": ld_path} if ld_path else {}
+    evidence.update(evidence_of(hits))
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title="CUDA loaded the toolkit's stub libcuda.so instead of the NVIDIA driver's",
+        detail="The CUDA toolkit ships a libcuda.so in lib64/stubs for linking only: every call into it fails with "
+        '"CUDA driver is a stub library" (error 34), so CUDA finds no driver and torch.cuda.is_available() is '
+        "False. It is loaded when its directory comes before the driver's libcuda.so.1 on the loader's path.",
+        evidence=evidence,
+        fix=tuple(fix),
+    )
+
+
 register(
     Check(
         name="libs-shadowed",
@@ -95,5 +131,6 @@ register(
         summary="a CUDA library (cuDNN, cuBLAS, NCCL, ...) loaded from outside torch's own copy (LD_LIBRARY_PATH, system)",
         layer=Layer.LIBRARIES,
         run=torch_loads_its_own_libraries,
+        explains=("cuda.init-failed",),
     )
 )

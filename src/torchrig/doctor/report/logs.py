@@ -83,6 +83,8 @@ _HSA_OVERRIDE = re.compile(
     re.MULTILINE,
 )
 _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]*)")
+# `nvcc --version`'s last lines: "Cuda compilation tools, release 13.2, V13.2.51" (one line, as nvcc prints it).
+_NVCC_RELEASE = re.compile(r"^[ \t]*Cuda compilation tools, release (?P<version>\d+\.\d+), V\d+\.\d+", re.MULTILINE)
 _EXTENSION_MISMATCH = re.compile(
     r"detected CUDA version \((?P<toolkit>\d+\.\d+)\) mismatches the version that was used to compile\s+PyTorch \((?P<torch>\d+\.\d+)\)"
 )
@@ -464,6 +466,21 @@ def _no_torch(haystack: Haystack, facts: Facts) -> bool:
 
 
 def _toolkit(haystack: Haystack, facts: Facts) -> bool:
+    """`nvcc --version` (the toolkit on PATH, which builds extensions); cpp_extension's mismatch message."""
+    return _nvcc(haystack, facts) | _extension_mismatch(haystack, facts)
+
+
+def _nvcc(haystack: Haystack, facts: Facts) -> bool:
+    text = haystack.text
+    release = _NVCC_RELEASE.search(text) if "Cuda compilation tools" in text else None
+    if not release:
+        return False
+    put(facts.toolkit, "version", release.group("version"))
+    put(facts.toolkit, "found_by", "nvcc on PATH")
+    return True
+
+
+def _extension_mismatch(haystack: Haystack, facts: Facts) -> bool:
     """torch.utils.cpp_extension names both CUDAs when they differ: the toolkit's and torch.version.cuda."""
     # Read with every run of whitespace as one space: a wrapped message still matches.
     if not haystack.may_match(_EXTENSION_MISMATCH, whitespace_free=True):

@@ -1,0 +1,170 @@
+"""CUDA's own error strings, each read as the CUDA Runtime API reference defines the error (enum cudaError).
+
+The texts render the strings cudaGetErrorString / cuGetErrorString print (and the enum names that driver-API
+wrappers print), inside the tracebacks and logs torch, llama.cpp-style C++ programs and nvcc-built tools wrap
+them in, with values no corpus report has. What is asserted is the code path of `torchrig doctor --report`:
+parse_report -> run_checks. Near-misses (the same words in another sense) must not fire.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from torchrig.doctor import checks
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
+
+NVCC_13_2 = """\
+$ nvcc --version
+nvcc: NVIDIA (R) Cuda compiler driver
+Copyright (c) 2005-2026 NVIDIA Corporation
+Built on Mon_Mar_02_09:52:23_PM_PST_2026
+Cuda compilation tools, release 13.2, V13.2.51
+Build cuda_13.2.r13.2/compiler.37434383_0
+"""
+SMI_580 = """\
++-----------------------------------------------------------------------------------------+
+| NVIDIA-SMI 580.95.05              Driver Version: 580.95.05      CUDA Version: 13.0     |
++-----------------------------------------------------------------------------------------+
+"""
+
+
+def _findings(text: str) -> list[Finding]:
+    return checks.run_checks(parse_report(text))
+
+
+# --- 222: PTX from a newer toolkit than the driver ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "CUDA error 222 at /src/ggml-cuda.cu:9635: the provided PTX was compiled with an unsupported toolchain.",
+        "RuntimeError: CUDA error: the provided PTX was compiled with an unsupported toolchain.",
+        "Cuda failure: 222 the provided PTX was compiled with an unsupported toolchain.",
+        "failed call to cuModuleLoadData: CUDA_ERROR_UNSUPPORTED_PTX_VERSION",
+    ],
+)
+def test_ptx_from_a_newer_toolkit_is_a_driver_too_old_for_it(line: str) -> None:
+    first = _findings(line)[0]
+    assert first.code == "driver.too-old"
+    assert "PTX" in first.title
+
+
+def test_the_ptx_finding_names_the_toolkit_and_the_driver_that_toolkit_needs() -> None:
+    first = _findings(
+        NVCC_13_2 + SMI_580 + "Error in load module: the provided PTX was compiled with an unsupported toolchain."
+    )[0]
+    assert first.code == "driver.too-old"
+    assert first.evidence["CUDA toolkit (nvcc)"] == "13.2"
+    assert first.evidence["newest CUDA this driver supports"] == "13.0"
+    fix = "\n".join(first.fix)
+    assert "595.45.04 or newer" in fix  # CUDA 13.2's own driver: PTX has no minor-version compatibility
+    assert "the 595 branch" in fix and "the 580 branch" not in fix
+    assert "no newer than 13.0" in fix
+
+
+def test_a_driver_that_runs_the_nvcc_shown_says_the_ptx_came_from_another_toolkit() -> None:
+    nvcc_11_3 = NVCC_13_2.replace("release 13.2, V13.2.51", "release 11.3, V11.3.58")
+    smi_11_6 = SMI_580.replace("580.95.05", "510.60.02").replace("CUDA Version: 13.0", "CUDA Version: 11.6")
+    first = _findings(
+        nvcc_11_3 + smi_11_6 + "cuda failed with error 222 the provided PTX was compiled with an unsupported toolchain"
+    )[0]
+    assert first.code == "driver.too-old"
+    assert "newer toolkit than that nvcc" in str(first.evidence["note"])
+    assert "CUDA toolkit (nvcc)" in first.evidence  # shown, but not blamed
+    assert not any("11.3 needs driver" in step for step in first.fix)
+
+
+def test_nvcc_version_output_alone_records_the_toolkit() -> None:
+    facts = parse_report(NVCC_13_2)
+    assert facts.toolkit.version == "13.2"
+    assert facts.toolkit.sources["version"] == "report"
+
+
+def test_a_cuda_api_needing_a_newer_driver_is_driver_too_old() -> None:
+    text = "RuntimeError: CUDA error: API call is not supported in the installed CUDA driver\n"
+    assert _findings(text)[0].code == "driver.too-old"
+
+
+# --- 34: the toolkit's stub libcuda -----------------------------------------------------------------------
+
+
+def test_the_stub_libcuda_drops_only_the_stubs_directory_from_the_library_path() -> None:
+    text = (
+        "$ echo $LD_LIBRARY_PATH\n/usr/local/cuda/lib64/stubs:/usr/local/cuda/lib64:/opt/conda/lib\n"
+        "RuntimeError: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before calling "
+        "NumCudaDevices() that might have already set an error? Error 34: CUDA driver is a stub library\n"
+    )
+    findings = _findings(text)
+    first = findings[0]
+    assert first.code == "libs.shadowed"
+    assert "stub libcuda.so" in first.title
+    assert first.fix[0] == "export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/opt/conda/lib"
+    assert "cuda.init-failed" not in [f.code for f in findings]  # the consequence, folded into the cause
+
+
+def test_the_stub_libcuda_without_a_library_path_says_where_to_look() -> None:
+    first = _findings(
+        "numba.cuda.cudadrv.driver.CudaAPIError: [34] Call to cuInit results in CUDA_ERROR_STUB_LIBRARY\n"
+    )[0]
+    assert first.code == "libs.shadowed"
+    assert any("stubs" in step for step in first.fix)
+
+
+def test_a_stubs_directory_on_the_library_path_without_the_error_is_not_a_finding() -> None:
+    text = SMI_580 + "$ echo $LD_LIBRARY_PATH\n/usr/local/cuda/lib64/stubs:/usr/local/cuda/lib64\n"
+    assert "libs.shadowed" not in [f.code for f in _findings(text)]  # linking against the stub is its purpose
+
+
+# --- 214 / 220: hardware --------------------------------------------------------------------------------
+
+
+def test_an_uncorrectable_ecc_error_is_a_hardware_fault_with_ecc_steps() -> None:
+    text = (
+        "RuntimeError: CUDA error: uncorrectable ECC error encountered\n"
+        "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below "
+        "might be incorrect.\n"
+    )
+    first = _findings(text)[0]
+    assert (first.code, first.severity) == ("gpu.hardware-fault", Severity.ERROR)
+    assert "ECC" in first.title
+    assert first.fix[0].startswith("nvidia-smi -q -d ECC")
+
+
+def test_an_uncorrectable_nvlink_error_is_a_hardware_fault_with_nvlink_steps() -> None:
+    first = _findings("RuntimeError: CUDA error: uncorrectable NVLink error detected during the execution\n")[0]
+    assert first.code == "gpu.hardware-fault"
+    assert "NVLink" in first.title
+    assert any(step.startswith("nvidia-smi nvlink -e") for step in first.fix)
+
+
+def test_the_ecc_column_of_an_nvidia_smi_table_is_no_fault() -> None:
+    table = SMI_580 + (
+        "| GPU  Name                 Persistence-M | Bus-Id          Disp.A | Volatile Uncorr. ECC |\n"
+        "|   0  NVIDIA A100-SXM4-80GB          On  |   00000000:07:00.0 Off |                    0 |\n"
+    )
+    assert "gpu.hardware-fault" not in [f.code for f in _findings(table)]
+
+
+# --- NVRTC: torch's runtime compiler older than the GPU -----------------------------------------------
+
+
+def test_nvrtc_rejecting_the_gpu_arch_asks_for_a_build_whose_cuda_knows_it() -> None:
+    text = (
+        "PyTorch version: 1.7.0+cu110\nIs debug build: False\nCUDA used to build PyTorch: 11.0\n"
+        "OS: Ubuntu 20.04.6 LTS (x86_64)\nPython version: 3.8 (64-bit runtime)\n"
+        "GPU models and configuration: GPU 0: NVIDIA GeForce RTX 3090\nNvidia driver version: 535.183.01\n\n"
+        "RuntimeError: nvrtc: error: invalid value for --gpu-architecture (-arch)\n\nnvrtc compilation failed:\n"
+    )
+    first = _findings(text)[0]
+    assert first.code == "gpu.arch-unsupported"
+    assert "NVRTC of CUDA 11.0" in first.title
+    install = next(step for step in first.fix if "pip install" in step)
+    assert "whl/cu110" not in install  # CUDA 11.0's NVRTC does not know sm_86: not the same build again
+
+
+def test_nvrtc_rejecting_the_arch_without_a_build_shown_is_still_the_gpu_arch() -> None:
+    assert _findings("RuntimeError: nvrtc: error: invalid value for --gpu-architecture (-arch)\n")[0].code == (
+        "gpu.arch-unsupported"
+    )
