@@ -168,3 +168,58 @@ def test_nvrtc_rejecting_the_arch_without_a_build_shown_is_still_the_gpu_arch() 
     assert _findings("RuntimeError: nvrtc: error: invalid value for --gpu-architecture (-arch)\n")[0].code == (
         "gpu.arch-unsupported"
     )
+
+
+# --- the driver's libcuda, NVML in containers, failures that are no Python exception ---------------------
+
+
+def test_libcuda_that_cannot_be_loaded_is_a_missing_driver() -> None:
+    text = "Could not load library libcudnn_cnn_infer.so.8. Error: libcuda.so: cannot open shared object file: No such file or directory\n"
+    assert _findings(text)[0].code == "driver.missing"
+
+
+def test_libcuda_that_cannot_be_loaded_under_wsl_puts_the_wsl_directory_on_the_path() -> None:
+    text = (
+        "$ uname -a\nLinux DESKTOP-7Q 5.15.167.4-microsoft-standard-WSL2 #1 SMP Tue Nov 5 00:21:55 UTC 2024 x86_64 GNU/Linux\n"
+        "OSError: libcuda.so.1: cannot open shared object file: No such file or directory\n"
+    )
+    facts = parse_report(text)
+    assert facts.system.wsl is True
+    first = checks.run_checks(facts)[0]
+    assert first.code == "driver.missing"
+    assert any("LD_LIBRARY_PATH=/usr/lib/wsl/lib" in step for step in first.fix)
+
+
+def test_a_kernel_that_only_mentions_microsoft_is_not_wsl() -> None:
+    facts = parse_report(SMI_580 + "Linux build 6.8.0-1015-azure #17-Ubuntu SMP (Microsoft Azure) x86_64\n")
+    assert facts.system.wsl is None
+
+
+def test_nvml_unknown_error_in_a_container_is_lost_device_access() -> None:
+    text = "On the host nvidia-smi works. Inside the docker container, after a day:\n$ nvidia-smi\nFailed to initialize NVML: Unknown Error\n"
+    first = _findings(text)[0]
+    assert (first.code, first.severity) == ("container.no-gpu", Severity.ERROR)
+    assert "cannot open the GPUs it was given" in first.title
+    assert any("create-dev-char-symlinks" in step for step in first.fix)
+    assert not any("--gpus all" in step for step in first.fix)  # it had them: starting it the same way is no fix
+
+
+def test_nvml_unknown_error_without_a_container_is_a_failure_not_a_verdict() -> None:
+    first = _findings("$ nvidia-smi\nFailed to initialize NVML: Unknown Error\n")[0]
+    assert (first.code, first.severity) == ("doctor.unexplained", Severity.WARNING)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[E ProcessGroupNCCL.cpp:475] [Rank 1] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=7, "
+        "OpType=ALLREDUCE, NumelIn=1, NumelOut=1, Timeout(ms)=600000) ran for 600123 milliseconds before timing out.",
+        "terminate called after throwing an instance of 'c10::DistBackendError'\n"
+        "  what():  [PG ID 0 PG GUID 0(default_pg) Rank 3] NCCL watchdog thread terminated with exception",
+    ],
+)
+def test_an_nccl_failure_without_a_cause_asks_for_nccls_log_and_names_both_kinds_of_cause(text: str) -> None:
+    first = _findings(text)[0]
+    assert first.code == "doctor.unexplained"
+    assert "NCCL_DEBUG=INFO" in first.detail
+    assert "peer-to-peer" in first.detail and "probably in the program itself" not in first.detail

@@ -107,6 +107,17 @@ def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
     return findings
 
 
+_UNEXPLAINED = (
+    "Nothing in the report points at the driver, CUDA, the PyTorch install or the GPUs; the failure is probably in "
+    "the program itself (its code, its data, or a package torchrig does not know)."
+)
+_NCCL_UNEXPLAINED = (
+    "An NCCL collective failed or timed out. Either one rank stopped or fell behind (its own error comes first in its "
+    "log), or the transport between the GPUs hangs (PCIe peer-to-peer behind ACS or an IOMMU, the network between "
+    "nodes); nothing in the report says which."
+)
+
+
 def _unexplained(facts: Facts) -> list[Finding]:
     """A failure the facts show that no check explains: said plainly, with what it would take to know more.
 
@@ -120,6 +131,9 @@ def _unexplained(facts: Facts) -> list[Finding]:
         needs.append("which PyTorch runs it (`python -m torch.utils.collect_env`)")
     if not (facts.driver.userspace or facts.driver.kernel_module or facts.gpus.devices):
         needs.append("the driver and GPUs (`nvidia-smi`)")
+    nccl = any("nccl" in f.lower() for f in failures)
+    if nccl:
+        needs.append("NCCL's own log from every rank (run with NCCL_DEBUG=INFO)")
     needs.append("the whole traceback, from its first line to its last")
     return [
         Finding(
@@ -127,14 +141,14 @@ def _unexplained(facts: Facts) -> list[Finding]:
             severity=Severity.WARNING,
             title=f"The report shows a failure no torchrig rule explains: {failures[0][:160]}",
             detail=(
-                "Nothing in the report points at the driver, CUDA, the PyTorch install or the GPUs; the failure is "
-                "probably in the program itself (its code, its data, or a package torchrig does not know). To rule "
-                f"the GPU stack in or out, torchrig would need: {'; '.join(needs)}."
+                (_NCCL_UNEXPLAINED if nccl else _UNEXPLAINED)
+                + f" To rule the GPU stack in or out, torchrig would need: {'; '.join(needs)}."
             ),
             evidence={"failure": failures[0], **({"also": failures[1:3]} if failures[1:] else {})},
             fix=(
                 "python -m torch.utils.collect_env > env.txt   # then add the whole traceback to env.txt",
                 "torchrig doctor --report env.txt",
+                *(("torchrig selftest --gpus   # DDP over every GPU here, peer-to-peer included",) if nccl else ()),
             ),
         )
     ]

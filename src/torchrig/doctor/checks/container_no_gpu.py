@@ -7,7 +7,7 @@ import re
 from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "container.no-gpu"
@@ -57,9 +57,15 @@ _WHAT = {
 }
 
 
+_LOST = "container.nvml-unknown-error"  # signatures.toml: a running container's device access was revoked
+
+
 def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Inside a container, no NVIDIA device node and no GPU, while the container is meant for one."""
     hits = hits_for(facts, CODE)
+    lost = [hit for hit in hits if hit.id == _LOST]
+    if lost:
+        return [_lost_access(facts, lost)]
     runtime = facts.system.container
     device_nodes = [n for n in facts.system.dev_nodes if re.fullmatch(r"/dev/(nvidia\d+|dxg)", n)]
     if facts.gpus.devices or device_nodes or not (runtime or hits):
@@ -91,6 +97,39 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=_FIXES.get(runtime or "docker", _FIXES["docker"]),
         )
     ]
+
+
+def _lost_access(facts: Facts, hits: list[SignatureHit]) -> Finding:
+    """NVML in a container answers "Unknown Error": the GPUs were handed in, then their cgroup access was dropped.
+
+    NVIDIA's notice (NVIDIA/nvidia-docker#1730): with systemd managing the container's cgroups, a
+    `systemctl daemon-reload` on the host (package upgrades run one) removes the device rules runc set, and a
+    running container loses its GPUs. Recreating the container restores them; NVIDIA's workarounds are the
+    /dev/char symlinks (`nvidia-ctk system create-dev-char-symlinks`) or the cgroupfs cgroup driver.
+    """
+    runtime = facts.system.container
+    evidence: dict[str, object] = {"container": runtime or "(from the report)"}
+    evidence.update(evidence_of(hits))
+    restart = (
+        "kubectl delete pod <pod>   # its controller recreates it with the GPUs"
+        if runtime == "kubernetes"
+        else "docker restart <container>   # or recreate it: a new container gets the GPUs again"
+    )
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"This {_WHAT.get(runtime or '', 'container')} cannot open the GPUs it was given (NVML: Unknown Error)",
+        detail="The GPUs were handed in, but the container may not open them. The documented cause: where systemd manages the "
+        "container's cgroups, a `systemctl daemon-reload` on the host (a package upgrade runs one) drops the device "
+        'rules the container runtime set up. NVML then fails with "Unknown Error" and CUDA sees no GPU, although '
+        "the host's nvidia-smi works.",
+        evidence=evidence,
+        fix=(
+            restart,
+            "sudo nvidia-ctk system create-dev-char-symlinks --create-all   # on the host, so it does not recur "
+            "(NVIDIA's workaround; or set docker's exec-opts native.cgroupdriver=cgroupfs)",
+        ),
+    )
 
 
 register(

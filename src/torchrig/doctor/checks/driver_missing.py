@@ -9,18 +9,20 @@ from torchrig.doctor import queries
 from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "driver.missing"
+_NO_LIBCUDA = "driver.libcuda-not-found"  # the loader's "libcuda.so: cannot open shared object file"
 
 
 def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """A GPU on the bus (or a log saying nvidia-smi cannot reach the driver) and no driver version anywhere."""
     hits = hits_for(facts, CODE)
     bus = queries.nvidia_gpus_on_bus(facts)
+    libcuda = [hit for hit in hits if hit.id == _NO_LIBCUDA]
     if facts.system.wsl:
-        return _wsl_gpu_unreachable(facts)
+        return _wsl_gpu_unreachable(facts) or ([_wsl_libcuda_path(facts, libcuda)] if libcuda else [])
     if queries.uses_windows_driver(facts) or not (bus or hits):
         return []
     if facts.driver.kernel_module or facts.driver.userspace or facts.gpus.devices:
@@ -99,6 +101,25 @@ def _wsl_gpu_unreachable(facts: Facts) -> list[Finding]:
             ),
         )
     ]
+
+
+def _wsl_libcuda_path(facts: Facts, hits: list[SignatureHit]) -> Finding:
+    """WSL2 keeps the driver's libcuda.so.1 in /usr/lib/wsl/lib (CUDA on WSL User Guide): off the path, CUDA finds none."""
+    evidence: dict[str, object] = {"WSL": "yes (libcuda comes from the Windows driver, in /usr/lib/wsl/lib)"}
+    evidence.update(evidence_of(hits))
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title="WSL's libcuda.so.1 (/usr/lib/wsl/lib) is not on the loader's path",
+        detail="Under WSL2 the Windows driver provides libcuda.so.1 in /usr/lib/wsl/lib. Where that directory is "
+        "not in the loader's cache or LD_LIBRARY_PATH, every CUDA library fails to load libcuda.",
+        evidence=evidence,
+        fix=(
+            "ls -l /usr/lib/wsl/lib/libcuda.so*   # present: the Windows driver is fine",
+            "export LD_LIBRARY_PATH=/usr/lib/wsl/lib:$LD_LIBRARY_PATH   # or: sudo ldconfig /usr/lib/wsl/lib",
+            "# absent: install or update the NVIDIA driver on Windows, then `wsl --shutdown` in PowerShell",
+        ),
+    )
 
 
 register(

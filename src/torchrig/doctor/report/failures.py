@@ -24,8 +24,13 @@ _EXCEPTION = re.compile(
     r"^[ \t]*(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit|Interrupt)(?::[ \t]+\S.*|:?[ \t]*)$", re.MULTILINE
 )
 # An NVIDIA Xid line is a GPU-side failure of a program or of the GPU (gpu.hardware-fault tells which).
+# Failures that are no Python exception: NVML's ("Failed to initialize NVML: Unknown Error", nvidia-smi's
+# whole output when NVML fails), a C++ exception that ended the process (libstdc++ prints "terminate called
+# after throwing an instance of 'c10::Error'" and its "what():"), torch's NCCL watchdog timing out.
 _CRASH = re.compile(
-    r"Segmentation fault|core dumped|^[ \t]*Killed[ \t]*$|^[ \t]*Aborted\b|^[ \t]*ERROR: .{8,}|NVRM: Xid \(",
+    r"Segmentation fault|core dumped|^[ \t]*Killed[ \t]*$|^[ \t]*Aborted\b|^[ \t]*ERROR: .{8,}|NVRM: Xid \("
+    r"|Failed to initialize NVML: \S|terminate called after throwing an instance of|^[ \t]*what\(\):[ \t]+\S"
+    r"|Watchdog caught collective operation timeout",
     re.IGNORECASE | re.MULTILINE,
 )
 _TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\)", re.MULTILINE)

@@ -83,6 +83,7 @@ _HSA_OVERRIDE = re.compile(
     re.MULTILINE,
 )
 _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]*)")
+_WSL_KERNEL = re.compile(r"\b\d+\.\d+\.\d+(?:\.\d+)?-microsoft-standard(?:-WSL2)?\b")
 # `nvcc --version`'s last lines: "Cuda compilation tools, release 13.2, V13.2.51" (one line, as nvcc prints it).
 _NVCC_RELEASE = re.compile(r"^[ \t]*Cuda compilation tools, release (?P<version>\d+\.\d+), V\d+\.\d+", re.MULTILINE)
 _EXTENSION_MISMATCH = re.compile(
@@ -185,6 +186,7 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
         _toolkit,
         _environment,
         _container,
+        _wsl,
         _shadowing,
     )
     for extract in extractors:
@@ -518,6 +520,18 @@ def _environment(haystack: Haystack, facts: Facts) -> bool:
     if found:
         facts.system.sources.setdefault("env", SOURCE)
     return found
+
+
+def _wsl(haystack: Haystack, facts: Facts) -> bool:
+    """WSL2's kernel release as `uname -r`/`-a` prints it ("5.15.153.1-microsoft-standard-WSL2"), or its driver
+    directory /usr/lib/wsl/lib (which exists only there): the report comes from WSL."""
+    text = haystack.text
+    if "microsoft-standard" not in text and "/usr/lib/wsl/" not in text:
+        return False
+    if not (_WSL_KERNEL.search(text) or "/usr/lib/wsl/lib" in text):
+        return False
+    put(facts.system, "wsl", True)
+    return True
 
 
 def _container(haystack: Haystack, facts: Facts) -> bool:
