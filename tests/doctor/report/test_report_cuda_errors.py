@@ -223,3 +223,30 @@ def test_an_nccl_failure_without_a_cause_asks_for_nccls_log_and_names_both_kinds
     assert first.code == "doctor.unexplained"
     assert "NCCL_DEBUG=INFO" in first.detail
     assert "peer-to-peer" in first.detail and "probably in the program itself" not in first.detail
+
+
+# --- Windows: the page file, not the install ---------------------------------------------------------
+
+
+def test_windows_error_1455_loading_torchs_dlls_is_the_page_file_not_the_vc_runtime() -> None:
+    text = (
+        '  File "C:\\Users\\me\\envs\\yolo\\lib\\site-packages\\torch\\__init__.py", line 123, in <module>\n'
+        "    raise err\n"
+        "OSError: [WinError 1455] The paging file is too small for this operation to complete. Error loading "
+        '"C:\\Users\\me\\envs\\yolo\\lib\\site-packages\\torch\\lib\\cublas64_12.dll" or one of its dependencies.\n'
+    )
+    first = _findings(text)[0]
+    assert first.code == "torch.import-failed"
+    assert "page file" in first.title
+    fix = "\n".join(first.fix)
+    assert "num_workers" in fix and "VCRedist" not in fix and "reinstall" not in fix.lower()
+
+
+def test_windows_error_126_loading_torchs_dlls_still_gets_the_vc_runtime() -> None:
+    text = (
+        "OSError: [WinError 126] The specified module could not be found. Error loading "
+        '"C:\\Python312\\Lib\\site-packages\\torch\\lib\\fbgemm.dll" or one of its dependencies.\n'
+    )
+    first = _findings(text)[0]
+    assert "page file" not in first.title
+    assert any("VCRedist" in step for step in first.fix)

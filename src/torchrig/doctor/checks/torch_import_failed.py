@@ -17,6 +17,10 @@ CODE = "torch.import-failed"
 _CUDA_DIR = re.compile(r"cuda|cudnn|nvidia|nccl|tensorrt", re.IGNORECASE)
 
 
+# Windows' ERROR_COMMITMENT_LIMIT (system error code 1455, Microsoft's "System Error Codes (1300-1699)")
+_PAGING_FILE = re.compile(r"WinError 1455|paging file is too small", re.IGNORECASE)
+
+
 def _failing_library(text: str) -> str | None:
     """ "libcudnn.so.9: cannot open shared object file" -> "libcudnn.so.9"; "version `GLIBCXX_3.4.30'" -> "libstdc++";
     'Error loading "...\\torch\\lib\\c10.dll"' -> "c10.dll"."""
@@ -57,6 +61,7 @@ def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
     ld_path = queries.env(facts, "LD_LIBRARY_PATH") or ""
     cuda_dirs = [p for p in ld_path.split(":") if p and _CUDA_DIR.search(p)]
     fix: list[str] = []
+    paging = False
     if cuda_dirs and library and library != "libcuda.so.1":
         # A CUDA library on LD_LIBRARY_PATH wins over the copy torch ships: the usual "undefined symbol".
         fix.append(queries.library_path_without(facts, lambda p: p in cuda_dirs) or "unset LD_LIBRARY_PATH")
@@ -69,6 +74,16 @@ def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
             if build:
                 fix.append("# no NVIDIA driver here: install the CPU build")
                 fix += fixes.torch_install(facts, build, ctx)
+    elif _PAGING_FILE.search(text):
+        # ERROR_COMMITMENT_LIMIT (1455): Windows ran out of commit charge while mapping torch's CUDA DLLs; every
+        # process that imports torch (each DataLoader worker under spawn) maps them again
+        paging = True
+        fix += [
+            "# Windows has too little virtual memory to load torch's CUDA DLLs once per process:",
+            "# raise the page file (System > About > Advanced system settings > Performance > Advanced > Virtual "
+            "memory: let Windows manage it, or set it to several times the RAM), then reboot",
+            "# or start fewer processes that import torch: DataLoader(num_workers=0 or 2), fewer ranks",
+        ]
     elif library and (library.endswith(".dll") or library.startswith("a DLL")):
         # PyTorch's Windows wheels need the Visual C++ runtime (torch/__init__.py says so on WinError 126)
         fix += [
@@ -97,9 +112,15 @@ def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
         Finding(
             code=CODE,
             severity=Severity.ERROR,
-            title=f"Importing torch fails{failing}",
+            title=f"Importing torch fails{failing}" + (": the Windows page file is too small" if paging else ""),
             detail="torch is installed but `import torch` raises"
             + (f"; the failing library is {library}" if library else "")
+            + (
+                ". Windows error 1455 (ERROR_COMMITMENT_LIMIT) means the page file cannot back the memory the DLL "
+                "needs: nothing is wrong with the install"
+                if paging
+                else ""
+            )
             + ".",
             evidence=evidence,
             fix=tuple(fix),
