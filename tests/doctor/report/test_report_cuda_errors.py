@@ -250,3 +250,28 @@ def test_windows_error_126_loading_torchs_dlls_still_gets_the_vc_runtime() -> No
     first = _findings(text)[0]
     assert "page file" not in first.title
     assert any("VCRedist" in step for step in first.fix)
+
+
+# --- the reporter's own torch.cuda.is_available() -------------------------------------------------------
+
+
+def test_is_available_false_on_a_cpu_build_is_the_cpu_build() -> None:
+    text = ">>> import torch\n>>> torch.cuda.is_available()\nFalse\n>>> torch.__version__\n'2.3.1+cpu'\n"
+    first = _findings(text)[0]
+    assert first.code == "torch.cpu-only-build"
+
+
+def test_is_available_false_on_a_cuda_build_is_not_called_a_cpu_build() -> None:
+    text = ">>> import torch\n>>> torch.__version__\n'2.3.1+cu121'\n>>> torch.cuda.is_available()\nFalse\n"
+    assert "torch.cpu-only-build" not in [f.code for f in _findings(text)]
+
+
+def test_is_available_false_alone_is_a_failure_shown_not_refused() -> None:
+    first = _findings("print(torch.cuda.is_available())\nFalse\n")[0]
+    assert first.code == "doctor.unexplained"
+    assert "is_available() answered False" in first.title
+
+
+def test_collect_envs_is_cuda_available_false_is_no_request_for_cuda() -> None:
+    text = "PyTorch version: 2.5.1+cpu\nIs debug build: False\nCUDA used to build PyTorch: None\nIs CUDA available: False\n"
+    assert "torch.cpu-only-build" not in [f.code for f in _findings(text)]  # a CPU laptop's collect_env is fine

@@ -233,6 +233,8 @@ def _facts_from_hits(facts: Facts, text: str) -> None:
             versions = _CUDNN_VERSIONS.search(" ".join(text.split()))
             if versions:
                 collect_env.put(torch, "cudnn_version", _cudnn(versions.group("loaded")))
+        elif hit.id == "torch.cuda-available-false" and not facts.failures:
+            facts.failures.append("torch.cuda.is_available() answered False")  # the symptom the report is about
         elif hit.id == "container.driver-not-detected" and "docker" in text.lower():
             collect_env.put(facts.system, "container", "docker")
 
