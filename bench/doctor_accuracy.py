@@ -15,6 +15,7 @@ code path of `torchrig doctor --report FILE`, and prints:
 
     python bench/doctor_accuracy.py            # the held-out split: the score to report
     python bench/doctor_accuracy.py --split dev --show   # the development split, one line per miss
+    python bench/doctor_accuracy.py --split dev --batch 2026-12-05 --show   # one collection only (unseen)
 
 The held-out reports are not printed (not even with --show): nobody tunes on them.
 """
@@ -84,9 +85,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("heldout", "dev"), default="heldout")
     parser.add_argument("--show", action="store_true", help="list each miss (development split only)")
+    parser.add_argument("--batch", default="", help="score only the cases of one collection (their `batch` field)")
     args = parser.parse_args()
 
-    rows = [(case, *judge(case)) for case in cases(args.split)]
+    selected = [case for case in cases(args.split) if not args.batch or case.batch == args.batch]
+    if not selected:
+        print(f"no {args.split} case has batch = {args.batch!r}", file=sys.stderr)
+        return 1
+    rows = [(case, *judge(case)) for case in selected]
     n = len(rows)
     right = sum(r[1] for r in rows)
     controls = [r for r in rows if r[0].root_cause == "none"]
@@ -94,7 +100,8 @@ def main() -> int:
     unsupported = sum(len(r[3]) for r in rows)
     baseline = len(controls)  # "no problems" every time: right on the controls only
 
-    print(f"doctor --report on the {args.split} split: {n} real reports, {len(controls)} healthy controls")
+    scope = f"the {args.split} split" + (f", batch {args.batch}" if args.batch else "")
+    print(f"doctor --report on {scope}: {n} real reports, {len(controls)} healthy controls")
     print(f"  root cause first:                {right}/{n} ({right / n:.0%})")
     print(f"  false errors on healthy controls: {false_errors}/{len(controls)}")
     print(f"  unsupported verdict statements:   {unsupported}")

@@ -34,6 +34,7 @@ class Case:
     control: str = ""  # root_cause "none": the kind of healthy machine (rocm, macos, windows, ...)
     proposed: str = ""
     truncated: bool = False
+    batch: str = ""  # the collection a case came in ("2026-12-05"): bench/doctor_accuracy.py --batch scores one
     split: str = "dev"  # "dev" (tuned on, run by the tests) or "heldout" (bench/doctor_accuracy.py only)
 
     @property

@@ -69,6 +69,9 @@ def test_the_corpus_is_large_and_covers_most_codes() -> None:
     for case in CASES:
         assert case.source.startswith("https://github.com/"), case.file
         assert case.path.is_file(), case.file
+        if case.batch:  # collected blind: where the cause was established, and what kind of case it is
+            assert case.repo and case.date and case.why and case.cause_quote, case.file
+            assert case.control or case.root_cause != "none", case.file
     assert set(MISSES.get("root_cause", {})) | set(MISSES.get("facts", {})) <= {case.file for case in CASES}
 
 
