@@ -239,8 +239,16 @@ def test_commands_use_the_plans_index_and_a_mirror_when_one_is_configured() -> N
     assert cpu.conda_specs == (f"pytorch={cpu.torch}.*=cpu*",)
 
 
-def test_the_default_torch_is_the_newest_known_release() -> None:
-    assert plan(Target(), python="3.12").torch == k.releases()[0].minor
+def test_the_default_torch_is_the_newest_release_known_in_full() -> None:
+    assert k.releases()[0].minor == "2.15" and k.releases()[0].variants_partial
+    assert plan(Target(), python="3.12").torch == "2.14"
+    # 2.15 is planned for when asked: its sourced build (PyPI's cu132) fits a 580 driver, but without a
+    # sourced arch list no GPU can be shown to have kernels in it, and whether it has cu130 is not known
+    asked = plan(Target(driver=R580, capabilities=(A100,)), torch="2.15", python="3.12")
+    assert asked.variant is None and "may lack kernels" in asked.rejected[0].why
+    forced = plan(Target(driver=R580, capabilities=(A100,)), torch="2.15", python="3.12", backend="cu130")
+    assert forced.variant is None and "whether it has cu130 is not known" in forced.reason
+    assert "has no cu130" not in forced.reason
 
 
 def test_the_plan_is_pure_and_frozen() -> None:

@@ -1,6 +1,8 @@
 """The one rule that picks a PyTorch build for a machine, used by ``torchrig env plan`` and the doctor's fixes.
 
-The rule, applied to one torch release (the newest known unless asked otherwise):
+The rule, applied to one torch release (unless asked otherwise, the newest whose builds the tables list in
+full: a release known only in part, such as 2.15 whose only sourced build is PyPI's cu132, is planned for
+when asked for by name or when it is the one installed):
 
 1. No NVIDIA GPU: the ``cpu`` build.
 2. Otherwise a CUDA variant of that release fits when
@@ -216,7 +218,7 @@ def plan(
 ) -> BuildPlan:
     """Choose the PyTorch build for ``target`` (see the module docstring for the rule).
 
-    ``torch`` is "2.13" or "2.13.0" (default: the newest release in the tables); ``backend`` is "auto"
+    ``torch`` is "2.14" or "2.14.0" (default: the newest release whose builds the tables list in full); ``backend`` is "auto"
     or a variant ("cpu", "cu126") the caller insists on; ``index_base`` is a PyTorch-wheel mirror.
     """
     torch = _check_torch(torch)
@@ -410,10 +412,16 @@ def _forced(
     if backend not in release.variants:
         shipped = [r.minor for r in k.releases() if backend in r.variants]
         where = f"; {backend} shipped with torch {', '.join(shipped)}" if shipped else ""
+        has = (
+            f"torchrig's tables know only {', '.join(release.variants)} of torch {release.minor} (its other builds "
+            f"are not sourced), so whether it has {backend} is not known"
+            if release.variants_partial
+            else f"torch {release.minor} has no {backend} build (it has {', '.join(release.variants)})"
+        )
         return BuildPlan(
             **base,
             variant=None,
-            reason=f"torch {release.minor} has no {backend} build (it has {', '.join(release.variants)}){where}.",
+            reason=f"{has}{where}.",
             suggestions=tuple(
                 Suggestion(f"torch {minor} has {backend}", torch=minor, variant=backend) for minor in shipped[:1]
             ),
@@ -531,8 +539,12 @@ def _newest_fitting_release(target: Target, python: str, *, below: str | None) -
 
 @functools.cache
 def _releases() -> tuple[k.TorchRelease, ...]:
-    # the tables are package data, fixed for the life of the process
-    return tuple(k.releases())
+    """The releases a plan or fix may move to, newest first: those whose builds the tables list in full.
+
+    A release known only in part (``variants_partial``: 2.15, of which only PyPI's cu132 is sourced) is
+    left to those who ask for it or have it installed; the tables are package data, fixed for the process.
+    """
+    return tuple(r for r in k.releases() if not r.variants_partial)
 
 
 @functools.cache
@@ -556,7 +568,7 @@ def _arch_notes(target: Target) -> tuple[str, ...]:
 
 def _check_torch(torch: str | None) -> str:
     if torch is None:
-        return k.releases()[0].minor
+        return _releases()[0].minor
     text = torch.strip()
     if "+" in text:
         raise UserError(

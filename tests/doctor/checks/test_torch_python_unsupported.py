@@ -14,7 +14,7 @@ def test_torch_2_4_on_python_3_13_is_outside_its_wheels() -> None:
     facts = linux_gpu_box(RTX4090, torch="2.4.1+cu121", cuda="12.1", python="3.13.1")
     [finding] = torch_python_unsupported.torch_supports_this_python(facts, CTX)
     assert finding.severity is Severity.WARNING
-    assert finding.title == "torch 2.4 supports Python 3.8-3.12, not 3.13"
+    assert finding.title == "torch 2.4 supports Python 3.8-3.12 on Linux x86_64, not 3.13"
     assert finding.fix[0] == "uv venv --python 3.12 .venv-torch2.4"
 
 
