@@ -341,3 +341,14 @@ def test_every_release_since_1_13_lists_its_patches_starting_with_the_dot_zero()
         if Version(release.minor) >= Version("1.13"):
             patches = k.named_patches(release)
             assert patches and patches[0] == f"{release.minor}.0", release.minor
+
+
+def test_the_python_a_release_has_wheels_for_is_read_for_the_targets_platform() -> None:
+    mac = Target(platform="darwin", cpu_arch="arm64")
+    refused = plan(mac, torch="2.5", python="3.13")
+    assert refused.variant is None
+    assert refused.reason == "torch 2.5 has no macOS arm64 wheels for Python 3.13 (it has them for 3.9 to 3.12)."
+    assert refused.suggestions[-1].python == "3.12"
+    assert plan(Target(), torch="2.5", python="3.13").variant == "cpu"  # Linux x86_64: cp313 wheels exist
+    assert plan(Target(platform="windows"), torch="2.5", python="3.13").variant is None
+    assert plan(Target(platform="darwin", cpu_arch=""), torch="2.6", python="3.13").variant == "cpu"

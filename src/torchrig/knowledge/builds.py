@@ -72,6 +72,11 @@ class Target:
             )
 
     @property
+    def wheel_platform(self) -> str | None:
+        """The platform whose PyPI wheels the Python ranges are read for ("macos-arm64", "windows", ...)."""
+        return k.python_platform(self.platform, self.cpu_arch)
+
+    @property
     def has_gpu(self) -> bool:
         return bool(self.capabilities) or self.unidentified_gpus > 0
 
@@ -230,12 +235,14 @@ def plan(
     base: _PlanBase = {"torch": torch, "python": python, "target": target, "index_base": index_base}
     ranked = preference(release)
 
-    if not release.supports_python(python):
+    if not release.supports_python(python, target.wheel_platform):
+        span = _python_range(release, target)
+        where = "" if span.platform == "linux-x86_64" else f"{span.where} "  # Linux x86_64: the plan's default
         return BuildPlan(
             **base,
             variant=None,
-            reason=f"torch {release.minor} has no wheels for Python {python} "
-            f"(it supports {release.python_min} to {release.python_max}).",
+            reason=f"torch {release.minor} has no {where}wheels for Python {python} "
+            f"(it has them for {span.low} to {span.high}).",
             suggestions=_python_suggestions(target, release, python),
         )
 
@@ -507,8 +514,16 @@ def _python_suggestions(target: Target, release: k.TorchRelease, python: str) ->
                 variant=older.variant,
             )
         )
-    out.append(Suggestion(f"use Python {release.python_max} with torch {release.minor}", python=release.python_max))
+    high = _python_range(release, target).high
+    out.append(Suggestion(f"use Python {high} with torch {release.minor}", python=high))
     return tuple(out)
+
+
+def _python_range(release: k.TorchRelease, target: Target) -> k.PythonRange:
+    """The release's Python range on the target's platform (Linux x86_64's where PyPI has none for it)."""
+    found = release.python_range(target.wheel_platform) or release.python_range()
+    assert found is not None
+    return found
 
 
 @dataclass(frozen=True)
@@ -522,7 +537,7 @@ def _newest_fitting_release(target: Target, python: str, *, below: str | None) -
     for rel in _releases():
         if below is not None and Version(rel.minor) >= Version(below):
             continue
-        if not rel.supports_python(python):
+        if not rel.supports_python(python, target.wheel_platform):
             continue
         if not target.has_gpu:
             return _Fit(rel.minor, "cpu")
@@ -628,7 +643,7 @@ def best_build(target: Target, *, python: str | None = None, installed: str | No
     current = k.release(installed) if installed else None
     order = ([current] if current else []) + [r for r in _releases() if r != current]
     for rel in order:
-        if python and not rel.supports_python(python):
+        if python and not rel.supports_python(python, target.wheel_platform):
             continue
         fitting = [v for v in preference(rel) if k.variant_cuda(v) and not why_not(rel, v, target)]
         if fitting and target.driver is None:
@@ -645,12 +660,13 @@ def best_build(target: Target, *, python: str | None = None, installed: str | No
     return None
 
 
-def cpu_build(*, python: str | None = None, installed: str | None = None) -> Build | None:
-    """The CPU build of the installed release, else of the newest release that supports ``python``."""
+def cpu_build(*, python: str | None = None, installed: str | None = None, platform: str | None = None) -> Build | None:
+    """The CPU build of the installed release, else of the newest release that supports ``python`` on ``platform``
+    (a wheel platform, "macos-arm64"; None: Linux x86_64's ranges)."""
     current = k.release(installed) if installed else None
     order = ([current] if current else []) + [r for r in _releases() if r != current]
     for rel in order:
-        if not python or rel.supports_python(python):
+        if not python or rel.supports_python(python, platform):
             return install.paired_build(rel, "cpu", installed)
     return None
 
