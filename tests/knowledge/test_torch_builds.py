@@ -325,3 +325,10 @@ def test_a_release_with_partly_sourced_variants_does_not_deny_the_others() -> No
     assert r214.variants == ("cu126", "cu130", "cu132") and r214.on_windows() == r214.variants
     assert k.arch_list("2.14.1", "cu126") == k.arch_list("2.13.0", "cu126")  # pytorch#197555: 2.14 = 2.13
     assert k.arch_list("2.15.0", "cu132") is None  # no source: the toolkit's range answers
+
+
+def test_any_platform_is_the_union_of_every_platforms_range() -> None:
+    # 1.10.2's aarch64 wheels reached 3.10, its Linux x86_64 ones 3.9; 1.5.0's macOS ones went back to 2.7
+    assert k.release("1.10.2").python_range("any") == k.PythonRange("3.6", "3.10", "any")  # type: ignore[union-attr]
+    assert k.release("1.5.0").python_range("any") == k.PythonRange("2.7", "3.8", "any")  # type: ignore[union-attr]
+    assert k.release("2.5.1").python_range("any") == k.PythonRange("3.9", "3.13", "any")  # type: ignore[union-attr]

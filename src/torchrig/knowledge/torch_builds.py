@@ -34,6 +34,7 @@ _PLATFORM_NAMES = {
     "macos-x86_64": "macOS x86_64",
     "macos": "macOS",
     "windows": "Windows",
+    "any": "any platform's",
 }
 
 
@@ -130,19 +131,22 @@ class TorchRelease:
     def python_range(self, platform: str | None = None) -> PythonRange | None:
         """The Pythons PyPI has wheels of this release for, on ``platform`` (None: Linux x86_64, the table's own).
 
-        "macos" (the CPU unknown) spans both macOS architectures the release has wheels for. None where PyPI
-        has no wheel of this release for that platform at all (then the range is unknown, not empty).
+        "macos" (the CPU unknown) spans both macOS architectures the release has wheels for, "any" every
+        platform. None where PyPI has no wheel of this release for that platform at all (then the range is
+        unknown, not empty).
         """
         own = dict(self.python_on)
         if platform is None or platform == "linux-x86_64":
             return PythonRange(self.python_min, self.python_max, "linux-x86_64")
-        if platform == "macos":
-            ranges = [r for arch in self.macos if (r := self.python_range(f"macos-{arch}")) is not None]
+        if platform in ("macos", "any"):
+            # "any": every platform PyPI has wheels of this release for, together (the widest range)
+            names = [f"macos-{arch}" for arch in self.macos] if platform == "macos" else list(WHEEL_PLATFORMS)
+            ranges = [r for name in names if (r := self.python_range(name)) is not None]
             if not ranges:
                 return None
             low = min((r.low for r in ranges), key=_minor_key)
             high = max((r.high for r in ranges), key=_minor_key)
-            return PythonRange(low, high, "macos")
+            return PythonRange(low, high, platform)
         if platform in self.no_pypi or (platform.startswith("macos-") and platform[6:] not in self.macos):
             return None
         low, high = own.get(platform, (self.python_min, self.python_max))

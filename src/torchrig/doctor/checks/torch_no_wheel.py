@@ -75,8 +75,8 @@ def inferred_pythons(facts: Facts) -> list[str]:
     """The Python versions pip's "(from versions: ...)" leaves possible, when the report does not name one.
 
     Every listed release has a wheel for this interpreter, so its Python is one every listed release
-    supports on this platform (where the platform is unknown, the Linux x86_64 ranges: a wide set, never
-    a guess narrower than the truth). Empty when the list is empty ("none"), names no known release, or a
+    supports on this platform (where the platform is unknown, every platform's wheels together: a wide
+    set, never a guess narrower than the truth). Empty when the list is empty ("none"), names no known release, or a
     Python is stated.
     """
     if queries.python_version(facts):
@@ -91,7 +91,7 @@ def inferred_pythons(facts: Facts) -> list[str]:
                     listed.append(rel)
     if not listed:
         return []
-    platform = platform_of(facts)
+    platform = platform_of(facts) or "any"  # unknown: every platform's wheels together, never narrower
     possible = [p for p in _PYTHONS if all(r.supports_python(p, platform) for r in listed)]
     asked, wanted = asked_for(facts)
     if asked is not None and len(wanted) == 1 and _index_has_it_wherever_it_has_them(asked, wanted[0], listed):
