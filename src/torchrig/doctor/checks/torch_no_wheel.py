@@ -19,7 +19,6 @@ import re
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
 
 from torchrig import knowledge
 from torchrig.doctor import queries
@@ -29,7 +28,6 @@ from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "torch.no-wheel"
-LAST_MACOS_X86 = Version("2.2")
 # The requirement the installer could not satisfy: pip's "requirement torch==2.6.0", uv's "Distribution
 # `torch==2.5.1 @ registry+...`", "Because torch==2.5.1 has no wheels ...", "wheels for `torch` (v2.5.1)".
 # The reporter's own words are read too where a signature recorded them: "can not install pytorch 2.4.1".
@@ -190,20 +188,28 @@ def torch_has_a_wheel_here(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if machine in _32BIT or "32 bit" in (facts.system.python_version or "").lower():
         fix = ["# PyTorch publishes 64-bit wheels only: install a 64-bit Python (and OS), then pip install torch"]
         return [_finding("pip found no torch wheel: this Python is 32-bit", evidence, fix)]
-    if system == "darwin" and machine == "x86_64" and (asked is None or not asked.specifier.contains("2.2.2")):
+    last, after = _last_with_macos_intel_wheels()
+    last_patch = (knowledge.named_patches(last) or (f"{last.minor}.0",))[-1]
+    if system == "darwin" and machine == "x86_64" and (asked is None or not asked.specifier.contains(last_patch)):
         fix = [
-            "pip install 'torch<2.3'   # 2.2 is the last release with macOS x86_64 (Intel) wheels",
+            f"pip install 'torch<{after.minor}'   # {last.minor} is the last release with macOS x86_64 (Intel) wheels",
             "# newer releases need an Apple-silicon Mac (arm64), or Linux",
         ]
-        return [
-            _finding("pip found no torch wheel: PyTorch stopped publishing macOS Intel wheels after 2.2", evidence, fix)
-        ]
+        title = f"pip found no torch wheel: PyTorch stopped publishing macOS Intel wheels after {last.minor}"
+        return [_finding(title, evidence, fix)]
     fix = [
         "python -c 'import sys, platform; print(sys.version, platform.machine())'   # Python and CPU pip is choosing for",
         "# a PyTorch --index-url carries one build (cpu, cu126, ...) per platform: check it lists this Python and platform",
         "# at https://download.pytorch.org/whl/torch/ (or your mirror's), or install without --index-url",
     ]
     return [_finding("pip found no torch wheel for this Python and platform", evidence, fix)]
+
+
+def _last_with_macos_intel_wheels() -> tuple[knowledge.TorchRelease, knowledge.TorchRelease]:
+    """The newest release with macOS x86_64 wheels on PyPI (2.2), and the release after it (2.3)."""
+    newest_first = knowledge.releases()
+    i = next(n for n, r in enumerate(newest_first) if "x86_64" in r.macos)
+    return newest_first[i], newest_first[max(i - 1, 0)]
 
 
 def _finding(title: str, evidence: dict[str, object], fix: list[str]) -> Finding:
