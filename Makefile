@@ -30,8 +30,8 @@ run: install
 # The borders (import-linter contracts in pyproject.toml), style and bugs (ruff), types (mypy).
 lint: install
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check src tests bench recipe
-	$(VENV)/bin/ruff format --check src tests bench recipe
+	$(VENV)/bin/ruff check src tests bench recipe tools
+	$(VENV)/bin/ruff format --check src tests bench recipe tools
 	$(VENV)/bin/mypy
 
 test: lint

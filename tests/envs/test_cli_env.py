@@ -12,6 +12,10 @@ from pathlib import Path
 import pytest
 import wheelhouse  # tests/envs/wheelhouse.py (pytest puts this folder on sys.path)
 
+# the one torch release the wheelhouse below has (this machine's local CPU wheel); the default release,
+# the newest torchrig knows in full, may be newer
+LOCAL_TORCH = "2.13"
+
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -106,10 +110,10 @@ def test_plan_and_dry_run_use_the_configured_pytorch_wheel_mirror(sandbox_home: 
     assert data["index_url"] == "https://mirrors.nju.edu.cn/pytorch/whl/cu130"
     assert (
         data["commands"]["pip"]
-        == "pip install 'torch==2.13.*' --index-url https://mirrors.nju.edu.cn/pytorch/whl/cu130"
-    )
+        == "pip install 'torch==2.14.*' --index-url https://mirrors.nju.edu.cn/pytorch/whl/cu130"
+    )  # the default release: the newest whose builds torchrig knows in full (2.15's are known only in part)
     dry = torchrig("env", "create", "m", "--dry-run")
-    assert "'torch==2.13.*' --index-url https://mirrors.nju.edu.cn/pytorch/whl/cpu" in dry.stdout
+    assert "'torch==2.14.*' --index-url https://mirrors.nju.edu.cn/pytorch/whl/cpu" in dry.stdout
     assert not envs.exists()
 
 
@@ -162,7 +166,7 @@ def test_invalid_name_bad_file_and_impossible_variant_create_nothing(tmp_path: P
 
 
 def test_dry_run_prints_every_command_and_creates_nothing(envs: Path, wheels: Path) -> None:
-    proc = torchrig("env", "create", "trial", "--dry-run", "--find-links", str(wheels))
+    proc = torchrig("env", "create", "trial", "--torch", LOCAL_TORCH, "--dry-run", "--find-links", str(wheels))
     assert proc.returncode == 0, proc.stderr
     prefix = envs / "trial"
     lines = proc.stdout.splitlines()
@@ -178,7 +182,9 @@ def test_dry_run_prints_every_command_and_creates_nothing(envs: Path, wheels: Pa
 
 
 def test_dry_run_as_json_lists_the_plan_and_steps_and_creates_nothing(envs: Path, wheels: Path) -> None:
-    proc = torchrig("env", "create", "trial", "--dry-run", "--json", "--find-links", str(wheels))
+    proc = torchrig(
+        "env", "create", "trial", "--torch", LOCAL_TORCH, "--dry-run", "--json", "--find-links", str(wheels)
+    )
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)  # nothing but the JSON on stdout
     assert data["schema"] == "torchrig.env-create/1" and data["dry_run"] is True
@@ -194,7 +200,7 @@ def test_dry_run_as_json_lists_the_plan_and_steps_and_creates_nothing(envs: Path
 
 @pytest.mark.slow
 def test_create_as_json_reports_the_environment_and_the_doctor_verdict(envs: Path, wheels: Path) -> None:
-    proc = torchrig("env", "create", "quiet", "--json", "--find-links", str(wheels))
+    proc = torchrig("env", "create", "quiet", "--torch", LOCAL_TORCH, "--json", "--find-links", str(wheels))
     data = json.loads(proc.stdout)
     assert data["prefix"] == str(envs / "quiet") and data["dry_run"] is False
     assert data["doctor"]["failing"] is True and proc.returncode == 1  # the stand-in torch refuses to import
@@ -204,7 +210,7 @@ def test_create_as_json_reports_the_environment_and_the_doctor_verdict(envs: Pat
 
 @pytest.mark.slow
 def test_create_makes_a_venv_from_local_wheels_and_runs_the_doctor_inside(envs: Path, wheels: Path) -> None:
-    proc = torchrig("env", "create", "demo", "--find-links", str(wheels))
+    proc = torchrig("env", "create", "demo", "--torch", LOCAL_TORCH, "--find-links", str(wheels))
     prefix = envs / "demo"
     assert f"created demo at {prefix}" in proc.stdout, proc.stderr
     for step in ("create the venv", "install torch (cpu build)", "install torchrig (for the doctor)"):
@@ -244,7 +250,7 @@ def test_create_makes_a_venv_from_local_wheels_and_runs_the_doctor_inside(envs: 
         "text": exported.stdout,
     }
 
-    again = torchrig("env", "create", "demo", "--find-links", str(wheels))
+    again = torchrig("env", "create", "demo", "--torch", LOCAL_TORCH, "--find-links", str(wheels))
     assert again.returncode == 2
     assert "an environment named demo already exists" in one_sentence(again.stderr)
     assert (prefix / "bin" / "python").exists()  # refused, and the existing one untouched
@@ -260,7 +266,7 @@ def test_a_failed_install_leaves_no_half_made_environment_and_says_why(
     for wheel in wheels.iterdir():
         if not wheel.name.startswith("torch-"):
             os.symlink(wheel, partial / wheel.name)
-    proc = torchrig("env", "create", "half", "--find-links", str(partial))
+    proc = torchrig("env", "create", "half", "--torch", LOCAL_TORCH, "--find-links", str(partial))
     assert proc.returncode == 1
     assert "ok  create the venv" in proc.stderr  # it got that far: there was something to remove
     message = one_sentence(proc.stderr.split("ok  create the venv", 1)[1])
@@ -280,7 +286,7 @@ def test_with_uv_on_path_create_uses_uv_and_export_works_without_pip(tmp_path: P
     bin_dir.mkdir()
     (bin_dir / "uv").symlink_to(uv)
     path = os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"])
-    proc = torchrig("env", "create", "fast", "--find-links", str(wheels), path=path)
+    proc = torchrig("env", "create", "fast", "--torch", LOCAL_TORCH, "--find-links", str(wheels), path=path)
     assert "ok  create the venv (uv)" in proc.stderr, proc.stderr
     assert "doctor in fast: Root cause: Importing torch fails [torch.import-failed]" in proc.stdout
     prefix = envs / "fast"

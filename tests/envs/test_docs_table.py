@@ -57,7 +57,7 @@ def test_the_common_gpus_table_is_what_the_planner_says(column: int, driver: str
         mixed = "+" in row[1]
         groups = [tuple(caps)] if mixed else [(cc,) for cc in caps]
         for ccs in groups:
-            result = plan(Target(driver=driver, capabilities=ccs), torch="2.13", python="3.12")
+            result = plan(Target(driver=driver, capabilities=ccs), torch="2.14", python="3.12")
             if expected.startswith("none"):
                 assert result.variant is None, (row, driver)
                 match = re.search(r"torch (\d+\.\d+) (cu\d+)", expected)

@@ -239,8 +239,16 @@ def test_commands_use_the_plans_index_and_a_mirror_when_one_is_configured() -> N
     assert cpu.conda_specs == (f"pytorch={cpu.torch}.*=cpu*",)
 
 
-def test_the_default_torch_is_the_newest_known_release() -> None:
-    assert plan(Target(), python="3.12").torch == k.releases()[0].minor
+def test_the_default_torch_is_the_newest_release_known_in_full() -> None:
+    assert k.releases()[0].minor == "2.15" and k.releases()[0].variants_partial
+    assert plan(Target(), python="3.12").torch == "2.14"
+    # 2.15 is planned for when asked: its sourced build (PyPI's cu132) fits a 580 driver, but without a
+    # sourced arch list no GPU can be shown to have kernels in it, and whether it has cu130 is not known
+    asked = plan(Target(driver=R580, capabilities=(A100,)), torch="2.15", python="3.12")
+    assert asked.variant is None and "may lack kernels" in asked.rejected[0].why
+    forced = plan(Target(driver=R580, capabilities=(A100,)), torch="2.15", python="3.12", backend="cu130")
+    assert forced.variant is None and "whether it has cu130 is not known" in forced.reason
+    assert "has no cu130" not in forced.reason
 
 
 def test_the_plan_is_pure_and_frozen() -> None:
@@ -333,3 +341,14 @@ def test_every_release_since_1_13_lists_its_patches_starting_with_the_dot_zero()
         if Version(release.minor) >= Version("1.13"):
             patches = k.named_patches(release)
             assert patches and patches[0] == f"{release.minor}.0", release.minor
+
+
+def test_the_python_a_release_has_wheels_for_is_read_for_the_targets_platform() -> None:
+    mac = Target(platform="darwin", cpu_arch="arm64")
+    refused = plan(mac, torch="2.5", python="3.13")
+    assert refused.variant is None
+    assert refused.reason == "torch 2.5 has no macOS arm64 wheels for Python 3.13 (it has them for 3.9 to 3.12)."
+    assert refused.suggestions[-1].python == "3.12"
+    assert plan(Target(), torch="2.5", python="3.13").variant == "cpu"  # Linux x86_64: cp313 wheels exist
+    assert plan(Target(platform="windows"), torch="2.5", python="3.13").variant is None
+    assert plan(Target(platform="darwin", cpu_arch=""), torch="2.6", python="3.13").variant == "cpu"

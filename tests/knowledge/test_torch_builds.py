@@ -7,7 +7,13 @@ Expected values are read off the primary sources named in notes/torch_builds.md 
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from torchrig import knowledge as k
 
@@ -183,3 +189,146 @@ def test_an_unverified_ptx_is_a_doubt_for_newer_gpus_only() -> None:
     assert future.covered is None and future.doubtful and "not verified" in future.why
     assert k.coverage("2.7.0", "cu128", "7.0").covered is False  # older than its lowest SASS: PTX cannot help
     assert k.coverage("2.8.0", "cu128", "13.0").covered is False  # 2.8's wheels were scanned: no PTX
+
+
+# --- Python per platform, and the newest releases, against PyPI's own listing ----------------------
+#
+# notes/pypi_wheel_pythons.json is what tools/pypi_wheel_pythons.py read from PyPI's JSON index on the
+# table's as-of date: every wheel of every torch release with its python and platform tags, and the
+# Requires-Dist of the newest ones. The table must say what those files say.
+
+PYPI = json.loads((Path(k.__file__).parent / "notes" / "pypi_wheel_pythons.json").read_text())
+_CPYTHON = re.compile(r"^\d+\.\d+$")  # "3.13" (not "3.13t", the free-threaded build, nor "py3")
+
+
+def _pypi_pythons(minor: str) -> dict[str, list[str]]:
+    """Every CPython with a PyPI wheel of any X.Y.Z of ``minor``, per platform, oldest first."""
+    found: dict[str, set[str]] = {p: set() for p in k.WHEEL_PLATFORMS}
+    for version, files in PYPI["torch"].items():
+        if k.minor_of(version) == minor:
+            for platform, pythons in files["pythons"].items():
+                found[platform].update(p for p in pythons if _CPYTHON.match(p))
+    return {p: sorted(s, key=Version) for p, s in found.items()}
+
+
+def _cpythons_between(low: str, high: str) -> list[str]:
+    """The CPython minors from ``low`` to ``high`` that ever existed (no 3.0-3.4 wheels: 2.7 is followed by 3.5)."""
+    every = ["2.7", *(f"3.{n}" for n in range(5, 20))]
+    return [p for p in every if Version(low) <= Version(p) <= Version(high)]
+
+
+@pytest.mark.parametrize("rel", [r for r in k.releases() if r.minor != "0.4"], ids=lambda r: r.minor)
+def test_every_platforms_python_range_is_the_one_pypi_has_wheels_for(rel: k.TorchRelease) -> None:
+    pypi = _pypi_pythons(rel.minor)
+    assert pypi["linux-x86_64"], f"PyPI has no Linux wheel of torch {rel.minor}"
+    for platform in k.WHEEL_PLATFORMS:
+        have, table = pypi[platform], rel.python_range(platform)
+        if not have:
+            assert table is None, f"{rel.minor} {platform}: PyPI has no wheel, the table gives {table}"
+            continue
+        assert table is not None, f"{rel.minor} {platform}: PyPI has {have}, the table none"
+        assert (table.low, table.high) == (have[0], have[-1]), (rel.minor, platform)
+        # a range stands for every Python in it: PyPI must have no gap inside (over the minor's patches)
+        assert have == _cpythons_between(table.low, table.high), (rel.minor, platform, have)
+
+
+def test_pythons_differ_by_platform_where_pypi_says_so() -> None:
+    r25 = k.release("2.5.1")
+    assert r25 is not None
+    assert r25.supports_python("3.13", "linux-x86_64") and r25.supports_python("3.13")
+    for platform in ("macos", "macos-arm64", "windows", "linux-aarch64"):
+        assert not r25.supports_python("3.13", platform), platform
+        assert r25.supports_python("3.12", platform), platform
+    assert r25.python_range("macos") == k.PythonRange("3.9", "3.12", "macos")
+    r26 = k.release("2.6.0")
+    assert r26 is not None and r26.supports_python("3.13", "macos-arm64")
+    # 1.11's first Apple-silicon wheels start at 3.8, its Intel ones at 3.7: "macos" spans both
+    r111 = k.release("1.11.0")
+    assert r111 is not None and r111.python_range("macos-arm64") == k.PythonRange("3.8", "3.10", "macos-arm64")
+    assert r111.python_range("macos") == k.PythonRange("3.7", "3.10", "macos")
+    # no Windows wheel on PyPI before 1.7 (download.pytorch.org had them): unknown, so the Linux range answers
+    r16 = k.release("1.6.0")
+    assert r16 is not None and r16.python_range("windows") is None and r16.supports_python("3.8", "windows")
+    # after 2.2 no macOS Intel wheel at all
+    assert r25.python_range("macos-x86_64") is None
+
+
+@pytest.mark.parametrize(
+    ("system", "machine", "platform"),
+    [
+        ("Darwin", "arm64", "macos-arm64"),
+        ("darwin", "x86_64", "macos-x86_64"),
+        ("Darwin", None, "macos"),
+        ("Windows", "AMD64", "windows"),
+        ("Linux", "aarch64", "linux-aarch64"),
+        ("Linux", "x86_64", "linux-x86_64"),
+        ("Linux", None, None),
+        (None, "arm64", None),
+    ],
+)
+def test_python_platform_of_a_machine(system: str | None, machine: str | None, platform: str | None) -> None:
+    assert k.python_platform(system, machine) == platform
+
+
+def _requires(version: str, package: str = "torch", platform: str = "linux-x86_64") -> list[str]:
+    return PYPI[package][version]["wheel_requires_dist"][platform]
+
+
+def _cuda_toolkit_pin(version: str) -> str:
+    """The CUDA the PyPI wheel of ``version`` pulls: cuda-toolkit[...]==13.0.3 -> "13.0"."""
+    pins = [Requirement(r) for r in _requires(version) if r.startswith("cuda-toolkit")]
+    assert len(pins) == 1, version
+    (spec,) = pins[0].specifier
+    return ".".join(spec.version.split(".")[:2])
+
+
+@pytest.mark.parametrize("version", ["2.13.0", "2.14.0", "2.14.1", "2.15.0"])
+def test_the_default_variant_is_the_cuda_the_pypi_wheel_requires(version: str) -> None:
+    rel = k.release(version)
+    assert rel is not None and rel.default is not None
+    assert k.variant_cuda(rel.default) == _cuda_toolkit_pin(version)
+    # the CUDA requirements are marked for Linux on any machine: aarch64 pulls the same build
+    assert rel.aarch64_default == rel.default
+    assert _requires(version, platform="linux-aarch64") == _requires(version)
+
+
+def test_the_newest_releases_pair_with_the_companions_pypi_pins() -> None:
+    for vision, torch in [("0.28.0", "2.13.0"), ("0.29.0", "2.14.0"), ("0.29.1", "2.14.1"), ("0.29.2", "2.15.0")]:
+        (req,) = [Requirement(r) for r in _requires(vision, "torchvision") if r.startswith("torch")]
+        assert req.specifier.contains(torch), (vision, torch)
+        rel = k.release(torch)
+        assert rel is not None and dict(rel.torchvision_pins).get(torch, f"{rel.torchvision}.0") == vision
+    # torchaudio 2.11.1 requires torch>=2.11: the forward compatibility the table states for 2.12+
+    (audio,) = [Requirement(r) for r in _requires("2.11.1", "torchaudio") if r.startswith("torch")]
+    for minor in ("2.12", "2.13", "2.14", "2.15"):
+        rel = k.release(minor)
+        assert rel is not None and rel.torchaudio == "2.11" and rel.torchaudio_forward_compatible
+        assert audio.specifier.contains(f"{minor}.0")
+
+
+def test_patches_and_release_months_are_pypis() -> None:
+    for rel in k.releases():
+        ours = [v for v in PYPI["torch"] if k.minor_of(v) == rel.minor]
+        if rel.patches:
+            assert list(rel.patches) == sorted(ours, key=Version), rel.minor
+        if ours and Version(rel.minor) >= Version("2.14"):
+            assert rel.released == PYPI["torch"][f"{rel.minor}.0"]["first_upload"][:7], rel.minor
+
+
+def test_a_release_with_partly_sourced_variants_does_not_deny_the_others() -> None:
+    r215 = k.release("2.15.0")
+    assert r215 is not None and r215.variants_partial and r215.variants == ("cu132",)
+    assert r215.ships("cu132") and r215.ships("cu130")  # unknown, not absent
+    assert not r215.ships("cpu")
+    r214 = k.release("2.14.1")
+    assert r214 is not None and not r214.variants_partial and not r214.ships("cu129")
+    assert r214.variants == ("cu126", "cu130", "cu132") and r214.on_windows() == r214.variants
+    assert k.arch_list("2.14.1", "cu126") == k.arch_list("2.13.0", "cu126")  # pytorch#197555: 2.14 = 2.13
+    assert k.arch_list("2.15.0", "cu132") is None  # no source: the toolkit's range answers
+
+
+def test_any_platform_is_the_union_of_every_platforms_range() -> None:
+    # 1.10.2's aarch64 wheels reached 3.10, its Linux x86_64 ones 3.9; 1.5.0's macOS ones went back to 2.7
+    assert k.release("1.10.2").python_range("any") == k.PythonRange("3.6", "3.10", "any")  # type: ignore[union-attr]
+    assert k.release("1.5.0").python_range("any") == k.PythonRange("2.7", "3.8", "any")  # type: ignore[union-attr]
+    assert k.release("2.5.1").python_range("any") == k.PythonRange("3.9", "3.13", "any")  # type: ignore[union-attr]

@@ -29,7 +29,10 @@ CREATE_SCHEMA = "torchrig.env-create/1"
 EXPORT_SCHEMA = "torchrig.env-export/1"
 
 _TORCH = typer.Option(
-    None, "--torch", metavar="VERSION", help="torch release to plan for (2.13 or 2.13.0); default the newest known."
+    None,
+    "--torch",
+    metavar="VERSION",
+    help="torch release to plan for (2.14 or 2.14.0); default the newest whose builds torchrig knows in full.",
 )
 _PYTHON = typer.Option(None, "--python", metavar="X.Y", help="Python version; default this interpreter's.")
 

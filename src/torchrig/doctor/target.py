@@ -45,7 +45,9 @@ def target_of(facts: Facts, *, driver: str | None = None, ccs: list[str] | None 
         unidentified_gpus=unidentified,
         wsl=bool(facts.system.wsl) and platform != "windows",
         platform=platform,
-        cpu_arch=facts.system.machine or "x86_64",
+        # an unknown CPU is taken for x86_64 (the architecture lists), except on macOS, where PyPI's wheels for
+        # Intel and Apple silicon cover different Pythons: "" leaves it open
+        cpu_arch=facts.system.machine or ("" if platform == "darwin" else "x86_64"),
         looked=() if named or unidentified else _how_we_looked(facts),
     )
 

@@ -3,8 +3,8 @@
 The tables are TOML files that name their sources and as-of dates; the provenance of every value,
 and each disagreement between sources, is written up in ``notes/``:
 
-- ``torch_builds.toml``: PyTorch 0.4 to 2.13, their CUDA / ROCm / aarch64 variants, compiled
-  architectures, Python range, companions and dates (:mod:`.torch_builds`);
+- ``torch_builds.toml``: PyTorch 0.4 to 2.15, their CUDA / ROCm / aarch64 variants, compiled
+  architectures, Python range per platform, companions and dates (:mod:`.torch_builds`);
 - ``cuda_toolkits.toml``: what each CUDA toolkit 8.0 to 13.2 compiles for, and the rule for a build
   whose own list is unknown (:mod:`.toolkits`);
 - ``drivers.toml``: the driver each CUDA release needs, and the last branch of each GPU
@@ -33,8 +33,10 @@ from torchrig.knowledge.drivers import (
 )
 from torchrig.knowledge.toolkits import Toolkit, build_may_cover, possible_archs, toolkit, toolkits
 from torchrig.knowledge.torch_builds import (
+    WHEEL_PLATFORMS,
     ArchRow,
     Coverage,
+    PythonRange,
     TorchRelease,
     arch_list,
     arch_row,
@@ -42,6 +44,8 @@ from torchrig.knowledge.torch_builds import (
     index_url,
     is_nightly,
     named_patches,
+    platform_name,
+    python_platform,
     release,
     releases,
     releases_as_of,
@@ -52,9 +56,11 @@ from torchrig.knowledge.torch_builds import (
 )
 
 __all__ = [
+    "WHEEL_PLATFORMS",
     "ArchRow",
     "Architecture",
     "Coverage",
+    "PythonRange",
     "Toolkit",
     "TorchRelease",
     "arch_covers",
@@ -75,7 +81,9 @@ __all__ = [
     "newest_compat_branch",
     "oldest_last_branch",
     "parse_version",
+    "platform_name",
     "possible_archs",
+    "python_platform",
     "recommended_branch",
     "release",
     "releases",

@@ -1,6 +1,8 @@
 """The one rule that picks a PyTorch build for a machine, used by ``torchrig env plan`` and the doctor's fixes.
 
-The rule, applied to one torch release (the newest known unless asked otherwise):
+The rule, applied to one torch release (unless asked otherwise, the newest whose builds the tables list in
+full: a release known only in part, such as 2.15 whose only sourced build is PyPI's cu132, is planned for
+when asked for by name or when it is the one installed):
 
 1. No NVIDIA GPU: the ``cpu`` build.
 2. Otherwise a CUDA variant of that release fits when
@@ -68,6 +70,11 @@ class Target:
             raise UserError(
                 f"{self.platform!r} is not a platform torchrig plans for; use one of {', '.join(PLATFORMS)}."
             )
+
+    @property
+    def wheel_platform(self) -> str | None:
+        """The platform whose PyPI wheels the Python ranges are read for ("macos-arm64", "windows", ...)."""
+        return k.python_platform(self.platform, self.cpu_arch)
 
     @property
     def has_gpu(self) -> bool:
@@ -216,7 +223,7 @@ def plan(
 ) -> BuildPlan:
     """Choose the PyTorch build for ``target`` (see the module docstring for the rule).
 
-    ``torch`` is "2.13" or "2.13.0" (default: the newest release in the tables); ``backend`` is "auto"
+    ``torch`` is "2.14" or "2.14.0" (default: the newest release whose builds the tables list in full); ``backend`` is "auto"
     or a variant ("cpu", "cu126") the caller insists on; ``index_base`` is a PyTorch-wheel mirror.
     """
     torch = _check_torch(torch)
@@ -228,12 +235,14 @@ def plan(
     base: _PlanBase = {"torch": torch, "python": python, "target": target, "index_base": index_base}
     ranked = preference(release)
 
-    if not release.supports_python(python):
+    if not release.supports_python(python, target.wheel_platform):
+        span = _python_range(release, target)
+        where = "" if span.platform == "linux-x86_64" else f"{span.where} "  # Linux x86_64: the plan's default
         return BuildPlan(
             **base,
             variant=None,
-            reason=f"torch {release.minor} has no wheels for Python {python} "
-            f"(it supports {release.python_min} to {release.python_max}).",
+            reason=f"torch {release.minor} has no {where}wheels for Python {python} "
+            f"(it has them for {span.low} to {span.high}).",
             suggestions=_python_suggestions(target, release, python),
         )
 
@@ -410,10 +419,16 @@ def _forced(
     if backend not in release.variants:
         shipped = [r.minor for r in k.releases() if backend in r.variants]
         where = f"; {backend} shipped with torch {', '.join(shipped)}" if shipped else ""
+        has = (
+            f"torchrig's tables know only {', '.join(release.variants)} of torch {release.minor} (its other builds "
+            f"are not sourced), so whether it has {backend} is not known"
+            if release.variants_partial
+            else f"torch {release.minor} has no {backend} build (it has {', '.join(release.variants)})"
+        )
         return BuildPlan(
             **base,
             variant=None,
-            reason=f"torch {release.minor} has no {backend} build (it has {', '.join(release.variants)}){where}.",
+            reason=f"{has}{where}.",
             suggestions=tuple(
                 Suggestion(f"torch {minor} has {backend}", torch=minor, variant=backend) for minor in shipped[:1]
             ),
@@ -499,8 +514,16 @@ def _python_suggestions(target: Target, release: k.TorchRelease, python: str) ->
                 variant=older.variant,
             )
         )
-    out.append(Suggestion(f"use Python {release.python_max} with torch {release.minor}", python=release.python_max))
+    high = _python_range(release, target).high
+    out.append(Suggestion(f"use Python {high} with torch {release.minor}", python=high))
     return tuple(out)
+
+
+def _python_range(release: k.TorchRelease, target: Target) -> k.PythonRange:
+    """The release's Python range on the target's platform (Linux x86_64's where PyPI has none for it)."""
+    found = release.python_range(target.wheel_platform) or release.python_range()
+    assert found is not None
+    return found
 
 
 @dataclass(frozen=True)
@@ -514,7 +537,7 @@ def _newest_fitting_release(target: Target, python: str, *, below: str | None) -
     for rel in _releases():
         if below is not None and Version(rel.minor) >= Version(below):
             continue
-        if not rel.supports_python(python):
+        if not rel.supports_python(python, target.wheel_platform):
             continue
         if not target.has_gpu:
             return _Fit(rel.minor, "cpu")
@@ -531,8 +554,12 @@ def _newest_fitting_release(target: Target, python: str, *, below: str | None) -
 
 @functools.cache
 def _releases() -> tuple[k.TorchRelease, ...]:
-    # the tables are package data, fixed for the life of the process
-    return tuple(k.releases())
+    """The releases a plan or fix may move to, newest first: those whose builds the tables list in full.
+
+    A release known only in part (``variants_partial``: 2.15, of which only PyPI's cu132 is sourced) is
+    left to those who ask for it or have it installed; the tables are package data, fixed for the process.
+    """
+    return tuple(r for r in k.releases() if not r.variants_partial)
 
 
 @functools.cache
@@ -556,7 +583,7 @@ def _arch_notes(target: Target) -> tuple[str, ...]:
 
 def _check_torch(torch: str | None) -> str:
     if torch is None:
-        return k.releases()[0].minor
+        return _releases()[0].minor
     text = torch.strip()
     if "+" in text:
         raise UserError(
@@ -616,7 +643,7 @@ def best_build(target: Target, *, python: str | None = None, installed: str | No
     current = k.release(installed) if installed else None
     order = ([current] if current else []) + [r for r in _releases() if r != current]
     for rel in order:
-        if python and not rel.supports_python(python):
+        if python and not rel.supports_python(python, target.wheel_platform):
             continue
         fitting = [v for v in preference(rel) if k.variant_cuda(v) and not why_not(rel, v, target)]
         if fitting and target.driver is None:
@@ -633,12 +660,13 @@ def best_build(target: Target, *, python: str | None = None, installed: str | No
     return None
 
 
-def cpu_build(*, python: str | None = None, installed: str | None = None) -> Build | None:
-    """The CPU build of the installed release, else of the newest release that supports ``python``."""
+def cpu_build(*, python: str | None = None, installed: str | None = None, platform: str | None = None) -> Build | None:
+    """The CPU build of the installed release, else of the newest release that supports ``python`` on ``platform``
+    (a wheel platform, "macos-arm64"; None: Linux x86_64's ranges)."""
     current = k.release(installed) if installed else None
     order = ([current] if current else []) + [r for r in _releases() if r != current]
     for rel in order:
-        if not python or rel.supports_python(python):
+        if not python or rel.supports_python(python, platform):
             return install.paired_build(rel, "cpu", installed)
     return None
 

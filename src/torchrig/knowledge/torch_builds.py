@@ -1,4 +1,4 @@
-"""PyTorch releases 0.4 to 2.13 (``torch_builds.toml``): their wheel variants, compiled architectures and companions.
+"""PyTorch releases 0.4 to 2.15 (``torch_builds.toml``): their wheel variants, compiled architectures and companions.
 
 >>> rel = release("2.8.0.dev20250501+cu128")  # a nightly maps to its minor
 >>> rel.minor, rel.default, variant_of("2.8.0.dev20250501+cu128")
@@ -7,6 +7,8 @@
 ['sm_37', 'sm_50', 'sm_60', 'sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90']
 >>> coverage("1.10.2+cu113", "cu113", "3.0").covered  # no row, but CUDA 11.3 cannot target Kepler 3.0
 False
+>>> release("2.5.1").python_range("macos")  # PyPI's macOS wheels of 2.5 stop at 3.12, its Linux ones at 3.13
+PythonRange(low='3.9', high='3.12', platform='macos')
 """
 
 from __future__ import annotations
@@ -23,6 +25,71 @@ from torchrig.knowledge.archs import build_covers
 from torchrig.knowledge.toolkits import build_may_cover, possible_archs
 
 PLATFORMS = ("linux-x86_64", "linux-aarch64")  # the platforms [[arch]] rows are given for
+# The platforms PyPI's torch wheels are told apart by, for the Python ranges ("macos" = either macOS one).
+WHEEL_PLATFORMS = ("linux-x86_64", "linux-aarch64", "macos-arm64", "macos-x86_64", "windows")
+_PLATFORM_NAMES = {
+    "linux-x86_64": "Linux x86_64",
+    "linux-aarch64": "Linux aarch64",
+    "macos-arm64": "macOS arm64",
+    "macos-x86_64": "macOS x86_64",
+    "macos": "macOS",
+    "windows": "Windows",
+    "any": "any platform's",
+}
+
+
+def platform_name(platform: str) -> str:
+    """ "macos-arm64" -> "macOS arm64", for a sentence."""
+    return _PLATFORM_NAMES.get(platform, platform)
+
+
+def python_platform(system: str | None, machine: str | None) -> str | None:
+    """The wheel platform of a machine, as the Python ranges name it; None where the OS is unknown.
+
+    >>> python_platform("Darwin", "arm64"), python_platform("darwin", None), python_platform("Windows", "AMD64")
+    ('macos-arm64', 'macos', 'windows')
+    """
+    os_name = (system or "").lower()
+    cpu = (machine or "").lower()
+    if os_name in ("darwin", "macos", "mac os x", "osx"):
+        return {"arm64": "macos-arm64", "aarch64": "macos-arm64", "x86_64": "macos-x86_64"}.get(cpu, "macos")
+    if os_name in ("windows", "win32", "nt"):
+        return "windows"
+    if os_name == "linux":
+        if cpu in ("aarch64", "arm64"):
+            return "linux-aarch64"
+        if cpu in ("x86_64", "amd64"):
+            return "linux-x86_64"
+    return None
+
+
+def _minor_key(python: str) -> Version:
+    return Version(python)
+
+
+@dataclass(frozen=True)
+class PythonRange:
+    """The CPython versions with PyPI wheels of a release on a platform: ``low`` to ``high`` inclusive."""
+
+    low: str
+    high: str
+    platform: str  # the platform the range is for: "linux-x86_64", "macos-arm64", "macos", ...
+
+    def __contains__(self, python: object) -> bool:
+        v = parse_version(str(python))
+        if v is None:
+            return False
+        return Version(self.low) <= Version(f"{v.major}.{v.minor}") <= Version(self.high)
+
+    @property
+    def span(self) -> str:
+        """ "3.9-3.12" (one version: "3.8")."""
+        return self.low if self.low == self.high else f"{self.low}-{self.high}"
+
+    @property
+    def where(self) -> str:
+        """ "macOS arm64", for a sentence."""
+        return platform_name(self.platform)
 
 
 def _pairs(table: dict[str, str] | None) -> tuple[tuple[str, str], ...]:
@@ -56,13 +123,44 @@ class TorchRelease:
     released: str | None = None  # "2026-07", the month of X.Y.0
     patches: tuple[str, ...] = ()  # every X.Y.Z on PyPI ("2.12.0", "2.12.1"); empty where unknown (before 1.13)
     branch_cut: str | None = None  # "2026-06-10", approximately: nightlies moved past X.Y then
+    # (platform, (min, max)) where PyPI's wheels for a platform cover other Pythons than Linux x86_64's
+    python_on: tuple[tuple[str, tuple[str, str]], ...] = ()
+    no_pypi: tuple[str, ...] = ()  # platforms ("windows", "linux-aarch64") with no wheel of this release on PyPI
+    variants_partial: bool = False  # `variants` holds only the sourced ones: others may exist
 
-    def supports_python(self, python: str) -> bool:
-        v = parse_version(python)
-        if v is None:
-            return False
-        short = Version(f"{v.major}.{v.minor}")
-        return Version(self.python_min) <= short <= Version(self.python_max)
+    def python_range(self, platform: str | None = None) -> PythonRange | None:
+        """The Pythons PyPI has wheels of this release for, on ``platform`` (None: Linux x86_64, the table's own).
+
+        "macos" (the CPU unknown) spans both macOS architectures the release has wheels for, "any" every
+        platform. None where PyPI has no wheel of this release for that platform at all (then the range is
+        unknown, not empty).
+        """
+        own = dict(self.python_on)
+        if platform is None or platform == "linux-x86_64":
+            return PythonRange(self.python_min, self.python_max, "linux-x86_64")
+        if platform in ("macos", "any"):
+            # "any": every platform PyPI has wheels of this release for, together (the widest range)
+            names = [f"macos-{arch}" for arch in self.macos] if platform == "macos" else list(WHEEL_PLATFORMS)
+            ranges = [r for name in names if (r := self.python_range(name)) is not None]
+            if not ranges:
+                return None
+            low = min((r.low for r in ranges), key=_minor_key)
+            high = max((r.high for r in ranges), key=_minor_key)
+            return PythonRange(low, high, platform)
+        if platform in self.no_pypi or (platform.startswith("macos-") and platform[6:] not in self.macos):
+            return None
+        low, high = own.get(platform, (self.python_min, self.python_max))
+        return PythonRange(low, high, platform)
+
+    def supports_python(self, python: str, platform: str | None = None) -> bool:
+        """Whether PyPI has wheels of this release for ``python`` on ``platform``.
+
+        Where the platform is unknown, or PyPI has none of its wheels, the Linux x86_64 range answers
+        (the widest, and the one the tables have for every release).
+        """
+        found = self.python_range(platform) or self.python_range()
+        assert found is not None
+        return python in found
 
     def on_windows(self) -> tuple[str, ...]:
         """The CUDA variants with Windows wheels (where unknown: those not marked Linux-only)."""
@@ -71,9 +169,13 @@ class TorchRelease:
         return tuple(v for v in self.variants if v not in self.linux_only)
 
     def ships(self, variant: str, torch_version: str | None = None) -> bool:
-        """Whether this release has ``variant`` (Linux x86_64), in the exact patch release ``torch_version`` if given."""
+        """Whether this release has ``variant`` (Linux x86_64), in the exact patch release ``torch_version`` if given.
+
+        Where only some variants are sourced (``variants_partial``), an unlisted CUDA variant is not
+        counted as absent.
+        """
         if variant not in self.variants and variant not in self.rocm:
-            return False
+            return self.variants_partial and variant.startswith("cu")
         v = parse_version(torch_version) if torch_version else None
         if v is None or torch_version is None or torch_version.count(".") < 2:
             return True
@@ -107,6 +209,9 @@ def _release(minor: str, row: dict[str, Any]) -> TorchRelease:
         released=row.get("released"),
         patches=tuple(row.get("patches", ())),
         branch_cut=row.get("branch_cut"),
+        python_on=tuple(sorted((p, (r[0], r[1])) for p, r in row.get("python_on", {}).items())),
+        no_pypi=tuple(row.get("no_pypi", ())),
+        variants_partial=bool(row.get("variants_partial", False)),
     )
 
 

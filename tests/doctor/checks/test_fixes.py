@@ -19,7 +19,7 @@ def test_the_installed_release_is_kept_when_one_of_its_variants_fits() -> None:
 def test_a_release_without_wheels_for_this_python_is_skipped() -> None:
     facts = linux_gpu_box(RTX4090, torch="2.4.1+cu121", cuda="12.1", python="3.13.1")
     build = fixes.choose_build(facts)
-    assert build.torch == "2.13.*"
+    assert build.torch == "2.14.*"  # 2.15's only sourced build, cu132, has no known arch list to check the GPU with
 
 
 def test_uv_installs_into_the_same_interpreter() -> None:

@@ -85,10 +85,10 @@ def test_the_sm_120_warning_in_a_log_alone_names_the_build_that_has_it() -> None
     )
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert finding.title == "torch 2.6.0+cu124 has no kernels for compute capability 12.0"
-    # the log does not show the driver: of the builds with sm_120, the one that runs on the most drivers
-    # (cu129, CUDA 12.x: >= 525.60.13), not the release default cu130 (>= 580), and what it needs, said
-    assert finding.fix[-1] == "python -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu129"
-    assert "# cu129 needs NVIDIA driver 525.60.13 or newer (the report does not show the driver)" in finding.fix
+    # the log does not show the driver: of the newest release's builds with sm_120, the one that runs on the
+    # most drivers (2.14 has no CUDA 12.x build with sm_120: cu130, >= 580), and what it needs, said
+    assert finding.fix[-1] == "python -m pip install 'torch==2.14.*' --index-url https://download.pytorch.org/whl/cu130"
+    assert "# cu130 needs NVIDIA driver 580 or newer (the report does not show the driver)" in finding.fix
 
 
 def test_a_kepler_card_too_old_for_every_published_build_is_told_to_build_from_source() -> None:
@@ -128,7 +128,7 @@ def test_a_capability_nvml_could_not_read_is_ignored() -> None:
 def test_a_b200_on_a_torch_2_6_build_moves_to_a_release_with_sm_100() -> None:
     facts = linux_gpu_box(B200, torch="2.6.0+cu126", cuda="12.6", arch=ARCH_CU126)
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
-    assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cu130"
+    assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.14.*' --index-url https://download.pytorch.org/whl/cu130"
 
 
 def test_no_kernel_image_while_torch_covers_the_gpu_blames_a_compiled_extension() -> None:

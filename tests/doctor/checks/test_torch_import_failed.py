@@ -59,7 +59,7 @@ def test_libcuda_missing_on_a_machine_without_a_gpu_installs_the_cpu_build() -> 
     assert finding.fix[-1] == f"{PY} -m pip install torch==1.13.1 --index-url https://download.pytorch.org/whl/cpu"
     facts.system.python_version = "3.12.3"  # no 1.13 wheels for 3.12: the newest release that has them
     [finding] = torch_import_failed.torch_imports(facts, CTX)
-    assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.13.*' --index-url https://download.pytorch.org/whl/cpu"
+    assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.14.*' --index-url https://download.pytorch.org/whl/cpu"
 
 
 def test_an_old_libstdcxx_in_a_conda_env_installs_a_newer_one() -> None:

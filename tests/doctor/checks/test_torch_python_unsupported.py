@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from check_facts import RTX4090, linux_gpu_box
 
-from torchrig.doctor.checks import CheckContext, torch_python_unsupported
-from torchrig.doctor.findings import Severity
+from torchrig.doctor.checks import CheckContext, run_checks, torch_python_unsupported
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
@@ -14,7 +15,7 @@ def test_torch_2_4_on_python_3_13_is_outside_its_wheels() -> None:
     facts = linux_gpu_box(RTX4090, torch="2.4.1+cu121", cuda="12.1", python="3.13.1")
     [finding] = torch_python_unsupported.torch_supports_this_python(facts, CTX)
     assert finding.severity is Severity.WARNING
-    assert finding.title == "torch 2.4 supports Python 3.8-3.12, not 3.13"
+    assert finding.title == "torch 2.4 supports Python 3.8-3.12 on Linux x86_64, not 3.13"
     assert finding.fix[0] == "uv venv --python 3.12 .venv-torch2.4"
 
 
@@ -26,3 +27,98 @@ def test_in_a_conda_setup_the_fix_creates_a_conda_environment() -> None:
 
 def test_torch_2_13_on_python_3_12_is_supported() -> None:
     assert torch_python_unsupported.torch_supports_this_python(linux_gpu_box(RTX4090), CTX) == []
+
+
+# --- the platform decides: PyPI's torch 2.5 wheels reach Python 3.13 on Linux x86_64 only ---------------
+
+_MAC_COLLECT_ENV = """\
+PyTorch version: {torch}
+Is debug build: False
+CUDA used to build PyTorch: None
+ROCM used to build PyTorch: N/A
+
+OS: macOS 15.1 (arm64)
+GCC version: Could not collect
+Clang version: 16.0.0 (clang-1600.0.26.4)
+CMake version: version 3.30.5
+Libc version: N/A
+
+Python version: {python} (main, Oct  7 2024, 05:02:14) [Clang 16.0.0 (clang-1600.0.26.3)] (64-bit runtime)
+Python platform: macOS-15.1-arm64-arm-64bit
+Is CUDA available: False
+"""
+
+# pip on Windows 11 with Python 3.13, asking PyPI for torch 2.5.1 (pip's own wording; the OS line as people end
+# an issue)
+_WINDOWS_PIP = """\
+(venv) PS C:\\Users\\ada\\proj> python --version
+Python 3.13.0
+(venv) PS C:\\Users\\ada\\proj> pip install torch==2.5.1
+ERROR: Could not find a version that satisfies the requirement torch==2.5.1 (from versions: 2.6.0, 2.7.0, 2.7.1)
+ERROR: No matching distribution found for torch==2.5.1
+
+Windows 11
+"""
+
+
+def _first(text: str) -> Finding:
+    findings = run_checks(parse_report(text))
+    assert findings, text
+    return findings[0]
+
+
+def test_an_installed_torch_2_5_on_a_mac_with_python_3_13_has_no_macos_wheel() -> None:
+    finding = _first(_MAC_COLLECT_ENV.format(torch="2.5.1", python="3.13.0"))
+    assert finding.code == "torch.python-unsupported"
+    assert finding.title == "torch 2.5 supports Python 3.9-3.12 on macOS arm64, not 3.13"
+    assert finding.fix[0] == "uv venv --python 3.12 .venv-torch2.5"
+    assert finding.evidence["platform"] == "macOS 15.1 arm64"
+
+
+def test_the_same_torch_and_python_on_linux_x86_64_is_fine() -> None:
+    facts = linux_gpu_box(RTX4090, torch="2.5.1+cu124", cuda="12.4", python="3.13.0")
+    assert torch_python_unsupported.torch_supports_this_python(facts, CTX) == []
+    # ... and on Linux aarch64, where PyPI's 2.5 wheels stop at 3.12, it is not
+    facts.system.machine = "aarch64"
+    [finding] = torch_python_unsupported.torch_supports_this_python(facts, CTX)
+    assert finding.title == "torch 2.5 supports Python 3.9-3.12 on Linux aarch64, not 3.13"
+
+
+def test_where_the_platform_is_unknown_the_linux_range_is_used_and_named() -> None:
+    facts = linux_gpu_box(RTX4090, torch="2.5.1+cu124", cuda="12.4", python="3.14.0")
+    facts.system.os = facts.system.machine = None
+    [finding] = torch_python_unsupported.torch_supports_this_python(facts, CTX)
+    assert finding.title == (
+        "torch 2.5 supports Python 3.9-3.13 (its Linux x86_64 wheels; the report does not show the platform), not 3.14"
+    )
+    assert "platform" not in finding.evidence
+    facts.system.python_version = "3.13.0"  # inside the Linux range: no claim about a platform nobody named
+    assert torch_python_unsupported.torch_supports_this_python(facts, CTX) == []
+
+
+def test_pip_on_windows_finding_no_torch_2_5_for_python_3_13_is_the_python() -> None:
+    finding = _first(_WINDOWS_PIP)
+    assert finding.code == "torch.python-unsupported"
+    assert finding.title == "torch 2.5 has no Windows wheel for Python 3.13 (Windows wheels: Python 3.9-3.12)"
+    assert finding.fix[0].startswith("uv venv --python 3.12 .venv")
+    assert finding.fix[-1] == "# or keep Python 3.13 and install torch >= 2.6, which has wheels for it"
+    # the same error on Linux x86_64 is not the Python: 2.5 has cp313 wheels there
+    linux = parse_report(_WINDOWS_PIP.replace("Windows 11", "").replace("PS C:\\Users\\ada\\proj>", "$"))
+    linux.system.os, linux.system.machine = "Linux", "x86_64"
+    assert run_checks(linux)[0].code == "torch.no-wheel"
+
+
+def test_a_stated_failed_install_counts_only_while_torch_is_missing() -> None:
+    text = "I can not install pytorch 2.4.1 on my Mac.\n\n" + _MAC_COLLECT_ENV.format(torch="N/A", python="3.13.0")
+    finding = _first(text)
+    assert finding.code == "torch.python-unsupported"
+    assert finding.title == "torch 2.4 has no macOS arm64 wheel for Python 3.13 (macOS arm64 wheels: Python 3.8-3.12)"
+    assert "torch.missing" in str(finding.evidence["consequences"])
+    # the statement names a release that does have a wheel for this Python: it explains nothing
+    supported = text.replace("pytorch 2.4.1", "pytorch 2.6.0")
+    assert all(f.code != "torch.python-unsupported" for f in run_checks(parse_report(supported)))
+    # with a torch installed, the statement is not about this environment's Python
+    installed = "I can not install pytorch 2.4.1 on my Mac.\n\n" + _MAC_COLLECT_ENV.format(
+        torch="2.6.0", python="3.13.0"
+    )
+    assert all(f.code != "torch.python-unsupported" for f in run_checks(parse_report(installed)))

@@ -428,7 +428,9 @@ def test_pip_listing_only_newer_builds_of_the_same_cuda_tag_narrows_the_python_d
     )
     (finding, *_) = checks.run_checks(parse_report(text))
     assert finding.code == "torch.python-unsupported"
-    assert finding.title.endswith("Python 3.14")
+    # the log shows no platform: the range named is the Linux x86_64 wheels', and the finding says so
+    assert finding.title.endswith("Python 3.14 (Linux x86_64 wheels: Python 3.9-3.13)")
+    assert "does not show the platform" in finding.detail
     assert "not stated" in str(finding.evidence["python"])
 
 

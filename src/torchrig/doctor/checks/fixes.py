@@ -43,7 +43,11 @@ def choose_build(
 
 def cpu_build(facts: Facts) -> Build | None:
     """The CPU build of the installed release, else of the newest release that supports this Python."""
-    return builds.cpu_build(python=queries.python_version(facts), installed=facts.torch.version)
+    return builds.cpu_build(
+        python=queries.python_version(facts),
+        installed=facts.torch.version,
+        platform=knowledge.python_platform(facts.system.os, facts.system.machine),
+    )
 
 
 def current_build(facts: Facts) -> Build | None:

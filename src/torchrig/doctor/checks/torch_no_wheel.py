@@ -3,8 +3,10 @@
 pip lists every version whose wheels fit the interpreter and platform; an empty list means none does.
 The causes, from the most specific the facts can show:
 
-1. the Python version: no release (of the version asked for) publishes wheels for it: that is
-   ``torch.python-unsupported``, whose check asks :func:`python_rules_out_every_wheel`;
+1. the Python version: no release (of the version asked for) publishes wheels for it on this platform
+   (PyPI's Python ranges differ by platform: torch 2.5 has Linux x86_64 wheels for 3.13, macOS and Windows
+   ones up to 3.12): that is ``torch.python-unsupported``, whose check asks
+   :func:`python_rules_out_every_wheel`;
 2. a 32-bit Python or CPU: PyTorch publishes 64-bit wheels only;
 3. macOS on Intel: the last release with macOS x86_64 wheels was 2.2 (PyTorch's deprecation of macOS x86
    builds, pytorch/pytorch#114602; the release tables list no macOS x86_64 wheels after it);
@@ -17,24 +19,25 @@ import re
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
 
 from torchrig import knowledge
 from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "torch.no-wheel"
-LAST_MACOS_X86 = Version("2.2")
 # The requirement the installer could not satisfy: pip's "requirement torch==2.6.0", uv's "Distribution
 # `torch==2.5.1 @ registry+...`", "Because torch==2.5.1 has no wheels ...", "wheels for `torch` (v2.5.1)".
+# The reporter's own words are read too where a signature recorded them: "can not install pytorch 2.4.1".
 _ASKED = re.compile(
     r"requirement\s+(torch\S*)|Distribution `(torch[^`\s@]*)|Because (torch[^\s,]*) has no wheels"
-    r"|wheels for `torch` \(v(\d[\w.+]*)\)",
+    r"|wheels for `torch` \(v(\d[\w.+]*)\)|install\s+(?:py)?torch\s*(?:==|=|\s)\s*v?(\d+\.\d+(?:\.\d+)?)\b",
     re.IGNORECASE,
 )
+# The torch.python-unsupported signature: the report says a named torch release could not be installed.
+STATED = "torch.python-unsupported"
 # pip lists every version it found a file for that this interpreter and platform can install (pip's
 # PackageFinder filters candidates by wheel tags before printing them): "(from versions: 2.9.0, 2.9.1)".
 _FROM_VERSIONS = re.compile(r"\(from versions: (?P<versions>[^)]*)\)?")
@@ -56,12 +59,23 @@ def _asked(texts: list[str]) -> Requirement | None:
     return None
 
 
+def platform_of(facts: Facts) -> str | None:
+    """The wheel platform pip was choosing for ("macos-arm64", "macos", "windows", ...); None where unknown."""
+    return knowledge.python_platform(facts.system.os, facts.system.machine)
+
+
+def _install_hits(facts: Facts) -> list[SignatureHit]:
+    """The installer's errors, then the reporter's statements of a failed install."""
+    return [*hits_for(facts, CODE), *hits_for(facts, STATED)]
+
+
 def inferred_pythons(facts: Facts) -> list[str]:
     """The Python versions pip's "(from versions: ...)" leaves possible, when the report does not name one.
 
     Every listed release has a wheel for this interpreter, so its Python is one every listed release
-    supports (the tables' ranges, all platforms together: a wide set, never a guess narrower than the
-    truth). Empty when the list is empty ("none"), names no known release, or a Python is stated.
+    supports on this platform (where the platform is unknown, every platform's wheels together: a wide
+    set, never a guess narrower than the truth). Empty when the list is empty ("none"), names no known release, or a
+    Python is stated.
     """
     if queries.python_version(facts):
         return []
@@ -75,12 +89,13 @@ def inferred_pythons(facts: Facts) -> list[str]:
                     listed.append(rel)
     if not listed:
         return []
-    possible = [p for p in _PYTHONS if all(r.supports_python(p) for r in listed)]
+    platform = platform_of(facts) or "any"  # unknown: every platform's wheels together, never narrower
+    possible = [p for p in _PYTHONS if all(r.supports_python(p, platform) for r in listed)]
     asked, wanted = asked_for(facts)
     if asked is not None and len(wanted) == 1 and _index_has_it_wherever_it_has_them(asked, wanted[0], listed):
         # the index carries the asked-for build on every platform it carries the listed ones on, yet pip
         # did not list it: this interpreter is one the asked-for release has no wheel for
-        possible = [p for p in possible if not wanted[0].supports_python(p)]
+        possible = [p for p in possible if not wanted[0].supports_python(p, platform)]
     return possible
 
 
@@ -118,7 +133,7 @@ def _span(pythons: list[str]) -> str:
 
 def asked_for(facts: Facts) -> tuple[Requirement | None, list[knowledge.TorchRelease]]:
     """The torch requirement pip could not satisfy, and the known releases it allows (all when unknown)."""
-    asked = _asked([h.excerpt for h in hits_for(facts, CODE)])
+    asked = _asked([h.excerpt for h in _install_hits(facts)])
     if asked is None:
         return None, knowledge.releases()
     # "torch==2.7.0+cu128": the release is 2.7 whatever the local tag; "torch==2.5.1": any patch of 2.5
@@ -132,17 +147,16 @@ def asked_for(facts: Facts) -> tuple[Requirement | None, list[knowledge.TorchRel
 
 
 def python_rules_out_every_wheel(facts: Facts) -> bool:
-    """pip found no torch, and no release it was asked for publishes wheels for this Python (the one the
-    report names, else every one pip's list of versions leaves possible)."""
+    """pip found no torch (or the report says a named release would not install), and no release asked for
+    publishes wheels for this Python on this platform (the Python the report names, else every one pip's
+    list of versions leaves possible; the platform where the report shows it, else Linux x86_64's ranges)."""
     python = queries.python_version(facts)
     pythons = [python] if python else inferred_pythons(facts)
-    _, releases = asked_for(facts)
-    return bool(
-        hits_for(facts, CODE)
-        and pythons
-        and releases
-        and not any(r.supports_python(p) for r in releases for p in pythons)
-    )
+    asked, releases = asked_for(facts)
+    if not hits_for(facts, CODE) and (asked is None or not hits_for(facts, STATED) or facts.torch.version):
+        return False  # a statement counts only with the release it names, and only while torch is missing
+    platform = platform_of(facts)
+    return bool(pythons and releases and not any(r.supports_python(p, platform) for r in releases for p in pythons))
 
 
 def python_label(facts: Facts) -> str | None:
@@ -174,20 +188,28 @@ def torch_has_a_wheel_here(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if machine in _32BIT or "32 bit" in (facts.system.python_version or "").lower():
         fix = ["# PyTorch publishes 64-bit wheels only: install a 64-bit Python (and OS), then pip install torch"]
         return [_finding("pip found no torch wheel: this Python is 32-bit", evidence, fix)]
-    if system == "darwin" and machine == "x86_64" and (asked is None or not asked.specifier.contains("2.2.2")):
+    last, after = _last_with_macos_intel_wheels()
+    last_patch = (knowledge.named_patches(last) or (f"{last.minor}.0",))[-1]
+    if system == "darwin" and machine == "x86_64" and (asked is None or not asked.specifier.contains(last_patch)):
         fix = [
-            "pip install 'torch<2.3'   # 2.2 is the last release with macOS x86_64 (Intel) wheels",
+            f"pip install 'torch<{after.minor}'   # {last.minor} is the last release with macOS x86_64 (Intel) wheels",
             "# newer releases need an Apple-silicon Mac (arm64), or Linux",
         ]
-        return [
-            _finding("pip found no torch wheel: PyTorch stopped publishing macOS Intel wheels after 2.2", evidence, fix)
-        ]
+        title = f"pip found no torch wheel: PyTorch stopped publishing macOS Intel wheels after {last.minor}"
+        return [_finding(title, evidence, fix)]
     fix = [
         "python -c 'import sys, platform; print(sys.version, platform.machine())'   # Python and CPU pip is choosing for",
         "# a PyTorch --index-url carries one build (cpu, cu126, ...) per platform: check it lists this Python and platform",
         "# at https://download.pytorch.org/whl/torch/ (or your mirror's), or install without --index-url",
     ]
     return [_finding("pip found no torch wheel for this Python and platform", evidence, fix)]
+
+
+def _last_with_macos_intel_wheels() -> tuple[knowledge.TorchRelease, knowledge.TorchRelease]:
+    """The newest release with macOS x86_64 wheels on PyPI (2.2), and the release after it (2.3)."""
+    newest_first = knowledge.releases()
+    i = next(n for n, r in enumerate(newest_first) if "x86_64" in r.macos)
+    return newest_first[i], newest_first[max(i - 1, 0)]
 
 
 def _finding(title: str, evidence: dict[str, object], fix: list[str]) -> Finding:

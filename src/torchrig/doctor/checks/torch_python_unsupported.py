@@ -1,8 +1,16 @@
-"""torch.python-unsupported: the installed torch release was not published for this Python."""
+"""torch.python-unsupported: the installed (or asked-for) torch release has no wheel for this Python here.
+
+Which Pythons a release has wheels for depends on the platform: PyPI's torch 2.5 wheels reach Python 3.13
+on Linux x86_64 but stop at 3.12 on macOS, Windows and Linux aarch64 (``knowledge.TorchRelease.python_range``).
+The check judges by the platform the facts show; where they show none, by the Linux x86_64 range, and the
+finding says that is the range it used.
+"""
 
 from __future__ import annotations
 
 import shlex
+
+from packaging.version import Version
 
 from torchrig import knowledge
 from torchrig.doctor import queries
@@ -16,64 +24,118 @@ CODE = "torch.python-unsupported"
 
 
 def torch_supports_this_python(facts: Facts, ctx: CheckContext) -> list[Finding]:
-    """The Python version must be one the installed (or, for pip, the asked-for) torch release publishes wheels for."""
+    """The Python version must be one the installed (or, for pip, the asked-for) torch release publishes wheels
+    for, on this platform."""
     python = queries.python_version(facts)
     label = torch_no_wheel.python_label(facts)
     if label and torch_no_wheel.python_rules_out_every_wheel(facts):
         return [_no_wheel_for_python(facts, label)]
     rel = knowledge.release(facts.torch.version) if facts.torch.version else None
-    if not python or rel is None or rel.supports_python(python):
+    platform = torch_no_wheel.platform_of(facts)
+    if not python or rel is None or rel.supports_python(python, platform):
         return []
+    span = _range(rel, platform)
     if facts.system.conda_prefix:
-        fix = shlex.join(["conda", "create", "-y", "-n", f"torch{rel.minor}", f"python={rel.python_max}"])
+        fix = shlex.join(["conda", "create", "-y", "-n", f"torch{rel.minor}", f"python={span.high}"])
     else:
-        fix = shlex.join(["uv", "venv", "--python", rel.python_max, f".venv-torch{rel.minor}"])
+        fix = shlex.join(["uv", "venv", "--python", span.high, f".venv-torch{rel.minor}"])
+    evidence: dict[str, object] = {"torch": facts.torch.version, "python": facts.system.python_version}
+    if platform is not None:
+        evidence["platform"] = _platform_evidence(facts)
     return [
         Finding(
             code=CODE,
             severity=Severity.ERROR if facts.torch.import_ok is False else Severity.WARNING,
-            title=f"torch {rel.minor} supports Python {rel.python_min}-{rel.python_max}, not {python}",
+            title=f"torch {rel.minor} supports Python {span.span} {_on(span, platform)}, not {python}",
             detail="No official wheel of this release exists for this Python: the install came from somewhere else "
             "or a source build, and compiled extensions may not match it.",
-            evidence={"torch": facts.torch.version, "python": facts.system.python_version},
+            evidence=evidence,
             fix=(fix, "# then install torch in the new environment"),
         )
     ]
 
 
+def _range(rel: knowledge.TorchRelease, platform: str | None) -> knowledge.PythonRange:
+    """The release's Python range on ``platform``; where PyPI has none for it, Linux x86_64's."""
+    found = rel.python_range(platform) or rel.python_range()
+    assert found is not None
+    return found
+
+
+def _on(span: knowledge.PythonRange, platform: str | None) -> str:
+    """ "on macOS", or, where the platform is unknown, "(its Linux x86_64 wheels)"."""
+    if platform is not None and span.platform != "linux-x86_64":
+        return f"on {span.where}"
+    if platform is not None:
+        return f"on {knowledge.platform_name(platform)}"
+    return f"(its {span.where} wheels; the report does not show the platform)"
+
+
+def _platform_evidence(facts: Facts) -> str:
+    return " ".join(p for p in (facts.system.distro or facts.system.os, facts.system.machine) if p)
+
+
+def _first_fit(python: str, platform: str | None, after: knowledge.TorchRelease) -> knowledge.TorchRelease | None:
+    """The oldest release newer than ``after`` with a wheel for ``python`` here, else the newest older one."""
+    fits = [r for r in knowledge.releases() if r.supports_python(python, platform)]  # newest first
+    newer = [r for r in fits if Version(r.minor) > Version(after.minor)]
+    return newer[-1] if newer else (fits[0] if fits else None)
+
+
 def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
     asked, releases = torch_no_wheel.asked_for(facts)
+    platform = torch_no_wheel.platform_of(facts)
     newest = releases[0]
-    fits = [r for r in knowledge.releases() if r.supports_python(python)]
+    span = _range(newest, platform)
+    stated = queries.python_version(facts)
+    spec = f" {asked.specifier}" if asked is not None and asked.specifier else ""
+    one_release = asked is not None and len({r.minor for r in releases}) == 1
+    where = span.where if platform is not None else None
+    if one_release:
+        title = f"torch {newest.minor} has no {where + ' ' if where else ''}wheel for Python {python}"
+        title += f" ({where or span.where} wheels: Python {span.span})"
+    else:
+        title = f"No torch{spec} wheel exists for Python {python}" + (f" on {where}" if where else "")
     fix = [
-        f"uv venv --python {newest.python_max} .venv   # torch {newest.minor} supports Python "
-        f"{newest.python_min}-{newest.python_max}",
+        f"uv venv --python {span.high} .venv   # torch {newest.minor} has {span.where} wheels for Python {span.span}",
         "# then install torch in the new environment",
     ]
-    if fits:
-        fix.append(f"# or keep Python {python} and install torch {fits[0].minor}, which supports it")
-    spec = f" {asked.specifier}" if asked is not None and asked.specifier else ""
+    fit = _first_fit(stated, platform, newest) if stated else None
+    if fit is not None:
+        newer = Version(fit.minor) > Version(newest.minor)
+        which = f"torch >= {fit.minor}" if newer else f"torch {fit.minor}"
+        fix.append(f"# or keep Python {stated} and install {which}, which has wheels for it")
     evidence: dict[str, object] = {"python": facts.system.python_version or python}
     if not facts.system.python_version:
         evidence["python"] = (
             f"{python} (not stated: the only Pythons every torch release pip listed as installable here supports)"
         )
+    if platform is not None:
+        evidence["platform"] = _platform_evidence(facts)
     if asked is not None:
         evidence["asked for"] = str(asked)
-    evidence.update(evidence_of(hits_for(facts, torch_no_wheel.CODE)))
-    return Finding(
-        code=CODE,
-        severity=Severity.ERROR,
-        title=f"No torch{spec} wheel exists for Python {python}",
-        detail=(
-            'pip found no torch at all ("from versions: none"): no release asked for publishes wheels for this '
-            "Python version."
+    evidence.update(evidence_of(hits_for(facts, torch_no_wheel.CODE) + hits_for(facts, CODE)))
+    if hits_for(facts, torch_no_wheel.CODE):
+        detail = (
+            "The installer found no torch wheel at all: no release asked for publishes wheels for this "
+            "Python version" + (" on this platform." if platform else ".")
             if facts.system.python_version
             else "pip lists only the torch versions this interpreter can install; the one asked for is missing "
             "although the index carries it, and the Python versions the listed ones leave possible are all outside "
             "its range."
         )
-        + " Use a Python the release supports, or a release that supports this Python.",
+    else:
+        detail = (
+            f"The report says {asked or 'torch'} could not be installed, and PyPI has no wheel "
+            f"of it for this Python{' on this platform' if platform else ''}."
+        )
+    if where is None:
+        detail += " The report does not show the platform: the ranges used are those of the Linux x86_64 wheels."
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=title,
+        detail=detail + " Use a Python the release supports, or a release that supports this Python.",
         evidence=evidence,
         fix=tuple(fix),
     )
@@ -83,9 +145,10 @@ register(
     Check(
         name="torch-python-unsupported",
         codes=(CODE,),
-        summary="the Python version is outside the range the installed torch release publishes wheels for",
+        summary="the Python version is outside the range the installed torch release publishes wheels for on "
+        "this platform",
         layer=Layer.TORCH_INSTALL,
         run=torch_supports_this_python,
-        explains=("torch.no-wheel",),
+        explains=("torch.no-wheel", "torch.missing"),
     )
 )

@@ -161,6 +161,15 @@ _REPL_AVAILABLE = re.compile(
 _REPL_CUDA = re.compile(
     _PROMPT + r"torch\.version\.cuda" + _ANSWER + r"(?P<value>\d+\.\d+|None)['\"]?[ \t]*$", re.MULTILINE
 )
+# A line that names the operating system and nothing else, as people end an issue ("macOS 15.0", "OS: Windows
+# 11", "macOS Sonoma 14.5"): which platform's wheels pip was choosing from. Only a whole line counts, so a
+# sentence that mentions another machine does not.
+_OS_LINE = re.compile(
+    r"^[ \t]*(?:OS[ \t]*:[ \t]*)?(?:(?P<mac>macOS|Mac OS X|OS X)(?:[ \t]+[A-Z][a-z]+)?[ \t]+\d+(?:\.\d+){0,2}"
+    r"|(?P<windows>Windows)[ \t]+(?:10|11)(?:[ \t]+(?:Pro|Home|Enterprise|Education))?)"
+    r"(?:[ \t]*\((?P<machine>arm64|x86_64|AMD64)\))?[ \t]*$",
+    re.MULTILINE,
+)
 _CONTAINER_BANNER = re.compile(
     r"^==+\n== .+ ==\n==+$|^NVIDIA Release \d+\.\d+|^Container image Copyright", re.MULTILINE
 )
@@ -176,6 +185,7 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
     found = False
     extractors = (
         _python,
+        _os_line,
         _repl,
         _driver,
         _kernel_log,
@@ -205,6 +215,19 @@ def _python(haystack: Haystack, facts: Facts) -> bool:
     version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4")
     put(facts.system, "python_version", version or f"3.{abi}")
     return True
+
+
+def _os_line(haystack: Haystack, facts: Facts) -> bool:
+    """Record the OS a line names; never counts as recognising the report (a bare OS explains nothing)."""
+    text = haystack.text
+    match = _OS_LINE.search(text) if ("mac" in text or "OS X" in text or "Windows" in text) else None
+    if not match:
+        return False
+    put(facts.system, "os", "Darwin" if match.group("mac") else "Windows")
+    put(facts.system, "distro", match.group(0).strip().removeprefix("OS").lstrip(" \t:"))
+    if match.group("machine"):
+        put(facts.system, "machine", match.group("machine"))
+    return False
 
 
 def _repl(haystack: Haystack, facts: Facts) -> bool:
