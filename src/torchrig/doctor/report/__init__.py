@@ -28,7 +28,17 @@ import re
 from torchrig._core.errors import UserError
 from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
-from torchrig.doctor.report import collect_env, failures, logs, nvidia_smi, rocm, selftest_json, stated, tool_envs, tried
+from torchrig.doctor.report import (
+    collect_env,
+    failures,
+    logs,
+    nvidia_smi,
+    rocm,
+    selftest_json,
+    stated,
+    tool_envs,
+    tried,
+)
 from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
 

@@ -96,7 +96,9 @@ _FIELD = re.compile(
 _BULLET = re.compile(r"[ \t]*(?:[-*+][ \t]+|\d{1,2}\.[ \t]+)?(?:\*\*|__)?[ \t]*")
 
 _VERSION = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)*)(?!\.?\w)")
-_TORCH_VALUE = re.compile(r"(?:py)?(?:torch)?[ \t=v]*(?P<version>\d+\.\d+(?:\.\d+)?)(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?\b")
+_TORCH_VALUE = re.compile(
+    r"(?:py)?(?:torch)?[ \t=v]*(?P<version>\d+\.\d+(?:\.\d+)?)(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?\b"
+)
 _DRIVER_VALUE = re.compile(r"(?<![\w.])[rv]?(?P<version>\d{3}(?:\.\d{1,3}){0,2})(?!\.?\w)")
 _PYTHON_VALUE = re.compile(r"(?<![\w.])(?P<version>[23]\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
 _NULL = re.compile(r"^[ \t`*_]*(?:n/?a|none|no|unknown|not (?:installed|applicable|available)|-+|\?+)?[ \t`*_.]*$")
@@ -116,7 +118,9 @@ _DRIVER_TOKEN = re.compile(
     r"(?<![\w./-])driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
 )
 _PYTHON_TOKEN = re.compile(r"(?<![\w./\\-])python[ \t]*v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
-_NCCL_TOKEN = re.compile(r"(?<![\w./-])nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
+_NCCL_TOKEN = re.compile(
+    r"(?<![\w./-])nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)"
+)
 _OS_TOKEN = re.compile(
     r"(?<![\w./-])(?P<os>windows(?:[ \t]+(?:10|11|server))?|wsl2?|macos|mac[ \t]+os(?:[ \t]+x)?"
     r"|ubuntu(?:[ \t]+\d{2}\.\d{2})?|debian|centos|rocky[ \t]+linux|fedora|arch[ \t]+linux|red[ \t]+hat|rhel)(?![\w-])"
@@ -139,7 +143,6 @@ _JETSON = re.compile(
 
 def read(haystack: Haystack, facts: Facts) -> bool:
     """Record what the report states; True if it states something a check can use (not only an OS or Python)."""
-    folded = haystack.folded
     fields = _fields(haystack)
     _torch(facts, haystack, fields)
     _cuda(facts, haystack, fields)
@@ -176,7 +179,9 @@ def _put(section: Section, name: str, value: object) -> None:
 
 
 def _note(section: Section, what: str, values: Iterable[str]) -> None:
-    section.errors.append(f"the report states {what} {' and '.join(dict.fromkeys(values))}; which one applies is not clear")
+    section.errors.append(
+        f"the report states {what} {' and '.join(dict.fromkeys(values))}; which one applies is not clear"
+    )
 
 
 # --- fields ------------------------------------------------------------------------------------------------
@@ -336,46 +341,59 @@ def _gpus(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
     gpus = facts.gpus
     if gpus.devices or "devices" in gpus.sources:
         return
-    found: list[tuple[gpu_models.GpuModel, int]] = []
+    found: list[tuple[str, gpu_models.GpuModel, int]] = []
     for value in fields.get("gpu", []):
-        found += _models_in(value, 0, len(value))
+        found += _models_in(value)
     if not found:
-        text = haystack.text
-        if not any(word in haystack.folded for word in ("nvidia", "geforce", "tesla", "quadro", "titan", "jetson", "rtx", "gtx")) and not re.search(r"\b[AHBLVPKMT]\d", text):
+        folded = haystack.folded
+        if not any(word in folded for word in _GPU_WORDS) and not _GPU_CODE.search(haystack.text):
             return
-        found = _models_in(text, 0, len(text))
-        if len({model.name for model, _ in found}) > 1:  # prose naming several models: which one ran is not said
-            _note(gpus, "several GPU models:", [model.name for model, _ in found])
+        found = _models_in(haystack.text)
+        if len({model.name for _, model, _ in found}) > 1:  # prose naming several models: which one ran is not said
+            _note(gpus, "several GPU models:", [name for name, _, _ in found])
             return
         found = found[:1]
     devices: list[Gpu] = []
-    for model, count in found:
+    for name, _, count in found:
         for _ in range(count):
             if len(devices) < _MAX_GPUS:
-                devices.append(Gpu(index=len(devices), name=model.name, source=SOURCE))
+                devices.append(Gpu(index=len(devices), name=name, source=SOURCE))
     if devices:
         gpus.devices = devices
         gpus.sources["devices"] = SOURCE
 
 
-def _models_in(text: str, begin: int, end: int) -> list[tuple[gpu_models.GpuModel, int]]:
-    """The GPU models named in ``text[begin:end]``, each with the count written before it (1 without one)."""
-    out: list[tuple[gpu_models.GpuModel, int]] = []
-    pos = begin
-    for n, match in enumerate(_GPU_TOKEN.finditer(text, begin, end)):
+_GPU_WORDS = ("nvidia", "geforce", "tesla", "quadro", "titan", "jetson", "rtx", "gtx")
+_GPU_CODE = re.compile(r"\b[AHBLVPKMT]\d")
+
+
+def _models_in(text: str) -> list[tuple[str, gpu_models.GpuModel, int]]:
+    """The GPU models named in ``text``: the name as written, its model, and the count before it (1 without one)."""
+    out: list[tuple[str, gpu_models.GpuModel, int]] = []
+    pos, end = 0, len(text)
+    for n, match in enumerate(_GPU_TOKEN.finditer(text)):
         if n >= _MAX_MENTIONS:
             break
         if match.start() < pos or _in_path(text, match.start("name")) or _apple(text, match):
             continue
         stop = _GPU_STOP.search(text, match.end("name"), min(end, match.end("name") + _GPU_WINDOW))
         window_end = stop.start() if stop else min(end, match.end("name") + _GPU_WINDOW)
-        model = gpu_models.model_of(text[match.start("name") : window_end])
+        window = text[match.start("name") : window_end]
+        model = gpu_models.model_of(window)
         if model is None:
             continue
         pos = window_end
         count = int(match.group("count")) if match.group("count") else 1
-        out.append((model, count if count <= _MAX_GPUS else 1))
+        out.append((_as_written(window, model), model, count if count <= _MAX_GPUS else 1))
     return out
+
+
+def _as_written(window: str, model: gpu_models.GpuModel) -> str:
+    """The words of ``window`` that name ``model``: the words after the name dropped ("Tesla T4 GPU" -> "Tesla T4")."""
+    words = window.replace("*", " ").replace("_", " ").replace("`", " ").split()
+    while len(words) > 1 and gpu_models.model_of(" ".join(words[:-1])) == model:
+        words.pop()
+    return " ".join(words).rstrip(":.!?")
 
 
 def _apple(text: str, match: re.Match[str]) -> bool:
@@ -421,7 +439,9 @@ def _os(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
     if len(families) != 1:
         return
     _put(system, "os", families[0])
-    distros = _distinct(" ".join(name.split()).title() for name in named if re.search(r"\d", name) and families[0] == "Linux")
+    distros = _distinct(
+        " ".join(name.split()).title() for name in named if re.search(r"\d", name) and families[0] == "Linux"
+    )
     if len(distros) == 1:
         _put(system, "distro", distros[0])
 
@@ -460,7 +480,7 @@ def _context(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> 
     runtimes = {"kubernetes" if name == "k8s" else name for name in runtimes}
     if len(runtimes) == 1:
         _put(system, "container", runtimes.pop())
-    if any(word in folded for word in ("gr3d", "jetson_clocks", "nvp", "jetpack", "l4t", "tegrastats", "jtop")):
-        if _JETSON.search(folded):
-            _put(system, "jetson", True)
-            _put(system, "machine", "aarch64")
+    jetson_words = ("gr3d", "jetson_clocks", "nvp", "jetpack", "l4t", "tegrastats", "jtop")
+    if any(word in folded for word in jetson_words) and _JETSON.search(folded):
+        _put(system, "jetson", True)
+        _put(system, "machine", "aarch64")
