@@ -30,7 +30,8 @@ Rules that keep a statement from turning into a false fact:
 
 Searches run over the folded text (one lowered copy, same offsets), each only where its key word
 occurs, with patterns that fail within their line (no nested repeats): a 16 MiB report costs one
-pass per pattern. At most :data:`_MAX_MENTIONS` mentions of each kind are read.
+pass per pattern. At most :data:`_MAX_MENTIONS` mentions of each kind are read, in the first MiB of the
+report (:data:`_READ_LIMIT`: a larger paste is a log, not someone's description of their machine).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ from torchrig.knowledge import gpu_models, minor_of, variant_cuda
 
 SOURCE = "stated"
 _MAX_MENTIONS = 200  # mentions of one kind read from prose: enough for any issue, bounded for a flood
+# People describe their machine in an issue's first lines; a larger paste is a log, whose statements (if any)
+# are read in its first MiB. The bound keeps a 16 MiB report's cost to that of 1 MiB of prose.
+_READ_LIMIT = 1 << 20
 _MAX_GPUS = 64  # a count larger than one machine's is not a count ("256x" is a batch size)
 
 # --- fields: "key: value" on a line of its own (list bullets and Markdown bold allowed) -----------------
@@ -111,7 +115,7 @@ _TORCH_TOKEN = re.compile(
 )
 # "cuda12.6", "CUDA 11.8", "CUDA version 12.1", "CUDA Toolkit 12.4", "cuda-12.4" (not "cuda:0", not paths)
 _CUDA_TOKEN = re.compile(
-    r"(?<![\w./-])cuda(?:[ \t]+toolkit)?(?:[ \t]+version)?(?:[ \t]*[:=]?[ \t]*v?|-)(?P<version>\d{1,2}\.\d)(?:\.\d{1,3})?(?!\.?\w)"
+    r"(?<![\w./-])cuda(?:[ \t]+toolkit)?(?:[ \t]+version)?(?:[ \t]?[:=]?[ \t]*v?|-)(?P<version>\d{1,2}\.\d)(?:\.\d{1,3})?(?!\.?\w)"
 )
 # "driver 535.104.05", "driver version 550.54", "driver is 470.82.01": a version of the driver's form
 _DRIVER_TOKEN = re.compile(
@@ -143,6 +147,8 @@ _JETSON = re.compile(
 
 def read(haystack: Haystack, facts: Facts) -> bool:
     """Record what the report states; True if it states something a check can use (not only an OS or Python)."""
+    if len(haystack.text) > _READ_LIMIT:
+        haystack = Haystack(haystack.text[: haystack.text.rfind("\n", 0, _READ_LIMIT) + 1 or _READ_LIMIT])
     fields = _fields(haystack)
     _torch(facts, haystack, fields)
     _cuda(facts, haystack, fields)
@@ -307,7 +313,9 @@ def _cuda(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
         versions += [m.group(1) for m in _VERSION.finditer(value)]
     if not versions:
         versions = [m.group("version") for m in _mentions(haystack, _CUDA_TOKEN, "cuda") if not _smi_line(haystack, m)]
-    minors = _distinct(m for m in (minor_of(v) for v in versions) if m)
+    # the CUDA the printed nvidia-smi names is the driver's ("CUDA Version: 12.2"): people quote it, it is no toolkit
+    driver_cuda = facts.driver.cuda_driver_api if facts.driver.sources.get("cuda_driver_api") != SOURCE else None
+    minors = _distinct(m for m in (minor_of(v) for v in versions) if m and m != driver_cuda)
     if len(minors) == 1:
         _put(toolkit, "version", minors[0])
         _put(toolkit, "found_by", "stated in the report")
