@@ -262,3 +262,16 @@ def test_a_whole_collect_env_still_gets_its_all_clear() -> None:
     )
     facts = parse_report(text)
     assert verdict(facts, run_checks(facts)).startswith("No problems found in what the report shows.")
+
+
+def test_the_terminal_gives_a_thin_report_no_green_tick() -> None:
+    import io
+
+    from torchrig.doctor.render.console import render_console
+
+    out = io.StringIO()
+    facts = parse_report(MARKDOWN_ENVIRONMENT)
+    render_console(facts, run_checks(facts), out)
+    first = out.getvalue().splitlines()[0]
+    assert first.startswith("! Nothing wrong in what the report shows") and "✓" not in first
+    assert "stated" in out.getvalue()  # the facts table names where each value came from

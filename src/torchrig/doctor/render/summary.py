@@ -48,6 +48,11 @@ def verdict(facts: Facts, findings: list[Finding]) -> str:
     return f"No problems found. {_works(facts)}"
 
 
+def too_thin(facts: Facts) -> bool:
+    """A pasted report that lacks a fact the checks rest on (the torch build, the GPUs, the driver)."""
+    return facts.origin == "report" and bool(_not_shown(facts))
+
+
 def _not_shown(facts: Facts) -> list[str]:
     """What a pasted report leaves out of the facts every check rests on: the torch build, the GPUs, the driver.
 

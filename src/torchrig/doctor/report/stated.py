@@ -77,6 +77,8 @@ _KEYS = {
     "gpu models and configuration": "gpu",
     "gpu type": "gpu",
     "graphics card": "gpu",
+    "graphics": "gpu",
+    "video card": "gpu",
     "hardware": "gpu",
     "python": "python",
     "python version": "python",
@@ -110,7 +112,7 @@ _NULL = re.compile(r"^[ \t`*_]*(?:n/?a|none|no|unknown|not (?:installed|applicab
 # --- prose tokens (on the folded text) --------------------------------------------------------------------
 # "torch2.6.0+cu124", "torch==2.5.1", "torch 2.1", "pytorch 1.13.1", "pytorch v2.0", "torch-2.1.0+cu118" (a wheel)
 _TORCH_TOKEN = re.compile(
-    r"(?<![\w.-])(?:py)?torch(?:[ \t]*==[ \t]*|[ \t]+v?|-|v|(?=\d))(?P<version>\d+\.\d+(?:\.\d+)?)"
+    r"(?<![\w.-])(?:py)?torch(?:[ \t]+version)?(?:[ \t]*(?:==|:|=)[ \t]*|[ \t]+v?|-|v|(?=\d))(?P<version>\d+\.\d+(?:\.\d+)?)"
     r"(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?(?![\w.]*\d|\.x)"
 )
 # "cuda12.6", "CUDA 11.8", "CUDA version 12.1", "CUDA Toolkit 12.4", "cuda-12.4" (not "cuda:0", not paths)
@@ -207,7 +209,7 @@ def _fields(haystack: Haystack) -> dict[str, list[str]]:
         if not _begins_line(folded, match.start()):
             continue
         kind = _KEYS[" ".join(match.group("key").split())]
-        value = text[match.start("value") : match.end("value")].strip().strip("*_`").strip()
+        value = text[match.start("value") : match.end("value")].strip().strip("*_`'\"").strip()
         if value and not _NULL.match(value):
             out.setdefault(kind, []).append(value)
         seen += 1
