@@ -275,3 +275,22 @@ def test_the_terminal_gives_a_thin_report_no_green_tick() -> None:
     first = out.getvalue().splitlines()[0]
     assert first.startswith("! Nothing wrong in what the report shows") and "✓" not in first
     assert "stated" in out.getvalue()  # the facts table names where each value came from
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "torch 2." + "1" * 200_000,  # more digits than int() converts: no version, and no traceback
+        "PyTorch version: 2." + "1" * 200_000 + "\nIs debug build: False\n",
+        "- **CUDA**: " + "1." * 100_000 + "1",
+        "- **GPUs**: " + "RTX " * 50_000,
+        "Tesla T4 " * 100_000,
+    ],
+)
+def test_floods_and_absurd_numbers_end_in_an_answer_or_one_sentence(text: str) -> None:
+    try:
+        facts = parse_report(text)
+    except UserError:
+        return
+    run_checks(facts)
+    assert all(len(gpu.name or "") < 200 for gpu in facts.gpus.devices)

@@ -101,34 +101,35 @@ _FIELD = re.compile(
 )
 _BULLET = re.compile(r"[ \t]*(?:[-*+][ \t]+|\d{1,2}\.[ \t]+)?(?:\*\*|__)?[ \t]*")
 
-_VERSION = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)*)(?!\.?\w)")
+_VERSION = re.compile(r"(?<![\w.])v?(\d{1,4}\.\d{1,4}(?:\.\d{1,6})*)(?!\.?\w)")
 _TORCH_VALUE = re.compile(
-    r"(?:py)?(?:torch)?[ \t=v]*(?P<version>\d+\.\d+(?:\.\d+)?)(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?\b"
+    r"(?:py)?(?:torch)?[ \t=v]*(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?\b"
 )
 _DRIVER_VALUE = re.compile(r"(?<![\w.])[rv]?(?P<version>\d{3}(?:\.\d{1,3}){0,2})(?!\.?\w)")
 _PYTHON_VALUE = re.compile(r"(?<![\w.])(?P<version>[23]\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
 _NULL = re.compile(r"^[ \t`*_]*(?:n/?a|none|no|unknown|not (?:installed|applicable|available)|-+|\?+)?[ \t`*_.]*$")
 
-# --- prose tokens (on the folded text) --------------------------------------------------------------------
+# --- prose tokens (on the folded text) ----------------------------------------------------------------------
+# Each begins with its word, so the engine can skip to it; that the word starts a word (not "libtorch", not
+# ".../cuda-12.1") is checked after the match (_WORDISH must not precede it).
+_WORDISH = re.compile(r"[\w./\\-]")
 # "torch2.6.0+cu124", "torch==2.5.1", "torch 2.1", "pytorch 1.13.1", "pytorch v2.0", "torch-2.1.0+cu118" (a wheel)
 _TORCH_TOKEN = re.compile(
-    r"(?<![\w.-])(?:py)?torch(?:[ \t]+version)?(?:[ \t]*(?:==|:|=)[ \t]*|[ \t]+v?|-|v|(?=\d))(?P<version>\d+\.\d+(?:\.\d+)?)"
-    r"(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?(?![\w.]*\d|\.x)"
+    r"(?:py)?torch(?:[ \t]+version)?(?:[ \t]*(?:==|:|=)[ \t]*|[ \t]+v?|-|v|(?=\d))(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)"
+    r"(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?(?!\.?\w)"
 )
 # "cuda12.6", "CUDA 11.8", "CUDA version 12.1", "CUDA Toolkit 12.4", "cuda-12.4" (not "cuda:0", not paths)
 _CUDA_TOKEN = re.compile(
-    r"(?<![\w./-])cuda(?:[ \t]+toolkit)?(?:[ \t]+version)?(?:[ \t]?[:=]?[ \t]*v?|-)(?P<version>\d{1,2}\.\d)(?:\.\d{1,3})?(?!\.?\w)"
+    r"cuda(?:[ \t]+toolkit)?(?:[ \t]+version)?(?:[ \t]?[:=]?[ \t]*v?|-)(?P<version>\d{1,2}\.\d)(?:\.\d{1,3})?(?!\.?\w)"
 )
 # "driver 535.104.05", "driver version 550.54", "driver is 470.82.01": a version of the driver's form
 _DRIVER_TOKEN = re.compile(
-    r"(?<![\w./-])driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
+    r"driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
 )
-_PYTHON_TOKEN = re.compile(r"(?<![\w./\\-])python[ \t]*v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
-_NCCL_TOKEN = re.compile(
-    r"(?<![\w./-])nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)"
-)
+_PYTHON_TOKEN = re.compile(r"python[ \t]*v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
+_NCCL_TOKEN = re.compile(r"nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
 _OS_TOKEN = re.compile(
-    r"(?<![\w./-])(?P<os>windows(?:[ \t]+(?:10|11|server))?|wsl2?|macos|mac[ \t]+os(?:[ \t]+x)?"
+    r"(?P<os>windows(?:[ \t]+(?:10|11|server))?|wsl2?|macos|mac[ \t]+os(?:[ \t]+x)?"
     r"|ubuntu(?:[ \t]+\d{2}\.\d{2})?|debian|centos|rocky[ \t]+linux|fedora|arch[ \t]+linux|red[ \t]+hat|rhel)(?![\w-])"
 )
 # GPU models: brand words (any case) or datacenter codes as written (upper case: "A100", "T4", "H100"),
@@ -245,7 +246,8 @@ def _mentions(haystack: Haystack, pattern: re.Pattern[str], word: str) -> Iterat
     for n, match in enumerate(pattern.finditer(folded)):
         if n >= _MAX_MENTIONS:
             return
-        if not _in_path(folded, match.start()):
+        at = match.start()
+        if not (at and _WORDISH.match(folded, at - 1)) and not _in_path(folded, at):
             yield match
 
 
