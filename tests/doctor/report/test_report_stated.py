@@ -294,3 +294,17 @@ def test_floods_and_absurd_numbers_end_in_an_answer_or_one_sentence(text: str) -
         return
     run_checks(facts)
     assert all(len(gpu.name or "") < 200 for gpu in facts.gpus.devices)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pip install torch==2.3.0\nERROR: Could not find a version that satisfies the requirement torch==2.3.0 "
+        "(from versions: 2.0.0, 2.2.2)\nERROR: No matching distribution found for torch==2.3.0\n",
+        "uv add torch\nerror: Distribution `torch==2.5.1 @ registry+https://pypi.org/simple` can't be installed "
+        "because it doesn't have a source distribution or wheel for the current platform\n",
+    ],
+)
+def test_a_version_asked_for_is_not_the_version_that_runs(text: str) -> None:
+    facts = parse_report(text)  # read for its installer error, not for the torch it asked for
+    assert facts.torch.sources.get("version") != "stated"

@@ -27,6 +27,8 @@ Rules that keep a statement from turning into a false fact:
 - A statement never records an absence: not "torch is not installed", not "a CPU build" ("+cpu" is
   dropped from a stated version), not "no GPU". Placeholders left unfilled ("PyTorch Version (e.g.,
   1.0):" with nothing after it) say nothing.
+- A version asked for is not the one that runs: a torch version on an install command's line or in an
+  installer's "could not find ... torch==2.3.0" is not read (report/tried.py reads those commands).
 
 Searches run over the folded text (one lowered copy, same offsets), each only where its key word
 occurs, with patterns that fail within their line (no nested repeats): a 16 MiB report costs one
@@ -92,7 +94,7 @@ _KEYS = {
     "container": "container",
     "docker": "container",
 }
-# Searched for the key, not from each line's start; _field_start() then checks that only a bullet
+# Searched for the key, not from each line's start; _begins_line() then checks that only a bullet
 # and bold marks precede it on its line. The alternatives are flat so the engine skips to their first letters.
 _FIELD = re.compile(
     r"(?P<key>"
@@ -117,6 +119,13 @@ _WORDISH = re.compile(r"[\w./\\-]")
 _TORCH_TOKEN = re.compile(
     r"(?:py)?torch(?:[ \t]+version)?(?:[ \t]*(?:==|:|=)[ \t]*|[ \t]+v?|-|v|(?=\d))(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)"
     r"(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?(?!\.?\w)"
+)
+# A line that asks for a version: an install command ("pip install torch==2.3.0", "uv add torch"), or an
+# installer saying it could not have it ("Could not find a version that satisfies the requirement torch==2.3.0",
+# "No matching distribution found for torch==2.3.0", uv's "Distribution `torch==2.5.1 ...` can't be installed").
+_REQUEST = re.compile(
+    r"\b(?:pip3?|conda|mamba|micromamba|uv|poetry|pixi)\b[^\n]*\b(?:install|add)\b|requirement|matching distribution"
+    r"|can'?t be installed|cannot be installed"
 )
 # "cuda12.6", "CUDA 11.8", "CUDA version 12.1", "CUDA Toolkit 12.4", "cuda-12.4" (not "cuda:0", not paths)
 _CUDA_TOKEN = re.compile(
@@ -200,11 +209,6 @@ def _fields(haystack: Haystack) -> dict[str, list[str]]:
     """Each field kind -> the values of its lines (as written), in order."""
     folded, text = haystack.folded, haystack.text
     out: dict[str, list[str]] = {}
-    for key in dict.fromkeys(k.split(" ")[0].split("/")[0] for k in _KEYS):
-        if key in folded:
-            break
-    else:
-        return out
     seen = 0
     for match in _FIELD.finditer(folded):
         if not _begins_line(folded, match.start()):
@@ -284,7 +288,7 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
         return
     said = [m for m in (_TORCH_VALUE.match(v) for v in fields.get("torch", [])) if m]
     if not said:
-        said = list(_mentions(haystack, _TORCH_TOKEN, "torch"))
+        said = [m for m in _mentions(haystack, _TORCH_TOKEN, "torch") if not _asks_for(haystack.folded, m.start())]
     versions = _distinct(m.group("version") + (m.group("local") or "") for m in said)
     version = _agreeing(versions)
     if version is None:
@@ -300,8 +304,14 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
         _put(torch, "cuda", variant_cuda(local))
     else:
         version = base
-    _put(torch, "installed", True)  # stated to be in use; whether it imports is not said
-    _put(torch, "version", version)
+    _put(torch, "version", version)  # not "installed": whether it is, and imports, is not said
+
+
+def _asks_for(folded: str, at: int) -> bool:
+    """The line is an install command or an installer's answer to one: the version there is wanted, not had."""
+    begin = folded.rfind("\n", max(0, at - _LOOK_BACK), at) + 1
+    end = folded.find("\n", at, at + _LOOK_BACK)
+    return _REQUEST.search(folded, begin, end if end >= 0 else min(len(folded), at + _LOOK_BACK)) is not None
 
 
 def _cuda(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
