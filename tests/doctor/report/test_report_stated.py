@@ -308,3 +308,11 @@ def test_floods_and_absurd_numbers_end_in_an_answer_or_one_sentence(text: str) -
 def test_a_version_asked_for_is_not_the_version_that_runs(text: str) -> None:
     facts = parse_report(text)  # read for its installer error, not for the torch it asked for
     assert facts.torch.sources.get("version") != "stated"
+
+
+def test_a_stated_cuda_that_differs_from_torchs_is_said_to_be_stated() -> None:
+    """ "CUDA 12.2" in a sentence may be what nvidia-smi printed for the driver: the warning says whose word it is."""
+    facts = parse_report("I have CUDA 12.2 and torch 2.0.1+cu118 on a GTX 1080 Ti with driver 535.104.05.\n")
+    [finding] = [f for f in run_checks(facts) if f.code == "toolkit.mismatch"]
+    assert finding.severity.value == "warning"
+    assert finding.title == "The report states CUDA 12.2, but torch was built with CUDA 11.8"
