@@ -9,14 +9,17 @@ Three kinds of report, told apart by content, not by file name:
 - ``nvidia-smi`` output: its table, ``-q`` and ``-L`` (:mod:`.nvidia_smi`); ``rocminfo`` and ``rocm-smi``
   (:mod:`.rocm`);
 - any log or traceback: the lines tools print verbatim (:mod:`.logs`) and the known error
-  signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``.
+  signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``;
+- what the reporter states in words or an issue template (:mod:`.stated`): read last, so that it never
+  replaces what a program printed.
 
-A collect_env output pasted into an issue usually comes with a traceback, so all three readers run
-on the same text and each records what it is sure of. Every value read from the text has the source
-``report``; nothing is guessed from prose. One value is looked up rather than read: a GPU's compute
-capability, from its model name (``knowledge/gpu_models.toml``), where the report names the GPU only.
-Text in which nothing is recognised is a :class:`~torchrig._core.errors.UserError`: running the checks on
-empty facts would call any machine healthy.
+A collect_env output pasted into an issue usually comes with a traceback, so all the readers run
+on the same text and each records what it is sure of. Every value a program printed has the source
+``report``; a value only the reporter wrote down has the source ``stated``, and statements that disagree
+leave it unknown. One value is looked up rather than read: a GPU's compute capability, from its model
+name (``knowledge/gpus.toml``), where the report names the GPU only. Text in which nothing is recognised
+is a :class:`~torchrig._core.errors.UserError`: running the checks on empty facts would call any machine
+healthy.
 """
 
 from __future__ import annotations
