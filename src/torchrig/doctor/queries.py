@@ -87,6 +87,14 @@ class GpuView:
         return f"GPU{self.index} {self.name or 'NVIDIA GPU'}{cc}"
 
 
+def gpus_seen(facts: Facts) -> list[Gpu]:
+    """The GPUs a program listed (NVML, nvidia-smi, torch, collect_env): proof the driver reaches them.
+
+    A GPU only the reporter names (source "stated") is on the machine, but says nothing about the driver.
+    """
+    return [gpu for gpu in facts.gpus.devices if gpu.source != "stated"]
+
+
 def _cc(text: str | None) -> str | None:
     """A compute capability as "8.6", or None for anything else ("N/A", "")."""
     return text if text and re.fullmatch(r"\d+\.\d+", text.strip()) else None

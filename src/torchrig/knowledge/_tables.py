@@ -8,7 +8,7 @@ import sys
 from importlib import resources
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,9 +30,12 @@ def parse_version(text: str | None) -> Version | None:
         return None
     try:
         return Version(text.strip())
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number longer than int() converts (Python's 4300 digits)
         match = re.match(r"\d+(\.\d+)*", text.strip())
-        return Version(match.group(0)) if match else None
+        try:
+            return Version(match.group(0)) if match else None
+        except ValueError:
+            return None
 
 
 def minor_of(version: str) -> str | None:

@@ -41,6 +41,9 @@ def _wants_gpu(facts: Facts) -> tuple[str | None, bool]:
         return "an NVIDIA GPU is on the host's PCI bus", True
     if facts.driver.kernel_module:
         return f"the host's NVIDIA kernel module {facts.driver.kernel_module} is loaded", True
+    stated = [gpu.name for gpu in facts.gpus.devices if gpu.source == "stated" and gpu.name]
+    if stated:
+        return f"the report states the machine has {', '.join(dict.fromkeys(stated))}", True
     visible = queries.env(facts, "NVIDIA_VISIBLE_DEVICES")
     if visible and visible.lower() not in ("void", "none", ""):
         return f"NVIDIA_VISIBLE_DEVICES={visible} (a CUDA image)", False
@@ -68,7 +71,11 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return [_lost_access(facts, lost)]
     runtime = facts.system.container
     device_nodes = [n for n in facts.system.dev_nodes if re.fullmatch(r"/dev/(nvidia\d+|dxg)", n)]
-    if facts.gpus.devices or device_nodes or not (runtime or hits):
+    # a GPU the reporter names is on the machine, not proof the container sees it (nvidia-smi's listing is)
+    # a container the reporter mentions (kubectl output, "in Docker") is where the work runs, not proof the
+    # report was taken inside it: only a failure (a signature) says its GPU is missing then
+    inside = runtime is not None and facts.system.sources.get("container") != "stated"
+    if queries.gpus_seen(facts) or device_nodes or not (inside or hits):
         return []
     reason, host_has_gpu = _wants_gpu(facts)
     if reason is None and not hits:

@@ -80,7 +80,10 @@ def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
     )
     evidence: dict[str, object] = {}
     if silent:
-        evidence["torch.cuda.is_available()"] = f"False, while NVML sees {len(facts.gpus.devices)} GPU(s)"
+        seen = len(queries.gpus_seen(facts))
+        evidence["torch.cuda.is_available()"] = (
+            f"False, while NVML sees {seen} GPU(s)" if seen else "False, while the report states the machine has a GPU"
+        )
     if facts.torch.cuda_init_error and gpu_here:
         evidence["CUDA initialisation"] = facts.torch.cuda_init_error.strip()
     for warning in facts.torch.warnings if gpu_here else []:

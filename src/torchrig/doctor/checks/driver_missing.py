@@ -25,7 +25,7 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return _wsl_gpu_unreachable(facts) or ([_wsl_libcuda_path(facts, libcuda)] if libcuda else [])
     if queries.uses_windows_driver(facts) or not (bus or hits):
         return []
-    if facts.driver.kernel_module or facts.driver.userspace or facts.gpus.devices:
+    if facts.driver.kernel_module or facts.driver.userspace or queries.gpus_seen(facts):
         return []
     cuda = queries.torch_cuda(facts)
     branch = fixes.driver_branch(cuda, ccs=queries.capabilities(facts))
@@ -79,7 +79,7 @@ def _wsl_gpu_unreachable(facts: Facts) -> list[Finding]:
     markers = ("driver not loaded", "couldn't communicate with the nvidia driver")
     texts = (facts.driver.nvml_error, facts.driver.smi_error)
     said = [text for text in texts if text and any(m in text.lower() for m in markers)]
-    if not said or facts.driver.userspace or facts.gpus.devices:
+    if not said or facts.driver.userspace or queries.gpus_seen(facts):
         return []
     evidence: dict[str, object] = {"WSL": "yes (the GPU belongs to the Windows driver)", "NVIDIA": said[0].strip()}
     evidence["/dev/dxg"] = "present" if "/dev/dxg" in facts.system.dev_nodes else "missing (no GPU paravirtualisation)"

@@ -59,14 +59,21 @@ def toolkit_matches_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
         )
     where = f" at {facts.toolkit.cuda_home} (found by {facts.toolkit.found_by})" if facts.toolkit.cuda_home else ""
     evidence: dict[str, object] = {"toolkit": f"{toolkit}{where}", "torch.version.cuda": cuda, **evidence_of(hits)}
+    title = f"{home} is {toolkit}, but torch was built with CUDA {cuda}"
+    detail = (
+        "Building a CUDA extension (flash-attn, apex, a custom op) with a toolkit of another major version "
+        'fails in torch.utils.cpp_extension ("The detected CUDA version mismatches") or yields a module that '
+        "cannot load. Running torch itself is not affected."
+    )
+    if facts.toolkit.sources.get("version") == "stated" and not hits:  # the reporter's words, not nvcc's output
+        title = f"The report states CUDA {toolkit}, but torch was built with CUDA {cuda}"
+        detail += " (A CUDA version written in a report may be the driver's, as nvidia-smi prints it; `nvcc --version` names the toolkit.)"
     return [
         Finding(
             code=CODE,
             severity=Severity.ERROR if hits else Severity.WARNING,
-            title=f"{home} is {toolkit}, but torch was built with CUDA {cuda}",
-            detail="Building a CUDA extension (flash-attn, apex, a custom op) with a toolkit of another major version "
-            'fails in torch.utils.cpp_extension ("The detected CUDA version mismatches") or yields a module that '
-            "cannot load. Running torch itself is not affected.",
+            title=title,
+            detail=detail,
             evidence=evidence,
             fix=fix,
         )

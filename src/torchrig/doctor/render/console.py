@@ -17,7 +17,7 @@ from rich.table import Table
 from torchrig._core import terminal
 from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding, Severity
-from torchrig.doctor.render.summary import FactRow, counts, fact_rows, format_value, verdict
+from torchrig.doctor.render.summary import FactRow, counts, fact_rows, format_value, too_thin, verdict
 
 _STYLE = {Severity.ERROR: ("✗", "bold red"), Severity.WARNING: ("!", "yellow"), Severity.INFO: ("i", "cyan")}
 
@@ -38,8 +38,9 @@ def _evidence(evidence: dict[str, object]) -> list[tuple[str, str]]:
 def render_console(facts: Facts, findings: list[Finding], out: TextIO, *, show_facts: bool = True) -> None:
     console = terminal.console(out)
     c = counts(findings)
-    head_style = "bold red" if c[Severity.ERROR] else "yellow" if c[Severity.WARNING] else "bold green"
-    mark = "✗" if c[Severity.ERROR] else "!" if c[Severity.WARNING] else "✓"
+    doubt = c[Severity.WARNING] or too_thin(facts)  # a report too thin to check is no all-clear: no green tick
+    head_style = "bold red" if c[Severity.ERROR] else "yellow" if doubt else "bold green"
+    mark = "✗" if c[Severity.ERROR] else "!" if doubt else "✓"
     terminal.indented(console, f"[{head_style}]{mark} {escape(verdict(facts, findings))}[/]", 0, hang=2)
     if facts.origin == "report":
         terminal.indented(

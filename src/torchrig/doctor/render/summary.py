@@ -37,8 +37,83 @@ def verdict(facts: Facts, findings: list[Finding]) -> str:
     if warnings:
         return f"No errors; {_plural(warnings, 'warning')} worth a look, the first: {findings[0].title} [{findings[0].code}]"
     if facts.origin == "report":
+        missing = _not_shown(facts)
+        if missing:
+            read = _read(facts)
+            return (
+                f"Nothing wrong in what the report shows, but too little to check that machine: {read}"
+                f"{'; it' if read else 'It'} does not show {_join(missing, 'or')}."
+            )
         return f"No problems found in what the report shows. {_works(facts)}"
     return f"No problems found. {_works(facts)}"
+
+
+def too_thin(facts: Facts) -> bool:
+    """A pasted report that lacks a fact the checks rest on (the torch build, the GPUs, the driver)."""
+    return facts.origin == "report" and bool(_not_shown(facts))
+
+
+def _not_shown(facts: Facts) -> list[str]:
+    """What a pasted report leaves out of the facts every check rests on: the torch build, the GPUs, the driver.
+
+    A torchrig ``--json`` is a whole probe of that machine (what it lacks, the machine lacked); a Mac, a ROCm
+    build and a CPU build need no NVIDIA GPU or driver to be checked.
+    """
+    if facts.report_format == "torchrig-json":
+        return []
+    t = facts.torch
+    build = build_kind(facts)
+    missing = []
+    if not t.version and t.installed is not False:
+        missing.append("which PyTorch runs")
+    elif t.version and build is None:
+        missing.append(f"how PyTorch {t.version} was built (for which CUDA)")
+    if t.hip or build == "CPU build" or (facts.system.os or "").lower() == "darwin" or facts.system.jetson:
+        return missing  # nothing to check on an NVIDIA driver (a Jetson's GPU comes with its L4T release)
+    if not facts.gpus.devices and not facts.system.pci_gpus:
+        missing.append("the GPUs")
+    d = facts.driver
+    if not (d.userspace or d.kernel_module or d.cuda_driver_api):
+        missing.append("the NVIDIA driver version")
+    return missing
+
+
+def _read(facts: Facts) -> str:
+    """What the report shows (printed output) and states (the reporter's own words), as one clause."""
+    shown: list[str] = []
+    said: list[str] = []
+
+    def add(text: str, section: object, field: str) -> None:
+        (said if getattr(section, "sources", {}).get(field) == "stated" else shown).append(text)
+
+    t, d, k, s = facts.torch, facts.driver, facts.toolkit, facts.system
+    if t.version:
+        build = build_kind(facts)
+        add(f"PyTorch {t.version}" + (f" ({build})" if build else ""), t, "version")
+    names = Counter(gpu.name or "an unnamed GPU" for gpu in facts.gpus.devices)
+    if names:
+        add(", ".join(f"{n}x {name}" if n > 1 else name for name, n in names.items()), facts.gpus, "devices")
+    if d.userspace or d.kernel_module:
+        add(f"driver {d.userspace or d.kernel_module}", d, "userspace" if d.userspace else "kernel_module")
+    if k.version:
+        add(f"CUDA {k.version}", k, "version")
+    if s.python_version:
+        add(f"Python {s.python_version}", s, "python_version")
+    if s.jetson:
+        add("a Jetson", s, "jetson")
+    if s.container:
+        add(_CONTAINERS.get(s.container, f"a {s.container} container"), s, "container")
+    parts = [f"it shows {_join(shown)}"] if shown else []
+    if said:
+        parts.append(f"{'and states' if shown else 'the report states'} {_join(said)}")
+    return " ".join(parts).replace("it shows", "the report shows", 1)
+
+
+_CONTAINERS = {"docker": "a Docker container", "podman": "a Podman container", "kubernetes": "Kubernetes"}
+
+
+def _join(items: list[str], word: str = "and") -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
 
 
 def _works(facts: Facts) -> str:

@@ -9,14 +9,17 @@ Three kinds of report, told apart by content, not by file name:
 - ``nvidia-smi`` output: its table, ``-q`` and ``-L`` (:mod:`.nvidia_smi`); ``rocminfo`` and ``rocm-smi``
   (:mod:`.rocm`);
 - any log or traceback: the lines tools print verbatim (:mod:`.logs`) and the known error
-  signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``.
+  signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``;
+- what the reporter states in words or an issue template (:mod:`.stated`): read last, so that it never
+  replaces what a program printed.
 
-A collect_env output pasted into an issue usually comes with a traceback, so all three readers run
-on the same text and each records what it is sure of. Every value read from the text has the source
-``report``; nothing is guessed from prose. One value is looked up rather than read: a GPU's compute
-capability, from its model name (``knowledge/gpu_models.toml``), where the report names the GPU only.
-Text in which nothing is recognised is a :class:`~torchrig._core.errors.UserError`: running the checks on
-empty facts would call any machine healthy.
+A collect_env output pasted into an issue usually comes with a traceback, so all the readers run
+on the same text and each records what it is sure of. Every value a program printed has the source
+``report``; a value only the reporter wrote down has the source ``stated``, and statements that disagree
+leave it unknown. One value is looked up rather than read: a GPU's compute capability, from its model
+name (``knowledge/gpus.toml``), where the report names the GPU only. Text in which nothing is recognised
+is a :class:`~torchrig._core.errors.UserError`: running the checks on empty facts would call any machine
+healthy.
 """
 
 from __future__ import annotations
@@ -28,7 +31,17 @@ import re
 from torchrig._core.errors import UserError
 from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
-from torchrig.doctor.report import collect_env, failures, logs, nvidia_smi, rocm, selftest_json, tool_envs, tried
+from torchrig.doctor.report import (
+    collect_env,
+    failures,
+    logs,
+    nvidia_smi,
+    rocm,
+    selftest_json,
+    stated,
+    tool_envs,
+    tried,
+)
 from torchrig.knowledge import gpu_models
 from torchrig.knowledge import signatures as known
 
@@ -182,17 +195,19 @@ def _from_text(text: str) -> Facts:
     if is_collect_env and tool_envs.vllm_sections(text, facts):
         dump = "vllm-collect-env"
     smi = nvidia_smi.scan(text, facts) or rocm.scan(text, facts)
-    stated = logs.scan(haystack, facts)
+    printed = logs.scan(haystack, facts)
     hits = _add_hits(facts, text, haystack)
     facts.failures = failures.failures(haystack)
     facts.tried = tried.commands(haystack)
-    if not (is_collect_env or dump or smi or stated or hits or facts.failures):
-        raise UserError(
-            "nothing in the report looks like a collect_env output, a torchrig --json or a known GPU/PyTorch "
-            "error; give the full output of `python -m torch.utils.collect_env` or the whole traceback."
-        )
     _facts_from_hits(facts, text)
     collect_env.derive_torch_cuda(facts)
+    said = stated.read(haystack, facts)  # last: what a program printed always wins over what a person wrote
+    if not (is_collect_env or dump or smi or printed or hits or facts.failures or said):
+        raise UserError(
+            "nothing in the report looks like a collect_env output, a torchrig --json, a known GPU/PyTorch "
+            "error or a stated PyTorch, CUDA, driver or GPU; give the full output of "
+            "`python -m torch.utils.collect_env` or the whole traceback."
+        )
     _capabilities_from_names(facts)
     facts.report_format = dump or ("collect_env" if is_collect_env else "log")
     return facts

@@ -59,6 +59,9 @@ _KEY_VALUE = re.compile(r"^(?:[-*]\s+)?(?P<key>[A-Za-z][A-Za-z0-9 _/.]*?)\s*(?:\
 _TORCH_NO_COLON = re.compile(r"^PyTorch version\s+(?P<value>\d\S*)$", re.IGNORECASE)  # retyped by hand
 _GPU_LINE = re.compile(r"^GPU\s*(?P<index>\d+)\s*:\s*(?P<name>.+?)\s*(?:\(UUID:\s*(?P<uuid>GPU-[0-9A-Fa-f-]+)\))?$")
 _CUT_GPU_LINE = re.compile(r"^G(?:P(?:U(?:\s*\d.*)?)?)?$")  # "G", "GP", "GPU 0:": a "GPU n: name" line cut short
+# The issue template's hand-filled "GPU models and configuration: 2x GTX 1080 Ti" is no program's output:
+# report/stated.py reads it (two GPUs, as stated), not this reader (one GPU called "2x GTX 1080 Ti").
+_COUNTED = re.compile(r"^\d{1,2}\s*[x×*]\s*\S")
 _LIB_LINE = re.compile(r"^\[(?P<tool>pip3?|conda)\]\s+(?P<rest>.+)$")
 _PIP_EQ = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)\s*==\s*(?P<version>\S+)")
 _PIP_PAREN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)\s+\((?P<version>[^)]+)\)")  # torch 1.0: "numpy (1.15.2)"
@@ -256,7 +259,7 @@ class _Reader:
             inline = _GPU_LINE.match(value)
             if inline:
                 raw.gpus.append(_gpu(inline))
-            elif not _null_or_cut(value) and not _CUT_GPU_LINE.match(value):
+            elif not _null_or_cut(value) and not _CUT_GPU_LINE.match(value) and not _COUNTED.match(value):
                 raw.gpus.append(Gpu(index=0, name=value, source=SOURCE))  # macOS and torch 1.0: a bare name
         return True
 

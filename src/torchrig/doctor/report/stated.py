@@ -1,0 +1,514 @@
+"""What a reporter *states* about their machine, in their own words or in an issue template -> Facts.
+
+The other readers take only what a program printed. People often describe their environment
+instead, and this reader records what they state, each value with the source ``stated`` (a render
+can say "the report states ..."):
+
+- issue-template and Markdown fields, one per line: "- PyTorch Version (e.g., 1.0): 1.4",
+  "- CUDA/cuDNN version: 10.1", "- GPU models and configuration: 2x GTX 1080 Ti", "Driver Version:
+  535", "- **GPUs**: 2x NVIDIA RTX 5880 Ada Generation (48 GB, SM 8.9)", "- **NCCL**: 2.25.1",
+  "- How you installed PyTorch (`conda`, `pip`, source): pip", "- OS (e.g., Linux): Ubuntu 18.04";
+- version tokens in prose: "torch2.6.0+cu124", "torch==2.5.1", "PyTorch 1.13.1", "cuda12.6",
+  "CUDA 11.8", "driver 535.104.05", "Python 3.10", "Windows 11", "WSL2", "Ubuntu 22.04";
+- GPU models the table ``knowledge/gpus.toml`` knows, as words ("Tesla T4", "RTX 3090", "A100",
+  with a count "2x", "8 x"), never inside a path or URL; the compute capability then comes from the
+  table, as for collect_env;
+- the context: Kubernetes (``kubectl`` output naming ``nvidia.com/gpu``), a Jetson (``tegrastats``
+  and ``jtop`` fields, JetPack / L4T releases).
+
+Rules that keep a statement from turning into a false fact:
+
+- The readers of printed output run first and win (``put`` never overwrites): a template field the
+  collect_env reader took, or a driver nvidia-smi printed, is not read again here.
+- A field wins over prose; in prose, every mention must agree ("torch 2.1" and "torch 2.1.0+cu121"
+  agree; "torch2.6.0+cu124 ... upgrade to torch2.6.0+cu126?" does not): otherwise the value stays
+  unknown, and the section's ``errors`` say what the report states ("CUDA 13.0 (host), 12.8
+  (container runtime)" is two values, not one).
+- A statement never records an absence: not "torch is not installed", not "a CPU build" ("+cpu" is
+  dropped from a stated version), not "no GPU". Placeholders left unfilled ("PyTorch Version (e.g.,
+  1.0):" with nothing after it) say nothing.
+- A version asked for is not the one that runs: a torch version on an install command's line or in an
+  installer's "could not find ... torch==2.3.0" is not read (report/tried.py reads those commands).
+
+Searches run over the folded text (one lowered copy, same offsets), each only where its key word
+occurs, with patterns that fail within their line (no nested repeats): a 16 MiB report costs one
+pass per pattern. At most :data:`_MAX_MENTIONS` mentions of each kind are read, in the first MiB of the
+report (:data:`_READ_LIMIT`: a larger paste is a log, not someone's description of their machine).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from torchrig._core.prefilter import Haystack
+from torchrig.doctor.facts import Facts, Gpu, Package, Section
+from torchrig.knowledge import gpu_models, minor_of, variant_cuda
+
+SOURCE = "stated"
+_MAX_MENTIONS = 200  # mentions of one kind read from prose: enough for any issue, bounded for a flood
+# People describe their machine in an issue's first lines; a larger paste is a log, whose statements (if any)
+# are read in its first MiB. The bound keeps a 16 MiB report's cost to that of 1 MiB of prose.
+_READ_LIMIT = 1 << 20
+_MAX_GPUS = 64  # a count larger than one machine's is not a count ("256x" is a batch size)
+
+# --- fields: "key: value" on a line of its own (list bullets and Markdown bold allowed) -----------------
+_KEYS = {
+    "pytorch version": "torch",
+    "torch.version.cuda": "torch-cuda",
+    "torch.__version__": "torch",
+    "pytorch": "torch",
+    "torch version": "torch",
+    "torch": "torch",
+    "cuda": "cuda",
+    "cuda version": "cuda",
+    "cuda toolkit": "cuda",
+    "cuda toolkit version": "cuda",
+    "cuda/cudnn version": "cuda/cudnn",
+    "cuda/cudnn": "cuda/cudnn",
+    "driver": "driver",
+    "driver version": "driver",
+    "nvidia driver": "driver",
+    "nvidia driver version": "driver",
+    "gpu driver": "driver",
+    "gpu driver version": "driver",
+    "gpu": "gpu",
+    "gpus": "gpu",
+    "gpu model": "gpu",
+    "gpu models": "gpu",
+    "gpu models and configuration": "gpu",
+    "gpu type": "gpu",
+    "graphics card": "gpu",
+    "graphics": "gpu",
+    "video card": "gpu",
+    "hardware": "gpu",
+    "python": "python",
+    "python version": "python",
+    "os": "os",
+    "operating system": "os",
+    "platform": "os",
+    "nccl": "nccl",
+    "nccl version": "nccl",
+    "how you installed pytorch": "installer",
+    "how you installed pytorch/torch": "installer",
+    "container": "container",
+    "docker": "container",
+}
+# Searched for the key, not from each line's start; _begins_line() then checks that only a bullet
+# and bold marks precede it on its line. The alternatives are flat so the engine skips to their first letters.
+_FIELD = re.compile(
+    r"(?P<key>"
+    + "|".join(re.escape(k).replace("\\ ", " +") for k in sorted(_KEYS, key=len, reverse=True))
+    + r")(?:\*\*|__)?[ \t]?(?:\([^()\n]{0,80}\))?(?:\*\*|__)?[ \t]?:(?:\*\*|__)?[ \t]*(?P<value>[^\n]*)"
+)
+_BULLET = re.compile(r"[ \t]*(?:[-*+][ \t]+|\d{1,2}\.[ \t]+)?(?:\*\*|__)?[ \t]*")
+
+_VERSION = re.compile(r"(?<![\w.])v?(\d{1,4}\.\d{1,4}(?:\.\d{1,6})*)(?!\.?\w)")
+_TORCH_VALUE = re.compile(
+    r"(?:py)?(?:torch)?[ \t=v]*(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?\b"
+)
+_DRIVER_VALUE = re.compile(r"(?<![\w.])[rv]?(?P<version>\d{3}(?:\.\d{1,3}){0,2})(?!\.?\w)")
+_PYTHON_VALUE = re.compile(r"(?<![\w.])(?P<version>[23]\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
+_NULL = re.compile(r"^[ \t`*_]*(?:n/?a|none|no|unknown|not (?:installed|applicable|available)|-+|\?+)?[ \t`*_.]*$")
+
+# --- prose tokens (on the folded text) ----------------------------------------------------------------------
+# Each begins with its word, so the engine can skip to it; that the word starts a word (not "libtorch", not
+# ".../cuda-12.1") is checked after the match (_WORDISH must not precede it).
+_WORDISH = re.compile(r"[\w./\\-]")
+# "torch2.6.0+cu124", "torch==2.5.1", "torch 2.1", "pytorch 1.13.1", "pytorch v2.0", "torch-2.1.0+cu118" (a wheel)
+_TORCH_TOKEN = re.compile(
+    r"(?:py)?torch(?:[ \t]+version)?(?:[ \t]*(?:==|:|=)[ \t]*|[ \t]+v?|-|v|(?=\d))(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)"
+    r"(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?(?!\.?\w)"
+)
+# A line that asks for a version: an install command ("pip install torch==2.3.0", "uv add torch"), or an
+# installer saying it could not have it ("Could not find a version that satisfies the requirement torch==2.3.0",
+# "No matching distribution found for torch==2.3.0", uv's "Distribution `torch==2.5.1 ...` can't be installed").
+_REQUEST = re.compile(
+    r"\b(?:pip3?|conda|mamba|micromamba|uv|poetry|pixi)\b[^\n]*\b(?:install|add)\b|requirement|matching distribution"
+    r"|can'?t be installed|cannot be installed"
+)
+# "cuda12.6", "CUDA 11.8", "CUDA version 12.1", "CUDA Toolkit 12.4", "cuda-12.4" (not "cuda:0", not paths)
+_CUDA_TOKEN = re.compile(
+    r"cuda(?:[ \t]+toolkit)?(?:[ \t]+version)?(?:[ \t]?[:=]?[ \t]*v?|-)(?P<version>\d{1,2}\.\d)(?:\.\d{1,3})?(?!\.?\w)"
+)
+# "driver 535.104.05", "driver version 550.54", "driver is 470.82.01": a version of the driver's form
+_DRIVER_TOKEN = re.compile(
+    r"driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
+)
+_PYTHON_TOKEN = re.compile(r"python[ \t]*v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
+_NCCL_TOKEN = re.compile(r"nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
+_OS_TOKEN = re.compile(
+    r"(?P<os>windows(?:[ \t]+(?:10|11|server))?|wsl2?|macos|mac[ \t]+os(?:[ \t]+x)?"
+    r"|ubuntu(?:[ \t]+\d{2}\.\d{2})?|debian|centos|rocky[ \t]+linux|fedora|arch[ \t]+linux|red[ \t]+hat|rhel)(?![\w-])"
+)
+# GPU models: brand words (any case) or datacenter codes as written (upper case: "A100", "T4", "H100"),
+# preceded by nothing a path, URL or identifier would put there; an "Nx" count may come first.
+_GPU_TOKEN = re.compile(
+    r"(?<![\w/.=?&#@%-])(?:(?P<count>[1-9]\d?)[ \t]?[x×*][ \t]?)?"
+    r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3})(?![\w-]*[/\\])\b"
+)
+_GPU_STOP = re.compile(r"[,;()\[\]|`\"']|[ \t](?:and|or|vs\.?|&|\+|with|on|in|for|to)[ \t]|\s{2,}|\n|\.(?:\s|$)")
+_GPU_WINDOW = 80
+# Kubernetes: kubectl's output or a pod spec with the device plugin's resource
+_KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
+# Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases
+_JETSON = re.compile(
+    r"\bgr3d_freq\b|\bjetson_clocks\b|\bnvp[ \t]?model\b|\bjetpack[ \t]*\d|\bl4t[ \t]*r?\d{2}|\btegrastats\b|\bjtop\b"
+)
+
+
+def read(haystack: Haystack, facts: Facts) -> bool:
+    """Record what the report states; True if it states something a check can use (not only an OS or Python)."""
+    if len(haystack.text) > _READ_LIMIT:
+        haystack = Haystack(haystack.text[: haystack.text.rfind("\n", 0, _READ_LIMIT) + 1 or _READ_LIMIT])
+    fields = _fields(haystack)
+    _torch(facts, haystack, fields)
+    _cuda(facts, haystack, fields)
+    _driver(facts, haystack, fields)
+    _gpus(facts, haystack, fields)
+    _python(facts, haystack, fields)
+    _os(facts, haystack, fields)
+    _nccl(facts, haystack, fields)
+    _installer(facts, fields)
+    _context(facts, haystack, fields)
+    torch, system = facts.torch, facts.system
+    usable = (
+        _said(torch, "version"),
+        _said(torch, "cuda"),
+        _said(facts.toolkit, "version"),
+        _said(facts.driver, "userspace"),
+        any(gpu.source == SOURCE for gpu in facts.gpus.devices),
+        _said(system, "jetson"),
+        _said(system, "container"),
+    )
+    return any(usable)
+
+
+def _said(section: Section, name: str) -> bool:
+    return section.sources.get(name) == SOURCE
+
+
+def _put(section: Section, name: str, value: object) -> None:
+    """Record a stated value unless any reader already gave the field (even as None)."""
+    if name in section.sources or getattr(section, name) not in (None, [], {}):
+        return
+    setattr(section, name, value)
+    section.sources[name] = SOURCE
+
+
+def _note(section: Section, what: str, values: Iterable[str]) -> None:
+    section.errors.append(
+        f"the report states {what} {' and '.join(dict.fromkeys(values))}; which one applies is not clear"
+    )
+
+
+# --- fields ------------------------------------------------------------------------------------------------
+
+
+def _fields(haystack: Haystack) -> dict[str, list[str]]:
+    """Each field kind -> the values of its lines (as written), in order."""
+    folded, text = haystack.folded, haystack.text
+    out: dict[str, list[str]] = {}
+    seen = 0
+    for match in _FIELD.finditer(folded):
+        if not _begins_line(folded, match.start()):
+            continue
+        kind = _KEYS[" ".join(match.group("key").split())]
+        value = text[match.start("value") : match.end("value")].strip().strip("*_`'\"").strip()
+        if value and not _NULL.match(value):
+            out.setdefault(kind, []).append(value)
+        seen += 1
+        if seen >= _MAX_MENTIONS:
+            break
+    return out
+
+
+def _distinct(values: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _agreeing(values: list[str]) -> str | None:
+    """The most specific of ``values`` if every other one is a prefix of it ("2.1" of "2.1.0+cu121"), else None."""
+    if not values:
+        return None
+    best = max(values, key=len)
+    for value in values:
+        base, _, local = value.partition("+")
+        best_base, _, best_local = best.partition("+")
+        if local and not best_local.startswith(local):  # "+cu13" is "+cu130" cut short
+            return None
+        if not (best_base == base or best_base.startswith(base + ".")):
+            return None
+    return best
+
+
+def _mentions(haystack: Haystack, pattern: re.Pattern[str], word: str) -> Iterator[re.Match[str]]:
+    """Matches of ``pattern`` in the folded text outside paths and URLs, at most :data:`_MAX_MENTIONS`."""
+    folded = haystack.folded
+    if word not in folded:
+        return
+    for n, match in enumerate(pattern.finditer(folded)):
+        if n >= _MAX_MENTIONS:
+            return
+        at = match.start()
+        if (
+            not (at and _WORDISH.match(folded, at - 1))
+            and not _in_path(folded, at)
+            and not _LABEL.match(folded, match.end())
+        ):
+            yield match
+
+
+# The rest of a template's label left empty: "WSL version (if applicable):" names no WSL, "OS:" no OS.
+_LABEL = re.compile(r"[^\n:]{0,60}:[ \t*_`]*(?:\n|\Z)")
+_LOOK_BACK = 200  # characters looked at before a match (a bound: a 16 MiB line must not be rescanned per match)
+
+
+def _begins_line(text: str, at: int) -> bool:
+    """Only a list bullet, bold marks and blanks precede ``at`` on its line."""
+    begin = text.rfind("\n", max(0, at - _LOOK_BACK), at) + 1
+    if begin == 0 and at > _LOOK_BACK:
+        return False
+    return _BULLET.fullmatch(text, begin, at) is not None
+
+
+def _in_path(text: str, at: int) -> bool:
+    """The whitespace-separated chunk before ``at`` is part of a path or a URL (it holds "/" or "\\")."""
+    low = max(0, at - _LOOK_BACK)
+    begin = max(text.rfind(" ", low, at), text.rfind("\n", low, at), text.rfind("\t", low, at)) + 1
+    if begin == 0 and at > _LOOK_BACK:
+        return True  # no blank in the last _LOOK_BACK characters: not prose
+    chunk = text[begin:at]
+    return "/" in chunk or "\\" in chunk
+
+
+# --- each fact ---------------------------------------------------------------------------------------------
+
+
+def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    torch = facts.torch
+    cuda = _distinct(m.group(1) for v in fields.get("torch-cuda", []) for m in [_VERSION.match(v)] if m)
+    if len(cuda) == 1:  # print("torch.version.cuda:", torch.version.cuda)
+        _put(torch, "cuda", minor_of(cuda[0]))
+    if torch.version or "version" in torch.sources or torch.installed is False:
+        return  # a torch printed as absent ("PyTorch version: N/A") has no version, whatever the prose wants
+    said = [m for m in (_TORCH_VALUE.match(v) for v in fields.get("torch", [])) if m]
+    if not said:
+        said = [m for m in _mentions(haystack, _TORCH_TOKEN, "torch") if not _asks_for(haystack.folded, m.start())]
+    versions = _distinct(m.group("version") + (m.group("local") or "") for m in said)
+    version = _agreeing(versions)
+    if version is None:
+        if len(versions) > 1:
+            _note(torch, "several PyTorch versions:", versions)
+        return
+    base, _, local = version.partition("+")
+    if local == "cpu":  # a statement never makes a CPU build: that would be a fault found on someone's word
+        version = base
+    elif local.startswith("rocm"):
+        _put(torch, "hip", local.removeprefix("rocm"))
+    elif re.fullmatch(r"cu(?:[89]\d|1\d\d)", local):  # cu92, cu118, cu130 (not "cu13", a tag cut short)
+        _put(torch, "cuda", variant_cuda(local))
+    else:
+        version = base
+    _put(torch, "version", version)  # not "installed": whether it is, and imports, is not said
+
+
+def _asks_for(folded: str, at: int) -> bool:
+    """The line is an install command or an installer's answer to one: the version there is wanted, not had."""
+    begin = folded.rfind("\n", max(0, at - _LOOK_BACK), at) + 1
+    end = folded.find("\n", at, at + _LOOK_BACK)
+    return _REQUEST.search(folded, begin, end if end >= 0 else min(len(folded), at + _LOOK_BACK)) is not None
+
+
+def _cuda(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    toolkit = facts.toolkit
+    if toolkit.version or "version" in toolkit.sources:
+        return
+    versions: list[str] = []
+    for value in fields.get("cuda/cudnn", []):  # "10.1 / 7.6.5": the first number is CUDA's
+        first = _VERSION.search(value)
+        if first:
+            versions.append(first.group(1))
+    for value in fields.get("cuda", []):
+        versions += [m.group(1) for m in _VERSION.finditer(value)]
+    if not versions:
+        versions = [m.group("version") for m in _mentions(haystack, _CUDA_TOKEN, "cuda") if not _smi_line(haystack, m)]
+    # the CUDA the printed nvidia-smi names is the driver's ("CUDA Version: 12.2"): people quote it, it is no toolkit
+    driver_cuda = facts.driver.cuda_driver_api if facts.driver.sources.get("cuda_driver_api") != SOURCE else None
+    minors = _distinct(m for m in (minor_of(v) for v in versions) if m and m != driver_cuda)
+    if len(minors) == 1:
+        _put(toolkit, "version", minors[0])
+        _put(toolkit, "found_by", "stated in the report")
+    elif len(minors) > 1:
+        _note(toolkit, "several CUDA versions:", minors)
+
+
+def _smi_line(haystack: Haystack, match: re.Match[str]) -> bool:
+    """nvidia-smi's banner says "CUDA Version: 12.6": the newest CUDA the driver supports, not a toolkit."""
+    folded = haystack.folded
+    begin = folded.rfind("\n", max(0, match.start() - _LOOK_BACK), match.start()) + 1
+    return "driver version" in folded[begin : match.start()] or "nvidia-smi" in folded[begin : match.start()]
+
+
+def _driver(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    driver = facts.driver
+    if driver.userspace or driver.kernel_module or "userspace" in driver.sources:
+        return
+    versions = [m.group("version") for v in fields.get("driver", []) for m in _DRIVER_VALUE.finditer(v)]
+    if not versions:
+        versions = [m.group("version") for m in _mentions(haystack, _DRIVER_TOKEN, "driver")]
+    distinct = _distinct(versions)
+    version = _agreeing(distinct)
+    if version is not None:
+        _put(driver, "userspace", version)
+    elif len(distinct) > 1:
+        _note(driver, "several driver versions:", distinct)
+
+
+def _gpus(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    gpus = facts.gpus
+    if gpus.devices or "devices" in gpus.sources:
+        return
+    found: list[tuple[str, gpu_models.GpuModel, int]] = []
+    for value in fields.get("gpu", []):
+        found += _models_in(value)
+    if not found:
+        folded = haystack.folded
+        if not any(word in folded for word in _GPU_WORDS) and not _GPU_CODE.search(haystack.text):
+            return
+        found = _models_in(haystack.text)
+        if len({model.name for _, model, _ in found}) > 1:  # prose naming several models: which one ran is not said
+            _note(gpus, "several GPU models:", [name for name, _, _ in found])
+            return
+        found = found[:1]
+    devices: list[Gpu] = []
+    for name, _, count in found:
+        for _ in range(count):
+            if len(devices) < _MAX_GPUS:
+                devices.append(Gpu(index=len(devices), name=name, source=SOURCE))
+    if devices:
+        gpus.devices = devices
+        gpus.sources["devices"] = SOURCE
+
+
+_GPU_WORDS = ("nvidia", "geforce", "tesla", "quadro", "titan", "jetson", "rtx", "gtx")
+_GPU_CODE = re.compile(r"\b[AHBLVPKMT]\d")
+
+
+def _models_in(text: str) -> list[tuple[str, gpu_models.GpuModel, int]]:
+    """The GPU models named in ``text``: the name as written, its model, and the count before it (1 without one)."""
+    out: list[tuple[str, gpu_models.GpuModel, int]] = []
+    pos, end = 0, len(text)
+    for n, match in enumerate(_GPU_TOKEN.finditer(text)):
+        if n >= _MAX_MENTIONS:
+            break
+        if match.start() < pos or _in_path(text, match.start("name")) or _apple(text, match):
+            continue
+        stop = _GPU_STOP.search(text, match.end("name"), min(end, match.end("name") + _GPU_WINDOW))
+        window_end = stop.start() if stop else min(end, match.end("name") + _GPU_WINDOW)
+        window = text[match.start("name") : window_end]
+        model = gpu_models.model_of(window)
+        if model is None:
+            continue
+        pos = window_end
+        count = int(match.group("count")) if match.group("count") else 1
+        out.append((_as_written(window, model), model, count if count <= _MAX_GPUS else 1))
+    return out
+
+
+def _as_written(window: str, model: gpu_models.GpuModel) -> str:
+    """The words of ``window`` that name ``model``: the words after the name dropped ("Tesla T4 GPU" -> "Tesla T4")."""
+    words = window.replace("*", " ").replace("_", " ").replace("`", " ").split()
+    while len(words) > 1 and gpu_models.model_of(" ".join(words[:-1])) == model:
+        words.pop()
+    return " ".join(words).rstrip(":.!?")
+
+
+def _apple(text: str, match: re.Match[str]) -> bool:
+    """ "Apple M4", "MacBook M2": Apple's chips share names with old Tesla boards (M4, M6, M10)."""
+    before = text[max(0, match.start() - 10) : match.start()].lower().split()
+    return bool(before) and before[-1] in ("apple", "mac", "macbook")
+
+
+def _python(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    system = facts.system
+    if system.python_version or "python_version" in system.sources:
+        return
+    versions = [m.group("version") for v in fields.get("python", []) for m in [_PYTHON_VALUE.search(v)] if m]
+    if not versions:
+        versions = [m.group("version") for m in _mentions(haystack, _PYTHON_TOKEN, "python")]
+    version = _agreeing(_distinct(versions))
+    if version is not None:
+        _put(system, "python_version", version)
+
+
+def _family(name: str) -> str:
+    if name.startswith("windows"):
+        return "Windows"
+    if name.startswith(("mac", "os")):
+        return "Darwin"
+    return "Linux"
+
+
+def _os(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    system = facts.system
+    if system.os or "os" in system.sources:
+        return
+    named = [m.group("os") for v in fields.get("os", []) for m in _OS_TOKEN.finditer(v.lower())]
+    if not named:
+        named = [m.group("os") for m in _mentions(haystack, _OS_TOKEN, "")]
+    if not named:
+        return
+    if any(name.startswith("wsl") for name in named):  # WSL: Linux on the Windows driver
+        _put(system, "os", "Linux")
+        _put(system, "wsl", True)
+        return
+    families = _distinct(_family(name) for name in named)
+    if len(families) != 1:
+        return
+    _put(system, "os", families[0])
+    distros = _distinct(
+        " ".join(name.split()).title() for name in named if re.search(r"\d", name) and families[0] == "Linux"
+    )
+    if len(distros) == 1:
+        _put(system, "distro", distros[0])
+
+
+def _nccl(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    if facts.companion("nccl") is not None:
+        return
+    versions = [m.group(1) for v in fields.get("nccl", []) for m in _VERSION.finditer(v)]
+    if not versions:
+        versions = [m.group("version") for m in _mentions(haystack, _NCCL_TOKEN, "nccl")]
+    distinct = _distinct(versions)
+    if len(distinct) == 1:
+        facts.companions.append(Package(name="nccl", version=distinct[0]))
+
+
+def _installer(facts: Facts, fields: dict[str, list[str]]) -> None:
+    named = {
+        tool
+        for value in fields.get("installer", [])
+        for tool in re.findall(r"\b(pip|conda|mamba|uv|poetry|source)\b", value.lower())
+    }
+    if len(named) == 1:
+        _put(facts.torch, "installer", named.pop())
+
+
+def _context(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    system = facts.system
+    folded = haystack.folded
+    runtimes = {
+        name
+        for value in fields.get("container", [])
+        for name in re.findall(r"\b(docker|podman|kubernetes|k8s)\b", value.lower())
+    }
+    if ("nvidia.com/gpu" in folded or "kubectl" in folded) and _KUBERNETES.search(folded):
+        runtimes.add("kubernetes")
+    runtimes = {"kubernetes" if name == "k8s" else name for name in runtimes}
+    if len(runtimes) == 1:
+        _put(system, "container", runtimes.pop())
+    jetson_words = ("gr3d", "jetson_clocks", "nvp", "jetpack", "l4t", "tegrastats", "jtop")
+    if any(word in folded for word in jetson_words) and _JETSON.search(folded):
+        _put(system, "jetson", True)
+        _put(system, "machine", "aarch64")

@@ -1,0 +1,340 @@
+"""What a reporter states about their machine (report/stated.py): read with the source "stated", never
+turned into an absence, and unknown wherever the statements disagree.
+
+The fragments follow what people paste: PyTorch's (and many projects') old issue template, Markdown
+"Environment" sections, sentences, `kubectl describe node`, tegrastats."""
+
+from __future__ import annotations
+
+import pytest
+
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import run_checks
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.render.summary import verdict
+from torchrig.doctor.report import parse_report
+
+PYTORCH_TEMPLATE = """\
+## Environment
+
+ - PyTorch Version (e.g., 1.0): 1.4.0
+ - OS (e.g., Linux): Ubuntu 18.04
+ - How you installed PyTorch (`conda`, `pip`, source): pip
+ - Build command you used (if compiling from source):
+ - Python version: 3.7
+ - CUDA/cuDNN version: 10.1 / 7.6.5
+ - GPU models and configuration: 2x GTX 1080 Ti
+ - Any other relevant information:
+
+RuntimeError: CUDA error: an illegal memory access was encountered
+"""
+
+UNFILLED_TEMPLATE = """\
+## Environment
+
+ - PyTorch Version (e.g., 1.0):
+ - OS (e.g., Linux):
+ - How you installed PyTorch (`conda`, `pip`, source):
+ - Python version:
+ - CUDA/cuDNN version:
+ - GPU models and configuration:
+ - Any other relevant information:
+"""
+
+MARKDOWN_ENVIRONMENT = """\
+## Environment
+
+- **GPUs**: 2x NVIDIA RTX 5880 Ada Generation (48 GB, SM 8.9)
+- **Topology**: PCIe Gen4 x16, PHB (PCIe Host Bridge), no NVLink
+- **Driver**: 580.82.09
+- **CUDA**: 13.0 (host), 12.8 (container runtime)
+- **NCCL**: 2.25.1 (from `apt`)
+- **OS**: Ubuntu 22.04, Linux 6.16.3
+- **Container**: Docker with `--gpus all --ipc=host`
+"""
+
+PROSE = (
+    "Is it because Tesla T4 GPU can't run? Or is it because of cuda? I have cuda12.6 installed on my computer, "
+    "but comfyui installed torch2.6.0+cu124 when configuring torch.\n"
+)
+
+
+def _sources(facts: Facts) -> set[str]:
+    return {
+        source
+        for section in (facts.driver, facts.gpus, facts.torch, facts.toolkit, facts.system)
+        for source in section.sources.values()
+    }
+
+
+def test_the_old_pytorch_issue_template_is_read_field_by_field() -> None:
+    facts = parse_report(PYTORCH_TEMPLATE)
+    assert facts.torch.version == "1.4.0"
+    assert facts.torch.installer == "pip" and facts.torch.sources["installer"] == "stated"
+    assert facts.toolkit.version == "10.1"  # the first number of "10.1 / 7.6.5": cuDNN's is the second
+    assert facts.system.python_version == "3.7"
+    assert [(g.name, g.compute_capability, g.source) for g in facts.gpus.devices] == [
+        ("GTX 1080 Ti", "6.1", "stated"),
+        ("GTX 1080 Ti", "6.1", "stated"),
+    ]
+
+
+def test_a_template_left_unfilled_states_nothing() -> None:
+    facts = parse_report(UNFILLED_TEMPLATE)  # its field names are collect_env's: read, and found empty
+    assert facts.torch.version is None and "version" not in facts.torch.sources
+    assert facts.system.python_version is None and facts.toolkit.version is None
+    assert facts.gpus.devices == [] and facts.torch.installer is None
+    said = verdict(facts, run_checks(facts))
+    assert "No problems found" not in said and "does not show which PyTorch runs" in said
+
+
+def test_a_markdown_environment_section() -> None:
+    facts = parse_report(MARKDOWN_ENVIRONMENT)
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [
+        ("NVIDIA RTX 5880 Ada Generation", "8.9"),
+        ("NVIDIA RTX 5880 Ada Generation", "8.9"),
+    ]
+    assert facts.driver.userspace == "580.82.09" and facts.driver.sources["userspace"] == "stated"
+    assert facts.companion("nccl") is not None and facts.companion("nccl").version == "2.25.1"  # type: ignore[union-attr]
+    assert facts.system.container == "docker" and facts.system.os == "Linux"
+    assert _sources(facts) == {"stated"}
+
+
+def test_two_cuda_versions_for_host_and_container_stay_unknown() -> None:
+    """ "13.0 (host), 12.8 (container runtime)" is two values: no check may contradict either as "the" CUDA."""
+    facts = parse_report(MARKDOWN_ENVIRONMENT)
+    assert facts.toolkit.version is None and "version" not in facts.toolkit.sources
+    assert any("13.0 and 12.8" in error for error in facts.toolkit.errors)
+    assert not any(f.code == "toolkit.mismatch" for f in run_checks(facts))
+
+
+def test_a_sentence_with_a_gpu_a_toolkit_and_a_torch_wheel_tag() -> None:
+    facts = parse_report(PROSE)
+    assert (facts.torch.version, facts.torch.cuda) == ("2.6.0+cu124", "12.4")
+    assert facts.torch.sources["cuda"] == "stated"
+    assert facts.toolkit.version == "12.6"
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [("Tesla T4", "7.5")]
+    assert facts.report_format == "log"
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("I installed torch==2.5.1 from PyPI.", "2.5.1"),
+        ("Running on PyTorch 1.13.1 with a GTX 1080.", "1.13.1"),
+        ("pip downloaded torch-2.1.0+cu118-cp310-cp310-linux_x86_64.whl", "2.1.0+cu118"),
+        ("Tried torch 2.1 first; torch 2.1.0+cu121 is what runs.", "2.1.0+cu121"),  # agree: one names more
+    ],
+)
+def test_torch_versions_written_in_prose(text: str, version: str) -> None:
+    facts = parse_report(text)
+    assert (facts.torch.version, facts.torch.sources["version"]) == (version, "stated")
+
+
+def test_stated_gpu_and_build_are_checked_like_printed_ones() -> None:
+    """An RTX 5090 (sm_120) and a cu124 wheel: no kernels for it, whoever wrote the facts down."""
+    facts = parse_report("My RTX 5090 fails with torch 2.5.1+cu124 installed.\n")
+    assert run_checks(facts)[0].code == "gpu.arch-unsupported"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see https://github.com/example/bench/issues/RTX-4090 and https://example.com/?gpu=A100 for torch==2.1.0",
+        "GPU 0 is at 100% while torch==2.1.0 trains",
+        "cp /data/A100/run.sh . && torch==2.1.0 is installed",
+        "My Apple M4 runs torch==2.1.0 fine.",
+        "Works on an RTX 3090 but fails on a GTX 1080 with torch==2.1.0.",  # two models: which one is this?
+    ],
+)
+def test_no_gpu_is_made_of_urls_paths_indices_or_several_models(text: str) -> None:
+    facts = parse_report(text)
+    assert facts.torch.version == "2.1.0"
+    assert facts.gpus.devices == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Training took 12.6 hours on 2.5 GB of data; accuracy 3.11 after epoch 535.10.\n",
+        "We need torch>=2.0 and python>=3.9 for this project.\n",
+        "I use Python 3.10 on Windows 11.\n",  # an OS and a Python: nothing a check could use
+        "We bought a new workstation last week.\nOS: Ubuntu 22.04\nCPU: AMD Ryzen 9 7950X\n",
+    ],
+)
+def test_numbers_that_are_not_versions_and_facts_nothing_checks_are_refused(text: str) -> None:
+    with pytest.raises(UserError, match="nothing in the report"):
+        parse_report(text)
+
+
+def test_disagreeing_torch_versions_stay_unknown() -> None:
+    facts = parse_report("I have torch2.6.0+cu124 now. Should I upgrade to torch2.6.0+cu126? My GPU is a Tesla T4.")
+    assert facts.torch.version is None and "version" not in facts.torch.sources
+    assert any("2.6.0+cu124 and 2.6.0+cu126" in error for error in facts.torch.errors)
+
+
+def test_a_stated_cpu_wheel_is_never_a_cpu_build() -> None:
+    """ "+cpu" on someone's word would make torch.cpu-only-build an error and the verdict say "CPU build"."""
+    facts = parse_report("I installed torch 2.1.0+cpu on my RTX 3090 box.\n")
+    assert facts.torch.version == "2.1.0" and "cuda" not in facts.torch.sources
+    said = verdict(facts, findings := run_checks(facts))
+    assert not [f for f in findings if f.severity.value == "error"]
+    assert "CPU build" not in said and "not installed" not in said and "no NVIDIA GPU" not in said
+
+
+def test_printed_output_wins_over_what_the_reporter_writes() -> None:
+    text = (
+        "PyTorch version: 2.1.0+cu121\nIs debug build: False\nCUDA used to build PyTorch: 12.1\n"
+        "GPU models and configuration: GPU 0: NVIDIA GeForce RTX 4090\nNvidia driver version: 535.104.05\n\n"
+        "I also tried torch 2.3.0 on my A100 with driver 550.54.15.\n"
+    )
+    facts = parse_report(text)
+    assert (facts.torch.version, facts.torch.sources["version"]) == ("2.1.0+cu121", "report")
+    assert [g.name for g in facts.gpus.devices] == ["NVIDIA GeForce RTX 4090"]
+    assert facts.driver.userspace == "535.104.05" and facts.driver.sources["userspace"] == "report"
+
+
+def test_nvidia_smi_q_cuda_version_is_the_drivers_not_a_toolkit() -> None:
+    text = (
+        "==============NVSMI LOG==============\n\n"
+        "Driver Version                            : 535.104.05\n"
+        "CUDA Version                              : 12.2\n\n"
+        "Attached GPUs                             : 1\n"
+        "GPU 00000000:01:00.0\n"
+        "    Product Name                          : NVIDIA A100-SXM4-80GB\n"
+    )
+    facts = parse_report(text)
+    assert facts.driver.cuda_driver_api == "12.2"
+    assert facts.toolkit.version is None
+
+
+def test_kubectl_describe_node_is_kubernetes() -> None:
+    text = (
+        "# kubectl describe node k8s\nCapacity:\n cpu:                 8\n nvidia.com/gpu:      1\n"
+        "Allocatable:\n nvidia.com/gpu:      1\n\nThe node has a Nvidia GeForce GTX 1050 Ti.\n"
+    )
+    facts = parse_report(text)
+    assert facts.system.container == "kubernetes" and facts.system.sources["container"] == "stated"
+    assert [g.compute_capability for g in facts.gpus.devices] == ["6.1"]
+    assert not [f for f in run_checks(facts) if f.severity.value == "error"]
+
+
+def test_podmans_cdi_device_is_not_kubernetes() -> None:
+    facts = parse_report("podman run --device nvidia.com/gpu=all image with torch==2.4.0\n")
+    assert facts.system.container is None
+
+
+def test_tegrastats_is_a_jetson_and_the_verdict_says_what_is_missing() -> None:
+    text = (
+        "RAM 2510/3964MB (lfb 4x2MB) SWAP 0/1982MB (cached 0MB) CPU [3%@1479,2%@1479,off,off] "
+        "EMC_FREQ 0% GR3D_FREQ 0% PLL@22C CPU@24.5C PMIC@100C GPU@23C AO@31C thermal@23.75C\n"
+    )
+    facts = parse_report(text)
+    assert facts.system.jetson is True and facts.system.sources["jetson"] == "stated"
+    said = verdict(facts, run_checks(facts))
+    assert said.startswith("Nothing wrong in what the report shows, but too little to check that machine")
+    assert "states a Jetson" in said and "which PyTorch runs" in said
+    assert "NVIDIA driver" not in said  # a Jetson's GPU comes with its L4T release: no driver to show
+
+
+def test_a_thin_report_never_gets_an_all_clear() -> None:
+    facts = parse_report(PROSE)
+    said = verdict(facts, run_checks(facts))
+    assert "No problems found" not in said
+    assert "the report states PyTorch 2.6.0+cu124 (CUDA 12.4 build), Tesla T4 and CUDA 12.6" in said
+    assert said.endswith("it does not show the NVIDIA driver version.")
+
+
+def test_a_collect_env_cut_before_the_gpus_says_what_it_lacks() -> None:
+    facts = parse_report("PyTorch version: 2.1.0+cu121\nIs debug build: False\nCUDA used to build PyTorch: 12.1\n")
+    said = verdict(facts, run_checks(facts))
+    assert said == (
+        "Nothing wrong in what the report shows, but too little to check that machine: the report shows "
+        "PyTorch 2.1.0+cu121 (CUDA 12.1 build); it does not show the GPUs or the NVIDIA driver version."
+    )
+
+
+def test_a_whole_collect_env_still_gets_its_all_clear() -> None:
+    text = (
+        "PyTorch version: 2.1.0+cu121\nIs debug build: False\nCUDA used to build PyTorch: 12.1\n"
+        "Is CUDA available: True\n"
+        "GPU models and configuration: GPU 0: NVIDIA GeForce RTX 4090\nNvidia driver version: 535.104.05\n"
+    )
+    facts = parse_report(text)
+    assert verdict(facts, run_checks(facts)).startswith("No problems found in what the report shows.")
+
+
+def test_the_terminal_gives_a_thin_report_no_green_tick() -> None:
+    import io
+
+    from torchrig.doctor.render.console import render_console
+
+    out = io.StringIO()
+    facts = parse_report(MARKDOWN_ENVIRONMENT)
+    render_console(facts, run_checks(facts), out)
+    first = out.getvalue().splitlines()[0]
+    assert first.startswith("! Nothing wrong in what the report shows") and "✓" not in first
+    assert "stated" in out.getvalue()  # the facts table names where each value came from
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "torch 2." + "1" * 200_000,  # more digits than int() converts: no version, and no traceback
+        "PyTorch version: 2." + "1" * 200_000 + "\nIs debug build: False\n",
+        "- **CUDA**: " + "1." * 100_000 + "1",
+        "- **GPUs**: " + "RTX " * 50_000,
+        "Tesla T4 " * 100_000,
+    ],
+)
+def test_floods_and_absurd_numbers_end_in_an_answer_or_one_sentence(text: str) -> None:
+    try:
+        facts = parse_report(text)
+    except UserError:
+        return
+    run_checks(facts)
+    assert all(len(gpu.name or "") < 200 for gpu in facts.gpus.devices)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pip install torch==2.3.0\nERROR: Could not find a version that satisfies the requirement torch==2.3.0 "
+        "(from versions: 2.0.0, 2.2.2)\nERROR: No matching distribution found for torch==2.3.0\n",
+        "uv add torch\nerror: Distribution `torch==2.5.1 @ registry+https://pypi.org/simple` can't be installed "
+        "because it doesn't have a source distribution or wheel for the current platform\n",
+    ],
+)
+def test_a_version_asked_for_is_not_the_version_that_runs(text: str) -> None:
+    facts = parse_report(text)  # read for its installer error, not for the torch it asked for
+    assert facts.torch.sources.get("version") != "stated"
+
+
+def test_a_stated_cuda_that_differs_from_torchs_is_said_to_be_stated() -> None:
+    """ "CUDA 12.2" in a sentence may be what nvidia-smi printed for the driver: the warning says whose word it is."""
+    facts = parse_report("I have CUDA 12.2 and torch 2.0.1+cu118 on a GTX 1080 Ti with driver 535.104.05.\n")
+    [finding] = [f for f in run_checks(facts) if f.code == "toolkit.mismatch"]
+    assert finding.severity.value == "warning"
+    assert finding.title == "The report states CUDA 12.2, but torch was built with CUDA 11.8"
+
+
+def test_an_unfilled_template_label_names_nothing() -> None:
+    text = (
+        'Error response from daemon: could not select device driver "nvidia" with capabilities: [[gpu]]\n'
+        "**Hardware / Software**\n - OS: Arch Linux\n - WSL version (if applicable):\n - GPU/VRAM: 16GB RTX A4000\n"
+    )
+    facts = parse_report(text)
+    assert facts.system.wsl is None  # the label of an empty field is no statement
+    assert facts.system.os == "Linux"
+
+
+def test_a_stated_gpu_is_no_proof_that_the_container_or_the_driver_sees_it() -> None:
+    from torchrig.doctor import checks
+
+    text = (
+        '$ docker compose up\nError response from daemon: could not select device driver "nvidia" with '
+        "capabilities: [[gpu]]\n\n- GPU: RTX A4000\n"
+    )
+    assert checks.run_checks(parse_report(text))[0].code == "container.no-gpu"
+    text = "I have an RTX 3090.\n$ nvidia-smi\nNVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n"
+    assert checks.run_checks(parse_report(text))[0].code == "driver.missing"
