@@ -224,7 +224,8 @@ def torch_has_a_wheel_here(facts: Facts, ctx: CheckContext) -> list[Finding]:
     evidence.update(evidence_of(hits))
     if unpublished is not None:
         pin, variant, have = unpublished
-        where = knowledge.platform_name(platform_of(facts)) if platform_of(facts) else None
+        platform = platform_of(facts)
+        where = knowledge.platform_name(platform) if platform else None
         fix = [
             f"# torch {pin.split('+')[0]} was published for: {', '.join(have) or 'no CUDA variant'}"
             + (f" ({where})" if where else ""),

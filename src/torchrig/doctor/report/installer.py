@@ -28,20 +28,35 @@ from torchrig.doctor.report.collect_env import put
 # "Package {!r} requires a different Python: {} not in {!r}", the interpreter's version in the middle.
 _REQUIRES_PYTHON = re.compile(r"requires a different Python: (?P<version>3\.\d+\.\d+) not in ")
 # stable-diffusion-webui modules/launch_utils.py, check_python_version().
-_LAUNCHER_PYTHON = re.compile(r"This program is tested with 3\.\d+(?:\.\d+)? Python, but you have (?P<version>3\.\d+\.\d+)")
+_LAUNCHER_PYTHON = re.compile(
+    r"This program is tested with 3\.\d+(?:\.\d+)? Python, but you have (?P<version>3\.\d+\.\d+)"
+)
 # uv's resolver (crates/uv-resolver, "has no wheels with a matching platform tag (e.g., `{tag}`)"): the most
 # specific tag of the target platform.
 _PLATFORM_TAG = re.compile(r"has no wheels with a matching platform tag \(e\.g\.,\s+`?(?P<tag>[\w.]+?)`?\)")
 _UNIVERSAL = re.compile(r"\buv (?:lock|add|sync)\b")
 # Wheel platform tags (PEP 425, PEP 600, the macOS and Windows tags): OS and CPU.
-_TAG_OS = (("macosx_", "Darwin"), ("manylinux", "Linux"), ("musllinux", "Linux"), ("linux_", "Linux"), ("win", "Windows"))
-_TAG_CPU = {"x86_64": "x86_64", "amd64": "AMD64", "arm64": "arm64", "aarch64": "aarch64", "win32": "x86", "i686": "i686"}
+_TAG_OS = (
+    ("macosx_", "Darwin"),
+    ("manylinux", "Linux"),
+    ("musllinux", "Linux"),
+    ("linux_", "Linux"),
+    ("win", "Windows"),
+)
+_TAG_CPU = {
+    "x86_64": "x86_64",
+    "amd64": "AMD64",
+    "arm64": "arm64",
+    "aarch64": "aarch64",
+    "win32": "x86",
+    "i686": "i686",
+}
 
 # Lines only an installer prints, each in its own words: pip (resolver errors, progress), uv, Poetry.
 _INSTALLER_LINE = re.compile(
     r"^[ \t>|`]*(?:ERROR: )?(?:Could not find a version that satisfies the requirement \S"
     r"|No matching distribution found for \S|Cannot install .{1,400}? because these package versions have conflicting"
-    r"|Looking in indexes: |Installing collected packages: |Successfully installed \S|Collecting \S"
+    r"|Looking in indexes: |Installing collected packages: |Successfully installed \S"
     r"|Requirement already satisfied: |\S+\.whl is not a supported wheel on this platform"
     r"|Package '[^']+' requires a different Python: )"
     r"|(?:×|x) No solution found when resolving dependencies"
@@ -58,7 +73,6 @@ _INSTALLER_WORDS = (
     "Looking in indexes",
     "Installing collected",
     "Successfully installed",
-    "Collecting ",
     "already satisfied",
     "supported wheel",
     "different Python",
