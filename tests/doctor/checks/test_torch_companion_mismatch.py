@@ -93,3 +93,16 @@ def test_a_missing_stable_abi_symbol_in_torchaudio_is_a_companion_newer_than_tor
 def test_a_missing_stable_abi_symbol_elsewhere_is_not_a_companion() -> None:
     text = "ImportError: /opt/ext/my_op.so: undefined symbol: aoti_torch_get_device_index\n"
     assert "companion.stable-abi-symbol-missing" not in {h.id for h in parse_report(text).signatures}
+
+
+def test_pip_s_conflict_over_a_companion_pinning_another_torch_is_a_pair_never_built_together() -> None:
+    text = (
+        "ERROR: Cannot install torch==2.3.1 and torchvision==0.19.0 because these package versions have "
+        "conflicting dependencies.\n\nThe conflict is caused by:\n    The user requested torch==2.3.1\n"
+        "    torchvision 0.19.0 depends on torch==2.4.0\n\nERROR: ResolutionImpossible: for help visit "
+        "https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts\n"
+    )
+    facts = parse_report(text)
+    assert facts.report_format == "pip"
+    first = run_checks(facts)[0]
+    assert first.code == "torch.companion-mismatch" and first.title.startswith("torchvision was not built")

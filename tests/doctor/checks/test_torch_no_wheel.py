@@ -82,3 +82,14 @@ def test_uv_s_platform_tag_names_an_intel_mac() -> None:
     facts = parse_report(text)
     assert (facts.system.os, facts.system.machine, facts.report_format) == ("Darwin", "x86_64", "pip")
     assert "macOS Intel" in run_checks(facts)[0].title
+
+
+def test_the_index_url_names_the_variant_a_bare_pin_asks_for() -> None:
+    text = (
+        "pip install torch==2.6.0 torchvision --index-url https://download.pytorch.org/whl/cu121\n"
+        "Looking in indexes: https://download.pytorch.org/whl/cu121\n"
+        "ERROR: Could not find a version that satisfies the requirement torch==2.6.0 (from versions: 2.5.0+cu121, 2.5.1+cu121)\n"
+        "ERROR: No matching distribution found for torch==2.6.0\n"
+    )
+    first = run_checks(parse_report(text))[0]
+    assert first.title == "torch 2.6.0+cu121 was never published: that release has no cu121 build"

@@ -28,6 +28,7 @@ from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
+from torchrig.doctor.report import tried
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "torch.no-wheel"
@@ -181,6 +182,11 @@ def never_published(facts: Facts) -> tuple[str, str, tuple[str, ...]] | None:
     asked, _ = asked_for(facts)
     pins = [s.version for s in asked.specifier if s.operator == "=="] if asked is not None else []
     variant = knowledge.variant_of(pins[0]) if len(pins) == 1 else None
+    if len(pins) == 1 and variant is None:
+        # "pip install torch==2.10.0 --index-url https://download.pytorch.org/whl/cu131": the index names the variant
+        asks = {a.variant for a in tried.torch_installs(facts.tried) if a.version == pins[0] and a.variant}
+        variant = asks.pop() if len(asks) == 1 else None
+        pins = [f"{pins[0]}+{variant}"] if variant else pins
     rel = knowledge.release(pins[0]) if variant else None
     if rel is None or variant is None or not variant.startswith(("cu", "rocm")):
         return None
