@@ -28,8 +28,8 @@ from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
-from torchrig.doctor.report import tried
 from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import tried
 
 CODE = "torch.no-wheel"
 # The requirement the installer could not satisfy: pip's "requirement torch==2.6.0", uv's "Distribution
