@@ -8,8 +8,9 @@ Three kinds of report, told apart by content, not by file name:
   sectioned collect_env, ``transformers env``, ``accelerate env``, ``ds_report`` (:mod:`.tool_envs`);
 - ``nvidia-smi`` output: its table, ``-q`` and ``-L`` (:mod:`.nvidia_smi`); ``rocminfo`` and ``rocm-smi``
   (:mod:`.rocm`);
-- any log or traceback: the lines tools print verbatim (:mod:`.logs`) and the known error
-  signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``;
+- any log or traceback: the lines tools print verbatim (:mod:`.logs`; installers' and launchers' own,
+  :mod:`.installer`, whose output alone is the format ``pip``) and the known error signatures
+  (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``;
 - what the reporter states in words or an issue template (:mod:`.stated`): read last, so that it never
   replaces what a program printed.
 

@@ -12,7 +12,7 @@ its own fixed words (each pattern below names the source that prints it):
   says nothing about this machine and is not read.
 
 :func:`is_installer_log` tells whether the text is installer output and nothing else a reader knows (a
-traceback makes it a log): the report format ``pip``. The requirement an installer could not satisfy is
+traceback or a raised exception makes it a log): the report format ``pip``. The requirement an installer could not satisfy is
 read by the checks from the error lines themselves (``knowledge/signatures.toml``).
 """
 
@@ -65,6 +65,8 @@ _INSTALLER_LINE = re.compile(
     re.MULTILINE,
 )
 _TRACEBACK = "Traceback (most recent call last)"
+# a Python exception a program raised ("RuntimeError: ..."): the installer's output is then part of a larger log
+_EXCEPTION = re.compile(r"^[ \t]*[A-Z]\w*(?:Error|Exception): ", re.MULTILINE)
 # words one of those lines needs: the line-start pattern is tried only where one occurs (a report may be 16 MiB)
 _INSTALLER_WORDS = (
     "satisfies the requirement",
@@ -112,9 +114,9 @@ def _platform(tag: str, facts: Facts) -> bool:
 
 
 def is_installer_log(text: str | Haystack) -> bool:
-    """Whether the text shows an installer's own output (pip, uv, Poetry) and no traceback."""
+    """Whether the text shows an installer's own output (pip, uv, Poetry) and no traceback or exception."""
     haystack = text if isinstance(text, Haystack) else Haystack(text)
     text = haystack.text
     if _TRACEBACK in text or not any(word in text for word in _INSTALLER_WORDS):
         return False
-    return _INSTALLER_LINE.search(text) is not None
+    return _INSTALLER_LINE.search(text) is not None and not ("Error: " in text and _EXCEPTION.search(text))
