@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from check_facts import PY, RTX4090, linux_gpu_box, pkg, report
 
-from torchrig.doctor.checks import CheckContext, torch_companion_mismatch
+from torchrig.doctor.checks import CheckContext, run_checks, torch_companion_mismatch
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
@@ -67,3 +68,41 @@ def test_nightly_companions_are_not_held_to_the_release_pairing() -> None:
         RTX4090, torch="2.5.0.dev20240720+cu124", cuda="12.4", companions=[pkg("torchaudio", "2.4.0.dev20240721+cu124")]
     )
     assert torch_companion_mismatch.companions_match_torch(facts, CTX) == []
+
+
+def test_torchvision_s_own_cuda_check_is_a_variant_mismatch() -> None:
+    text = (
+        "RuntimeError: Detected that PyTorch and torchvision were compiled with different CUDA major versions. "
+        "PyTorch has CUDA Version=12.4 and torchvision has CUDA Version=11.8. "
+        "Please reinstall the torchvision that matches your PyTorch install.\n"
+    )
+    first = run_checks(parse_report(text))[0]
+    assert first.code == "torch.companion-mismatch" and first.title.startswith("torchvision was not built")
+
+
+def test_a_missing_stable_abi_symbol_in_torchaudio_is_a_companion_newer_than_torch() -> None:
+    text = (
+        '  File "/srv/venv/lib/python3.11/site-packages/torchaudio/_extension/utils.py", line 60, in _load_lib\n'
+        "OSError: /srv/venv/lib/python3.11/site-packages/torchaudio/lib/libtorchaudio.so: undefined symbol: "
+        "aoti_torch_get_device_index\n"
+    )
+    first = run_checks(parse_report(text))[0]
+    assert first.code == "torch.companion-mismatch" and first.title.startswith("torchaudio was not built")
+
+
+def test_a_missing_stable_abi_symbol_elsewhere_is_not_a_companion() -> None:
+    text = "ImportError: /opt/ext/my_op.so: undefined symbol: aoti_torch_get_device_index\n"
+    assert "companion.stable-abi-symbol-missing" not in {h.id for h in parse_report(text).signatures}
+
+
+def test_pip_s_conflict_over_a_companion_pinning_another_torch_is_a_pair_never_built_together() -> None:
+    text = (
+        "ERROR: Cannot install torch==2.3.1 and torchvision==0.19.0 because these package versions have "
+        "conflicting dependencies.\n\nThe conflict is caused by:\n    The user requested torch==2.3.1\n"
+        "    torchvision 0.19.0 depends on torch==2.4.0\n\nERROR: ResolutionImpossible: for help visit "
+        "https://pip.pypa.io/en/latest/topics/dependency-resolution/#dealing-with-dependency-conflicts\n"
+    )
+    facts = parse_report(text)
+    assert facts.report_format == "pip"
+    first = run_checks(facts)[0]
+    assert first.code == "torch.companion-mismatch" and first.title.startswith("torchvision was not built")

@@ -15,7 +15,8 @@ from check_facts import (
     this_machine,
 )
 
-from torchrig.doctor.checks import CheckContext, torch_cpu_only_build
+from torchrig.doctor.checks import CheckContext, run_checks, torch_cpu_only_build
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
@@ -91,3 +92,16 @@ def test_conda_on_an_rtx_5090_with_driver_570_pins_a_cuda_12_that_has_sm_120() -
     facts = linux_gpu_box(RTX5090, driver="570.133.07", torch="2.13.0+cpu", cuda=None, installer="conda")
     [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
     assert finding.fix == ("conda install -y -c conda-forge 'pytorch=2.13.0=cuda*' 'cuda-version>=12.9,<13'",)
+
+
+def test_an_installer_that_finds_a_cpu_torch_where_the_driver_needs_cuda_reports_a_cpu_build() -> None:
+    text = "setting up Python environment...\nStale venv detected (torch cpu != required cu128) -- rebuilding...\n"
+    first = run_checks(parse_report(text))[0]
+    assert first.code == "torch.cpu-only-build"
+
+
+def test_an_installer_that_finds_another_cuda_variant_is_no_cpu_build() -> None:
+    from torchrig.knowledge import signatures
+
+    text = "Stale venv detected (torch cu124 != required cu128) -- rebuilding...\n"
+    assert not any(m.signature.id == "installer.cpu-torch-where-cuda-required" for m in signatures.find(text))

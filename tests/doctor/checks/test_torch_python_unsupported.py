@@ -122,3 +122,39 @@ def test_a_stated_failed_install_counts_only_while_torch_is_missing() -> None:
         torch="2.6.0", python="3.13.0"
     )
     assert all(f.code != "torch.python-unsupported" for f in run_checks(parse_report(installed)))
+
+
+# The web-UI launcher's own Python check (stable-diffusion-webui modules/launch_utils.py), before it installs torch
+_LAUNCHER = """\
+venv "/home/u/stable-diffusion-webui/venv/bin/python"
+INCOMPATIBLE PYTHON VERSION
+
+This program is tested with 3.10.6 Python, but you have 3.12.3.
+If you encounter an error with "RuntimeError: Couldn't install torch." message,
+or any other error regarding unsuccessful package (library) installation,
+please downgrade (or upgrade) to the latest version of 3.10 Python
+"""
+
+
+def test_the_launcher_s_python_check_is_a_warning_until_the_install_fails() -> None:
+    facts = parse_report(_LAUNCHER)
+    assert facts.system.python_version == "3.12.3"
+    first = run_checks(facts)[0]
+    assert first.code == "torch.python-unsupported" and first.severity.value == "warning"
+    assert first.title.startswith("The launcher is tested with Python 3.10, not 3.12")
+    failed = (
+        _LAUNCHER
+        + "ERROR: Could not find a version that satisfies the requirement torch==2.1.2 (from versions: 2.2.0)\n"
+    )
+    assert run_checks(parse_report(failed))[0].severity.value == "error"
+
+
+def test_the_launcher_s_check_says_nothing_where_torch_has_a_wheel_for_this_python() -> None:
+    text = _LAUNCHER + "Successfully installed torch-2.4.1\n"
+    assert "torch.python-unsupported" not in {f.code for f in run_checks(parse_report(text))}
+
+
+def test_pip_s_requires_python_refusal_names_the_interpreter() -> None:
+    text = "ERROR: Package 'somepkg' requires a different Python: 3.13.1 not in '<3.13,>=3.9'\n"
+    facts = parse_report(text)
+    assert facts.system.python_version == "3.13.1" and facts.report_format == "pip"

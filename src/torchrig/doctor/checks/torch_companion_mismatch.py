@@ -110,7 +110,8 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
     evidence: dict[str, object] = {"torch": facts.torch.version} if facts.torch.version else {}
     evidence.update(dict(problems.items()))
     evidence.update(evidence_of(hits))
-    what = " and ".join(problems) or "torchvision"
+    named = [name for name in _COMPANIONS if any(name in hit.excerpt.lower() for hit in hits)]
+    what = " and ".join(problems) or " and ".join(named) or "torchvision or torchaudio"
     return [
         Finding(
             code=CODE,

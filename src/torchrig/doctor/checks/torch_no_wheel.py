@@ -10,7 +10,10 @@ The causes, from the most specific the facts can show:
 2. a 32-bit Python or CPU: PyTorch publishes 64-bit wheels only;
 3. macOS on Intel: the last release with macOS x86_64 wheels was 2.2 (PyTorch's deprecation of macOS x86
    builds, pytorch/pytorch#114602; the release tables list no macOS x86_64 wheels after it);
-4. otherwise the index: an --index-url that does not carry this platform's builds.
+4. a pin with a variant tag the release was never built for ("torch==2.6.0+cu121": PyTorch's index has a
+   folder per variant, download.pytorch.org/whl/cu121/, and the release tables list which variants each
+   release was published in, per platform);
+5. otherwise the index: an --index-url that does not carry this platform's builds.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import tried
 
 CODE = "torch.no-wheel"
 # The requirement the installer could not satisfy: pip's "requirement torch==2.6.0", uv's "Distribution
@@ -33,9 +37,13 @@ CODE = "torch.no-wheel"
 # The reporter's own words are read too where a signature recorded them: "can not install pytorch 2.4.1".
 _ASKED = re.compile(
     r"requirement\s+(torch\S*)|Distribution `(torch[^`\s@]*)|Because (torch[^\s,]*) has no wheels"
-    r"|wheels for `torch` \(v(\d[\w.+]*)\)|install\s+(?:py)?torch\s*(?:==|=|\s)\s*v?(\d+\.\d+(?:\.\d+)?)\b",
+    r"|wheels for `torch` \(v(\d[\w.+]*)\)|install\s+(?:py)?torch\s*(?:==|=|\s)\s*v?(\d+\.\d+(?:\.\d+)?)\b"
+    r"|installation candidates for torch \((\d[\w.+]*)\)|\b(torch==\d+\.\d+\.\d+\+[\w.]+)",
     re.IGNORECASE,
 )
+# signatures.toml: a pin with a variant tag in a report where pip found no distribution; evidence only where
+# that release was never published for that variant (:func:`never_published`)
+_PIN = "pip.torch-variant-pin"
 # The torch.python-unsupported signature: the report says a named torch release could not be installed.
 STATED = "torch.python-unsupported"
 # pip lists every version it found a file for that this interpreter and platform can install (pip's
@@ -168,9 +176,44 @@ def python_label(facts: Facts) -> str | None:
     return _span(pythons) if pythons else None
 
 
+def never_published(facts: Facts) -> tuple[str, str, tuple[str, ...]] | None:
+    """(pin, variant, the variants that release has here) where the asked-for pin names a variant tag the
+    release was never published with on this platform (every platform, where the report shows none)."""
+    asked, _ = asked_for(facts)
+    pins = [s.version for s in asked.specifier if s.operator == "=="] if asked is not None else []
+    variant = knowledge.variant_of(pins[0]) if len(pins) == 1 else None
+    if len(pins) == 1 and variant is None:
+        # "pip install torch==2.10.0 --index-url https://download.pytorch.org/whl/cu131": the index names the variant
+        asks = {a.variant for a in tried.torch_installs(facts.tried) if a.version == pins[0] and a.variant}
+        variant = asks.pop() if len(asks) == 1 else None
+        pins = [f"{pins[0]}+{variant}"] if variant else pins
+    rel = knowledge.release(pins[0]) if variant else None
+    if rel is None or variant is None or not variant.startswith(("cu", "rocm")):
+        return None
+    platform = platform_of(facts)
+    if platform == "windows":
+        have = tuple(v for v in rel.on_windows() if rel.ships(v, pins[0]))
+    elif platform == "linux-aarch64":
+        have = rel.aarch64
+    elif platform is None or platform == "linux-x86_64":
+        have = tuple(v for v in (*rel.variants, *rel.rocm) if rel.ships(v, pins[0]))
+    else:
+        return None  # macOS: no CUDA wheels at all, which the other causes say
+    if platform is None:
+        everywhere = _platforms(rel, variant, pins[0]) if variant.startswith("cu") else set()
+        if everywhere or rel.ships(variant, pins[0]):
+            return None
+    elif variant in have or (rel.variants_partial and variant.startswith("cu")):
+        return None
+    return pins[0], variant, have
+
+
 def torch_has_a_wheel_here(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """pip must find a torch wheel for this Python and platform; say which of them rules every wheel out."""
     hits = hits_for(facts, CODE)
+    unpublished = never_published(facts) if hits else None
+    if unpublished is None:
+        hits = [hit for hit in hits if hit.id != _PIN]  # a pin of a published build explains nothing alone
     if not hits or python_rules_out_every_wheel(facts):
         return []  # the Python version: torch.python-unsupported says so
     asked, _ = asked_for(facts)
@@ -185,6 +228,25 @@ def torch_has_a_wheel_here(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if machine:
         evidence["machine"] = f"{facts.system.os or ''} {facts.system.machine}".strip()
     evidence.update(evidence_of(hits))
+    if unpublished is not None:
+        pin, variant, have = unpublished
+        platform = platform_of(facts)
+        where = knowledge.platform_name(platform) if platform else None
+        fix = [
+            f"# torch {pin.split('+')[0]} was published for: {', '.join(have) or 'no CUDA variant'}"
+            + (f" ({where})" if where else ""),
+            "# pin one of those (its index: https://download.pytorch.org/whl/<variant>), or a release that has "
+            f"{variant}",
+        ]
+        title = f"torch {pin} was never published: that release has no {variant} build" + (
+            f" for {where}" if where else ""
+        )
+        detail = (
+            "PyTorch's wheel index has one folder per build variant (download.pytorch.org/whl/cu126/, ...), and "
+            f"each release is built for a few of them: no index has a {variant} build of this release, so pip "
+            "cannot find it whatever the Python or the options."
+        )
+        return [_finding(title, evidence, fix, detail)]
     if machine in _32BIT or "32 bit" in (facts.system.python_version or "").lower():
         fix = ["# PyTorch publishes 64-bit wheels only: install a 64-bit Python (and OS), then pip install torch"]
         return [_finding("pip found no torch wheel: this Python is 32-bit", evidence, fix)]
@@ -212,12 +274,13 @@ def _last_with_macos_intel_wheels() -> tuple[knowledge.TorchRelease, knowledge.T
     return newest_first[i], newest_first[max(i - 1, 0)]
 
 
-def _finding(title: str, evidence: dict[str, object], fix: list[str]) -> Finding:
+def _finding(title: str, evidence: dict[str, object], fix: list[str], detail: str | None = None) -> Finding:
     return Finding(
         code=CODE,
         severity=Severity.ERROR,
         title=title,
-        detail='pip lists the versions whose wheels fit this interpreter and platform: "from versions: none" '
+        detail=detail
+        or 'pip lists the versions whose wheels fit this interpreter and platform: "from versions: none" '
         "means not one does, so no other pip option will help until the interpreter, platform or index changes.",
         evidence=evidence,
         fix=tuple(fix),

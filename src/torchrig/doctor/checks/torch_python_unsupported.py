@@ -8,6 +8,7 @@ finding says that is the range it used.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from packaging.version import Version
@@ -17,10 +18,13 @@ from torchrig.doctor import queries
 from torchrig.doctor.checks import torch_no_wheel
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "torch.python-unsupported"
+# signatures.toml: a launcher's own check that the interpreter is one it supports, made before it installs torch
+_LAUNCHER = "launcher.python-untested"
+_TESTED = re.compile(r"tested with (?P<tested>3\.\d+(?:\.\d+)?) Python")
 
 
 def torch_supports_this_python(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -32,8 +36,11 @@ def torch_supports_this_python(facts: Facts, ctx: CheckContext) -> list[Finding]
         return [_no_wheel_for_python(facts, label)]
     rel = knowledge.release(facts.torch.version) if facts.torch.version else None
     platform = torch_no_wheel.platform_of(facts)
-    if not python or rel is None or rel.supports_python(python, platform):
+    if not python or (rel is not None and rel.supports_python(python, platform)):
         return []
+    if rel is None:
+        launcher = [hit for hit in hits_for(facts, CODE) if hit.id == _LAUNCHER]
+        return [_launcher_refuses(facts, python, launcher[0])] if launcher else []
     span = _range(rel, platform)
     if facts.system.conda_prefix:
         fix = shlex.join(["conda", "create", "-y", "-n", f"torch{rel.minor}", f"python={span.high}"])
@@ -138,6 +145,35 @@ def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
         detail=detail + " Use a Python the release supports, or a release that supports this Python.",
         evidence=evidence,
         fix=tuple(fix),
+    )
+
+
+def _launcher_refuses(facts: Facts, python: str, hit: SignatureHit) -> Finding:
+    """The launcher says this Python is not one it was tested with; the report does not name the torch it pins.
+
+    An error where the report also shows the torch install failing (no wheel found), a warning otherwise:
+    the launcher's pinned torch may still have a wheel for this Python.
+    """
+    tested = _TESTED.search(hit.excerpt)
+    want = knowledge.minor_of(tested.group("tested")) if tested else None
+    failed = hits_for(facts, torch_no_wheel.CODE)
+    evidence: dict[str, object] = {"python": facts.system.python_version or python}
+    evidence.update(evidence_of([hit, *failed]))
+    fix = (
+        f"# install Python {want or 'the version the launcher names'}, delete the launcher's venv folder, and run it again",
+        "# (or start the launcher with that Python: it creates its venv from the interpreter that runs it)",
+    )
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR if failed else Severity.WARNING,
+        title=f"The launcher is tested with Python {want or 'another version'}, not {python}: the torch it installs may "
+        "have no wheel for this Python",
+        detail="The launcher checks the interpreter before it installs its pinned torch release, and says this one "
+        "is outside the versions it supports; a torch release publishes wheels for a fixed range of Pythons, so "
+        "installing torch (and other compiled packages) can fail. The report does not name the torch release the "
+        "launcher pins.",
+        evidence=evidence,
+        fix=fix,
     )
 
 

@@ -8,8 +8,9 @@ Three kinds of report, told apart by content, not by file name:
   sectioned collect_env, ``transformers env``, ``accelerate env``, ``ds_report`` (:mod:`.tool_envs`);
 - ``nvidia-smi`` output: its table, ``-q`` and ``-L`` (:mod:`.nvidia_smi`); ``rocminfo`` and ``rocm-smi``
   (:mod:`.rocm`);
-- any log or traceback: the lines tools print verbatim (:mod:`.logs`) and the known error
-  signatures (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``;
+- any log or traceback: the lines tools print verbatim (:mod:`.logs`; installers' and launchers' own,
+  :mod:`.installer`, whose output alone is the format ``pip``) and the known error signatures
+  (:mod:`torchrig.knowledge.signatures`), recorded in ``Facts.signatures``;
 - what the reporter states in words or an issue template (:mod:`.stated`): read last, so that it never
   replaces what a program printed.
 
@@ -34,6 +35,7 @@ from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
 from torchrig.doctor.report import (
     collect_env,
     failures,
+    installer,
     logs,
     nvidia_smi,
     rocm,
@@ -196,6 +198,7 @@ def _from_text(text: str) -> Facts:
         dump = "vllm-collect-env"
     smi = nvidia_smi.scan(text, facts) or rocm.scan(text, facts)
     printed = logs.scan(haystack, facts)
+    printed = installer.scan(haystack, facts) or printed
     hits = _add_hits(facts, text, haystack)
     facts.failures = failures.failures(haystack)
     facts.tried = tried.commands(haystack)
@@ -209,7 +212,8 @@ def _from_text(text: str) -> Facts:
             "`python -m torch.utils.collect_env` or the whole traceback."
         )
     _capabilities_from_names(facts)
-    facts.report_format = dump or ("collect_env" if is_collect_env else "log")
+    pip_log = not (is_collect_env or smi) and installer.is_installer_log(haystack)
+    facts.report_format = dump or ("collect_env" if is_collect_env else "pip" if pip_log else "log")
     return facts
 
 

@@ -135,7 +135,7 @@ _CUDA_TOKEN = re.compile(
 _DRIVER_TOKEN = re.compile(
     r"driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
 )
-_PYTHON_TOKEN = re.compile(r"python[ \t]*v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
+_PYTHON_TOKEN = re.compile(r"python(?:[ \t]+version)?[ \t]*v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
 _NCCL_TOKEN = re.compile(r"nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
 _OS_TOKEN = re.compile(
     r"(?P<os>windows(?:[ \t]+(?:10|11|server))?|wsl2?|macos|mac[ \t]+os(?:[ \t]+x)?"

@@ -1,0 +1,122 @@
+"""Facts that package installers and the launchers built on them print: pip, uv, Poetry, web-UI launchers.
+
+An install that fails is reported as the installer's output, which states facts about the machine in
+its own fixed words (each pattern below names the source that prints it):
+
+- the interpreter: pip's Requires-Python refusal ("Package 'x' requires a different Python: 3.14.0 not in
+  '>=3.9,<3.14'"), and the Python check of AUTOMATIC1111's web-UI launcher ("This program is tested with
+  3.10.6 Python, but you have 3.11.2");
+- the platform: uv's resolver names a wheel tag of the platform it resolves for ("has no wheels with a
+  matching platform tag (e.g., `macosx_13_0_x86_64`)") when it installs into an environment (``uv pip``);
+  a universal lock (``uv lock``, ``uv add``, ``uv sync``) resolves for other platforms too, so there the tag
+  says nothing about this machine and is not read.
+
+:func:`is_installer_log` tells whether the text is installer output and nothing else a reader knows (a
+traceback or a raised exception makes it a log): the report format ``pip``. The requirement an installer could not satisfy is
+read by the checks from the error lines themselves (``knowledge/signatures.toml``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from torchrig._core.prefilter import Haystack
+from torchrig.doctor.facts import Facts
+from torchrig.doctor.report.collect_env import put
+
+# pip/_internal/resolution/legacy/resolver.py (_check_dist_requires_python) and the resolvelib resolver:
+# "Package {!r} requires a different Python: {} not in {!r}", the interpreter's version in the middle.
+_REQUIRES_PYTHON = re.compile(r"requires a different Python: (?P<version>3\.\d+\.\d+) not in ")
+# stable-diffusion-webui modules/launch_utils.py, check_python_version().
+_LAUNCHER_PYTHON = re.compile(
+    r"This program is tested with 3\.\d+(?:\.\d+)? Python, but you have (?P<version>3\.\d+\.\d+)"
+)
+# uv's resolver (crates/uv-resolver, "has no wheels with a matching platform tag (e.g., `{tag}`)"): the most
+# specific tag of the target platform.
+_PLATFORM_TAG = re.compile(r"has no wheels with a matching platform tag \(e\.g\.,\s+`?(?P<tag>[\w.]+?)`?\)")
+_UNIVERSAL = re.compile(r"\buv (?:lock|add|sync)\b")
+# Wheel platform tags (PEP 425, PEP 600, the macOS and Windows tags): OS and CPU.
+_TAG_OS = (
+    ("macosx_", "Darwin"),
+    ("manylinux", "Linux"),
+    ("musllinux", "Linux"),
+    ("linux_", "Linux"),
+    ("win", "Windows"),
+)
+_TAG_CPU = {
+    "x86_64": "x86_64",
+    "amd64": "AMD64",
+    "arm64": "arm64",
+    "aarch64": "aarch64",
+    "win32": "x86",
+    "i686": "i686",
+}
+
+# Lines only an installer prints, each in its own words: pip (resolver errors, progress), uv, Poetry.
+_INSTALLER_LINE = re.compile(
+    r"^[ \t>|`]*(?:ERROR: )?(?:Could not find a version that satisfies the requirement \S"
+    r"|No matching distribution found for \S|Cannot install .{1,400}? because these package versions have conflicting"
+    r"|Looking in indexes: |Installing collected packages: |Successfully installed \S"
+    r"|Requirement already satisfied: |\S+\.whl is not a supported wheel on this platform"
+    r"|Package '[^']+' requires a different Python: )"
+    r"|(?:×|x) No solution found when resolving dependencies"
+    r"|^[ \t]*error: Distribution `[^`]+` can't be installed"
+    r"|Unable to find installation candidates for \S",
+    re.MULTILINE,
+)
+_TRACEBACK = "Traceback (most recent call last)"
+# a Python exception a program raised ("RuntimeError: ..."): the installer's output is then part of a larger log
+_EXCEPTION = re.compile(r"^[ \t]*[A-Z]\w*(?:Error|Exception): ", re.MULTILINE)
+# words one of those lines needs: the line-start pattern is tried only where one occurs (a report may be 16 MiB)
+_INSTALLER_WORDS = (
+    "satisfies the requirement",
+    "matching distribution",
+    "conflicting",
+    "Looking in indexes",
+    "Installing collected",
+    "Successfully installed",
+    "already satisfied",
+    "supported wheel",
+    "different Python",
+    "No solution found",
+    "can't be installed",
+    "installation candidates",
+)
+
+
+def scan(text: str | Haystack, facts: Facts) -> bool:
+    """Record the Python version and platform an installer's output states; True if it recorded either."""
+    haystack = text if isinstance(text, Haystack) else Haystack(text)
+    text = haystack.text
+    found = False
+    python = _REQUIRES_PYTHON.search(text) if "requires a different Python" in text else None
+    python = python or (_LAUNCHER_PYTHON.search(text) if "Python, but you have" in text else None)
+    if python:
+        put(facts.system, "python_version", python.group("version"))
+        found = True
+    tag = _PLATFORM_TAG.search(text) if "matching platform tag" in text else None
+    if tag and not _UNIVERSAL.search(text):
+        found = _platform(tag.group("tag"), facts) or found
+    return found
+
+
+def _platform(tag: str, facts: Facts) -> bool:
+    """ "macosx_13_0_x86_64" -> Darwin, x86_64; "win_amd64" -> Windows, AMD64; "manylinux_2_28_aarch64" -> Linux."""
+    tag = tag.lower()
+    system = next((name for prefix, name in _TAG_OS if tag.startswith(prefix)), None)
+    cpu = next((name for suffix, name in _TAG_CPU.items() if tag.endswith(suffix)), None)
+    if system is None:
+        return False
+    put(facts.system, "os", system)
+    if cpu is not None:
+        put(facts.system, "machine", cpu)
+    return True
+
+
+def is_installer_log(text: str | Haystack) -> bool:
+    """Whether the text shows an installer's own output (pip, uv, Poetry) and no traceback or exception."""
+    haystack = text if isinstance(text, Haystack) else Haystack(text)
+    text = haystack.text
+    if _TRACEBACK in text or not any(word in text for word in _INSTALLER_WORDS):
+        return False
+    return _INSTALLER_LINE.search(text) is not None and not ("Error: " in text and _EXCEPTION.search(text))
