@@ -94,3 +94,22 @@ def test_the_user_docs_list_every_signature(repo_root) -> None:
     page = (repo_root / "docs" / "doctor-report.md").read_text()
     for sig in ROWS:
         assert f"| `{sig.id}` | `{sig.code}` |" in page, f"docs/doctor-report.md lacks {sig.id}"
+
+
+def test_a_message_a_logger_wrapped_and_indented_still_matches_and_keeps_both_lines() -> None:
+    # rich's log handler breaks a long message and indents the rest under the message column
+    text = (
+        "12:00:01 ERROR    Could not load torch: [WinError 126] The specified module could not be found. Error loading\n"
+        '                  "C:\\app\\venv\\Lib\\site-packages\\torch\\lib\\c10.dll" or one of its dependencies.\n'
+    )
+    (match,) = known.find(text)
+    assert match.signature.id == "torch.windows-dll-load-failed"
+    assert match.line == 1
+    assert match.excerpt.endswith('torch\\lib\\c10.dll" or one of its dependencies.')
+
+
+def test_an_nvjitlink_symbol_counts_without_its_version_tag() -> None:
+    # ld.so prints "undefined symbol: NAME, version TAG"; an issue title cuts it off after ~100 characters
+    cut = "ImportError: /opt/venv/lib/python3.11/site-packages/nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: __nvJitLinkCreate_12_8, vers"
+    assert [m.signature.id for m in known.find(cut)] == ["torch.nvjitlink-undefined-symbol"]
+    assert known.find("undefined symbol: __nvJitLinkCreate") == []  # an unversioned name is not nvJitLink's export
