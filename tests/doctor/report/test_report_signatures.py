@@ -113,3 +113,21 @@ def test_an_nvjitlink_symbol_counts_without_its_version_tag() -> None:
     cut = "ImportError: /opt/venv/lib/python3.11/site-packages/nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: __nvJitLinkCreate_12_8, vers"
     assert [m.signature.id for m in known.find(cut)] == ["torch.nvjitlink-undefined-symbol"]
     assert known.find("undefined symbol: __nvJitLinkCreate") == []  # an unversioned name is not nvJitLink's export
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # cuDNN 8 reporting dlerror() for the libnvrtc it opened (CUDA 11.1 added nvrtcGetCUBIN)
+        "Could not load library libcudnn_cnn_infer.so.8. Error: /opt/apps/cuda/10.2/lib64/libnvrtc.so.10.2: "
+        "undefined symbol: nvrtcGetCUBIN",
+        "OSError: /usr/local/cuda-11.0/lib64/libcublasLt.so.11: undefined symbol: cublasLtMatmulAlgoCapGetAttribute",
+    ],
+)
+def test_a_cuda_library_lacking_a_function_of_its_own_api_is_an_older_copy_shadowing_the_right_one(line: str) -> None:
+    assert [m.signature.id for m in known.find(line)] == ["libs.cuda-library-lacks-own-symbol"]
+
+
+def test_cublas_missing_a_cublaslt_function_is_not_read_as_cublas_lacking_its_own() -> None:
+    line = "libcublas.so.11: undefined symbol: cublasLtGetStatusString, version libcublasLt.so.11"
+    assert "libs.cuda-library-lacks-own-symbol" not in [m.signature.id for m in known.find(line)]
