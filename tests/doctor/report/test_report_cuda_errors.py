@@ -300,3 +300,21 @@ def test_a_rust_program_that_cannot_load_libcuda_looks_for_the_driver_before_ins
 def test_another_cuda_library_that_cudarc_cannot_load_is_not_the_driver() -> None:
     text = 'Unable to dynamically load the "nvrtc" shared library - searched for library names: ["libnvrtc.so"].\n'
     assert "driver.libcuda-not-found" not in [match.signature.id for match in known.find(text)]
+
+
+def test_error_803_with_cuda_compat_on_the_library_path_is_the_compat_package_not_a_pending_reboot() -> None:
+    text = (
+        "$ export LD_LIBRARY_PATH=/usr/local/cuda-12.8/compat:$LD_LIBRARY_PATH\n"
+        "$ python -c 'import torch; torch.zeros(1).cuda()'\n"
+        "RuntimeError: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before calling "
+        "NumCudaDevices() that might have already set an error? Error 803: system has unsupported display driver / "
+        "cuda driver combination\n"
+    )
+    codes = [finding.code for finding in _findings(text)]
+    assert codes[0] == "driver.forward-compat-unsupported"
+    assert "driver.version-mismatch" not in codes
+
+
+def test_error_803_without_cuda_compat_stays_a_driver_version_mismatch() -> None:
+    text = "CUDA error: system has unsupported display driver / cuda driver combination\n"
+    assert _findings(text)[0].code == "driver.version-mismatch"
