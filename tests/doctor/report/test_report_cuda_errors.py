@@ -318,3 +318,13 @@ def test_error_803_with_cuda_compat_on_the_library_path_is_the_compat_package_no
 def test_error_803_without_cuda_compat_stays_a_driver_version_mismatch() -> None:
     text = "CUDA error: system has unsupported display driver / cuda driver combination\n"
     assert _findings(text)[0].code == "driver.version-mismatch"
+
+
+def test_libcuda_missing_inside_a_container_first_hands_the_gpus_in() -> None:
+    text = (
+        "$ docker run -it --rm trainer:latest python train.py\n"
+        "OSError: libcuda.so.1: cannot open shared object file: No such file or directory\n"
+    )
+    first = _findings(text)[0]
+    assert first.code == "driver.missing"
+    assert "--gpus all" in first.fix[0]

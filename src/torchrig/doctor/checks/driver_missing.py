@@ -96,6 +96,11 @@ def _libcuda_not_loadable(facts: Facts, hits: list[SignatureHit]) -> Finding:
         "# not found anywhere:",
         *fixes.driver_install(facts, minimum or Version(str(branch)), branch),
     ]
+    if facts.system.container:
+        # inside a container libcuda comes from the host, mounted in by the NVIDIA Container Toolkit
+        fix.insert(
+            0, "# in a container: start it with the GPUs (docker run --gpus all ...), which mounts the host's libcuda"
+        )
     return Finding(
         code=CODE,
         severity=Severity.ERROR,
