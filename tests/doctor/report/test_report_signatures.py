@@ -115,9 +115,14 @@ def test_a_message_a_logger_wrapped_and_indented_still_matches_and_keeps_both_li
 
 def test_an_nvjitlink_symbol_counts_without_its_version_tag() -> None:
     # ld.so prints "undefined symbol: NAME, version TAG"; an issue title cuts it off after ~100 characters
-    cut = "ImportError: /opt/venv/lib/python3.11/site-packages/nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: __nvJitLinkCreate_12_8, vers"
+    cut = "ImportError: /opt/venv/lib/python3.11/site-packages/torch/lib/../../nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: __nvJitLinkCreate_12_8, vers"
     assert [m.signature.id for m in known.find(cut)] == ["torch.nvjitlink-undefined-symbol"]
-    assert known.find("undefined symbol: __nvJitLinkCreate") == []  # an unversioned name is not nvJitLink's export
+    assert known.find("import torch\nundefined symbol: __nvJitLinkCreate") == []  # unversioned: not nvJitLink's export
+
+
+def test_an_nvjitlink_symbol_in_a_report_without_torch_is_not_a_torch_import() -> None:
+    jax = "jaxlib/cuda/_solver.so: ImportError: libcusolver.so.11: undefined symbol: __nvJitLinkComplete_12_4"
+    assert known.find(jax) == []
 
 
 @pytest.mark.parametrize(
