@@ -93,10 +93,15 @@ def find(text: str, haystack: Haystack | None = None) -> list[SignatureMatch]:
 
 
 def _excerpt(text: str, start: int, end: int) -> str:
-    """The line where the match starts, or the part of a very long line around the match."""
+    """The line where the match starts (through the line where it ends, for a message a terminal or logger
+    wrapped), or the part of a very long line around the match."""
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", start)
     line_end = len(text) if line_end == -1 else line_end
+    wrapped_end = text.find("\n", max(start, end - 1))
+    wrapped_end = len(text) if wrapped_end == -1 else wrapped_end
+    if wrapped_end - line_start <= _EXCERPT_LIMIT:
+        line_end = max(line_end, wrapped_end)
     if line_end - line_start > _EXCERPT_LIMIT:
         line_start = max(line_start, start - 40)
         line_end = min(line_end, max(end, line_start + _EXCERPT_LIMIT))

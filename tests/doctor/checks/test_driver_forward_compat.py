@@ -56,3 +56,29 @@ def test_the_system_libcuda_is_fine() -> None:
     facts = linux_gpu_box(RTX4090)
     facts.torch.loaded_libs = [lib("libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05")]
     assert driver_forward_compat.compat_libraries_on_unsupported_gpu(facts, CTX) == []
+
+
+def test_error_803_naming_cuda_compat_on_a_geforce_says_the_gpu_does_not_support_it() -> None:
+    facts = linux_gpu_box(RTX4090, driver="580.95.05", torch="2.8.0+cu128", cuda="12.8")
+    facts.signatures = report(
+        (
+            "driver.compat-libcuda-803",
+            "ggml_cuda_init: failed to initialize CUDA: system has unsupported display "
+            "driver / cuda driver combination",
+        )
+    ).signatures
+    [finding] = driver_forward_compat.compat_libraries_on_unsupported_gpu(facts, CTX)
+    assert finding.title.endswith("on a GPU that does not support them (error 803)")
+    assert "error 803" in finding.detail
+
+
+def test_error_803_naming_cuda_compat_on_a_datacentre_gpu_says_the_package_does_not_fit_the_driver() -> None:
+    facts = linux_gpu_box(H100, driver="580.95.05", torch="2.8.0+cu128", cuda="12.8")
+    facts.signatures = report(
+        ("driver.compat-libcuda-803", "Error 803: system has unsupported display driver")
+    ).signatures
+    [finding] = driver_forward_compat.compat_libraries_on_unsupported_gpu(facts, CTX)
+    assert (
+        finding.title
+        == "CUDA's forward-compatibility libcuda (cuda-compat) does not fit the installed driver (error 803)"
+    )

@@ -63,3 +63,31 @@ def test_a_torch_built_into_an_ngc_image_uses_the_system_libraries_by_design() -
         lib("libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.12"),
     ]
     assert libs_shadowed.torch_loads_its_own_libraries(facts, CTX) == []
+
+
+def test_a_log_naming_the_old_copy_takes_its_directory_off_the_loader_path() -> None:
+    # a program that bundles its own CUDA libraries (libtorch in its lib/ folder), run under an old cluster module
+    facts = report(
+        (
+            "libs.cuda-library-lacks-own-symbol",
+            "Could not load library libcudnn_cnn_infer.so.8. Error: /opt/apps/cuda/10.2/lib64/libnvrtc.so.10.2: "
+            "undefined symbol: nvrtcGetCUBIN",
+        )
+    )
+    [finding] = libs_shadowed.torch_loads_its_own_libraries(facts, CTX)
+    assert finding.severity is Severity.ERROR
+    assert finding.title == "The program loads libnvrtc.so.10.2 from outside its own copy"
+    assert finding.evidence["libnvrtc.so.10.2 loaded from"] == "/opt/apps/cuda/10.2/lib64/libnvrtc.so.10.2"
+    assert finding.fix[0].startswith("Remove /opt/apps/cuda/10.2/lib64 from the loader path")
+
+
+def test_a_named_old_copy_on_ld_library_path_drops_that_entry_only() -> None:
+    facts = report(
+        (
+            "libs.cuda-library-lacks-own-symbol",
+            "OSError: /usr/local/cuda-11.0/lib64/libcublasLt.so.11: undefined symbol: cublasLtMatmulAlgoCapGetAttribute",
+        )
+    )
+    facts.system.env["LD_LIBRARY_PATH"] = "/opt/mkl/lib:/usr/local/cuda-11.0/lib64"
+    [finding] = libs_shadowed.torch_loads_its_own_libraries(facts, CTX)
+    assert finding.fix == ("export LD_LIBRARY_PATH=/opt/mkl/lib",)

@@ -84,3 +84,25 @@ def test_the_traceback_line_in_a_log_alone_yields_the_finding() -> None:
 
 def test_a_torch_that_imports_is_fine() -> None:
     assert torch_import_failed.torch_imports(linux_gpu_box(RTX4090), CTX) == []
+
+
+def test_an_nvjitlink_symbol_names_libnvjitlink_even_when_the_version_tag_is_cut_off() -> None:
+    facts = _broken(
+        "ImportError: /srv/env/lib/python3.11/site-packages/nvidia/cusolver/lib/libcusolver.so.11: "
+        "undefined symbol: __nvJitLinkGetLinkedCubin_12_6, vers",
+        env={"LD_LIBRARY_PATH": "/usr/local/cuda-12.2/lib64"},
+    )
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
+    assert finding.title == "Importing torch fails (libnvJitLink.so.12)"
+    assert finding.fix[0] == "unset LD_LIBRARY_PATH"
+
+
+def test_fbgemm_dll_names_the_openmp_runtime_it_needs_besides_the_vc_redistributable() -> None:
+    facts = _broken(
+        "OSError: [WinError 126] The specified module could not be found. Error loading "
+        '"C:\\Python312\\Lib\\site-packages\\torch\\lib\\fbgemm.dll" or one of its dependencies.'
+    )
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
+    assert finding.title == "Importing torch fails (fbgemm.dll)"
+    assert "libomp140.x86_64.dll" in finding.fix[0]
+    assert any(line.startswith("winget install --id Microsoft.VCRedist") for line in finding.fix)

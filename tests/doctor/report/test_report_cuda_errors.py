@@ -13,6 +13,7 @@ import pytest
 from torchrig.doctor import checks
 from torchrig.doctor.findings import Finding, Severity
 from torchrig.doctor.report import parse_report
+from torchrig.knowledge import signatures as known
 
 NVCC_13_2 = """\
 $ nvcc --version
@@ -275,3 +276,55 @@ def test_is_available_false_alone_is_a_failure_shown_not_refused() -> None:
 def test_collect_envs_is_cuda_available_false_is_no_request_for_cuda() -> None:
     text = "PyTorch version: 2.5.1+cpu\nIs debug build: False\nCUDA used to build PyTorch: None\nIs CUDA available: False\n"
     assert "torch.cpu-only-build" not in [f.code for f in _findings(text)]  # a CPU laptop's collect_env is fine
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # cudarc's panic_no_lib_found (src/lib.rs), and its 0.11 wording: the driver API is the library "cuda"
+        'Unable to dynamically load the "cuda" shared library - searched for library names: ["libcuda.so", '
+        '"libcuda64.so"]. Ensure that `LD_LIBRARY_PATH` has the correct path to the installed library.',
+        "thread 'main' panicked at src/driver/sys/mod.rs:61:9: Unable to find cuda lib under the names "
+        '["cuda", "nvcuda"]. Please open GitHub issue.',
+    ],
+)
+def test_a_rust_program_that_cannot_load_libcuda_looks_for_the_driver_before_installing_one(line: str) -> None:
+    first = _findings(line + "\n")[0]
+    assert first.code == "driver.missing"
+    assert "cannot load the NVIDIA driver's libcuda" in first.title
+    assert first.fix[0].startswith("ldconfig -p | grep libcuda")
+    assert any("/usr/lib/wsl/lib" in step for step in first.fix)
+    assert any(step.startswith("Install NVIDIA driver") for step in first.fix)
+
+
+def test_another_cuda_library_that_cudarc_cannot_load_is_not_the_driver() -> None:
+    text = 'Unable to dynamically load the "nvrtc" shared library - searched for library names: ["libnvrtc.so"].\n'
+    assert "driver.libcuda-not-found" not in [match.signature.id for match in known.find(text)]
+
+
+def test_error_803_with_cuda_compat_on_the_library_path_is_the_compat_package_not_a_pending_reboot() -> None:
+    text = (
+        "$ export LD_LIBRARY_PATH=/usr/local/cuda-12.8/compat:$LD_LIBRARY_PATH\n"
+        "$ python -c 'import torch; torch.zeros(1).cuda()'\n"
+        "RuntimeError: Unexpected error from cudaGetDeviceCount(). Did you run some cuda functions before calling "
+        "NumCudaDevices() that might have already set an error? Error 803: system has unsupported display driver / "
+        "cuda driver combination\n"
+    )
+    codes = [finding.code for finding in _findings(text)]
+    assert codes[0] == "driver.forward-compat-unsupported"
+    assert "driver.version-mismatch" not in codes
+
+
+def test_error_803_without_cuda_compat_stays_a_driver_version_mismatch() -> None:
+    text = "CUDA error: system has unsupported display driver / cuda driver combination\n"
+    assert _findings(text)[0].code == "driver.version-mismatch"
+
+
+def test_libcuda_missing_inside_a_container_first_hands_the_gpus_in() -> None:
+    text = (
+        "$ docker run -it --rm trainer:latest python train.py\n"
+        "OSError: libcuda.so.1: cannot open shared object file: No such file or directory\n"
+    )
+    first = _findings(text)[0]
+    assert first.code == "driver.missing"
+    assert "--gpus all" in first.fix[0]

@@ -32,9 +32,14 @@ def test_every_row_is_complete_and_ids_are_unique() -> None:
         assert sig.source.startswith(_SOURCES), sig.id
 
 
+# The context a row's `requires` asks for, where it is not torch's own traceback
+_CONTEXT = {"driver.compat-libcuda-803": "export LD_LIBRARY_PATH=/usr/local/cuda-12.9/compat:$LD_LIBRARY_PATH"}
+
+
 @pytest.mark.parametrize("sig", ROWS, ids=[s.id for s in ROWS])
 def test_each_pattern_matches_its_real_example(sig: known.Signature) -> None:
-    text = sig.example if sig.requires is None else f'  File ".../torch/__init__.py", line 229\n{sig.example}'
+    context = _CONTEXT.get(sig.id, '  File ".../torch/__init__.py", line 229')
+    text = sig.example if sig.requires is None else f"{context}\n{sig.example}"
     assert [m.signature.id for m in known.find(text) if m.signature.id == sig.id] == [sig.id]
 
 
@@ -94,3 +99,45 @@ def test_the_user_docs_list_every_signature(repo_root) -> None:
     page = (repo_root / "docs" / "doctor-report.md").read_text()
     for sig in ROWS:
         assert f"| `{sig.id}` | `{sig.code}` |" in page, f"docs/doctor-report.md lacks {sig.id}"
+
+
+def test_a_message_a_logger_wrapped_and_indented_still_matches_and_keeps_both_lines() -> None:
+    # rich's log handler breaks a long message and indents the rest under the message column
+    text = (
+        "12:00:01 ERROR    Could not load torch: [WinError 126] The specified module could not be found. Error loading\n"
+        '                  "C:\\app\\venv\\Lib\\site-packages\\torch\\lib\\c10.dll" or one of its dependencies.\n'
+    )
+    (match,) = known.find(text)
+    assert match.signature.id == "torch.windows-dll-load-failed"
+    assert match.line == 1
+    assert match.excerpt.endswith('torch\\lib\\c10.dll" or one of its dependencies.')
+
+
+def test_an_nvjitlink_symbol_counts_without_its_version_tag() -> None:
+    # ld.so prints "undefined symbol: NAME, version TAG"; an issue title cuts it off after ~100 characters
+    cut = "ImportError: /opt/venv/lib/python3.11/site-packages/torch/lib/../../nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: __nvJitLinkCreate_12_8, vers"
+    assert [m.signature.id for m in known.find(cut)] == ["torch.nvjitlink-undefined-symbol"]
+    assert known.find("import torch\nundefined symbol: __nvJitLinkCreate") == []  # unversioned: not nvJitLink's export
+
+
+def test_an_nvjitlink_symbol_in_a_report_without_torch_is_not_a_torch_import() -> None:
+    jax = "jaxlib/cuda/_solver.so: ImportError: libcusolver.so.11: undefined symbol: __nvJitLinkComplete_12_4"
+    assert known.find(jax) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # cuDNN 8 reporting dlerror() for the libnvrtc it opened (CUDA 11.1 added nvrtcGetCUBIN)
+        "Could not load library libcudnn_cnn_infer.so.8. Error: /opt/apps/cuda/10.2/lib64/libnvrtc.so.10.2: "
+        "undefined symbol: nvrtcGetCUBIN",
+        "OSError: /usr/local/cuda-11.0/lib64/libcublasLt.so.11: undefined symbol: cublasLtMatmulAlgoCapGetAttribute",
+    ],
+)
+def test_a_cuda_library_lacking_a_function_of_its_own_api_is_an_older_copy_shadowing_the_right_one(line: str) -> None:
+    assert [m.signature.id for m in known.find(line)] == ["libs.cuda-library-lacks-own-symbol"]
+
+
+def test_cublas_missing_a_cublaslt_function_is_not_read_as_cublas_lacking_its_own() -> None:
+    line = "libcublas.so.11: undefined symbol: cublasLtGetStatusString, version libcublasLt.so.11"
+    assert "libs.cuda-library-lacks-own-symbol" not in [m.signature.id for m in known.find(line)]

@@ -20,6 +20,7 @@ _MARKERS = (
 )
 # Forward compatibility is for data-centre GPUs; consumer and workstation boards reject it.
 _CONSUMER = ("geforce", "titan", "quadro", "rtx a", "rtx pro")
+_COMPAT_803 = "driver.compat-libcuda-803"  # error 803 in a report that names cuda-compat (signatures.toml)
 
 
 def _said_804(facts: Facts) -> list[str]:
@@ -63,16 +64,32 @@ def compat_libraries_on_unsupported_gpu(facts: Facts, ctx: CheckContext) -> list
         fix.append(
             "Remove the cuda-compat libraries from the library path (LD_LIBRARY_PATH, /etc/ld.so.conf.d) and upgrade the driver"
         )
+    detail = (
+        "The cuda-compat package lets a data-centre GPU run a newer CUDA than its driver; consumer GPUs "
+        'reject it with "forward compatibility was attempted on non supported HW" and CUDA cannot '
+        "initialise. Use the system driver's own libcuda, upgraded far enough for torch's CUDA."
+    )
+    if not (said or compat) and hits and all(hit.id == _COMPAT_803 for hit in hits):
+        # error 803: the compat libcuda and the loaded kernel module come from different driver releases
+        detail = (
+            "The cuda-compat package is libcuda from another driver release (cuda-compat-12-8 is driver 570's): "
+            "with it on the loader's path, CUDA's driver and the display driver differ, which CUDA reports as error "
+            "803. Forward compatibility is supported only on data-centre GPUs, select NGC Server Ready RTX boards "
+            "and Jetson; elsewhere use the system driver's own libcuda."
+        )
+        title = (
+            "CUDA forward-compatibility libraries (cuda-compat) are in use on a GPU that does not support them (error 803)"
+            if consumer
+            else "CUDA's forward-compatibility libcuda (cuda-compat) does not fit the installed driver (error 803)"
+        )
+    else:
+        title = "CUDA forward-compatibility libraries are in use on a GPU that does not support them (Error 804)"
     return [
         Finding(
             code=CODE,
             severity=Severity.ERROR,
-            title="CUDA forward-compatibility libraries are in use on a GPU that does not support them (Error 804)",
-            detail=(
-                "The cuda-compat package lets a data-centre GPU run a newer CUDA than its driver; consumer GPUs "
-                'reject it with "forward compatibility was attempted on non supported HW" and CUDA cannot '
-                "initialise. Use the system driver's own libcuda, upgraded far enough for torch's CUDA."
-            ),
+            title=title,
+            detail=detail,
             evidence=evidence,
             fix=tuple(fix),
         )

@@ -27,6 +27,8 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return []
     if facts.driver.kernel_module or facts.driver.userspace or queries.gpus_seen(facts):
         return []
+    if libcuda and len(libcuda) == len(hits) and not bus and facts.origin == "report":
+        return [_libcuda_not_loadable(facts, libcuda)]
     cuda = queries.torch_cuda(facts)
     branch = fixes.driver_branch(cuda, ccs=queries.capabilities(facts))
     minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
@@ -68,6 +70,46 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=tuple(fix),
         )
     ]
+
+
+def _libcuda_not_loadable(facts: Facts, hits: list[SignatureHit]) -> Finding:
+    """A report whose only evidence is the loader failing on libcuda: no driver, or one the loader cannot find.
+
+    libcuda.so.1 is installed by the NVIDIA driver, never by torch or the toolkit (CUDA Installation Guide for
+    Linux, "Driver installation"), so a process that cannot load it has no driver it can see. That is either no
+    driver at all or a driver whose library directory is off the loader's path (WSL2 keeps it in
+    /usr/lib/wsl/lib, CUDA on WSL User Guide; a driver unpacked outside the distribution's library directories);
+    a report that shows neither the GPU nor nvidia-smi does not tell which, so the fix looks first.
+    """
+    cuda = queries.torch_cuda(facts)
+    branch = fixes.driver_branch(cuda, ccs=queries.capabilities(facts))
+    minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
+    evidence: dict[str, object] = dict(evidence_of(hits))
+    ld_path = queries.env(facts, "LD_LIBRARY_PATH")
+    if ld_path is not None:
+        evidence["LD_LIBRARY_PATH"] = ld_path
+    fix = [
+        "ldconfig -p | grep libcuda.so   # is the driver's library known to the loader?",
+        "ls -l /usr/lib/wsl/lib/libcuda.so* 2>/dev/null   # under WSL2 the Windows driver puts it here",
+        "# found outside the loader's path: export LD_LIBRARY_PATH=<that directory>:$LD_LIBRARY_PATH "
+        "(or: sudo ldconfig <that directory>)",
+        "# not found anywhere:",
+        *fixes.driver_install(facts, minimum or Version(str(branch)), branch),
+    ]
+    if facts.system.container:
+        # inside a container libcuda comes from the host, mounted in by the NVIDIA Container Toolkit
+        fix.insert(
+            0, "# in a container: start it with the GPUs (docker run --gpus all ...), which mounts the host's libcuda"
+        )
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title="The process cannot load the NVIDIA driver's libcuda (no driver, or its directory is off the loader's path)",
+        detail="libcuda.so.1 comes with the NVIDIA driver; a program that cannot load it finds no driver. Either none "
+        "is installed, or its library directory is not where the dynamic loader looks (under WSL2: /usr/lib/wsl/lib).",
+        evidence=evidence,
+        fix=tuple(fix),
+    )
 
 
 def _wsl_gpu_unreachable(facts: Facts) -> list[Finding]:

@@ -13,12 +13,16 @@ from torchrig.doctor.findings import Finding, Severity
 CODE = "driver.version-mismatch"
 _MESSAGE = "driver/library version mismatch"
 _CUDA_803 = "driver.cuda-driver-mismatch-803"  # signatures.toml: CUDA's own word for the same mismatch
+# the same 803 where the report names cuda-compat: the compat libcuda is the mismatch (driver.forward-compat-unsupported)
+_COMPAT_803 = "driver.compat-libcuda-803"
 
 
 def kernel_and_library_differ(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """The kernel module and the user-space library must be the same driver version."""
     kernel, library = facts.driver.kernel_module, facts.driver.userspace
     hits = hits_for(facts, CODE)
+    if any(hit.id == _COMPAT_803 for hit in facts.signatures):
+        hits = [hit for hit in hits if hit.id != _CUDA_803]
     for hit in hits:
         # dmesg: "NVRM: API mismatch: the client has the version 515.48.07, but this kernel module has the version 510.73.05"
         client = re.search(r"client has the version ([\d.]+)", hit.excerpt)

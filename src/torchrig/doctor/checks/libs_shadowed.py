@@ -14,6 +14,8 @@ from torchrig.doctor.findings import Finding, Severity
 
 CODE = "libs.shadowed"
 _STUB = "libs.stub-libcuda"  # CUDA's error 34: the toolkit's link-time libcuda.so was loaded, not the driver's
+# glibc's "<object>: undefined symbol: <name>" where a log names the CUDA library's file: the copy that was loaded
+_LOADED_AT = re.compile(r"(?P<dir>/[^\s:'\"]+)/(?P<name>lib\w+\.so[\d.]*): undefined symbol")
 # The CUDA libraries torch's wheels and conda packages carry (libcuda is the driver's: never torch's).
 _CUDA_LIB = re.compile(
     r"lib(cudart|cublas|cublasLt|cudnn\w*|nccl|nvJitLink|cusparse|cusparseLt|cufft|curand|cusolver|nvrtc|cupti"
@@ -52,6 +54,8 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
     foreign = [lib for lib in cuda_libs if roots and lib not in own]
     if not (foreign and _bundles_libraries(facts, own)) and not hits:
         return []
+    named = _named_in_hits(hits, roots)
+    foreign += [lib for lib in named if lib.path not in {f.path for f in foreign}]
     ld_path = queries.env(facts, "LD_LIBRARY_PATH") or ""
     preload = queries.env(facts, "LD_PRELOAD") or ""
     dirs = {os.path.dirname(lib.path) for lib in foreign}
@@ -68,7 +72,8 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
     if not fix and dirs:
         where = ", ".join(sorted(dirs))
         fix.append(
-            f"Remove {where} from the loader path (/etc/ld.so.conf.d, then `sudo ldconfig`) or uninstall that copy"
+            f"Remove {where} from the loader path (LD_LIBRARY_PATH, e.g. `module unload` the module that set it, or "
+            "/etc/ld.so.conf.d, then `sudo ldconfig`), or put the program's own library directory first"
         )
     if not fix:
         fix.append("Make sure no other cuDNN/CUDA copy is on LD_LIBRARY_PATH or LD_PRELOAD, so torch loads its own")
@@ -79,17 +84,30 @@ def torch_loads_its_own_libraries(facts: Facts, ctx: CheckContext) -> list[Findi
         evidence["LD_LIBRARY_PATH"] = ld_path
     evidence.update(evidence_of(hits))
     names = ", ".join(dict.fromkeys(lib.name for lib in foreign)) or "a CUDA library (cuDNN)"
+    # a log from a program that bundles libtorch or its own CUDA libraries (no torch shown) is not about torch
+    program = "torch" if roots or facts.torch.version or facts.origin == "live" else "The program"
     return [
         Finding(
             code=CODE,
             severity=Severity.ERROR if hits else Severity.WARNING,
-            title=f"torch loads {names} from outside its own copy",
-            detail="A different cuDNN/cuBLAS/NCCL than the one torch was built and tested with causes "
+            title=f"{program} loads {names} from outside its own copy",
+            detail=f"A different cuDNN/cuBLAS/NCCL than the one {program.lower()} was built and tested with causes "
             '"cuDNN version incompatibility" errors, undefined symbols, wrong results or slow kernels.',
             evidence=evidence,
             fix=tuple(fix),
         )
     ]
+
+
+def _named_in_hits(hits: list[SignatureHit], roots: list[str]) -> list[LoadedLib]:
+    """The CUDA library files a log's "undefined symbol" lines name, outside torch's own copies."""
+    named: list[LoadedLib] = []
+    for hit in hits:
+        for match in _LOADED_AT.finditer(hit.excerpt):
+            path = f"{match.group('dir')}/{match.group('name')}"
+            if _CUDA_LIB.match(match.group("name")) and not any(path.startswith(r) for r in roots):
+                named.append(LoadedLib(name=match.group("name"), path=path))
+    return named
 
 
 def _stub_libcuda(facts: Facts, hits: list[SignatureHit]) -> Finding:

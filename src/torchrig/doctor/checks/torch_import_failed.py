@@ -17,6 +17,10 @@ CODE = "torch.import-failed"
 _CUDA_DIR = re.compile(r"cuda|cudnn|nvidia|nccl|tensorrt", re.IGNORECASE)
 
 
+# nvJitLink.h names each function's symbol for the CUDA 12 release that made it (__nvJitLinkCreate_12_8): an
+# undefined one means the libnvJitLink.so.12 that was loaded is older than the library calling it.
+_NVJITLINK_SYMBOL = re.compile(r"undefined symbol:? __nvJitLink[A-Za-z]+_\d+_\d+")
+
 # Windows' ERROR_COMMITMENT_LIMIT (system error code 1455, Microsoft's "System Error Codes (1300-1699)")
 _PAGING_FILE = re.compile(r"WinError 1455|paging file is too small", re.IGNORECASE)
 
@@ -31,6 +35,8 @@ def _failing_library(text: str) -> str | None:
         return dll.group(1)
     if "DLL load failed" in text:
         return "a DLL of torch._C"
+    if _NVJITLINK_SYMBOL.search(text):
+        return "libnvJitLink.so.12"  # the library that lacks the symbol, not the one that asked for it
     match = re.search(r"undefined symbol: \S+, version (lib[\w+.-]+\.so[\d.]*)", text)
     match = match or re.search(r"(lib[\w+-]+\.so(?:\.\d+)*)", text)
     return match.group(1) if match else None
@@ -86,6 +92,14 @@ def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
         ]
     elif library and (library.endswith(".dll") or library.startswith("a DLL")):
         # PyTorch's Windows wheels need the Visual C++ runtime (torch/__init__.py says so on WinError 126)
+        if library == "fbgemm.dll":
+            # fbgemm.dll links libomp140.x86_64.dll (MSVC's LLVM OpenMP), which Visual Studio's MSVC build tools
+            # install; torch 2.4.0's wheels needed it without shipping it (pytorch/pytorch#131662, a regression
+            # fixed in 2.4.1), and ROCm's Windows wheels have needed it too (ROCm/TheRock#1167)
+            fix += [
+                "# fbgemm.dll also needs libomp140.x86_64.dll, which Visual Studio's MSVC build tools install;",
+                "# torch 2.4.0 lacked it (fixed in 2.4.1): upgrade torch, or add the MSVC v143 build tools",
+            ]
         fix += [
             "# install (or repair) the Microsoft Visual C++ Redistributable for Visual Studio 2015-2022, x64:",
             "winget install --id Microsoft.VCRedist.2015+.x64   # or https://aka.ms/vs/17/release/vc_redist.x64.exe",
