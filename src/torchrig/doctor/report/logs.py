@@ -51,6 +51,13 @@ _OLD_GPU = re.compile(
 _GPU_LIST = re.compile(
     r"^[ \t]*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)[ \t]*$", re.MULTILINE
 )
+# nccl-tests' and rccl-tests' "# Using devices" rows (src/common.cu): "#  Rank  0 Group  0 Pid 1234 on host device  0
+# [0000:2f:00.0] AMD Instinct MI100"; older releases print no Group and "[0x02]", the bus number only.
+_COLLECTIVE_TEST_ROW = re.compile(
+    r"^#[ \t]+Rank[ \t]+\d+[ \t]+(?:Group[ \t]+\d+[ \t]+)?Pid[ \t]+\d+[ \t]+on[ \t]+(?P<host>\S+)[ \t]+device[ \t]+"
+    r"(?P<index>\d+)[ \t]+\[[^\]\n]*\][ \t]+(?P<name>\S[^\n]*?)[ \t]*$",
+    re.MULTILINE,
+)
 # `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know:
 # a line that is only this, indented at most. Searched from the name, not from each line's start (16 MiB of
 # short lines would be millions of tries); :func:`_pip_lines` keeps the matches that begin their line.
@@ -327,7 +334,7 @@ def _gpus(haystack: Haystack, facts: Facts) -> bool:
         listed = [
             Gpu(index=int(m.group("index")), name=m.group("name").strip(), uuid=m.group("uuid"), source=SOURCE)
             for m in haystack.finditer(_GPU_LIST)
-        ]
+        ] or _collective_test_gpus(haystack)
         if listed:
             facts.gpus.devices = _unique(listed)
             facts.gpus.sources["devices"] = SOURCE
@@ -351,6 +358,16 @@ def _gpus(haystack: Haystack, facts: Facts) -> bool:
         put(facts.torch, "arch_list", supported.group("archs").split())
         found = True
     return found
+
+
+def _collective_test_gpus(haystack: Haystack) -> list[Gpu]:
+    """The GPUs an nccl-tests/rccl-tests run listed, where all of them are on one host (one machine's GPUs)."""
+    if "Pid" not in haystack.text:
+        return []
+    rows = list(haystack.finditer(_COLLECTIVE_TEST_ROW))
+    if len({row.group("host") for row in rows}) != 1:
+        return []
+    return _unique([Gpu(index=int(r.group("index")), name=r.group("name"), source=SOURCE) for r in rows])
 
 
 def _pip_lines(haystack: Haystack) -> Iterator[re.Match[str]]:
