@@ -69,3 +69,28 @@ def test_gpus_of_a_collective_test_on_several_hosts_are_not_one_machines() -> No
 def test_an_iommu_fault_next_to_an_rccl_job_is_p2p_evidence() -> None:
     text = "RCCL all_reduce_perf -g 2 stopped.\nAMD-Vi: Event logged [IO_PAGE_FAULT domain=0x0012 address=0x1000 flags=0x0020]"
     assert "p2p.iommu-fault" in _ids(text)
+
+
+def test_torchs_answers_a_program_printed_under_its_own_labels_are_read() -> None:
+    text = (
+        "import torch\n"
+        'print(f"visible: {torch.cuda.device_count()}")\n'
+        'print("ok?", torch.cuda.is_available())\n'
+        "```\n"
+        "visible: 4\n"
+        "ok? True\n"
+    )
+    facts = parse_report(text)
+    assert (facts.torch.device_count, facts.torch.cuda_available) == (4, True)
+
+
+def test_a_label_without_its_output_line_says_nothing() -> None:
+    facts = parse_report(
+        'print(f"visible: {torch.cuda.device_count()}")\nTraceback (most recent call last):\nValueError: x\n'
+    )
+    assert facts.torch.device_count is None
+
+
+def test_cuda_device_order_set_on_a_command_line_is_read() -> None:
+    facts = parse_report("CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES=2 python train.py\nRuntimeError: boom\n")
+    assert facts.system.env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"

@@ -89,6 +89,8 @@ _HSA_OVERRIDE = re.compile(
     r"""(?:^|[\s;`(])(?:export\s+|set\s+|-e\s+|--env\s+)?HSA_OVERRIDE_GFX_VERSION=['"]?(?P<value>\d+\.\d+\.\d+)""",
     re.MULTILINE,
 )
+# CUDA_DEVICE_ORDER (CUDA C Programming Guide, "CUDA Environment Variables"): FASTEST_FIRST (the default) or PCI_BUS_ID.
+_DEVICE_ORDER = re.compile(r"""(?:^|[\s;`(])(?:export\s+|set\s+)?CUDA_DEVICE_ORDER=['"]?(?P<value>\w+)""", re.MULTILINE)
 _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]*)")
 _WSL_KERNEL = re.compile(r"\b\d+\.\d+\.\d+(?:\.\d+)?-microsoft-standard(?:-WSL2)?\b")
 # `nvcc --version`'s last lines: "Cuda compilation tools, release 13.2, V13.2.51" (one line, as nvcc prints it).
@@ -167,6 +169,24 @@ _REPL_AVAILABLE = re.compile(
 )
 _REPL_CUDA = re.compile(
     _PROMPT + r"torch\.version\.cuda" + _ANSWER + r"(?P<value>\d+\.\d+|None)['\"]?[ \t]*$", re.MULTILINE
+)
+# A program that prints what torch answered under a label of its own, and that label's line in its output:
+# `print(f"GPUs: {torch.cuda.device_count()}")` or `print("GPUs:", torch.cuda.device_count())`, then "GPUs: 2".
+# The program's own source says what the number is; only a line that is the label and a value counts.
+_TORCH_EXPRESSIONS = {
+    "cuda.device_count()": ("device_count", r"\d{1,3}"),
+    "cuda.is_available()": ("cuda_available", r"True|False"),
+    "__version__": ("version", r"\d+\.\d+[\w.+-]*"),
+    "version.cuda": ("cuda", r"\d+\.\d+|None"),
+}
+_EXPRESSION = "|".join(re.escape(e) for e in _TORCH_EXPRESSIONS)
+_LABELLED = re.compile(
+    r"""\bf(?P<q>['"])(?P<flabel>[^'"{}\n]{1,60})\{[ \t]*torch\.(?P<fexpr>"""
+    + _EXPRESSION
+    + r""")[ \t]*\}[ \t]*(?:\\n)?(?P=q)"""
+    + r"""|\bprint\([ \t]*(?P<q2>['"])(?P<plabel>[^'"\n]{1,60})(?P=q2)[ \t]*,[ \t]*torch\.(?P<pexpr>"""
+    + _EXPRESSION
+    + r""")[ \t]*\)"""
 )
 # A line that names the operating system and nothing else, as people end an issue ("macOS 15.0", "OS: Windows
 # 11", "macOS Sonoma 14.5"): which platform's wheels pip was choosing from. Only a whole line counts, so a
@@ -259,9 +279,39 @@ def _repl(haystack: Haystack, facts: Facts) -> bool:
     if available:
         put(facts.torch, "cuda_available", available[-1] == "True")
         found = True
+    found = _labelled(text, facts) or found
     cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)] if "version.cuda" in text else []
     if cuda:
         put(facts.torch, "cuda", None if cuda[-1] == "None" else cuda[-1])
+        found = True
+    return found
+
+
+def _labelled(text: str, facts: Facts) -> bool:
+    """torch's answers a program printed under its own labels (:data:`_LABELLED`); the last output line wins."""
+    found = False
+    for source in _LABELLED.finditer(text) if "torch." in text else ():
+        label = (source.group("flabel") or source.group("plabel") or "").strip()
+        expression = source.group("fexpr") or source.group("pexpr")
+        if not label:
+            continue
+        field, value = _TORCH_EXPRESSIONS[expression]
+        output = re.compile(rf"^[ \t]*{re.escape(label)}[ \t]*(?P<value>{value})[ \t]*$", re.MULTILINE)
+        answers = [m.group("value") for m in output.finditer(text)]
+        if not answers:
+            continue
+        answer = answers[-1]
+        if field == "device_count":
+            put(facts.torch, "device_count", int(answer))
+        elif field == "cuda_available":
+            put(facts.torch, "cuda_available", answer == "True")
+        elif field == "cuda":
+            put(facts.torch, "cuda", None if answer == "None" else answer)
+        else:
+            put(facts.torch, "version", answer)
+        if field != "cuda":
+            put(facts.torch, "installed", True)
+            put(facts.torch, "import_ok", True)  # it answered
         found = True
     return found
 
@@ -549,6 +599,10 @@ def _environment(haystack: Haystack, facts: Facts) -> bool:
     override = _HSA_OVERRIDE.search(text) if "HSA_OVERRIDE_GFX_VERSION" in text else None
     if override and "HSA_OVERRIDE_GFX_VERSION" not in env:
         env["HSA_OVERRIDE_GFX_VERSION"] = override.group("value")
+        found = True
+    order = _DEVICE_ORDER.search(text) if "CUDA_DEVICE_ORDER=" in text else None
+    if order and "CUDA_DEVICE_ORDER" not in env:
+        env["CUDA_DEVICE_ORDER"] = order.group("value")
         found = True
     for nccl in _NCCL_ENV.finditer(text) if "set by environment" in text else ():
         env.setdefault(nccl.group("name"), nccl.group("value"))
