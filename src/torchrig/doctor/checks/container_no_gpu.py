@@ -107,7 +107,7 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
             title=f"This {_WHAT.get(runtime or '', 'container')} was started without GPU access",
             detail=detail,
             evidence=evidence,
-            fix=_FIXES[runtime] if runtime in _FIXES else _UNKNOWN_RUNTIME,
+            fix=_FIXES.get(runtime or "", _UNKNOWN_RUNTIME),
         )
     ]
 
