@@ -94,3 +94,14 @@ def test_a_label_without_its_output_line_says_nothing() -> None:
 def test_cuda_device_order_set_on_a_command_line_is_read() -> None:
     facts = parse_report("CUDA_DEVICE_ORDER=PCI_BUS_ID CUDA_VISIBLE_DEVICES=2 python train.py\nRuntimeError: boom\n")
     assert facts.system.env["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"
+
+
+def test_a_user_site_torchrun_counts_only_where_the_report_uses_an_environment() -> None:
+    frame = 'Traceback (most recent call last):\n  File "/home/ada/.local/bin/torchrun", line 8, in <module>\n'
+    assert "env.user-site-launcher" not in _ids(frame)
+    assert "env.user-site-launcher" in _ids("$ source .venv/bin/activate && torchrun t.py\n" + frame)
+
+
+def test_the_python_a_failed_elastic_worker_ran_is_read() -> None:
+    text = "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n  exitcode  : 1 (pid: 77) of binary: /opt/py/bin/python3.11\n"
+    assert parse_report(text).system.python_version == "3.11"

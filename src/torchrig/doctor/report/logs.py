@@ -110,13 +110,16 @@ _PIP_INSTALLED_TORCH = re.compile(
 _NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], line \d+|ipykernel_\d+", re.MULTILINE)
 # The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
-# its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)").
+# its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)"), and
+# torch.distributed.elastic's failure summary, which names the interpreter the failed worker ran ("of binary:
+# /usr/bin/python3.12").
 _PYTHON_VERSION = re.compile(
     r"^[ \t]*Python (?P<v1>3\.\d+\.\d+)[ \t]*$"
     r"|^[ \t]*Python (?P<v2>3\.\d+\.\d+)\S* \([^,()\n]{1,40}, [A-Z][a-z]{2} [ \d]\d \d{4}"
     r"|^[ \t]*Using (?:C|Py)?Python (?:interpreter )?(?P<v3>3\.\d+\.\d+)\b"
     r"|hint: You require CPython (?P<v4>3\.\d+)\b"
-    r"|has no wheels with a matching Python ABI tag \(e\.g\., `cp3(?P<abi>\d{1,2})`\)",
+    r"|has no wheels with a matching Python ABI tag \(e\.g\., `cp3(?P<abi>\d{1,2})`\)"
+    r"|\bof binary: \S*/python(?P<v5>3\.\d{1,2})(?![\w.])",
     re.MULTILINE,
 )
 # NCCL's INFO line for every NCCL_* variable it reads from the environment (src/misc/param.cc, socket.cc):
@@ -235,11 +238,11 @@ def _python(haystack: Haystack, facts: Facts) -> bool:
     text = haystack.text
     # every pattern below is tried only where a word it needs occurs: a substring test costs far less than a
     # regex attempt at each of a large report's line starts
-    match = _PYTHON_VERSION.search(text) if "Python" in text else None
+    match = _PYTHON_VERSION.search(text) if ("Python" in text or "of binary:" in text) else None
     if not match:
         return False
     abi = match.group("abi")
-    version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4")
+    version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4") or match.group("v5")
     put(facts.system, "python_version", version or f"3.{abi}")
     return True
 
