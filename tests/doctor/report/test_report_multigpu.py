@@ -105,3 +105,9 @@ def test_a_user_site_torchrun_counts_only_where_the_report_uses_an_environment()
 def test_the_python_a_failed_elastic_worker_ran_is_read() -> None:
     text = "torch.distributed.elastic.multiprocessing.errors.ChildFailedError:\n  exitcode  : 1 (pid: 77) of binary: /opt/py/bin/python3.11\n"
     assert parse_report(text).system.python_version == "3.11"
+
+
+def test_an_nccl_system_error_counts_for_shared_memory_only_in_a_container() -> None:
+    error = "RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:825, unhandled system error, NCCL version 2.7.8\n"
+    assert "nccl.system-error-in-container" not in _ids(error)
+    assert "nccl.system-error-in-container" in _ids("$ docker run --gpus all img python train.py\n" + error)
