@@ -7,7 +7,8 @@ Services (ACS)"; ROCm's multi-GPU system settings for RCCL):
 2. the report says the job works once NCCL stops using P2P (``NCCL_P2P_DISABLE=1``, NCCL's documented
    diagnostic), or the kernel log shows the IOMMU refusing device DMA during the job;
 3. an NCCL/RCCL test that drives several GPUs from one process hangs. The test has no application code, and
-   the GPUs share one machine, so only NCCL's intra-node transports are left; IOMMU/ACS redirecting P2P traffic
+   the GPUs one process drives share a machine, so NCCL's intra-node transports are the suspects (with the
+   network too, where the test spans several machines); IOMMU/ACS redirecting P2P traffic
    ("a significant performance reduction or even a hang") is the documented cause. This alone is a suspicion,
    a warning whose first fix is the diagnostic.
 """
@@ -61,8 +62,9 @@ def _suspected(facts: Facts, hits: list[SignatureHit], evidence: dict[str, objec
         code=CODE,
         severity=Severity.WARNING,
         title="A collective between GPUs of one machine hangs: GPU peer-to-peer is the likely cause",
-        detail="An NCCL/RCCL test driving several GPUs from one process makes no progress, so no application code "
-        "and no network is involved: the transfers inside the machine stall. NCCL's troubleshooting guide names "
+        detail="An NCCL/RCCL test driving several GPUs from one process makes no progress. The test runs no "
+        "application code, and the GPUs one process drives share a machine, so the transfers between them stall "
+        "(where several machines take part, the network between them is the other suspect). NCCL's troubleshooting guide names "
         "IO virtualization (VT-d/IOMMU) and PCIe ACS, which redirect peer-to-peer traffic through the CPU, as the "
         "cause of such hangs. Run the test once with P2P disabled: if it then completes, P2P is broken.",
         evidence=evidence,
@@ -80,6 +82,11 @@ def _root_fixes(facts: Facts) -> list[str]:
         fix.append(
             "sudo sed -i 's/^GRUB_CMDLINE_LINUX_DEFAULT=\"/&iommu=pt /' /etc/default/grub && sudo update-grub && sudo reboot"
             "   # the usual cause: IOMMU translation of peer traffic (ROCm's required setting for RCCL too)"
+        )
+    else:
+        fix.append(
+            "# the usual cause, IOMMU translation of peer traffic: add iommu=pt to the kernel command line "
+            "(GRUB_CMDLINE_LINUX_DEFAULT) and reboot, or turn VT-d / AMD-Vi off in the BIOS"
         )
     fix.append(
         "sudo lspci -vvv | grep -i acsctl   # PCIe ACS enabled on a bridge (SrcValid+) also breaks P2P: disable it in the BIOS"
