@@ -111,3 +111,11 @@ def test_an_nccl_system_error_counts_for_shared_memory_only_in_a_container() -> 
     error = "RuntimeError: NCCL error in: ProcessGroupNCCL.cpp:825, unhandled system error, NCCL version 2.7.8\n"
     assert "nccl.system-error-in-container" not in _ids(error)
     assert "nccl.system-error-in-container" in _ids("$ docker run --gpus all img python train.py\n" + error)
+
+
+def test_acs_on_a_bridge_next_to_nccl_is_a_p2p_suspicion() -> None:
+    text = "NCCL all_reduce_perf is slow\n\tACSCtl:\tSrcValid+ TransBlk- ReqRedir+ CmpltRedir+ UpstreamFwd+\n"
+    facts = parse_report(text)
+    [first, *_] = checks.run_checks(facts)
+    assert (first.code, first.severity.value) == ("gpu.p2p-broken", "warning")
+    assert "ACS" in first.title

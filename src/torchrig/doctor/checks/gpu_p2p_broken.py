@@ -6,7 +6,8 @@ Services (ACS)"; ROCm's multi-GPU system settings for RCCL):
 1. a pair whose direct copy came back wrong while the copy through the host was right (``torchrig selftest``);
 2. the report says the job works once NCCL stops using P2P (``NCCL_P2P_DISABLE=1``, NCCL's documented
    diagnostic), or the kernel log shows the IOMMU refusing device DMA during the job;
-3. an NCCL/RCCL test that drives several GPUs from one process hangs. The test has no application code, and
+3. ``lspci`` showing ACS on a bridge (SrcValid+) next to NCCL/RCCL; or an NCCL/RCCL test that drives several
+   GPUs from one process hangs. The test has no application code, and
    the GPUs one process drives share a machine, so NCCL's intra-node transports are the suspects (with the
    network too, where the test spans several machines); IOMMU/ACS redirecting P2P traffic
    ("a significant performance reduction or even a hang") is the documented cause. This alone is a suspicion,
@@ -23,7 +24,8 @@ from torchrig.doctor.findings import Finding, Severity
 
 CODE = "gpu.p2p-broken"
 # signatures.toml: a hang with nothing yet showing that P2P is what hangs (case 3 above)
-_SUSPICION_ONLY = frozenset({"p2p.collective-test-hangs"})
+# and ACS enabled on a bridge (it slows P2P down "or even" hangs it: a cause shown, not yet the failure)
+_SUSPICION_ONLY = frozenset({"p2p.collective-test-hangs", "p2p.acs-enabled"})
 
 
 def peer_to_peer_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -57,16 +59,29 @@ def peer_to_peer_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
 
 
 def _suspected(facts: Facts, hits: list[SignatureHit], evidence: dict[str, object]) -> Finding:
-    """A collective test hangs inside one machine: P2P is the documented suspect, not yet shown to be it."""
+    """A collective test hangs inside one machine, or ACS is on: P2P is the documented suspect, not yet shown to be it."""
+    guide = (
+        "NCCL's troubleshooting guide names IO virtualization (VT-d/IOMMU) and PCIe ACS, which redirect "
+        "peer-to-peer traffic through the CPU, as the cause of such hangs."
+    )
+    if any(hit.id == "p2p.collective-test-hangs" for hit in hits):
+        title = "A collective between GPUs of one machine hangs: GPU peer-to-peer is the likely cause"
+        detail = (
+            "An NCCL/RCCL test driving several GPUs from one process makes no progress. The test runs no application "
+            "code, and the GPUs one process drives share a machine, so the transfers between them stall (where "
+            f"several machines take part, the network between them is the other suspect). {guide}"
+        )
+    else:
+        title = "PCIe ACS is enabled on a bridge: GPU peer-to-peer traffic is redirected through the CPU"
+        detail = (
+            "lspci shows Access Control Services on (SrcValid+), which sends P2P transfers up to the root complex: "
+            "NCCL's guide says it must be disabled for GPU Direct, as it costs bandwidth or hangs collectives."
+        )
     return Finding(
         code=CODE,
         severity=Severity.WARNING,
-        title="A collective between GPUs of one machine hangs: GPU peer-to-peer is the likely cause",
-        detail="An NCCL/RCCL test driving several GPUs from one process makes no progress. The test runs no "
-        "application code, and the GPUs one process drives share a machine, so the transfers between them stall "
-        "(where several machines take part, the network between them is the other suspect). NCCL's troubleshooting guide names "
-        "IO virtualization (VT-d/IOMMU) and PCIe ACS, which redirect peer-to-peer traffic through the CPU, as the "
-        "cause of such hangs. Run the test once with P2P disabled: if it then completes, P2P is broken.",
+        title=title,
+        detail=detail + " Run the job once with P2P disabled: if it then completes, P2P is broken.",
         evidence=evidence,
         fix=(
             "NCCL_P2P_DISABLE=1 <the same command>   # the diagnostic: completes now -> P2P is the fault",
