@@ -8,6 +8,7 @@ only where the text is the machine's own output. Each returns True if it recorde
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from collections.abc import Iterator
@@ -191,6 +192,7 @@ _LABELLED = re.compile(
     + _EXPRESSION
     + r""")[ \t]*\)"""
 )
+_LABELLED_LIMIT = 16
 # A line that names the operating system and nothing else, as people end an issue ("macOS 15.0", "OS: Windows
 # 11", "macOS Sonoma 14.5"): which platform's wheels pip was choosing from. Only a whole line counts, so a
 # sentence that mentions another machine does not.
@@ -293,7 +295,8 @@ def _repl(haystack: Haystack, facts: Facts) -> bool:
 def _labelled(text: str, facts: Facts) -> bool:
     """torch's answers a program printed under its own labels (:data:`_LABELLED`); the last output line wins."""
     found = False
-    for source in _LABELLED.finditer(text) if "torch." in text else ():
+    sources = _LABELLED.finditer(text) if "torch." in text else iter(())
+    for source in itertools.islice(sources, _LABELLED_LIMIT):  # each costs a pass over the text
         label = (source.group("flabel") or source.group("plabel") or "").strip()
         expression = source.group("fexpr") or source.group("pexpr")
         if not label:
