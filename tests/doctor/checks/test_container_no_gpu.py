@@ -91,3 +91,13 @@ def test_outside_a_container_this_check_says_nothing() -> None:
     facts = _container_without_gpu("docker", NVIDIA_VISIBLE_DEVICES="all")
     facts.system.container = None
     assert container_no_gpu.container_without_gpu(facts, CTX) == []
+
+
+def test_onnxruntime_finding_no_device_in_a_pod_of_unknown_runtime_gives_dockers_and_kubernetes_fix() -> None:
+    facts = report(
+        ("container.ort-cuda-device-count", 'Failed to parse provider option "device_id": cudaGetDeviceCount() failed.')
+    )
+    [finding] = container_no_gpu.container_without_gpu(facts, CheckContext())
+    assert finding.severity.value == "error"
+    assert any("--gpus all" in step for step in finding.fix)
+    assert any("nvidia.com/gpu" in step for step in finding.fix)

@@ -94,3 +94,42 @@ def test_a_variable_set_in_the_shell_keeps_the_shell_fix() -> None:
     log = "$ export CUDA_VISIBLE_DEVICES=1\nRuntimeError: No CUDA GPUs are available\n"
     [finding] = cuda_visible_devices.visible_devices_usable(parse_report(log), CTX)
     assert finding.fix[0] == "unset CUDA_VISIBLE_DEVICES" and "set by the program" not in finding.evidence
+
+
+def test_cuda_unavailable_under_a_mask_without_gpu_0_may_hide_the_only_gpu() -> None:
+    facts = report(("torch.cuda-available-false", "torch.cuda.is_available() returned False"))
+    facts.system.env["CUDA_VISIBLE_DEVICES"] = "1"
+    [finding] = cuda_visible_devices.visible_devices_usable(facts, CTX)
+    assert finding.severity is Severity.WARNING
+    assert "GPU 1 exists only on a machine with 2 or more" in finding.detail
+
+
+def test_cuda_unavailable_under_a_mask_that_keeps_gpu_0_is_not_the_masks_doing() -> None:
+    facts = report(("torch.cuda-available-false", "torch.cuda.is_available() returned False"))
+    facts.system.env["CUDA_VISIBLE_DEVICES"] = "0,1"
+    assert cuda_visible_devices.visible_devices_usable(facts, CTX) == []
+
+
+_OOM = (
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
+    "10.75 GiB of which 1.12 GiB is free."
+)
+
+
+def test_out_of_memory_under_an_index_mask_names_cudas_device_order() -> None:
+    facts = report()
+    facts.system.env["CUDA_VISIBLE_DEVICES"] = "3"
+    facts.failures = [_OOM]
+    [finding] = cuda_visible_devices.visible_devices_usable(facts, CTX)
+    assert finding.evidence["out of memory on"] == "cuda:0, 10.75 GiB in all"
+    assert finding.fix[0].startswith("export CUDA_DEVICE_ORDER=PCI_BUS_ID")
+
+
+@pytest.mark.parametrize(
+    "env", [{"CUDA_VISIBLE_DEVICES": "3", "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}, {"CUDA_VISIBLE_DEVICES": "0"}]
+)
+def test_out_of_memory_with_pci_order_or_the_first_gpu_is_not_about_ordering(env: dict[str, str]) -> None:
+    facts = report()
+    facts.system.env.update(env)
+    facts.failures = [_OOM]
+    assert cuda_visible_devices.visible_devices_usable(facts, CTX) == []

@@ -48,3 +48,15 @@ def test_torch_owned_by_both_conda_and_pip_is_reinstalled_by_one_of_them() -> No
         "# then install exactly one, with pip:",
         f"{PY} -m pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cu130",
     )
+
+
+def test_a_torchrun_from_the_user_site_under_a_venv_is_an_error_with_the_environments_own_launcher() -> None:
+    from check_facts import report
+
+    facts = report(("env.user-site-launcher", 'File "/home/ada/.local/bin/torchrun", line 8, in <module>'))
+    facts.failures = ["ChildFailedError: exitcode: 1 (pid: 4242) of binary: /usr/bin/python3.11"]
+    [finding] = env_mixed_installs.one_torch_installation(facts, CTX)
+    assert finding.severity is Severity.ERROR
+    assert finding.evidence["the Python it ran"] == "/usr/bin/python3.11"
+    assert any("torch.distributed.run" in step for step in finding.fix)
+    assert any("PYTHONNOUSERSITE=1" in step for step in finding.fix)

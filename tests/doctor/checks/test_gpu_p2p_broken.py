@@ -5,7 +5,7 @@ from __future__ import annotations
 from check_facts import H100, RTX4090, linux_gpu_box, report
 
 from torchrig.doctor.checks import CheckContext, gpu_p2p_broken
-from torchrig.doctor.facts import P2PLink
+from torchrig.doctor.facts import Gpu, P2PLink
 
 CTX = CheckContext()
 
@@ -34,3 +34,25 @@ def test_working_p2p_is_fine() -> None:
     facts = linux_gpu_box(H100, H100)
     facts.gpus.p2p = [P2PLink(0, 1, "ok", source="nvml")]
     assert gpu_p2p_broken.peer_to_peer_works(facts, CTX) == []
+
+
+def test_the_job_working_with_p2p_disabled_is_proof_and_an_error() -> None:
+    facts = report(("p2p.disable-avoids-failure", "Exporting NCCL_P2P_DISABLE=1 fixes the hang on our 8-GPU box."))
+    [finding] = gpu_p2p_broken.peer_to_peer_works(facts, CTX)
+    assert finding.severity.value == "error"
+    assert finding.evidence == {"report line 3": "Exporting NCCL_P2P_DISABLE=1 fixes the hang on our 8-GPU box."}
+
+
+def test_a_collective_test_hanging_alone_is_a_suspicion_whose_first_step_is_the_diagnostic() -> None:
+    facts = report(("p2p.collective-test-hangs", "all_reduce_perf -g 2 hangs after the first size"))
+    [finding] = gpu_p2p_broken.peer_to_peer_works(facts, CTX)
+    assert finding.severity.value == "warning"
+    assert finding.fix[0].startswith("NCCL_P2P_DISABLE=1 ")
+    assert "likely" in finding.title
+
+
+def test_amd_gpus_get_iommu_pt_whatever_the_distribution() -> None:
+    facts = report(("p2p.collective-test-hangs", "rccl-tests all_reduce_perf -g 2 hangs"))
+    facts.gpus.devices = [Gpu(index=i, name="AMD Instinct MI210", source="report") for i in range(2)]
+    [finding] = gpu_p2p_broken.peer_to_peer_works(facts, CTX)
+    assert any("iommu=pt" in step for step in finding.fix)

@@ -65,3 +65,24 @@ def test_a_bus_error_line_cut_by_the_reporters_wrapping_is_still_an_error() -> N
     )
     [finding] = shm_too_small.shm_fits_dataloader_workers(facts, CTX)
     assert finding.severity is Severity.ERROR
+
+
+def test_nccl_failing_its_shared_memory_segment_is_proof_and_names_the_debug_step() -> None:
+    facts = report(
+        (
+            "nccl.shm-segment-failed",
+            "NCCL WARN Error while creating shared memory segment /dev/shm/nccl-x (size 9637888)",
+        )
+    )
+    [finding] = shm_too_small.shm_fits_dataloader_workers(facts, CheckContext())
+    assert finding.severity.value == "error"
+    assert "NCCL could not create" in finding.title
+    assert finding.fix[-1].startswith("export NCCL_DEBUG=INFO")
+
+
+def test_an_nccl_system_error_in_a_container_is_only_a_suspicion() -> None:
+    facts = report(("nccl.system-error-in-container", "RuntimeError: NCCL Error 2: unhandled system error"))
+    facts.system.container = "docker"
+    [finding] = shm_too_small.shm_fits_dataloader_workers(facts, CheckContext())
+    assert finding.severity.value == "warning"
+    assert "--ipc=host" in finding.fix[0]

@@ -30,6 +30,12 @@ _FIXES = {
 }
 
 
+# The runtime unknown (a report that only says "container" or "pod"): Docker's way and Kubernetes' way, where
+# the pod must request the GPU as a resource limit (NVIDIA device plugin README: `nvidia.com/gpu` under
+# `resources.limits`; a pod without it gets no GPU even on a GPU node).
+_UNKNOWN_RUNTIME = (*_DOCKER, *_FIXES["kubernetes"])
+
+
 def _wants_gpu(facts: Facts) -> tuple[str | None, bool]:
     """Why this container looks meant for a GPU, and whether that is proof the host has one.
 
@@ -101,7 +107,7 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
             title=f"This {_WHAT.get(runtime or '', 'container')} was started without GPU access",
             detail=detail,
             evidence=evidence,
-            fix=_FIXES.get(runtime or "docker", _FIXES["docker"]),
+            fix=_FIXES.get(runtime or "", _UNKNOWN_RUNTIME),
         )
     ]
 

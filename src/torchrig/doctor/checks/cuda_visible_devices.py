@@ -5,6 +5,13 @@ a unique prefix suffices) or MIG instances (``MIG-<uuid>``, or ``MIG-GPU-<uuid>/
 before R470). At the first entry it cannot use it stops: that device and every one after it are hidden
 (CUDA C Programming Guide, "CUDA Environment Variables"). ``-1``, ``""`` and Slurm's ``NoDevFiles``
 therefore hide everything.
+
+Two readings of a report follow from the same section of the guide. Indices count from 0 over the GPUs CUDA
+sees, so where torch answered that CUDA is unavailable while the variable names only indices from 1 up, a
+one-GPU machine has nothing left to show. And CUDA numbers the GPUs by CUDA_DEVICE_ORDER, FASTEST_FIRST by
+default, while nvidia-smi and NVML tools (nvtop) number them by PCI bus ID: on a machine with different GPU
+models an index taken from nvidia-smi can select another GPU, which inside the process is then cuda:0 (the
+mask renumbers from 0). CUDA_DEVICE_ORDER=PCI_BUS_ID makes both numberings agree.
 """
 
 from __future__ import annotations
@@ -52,7 +59,11 @@ def _findings(facts: Facts) -> list[Finding]:
         return [_no_gpu_visible(hits)] if hits else []
     if not queries.has_nvidia_gpu(facts):
         # A report that shows the variable and CUDA finding no GPU: the variable hid them.
-        return [_hidden_by(value, hits)] if hits else []
+        if hits:
+            return [_hidden_by(value, hits)]
+        if _answered_unavailable(facts) and _from_one_up(value) and queries.build_kind(facts) != "CPU build":
+            return [_may_hide_the_only_gpu(value)]
+        return _another_gpu_than_meant(facts, value)
     count = len(facts.gpus.devices) or None
     uuids = [g.uuid for g in facts.gpus.devices if g.uuid]
     entries = [e.strip() for e in value.split(",")]
@@ -64,7 +75,7 @@ def _findings(facts: Facts) -> list[Finding]:
             break
         usable.append(entry)
     if problem is None:
-        return []
+        return _another_gpu_than_meant(facts, value)
     everything = "0" if count is None else ",".join(str(i) for i in range(count))
     evidence = {"CUDA_VISIBLE_DEVICES": value, "GPUs on this machine": count if count is not None else "unknown"}
     if not usable:
@@ -90,6 +101,78 @@ def _findings(facts: Facts) -> list[Finding]:
             detail=f"CUDA stops at the first entry it cannot use ({problem}): only {','.join(usable)} are visible.",
             evidence=evidence,
             fix=(f"export CUDA_VISIBLE_DEVICES={','.join(usable)}", "# or unset CUDA_VISIBLE_DEVICES to use every GPU"),
+        )
+    ]
+
+
+_AVAILABLE_FALSE = "torch.cuda-available-false"  # signatures.toml: torch answered that CUDA is unavailable
+# torch's out-of-memory message names the device the process used and its size: "(GPU 0; 23.70 GiB total
+# capacity; ..." (torch 1.x-2.0), "GPU 0 has a total capacity of 23.69 GiB of which ..." (2.1+).
+_OOM = re.compile(
+    r"CUDA out of memory.*?(?:\(GPU (?P<old>\d+); (?P<old_size>[\d.]+ [GM]iB) total capacity"
+    r"|GPU (?P<new>\d+) has a total capac\w* of (?P<new_size>[\d.]+ [GM]iB))"
+)
+
+
+def _answered_unavailable(facts: Facts) -> bool:
+    return facts.torch.cuda_available is False or any(hit.id == _AVAILABLE_FALSE for hit in facts.signatures)
+
+
+def _from_one_up(value: str) -> bool:
+    """Every entry is a device index and none is 0: on a machine with one GPU, nothing is left."""
+    entries = [e.strip() for e in value.split(",")]
+    return all(re.fullmatch(r"\d+", e) for e in entries) and "0" not in {str(int(e)) for e in entries}
+
+
+def _may_hide_the_only_gpu(value: str) -> Finding:
+    first = min(int(e) for e in value.split(","))
+    return Finding(
+        code=CODE,
+        severity=Severity.WARNING,
+        title=f"CUDA_VISIBLE_DEVICES={value!r} hides the GPU unless the machine has more than {first}",
+        detail=f"torch found CUDA unavailable while CUDA_VISIBLE_DEVICES named only GPU {value}. CUDA counts GPUs "
+        f"from 0, so GPU {first} exists only on a machine with {first + 1} or more; on a one-GPU machine the "
+        "variable leaves CUDA no device at all.",
+        evidence={"CUDA_VISIBLE_DEVICES": value, "torch": "CUDA unavailable"},
+        fix=(
+            "nvidia-smi -L   # how many GPUs there are: indices count from 0",
+            "export CUDA_VISIBLE_DEVICES=0   # on a one-GPU machine (or unset it)",
+        ),
+    )
+
+
+def _another_gpu_than_meant(facts: Facts, value: str) -> list[Finding]:
+    """A CUDA out-of-memory error under a mask that picks GPUs by index, with CUDA's default device order."""
+    order = queries.env(facts, "CUDA_DEVICE_ORDER")
+    entries = [e.strip() for e in value.split(",")]
+    if (order or "").upper() == "PCI_BUS_ID" or not all(re.fullmatch(r"\d+", e) for e in entries):
+        return []
+    if entries == ["0"] or not entries:
+        return []
+    oom = next((m for line in facts.failures for m in [_OOM.search(line)] if m), None)
+    if oom is None:
+        return []
+    used = oom.group("old") or oom.group("new")
+    size = oom.group("old_size") or oom.group("new_size")
+    evidence: dict[str, object] = {
+        "CUDA_VISIBLE_DEVICES": value,
+        "CUDA_DEVICE_ORDER": order or "unset (FASTEST_FIRST)",
+        "out of memory on": f"cuda:{used}, {size} in all",
+    }
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.WARNING,
+            title=f"CUDA_VISIBLE_DEVICES={value} counts GPUs in CUDA's order, which need not be nvidia-smi's",
+            detail="CUDA numbers GPUs fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID; nvidia-smi and nvtop number "
+            "them by PCI bus. On a machine with different GPU models the index can select another GPU than the one "
+            f"nvidia-smi shows under it, and inside the process the selected GPU is cuda:0. The program ran out of "
+            f"memory on a GPU of {size}: if that is not the GPU meant, the index picked the wrong one.",
+            evidence=evidence,
+            fix=(
+                f"export CUDA_DEVICE_ORDER=PCI_BUS_ID   # then CUDA_VISIBLE_DEVICES={value} means nvidia-smi's GPU {value}",
+                "nvidia-smi -L   # or select by UUID: CUDA_VISIBLE_DEVICES=GPU-<uuid> names one GPU whatever the order",
+            ),
         )
     ]
 

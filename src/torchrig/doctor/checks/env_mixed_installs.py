@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import replace
 
@@ -9,7 +10,7 @@ from torchrig.doctor import queries
 from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "env.mixed-installs"
@@ -25,6 +26,9 @@ def one_torch_installation(facts: Facts, ctx: CheckContext) -> list[Finding]:
     hits = hits_for(facts, CODE)
     if len(copies) < 2 and not both and not hits:
         return []
+    launchers = [hit for hit in hits if hit.id == _USER_SITE_LAUNCHER]
+    if launchers and len(copies) < 2 and not both:
+        return [_user_site_launcher(facts, launchers)]
     py = queries.python_command(facts)
     fix = [shlex.join([py, "-m", "pip", "uninstall", "-y", "torch"])] * max(1, len(copies))  # one removes one copy
     if both or facts.system.conda_prefix:
@@ -57,6 +61,36 @@ def one_torch_installation(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=tuple(fix),
         )
     ]
+
+
+_USER_SITE_LAUNCHER = "env.user-site-launcher"  # signatures.toml
+_BINARY = re.compile(r"of binary: (?P<python>\S+)")  # torch.distributed.elastic's failure summary
+
+
+def _user_site_launcher(facts: Facts, hits: list[SignatureHit]) -> Finding:
+    """A console script from the user site (PEP 370) ran, so its shebang's Python ran instead of the env's.
+
+    `pip install --user` puts scripts in ~/.local/bin; each one's first line names the interpreter that installed
+    it. Ahead of the environment's bin directory on PATH, it runs that interpreter, without the env's packages.
+    """
+    evidence: dict[str, object] = dict(evidence_of(hits))
+    binary = next((m.group("python") for f in facts.failures for m in [_BINARY.search(f)] if m), None)
+    if binary:
+        evidence["the Python it ran"] = binary
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title="A torch launcher from the user site (~/.local/bin) runs instead of the environment's own",
+        detail="`pip install --user torch` left console scripts such as torchrun in ~/.local/bin, and their first line "
+        "names the Python that installed them. Found first on PATH, they start that Python rather than the "
+        "environment's, so the processes they spawn miss the environment's packages and may import another torch.",
+        evidence=evidence,
+        fix=(
+            "python -m pip uninstall torch   # with the Python that owns ~/.local (the user-site copy and its scripts)",
+            "python -m torch.distributed.run ...   # meanwhile: the environment's own Python instead of `torchrun`",
+            "export PYTHONNOUSERSITE=1   # keeps the user site off sys.path for this shell and its jobs",
+        ),
+    )
 
 
 register(

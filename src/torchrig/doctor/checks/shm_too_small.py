@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "shm.too-small"
@@ -14,9 +14,15 @@ MINIMUM_BYTES = 512 << 20
 SUGGESTED = "16g"
 
 
-def _is_failure(excerpt: str) -> bool:
-    """A worker that died proves shm too small; NGC's "SHMEM allocation limit" banner only warns."""
-    return "allocation limit" not in excerpt.lower()
+# signatures.toml: NCCL's own shared-memory failure (proof), and ncclSystemError in a container (a suspicion)
+_NCCL_SHM = "nccl.shm-segment-failed"
+_NCCL_IN_CONTAINER = "nccl.system-error-in-container"
+
+
+def _is_failure(hit: SignatureHit) -> bool:
+    """A worker that died, or NCCL failing its /dev/shm segment, proves shm too small; NGC's "SHMEM allocation
+    limit" banner only warns, and so does an NCCL system error that only happened in a container."""
+    return "allocation limit" not in hit.excerpt.lower() and hit.id != _NCCL_IN_CONTAINER
 
 
 def _mib(n: int) -> str:
@@ -51,19 +57,33 @@ def shm_fits_dataloader_workers(facts: Facts, ctx: CheckContext) -> list[Finding
     if runtime:
         evidence["container"] = runtime
     evidence.update(evidence_of(hits))
+    nccl = {h.id for h in hits} & {_NCCL_SHM, _NCCL_IN_CONTAINER}
+    if nccl:
+        fix = (*fix, "export NCCL_DEBUG=INFO   # run again: NCCL names the system call that failed (shm, socket)")
     return [
         Finding(
             code=CODE,
-            severity=Severity.ERROR if any(_is_failure(h.excerpt) for h in hits) else Severity.WARNING,
-            title=f"/dev/shm is only {_mib(total)}"
-            if total is not None
-            else "/dev/shm ran out (Bus error in a DataLoader worker)",
-            detail="DataLoader workers hand batches to the main process through shared memory; when it fills, "
+            severity=Severity.ERROR if any(_is_failure(h) for h in hits) else Severity.WARNING,
+            title=_title(total, nccl),
+            detail="NCCL's shared-memory transport puts its buffers for the GPUs of one machine in /dev/shm; a "
+            'container\'s default 64 MiB is too small for them and NCCL fails with "unhandled system error".'
+            if nccl
+            else "DataLoader workers hand batches to the main process through shared memory; when it fills, "
             'workers die with "Bus error" or "unable to write to file </torch_...>".',
             evidence=evidence,
             fix=fix,
         )
     ]
+
+
+def _title(total: int | None, nccl: set[str]) -> str:
+    if total is not None:
+        return f"/dev/shm is only {_mib(total)}"
+    if _NCCL_SHM in nccl:
+        return "/dev/shm ran out: NCCL could not create its shared-memory buffers"
+    if nccl:
+        return "NCCL failed a system call inside a container: its /dev/shm is the usual cause"
+    return "/dev/shm ran out (Bus error in a DataLoader worker)"
 
 
 register(

@@ -8,6 +8,7 @@ only where the text is the machine's own output. Each returns True if it recorde
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from collections.abc import Iterator
@@ -51,6 +52,13 @@ _OLD_GPU = re.compile(
 _GPU_LIST = re.compile(
     r"^[ \t]*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)[ \t]*$", re.MULTILINE
 )
+# nccl-tests' and rccl-tests' "# Using devices" rows (src/common.cu): "#  Rank  0 Group  0 Pid 1234 on host device  0
+# [0000:2f:00.0] AMD Instinct MI100"; older releases print no Group and "[0x02]", the bus number only.
+_COLLECTIVE_TEST_ROW = re.compile(
+    r"^#[ \t]+Rank[ \t]+\d+[ \t]+(?:Group[ \t]+\d+[ \t]+)?Pid[ \t]+\d+[ \t]+on[ \t]+(?P<host>\S+)[ \t]+device[ \t]+"
+    r"(?P<index>\d+)[ \t]+\[[^\]\n]*\][ \t]+(?P<name>\S[^\n]*?)[ \t]*$",
+    re.MULTILINE,
+)
 # `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know:
 # a line that is only this, indented at most. Searched from the name, not from each line's start (16 MiB of
 # short lines would be millions of tries); :func:`_pip_lines` keeps the matches that begin their line.
@@ -82,6 +90,8 @@ _HSA_OVERRIDE = re.compile(
     r"""(?:^|[\s;`(])(?:export\s+|set\s+|-e\s+|--env\s+)?HSA_OVERRIDE_GFX_VERSION=['"]?(?P<value>\d+\.\d+\.\d+)""",
     re.MULTILINE,
 )
+# CUDA_DEVICE_ORDER (CUDA C Programming Guide, "CUDA Environment Variables"): FASTEST_FIRST (the default) or PCI_BUS_ID.
+_DEVICE_ORDER = re.compile(r"""(?:^|[\s;`(])(?:export\s+|set\s+)?CUDA_DEVICE_ORDER=['"]?(?P<value>\w+)""", re.MULTILINE)
 _LD_ECHO = re.compile(r"echo \$\{?LD_LIBRARY_PATH\}?\s*\n(?P<value>[^\n$]*/[^\n]*)")
 _WSL_KERNEL = re.compile(r"\b\d+\.\d+\.\d+(?:\.\d+)?-microsoft-standard(?:-WSL2)?\b")
 # `nvcc --version`'s last lines: "Cuda compilation tools, release 13.2, V13.2.51" (one line, as nvcc prints it).
@@ -101,13 +111,16 @@ _PIP_INSTALLED_TORCH = re.compile(
 _NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], line \d+|ipykernel_\d+", re.MULTILINE)
 # The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
-# its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)").
+# its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)"), and
+# torch.distributed.elastic's failure summary, which names the interpreter the failed worker ran ("of binary:
+# /usr/bin/python3.12").
 _PYTHON_VERSION = re.compile(
     r"^[ \t]*Python (?P<v1>3\.\d+\.\d+)[ \t]*$"
     r"|^[ \t]*Python (?P<v2>3\.\d+\.\d+)\S* \([^,()\n]{1,40}, [A-Z][a-z]{2} [ \d]\d \d{4}"
     r"|^[ \t]*Using (?:C|Py)?Python (?:interpreter )?(?P<v3>3\.\d+\.\d+)\b"
     r"|hint: You require CPython (?P<v4>3\.\d+)\b"
-    r"|has no wheels with a matching Python ABI tag \(e\.g\., `cp3(?P<abi>\d{1,2})`\)",
+    r"|has no wheels with a matching Python ABI tag \(e\.g\., `cp3(?P<abi>\d{1,2})`\)"
+    r"|\bof binary: \S*/python(?P<v5>3\.\d{1,2})(?![\w.])",
     re.MULTILINE,
 )
 # NCCL's INFO line for every NCCL_* variable it reads from the environment (src/misc/param.cc, socket.cc):
@@ -161,6 +174,25 @@ _REPL_AVAILABLE = re.compile(
 _REPL_CUDA = re.compile(
     _PROMPT + r"torch\.version\.cuda" + _ANSWER + r"(?P<value>\d+\.\d+|None)['\"]?[ \t]*$", re.MULTILINE
 )
+# A program that prints what torch answered under a label of its own, and that label's line in its output:
+# `print(f"GPUs: {torch.cuda.device_count()}")` or `print("GPUs:", torch.cuda.device_count())`, then "GPUs: 2".
+# The program's own source says what the number is; only a line that is the label and a value counts.
+_TORCH_EXPRESSIONS = {
+    "cuda.device_count()": ("device_count", r"\d{1,3}"),
+    "cuda.is_available()": ("cuda_available", r"True|False"),
+    "__version__": ("version", r"\d+\.\d+[\w.+-]*"),
+    "version.cuda": ("cuda", r"\d+\.\d+|None"),
+}
+_EXPRESSION = "|".join(re.escape(e) for e in _TORCH_EXPRESSIONS)
+_LABELLED = re.compile(
+    r"""\bf(?P<q>['"])(?P<flabel>[^'"{}\n]{1,60})\{[ \t]*torch\.(?P<fexpr>"""
+    + _EXPRESSION
+    + r""")[ \t]*\}[ \t]*(?:\\n)?(?P=q)"""
+    + r"""|\bprint\([ \t]*(?P<q2>['"])(?P<plabel>[^'"\n]{1,60})(?P=q2)[ \t]*,[ \t]*torch\.(?P<pexpr>"""
+    + _EXPRESSION
+    + r""")[ \t]*\)"""
+)
+_LABELLED_LIMIT = 16
 # A line that names the operating system and nothing else, as people end an issue ("macOS 15.0", "OS: Windows
 # 11", "macOS Sonoma 14.5"): which platform's wheels pip was choosing from. Only a whole line counts, so a
 # sentence that mentions another machine does not.
@@ -208,11 +240,11 @@ def _python(haystack: Haystack, facts: Facts) -> bool:
     text = haystack.text
     # every pattern below is tried only where a word it needs occurs: a substring test costs far less than a
     # regex attempt at each of a large report's line starts
-    match = _PYTHON_VERSION.search(text) if "Python" in text else None
+    match = _PYTHON_VERSION.search(text) if ("Python" in text or "of binary:" in text) else None
     if not match:
         return False
     abi = match.group("abi")
-    version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4")
+    version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4") or match.group("v5")
     put(facts.system, "python_version", version or f"3.{abi}")
     return True
 
@@ -252,9 +284,40 @@ def _repl(haystack: Haystack, facts: Facts) -> bool:
     if available:
         put(facts.torch, "cuda_available", available[-1] == "True")
         found = True
+    found = _labelled(text, facts) or found
     cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)] if "version.cuda" in text else []
     if cuda:
         put(facts.torch, "cuda", None if cuda[-1] == "None" else cuda[-1])
+        found = True
+    return found
+
+
+def _labelled(text: str, facts: Facts) -> bool:
+    """torch's answers a program printed under its own labels (:data:`_LABELLED`); the last output line wins."""
+    found = False
+    sources = _LABELLED.finditer(text) if "torch." in text else iter(())
+    for source in itertools.islice(sources, _LABELLED_LIMIT):  # each costs a pass over the text
+        label = (source.group("flabel") or source.group("plabel") or "").strip()
+        expression = source.group("fexpr") or source.group("pexpr")
+        if not label:
+            continue
+        field, value = _TORCH_EXPRESSIONS[expression]
+        output = re.compile(rf"^[ \t]*{re.escape(label)}[ \t]*(?P<value>{value})[ \t]*$", re.MULTILINE)
+        answers = [m.group("value") for m in output.finditer(text)]
+        if not answers:
+            continue
+        answer = answers[-1]
+        if field == "device_count":
+            put(facts.torch, "device_count", int(answer))
+        elif field == "cuda_available":
+            put(facts.torch, "cuda_available", answer == "True")
+        elif field == "cuda":
+            put(facts.torch, "cuda", None if answer == "None" else answer)
+        else:
+            put(facts.torch, "version", answer)
+        if field != "cuda":
+            put(facts.torch, "installed", True)
+            put(facts.torch, "import_ok", True)  # it answered
         found = True
     return found
 
@@ -327,7 +390,7 @@ def _gpus(haystack: Haystack, facts: Facts) -> bool:
         listed = [
             Gpu(index=int(m.group("index")), name=m.group("name").strip(), uuid=m.group("uuid"), source=SOURCE)
             for m in haystack.finditer(_GPU_LIST)
-        ]
+        ] or _collective_test_gpus(haystack)
         if listed:
             facts.gpus.devices = _unique(listed)
             facts.gpus.sources["devices"] = SOURCE
@@ -351,6 +414,16 @@ def _gpus(haystack: Haystack, facts: Facts) -> bool:
         put(facts.torch, "arch_list", supported.group("archs").split())
         found = True
     return found
+
+
+def _collective_test_gpus(haystack: Haystack) -> list[Gpu]:
+    """The GPUs an nccl-tests/rccl-tests run listed, where all of them are on one host (one machine's GPUs)."""
+    if "Pid" not in haystack.text:
+        return []
+    rows = list(haystack.finditer(_COLLECTIVE_TEST_ROW))
+    if len({row.group("host") for row in rows}) != 1:
+        return []
+    return _unique([Gpu(index=int(r.group("index")), name=r.group("name"), source=SOURCE) for r in rows])
 
 
 def _pip_lines(haystack: Haystack) -> Iterator[re.Match[str]]:
@@ -532,6 +605,10 @@ def _environment(haystack: Haystack, facts: Facts) -> bool:
     override = _HSA_OVERRIDE.search(text) if "HSA_OVERRIDE_GFX_VERSION" in text else None
     if override and "HSA_OVERRIDE_GFX_VERSION" not in env:
         env["HSA_OVERRIDE_GFX_VERSION"] = override.group("value")
+        found = True
+    order = _DEVICE_ORDER.search(text) if "CUDA_DEVICE_ORDER=" in text else None
+    if order and "CUDA_DEVICE_ORDER" not in env:
+        env["CUDA_DEVICE_ORDER"] = order.group("value")
         found = True
     for nccl in _NCCL_ENV.finditer(text) if "set by environment" in text else ():
         env.setdefault(nccl.group("name"), nccl.group("value"))
