@@ -102,6 +102,19 @@ def test_xid_79_is_a_gpu_fallen_off_the_bus() -> None:
     assert "fallen off the bus" in finding.title
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Under load my RTX 4080 fell off the bus and the screen went black.\n",
+        "The card keeps falling off the PCIe bus after about an hour of training.\n",
+    ],
+)
+def test_a_gpu_said_in_words_to_fall_off_the_bus_is_xid_79(text: str) -> None:
+    # "fallen off the bus" is NVIDIA's name for Xid 79; a reporter keeps the phrase in another tense
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert (finding.code, finding.title) == ("gpu.hardware-fault", "A GPU has fallen off the bus")
+
+
 def test_an_application_xid_is_the_programs_crash_not_a_hardware_fault() -> None:
     line = "[ 77.1] NVRM: Xid (PCI:0000:c1:00): 31, pid=4242, name=python3, Ch 00000008, intr 10000000. MMU Fault\n"
     codes = _codes(line)
