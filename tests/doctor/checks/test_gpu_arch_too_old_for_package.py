@@ -149,3 +149,20 @@ def test_a_torch_release_whose_every_cuda_build_covers_the_gpu_leaves_the_extens
     facts.gpus.devices = [Gpu(index=0, name=GTX1080[0], compute_capability=GTX1080[1], source="report")]
     [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
     assert finding.title == "A compiled CUDA extension has no kernels for compute capability 6.1"
+
+
+def test_a_package_refusing_gpus_below_a_compute_capability_names_the_extension_not_torch() -> None:
+    # vLLM's setup.py (2023) raised this at install on a Pascal card
+    facts = report(
+        (
+            "package.compute-capability-minimum",
+            "RuntimeError: GPUs with compute capability below 7.0 are not supported.",
+        )
+    )
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.code == "gpu.arch-too-old-for-package"
+    # the same words about torch's own minimum are torch's build, which gpu.arch-unsupported judges
+    torch = report(
+        ("package.compute-capability-minimum", "PyTorch: GPUs with compute capability below 3.7 are not supported")
+    )
+    assert gpu_arch_too_old_for_package.extensions_run_on_every_gpu(torch, CTX) == []

@@ -13,6 +13,7 @@ from torchrig.doctor.findings import Finding, Severity
 from torchrig.knowledge import extensions
 
 CODE = "gpu.arch-too-old-for-package"
+_STATED_MINIMUM = "package.compute-capability-minimum"  # "GPUs with compute capability below 7.0 are not supported"
 
 
 def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -60,7 +61,8 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
                 fix=tuple(fix),
             )
         )
-    hits = hits_for(facts, CODE)
+    # a minimum stated about torch itself ("PyTorch needs compute capability ...") is torch's build: gpu.arch-unsupported
+    hits = [h for h in hits_for(facts, CODE) if not (h.id == _STATED_MINIMUM and "torch" in h.excerpt.lower())]
     if hits and not findings:
         findings.append(_from_log(facts, hits))
     if not findings:
@@ -121,7 +123,7 @@ def _from_log(facts: Facts, hits: list[SignatureHit]) -> Finding:
         code=CODE,
         severity=Severity.ERROR,
         title=f"{what} does not support this GPU's compute capability",
-        detail="The extension refused the GPU at run time: its kernels need a newer architecture.",
+        detail="The extension refused the GPU (when installed or at run time): its kernels need a newer architecture.",
         evidence={**needs, **evidence_of(hits)},
         fix=tuple(fix),
     )
