@@ -166,3 +166,11 @@ def test_a_package_refusing_gpus_below_a_compute_capability_names_the_extension_
         ("package.compute-capability-minimum", "PyTorch: GPUs with compute capability below 3.7 are not supported")
     )
     assert gpu_arch_too_old_for_package.extensions_run_on_every_gpu(torch, CTX) == []
+
+
+def test_nunchaku_before_0_2_has_no_turing_kernels() -> None:
+    # its README: sm_80, sm_86 and sm_89 only; Turing came with 0.2
+    facts = linux_gpu_box(T4, companions=[pkg("nunchaku", "0.1.4")])
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.evidence["needs"] == "compute capability >= 8.0"
+    assert extensions.need_of("nunchaku", "0.2.0") is None  # not in the table: unknown, not "runs everywhere"
