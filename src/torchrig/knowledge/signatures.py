@@ -36,7 +36,7 @@ class Signature:
 class SignatureMatch:
     signature: Signature
     line: int  # 1-based line number in the text
-    excerpt: str  # the matching line, stripped and capped
+    excerpt: str  # the lines the match spans, stripped, joined and capped
 
 
 @functools.cache
@@ -66,7 +66,7 @@ def find(text: str, haystack: Haystack | None = None) -> list[SignatureMatch]:
     """Every signature that occurs in ``text``: one match per signature (its first), in text order.
 
     Newlines count as spaces, so a message that a terminal or a paste wrapped still matches
-    ("... killed by signal: Bus\\nerror."); the hit records the line where the match starts.
+    ("... killed by signal: Bus\\nerror."); the hit records the line where the match starts, and the lines it spans.
     ``haystack``, a :class:`Haystack` of the same text, shares the work of another search of it.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -93,15 +93,10 @@ def find(text: str, haystack: Haystack | None = None) -> list[SignatureMatch]:
 
 
 def _excerpt(text: str, start: int, end: int) -> str:
-    """The line where the match starts (through the line where it ends, for a message a terminal or logger
-    wrapped), or the part of a very long line around the match."""
+    """The lines the match spans (a message wrapped over several), or the part of a very long line around it."""
     line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", start)
+    line_end = text.find("\n", max(start, end - 1))
     line_end = len(text) if line_end == -1 else line_end
-    wrapped_end = text.find("\n", max(start, end - 1))
-    wrapped_end = len(text) if wrapped_end == -1 else wrapped_end
-    if wrapped_end - line_start <= _EXCERPT_LIMIT:
-        line_end = max(line_end, wrapped_end)
     if line_end - line_start > _EXCERPT_LIMIT:
         line_start = max(line_start, start - 40)
         line_end = min(line_end, max(end, line_start + _EXCERPT_LIMIT))

@@ -439,6 +439,26 @@ def coverage(torch_version: str, variant: str, cc: str, platform: str = "linux-x
     return Coverage(None, f"torchrig's tables do not know which architectures {name} is compiled for")
 
 
+def every_variant_covers(torch_version: str, cc: str, platform: str = "linux-x86_64") -> bool | None:
+    """Whether every CUDA wheel of ``torch_version`` (its release's variants that ship that patch) runs on ``cc``.
+
+    For a torch whose variant a report does not show: True means torch's build is not what lacks kernels
+    for ``cc``, whichever wheel it is. False: some variant has none; None: a variant the tables cannot judge.
+    """
+    found = release(torch_version)
+    if found is None or is_nightly(torch_version) or found.variants_partial:
+        return None
+    # aarch64: every variant of the release (one its patch lacks can only make the answer more cautious)
+    variants = found.aarch64 if platform == "linux-aarch64" else found.variants
+    variants = tuple(x for x in variants if platform == "linux-aarch64" or found.ships(x, torch_version))
+    if not variants:
+        return None
+    verdicts = [coverage(torch_version, variant, cc, platform).covered for variant in variants]
+    if all(verdicts):
+        return True
+    return False if False in verdicts else None
+
+
 def _cc_name(sm: str) -> str:
     """ "86" -> "8.6"."""
     major, minor = cc_tuple(sm)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from check_facts import A100, GTX1080, H100, PY, T4, V100, linux_gpu_box, pkg, report
+from check_facts import A100, ARCH_CU130, GTX1080, H100, PY, RTX4090, T4, V100, linux_gpu_box, pkg, report
 
 from torchrig.doctor.checks import CheckContext, gpu_arch_too_old_for_package
-from torchrig.doctor.facts import Gpu
+from torchrig.doctor.facts import Gpu, SignatureHit
 from torchrig.knowledge import extensions
 
 CTX = CheckContext()
@@ -130,3 +130,47 @@ def test_triton_installed_with_torch_on_a_turing_gpu_is_not_a_fault() -> None:
     assert finding.title.startswith("flash-attn 2.8.3")
     assert not any("triton" in line for line in finding.fix)
     assert extensions.need_of("triton", "3.5.0").min_cc == "8.0"  # the fact stays in the table
+
+
+NO_KERNEL = "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+
+
+def test_no_kernel_image_while_torch_covers_the_gpu_blames_a_compiled_extension() -> None:
+    facts = linux_gpu_box(RTX4090, arch=ARCH_CU130)
+    facts.signatures = [SignatureHit(id="gpu.no-kernel-image", excerpt=NO_KERNEL, line=40)]
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.title == "A compiled CUDA extension has no kernels for compute capability 8.9"
+    assert finding.fix[0].startswith(f"TORCH_CUDA_ARCH_LIST=8.9 {PY} -m pip install --no-build-isolation")
+
+
+def test_a_torch_release_whose_every_cuda_build_covers_the_gpu_leaves_the_extension() -> None:
+    # a log naming torch 1.10.0 but not its wheel: cu102 and cu111 both run on a GTX 1080 (sm_60 / sm_61)
+    facts = report(("gpu.no-kernel-image", NO_KERNEL), version="1.10.0")
+    facts.gpus.devices = [Gpu(index=0, name=GTX1080[0], compute_capability=GTX1080[1], source="report")]
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.title == "A compiled CUDA extension has no kernels for compute capability 6.1"
+
+
+def test_a_package_refusing_gpus_below_a_compute_capability_names_the_extension_not_torch() -> None:
+    # vLLM's setup.py (2023) raised this at install on a Pascal card
+    facts = report(
+        (
+            "package.compute-capability-minimum",
+            "RuntimeError: GPUs with compute capability below 7.0 are not supported.",
+        )
+    )
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.code == "gpu.arch-too-old-for-package"
+    # the same words about torch's own minimum are torch's build, which gpu.arch-unsupported judges
+    torch = report(
+        ("package.compute-capability-minimum", "PyTorch: GPUs with compute capability below 3.7 are not supported")
+    )
+    assert gpu_arch_too_old_for_package.extensions_run_on_every_gpu(torch, CTX) == []
+
+
+def test_nunchaku_before_0_2_has_no_turing_kernels() -> None:
+    # its README: sm_80, sm_86 and sm_89 only; Turing came with 0.2
+    facts = linux_gpu_box(T4, companions=[pkg("nunchaku", "0.1.4")])
+    [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
+    assert finding.evidence["needs"] == "compute capability >= 8.0"
+    assert extensions.need_of("nunchaku", "0.2.0") is None  # not in the table: unknown, not "runs everywhere"

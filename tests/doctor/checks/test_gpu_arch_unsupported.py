@@ -21,7 +21,7 @@ from check_facts import (
 )
 
 from torchrig.doctor.checks import CheckContext, gpu_arch_unsupported
-from torchrig.doctor.facts import SignatureHit
+from torchrig.doctor.facts import Gpu, SignatureHit
 from torchrig.doctor.findings import Severity
 
 CTX = CheckContext()
@@ -131,12 +131,51 @@ def test_a_b200_on_a_torch_2_6_build_moves_to_a_release_with_sm_100() -> None:
     assert finding.fix[-1] == f"{PY} -m pip install 'torch==2.14.*' --index-url https://download.pytorch.org/whl/cu130"
 
 
-def test_no_kernel_image_while_torch_covers_the_gpu_blames_a_compiled_extension() -> None:
+def test_no_kernel_image_while_torch_covers_the_gpu_is_left_to_the_extension_check() -> None:
     facts = linux_gpu_box(RTX4090, arch=ARCH_CU130)
     facts.signatures = [SignatureHit(id="gpu.no-kernel-image", excerpt=NO_KERNEL, line=40)]
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
+    assert gpu_arch_unsupported.kernels_missing_from_an_extension(facts)[0] == ["8.9"]
+
+
+# --- torch 2.8-2.10's "Minimum and Maximum cuda capability" warning, judged by NVIDIA's rule -------------
+
+# torch/cuda/__init__.py _check_capability prints it for a GPU outside the build's lowest and highest arch;
+# pytorch#164708 shows it on a source build for "8.9 9.0+PTX" run on an RTX 6000 Ada (8.9).
+ADA_ON_89_90 = (
+    "Found GPU0 NVIDIA RTX 6000 Ada Generation which is of cuda capability 8.9. Minimum and Maximum cuda "
+    "capability supported by this version of PyTorch is (8.9) - (9.0)"
+)
+
+
+def test_the_range_warning_is_no_evidence_when_the_builds_own_ends_run_on_the_gpu() -> None:
+    # a cubin for X.y runs on X.z with z >= y: sm_89 runs on 8.9, and sm_120 on a 12.1 GPU above a (12.0) maximum
+    assert (
+        gpu_arch_unsupported.build_has_kernels_for_every_gpu(report(("gpu.too-old-for-torch", ADA_ON_89_90)), CTX) == []
+    )
+    above = ADA_ON_89_90.replace("NVIDIA RTX 6000 Ada Generation", "NVIDIA GB10").replace("8.9.", "12.1.")
+    above = above.replace("(8.9) - (9.0)", "(8.0) - (12.0)")
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(report(("gpu.too-old-for-torch", above)), CTX) == []
+
+
+def test_the_range_warning_stays_an_error_for_a_gpu_of_another_major_or_below_the_minimum() -> None:
+    newer = "Found GPU0 NVIDIA GeForce RTX 5090 which is of cuda capability 12.0. Minimum and Maximum cuda capability supported by this version of PyTorch is (5.0) - (9.0)"
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(report(("gpu.too-old-for-torch", newer)), CTX)
+    assert finding.severity is Severity.ERROR and finding.title.endswith("compute capability 12.0")
+    older = "Found GPU0 NVIDIA GeForce MX350 which is of cuda capability 6.1. Minimum and Maximum cuda capability supported by this version of PyTorch is (7.0) - (12.0)"
+    [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(report(("gpu.too-old-for-torch", older)), CTX)
+    assert finding.severity is Severity.ERROR and finding.title.endswith("compute capability 6.1")
+
+
+def test_a_stated_torch_without_its_variant_covers_a_gpu_only_if_every_cuda_build_of_the_release_does() -> None:
+    facts = report(("gpu.no-kernel-image", NO_KERNEL), version="1.10.0")
+    facts.gpus.devices = [Gpu(index=0, name=GTX1080[0], compute_capability=GTX1080[1], source="report")]
+    assert gpu_arch_unsupported.torch_covers(facts, "6.1") is True  # cu102 and cu111 both carry sm_60/sm_61
+    assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
+    facts.torch.version = "2.9.1"  # its cu128, cu129 and cu130 builds start at sm_70/sm_75
+    assert gpu_arch_unsupported.torch_covers(facts, "6.1") is False
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
-    assert finding.title == "A compiled CUDA extension has no kernels for compute capability 8.9"
-    assert finding.fix[0].startswith(f"TORCH_CUDA_ARCH_LIST=8.9 {PY} -m pip install --no-build-isolation")
+    assert finding.severity is Severity.ERROR
 
 
 # --- builds whose architectures the tables do not list: the CUDA toolkit's rule ---------------

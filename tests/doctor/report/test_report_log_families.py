@@ -102,6 +102,19 @@ def test_xid_79_is_a_gpu_fallen_off_the_bus() -> None:
     assert "fallen off the bus" in finding.title
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Under load my RTX 4080 fell off the bus and the screen went black.\n",
+        "The card keeps falling off the PCIe bus after about an hour of training.\n",
+    ],
+)
+def test_a_gpu_said_in_words_to_fall_off_the_bus_is_xid_79(text: str) -> None:
+    # "fallen off the bus" is NVIDIA's name for Xid 79; a reporter keeps the phrase in another tense
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert (finding.code, finding.title) == ("gpu.hardware-fault", "A GPU has fallen off the bus")
+
+
 def test_an_application_xid_is_the_programs_crash_not_a_hardware_fault() -> None:
     line = "[ 77.1] NVRM: Xid (PCI:0000:c1:00): 31, pid=4242, name=python3, Ch 00000008, intr 10000000. MMU Fault\n"
     codes = _codes(line)
@@ -219,6 +232,42 @@ def test_a_sentence_naming_python_is_not_a_version_line() -> None:
 )
 def test_hip_without_code_for_the_gpu_is_an_unsupported_amd_gpu(line: str) -> None:
     assert _first(line) == "rocm.gpu-unsupported"
+
+
+def test_torchs_own_rocblas_without_a_tensile_file_for_the_gpu_is_an_unsupported_target() -> None:
+    # rocBLAS tensile_host.cpp: "rocBLAS error: Cannot read " << path << ": " << strerror(errno) << " for GPU arch : " ...
+    text = (
+        "rocBLAS error: Cannot read /srv/venv/lib/python3.11/site-packages/torch/lib/rocblas/library/"
+        "TensileLibrary.dat: No such file or directory for GPU arch : gfx1151\n List of available TensileLibrary Files : \n"
+    )
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert (finding.code, finding.severity.value) == ("rocm.gpu-unsupported", "error")
+    assert finding.evidence["GPU target"] == "gfx1151"
+
+
+def test_a_system_rocblas_missing_its_tensile_file_is_only_probably_an_unsupported_target() -> None:
+    # outside torch's bundled copy the folder itself may be the wrong one (rocBLAS#1300: LD_LIBRARY_PATH)
+    text = "rocBLAS error: Cannot read /opt/rocm-6.1.2/lib/rocblas/library/TensileLibrary.dat: Illegal seek\n"
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert (finding.code, finding.severity.value) == ("rocm.gpu-unsupported", "warning")
+
+
+def test_hip_failing_to_start_is_a_warning_that_names_both_causes() -> None:
+    # c10/hip/HIPFunctions.cpp's warning around HIP's hipErrorInvalidDevice (101): hip::init failed
+    text = (
+        "/usr/lib/python3/dist-packages/torch/cuda/__init__.py:128: UserWarning: HIP initialization: Unexpected error "
+        "from hipGetDeviceCount(). Did you run some cuda functions before calling NumHipDevices() that might have "
+        "already set an error? Error 101: hipErrorInvalidDevice (Triggered internally at "
+        "/build/c10/hip/HIPFunctions.cpp:110.)\n"
+    )
+    (finding, *_) = checks.run_checks(parse_report(text))
+    assert (finding.code, finding.severity.value) == ("rocm.gpu-unsupported", "warning")
+    assert finding.fix[0].startswith("rocminfo")
+
+
+def test_an_invalid_device_ordinal_is_not_a_failed_hip_start() -> None:
+    text = "RuntimeError: HIP error: invalid device ordinal\nhipErrorInvalidDevice raised by hipSetDevice(3)\n"
+    assert "rocm.gpu-unsupported" not in _codes(text)
 
 
 def test_rocminfo_without_access_to_kfd_is_device_access() -> None:

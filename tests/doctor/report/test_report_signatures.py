@@ -67,7 +67,22 @@ def test_a_message_wrapped_by_the_terminal_still_matches_and_reports_its_first_l
     (match,) = known.find(text)
     assert match.signature.id == "shm.dataloader-bus-error"
     assert match.line == 2
-    assert match.excerpt.startswith("RuntimeError: DataLoader worker (pid 47)")
+    # the excerpt holds every line the match spans, joined: the message whole, not cut at the wrap
+    assert (
+        match.excerpt == "RuntimeError: DataLoader worker (pid 47) is killed by signal: Bus error. It is possible ..."
+    )
+
+
+def test_torchs_capability_warning_keeps_the_range_it_prints_on_the_next_lines() -> None:
+    # torch 2.8-2.10's _check_capability text (torch/cuda/__init__.py), as warnings.warn prints it
+    text = (
+        "UserWarning:\n    Found GPU0 NVIDIA GeForce MX350 which is of cuda capability 6.1.\n"
+        "    Minimum and Maximum cuda capability supported by this version of PyTorch is\n    (7.0) - (12.0)\n\n"
+        "  warnings.warn(\n"
+    )
+    (match,) = known.find(text)
+    assert match.signature.id == "gpu.too-old-for-torch" and match.line == 2
+    assert match.excerpt.endswith("supported by this version of PyTorch is (7.0) - (12.0)")
 
 
 def test_a_missing_cuda_library_counts_only_where_torch_was_importing() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 
 from torchrig.doctor import queries
+from torchrig.doctor.checks import gpu_arch_unsupported
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
@@ -12,6 +13,7 @@ from torchrig.doctor.findings import Finding, Severity
 from torchrig.knowledge import extensions
 
 CODE = "gpu.arch-too-old-for-package"
+_STATED_MINIMUM = "package.compute-capability-minimum"  # "GPUs with compute capability below 7.0 are not supported"
 
 
 def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -59,10 +61,41 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
                 fix=tuple(fix),
             )
         )
-    hits = hits_for(facts, CODE)
+    # a minimum stated about torch itself ("PyTorch needs compute capability ...") is torch's build: gpu.arch-unsupported
+    hits = [h for h in hits_for(facts, CODE) if not (h.id == _STATED_MINIMUM and "torch" in h.excerpt.lower())]
     if hits and not findings:
         findings.append(_from_log(facts, hits))
+    if not findings:
+        ccs, evidence = gpu_arch_unsupported.kernels_missing_from_an_extension(facts)
+        if ccs:
+            findings.append(_extension_without_kernels(facts, ccs, evidence))
     return findings
+
+
+def _extension_without_kernels(facts: Facts, ccs: list[str], hits: list[SignatureHit]) -> Finding:
+    """torch covers every GPU, yet a kernel image was missing: a compiled extension lacks this architecture.
+
+    CUDA loads a kernel only from SASS of the GPU's major with a minor at or below its own, or from PTX it
+    can compile (CUDA C++ Programming Guide, "Binary Compatibility"); an extension built with another
+    TORCH_CUDA_ARCH_LIST than the GPU needs has neither.
+    """
+    arch = ";".join(ccs)
+    py = queries.python_command(facts)
+    subject = f"torch {facts.torch.version}" if facts.torch.version else "This PyTorch build"
+    compiled = " ".join(gpu_arch_unsupported.build_archs(facts))
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"A compiled CUDA extension has no kernels for compute capability {', '.join(ccs)}",
+        detail=f"{subject} itself covers every GPU here (whichever of its CUDA builds this is, where the report does "
+        "not say), so the missing kernel image belongs to an extension built for other architectures (a custom op, "
+        "or a wheel built on another machine).",
+        evidence={**({"torch compiled for": compiled} if compiled else {}), **evidence_of(hits)},
+        fix=(
+            f"TORCH_CUDA_ARCH_LIST={shlex.quote(arch)} {shlex.quote(py)} -m pip install --no-build-isolation "
+            "--no-cache-dir --force-reinstall <the extension>",
+        ),
+    )
 
 
 def _from_log(facts: Facts, hits: list[SignatureHit]) -> Finding:
@@ -90,7 +123,7 @@ def _from_log(facts: Facts, hits: list[SignatureHit]) -> Finding:
         code=CODE,
         severity=Severity.ERROR,
         title=f"{what} does not support this GPU's compute capability",
-        detail="The extension refused the GPU at run time: its kernels need a newer architecture.",
+        detail="The extension refused the GPU (when installed or at run time): its kernels need a newer architecture.",
         evidence={**needs, **evidence_of(hits)},
         fix=tuple(fix),
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shlex
 
 from torchrig import knowledge
 from torchrig.doctor import queries
@@ -17,9 +16,20 @@ CODE = "gpu.arch-unsupported"
 PACKAGE_KERNEL = "package.no-kernel-image"  # signatures.toml: the same error in a library's own words
 NVRTC = "gpu.nvrtc-unknown-arch"  # torch's runtime compiler (its CUDA release's NVRTC) rejects the GPU's arch
 _JETSON_DOCS = "https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform/index.html"
+TORCH_RANGE_WARNING = "gpu.too-old-for-torch"
+# torch 2.8-2.10's _check_capability (torch/cuda/__init__.py) warns "Found GPU0 NVIDIA GB10 which is of cuda
+# capability 12.1. Minimum and Maximum cuda capability supported by this version of PyTorch is (8.0) - (12.0)"
+# for any GPU outside the lowest and highest architecture of torch.cuda.get_arch_list(): it compares numbers,
+# not NVIDIA's binary compatibility rule (a cubin for X.y runs on X.z, z >= y), so it also fires for a GPU that
+# the highest architecture's SASS runs on (pytorch#164708, #172629; the check was rewritten in #166185, 2.11).
+_TORCH_RANGE = re.compile(
+    r"cuda capability (?P<cc>\d+\.\d+)\.?\s+Minimum and Maximum cuda capability supported by this version of "
+    r"PyTorch is\s*\((?P<low>\d+\.\d+)\)\s*-\s*\((?P<high>\d+\.\d+)\)",
+    re.IGNORECASE,
+)
 
 
-def _build_archs(facts: Facts) -> list[str]:
+def build_archs(facts: Facts) -> list[str]:
     """The architectures torch reports, else the ones torchrig's tables list for its release and variant."""
     if facts.torch.hip:
         return []  # ROCm builds list gfx targets; NVIDIA capabilities do not apply
@@ -36,7 +46,7 @@ def _coverage(facts: Facts, cc: str) -> knowledge.Coverage | None:
     if facts.torch.hip:
         return None
     if facts.torch.arch_list:
-        archs = _build_archs(facts)
+        archs = build_archs(facts)
         return knowledge.Coverage(knowledge.build_covers(archs, cc), "torch.cuda.get_arch_list()", tuple(archs))
     variant = queries.torch_variant(facts)
     if not facts.torch.version or not variant or not variant.startswith("cu"):
@@ -54,36 +64,71 @@ def _capabilities_in(excerpts: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _range_warning_is_wrong(hit: SignatureHit) -> bool:
+    """torch's min-max warning about a GPU that the build's lowest or highest architecture runs on after all."""
+    warned = _TORCH_RANGE.search(hit.excerpt) if hit.id == TORCH_RANGE_WARNING else None
+    if warned is None:
+        return False
+    built = [f"sm_{warned[end].replace('.', '')}" for end in ("low", "high")]  # the build has code for both ends
+    return knowledge.build_covers(built, warned["cc"])
+
+
 def _nvrtc_knows(cuda: str | None, ccs: list[str]) -> bool:
     """Whether CUDA ``cuda``'s NVRTC compiles for every capability in ``ccs`` (its nvcc's own target list)."""
     tk = knowledge.toolkit(cuda) if cuda else None
     return tk is not None and all(f"sm_{cc.replace('.', '')}" in tk.sm for cc in ccs)
 
 
-def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
-    """Every GPU's compute capability must be covered by the build's arch list (SASS of the same major, or PTX)."""
-    hits = hits_for(facts, CODE)
+def _hits(facts: Facts) -> list[SignatureHit]:
+    """The report's evidence that torch's build lacks kernels, less what a rule refutes or a library claims."""
+    hits = [hit for hit in hits_for(facts, CODE) if not _range_warning_is_wrong(hit)]
     if any(hit.id == PACKAGE_KERNEL for hit in facts.signatures):
         # the missing kernel image is named as a library's own (gpu.arch-too-old-for-package says which);
         # torch's build is in question only where the facts show it lacks the GPU's architecture
         hits = [hit for hit in hits if hit.id != "gpu.no-kernel-image"]
+    return hits
+
+
+def _capabilities(facts: Facts, hits: list[SignatureHit]) -> list[str]:
+    return list(dict.fromkeys(queries.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
+
+
+def torch_covers(facts: Facts, cc: str) -> bool | None:
+    """Whether torch's own build runs on ``cc``: by its arch list, else its variant's row in the tables, else,
+    where the report does not show the variant, by every CUDA variant of its release. None: cannot tell."""
+    cov = _coverage(facts, cc)
+    if cov is not None and cov.covered is not None:
+        return cov.covered
+    if cov is None and facts.torch.version and not facts.torch.hip and queries.torch_variant(facts) is None:
+        return knowledge.every_variant_covers(facts.torch.version, cc, knowledge.wheel_platform(facts.system.machine))
+    return None
+
+
+def kernels_missing_from_an_extension(facts: Facts) -> tuple[list[str], list[SignatureHit]]:
+    """A kernel image was missing, yet torch's own build covers every capability here: the capabilities and
+    the evidence, for gpu.arch-too-old-for-package to blame a compiled extension; ([], []) otherwise."""
+    hits = _hits(facts)
+    if not hits or any(hit.id == NVRTC for hit in hits):  # torch's own NVRTC: not an extension, whatever the list says
+        return [], []
+    ccs = _capabilities(facts, hits)
+    if ccs and all(torch_covers(facts, cc) for cc in ccs):
+        return ccs, hits
+    return [], []
+
+
+def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """Every GPU's compute capability must be covered by the build's arch list (SASS of the same major, or PTX)."""
+    hits = _hits(facts)
     verdicts = {g: _coverage(facts, g.capability) for g in queries.gpus(facts) if g.capability}
     uncovered = [g for g, cov in verdicts.items() if cov is not None and cov.covered is False]
     doubtful = [g for g, cov in verdicts.items() if cov is not None and cov.covered is None and cov.doubtful]
     if not uncovered and not doubtful and not hits:
         return []
-    archs = _build_archs(facts)
-    ccs = list(dict.fromkeys(queries.capabilities(facts) + _capabilities_in([h.excerpt for h in hits])))
-    nvrtc = any(hit.id == NVRTC for hit in hits)  # torch's own NVRTC: not an extension, whatever the list says
-    if (
-        not nvrtc
-        and not uncovered
-        and not doubtful
-        and archs
-        and ccs
-        and all(knowledge.build_covers(archs, cc) for cc in ccs)
-    ):
-        return [_extension_without_kernels(facts, ccs, hits)]
+    if kernels_missing_from_an_extension(facts)[0]:
+        return []  # torch covers every GPU: the missing image is an extension's (gpu.arch-too-old-for-package)
+    archs = build_archs(facts)
+    ccs = _capabilities(facts, hits)
+    nvrtc = any(hit.id == NVRTC for hit in hits)
     certain = bool(uncovered or hits)
     evidence: dict[str, object] = {}
     if facts.torch.version:
@@ -173,24 +218,6 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
 
 def _subject(facts: Facts) -> str:
     return f"torch {facts.torch.version}" if facts.torch.version else "This PyTorch build"
-
-
-def _extension_without_kernels(facts: Facts, ccs: list[str], hits: list[SignatureHit]) -> Finding:
-    """torch covers every GPU, yet a kernel image was missing: a compiled extension lacks this architecture."""
-    arch = ";".join(ccs)
-    py = queries.python_command(facts)
-    return Finding(
-        code=CODE,
-        severity=Severity.ERROR,
-        title=f"A compiled CUDA extension has no kernels for compute capability {', '.join(ccs)}",
-        detail=f"{_subject(facts)} itself covers every GPU here, so the missing kernel image belongs to an extension "
-        "built for other architectures (a custom op, or a wheel built on another machine).",
-        evidence={"compiled for": " ".join(_build_archs(facts)), **evidence_of(hits)},
-        fix=(
-            f"TORCH_CUDA_ARCH_LIST={shlex.quote(arch)} {shlex.quote(py)} -m pip install --no-build-isolation --no-cache-dir "
-            "--force-reinstall <the extension>",
-        ),
-    )
 
 
 register(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -12,6 +14,8 @@ CODE = "gpu.hardware-fault"
 _XID = "gpu.xid"  # the signature of any Xid line; which ones are faults is the catalog's call
 _ECC = "gpu.ecc-uncorrectable"  # CUDA's error 214, as the program saw it
 _NVLINK = "gpu.nvlink-uncorrectable"  # CUDA's error 220
+# Xid 79's words (the Xid catalog: "GPU has fallen off the bus"), in the driver's tense or a reporter's
+_OFF_BUS = re.compile(r"\b(?:fallen|falls?|fell|falling)\s+off\s+the\s+(?:PCIe?\s+)?bus\b", re.IGNORECASE)
 
 
 def gpu_hardware_answers(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -21,7 +25,7 @@ def gpu_hardware_answers(facts: Facts, ctx: CheckContext) -> list[Finding]:
     # An Xid the catalog files under "application" is a program's crash on the GPU, not the GPU's fault,
     # and one it does not list is unknown: neither is evidence of a hardware fault on its own.
     events = [e for e in (xid.event(n) for n in xid.numbers_in(text)) if e is not None and e.kind != "application"]
-    off_bus = "fallen off the bus" in text.lower() or any(e.number == 79 for e in events)
+    off_bus = bool(_OFF_BUS.search(text)) or any(e.number == 79 for e in events)
     unreachable = [e for e in facts.gpus.errors if "unknown error" in e.lower() or "gpu is lost" in e.lower()]
     hits = [h for h in hits if h.id != _XID or events]
     if not (hits or unreachable):

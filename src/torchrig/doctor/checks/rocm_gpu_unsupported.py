@@ -12,10 +12,15 @@ import re
 
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 UNSUPPORTED = "rocm.gpu-unsupported"
+ROCBLAS = "rocm.rocblas-no-tensile-library"
+HIP_INIT = "rocm.hip-init-failed"
+# torch's ROCm wheels carry their own rocBLAS, which finds its Tensile folder next to itself
+# (torch/lib/rocblas/library): a file missing there is a target the wheel was not built for.
+_TORCH_ROCBLAS = re.compile(r"[/\\](?:site|dist)-packages[/\\]torch[/\\]lib[/\\]rocblas[/\\]library[/\\]")
 _GFX = re.compile(r"\bgfx(\d{3,4}[a-z]?)\b")
 # The gfx target whose kernels a family of consumer cards can borrow through HSA_OVERRIDE_GFX_VERSION:
 # RDNA2 (gfx103x) runs gfx1030 code, RDNA3 (gfx110x) gfx1100 code. Not official: a workaround.
@@ -34,6 +39,11 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
     missing = [g for g in seen if built and g not in built]
     if not hits and not missing:
         return []
+    # Certain: the HIP runtime or torch's own rocBLAS says it has no code for the GPU, or the build's list lacks
+    # it. Only probable: HIP could not start at all (the GPU unsupported by this ROCm release, or the driver not
+    # serving it: ROCm/ROCm#1770, a GPU no driver claimed), or a system rocBLAS missed its Tensile file (an
+    # unsupported target, or a folder it should not have looked in: rocBLAS#1300, LD_LIBRARY_PATH).
+    certain = bool(missing) or any(_is_certain(hit) for hit in hits)
     evidence: dict[str, object] = {}
     if facts.torch.hip:
         evidence["torch"] = f"{facts.torch.version or '?'} (ROCm {facts.torch.hip} build)"
@@ -52,6 +62,8 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
     fix.append(
         "# the lasting fix: a ROCm build of torch whose targets include this GPU, or a GPU on ROCm's support list"
     )
+    if not certain:
+        return [_probable(evidence, fix, hits)]
     return [
         Finding(
             code=UNSUPPORTED,
@@ -65,6 +77,32 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=tuple(fix),
         )
     ]
+
+
+def _is_certain(hit: SignatureHit) -> bool:
+    if hit.id == HIP_INIT:
+        return False
+    return hit.id != ROCBLAS or bool(_TORCH_ROCBLAS.search(hit.excerpt))
+
+
+def _probable(evidence: dict[str, object], fix: list[str], hits: list[SignatureHit]) -> Finding:
+    if any(hit.id == HIP_INIT for hit in hits):
+        title = "The HIP runtime could not start on this AMD GPU: probably a GPU this ROCm release does not support"
+        detail = (
+            "HIP answers hipErrorInvalidDevice (101) from hipGetDeviceCount when its runtime failed to initialise: "
+            "the ROCm release in use does not support the GPU, or the amdgpu kernel driver does not serve it to this "
+            "process. `rocminfo` tells which: a GPU agent listed with its gfx target means the GPU is reachable."
+        )
+        fix = ["rocminfo | grep -E 'Name: +gfx|Marketing Name'   # is the GPU listed, and which gfx target?", *fix]
+    else:
+        title = "rocBLAS has no kernels for this AMD GPU in the folder it read: probably an unsupported gfx target"
+        detail = (
+            "rocBLAS found no TensileLibrary file for the GPU's gfx target in its library folder: that rocBLAS was "
+            "not built for this GPU, or it looked in the wrong folder (ROCBLAS_TENSILE_LIBPATH, LD_LIBRARY_PATH)."
+        )
+    return Finding(
+        code=UNSUPPORTED, severity=Severity.WARNING, title=title, detail=detail, evidence=evidence, fix=tuple(fix)
+    )
 
 
 register(
