@@ -1,13 +1,22 @@
-"""torch.cpu-only-build: a CPU build of torch on a machine with an NVIDIA GPU."""
+"""torch.cpu-only-build: a CPU build of torch on a machine with an NVIDIA GPU.
+
+Which build an installer delivers depends on the platform (``TorchRelease.pypi_variant``): from PyPI, a plain
+``pip install torch``, ``uv add torch`` or ``uv sync`` gets a CPU build on Windows (and on Linux aarch64 before
+2.11), whatever GPU the machine has; the CUDA builds come from PyTorch's index (download.pytorch.org/whl/<variant>),
+which a uv project must name in ``[tool.uv.sources]``. A Jetson runs neither: its CUDA torch is NVIDIA's wheel
+for its JetPack release.
+"""
 
 from __future__ import annotations
 
+from torchrig import knowledge
 from torchrig.doctor import queries
 from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
+from torchrig.knowledge import install
 
 CODE = "torch.cpu-only-build"
 _ANSWERED_FALSE = "torch.cuda-available-false"  # signatures.toml: the reporter's own is_available() answer
@@ -23,7 +32,12 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     # conda's `cpuonly` metapackage pins pytorch-mutex to its CPU variant: while it is installed, conda
     # resolves every pytorch in this environment to a CPU build (pytorch channel's install instructions)
     pinned = cpu_build and facts.companion("cpuonly") is not None
-    if not (cpu_here or hits or pinned) or (facts.system.os or "").lower() == "darwin":
+    if (facts.system.os or "").lower() == "darwin":
+        return []
+    if facts.system.jetson and not facts.torch.hip and (cpu_build or _build_unknown(facts)):
+        answered = [hit for hit in hits_for(facts, CODE) if hit.id == _ANSWERED_FALSE or cpu_build]
+        return _on_jetson(facts, answered) if answered or cpu_here else []
+    if not (cpu_here or hits or pinned):
         return []
     build = fixes.choose_build(facts)
     gpu_known = queries.has_nvidia_gpu(facts)
@@ -39,7 +53,8 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if build is None:
         fix: tuple[str, ...] = ("No published CUDA build fits this driver and these GPUs; see the other findings",)
     else:
-        fix = fixes.torch_install(facts, build, ctx)
+        note = _pypi_note(facts, build, ctx)
+        fix = note + fixes.torch_install(facts, build, ctx, as_set=bool(note))
     version = f"torch {facts.torch.version} is" if facts.torch.version else "torch is"
     if not gpu_known and pinned and not hits:
         return [
@@ -76,6 +91,73 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
             title=f"{version} a CPU-only build, but this machine has {gpus}",
             detail="A CPU build never uses the GPU: torch.cuda.is_available() is False. "
             + (f"The build for this driver and GPU is CUDA {build.cuda} ({build.variant})." if build else ""),
+            evidence=evidence,
+            fix=fix,
+        )
+    ]
+
+
+def _build_unknown(facts: Facts) -> bool:
+    """Nothing shows which build torch is (no CUDA or HIP version, no variant tag)."""
+    return queries.torch_variant(facts) is None and not facts.torch.cuda and not facts.torch.hip
+
+
+def _pypi_note(facts: Facts, build: fixes.Build, ctx: CheckContext) -> tuple[str, ...]:
+    """Where PyPI's torch for this platform is a CPU build: say so, and how a uv project names the CUDA index."""
+    platform = knowledge.python_platform(facts.system.os, facts.system.machine)
+    rel = knowledge.release(facts.torch.version) if facts.torch.version else None
+    if platform is None or (rel.pypi_variant(platform) if rel else "cpu" if platform == "windows" else None) != "cpu":
+        return ()
+    where = knowledge.platform_name(platform)
+    note = (
+        f"# PyPI's torch for {where} is a CPU build: `pip install torch`, `uv add torch` and `uv sync` without "
+        "PyTorch's index install it whatever the GPU; replace torch, torchvision and torchaudio together with "
+        f"their {build.variant} builds",
+    )
+    if (facts.torch.installer or "").lower() != "uv":
+        return note
+    config = install.uv_project_sources(build, platform=platform, index_base=ctx.index_base)
+    return (
+        *note,
+        "# in a uv project, add to pyproject.toml (else the next `uv sync` or `uv run` puts PyPI's CPU build back):",
+        *(f"#   {line}" for line in config),
+        "# then `uv lock` and `uv sync`; or, for this venv only:",
+    )
+
+
+def _on_jetson(facts: Facts, hits: list[SignatureHit]) -> list[Finding]:
+    """A Jetson's CUDA torch is NVIDIA's JetPack wheel; torch's own aarch64 wheels (PyPI, download.pytorch.org) are
+    CPU builds or built for server Arm GPUs (NVIDIA, "Installing PyTorch for Jetson Platform"; the "PyTorch for
+    Jetson" wheels are published per JetPack release)."""
+    known = queries.torch_variant(facts) == "cpu"
+    evidence: dict[str, object] = {"torch": facts.torch.version, "platform": "NVIDIA Jetson (JetPack/L4T)"}
+    evidence.update(evidence_of(hits))
+    fix = (
+        "python3 -c 'import torch; print(torch.__version__, torch.version.cuda)'   # None: a CPU build",
+        "pip3 uninstall -y torch torchvision torchaudio",
+        "# install the torch wheel NVIDIA publishes for this JetPack release (docs.nvidia.com/deeplearning/frameworks/"
+        "install-pytorch-jetson-platform), and torchvision built against it",
+    )
+    version = f"torch {facts.torch.version}" if facts.torch.version else "torch"
+    title = (
+        f"{version} is a CPU-only build on a Jetson: CUDA needs NVIDIA's JetPack build of torch"
+        if known
+        else "torch.cuda.is_available() is False on a Jetson: the torch installed is probably not NVIDIA's JetPack "
+        "build"
+    )
+    detail = (
+        "On a Jetson, a CUDA-enabled torch is the wheel NVIDIA builds for each JetPack release; `pip install torch` "
+        "takes a CPU-only aarch64 wheel from PyPI (CUDA reached PyPI's aarch64 wheels only in torch 2.11, built for "
+        "server Arm systems, not JetPack)."
+    )
+    if not known:
+        detail += " The report does not show which torch build answered; torch.version.cuda tells (None: a CPU build)."
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR if known else Severity.WARNING,
+            title=title,
+            detail=detail,
             evidence=evidence,
             fix=fix,
         )
