@@ -153,3 +153,31 @@ def test_a_cuda_build_on_a_jetson_is_not_called_cpu_only() -> None:
     facts = parse_report(text)
     facts.torch.cuda = "11.4"
     assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
+
+
+def test_pip_install_torch_without_an_index_on_windows_is_pypis_cpu_build() -> None:
+    """pytorch.org's Start Locally gives Windows CUDA installs an --index-url; without one, pip takes PyPI's CPU wheel."""
+    text = (
+        "Windows 11, RTX 4070, driver 576.02\n"
+        "PS C:\\work> pip install torch torchvision\n"
+        "Successfully installed torch-2.8.0 torchvision-0.23.0\n"
+        ">>> torch.cuda.is_available()\nFalse\n"
+    )
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX)
+    assert finding.severity.value == "warning" and "PyPI" in finding.title and "Windows" in finding.title
+    assert finding.evidence["installed with"] == "pip install torch torchvision"
+    assert any("--index-url https://download.pytorch.org/whl/cu" in line for line in finding.fix)
+
+
+def test_pip_install_torch_from_the_cuda_index_on_windows_is_no_evidence() -> None:
+    text = (
+        "Windows 11, RTX 4070, driver 576.02\n"
+        "PS C:\\work> pip install torch --index-url https://download.pytorch.org/whl/cu128\n"
+        ">>> torch.cuda.is_available()\nFalse\n"
+    )
+    assert torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX) == []
+
+
+def test_pip_install_torch_on_linux_x86_64_takes_pypis_cuda_build() -> None:
+    text = "Ubuntu 22.04 x86_64, RTX 4070\n$ pip install torch==2.8.0\n>>> torch.cuda.is_available()\nFalse\n"
+    assert torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX) == []

@@ -16,10 +16,13 @@ from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import tried
 from torchrig.knowledge import install
 
 CODE = "torch.cpu-only-build"
 _ANSWERED_FALSE = "torch.cuda-available-false"  # signatures.toml: the reporter's own is_available() answer
+# options that point pip or uv at another index than PyPI (a flag followed by its URL, or written flag=URL)
+_INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
 
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -37,6 +40,10 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if facts.system.jetson and not facts.torch.hip and (cpu_build or _build_unknown(facts)):
         answered = [hit for hit in hits_for(facts, CODE) if hit.id == _ANSWERED_FALSE or cpu_build]
         return _on_jetson(facts, answered) if answered or cpu_here else []
+    from_pypi = _pypi_cpu_install(facts) if _build_unknown(facts) else None
+    if from_pypi is not None and not hits:
+        # the build is not shown, but the command that installed it took PyPI's, a CPU build on this platform
+        hits = [hit for hit in hits_for(facts, CODE) if hit.id == _ANSWERED_FALSE]
     if not (cpu_here or hits or pinned):
         return []
     build = fixes.choose_build(facts)
@@ -56,6 +63,21 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
         note = _pypi_note(facts, build, ctx)
         fix = note + fixes.torch_install(facts, build, ctx, as_set=bool(note))
     version = f"torch {facts.torch.version} is" if facts.torch.version else "torch is"
+    if from_pypi is not None and not cpu_build:
+        where = knowledge.platform_name(knowledge.python_platform(facts.system.os, facts.system.machine) or "")
+        return [
+            Finding(
+                code=CODE,
+                severity=Severity.WARNING,
+                title=f"torch came from PyPI, whose torch for {where} is a CPU build, and it answered that it has no "
+                "CUDA",
+                detail=f"`{from_pypi.command}` names no PyTorch index, so it installed PyPI's wheel: on {where} that "
+                "is a CPU build whatever the GPU. The report does not show the build itself; torch.version.cuda "
+                "tells (None: a CPU build).",
+                evidence={**evidence, "installed with": from_pypi.command},
+                fix=fix,
+            )
+        ]
     if not gpu_known and pinned and not hits:
         return [
             Finding(
@@ -100,6 +122,21 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
 def _build_unknown(facts: Facts) -> bool:
     """Nothing shows which build torch is (no CUDA or HIP version, no variant tag)."""
     return queries.torch_variant(facts) is None and not facts.torch.cuda and not facts.torch.hip
+
+
+def _pypi_cpu_install(facts: Facts) -> tried.TorchInstall | None:
+    """A command of the report that installed torch from PyPI (no index named) where PyPI's torch is a CPU build."""
+    platform = knowledge.python_platform(facts.system.os, facts.system.machine)
+    if platform is None or facts.system.jetson:
+        return None
+    for attempt in tried.torch_installs(facts.tried):
+        if attempt.variant is not None or any(arg.split("=")[0] in _INDEX_FLAGS for arg in attempt.command.split()):
+            continue
+        rel = knowledge.release(attempt.version or facts.torch.version or "")
+        delivered = rel.pypi_variant(platform) if rel else ("cpu" if platform == "windows" else None)
+        if delivered == "cpu":
+            return attempt
+    return None
 
 
 def _pypi_note(facts: Facts, build: fixes.Build, ctx: CheckContext) -> tuple[str, ...]:
