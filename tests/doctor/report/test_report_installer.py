@@ -39,3 +39,9 @@ def test_a_universal_lock_s_platform_tag_says_nothing_about_this_machine() -> No
     )
     facts = parse_report(text)
     assert facts.system.os is None and facts.system.machine is None
+
+
+def test_pips_no_candidate_error_quoted_in_a_sentence_is_the_pip_format() -> None:
+    """pip's package_finder.py words, quoted inside a sentence: the report is still the installer's output."""
+    text = "Setup fails on Windows 10 with Python 3.11.4.\nRunning the installer throws: No matching distribution found for torch==2.0.1+cu117\n"
+    assert parse_report(text).report_format == "pip"

@@ -52,10 +52,12 @@ _TAG_CPU = {
     "i686": "i686",
 }
 
-# Lines only an installer prints, each in its own words: pip (resolver errors, progress), uv, Poetry.
+# Lines only an installer prints, each in its own words: pip (resolver errors, progress), uv, Poetry. pip's two
+# "no candidate" errors (pip/_internal/index/package_finder.py) are words no other program prints, so they count
+# anywhere on a line (quoted in a sentence, or after a tag someone added: "ERROR: [windows] No matching ...").
 _INSTALLER_LINE = re.compile(
-    r"^[ \t>|`]*(?:ERROR: )?(?:Could not find a version that satisfies the requirement \S"
-    r"|No matching distribution found for \S|Cannot install .{1,400}? because these package versions have conflicting"
+    r"(?:Could not find a version that satisfies the requirement \S|No matching distribution found for \S)"
+    r"|^[ \t>|`]*(?:ERROR: )?(?:Cannot install .{1,400}? because these package versions have conflicting"
     r"|Looking in indexes: |Installing collected packages: |Successfully installed \S"
     r"|Requirement already satisfied: |\S+\.whl is not a supported wheel on this platform"
     r"|Package '[^']+' requires a different Python: )"
