@@ -181,3 +181,25 @@ def test_pip_install_torch_from_the_cuda_index_on_windows_is_no_evidence() -> No
 def test_pip_install_torch_on_linux_x86_64_takes_pypis_cuda_build() -> None:
     text = "Ubuntu 22.04 x86_64, RTX 4070\n$ pip install torch==2.8.0\n>>> torch.cuda.is_available()\nFalse\n"
     assert torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX) == []
+
+
+def test_no_gpu_found_on_a_grace_superchip_is_pypis_aarch64_cpu_wheel_before_2_11() -> None:
+    """A GH200 is a Grace (Arm) machine: before 2.11, `pip install torch` there took PyPI's CPU-only aarch64 wheel."""
+    text = (
+        "| NVIDIA-SMI 570.133.20             Driver Version: 570.133.20     CUDA Version: 12.8     |\n"
+        "GPU: NVIDIA GH200 480GB\n"
+        ">>> torch.cuda.is_available()\nFalse\n"
+    )
+    facts = parse_report(text)
+    assert (facts.system.os, facts.system.machine) == ("Linux", "aarch64")
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.severity.value == "warning"
+    assert "PyPI's torch for Linux aarch64 is a CPU build before torch 2.11" in finding.title
+
+
+def test_no_gpu_found_on_linux_x86_64_is_not_blamed_on_pypi() -> None:
+    """PyPI's Linux x86_64 torch is a CUDA build: is_available() False there has other causes."""
+    text = "Ubuntu 22.04 x86_64\nGPU: NVIDIA GeForce RTX 4090\n>>> torch.cuda.is_available()\nFalse\n"
+    facts = parse_report(text)
+    facts.system.machine = "x86_64"
+    assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []

@@ -20,7 +20,8 @@ from torchrig.doctor.report import tried
 from torchrig.knowledge import install
 
 CODE = "torch.cpu-only-build"
-_ANSWERED_FALSE = "torch.cuda-available-false"  # signatures.toml: the reporter's own is_available() answer
+# signatures.toml: torch.cuda.is_available() answered False, to the reporter or to a program that says so
+_ANSWERED = ("torch.cuda-available-false", "program.no-accelerator-detected")
 # options that point pip or uv at another index than PyPI (a flag followed by its URL, or written flag=URL)
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
@@ -30,7 +31,7 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     hits = hits_for(facts, CODE)
     cpu_build = queries.torch_variant(facts) == "cpu" and not facts.torch.hip
     # "is_available() answered False" asks for CUDA, but is evidence of a CPU build only where the build is one
-    hits = [hit for hit in hits if hit.id != _ANSWERED_FALSE or cpu_build]
+    hits = [hit for hit in hits if hit.id not in _ANSWERED or cpu_build]
     cpu_here = cpu_build and queries.has_nvidia_gpu(facts)
     # conda's `cpuonly` metapackage pins pytorch-mutex to its CPU variant: while it is installed, conda
     # resolves every pytorch in this environment to a CPU build (pytorch channel's install instructions)
@@ -38,14 +39,16 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if (facts.system.os or "").lower() == "darwin":
         return []
     if facts.system.jetson and not facts.torch.hip and (cpu_build or _build_unknown(facts)):
-        answered = [hit for hit in hits_for(facts, CODE) if hit.id == _ANSWERED_FALSE or cpu_build]
+        answered = [hit for hit in hits_for(facts, CODE) if hit.id in _ANSWERED or cpu_build]
         return _on_jetson(facts, answered) if answered or cpu_here else []
     from_pypi = _pypi_cpu_install(facts) if _build_unknown(facts) else None
+    answered = [hit for hit in hits_for(facts, CODE) if hit.id in _ANSWERED]
     if from_pypi is not None and not hits:
         # the build is not shown, but the command that installed it took PyPI's, a CPU build on this platform
-        hits = [hit for hit in hits_for(facts, CODE) if hit.id == _ANSWERED_FALSE]
+        hits = answered
     if not (cpu_here or hits or pinned):
-        return []
+        unshown = _build_unknown(facts) and queries.has_nvidia_gpu(facts) and not facts.torch.cuda_init_error
+        return _pypi_cpu_here(facts, answered) if answered and unshown else []
     build = fixes.choose_build(facts)
     gpu_known = queries.has_nvidia_gpu(facts)
     gpus = ", ".join(g.label for g in queries.gpus(facts)) or (
@@ -122,6 +125,47 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
 def _build_unknown(facts: Facts) -> bool:
     """Nothing shows which build torch is (no CUDA or HIP version, no variant tag)."""
     return queries.torch_variant(facts) is None and not facts.torch.cuda and not facts.torch.hip
+
+
+def _pypi_cpu_here(facts: Facts, answered: list[SignatureHit]) -> list[Finding]:
+    """torch answered that it has no CUDA beside an NVIDIA GPU, on a platform where PyPI's torch is a CPU build
+    (Windows; Linux aarch64 before 2.11): a warning, since the report shows neither the build nor where it came from."""
+    platform = knowledge.python_platform(facts.system.os, facts.system.machine)
+    if platform not in ("windows", "linux-aarch64"):
+        return []
+    if any(a.variant and a.variant != "cpu" for a in tried.torch_installs(facts.tried)):
+        return []  # the report installed a CUDA build from PyTorch's index: whether it landed, other checks say
+    rel = knowledge.release(facts.torch.version) if facts.torch.version else None
+    delivered = rel.pypi_variant(platform) if rel else "cpu"
+    if delivered != "cpu":
+        return []
+    where = knowledge.platform_name(platform)
+    when = "" if rel is not None or platform == "windows" else " before torch 2.11"
+    gpus = ", ".join(g.label for g in queries.gpus(facts)) or "an NVIDIA GPU"
+    evidence: dict[str, object] = {"GPUs": gpus, "platform": where}
+    if facts.torch.version:
+        evidence["torch"] = facts.torch.version
+    if queries.driver_version(facts):
+        evidence["driver"] = queries.driver_version(facts)
+    evidence.update(evidence_of(answered))
+    build = fixes.choose_build(facts)
+    fix: tuple[str, ...] = (
+        "python -c 'import torch; print(torch.__version__, torch.version.cuda)'   # None: a CPU build",
+    )
+    if build is not None:
+        fix += _pypi_note(facts, build, CheckContext()) + fixes.torch_install(facts, build, CheckContext(), as_set=True)
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.WARNING,
+            title=f"torch finds no GPU beside {gpus}: PyPI's torch for {where} is a CPU build{when}",
+            detail=f"`pip install torch` (or uv) without PyTorch's index installs PyPI's wheel, which on {where} is a "
+            f"CPU build{when} whatever the GPU, and a CPU build answers torch.cuda.is_available() False. The report "
+            "shows neither the build nor where it came from; torch.version.cuda tells (None: a CPU build).",
+            evidence=evidence,
+            fix=fix,
+        )
+    ]
 
 
 def _pypi_cpu_install(facts: Facts) -> tried.TorchInstall | None:
