@@ -45,3 +45,18 @@ def test_pips_no_candidate_error_quoted_in_a_sentence_is_the_pip_format() -> Non
     """pip's package_finder.py words, quoted inside a sentence: the report is still the installer's output."""
     text = "Setup fails on Windows 10 with Python 3.11.4.\nRunning the installer throws: No matching distribution found for torch==2.0.1+cu117\n"
     assert parse_report(text).report_format == "pip"
+
+
+def test_the_versions_uvs_resolver_lists_as_available_are_not_installed() -> None:
+    """uv's PubGrub report lists the versions an index has, one requirement per line: none of them is installed."""
+    text = (
+        "  × No solution found when resolving dependencies:\n"
+        "  ╰─▶ Because only the following versions of torch are available:\n"
+        "          torch<=2.6.0\n"
+        "          torch==2.6.0+cpu\n"
+        "      and torch>=2.6.0 has no wheels with a matching platform tag (e.g., `macosx_12_0_x86_64`), we can\n"
+        "      conclude that torch>=2.6.0 cannot be used.\n"
+    )
+    facts = parse_report(text)
+    assert facts.torch.version is None and facts.torch.installed is None
+    assert parse_report("Package    Version\ntorch      2.6.0+cpu\n").torch.version == "2.6.0+cpu"

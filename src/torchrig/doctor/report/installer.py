@@ -122,3 +122,26 @@ def is_installer_log(text: str | Haystack) -> bool:
     if _TRACEBACK in text or not any(word in text for word in _INSTALLER_WORDS):
         return False
     return _INSTALLER_LINE.search(text) is not None and not ("Error: " in text and _EXCEPTION.search(text))
+
+
+# uv's resolver explains a failure by the versions an index has ("Because only the following versions of torch are
+# available:" and one requirement per line, "torch==2.7.1+cpu"; crates/uv-resolver, the PubGrub report): those lines
+# name versions to choose from, none installed.
+_AVAILABLE = "are available:"
+_VERSION_LINE = re.compile(r"[ \t]+[\w.-]+[ \t]*(?:[<>=!~]=|[<>])[ \t]*\S+[ \t]*\n")
+_LIST_LOOK_BACK = 4096
+
+
+def in_version_list(text: str, start: int) -> bool:
+    """``start`` is on a line of the version list that follows uv's "... versions of X are available:"."""
+    head = text.rfind(_AVAILABLE, max(0, start - _LIST_LOOK_BACK), start)
+    if head < 0:
+        return False
+    at = text.find("\n", head) + 1
+    line_start = text.rfind("\n", 0, start) + 1
+    while 0 < at < line_start:
+        step = _VERSION_LINE.match(text, at)
+        if step is None:
+            return False
+        at = step.end()
+    return at == line_start

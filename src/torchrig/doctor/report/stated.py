@@ -44,6 +44,7 @@ from collections.abc import Iterable, Iterator
 
 from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import Facts, Gpu, Package, Section
+from torchrig.doctor.report import installer
 from torchrig.knowledge import gpu_models, minor_of, variant_cuda
 
 SOURCE = "stated"
@@ -331,6 +332,8 @@ def _torch_says_no_cuda(facts: Facts) -> bool:
 
 def _asks_for(folded: str, at: int) -> bool:
     """The line is an install command or an installer's answer to one: the version there is wanted, not had."""
+    if installer.in_version_list(folded, at):
+        return True  # uv's resolver listing the versions an index has
     begin = folded.rfind("\n", max(0, at - _LOOK_BACK), at) + 1
     end = folded.find("\n", at, at + _LOOK_BACK)
     return _REQUEST.search(folded, begin, end if end >= 0 else min(len(folded), at + _LOOK_BACK)) is not None
