@@ -203,3 +203,9 @@ def test_no_gpu_found_on_linux_x86_64_is_not_blamed_on_pypi() -> None:
     facts = parse_report(text)
     facts.system.machine = "x86_64"
     assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
+
+
+def test_torch_not_compiled_with_cuda_on_a_jetson_is_an_error_pointing_at_jetpack_wheels() -> None:
+    text = "Jetson Xavier NX, JetPack 5.1\nAssertionError: Torch not compiled with CUDA enabled\n"
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX)
+    assert finding.severity.value == "error" and "JetPack" in finding.title

@@ -39,8 +39,8 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if (facts.system.os or "").lower() == "darwin":
         return []
     if facts.system.jetson and not facts.torch.hip and (cpu_build or _build_unknown(facts)):
-        answered = [hit for hit in hits_for(facts, CODE) if hit.id in _ANSWERED or cpu_build]
-        return _on_jetson(facts, answered) if answered or cpu_here else []
+        every = hits_for(facts, CODE)  # is_available() False counts here too: see _on_jetson
+        return _on_jetson(facts, every) if every or cpu_here else []
     from_pypi = _pypi_cpu_install(facts) if _build_unknown(facts) else None
     answered = [hit for hit in hits_for(facts, CODE) if hit.id in _ANSWERED]
     if from_pypi is not None and not hits:
@@ -210,7 +210,8 @@ def _on_jetson(facts: Facts, hits: list[SignatureHit]) -> list[Finding]:
     """A Jetson's CUDA torch is NVIDIA's JetPack wheel; torch's own aarch64 wheels (PyPI, download.pytorch.org) are
     CPU builds or built for server Arm GPUs (NVIDIA, "Installing PyTorch for Jetson Platform"; the "PyTorch for
     Jetson" wheels are published per JetPack release)."""
-    known = queries.torch_variant(facts) == "cpu"
+    # a CPU tag, or an answer only a CPU build gives ("Torch not compiled with CUDA enabled"), settles the build
+    known = queries.torch_variant(facts) == "cpu" or any(hit.id not in _ANSWERED for hit in hits)
     evidence: dict[str, object] = {"torch": facts.torch.version, "platform": "NVIDIA Jetson (JetPack/L4T)"}
     evidence.update(evidence_of(hits))
     fix = (
