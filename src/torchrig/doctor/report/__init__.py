@@ -34,6 +34,7 @@ from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
 from torchrig.doctor.report import (
     collect_env,
     failures,
+    formats,
     logs,
     nvidia_smi,
     rocm,
@@ -202,14 +203,15 @@ def _from_text(text: str) -> Facts:
     _facts_from_hits(facts, text)
     collect_env.derive_torch_cuda(facts)
     said = stated.read(haystack, facts)  # last: what a program printed always wins over what a person wrote
-    if not (is_collect_env or dump or smi or printed or hits or facts.failures or said):
+    kind = dump or ("collect_env" if is_collect_env else formats.kind_of(text))
+    if not (kind != "log" or smi or printed or hits or facts.failures or said):
         raise UserError(
             "nothing in the report looks like a collect_env output, a torchrig --json, a known GPU/PyTorch "
             "error or a stated PyTorch, CUDA, driver or GPU; give the full output of "
             "`python -m torch.utils.collect_env` or the whole traceback."
         )
     _capabilities_from_names(facts)
-    facts.report_format = dump or ("collect_env" if is_collect_env else "log")
+    facts.report_format = kind
     return facts
 
 

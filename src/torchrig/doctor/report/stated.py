@@ -9,7 +9,11 @@ can say "the report states ..."):
   535", "- **GPUs**: 2x NVIDIA RTX 5880 Ada Generation (48 GB, SM 8.9)", "- **NCCL**: 2.25.1",
   "- How you installed PyTorch (`conda`, `pip`, source): pip", "- OS (e.g., Linux): Ubuntu 18.04";
 - version tokens in prose: "torch2.6.0+cu124", "torch==2.5.1", "PyTorch 1.13.1", "cuda12.6",
-  "CUDA 11.8", "driver 535.104.05", "Python 3.10", "Windows 11", "WSL2", "Ubuntu 22.04";
+  "CUDA 11.8", "driver 535.104.05", "Python 3.10", "Windows 11", "WSL2", "Ubuntu 22.04", and the ROCm
+  release ("ROCm 6.1.2", recorded as the companion ``rocm``, as NCCL is, never as torch's HIP build);
+- torch's answer told in a sentence of any language: "torch.cuda.is_available() returns True",
+  "torch.cuda.is_available()返回为True" (True only; a False told in words is the failure the report is
+  about, in ``Facts.failures``, not a fact for a check to find an error on);
 - GPU models the table ``knowledge/gpus.toml`` knows, as words ("Tesla T4", "RTX 3090", "A100",
   with a count "2x", "8 x"), never inside a path or URL; the compute capability then comes from the
   table, as for collect_env;
@@ -137,6 +141,22 @@ _DRIVER_TOKEN = re.compile(
 )
 _PYTHON_TOKEN = re.compile(r"python[ \t]*v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
 _NCCL_TOKEN = re.compile(r"nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
+# "ROCm 6.1.2", "rocm v5.7", "ROCm version 6.0": the AMD stack the machine runs, recorded as the companion "rocm"
+# (as NCCL is), never as torch's HIP build: "torch ... +rocm6.1" is the torch token's, and nothing here says
+# which ROCm torch was built for.
+_ROCM_TOKEN = re.compile(r"rocm(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>\d\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
+# torch's answer as a sentence tells it, in any language: "torch.cuda.is_available() returns `True`",
+# "torch.cuda.is_available()返回为True", "torch.cuda.is_available() is False". The words between are a verb at most
+# (no line end, no sentence end); a wish or a condition around it ("should return True", "expected: ... True",
+# "make sure ... returns True", "if ... is False") states no answer (_NOT_AN_ANSWER).
+_AVAILABLE_SAID = re.compile(
+    r"torch\.cuda\.is_available\(\)[`'\"]?(?P<gap>[^\n.;!?。；！？`'\"]{0,24}?)[`'\"]?(?P<value>true|false)(?![\w])"
+)
+_NOT_AN_ANSWER = re.compile(
+    r"\b(?:not|never|should|would|could|must|expect\w*|want\w*|hope\w*|suppos\w*|if|whether|until|unless|instead"
+    r"|make|ensure|need\w*|try\w*)\b|n't|不|没|沒|应|應|期望|希望|如果|确保|確保|应该|需要"
+)
+_ANSWER_LOOK_BACK = 60  # characters before the call in which a wish or condition would govern it
 _OS_TOKEN = re.compile(
     r"(?P<os>windows(?:[ \t]+(?:10|11|server))?|wsl2?|macos|mac[ \t]+os(?:[ \t]+x)?"
     r"|ubuntu(?:[ \t]+\d{2}\.\d{2})?|debian|centos|rocky[ \t]+linux|fedora|arch[ \t]+linux|red[ \t]+hat|rhel)(?![\w-])"
@@ -169,12 +189,16 @@ def read(haystack: Haystack, facts: Facts) -> bool:
     _python(facts, haystack, fields)
     _os(facts, haystack, fields)
     _nccl(facts, haystack, fields)
+    rocm = _rocm(facts, haystack)
+    _cuda_available(facts, haystack)
     _installer(facts, fields)
     _context(facts, haystack, fields)
     torch, system = facts.torch, facts.system
     usable = (
         _said(torch, "version"),
         _said(torch, "cuda"),
+        _said(torch, "cuda_available"),
+        rocm,
         _said(facts.toolkit, "version"),
         _said(facts.driver, "userspace"),
         any(gpu.source == SOURCE for gpu in facts.gpus.devices),
@@ -483,6 +507,50 @@ def _nccl(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
     distinct = _distinct(versions)
     if len(distinct) == 1:
         facts.companions.append(Package(name="nccl", version=distinct[0]))
+
+
+def _rocm(facts: Facts, haystack: Haystack) -> bool:
+    """The ROCm release the reporter says they run, when every mention agrees; True if one was recorded."""
+    if facts.companion("rocm") is not None:
+        return False
+    folded = haystack.folded
+    versions = [
+        m.group("version")
+        for m in _mentions(haystack, _ROCM_TOKEN, "rocm")
+        if not (m.start() and folded[m.start() - 1] == "+") and not _asks_for(folded, m.start())
+    ]
+    version = _agreeing(_distinct(versions))
+    if version is None:
+        return False
+    facts.companions.append(Package(name="rocm", version=version))
+    return True
+
+
+def _cuda_available(facts: Facts, haystack: Haystack) -> None:
+    """torch.cuda.is_available()'s answer as the reporter tells it, when every telling agrees.
+
+    Only True is recorded as the fact: a False told in words becomes the failure the report is about (as the
+    signature ``torch.cuda-available-false`` does for a printed False), so a sentence never makes a check find
+    an error that only a printed answer would support.
+    """
+    torch = facts.torch
+    folded = haystack.folded
+    if torch.installed is False or "is_available()" not in folded:
+        return
+    answers = []
+    for n, match in enumerate(_AVAILABLE_SAID.finditer(folded)):
+        if n >= _MAX_MENTIONS:
+            break
+        low = max(0, match.start() - _ANSWER_LOOK_BACK)
+        begin = folded.rfind("\n", low, match.start()) + 1 or low
+        if _NOT_AN_ANSWER.search(match.group("gap")) or _NOT_AN_ANSWER.search(folded, begin, match.start()):
+            continue
+        answers.append(match.group("value"))
+    said = _distinct(answers)
+    if said == ["true"]:
+        _put(torch, "cuda_available", True)
+    elif said == ["false"] and not facts.failures:
+        facts.failures.append("the report states torch.cuda.is_available() returned False")
 
 
 def _installer(facts: Facts, fields: dict[str, list[str]]) -> None:
