@@ -403,3 +403,26 @@ def test_an_exception_quoted_with_a_cjk_colon_is_read() -> None:
 def test_an_exception_quoted_under_a_condition_shows_no_failure() -> None:
     with pytest.raises(UserError):
         parse_report('If you get "RuntimeError: Couldn\'t load custom C++ ops", reinstall the package.')
+
+
+def test_an_issue_forms_heading_and_answer_are_a_field() -> None:
+    # GitHub issue forms render each field as "### <label>" with the answer below it
+    text = "### Python version | Python 版本\n\n3.11\n\n### GPU\n\nNVIDIA GeForce RTX 4070\n\nTraceback (most recent call last):\nKeyError: 'x'\n"
+    facts = parse_report(text)
+    assert facts.system.python_version == "3.11" and facts.system.sources["python_version"] == "stated"
+    assert [g.name for g in facts.gpus.devices] == ["NVIDIA GeForce RTX 4070"]
+
+
+def test_a_numbered_label_with_its_answer_on_the_next_line_is_a_field() -> None:
+    facts = parse_report("4. CUDA version\n11.8\n5. Torch version\n2.1.2+cu118\n")
+    assert (facts.torch.version, facts.toolkit.version) == ("2.1.2+cu118", "11.8")
+
+
+def test_python_version_in_a_sentence_is_read() -> None:
+    assert parse_report("python version 3.12, torch 2.5.1").system.python_version == "3.12"
+
+
+def test_a_statement_adds_the_micro_version_to_the_minor_a_path_showed() -> None:
+    text = 'File "/opt/venv/lib/python3.12/site-packages/vllm/x.py", line 1\nRuntimeError: boom\n- Python: 3.12.7\n'
+    facts = parse_report(text)
+    assert facts.system.python_version == "3.12.7"

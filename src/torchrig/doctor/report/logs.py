@@ -48,8 +48,19 @@ _SM_SUPPORTED = re.compile(
 _OLD_GPU = re.compile(
     r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)"
 )
+# `nvidia-smi -L`, one GPU a line; a paste that lost its line breaks (an issue form's one-line field) runs them on
+# one line, each "GPU n:" after the previous one's "(UUID: ...)".
 _GPU_LIST = re.compile(
-    r"^[ \t]*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)[ \t]*$", re.MULTILINE
+    r"(?:^[ \t]*|(?<=\))[ \t]+)GPU (?P<index>\d+): (?P<name>[^()\n]+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)"
+    r"(?=[ \t]*$|[ \t]+GPU \d+: )",
+    re.MULTILINE,
+)
+# nccl-tests' "Using devices" lines (src/common.cu: "#  Rank %2d Group %2d Pid %6d on %10s device %2d [0x%02x] %s", the
+# name cudaGetDeviceProperties gives; older releases print no Group, newer the PCI address "[0000:18:00]").
+_NCCL_TESTS_DEVICE = re.compile(
+    r"^#[ \t]+Rank[ \t]+\d+(?:[ \t]+Group[ \t]+\d+)?[ \t]+Pid[ \t]+\d+[ \t]+on[ \t]+(?P<host>\S+)[ \t]+device[ \t]+"
+    r"(?P<index>\d+)[ \t]+\[[0-9a-fA-Fx:]+\][ \t]+(?P<name>\S[^\n]*?)[ \t]*$",
+    re.MULTILINE,
 )
 # `pip list` ("torch   2.5.0+cu124") and `pip freeze` ("flash-attn==2.6.0.post1") lines of the packages checks know:
 # a line that is only this, indented at most. Searched from the name, not from each line's start (16 MiB of
@@ -67,6 +78,9 @@ _PATH_START = re.compile(r"(?:~|\.{1,2})?/")
 _LAST_PATH_STOP = re.compile(r"[\s\"':](?=[^\s\"':]*\Z)")
 _TORCH_DIR_WINDOWS = re.compile(r"(?P<dir>[A-Za-z]:\\[^\"':*?<>|\n]*?\\(?:site|dist)-packages\\torch)\\")
 _PYTHON_FROM_PATH = re.compile(r"python(?P<version>\d\.\d+)[/\\](?:site|dist)-packages")
+# Any path into an interpreter's own folders names its version: ".../lib/python3.6/site-packages/torchvision/...",
+# ".../bin/python3.12" (CPython's POSIX layout, "The installation paths" in the sysconfig documentation).
+_PYTHON_PATHS = re.compile(r"[/\\]python(?P<version>3\.\d{1,2})(?:[/\\](?:site|dist)-packages[/\\]|(?![\w.]))")
 _CONDA_ENV = re.compile(r"(?P<prefix>/[^\s\"':]*?/envs/[^/\s\"']+)/lib/python\d")
 _VISIBLE_DEVICES = (
     re.compile(r"""os\.environ\[\s*['"]CUDA_VISIBLE_DEVICES['"]\s*\]\s*=\s*['"](?P<value>[^'"]*)['"]"""),
@@ -210,6 +224,10 @@ def _python(haystack: Haystack, facts: Facts) -> bool:
     # regex attempt at each of a large report's line starts
     match = _PYTHON_VERSION.search(text) if "Python" in text else None
     if not match:
+        # every path into an interpreter's folders, when all name one version (two environments: unknown)
+        paths = {m.group("version") for m in haystack.finditer(_PYTHON_PATHS)} if "/python3." in text else set()
+        if len(paths) == 1:
+            put(facts.system, "python_version", paths.pop())
         return False
     abi = match.group("abi")
     version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4")
@@ -328,6 +346,14 @@ def _gpus(haystack: Haystack, facts: Facts) -> bool:
             Gpu(index=int(m.group("index")), name=m.group("name").strip(), uuid=m.group("uuid"), source=SOURCE)
             for m in haystack.finditer(_GPU_LIST)
         ]
+        if not listed and "device" in text and "Rank" in text:  # a multi-node run lists other hosts' GPUs too
+            ranks = list(haystack.finditer(_NCCL_TESTS_DEVICE))
+            host = ranks[0].group("host") if ranks else None
+            listed = [
+                Gpu(index=int(m.group("index")), name=m.group("name"), source=SOURCE)
+                for m in ranks
+                if m.group("host") == host
+            ]
         if listed:
             facts.gpus.devices = _unique(listed)
             facts.gpus.sources["devices"] = SOURCE
@@ -372,7 +398,7 @@ def _unique(gpus: list[Gpu]) -> list[Gpu]:
 def _clean_name(name: str) -> str:
     """What precedes "with CUDA capability": drop a warning's prefix and quoting, keep the GPU name."""
     name = re.sub(r"^.*?(UserWarning|Warning|warn)\W*", "", name.strip())
-    return name.strip(" \t'\"`>")
+    return name.lstrip("-*+ \t").strip(" \t'\"`>")  # a Markdown bullet, then quoting: "- `NVIDIA ..."
 
 
 def _gpu_named(facts: Facts, name: str, capability: str, index: int | None = None) -> None:

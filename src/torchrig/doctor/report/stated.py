@@ -7,7 +7,9 @@ can say "the report states ..."):
 - issue-template and Markdown fields, one per line: "- PyTorch Version (e.g., 1.0): 1.4",
   "- CUDA/cuDNN version: 10.1", "- GPU models and configuration: 2x GTX 1080 Ti", "Driver Version:
   535", "- **GPUs**: 2x NVIDIA RTX 5880 Ada Generation (48 GB, SM 8.9)", "- **NCCL**: 2.25.1",
-  "- How you installed PyTorch (`conda`, `pip`, source): pip", "- OS (e.g., Linux): Ubuntu 18.04";
+  "- How you installed PyTorch (`conda`, `pip`, source): pip", "- OS (e.g., Linux): Ubuntu 18.04"; and a
+  label alone on its line with the answer on the next, as GitHub issue forms render a field ("### Python
+  version\n\n3.10") and people number theirs ("5. Torch version\n2.0.1+cu117");
 - version tokens in prose: "torch2.6.0+cu124", "torch==2.5.1", "PyTorch 1.13.1", "cuda12.6",
   "CUDA 11.8", "driver 535.104.05", "Python 3.10", "Windows 11", "WSL2", "Ubuntu 22.04", and the ROCm
   release ("ROCm 6.1.2", recorded as the companion ``rocm``, as NCCL is, never as torch's HIP build);
@@ -105,6 +107,15 @@ _FIELD = re.compile(
     + "|".join(re.escape(k).replace("\\ ", " +") for k in sorted(_KEYS, key=len, reverse=True))
     + r")(?:\*\*|__)?[ \t]?(?:\([^()\n]{0,80}\))?(?:\*\*|__)?[ \t]?:(?:\*\*|__)?[ \t]*(?P<value>[^\n]*)"
 )
+# GitHub issue forms render each field as a heading with the answer below it ("### Python version\n\n3.10"), and
+# people number their own ("5. Torch version\n2.0.1+cu117"): a label alone on its line (a translation after "|"
+# allowed: "### Python version | Python 版本"), the answer on the next line that is not blank.
+_FORM_FIELD = re.compile(
+    r"^(?:#{1,6}|\d{1,2}\.)[ \t]+(?P<key>"
+    + "|".join(re.escape(k).replace("\\ ", " +") for k in sorted(_KEYS, key=len, reverse=True))
+    + r")[ \t]*(?:\([^()\n]{0,80}\))?[ \t]*(?:\|[^\n]{0,80})?\n(?:[ \t]*\n){0,2}(?P<value>[^\n#`][^\n]{0,120})$",
+    re.MULTILINE,
+)
 _BULLET = re.compile(r"[ \t]*(?:[-*+][ \t]+|\d{1,2}\.[ \t]+)?(?:\*\*|__)?[ \t]*")
 
 _VERSION = re.compile(r"(?<![\w.])v?(\d{1,4}\.\d{1,4}(?:\.\d{1,6})*)(?!\.?\w)")
@@ -139,7 +150,9 @@ _CUDA_TOKEN = re.compile(
 _DRIVER_TOKEN = re.compile(
     r"driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
 )
-_PYTHON_TOKEN = re.compile(r"python[ \t]*v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
+_PYTHON_TOKEN = re.compile(
+    r"python(?:[ \t]+version)?(?:[ \t]*[:=][ \t]*|[ \t]*)v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)"
+)
 _NCCL_TOKEN = re.compile(r"nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
 # "ROCm 6.1.2", "rocm v5.7", "ROCm version 6.0": the AMD stack the machine runs, recorded as the companion "rocm"
 # (as NCCL is), never as torch's HIP build: "torch ... +rocm6.1" is the torch token's, and nothing here says
@@ -244,6 +257,13 @@ def _fields(haystack: Haystack) -> dict[str, list[str]]:
         seen += 1
         if seen >= _MAX_MENTIONS:
             break
+    for n, match in enumerate(_FORM_FIELD.finditer(folded) if "\n" in folded else ()):
+        if n >= _MAX_MENTIONS:
+            break
+        kind = _KEYS[" ".join(match.group("key").split())]
+        value = text[match.start("value") : match.end("value")].strip().strip("*_`'\"").strip()
+        if value and not _NULL.match(value):
+            out.setdefault(kind, []).append(value)
     return out
 
 
@@ -456,13 +476,20 @@ def _apple(text: str, match: re.Match[str]) -> bool:
 
 def _python(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
     system = facts.system
-    if system.python_version or "python_version" in system.sources:
+    shown = system.python_version
+    if shown and shown.count(".") > 1:
         return
     versions = [m.group("version") for v in fields.get("python", []) for m in [_PYTHON_VALUE.search(v)] if m]
     if not versions:
         versions = [m.group("version") for m in _mentions(haystack, _PYTHON_TOKEN, "python")]
     version = _agreeing(_distinct(versions))
-    if version is not None:
+    if version is None:
+        return
+    if shown and version.startswith(shown + "."):
+        # a path showed the minor version ("python3.12/site-packages"); the statement adds the micro ("3.12.13")
+        system.python_version = version
+        system.sources["python_version"] = SOURCE
+    elif not shown:
         _put(system, "python_version", version)
 
 
