@@ -13,6 +13,8 @@ Three kinds of report, told apart by content, not by file name:
 - what the reporter states in words or an issue template (:mod:`.stated`): read last, so that it never
   replaces what a program printed.
 
+``Facts.report_format`` names the dump read, or else which tool's output the paste is (:mod:`.formats`).
+
 A collect_env output pasted into an issue usually comes with a traceback, so all the readers run
 on the same text and each records what it is sure of. Every value a program printed has the source
 ``report``; a value only the reporter wrote down has the source ``stated``, and statements that disagree
