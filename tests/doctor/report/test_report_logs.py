@@ -131,3 +131,44 @@ def test_a_torch_path_after_a_long_line_of_slashes_is_found() -> None:
     facts = parse_report(text)
     assert facts.torch.location == "/opt/conda/lib/python3.11/site-packages/torch"
     assert facts.system.python_version == "3.11"
+
+
+# --- GPU listings and Python versions other tools print --------------------------------------------------
+
+
+def test_nccl_tests_devices_are_the_gpus_of_the_first_host() -> None:
+    # nccl-tests' src/common.cu prints one "#  Rank ... device N [bus] <name>" line per GPU it drives
+    text = """\
+# Using devices
+#  Rank  0 Group  0 Pid  40211 on    node-a device  0 [0x1b] NVIDIA A100-SXM4-80GB
+#  Rank  1 Group  0 Pid  40211 on    node-a device  1 [0x43] NVIDIA A100-SXM4-80GB
+#  Rank  2 Group  0 Pid  51877 on    node-b device  0 [0x1b] NVIDIA A100-SXM4-80GB
+"""
+    facts = parse_report(text)
+    assert [(g.index, g.name) for g in facts.gpus.devices] == [
+        (0, "NVIDIA A100-SXM4-80GB"),
+        (1, "NVIDIA A100-SXM4-80GB"),
+    ]
+    assert facts.gpus.sources["devices"] == "report"
+
+
+def test_nvidia_smi_l_run_onto_one_line_is_still_one_gpu_each() -> None:
+    text = (
+        "GPU 0: NVIDIA RTX A6000 (UUID: GPU-1a2b3c4d-0000-1111-2222-333344445555) "
+        "GPU 1: NVIDIA RTX A6000 (UUID: GPU-5e6f7a8b-0000-1111-2222-333344445555)\n"
+    )
+    facts = parse_report(text)
+    assert [g.name for g in facts.gpus.devices] == ["NVIDIA RTX A6000", "NVIDIA RTX A6000"]
+
+
+def test_a_gpu_named_in_a_bulleted_quoted_warning_loses_the_bullet() -> None:
+    text = "  - `NVIDIA GeForce RTX 5080 with CUDA capability sm_120 is not compatible with the current PyTorch installation`\n"
+    assert [g.name for g in parse_report(text).gpus.devices] == ["NVIDIA GeForce RTX 5080"]
+
+
+def test_the_python_of_a_tracebacks_paths_is_read_when_all_paths_agree() -> None:
+    frame = '  File "/home/u/miniconda3/envs/det/lib/python3.8/site-packages/mmcv/ops/nms.py", line 9, in <module>\n'
+    error = "ImportError: libcudart.so.10.1: cannot open shared object file: No such file or directory\n"
+    assert parse_report(frame + error).system.python_version == "3.8"
+    other = '  File "/usr/lib/python3.10/site-packages/six.py", line 1, in <module>\n'
+    assert parse_report(frame + other + error).system.python_version is None  # two interpreters: unknown

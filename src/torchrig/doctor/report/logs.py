@@ -49,8 +49,12 @@ _SM_SUPPORTED = re.compile(
 _OLD_GPU = re.compile(
     r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)"
 )
+# `nvidia-smi -L`, one GPU a line; a paste that lost its line breaks (an issue form's one-line field) runs them on
+# one line, each "GPU n:" after the previous one's "(UUID: ...)".
 _GPU_LIST = re.compile(
-    r"^[ \t]*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)[ \t]*$", re.MULTILINE
+    r"(?:^[ \t]*|(?<=\))[ \t]+)GPU (?P<index>\d+): (?P<name>[^()\n]+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)"
+    r"(?=[ \t]*$|[ \t]+GPU \d+: )",
+    re.MULTILINE,
 )
 # nccl-tests' and rccl-tests' "# Using devices" rows (src/common.cu): "#  Rank  0 Group  0 Pid 1234 on host device  0
 # [0000:2f:00.0] AMD Instinct MI100"; older releases print no Group and "[0x02]", the bus number only.
@@ -75,6 +79,9 @@ _PATH_START = re.compile(r"(?:~|\.{1,2})?/")
 _LAST_PATH_STOP = re.compile(r"[\s\"':](?=[^\s\"':]*\Z)")
 _TORCH_DIR_WINDOWS = re.compile(r"(?P<dir>[A-Za-z]:\\[^\"':*?<>|\n]*?\\(?:site|dist)-packages\\torch)\\")
 _PYTHON_FROM_PATH = re.compile(r"python(?P<version>\d\.\d+)[/\\](?:site|dist)-packages")
+# Any path into an interpreter's own folders names its version: ".../lib/python3.6/site-packages/torchvision/...",
+# ".../bin/python3.12" (CPython's POSIX layout, "The installation paths" in the sysconfig documentation).
+_PYTHON_PATHS = re.compile(r"[/\\]python(?P<version>3\.\d{1,2})(?:[/\\](?:site|dist)-packages[/\\]|(?![\w.]))")
 _CONDA_ENV = re.compile(r"(?P<prefix>/[^\s\"':]*?/envs/[^/\s\"']+)/lib/python\d")
 _VISIBLE_DEVICES = (
     re.compile(r"""os\.environ\[\s*['"]CUDA_VISIBLE_DEVICES['"]\s*\]\s*=\s*['"](?P<value>[^'"]*)['"]"""),
@@ -242,6 +249,10 @@ def _python(haystack: Haystack, facts: Facts) -> bool:
     # regex attempt at each of a large report's line starts
     match = _PYTHON_VERSION.search(text) if ("Python" in text or "of binary:" in text) else None
     if not match:
+        # every path into an interpreter's folders, when all name one version (two environments: unknown)
+        paths = {m.group("version") for m in haystack.finditer(_PYTHON_PATHS)} if "/python3." in text else set()
+        if len(paths) == 1:
+            put(facts.system, "python_version", paths.pop())
         return False
     abi = match.group("abi")
     version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4") or match.group("v5")
@@ -417,13 +428,19 @@ def _gpus(haystack: Haystack, facts: Facts) -> bool:
 
 
 def _collective_test_gpus(haystack: Haystack) -> list[Gpu]:
-    """The GPUs an nccl-tests/rccl-tests run listed, where all of them are on one host (one machine's GPUs)."""
+    """The GPUs an nccl-tests/rccl-tests run listed on its first host (a multi-node run lists every node's GPUs,
+    and the report's facts are one machine's)."""
     if "Pid" not in haystack.text:
         return []
     rows = list(haystack.finditer(_COLLECTIVE_TEST_ROW))
-    if len({row.group("host") for row in rows}) != 1:
-        return []
-    return _unique([Gpu(index=int(r.group("index")), name=r.group("name"), source=SOURCE) for r in rows])
+    first = rows[0].group("host") if rows else None
+    return _unique(
+        [
+            Gpu(index=int(r.group("index")), name=r.group("name"), source=SOURCE)
+            for r in rows
+            if r.group("host") == first
+        ]
+    )
 
 
 def _pip_lines(haystack: Haystack) -> Iterator[re.Match[str]]:
@@ -445,7 +462,7 @@ def _unique(gpus: list[Gpu]) -> list[Gpu]:
 def _clean_name(name: str) -> str:
     """What precedes "with CUDA capability": drop a warning's prefix and quoting, keep the GPU name."""
     name = re.sub(r"^.*?(UserWarning|Warning|warn)\W*", "", name.strip())
-    return name.strip(" \t'\"`>")
+    return name.lstrip("-*+ \t").strip(" \t'\"`>")  # a Markdown bullet, then quoting: "- `NVIDIA ..."
 
 
 def _gpu_named(facts: Facts, name: str, capability: str, index: int | None = None) -> None:
