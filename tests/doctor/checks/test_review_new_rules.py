@@ -195,3 +195,55 @@ def test_no_new_warning_comes_before_an_error() -> None:
     findings = _findings(text)
     first_error = next(i for i, f in enumerate(findings) if f.severity is Severity.ERROR)
     assert all(f.severity is Severity.ERROR for f in findings[: first_error + 1])
+
+
+# --- a variant pin elsewhere in the report (an installed torch's freeze line) is not the failing install's
+
+
+def test_the_failing_install_s_requirement_wins_over_an_earlier_pinned_line() -> None:
+    text = (
+        "$ pip freeze | grep torch\n"
+        "torch==2.6.0+cu124\n"
+        "$ pip install torch==2.7.0+cu121 --index-url https://download.pytorch.org/whl/cu121\n"
+        "ERROR: Could not find a version that satisfies the requirement torch==2.7.0+cu121 (from versions: none)\n"
+        "ERROR: No matching distribution found for torch==2.7.0+cu121\n"
+    )
+    [first, *_] = _findings(text)
+    assert first.code == "torch.no-wheel"
+    assert "2.7.0+cu121" in first.title and "2.6.0" not in first.title
+
+
+# --- a compute-capability minimum stated about a CUDA release is not a package refusing the GPU
+
+
+def test_a_cuda_release_dropping_old_gpus_is_not_a_package_refusing_the_gpu() -> None:
+    text = (
+        "GPU: NVIDIA GeForce GTX 1080 Ti\n"
+        "CUDA 13.0 no longer supports GPUs below compute capability 7.5, so nvcc fails for sm_61.\n"
+        "nvcc fatal : Unsupported gpu architecture 'compute_61'\n"
+    )
+    assert "gpu.arch-too-old-for-package" not in _codes(text)
+    # a package's own refusal still counts (vLLM's setup.py wording)
+    refusal = "RuntimeError: GPUs with compute capability below 7.0 are not supported.\n"
+    assert _codes(refusal)[0] == "gpu.arch-too-old-for-package"
+
+
+# --- torchrun's traceback passes through its console script whatever failed
+
+
+def test_a_user_site_torchrun_in_an_nccl_failure_is_not_blamed_without_a_missing_module() -> None:
+    text = (
+        "(venv) $ torchrun --nproc_per_node 2 train.py\n"
+        "Traceback (most recent call last):\n"
+        '  File "/home/ada/.local/bin/torchrun", line 8, in <module>\n'
+        "    sys.exit(main())\n"
+        "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled cuda error, "
+        "NCCL version 2.20.5\n"
+    )
+    assert "env.mixed-installs" not in _codes(text)
+    missing = text.replace(
+        "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled cuda error, "
+        "NCCL version 2.20.5\n",
+        "ModuleNotFoundError: No module named 'mypackage'\n",
+    )
+    assert _codes(missing)[0] == "env.mixed-installs"
