@@ -247,3 +247,17 @@ def test_a_user_site_torchrun_in_an_nccl_failure_is_not_blamed_without_a_missing
         "ModuleNotFoundError: No module named 'mypackage'\n",
     )
     assert _codes(missing)[0] == "env.mixed-installs"
+
+
+# --- rocBLAS's "Cannot read <file>": the folder it read is the one its message names
+
+
+def test_a_system_rocblas_missing_its_tensile_file_is_not_made_certain_by_torch_s_path_nearby() -> None:
+    # a system rocBLAS (LD_LIBRARY_PATH) read its own folder; torch's bundled folder is only mentioned after it
+    text = (
+        "rocBLAS error: Cannot read /opt/rocm-5.4.3/lib/rocblas/library/\n"
+        "(the folder above is the system's; torch ships "
+        "/venv/lib/python3.10/site-packages/torch/lib/rocblas/library/TensileLibrary.dat too)\n"
+    )
+    findings = [f for f in _findings(text) if f.code == "rocm.gpu-unsupported"]
+    assert all(f.severity is Severity.WARNING for f in findings)
