@@ -261,3 +261,13 @@ def test_a_system_rocblas_missing_its_tensile_file_is_not_made_certain_by_torch_
     )
     findings = [f for f in _findings(text) if f.code == "rocm.gpu-unsupported"]
     assert all(f.severity is Severity.WARNING for f in findings)
+
+
+# --- "returns False" in words: a condition in advice is not torch's answer
+
+
+def test_advice_about_is_available_returning_false_is_not_torch_s_answer() -> None:
+    assert "torch.cuda-available-false" not in _sigs(
+        "If torch.cuda.is_available() returns False, check that the driver is installed.\n"
+    )
+    assert "torch.cuda-available-false" in _sigs("On this machine torch.cuda.is_available() returns False.\n")
