@@ -271,3 +271,18 @@ def test_advice_about_is_available_returning_false_is_not_torch_s_answer() -> No
         "If torch.cuda.is_available() returns False, check that the driver is installed.\n"
     )
     assert "torch.cuda-available-false" in _sigs("On this machine torch.cuda.is_available() returns False.\n")
+
+
+# --- a program's label spelled like pip show's field
+
+
+def test_a_version_label_is_not_read_from_pip_show_of_another_package() -> None:
+    text = (
+        "$ cat check.py\n"
+        'import torch\nprint("Version:", torch.__version__)\n'
+        "$ pip show torchvision\n"
+        "Name: torchvision\n"
+        "Version: 0.20.1\n"
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    )
+    assert parse_report(text).torch.version != "0.20.1"
