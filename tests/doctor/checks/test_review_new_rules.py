@@ -286,3 +286,21 @@ def test_a_version_label_is_not_read_from_pip_show_of_another_package() -> None:
         "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
     )
     assert parse_report(text).torch.version != "0.20.1"
+
+
+# --- torch's own capability warning is proof about torch's build, whatever the tables say of its variants
+
+
+def test_torch_s_own_too_old_warning_keeps_the_missing_kernel_on_torch_not_an_extension() -> None:
+    # torch/cuda/__init__.py _check_capability compares the GPU with torch.cuda.get_arch_list(): a build from
+    # another channel (conda-forge, a custom build) may lack what every PyPI variant of the release has
+    text = (
+        "torch 2.5.1\n"
+        "UserWarning: Found GPU0 NVIDIA GeForce GTX 1080 Ti which is of cuda capability 6.1.\n"
+        "    PyTorch no longer supports this GPU because it is too old.\n"
+        "    The minimum cuda capability supported by this library is 7.0.\n"
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    )
+    codes = _codes(text)
+    assert codes and codes[0] == "gpu.arch-unsupported"
+    assert "gpu.arch-too-old-for-package" not in codes
