@@ -125,6 +125,12 @@ def test_onnxruntime_in_a_container_whose_driver_is_too_old_is_not_a_container_w
         'Failed to parse provider option "device_id": cudaGetDeviceCount() failed.\n'
     )
     assert _codes(text)[0] != "container.no-gpu"
+    # the same in one line, as provider_options_utils.h's Parse prints it (iperov/DeepFaceLive#155: "upd video drivers")
+    one_line = (
+        'in the container: ProviderOptionsParser::Parse Failed to parse provider option "device_id": CUDA failure '
+        "35: CUDA driver version is insufficient for CUDA runtime version ; GPU=2 ; expr=cudaGetDeviceCount(&num_devices);\n"
+    )
+    assert _codes(one_line)[0] != "container.no-gpu"
 
 
 # --- prose about the P2P diagnostic: advice is not a result; a GPU that did not fall off the bus
