@@ -19,6 +19,12 @@ CODE = "torch.companion-mismatch"
 _PIP_REPLACED = "pip.companion-replaces-torch"  # signatures.toml
 _PINNING = re.compile(r"\b(xformers|torchvision|torchaudio|vllm|flash[-_]attn|torchao)\b")
 _COMPANIONS = ("torchvision", "torchaudio")
+_STABLE_ABI = "companion.stable-abi-symbol-missing"  # signatures.toml
+# The loader names the object that needs the symbol on the same line: ld.so "<object>: undefined symbol: <name>",
+# dyld "dlopen(<object>, 0x0006): Symbol not found: _<name>". Other programs use torch's stable C ABI too (an
+# AOTInductor model.so, torchao, kernels built on torch/csrc/stable): the symbol is the companion's only where
+# the object is torchvision's or torchaudio's, or where the line names none.
+_OBJECT = re.compile(r"[^\s:(]+\.(?:so|pyd|dylib)\b")
 
 
 def _torch_requirement(pkg: Package) -> Requirement | None:
@@ -57,9 +63,15 @@ def _variant_problem(pkg: Package, torch_variant: str | None) -> str | None:
     return None
 
 
+def _companion_object(excerpt: str) -> bool:
+    """Whether the line's missing stable-ABI symbol was needed by torchvision or torchaudio (or by no object it names)."""
+    objects = _OBJECT.findall(excerpt)
+    return not objects or any(name in obj.lower() for obj in objects for name in _COMPANIONS)
+
+
 def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """torchvision and torchaudio must be the releases built for this torch, for the same CUDA variant."""
-    hits = hits_for(facts, CODE)
+    hits = [hit for hit in hits_for(facts, CODE) if hit.id != _STABLE_ABI or _companion_object(hit.excerpt)]
     if not facts.torch.version and not hits:
         return []
     variant = queries.torch_variant(facts)

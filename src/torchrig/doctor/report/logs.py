@@ -200,6 +200,9 @@ _LABELLED = re.compile(
     + r""")[ \t]*\)"""
 )
 _LABELLED_LIMIT = 16
+# `pip show <package>` prints these fields for every package it shows (pip/_internal/commands/show.py): a program's
+# label spelled the same ("Version:") would read torchvision's "Version: 0.20.1" as torch's answer
+_PIP_SHOW_FIELDS = frozenset({"name:", "version:", "location:", "requires:"})
 # A line that names the operating system and nothing else, as people end an issue ("macOS 15.0", "OS: Windows
 # 11", "macOS Sonoma 14.5"): which platform's wheels pip was choosing from. Only a whole line counts, so a
 # sentence that mentions another machine does not.
@@ -310,7 +313,7 @@ def _labelled(text: str, facts: Facts) -> bool:
     for source in itertools.islice(sources, _LABELLED_LIMIT):  # each costs a pass over the text
         label = (source.group("flabel") or source.group("plabel") or "").strip()
         expression = source.group("fexpr") or source.group("pexpr")
-        if not label:
+        if not label or label.lower() in _PIP_SHOW_FIELDS:
             continue
         field, value = _TORCH_EXPRESSIONS[expression]
         output = re.compile(rf"^[ \t]*{re.escape(label)}[ \t]*(?P<value>{value})[ \t]*$", re.MULTILINE)
