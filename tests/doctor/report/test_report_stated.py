@@ -338,3 +338,13 @@ def test_a_stated_gpu_is_no_proof_that_the_container_or_the_driver_sees_it() -> 
     assert checks.run_checks(parse_report(text))[0].code == "container.no-gpu"
     text = "I have an RTX 3090.\n$ nvidia-smi\nNVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n"
     assert checks.run_checks(parse_report(text))[0].code == "driver.missing"
+
+
+def test_a_wheel_tag_written_with_blanks_round_the_plus() -> None:
+    facts = parse_report("Setup: RTX 2060, PyTorch 2.5.1 + cu124, fails on the first step\n")
+    assert (facts.torch.version, facts.torch.cuda) == ("2.5.1+cu124", "12.4")
+
+
+def test_a_gpu_named_in_chinese_prose_without_blanks() -> None:
+    facts = parse_report("我的显卡是RTX 3090，训练时报错\n")
+    assert [g.name for g in facts.gpus.devices] == ["RTX 3090"]

@@ -216,7 +216,8 @@ _LAUNCHER_TORCH = re.compile(
     re.MULTILINE,
 )
 _LAUNCHER_DEVICE = re.compile(
-    _LOG_PREFIX + r"Device:[ \t]+cuda:(?P<index>\d{1,2})[ \t]+(?P<name>\S[^\n:]{0,80}?)[ \t]+:[ \t]*(?:native|cudaMallocAsync)?[ \t]*$",
+    _LOG_PREFIX
+    + r"Device:[ \t]+cuda:(?P<index>\d{1,2})[ \t]+(?P<name>\S[^\n:]{0,80}?)[ \t]+:[ \t]*(?:native|cudaMallocAsync)?[ \t]*$",
     re.MULTILINE,
 )
 _CONTAINER_BANNER = re.compile(

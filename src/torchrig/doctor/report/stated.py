@@ -148,7 +148,11 @@ _GPU_TOKEN = re.compile(
     r"(?<![A-Za-z0-9_/.=?&#@%-])(?:(?P<count>[1-9]\d?)[ \t]?[x×*][ \t]?)?"
     r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3})(?![\w-]*[/\\])\b"
 )
-_GPU_STOP = re.compile(r"[,;()\[\]|`\"']|[ \t](?:and|or|vs\.?|&|\+|with|on|in|for|to)[ \t]|\s{2,}|\n|\.(?:\s|$)")
+# (CJK characters and full-width punctuation end a name too: "RTX 3090，训练时报错")
+_GPU_STOP = re.compile(
+    r"[,;()\[\]|`\"'\u3000-\u30ff\u4e00-\u9fff\uac00-\ud7af\uff01-\uff0f\uff1a-\uff20]"
+    r"|[ \t](?:and|or|vs\.?|&|\+|with|on|in|for|to)[ \t]|\s{2,}|\n|\.(?:\s|$)"
+)
 _GPU_WINDOW = 80
 # Kubernetes: kubectl's output or a pod spec with the device plugin's resource
 _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
