@@ -168,3 +168,8 @@ def test_running_out_of_gpu_memory_in_prose_is_a_failure_and_no_fault() -> None:
     facts = parse_report("With batch size 64 training stops with CUDA out of memory, 48 works fine.\n")
     assert facts.failures
     assert all(f.severity.value != "error" for f in run_checks(facts))
+
+
+def test_a_version_in_someones_list_item_is_stated_not_printed() -> None:
+    facts = parse_report("- pytorch version: 2.0.1\n- GPU: RTX 3090\n")
+    assert facts.torch.sources["version"] == "stated"

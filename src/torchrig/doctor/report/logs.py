@@ -210,7 +210,7 @@ _OS_LINE = re.compile(
 # and print("Device:", get_torch_device_name(...)), which for a CUDA device is "{device} {torch.cuda.
 # get_device_name(device)} : {torch.cuda.get_allocator_backend()}": "Device: cuda:0 NVIDIA GeForce GTX 1070 :
 # cudaMallocAsync" (the backend is "native" or "cudaMallocAsync", or empty where torch cannot say).
-_LOG_PREFIX = r"^(?:[^\n]{0,80}?[ \t])?"
+_LOG_PREFIX = r"^(?![ \t]*[-*+>][ \t])(?:[^\n]{0,80}?[ \t])?"  # a list item is someone's note, not the log
 _LAUNCHER_TORCH = re.compile(
     _LOG_PREFIX + r"pytorch version:[ \t]*(?P<version>\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc|\.dev)\d+)?(?:\+[\w.]+)?)[ \t]*$",
     re.MULTILINE,
