@@ -427,3 +427,13 @@ def test_a_statement_adds_the_micro_version_to_the_minor_a_path_showed() -> None
     text = 'File "/opt/venv/lib/python3.12/site-packages/vllm/x.py", line 1\nRuntimeError: boom\n- Python: 3.12.7\n'
     facts = parse_report(text)
     assert facts.system.python_version == "3.12.7"
+
+
+def test_a_wheel_tag_written_with_blanks_round_the_plus() -> None:
+    facts = parse_report("Setup: RTX 2060, PyTorch 2.5.1 + cu124, fails on the first step\n")
+    assert (facts.torch.version, facts.torch.cuda) == ("2.5.1+cu124", "12.4")
+
+
+def test_a_gpu_named_in_chinese_prose_without_blanks() -> None:
+    facts = parse_report("我的显卡是RTX 3090，训练时报错\n")
+    assert [g.name for g in facts.gpus.devices] == ["RTX 3090"]

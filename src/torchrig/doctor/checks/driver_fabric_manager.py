@@ -17,6 +17,7 @@ CODE = "driver.fabric-manager-down"
 # that daemon is nvidia-fabricmanager, which must run, at exactly the driver's version, before CUDA can
 # use GPUs connected through NVSwitch (NVIDIA Fabric Manager User Guide).
 _MARKERS = ("error 802", "system not yet initialized", "cudaerrorsystemnotready", "fabric manager", "fabricmanager")
+NOT_READY = "cuda.system-not-initialized"  # signatures.toml: error 802 in any of its wordings
 
 
 def fabric_manager_runs(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -25,6 +26,8 @@ def fabric_manager_runs(facts: Facts, ctx: CheckContext) -> list[Finding]:
     said = [
         t for t in (facts.torch.cuda_init_error or "", *facts.torch.warnings) if any(m in t.lower() for m in _MARKERS)
     ]
+    if not said and any(hit.id == NOT_READY for hit in facts.signatures):
+        said = [facts.torch.cuda_init_error or next(h.excerpt for h in facts.signatures if h.id == NOT_READY)]
     if not (hits or said):
         return []
     driver = queries.driver_version(facts)

@@ -30,11 +30,13 @@ _EXCEPTION = re.compile(
 # An NVIDIA Xid line is a GPU-side failure of a program or of the GPU (gpu.hardware-fault tells which).
 # Failures that are no Python exception: NVML's ("Failed to initialize NVML: Unknown Error", nvidia-smi's
 # whole output when NVML fails), a C++ exception that ended the process (libstdc++ prints "terminate called
-# after throwing an instance of 'c10::Error'" and its "what():"), torch's NCCL watchdog timing out.
+# after throwing an instance of 'c10::Error'" and its "what():"), torch's NCCL watchdog timing out, and torch's
+# caching allocator refusing an allocation ("CUDA out of memory. Tried to allocate ...", c10/cuda/
+# CUDACachingAllocator.cpp), which people also quote in their own sentences.
 _CRASH = re.compile(
     r"Segmentation fault|core dumped|^[ \t]*Killed[ \t]*$|^[ \t]*Aborted\b|^[ \t]*ERROR: .{8,}|NVRM: Xid \("
     r"|Failed to initialize NVML: \S|terminate called after throwing an instance of|^[ \t]*what\(\):[ \t]+\S"
-    r"|Watchdog caught collective operation timeout",
+    r"|Watchdog caught collective operation timeout|\bCUDA out of memory\b",
     re.IGNORECASE | re.MULTILINE,
 )
 # An exception quoted within a sentence: a quote mark or backtick, then a class name that Python's naming

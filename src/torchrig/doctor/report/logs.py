@@ -120,14 +120,16 @@ _NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], li
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
 # its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)"), and
 # torch.distributed.elastic's failure summary, which names the interpreter the failed worker ran ("of binary:
-# /usr/bin/python3.12").
+# /usr/bin/python3.12"), and a launcher's log of sys.version (ComfyUI's main.py: "Python version: 3.12.2
+# (tags/v3.12.2:6abddd9, Feb  6 2024, 21:26:36) [MSC v.1937 64 bit (AMD64)]").
 _PYTHON_VERSION = re.compile(
     r"^[ \t]*Python (?P<v1>3\.\d+\.\d+)[ \t]*$"
     r"|^[ \t]*Python (?P<v2>3\.\d+\.\d+)\S* \([^,()\n]{1,40}, [A-Z][a-z]{2} [ \d]\d \d{4}"
     r"|^[ \t]*Using (?:C|Py)?Python (?:interpreter )?(?P<v3>3\.\d+\.\d+)\b"
     r"|hint: You require CPython (?P<v4>3\.\d+)\b"
     r"|has no wheels with a matching Python ABI tag \(e\.g\., `cp3(?P<abi>\d{1,2})`\)"
-    r"|\bof binary: \S*/python(?P<v5>3\.\d{1,2})(?![\w.])",
+    r"|\bof binary: \S*/python(?P<v5>3\.\d{1,2})(?![\w.])"
+    r"|\bPython version:[ \t]*(?P<v6>3\.\d+\.\d+)\S*[ \t]+\((?:tags/|main|default|heads/|v?3\.)[^()\n]{0,60}\)",
     re.MULTILINE,
 )
 # NCCL's INFO line for every NCCL_* variable it reads from the environment (src/misc/param.cc, socket.cc):
@@ -212,6 +214,22 @@ _OS_LINE = re.compile(
     r"(?:[ \t]*\((?P<machine>arm64|x86_64|AMD64)\))?[ \t]*$",
     re.MULTILINE,
 )
+# Launchers that print torch's own answers on start, each line as its source writes it, after any log prefix
+# (a timestamp and a level: "2026-04-06 15:45:27,405 INFO "). ComfyUI (comfy/model_management.py, also run by
+# Fooocus, Forge and SwarmUI's backends): logging.info("pytorch version: {}".format(torch.version.__version__)),
+# and print("Device:", get_torch_device_name(...)), which for a CUDA device is "{device} {torch.cuda.
+# get_device_name(device)} : {torch.cuda.get_allocator_backend()}": "Device: cuda:0 NVIDIA GeForce GTX 1070 :
+# cudaMallocAsync" (the backend is "native" or "cudaMallocAsync", or empty where torch cannot say).
+_LOG_PREFIX = r"^(?![ \t]*[-*+>][ \t])(?:[^\n]{0,80}?[ \t])?"  # a list item is someone's note, not the log
+_LAUNCHER_TORCH = re.compile(
+    _LOG_PREFIX + r"pytorch version:[ \t]*(?P<version>\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc|\.dev)\d+)?(?:\+[\w.]+)?)[ \t]*$",
+    re.MULTILINE,
+)
+_LAUNCHER_DEVICE = re.compile(
+    _LOG_PREFIX
+    + r"Device:[ \t]+cuda:(?P<index>\d{1,2})[ \t]+(?P<name>\S[^\n:]{0,80}?)[ \t]+:[ \t]*(?:native|cudaMallocAsync)?[ \t]*$",
+    re.MULTILINE,
+)
 _CONTAINER_BANNER = re.compile(
     r"^==+\n== .+ ==\n==+$|^NVIDIA Release \d+\.\d+|^Container image Copyright", re.MULTILINE
 )
@@ -229,6 +247,7 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
         _python,
         _os_line,
         _repl,
+        _launcher,
         _driver,
         _kernel_log,
         _gpus,
@@ -258,7 +277,7 @@ def _python(haystack: Haystack, facts: Facts) -> bool:
             put(facts.system, "python_version", paths.pop())
         return False
     abi = match.group("abi")
-    version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4") or match.group("v5")
+    version = next((v for v in match.group("v1", "v2", "v3", "v4", "v5", "v6") if v), None)
     put(facts.system, "python_version", version or f"3.{abi}")
     return True
 
@@ -302,6 +321,25 @@ def _repl(haystack: Haystack, facts: Facts) -> bool:
     cuda = [m.group("value") for m in _REPL_CUDA.finditer(text)] if "version.cuda" in text else []
     if cuda:
         put(facts.torch, "cuda", None if cuda[-1] == "None" else cuda[-1])
+        found = True
+    return found
+
+
+def _launcher(haystack: Haystack, facts: Facts) -> bool:
+    """The torch version and CUDA device a launcher printed on start (:data:`_LAUNCHER_TORCH`); the last start wins."""
+    text = haystack.text
+    found = False
+    versions = [m.group("version") for m in _LAUNCHER_TORCH.finditer(text)] if "pytorch version:" in text else []
+    if versions:
+        put(facts.torch, "installed", True)
+        put(facts.torch, "import_ok", True)  # it answered
+        put(facts.torch, "version", versions[-1])
+        found = True
+    devices = list(_LAUNCHER_DEVICE.finditer(text)) if "Device: cuda:" in text else []
+    if devices and not facts.gpus.devices:
+        last = devices[-1]
+        facts.gpus.devices = [Gpu(index=int(last.group("index")), name=last.group("name").strip(), source=SOURCE)]
+        facts.gpus.sources["devices"] = SOURCE
         found = True
     return found
 

@@ -120,7 +120,7 @@ _BULLET = re.compile(r"[ \t]*(?:[-*+][ \t]+|\d{1,2}\.[ \t]+)?(?:\*\*|__)?[ \t]*"
 
 _VERSION = re.compile(r"(?<![\w.])v?(\d{1,4}\.\d{1,4}(?:\.\d{1,6})*)(?!\.?\w)")
 _TORCH_VALUE = re.compile(
-    r"(?:py)?(?:torch)?[ \t=v]*(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?\b"
+    r"(?:py)?(?:torch)?[ \t=v]*(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)(?P<local>[ \t]?\+[ \t]?(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?\b"
 )
 _DRIVER_VALUE = re.compile(r"(?<![\w.])[rv]?(?P<version>\d{3}(?:\.\d{1,3}){0,2})(?!\.?\w)")
 _PYTHON_VALUE = re.compile(r"(?<![\w.])(?P<version>[23]\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
@@ -133,7 +133,7 @@ _WORDISH = re.compile(r"[\w./\\-]")
 # "torch2.6.0+cu124", "torch==2.5.1", "torch 2.1", "pytorch 1.13.1", "pytorch v2.0", "torch-2.1.0+cu118" (a wheel)
 _TORCH_TOKEN = re.compile(
     r"(?:py)?torch(?:[ \t]+version)?(?:[ \t]*(?:==|:|=)[ \t]*|[ \t]+v?|-|v|(?=\d))(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)"
-    r"(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?(?!\.?\w)"
+    r"(?P<local>[ \t]?\+[ \t]?(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?(?!\.?\w)"
 )
 # A line that asks for a version: an install command ("pip install torch==2.3.0", "uv add torch"), or an
 # installer saying it could not have it ("Could not find a version that satisfies the requirement torch==2.3.0",
@@ -175,12 +175,17 @@ _OS_TOKEN = re.compile(
     r"|ubuntu(?:[ \t]+\d{2}\.\d{2})?|debian|centos|rocky[ \t]+linux|fedora|arch[ \t]+linux|red[ \t]+hat|rhel)(?![\w-])"
 )
 # GPU models: brand words (any case) or datacenter codes as written (upper case: "A100", "T4", "H100"),
-# preceded by nothing a path, URL or identifier would put there; an "Nx" count may come first.
+# preceded by nothing a path, URL or identifier would put there (ASCII only: Chinese and Japanese prose puts
+# no blank between words, "使用的设备为RTX 4090"); an "Nx" count may come first.
 _GPU_TOKEN = re.compile(
-    r"(?<![\w/.=?&#@%-])(?:(?P<count>[1-9]\d?)[ \t]?[x×*][ \t]?)?"
+    r"(?<![A-Za-z0-9_/.=?&#@%-])(?:(?P<count>[1-9]\d?)[ \t]?[x×*][ \t]?)?"
     r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3})(?![\w-]*[/\\])\b"
 )
-_GPU_STOP = re.compile(r"[,;()\[\]|`\"']|[ \t](?:and|or|vs\.?|&|\+|with|on|in|for|to)[ \t]|\s{2,}|\n|\.(?:\s|$)")
+# (CJK characters and full-width punctuation end a name too: "RTX 3090，训练时报错")
+_GPU_STOP = re.compile(
+    r"[,;()\[\]|`\"'\u3000-\u30ff\u4e00-\u9fff\uac00-\ud7af\uff01-\uff0f\uff1a-\uff20]"
+    r"|[ \t](?:and|or|vs\.?|&|\+|with|on|in|for|to)[ \t]|\s{2,}|\n|\.(?:\s|$)"
+)
 _GPU_WINDOW = 80
 # Kubernetes: kubectl's output or a pod spec with the device plugin's resource
 _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
@@ -339,7 +344,8 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
     said = [m for m in (_TORCH_VALUE.match(v) for v in fields.get("torch", [])) if m]
     if not said:
         said = [m for m in _mentions(haystack, _TORCH_TOKEN, "torch") if not _asks_for(haystack.folded, m.start())]
-    versions = _distinct(m.group("version") + (m.group("local") or "") for m in said)
+    # "2.8.0+cu129", or written with blanks round the plus: "PyTorch 2.8.0 + cu129"
+    versions = _distinct(m.group("version") + "".join((m.group("local") or "").split()) for m in said)
     version = _agreeing(versions)
     if version is None:
         if len(versions) > 1:
