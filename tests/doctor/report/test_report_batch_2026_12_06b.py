@@ -111,3 +111,30 @@ def test_torchvision_release_notes_about_removed_apis_are_no_replacement() -> No
         "after I install torchvision, removing the torch.hub cache fixed the download",
     ):
         assert "companion.install-replaced-torch-said" not in [m.signature.id for m in known.find(text)]
+
+
+def test_a_reporter_finding_their_driver_too_old_for_the_build_asked_for() -> None:
+    text = (
+        "torch.cuda.is_available() returns False after conda env create.\n"
+        "Found it: the NVIDIA driver is too old for the CUDA 11.8 build of pytorch in environment.yml.\n"
+    )
+    [finding] = [f for f in run_checks(parse_report(text)) if f.severity is Severity.ERROR]
+    assert finding.code == "driver.too-old"
+
+
+def test_a_driver_said_to_be_fine_is_no_statement_of_a_too_old_one() -> None:
+    for text in ("my driver is up to date for cuda 12", "the driver version is 550 and torch is 2.4"):
+        assert "driver.too-old-said" not in [m.signature.id for m in known.find(text)]
+
+
+def test_a_reporter_saying_the_torch_shipped_is_the_cpu_version_is_a_cpu_build_warning() -> None:
+    for text in (
+        "The portable package ships the CPU version of torch, so my NVIDIA card is never used.",
+        "安装包里自带的是cpu版本的torch，所以显卡没有被用上。",
+    ):
+        [finding] = run_checks(parse_report(text))
+        assert (finding.code, finding.severity) == ("torch.cpu-only-build", Severity.WARNING)
+
+
+def test_a_cpu_version_of_torch_in_a_report_about_no_gpu_at_all_is_not_read() -> None:
+    assert known.find("I want the CPU version of torch on my laptop") == []
