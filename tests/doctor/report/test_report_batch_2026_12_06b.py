@@ -138,3 +138,31 @@ def test_a_reporter_saying_the_torch_shipped_is_the_cpu_version_is_a_cpu_build_w
 
 def test_a_cpu_version_of_torch_in_a_report_about_no_gpu_at_all_is_not_read() -> None:
     assert known.find("I want the CPU version of torch on my laptop") == []
+
+
+def test_a_docker_run_without_gpus_whose_container_finds_none_is_a_container_without_gpu() -> None:
+    text = (
+        "$ docker run --rm -v /srv/models:/models ghcr.io/acme/infer:2.1 serve\n"
+        "RuntimeError: No CUDA GPUs are available\n"
+        "$ docker run --rm --gpus all -v /srv/models:/models ghcr.io/acme/infer:2.1 serve\n"
+        "serving on cuda:0\n"
+    )
+    first = run_checks(parse_report(text))[0]
+    assert (first.code, first.severity) == ("container.no-gpu", Severity.ERROR)
+    assert any("--gpus all" in step for step in first.fix)
+
+
+def test_a_docker_run_with_gpus_or_the_nvidia_runtime_is_not_read_as_without() -> None:
+    for command in (
+        "docker run --rm --gpus all img",
+        "docker run -v /a:/b --gpus '\"device=1\"' img",
+        "docker run --runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=all img",
+        "docker run --device nvidia.com/gpu=all img",
+    ):
+        hits = known.find(command + "\nRuntimeError: No CUDA GPUs are available")
+        assert "container.docker-run-without-gpus" not in [m.signature.id for m in hits], command
+
+
+def test_an_unrelated_container_before_a_gpu_one_is_not_blamed() -> None:
+    text = "docker run -d --name db postgres:16\n$ docker run --gpus all trainer\nNo CUDA GPUs are available\n"
+    assert "container.docker-run-without-gpus" not in [m.signature.id for m in known.find(text)]
