@@ -257,7 +257,9 @@ def _facts_from_hits(facts: Facts, text: str) -> None:
                 collect_env.put(torch, "cudnn_version", _cudnn(versions.group("loaded")))
         elif hit.id == "torch.cuda-available-false" and not facts.failures:
             facts.failures.append("torch.cuda.is_available() answered False")  # the symptom the report is about
-        elif hit.id == "container.driver-not-detected" and "docker" in text.lower():
+        elif hit.id == "container.docker-run-without-gpus" or (
+            hit.id == "container.driver-not-detected" and "docker" in text.lower()
+        ):  # a docker run's own output, or NVIDIA's banner in a report that names docker
             collect_env.put(facts.system, "container", "docker")
 
 
