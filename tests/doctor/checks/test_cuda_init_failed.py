@@ -63,3 +63,11 @@ def test_a_cuda_build_on_a_laptop_without_an_nvidia_gpu_is_not_a_failure() -> No
         "from http://www.nvidia.com/Download/index.aspx"
     )
     assert cuda_init_failed.cuda_initialises(facts, CTX) == []
+
+
+def test_error_802_in_the_reporters_words_is_the_fabric_manager() -> None:
+    from torchrig.doctor.checks import run_checks
+    from torchrig.doctor.report import parse_report
+
+    text = "Our H100 nodes: CUDA initialization fails with error 802 until we reboot.\n"
+    assert run_checks(parse_report(text))[0].code == "driver.fabric-manager-down"

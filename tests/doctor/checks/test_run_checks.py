@@ -152,6 +152,21 @@ def test_errors_come_before_warnings_within_a_layer() -> None:
     assert codes(run_checks(facts)) == ["gpu.arch-unsupported", "torch.companion-mismatch", "toolkit.mismatch"]
 
 
+def test_an_established_cause_in_a_later_layer_comes_before_a_suspicion_in_an_earlier_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def suspicion(facts: Facts, ctx: CheckContext) -> list[Finding]:
+        return [Finding(code="test.suspected", severity=Severity.WARNING, title="maybe the container", fix=("a",))]
+
+    def established(facts: Facts, ctx: CheckContext) -> list[Finding]:
+        return [Finding(code="test.established", severity=Severity.ERROR, title="no kernel image", fix=("b",))]
+
+    early = registry.Check(name="early", codes=("test.suspected",), summary="w", layer=Layer.ACCESS, run=suspicion)
+    late = registry.Check(name="late", codes=("test.established",), summary="e", layer=Layer.RUNTIME, run=established)
+    monkeypatch.setattr(registry, "_REGISTRY", [early, late])
+    assert codes(run_checks(linux_gpu_box(H100))) == ["test.established", "test.suspected"]
+
+
 def test_a_pasted_log_is_explained_by_its_signatures_alone() -> None:
     facts = report(
         (

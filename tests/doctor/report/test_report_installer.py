@@ -15,10 +15,11 @@ def test_pip_s_output_alone_is_the_pip_format() -> None:
     assert parse_report(_PIP).report_format == "pip"
 
 
-def test_pip_s_output_inside_a_traceback_or_next_to_a_raised_exception_is_a_log() -> None:
+def test_pip_s_refusal_beside_a_traceback_or_a_raised_exception_is_mixed() -> None:
+    # report/formats.py rule 1: two different failures, the installer's and a program's
     traceback = 'Traceback (most recent call last):\n  File "setup.py", line 3, in <module>\n'
-    assert parse_report(traceback + _PIP).report_format == "log"
-    assert parse_report(_PIP + "RuntimeError: Couldn't install torch.\n").report_format == "log"
+    assert parse_report(traceback + _PIP).report_format == "mixed"
+    assert parse_report(_PIP + "RuntimeError: Couldn't install torch.\n").report_format == "mixed"
 
 
 def test_uv_s_platform_tag_is_read_where_uv_installs_into_an_environment() -> None:
@@ -39,12 +40,6 @@ def test_a_universal_lock_s_platform_tag_says_nothing_about_this_machine() -> No
     )
     facts = parse_report(text)
     assert facts.system.os is None and facts.system.machine is None
-
-
-def test_pips_no_candidate_error_quoted_in_a_sentence_is_the_pip_format() -> None:
-    """pip's package_finder.py words, quoted inside a sentence: the report is still the installer's output."""
-    text = "Setup fails on Windows 10 with Python 3.11.4.\nRunning the installer throws: No matching distribution found for torch==2.0.1+cu117\n"
-    assert parse_report(text).report_format == "pip"
 
 
 def test_the_versions_uvs_resolver_lists_as_available_are_not_installed() -> None:

@@ -131,3 +131,86 @@ def test_a_torch_path_after_a_long_line_of_slashes_is_found() -> None:
     facts = parse_report(text)
     assert facts.torch.location == "/opt/conda/lib/python3.11/site-packages/torch"
     assert facts.system.python_version == "3.11"
+
+
+# --- GPU listings and Python versions other tools print --------------------------------------------------
+
+
+def test_nccl_tests_devices_are_the_gpus_of_the_first_host() -> None:
+    # nccl-tests' src/common.cu prints one "#  Rank ... device N [bus] <name>" line per GPU it drives
+    text = """\
+# Using devices
+#  Rank  0 Group  0 Pid  40211 on    node-a device  0 [0x1b] NVIDIA A100-SXM4-80GB
+#  Rank  1 Group  0 Pid  40211 on    node-a device  1 [0x43] NVIDIA A100-SXM4-80GB
+#  Rank  2 Group  0 Pid  51877 on    node-b device  0 [0x1b] NVIDIA A100-SXM4-80GB
+"""
+    facts = parse_report(text)
+    assert [(g.index, g.name) for g in facts.gpus.devices] == [
+        (0, "NVIDIA A100-SXM4-80GB"),
+        (1, "NVIDIA A100-SXM4-80GB"),
+    ]
+    assert facts.gpus.sources["devices"] == "report"
+
+
+def test_nvidia_smi_l_run_onto_one_line_is_still_one_gpu_each() -> None:
+    text = (
+        "GPU 0: NVIDIA RTX A6000 (UUID: GPU-1a2b3c4d-0000-1111-2222-333344445555) "
+        "GPU 1: NVIDIA RTX A6000 (UUID: GPU-5e6f7a8b-0000-1111-2222-333344445555)\n"
+    )
+    facts = parse_report(text)
+    assert [g.name for g in facts.gpus.devices] == ["NVIDIA RTX A6000", "NVIDIA RTX A6000"]
+
+
+def test_a_gpu_named_in_a_bulleted_quoted_warning_loses_the_bullet() -> None:
+    text = "  - `NVIDIA GeForce RTX 5080 with CUDA capability sm_120 is not compatible with the current PyTorch installation`\n"
+    assert [g.name for g in parse_report(text).gpus.devices] == ["NVIDIA GeForce RTX 5080"]
+
+
+def test_the_python_of_a_tracebacks_paths_is_read_when_all_paths_agree() -> None:
+    frame = '  File "/home/u/miniconda3/envs/det/lib/python3.8/site-packages/mmcv/ops/nms.py", line 9, in <module>\n'
+    error = "ImportError: libcudart.so.10.1: cannot open shared object file: No such file or directory\n"
+    assert parse_report(frame + error).system.python_version == "3.8"
+    other = '  File "/usr/lib/python3.10/site-packages/six.py", line 1, in <module>\n'
+    assert parse_report(frame + other + error).system.python_version is None  # two interpreters: unknown
+
+
+def test_a_launchers_start_banner_names_torch_and_the_cuda_device() -> None:
+    # lines in the format ComfyUI's comfy/model_management.py and main.py log them (logging prefix included)
+    text = """2025-11-02 10:01:12,004 INFO Python version: 3.11.9 (tags/v3.11.9:de54cf5, Apr  2 2024, 10:12:12) [MSC v.1938 64 bit (AMD64)]
+2025-11-02 10:01:15,310 INFO Total VRAM 6144 MB, total RAM 32617 MB
+2025-11-02 10:01:15,311 INFO pytorch version: 2.9.0+cu128
+2025-11-02 10:01:15,312 INFO Set vram state to: NORMAL_VRAM
+2025-11-02 10:01:15,313 INFO Device: cuda:0 NVIDIA GeForce GTX 1060 6GB : cudaMallocAsync
+"""
+    facts = parse_report(text)
+    assert (facts.torch.version, facts.torch.cuda, facts.system.python_version) == ("2.9.0+cu128", "12.8", "3.11.9")
+    assert facts.torch.sources["version"] == "report"
+    [gpu] = facts.gpus.devices
+    assert (gpu.index, gpu.name, gpu.compute_capability) == (0, "NVIDIA GeForce GTX 1060 6GB", "6.1")
+
+
+def test_a_launcher_banner_of_torch_too_new_for_a_pascal_gpu_is_arch_unsupported() -> None:
+    from torchrig.doctor.checks import run_checks
+
+    text = "pytorch version: 2.9.0+cu128\nDevice: cuda:0 NVIDIA GeForce GTX 1060 6GB : native\n"
+    findings = run_checks(parse_report(text))
+    assert findings[0].code == "gpu.arch-unsupported"
+
+
+def test_a_device_line_of_another_form_is_no_gpu() -> None:
+    # "Device: cpu" and a "Device:" label in prose name no CUDA device
+    facts = parse_report("pytorch version: 2.4.1\nDevice: cpu\nDevice: cuda:0 is what I chose, it fails\n")
+    assert facts.gpus.devices == []
+
+
+def test_running_out_of_gpu_memory_in_prose_is_a_failure_and_no_fault() -> None:
+    from torchrig.doctor.checks import run_checks
+
+    facts = parse_report("With batch size 64 training stops with CUDA out of memory, 48 works fine.\n")
+    assert facts.failures
+    assert all(f.severity.value != "error" for f in run_checks(facts))
+
+
+def test_a_version_in_someones_list_item_is_stated_not_printed() -> None:
+    facts = parse_report("- pytorch version: 2.0.1\n- GPU: RTX 3090\n")
+    assert facts.torch.sources["version"] == "stated"

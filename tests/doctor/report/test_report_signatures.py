@@ -156,3 +156,36 @@ def test_a_cuda_library_lacking_a_function_of_its_own_api_is_an_older_copy_shado
 def test_cublas_missing_a_cublaslt_function_is_not_read_as_cublas_lacking_its_own() -> None:
     line = "libcublas.so.11: undefined symbol: cublasLtGetStatusString, version libcublasLt.so.11"
     assert "libs.cuda-library-lacks-own-symbol" not in [m.signature.id for m in known.find(line)]
+
+
+@pytest.mark.parametrize(
+    ("line", "sig_id"),
+    [
+        # an issue title that cuts CUDA's string for error 209 short
+        ("Flux fails: CUDA error: no kernel image is available", "gpu.no-kernel-image"),
+        # error 802 (cudaErrorSystemNotReady / CUDA_ERROR_SYSTEM_NOT_READY) in the reporter's own words
+        ("On our HGX box CUDA initialization failed with error 802 after the upgrade", "cuda.system-not-initialized"),
+        ("cuInit returned CUDA_ERROR_SYSTEM_NOT_READY", "cuda.system-not-initialized"),
+        # torch's own Windows DLLs named without their torch\lib path
+        ("Error loading c10.dll when I start the app", "torch.windows-dll-load-failed"),
+        ("error loading `torch_cpu.dll`", "torch.windows-dll-load-failed"),
+        # a NumPy-1.x-built module under NumPy 2
+        ("AttributeError: _ARRAY_API not found", "env.numpy-array-api-not-found"),
+    ],
+)
+def test_an_error_in_another_wording_is_still_its_signature(line: str, sig_id: str) -> None:
+    assert sig_id in [m.signature.id for m in known.find(line)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "CUDA 12.8 installed, driver 580.82, 802 MiB used",  # a number 802, no error
+        "CUDA error 8020 in the log",  # another number
+        "Error loading shm.dll or one of its dependencies",  # a DLL name other libraries ship too
+        "no kernel image available? we build for sm_80 only",  # not CUDA's wording
+    ],
+)
+def test_lookalikes_of_the_widened_signatures_do_not_match(line: str) -> None:
+    ids = {m.signature.id for m in known.find(line)}
+    assert not ids & {"cuda.system-not-initialized", "torch.windows-dll-load-failed", "gpu.no-kernel-image"}

@@ -338,3 +338,102 @@ def test_a_stated_gpu_is_no_proof_that_the_container_or_the_driver_sees_it() -> 
     assert checks.run_checks(parse_report(text))[0].code == "container.no-gpu"
     text = "I have an RTX 3090.\n$ nvidia-smi\nNVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.\n"
     assert checks.run_checks(parse_report(text))[0].code == "driver.missing"
+
+
+# --- torch's answer told in a sentence, a ROCm release, an exception quoted in prose -----------------------
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "I checked and torch.cuda.is_available() returns `True`, yet training is slow.",
+        "torch.cuda.is_available() 返回 True，但是 GPU 使用率为 0",  # "returns True, but GPU use is 0"
+        "Auf dem Rechner gibt torch.cuda.is_available() True zurück.",
+    ],
+)
+def test_torch_seeing_the_gpu_told_in_any_language_is_stated(sentence: str) -> None:
+    facts = parse_report(sentence)
+    assert facts.torch.cuda_available is True and facts.torch.sources["cuda_available"] == "stated"
+    assert [f for f in run_checks(facts) if f.severity.value == "error"] == []
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "After the fix torch.cuda.is_available() should return True.",
+        "Expected behaviour: torch.cuda.is_available() returns True",
+        "Make sure that torch.cuda.is_available() is True before training. The GPU is an RTX 3090.",
+    ],
+)
+def test_a_wish_or_expectation_about_the_answer_states_none(sentence: str) -> None:
+    facts = parse_report(sentence + " torch 2.1.0")
+    assert facts.torch.cuda_available is None
+
+
+def test_answers_that_disagree_state_nothing() -> None:
+    text = "torch.cuda.is_available() returned False under Slurm; on the login node torch.cuda.is_available() returned True"
+    facts = parse_report(text + ", torch 2.3.1+cu121")
+    assert facts.torch.cuda_available is None
+
+
+def test_false_told_in_words_is_the_reported_symptom_not_a_fact_a_check_could_rest_an_error_on() -> None:
+    facts = parse_report("With torch 2.3.1+cu121 on an RTX 4090, torch.cuda.is_available() returns False.")
+    assert facts.torch.cuda_available is None
+    # the symptom, once: the torch.cuda-available-false signature's line, or the sentence's where none matched
+    assert len(facts.failures) == 1 and "is_available()" in facts.failures[0] and "False" in facts.failures[0]
+
+
+def test_a_rocm_release_in_words_is_recorded_as_the_stack_never_as_torchs_build() -> None:
+    facts = parse_report("I'm on ROCm 6.0.2 with an MI210; vLLM serves 4 tokens/s.")
+    rocm = facts.companion("rocm")
+    assert rocm is not None and rocm.version == "6.0.2"
+    assert facts.torch.hip is None
+
+
+def test_an_exception_quoted_in_a_sentence_is_the_failure_shown() -> None:
+    facts = parse_report('Training stops with "ValueError: too many values to unpack (expected 2)" at epoch 3.')
+    assert facts.failures == ["ValueError: too many values to unpack (expected 2)"]
+    assert [f.code for f in run_checks(facts)] == ["doctor.unexplained"]
+
+
+def test_an_exception_quoted_with_a_cjk_colon_is_read() -> None:
+    facts = parse_report("运行时出现「IndexError ：list index out of range」，请问怎么解决")
+    assert facts.failures == ["IndexError :list index out of range"]
+
+
+def test_an_exception_quoted_under_a_condition_shows_no_failure() -> None:
+    with pytest.raises(UserError):
+        parse_report('If you get "RuntimeError: Couldn\'t load custom C++ ops", reinstall the package.')
+
+
+def test_an_issue_forms_heading_and_answer_are_a_field() -> None:
+    # GitHub issue forms render each field as "### <label>" with the answer below it
+    text = "### Python version | Python 版本\n\n3.11\n\n### GPU\n\nNVIDIA GeForce RTX 4070\n\nTraceback (most recent call last):\nKeyError: 'x'\n"
+    facts = parse_report(text)
+    assert facts.system.python_version == "3.11" and facts.system.sources["python_version"] == "stated"
+    assert [g.name for g in facts.gpus.devices] == ["NVIDIA GeForce RTX 4070"]
+
+
+def test_a_numbered_label_with_its_answer_on_the_next_line_is_a_field() -> None:
+    facts = parse_report("4. CUDA version\n11.8\n5. Torch version\n2.1.2+cu118\n")
+    assert (facts.torch.version, facts.toolkit.version) == ("2.1.2+cu118", "11.8")
+
+
+def test_python_version_in_a_sentence_is_read() -> None:
+    assert parse_report("python version 3.12, torch 2.5.1").system.python_version == "3.12"
+
+
+def test_a_statement_adds_the_micro_version_to_the_minor_a_path_showed() -> None:
+    text = 'File "/opt/venv/lib/python3.12/site-packages/vllm/x.py", line 1\nRuntimeError: boom\n- Python: 3.12.7\n'
+    facts = parse_report(text)
+    assert facts.system.python_version == "3.12.7"
+
+
+def test_a_wheel_tag_written_with_blanks_round_the_plus() -> None:
+    facts = parse_report("Setup: RTX 2060, PyTorch 2.5.1 + cu124, fails on the first step\n")
+    assert (facts.torch.version, facts.torch.cuda) == ("2.5.1+cu124", "12.4")
+
+
+def test_a_gpu_named_in_chinese_prose_without_blanks() -> None:
+    facts = parse_report("我的显卡是RTX 3090，训练时报错\n")
+    assert [g.name for g in facts.gpus.devices] == ["RTX 3090"]

@@ -3,11 +3,13 @@
 Each module holds one check and registers it at its bottom (see :mod:`.registry`). :func:`run_checks`
 runs them all and orders what they find:
 
-1. by :class:`~.registry.Layer`, the causal chain from "the GPU is reachable" to "the machine around
-   training" (a container without a GPU comes before a missing driver, a driver before CUDA
-   initialisation, CUDA before the torch install, the install before its arch list and companions,
-   those before the libraries it loads and before /dev/shm and peer-to-peer);
-2. within a layer, errors before warnings before notes, then in registration order;
+1. errors before warnings before notes: an error is a cause the evidence establishes, a warning one it only
+   suggests, so a suspicion never heads the list above an established cause (a launcher's "untested Python"
+   warning before the build's "no kernel image" error would send the user the wrong way);
+2. within a severity, by :class:`~.registry.Layer`, the causal chain from "the GPU is reachable" to "the
+   machine around training" (a container without a GPU comes before a missing driver, a driver before CUDA
+   initialisation, CUDA before the torch install, the install before its arch list and companions, those
+   before the libraries it loads and before /dev/shm and peer-to-peer), then in registration order;
 3. a finding whose check *explains* another code absorbs those findings: a driver/library mismatch
    makes CUDA initialisation fail, so ``cuda.init-failed`` is folded into ``driver.version-mismatch``
    (listed under its evidence as ``"consequences"``) instead of standing as a second problem.
@@ -197,6 +199,6 @@ def _order(produced: list[tuple[Check, Finding]]) -> list[Finding]:
     position = {check.name: n for n, check in enumerate(checks())}
     ranked = sorted(
         produced,
-        key=lambda pair: (pair[0].layer, _SEVERITY_RANK[pair[1].severity], position.get(pair[0].name, len(position))),
+        key=lambda pair: (_SEVERITY_RANK[pair[1].severity], pair[0].layer, position.get(pair[0].name, len(position))),
     )
     return [finding for _, finding in ranked]

@@ -6,7 +6,7 @@ import re
 
 from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
-from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for, signature_codes
 from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
@@ -67,11 +67,26 @@ _WHAT = {
 
 
 _LOST = "container.nvml-unknown-error"  # signatures.toml: a running container's device access was revoked
+# onnxruntime's "cudaGetDeviceCount() failed" (signatures.toml) follows CUDA_CALL's own log of the error, so a report
+# may say why the count failed: the driver's own failures (error 35 "CUDA driver version is insufficient", 803, a
+# driver/library mismatch, no libcuda) are not a container started without GPUs.
+_ORT_COUNT = "container.ort-cuda-device-count"
+_DRIVER_CODES = frozenset(
+    {
+        "driver.too-old",
+        "driver.version-mismatch",
+        "driver.missing",
+        "driver.forward-compat-unsupported",
+        "driver.fabric-manager-down",
+    }
+)
 
 
 def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Inside a container, no NVIDIA device node and no GPU, while the container is meant for one."""
     hits = hits_for(facts, CODE)
+    if any(signature_codes().get(hit.id) in _DRIVER_CODES for hit in facts.signatures):
+        hits = [hit for hit in hits if hit.id != _ORT_COUNT]
     lost = [hit for hit in hits if hit.id == _LOST]
     if lost:
         return [_lost_access(facts, lost)]

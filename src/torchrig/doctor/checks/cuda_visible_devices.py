@@ -149,6 +149,9 @@ def _another_gpu_than_meant(facts: Facts, value: str) -> list[Finding]:
         return []
     if entries == ["0"] or not entries:
         return []
+    names = {(g.name or "").strip().lower() for g in facts.gpus.devices}
+    if len(facts.gpus.devices) >= 2 and len(names) == 1 and "" not in names:
+        return []  # GPUs of one model: both orders pick the same kind of GPU, so the index is not the problem
     oom = next((m for line in facts.failures for m in [_OOM.search(line)] if m), None)
     if oom is None:
         return []

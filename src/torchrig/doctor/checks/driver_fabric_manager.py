@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from torchrig import knowledge
@@ -17,6 +18,12 @@ CODE = "driver.fabric-manager-down"
 # that daemon is nvidia-fabricmanager, which must run, at exactly the driver's version, before CUDA can
 # use GPUs connected through NVSwitch (NVIDIA Fabric Manager User Guide).
 _MARKERS = ("error 802", "system not yet initialized", "cudaerrorsystemnotready", "fabric manager", "fabricmanager")
+NOT_READY = "cuda.system-not-initialized"  # signatures.toml: error 802 in any of its wordings
+
+
+# signatures.toml: Fabric Manager's own refusal, "... driver interface version %s don't match with driver version %s"
+_VERSION_SKEW = "driver.fabric-manager-version"
+_SKEW = re.compile(r"interface version (?P<fm>[\d.]+) .{0,12}?match with driver version (?P<driver>\d+(?:\.\d+)*)")
 
 
 def fabric_manager_runs(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -25,6 +32,8 @@ def fabric_manager_runs(facts: Facts, ctx: CheckContext) -> list[Finding]:
     said = [
         t for t in (facts.torch.cuda_init_error or "", *facts.torch.warnings) if any(m in t.lower() for m in _MARKERS)
     ]
+    if not said and any(hit.id == NOT_READY for hit in facts.signatures):
+        said = [facts.torch.cuda_init_error or next(h.excerpt for h in facts.signatures if h.id == NOT_READY)]
     if not (hits or said):
         return []
     driver = queries.driver_version(facts)
@@ -53,11 +62,18 @@ def fabric_manager_runs(facts: Facts, ctx: CheckContext) -> list[Finding]:
     fix.append(
         "# then run the job again; CUDA waits for the fabric to be trained (about a minute after the service starts)"
     )
+    skew = next((m for h in hits if h.id == _VERSION_SKEW for m in [_SKEW.search(h.excerpt)] if m), None)
+    if skew is not None:
+        fm, drv = skew.group("fm"), skew.group("driver")
+        fix.insert(0, f"# Fabric Manager {fm} refuses to run next to driver {drv}: install one at the other's version")
+        title = f"Fabric Manager {fm} does not match driver {drv}, so it refuses to start and NVSwitch is not set up"
+    else:
+        title = "CUDA is not ready on this NVSwitch machine (error 802): Fabric Manager is not running"
     return [
         Finding(
             code=CODE,
             severity=Severity.ERROR,
-            title="CUDA is not ready on this NVSwitch machine (error 802): Fabric Manager is not running",
+            title=title,
             detail=(
                 "On HGX/DGX machines the GPUs talk through NVSwitch, which NVIDIA Fabric Manager sets up. Until it "
                 'runs, at exactly the driver\'s version, every CUDA program fails with "system not yet initialized".'

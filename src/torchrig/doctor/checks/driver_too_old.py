@@ -112,7 +112,12 @@ def _runs_torch_build(facts: Facts, ctx: CheckContext, hits: list[SignatureHit])
             severity=Severity.ERROR,
             title=title,
             detail=(
-                f"A CUDA {cuda or ''} build needs driver {need or 'newer than this one'} or newer; with an older driver "
+                (
+                    f"A CUDA {cuda} build needs driver {need} or newer"
+                    if cuda and need
+                    else "Each CUDA build needs a minimum driver"
+                )
+                + "; with an older driver "
                 'CUDA initialisation fails ("The NVIDIA driver on your system is too old") and '
                 "torch.cuda.is_available() is False. Either upgrade the driver or install a build for an older CUDA."
             ),

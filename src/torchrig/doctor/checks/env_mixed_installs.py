@@ -28,6 +28,13 @@ def one_torch_installation(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return []
     launchers = [hit for hit in hits if hit.id == _USER_SITE_LAUNCHER]
     if launchers and len(copies) < 2 and not both:
+        # torchrun's traceback passes through its script whatever failed (an NCCL error, an OOM): the other
+        # interpreter is shown at fault where it lacked a package (an import error), or where the failure summary
+        # names a worker's Python outside any virtual or conda environment
+        binary = next((m.group("python") for f in facts.failures for m in [_BINARY.search(f)] if m), "")
+        outside = bool(binary) and not _ENV_PYTHON.search(binary)
+        if not (outside or any(_IMPORT_FAILED.search(line) for line in facts.failures)):
+            return []
         return [_user_site_launcher(facts, launchers)]
     py = queries.python_command(facts)
     fix = [shlex.join([py, "-m", "pip", "uninstall", "-y", "torch"])] * max(1, len(copies))  # one removes one copy
@@ -64,6 +71,10 @@ def one_torch_installation(facts: Facts, ctx: CheckContext) -> list[Finding]:
 
 
 _USER_SITE_LAUNCHER = "env.user-site-launcher"  # signatures.toml
+_ENV_PYTHON = re.compile(
+    r"venv|virtualenv|[/\\](?:envs|conda|miniconda\d*|anaconda\d*|miniforge\d*)[/\\]", re.IGNORECASE
+)
+_IMPORT_FAILED = re.compile(r"\bModuleNotFoundError\b|\bImportError\b|\bNo module named\b")
 _BINARY = re.compile(r"of binary: (?P<python>\S+)")  # torch.distributed.elastic's failure summary
 
 

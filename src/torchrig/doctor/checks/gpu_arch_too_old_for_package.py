@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from torchrig.doctor import queries
@@ -14,6 +15,9 @@ from torchrig.knowledge import extensions
 
 CODE = "gpu.arch-too-old-for-package"
 _STATED_MINIMUM = "package.compute-capability-minimum"  # "GPUs with compute capability below 7.0 are not supported"
+_NOT_A_PACKAGE = re.compile(
+    r"torch|\bCUDA\s+(?:toolkit\s+)?\d+(?:\.\d+)?\b|\btoolkit\b|\bnvcc\b|\bdriver\b", re.IGNORECASE
+)
 
 
 def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -61,8 +65,10 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
                 fix=tuple(fix),
             )
         )
-    # a minimum stated about torch itself ("PyTorch needs compute capability ...") is torch's build: gpu.arch-unsupported
-    hits = [h for h in hits_for(facts, CODE) if not (h.id == _STATED_MINIMUM and "torch" in h.excerpt.lower())]
+    # a minimum stated about torch itself ("PyTorch needs compute capability ...") is torch's build: gpu.arch-unsupported;
+    # one about a CUDA release ("CUDA 13 drops GPUs below compute capability 7.5", its release notes' subject) is the
+    # toolkit's or the driver's, not a package's
+    hits = [h for h in hits_for(facts, CODE) if not (h.id == _STATED_MINIMUM and _NOT_A_PACKAGE.search(h.excerpt))]
     if hits and not findings:
         findings.append(_from_log(facts, hits))
     if not findings:

@@ -108,7 +108,10 @@ def kernels_missing_from_an_extension(facts: Facts) -> tuple[list[str], list[Sig
     """A kernel image was missing, yet torch's own build covers every capability here: the capabilities and
     the evidence, for gpu.arch-too-old-for-package to blame a compiled extension; ([], []) otherwise."""
     hits = _hits(facts)
-    if not hits or any(hit.id == NVRTC for hit in hits):  # torch's own NVRTC: not an extension, whatever the list says
+    # torch's own NVRTC, or torch's own capability warning (_check_capability compares the GPU with the running
+    # build's get_arch_list(), so it speaks for this build where the tables speak only for PyPI's variants):
+    # not an extension, whatever the list says
+    if not hits or any(hit.id in (NVRTC, TORCH_RANGE_WARNING) for hit in hits):
         return [], []
     ccs = _capabilities(facts, hits)
     if ccs and all(torch_covers(facts, cc) for cc in ccs):

@@ -15,7 +15,10 @@ _XID = "gpu.xid"  # the signature of any Xid line; which ones are faults is the 
 _ECC = "gpu.ecc-uncorrectable"  # CUDA's error 214, as the program saw it
 _NVLINK = "gpu.nvlink-uncorrectable"  # CUDA's error 220
 # Xid 79's words (the Xid catalog: "GPU has fallen off the bus"), in the driver's tense or a reporter's
-_OFF_BUS = re.compile(r"\b(?:fallen|falls?|fell|falling)\s+off\s+the\s+(?:PCIe?\s+)?bus\b", re.IGNORECASE)
+_OFF_BUS = re.compile(
+    r"(?<!\bnot\s)(?<!n't\s)(?<!\bnever\s)\b(?:fallen|falls?|fell|falling)\s+off\s+the\s+(?:PCIe?\s+)?bus\b",
+    re.IGNORECASE,
+)
 
 
 def gpu_hardware_answers(facts: Facts, ctx: CheckContext) -> list[Finding]:

@@ -7,6 +7,8 @@ a container without the host's network.
 
 from __future__ import annotations
 
+import re
+
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts
@@ -22,6 +24,11 @@ _NO_INTERFACE = (
     "socket_ifname",
     "no such device",
 )
+
+
+# signatures.toml: NCCL's WARN "Call to <name> failed" for an InfiniBand verbs or socket call (its ncclSystemError)
+_CALL_FAILED = "nccl.network-call-failed"
+_CALL = re.compile(r"Call to (?P<call>[\w ]+?)(?:\(\))? failed")
 
 
 def nccl_transport_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -41,8 +48,16 @@ def nccl_transport_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
             "ip -br addr   # the interface that connects the nodes (e.g. eth0, ib0, bond0)",
             f"export NCCL_SOCKET_IFNAME=<that interface>   # a name that does not exist on a node makes NCCL fail there{named}",
         ]
-    if "ibv_reg_mr" in text or "memlock" in text or "cannot allocate memory" in text:
+    if "ibv_reg_" in text or "memlock" in text or "cannot allocate memory" in text:
         fix.append("ulimit -l unlimited   # InfiniBand registers pinned memory; containers: --ulimit memlock=-1")
+    if "ibv_reg_" in text:
+        # NCCL registers its buffers with the NIC (ibv_reg_mr, ibv_reg_dmabuf_mr); their size follows NCCL_BUFFSIZE
+        # (default 4 MiB per channel and peer, NCCL environment variables), so an enlarged one can exhaust it
+        buffsize = facts.system.env.get("NCCL_BUFFSIZE")
+        fix.append(
+            "unset NCCL_BUFFSIZE   # registered buffers grow with it (default 4 MiB)"
+            + (f"; it is {buffsize} here" if buffsize else ": a large value can exhaust what the NIC can register")
+        )
     if "net/ib" in text or "ibv_" in text or "ib_" in text:
         fix.append(
             "export NCCL_IB_DISABLE=1   # a test: if the job then runs, InfiniBand (driver, fabric, limits) is the fault"
@@ -54,11 +69,14 @@ def nccl_transport_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
         "# between nodes: the ports torch and NCCL use must be open (firewall, security groups)",
     ]
     evidence.update(evidence_of(hits))
+    call = next((m for h in hits if h.id == _CALL_FAILED for m in [_CALL.search(h.excerpt)] if m), None)
     return [
         Finding(
             code=TRANSPORT,
             severity=Severity.ERROR,
-            title="NCCL could not connect the ranks (network or transport failure)",
+            title=f"NCCL's network transport failed a call ({call.group('call')}): its system error"
+            if call
+            else "NCCL could not connect the ranks (network or transport failure)",
             detail=(
                 "The collectives failed in NCCL's transport, not in the model: a wrong or missing network interface, "
                 "InfiniBand that cannot register memory, or connections refused between nodes."

@@ -21,6 +21,7 @@ HIP_INIT = "rocm.hip-init-failed"
 # torch's ROCm wheels carry their own rocBLAS, which finds its Tensile folder next to itself
 # (torch/lib/rocblas/library): a file missing there is a target the wheel was not built for.
 _TORCH_ROCBLAS = re.compile(r"[/\\](?:site|dist)-packages[/\\]torch[/\\]lib[/\\]rocblas[/\\]library[/\\]")
+_READ = re.compile(r"Cannot read (?P<path>\S+)")  # rocBLAS's "Cannot read <folder>/TensileLibrary.dat: <errno>"
 _GFX = re.compile(r"\bgfx(\d{3,4}[a-z]?)\b")
 # The gfx target whose kernels a family of consumer cards can borrow through HSA_OVERRIDE_GFX_VERSION:
 # RDNA2 (gfx103x) runs gfx1030 code, RDNA3 (gfx110x) gfx1100 code. Not official: a workaround.
@@ -82,7 +83,11 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
 def _is_certain(hit: SignatureHit) -> bool:
     if hit.id == HIP_INIT:
         return False
-    return hit.id != ROCBLAS or bool(_TORCH_ROCBLAS.search(hit.excerpt))
+    if hit.id != ROCBLAS:
+        return True
+    # the folder rocBLAS read is the path its message names, not another path on the lines the excerpt spans
+    read = _READ.search(hit.excerpt)
+    return bool(read and _TORCH_ROCBLAS.search(read.group("path")))
 
 
 def _probable(evidence: dict[str, object], fix: list[str], hits: list[SignatureHit]) -> Finding:

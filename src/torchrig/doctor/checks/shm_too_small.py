@@ -17,6 +17,7 @@ SUGGESTED = "16g"
 # signatures.toml: NCCL's own shared-memory failure (proof), and ncclSystemError in a container (a suspicion)
 _NCCL_SHM = "nccl.shm-segment-failed"
 _NCCL_IN_CONTAINER = "nccl.system-error-in-container"
+_NCCL_TRANSPORT = "nccl.transport-failed"  # the code of NCCL's network-transport signatures
 
 
 def _is_failure(hit: SignatureHit) -> bool:
@@ -29,9 +30,18 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 20):.0f} MiB"
 
 
+def _network_call_named(facts: Facts) -> bool:
+    """NCCL's WARN lines name a failing call of its network transports (ibv_*, socket calls): that call, not
+    /dev/shm, is what its ncclSystemError stands for (src/misc/ibvwrap.cc, src/include/checks.h SYSCHECK)."""
+    return bool(hits_for(facts, _NCCL_TRANSPORT))
+
+
 def shm_fits_dataloader_workers(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """On Linux, /dev/shm must hold at least 512 MiB (a "Bus error" in a worker proves it too small)."""
     hits = hits_for(facts, CODE)
+    if any(h.id == _NCCL_IN_CONTAINER for h in hits) and _network_call_named(facts):
+        # the suspicion stands only where NCCL names no failing call, or a shm one (nccl.shm-segment-failed)
+        hits = [h for h in hits if h.id != _NCCL_IN_CONTAINER]
     total = facts.system.shm_total_bytes
     if (facts.system.os or "linux").lower() != "linux":
         return []

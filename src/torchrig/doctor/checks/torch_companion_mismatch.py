@@ -17,8 +17,18 @@ from torchrig.doctor.findings import Finding, Severity
 
 CODE = "torch.companion-mismatch"
 _PIP_REPLACED = "pip.companion-replaces-torch"  # signatures.toml
+# the same swap told in the reporter's words ("installing torchaudio removed my PyTorch")
+_REPLACED_SAID = "companion.install-replaced-torch-said"
+# torchaudio up to 0.4 built its extension as the top-level module _torch_sox (its setup.py)
+_OWN_LIBRARY = {"_torch_sox": "torchaudio"}
 _PINNING = re.compile(r"\b(xformers|torchvision|torchaudio|vllm|flash[-_]attn|torchao)\b")
 _COMPANIONS = ("torchvision", "torchaudio")
+_STABLE_ABI = "companion.stable-abi-symbol-missing"  # signatures.toml
+# The loader names the object that needs the symbol on the same line: ld.so "<object>: undefined symbol: <name>",
+# dyld "dlopen(<object>, 0x0006): Symbol not found: _<name>". Other programs use torch's stable C ABI too (an
+# AOTInductor model.so, torchao, kernels built on torch/csrc/stable): the symbol is the companion's only where
+# the object is torchvision's or torchaudio's, or where the line names none.
+_OBJECT = re.compile(r"[^\s:(]+\.(?:so|pyd|dylib)\b")
 
 
 def _torch_requirement(pkg: Package) -> Requirement | None:
@@ -49,6 +59,11 @@ def _version_problem(pkg: Package, torch_version: str) -> str | None:
     return None
 
 
+def _names(line: str, companion: str) -> bool:
+    """The line names the companion, or a library only that companion ships."""
+    return companion in line.lower() or any(lib in line for lib, owner in _OWN_LIBRARY.items() if owner == companion)
+
+
 def _variant_problem(pkg: Package, torch_variant: str | None) -> str | None:
     """A companion's local tag (+cu126) must match torch's CUDA variant where both carry one."""
     mine = knowledge.variant_of(pkg.version or "")
@@ -57,9 +72,15 @@ def _variant_problem(pkg: Package, torch_variant: str | None) -> str | None:
     return None
 
 
+def _companion_object(excerpt: str) -> bool:
+    """Whether the line's missing stable-ABI symbol was needed by torchvision or torchaudio (or by no object it names)."""
+    objects = _OBJECT.findall(excerpt)
+    return not objects or any(name in obj.lower() for obj in objects for name in _COMPANIONS)
+
+
 def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """torchvision and torchaudio must be the releases built for this torch, for the same CUDA variant."""
-    hits = hits_for(facts, CODE)
+    hits = [hit for hit in hits_for(facts, CODE) if hit.id != _STABLE_ABI or _companion_object(hit.excerpt)]
     if not facts.torch.version and not hits:
         return []
     variant = queries.torch_variant(facts)
@@ -73,7 +94,7 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
             problems[name] = problem
     if not problems and not hits:
         return []
-    replaced = [h for h in hits if h.id == _PIP_REPLACED]
+    replaced = [h for h in hits if h.id in (_PIP_REPLACED, _REPLACED_SAID)]
     if replaced and not problems:
         return [_replaced_by_pip(facts, replaced[0].excerpt, hits)]
     fix: list[str] = []
@@ -110,7 +131,7 @@ def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
     evidence: dict[str, object] = {"torch": facts.torch.version} if facts.torch.version else {}
     evidence.update(dict(problems.items()))
     evidence.update(evidence_of(hits))
-    named = [name for name in _COMPANIONS if any(name in hit.excerpt.lower() for hit in hits)]
+    named = [name for name in _COMPANIONS if any(_names(hit.excerpt, name) for hit in hits)]
     what = " and ".join(problems) or " and ".join(named) or "torchvision or torchaudio"
     return [
         Finding(
@@ -137,6 +158,13 @@ def _replaced_by_pip(facts: Facts, line: str, hits: list[SignatureHit]) -> Findi
         + f"   # the torch to keep, pinned: pip then picks the {pkg} release built for it (add torch's --index-url)",
         f"# or install the {pkg} release its notes name for your torch; then check: {py} -m pip check",
     ]
+    if pkg in _COMPANIONS:
+        # no published torchaudio/torchvision release is built for a torch built from source (a custom ROCm or
+        # CUDA build): keep pip off torch and build the companion from its source against the torch installed
+        fix.append(
+            f"# torch built from source: build {pkg} from its source against it "
+            f"({py} -m pip install --no-build-isolation --no-deps <{pkg} source checkout at the release paired with your torch>)"
+        )
     evidence: dict[str, object] = {"torch before": mine} if mine else {}
     if facts.torch.version:
         evidence["torch pip put in its place"] = facts.torch.version

@@ -25,6 +25,8 @@ _ANSWERED = ("torch.cuda-available-false", "program.no-accelerator-detected")
 # options that point pip or uv at another index than PyPI (a flag followed by its URL, or written flag=URL)
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
+_SAID = "torch.cpu-build-said"  # signatures.toml: the reporter's words that the torch installed is a CPU build
+
 
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Where there is an NVIDIA GPU, or code asked for CUDA ("Torch not compiled with CUDA enabled"), torch is a CUDA build."""
@@ -101,7 +103,9 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
             Finding(
                 code=CODE,
                 severity=Severity.WARNING,
-                title=f"{version} a CPU-only build, and the program asked for CUDA",
+                title=f"{version} a CPU-only build, and the program asked for CUDA"
+                if not all(hit.id == _SAID for hit in hits) or not hits
+                else "the report says torch is a CPU-only build, where CUDA is wanted",
                 detail='A CPU build has no CUDA ("Torch not compiled with CUDA enabled"). The report does not show '
                 "whether this machine has an NVIDIA GPU: with one, install a CUDA build; without one, run the "
                 'program on the CPU (device="cpu").',

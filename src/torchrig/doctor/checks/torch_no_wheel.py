@@ -73,8 +73,10 @@ def platform_of(facts: Facts) -> str | None:
 
 
 def _install_hits(facts: Facts) -> list[SignatureHit]:
-    """The installer's errors, then the reporter's statements of a failed install."""
-    return [*hits_for(facts, CODE), *hits_for(facts, STATED)]
+    """The installer's errors, then the reporter's statements of a failed install, then a variant pin found
+    anywhere (a freeze line, a script): the requirement the failing line names comes first."""
+    hits = hits_for(facts, CODE)
+    return [*(h for h in hits if h.id != _PIN), *hits_for(facts, STATED), *(h for h in hits if h.id == _PIN)]
 
 
 def inferred_pythons(facts: Facts) -> list[str]:

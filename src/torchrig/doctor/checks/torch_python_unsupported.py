@@ -17,13 +17,15 @@ from torchrig import knowledge
 from torchrig.doctor import queries
 from torchrig.doctor.checks import torch_no_wheel
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
-from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
+from torchrig.doctor.checks.signature_hits import evidence_of, hits_for, signature_codes
 from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "torch.python-unsupported"
 # signatures.toml: a launcher's own check that the interpreter is one it supports, made before it installs torch
 _LAUNCHER = "launcher.python-untested"
+# the codes of what an install says (a torch that never got installed), as opposed to what running torch says
+_INSTALLING = frozenset({CODE, torch_no_wheel.CODE, "torch.missing"})
 _TESTED = re.compile(r"tested with (?P<tested>3\.\d+(?:\.\d+)?) Python")
 
 
@@ -39,7 +41,18 @@ def torch_supports_this_python(facts: Facts, ctx: CheckContext) -> list[Finding]
     if not python or (rel is not None and rel.supports_python(python, platform)):
         return []
     if rel is None:
+        # the launcher warns for every Python but the one it was tested with and goes on: a torch that then
+        # answered (its version, an import) or failed at work (an error torchrig knows from running torch, not
+        # from installing it) was installed for this Python, and the warning explains nothing
         launcher = [hit for hit in hits_for(facts, CODE) if hit.id == _LAUNCHER]
+        codes = signature_codes()
+        ran = (
+            facts.torch.version
+            or facts.torch.import_ok
+            or any(codes.get(h.id) not in _INSTALLING for h in facts.signatures)
+        )
+        if launcher and ran and not hits_for(facts, torch_no_wheel.CODE):
+            return []
         return [_launcher_refuses(facts, python, launcher[0])] if launcher else []
     span = _range(rel, platform)
     if facts.system.conda_prefix:

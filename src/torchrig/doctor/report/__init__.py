@@ -14,6 +14,8 @@ Three kinds of report, told apart by content, not by file name:
 - what the reporter states in words or an issue template (:mod:`.stated`): read last, so that it never
   replaces what a program printed.
 
+``Facts.report_format`` names the dump read, or else which tool's output the paste is (:mod:`.formats`).
+
 A collect_env output pasted into an issue usually comes with a traceback, so all the readers run
 on the same text and each records what it is sure of. Every value a program printed has the source
 ``report``; a value only the reporter wrote down has the source ``stated``, and statements that disagree
@@ -35,6 +37,7 @@ from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
 from torchrig.doctor.report import (
     collect_env,
     failures,
+    formats,
     installer,
     logs,
     nvidia_smi,
@@ -205,15 +208,15 @@ def _from_text(text: str) -> Facts:
     _facts_from_hits(facts, text)
     collect_env.derive_torch_cuda(facts)
     said = stated.read(haystack, facts)  # last: what a program printed always wins over what a person wrote
-    if not (is_collect_env or dump or smi or printed or hits or facts.failures or said):
+    kind = dump or ("collect_env" if is_collect_env else formats.kind_of(text))
+    if not (kind != "log" or smi or printed or hits or facts.failures or said):
         raise UserError(
             "nothing in the report looks like a collect_env output, a torchrig --json, a known GPU/PyTorch "
             "error or a stated PyTorch, CUDA, driver or GPU; give the full output of "
             "`python -m torch.utils.collect_env` or the whole traceback."
         )
     _capabilities_from_names(facts)
-    pip_log = not (is_collect_env or smi) and installer.is_installer_log(haystack)
-    facts.report_format = dump or ("collect_env" if is_collect_env else "pip" if pip_log else "log")
+    facts.report_format = kind
     return facts
 
 
@@ -265,7 +268,9 @@ def _facts_from_hits(facts: Facts, text: str) -> None:
                 collect_env.put(torch, "cudnn_version", _cudnn(versions.group("loaded")))
         elif hit.id == "torch.cuda-available-false" and not facts.failures:
             facts.failures.append("torch.cuda.is_available() answered False")  # the symptom the report is about
-        elif hit.id == "container.driver-not-detected" and "docker" in text.lower():
+        elif hit.id == "container.docker-run-without-gpus" or (
+            hit.id == "container.driver-not-detected" and "docker" in text.lower()
+        ):  # a docker run's own output, or NVIDIA's banner in a report that names docker
             collect_env.put(facts.system, "container", "docker")
 
 

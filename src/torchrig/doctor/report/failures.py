@@ -4,6 +4,10 @@ Not evidence for any cause. They let the doctor say that a report shows a failur
 (``doctor.unexplained``), instead of refusing the report as "nothing recognised" or calling the
 machine healthy. The line recorded is the last exception of the last traceback, which is what a
 program died of; without a traceback, the first line that says something crashed or was killed.
+Without either, an exception the reporter quotes in a sentence ('I get "RuntimeError: CUDA error: out of
+memory" when ...'): Python prints an uncaught exception as its class name, ": " and the message
+(traceback.format_exception_only), and people quote that line; a fullwidth colon typed with a CJK input
+method arrives as " :" after normalisation ("RuntimeError ：Expected all tensors ...").
 """
 
 from __future__ import annotations
@@ -26,13 +30,27 @@ _EXCEPTION = re.compile(
 # An NVIDIA Xid line is a GPU-side failure of a program or of the GPU (gpu.hardware-fault tells which).
 # Failures that are no Python exception: NVML's ("Failed to initialize NVML: Unknown Error", nvidia-smi's
 # whole output when NVML fails), a C++ exception that ended the process (libstdc++ prints "terminate called
-# after throwing an instance of 'c10::Error'" and its "what():"), torch's NCCL watchdog timing out.
+# after throwing an instance of 'c10::Error'" and its "what():"), torch's NCCL watchdog timing out, and torch's
+# caching allocator refusing an allocation ("CUDA out of memory. Tried to allocate ...", c10/cuda/
+# CUDACachingAllocator.cpp), which people also quote in their own sentences.
 _CRASH = re.compile(
     r"Segmentation fault|core dumped|^[ \t]*Killed[ \t]*$|^[ \t]*Aborted\b|^[ \t]*ERROR: .{8,}|NVRM: Xid \("
     r"|Failed to initialize NVML: \S|terminate called after throwing an instance of|^[ \t]*what\(\):[ \t]+\S"
-    r"|Watchdog caught collective operation timeout",
+    r"|Watchdog caught collective operation timeout|\bCUDA out of memory\b",
     re.IGNORECASE | re.MULTILINE,
 )
+# An exception quoted within a sentence: a quote mark or backtick, then a class name that Python's naming
+# convention gives exceptions (CamelCase, ending in Error or Exception), a colon (one blank allowed before it),
+# and its message. Only quoted: a sentence that names an exception in passing ("a RuntimeError: see below")
+# quotes no program's output. The message runs to the matching closing mark (followed by no letter: the
+# apostrophe of "Couldn't" closes nothing) or the end of the line. A quote that a condition governs ('if you
+# get "RuntimeError: ..."', a program's own hint) shows no failure that happened (_CONDITION).
+_QUOTED_EXCEPTION = re.compile(
+    r"(?P<open>[\"'`“‘「『])(?P<line>(?:[a-z_]\w*\.)*[A-Z][A-Za-z0-9]*(?:Error|Exception)[ \t]?:[ \t]*[^\s\"'`”’」』][^\n]*)"
+)
+_CLOSING = {'"': '"', "'": "'", "`": "`", "“": "”", "‘": "’", "「": "」", "『": "』"}
+_CONDITION = re.compile(r"\b(?:if|unless|whether|in case|avoid|prevent)\b|如果|若", re.IGNORECASE)
+_CONDITION_LOOK_BACK = 80
 _TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\)", re.MULTILINE)
 _LIMIT = 300  # characters kept of a failure line
 
@@ -58,7 +76,23 @@ def failures(text: str | Haystack) -> list[str]:
         out.append(_line_at(text, begin))
         if len(out) >= 4:
             break
+    if not out:
+        out.extend(_quoted(haystack))
     return list(dict.fromkeys(out))
+
+
+def _quoted(haystack: Haystack) -> list[str]:
+    """The first exception quoted in the reporter's sentences, its message cut at the closing mark."""
+    text = haystack.text
+    for match in haystack.finditer(_QUOTED_EXCEPTION):
+        low = max(0, match.start() - _CONDITION_LOOK_BACK)
+        if _CONDITION.search(text, text.rfind("\n", low, match.start()) + 1 or low, match.start()):
+            continue
+        line = match.group("line")
+        closing = re.compile(re.escape(_CLOSING[match.group("open")]) + r"(?!\w)")
+        end = closing.search(line, 1)
+        return [" ".join(line[: end.start() if end else len(line)].split())[:_LIMIT]]
+    return []
 
 
 def _last(matches: Iterator[re.Match[str]]) -> re.Match[str] | None:

@@ -11,9 +11,8 @@ its own fixed words (each pattern below names the source that prints it):
   a universal lock (``uv lock``, ``uv add``, ``uv sync``) resolves for other platforms too, so there the tag
   says nothing about this machine and is not read.
 
-:func:`is_installer_log` tells whether the text is installer output and nothing else a reader knows (a
-traceback or a raised exception makes it a log): the report format ``pip``. The requirement an installer could not satisfy is
-read by the checks from the error lines themselves (``knowledge/signatures.toml``).
+Whether a paste is installer output (the report format ``pip``) is :mod:`.formats`' rule. The requirement an
+installer could not satisfy is read by the checks from the error lines themselves (``knowledge/signatures.toml``).
 """
 
 from __future__ import annotations
@@ -52,39 +51,6 @@ _TAG_CPU = {
     "i686": "i686",
 }
 
-# Lines only an installer prints, each in its own words: pip (resolver errors, progress), uv, Poetry. pip's two
-# "no candidate" errors (pip/_internal/index/package_finder.py) are words no other program prints, so they count
-# anywhere on a line (quoted in a sentence, or after a tag someone added: "ERROR: [windows] No matching ...").
-_INSTALLER_LINE = re.compile(
-    r"(?:Could not find a version that satisfies the requirement \S|No matching distribution found for \S)"
-    r"|^[ \t>|`]*(?:ERROR: )?(?:Cannot install .{1,400}? because these package versions have conflicting"
-    r"|Looking in indexes: |Installing collected packages: |Successfully installed \S"
-    r"|Requirement already satisfied: |\S+\.whl is not a supported wheel on this platform"
-    r"|Package '[^']+' requires a different Python: )"
-    r"|(?:×|x) No solution found when resolving dependencies"
-    r"|^[ \t]*error: Distribution `[^`]+` can't be installed"
-    r"|Unable to find installation candidates for \S",
-    re.MULTILINE,
-)
-_TRACEBACK = "Traceback (most recent call last)"
-# a Python exception a program raised ("RuntimeError: ..."): the installer's output is then part of a larger log
-_EXCEPTION = re.compile(r"^[ \t]*[A-Z]\w*(?:Error|Exception): ", re.MULTILINE)
-# words one of those lines needs: the line-start pattern is tried only where one occurs (a report may be 16 MiB)
-_INSTALLER_WORDS = (
-    "satisfies the requirement",
-    "matching distribution",
-    "conflicting",
-    "Looking in indexes",
-    "Installing collected",
-    "Successfully installed",
-    "already satisfied",
-    "supported wheel",
-    "different Python",
-    "No solution found",
-    "can't be installed",
-    "installation candidates",
-)
-
 
 def scan(text: str | Haystack, facts: Facts) -> bool:
     """Record the Python version and platform an installer's output states; True if it recorded either."""
@@ -113,15 +79,6 @@ def _platform(tag: str, facts: Facts) -> bool:
     if cpu is not None:
         put(facts.system, "machine", cpu)
     return True
-
-
-def is_installer_log(text: str | Haystack) -> bool:
-    """Whether the text shows an installer's own output (pip, uv, Poetry) and no traceback or exception."""
-    haystack = text if isinstance(text, Haystack) else Haystack(text)
-    text = haystack.text
-    if _TRACEBACK in text or not any(word in text for word in _INSTALLER_WORDS):
-        return False
-    return _INSTALLER_LINE.search(text) is not None and not ("Error: " in text and _EXCEPTION.search(text))
 
 
 # uv's resolver explains a failure by the versions an index has ("Because only the following versions of torch are

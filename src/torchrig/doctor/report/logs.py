@@ -50,8 +50,12 @@ _SM_SUPPORTED = re.compile(
 _OLD_GPU = re.compile(
     r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)"
 )
+# `nvidia-smi -L`, one GPU a line; a paste that lost its line breaks (an issue form's one-line field) runs them on
+# one line, each "GPU n:" after the previous one's "(UUID: ...)".
 _GPU_LIST = re.compile(
-    r"^[ \t]*GPU (?P<index>\d+): (?P<name>.+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)[ \t]*$", re.MULTILINE
+    r"(?:^[ \t]*|(?<=\))[ \t]+)GPU (?P<index>\d+): (?P<name>[^()\n]+?) \(UUID: (?P<uuid>GPU-[0-9A-Fa-f-]+)\)"
+    r"(?=[ \t]*$|[ \t]+GPU \d+: )",
+    re.MULTILINE,
 )
 # nccl-tests' and rccl-tests' "# Using devices" rows (src/common.cu): "#  Rank  0 Group  0 Pid 1234 on host device  0
 # [0000:2f:00.0] AMD Instinct MI100"; older releases print no Group and "[0x02]", the bus number only.
@@ -76,6 +80,9 @@ _PATH_START = re.compile(r"(?:~|\.{1,2})?/")
 _LAST_PATH_STOP = re.compile(r"[\s\"':](?=[^\s\"':]*\Z)")
 _TORCH_DIR_WINDOWS = re.compile(r"(?P<dir>[A-Za-z]:\\[^\"':*?<>|\n]*?\\(?:site|dist)-packages\\torch)\\")
 _PYTHON_FROM_PATH = re.compile(r"python(?P<version>\d\.\d+)[/\\](?:site|dist)-packages")
+# Any path into an interpreter's own folders names its version: ".../lib/python3.6/site-packages/torchvision/...",
+# ".../bin/python3.12" (CPython's POSIX layout, "The installation paths" in the sysconfig documentation).
+_PYTHON_PATHS = re.compile(r"[/\\]python(?P<version>3\.\d{1,2})(?:[/\\](?:site|dist)-packages[/\\]|(?![\w.]))")
 _CONDA_ENV = re.compile(r"(?P<prefix>/[^\s\"':]*?/envs/[^/\s\"']+)/lib/python\d")
 _VISIBLE_DEVICES = (
     re.compile(r"""os\.environ\[\s*['"]CUDA_VISIBLE_DEVICES['"]\s*\]\s*=\s*['"](?P<value>[^'"]*)['"]"""),
@@ -114,14 +121,16 @@ _NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], li
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
 # its resolver's answer "hint: You require CPython 3.13 (`cp313`)" or "matching Python ABI tag (e.g., `cp312`)"), and
 # torch.distributed.elastic's failure summary, which names the interpreter the failed worker ran ("of binary:
-# /usr/bin/python3.12").
+# /usr/bin/python3.12"), and a launcher's log of sys.version (ComfyUI's main.py: "Python version: 3.12.2
+# (tags/v3.12.2:6abddd9, Feb  6 2024, 21:26:36) [MSC v.1937 64 bit (AMD64)]").
 _PYTHON_VERSION = re.compile(
     r"^[ \t]*Python (?P<v1>3\.\d+\.\d+)[ \t]*$"
     r"|^[ \t]*Python (?P<v2>3\.\d+\.\d+)\S* \([^,()\n]{1,40}, [A-Z][a-z]{2} [ \d]\d \d{4}"
     r"|^[ \t]*Using (?:C|Py)?Python (?:interpreter )?(?P<v3>3\.\d+\.\d+)\b"
     r"|hint: You require CPython (?P<v4>3\.\d+)\b"
     r"|has no wheels with a matching Python ABI tag \(e\.g\., `cp3(?P<abi>\d{1,2})`\)"
-    r"|\bof binary: \S*/python(?P<v5>3\.\d{1,2})(?![\w.])",
+    r"|\bof binary: \S*/python(?P<v5>3\.\d{1,2})(?![\w.])"
+    r"|\bPython version:[ \t]*(?P<v6>3\.\d+\.\d+)\S*[ \t]+\((?:tags/|main|default|heads/|v?3\.)[^()\n]{0,60}\)",
     re.MULTILINE,
 )
 # NCCL's INFO line for every NCCL_* variable it reads from the environment (src/misc/param.cc, socket.cc):
@@ -194,6 +203,9 @@ _LABELLED = re.compile(
     + r""")[ \t]*\)"""
 )
 _LABELLED_LIMIT = 16
+# `pip show <package>` prints these fields for every package it shows (pip/_internal/commands/show.py): a program's
+# label spelled the same ("Version:") would read torchvision's "Version: 0.20.1" as torch's answer
+_PIP_SHOW_FIELDS = frozenset({"name:", "version:", "location:", "requires:"})
 # A line that names the operating system and nothing else, as people end an issue ("macOS 15.0", "OS: Windows
 # 11", "macOS Sonoma 14.5"): which platform's wheels pip was choosing from. Only a whole line counts, so a
 # sentence that mentions another machine does not.
@@ -201,6 +213,22 @@ _OS_LINE = re.compile(
     r"^[ \t]*(?:OS[ \t]*:[ \t]*)?(?:(?P<mac>macOS|Mac OS X|OS X)(?:[ \t]+[A-Z][a-z]+)?[ \t]+\d+(?:\.\d+){0,2}"
     r"|(?P<windows>Windows)[ \t]+(?:10|11)(?:[ \t]+(?:Pro|Home|Enterprise|Education))?)"
     r"(?:[ \t]*\((?P<machine>arm64|x86_64|AMD64)\))?[ \t]*$",
+    re.MULTILINE,
+)
+# Launchers that print torch's own answers on start, each line as its source writes it, after any log prefix
+# (a timestamp and a level: "2026-04-06 15:45:27,405 INFO "). ComfyUI (comfy/model_management.py, also run by
+# Fooocus, Forge and SwarmUI's backends): logging.info("pytorch version: {}".format(torch.version.__version__)),
+# and print("Device:", get_torch_device_name(...)), which for a CUDA device is "{device} {torch.cuda.
+# get_device_name(device)} : {torch.cuda.get_allocator_backend()}": "Device: cuda:0 NVIDIA GeForce GTX 1070 :
+# cudaMallocAsync" (the backend is "native" or "cudaMallocAsync", or empty where torch cannot say).
+_LOG_PREFIX = r"^(?![ \t]*[-*+>][ \t])(?:[^\n]{0,80}?[ \t])?"  # a list item is someone's note, not the log
+_LAUNCHER_TORCH = re.compile(
+    _LOG_PREFIX + r"pytorch version:[ \t]*(?P<version>\d+\.\d+(?:\.\d+)?(?:(?:a|b|rc|\.dev)\d+)?(?:\+[\w.]+)?)[ \t]*$",
+    re.MULTILINE,
+)
+_LAUNCHER_DEVICE = re.compile(
+    _LOG_PREFIX
+    + r"Device:[ \t]+cuda:(?P<index>\d{1,2})[ \t]+(?P<name>\S[^\n:]{0,80}?)[ \t]+:[ \t]*(?:native|cudaMallocAsync)?[ \t]*$",
     re.MULTILINE,
 )
 _CONTAINER_BANNER = re.compile(
@@ -220,6 +248,7 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
         _python,
         _os_line,
         _repl,
+        _launcher,
         _driver,
         _kernel_log,
         _gpus,
@@ -243,9 +272,13 @@ def _python(haystack: Haystack, facts: Facts) -> bool:
     # regex attempt at each of a large report's line starts
     match = _PYTHON_VERSION.search(text) if ("Python" in text or "of binary:" in text) else None
     if not match:
+        # every path into an interpreter's folders, when all name one version (two environments: unknown)
+        paths = {m.group("version") for m in haystack.finditer(_PYTHON_PATHS)} if "/python3." in text else set()
+        if len(paths) == 1:
+            put(facts.system, "python_version", paths.pop())
         return False
     abi = match.group("abi")
-    version = match.group("v1") or match.group("v2") or match.group("v3") or match.group("v4") or match.group("v5")
+    version = next((v for v in match.group("v1", "v2", "v3", "v4", "v5", "v6") if v), None)
     put(facts.system, "python_version", version or f"3.{abi}")
     return True
 
@@ -293,6 +326,25 @@ def _repl(haystack: Haystack, facts: Facts) -> bool:
     return found
 
 
+def _launcher(haystack: Haystack, facts: Facts) -> bool:
+    """The torch version and CUDA device a launcher printed on start (:data:`_LAUNCHER_TORCH`); the last start wins."""
+    text = haystack.text
+    found = False
+    versions = [m.group("version") for m in _LAUNCHER_TORCH.finditer(text)] if "pytorch version:" in text else []
+    if versions:
+        put(facts.torch, "installed", True)
+        put(facts.torch, "import_ok", True)  # it answered
+        put(facts.torch, "version", versions[-1])
+        found = True
+    devices = list(_LAUNCHER_DEVICE.finditer(text)) if "Device: cuda:" in text else []
+    if devices and not facts.gpus.devices:
+        last = devices[-1]
+        facts.gpus.devices = [Gpu(index=int(last.group("index")), name=last.group("name").strip(), source=SOURCE)]
+        facts.gpus.sources["devices"] = SOURCE
+        found = True
+    return found
+
+
 def _labelled(text: str, facts: Facts) -> bool:
     """torch's answers a program printed under its own labels (:data:`_LABELLED`); the last output line wins."""
     found = False
@@ -300,7 +352,7 @@ def _labelled(text: str, facts: Facts) -> bool:
     for source in itertools.islice(sources, _LABELLED_LIMIT):  # each costs a pass over the text
         label = (source.group("flabel") or source.group("plabel") or "").strip()
         expression = source.group("fexpr") or source.group("pexpr")
-        if not label:
+        if not label or label.lower() in _PIP_SHOW_FIELDS:
             continue
         field, value = _TORCH_EXPRESSIONS[expression]
         output = re.compile(rf"^[ \t]*{re.escape(label)}[ \t]*(?P<value>{value})[ \t]*$", re.MULTILINE)
@@ -418,13 +470,19 @@ def _gpus(haystack: Haystack, facts: Facts) -> bool:
 
 
 def _collective_test_gpus(haystack: Haystack) -> list[Gpu]:
-    """The GPUs an nccl-tests/rccl-tests run listed, where all of them are on one host (one machine's GPUs)."""
+    """The GPUs an nccl-tests/rccl-tests run listed on its first host (a multi-node run lists every node's GPUs,
+    and the report's facts are one machine's)."""
     if "Pid" not in haystack.text:
         return []
     rows = list(haystack.finditer(_COLLECTIVE_TEST_ROW))
-    if len({row.group("host") for row in rows}) != 1:
-        return []
-    return _unique([Gpu(index=int(r.group("index")), name=r.group("name"), source=SOURCE) for r in rows])
+    first = rows[0].group("host") if rows else None
+    return _unique(
+        [
+            Gpu(index=int(r.group("index")), name=r.group("name"), source=SOURCE)
+            for r in rows
+            if r.group("host") == first
+        ]
+    )
 
 
 def _pip_lines(haystack: Haystack) -> Iterator[re.Match[str]]:
@@ -446,7 +504,7 @@ def _unique(gpus: list[Gpu]) -> list[Gpu]:
 def _clean_name(name: str) -> str:
     """What precedes "with CUDA capability": drop a warning's prefix and quoting, keep the GPU name."""
     name = re.sub(r"^.*?(UserWarning|Warning|warn)\W*", "", name.strip())
-    return name.strip(" \t'\"`>")
+    return name.lstrip("-*+ \t").strip(" \t'\"`>")  # a Markdown bullet, then quoting: "- `NVIDIA ..."
 
 
 def _gpu_named(facts: Facts, name: str, capability: str, index: int | None = None) -> None:

@@ -7,9 +7,15 @@ can say "the report states ..."):
 - issue-template and Markdown fields, one per line: "- PyTorch Version (e.g., 1.0): 1.4",
   "- CUDA/cuDNN version: 10.1", "- GPU models and configuration: 2x GTX 1080 Ti", "Driver Version:
   535", "- **GPUs**: 2x NVIDIA RTX 5880 Ada Generation (48 GB, SM 8.9)", "- **NCCL**: 2.25.1",
-  "- How you installed PyTorch (`conda`, `pip`, source): pip", "- OS (e.g., Linux): Ubuntu 18.04";
+  "- How you installed PyTorch (`conda`, `pip`, source): pip", "- OS (e.g., Linux): Ubuntu 18.04"; and a
+  label alone on its line with the answer on the next, as GitHub issue forms render a field ("### Python
+  version\n\n3.10") and people number theirs ("5. Torch version\n2.0.1+cu117");
 - version tokens in prose: "torch2.6.0+cu124", "torch==2.5.1", "PyTorch 1.13.1", "cuda12.6",
-  "CUDA 11.8", "driver 535.104.05", "Python 3.10", "Windows 11", "WSL2", "Ubuntu 22.04";
+  "CUDA 11.8", "driver 535.104.05", "Python 3.10", "Windows 11", "WSL2", "Ubuntu 22.04", and the ROCm
+  release ("ROCm 6.1.2", recorded as the companion ``rocm``, as NCCL is, never as torch's HIP build);
+- torch's answer told in a sentence of any language: "torch.cuda.is_available() returns True",
+  "torch.cuda.is_available()返回为True" (True only; a False told in words is the failure the report is
+  about, in ``Facts.failures``, not a fact for a check to find an error on);
 - GPU models the table ``knowledge/gpus.toml`` knows, as words ("Tesla T4", "RTX 3090", "A100",
   with a count "2x", "8 x"), never inside a path or URL; the compute capability then comes from the
   table, as for collect_env;
@@ -103,11 +109,20 @@ _FIELD = re.compile(
     + "|".join(re.escape(k).replace("\\ ", " +") for k in sorted(_KEYS, key=len, reverse=True))
     + r")(?:\*\*|__)?[ \t]?(?:\([^()\n]{0,80}\))?(?:\*\*|__)?[ \t]?:(?:\*\*|__)?[ \t]*(?P<value>[^\n]*)"
 )
+# GitHub issue forms render each field as a heading with the answer below it ("### Python version\n\n3.10"), and
+# people number their own ("5. Torch version\n2.0.1+cu117"): a label alone on its line (a translation after "|"
+# allowed: "### Python version | Python 版本"), the answer on the next line that is not blank.
+_FORM_FIELD = re.compile(
+    r"^(?:#{1,6}|\d{1,2}\.)[ \t]+(?P<key>"
+    + "|".join(re.escape(k).replace("\\ ", " +") for k in sorted(_KEYS, key=len, reverse=True))
+    + r")[ \t]*(?:\([^()\n]{0,80}\))?[ \t]*(?:\|[^\n]{0,80})?\n(?:[ \t]*\n){0,2}(?P<value>[^\n#`][^\n]{0,120})$",
+    re.MULTILINE,
+)
 _BULLET = re.compile(r"[ \t]*(?:[-*+][ \t]+|\d{1,2}\.[ \t]+)?(?:\*\*|__)?[ \t]*")
 
 _VERSION = re.compile(r"(?<![\w.])v?(\d{1,4}\.\d{1,4}(?:\.\d{1,6})*)(?!\.?\w)")
 _TORCH_VALUE = re.compile(
-    r"(?:py)?(?:torch)?[ \t=v]*(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?\b"
+    r"(?:py)?(?:torch)?[ \t=v]*(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)(?P<local>[ \t]?\+[ \t]?(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?\b"
 )
 _DRIVER_VALUE = re.compile(r"(?<![\w.])[rv]?(?P<version>\d{3}(?:\.\d{1,3}){0,2})(?!\.?\w)")
 _PYTHON_VALUE = re.compile(r"(?<![\w.])(?P<version>[23]\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
@@ -120,7 +135,7 @@ _WORDISH = re.compile(r"[\w./\\-]")
 # "torch2.6.0+cu124", "torch==2.5.1", "torch 2.1", "pytorch 1.13.1", "pytorch v2.0", "torch-2.1.0+cu118" (a wheel)
 _TORCH_TOKEN = re.compile(
     r"(?:py)?torch(?:[ \t]+version)?(?:[ \t]*(?:==|:|=)[ \t]*|[ \t]+v?|-|v|(?=\d))(?P<version>\d{1,3}\.\d{1,3}(?:\.\d{1,3})?)"
-    r"(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?(?!\.?\w)"
+    r"(?P<local>[ \t]?\+[ \t]?(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))?(?!\.?\w)"
 )
 # A line that asks for a version: an install command ("pip install torch==2.3.0", "uv add torch"), or an
 # installer saying it could not have it ("Could not find a version that satisfies the requirement torch==2.3.0",
@@ -137,19 +152,42 @@ _CUDA_TOKEN = re.compile(
 _DRIVER_TOKEN = re.compile(
     r"driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
 )
-_PYTHON_TOKEN = re.compile(r"python(?:[ \t]+version)?[ \t]*v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
+_PYTHON_TOKEN = re.compile(
+    r"python(?:[ \t]+version)?(?:[ \t]*[:=][ \t]*|[ \t]*)v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)"
+)
 _NCCL_TOKEN = re.compile(r"nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
+# "ROCm 6.1.2", "rocm v5.7", "ROCm version 6.0": the AMD stack the machine runs, recorded as the companion "rocm"
+# (as NCCL is), never as torch's HIP build: "torch ... +rocm6.1" is the torch token's, and nothing here says
+# which ROCm torch was built for.
+_ROCM_TOKEN = re.compile(r"rocm(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>\d\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)")
+# torch's answer as a sentence tells it, in any language: "torch.cuda.is_available() returns `True`",
+# "torch.cuda.is_available()返回为True", "torch.cuda.is_available() is False". The words between are a verb at most
+# (no line end, no sentence end); a wish or a condition around it ("should return True", "expected: ... True",
+# "make sure ... returns True", "if ... is False") states no answer (_NOT_AN_ANSWER).
+_AVAILABLE_SAID = re.compile(
+    r"torch\.cuda\.is_available\(\)[`'\"]?(?P<gap>[^\n.;!?。；！？`'\"]{0,24}?)[`'\"]?(?P<value>true|false)(?![\w])"
+)
+_NOT_AN_ANSWER = re.compile(
+    r"\b(?:not|never|should|would|could|must|expect\w*|want\w*|hope\w*|suppos\w*|if|whether|until|unless|instead"
+    r"|make|ensure|need\w*|try\w*)\b|n't|不|没|沒|应|應|期望|希望|如果|确保|確保|应该|需要"
+)
+_ANSWER_LOOK_BACK = 60  # characters before the call in which a wish or condition would govern it
 _OS_TOKEN = re.compile(
     r"(?P<os>windows(?:[ \t]+(?:10|11|server))?|wsl2?|macos|mac[ \t]+os(?:[ \t]+x)?"
     r"|ubuntu(?:[ \t]+\d{2}\.\d{2})?|debian|centos|rocky[ \t]+linux|fedora|arch[ \t]+linux|red[ \t]+hat|rhel)(?![\w-])"
 )
 # GPU models: brand words (any case) or datacenter codes as written (upper case: "A100", "T4", "H100"),
-# preceded by nothing a path, URL or identifier would put there; an "Nx" count may come first.
+# preceded by nothing a path, URL or identifier would put there (ASCII only: Chinese and Japanese prose puts
+# no blank between words, "使用的设备为RTX 4090"); an "Nx" count may come first.
 _GPU_TOKEN = re.compile(
-    r"(?<![\w/.=?&#@%-])(?:(?P<count>[1-9]\d?)[ \t]?[x×*][ \t]?)?"
+    r"(?<![A-Za-z0-9_/.=?&#@%-])(?:(?P<count>[1-9]\d?)[ \t]?[x×*][ \t]?)?"
     r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3})(?![\w-]*[/\\])\b"
 )
-_GPU_STOP = re.compile(r"[,;()\[\]|`\"']|[ \t](?:and|or|vs\.?|&|\+|with|on|in|for|to)[ \t]|\s{2,}|\n|\.(?:\s|$)")
+# (CJK characters and full-width punctuation end a name too: "RTX 3090，训练时报错")
+_GPU_STOP = re.compile(
+    r"[,;()\[\]|`\"'\u3000-\u30ff\u4e00-\u9fff\uac00-\ud7af\uff01-\uff0f\uff1a-\uff20]"
+    r"|[ \t](?:and|or|vs\.?|&|\+|with|on|in|for|to)[ \t]|\s{2,}|\n|\.(?:\s|$)"
+)
 _GPU_WINDOW = 80
 # Kubernetes: kubectl's output or a pod spec with the device plugin's resource
 _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
@@ -171,12 +209,16 @@ def read(haystack: Haystack, facts: Facts) -> bool:
     _python(facts, haystack, fields)
     _os(facts, haystack, fields)
     _nccl(facts, haystack, fields)
+    rocm = _rocm(facts, haystack)
+    _cuda_available(facts, haystack)
     _installer(facts, haystack, fields)
     _context(facts, haystack, fields)
     torch, system = facts.torch, facts.system
     usable = (
         _said(torch, "version"),
         _said(torch, "cuda"),
+        _said(torch, "cuda_available"),
+        rocm,
         _said(facts.toolkit, "version"),
         _said(facts.driver, "userspace"),
         any(gpu.source == SOURCE for gpu in facts.gpus.devices),
@@ -222,6 +264,13 @@ def _fields(haystack: Haystack) -> dict[str, list[str]]:
         seen += 1
         if seen >= _MAX_MENTIONS:
             break
+    for n, match in enumerate(_FORM_FIELD.finditer(folded) if "\n" in folded else ()):
+        if n >= _MAX_MENTIONS:
+            break
+        kind = _KEYS[" ".join(match.group("key").split())]
+        value = text[match.start("value") : match.end("value")].strip().strip("*_`'\"").strip()
+        if value and not _NULL.match(value):
+            out.setdefault(kind, []).append(value)
     return out
 
 
@@ -297,7 +346,8 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
     said = [m for m in (_TORCH_VALUE.match(v) for v in fields.get("torch", [])) if m]
     if not said:
         said = [m for m in _mentions(haystack, _TORCH_TOKEN, "torch") if not _asks_for(haystack.folded, m.start())]
-    versions = _distinct(m.group("version") + (m.group("local") or "") for m in said)
+    # "2.8.0+cu129", or written with blanks round the plus: "PyTorch 2.8.0 + cu129"
+    versions = _distinct(m.group("version") + "".join((m.group("local") or "").split()) for m in said)
     version = _agreeing(versions)
     if version is None:
         if len(versions) > 1:
@@ -451,13 +501,20 @@ def _apple(text: str, match: re.Match[str]) -> bool:
 
 def _python(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
     system = facts.system
-    if system.python_version or "python_version" in system.sources:
+    shown = system.python_version
+    if shown and shown.count(".") > 1:
         return
     versions = [m.group("version") for v in fields.get("python", []) for m in [_PYTHON_VALUE.search(v)] if m]
     if not versions:
         versions = [m.group("version") for m in _mentions(haystack, _PYTHON_TOKEN, "python")]
     version = _agreeing(_distinct(versions))
-    if version is not None:
+    if version is None:
+        return
+    if shown and version.startswith(shown + "."):
+        # a path showed the minor version ("python3.12/site-packages"); the statement adds the micro ("3.12.13")
+        system.python_version = version
+        system.sources["python_version"] = SOURCE
+    elif not shown:
         _put(system, "python_version", version)
 
 
@@ -502,6 +559,50 @@ def _nccl(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
     distinct = _distinct(versions)
     if len(distinct) == 1:
         facts.companions.append(Package(name="nccl", version=distinct[0]))
+
+
+def _rocm(facts: Facts, haystack: Haystack) -> bool:
+    """The ROCm release the reporter says they run, when every mention agrees; True if one was recorded."""
+    if facts.companion("rocm") is not None:
+        return False
+    folded = haystack.folded
+    versions = [
+        m.group("version")
+        for m in _mentions(haystack, _ROCM_TOKEN, "rocm")
+        if not (m.start() and folded[m.start() - 1] == "+") and not _asks_for(folded, m.start())
+    ]
+    version = _agreeing(_distinct(versions))
+    if version is None:
+        return False
+    facts.companions.append(Package(name="rocm", version=version))
+    return True
+
+
+def _cuda_available(facts: Facts, haystack: Haystack) -> None:
+    """torch.cuda.is_available()'s answer as the reporter tells it, when every telling agrees.
+
+    Only True is recorded as the fact: a False told in words becomes the failure the report is about (as the
+    signature ``torch.cuda-available-false`` does for a printed False), so a sentence never makes a check find
+    an error that only a printed answer would support.
+    """
+    torch = facts.torch
+    folded = haystack.folded
+    if torch.installed is False or "is_available()" not in folded:
+        return
+    answers = []
+    for n, match in enumerate(_AVAILABLE_SAID.finditer(folded)):
+        if n >= _MAX_MENTIONS:
+            break
+        low = max(0, match.start() - _ANSWER_LOOK_BACK)
+        begin = folded.rfind("\n", low, match.start()) + 1 or low
+        if _NOT_AN_ANSWER.search(match.group("gap")) or _NOT_AN_ANSWER.search(folded, begin, match.start()):
+            continue
+        answers.append(match.group("value"))
+    said = _distinct(answers)
+    if said == ["true"]:
+        _put(torch, "cuda_available", True)
+    elif said == ["false"] and not facts.failures:
+        facts.failures.append("the report states torch.cuda.is_available() returned False")
 
 
 def _installer(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
