@@ -18,7 +18,13 @@ _KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
         ("sudo modprobe -r nvidia_uvm && sudo modprobe nvidia_uvm", "# if the module is busy: sudo reboot"),
     ),
     (
-        ("busy or unavailable", "error 46", "cuda_error_device_unavailable", "cudaerrordevicesunavailable", "exclusive-thread"),
+        (
+            "busy or unavailable",
+            "error 46",
+            "cuda_error_device_unavailable",
+            "cudaerrordevicesunavailable",
+            "exclusive-thread",
+        ),
         "the GPU is in an exclusive compute mode and another process holds it, or it is prohibited",
         ("nvidia-smi --query-gpu=index,compute_mode --format=csv", "sudo nvidia-smi -c DEFAULT"),
     ),
