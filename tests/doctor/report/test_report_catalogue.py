@@ -192,3 +192,54 @@ def test_every_reading_row_names_the_commands_that_tell_its_causes_apart() -> No
     assert readings
     for sig in readings:
         assert sig.diagnose, sig.id
+
+
+# --- torch 1.x, RCCL, nvidia-smi and NCCL's own lines -------------------------------------------------------
+
+
+def test_torch_1x_saying_the_gpu_needs_a_newer_cuda_is_the_build_lacking_its_arch_even_wrapped() -> None:
+    text = (
+        "Found GPU0 GeForce RTX 3090 which requires CUDA_VERSION >= 11000 to\n work properly, but your PyTorch was "
+        "compiled\n with CUDA_VERSION 10020. Please install the correct PyTorch binary\n"
+    )
+    first = _findings(text)[0]
+    assert (first.code, first.severity) == ("gpu.arch-unsupported", Severity.ERROR)
+
+
+def test_rccls_missing_iommu_pt_warning_is_a_p2p_suspicion_not_a_verdict() -> None:
+    line = 'h:77:77 [2] /src/rccl/src/init.cc:120 NCCL WARN Missing "iommu=pt" from kernel command line which can lead to system instablity or hang!\n'
+    first = _findings(line)[0]
+    assert (first.code, first.severity) == ("gpu.p2p-broken", Severity.WARNING)
+    assert "iommu=pt" in first.title
+    assert first.fix[0].startswith("NCCL_P2P_DISABLE=1")
+
+
+def test_nvidia_smi_without_its_nvml_library_is_a_missing_driver() -> None:
+    text = "$ nvidia-smi\nNVIDIA-SMI couldn't find libnvidia-ml.so library in your system. Please make sure that the NVIDIA Display Driver is properly installed and present in your system.\n"
+    first = _findings(text)[0]
+    assert (first.code, first.severity) == ("driver.missing", Severity.ERROR)
+
+
+def test_nccls_cuda_failure_802_is_the_fabric_manager() -> None:
+    text = "n1:55:55 [0] misc/strongstream.cc:53 NCCL WARN Cuda failure 'system not yet initialized'\n"
+    assert _findings(text)[0].code == "driver.fabric-manager-down"
+
+
+@pytest.mark.parametrize(
+    ("text", "first_step"),
+    [
+        ("$ nvidia-smi\nNo devices were found\n", "lspci -nn | grep -i nvidia"),
+        (
+            "n1:55:55 [0] init.cc:871 NCCL WARN Duplicate GPU detected : rank 3 and rank 0 both on CUDA device 1b000\n",
+            "nvidia-smi -L",
+        ),
+        (
+            "RuntimeError: CUDA error: unknown error\nCUDA kernel errors might be asynchronously reported at some other API call\n",
+            "sudo dmesg",
+        ),
+    ],
+)
+def test_tool_and_nccl_lines_with_several_causes_are_readings(text: str, first_step: str) -> None:
+    first = _findings(text)[0]
+    assert (first.code, first.severity) == ("doctor.unexplained", Severity.WARNING)
+    assert first.fix[0].startswith(first_step)
