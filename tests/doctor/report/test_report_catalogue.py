@@ -243,3 +243,12 @@ def test_tool_and_nccl_lines_with_several_causes_are_readings(text: str, first_s
     first = _findings(text)[0]
     assert (first.code, first.severity) == ("doctor.unexplained", Severity.WARNING)
     assert first.fix[0].startswith(first_step)
+
+
+def test_cudnn_failing_to_load_a_sublibrary_is_a_reading_and_libcuda_among_them_stays_the_missing_driver() -> None:
+    text = "Could not load library libcudnn_ops_infer.so.8. Error: libcublasLt.so.11: cannot open shared object file: No such file or directory\n"
+    first = _findings(text)[0]
+    assert (first.code, first.severity) == ("doctor.unexplained", Severity.WARNING)
+    assert first.fix[0].startswith("pip list")
+    driver = "Could not load library libcudnn_cnn_infer.so.8. Error: libcuda.so: cannot open shared object file: No such file or directory\n"
+    assert _findings(driver)[0].code == "driver.missing"
