@@ -252,3 +252,30 @@ def test_cudnn_failing_to_load_a_sublibrary_is_a_reading_and_libcuda_among_them_
     assert first.fix[0].startswith("pip list")
     driver = "Could not load library libcudnn_cnn_infer.so.8. Error: libcuda.so: cannot open shared object file: No such file or directory\n"
     assert _findings(driver)[0].code == "driver.missing"
+
+
+_LOAD = (
+    "RuntimeError: Attempting to deserialize object on a CUDA device but torch.cuda.is_available() is False. If you "
+    "are running on a CPU-only machine, please use torch.load with map_location=torch.device('cpu') to map your "
+    "storages to the CPU.\n"
+)
+
+
+def test_torch_load_finding_cuda_unavailable_blames_only_a_cpu_build() -> None:
+    assert _findings("torch 2.3.1+cpu\n" + _LOAD)[0].code == "torch.cpu-only-build"
+    cuda_build = "PyTorch version: 2.3.1+cu121\nGPU models and configuration: GPU 0: NVIDIA GeForce RTX 3060\n"
+    assert "torch.cpu-only-build" not in [f.code for f in _findings(cuda_build + _LOAD)]
+    assert _findings(_LOAD)[0].code == "doctor.unexplained"  # a checkpoint saved on a GPU, loaded where none is
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "RuntimeError: Attempting to deserialize object on CUDA device 3 but torch.cuda.device_count() is 1. Please "
+        "use torch.load with map_location to map your storages to an existing device.",
+        'RuntimeError: device >= 0 && device < num_gpus INTERNAL ASSERT FAILED at "../aten/src/ATen/cuda/CUDAContext.cpp":50',
+        "h:9:9 [1] NCCL WARN Cuda failure 'invalid device ordinal'",
+    ],
+)
+def test_torchs_and_nccls_own_words_for_a_device_index_that_does_not_exist_are_the_101_reading(line: str) -> None:
+    assert "cuda.invalid-device-ordinal" in _ids(line)
