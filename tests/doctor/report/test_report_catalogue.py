@@ -279,3 +279,17 @@ def test_torch_load_finding_cuda_unavailable_blames_only_a_cpu_build() -> None:
 )
 def test_torchs_and_nccls_own_words_for_a_device_index_that_does_not_exist_are_the_101_reading(line: str) -> None:
     assert "cuda.invalid-device-ordinal" in _ids(line)
+
+
+def test_an_unknown_error_during_a_run_with_torchs_enum_hint_is_a_reading_not_a_failed_initialisation() -> None:
+    text = (
+        "RuntimeError: CUDA error: unknown error\n"
+        "Search for `cudaErrorUnknown' in https://docs.nvidia.com/cuda/cuda-runtime-api/group__CUDART__TYPES.html "
+        "for more information.\n"
+    )
+    first = _findings(text)[0]
+    assert (first.code, first.severity) == ("doctor.unexplained", Severity.WARNING)
+    init = (
+        "UserWarning: CUDA initialization: CUDA unknown error - this may be due to an incorrectly set up environment\n"
+    )
+    assert _findings(init)[0].code == "cuda.init-failed"
