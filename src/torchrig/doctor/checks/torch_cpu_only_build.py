@@ -11,6 +11,7 @@ from torchrig.doctor.findings import Finding, Severity
 
 CODE = "torch.cpu-only-build"
 _ANSWERED_FALSE = "torch.cuda-available-false"  # signatures.toml: the reporter's own is_available() answer
+_LOAD_UNAVAILABLE = "torch.load-cuda-unavailable"  # torch.load saying the same: is_available() is False
 
 _SAID = "torch.cpu-build-said"  # signatures.toml: the reporter's words that the torch installed is a CPU build
 
@@ -20,7 +21,7 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     hits = hits_for(facts, CODE)
     cpu_build = queries.torch_variant(facts) == "cpu" and not facts.torch.hip
     # "is_available() answered False" asks for CUDA, but is evidence of a CPU build only where the build is one
-    hits = [hit for hit in hits if hit.id != _ANSWERED_FALSE or cpu_build]
+    hits = [hit for hit in hits if hit.id not in (_ANSWERED_FALSE, _LOAD_UNAVAILABLE) or cpu_build]
     cpu_here = cpu_build and queries.has_nvidia_gpu(facts)
     # conda's `cpuonly` metapackage pins pytorch-mutex to its CPU variant: while it is installed, conda
     # resolves every pytorch in this environment to a CPU build (pytorch channel's install instructions)
