@@ -30,6 +30,8 @@ class Signature:
     source: str  # a public report that shows it
     example: str  # a line from that report; the table test checks that ``pattern`` matches it
     requires: re.Pattern[str] | None = None  # must also occur somewhere in the text
+    # For a message consistent with several causes (code ``doctor.unexplained``): the commands that tell them apart
+    diagnose: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ def signatures() -> tuple[Signature, ...]:
             source=row["source"],
             example=row["example"],
             requires=re.compile(row["requires"], re.IGNORECASE) if row.get("requires") else None,
+            diagnose=tuple(row.get("diagnose", ())),
         )
         for row in rows
     )

@@ -23,8 +23,10 @@ import importlib
 from dataclasses import replace
 
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, registered
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
+from torchrig.knowledge import signatures
+from torchrig.knowledge.signatures import Signature
 
 __all__ = ["CHECK_FAILED", "Check", "CheckContext", "Layer", "all_codes", "checks", "run_checks"]
 
@@ -120,12 +122,22 @@ _NCCL_UNEXPLAINED = (
 )
 
 
+def _readings(facts: Facts) -> list[tuple[SignatureHit, Signature]]:
+    """The hits of messages consistent with several causes (signatures.toml rows of code doctor.unexplained)."""
+    rows = [(hit, signatures.by_id(hit.id)) for hit in facts.signatures]
+    return [(hit, row) for hit, row in rows if row is not None and row.code == UNEXPLAINED]
+
+
 def _unexplained(facts: Facts) -> list[Finding]:
     """A failure the facts show that no check explains: said plainly, with what it would take to know more.
 
-    Never an error (no rule knows it for a fault of this machine) and never an all-clear either.
+    Never an error (no rule knows it for a fault of this machine) and never an all-clear either. Where the failure
+    is a message its source documents with several possible causes (CUBLAS_STATUS_NOT_INITIALIZED: most often out
+    of GPU memory), the finding says what it can mean and leads with the commands that tell the causes apart.
     """
+    readings = _readings(facts)
     failures = [f for f in (facts.torch.import_error, facts.torch.cuda_init_error, *facts.failures) if f]
+    failures += [hit.excerpt for hit, _ in readings if not failures]
     if not failures:
         return []
     needs = []
@@ -137,17 +149,25 @@ def _unexplained(facts: Facts) -> list[Finding]:
     if nccl:
         needs.append("NCCL's own log from every rank (run with NCCL_DEBUG=INFO)")
     needs.append("the whole traceback, from its first line to its last")
+    meanings = list(dict.fromkeys(row.title for _, row in readings))
+    detail = (
+        f"The message can mean: {'; or '.join(meanings)}. Nothing else in the report says which."
+        if meanings
+        else (_NCCL_UNEXPLAINED if nccl else _UNEXPLAINED)
+    )
     return [
         Finding(
             code=UNEXPLAINED,
             severity=Severity.WARNING,
             title=f"The report shows a failure no torchrig rule explains: {failures[0][:160]}",
-            detail=(
-                (_NCCL_UNEXPLAINED if nccl else _UNEXPLAINED)
-                + f" To rule the GPU stack in or out, torchrig would need: {'; '.join(needs)}."
-            ),
-            evidence={"failure": failures[0], **({"also": failures[1:3]} if failures[1:] else {})},
+            detail=detail + f" To rule the GPU stack in or out, torchrig would need: {'; '.join(needs)}.",
+            evidence={
+                "failure": failures[0],
+                **({"also": failures[1:3]} if failures[1:] else {}),
+                **{f"report line {hit.line}": hit.excerpt for hit, _ in readings[:3]},
+            },
             fix=(
+                *dict.fromkeys(step for _, row in readings for step in row.diagnose),
                 "python -m torch.utils.collect_env > env.txt   # then add the whole traceback to env.txt",
                 "torchrig doctor --report env.txt",
                 *(("torchrig selftest --gpus   # DDP over every GPU here, peer-to-peer included",) if nccl else ()),

@@ -18,7 +18,13 @@ _KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
         ("sudo modprobe -r nvidia_uvm && sudo modprobe nvidia_uvm", "# if the module is busy: sudo reboot"),
     ),
     (
-        ("busy or unavailable", "error 46"),
+        (
+            "busy or unavailable",
+            "error 46",
+            "cuda_error_device_unavailable",
+            "cudaerrordevicesunavailable",
+            "exclusive-thread",
+        ),
         "the GPU is in an exclusive compute mode and another process holds it, or it is prohibited",
         ("nvidia-smi --query-gpu=index,compute_mode --format=csv", "sudo nvidia-smi -c DEFAULT"),
     ),
@@ -35,8 +41,28 @@ _KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
         "CUDA was initialised before a fork; a forked child cannot use it",
         ("Start worker processes with the spawn method: torch.multiprocessing.set_start_method('spawn')",),
     ),
+    # 102 cudaErrorDeviceNotLicensed: a vGPU guest whose license (nvidia-gridd, NVIDIA License System) is not valid
     (
-        ("no cuda-capable device is detected", "error 100"),
+        ("valid grid license", "device_not_licensed", "devicenotlicensed"),
+        "the virtual GPU (NVIDIA vGPU) has no valid license, and an unlicensed vGPU does not run CUDA",
+        (
+            "nvidia-smi -q | grep -i -A2 license   # the guest's license status",
+            "sudo systemctl restart nvidia-gridd && journalctl -u nvidia-gridd | tail   # why it got none",
+            "# check /etc/nvidia/gridd.conf and the client configuration token of the license server",
+        ),
+    ),
+    # 805-810 cudaErrorMps*: the process is a client of the Multi-Process Service and its server failed
+    (
+        ("mps client", "mps server", "mps control daemon", "cuda_error_mps", "cudaerrormps"),
+        "the process runs under CUDA MPS (a control daemon, or CUDA_MPS_PIPE_DIRECTORY) and the MPS server cannot serve it",
+        (
+            "echo get_server_list | nvidia-cuda-mps-control   # is an MPS server running, for which user",
+            "echo quit | sudo nvidia-cuda-mps-control && sudo nvidia-cuda-mps-control -d   # restart MPS",
+            "# or run without MPS: stop its control daemon and unset CUDA_MPS_PIPE_DIRECTORY",
+        ),
+    ),
+    (
+        ("no cuda-capable device is detected", "error 100", "cuda_error_no_device", "cudaerrornodevice"),
         "CUDA sees no device: device nodes missing or unreadable, or CUDA_VISIBLE_DEVICES hides them",
         ("ls -l /dev/nvidia*", "unset CUDA_VISIBLE_DEVICES"),
     ),

@@ -85,7 +85,7 @@ def _hits(facts: Facts) -> list[SignatureHit]:
     if any(hit.id == PACKAGE_KERNEL for hit in facts.signatures):
         # the missing kernel image is named as a library's own (gpu.arch-too-old-for-package says which);
         # torch's build is in question only where the facts show it lacks the GPU's architecture
-        hits = [hit for hit in hits if hit.id != "gpu.no-kernel-image"]
+        hits = [hit for hit in hits if hit.id not in ("gpu.no-kernel-image", "gpu.no-kernel-image-enum")]
     return hits
 
 

@@ -25,7 +25,8 @@ from torchrig.doctor.findings import Finding, Severity
 CODE = "gpu.p2p-broken"
 # signatures.toml: a hang with nothing yet showing that P2P is what hangs (case 3 above)
 # and ACS enabled on a bridge (it slows P2P down "or even" hangs it: a cause shown, not yet the failure)
-_SUSPICION_ONLY = frozenset({"p2p.collective-test-hangs", "p2p.acs-enabled"})
+# and RCCL's warning that the kernel runs without iommu=pt (it checks /proc/cmdline at init, failure or not)
+_SUSPICION_ONLY = frozenset({"p2p.collective-test-hangs", "p2p.acs-enabled", "p2p.rccl-iommu-not-passthrough"})
 
 
 def peer_to_peer_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -70,6 +71,12 @@ def _suspected(facts: Facts, hits: list[SignatureHit], evidence: dict[str, objec
             "An NCCL/RCCL test driving several GPUs from one process makes no progress. The test runs no application "
             "code, and the GPUs one process drives share a machine, so the transfers between them stall (where "
             f"several machines take part, the network between them is the other suspect). {guide}"
+        )
+    elif not any(hit.id == "p2p.acs-enabled" for hit in hits):
+        title = "RCCL warns that the kernel runs without iommu=pt: peer traffic between the GPUs is IOMMU-translated"
+        detail = (
+            "RCCL found no iommu=pt on the kernel command line. ROCm's install FAQ ties it to multi-GPU jobs that "
+            "hang with the GPUs at 100%: with the IOMMU translating, transfers between the GPUs stall or fail."
         )
     else:
         title = "PCIe ACS is enabled on a bridge: GPU peer-to-peer traffic is redirected through the CPU"

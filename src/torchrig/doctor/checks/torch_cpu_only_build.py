@@ -20,8 +20,9 @@ from torchrig.doctor.report import tried
 from torchrig.knowledge import install
 
 CODE = "torch.cpu-only-build"
-# signatures.toml: torch.cuda.is_available() answered False, to the reporter or to a program that says so
-_ANSWERED = ("torch.cuda-available-false", "program.no-accelerator-detected")
+# signatures.toml: torch.cuda.is_available() answered False: to the reporter, to torch.load ("Attempting to deserialize
+# object on a CUDA device but torch.cuda.is_available() is False"), or to a program that says so
+_ANSWERED = ("torch.cuda-available-false", "torch.load-cuda-unavailable", "program.no-accelerator-detected")
 # options that point pip or uv at another index than PyPI (a flag followed by its URL, or written flag=URL)
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
@@ -215,7 +216,7 @@ def _on_jetson(facts: Facts, hits: list[SignatureHit]) -> list[Finding]:
     CPU builds or built for server Arm GPUs (NVIDIA, "Installing PyTorch for Jetson Platform"; the "PyTorch for
     Jetson" wheels are published per JetPack release)."""
     # a CPU tag, or an answer only a CPU build gives ("Torch not compiled with CUDA enabled"), settles the build
-    known = queries.torch_variant(facts) == "cpu" or any(hit.id not in _ANSWERED for hit in hits)
+    known = queries.torch_variant(facts) == "cpu" or any(hit.id not in (*_ANSWERED, _SAID) for hit in hits)
     evidence: dict[str, object] = {"torch": facts.torch.version, "platform": "NVIDIA Jetson (JetPack/L4T)"}
     evidence.update(evidence_of(hits))
     fix = (

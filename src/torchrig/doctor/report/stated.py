@@ -368,7 +368,12 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
 
 # torch's own answers that it has no CUDA (knowledge/signatures.toml): "Torch not compiled with CUDA enabled" (only a
 # CPU build raises it) and torch.cuda.is_available() answering False (to the reporter, or to a program that says so).
-_NO_CUDA_ANSWERS = ("torch.not-compiled-with-cuda", "torch.cuda-available-false", "program.no-accelerator-detected")
+_NO_CUDA_ANSWERS = (
+    "torch.not-compiled-with-cuda",
+    "torch.cuda-available-false",
+    "torch.load-cuda-unavailable",
+    "program.no-accelerator-detected",
+)
 
 
 def _torch_says_no_cuda(facts: Facts) -> bool:
