@@ -332,3 +332,19 @@ def test_any_platform_is_the_union_of_every_platforms_range() -> None:
     assert k.release("1.10.2").python_range("any") == k.PythonRange("3.6", "3.10", "any")  # type: ignore[union-attr]
     assert k.release("1.5.0").python_range("any") == k.PythonRange("2.7", "3.8", "any")  # type: ignore[union-attr]
     assert k.release("2.5.1").python_range("any") == k.PythonRange("3.9", "3.13", "any")  # type: ignore[union-attr]
+
+
+def test_the_build_pypi_delivers_per_platform() -> None:
+    """uv's guide: PyPI has CPU-only wheels for Windows and macOS; Linux aarch64 got CUDA wheels on PyPI in 2.11."""
+    from torchrig import knowledge
+
+    old, new = knowledge.release("2.10.0"), knowledge.release("2.11.0")
+    assert old is not None and new is not None
+    assert [old.pypi_variant(p) for p in ("windows", "macos-arm64", "linux-aarch64", "linux-x86_64")] == [
+        "cpu",
+        "cpu",
+        "cpu",
+        "cu128",
+    ]
+    assert (new.pypi_variant("windows"), new.pypi_variant("linux-aarch64")) == ("cpu", "cu130")
+    assert knowledge.release("1.6.0").pypi_variant("windows") is None  # no Windows wheel of 1.6 on PyPI

@@ -46,6 +46,7 @@ class GpuModel:
     aliases: tuple[str, ...]  # other spellings nvidia-smi / NVML / torch print
     ambiguous: bool = False  # the printed name is shared by boards of a different capability
     chip: str | None = None
+    host: str | None = None  # the wheel platform of the only machines it comes in (Grace superchips: "linux-aarch64")
 
 
 @functools.cache
@@ -60,6 +61,7 @@ def models() -> tuple[GpuModel, ...]:
             aliases=tuple(row.get("aliases", ())),
             ambiguous=bool(row.get("ambiguous", False)),
             chip=row.get("chip"),
+            host=row.get("host"),
         )
         for row in load("gpus")["gpu"]
     )

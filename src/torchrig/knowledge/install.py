@@ -119,6 +119,39 @@ def uv_install(
     return ("uv", "pip", "install", *target, *build.requirements(companions), *index)
 
 
+# The environment marker of each wheel platform a project's [tool.uv.sources] entry is limited to (PEP 508
+# markers, as uv's PyTorch guide writes them: sys_platform == 'win32' / 'linux').
+_UV_MARKERS = {
+    "windows": "sys_platform == 'win32'",
+    "linux-aarch64": "sys_platform == 'linux' and platform_machine == 'aarch64'",
+    "linux-x86_64": "sys_platform == 'linux' and platform_machine == 'x86_64'",
+}
+
+
+def uv_project_sources(
+    build: Build, *, platform: str, companions: Sequence[str] = COMPANIONS, index_base: str | None = None
+) -> tuple[str, ...]:
+    """The ``pyproject.toml`` lines that make ``uv sync`` / ``uv lock`` take ``build`` from its PyTorch index.
+
+    uv's guide "Using uv with PyTorch": a project resolves torch from PyPI unless ``[tool.uv.sources]`` points
+    it (and torchvision, torchaudio) at a ``[[tool.uv.index]]``, with ``explicit = true`` so that index serves
+    only the packages named, and a marker limiting it to the platforms it has wheels for. ``uv pip install``
+    into the project's venv is undone by the next ``uv sync`` (``uv run`` syncs first).
+    """
+    name = f"pytorch-{build.variant}"
+    marker = _UV_MARKERS.get(platform)
+    entry = f'[{{ index = "{name}"' + (f', marker = "{marker}"' if marker else "") + " }]"
+    names = ["torch", *(c for c in companions if build.version_of(c))]
+    return (
+        "[[tool.uv.index]]",
+        f'name = "{name}"',
+        f'url = "{index_url(build.variant, base=index_base)}"',
+        "explicit = true",
+        "[tool.uv.sources]",
+        *(f"{package} = {entry}" for package in names),
+    )
+
+
 def uv_uninstall(build: Build, *, python: str | None = None, companions: Sequence[str] = ()) -> tuple[str, ...]:
     target = ("--python", python) if python else ()
     return ("uv", "pip", "uninstall", *target, *(r.split("==")[0] for r in build.requirements(companions)))

@@ -162,6 +162,28 @@ class TorchRelease:
         assert found is not None
         return python in found
 
+    def pypi_variant(self, platform: str) -> str | None:
+        """The build ``pip install torch`` (or ``uv add torch``) takes from PyPI on ``platform``: "cpu" or "cu130".
+
+        None where PyPI has no wheel of this release there, or the table does not say. Sources:
+        uv's guide "Using uv with PyTorch" (docs.astral.sh/uv/guides/integration/pytorch): "PyPI, which hosts
+        CPU-only wheels for Windows and macOS, and GPU-accelerated wheels on Linux", and pytorch.org's Start Locally
+        gives every Windows CUDA install an ``--index-url``; Linux x86_64: the ``default`` column; Linux aarch64:
+        CPU-only until CUDA wheels reached PyPI in 2.11 (``aarch64_default``; pytorch/pytorch#160162 "until pytorch
+        2.8, the pypi wheel ... only has CPU version pytorch on aarch64", #168065 on 2.9). Jetson is no PyPI
+        platform: NVIDIA builds its torch wheels per JetPack release ("Installing PyTorch for Jetson Platform").
+        """
+        if platform in self.no_pypi:
+            return None
+        if platform == "windows" or platform.startswith("macos"):
+            return "cpu"
+        if platform == "linux-x86_64":
+            return self.default
+        if platform == "linux-aarch64":
+            has_wheels = self.python_range("linux-aarch64") is not None
+            return self.aarch64_default or ("cpu" if has_wheels else None)
+        return None
+
     def on_windows(self) -> tuple[str, ...]:
         """The CUDA variants with Windows wheels (where unknown: those not marked Linux-only)."""
         if self.windows_variants is not None:

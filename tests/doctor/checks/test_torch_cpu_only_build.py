@@ -105,3 +105,107 @@ def test_an_installer_that_finds_another_cuda_variant_is_no_cpu_build() -> None:
 
     text = "Stale venv detected (torch cu124 != required cu128) -- rebuilding...\n"
     assert not any(m.signature.id == "installer.cpu-torch-where-cuda-required" for m in signatures.find(text))
+
+
+# Reports written from the sources' wording (uv's "Using uv with PyTorch"; torch's is_available()), not corpus text.
+
+
+def test_a_uv_project_on_windows_gets_the_index_in_pyproject_and_the_three_packages() -> None:
+    """PyPI's Windows wheels are CPU builds: `uv sync` without PyTorch's index installs one beside an RTX 4090."""
+    text = (
+        "After `uv sync` on Windows 11 my RTX 4090 is unused.\n"
+        "- torch: 2.12.1+cpu\n- Driver: 581.15\n"
+        ">>> torch.cuda.is_available()\nFalse\n"
+    )
+    facts = parse_report(text)
+    assert facts.torch.version == "2.12.1+cpu" and facts.torch.installer == "uv"
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.severity.value == "error"
+    fix = "\n".join(finding.fix)
+    assert "PyPI's torch for Windows is a CPU build" in fix
+    assert '#   torch = [{ index = "pytorch-cu130", marker = "sys_platform == \'win32\'" }]' in fix
+    assert "#   explicit = true" in fix and "torchaudio = [{ index" in fix
+    assert finding.fix[-1].startswith("uv pip install torch==2.12.1 torchvision==0.27.1 torchaudio==")
+
+
+def test_a_stated_cpu_tag_with_is_available_false_in_backticks_is_a_cpu_build() -> None:
+    text = "PyTorch: `2.10.0+cpu`\nGPU: NVIDIA GeForce RTX 3060\n\n`torch.cuda.is_available()` returns `False`.\n"
+    findings = run_checks(parse_report(text))
+    assert findings[0].code == "torch.cpu-only-build" and findings[0].severity.value == "error"
+
+
+def test_linux_x86_64_pypi_torch_is_a_cuda_build_so_no_pypi_note() -> None:
+    facts = linux_gpu_box(RTX4090, torch="2.13.0+cpu", cuda=None)
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert not any("PyPI's torch" in line for line in finding.fix)
+
+
+def test_is_available_false_on_a_jetson_points_at_nvidias_jetpack_wheels() -> None:
+    facts = parse_report("Jetson Orin with JetPack 6.1: pip install went fine but cuda.is_available() returns false\n")
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.severity.value == "warning" and "Jetson" in finding.title
+    assert any("NVIDIA publishes for this JetPack release" in line for line in finding.fix)
+    assert not any("download.pytorch.org" in line for line in finding.fix)
+
+
+def test_a_cuda_build_on_a_jetson_is_not_called_cpu_only() -> None:
+    text = "JetPack 5.1.2\ntorch 2.1.0a0+41361538.nv23.06, torch.version.cuda: 11.4\ntorch.cuda.is_available() False\n"
+    facts = parse_report(text)
+    facts.torch.cuda = "11.4"
+    assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
+
+
+def test_pip_install_torch_without_an_index_on_windows_is_pypis_cpu_build() -> None:
+    """pytorch.org's Start Locally gives Windows CUDA installs an --index-url; without one, pip takes PyPI's CPU wheel."""
+    text = (
+        "Windows 11, RTX 4070, driver 576.02\n"
+        "PS C:\\work> pip install torch torchvision\n"
+        "Successfully installed torch-2.8.0 torchvision-0.23.0\n"
+        ">>> torch.cuda.is_available()\nFalse\n"
+    )
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX)
+    assert finding.severity.value == "warning" and "PyPI" in finding.title and "Windows" in finding.title
+    assert finding.evidence["installed with"] == "pip install torch torchvision"
+    assert any("--index-url https://download.pytorch.org/whl/cu" in line for line in finding.fix)
+
+
+def test_pip_install_torch_from_the_cuda_index_on_windows_is_no_evidence() -> None:
+    text = (
+        "Windows 11, RTX 4070, driver 576.02\n"
+        "PS C:\\work> pip install torch --index-url https://download.pytorch.org/whl/cu128\n"
+        ">>> torch.cuda.is_available()\nFalse\n"
+    )
+    assert torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX) == []
+
+
+def test_pip_install_torch_on_linux_x86_64_takes_pypis_cuda_build() -> None:
+    text = "Ubuntu 22.04 x86_64, RTX 4070\n$ pip install torch==2.8.0\n>>> torch.cuda.is_available()\nFalse\n"
+    assert torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX) == []
+
+
+def test_no_gpu_found_on_a_grace_superchip_is_pypis_aarch64_cpu_wheel_before_2_11() -> None:
+    """A GH200 is a Grace (Arm) machine: before 2.11, `pip install torch` there took PyPI's CPU-only aarch64 wheel."""
+    text = (
+        "| NVIDIA-SMI 570.133.20             Driver Version: 570.133.20     CUDA Version: 12.8     |\n"
+        "GPU: NVIDIA GH200 480GB\n"
+        ">>> torch.cuda.is_available()\nFalse\n"
+    )
+    facts = parse_report(text)
+    assert (facts.system.os, facts.system.machine) == ("Linux", "aarch64")
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.severity.value == "warning"
+    assert "PyPI's torch for Linux aarch64 is a CPU build before torch 2.11" in finding.title
+
+
+def test_no_gpu_found_on_linux_x86_64_is_not_blamed_on_pypi() -> None:
+    """PyPI's Linux x86_64 torch is a CUDA build: is_available() False there has other causes."""
+    text = "Ubuntu 22.04 x86_64\nGPU: NVIDIA GeForce RTX 4090\n>>> torch.cuda.is_available()\nFalse\n"
+    facts = parse_report(text)
+    facts.system.machine = "x86_64"
+    assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
+
+
+def test_torch_not_compiled_with_cuda_on_a_jetson_is_an_error_pointing_at_jetpack_wheels() -> None:
+    text = "Jetson Xavier NX, JetPack 5.1\nAssertionError: Torch not compiled with CUDA enabled\n"
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX)
+    assert finding.severity.value == "error" and "JetPack" in finding.title

@@ -40,3 +40,18 @@ def test_a_universal_lock_s_platform_tag_says_nothing_about_this_machine() -> No
     )
     facts = parse_report(text)
     assert facts.system.os is None and facts.system.machine is None
+
+
+def test_the_versions_uvs_resolver_lists_as_available_are_not_installed() -> None:
+    """uv's PubGrub report lists the versions an index has, one requirement per line: none of them is installed."""
+    text = (
+        "  × No solution found when resolving dependencies:\n"
+        "  ╰─▶ Because only the following versions of torch are available:\n"
+        "          torch<=2.6.0\n"
+        "          torch==2.6.0+cpu\n"
+        "      and torch>=2.6.0 has no wheels with a matching platform tag (e.g., `macosx_12_0_x86_64`), we can\n"
+        "      conclude that torch>=2.6.0 cannot be used.\n"
+    )
+    facts = parse_report(text)
+    assert facts.torch.version is None and facts.torch.installed is None
+    assert parse_report("Package    Version\ntorch      2.6.0+cpu\n").torch.version == "2.6.0+cpu"

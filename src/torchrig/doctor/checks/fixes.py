@@ -59,14 +59,22 @@ def current_build(facts: Facts) -> Build | None:
 
 
 def torch_install(
-    facts: Facts, build: Build, ctx: CheckContext, *, companions: bool = True, reinstall: bool | None = None
+    facts: Facts,
+    build: Build,
+    ctx: CheckContext,
+    *,
+    companions: bool = True,
+    reinstall: bool | None = None,
+    as_set: bool = False,
 ) -> tuple[str, ...]:
     """Commands that (re)install torch, and the companions present, as ``build``, with torch's installer.
 
     ``reinstall`` (default: whether torch is installed) uninstalls first, because pip counts an
-    installed 2.13.0+cu130 as satisfying ``torch==2.13.0`` and would keep the wrong variant.
+    installed 2.13.0+cu130 as satisfying ``torch==2.13.0`` and would keep the wrong variant. ``as_set``
+    installs torchvision and torchaudio with it whether or not the report shows them (a build replaced because
+    of where it came from: the companions came from the same place).
     """
-    present = [name for name in install.COMPANIONS if companions and facts.companion(name)]
+    present = [name for name in install.COMPANIONS if as_set or (companions and facts.companion(name))]
     note = _driver_note(facts, build) + _companion_note(facts, build, present if companions else install.COMPANIONS)
     reinstall = bool(facts.torch.installed or facts.torch.version) if reinstall is None else reinstall
     installer = (facts.torch.installer or "pip").lower()

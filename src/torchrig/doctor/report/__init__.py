@@ -221,10 +221,21 @@ def _from_text(text: str) -> Facts:
 
 
 def _capabilities_from_names(facts: Facts) -> None:
-    """collect_env and nvidia-smi -L name GPUs without their compute capability: look it up by model."""
+    """collect_env and nvidia-smi -L name GPUs without their compute capability: look it up by model.
+
+    A GPU that only comes with its own CPU (a Grace superchip's: GH200, GB200, DGX Spark's GB10) also says what
+    the machine is, where nothing printed it: Linux on aarch64 (``knowledge/gpus.toml``, ``host``).
+    """
     for gpu in facts.gpus.devices:
         if gpu.compute_capability is None and gpu.name:
             gpu.compute_capability = gpu_models.capability_of(gpu.name)
+    hosts = {(model.host, gpu.source) for gpu in facts.gpus.devices if (model := gpu_models.model_of(gpu.name))}
+    host, source = next(iter(hosts)) if len(hosts) == 1 else (None, None)
+    system = facts.system
+    if host == "linux-aarch64" and source and not system.machine and "machine" not in system.sources:
+        system.machine, system.sources["machine"] = "aarch64", source
+        if not system.os and "os" not in system.sources:
+            system.os, system.sources["os"] = "Linux", source
 
 
 def _add_hits(facts: Facts, text: str, haystack: Haystack | None = None) -> int:

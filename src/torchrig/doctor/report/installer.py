@@ -79,3 +79,26 @@ def _platform(tag: str, facts: Facts) -> bool:
     if cpu is not None:
         put(facts.system, "machine", cpu)
     return True
+
+
+# uv's resolver explains a failure by the versions an index has ("Because only the following versions of torch are
+# available:" and one requirement per line, "torch==2.7.1+cpu"; crates/uv-resolver, the PubGrub report): those lines
+# name versions to choose from, none installed.
+_AVAILABLE = "are available:"
+_VERSION_LINE = re.compile(r"[ \t]+[\w.-]+[ \t]*(?:[<>=!~]=|[<>])[ \t]*\S+[ \t]*\n")
+_LIST_LOOK_BACK = 4096
+
+
+def in_version_list(text: str, start: int) -> bool:
+    """``start`` is on a line of the version list that follows uv's "... versions of X are available:"."""
+    head = text.rfind(_AVAILABLE, max(0, start - _LIST_LOOK_BACK), start)
+    if head < 0:
+        return False
+    at = text.find("\n", head) + 1
+    line_start = text.rfind("\n", 0, start) + 1
+    while 0 < at < line_start:
+        step = _VERSION_LINE.match(text, at)
+        if step is None:
+            return False
+        at = step.end()
+    return at == line_start

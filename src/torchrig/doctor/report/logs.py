@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import Facts, Gpu, Package, ShadowedModule
+from torchrig.doctor.report import installer
 from torchrig.doctor.report.collect_env import MAX_GPUS, SOURCE, put
 
 _SMI_BANNER = re.compile(
@@ -485,11 +486,11 @@ def _collective_test_gpus(haystack: Haystack) -> list[Gpu]:
 
 
 def _pip_lines(haystack: Haystack) -> Iterator[re.Match[str]]:
-    """The matches of :data:`_PIP_LIST` that only blanks precede on their line."""
+    """The matches of :data:`_PIP_LIST` that only blanks precede on their line, outside a resolver's list of versions."""
     text = haystack.text
     for match in haystack.finditer(_PIP_LIST):
         start = match.start()
-        if not text[text.rfind("\n", 0, start) + 1 : start].strip(" \t"):
+        if not text[text.rfind("\n", 0, start) + 1 : start].strip(" \t") and not installer.in_version_list(text, start):
             yield match
 
 

@@ -31,7 +31,8 @@ Rules that keep a statement from turning into a false fact:
   unknown, and the section's ``errors`` say what the report states ("CUDA 13.0 (host), 12.8
   (container runtime)" is two values, not one).
 - A statement never records an absence: not "torch is not installed", not "a CPU build" ("+cpu" is
-  dropped from a stated version), not "no GPU". Placeholders left unfilled ("PyTorch Version (e.g.,
+  dropped from a stated version unless the report shows torch itself answering that it has no CUDA:
+  "Torch not compiled with CUDA enabled", ``torch.cuda.is_available()`` False), not "no GPU". Placeholders left unfilled ("PyTorch Version (e.g.,
   1.0):" with nothing after it) say nothing.
 - A version asked for is not the one that runs: a torch version on an install command's line or in an
   installer's "could not find ... torch==2.3.0" is not read (report/tried.py reads those commands).
@@ -49,6 +50,7 @@ from collections.abc import Iterable, Iterator
 
 from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import Facts, Gpu, Package, Section
+from torchrig.doctor.report import installer
 from torchrig.knowledge import gpu_models, minor_of, variant_cuda
 
 SOURCE = "stated"
@@ -209,7 +211,7 @@ def read(haystack: Haystack, facts: Facts) -> bool:
     _nccl(facts, haystack, fields)
     rocm = _rocm(facts, haystack)
     _cuda_available(facts, haystack)
-    _installer(facts, fields)
+    _installer(facts, haystack, fields)
     _context(facts, haystack, fields)
     torch, system = facts.torch, facts.system
     usable = (
@@ -352,8 +354,9 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
             _note(torch, "several PyTorch versions:", versions)
         return
     base, _, local = version.partition("+")
-    if local == "cpu":  # a statement never makes a CPU build: that would be a fault found on someone's word
-        version = base
+    if local == "cpu":
+        # a statement alone never makes a CPU build: that would be a fault found on someone's word
+        version = version if _torch_says_no_cuda(facts) else base
     elif local.startswith("rocm"):
         _put(torch, "hip", local.removeprefix("rocm"))
     elif re.fullmatch(r"cu(?:[89]\d|1\d\d)", local):  # cu92, cu118, cu130 (not "cu13", a tag cut short)
@@ -363,8 +366,29 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
     _put(torch, "version", version)  # not "installed": whether it is, and imports, is not said
 
 
+# torch's own answers that it has no CUDA (knowledge/signatures.toml): "Torch not compiled with CUDA enabled" (only a
+# CPU build raises it) and torch.cuda.is_available() answering False (to the reporter, or to a program that says so).
+_NO_CUDA_ANSWERS = (
+    "torch.not-compiled-with-cuda",
+    "torch.cuda-available-false",
+    "torch.load-cuda-unavailable",
+    "program.no-accelerator-detected",
+)
+
+
+def _torch_says_no_cuda(facts: Facts) -> bool:
+    """The report shows torch answering that it has no CUDA: a stated "+cpu" tag is then the build that answered.
+
+    torch's version string carries the wheel's variant ("2.11.0+cpu" for PyTorch's CPU builds and PyPI's Windows
+    wheels); quoted next to torch's own "no CUDA", it agrees with what torch did, and is kept.
+    """
+    return any(hit.id in _NO_CUDA_ANSWERS for hit in facts.signatures)
+
+
 def _asks_for(folded: str, at: int) -> bool:
     """The line is an install command or an installer's answer to one: the version there is wanted, not had."""
+    if installer.in_version_list(folded, at):
+        return True  # uv's resolver listing the versions an index has
     begin = folded.rfind("\n", max(0, at - _LOOK_BACK), at) + 1
     end = folded.find("\n", at, at + _LOOK_BACK)
     return _REQUEST.search(folded, begin, end if end >= 0 else min(len(folded), at + _LOOK_BACK)) is not None
@@ -586,14 +610,25 @@ def _cuda_available(facts: Facts, haystack: Haystack) -> None:
         facts.failures.append("the report states torch.cuda.is_available() returned False")
 
 
-def _installer(facts: Facts, fields: dict[str, list[str]]) -> None:
+def _installer(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
     named = {
         tool
         for value in fields.get("installer", [])
         for tool in re.findall(r"\b(pip|conda|mamba|uv|poetry|source)\b", value.lower())
     }
+    if not named and "uv " in haystack.folded and _UV_PROJECT.search(haystack.folded):
+        # a uv project installs torch from its lock (uv's "Projects" docs: `uv run` syncs first); named with no
+        # other installer, the torch it runs came from uv
+        others = _OTHER_INSTALL.search(haystack.folded)
+        named = {"uv"} if others is None else set()
     if len(named) == 1:
         _put(facts.torch, "installer", named.pop())
+
+
+# uv's project commands, which install from the project's lock ("uv sync", "uv add torch", "uv lock"); a command
+# of another installer that installs packages ("pip install", "conda install", not "uv pip install")
+_UV_PROJECT = re.compile(r"(?<![\w-])uv[ \t]+(?:sync|add|lock)\b")
+_OTHER_INSTALL = re.compile(r"(?<!uv )(?<![\w-])(?:pip3?|conda|mamba|poetry|pixi)[ \t]+(?:install|add)\b")
 
 
 def _context(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
