@@ -18,3 +18,31 @@ def test_a_report_without_proc_claims_nothing_about_the_kernel_module() -> None:
     findings = [f for f in checks.run_checks(parse_report(LOG)) if f.code == "driver.missing"]
     assert findings, "the log's own words say no driver was found"
     assert "kernel module" not in findings[0].evidence
+
+
+_NO_DRIVER = """Traceback (most recent call last):
+  File "/srv/app/infer.py", line 12, in <module>
+    model = model.cuda()
+  File "/usr/local/lib/python3.10/dist-packages/torch/cuda/__init__.py", line 302, in _lazy_init
+    torch._C._cuda_init()
+RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed a driver from http://www.nvidia.com/Download/index.aspx
+"""
+
+
+def test_torch_finding_no_driver_with_no_gpu_shown_is_a_suspicion_that_asks_whether_there_is_a_gpu() -> None:
+    # torch prints this on every machine without libcuda, GPU-less laptops and servers included
+    [finding] = checks.run_checks(parse_report(_NO_DRIVER))
+    assert finding.code == "driver.missing" and finding.severity.value == "warning"
+    assert "lspci" in finding.fix[0] and "cpu" in finding.fix[1].lower()
+
+
+def test_torch_finding_no_driver_beside_a_named_gpu_is_an_error() -> None:
+    text = "My GPU is an NVIDIA GeForce RTX 3060.\n" + _NO_DRIVER
+    finding = checks.run_checks(parse_report(text))[0]
+    assert finding.code == "driver.missing" and finding.severity.value == "error"
+
+
+def test_nvidia_smi_failing_to_reach_the_driver_stays_an_error_without_a_gpu_named() -> None:
+    text = "$ nvidia-smi\nNVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.\n"
+    finding = checks.run_checks(parse_report(text))[0]
+    assert finding.code == "driver.missing" and finding.severity.value == "error"

@@ -619,8 +619,8 @@ def test_torch_finding_no_driver_is_driver_missing_without_claiming_a_gpu() -> N
         "installed a driver from http://www.nvidia.com/Download/index.aspx\n"
     )
     (finding, *_) = checks.run_checks(parse_report(line))
-    assert finding.code == "driver.missing"
-    assert "does not show the GPU" in finding.title
+    assert finding.code == "driver.missing" and finding.severity.value == "warning"
+    assert "shows no NVIDIA GPU" in finding.title
 
 
 def test_torch_missing_a_cuda_library_function_names_that_library() -> None:

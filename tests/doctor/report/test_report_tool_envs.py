@@ -227,7 +227,8 @@ def test_rocminfo_names_each_gpu_agent_with_its_gfx_target() -> None:
 
 def test_an_amd_gpu_is_not_taken_for_an_nvidia_one() -> None:
     facts = parse_report(ROCMINFO + "AssertionError: Torch not compiled with CUDA enabled\n")
-    assert [f.severity.value for f in checks.run_checks(facts)] == ["warning", "warning"]  # never "this machine has"
+    severities = [f.severity.value for f in checks.run_checks(facts)]
+    assert severities and set(severities) == {"warning"}  # never "this machine has"
 
 
 def test_hip_without_code_for_an_amd_gpu_rocminfo_listed_names_its_target_and_the_override() -> None:

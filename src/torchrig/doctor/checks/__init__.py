@@ -107,8 +107,14 @@ def run_checks(facts: Facts, *, index_base: str | None = None) -> list[Finding]:
         produced += [(check, finding) for finding in found]
     findings = _order(_fold(produced))
     if not any(f.severity is Severity.ERROR for f in findings):
-        findings += _unexplained(facts)
+        findings += _unexplained(facts, _quoted(findings))
     return findings
+
+
+def _quoted(findings: list[Finding]) -> str:
+    """The evidence the findings quote, as one text: a failure quoted there is one a finding explains (a warning
+    that names it as a possible cause), so it is no unexplained failure."""
+    return " ".join(" ".join(str(value).split()) for finding in findings for value in finding.evidence.values())
 
 
 _UNEXPLAINED = (
@@ -128,7 +134,7 @@ def _readings(facts: Facts) -> list[tuple[SignatureHit, Signature]]:
     return [(hit, row) for hit, row in rows if row is not None and row.code == UNEXPLAINED]
 
 
-def _unexplained(facts: Facts) -> list[Finding]:
+def _unexplained(facts: Facts, quoted: str = "") -> list[Finding]:
     """A failure the facts show that no check explains: said plainly, with what it would take to know more.
 
     Never an error (no rule knows it for a fault of this machine) and never an all-clear either. Where the failure
@@ -137,6 +143,7 @@ def _unexplained(facts: Facts) -> list[Finding]:
     """
     readings = _readings(facts)
     failures = [f for f in (facts.torch.import_error, facts.torch.cuda_init_error, *facts.failures) if f]
+    failures = [f for f in failures if " ".join(f.split())[:80] not in quoted]
     failures += [hit.excerpt for hit, _ in readings if not failures]
     if not failures:
         return []

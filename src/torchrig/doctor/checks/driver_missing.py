@@ -14,6 +14,10 @@ from torchrig.doctor.findings import Finding, Severity
 
 CODE = "driver.missing"
 _NO_LIBCUDA = "driver.libcuda-not-found"  # the loader's "libcuda.so: cannot open shared object file"
+# torch's "Found no NVIDIA driver on your system" (torch/cuda/__init__.py, _check_driver) is printed wherever libcuda is
+# absent: on a machine with an NVIDIA GPU and no driver, and on every machine without an NVIDIA GPU (a laptop, a VPS,
+# a Mac). Alone it cannot tell the two apart; nvidia-smi's failures can (nvidia-smi comes with a driver someone installed).
+_TORCH_NO_DRIVER = "driver.torch-found-no-driver"
 
 
 def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -29,6 +33,8 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return []
     if libcuda and len(libcuda) == len(hits) and not bus and facts.origin == "report":
         return [_libcuda_not_loadable(facts, libcuda)]
+    if not bus and not facts.gpus.devices and all(hit.id == _TORCH_NO_DRIVER for hit in hits):
+        return [_no_gpu_shown(facts, hits)]
     cuda = queries.torch_cuda(facts)
     branch = fixes.driver_branch(cuda, ccs=queries.capabilities(facts))
     minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
@@ -70,6 +76,31 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=tuple(fix),
         )
     ]
+
+
+def _no_gpu_shown(facts: Facts, hits: list[SignatureHit]) -> Finding:
+    """torch found no driver and nothing in the report shows an NVIDIA GPU: a missing driver, or no GPU to drive."""
+    cuda = queries.torch_cuda(facts)
+    branch = fixes.driver_branch(cuda, ccs=queries.capabilities(facts))
+    minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
+    fix = [
+        "# first: does this machine have an NVIDIA GPU? (Linux: lspci | grep -i nvidia; Windows: Device Manager)",
+        "# none: nothing is broken; run the program on the CPU (device='cpu', or the program's CPU option)",
+        "# one: install the NVIDIA driver:",
+        *fixes.driver_install(facts, minimum or Version(str(branch)), branch),
+    ]
+    return Finding(
+        code=CODE,
+        severity=Severity.WARNING,
+        title="torch found no NVIDIA driver, and the report shows no NVIDIA GPU: a missing driver, or no GPU at all",
+        detail=(
+            "torch says this whenever libcuda is missing, which is so on a machine whose NVIDIA GPU has no driver and on "
+            "every machine without an NVIDIA GPU. The report names no GPU, no nvidia-smi output and no PCI listing, so "
+            "which of the two this is stays unknown."
+        ),
+        evidence=evidence_of(hits),
+        fix=tuple(fix),
+    )
 
 
 def _libcuda_not_loadable(facts: Facts, hits: list[SignatureHit]) -> Finding:
