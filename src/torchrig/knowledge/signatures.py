@@ -15,7 +15,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from torchrig._core.prefilter import Haystack
+from torchrig._core.prefilter import Haystack, required
 from torchrig.knowledge import load
 
 _EXCERPT_LIMIT = 300  # a hit keeps the line that matched; tracebacks can put kilobytes on one line
@@ -87,12 +87,63 @@ def find(text: str, haystack: Haystack | None = None) -> list[SignatureMatch]:
             haystack.may_match(sig.requires, whitespace_free=True) and sig.requires.search(flat)
         ):
             continue
-        match = sig.pattern.search(flat)
+        match = _search(sig.pattern, flat, haystack)
         if match is None:
             continue
         line = text.count("\n", 0, match.start()) + 1
         found.append(SignatureMatch(sig, line, _excerpt(text, match.start(), match.end())))
     return sorted(found, key=lambda m: m.line)
+
+
+# A signature's match lies within this much text before and after any literal it needs (a message, a few wrapped
+# lines, a lookahead of at most 2000 characters): searched only there, the regex engine skips the rest of a 16 MiB
+# report, which a pattern that starts with "\b" or an alternation makes it walk character by character.
+_BEFORE = 2048
+_AFTER = 4096
+_MAX_SPOTS = 64  # occurrences of a literal beyond which the windows would cover the text anyway
+
+
+def _search(pattern: re.Pattern[str], flat: str, haystack: Haystack) -> re.Match[str] | None:
+    """``pattern.search(flat)``, run only in the windows around the occurrences of its rarest required literal."""
+    spots = _spots(pattern, haystack)
+    if spots is None:
+        return pattern.search(flat)
+    windows: list[list[int]] = []
+    for spot, length in sorted(spots):
+        start, end = max(0, spot - _BEFORE), spot + length + _AFTER
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], end)
+        else:
+            windows.append([start, end])
+    for start, end in windows:
+        match = pattern.search(flat, start, min(end, len(flat)))
+        if match is not None:
+            return match
+    return None
+
+
+def _spots(pattern: re.Pattern[str], haystack: Haystack) -> list[tuple[int, int]] | None:
+    """Where the fewest-occurring requirement of ``pattern`` occurs (offset, length of the word found), or None
+    when every requirement occurs too often to be worth it (or none can be derived)."""
+    best: list[tuple[int, int]] | None = None
+    for need in required(pattern):
+        spots: list[tuple[int, int]] | None = []
+        for literal, ignore_case in need:
+            words = literal.split()  # the text is searched with its line breaks made spaces: a word at a time
+            if not words or spots is None:
+                spots = None
+                break
+            word = max(words, key=len)
+            text = haystack.folded if ignore_case else haystack.text
+            at = text.find(word)
+            while at >= 0 and len(spots) <= _MAX_SPOTS:
+                spots.append((at, len(word)))
+                at = text.find(word, at + 1)
+            if len(spots) > _MAX_SPOTS:
+                spots = None
+        if spots is not None and (best is None or len(spots) < len(best)):
+            best = spots
+    return best
 
 
 def _excerpt(text: str, start: int, end: int) -> str:
