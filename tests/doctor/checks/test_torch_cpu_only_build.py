@@ -209,3 +209,10 @@ def test_torch_not_compiled_with_cuda_on_a_jetson_is_an_error_pointing_at_jetpac
     text = "Jetson Xavier NX, JetPack 5.1\nAssertionError: Torch not compiled with CUDA enabled\n"
     [finding] = torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX)
     assert finding.severity.value == "error" and "JetPack" in finding.title
+
+
+def test_a_cpu_build_named_under_a_condition_is_no_statement_of_the_build() -> None:
+    said = "Training on the GPU fails: the portable bundle ships the CPU version of torch, so CUDA is never used.\n"
+    advice = "The CUDA error below used to appear if you have the CPU-only version of PyTorch installed.\n"
+    assert "torch.cpu-only-build" in [f.code for f in run_checks(parse_report(said))]
+    assert "torch.cpu-only-build" not in [f.code for f in run_checks(parse_report(advice))]

@@ -9,6 +9,8 @@ for its JetPack release.
 
 from __future__ import annotations
 
+import re
+
 from torchrig import knowledge
 from torchrig.doctor import queries
 from torchrig.doctor.checks import fixes
@@ -27,11 +29,13 @@ _ANSWERED = ("torch.cuda-available-false", "torch.load-cuda-unavailable", "progr
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
 _SAID = "torch.cpu-build-said"  # signatures.toml: the reporter's words that the torch installed is a CPU build
+# a sentence under a condition ("the error appears if you have the CPU-only version of PyTorch") states no build
+_CONDITION = re.compile(r"\b(?:if|when|whether|unless|in case)\b|如果|若", re.IGNORECASE)
 
 
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Where there is an NVIDIA GPU, or code asked for CUDA ("Torch not compiled with CUDA enabled"), torch is a CUDA build."""
-    hits = hits_for(facts, CODE)
+    hits = [hit for hit in hits_for(facts, CODE) if hit.id != _SAID or not _CONDITION.search(hit.excerpt)]
     cpu_build = queries.torch_variant(facts) == "cpu" and not facts.torch.hip
     # "is_available() answered False" asks for CUDA, but is evidence of a CPU build only where the build is one
     hits = [hit for hit in hits if hit.id not in _ANSWERED or cpu_build]
