@@ -224,6 +224,7 @@ def read(haystack: Haystack, facts: Facts) -> bool:
         any(gpu.source == SOURCE for gpu in facts.gpus.devices),
         _said(system, "jetson"),
         _said(system, "container"),
+        _said(system, "wsl"),  # not only an OS: under WSL the driver is the Windows host's (queries.uses_windows_driver)
     )
     return any(usable)
 
