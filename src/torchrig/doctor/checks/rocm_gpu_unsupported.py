@@ -3,13 +3,17 @@
 ROCm builds are compiled for a list of gfx targets; consumer Radeon cards are mostly outside it and
 fail at their first kernel ("hipErrorNoBinaryForGpu", "HIP error: invalid device function").
 Source: ROCm documentation, "Environment variables" (HSA_OVERRIDE_GFX_VERSION makes the runtime report
-another gfx target: an unsupported workaround for cards of a supported family).
+another gfx target: an unsupported workaround for cards of a supported family). Where torch did not print
+its targets, the list PyTorch's ROCm wheels were built for (PYTORCH_ROCM_ARCH in the release's build
+scripts, knowledge/torch_builds.toml [[rocm_arch]]) stands in for it.
 """
 
 from __future__ import annotations
 
 import re
 
+from torchrig import knowledge
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
@@ -36,6 +40,12 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """A ROCm build of torch must carry kernels for the AMD GPU's gfx target."""
     hits = hits_for(facts, UNSUPPORTED)
     built = [a for a in facts.torch.arch_list if a.startswith("gfx")]
+    listed_by = "torch.cuda.get_arch_list()" if built else ""
+    if not built and facts.torch.hip and facts.torch.version:
+        # the wheel's PYTORCH_ROCM_ARCH, from the build scripts of its release (knowledge/torch_builds.toml)
+        variant = queries.torch_variant(facts)
+        built = (knowledge.rocm_arch_list(facts.torch.version, variant) or []) if variant else []
+        listed_by = f"PYTORCH_ROCM_ARCH of PyTorch's {variant} wheels" if built else ""
     seen = _gfx_targets([h.excerpt for h in hits] + [g.name or "" for g in facts.gpus.devices])
     missing = [g for g in seen if built and g not in built]
     if not hits and not missing:
@@ -51,15 +61,25 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if seen:
         evidence["GPU target"] = ", ".join(seen)
     if built:
-        evidence["build's targets"] = ", ".join(built)
+        evidence["build's targets"] = ", ".join(built) + (f" ({listed_by})" if listed_by else "")
     evidence.update(evidence_of(hits))
     fix: list[str] = []
     overrides = {_OVERRIDE[g[3:6]] for g in seen if g[3:6] in _OVERRIDE and g not in ("gfx1030", "gfx1100")}
+    shown = facts.system.env.get("HSA_OVERRIDE_GFX_VERSION")
+    if shown:
+        evidence["HSA_OVERRIDE_GFX_VERSION"] = (
+            f"{shown}, set in the report: it takes effect only where the program's own environment has it "
+            "(exported in the shell that starts it; `env | grep HSA_` lists it)"
+        )
     for value in sorted(overrides):
         fix.append(
             f"export HSA_OVERRIDE_GFX_VERSION={value}   # runs the build's gfx{value.replace('.', '')[:4]} kernels "
             "on this card: a workaround, not supported by AMD"
         )
+    if overrides:
+        # the HSA runtime reads the process environment (ROCm docs, "Environment variables"); a shell variable
+        # that is not exported, or fish's `set -U` without -x, stays in the shell
+        fix.append("# export it: a shell variable not exported, or fish's `set -U` without -x, does not reach Python")
     fix.append(
         "# the lasting fix: a ROCm build of torch whose targets include this GPU, or a GPU on ROCm's support list"
     )
