@@ -41,10 +41,10 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
     hits = hits_for(facts, UNSUPPORTED)
     built = [a for a in facts.torch.arch_list if a.startswith("gfx")]
     listed_by = "torch.cuda.get_arch_list()" if built else ""
-    if not built and facts.torch.hip and facts.torch.version:
+    variant = queries.torch_variant(facts)  # "rocm5.7" from the "+rocm5.7" tag
+    if not built and facts.torch.version and variant and variant.startswith("rocm"):
         # the wheel's PYTORCH_ROCM_ARCH, from the build scripts of its release (knowledge/torch_builds.toml)
-        variant = queries.torch_variant(facts)
-        built = (knowledge.rocm_arch_list(facts.torch.version, variant) or []) if variant else []
+        built = knowledge.rocm_arch_list(facts.torch.version, variant) or []
         listed_by = f"PYTORCH_ROCM_ARCH of PyTorch's {variant} wheels" if built else ""
     seen = _gfx_targets([h.excerpt for h in hits] + [g.name or "" for g in facts.gpus.devices])
     missing = [g for g in seen if built and g not in built]
@@ -56,8 +56,9 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
     # unsupported target, or a folder it should not have looked in: rocBLAS#1300, LD_LIBRARY_PATH).
     certain = bool(missing) or any(_is_certain(hit) for hit in hits)
     evidence: dict[str, object] = {}
-    if facts.torch.hip:
-        evidence["torch"] = f"{facts.torch.version or '?'} (ROCm {facts.torch.hip} build)"
+    rocm = facts.torch.hip or (variant.removeprefix("rocm") if variant and variant.startswith("rocm") else None)
+    if rocm:
+        evidence["torch"] = f"{facts.torch.version or '?'} (ROCm {rocm} build)"
     if seen:
         evidence["GPU target"] = ", ".join(seen)
     if built:

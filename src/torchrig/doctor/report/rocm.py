@@ -33,7 +33,9 @@ _SMI_PRODUCT = re.compile(
 )
 # a gfx target printed on its own, not inside a path, a file name, an assignment or a list ("gfx1030;gfx1100")
 _LONE_GFX = re.compile(r"(?<![\w/.=;,-])(gfx\d{3,4}[a-z]?)(?![\w/.;,-])", re.IGNORECASE)
-_RADEON_NAME = re.compile(r"^[ \t]*(?:device[ _]?)?name[ \t]*[:=][ \t]*(?P<name>AMD Radeon[^\n(]*?)[ \t]*$", re.I | re.M)
+_RADEON_NAME = re.compile(
+    r"^[ \t]*(?:device[ _]?)?name[ \t]*[:=][ \t]*(?P<name>AMD Radeon[^\n(]*?)[ \t]*$", re.I | re.M
+)
 _SMI_TABLE = re.compile(r"^=+ ROCm System Management Interface =+[ \t]*$", re.MULTILINE)
 _SMI_ROW = re.compile(r"^(?P<index>\d{1,2})[ \t]+(?:\d+[ \t]+)?(?:[\d.]+c|N/A)[ \t]", re.MULTILINE)
 

@@ -234,7 +234,8 @@ def read(haystack: Haystack, facts: Facts) -> bool:
         any(gpu.source == SOURCE for gpu in facts.gpus.devices),
         _said(system, "jetson"),
         _said(system, "container"),
-        _said(system, "wsl"),  # not only an OS: under WSL the driver is the Windows host's (queries.uses_windows_driver)
+        # not only an OS: under WSL the driver is the Windows host's (queries.uses_windows_driver)
+        _said(system, "wsl"),
     )
     return any(usable) or _states_a_machine_without_gpu(haystack)
 
