@@ -148,10 +148,16 @@ def test_a_gfx_target_outside_the_wheels_list_is_rocm_gpu_unsupported_and_the_ov
     assert "HSA_OVERRIDE_GFX_VERSION" not in first.evidence  # the report does not show it: not claimed set
 
 
-def test_an_override_the_report_shows_set_is_said_so() -> None:
+def test_an_override_the_report_shows_set_is_said_so_and_makes_it_a_warning() -> None:
     first = _first(ROCM_REPORT + "export HSA_OVERRIDE_GFX_VERSION=10.3.0\n")
-    assert first.code == "rocm.gpu-unsupported"
+    assert first.code == "rocm.gpu-unsupported" and first.severity is Severity.WARNING
     assert str(first.evidence["HSA_OVERRIDE_GFX_VERSION"]).startswith("10.3.0, set in the report")
+
+
+def test_an_override_shown_set_does_not_soften_the_runtimes_own_refusal() -> None:
+    text = ROCM_REPORT + "export HSA_OVERRIDE_GFX_VERSION=10.3.0\nRuntimeError: HIP error: invalid device function\n"
+    first = _first(text)
+    assert first.code == "rocm.gpu-unsupported" and first.severity is Severity.ERROR
 
 
 def test_a_gfx_target_inside_the_wheels_list_is_no_finding() -> None:

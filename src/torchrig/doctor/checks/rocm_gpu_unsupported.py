@@ -86,6 +86,27 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
     )
     if not certain:
         return [_probable(evidence, fix, hits)]
+    # The build's list lacks the GPU, but the report shows the override that borrows a listed target of its family,
+    # and no failure: whether the override reached the program is not shown, so it is a warning, not an error.
+    bridged = (
+        bool(shown and missing)
+        and not any(_is_certain(hit) for hit in hits)
+        and all(_OVERRIDE.get(g[3:6]) == shown for g in missing)
+        and f"gfx{(shown or '').replace('.', '')[:4]}" in built
+    )
+    if bridged:
+        return [
+            Finding(
+                code=UNSUPPORTED,
+                severity=Severity.WARNING,
+                title=f"The ROCm build of PyTorch has no kernels for this AMD GPU ({missing[0]}): it runs only "
+                f"through HSA_OVERRIDE_GFX_VERSION={shown}, which the report shows set",
+                detail="The override makes the runtime report a target the build has, but only in a process whose "
+                "environment holds it; where it is not exported, the GPU's first kernel fails.",
+                evidence=evidence,
+                fix=tuple(fix),
+            )
+        ]
     return [
         Finding(
             code=UNSUPPORTED,
