@@ -73,6 +73,8 @@ def _one_target(text: str, facts: Facts) -> None:
     lowered = text.lower()
     if facts.gpus.devices or "gfx" not in lowered or "rocm" not in lowered:
         return
+    if "gpu models and configuration:" in lowered:
+        return  # a collect_env output: its reader owns the device list it prints (report/collect_env.py)
     targets = {m.group(1).lower() for m in _LONE_GFX.finditer(text)}
     if len(targets) != 1:
         return
