@@ -7,7 +7,7 @@ Services (ACS)"; ROCm's multi-GPU system settings for RCCL):
 2. the report says the job works once NCCL stops using P2P (``NCCL_P2P_DISABLE=1``, NCCL's documented
    diagnostic), or the kernel log shows the IOMMU refusing device DMA during the job;
 3. ``lspci`` showing ACS on a bridge (SrcValid+) next to NCCL/RCCL; or an NCCL/RCCL test that drives several
-   GPUs from one process hangs. The test has no application code, and
+   GPUs from one process (or several ranks on one host) hangs. The test has no application code, and
    the GPUs one process drives share a machine, so NCCL's intra-node transports are the suspects (with the
    network too, where the test spans several machines); IOMMU/ACS redirecting P2P traffic
    ("a significant performance reduction or even a hang") is the documented cause. This alone is a suspicion,
@@ -68,9 +68,9 @@ def _suspected(facts: Facts, hits: list[SignatureHit], evidence: dict[str, objec
     if any(hit.id == "p2p.collective-test-hangs" for hit in hits):
         title = "A collective between GPUs of one machine hangs: GPU peer-to-peer is the likely cause"
         detail = (
-            "An NCCL/RCCL test driving several GPUs from one process makes no progress. The test runs no application "
-            "code, and the GPUs one process drives share a machine, so the transfers between them stall (where "
-            f"several machines take part, the network between them is the other suspect). {guide}"
+            "An NCCL/RCCL test driving several GPUs of one machine (from one process, or ranks on the same host) makes "
+            "no progress. The test runs no application code, and those GPUs share a machine, so the transfers between "
+            f"them stall (where several machines take part, the network between them is the other suspect). {guide}"
         )
     elif not any(hit.id == "p2p.acs-enabled" for hit in hits):
         title = "RCCL warns that the kernel runs without iommu=pt: peer traffic between the GPUs is IOMMU-translated"

@@ -13,6 +13,7 @@ from torchrig.doctor.facts import Facts
 from torchrig.doctor.findings import Finding, Severity
 
 ACCESS = "rocm.device-access"
+_ROOT_ONLY_MODE = "rocm.kfd-root-only-mode"  # signatures.toml: `ls -l` shows crw------- for /dev/kfd
 
 
 def rocm_device_is_reachable(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -20,10 +21,18 @@ def rocm_device_is_reachable(facts: Facts, ctx: CheckContext) -> list[Finding]:
     hits = hits_for(facts, ACCESS)
     if not hits:
         return []
+    fix: tuple[str, ...]
     if facts.system.container in ("docker", "podman") or "docker" in " ".join(h.excerpt for h in hits).lower():
         fix = (
             "docker run --device=/dev/kfd --device=/dev/dri --group-add video --group-add render <image> ...",
             "# Kubernetes: request amd.com/gpu from the AMD device plugin",
+        )
+    elif any(h.id == _ROOT_ONLY_MODE for h in hits):
+        # no group may open the node: joining one does not help until udev gives it a group (ROCT README)
+        fix = (
+            'echo \'KERNEL=="kfd", MODE="0660", GROUP="render"\' | sudo tee /etc/udev/rules.d/70-kfd.rules',
+            "sudo udevadm control --reload-rules && sudo udevadm trigger   # or reboot",
+            "sudo usermod -a -G render,video $USER   # then log out and in again",
         )
     else:
         fix = (

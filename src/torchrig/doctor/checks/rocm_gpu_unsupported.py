@@ -3,13 +3,17 @@
 ROCm builds are compiled for a list of gfx targets; consumer Radeon cards are mostly outside it and
 fail at their first kernel ("hipErrorNoBinaryForGpu", "HIP error: invalid device function").
 Source: ROCm documentation, "Environment variables" (HSA_OVERRIDE_GFX_VERSION makes the runtime report
-another gfx target: an unsupported workaround for cards of a supported family).
+another gfx target: an unsupported workaround for cards of a supported family). Where torch did not print
+its targets, the list PyTorch's ROCm wheels were built for (PYTORCH_ROCM_ARCH in the release's build
+scripts, knowledge/torch_builds.toml [[rocm_arch]]) stands in for it.
 """
 
 from __future__ import annotations
 
 import re
 
+from torchrig import knowledge
+from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
@@ -36,6 +40,12 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """A ROCm build of torch must carry kernels for the AMD GPU's gfx target."""
     hits = hits_for(facts, UNSUPPORTED)
     built = [a for a in facts.torch.arch_list if a.startswith("gfx")]
+    listed_by = "torch.cuda.get_arch_list()" if built else ""
+    variant = queries.torch_variant(facts)  # "rocm5.7" from the "+rocm5.7" tag
+    if not built and facts.torch.version and variant and variant.startswith("rocm"):
+        # the wheel's PYTORCH_ROCM_ARCH, from the build scripts of its release (knowledge/torch_builds.toml)
+        built = knowledge.rocm_arch_list(facts.torch.version, variant) or []
+        listed_by = f"PYTORCH_ROCM_ARCH of PyTorch's {variant} wheels" if built else ""
     seen = _gfx_targets([h.excerpt for h in hits] + [g.name or "" for g in facts.gpus.devices])
     missing = [g for g in seen if built and g not in built]
     if not hits and not missing:
@@ -46,25 +56,57 @@ def rocm_build_has_kernels(facts: Facts, ctx: CheckContext) -> list[Finding]:
     # unsupported target, or a folder it should not have looked in: rocBLAS#1300, LD_LIBRARY_PATH).
     certain = bool(missing) or any(_is_certain(hit) for hit in hits)
     evidence: dict[str, object] = {}
-    if facts.torch.hip:
-        evidence["torch"] = f"{facts.torch.version or '?'} (ROCm {facts.torch.hip} build)"
+    rocm = facts.torch.hip or (variant.removeprefix("rocm") if variant and variant.startswith("rocm") else None)
+    if rocm:
+        evidence["torch"] = f"{facts.torch.version or '?'} (ROCm {rocm} build)"
     if seen:
         evidence["GPU target"] = ", ".join(seen)
     if built:
-        evidence["build's targets"] = ", ".join(built)
+        evidence["build's targets"] = ", ".join(built) + (f" ({listed_by})" if listed_by else "")
     evidence.update(evidence_of(hits))
     fix: list[str] = []
     overrides = {_OVERRIDE[g[3:6]] for g in seen if g[3:6] in _OVERRIDE and g not in ("gfx1030", "gfx1100")}
+    shown = facts.system.env.get("HSA_OVERRIDE_GFX_VERSION")
+    if shown:
+        evidence["HSA_OVERRIDE_GFX_VERSION"] = (
+            f"{shown}, set in the report: it takes effect only where the program's own environment has it "
+            "(exported in the shell that starts it; `env | grep HSA_` lists it)"
+        )
     for value in sorted(overrides):
         fix.append(
             f"export HSA_OVERRIDE_GFX_VERSION={value}   # runs the build's gfx{value.replace('.', '')[:4]} kernels "
             "on this card: a workaround, not supported by AMD"
         )
+    if overrides:
+        # the HSA runtime reads the process environment (ROCm docs, "Environment variables"); a shell variable
+        # that is not exported, or fish's `set -U` without -x, stays in the shell
+        fix.append("# export it: a shell variable not exported, or fish's `set -U` without -x, does not reach Python")
     fix.append(
         "# the lasting fix: a ROCm build of torch whose targets include this GPU, or a GPU on ROCm's support list"
     )
     if not certain:
         return [_probable(evidence, fix, hits)]
+    # The build's list lacks the GPU, but the report shows the override that borrows a listed target of its family,
+    # and no failure: whether the override reached the program is not shown, so it is a warning, not an error.
+    bridged = (
+        bool(shown and missing)
+        and not any(_is_certain(hit) for hit in hits)
+        and all(_OVERRIDE.get(g[3:6]) == shown for g in missing)
+        and f"gfx{(shown or '').replace('.', '')[:4]}" in built
+    )
+    if bridged:
+        return [
+            Finding(
+                code=UNSUPPORTED,
+                severity=Severity.WARNING,
+                title=f"The ROCm build of PyTorch has no kernels for this AMD GPU ({missing[0]}): it runs only "
+                f"through HSA_OVERRIDE_GFX_VERSION={shown}, which the report shows set",
+                detail="The override makes the runtime report a target the build has, but only in a process whose "
+                "environment holds it; where it is not exported, the GPU's first kernel fails.",
+                evidence=evidence,
+                fix=tuple(fix),
+            )
+        ]
     return [
         Finding(
             code=UNSUPPORTED,

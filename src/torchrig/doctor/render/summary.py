@@ -101,6 +101,8 @@ def _read(facts: Facts) -> str:
         add(f"Python {s.python_version}", s, "python_version")
     if s.jetson:
         add("a Jetson", s, "jetson")
+    if s.wsl:
+        add("WSL", s, "wsl")
     if s.container:
         add(_CONTAINERS.get(s.container, f"a {s.container} container"), s, "container")
     parts = [f"it shows {_join(shown)}"] if shown else []

@@ -116,6 +116,7 @@ _PIP_FOUND_TORCH = re.compile(
 _PIP_INSTALLED_TORCH = re.compile(
     r"^[ \t]*Successfully installed [^\n]*?\btorch-(?P<version>\d+\.\d+[\w.+]*)\b", re.MULTILINE
 )
+_PIP_INSTALLED_COMPANION = re.compile(r"(?<![\w-])(torchvision|torchaudio)-(\d+\.\d+[\w.+]*)(?![\w.+-])")
 _NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], line \d+|ipykernel_\d+", re.MULTILINE)
 # The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
@@ -601,6 +602,15 @@ def _pip_torch(haystack: Haystack, facts: Facts) -> bool:
         return False
     put(facts.torch, "installed", True)
     put(facts.torch, "version", max(said)[1])
+    # pip's summary names every distribution it installed as "<name>-<version>" (pip/_internal/commands/install.py):
+    # the torchvision and torchaudio installed with this torch are on the same line
+    installed = _PIP_INSTALLED_TORCH.search(text, max(said)[0]) if "Successfully installed" in text else None
+    if installed is not None and installed.start() == max(said)[0]:
+        end = text.find("\n", installed.start())
+        line = text[installed.start() : end if end >= 0 else len(text)]
+        for name, version in _PIP_INSTALLED_COMPANION.findall(line):
+            if facts.companion(name) is None:
+                facts.companions.append(Package(name=name, version=version))
     found = [m.group("version") for m in _PIP_FOUND_TORCH.finditer(text)] if "installation: torch" in text else []
     if found and found[0] != facts.torch.version:  # the torch there before pip changed anything
         put(facts.torch, "replaced", found[0])

@@ -31,6 +31,11 @@ _SMI_PRODUCT = re.compile(
     r"^GPU\[(?P<index>\d+)\][ \t]*:[ \t]*(?P<key>Card [Ss]eries|GFX Version):[ \t]*(?P<value>\S[^\n]*?)[ \t]*$",
     re.MULTILINE,
 )
+# a gfx target printed on its own, not inside a path, a file name, an assignment or a list ("gfx1030;gfx1100")
+_LONE_GFX = re.compile(r"(?<![\w/.=;,-])(gfx\d{3,4}[a-z]?)(?![\w/.;,-])", re.IGNORECASE)
+_RADEON_NAME = re.compile(
+    r"^[ \t]*(?:device[ _]?)?name[ \t]*[:=][ \t]*(?P<name>AMD Radeon[^\n(]*?)[ \t]*$", re.I | re.M
+)
 _SMI_TABLE = re.compile(r"^=+ ROCm System Management Interface =+[ \t]*$", re.MULTILINE)
 _SMI_ROW = re.compile(r"^(?P<index>\d{1,2})[ \t]+(?:\d+[ \t]+)?(?:[\d.]+c|N/A)[ \t]", re.MULTILINE)
 
@@ -38,6 +43,7 @@ _SMI_ROW = re.compile(r"^(?P<index>\d{1,2})[ \t]+(?:\d+[ \t]+)?(?:[\d.]+c|N/A)[ 
 def scan(text: str, facts: Facts) -> str | None:
     """Record the AMD GPUs the ROCm tools list; the tool read ("rocminfo", "rocm-smi"), or None."""
     if "Agent " not in text and "GPU[" not in text and "ROCm System Management" not in text:
+        _one_target(text, facts)
         return None  # a substring test first: the patterns try every line start of a large report
     gpus = _rocminfo(text)
     tool = "rocminfo" if gpus else None
@@ -54,6 +60,29 @@ def scan(text: str, facts: Facts) -> str | None:
         facts.gpus.devices = gpus
         facts.gpus.sources["devices"] = SOURCE
     return tool
+
+
+def _one_target(text: str, facts: Facts) -> None:
+    """A ROCm report that prints one gfx target and no tool's table: the one AMD GPU it names.
+
+    A gfx target is the ISA of one AMD GPU (LLVM AMDGPU Usage, "Processors"); scripts print it from rocminfo's
+    agent Name or torch's gcnArchName. Only where the text speaks of ROCm, names a single target (two or more:
+    a build list, an override tried, several GPUs: unknown which is this one), and nothing else recorded a GPU.
+    The marketing name comes with it only from a "name:" / "name =" line naming one AMD Radeon.
+    """
+    lowered = text.lower()
+    if facts.gpus.devices or "gfx" not in lowered or "rocm" not in lowered:
+        return
+    if "gpu models and configuration:" in lowered:
+        return  # a collect_env output: its reader owns the device list it prints (report/collect_env.py)
+    targets = {m.group(1).lower() for m in _LONE_GFX.finditer(text)}
+    if len(targets) != 1:
+        return
+    names = {" ".join(m.group("name").split()) for m in _RADEON_NAME.finditer(text)}
+    gfx = targets.pop()
+    name = f"{names.pop()} ({gfx})" if len(names) == 1 else f"AMD GPU ({gfx})"
+    facts.gpus.devices = [Gpu(index=0, name=name, source=SOURCE)]
+    facts.gpus.sources["devices"] = SOURCE
 
 
 def _rocminfo(text: str) -> list[Gpu]:

@@ -20,7 +20,9 @@ can say "the report states ..."):
   with a count "2x", "8 x"), never inside a path or URL; the compute capability then comes from the
   table, as for collect_env;
 - the context: Kubernetes (``kubectl`` output naming ``nvidia.com/gpu``), a Jetson (``tegrastats``
-  and ``jtop`` fields, JetPack / L4T releases).
+  and ``jtop`` fields, JetPack / L4T releases), WSL (its driver is the Windows host's); a machine
+  described as having no GPU ("a laptop without any CUDA GPUs") makes the report read, and is recorded
+  nowhere (see below: an absence is never a fact).
 
 Rules that keep a statement from turning into a false fact:
 
@@ -189,6 +191,14 @@ _GPU_STOP = re.compile(
     r"|[ \t](?:and|or|vs\.?|&|\+|with|on|in|for|to)[ \t]|\s{2,}|\n|\.(?:\s|$)"
 )
 _GPU_WINDOW = 80
+# A machine described as having no GPU: a machine word, then "without"/"with no"/"has no" (an article, a kind of GPU),
+# or "CPU-only" before a machine word. Not torch's "No CUDA GPUs are available" (no machine word: an error, read
+# elsewhere) and not "no GPU found" (what a program answered, not what the machine is).
+_MACHINE = r"(?:laptop|machine|computer|pc|server|system|node|box|host|vps|notebook|macbook|mac|workstation)s?"
+_NO_GPU_MACHINE = re.compile(
+    rf"\b{_MACHINE}[ \t]+(?:without|with[ \t]+no|that[ \t]+has[ \t]+no|has[ \t]+no|lacking)[ \t]+(?:an?[ \t]+|any[ \t]+)?"
+    rf"(?:(?:cuda|nvidia|dedicated|discrete)[ \t-]+)?(?:capable[ \t]+)?gpus?\b|\bcpu[ \t-]+only[ \t]+{_MACHINE}\b"
+)
 # Kubernetes: kubectl's output or a pod spec with the device plugin's resource
 _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
 # Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases
@@ -224,8 +234,19 @@ def read(haystack: Haystack, facts: Facts) -> bool:
         any(gpu.source == SOURCE for gpu in facts.gpus.devices),
         _said(system, "jetson"),
         _said(system, "container"),
+        # not only an OS: under WSL the driver is the Windows host's (queries.uses_windows_driver)
+        _said(system, "wsl"),
     )
-    return any(usable)
+    return any(usable) or _states_a_machine_without_gpu(haystack)
+
+
+def _states_a_machine_without_gpu(haystack: Haystack) -> bool:
+    """The reporter describes the machine as one without a GPU ("a laptop without any CUDA GPUs", "a CPU-only
+    server"): a stated configuration, so the report is read; recorded nowhere (an absence is never a fact here)."""
+    folded = haystack.folded
+    if "gpu" not in folded and "cpu" not in folded:
+        return False
+    return _NO_GPU_MACHINE.search(folded) is not None
 
 
 def _said(section: Section, name: str) -> bool:
