@@ -8,12 +8,14 @@ False
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from torchrig.knowledge._tables import cc_tuple
 
 # Integrated-GPU targets whose code runs only on exactly that capability (torch's DEVICE_REQUIREMENT in
 # torch/cuda/__init__.py; see cuda_toolkits.toml [ptx].sass).
+_ARCH = re.compile(r"(?:sm|compute)_\d{2,3}[af]?")  # "sm_86", "compute_90", "sm_90a", "sm_100f"
 _EXACT_ONLY = {"53", "62", "72", "87"}
 
 
@@ -45,5 +47,6 @@ def arch_covers(arch: str, cc: str) -> bool:
 
 
 def build_covers(archs: Iterable[str], cc: str) -> bool:
-    """Whether a build with these architectures has kernels (SASS, or PTX to JIT) for capability ``cc``."""
-    return any(arch_covers(a, cc) for a in archs)
+    """Whether a build with these architectures has kernels (SASS, or PTX to JIT) for capability ``cc``
+    (an entry that is no architecture name, such as one a paste cut short, "sm_8", counts for nothing)."""
+    return any(arch_covers(a, cc) for a in archs if _ARCH.fullmatch(a))

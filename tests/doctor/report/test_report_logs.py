@@ -214,3 +214,17 @@ def test_running_out_of_gpu_memory_in_prose_is_a_failure_and_no_fault() -> None:
 def test_a_version_in_someones_list_item_is_stated_not_printed() -> None:
     facts = parse_report("- pytorch version: 2.0.1\n- GPU: RTX 3090\n")
     assert facts.torch.sources["version"] == "stated"
+
+
+def test_torchs_arch_list_cut_off_by_the_paste_loses_its_last_entry_and_the_gpu_is_still_checked() -> None:
+    from torchrig import knowledge
+    from torchrig.doctor.checks import run_checks
+
+    text = (
+        "NVIDIA GeForce GTX 1080 Ti with CUDA capability sm_61 is not compatible with the current\n"
+        "PyTorch installation. The current PyTorch install supports CUDA capabilities sm_70 sm_75\nsm_80 sm_8"
+    )
+    facts = parse_report(text)
+    assert facts.torch.arch_list == ["sm_70", "sm_75", "sm_80"]
+    assert run_checks(facts)[0].code == "gpu.arch-unsupported"
+    assert not knowledge.build_covers(["sm_8", "sm_"], "8.6")  # no architecture names: they cover nothing

@@ -45,7 +45,7 @@ _FOUND_VERSION = re.compile(r"too old \(found version (?P<version>\d{4,6})\)")
 _SM_WARNING = re.compile(r" with CUDA capability sm_(?P<sm>\d+) is not compatible")
 _NAME_LIMIT = 200
 _SM_SUPPORTED = re.compile(
-    r"current PyTorch install supports CUDA capabilities (?P<archs>(?:\s*(?:sm|compute)_\d+\w?)+)"
+    r"current PyTorch install supports CUDA capabilities (?P<archs>(?:\s*(?:sm|compute)_\d{2,3}[af]?(?!\w))+)"
 )
 _OLD_GPU = re.compile(
     r"Found GPU\s*(?P<index>\d+) (?P<name>.+?) which is of cuda capability (?P<major>\d+)\.(?P<minor>\d+)"
@@ -465,8 +465,12 @@ def _gpus(haystack: Haystack, facts: Facts) -> bool:
         found = True
     supported = haystack.search(_SM_SUPPORTED)
     if supported:
-        put(facts.torch, "arch_list", supported.group("archs").split())
-        found = True
+        archs = supported.group("archs").split()
+        if not haystack.text[supported.end() :].strip():  # the paste ends inside the list: its last entry may be cut
+            archs = archs[:-1]
+        if archs:
+            put(facts.torch, "arch_list", archs)
+            found = True
     return found
 
 
