@@ -121,3 +121,25 @@ def test_a_gpu_named_without_its_capability_is_still_checked_against_the_build()
     assert facts.signatures == [] and facts.torch.arch_list == []
     assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [("NVIDIA GeForce RTX 5090 D", "12.0")]
     assert checks.run_checks(facts)[0].code == "gpu.arch-unsupported"
+
+
+def test_every_report_cut_off_anywhere_is_read_or_refused_in_one_sentence_and_no_check_breaks() -> None:
+    """Pastes are cut anywhere (an issue's length limit, a copy of the first screen): each development report, cut
+    at a dozen points, parses or is refused with a UserError, and no check fails on what was read."""
+    import random
+
+    from torchrig._core.errors import UserError
+    from torchrig.doctor import checks
+
+    rng = random.Random(20261206)
+    broken = []
+    for case in CASES:
+        text = case.text
+        for cut in sorted({rng.randrange(1, len(text) + 1) for _ in range(12)}):
+            try:
+                facts = parse_report(text[:cut])
+            except UserError:
+                continue
+            failed = [f.title for f in checks.run_checks(facts) if f.code == checks.CHECK_FAILED]
+            broken += [f"{case.file}[:{cut}]: {title}" for title in failed]
+    assert broken == []
