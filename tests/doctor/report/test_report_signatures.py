@@ -169,6 +169,12 @@ def test_cublas_missing_a_cublaslt_function_is_not_read_as_cublas_lacking_its_ow
         # torch's own Windows DLLs named without their torch\lib path
         ("Error loading c10.dll when I start the app", "torch.windows-dll-load-failed"),
         ("error loading `torch_cpu.dll`", "torch.windows-dll-load-failed"),
+        ("my app shows an error while loading the torch_python.dll module", "torch.windows-dll-load-failed"),
+        # torch/__init__.py's message cut off after the quoted path
+        (
+            'OSError: [WinError 1114] Error loading "D:\\venv\\Lib\\site-packages\\torch\\lib\\c10_cuda.dll" or',
+            "torch.windows-dll-load-failed",
+        ),
         # a NumPy-1.x-built module under NumPy 2
         ("AttributeError: _ARRAY_API not found", "env.numpy-array-api-not-found"),
     ],
