@@ -175,6 +175,9 @@ def test_cublas_missing_a_cublaslt_function_is_not_read_as_cublas_lacking_its_ow
             'OSError: [WinError 1114] Error loading "D:\\venv\\Lib\\site-packages\\torch\\lib\\c10_cuda.dll" or',
             "torch.windows-dll-load-failed",
         ),
+        # NVML_ERROR_DRIVER_NOT_LOADED in nvidia-smi's words and in nvml.h's (which nvidia-settings prints)
+        ("Failed to initialize NVML: Driver Not Loaded", "driver.nvml-driver-not-loaded"),
+        ("nvidia-settings: ERROR: NVIDIA driver is not loaded", "driver.nvml-driver-not-loaded"),
         # a NumPy-1.x-built module under NumPy 2
         ("AttributeError: _ARRAY_API not found", "env.numpy-array-api-not-found"),
     ],
