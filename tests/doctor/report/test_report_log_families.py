@@ -384,6 +384,17 @@ def test_a_script_started_by_a_relative_path_is_not_shadowing() -> None:
     assert parse_report(text).system.shadowed_modules == []
 
 
+def test_a_relative_path_into_site_packages_is_the_installed_module() -> None:
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "run.py", line 1, in <module>\n'
+        "    import torch\n"
+        '  File "Lib\\site-packages\\torch\\__init__.py", line 9, in <module>\n'
+        "    raise err\n"
+    )
+    assert parse_report(text).system.shadowed_modules == []
+
+
 def test_a_partially_initialized_torch_is_a_local_torch_py() -> None:
     line = "AttributeError: partially initialized module 'torch' has no attribute 'x'\nImportError: cannot import name 'nn' from partially initialized module 'torch' (most likely due to a circular import)\n"
     assert _first(line) == "env.module-shadowed"
