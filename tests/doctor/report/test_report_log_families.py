@@ -389,8 +389,9 @@ def test_a_relative_path_into_site_packages_is_the_installed_module() -> None:
         "Traceback (most recent call last):\n"
         '  File "run.py", line 1, in <module>\n'
         "    import torch\n"
-        '  File "Lib\\site-packages\\torch\\__init__.py", line 9, in <module>\n'
+        '  File "site-packages\\torch\\__init__.py", line 9, in <module>\n'
         "    raise err\n"
+        "OSError: [WinError 126] The specified module could not be found.\n"
     )
     assert parse_report(text).system.shadowed_modules == []
 
