@@ -167,11 +167,11 @@ _IMPORT_FRAME = re.compile(
 # "you have a folder called torch in the same directory which is being picked up").
 _RELATIVE_FRAME = re.compile(
     r'^[ \t]*File "[^"\n]*", line \d+, in [^\n]*\n(?:[ \t]+(?!File ")[^\n]*\n)?'
-    r'[ \t]*File "(?P<path>(?![/\\~]|[A-Za-z]:|[^"\n]*-packages[/\\])[^"\n<>]*?(?<![\w.])(?P<module>\w+)(?:[/\\]__init__)?\.py)", line \d+, in <module>',
+    r'[ \t]*File "(?P<path>(?![/\\~]|[A-Za-z]:)[^"\n<>]*?(?<![\w.])(?P<module>\w+)(?:[/\\]__init__)?\.py)", line \d+, in <module>',
     re.MULTILINE,
 )
 _PYTHON_OWN = re.compile(
-    r"[/\\](?:lib|Lib)[/\\]python\d|[/\\](?:site|dist)-packages[/\\]|[/\\]Lib[/\\]|python\d+\.zip|lib-dynload"
+    r"[/\\](?:lib|Lib)[/\\]python\d|(?:^|[/\\])(?:site|dist)-packages[/\\]|[/\\]Lib[/\\]|python\d+\.zip|lib-dynload"
     r"|\.framework[/\\]Versions[/\\]"
 )
 # Installed packages whose shadowing is read from tracebacks, besides the standard library's modules.
