@@ -106,3 +106,19 @@ def test_fbgemm_dll_names_the_openmp_runtime_it_needs_besides_the_vc_redistribut
     assert finding.title == "Importing torch fails (fbgemm.dll)"
     assert "libomp140.x86_64.dll" in finding.fix[0]
     assert any(line.startswith("winget install --id Microsoft.VCRedist") for line in finding.fix)
+
+
+def test_a_torch_dll_named_without_its_path_is_the_failing_library_and_import_order_is_a_fix() -> None:
+    facts = _broken("after opening the Qt window, importing the model fails with an error loading torch_python.dll")
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
+    assert finding.title == "Importing torch fails (torch_python.dll)"
+    assert "import torch before it" in finding.fix[-1]
+
+
+def test_the_page_file_error_counts_when_the_line_is_cut_off_after_the_dll() -> None:
+    facts = _broken(
+        "OSError: [WinError 1455] The paging file is too small for this operation to complete. Error loading "
+        '"C:\\env\\lib\\site-packages\\torch\\lib\\cudnn_cnn_infer64_8.dll" o'
+    )
+    [finding] = torch_import_failed.torch_imports(facts, CTX)
+    assert finding.title.endswith("the Windows page file is too small")

@@ -364,6 +364,38 @@ def test_a_script_named_like_a_stdlib_module_that_nobody_imported_is_not_shadowi
     assert parse_report(text).system.shadowed_modules == []
 
 
+def test_a_package_imported_by_a_relative_path_came_from_the_working_directory() -> None:
+    # Python 2's REPL: sys.path[0] is '', so a torch/ folder where Python started is imported as "torch/..."
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "<stdin>", line 1, in <module>\n'
+        '  File "torch/__init__.py", line 12, in <module>\n'
+        "    from torch._C import *\n"
+        "ImportError: No module named _C\n"
+    )
+    facts = parse_report(text)
+    assert [(s.name, s.path) for s in facts.system.shadowed_modules] == [("torch", "torch/__init__.py")]
+    first = checks.run_checks(facts)[0]
+    assert first.code == "env.module-shadowed" and first.fix[0].startswith("cd ..")
+
+
+def test_a_script_started_by_a_relative_path_is_not_shadowing() -> None:
+    text = 'Traceback (most recent call last):\n  File "numpy.py", line 1, in <module>\n    1 / 0\nZeroDivisionError: division by zero\n'
+    assert parse_report(text).system.shadowed_modules == []
+
+
+def test_a_relative_path_into_site_packages_is_the_installed_module() -> None:
+    text = (
+        "Traceback (most recent call last):\n"
+        '  File "run.py", line 1, in <module>\n'
+        "    import torch\n"
+        '  File "site-packages\\torch\\__init__.py", line 9, in <module>\n'
+        "    raise err\n"
+        "OSError: [WinError 126] The specified module could not be found.\n"
+    )
+    assert parse_report(text).system.shadowed_modules == []
+
+
 def test_a_partially_initialized_torch_is_a_local_torch_py() -> None:
     line = "AttributeError: partially initialized module 'torch' has no attribute 'x'\nImportError: cannot import name 'nn' from partially initialized module 'torch' (most likely due to a circular import)\n"
     assert _first(line) == "env.module-shadowed"

@@ -211,6 +211,19 @@ def test_running_out_of_gpu_memory_in_prose_is_a_failure_and_no_fault() -> None:
     assert all(f.severity.value != "error" for f in run_checks(facts))
 
 
+def test_the_mps_allocators_limit_quoted_alone_is_a_failure_and_no_fault() -> None:
+    from torchrig.doctor.checks import run_checks
+
+    # MPSAllocator.mm's TORCH_CHECK message, pasted without the "RuntimeError: " in front of it
+    text = (
+        "my workflow stops with\nMPS backend out of memory (MPS allocated: 6.10 GiB, other allocations: 1.00 MiB, "
+        "max allowed: 6.80 GiB). Tried to allocate 1.20 GiB on shared pool.\n"
+    )
+    facts = parse_report(text)
+    assert facts.failures
+    assert all(f.severity.value != "error" for f in run_checks(facts))
+
+
 def test_a_version_in_someones_list_item_is_stated_not_printed() -> None:
     facts = parse_report("- pytorch version: 2.0.1\n- GPU: RTX 3090\n")
     assert facts.torch.sources["version"] == "stated"

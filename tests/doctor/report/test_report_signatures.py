@@ -169,6 +169,17 @@ def test_cublas_missing_a_cublaslt_function_is_not_read_as_cublas_lacking_its_ow
         # torch's own Windows DLLs named without their torch\lib path
         ("Error loading c10.dll when I start the app", "torch.windows-dll-load-failed"),
         ("error loading `torch_cpu.dll`", "torch.windows-dll-load-failed"),
+        ("my app shows an error while loading the torch_python.dll module", "torch.windows-dll-load-failed"),
+        # torch/__init__.py's message cut off after the quoted path
+        (
+            'OSError: [WinError 1114] Error loading "D:\\venv\\Lib\\site-packages\\torch\\lib\\c10_cuda.dll" or',
+            "torch.windows-dll-load-failed",
+        ),
+        # NVML_ERROR_DRIVER_NOT_LOADED in nvidia-smi's words and in nvml.h's (which nvidia-settings prints)
+        ("Failed to initialize NVML: Driver Not Loaded", "driver.nvml-driver-not-loaded"),
+        ("nvidia-settings: ERROR: NVIDIA driver is not loaded", "driver.nvml-driver-not-loaded"),
+        # an NCCL API function missing, with no library named (cupy's or jax's binding, an issue title)
+        ("ImportError: undefined symbol: ncclCommWindowRegister", "nccl.undefined-symbol"),
         # a NumPy-1.x-built module under NumPy 2
         ("AttributeError: _ARRAY_API not found", "env.numpy-array-api-not-found"),
     ],
@@ -183,9 +194,15 @@ def test_an_error_in_another_wording_is_still_its_signature(line: str, sig_id: s
         "CUDA 12.8 installed, driver 580.82, 802 MiB used",  # a number 802, no error
         "CUDA error 8020 in the log",  # another number
         "Error loading shm.dll or one of its dependencies",  # a DLL name other libraries ship too
+        "libnccl.so.2: undefined symbol: ncclParamFoo",  # libnccl lacking its own: libs.shadowed's, not this one
         "no kernel image available? we build for sm_80 only",  # not CUDA's wording
     ],
 )
 def test_lookalikes_of_the_widened_signatures_do_not_match(line: str) -> None:
     ids = {m.signature.id for m in known.find(line)}
-    assert not ids & {"cuda.system-not-initialized", "torch.windows-dll-load-failed", "gpu.no-kernel-image"}
+    assert not ids & {
+        "cuda.system-not-initialized",
+        "torch.windows-dll-load-failed",
+        "gpu.no-kernel-image",
+        "nccl.undefined-symbol",
+    }

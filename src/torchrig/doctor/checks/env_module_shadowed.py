@@ -35,6 +35,10 @@ def _fix(facts: Facts, name: str, path: str) -> tuple[str, ...]:
         )
     if os.path.basename(stripped) == name or stripped.endswith("/__init__.py"):
         folder = os.path.dirname(stripped.removesuffix("/__init__.py"))
+        if not folder:  # a relative path: the working directory itself, sys.path[0] for the REPL and `python -c`
+            return (
+                f"cd ..   # start Python outside the folder holding this {name}/ (a source checkout?), which wins the import",
+            )
         return (
             f"cd {shlex.quote(os.path.dirname(folder) or '/')}"
             f"   # run Python from outside {folder}, whose {name}/ folder wins the import",

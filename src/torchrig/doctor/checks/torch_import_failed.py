@@ -33,6 +33,12 @@ def _failing_library(text: str) -> str | None:
     dll = re.search(r"[\\/]torch[\\/]lib[\\/]([^\"\\/]+\.dll)", text)
     if dll:
         return dll.group(1)
+    # the DLLs only torch's Windows wheels ship, named without a path ("error loading c10.dll")
+    named = re.search(
+        r"\b(?:c10|c10_cuda|torch_cpu|torch_cuda|torch_python|torch_global_deps|fbgemm|asmjit)\.dll\b", text, re.I
+    )
+    if named:
+        return named.group(0).lower()
     if "DLL load failed" in text:
         return "a DLL of torch._C"
     if _NVJITLINK_SYMBOL.search(text):
@@ -105,6 +111,10 @@ def torch_imports(facts: Facts, ctx: CheckContext) -> list[Finding]:
             "winget install --id Microsoft.VCRedist.2015+.x64   # or https://aka.ms/vs/17/release/vc_redist.x64.exe",
             "# then open a new terminal; if it still fails, reinstall torch:",
             *_reinstall_same(facts, ctx),
+            # a package imported first can load its own copy of a DLL torch's depend on; since torch 2.9 the Qt
+            # bindings do (pytorch/pytorch#166628, explosion/spaCy#13894), and the fix is the import order
+            '# if `python -c "import torch"` works alone, a package imported earlier (PyQt/PySide) loaded a '
+            "conflicting DLL: import torch before it",
         ]
     elif library == "libstdc++":
         if facts.system.conda_prefix:

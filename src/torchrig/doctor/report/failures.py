@@ -32,11 +32,13 @@ _EXCEPTION = re.compile(
 # whole output when NVML fails), a C++ exception that ended the process (libstdc++ prints "terminate called
 # after throwing an instance of 'c10::Error'" and its "what():"), torch's NCCL watchdog timing out, and torch's
 # caching allocator refusing an allocation ("CUDA out of memory. Tried to allocate ...", c10/cuda/
-# CUDACachingAllocator.cpp), which people also quote in their own sentences.
+# CUDACachingAllocator.cpp), which people also quote in their own sentences; on a Mac, its MPS allocator's
+# TORCH_CHECK ("MPS backend out of memory (MPS allocated: ..., max allowed: ...)", aten/src/ATen/mps/
+# MPSAllocator.mm), likewise quoted without its "RuntimeError: ".
 _CRASH = re.compile(
     r"Segmentation fault|core dumped|^[ \t]*Killed[ \t]*$|^[ \t]*Aborted\b|^[ \t]*ERROR: .{8,}|NVRM: Xid \("
     r"|Failed to initialize NVML: \S|terminate called after throwing an instance of|^[ \t]*what\(\):[ \t]+\S"
-    r"|Watchdog caught collective operation timeout|\bCUDA out of memory\b",
+    r"|Watchdog caught collective operation timeout|\bCUDA out of memory\b|\bMPS backend out of memory\b",
     re.IGNORECASE | re.MULTILINE,
 )
 # An exception quoted within a sentence: a quote mark or backtick, then a class name that Python's naming

@@ -159,8 +159,19 @@ _IMPORT_FRAME = re.compile(
     r'[ \t]*File "(?P<path>[^"\n]*[/\\](?P=module)(?:[/\\]__init__)?\.py)", line \d+, in <module>',
     re.MULTILINE,
 )
+# A frame below another one (so not the script Python was started with) whose file is a relative path: Python
+# records a module's file as the sys.path entry joined with its name, and only the working directory enters
+# sys.path relatively ('' for the REPL and `python -c`, the script's own folder under Python 2; Python 3.4+
+# makes these absolute), so a relative torch/__init__.py was imported from where Python was started, not from
+# site-packages (docs.python.org/3/library/sys.html#sys.path, "sys.path[0]"; PyTorch's maintainers, #574:
+# "you have a folder called torch in the same directory which is being picked up").
+_RELATIVE_FRAME = re.compile(
+    r'^[ \t]*File "[^"\n]*", line \d+, in [^\n]*\n(?:[ \t]+(?!File ")[^\n]*\n)?'
+    r'[ \t]*File "(?P<path>(?![/\\~]|[A-Za-z]:)[^"\n<>]*?(?<![\w.])(?P<module>\w+)(?:[/\\]__init__)?\.py)", line \d+, in <module>',
+    re.MULTILINE,
+)
 _PYTHON_OWN = re.compile(
-    r"[/\\](?:lib|Lib)[/\\]python\d|[/\\](?:site|dist)-packages[/\\]|[/\\]Lib[/\\]|python\d+\.zip|lib-dynload"
+    r"[/\\](?:lib|Lib)[/\\]python\d|(?:^|[/\\])(?:site|dist)-packages[/\\]|[/\\]Lib[/\\]|python\d+\.zip|lib-dynload"
     r"|\.framework[/\\]Versions[/\\]"
 )
 # Installed packages whose shadowing is read from tracebacks, besides the standard library's modules.
@@ -728,7 +739,11 @@ def _shadowing(haystack: Haystack, facts: Facts) -> bool:
     text = haystack.text
     found = False
     known = {(s.name, s.path) for s in facts.system.shadowed_modules}
-    patterns = [p for p, word in ((_IMPORTED_FROM, "cannot import name"), (_IMPORT_FRAME, 'File "')) if word in text]
+    patterns = [
+        p
+        for p, word in ((_IMPORTED_FROM, "cannot import name"), (_IMPORT_FRAME, 'File "'), (_RELATIVE_FRAME, 'File "'))
+        if word in text
+    ]
     for pattern in patterns:
         for match in pattern.finditer(text):
             name = match.group("module").split(".")[0]
