@@ -117,6 +117,14 @@ _PIP_INSTALLED_TORCH = re.compile(
     r"^[ \t]*Successfully installed [^\n]*?\btorch-(?P<version>\d+\.\d+[\w.+]*)\b", re.MULTILINE
 )
 _PIP_INSTALLED_COMPANION = re.compile(r"(?<![\w-])(torchvision|torchaudio)-(\d+\.\d+[\w.+]*)(?![\w.+-])")
+# The device banner of Ultralytics' and YOLOv5's select_device (ultralytics/utils/torch_utils.py: f"Ultralytics
+# {__version__} 🚀 Python-{PYTHON_VERSION} torch-{TORCH_VERSION} " then "CPU (...)" or "CUDA:0 (...)", TORCH_VERSION
+# being str(torch.__version__)): the program's own print of the interpreter's and torch's versions, the local tag
+# ("+cpu", "+cu121") included, so a CPU build shows here as itself.
+_DEVICE_BANNER = re.compile(
+    r"(?<![\w.-])Python-(?P<python>[23]\.\d{1,2}\.\d{1,2}) torch-(?P<torch>\d{1,2}\.\d{1,3}(?:\.\d{1,3})?"
+    r"(?:(?:a|b|rc|\.dev|\.post)\d+)*(?:\+[a-z0-9.]+)?)(?![\w.+-])"
+)
 _NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], line \d+|ipykernel_\d+", re.MULTILINE)
 # The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
@@ -266,6 +274,7 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
         _gpus,
         _torch_install,
         _pip_torch,
+        _device_banner,
         _no_torch,
         _toolkit,
         _environment,
@@ -629,6 +638,17 @@ def _pip_torch(haystack: Haystack, facts: Facts) -> bool:
     found = [m.group("version") for m in _PIP_FOUND_TORCH.finditer(text)] if "installation: torch" in text else []
     if found and found[0] != facts.torch.version:  # the torch there before pip changed anything
         put(facts.torch, "replaced", found[0])
+    return True
+
+
+def _device_banner(haystack: Haystack, facts: Facts) -> bool:
+    """The versions a program's device banner printed ("Python-3.10.5 torch-2.2.1+cpu", _DEVICE_BANNER)."""
+    banner = _DEVICE_BANNER.search(haystack.text) if " torch-" in haystack.text else None
+    if banner is None:
+        return False
+    put(facts.system, "python_version", banner.group("python"))
+    put(facts.torch, "installed", True)
+    put(facts.torch, "version", banner.group("torch"))
     return True
 
 
