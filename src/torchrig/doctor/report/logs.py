@@ -178,6 +178,18 @@ _RELATIVE_FRAME = re.compile(
     r'[ \t]*File "(?P<path>(?![/\\~]|[A-Za-z]:)[^"\n<>]*?(?<![\w.])(?P<module>\w+)(?:[/\\]__init__)?\.py)", line \d+, in <module>',
     re.MULTILINE,
 )
+# torch's own package imported from a folder outside Python's, failing because torch._C (the compiled extension)
+# is not there: a PyTorch source checkout where Python started (or on sys.path), not the installed torch. torch's
+# __init__.py says so since 1.x ("Failed to load PyTorch C extensions: It appears that PyTorch has loaded the
+# `torch/_C` folder of the PyTorch repository ... or by running Python from a different directory."); older
+# releases failed on the same missing module as "No module named 'torch._C'" (or "_C" under Python 2) or, from
+# `from torch._C import *` finding nothing, "NameError: name '_C' is not defined" (pytorch#1633, #574).
+_TORCH_FRAME = re.compile(
+    r'^[ \t]*File "(?P<path>[^"\n<>]*[/\\]torch[/\\]__init__\.py)", line \d+, in <module>', re.MULTILINE
+)
+_NO_TORCH_C = re.compile(
+    r"No module named '?(?:torch\.)?_C'?(?![\w.])|NameError: name '_C' is not defined|Failed to load PyTorch C extensions"
+)
 _PYTHON_OWN = re.compile(
     r"[/\\](?:lib|Lib)[/\\]python\d|(?:^|[/\\])(?:site|dist)-packages[/\\]|[/\\]Lib[/\\]|python\d+\.zip|lib-dynload"
     r"|\.framework[/\\]Versions[/\\]"
@@ -775,6 +787,14 @@ def _shadowing(haystack: Haystack, facts: Facts) -> bool:
             if (name, path) not in known:
                 known.add((name, path))
                 facts.system.shadowed_modules.append(ShadowedModule(name=name, path=path))
+                facts.system.sources.setdefault("shadowed_modules", SOURCE)
+                found = True
+    if 'File "' in text and "_C" in text and _NO_TORCH_C.search(text):
+        for match in _TORCH_FRAME.finditer(text):
+            path = match.group("path").strip()
+            if not _PYTHON_OWN.search(path) and ("torch", path) not in known:
+                known.add(("torch", path))
+                facts.system.shadowed_modules.append(ShadowedModule(name="torch", path=path))
                 facts.system.sources.setdefault("shadowed_modules", SOURCE)
                 found = True
     return found
