@@ -451,3 +451,10 @@ def test_a_python_2_7_stated_in_a_sentence_that_goes_on_to_a_colon_is_read() -> 
 def test_a_template_label_left_empty_still_names_no_version() -> None:
     facts = parse_report("Python 3.10 or newer required:\nRuntimeError: CUDA error: out of memory\n")
     assert facts.system.python_version is None
+
+
+def test_the_l4t_and_jetpack_versions_jetson_containers_prints_name_a_jetson() -> None:
+    text = "-- L4T_VERSION=35.4.1  JETPACK_VERSION=5.1.2  CUDA_VERSION=11.4\nKilled\n"
+    facts = parse_report(text)
+    assert facts.system.jetson is True
+    assert not [f for f in run_checks(facts) if f.severity.value == "error"]

@@ -203,9 +203,11 @@ _NO_GPU_MACHINE = re.compile(
 )
 # Kubernetes: kubectl's output or a pod spec with the device plugin's resource
 _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
-# Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases
+# Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases, also as
+# jetson-containers prints them (its autotag and build.py: print(f"-- L4T_VERSION={L4T_VERSION}  JETPACK_VERSION=..."))
 _JETSON = re.compile(
-    r"\bgr3d_freq\b|\bjetson_clocks\b|\bnvp[ \t]?model\b|\bjetpack[ \t]*\d|\bl4t[ \t]*r?\d{2}|\btegrastats\b|\bjtop\b"
+    r"\bgr3d_freq\b|\bjetson_clocks\b|\bnvp[ \t]?model\b|\bjetpack(?:[ \t]*|_version[ \t]*[:=][ \t]*)\d"
+    r"|\bl4t(?:[ \t]*r?|_version[ \t]*[:=][ \t]*)\d{2}|\btegrastats\b|\bjtop\b"
 )
 
 
