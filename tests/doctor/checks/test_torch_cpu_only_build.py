@@ -227,3 +227,8 @@ def test_an_installer_said_to_default_to_the_cpu_build_states_the_build_a_later_
     condition = "If pip installs the CPU version of torch, CUDA is unavailable on your GPU.\n"
     assert "torch.cpu-only-build" in [f.code for f in run_checks(parse_report(said))]
     assert "torch.cpu-only-build" not in [f.code for f in run_checks(parse_report(condition))]
+
+
+def test_a_report_looking_for_cudnn_and_cublas_is_about_cuda() -> None:
+    text = "On our H100 box pip gave us the CPU version of torch: pip list shows no cudnn or cublas wheels.\n"
+    assert "torch.cpu-only-build" in [f.code for f in run_checks(parse_report(text))]

@@ -458,3 +458,9 @@ def test_the_l4t_and_jetpack_versions_jetson_containers_prints_name_a_jetson() -
     facts = parse_report(text)
     assert facts.system.jetson is True
     assert not [f for f in run_checks(facts) if f.severity.value == "error"]
+
+
+def test_a_grace_superchip_named_by_its_code_alone_is_its_gpu_on_an_arm_host() -> None:
+    facts = parse_report("Our GH200 node runs the job.\nRuntimeError: CUDA error: out of memory\n")
+    assert [gpu.name for gpu in facts.gpus.devices] == ["GH200"]
+    assert facts.system.machine == "aarch64"

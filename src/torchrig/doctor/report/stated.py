@@ -492,7 +492,7 @@ def _gpus(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
 
 
 _GPU_WORDS = ("nvidia", "geforce", "tesla", "quadro", "titan", "jetson", "rtx", "gtx")
-_GPU_CODE = re.compile(r"\b[AHBLVPKMT]\d")
+_GPU_CODE = re.compile(r"\b(?:[AHBLVPKMT]\d|G[HB]\d{3})")  # as _GPU_TOKEN: "A100", "T4", and Grace superchips "GB200"
 
 
 def _models_in(text: str) -> list[tuple[str, gpu_models.GpuModel, int]]:
