@@ -71,3 +71,19 @@ def test_error_802_in_the_reporters_words_is_the_fabric_manager() -> None:
 
     text = "Our H100 nodes: CUDA initialization fails with error 802 until we reboot.\n"
     assert run_checks(parse_report(text))[0].code == "driver.fabric-manager-down"
+
+
+def test_the_legacy_unknown_error_30_of_cuda_10_0_and_older_reloads_nvidia_uvm() -> None:
+    facts = report(
+        ("cuda.legacy-unknown-error-30", "RuntimeError: cuda runtime error (30) : unknown error at THCGeneral.cpp:51")
+    )
+    [finding] = cuda_init_failed.cuda_initialises(facts, CTX)
+    assert finding.fix[0] == "sudo modprobe -r nvidia_uvm && sudo modprobe nvidia_uvm"
+
+
+def test_the_thc_wording_of_error_30_is_recognised_in_a_log() -> None:
+    from torchrig.knowledge import signatures
+
+    text = "THCudaCheck FAIL file=/pytorch/aten/src/THC/THCGeneral.cpp line=51 error=30 : unknown error\n"
+    text += "RuntimeError: cuda runtime error (30) : unknown error at /pytorch/aten/src/THC/THCGeneral.cpp:51"
+    assert "cuda.legacy-unknown-error-30" in [m.signature.id for m in signatures.find(text)]

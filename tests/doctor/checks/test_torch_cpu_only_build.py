@@ -216,3 +216,19 @@ def test_a_cpu_build_named_under_a_condition_is_no_statement_of_the_build() -> N
     advice = "The CUDA error below used to appear if you have the CPU-only version of PyTorch installed.\n"
     assert "torch.cpu-only-build" in [f.code for f in run_checks(parse_report(said))]
     assert "torch.cpu-only-build" not in [f.code for f in run_checks(parse_report(advice))]
+
+
+def test_an_installer_said_to_default_to_the_cpu_build_states_the_build_a_later_when_notwithstanding() -> None:
+    # PyPI's Windows torch wheels are CPU builds: a `pip install` of a package that needs torch pulls that one
+    said = (
+        "On Windows, pip brings the wrong pytorch. It falls back to the cpu build even when the NVIDIA GPU has "
+        "CUDA 12.4.\n"
+    )
+    condition = "If pip installs the CPU version of torch, CUDA is unavailable on your GPU.\n"
+    assert "torch.cpu-only-build" in [f.code for f in run_checks(parse_report(said))]
+    assert "torch.cpu-only-build" not in [f.code for f in run_checks(parse_report(condition))]
+
+
+def test_a_report_looking_for_cudnn_and_cublas_is_about_cuda() -> None:
+    text = "On our H100 box pip gave us the CPU version of torch: pip list shows no cudnn or cublas wheels.\n"
+    assert "torch.cpu-only-build" in [f.code for f in run_checks(parse_report(text))]

@@ -6,6 +6,7 @@ from check_facts import PY, RTX4090, linux_gpu_box, report, this_machine
 
 from torchrig.doctor.checks import CheckContext, torch_import_failed
 from torchrig.doctor.findings import Severity
+from torchrig.knowledge import signatures
 
 CTX = CheckContext()
 NVJITLINK = (
@@ -122,3 +123,8 @@ def test_the_page_file_error_counts_when_the_line_is_cut_off_after_the_dll() -> 
     )
     [finding] = torch_import_failed.torch_imports(facts, CTX)
     assert finding.title.endswith("the Windows page file is too small")
+
+
+def test_a_torch_dll_path_whose_closing_quote_was_cut_off_with_the_line_still_counts() -> None:
+    text = 'OSError: Error loading "C:\\env\\Lib\\site-packages\\torch\\lib\\fbgemm.dll\nit fails on every start'
+    assert [m.signature.id for m in signatures.find(text)] == ["torch.windows-dll-load-failed"]

@@ -241,3 +241,36 @@ def test_torchs_arch_list_cut_off_by_the_paste_loses_its_last_entry_and_the_gpu_
     assert facts.torch.arch_list == ["sm_70", "sm_75", "sm_80"]
     assert run_checks(facts)[0].code == "gpu.arch-unsupported"
     assert not knowledge.build_covers(["sm_8", "sm_"], "8.6")  # no architecture names: they cover nothing
+
+
+def test_the_ultralytics_device_banner_is_torch_own_version_with_its_local_tag() -> None:
+    # ultralytics/utils/torch_utils.py select_device: f"Ultralytics {__version__} 🚀 Python-{PYTHON_VERSION} torch-{TORCH_VERSION} "
+    facts = parse_report(
+        "Ultralytics 8.3.40 🚀 Python-3.11.9 torch-2.5.1+cpu CPU (AMD Ryzen 7 5800X 8-Core Processor)\n"
+    )
+    assert (facts.torch.version, facts.system.python_version) == ("2.5.1+cpu", "3.11.9")
+    assert facts.torch.sources["version"] == "report"  # printed by the program, not a person's word
+    facts = parse_report("YOLOv5 🚀 v7.0-0 Python-3.8.10 torch-1.13.1+cu117 CUDA:0 (NVIDIA A10G, 22732MiB)\n")
+    assert (facts.torch.version, facts.torch.cuda) == ("1.13.1+cu117", "11.7")
+
+
+def test_torch_imported_from_a_source_checkout_without_its_c_extension_shadows_the_installed_one() -> None:
+    # torch/__init__.py's own message (its C-extension check) after `python setup.py install` run from the checkout
+    text = """Traceback (most recent call last):
+  File "<string>", line 1, in <module>
+  File "/home/ada/src/pytorch/torch/__init__.py", line 451, in <module>
+    raise ImportError(textwrap.dedent('''
+ImportError: Failed to load PyTorch C extensions:
+    It appears that PyTorch has loaded the `torch/_C` folder
+    of the PyTorch repository rather than the C extensions which
+"""
+    [shadow] = parse_report(text).system.shadowed_modules
+    assert (shadow.name, shadow.path) == ("torch", "/home/ada/src/pytorch/torch/__init__.py")
+
+
+def test_an_installed_torch_missing_its_c_extension_is_no_shadowing() -> None:
+    text = """Traceback (most recent call last):
+  File "/opt/conda/envs/x/lib/python3.11/site-packages/torch/__init__.py", line 451, in <module>
+ImportError: Failed to load PyTorch C extensions:
+"""
+    assert parse_report(text).system.shadowed_modules == []

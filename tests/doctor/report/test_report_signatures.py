@@ -206,3 +206,14 @@ def test_lookalikes_of_the_widened_signatures_do_not_match(line: str) -> None:
         "gpu.no-kernel-image",
         "nccl.undefined-symbol",
     }
+
+
+def test_an_ncc_socket_ifname_exclusion_list_without_lo_admits_the_loopback_interface() -> None:
+    # NCCL src/misc/socket.cc: a set NCCL_SOCKET_IFNAME replaces the default "^docker,lo" outright
+    def ids(text: str) -> list[str]:
+        return [m.signature.id for m in known.find(text)]
+
+    chosen = "export NCCL_SOCKET_IFNAME=^docker0\nnode1:77:77 [0] NCCL INFO Bootstrap : Using lo:127.0.0.1<0>\n"
+    assert ids(chosen) == ["nccl.socket-ifname-admits-loopback"]
+    assert ids("export NCCL_SOCKET_IFNAME=^docker0,lo   # keep NCCL off the loopback interface\n") == []
+    assert ids("NCCL_SOCKET_IFNAME=^lo,docker\nNCCL INFO Bootstrap : Using eth0:10.0.0.2<0>\n") == []

@@ -437,3 +437,30 @@ def test_a_wheel_tag_written_with_blanks_round_the_plus() -> None:
 def test_a_gpu_named_in_chinese_prose_without_blanks() -> None:
     facts = parse_report("我的显卡是RTX 3090，训练时报错\n")
     assert [g.name for g in facts.gpus.devices] == ["RTX 3090"]
+
+
+def test_a_python_2_7_stated_in_a_sentence_that_goes_on_to_a_colon_is_read() -> None:
+    # Python 2's last line is 2.7 (PEP 373); torch supported it up to 1.4
+    text = (
+        "I built pytorch from source with python 2.7.15, and on import I get the following error:\n"
+        "ImportError: libcudnn.so.7: cannot open shared object file: No such file or directory\n"
+    )
+    assert parse_report(text).system.python_version == "2.7.15"
+
+
+def test_a_template_label_left_empty_still_names_no_version() -> None:
+    facts = parse_report("Python 3.10 or newer required:\nRuntimeError: CUDA error: out of memory\n")
+    assert facts.system.python_version is None
+
+
+def test_the_l4t_and_jetpack_versions_jetson_containers_prints_name_a_jetson() -> None:
+    text = "-- L4T_VERSION=35.4.1  JETPACK_VERSION=5.1.2  CUDA_VERSION=11.4\nKilled\n"
+    facts = parse_report(text)
+    assert facts.system.jetson is True
+    assert not [f for f in run_checks(facts) if f.severity.value == "error"]
+
+
+def test_a_grace_superchip_named_by_its_code_alone_is_its_gpu_on_an_arm_host() -> None:
+    facts = parse_report("Our GH200 node runs the job.\nRuntimeError: CUDA error: out of memory\n")
+    assert [gpu.name for gpu in facts.gpus.devices] == ["GH200"]
+    assert facts.system.machine == "aarch64"

@@ -14,7 +14,7 @@ CODE = "cuda.init-failed"
 _KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
     (
         ("unknown error", "cuda_error_unknown", "error 999"),
-        "CUDA_ERROR_UNKNOWN (999) usually means the nvidia_uvm module is wedged, typically after suspend/resume",
+        "CUDA_ERROR_UNKNOWN (999; cudaErrorUnknown was 30 before CUDA 10.1) usually means the nvidia_uvm module is wedged, typically after suspend/resume",
         ("sudo modprobe -r nvidia_uvm && sudo modprobe nvidia_uvm", "# if the module is busy: sudo reboot"),
     ),
     (

@@ -28,6 +28,8 @@ _NO_INTERFACE = (
 
 # signatures.toml: NCCL's WARN "Call to <name> failed" for an InfiniBand verbs or socket call (its ncclSystemError)
 _CALL_FAILED = "nccl.network-call-failed"
+# signatures.toml: an NCCL_SOCKET_IFNAME exclusion list that leaves the loopback interface in
+_ADMITS_LOOPBACK = "nccl.socket-ifname-admits-loopback"
 _CALL = re.compile(r"Call to (?P<call>[\w ]+?)(?:\(\))? failed")
 
 
@@ -48,6 +50,10 @@ def nccl_transport_works(facts: Facts, ctx: CheckContext) -> list[Finding]:
             "ip -br addr   # the interface that connects the nodes (e.g. eth0, ib0, bond0)",
             f"export NCCL_SOCKET_IFNAME=<that interface>   # a name that does not exist on a node makes NCCL fail there{named}",
         ]
+    if any(h.id == _ADMITS_LOOPBACK for h in hits):
+        fix.append(
+            "export NCCL_SOCKET_IFNAME=^docker,lo   # exclude lo too, as NCCL's own default does (also in /etc/nccl.conf)"
+        )
     if "ibv_reg_" in text or "memlock" in text or "cannot allocate memory" in text:
         fix.append("ulimit -l unlimited   # InfiniBand registers pinned memory; containers: --ulimit memlock=-1")
     if "ibv_reg_" in text:

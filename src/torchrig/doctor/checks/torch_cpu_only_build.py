@@ -29,13 +29,25 @@ _ANSWERED = ("torch.cuda-available-false", "torch.load-cuda-unavailable", "progr
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
 _SAID = "torch.cpu-build-said"  # signatures.toml: the reporter's words that the torch installed is a CPU build
-# a sentence under a condition ("the error appears if you have the CPU-only version of PyTorch") states no build
+# a sentence under a condition ("the error appears if you have the CPU-only version of PyTorch") states no build; the
+# condition is looked for in the sentence that names the CPU build, before it ("it defaults to the CPU version even
+# when CUDA is installed" states one)
 _CONDITION = re.compile(r"\b(?:if|when|whether|unless|in case)\b|如果|若", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?。！？](?:\s|$)")
+
+
+def _conditional(excerpt: str) -> bool:
+    """The sentence of ``excerpt`` that names a CPU build puts it under a condition (before the word "cpu")."""
+    at = excerpt.lower().find("cpu")
+    if at < 0:
+        return bool(_CONDITION.search(excerpt))
+    begin = max((m.end() for m in _SENTENCE_END.finditer(excerpt, 0, at)), default=0)
+    return bool(_CONDITION.search(excerpt, begin, at))
 
 
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Where there is an NVIDIA GPU, or code asked for CUDA ("Torch not compiled with CUDA enabled"), torch is a CUDA build."""
-    hits = [hit for hit in hits_for(facts, CODE) if hit.id != _SAID or not _CONDITION.search(hit.excerpt)]
+    hits = [hit for hit in hits_for(facts, CODE) if hit.id != _SAID or not _conditional(hit.excerpt)]
     cpu_build = queries.torch_variant(facts) == "cpu" and not facts.torch.hip
     # "is_available() answered False" asks for CUDA, but is evidence of a CPU build only where the build is one
     hits = [hit for hit in hits if hit.id not in _ANSWERED or cpu_build]

@@ -68,8 +68,13 @@ def _not_shown(facts: Facts) -> list[str]:
         missing.append("which PyTorch runs")
     elif t.version and build is None:
         missing.append(f"how PyTorch {t.version} was built (for which CUDA)")
-    if t.hip or build == "CPU build" or (facts.system.os or "").lower() == "darwin" or facts.system.jetson:
+    if t.hip or (facts.system.os or "").lower() == "darwin" or facts.system.jetson:
         return missing  # nothing to check on an NVIDIA driver (a Jetson's GPU comes with its L4T release)
+    if build == "CPU build":
+        # a CPU build is right only where there is no NVIDIA GPU to use: a report that shows none is no all-clear
+        if not facts.gpus.devices and not facts.system.pci_gpus and "pci_gpus" not in facts.system.sources:
+            missing.append("whether the machine has an NVIDIA GPU (a CPU build cannot use one)")
+        return missing
     if not facts.gpus.devices and not facts.system.pci_gpus:
         missing.append("the GPUs")
     d = facts.driver

@@ -117,6 +117,14 @@ _PIP_INSTALLED_TORCH = re.compile(
     r"^[ \t]*Successfully installed [^\n]*?\btorch-(?P<version>\d+\.\d+[\w.+]*)\b", re.MULTILINE
 )
 _PIP_INSTALLED_COMPANION = re.compile(r"(?<![\w-])(torchvision|torchaudio)-(\d+\.\d+[\w.+]*)(?![\w.+-])")
+# The device banner of Ultralytics' and YOLOv5's select_device (ultralytics/utils/torch_utils.py: f"Ultralytics
+# {__version__} 🚀 Python-{PYTHON_VERSION} torch-{TORCH_VERSION} " then "CPU (...)" or "CUDA:0 (...)", TORCH_VERSION
+# being str(torch.__version__)): the program's own print of the interpreter's and torch's versions, the local tag
+# ("+cpu", "+cu121") included, so a CPU build shows here as itself.
+_DEVICE_BANNER = re.compile(
+    r"(?<![\w.-])Python-(?P<python>[23]\.\d{1,2}\.\d{1,2}) torch-(?P<torch>\d{1,2}\.\d{1,3}(?:\.\d{1,3})?"
+    r"(?:(?:a|b|rc|\.dev|\.post)\d+)*(?:\+[a-z0-9.]+)?)(?![\w.+-])"
+)
 _NOTEBOOK_TRACEBACK = re.compile(r"<ipython-input-\d+-|^[ \t]*Cell In\[\d+\], line \d+|ipykernel_\d+", re.MULTILINE)
 # The Python version as Python and uv print it: `python --version` ("Python 3.8.2" alone on a line), the
 # interactive banner ("Python 3.7.13 (default, Mar 29 2022, 02:18:16)"), uv ("Using CPython 3.13.1", and in
@@ -169,6 +177,18 @@ _RELATIVE_FRAME = re.compile(
     r'^[ \t]*File "[^"\n]*", line \d+, in [^\n]*\n(?:[ \t]+(?!File ")[^\n]*\n)?'
     r'[ \t]*File "(?P<path>(?![/\\~]|[A-Za-z]:)[^"\n<>]*?(?<![\w.])(?P<module>\w+)(?:[/\\]__init__)?\.py)", line \d+, in <module>',
     re.MULTILINE,
+)
+# torch's own package imported from a folder outside Python's, failing because torch._C (the compiled extension)
+# is not there: a PyTorch source checkout where Python started (or on sys.path), not the installed torch. torch's
+# __init__.py says so since 1.x ("Failed to load PyTorch C extensions: It appears that PyTorch has loaded the
+# `torch/_C` folder of the PyTorch repository ... or by running Python from a different directory."); older
+# releases failed on the same missing module as "No module named 'torch._C'" (or "_C" under Python 2) or, from
+# `from torch._C import *` finding nothing, "NameError: name '_C' is not defined" (pytorch#1633, #574).
+_TORCH_FRAME = re.compile(
+    r'^[ \t]*File "(?P<path>[^"\n<>]*[/\\]torch[/\\]__init__\.py)", line \d+, in <module>', re.MULTILINE
+)
+_NO_TORCH_C = re.compile(
+    r"No module named '?(?:torch\.)?_C'?(?![\w.])|NameError: name '_C' is not defined|Failed to load PyTorch C extensions"
 )
 _PYTHON_OWN = re.compile(
     r"[/\\](?:lib|Lib)[/\\]python\d|(?:^|[/\\])(?:site|dist)-packages[/\\]|[/\\]Lib[/\\]|python\d+\.zip|lib-dynload"
@@ -266,6 +286,7 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
         _gpus,
         _torch_install,
         _pip_torch,
+        _device_banner,
         _no_torch,
         _toolkit,
         _environment,
@@ -632,6 +653,17 @@ def _pip_torch(haystack: Haystack, facts: Facts) -> bool:
     return True
 
 
+def _device_banner(haystack: Haystack, facts: Facts) -> bool:
+    """The versions a program's device banner printed ("Python-3.10.5 torch-2.2.1+cpu", _DEVICE_BANNER)."""
+    banner = _DEVICE_BANNER.search(haystack.text) if " torch-" in haystack.text else None
+    if banner is None:
+        return False
+    put(facts.system, "python_version", banner.group("python"))
+    put(facts.torch, "installed", True)
+    put(facts.torch, "version", banner.group("torch"))
+    return True
+
+
 def _no_torch(haystack: Haystack, facts: Facts) -> bool:
     """The program's Python has no torch (unless the report already showed one installed)."""
     text = haystack.text
@@ -755,6 +787,14 @@ def _shadowing(haystack: Haystack, facts: Facts) -> bool:
             if (name, path) not in known:
                 known.add((name, path))
                 facts.system.shadowed_modules.append(ShadowedModule(name=name, path=path))
+                facts.system.sources.setdefault("shadowed_modules", SOURCE)
+                found = True
+    if 'File "' in text and "_C" in text and _NO_TORCH_C.search(text):
+        for match in _TORCH_FRAME.finditer(text):
+            path = match.group("path").strip()
+            if not _PYTHON_OWN.search(path) and ("torch", path) not in known:
+                known.add(("torch", path))
+                facts.system.shadowed_modules.append(ShadowedModule(name="torch", path=path))
                 facts.system.sources.setdefault("shadowed_modules", SOURCE)
                 found = True
     return found

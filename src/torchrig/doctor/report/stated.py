@@ -154,8 +154,10 @@ _CUDA_TOKEN = re.compile(
 _DRIVER_TOKEN = re.compile(
     r"driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
 )
+# "python 3.10.5", "Python version: 3.12", and Python 2's last line, "python 2.7.12" (PEP 373), which torch supported
+# up to 1.4 (its release notes: "the last release that supports Python 2")
 _PYTHON_TOKEN = re.compile(
-    r"python(?:[ \t]+version)?(?:[ \t]*[:=][ \t]*|[ \t]*)v?(?P<version>3\.\d{1,2}(?:\.\d{1,2})?)(?!\.?\w)"
+    r"python(?:[ \t]+version)?(?:[ \t]*[:=][ \t]*|[ \t]*)v?(?P<version>(?:3\.\d{1,2}|2\.7)(?:\.\d{1,2})?)(?!\.?\w)"
 )
 _NCCL_TOKEN = re.compile(r"nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
 # "ROCm 6.1.2", "rocm v5.7", "ROCm version 6.0": the AMD stack the machine runs, recorded as the companion "rocm"
@@ -201,9 +203,11 @@ _NO_GPU_MACHINE = re.compile(
 )
 # Kubernetes: kubectl's output or a pod spec with the device plugin's resource
 _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
-# Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases
+# Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases, also as
+# jetson-containers prints them (its autotag and build.py: print(f"-- L4T_VERSION={L4T_VERSION}  JETPACK_VERSION=..."))
 _JETSON = re.compile(
-    r"\bgr3d_freq\b|\bjetson_clocks\b|\bnvp[ \t]?model\b|\bjetpack[ \t]*\d|\bl4t[ \t]*r?\d{2}|\btegrastats\b|\bjtop\b"
+    r"\bgr3d_freq\b|\bjetson_clocks\b|\bnvp[ \t]?model\b|\bjetpack(?:[ \t]*|_version[ \t]*[:=][ \t]*)\d"
+    r"|\bl4t(?:[ \t]*r?|_version[ \t]*[:=][ \t]*)\d{2}|\btegrastats\b|\bjtop\b"
 )
 
 
@@ -331,8 +335,9 @@ def _mentions(haystack: Haystack, pattern: re.Pattern[str], word: str) -> Iterat
             yield match
 
 
-# The rest of a template's label left empty: "WSL version (if applicable):" names no WSL, "OS:" no OS.
-_LABEL = re.compile(r"[^\n:]{0,60}:[ \t*_`]*(?:\n|\Z)")
+# The rest of a template's label left empty: "WSL version (if applicable):" names no WSL, "OS:" no OS. A clause
+# after a comma is a sentence going on, no label ("python 2.7.12, when I import torch I get this error:").
+_LABEL = re.compile(r"[^\n:,]{0,60}:[ \t*_`]*(?:\n|\Z)")
 _LOOK_BACK = 200  # characters looked at before a match (a bound: a 16 MiB line must not be rescanned per match)
 
 
@@ -487,7 +492,7 @@ def _gpus(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
 
 
 _GPU_WORDS = ("nvidia", "geforce", "tesla", "quadro", "titan", "jetson", "rtx", "gtx")
-_GPU_CODE = re.compile(r"\b[AHBLVPKMT]\d")
+_GPU_CODE = re.compile(r"\b(?:[AHBLVPKMT]\d|G[HB]\d{3})")  # as _GPU_TOKEN: "A100", "T4", and Grace superchips "GB200"
 
 
 def _models_in(text: str) -> list[tuple[str, gpu_models.GpuModel, int]]:
