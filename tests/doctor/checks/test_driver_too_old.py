@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from check_facts import B200, GTX1080, H100, PY, RTX4090, codes, linux_gpu_box, report
 
-from torchrig.doctor.checks import CheckContext, driver_too_old
+from torchrig.doctor.checks import CheckContext, driver_too_old, run_checks
 from torchrig.doctor.findings import Severity
 
 CTX = CheckContext()
@@ -100,3 +100,14 @@ def test_a_b200_gets_the_open_kernel_modules_that_blackwell_requires() -> None:
     facts = linux_gpu_box(B200, driver="570.172.08", torch="2.13.0+cu130", cuda="13.0")
     [finding] = driver_too_old.driver_runs_torch_build(facts, CTX)
     assert finding.fix[0] == "sudo apt-get update && sudo apt-get install -y nvidia-driver-580-open"
+
+
+def test_error_35_alone_with_no_driver_or_nvidia_gpu_shown_is_a_suspicion_that_asks_for_nvidia_smi() -> None:
+    from torchrig.doctor.report import parse_report
+
+    line = "RuntimeError: CUDA driver version is insufficient for CUDA runtime version\n"
+    [finding] = run_checks(parse_report("torch==2.0.0+cu118\n" + line))
+    assert finding.code == "driver.too-old" and finding.severity.value == "warning"
+    assert finding.fix[0].startswith("nvidia-smi")
+    shown = parse_report("Nvidia driver version: 418.56\nCUDA used to build PyTorch: 11.8\n" + line)
+    assert run_checks(shown)[0].severity.value == "error"  # a driver shown too old for the build

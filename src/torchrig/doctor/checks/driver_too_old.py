@@ -16,6 +16,10 @@ from torchrig.doctor.findings import Finding, Severity
 
 CODE = "driver.too-old"
 PTX = "driver.ptx-newer-than-driver"  # the PTX JIT's refusal: about a toolkit's PTX, not torch's build
+# cudaErrorInsufficientDriver (35), "CUDA driver version is insufficient for CUDA runtime version": the runtime answers
+# it for a driver older than itself, and also where it finds no usable driver at all (a container started without
+# GPUs, a machine whose only GPU is another vendor's); alone, it does not tell the two apart.
+_INSUFFICIENT = "driver.insufficient-for-runtime"
 
 
 def _api_from_hits(excerpts: list[str]) -> str | None:
@@ -70,6 +74,8 @@ def _runs_torch_build(facts: Facts, ctx: CheckContext, hits: list[SignatureHit])
         too_old = bool(hits)
     if not too_old:
         return []
+    if not (driver or api or queries.has_nvidia_gpu(facts)) and hits and all(h.id == _INSUFFICIENT for h in hits):
+        return [_no_driver_shown(facts, cuda, need, hits)]
     evidence: dict[str, object] = {}
     if driver:
         evidence["driver" + (" (Windows, as WSL sees it)" if windows else "")] = driver
@@ -125,6 +131,30 @@ def _runs_torch_build(facts: Facts, ctx: CheckContext, hits: list[SignatureHit])
             fix=tuple(fix),
         )
     ]
+
+
+def _no_driver_shown(facts: Facts, cuda: str | None, need: Version | None, hits: list[SignatureHit]) -> Finding:
+    """Error 35 alone, and the report shows neither a driver nor an NVIDIA GPU: an old driver, or none at all."""
+    evidence: dict[str, object] = {"torch": facts.torch.version} if facts.torch.version else {}
+    if cuda:
+        evidence["torch built with CUDA"] = cuda
+    evidence.update(evidence_of(hits))
+    fix = [
+        "nvidia-smi   # is there an NVIDIA GPU and driver here? its header names the driver and the newest CUDA it runs",
+        "# no NVIDIA GPU (or a container started without one): run on the CPU, or start the container with --gpus all",
+        f"# an NVIDIA GPU: install driver {need} or newer" if need else "# an NVIDIA GPU: update its driver",
+    ]
+    return Finding(
+        code=CODE,
+        severity=Severity.WARNING,
+        title="CUDA says the driver is insufficient, and the report shows no NVIDIA driver or GPU: an old driver, "
+        "or none at all",
+        detail="The CUDA runtime answers error 35 for a driver older than itself and also where it finds no usable "
+        "NVIDIA driver (no NVIDIA GPU, a container without GPUs). The report shows no driver version and no NVIDIA "
+        "GPU, so which of the two this is stays unknown.",
+        evidence=evidence,
+        fix=tuple(fix),
+    )
 
 
 def _api_runs_ptx(api: str, toolkit: str) -> bool:
