@@ -111,3 +111,18 @@ def test_error_35_alone_with_no_driver_or_nvidia_gpu_shown_is_a_suspicion_that_a
     assert finding.fix[0].startswith("nvidia-smi")
     shown = parse_report("Nvidia driver version: 418.56\nCUDA used to build PyTorch: 11.8\n" + line)
     assert run_checks(shown)[0].severity.value == "error"  # a driver shown too old for the build
+
+
+def test_an_ngc_containers_driver_check_is_an_error_across_cuda_majors_and_a_warning_within_one() -> None:
+    from torchrig.doctor.report import parse_report
+
+    banner = (
+        "ERROR: This container was built for NVIDIA Driver Release {need} or later, but\n"
+        "       version {have} was detected and compatibility mode is UNAVAILABLE.\n"
+    )
+    [older_major] = run_checks(parse_report(banner.format(need="535.86", have="510.85.02")))  # CUDA 12 vs 11.6
+    assert older_major.code == "driver.too-old" and older_major.severity.value == "error"
+    assert "510.85.02" in older_major.title
+    [same_major] = run_checks(parse_report(banner.format(need="545.23", have="535.104.05")))  # both CUDA 12
+    assert same_major.code == "driver.too-old" and same_major.severity.value == "warning"
+    assert "minor-version compatibility" in same_major.title

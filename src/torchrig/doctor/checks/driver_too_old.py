@@ -20,6 +20,10 @@ PTX = "driver.ptx-newer-than-driver"  # the PTX JIT's refusal: about a toolkit's
 # it for a driver older than itself, and also where it finds no usable driver at all (a container started without
 # GPUs, a machine whose only GPU is another vendor's); alone, it does not tell the two apart.
 _INSUFFICIENT = "driver.insufficient-for-runtime"
+# an NGC container's start-up check (signatures.toml): the driver its CUDA was built with, and the host's
+NGC = "driver.ngc-container-needs-newer-driver"
+_NGC_VERSIONS = re.compile(r"Driver Release (?P<need>\d+(?:\.\d+)+) or later, but\s*version (?P<have>\d+(?:\.\d+)+)")
+_FAMILIES = ("13", "12", "11")  # CUDA majors with minor-version compatibility (CUDA Compatibility guide, CUDA 11+)
 
 
 def _api_from_hits(excerpts: list[str]) -> str | None:
@@ -44,7 +48,13 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """The driver must be at least the minimum for torch's CUDA build, counting minor-version compatibility."""
     hits = hits_for(facts, CODE)
     ptx = [hit for hit in hits if hit.id == PTX]
-    hits = [hit for hit in hits if hit.id != PTX]
+    ngc = [hit for hit in hits if hit.id == NGC]
+    hits = [hit for hit in hits if hit.id not in (PTX, NGC)]
+    if ngc and not hits:
+        container = _ngc_container(facts, ngc[0])
+        if container is not None:
+            return [container]
+        hits = ngc
     found = _runs_torch_build(facts, ctx, hits)
     if ptx and found:
         found[0].evidence.update(evidence_of(ptx))
@@ -131,6 +141,56 @@ def _runs_torch_build(facts: Facts, ctx: CheckContext, hits: list[SignatureHit])
             fix=tuple(fix),
         )
     ]
+
+
+def _ngc_container(facts: Facts, hit: SignatureHit) -> Finding | None:
+    """An NGC container built for driver ``need`` on a host driver ``have``, forward compatibility unavailable.
+
+    From CUDA 11 on, a driver runs every release of its own CUDA major (minor-version compatibility): a host driver
+    at or above the first driver of the container's CUDA major runs it, short of PTX JIT and the newest APIs, so the
+    banner is then a warning; below it, or before CUDA 11, nothing in the container's CUDA starts.
+    """
+    versions = _NGC_VERSIONS.search(" ".join(hit.excerpt.split()))
+    if versions is None:
+        return None
+    need_text, have_text = versions.group("need"), versions.group("have")  # as printed: "510.85.02", not "510.85.2"
+    need, have = Version(need_text), Version(have_text)
+    family = next((m for m in _FAMILIES if (knowledge.min_driver(f"{m}.0") or need) <= need), None)
+    floor = knowledge.min_driver(f"{family}.0") if family else None
+    compatible = floor is not None and have >= floor
+    evidence: dict[str, object] = {"host driver": have_text, "driver the container was built for": need_text}
+    if floor is not None:
+        evidence[f"first driver of CUDA {family}.x (minor-version compatibility)"] = str(floor)
+    evidence.update(evidence_of([hit]))
+    if compatible:
+        return Finding(
+            code=CODE,
+            severity=Severity.WARNING,
+            title=f"The NGC container was built for driver {need_text}; the host's {have_text} runs it only through CUDA "
+            f"{family}'s minor-version compatibility",
+            detail="The container's start-up check wants its own CUDA's driver. The host driver belongs to the same "
+            "CUDA major, so CUDA programs built for it run, but PTX JIT-compiled by the newer toolkit (Triton, "
+            "torch.compile, a JIT extension) and APIs newer than the driver fail.",
+            evidence=evidence,
+            fix=_driver_steps(need_text),
+        )
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"The host's NVIDIA driver {have_text} is too old for this NGC container (built for driver {need_text})",
+        detail="The container's CUDA needs a newer driver than the host's"
+        + (f", and the host driver is below CUDA {family}'s first driver, {floor}" if floor else "")
+        + ": without the forward-compatibility libraries (data-centre GPUs only) its CUDA cannot start.",
+        evidence=evidence,
+        fix=(
+            *_driver_steps(need_text),
+            "# or use an older release of the container, one built for a CUDA this driver runs (NGC support matrix)",
+        ),
+    )
+
+
+def _driver_steps(need: str) -> tuple[str, ...]:
+    return (f"# install NVIDIA driver {need} or newer on the host, then reboot; the container brings its own CUDA",)
 
 
 def _no_driver_shown(facts: Facts, cuda: str | None, need: Version | None, hits: list[SignatureHit]) -> Finding:
