@@ -28,7 +28,8 @@ _ANSWERED = ("torch.cuda-available-false", "torch.load-cuda-unavailable", "progr
 # options that point pip or uv at another index than PyPI (a flag followed by its URL, or written flag=URL)
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
-_SAID = "torch.cpu-build-said"  # signatures.toml: the reporter's words that the torch installed is a CPU build
+# signatures.toml: the reporter's words that the torch installed (or the installer's choice) is a CPU build
+_SAID = ("torch.cpu-build-said", "torch.cpu-build-installed-said")
 # a sentence under a condition ("the error appears if you have the CPU-only version of PyTorch") states no build; the
 # condition is looked for in the sentence that names the CPU build, before it ("it defaults to the CPU version even
 # when CUDA is installed" states one)
@@ -47,7 +48,7 @@ def _conditional(excerpt: str) -> bool:
 
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Where there is an NVIDIA GPU, or code asked for CUDA ("Torch not compiled with CUDA enabled"), torch is a CUDA build."""
-    hits = [hit for hit in hits_for(facts, CODE) if hit.id != _SAID or not _conditional(hit.excerpt)]
+    hits = [hit for hit in hits_for(facts, CODE) if hit.id not in _SAID or not _conditional(hit.excerpt)]
     cpu_build = queries.torch_variant(facts) == "cpu" and not facts.torch.hip
     # "is_available() answered False" asks for CUDA, but is evidence of a CPU build only where the build is one
     hits = [hit for hit in hits if hit.id not in _ANSWERED or cpu_build]
@@ -121,7 +122,7 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
                 code=CODE,
                 severity=Severity.WARNING,
                 title=f"{version} a CPU-only build, and the program asked for CUDA"
-                if not all(hit.id == _SAID for hit in hits) or not hits
+                if not all(hit.id in _SAID for hit in hits) or not hits
                 else "the report says torch is a CPU-only build, where CUDA is wanted",
                 detail='A CPU build has no CUDA ("Torch not compiled with CUDA enabled"). The report does not show '
                 "whether this machine has an NVIDIA GPU: with one, install a CUDA build; without one, run the "
@@ -232,7 +233,7 @@ def _on_jetson(facts: Facts, hits: list[SignatureHit]) -> list[Finding]:
     CPU builds or built for server Arm GPUs (NVIDIA, "Installing PyTorch for Jetson Platform"; the "PyTorch for
     Jetson" wheels are published per JetPack release)."""
     # a CPU tag, or an answer only a CPU build gives ("Torch not compiled with CUDA enabled"), settles the build
-    known = queries.torch_variant(facts) == "cpu" or any(hit.id not in (*_ANSWERED, _SAID) for hit in hits)
+    known = queries.torch_variant(facts) == "cpu" or any(hit.id not in (*_ANSWERED, *_SAID) for hit in hits)
     evidence: dict[str, object] = {"torch": facts.torch.version, "platform": "NVIDIA Jetson (JetPack/L4T)"}
     evidence.update(evidence_of(hits))
     fix = (
