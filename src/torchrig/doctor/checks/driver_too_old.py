@@ -155,9 +155,14 @@ def _ngc_container(facts: Facts, hit: SignatureHit) -> Finding | None:
         return None
     need_text, have_text = versions.group("need"), versions.group("have")  # as printed: "510.85.02", not "510.85.2"
     need, have = Version(need_text), Version(have_text)
-    family = next((m for m in _FAMILIES if (knowledge.min_driver(f"{m}.0") or need) <= need), None)
-    floor = knowledge.min_driver(f"{family}.0") if family else None
+    floors = {m: knowledge.min_driver(f"{m}.0") for m in _FAMILIES}
+    family = next((m for m, first in floors.items() if first is not None and first <= need), None)
+    floor = floors[family] if family else None
     compatible = floor is not None and have >= floor
+    install = (
+        "# on the host: the container brings its own CUDA and uses the host's driver",
+        *fixes.driver_install(facts, need, fixes.driver_branch(f"{family}.0" if family else None)),
+    )
     evidence: dict[str, object] = {"host driver": have_text, "driver the container was built for": need_text}
     if floor is not None:
         evidence[f"first driver of CUDA {family}.x (minor-version compatibility)"] = str(floor)
@@ -172,7 +177,7 @@ def _ngc_container(facts: Facts, hit: SignatureHit) -> Finding | None:
             "CUDA major, so CUDA programs built for it run, but PTX JIT-compiled by the newer toolkit (Triton, "
             "torch.compile, a JIT extension) and APIs newer than the driver fail.",
             evidence=evidence,
-            fix=_driver_steps(need_text),
+            fix=install,
         )
     return Finding(
         code=CODE,
@@ -183,18 +188,15 @@ def _ngc_container(facts: Facts, hit: SignatureHit) -> Finding | None:
         + ": without the forward-compatibility libraries (data-centre GPUs only) its CUDA cannot start.",
         evidence=evidence,
         fix=(
-            *_driver_steps(need_text),
+            *install,
             "# or use an older release of the container, one built for a CUDA this driver runs (NGC support matrix)",
         ),
     )
 
 
-def _driver_steps(need: str) -> tuple[str, ...]:
-    return (f"# install NVIDIA driver {need} or newer on the host, then reboot; the container brings its own CUDA",)
-
-
 def _no_driver_shown(facts: Facts, cuda: str | None, need: Version | None, hits: list[SignatureHit]) -> Finding:
     """Error 35 alone, and the report shows neither a driver nor an NVIDIA GPU: an old driver, or none at all."""
+    branch = fixes.driver_branch(cuda)
     evidence: dict[str, object] = {"torch": facts.torch.version} if facts.torch.version else {}
     if cuda:
         evidence["torch built with CUDA"] = cuda
@@ -202,7 +204,8 @@ def _no_driver_shown(facts: Facts, cuda: str | None, need: Version | None, hits:
     fix = [
         "nvidia-smi   # is there an NVIDIA GPU and driver here? its header names the driver and the newest CUDA it runs",
         "# no NVIDIA GPU (or a container started without one): run on the CPU, or start the container with --gpus all",
-        f"# an NVIDIA GPU: install driver {need} or newer" if need else "# an NVIDIA GPU: update its driver",
+        "# an NVIDIA GPU: install the driver:",
+        *fixes.driver_install(facts, need or Version(str(branch)), branch),
     ]
     return Finding(
         code=CODE,
