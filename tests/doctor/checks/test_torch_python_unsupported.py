@@ -270,3 +270,40 @@ def test_a_32_bit_python_is_not_the_python_version() -> None:
 def test_a_pinned_release_with_wheels_for_the_stated_python_is_not_the_python() -> None:
     # torch 2.3 has wheels for Python 3.11: pip would have listed it, so something else emptied the list
     assert _first("Python 3.11.4\n" + _NONE).code == "torch.no-wheel"
+
+
+def test_pytorch_s_variant_indexes_carry_only_the_releases_built_for_them() -> None:
+    # rohitg00/ai-engineering-from-scratch#192: Python 3.14.3 on Windows 11, three CUDA indexes whose newest release
+    # is 2.7 (cu118), 2.5 (cu121) and 2.6 (cu124); no list of versions shown
+    first = _first(
+        "Environment:\n  - Python: 3.14.3\n  - OS: Windows 11\n\n"
+        "    pip install torch torchvision torchaudio --index-url https://download.pytorch.org/whl/cu118\n"
+        "    pip install torch torchvision torchaudio --index-url https://download.pytorch.org/whl/cu121\n"
+        "    pip install torch torchvision torchaudio --index-url https://download.pytorch.org/whl/cu124\n\n"
+        "  All return: ERROR: No matching distribution found for torch\n"
+    )
+    assert first.code == "torch.python-unsupported"
+    assert first.title == (
+        "No torch wheel for Python 3.14 on the indexes searched: their newest release, torch 2.7, has Windows "
+        "wheels for Python 3.9-3.13"
+    )
+    assert "torch >= 2.9" in first.fix[-1]
+
+
+def test_an_empty_list_on_a_variant_index_with_a_python_newer_than_its_first_releases() -> None:
+    # cedarconnor/SPAG4d#1: the cu121 index (torch 2.1-2.5) and Python 3.13.5
+    first = _first(
+        "pip install torch torchvision --index-url https://download.pytorch.org/whl/cu121\n"
+        "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
+        "ERROR: No matching distribution found for torch\n\nversion Python 3.13.5\n"
+    )
+    assert first.code == "torch.python-unsupported" and "Python 3.13 from 2.5 on" in first.title
+
+
+def test_a_pin_whose_release_has_wheels_for_the_stated_python_is_left_to_no_wheel() -> None:
+    # zeyad-mansour/lunar#176: torch 1.11 has wheels for Python 3.8, so the empty list has another cause
+    first = _first(
+        "ERROR: Could not find a version that satisfies the requirement torch==1.11.0+cu113 (from versions: none)\n"
+        "ERROR: No matching distribution found for torch==1.11.0+cu113\n(im using python 3.8.10\n"
+    )
+    assert first.code == "torch.no-wheel"

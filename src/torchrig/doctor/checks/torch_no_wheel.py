@@ -269,8 +269,18 @@ def python_rules_out_every_wheel(facts: Facts) -> bool:
     asked, releases = asked_for(facts)
     if not hits_for(facts, CODE) and (asked is None or not hits_for(facts, STATED) or facts.torch.version):
         return False  # a statement counts only with the release it names, and only while torch is missing
+    releases = candidate_releases(facts)
     platform = platform_of(facts)
     return bool(pythons and releases and not any(r.supports_python(p, platform) for r in releases for p in pythons))
+
+
+def candidate_releases(facts: Facts) -> list[knowledge.TorchRelease]:
+    """The releases asked for that the indexes pip searched carry, where the report shows those indexes and the
+    tables know them (PyTorch's per-variant indexes carry only the releases built for that variant: cu118 ends with
+    2.7); otherwise every release asked for. Empty where the indexes shown carry none of them."""
+    _, releases = asked_for(facts)
+    searched = searched_releases(facts) if _indexes(facts) else None
+    return releases if searched is None else [r for r in releases if r in searched]
 
 
 def python_label(facts: Facts) -> str | None:

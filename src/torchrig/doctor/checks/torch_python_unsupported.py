@@ -106,6 +106,9 @@ def _first_fit(python: str, platform: str | None, after: knowledge.TorchRelease)
 
 def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
     asked, releases = torch_no_wheel.asked_for(facts)
+    on_index = torch_no_wheel.candidate_releases(facts)
+    by_index = bool(on_index) and on_index != releases  # the indexes searched carry only some of the releases
+    releases = on_index or releases
     platform = torch_no_wheel.platform_of(facts)
     newest = releases[0]
     span = _range(newest, platform)
@@ -116,6 +119,11 @@ def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
     if one_release:
         title = f"torch {newest.minor} has no {where + ' ' if where else ''}wheel for Python {python}"
         title += f" ({where or span.where} wheels: Python {span.span})"
+    elif by_index:
+        title = (
+            f"No torch{spec} wheel for Python {python} on the indexes searched: their newest release, torch "
+            f"{newest.minor}, has {span.where} wheels for Python {span.span}"
+        )
     else:
         title = f"No torch{spec} wheel exists for Python {python}" + (f" on {where}" if where else "")
     fix = [
@@ -150,6 +158,11 @@ def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
         detail = (
             f"The report says {asked or 'torch'} could not be installed, and PyPI has no wheel "
             f"of it for this Python{' on this platform' if platform else ''}."
+        )
+    if by_index:
+        detail += (
+            " PyTorch's per-variant indexes (download.pytorch.org/whl/cu118, ...) carry only the releases built "
+            f"for that variant: the newest on those searched is {newest.minor}."
         )
     if where is None:
         detail += " The report does not show the platform: the ranges used are those of the Linux x86_64 wheels."
