@@ -175,6 +175,10 @@ class SystemFacts(Section):
     dev_nodes: list[str] = field(default_factory=list)  # /dev/nvidia0, /dev/nvidiactl, /dev/dxg, ...
     pci_gpus: list[PciDevice] = field(default_factory=list)  # NVIDIA display/3D controllers on the bus
     shadowed_modules: list[ShadowedModule] = field(default_factory=list)
+    # where an installer that found no torch looked (pip's "Looking in indexes/links:" URLs), and the line where it
+    # said it could not reach an index (report/installer.py)
+    package_indexes: list[str] = field(default_factory=list)
+    index_unreachable: str | None = None
 
 
 @dataclass
