@@ -175,6 +175,9 @@ class SystemFacts(Section):
     dev_nodes: list[str] = field(default_factory=list)  # /dev/nvidia0, /dev/nvidiactl, /dev/dxg, ...
     pci_gpus: list[PciDevice] = field(default_factory=list)  # NVIDIA display/3D controllers on the bus
     shadowed_modules: list[ShadowedModule] = field(default_factory=list)
+    # a report: the interfaces NCCL's NET/Socket and Bootstrap lines say it uses, as "name:address" ("eth0:10.0.0.1")
+    nccl_interfaces: list[str] = field(default_factory=list)
+    multi_node: bool | None = None  # the job spans several machines (a launcher's node count, NCCL's, the reporter's)
 
 
 @dataclass
