@@ -129,3 +129,51 @@ def test_a_refused_connect_nccl_retried_counts_only_where_the_job_then_failed() 
     assert "nccl.connect-refused-retrying" not in [m.signature.id for m in known.find(line)]
     failed = known.find(line + "RuntimeError: NCCL error: unhandled system error\n")
     assert "nccl.connect-refused-retrying" in [m.signature.id for m in failed]
+
+
+# pytorch/pytorch#23363 ("error in multi node"): two Docker containers on two machines, NCCL's system error; the
+# maintainer: Docker's network isolation, try --network=host.
+_TWO_CONTAINERS = """\
+error in multi node
+fail to new train...e= NCCL error in: /pytorch/torch/lib/c10d/ProcessGroupNCCL.cpp:272, unhandled system error
+I run in two docker container, the program report error.
+# node 0: 10.30.112.212   init_method="tcp://10.30.112.212:10087" rank=0 world_size=2
+# node 1: 10.30.112.224   init_method="tcp://10.30.112.212:10087" rank=1 world_size=2
+"""
+
+# Written from Docker's and torch's documentation: the run line gives no --network, so the containers are on the
+# default bridge network, and torchrun starts two nodes.
+_BRIDGE_RUN = """\
+$ docker run --gpus all --shm-size=8g -v /data:/data trainer:latest torchrun --nnodes=2 --node_rank=0 \\
+    --master_addr=10.1.0.5 --master_port=29500 train.py
+torch.distributed.DistBackendError: NCCL error in: ../torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp:1970, unhandled system error (run with NCCL_DEBUG=INFO for details), NCCL version 2.19.3
+"""
+
+
+def test_a_docker_run_line_gives_the_container_network_ipc_and_shm() -> None:
+    system = parse_report(_BRIDGE_RUN).system
+    assert (system.container_network, system.container_ipc, system.shm_total_bytes) == ("bridge", None, 8 << 30)
+    host = parse_report("docker run --net=host --ipc=host img python x.py\nncclSystemError").system
+    assert (host.container_network, host.container_ipc) == ("host", "host")
+
+
+def test_containers_over_machines_off_the_host_network_are_a_transport_suspicion() -> None:
+    for text in (_TWO_CONTAINERS, _BRIDGE_RUN):
+        findings = checks.run_checks(parse_report(text))
+        assert (findings[0].code, findings[0].severity.value) == ("nccl.transport-failed", "warning"), text
+        assert "shm.too-small" not in [f.code for f in findings]
+        assert any("--network=host" in step for step in findings[0].fix)
+
+
+def test_containers_over_machines_on_the_host_network_are_not_this_suspicion() -> None:
+    text = _BRIDGE_RUN.replace("--gpus all", "--gpus all --network=host")
+    assert "nccl.transport-failed" not in [f.code for f in checks.run_checks(parse_report(text))]
+
+
+def test_an_nccl_system_error_in_a_container_sharing_the_host_ipc_is_no_shm_suspicion() -> None:
+    # One machine; the run line gives the container the host's /dev/shm (--ipc=host) or a large one (--shm-size).
+    for flag in ("--ipc=host", "--shm-size=16g"):
+        text = f"docker run --gpus all {flag} img python train.py\nRuntimeError: NCCL Error 2: unhandled system error\n"
+        assert "shm.too-small" not in [f.code for f in checks.run_checks(parse_report(text))], flag
+    small = "docker run --gpus all img python train.py\nRuntimeError: NCCL Error 2: unhandled system error\n"
+    assert checks.run_checks(parse_report(small))[0].code == "shm.too-small"

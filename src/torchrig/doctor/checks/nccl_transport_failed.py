@@ -192,6 +192,8 @@ def _across_machines(facts: Facts) -> list[Finding]:
                 ),
             )
         ]
+    if _in_container(facts) and system.container_network != "host":
+        return [_container_network(facts, evidence)]
     ifname = system.env.get("NCCL_SOCKET_IFNAME")
     if ifname is None or system.nccl_interfaces:
         return []
@@ -222,6 +224,50 @@ def _across_machines(facts: Facts) -> list[Finding]:
             ),
         )
     ]
+
+
+def _in_container(facts: Facts) -> bool:
+    """The job ran in a container: a runtime the report shows, a docker run/compose line, or NCCL's system error
+    in a report that names containers (signatures.toml nccl.system-error-in-container)."""
+    system = facts.system
+    named = any(hit.id == "nccl.system-error-in-container" for hit in facts.signatures)
+    return system.container in ("docker", "podman") or system.container_network is not None or named
+
+
+def _container_network(facts: Facts, evidence: dict[str, object]) -> Finding:
+    """Containers on several machines whose network is not shown to be the host's.
+
+    Docker connects a container to its default bridge network unless told otherwise, and "bridge networks apply to
+    containers running on the same Docker daemon host" (Docker docs, "Bridge network driver"): another machine reaches
+    such a container only through ports published one by one, while NCCL's ranks listen on ports they pick at run
+    time and advertise the container's private address. Host networking (--network=host) or a network that spans
+    hosts (an overlay, macvlan) lets the ranks connect; NCCL's own Docker advice (User Guide, "Troubleshooting")
+    runs its containers so. A suspicion where the run line is not shown.
+    """
+    network = facts.system.container_network
+    if network is not None:
+        evidence["container network"] = network + (
+            " (Docker's default: no --network given)" if network == "bridge" else ""
+        )
+    shown = f"on the {network!r} network" if network else "whose network the report does not show"
+    return Finding(
+        code=TRANSPORT,
+        severity=Severity.WARNING,
+        title=f"NCCL failed between containers on several machines, {shown}: the ranks can only connect over the "
+        "host's network",
+        detail=(
+            "A container on Docker's bridge network has a private address that other machines cannot reach, and NCCL's "
+            "ranks connect to each other on ports chosen at run time, which no -p publishes. Run the containers with "
+            "--network=host (or on a network that spans the hosts) so that NCCL sees and advertises the host's "
+            "interfaces."
+        ),
+        evidence=evidence,
+        fix=(
+            "docker run --network=host --ipc=host --gpus all ...   # on every node (compose: network_mode: host, ipc: host)",
+            "export NCCL_SOCKET_IFNAME=<the interface between the nodes>   # then, on the host's network, name it",
+            "export NCCL_DEBUG=INFO   # run again: 'Bootstrap : Using' shows the host's interface, not eth0:172.17.x.x",
+        ),
+    )
 
 
 register(

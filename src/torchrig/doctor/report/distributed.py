@@ -8,6 +8,10 @@ NCCL_* variables the job was given, and whether it spans several machines.
 - NCCL_* variables set on a command line or in a script ("export NCCL_SOCKET_IFNAME=eno1", "-x NCCL_IB_DISABLE=1",
   "NCCL_DEBUG=INFO torchrun ...", os.environ["NCCL_P2P_DISABLE"] = "1"), where NCCL's own "set by environment" line
   (report/logs.py) did not already say.
+- A container's network and IPC namespace, from a `docker run` (or nvidia-docker, compose) line: --network/--net
+  (Docker's default is the "bridge" network: "If you don't specify a network, the container is connected to the
+  default bridge network", Docker docs, "Networking"), --ipc=host, --shm-size, and compose's network_mode, ipc and
+  shm_size.
 - Several machines: a launcher's node count above 1 (torchrun/torch.distributed.launch --nnodes, deepspeed
   --num_nodes, accelerate --num_machines, Slurm --nodes / SLURM_NNODES, mpirun's -H host list), NCCL's "nNodes N" (src/init.cc, 2.19+), NCCL
   lines from two hosts (each line starts "host:pid:tid [dev] NCCL ...", src/debug.cc), or the reporter's words ("two
@@ -44,6 +48,22 @@ _ASSIGNED = re.compile(
     re.MULTILINE,
 )
 
+# A command that starts a container: docker/nvidia-docker run or create, docker compose / docker-compose.
+_DOCKER_RUN = re.compile(
+    r"\b(?:nvidia-)?docker[ \t]+(?:container[ \t]+)?(?:run|create)\b|\bdocker[- ]compose\b|^\s*services:\s*$",
+    re.MULTILINE,
+)
+_NETWORK = re.compile(
+    r"(?<![\w-])--net(?:work)?(?:[ \t]*=[ \t]*|[ \t]+)['\"]?(?P<run>[\w.-]+)|^[ \t]*network_mode:[ \t]*['\"]?(?P<compose>[\w.-]+)",
+    re.MULTILINE,
+)
+_IPC = re.compile(r"(?<![\w-])--ipc(?:[ \t]*=[ \t]*|[ \t]+)['\"]?host\b|^[ \t]*ipc:[ \t]*['\"]?host\b", re.MULTILINE)
+_SHM_SIZE = re.compile(
+    r"(?:(?<![\w-])--shm-size(?:[ \t]*=[ \t]*|[ \t]+)|^[ \t]*shm_size:[ \t]*)['\"]?(?P<number>\d+(?:\.\d+)?)(?P<unit>[bkmgBKMG]?)",
+    re.MULTILINE,
+)
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
 # Launchers' node counts (torch.distributed.run --nnodes N or MIN:MAX, deepspeed --num_nodes, accelerate
 # --num_machines and its config's num_machines, Slurm's --nodes/-N and SLURM_NNODES / SLURM_JOB_NUM_NODES).
 _NODE_COUNT = re.compile(
@@ -72,6 +92,7 @@ def scan(haystack: Haystack, facts: Facts) -> bool:
     """Record the job's interfaces, NCCL variables and machine count; True if anything was recorded."""
     found = _interfaces(haystack, facts)
     found = _nccl_variables(haystack, facts) or found
+    found = _container_flags(haystack, facts) or found
     return _nodes(haystack, facts) or found
 
 
@@ -129,3 +150,24 @@ def _nodes(haystack: Haystack, facts: Facts) -> bool:
         system.sources["multi_node"] = STATED
         return True
     return False
+
+
+def _container_flags(haystack: Haystack, facts: Facts) -> bool:
+    """The network, IPC namespace and /dev/shm size a docker run or compose line gives its container."""
+    text = haystack.text
+    if "docker" not in text.lower() and "services:" not in text:
+        return False
+    if not haystack.search(_DOCKER_RUN):
+        return False
+    system = facts.system
+    network = haystack.search(_NETWORK)
+    system.container_network = (network.group("run") or network.group("compose")) if network else "bridge"
+    system.sources["container_network"] = SOURCE
+    if haystack.search(_IPC):
+        system.container_ipc = "host"
+        system.sources["container_ipc"] = SOURCE
+    size = haystack.search(_SHM_SIZE)
+    if size and system.shm_total_bytes is None:
+        system.shm_total_bytes = int(float(size.group("number")) * _UNITS[size.group("unit").lower()])
+        system.sources["shm_total_bytes"] = SOURCE
+    return True
