@@ -177,3 +177,18 @@ def test_an_nccl_system_error_in_a_container_sharing_the_host_ipc_is_no_shm_susp
         assert "shm.too-small" not in [f.code for f in checks.run_checks(parse_report(text))], flag
     small = "docker run --gpus all img python train.py\nRuntimeError: NCCL Error 2: unhandled system error\n"
     assert checks.run_checks(parse_report(small))[0].code == "shm.too-small"
+
+
+def test_a_library_path_naming_nccl_is_no_nccl_failure_of_the_job() -> None:
+    text = (
+        "torchrun --nnodes=2 train.py   # NCCL_SOCKET_IFNAME=eth0 exported on both nodes\n"
+        "OSError: /venv/lib/python3.10/site-packages/nvidia/nccl/lib/libnccl.so.2: cannot open shared object file\n"
+    )
+    assert "nccl.transport-failed" not in [f.code for f in checks.run_checks(parse_report(text))]
+
+
+def test_an_exclusion_list_in_nccl_socket_ifname_gets_no_ping_over_it() -> None:
+    text = _IFNAME_ON_TWO_SERVERS.replace("NCCL_SOCKET_IFNAME=enp4s0", "NCCL_SOCKET_IFNAME=^docker,lo")
+    [first, *_] = checks.run_checks(parse_report(text))
+    assert first.code == "nccl.transport-failed"
+    assert not any(step.startswith("ping") for step in first.fix)
