@@ -179,6 +179,13 @@ class SystemFacts(Section):
     # said it could not reach an index (report/installer.py)
     package_indexes: list[str] = field(default_factory=list)
     index_unreachable: str | None = None
+    # a report: the interfaces NCCL's NET/Socket and Bootstrap lines say it uses, as "name:address" ("eth0:10.0.0.1")
+    nccl_interfaces: list[str] = field(default_factory=list)
+    multi_node: bool | None = None  # the job spans several machines (a launcher's node count, NCCL's, the reporter's)
+    # a report's docker run / compose: its network ("host", "bridge": Docker's default where none is given, or a
+    # named network) and IPC namespace ("host": the host's /dev/shm)
+    container_network: str | None = None
+    container_ipc: str | None = None
 
 
 @dataclass
