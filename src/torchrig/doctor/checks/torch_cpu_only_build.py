@@ -122,7 +122,7 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
                 code=CODE,
                 severity=Severity.WARNING,
                 title=f"{version} a CPU-only build, and the program asked for CUDA"
-                if not all(hit.id in _SAID for hit in hits) or not hits
+                if cpu_build or not all(hit.id in _SAID for hit in hits) or not hits
                 else "the report says torch is a CPU-only build, where CUDA is wanted",
                 detail='A CPU build has no CUDA ("Torch not compiled with CUDA enabled"). The report does not show '
                 "whether this machine has an NVIDIA GPU: with one, install a CUDA build; without one, run the "
