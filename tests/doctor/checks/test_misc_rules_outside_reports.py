@@ -57,8 +57,7 @@ def test_is_available_in_a_python_condition_is_no_answer() -> None:
 
 
 def test_a_mask_naming_gpu_1_where_torch_finds_no_cuda_may_hide_the_only_gpu() -> None:
-    # a repository's script sets the mask (thuml/Time-Series-Library#10 and syorami/DDC-transfer-learning#3 shape),
-    # the reporter tells torch's answer in words
+    # a repository's script sets the mask, the reporter tells torch's answer in words
     text = "The run script has `export CUDA_VISIBLE_DEVICES=1`, and then torch.cuda.is_available() is False.\n"
     found = _findings(text)
     assert found and found[0].code == "cuda.visible-devices" and found[0].severity is Severity.WARNING
@@ -162,3 +161,46 @@ def test_a_bare_version_with_pytorch_s_cpu_tag_in_a_sentence_about_torch() -> No
 def test_a_bare_tagged_version_without_torch_in_its_sentence_is_not_torch_s() -> None:
     facts = parse_report("The CUDA runtime failed.\nmy package is 2.4.1+cpu, torch.cuda.is_available() returns False\n")
     assert facts.torch.version is None
+
+
+# --- healthy controls: read and answered, never refused, never an error ---------------------------------------------
+
+
+def test_lightning_s_few_workers_warning_is_a_warning_about_the_data_not_the_machine() -> None:
+    # kuleshov-group/caduceus#29 (Lightning 1.x wording) and EveryVoiceTTS/EveryVoice#173 (2.x wording)
+    old = (
+        "site-packages/pytorch_lightning/trainer/connectors/data_connector.py:224: PossibleUserWarning: The dataloader, "
+        "val_dataloader 0, does not have many workers which may be a bottleneck. Consider increasing the value of the "
+        "`num_workers` argument` (try 128 which is the number of cpus on this machine) in the `DataLoader` init to "
+        "improve performance.\n"
+    )
+    new = (
+        "site-packages/pytorch_lightning/trainer/connectors/data_connector.py:441: The 'val_dataloader' does not have "
+        "many workers which may be a bottleneck. Consider increasing the value of the `num_workers` argument` to "
+        "`num_workers=15` in the `DataLoader` to improve performance.\n"
+    )
+    for text in (old, new):
+        found = _findings(text)
+        assert [(f.code, f.severity) for f in found] == [("dataloader.few-workers", Severity.WARNING)]
+
+
+def test_a_program_silencing_the_few_workers_warning_is_not_the_warning() -> None:
+    text = (
+        "warnings.filterwarnings('ignore', message=\"The dataloader, val_dataloader 0, does not have many workers "
+        'which may be a bottleneck.")\n'
+        "warnings.filterwarnings('ignore', '.*does not have many workers which may be a bottleneck.*')\n"
+    )
+    assert "program.dataloader-few-workers" not in _sigs(text)
+
+
+def test_a_machine_with_intel_graphics_is_read_and_gets_no_error() -> None:
+    # CMU-Perceptual-Computing-Lab/openpose#1571, NVlabs/MUNIT#82, NVIDIA/cudf-spark#2331: asked whether CUDA works
+    # without an NVIDIA GPU, on Intel graphics
+    for text in (
+        "Must I have an Nvidia GPU and install CUDA? I only have intel(R) UHD Graphics 630\n",
+        "I would like to run it on my laptop, but I only have an integrated (Intel HD) graphic card.\n",
+        "My laptop don't has Nvidia's independent graphics card, just has Intel's integrated graphics card.\n",
+    ):
+        facts = parse_report(text)  # read, not refused
+        assert not facts.gpus.devices  # Intel graphics is no NVIDIA GPU, and no absence is recorded either
+        assert not [f for f in run_checks(facts) if f.severity is Severity.ERROR]

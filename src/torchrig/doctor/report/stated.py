@@ -201,6 +201,12 @@ _NO_GPU_MACHINE = re.compile(
     rf"\b{_MACHINE}[ \t]+(?:without|with[ \t]+no|that[ \t]+has[ \t]+no|has[ \t]+no|lacking)[ \t]+(?:an?[ \t]+|any[ \t]+)?"
     rf"(?:(?:cuda|nvidia|dedicated|discrete)[ \t-]+)?(?:capable[ \t]+)?gpus?\b|\bcpu[ \t-]+only[ \t]+{_MACHINE}\b"
 )
+# Intel's graphics named as the machine's: "Intel UHD Graphics 630", "Intel(R) Iris(R) Xe Graphics", "Intel's integrated
+# graphics", "integrated (Intel HD) graphic card"
+_INTEL_GRAPHICS = re.compile(
+    r"\bintel(?:\(r\))?(?:'s)?[ \t]+(?:(?:uhd|hd|iris(?:\(r\))?|xe|plus|pro|integrated|arc(?:\(tm\))?)[ \t]+){0,3}graphics?\b"
+    r"|\bintegrated[ \t]+\(?intel(?:\(r\))?(?:[ \t]+u?hd)?\)?[ \t]+graphics?\b"
+)
 # Kubernetes: kubectl's output or a pod spec with the device plugin's resource
 _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
 # Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases, also as
@@ -241,7 +247,7 @@ def read(haystack: Haystack, facts: Facts) -> bool:
         # not only an OS: under WSL the driver is the Windows host's (queries.uses_windows_driver)
         _said(system, "wsl"),
     )
-    return any(usable) or _states_a_machine_without_gpu(haystack)
+    return any(usable) or _states_a_machine_without_gpu(haystack) or _names_intel_graphics(haystack)
 
 
 def _states_a_machine_without_gpu(haystack: Haystack) -> bool:
@@ -251,6 +257,17 @@ def _states_a_machine_without_gpu(haystack: Haystack) -> bool:
     if "gpu" not in folded and "cpu" not in folded:
         return False
     return _NO_GPU_MACHINE.search(folded) is not None
+
+
+def _names_intel_graphics(haystack: Haystack) -> bool:
+    """The reporter names the machine's Intel graphics ("Intel Integrated Graphics", "intel(R) UHD Graphics 630", "an
+    integrated (Intel HD) graphic card"): a stated configuration, so the report is read. CUDA runs only on NVIDIA GPUs
+    (CUDA Installation Guide, "a CUDA-capable GPU"), so such a machine's answer is the CPU; recorded nowhere, since the
+    words do not say the machine has no other GPU."""
+    folded = haystack.folded
+    if "graphic" not in folded or "intel" not in folded:
+        return False
+    return _INTEL_GRAPHICS.search(folded) is not None
 
 
 def _said(section: Section, name: str) -> bool:
