@@ -49,6 +49,10 @@ def test_is_available_in_a_python_condition_is_no_answer() -> None:
         "use_cpu = torch.cuda.is_available() == False\n",
         "return torch.cuda.is_available() is False\n",
         "x = torch.cuda.is_available() is False and args.cpu\n",
+        # code whose next line calls it (a report's text is searched with its lines joined)
+        "if args.gpu is False:\n    torch.cuda.is_available()\n",
+        "    return False\ntorch.cuda.is_available()\n",
+        "    cuda = torch.cuda.is_available()\n    return False\n",
     ):
         assert "torch.cuda-available-false" not in _sigs(line), line
 
