@@ -148,7 +148,7 @@ def test_the_pytorch_build_said_to_be_cpu_only_where_a_cuda_wheel_is_named() -> 
         "I think your PyTorch version is CPU only.\n"
         "fixed it with pip3 install torch --index-url https://download.pytorch.org/whl/cu121\n"
     )
-    assert "torch.cpu-build-said" in _sigs(text)
+    assert "torch.build-said-cpu" in _sigs(text)
     assert _first(text) == ("torch.cpu-only-build", Severity.WARNING)
 
 

@@ -29,7 +29,12 @@ _ANSWERED = ("torch.cuda-available-false", "torch.load-cuda-unavailable", "progr
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
 # signatures.toml: the reporter's words that the torch installed (or the installer's choice) is a CPU build
-_SAID = ("torch.cpu-build-said", "torch.cpu-build-installed-said")
+_SAID = (
+    "torch.cpu-build-said",
+    "torch.cpu-build-installed-said",
+    "torch.build-said-cpu",
+    "torch.cpu-build-installed-said-zh",
+)
 # a sentence under a condition ("the error appears if you have the CPU-only version of PyTorch") states no build; the
 # condition is looked for in the sentence that names the CPU build, before it ("it defaults to the CPU version even
 # when CUDA is installed" states one)
