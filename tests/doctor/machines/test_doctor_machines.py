@@ -536,6 +536,8 @@ EXEMPT = {
     "torch.no-wheel": "its evidence is pip's own resolution error, in a pasted log",
     "nccl.version-mismatch": "its evidence is NCCL's messages from a multi-process job; the doctor runs no collective",
     "nccl.transport-failed": "its evidence is NCCL's messages from a multi-process job; the doctor runs no collective",
+    "dataloader.few-workers": "its evidence is a training framework's warning in a program's log; the doctor runs "
+    "no training",
 }
 
 LIVE_CASES = {

@@ -62,6 +62,7 @@ _MODULES = (
     "shm_too_small",
     "gpu_p2p_broken",
     "nccl_transport_failed",
+    "dataloader_few_workers",
 )
 for _module in _MODULES:
     importlib.import_module(f"{__name__}.{_module}")

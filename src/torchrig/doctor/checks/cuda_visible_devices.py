@@ -62,7 +62,7 @@ def _findings(facts: Facts) -> list[Finding]:
         if hits:
             return [_hidden_by(value, hits)]
         if _answered_unavailable(facts) and _from_one_up(value) and queries.build_kind(facts) != "CPU build":
-            return [_may_hide_the_only_gpu(value)]
+            return [_may_hide_the_only_gpu(value, facts)]
         return _another_gpu_than_meant(facts, value)
     count = len(facts.gpus.devices) or None
     uuids = [g.uuid for g in facts.gpus.devices if g.uuid]
@@ -124,8 +124,10 @@ def _from_one_up(value: str) -> bool:
     return all(re.fullmatch(r"\d+", e) for e in entries) and "0" not in {str(int(e)) for e in entries}
 
 
-def _may_hide_the_only_gpu(value: str) -> Finding:
+def _may_hide_the_only_gpu(value: str, facts: Facts) -> Finding:
     first = min(int(e) for e in value.split(","))
+    # the answer quoted is the failure this finding explains (torch's "answered False", as the report gives it)
+    answer = [hit for hit in facts.signatures if hit.id == _AVAILABLE_FALSE]
     return Finding(
         code=CODE,
         severity=Severity.WARNING,
@@ -133,7 +135,12 @@ def _may_hide_the_only_gpu(value: str) -> Finding:
         detail=f"torch found CUDA unavailable while CUDA_VISIBLE_DEVICES named only GPU {value}. CUDA counts GPUs "
         f"from 0, so GPU {first} exists only on a machine with {first + 1} or more; on a one-GPU machine the "
         "variable leaves CUDA no device at all.",
-        evidence={"CUDA_VISIBLE_DEVICES": value, "torch": "CUDA unavailable"},
+        evidence={
+            "CUDA_VISIBLE_DEVICES": value,
+            "torch": "CUDA unavailable",
+            **({"failure": "torch.cuda.is_available() answered False"} if answer else {}),
+            **evidence_of(answer),
+        },
         fix=(
             "nvidia-smi -L   # how many GPUs there are: indices count from 0",
             "export CUDA_VISIBLE_DEVICES=0   # on a one-GPU machine (or unset it)",

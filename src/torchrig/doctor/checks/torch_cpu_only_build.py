@@ -29,7 +29,12 @@ _ANSWERED = ("torch.cuda-available-false", "torch.load-cuda-unavailable", "progr
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
 # signatures.toml: the reporter's words that the torch installed (or the installer's choice) is a CPU build
-_SAID = ("torch.cpu-build-said", "torch.cpu-build-installed-said")
+_SAID = (
+    "torch.cpu-build-said",
+    "torch.cpu-build-installed-said",
+    "torch.build-said-cpu",
+    "torch.cpu-build-installed-said-zh",
+)
 # a sentence under a condition ("the error appears if you have the CPU-only version of PyTorch") states no build; the
 # condition is looked for in the sentence that names the CPU build, before it ("it defaults to the CPU version even
 # when CUDA is installed" states one)
@@ -122,7 +127,7 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
                 code=CODE,
                 severity=Severity.WARNING,
                 title=f"{version} a CPU-only build, and the program asked for CUDA"
-                if not all(hit.id in _SAID for hit in hits) or not hits
+                if cpu_build or not all(hit.id in _SAID for hit in hits) or not hits
                 else "the report says torch is a CPU-only build, where CUDA is wanted",
                 detail='A CPU build has no CUDA ("Torch not compiled with CUDA enabled"). The report does not show '
                 "whether this machine has an NVIDIA GPU: with one, install a CUDA build; without one, run the "

@@ -201,6 +201,12 @@ _NO_GPU_MACHINE = re.compile(
     rf"\b{_MACHINE}[ \t]+(?:without|with[ \t]+no|that[ \t]+has[ \t]+no|has[ \t]+no|lacking)[ \t]+(?:an?[ \t]+|any[ \t]+)?"
     rf"(?:(?:cuda|nvidia|dedicated|discrete)[ \t-]+)?(?:capable[ \t]+)?gpus?\b|\bcpu[ \t-]+only[ \t]+{_MACHINE}\b"
 )
+# Intel's graphics named as the machine's: "Intel UHD Graphics 630", "Intel(R) Iris(R) Xe Graphics", "Intel's integrated
+# graphics", "integrated (Intel HD) graphic card"
+_INTEL_GRAPHICS = re.compile(
+    r"\bintel(?:\(r\))?(?:'s)?[ \t]+(?:(?:uhd|hd|iris(?:\(r\))?|xe|plus|pro|integrated|arc(?:\(tm\))?)[ \t]+){0,3}graphics?\b"
+    r"|\bintegrated[ \t]+\(?intel(?:\(r\))?(?:[ \t]+u?hd)?\)?[ \t]+graphics?\b"
+)
 # Kubernetes: kubectl's output or a pod spec with the device plugin's resource
 _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
 # Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases, also as
@@ -241,7 +247,7 @@ def read(haystack: Haystack, facts: Facts) -> bool:
         # not only an OS: under WSL the driver is the Windows host's (queries.uses_windows_driver)
         _said(system, "wsl"),
     )
-    return any(usable) or _states_a_machine_without_gpu(haystack)
+    return any(usable) or _states_a_machine_without_gpu(haystack) or _names_intel_graphics(haystack)
 
 
 def _states_a_machine_without_gpu(haystack: Haystack) -> bool:
@@ -251,6 +257,17 @@ def _states_a_machine_without_gpu(haystack: Haystack) -> bool:
     if "gpu" not in folded and "cpu" not in folded:
         return False
     return _NO_GPU_MACHINE.search(folded) is not None
+
+
+def _names_intel_graphics(haystack: Haystack) -> bool:
+    """The reporter names the machine's Intel graphics ("Intel Integrated Graphics", "intel(R) UHD Graphics 630", "an
+    integrated (Intel HD) graphic card"): a stated configuration, so the report is read. CUDA runs only on NVIDIA GPUs
+    (CUDA Installation Guide, "a CUDA-capable GPU"), so such a machine's answer is the CPU; recorded nowhere, since the
+    words do not say the machine has no other GPU."""
+    folded = haystack.folded
+    if "graphic" not in folded or "intel" not in folded:
+        return False
+    return _INTEL_GRAPHICS.search(folded) is not None
 
 
 def _said(section: Section, name: str) -> bool:
@@ -372,6 +389,8 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
     said = [m for m in (_TORCH_VALUE.match(v) for v in fields.get("torch", [])) if m]
     if not said:
         said = [m for m in _mentions(haystack, _TORCH_TOKEN, "torch") if not _asks_for(haystack.folded, m.start())]
+    if not said:
+        said = [m for m in _bare_torch_versions(haystack) if not _asks_for(haystack.folded, m.start())]
     # "2.8.0+cu129", or written with blanks round the plus: "PyTorch 2.8.0 + cu129"
     versions = _distinct(m.group("version") + "".join((m.group("local") or "").split()) for m in said)
     version = _agreeing(versions)
@@ -390,6 +409,40 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
     else:
         version = base
     _put(torch, "version", version)  # not "installed": whether it is, and imports, is not said
+
+
+# A version with one of PyTorch's wheel tags and no package name before it ("... installed torch and got `2.12.1+cpu`"):
+# the local version labels "+cpu", "+cu121", "+rocm6.1" are those of PyTorch's own wheels (PyTorch RELEASE.md, the
+# release matrix; download.pytorch.org/whl/<variant>), and torch's major version is 1 or 2 (torchvision's is 0), so in a
+# sentence that names torch it is torch's version. Read only where no "torch 2.x" token is in the report.
+_BARE_TORCH = re.compile(
+    r"(?<![\w.+-])(?P<version>[12]\.\d{1,2}\.\d{1,2})(?P<local>\+(?:cu\d{2,3}|cpu|rocm\d+(?:\.\d+)*))(?![\w.])"
+)
+_TORCH_WORD = re.compile(r"(?<![\w-])(?:py)?torch(?![\w-])")
+
+
+def _bare_torch_versions(haystack: Haystack) -> list[re.Match[str]]:
+    """Bare versions with a PyTorch wheel tag, each in a sentence (or line) that names torch."""
+    folded = haystack.folded
+    if "+" not in folded or "torch" not in folded:
+        return []
+    found = []
+    for n, match in enumerate(_BARE_TORCH.finditer(folded)):
+        if n >= _MAX_MENTIONS:
+            break
+        low = max(0, match.start() - _LOOK_BACK)
+        begin = max((m.end() for m in _SENTENCE_END.finditer(folded, low, match.start())), default=low)
+        named = _TORCH_WORD.search(folded, begin, match.start()) is not None
+        recorded = _FIELD_VALUE.search(folded, max(0, match.start() - 8), match.start()) is not None
+        if named and not recorded and not _in_path(folded, match.start()):
+            found.append(match)
+    return found
+
+
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n[ \t]*\n")
+# a value assigned in a record (uv.lock's and poetry.lock's `version = "2.11.0+cu128"`, one entry per platform marker,
+# a requirement's "==2.1.0+cu121"): what may be installed somewhere, not what the reporter got
+_FIELD_VALUE = re.compile(r"[=<>~]=?[ \t]*[\"']?$")
 
 
 # torch's own answers that it has no CUDA (knowledge/signatures.toml): "Torch not compiled with CUDA enabled" (only a
