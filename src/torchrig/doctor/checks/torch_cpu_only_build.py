@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from torchrig import knowledge
+from torchrig._core import prose
 from torchrig.doctor import queries
 from torchrig.doctor.checks import fixes
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
@@ -38,8 +39,7 @@ _SAID = (
 # a sentence under a condition ("the error appears if you have the CPU-only version of PyTorch") states no build; the
 # condition is looked for in the sentence that names the CPU build, before it ("it defaults to the CPU version even
 # when CUDA is installed" states one)
-_CONDITION = re.compile(r"\b(?:if|when|whether|unless|in case)\b|如果|若", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"[.!?。！？](?:\s|$)")
+_CONDITION = re.compile(prose.CONDITION_WORDS + r"|\bwhen\b", re.IGNORECASE)
 
 
 def _conditional(excerpt: str) -> bool:
@@ -47,8 +47,7 @@ def _conditional(excerpt: str) -> bool:
     at = excerpt.lower().find("cpu")
     if at < 0:
         return bool(_CONDITION.search(excerpt))
-    begin = max((m.end() for m in _SENTENCE_END.finditer(excerpt, 0, at)), default=0)
-    return bool(_CONDITION.search(excerpt, begin, at))
+    return prose.governed(excerpt, at, _CONDITION, look_back=at)
 
 
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:

@@ -17,6 +17,7 @@ import heapq
 import re
 from collections.abc import Iterator
 
+from torchrig._core import prose
 from torchrig._core.prefilter import Haystack
 
 # Patterns run over the whole text (MULTILINE), never line by line in Python: a report may be 16 MiB.
@@ -53,7 +54,7 @@ _QUOTED_EXCEPTION = re.compile(
     r"(?P<open>[\"'`“‘「『])(?P<line>(?:[a-z_]\w*\.)*[A-Z][A-Za-z0-9]*(?:Error|Exception)[ \t]?:[ \t]*[^\s\"'`”’」』][^\n]*)"
 )
 _CLOSING = {'"': '"', "'": "'", "`": "`", "“": "”", "‘": "’", "「": "」", "『": "』"}
-_CONDITION = re.compile(r"\b(?:if|unless|whether|in case|avoid|prevent)\b|如果|若", re.IGNORECASE)
+_CONDITION = re.compile(prose.CONDITION_WORDS + r"|\b(?:avoid|prevent)\b", re.IGNORECASE)
 _CONDITION_LOOK_BACK = 80
 # Python's "Traceback (most recent call last):", and IPython's (Jupyter, Colab), which puts the exception's
 # class name first on that line: IPython/core/ultratb.py's simplified header is etype followed by
@@ -96,8 +97,7 @@ def _quoted(haystack: Haystack) -> list[str]:
     """The first exception quoted in the reporter's sentences, its message cut at the closing mark."""
     text = haystack.text
     for match in haystack.finditer(_QUOTED_EXCEPTION):
-        low = max(0, match.start() - _CONDITION_LOOK_BACK)
-        if _CONDITION.search(text, text.rfind("\n", low, match.start()) + 1 or low, match.start()):
+        if prose.governed(text, match.start(), _CONDITION, look_back=_CONDITION_LOOK_BACK, line=True):
             continue
         line = match.group("line")
         closing = re.compile(re.escape(_CLOSING[match.group("open")]) + r"(?!\w)")

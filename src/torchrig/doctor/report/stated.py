@@ -50,6 +50,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from torchrig._core import prose
 from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import Facts, Gpu, Package, Section
 from torchrig.doctor.report import installer
@@ -172,8 +173,8 @@ _AVAILABLE_SAID = re.compile(
     r"torch\.cuda\.is_available\(\)[`'\"]?(?P<gap>[^\n.;!?。；！？`'\"]{0,24}?)[`'\"]?(?P<value>true|false)(?![\w])"
 )
 _NOT_AN_ANSWER = re.compile(
-    r"\b(?:not|never|should|would|could|must|expect\w*|want\w*|hope\w*|suppos\w*|if|whether|until|unless|instead"
-    r"|make|ensure|need\w*|try\w*)\b|n't|不|没|沒|应|應|期望|希望|如果|确保|確保|应该|需要"
+    prose.CONDITION_WORDS + r"|\b(?:not|never|should|would|could|must|expect\w*|want\w*|hope\w*|suppos\w*|until"
+    r"|instead|make|ensure|need\w*|try\w*)\b|n't|不|没|沒|应|應|期望|希望|确保|確保|应该|需要"
 )
 _ANSWER_LOOK_BACK = 60  # characters before the call in which a wish or condition would govern it
 _OS_TOKEN = re.compile(
@@ -677,9 +678,9 @@ def _cuda_available(facts: Facts, haystack: Haystack) -> None:
     for n, match in enumerate(_AVAILABLE_SAID.finditer(folded)):
         if n >= _MAX_MENTIONS:
             break
-        low = max(0, match.start() - _ANSWER_LOOK_BACK)
-        begin = folded.rfind("\n", low, match.start()) + 1 or low
-        if _NOT_AN_ANSWER.search(match.group("gap")) or _NOT_AN_ANSWER.search(folded, begin, match.start()):
+        if _NOT_AN_ANSWER.search(match.group("gap")) or prose.governed(
+            folded, match.start(), _NOT_AN_ANSWER, look_back=_ANSWER_LOOK_BACK, line=True
+        ):
             continue
         answers.append(match.group("value"))
     said = _distinct(answers)
