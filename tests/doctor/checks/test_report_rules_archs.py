@@ -1,0 +1,59 @@
+"""GPUs that a build or a package has no kernels for, and toolkits that cannot build the kernels a package compiles
+at run time, read from reports. Texts are short excerpts of public reports other than the corpus's, or written from
+the message's source (the program that prints it, or its documentation)."""
+
+from __future__ import annotations
+
+from torchrig.doctor.checks import run_checks
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
+
+
+def _findings(text: str) -> list[Finding]:
+    return run_checks(parse_report(text))
+
+
+def _first(text: str) -> Finding:
+    findings = _findings(text)
+    assert findings, "no findings"
+    return findings[0]
+
+
+# --- ptxas: "Feature '<instruction>' requires .target sm_XY or higher" (PTX ISA, Target ISA Notes) ---------------
+
+
+def test_triton_assembling_bf16_for_a_pre_ampere_gpu_is_the_packages_kernel() -> None:
+    # InternLM/lmdeploy#1266 (a Tesla V100): Triton's kernel in bf16
+    text = (
+        "ptxas /tmp/compile-ptx-src-b5bf24, line 372; error   : Feature '.bf16' requires .target sm_80 or higher\n"
+        "ptxas /tmp/compile-ptx-src-b5bf24, line 376; error   : Feature '.bf16' requires .target sm_80 or higher\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-too-old-for-package" and first.severity is Severity.ERROR
+    assert first.title.startswith("A kernel needs compute capability 8.0+")
+    assert first.evidence["needs"] == "compute capability >= 8.0"
+    assert "float16 instead of bfloat16" in first.fix[0]
+
+
+def test_the_conversion_form_names_the_gpu_below_the_target() -> None:
+    # unslothai/unsloth#434 (an RTX 2060) and state-spaces/mamba#269 write the cvt form of the same refusal
+    text = (
+        "I used a RTX 2060 graphics card\n"
+        "ptxas /tmp/compile-ptx-src-0cc16a, line 649; error   : Feature 'cvt with .f32.bf16' requires .target sm_80 "
+        "or higher\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-too-old-for-package"
+    assert "RTX 2060" in first.title and "7.5" in first.title
+
+
+def test_a_gpu_that_has_the_capability_means_the_build_targeted_too_low() -> None:
+    # the same refusal where the GPU is an A100: the kernel was assembled for a lower target than its code needs
+    text = (
+        "GPU: NVIDIA A100-SXM4-80GB\n"
+        "ptxas C:\\Temp\\tmpgwmeal32.ptx, line 580; error : Feature '.bf16' requires .target sm_80 or higher\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-too-old-for-package"
+    assert first.title.endswith("but was built for a lower architecture")
+    assert first.fix[0].startswith("TORCH_CUDA_ARCH_LIST=8.0 ")
