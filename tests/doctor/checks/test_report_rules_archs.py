@@ -57,3 +57,33 @@ def test_a_gpu_that_has_the_capability_means_the_build_targeted_too_low() -> Non
     assert first.code == "gpu.arch-too-old-for-package"
     assert first.title.endswith("but was built for a lower architecture")
     assert first.fix[0].startswith("TORCH_CUDA_ARCH_LIST=8.0 ")
+
+
+# --- NVIDIA's CUDA images: only "devel" has nvcc and the headers (hub.docker.com/r/nvidia/cuda) ------------------
+
+
+def test_nvcc_missing_in_a_cuda_runtime_image_is_the_image_flavour() -> None:
+    # NVIDIA/nvidia-docker#1160
+    text = (
+        "docker run -it --gpus all nvidia/cuda:10.0-cudnn7-runtime-ubuntu18.04 /bin/bash\n"
+        "root@7c0be9bfaeec:/# nvcc --version\n"
+        "bash: nvcc: command not found\n"
+    )
+    first = _first(text)
+    assert first.code == "toolkit.incomplete-home" and first.severity is Severity.ERROR
+    assert first.fix[0].startswith("FROM nvidia/cuda:10.0-cudnn7-devel-ubuntu18.04 ")
+
+
+def test_a_base_image_without_bin_cannot_build_an_extension() -> None:
+    # anibali/docker-pytorch#17: the image is built FROM the base flavour; a setup.py looks for nvcc
+    text = (
+        "FROM nvidia/cuda:9.1-base-ubuntu16.04\n"
+        "FileNotFoundError: [Errno 2] No such file or directory: '/usr/local/cuda/bin/nvcc'\n"
+    )
+    assert _first(text).code == "toolkit.incomplete-home"
+
+
+def test_a_runtime_image_that_compiles_nothing_is_no_finding() -> None:
+    # a runtime image is right for running precompiled code: named without any compiler, it says nothing
+    text = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRuntimeError: CUDA error: out of memory\n"
+    assert all(f.code != "toolkit.incomplete-home" for f in _findings(text))
