@@ -87,3 +87,50 @@ def test_a_runtime_image_that_compiles_nothing_is_no_finding() -> None:
     # a runtime image is right for running precompiled code: named without any compiler, it says nothing
     text = "FROM nvidia/cuda:12.4.1-runtime-ubuntu22.04\nRuntimeError: CUDA error: out of memory\n"
     assert all(f.code != "toolkit.incomplete-home" for f in _findings(text))
+
+
+# --- the reporter says torch does not support the GPU: weighed against recent releases' builds ------------------
+
+
+def test_support_for_an_older_gpu_removed_in_the_updates_is_the_builds_without_its_kernels() -> None:
+    # Comfy-Org/desktop#1300 (a GTX 1080): no build shown, only the reporter's words
+    text = (
+        "I went to run the new installation and I was getting a CUDA Core error. Apparently pytorch support for "
+        "older GPUs like mine were removed in the updates. I was hoping you could put support back in for the "
+        "GTX 1080 GPUs.\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-unsupported" and first.severity is Severity.WARNING
+    assert "GTX 1080 (compute capability 6.1)" in first.title
+    assert first.evidence["builds without kernels for 6.1"]
+    assert first.fix[-1].endswith("--index-url https://download.pytorch.org/whl/cu126")
+
+
+def test_a_geforce_generation_named_in_words_gives_the_capability() -> None:
+    # graphdeco-inria/diff-gaussian-rasterization#97: "RTX 50 series cannot use CUDA 11.8"
+    text = (
+        "RTX 50 series cannot use CUDA 11.8\n"
+        "The 5070Ti cannot work with CUDA 11.8 and the corresponding Torch; it requires Torch 12.8 nightly.\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-unsupported" and first.severity is Severity.WARNING
+    assert "GeForce RTX 50 series (compute capability 12.0)" in first.title
+
+
+def test_a_generation_by_its_number_alone() -> None:
+    # AUTOMATIC1111/stable-diffusion-webui#17172: "10 series and older gpus don't work with cu128"
+    first = _first("apparently 10 series and older gpus don't work with `cu128`\n")
+    assert first.code == "gpu.arch-unsupported"
+    assert "compute capability 6.1" in first.title
+
+
+def test_a_gpu_every_recent_build_runs_on_is_not_blamed_on_the_build() -> None:
+    # Ada (8.9) runs the sm_86 code of every CUDA 11.8+ build: the words alone do not make it the build's
+    findings = _findings("My RTX 4090 doesn't work with pytorch, the program crashes.\n")
+    assert all(f.code != "gpu.arch-unsupported" for f in findings)
+
+
+def test_a_build_shown_that_covers_the_gpu_outweighs_the_words() -> None:
+    # cu126 of torch 2.8 carries sm_60/sm_61 (its release notes keep Pascal on CUDA 12.6)
+    text = "torch 2.8.0+cu126\nMy GTX 1060 doesn't work with pytorch anymore.\n"
+    assert all(f.code != "gpu.arch-unsupported" for f in _findings(text))

@@ -475,12 +475,19 @@ def _gpus(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
     if not found:
         folded = haystack.folded
         if not any(word in folded for word in _GPU_WORDS) and not _GPU_CODE.search(haystack.text):
+            _series(facts, haystack, fields)
             return
         found = _models_in(haystack.text)
+        if not found:
+            _series(facts, haystack, fields)
+            return
         if len({model.name for _, model, _ in found}) > 1:  # prose naming several models: which one ran is not said
             _note(gpus, "several GPU models:", [name for name, _, _ in found])
             return
         found = found[:1]
+    if not found:
+        _series(facts, haystack, fields)
+        return
     devices: list[Gpu] = []
     for name, _, count in found:
         for _ in range(count):
@@ -491,6 +498,29 @@ def _gpus(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
         gpus.sources["devices"] = SOURCE
 
 
+def _series(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    """A GeForce generation named where no model is ("RTX 50 series", "GTX 10-series"): one GPU of that generation,
+    with the compute capability all its models share (``gpu_models.series_of``); how many is not said, so one."""
+    if "series" not in haystack.folded:
+        return
+    named = [s for v in fields.get("gpu", []) if (s := gpu_models.series_of(v))]
+    if not named:
+        at = haystack.folded.find("series")
+        # the prose around each mention, outside paths and URLs
+        named = [
+            s
+            for _, match in zip(range(_MAX_MENTIONS), _SERIES_WORD.finditer(haystack.folded, max(0, at - 40)))
+            if not _in_path(haystack.text, match.start())
+            and (s := gpu_models.series_of(haystack.text[max(0, match.start() - 40) : match.end()]))
+        ]
+    if len(set(named)) != 1:
+        return
+    name, cc = named[0]
+    facts.gpus.devices = [Gpu(index=0, name=name, compute_capability=cc, source=SOURCE)]
+    facts.gpus.sources["devices"] = SOURCE
+
+
+_SERIES_WORD = re.compile(r"series\b")
 _GPU_WORDS = ("nvidia", "geforce", "tesla", "quadro", "titan", "jetson", "rtx", "gtx")
 _GPU_CODE = re.compile(r"\b(?:[AHBLVPKMT]\d|G[HB]\d{3})")  # as _GPU_TOKEN: "A100", "T4", and Grace superchips "GB200"
 
