@@ -269,7 +269,7 @@ def _as_the_report_says(facts: Facts, ctx: CheckContext) -> list[Finding]:
             title=f"The report says PyTorch does not support {names}; recent PyTorch builds without its kernels agree",
             detail="The report does not show which torch build runs, but recent releases publish CUDA builds with no "
             "kernels (SASS or PTX) for this compute capability, and an installer of that time may well have put one "
-            "there; CUDA operations then fail with \"no kernel image is available for execution on the device\". "
+            'there; CUDA operations then fail with "no kernel image is available for execution on the device". '
             "torch.cuda.get_arch_list() on that machine settles it.",
             evidence=evidence,
             fix=tuple(fix),

@@ -56,7 +56,9 @@ def cuda_home_has_headers(facts: Facts, ctx: CheckContext) -> list[Finding]:
     ]
 
 
-_IMAGE = re.compile(r"nvidia/cuda:(?P<tag>[^\s\"'`]{0,80}?-)[*_]{0,2}(?:runtime|base)[*_]{0,2}-[*_]{0,2}(?P<os>[\w.${}-]+)")
+_IMAGE = re.compile(
+    r"nvidia/cuda:(?P<tag>[^\s\"'`]{0,80}?-)[*_]{0,2}(?:runtime|base)[*_]{0,2}-[*_]{0,2}(?P<os>[\w.${}-]+)"
+)
 
 
 def _runtime_image(hits: list[SignatureHit]) -> Finding:

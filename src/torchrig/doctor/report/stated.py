@@ -47,6 +47,7 @@ report (:data:`_READ_LIMIT`: a larger paste is a log, not someone's description 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -505,11 +506,10 @@ def _series(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> N
         return
     named = [s for v in fields.get("gpu", []) if (s := gpu_models.series_of(v))]
     if not named:
-        at = haystack.folded.find("series")
-        # the prose around each mention, outside paths and URLs
+        # the prose before each mention, outside paths and URLs
         named = [
             s
-            for _, match in zip(range(_MAX_MENTIONS), _SERIES_WORD.finditer(haystack.folded, max(0, at - 40)))
+            for match in itertools.islice(_SERIES_WORD.finditer(haystack.folded), _MAX_MENTIONS)
             if not _in_path(haystack.text, match.start())
             and (s := gpu_models.series_of(haystack.text[max(0, match.start() - 40) : match.end()]))
         ]
