@@ -134,3 +134,26 @@ def test_a_build_shown_that_covers_the_gpu_outweighs_the_words() -> None:
     # cu126 of torch 2.8 carries sm_60/sm_61 (its release notes keep Pascal on CUDA 12.6)
     text = "torch 2.8.0+cu126\nMy GTX 1060 doesn't work with pytorch anymore.\n"
     assert all(f.code != "gpu.arch-unsupported" for f in _findings(text))
+
+
+# --- the CUDA torch was built with, and the toolkit, told in words ---------------------------------------------
+
+
+def test_torch_built_with_one_cuda_while_the_container_uses_another() -> None:
+    # vllm-project/vllm#129: "PyTorch installed by pip is built with CUDA 11.7 while the container uses CUDA 12.1"
+    facts = parse_report("PyTorch installed by `pip` is built with CUDA 11.7 while the container uses CUDA 12.1.\n")
+    assert (facts.torch.cuda, facts.toolkit.version) == ("11.7", "12.1")
+    assert _first("PyTorch installed by `pip` is built with CUDA 11.7 while the container uses CUDA 12.1.\n").code == (
+        "toolkit.mismatch"
+    )
+
+
+def test_a_mention_that_names_the_toolkit_outranks_a_bare_cuda() -> None:
+    # torch.utils.cpp_extension builds with CUDA_HOME's nvcc, whatever CUDA the rest of the report names
+    text = (
+        "The system CUDA toolkit is 13.0 and my torch is compiled with CUDA 12.8; the workers load the CUDA 12.8 "
+        "libraries, and the kernels the JIT built fail there.\n"
+    )
+    facts = parse_report(text)
+    assert (facts.torch.cuda, facts.toolkit.version) == ("12.8", "13.0")
+    assert _first(text).code == "toolkit.mismatch"

@@ -366,6 +366,8 @@ def _in_path(text: str, at: int) -> bool:
 def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
     torch = facts.torch
     cuda = _distinct(m.group(1) for v in fields.get("torch-cuda", []) for m in [_VERSION.match(v)] if m)
+    if not cuda:  # "the PyTorch environment was built for CUDA 12.9"
+        cuda = _distinct(m.group("version") for m in _torch_cuda_mentions(haystack))
     if len(cuda) == 1:  # print("torch.version.cuda:", torch.version.cuda)
         _put(torch, "cuda", minor_of(cuda[0]))
     if torch.version or "version" in torch.sources or torch.installed is False:
@@ -433,7 +435,17 @@ def _cuda(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
     for value in fields.get("cuda", []):
         versions += [m.group(1) for m in _VERSION.finditer(value)]
     if not versions:
-        versions = [m.group("version") for m in _mentions(haystack, _CUDA_TOKEN, "cuda") if not _smi_line(haystack, m)]
+        # the CUDA a torch was built with ("PyTorch ... was built for CUDA 12.9") is torch's, not a toolkit; a mention
+        # that names the toolkit ("the host CUDA toolkit was 13.0") outranks a bare "CUDA 12.9", which may be torch's,
+        # the driver's or a container's
+        torchs = {m.start("version") for m in _torch_cuda_mentions(haystack)}
+        bare = [
+            m
+            for m in _mentions(haystack, _CUDA_TOKEN, "cuda")
+            if not _smi_line(haystack, m) and m.start("version") not in torchs
+        ]
+        named = [m for m in _mentions(haystack, _TOOLKIT_TOKEN, "cuda") if m.start("version") not in torchs]
+        versions = [m.group("version") for m in (named or bare)]
     # the CUDA the printed nvidia-smi names is the driver's ("CUDA Version: 12.2"): people quote it, it is no toolkit
     driver_cuda = facts.driver.cuda_driver_api if facts.driver.sources.get("cuda_driver_api") != SOURCE else None
     minors = _distinct(m for m in (minor_of(v) for v in versions) if m and m != driver_cuda)
@@ -442,6 +454,24 @@ def _cuda(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
         _put(toolkit, "found_by", "stated in the report")
     elif len(minors) > 1:
         _note(toolkit, "several CUDA versions:", minors)
+
+
+# "PyTorch 2.8 is built with CUDA 12.8", "the vLLM/PyTorch environment was built for CUDA 12.9", "torch compiled against
+# cuda 11.7": the CUDA of torch's build, in the reporter's words (torch.version.cuda)
+_TORCH_CUDA_SAID = re.compile(
+    r"torch\b[^.\n]{0,40}?\b(?:built|compiled)[ \t]+(?:for|with|against|using)[ \t]+cuda[ \t]*(?P<version>\d{1,2}\.\d)(?!\d|\.\d)"
+)
+# "CUDA toolkit 13.0", "the host default CUDA toolkit was 13.0", "CUDA toolkit version: 12.4"
+_TOOLKIT_TOKEN = re.compile(
+    r"cuda[ \t]+toolkit(?:[ \t]+version)?(?:[ \t]+(?:was|is))?[ \t]*[:=]?[ \t]*v?(?P<version>\d{1,2}\.\d)(?:\.\d{1,3})?(?!\.?\w)"
+)
+
+
+def _torch_cuda_mentions(haystack: Haystack) -> list[re.Match[str]]:
+    folded = haystack.folded
+    if "torch" not in folded or "cuda" not in folded:
+        return []
+    return list(itertools.islice(_TORCH_CUDA_SAID.finditer(folded), _MAX_MENTIONS))
 
 
 def _smi_line(haystack: Haystack, match: re.Match[str]) -> bool:
