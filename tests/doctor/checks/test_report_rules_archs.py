@@ -157,3 +157,26 @@ def test_a_mention_that_names_the_toolkit_outranks_a_bare_cuda() -> None:
     facts = parse_report(text)
     assert (facts.torch.cuda, facts.toolkit.version) == ("12.8", "13.0")
     assert _first(text).code == "toolkit.mismatch"
+
+
+# --- nvcc of one CUDA release against the headers of another (CCCL's cuda/std/__cccl/cuda_toolkit.h) -------------
+
+
+def test_cccl_refusing_the_compiler_is_a_toolkit_mismatch() -> None:
+    # a vLLM deployment's notes: pip resolved nvidia-cuda-nvcc 13.4 next to torch's nvidia-cuda-runtime 13.0
+    text = (
+        "/venv/lib/python3.12/site-packages/flashinfer/data/cccl/libcudacxx/include/cuda/std/__cccl/cuda_toolkit.h:41:8: "
+        'error: #error "CUDA compiler and CUDA toolkit headers are incompatible, please check your include paths"\n'
+    )
+    first = _first(text)
+    assert first.code == "toolkit.mismatch" and first.severity is Severity.ERROR
+
+
+def test_an_nvcc_wheel_of_another_minor_under_pips_cuda_home() -> None:
+    # written from the pip layout: CUDA 13's wheels share site-packages/nvidia/cu13, torch cu130 pins runtime 13.0
+    text = "PyTorch: 2.11.0+cu130\nCUDA_HOME: /srv/venv/lib/python3.12/site-packages/nvidia/cu13\nNVCC: 13.4.59\n"
+    first = _first(text)
+    assert first.code == "toolkit.mismatch" and first.severity is Severity.WARNING
+    assert first.fix[0].startswith("python -m pip install 'nvidia-cuda-nvcc==13.0.*'")
+    same = text.replace("NVCC: 13.4.59", "NVCC: 13.0.88")
+    assert all(f.code != "toolkit.mismatch" for f in _findings(same))

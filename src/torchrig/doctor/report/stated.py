@@ -98,6 +98,9 @@ _KEYS = {
     "os": "os",
     "operating system": "os",
     "platform": "os",
+    "nvcc": "nvcc",
+    "nvcc version": "nvcc",
+    "cuda_home": "cuda_home",
     "nccl": "nccl",
     "nccl version": "nccl",
     "how you installed pytorch": "installer",
@@ -425,7 +428,16 @@ def _asks_for(folded: str, at: int) -> bool:
 
 def _cuda(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
     toolkit = facts.toolkit
+    homes = _distinct(v.split()[0] for v in fields.get("cuda_home", []) if re.match(r"[~/A-Za-z]", v))
+    if len(homes) == 1 and ("/" in homes[0] or "\\" in homes[0]):  # "CUDA_HOME: /usr/local/cuda-12.8"
+        _put(toolkit, "cuda_home", homes[0])
     if toolkit.version or "version" in toolkit.sources:
+        return
+    # "NVCC: 13.3.33", "nvcc version: 12.8": the compiler that builds extensions names the toolkit, whatever else is said
+    nvcc = _distinct(minor_of(m.group(1)) or "" for v in fields.get("nvcc", []) for m in [_VERSION.search(v)] if m)
+    if len(nvcc) == 1 and nvcc[0]:
+        _put(toolkit, "version", nvcc[0])
+        _put(toolkit, "found_by", "nvcc (stated in the report)")
         return
     versions: list[str] = []
     for value in fields.get("cuda/cudnn", []):  # "10.1 / 7.6.5": the first number is CUDA's
