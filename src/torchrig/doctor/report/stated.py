@@ -18,7 +18,10 @@ can say "the report states ..."):
   about, in ``Facts.failures``, not a fact for a check to find an error on);
 - GPU models the table ``knowledge/gpus.toml`` knows, as words ("Tesla T4", "RTX 3090", "A100",
   with a count "2x", "8 x"), never inside a path or URL; the compute capability then comes from the
-  table, as for collect_env;
+  table, as for collect_env; where no model is named, a GeForce generation ("RTX 50 series", "GTX 10-series") as one
+  GPU with the capability all its desktop models share;
+- "NVCC: 13.3.33" and "CUDA_HOME: <path>" fields (the compiler names the toolkit), and the CUDA torch was built with
+  in words ("the PyTorch environment was built for CUDA 12.9": torch's, not a toolkit);
 - the context: Kubernetes (``kubectl`` output naming ``nvidia.com/gpu``), a Jetson (``tegrastats``
   and ``jtop`` fields, JetPack / L4T releases), WSL (its driver is the Windows host's); a machine
   described as having no GPU ("a laptop without any CUDA GPUs") makes the report read, and is recorded
@@ -528,9 +531,6 @@ def _gpus(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
             _note(gpus, "several GPU models:", [name for name, _, _ in found])
             return
         found = found[:1]
-    if not found:
-        _series(facts, haystack, fields)
-        return
     devices: list[Gpu] = []
     for name, _, count in found:
         for _ in range(count):
