@@ -10,6 +10,8 @@ code path of `torchrig doctor --report FILE`, and prints:
 - unsupported statements: verdict sentences that claim what the report does not show ("not installed",
   "CPU build", "no GPU", "No problems found") where the thread's cause says otherwise;
 - misses by outcome, aggregate only: refused, no findings, doctor.unexplained, another code;
+- facts read: the reports whose format and every stated fact (`[case.expect]`) the reader gets right, and
+  the stated facts read right out of all (how well the reading, apart from the rules, carries to new reports);
 - the baseline it beats: the same reports scored as if the doctor said "no problems" every time
   (what a tool that recognises nothing would score), so the ratio says what the rules add.
 
@@ -30,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "doctor" / "report"))
 
-from report_corpus import Case, cases  # noqa: E402
+from report_corpus import Case, cases, fact_mismatch  # noqa: E402
 
 from torchrig._core.errors import UserError  # noqa: E402
 from torchrig.doctor.checks import run_checks  # noqa: E402
@@ -64,6 +66,16 @@ def judge(case: Case) -> tuple[bool, bool, list[str], str]:
         unsupported.append("No problems found")
     first = findings[0].code if findings else "no findings"
     return right, false_error, unsupported, first
+
+
+def facts_read(case: Case) -> tuple[bool, int, int]:
+    """(format and every stated fact right, stated facts read right, stated facts) for one report."""
+    try:
+        facts = parse_report(case.text)
+    except UserError:
+        return False, 0, len(case.expect)
+    right = sum(fact_mismatch(facts, path, want) is None for path, want in case.expect.items())
+    return facts.report_format == case.format and right == len(case.expect), right, len(case.expect)
 
 
 def _miss_kinds(rows: list[tuple[Case, bool, bool, list[str], str]]) -> str:
@@ -107,6 +119,12 @@ def main() -> int:
     print(f"  unsupported verdict statements:   {unsupported}")
     print(f"  baseline (always 'no problems'):  {baseline}/{n} ({baseline / n:.0%}); the rules add {right - baseline}")
     print(f"  misses by what came first:       {_miss_kinds(rows)}")
+    read = [facts_read(case) for case in selected]
+    stated = sum(r[2] for r in read)
+    print(
+        f"  facts read (format and all stated facts right): {sum(r[0] for r in read)}/{n}; "
+        f"stated facts read right: {sum(r[1] for r in read)}/{stated}"
+    )
     print("  goal: root cause first >= 95%, 0 false errors on controls, 0 unsupported statements")
     if args.show and args.split == "dev":
         for case, ok, _false_error, claims, first in rows:

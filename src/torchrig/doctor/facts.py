@@ -175,6 +175,17 @@ class SystemFacts(Section):
     dev_nodes: list[str] = field(default_factory=list)  # /dev/nvidia0, /dev/nvidiactl, /dev/dxg, ...
     pci_gpus: list[PciDevice] = field(default_factory=list)  # NVIDIA display/3D controllers on the bus
     shadowed_modules: list[ShadowedModule] = field(default_factory=list)
+    # where an installer that found no torch looked (pip's "Looking in indexes/links:" URLs), and the line where it
+    # said it could not reach an index (report/installer.py)
+    package_indexes: list[str] = field(default_factory=list)
+    index_unreachable: str | None = None
+    # a report: the interfaces NCCL's NET/Socket and Bootstrap lines say it uses, as "name:address" ("eth0:10.0.0.1")
+    nccl_interfaces: list[str] = field(default_factory=list)
+    multi_node: bool | None = None  # the job spans several machines (a launcher's node count, NCCL's, the reporter's)
+    # a report's docker run / compose: its network ("host", "bridge": Docker's default where none is given, or a
+    # named network) and IPC namespace ("host": the host's /dev/shm)
+    container_network: str | None = None
+    container_ipc: str | None = None
 
 
 @dataclass

@@ -158,3 +158,152 @@ def test_pip_s_requires_python_refusal_names_the_interpreter() -> None:
     text = "ERROR: Package 'somepkg' requires a different Python: 3.13.1 not in '<3.13,>=3.9'\n"
     facts = parse_report(text)
     assert facts.system.python_version == "3.13.1" and facts.report_format == "pip"
+
+
+# --- pip's empty list: "(from versions: none)" --------------------------------------------------------------------
+# pip lists every torch version whose wheels fit the interpreter on the indexes it searched; an empty list on PyPI
+# (or on a PyTorch index that carries the asked-for build) leaves the interpreter's version as the cause, unless the
+# report shows a 32-bit Python, another CPU, an index of unknown content or an index pip could not reach. The texts
+# are short excerpts of public reports outside the corpus, each named.
+
+
+def _first(text: str) -> Finding:
+    return run_checks(parse_report(text))[0]
+
+
+def test_a_pin_that_finds_no_torch_at_all_names_the_release_s_pythons_as_inferred() -> None:
+    # pip's own two lines (pip/_internal/resolution/resolvelib/factory.py), nothing else shown
+    first = _first(
+        "ERROR: Could not find a version that satisfies the requirement torch==2.4.1 (from versions: none)\n"
+        "ERROR: No matching distribution found for torch==2.4.1\n"
+    )
+    assert first.code == "torch.python-unsupported" and first.severity == Severity.ERROR
+    assert first.title.startswith("torch 2.4 has no wheel for this Python") and "3.8-3.12" in first.title
+    assert str(first.evidence["python"]).startswith("not shown; inferred")
+    assert "32-bit" in first.detail  # what the report does not rule out is said
+
+
+def test_a_pin_and_a_stated_python_outside_its_wheels() -> None:
+    # zeyad-mansour/lunar#204 ("I have python 3.11"; answered: downgrade Python): torch 1.11 stops at 3.10
+    first = _first(
+        "ERROR: Could not find a version that satisfies the requirement torch==1.11.0+cu113 (from versions: none)\n"
+        "Everytime i try to instal pip install -requierments.txt i get this error... I have python 3.11\n"
+    )
+    assert first.code == "torch.python-unsupported" and "3.11" in first.title
+
+
+def test_a_new_python_before_its_first_torch_release_finds_none() -> None:
+    # pytorch/pytorch#70994 (Jan 2022, before torch 1.11 brought Python 3.10 wheels)
+    first = _first(
+        "$ pip install torch\n"
+        "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
+        "ERROR: No matching distribution found for torch\n"
+        "Collecting environment information...\nPyTorch version: N/A\nIs debug build: N/A\n"
+        "CUDA used to build PyTorch: N/A\nROCM used to build PyTorch: N/A\n\n"
+        "OS: Arch Linux (x86_64)\nGCC version: (GCC) 11.1.0\nLibc version: glibc-2.33\n\n"
+        "Python version: 3.10.1 (main, Dec 18 2021, 23:53:45) [GCC 11.1.0] (64-bit runtime)\n"
+        "Python platform: Linux-5.15.12-arch1-1-x86_64-with-glibc2.33\n"
+    )
+    assert first.code == "torch.python-unsupported"
+    assert (
+        first.title
+        == "pip found no torch for Python 3.10.1: torch has Linux x86_64 wheels for Python 3.10 from 1.11 on"
+    )
+    assert first.fix[0].startswith("pip install 'torch>=1.11'")
+
+
+def test_a_python_docker_image_names_the_interpreter() -> None:
+    # pytorch/pytorch#112882, a comment of Nov 2023 (torch 2.2 brought Python 3.12 wheels in Jan 2024)
+    first = _first(
+        "Docker image python:3.12-slim\n\nStill can't install it, I get this error:\n\n"
+        "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
+        "ERROR: No matching distribution found for torch\n"
+    )
+    assert first.code == "torch.python-unsupported" and "from 2.2 on" in first.title
+
+
+def test_pypi_among_the_indexes_searched_is_enough_to_read_an_empty_list() -> None:
+    # pytorch/pytorch#91543: PyPI, NVIDIA's index and PyTorch's cu117 index searched together, Python 3.11.1
+    first = _first(
+        "Python 3.11.1 , even with nightly version of PyTorch\n"
+        "Looking in indexes: https://pypi.org/simple, https://pypi.ngc.nvidia.com, https://download.pytorch.org/whl/cu117\n"
+        "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
+        "ERROR: No matching distribution found for torch\n"
+    )
+    assert first.code == "torch.python-unsupported" and "Python 3.11 from 1.13 on" in first.title
+
+
+def test_a_pytorch_index_that_carries_the_pinned_build_reads_the_same() -> None:
+    # rohitg00/ai-engineering-from-scratch#192, a comment: Python 3.14.4, torch 2.5.1 from the cu118 index
+    first = _first(
+        "kubuntu 26.04\nPython 3.14.4\n"
+        "pip install torch==2.5.1 torchvision==0.20.1 torchaudio==2.5.1 --index-url https://download.pytorch.org/whl/cu118\n"
+        "Looking in indexes: https://download.pytorch.org/whl/cu118\n"
+        "ERROR: Could not find a version that satisfies the requirement torch==2.5.1 (from versions: none)\n"
+    )
+    assert first.code == "torch.python-unsupported" and "3.14" in first.title
+
+
+_NONE = "ERROR: Could not find a version that satisfies the requirement torch==2.3.1 (from versions: none)\n"
+
+
+def test_an_index_pip_could_not_reach_is_not_the_python() -> None:
+    text = (
+        "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) after connection "
+        "broken by 'NewConnectionError('<HTTPSConnection>: Failed to establish a new connection: [Errno 101] "
+        "Network is unreachable')': /simple/torch/\n" + _NONE
+    )
+    assert _first(text).code == "torch.no-wheel"
+
+
+def test_a_mirror_of_unknown_content_is_not_the_python() -> None:
+    assert _first("Looking in indexes: https://mirrors.example.org/pypi/simple\n" + _NONE).code == "torch.no-wheel"
+
+
+def test_a_32_bit_python_is_not_the_python_version() -> None:
+    text = (
+        "Python 3.10.11 (tags/v3.10.11:7d4cc5a, Apr  5 2023, 00:38:17) [MSC v.1929 32 bit (Intel)] on win32\n" + _NONE
+    )
+    assert _first(text).code == "torch.no-wheel"
+
+
+def test_a_pinned_release_with_wheels_for_the_stated_python_is_not_the_python() -> None:
+    # torch 2.3 has wheels for Python 3.11: pip would have listed it, so something else emptied the list
+    assert _first("Python 3.11.4\n" + _NONE).code == "torch.no-wheel"
+
+
+def test_pytorch_s_variant_indexes_carry_only_the_releases_built_for_them() -> None:
+    # rohitg00/ai-engineering-from-scratch#192: Python 3.14.3 on Windows 11, three CUDA indexes whose newest release
+    # is 2.7 (cu118), 2.5 (cu121) and 2.6 (cu124); no list of versions shown
+    first = _first(
+        "Environment:\n  - Python: 3.14.3\n  - OS: Windows 11\n\n"
+        "    pip install torch torchvision torchaudio --index-url https://download.pytorch.org/whl/cu118\n"
+        "    pip install torch torchvision torchaudio --index-url https://download.pytorch.org/whl/cu121\n"
+        "    pip install torch torchvision torchaudio --index-url https://download.pytorch.org/whl/cu124\n\n"
+        "  All return: ERROR: No matching distribution found for torch\n"
+    )
+    assert first.code == "torch.python-unsupported"
+    assert first.title == (
+        "No torch wheel for Python 3.14 on the indexes searched: their newest release, torch 2.7, has Windows "
+        "wheels for Python 3.9-3.13"
+    )
+    assert "torch >= 2.9" in first.fix[-1]
+
+
+def test_an_empty_list_on_a_variant_index_with_a_python_newer_than_its_first_releases() -> None:
+    # cedarconnor/SPAG4d#1: the cu121 index (torch 2.1-2.5) and Python 3.13.5
+    first = _first(
+        "pip install torch torchvision --index-url https://download.pytorch.org/whl/cu121\n"
+        "ERROR: Could not find a version that satisfies the requirement torch (from versions: none)\n"
+        "ERROR: No matching distribution found for torch\n\nversion Python 3.13.5\n"
+    )
+    assert first.code == "torch.python-unsupported" and "Python 3.13 from 2.5 on" in first.title
+
+
+def test_a_pin_whose_release_has_wheels_for_the_stated_python_is_left_to_no_wheel() -> None:
+    # zeyad-mansour/lunar#176: torch 1.11 has wheels for Python 3.8, so the empty list has another cause
+    first = _first(
+        "ERROR: Could not find a version that satisfies the requirement torch==1.11.0+cu113 (from versions: none)\n"
+        "ERROR: No matching distribution found for torch==1.11.0+cu113\n(im using python 3.8.10\n"
+    )
+    assert first.code == "torch.no-wheel"

@@ -69,3 +69,16 @@ def fact(facts: Facts, path: str) -> Any:
     for part in rest.split("."):
         value = value[part] if isinstance(value, dict) else getattr(value, part)
     return value
+
+
+def fact_mismatch(facts: Facts, path: str, want: Any) -> str | None:
+    """Why the fact at ``path`` is not the manifest's ``want`` (None where it is)."""
+    got = fact(facts, path)
+    if want == "None":  # TOML has no null: a field the report states to be None (a CPU build)
+        section, _, name = path.partition(".")
+        return None if got is None and name in getattr(facts, section).sources else f"{path}: {got!r}"
+    if path == "companions":
+        return None if {k: got.get(k) for k in want} == want else f"companions: {got}"
+    if path.endswith(".copies") and isinstance(want, int):
+        return None if len(got) == want else f"{path}: {got}"
+    return None if got == want else f"{path}: {got!r} != {want!r}"

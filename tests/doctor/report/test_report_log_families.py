@@ -167,10 +167,20 @@ def test_a_failed_fabric_manager_service() -> None:
 
 def test_pip_finding_no_torch_is_a_missing_wheel() -> None:
     text = (
+        "Looking in indexes: https://mirrors.example.org/simple\n"
         "ERROR: Could not find a version that satisfies the requirement torch==2.6.0 (from versions: none)\n"
         "ERROR: No matching distribution found for torch==2.6.0\n"
     )
     assert _first(text) == "torch.no-wheel"
+
+
+def test_pip_finding_no_torch_at_all_on_pypi_is_the_python_inferred() -> None:
+    # an empty list with no index but PyPI shown leaves the interpreter outside torch 2.6's Pythons
+    text = (
+        "ERROR: Could not find a version that satisfies the requirement torch==2.6.0 (from versions: none)\n"
+        "ERROR: No matching distribution found for torch==2.6.0\n"
+    )
+    assert _first(text) == "torch.python-unsupported"
 
 
 def test_pip_finding_no_torch_under_a_python_no_release_supports_names_the_python() -> None:

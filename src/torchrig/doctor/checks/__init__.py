@@ -144,7 +144,9 @@ def _unexplained(facts: Facts, quoted: str = "") -> list[Finding]:
     readings = _readings(facts)
     failures = [f for f in (facts.torch.import_error, facts.torch.cuda_init_error, *facts.failures) if f]
     failures = [f for f in failures if " ".join(f.split())[:80] not in quoted]
-    failures += [hit.excerpt for hit, _ in readings if not failures]
+    failures += [
+        hit.excerpt for hit, _ in readings if not failures and " ".join(hit.excerpt.split())[:80] not in quoted
+    ]
     if not failures:
         return []
     needs = []

@@ -36,11 +36,23 @@ def _network_call_named(facts: Facts) -> bool:
     return bool(hits_for(facts, _NCCL_TRANSPORT))
 
 
+def _shm_suspect(facts: Facts) -> bool:
+    """NCCL's system error in a container still points at /dev/shm: NCCL names no failing network call (or a shm one,
+    nccl.shm-segment-failed), the container has its own /dev/shm (no --ipc=host) not shown to be large enough, and the
+    job is not one over several machines in containers off the host's network, whose ranks cannot connect at all
+    before NCCL sets up shared memory (its bootstrap comes first: nccl_transport_failed.py reads that)."""
+    system = facts.system
+    if _network_call_named(facts) or system.container_ipc == "host":
+        return False
+    if system.shm_total_bytes is not None and system.shm_total_bytes >= MINIMUM_BYTES:
+        return False
+    return not (system.multi_node and system.container_network != "host")
+
+
 def shm_fits_dataloader_workers(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """On Linux, /dev/shm must hold at least 512 MiB (a "Bus error" in a worker proves it too small)."""
     hits = hits_for(facts, CODE)
-    if any(h.id == _NCCL_IN_CONTAINER for h in hits) and _network_call_named(facts):
-        # the suspicion stands only where NCCL names no failing call, or a shm one (nccl.shm-segment-failed)
+    if any(h.id == _NCCL_IN_CONTAINER for h in hits) and not _shm_suspect(facts):
         hits = [h for h in hits if h.id != _NCCL_IN_CONTAINER]
     total = facts.system.shm_total_bytes
     if (facts.system.os or "linux").lower() != "linux":

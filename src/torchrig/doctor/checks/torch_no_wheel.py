@@ -52,6 +52,9 @@ _FROM_VERSIONS = re.compile(r"\(from versions: (?P<versions>[^)]*)\)?")
 # Python versions torch has ever published wheels for: where pip's list narrows the interpreter down.
 _PYTHONS = tuple(f"3.{n}" for n in range(5, 16))
 _32BIT = ("i386", "i686", "x86", "win32", "armv7l", "armv6l")
+# The CPUs PyPI's torch wheels are built for (x86_64 on Linux and Windows, aarch64 on Linux, arm64 on macOS): on
+# any other (ppc64le, s390x, riscv64, ...) pip finds no torch whatever the Python.
+_WHEEL_CPUS = ("x86_64", "amd64", "aarch64", "arm64")
 
 
 def _asked(texts: list[str]) -> Requirement | None:
@@ -137,6 +140,107 @@ def _index_has_it_wherever_it_has_them(
     return bool(theirs) and theirs <= _platforms(wanted, variant, pins[0])
 
 
+def listed_none(facts: Facts) -> bool:
+    """pip printed an empty list of torch versions: "(from versions: none)".
+
+    pip's resolver, on a requirement nothing satisfies, lists every version of the project it found on the indexes it
+    searched whose files fit this interpreter (wheel tags and Requires-Python; PackageFinder.find_all_candidates, in
+    pip/_internal/resolution/resolvelib/factory.py, _report_single_requirement_conflict): "none" means no release at
+    all, of any version, has a wheel for this interpreter and platform there.
+    """
+    for hit in hits_for(facts, CODE):
+        match = _FROM_VERSIONS.search(hit.excerpt) if hit.id != _PIN else None
+        if match and match.group("versions").strip().lower() == "none":
+            return True
+    return False
+
+
+def _indexes(facts: Facts) -> list[str]:
+    """The index URLs the report shows pip searching (its "Looking in ..." line, the commands' options)."""
+    urls = [*facts.system.package_indexes, *(a.index for a in tried.torch_installs(facts.tried) if a.index)]
+    return [u.rstrip("/").lower() for u in urls]
+
+
+def _on_index(rel: knowledge.TorchRelease, url: str, platform: str | None) -> bool | None:
+    """Whether the index ``url`` carries wheels of ``rel`` (for ``platform``, where known); None: an index whose
+    content the tables do not know (a mirror, a private index)."""
+    if url.startswith(("https://pypi.org/simple", "https://pypi.python.org/simple")):
+        return platform is None or rel.python_range(platform) is not None
+    if not url.startswith("https://download.pytorch.org/whl"):
+        return None
+    variant = url.rsplit("/", 1)[-1]
+    if variant in ("whl", "torch_stable.html", "cpu", "torch"):  # every release's folder (or its CPU builds)
+        return True
+    where = _platforms(rel, variant) | ({"linux"} if variant in rel.rocm else set())
+    keys = {"linux-x86_64": "linux", "windows": "windows", "linux-aarch64": "aarch64"}
+    return bool(where) if platform is None else keys.get(platform, "") in where
+
+
+def searched_releases(facts: Facts) -> list[knowledge.TorchRelease] | None:
+    """The torch releases the indexes pip searched carry for this platform, as far as the tables know them; None where
+    every index the report shows is one whose content they do not know (a mirror, a private index). No index shown:
+    PyPI, which pip searches by default and which carries every release (pip prints "Looking in indexes" for any
+    other, pip/_internal/models/search_scope.py). pip lists the versions of all indexes together, so an index of
+    unknown content next to a known one adds versions at most: an empty list still holds for the known one."""
+    platform = platform_of(facts)
+    urls = _indexes(facts) or ["https://pypi.org/simple"]
+    known = [url for url in urls if _on_index(knowledge.releases()[0], url, None) is not None]
+    if not known:
+        return None
+    return [rel for rel in knowledge.releases() if any(_on_index(rel, url, platform) for url in known)]
+
+
+def _has_wheel(rel: knowledge.TorchRelease, python: str, platform: str | None) -> bool:
+    """Whether PyPI has a wheel of ``rel`` for ``python`` on ``platform`` (unknown: on any platform)."""
+    found = rel.python_range(platform or "any")
+    return found is not None and python in found
+
+
+def first_with_wheels(facts: Facts, python: str) -> knowledge.TorchRelease | None:
+    """The oldest release pip could have found with a wheel for ``python`` here (None: none has one)."""
+    platform = platform_of(facts)
+    fits = [r for r in searched_releases(facts) or [] if _has_wheel(r, python, platform)]
+    return fits[-1] if fits else None
+
+
+def empty_list_blames_python(facts: Facts) -> bool:
+    """pip found no torch version at all, and of the causes of that the report leaves only the Python version.
+
+    An empty list means no release on the indexes searched has a wheel for this interpreter. Ruled out first, where
+    the report shows them: a pin of a build never published (:func:`never_published`), an index pip could not reach,
+    an index whose content is unknown (a mirror), a 32-bit Python, a CPU PyPI builds no torch for, and macOS on
+    Intel (its own finding here). What is left is the interpreter's version: outside the asked-for release's Pythons
+    where the report does not show the version; where it does and nothing was pinned, a Python newer than the first
+    releases with wheels for it (so the report predates the first that has them). A pinned release with wheels for
+    the stated Python leaves the Python out: pip would have listed that release.
+    """
+    if not listed_none(facts) or facts.system.index_unreachable:
+        return False
+    machine = (facts.system.machine or "").lower()
+    if machine in _32BIT or "32 bit" in (facts.system.python_version or "").lower():
+        return False
+    if (machine and machine not in _WHEEL_CPUS) or platform_of(facts) == "macos-x86_64":
+        return False
+    if never_published(facts) is not None:
+        return False
+    searched = searched_releases(facts)
+    asked, wanted = asked_for(facts)
+    candidates = [r for r in wanted if r in (searched or [])]
+    if not candidates:
+        return False  # the index carries none of what was asked for: the index, not the Python
+    python = queries.python_version(facts)
+    if python is None:
+        return True
+    platform = platform_of(facts)
+    if not any(_has_wheel(r, python, platform) for r in candidates):
+        return True
+    if asked is not None and any(s.operator in ("==", "===") for s in asked.specifier):
+        return False
+    first = first_with_wheels(facts, python)
+    oldest = next((r for r in reversed(candidates) if r.python_range(platform or "any") is not None), None)
+    return first is not None and oldest is not None and first != oldest
+
+
 def _span(pythons: list[str]) -> str:
     return pythons[0] if len(pythons) == 1 else f"{pythons[0]}-{pythons[-1]}"
 
@@ -165,8 +269,18 @@ def python_rules_out_every_wheel(facts: Facts) -> bool:
     asked, releases = asked_for(facts)
     if not hits_for(facts, CODE) and (asked is None or not hits_for(facts, STATED) or facts.torch.version):
         return False  # a statement counts only with the release it names, and only while torch is missing
+    releases = candidate_releases(facts)
     platform = platform_of(facts)
     return bool(pythons and releases and not any(r.supports_python(p, platform) for r in releases for p in pythons))
+
+
+def candidate_releases(facts: Facts) -> list[knowledge.TorchRelease]:
+    """The releases asked for that the indexes pip searched carry, where the report shows those indexes and the
+    tables know them (PyTorch's per-variant indexes carry only the releases built for that variant: cu118 ends with
+    2.7); otherwise every release asked for. Empty where the indexes shown carry none of them."""
+    _, releases = asked_for(facts)
+    searched = searched_releases(facts) if _indexes(facts) else None
+    return releases if searched is None else [r for r in releases if r in searched]
 
 
 def python_label(facts: Facts) -> str | None:
@@ -216,7 +330,7 @@ def torch_has_a_wheel_here(facts: Facts, ctx: CheckContext) -> list[Finding]:
     unpublished = never_published(facts) if hits else None
     if unpublished is None:
         hits = [hit for hit in hits if hit.id != _PIN]  # a pin of a published build explains nothing alone
-    if not hits or python_rules_out_every_wheel(facts):
+    if not hits or python_rules_out_every_wheel(facts) or empty_list_blames_python(facts):
         return []  # the Python version: torch.python-unsupported says so
     asked, _ = asked_for(facts)
     python = queries.python_version(facts)

@@ -36,6 +36,8 @@ def torch_supports_this_python(facts: Facts, ctx: CheckContext) -> list[Finding]
     label = torch_no_wheel.python_label(facts)
     if label and torch_no_wheel.python_rules_out_every_wheel(facts):
         return [_no_wheel_for_python(facts, label)]
+    if torch_no_wheel.empty_list_blames_python(facts):
+        return [_nothing_listed(facts)]
     rel = knowledge.release(facts.torch.version) if facts.torch.version else None
     platform = torch_no_wheel.platform_of(facts)
     if not python or (rel is not None and rel.supports_python(python, platform)):
@@ -104,6 +106,9 @@ def _first_fit(python: str, platform: str | None, after: knowledge.TorchRelease)
 
 def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
     asked, releases = torch_no_wheel.asked_for(facts)
+    on_index = torch_no_wheel.candidate_releases(facts)
+    by_index = bool(on_index) and on_index != releases  # the indexes searched carry only some of the releases
+    releases = on_index or releases
     platform = torch_no_wheel.platform_of(facts)
     newest = releases[0]
     span = _range(newest, platform)
@@ -114,6 +119,11 @@ def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
     if one_release:
         title = f"torch {newest.minor} has no {where + ' ' if where else ''}wheel for Python {python}"
         title += f" ({where or span.where} wheels: Python {span.span})"
+    elif by_index:
+        title = (
+            f"No torch{spec} wheel for Python {python} on the indexes searched: their newest release, torch "
+            f"{newest.minor}, has {span.where} wheels for Python {span.span}"
+        )
     else:
         title = f"No torch{spec} wheel exists for Python {python}" + (f" on {where}" if where else "")
     fix = [
@@ -149,6 +159,11 @@ def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
             f"The report says {asked or 'torch'} could not be installed, and PyPI has no wheel "
             f"of it for this Python{' on this platform' if platform else ''}."
         )
+    if by_index:
+        detail += (
+            " PyTorch's per-variant indexes (download.pytorch.org/whl/cu118, ...) carry only the releases built "
+            f"for that variant: the newest on those searched is {newest.minor}."
+        )
     if where is None:
         detail += " The report does not show the platform: the ranges used are those of the Linux x86_64 wheels."
     return Finding(
@@ -159,6 +174,91 @@ def _no_wheel_for_python(facts: Facts, python: str) -> Finding:
         evidence=evidence,
         fix=tuple(fix),
     )
+
+
+def _nothing_listed(facts: Facts) -> Finding:
+    """pip listed no torch version at all ("from versions: none"), and nothing the report shows but the Python
+    explains it: say which Pythons the asked-for release (or the first with wheels for the stated one) has, and that
+    what the report does not show is inferred."""
+    asked, releases = torch_no_wheel.asked_for(facts)
+    platform = torch_no_wheel.platform_of(facts)
+    stated = queries.python_version(facts)
+    searched = torch_no_wheel.searched_releases(facts) or releases
+    newest = next((r for r in releases if r in searched), releases[0])
+    span = _range(newest, platform)
+    where = span.where if platform is not None else None
+    pinned = asked is not None and any(s.operator in ("==", "===") for s in asked.specifier)
+    first = torch_no_wheel.first_with_wheels(facts, stated) if stated else None
+    evidence: dict[str, object] = {}
+    if stated:
+        evidence["python"] = facts.system.python_version
+    else:
+        evidence["python"] = (
+            f"not shown; inferred: outside {span.span}, the Pythons torch {newest.minor} has wheels for"
+        )
+    if platform is not None:
+        evidence["platform"] = _platform_evidence(facts)
+    if asked is not None:
+        evidence["asked for"] = str(asked)
+    evidence.update(evidence_of(hits_for(facts, torch_no_wheel.CODE)))
+    new_python = stated is not None and first is not None and not pinned
+    if new_python and stated and first is not None:
+        title = (
+            f"pip found no torch for Python {facts.system.python_version or stated}: torch has {where + ' ' if where else ''}wheels for Python "
+            f"{knowledge.minor_of(stated)} from {first.minor} on"
+        )
+        because = (
+            f"The first torch release with wheels for Python {knowledge.minor_of(stated)} is {first.minor}"
+            + (f" ({first.released})" if first.released else "")
+            + ": an install before it finds none, as here."
+        )
+    elif stated:
+        title = f"No torch{' ' + str(asked.specifier) if pinned and asked else ''} wheel exists for Python {stated}"
+        because = f"torch {newest.minor} has wheels for Python {span.span}, not {knowledge.minor_of(stated)}."
+    elif pinned:
+        title = (
+            f"torch {newest.minor} has no wheel for this Python: pip found no torch release at all for it "
+            f"(torch {newest.minor}'s {span.where} wheels: Python {span.span})"
+        )
+        because = (
+            f"So the interpreter is outside Python {span.span}, most likely newer than every release of the day; "
+            "the report does not show its version: this is inferred."
+        )
+    else:
+        title = "pip found no torch release at all for this Python: it is outside every release's wheels"
+        because = (
+            f"So the interpreter is newer (or older) than every torch release of the day supports; torch {newest.minor} "
+            f"has wheels for Python {span.span}. The report does not show its version: this is inferred."
+        )
+    detail = (
+        'pip lists every torch version whose wheels fit this interpreter on the indexes it searched; "from versions: '
+        'none" means not one release does, and the report shows no cause of that but the Python version (no other '
+        "index, no network failure). "
+        + because
+        + " A 32-bit Python, or a CPU PyPI has no torch wheels for (Windows on ARM, ppc64le), also finds none"
+        + (": the report does not rule those out." if not facts.system.machine else ".")
+    )
+    fix = [
+        f"uv venv --python {span.high} .venv   # torch {newest.minor} has {span.where} wheels for Python {span.span}",
+        "# then install torch in the new environment",
+    ]
+    if new_python and stated and first is not None:
+        before = next((r for r in knowledge.releases() if Version(r.minor) < Version(first.minor)), None)
+        fix = [
+            f"pip install 'torch>={first.minor}'   # the first release with wheels for Python {knowledge.minor_of(stated)}"
+        ]
+        if before is not None:
+            older = _range(before, platform)
+            fix.append(
+                f"# or, where it is not out yet: uv venv --python {older.high} .venv   # torch {before.minor} has "
+                f"{older.where} wheels for Python {older.span}"
+            )
+    if not facts.system.machine:
+        fix.insert(
+            0,
+            'python -c "import sys, platform; print(sys.version, platform.machine())"   # the Python and CPU pip chose for',
+        )
+    return Finding(code=CODE, severity=Severity.ERROR, title=title, detail=detail, evidence=evidence, fix=tuple(fix))
 
 
 def _launcher_refuses(facts: Facts, python: str, hit: SignatureHit) -> Finding:

@@ -264,8 +264,17 @@ def fact_rows(facts: Facts) -> list[FactRow]:
     add("System", "Jetson", s.jetson or None, s, "jetson")
     if s.shm_total_bytes is not None:
         add(
-            "System", "/dev/shm", f"{_bytes(s.shm_total_bytes)} ({_bytes(s.shm_free_bytes)} free)", s, "shm_total_bytes"
+            "System",
+            "/dev/shm",
+            _bytes(s.shm_total_bytes) + (f" ({_bytes(s.shm_free_bytes)} free)" if s.shm_free_bytes is not None else ""),
+            s,
+            "shm_total_bytes",
         )
+    add("System", "container network", s.container_network, s, "container_network")
+    add("System", "container IPC namespace", s.container_ipc, s, "container_ipc")
+    machines = {True: "several", False: "one"}.get(s.multi_node) if s.multi_node is not None else None
+    add("System", "machines in the job", machines, s, "multi_node")
+    add("System", "NCCL's interfaces", s.nccl_interfaces, s, "nccl_interfaces")
     add("System", "conda environment", s.conda_prefix, s, "conda_prefix")
     add("System", "virtual environment", s.venv, s, "venv")
     for name, value in sorted(s.env.items()):

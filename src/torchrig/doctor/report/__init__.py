@@ -36,6 +36,7 @@ from torchrig._core.prefilter import Haystack
 from torchrig.doctor.facts import SCHEMA, Facts, SignatureHit
 from torchrig.doctor.report import (
     collect_env,
+    distributed,
     failures,
     formats,
     installer,
@@ -202,6 +203,7 @@ def _from_text(text: str) -> Facts:
     smi = nvidia_smi.scan(text, facts) or rocm.scan(text, facts)
     printed = logs.scan(haystack, facts)
     printed = installer.scan(haystack, facts) or printed
+    printed = distributed.scan(haystack, facts) or printed
     hits = _add_hits(facts, text, haystack)
     facts.failures = failures.failures(haystack)
     facts.tried = tried.commands(haystack)

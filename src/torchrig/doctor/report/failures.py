@@ -34,9 +34,11 @@ _EXCEPTION = re.compile(
 # caching allocator refusing an allocation ("CUDA out of memory. Tried to allocate ...", c10/cuda/
 # CUDACachingAllocator.cpp), which people also quote in their own sentences; on a Mac, its MPS allocator's
 # TORCH_CHECK ("MPS backend out of memory (MPS allocated: ..., max allowed: ...)", aten/src/ATen/mps/
-# MPSAllocator.mm), likewise quoted without its "RuntimeError: ".
+# MPSAllocator.mm), likewise quoted without its "RuntimeError: ". nccl-tests' and rccl-tests' own check of an
+# NCCL or CUDA call ("host: Test NCCL failure common.cu:777 'unhandled system error'", src/common.h).
 _CRASH = re.compile(
     r"Segmentation fault|core dumped|^[ \t]*Killed[ \t]*$|^[ \t]*Aborted\b|^[ \t]*ERROR: .{8,}|NVRM: Xid \("
+    r"|\bTest (?:NCCL|CUDA) failure \S+:\d+"
     r"|Failed to initialize NVML: \S|terminate called after throwing an instance of|^[ \t]*what\(\):[ \t]+\S"
     r"|Watchdog caught collective operation timeout|\bCUDA out of memory\b|\bMPS backend out of memory\b",
     re.IGNORECASE | re.MULTILINE,

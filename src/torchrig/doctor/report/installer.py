@@ -34,6 +34,20 @@ _LAUNCHER_PYTHON = re.compile(
 # specific tag of the target platform.
 _PLATFORM_TAG = re.compile(r"has no wheels with a matching platform tag \(e\.g\.,\s+`?(?P<tag>[\w.]+?)`?\)")
 _UNIVERSAL = re.compile(r"\buv (?:lock|add|sync)\b")
+# pip, where it found no torch: the indexes it searched, which it prints whenever they are other than PyPI alone
+# (pip/_internal/models/search_scope.py, SearchScope.get_formatted_locations: "Looking in indexes: {urls}", "Looking
+# in links: {urls}"), and that it could not read one: urllib3's retry warning ("WARNING: Retrying (Retry(total=4,
+# ...)) after connection broken by 'NewConnectionError(...)'") and pip's "Could not fetch URL {url}: {reason} -
+# skipping" (pip/_internal/index/collector.py). What pip could not fetch it cannot list.
+_NO_TORCH = re.compile(
+    r"Could not find a version that satisfies the requirement torch\b|No matching distribution found for torch\b"
+)
+_LOOKING_IN = re.compile(r"Looking in (?:indexes|links):[ \t]*(?P<urls>[^\n]+)")
+_URL = re.compile(r"https?://[^\s,'\"]+")
+_UNREACHABLE = re.compile(
+    r"[^\n]*(?:Retrying \(Retry\(total=\d+|Could not fetch URL \S+:|Failed to establish a new connection|ProxyError\("
+    r"|CERTIFICATE_VERIFY_FAILED|There was a problem confirming the ssl certificate)[^\n]*"
+)
 # Wheel platform tags (PEP 425, PEP 600, the macOS and Windows tags): OS and CPU.
 _TAG_OS = (
     ("macosx_", "Darwin"),
@@ -62,6 +76,8 @@ def scan(text: str | Haystack, facts: Facts) -> bool:
     if python:
         put(facts.system, "python_version", python.group("version"))
         found = True
+    if "torch" in text and _NO_TORCH.search(text):
+        _where_pip_looked(text, facts)
     tag = _PLATFORM_TAG.search(text) if "matching platform tag" in text else None
     if tag and not _UNIVERSAL.search(text):
         found = _platform(tag.group("tag"), facts) or found
@@ -102,3 +118,14 @@ def in_version_list(text: str, start: int) -> bool:
             return False
         at = step.end()
     return at == line_start
+
+
+def _where_pip_looked(text: str, facts: Facts) -> None:
+    """The indexes pip searched for torch, and whether it said it could not reach one (not facts that recognise a
+    report by themselves: recorded only next to pip's failure to find torch)."""
+    if "Looking in" in text:
+        urls = [url.rstrip("/") for m in _LOOKING_IN.finditer(text) for url in _URL.findall(m.group("urls"))]
+        put(facts.system, "package_indexes", list(dict.fromkeys(urls)))
+    unreachable = _UNREACHABLE.search(text)
+    if unreachable:
+        put(facts.system, "index_unreachable", unreachable.group(0).strip()[:300])

@@ -76,6 +76,7 @@ class TorchInstall:
     command: str
     version: str | None
     variant: str | None
+    index: str | None = None  # the first --index-url / --extra-index-url / --find-links URL the command names
 
 
 def torch_installs(lines: list[str]) -> list[TorchInstall]:
@@ -88,12 +89,15 @@ def torch_installs(lines: list[str]) -> list[TorchInstall]:
             argv = line.split()
         pin: str | None = None
         variant: str | None = None
+        index: str | None = None
         is_torch = False
         for i, arg in enumerate(argv):
             if arg in _INDEX_FLAGS and i + 1 < len(argv):
                 variant = variant or _variant_of_url(argv[i + 1])
+                index = index or argv[i + 1]
             elif "=" in arg and arg.split("=", 1)[0] in _INDEX_FLAGS:
                 variant = variant or _variant_of_url(arg.split("=", 1)[1])
+                index = index or arg.split("=", 1)[1]
             elif not arg.startswith("-"):
                 requirement = _requirement(arg)
                 if requirement and canonicalize_name(requirement.name) == "torch":
@@ -101,7 +105,7 @@ def torch_installs(lines: list[str]) -> list[TorchInstall]:
                     pin, local = _pin(requirement)
                     variant = local or variant
         if is_torch:
-            out.append(TorchInstall(line, pin, variant))
+            out.append(TorchInstall(line, pin, variant, index))
     return out
 
 
