@@ -553,7 +553,7 @@ def _series(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> N
             s
             for match in itertools.islice(_SERIES_WORD.finditer(haystack.folded), _MAX_MENTIONS)
             if not _in_path(haystack.text, match.start())
-            and (s := gpu_models.series_of(haystack.text[max(0, match.start() - 40) : match.end()]))
+            and (s := gpu_models.series_of(haystack.text[max(0, match.start() - 40) : match.end() + 40]))
         ]
     if len(set(named)) != 1:
         return
