@@ -168,14 +168,16 @@ def test_build_may_cover(cuda: str, cc: str, may: bool | None) -> None:
 
 
 def test_a_build_without_an_arch_row_is_judged_by_its_toolkit() -> None:
-    # torch 1.10 had cu113 wheels that the previous-versions page does not list: no row
-    assert k.arch_list("1.10.2+cu113", "cu113") is None
-    kepler = k.coverage("1.10.2+cu113", "cu113", "3.0")
+    # a source build of 1.9 against CUDA 11.3 (PyTorch published 1.9 for cu102/cu111 only): no row
+    assert k.arch_list("1.9.0+cu113", "cu113") is None
+    kepler = k.coverage("1.9.0+cu113", "cu113", "3.0")
     assert kepler.covered is False and "CUDA 11.3" in kepler.why
-    hopper = k.coverage("1.10.2+cu113", "cu113", "9.0")
+    hopper = k.coverage("1.9.0+cu113", "cu113", "9.0")
     assert hopper.covered is None and hopper.doubtful and "PTX" in hopper.why
-    ampere = k.coverage("1.10.2+cu113", "cu113", "8.6")
+    ampere = k.coverage("1.9.0+cu113", "cu113", "8.6")
     assert ampere.covered is None and not ampere.doubtful  # nvcc 11.3 has sm_86: only the build's list knows
+    # torch 1.10's cu113 wheels have the row of builder's release/1.10 build.sh (11.[123])
+    assert k.arch_list("1.10.2+cu113", "cu113") == ["sm_37", "sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86"]
     # an unsourced row is unknown too: 2.11's cu129 list was not found
     assert k.arch_list("2.11.0", "cu129") is None
     assert k.coverage("2.11.0", "cu129", "12.0").covered is None

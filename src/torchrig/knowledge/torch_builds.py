@@ -5,7 +5,7 @@
 ('2.8', 'cu128', 'cu128')
 >>> arch_list("2.5.1", "cu118")
 ['sm_37', 'sm_50', 'sm_60', 'sm_70', 'sm_75', 'sm_80', 'sm_86', 'sm_90']
->>> coverage("1.10.2+cu113", "cu113", "3.0").covered  # no row, but CUDA 11.3 cannot target Kepler 3.0
+>>> coverage("1.9.0+cu113", "cu113", "3.0").covered  # no row, but CUDA 11.3 cannot target Kepler 3.0
 False
 >>> release("2.5.1").python_range("macos")  # PyPI's macOS wheels of 2.5 stop at 3.12, its Linux ones at 3.13
 PythonRange(low='3.9', high='3.12', platform='macos')

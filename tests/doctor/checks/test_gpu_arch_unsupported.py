@@ -184,11 +184,11 @@ GTX680 = ("NVIDIA GeForce GTX 680", "3.0", "0x1180")
 
 
 def test_a_build_without_a_table_row_cannot_run_on_a_gpu_older_than_its_toolkit() -> None:
-    # torch 1.10 had cu113 wheels that the tables do not list; CUDA 11.3's nvcc has nothing below sm_35
-    facts = linux_gpu_box(GTX680, driver="470.82.01", torch="1.10.2+cu113", cuda="11.3", arch=[], python="3.9.18")
+    # a source build of 1.9 against CUDA 11.3 has no table row; CUDA 11.3's nvcc has nothing below sm_35
+    facts = linux_gpu_box(GTX680, driver="470.82.01", torch="1.9.0+cu113", cuda="11.3", arch=[], python="3.9.18")
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert finding.severity is Severity.ERROR
-    assert finding.title == "torch 1.10.2+cu113 has no kernels for GPU0 NVIDIA GeForce GTX 680 (compute capability 3.0)"
+    assert finding.title == "torch 1.9.0+cu113 has no kernels for GPU0 NVIDIA GeForce GTX 680 (compute capability 3.0)"
     assert finding.evidence["GPU0"] == (
         "CUDA 11.3 compiles for compute capability 3.5 to 8.6: no build made with it runs on 3.0"
     )
@@ -196,18 +196,18 @@ def test_a_build_without_a_table_row_cannot_run_on_a_gpu_older_than_its_toolkit(
 
 def test_a_gpu_newer_than_the_build_toolkit_is_a_warning_that_names_ptx() -> None:
     # an H100 (9.0) under a CUDA 11.3 build: nvcc 11.3 stops at sm_86, so only PTX could run there
-    facts = linux_gpu_box(H100, driver="535.104.05", torch="1.10.2+cu113", cuda="11.3", arch=[], python="3.9.18")
+    facts = linux_gpu_box(H100, driver="535.104.05", torch="1.9.0+cu113", cuda="11.3", arch=[], python="3.9.18")
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert finding.severity is Severity.WARNING
-    assert finding.title.startswith("torch 1.10.2+cu113 probably has no kernels for GPU0 NVIDIA H100")
+    assert finding.title.startswith("torch 1.9.0+cu113 probably has no kernels for GPU0 NVIDIA H100")
     assert "only through PTX" in finding.evidence["GPU0"]
     # its own arch list, once torch is imported, settles it
-    listed = linux_gpu_box(H100, torch="1.10.2+cu113", cuda="11.3", arch=["sm_80", "sm_86", "compute_86"])
+    listed = linux_gpu_box(H100, torch="1.9.0+cu113", cuda="11.3", arch=["sm_80", "sm_86", "compute_86"])
     assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(listed, CTX) == []
 
 
 def test_a_gpu_the_toolkit_can_target_gives_no_finding_when_the_list_is_unknown() -> None:
-    facts = linux_gpu_box(RTX3090, driver="470.82.01", torch="1.10.2+cu113", cuda="11.3", arch=[], python="3.9.18")
+    facts = linux_gpu_box(RTX3090, driver="470.82.01", torch="1.9.0+cu113", cuda="11.3", arch=[], python="3.9.18")
     assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX) == []
 
 

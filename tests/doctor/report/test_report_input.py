@@ -127,6 +127,17 @@ def test_a_failure_no_rule_explains_is_said_plainly_and_is_not_an_all_clear() ->
     assert "No problems found" not in verdict(facts, [finding])
 
 
+def test_an_ipython_traceback_is_a_failure_even_when_the_paste_ends_before_its_message() -> None:
+    # IPython's header (ultratb): the class name, then "Traceback (most recent call last)" right-aligned
+    header = "ZeroDivisionError" + "Traceback (most recent call last)".rjust(75 - len("ZeroDivisionError"))
+    cell = f"{'-' * 75}\n{header}\nCell In[4], line 2\n      1 scale = 0\n----> 2 ratio = 1 / scale\n"
+    facts = parse_report(cell)
+    assert facts.failures == ["ZeroDivisionError (IPython's traceback; the paste ends before its message)"]
+    # with its message, the message is what the program died of
+    facts = parse_report(cell + "\nZeroDivisionError: division by zero\n")
+    assert facts.failures == ["ZeroDivisionError: division by zero"]
+
+
 def test_text_with_no_evidence_at_all_is_refused() -> None:
     with pytest.raises(UserError, match="nothing in the report"):
         parse_report("We bought a new workstation last week.\nOS: Ubuntu 22.04\nCPU: AMD Ryzen 9 7950X\n")

@@ -55,7 +55,13 @@ _QUOTED_EXCEPTION = re.compile(
 _CLOSING = {'"': '"', "'": "'", "`": "`", "“": "”", "‘": "’", "「": "」", "『": "』"}
 _CONDITION = re.compile(r"\b(?:if|unless|whether|in case|avoid|prevent)\b|如果|若", re.IGNORECASE)
 _CONDITION_LOOK_BACK = 80
-_TRACEBACK = re.compile(r"^[ \t]*Traceback \(most recent call last\)", re.MULTILINE)
+# Python's "Traceback (most recent call last):", and IPython's (Jupyter, Colab), which puts the exception's
+# class name first on that line: IPython/core/ultratb.py's simplified header is etype followed by
+# "Traceback (most recent call last)".rjust(width - len(etype)), so "KeyError      Traceback (most recent call
+# last)"; its message comes last, after the frames, and is lost where the paste is cut before it
+_TRACEBACK = re.compile(
+    r"^[ \t]*(?:(?P<ipython>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*)[ \t]+)?Traceback \(most recent call last\)", re.MULTILINE
+)
 _LIMIT = 300  # characters kept of a failure line
 
 
@@ -66,10 +72,11 @@ def failures(text: str | Haystack) -> list[str]:
     exceptions = haystack.may_match(_EXCEPTION)  # each pattern only where its words occur
     out: list[str] = []
     start = _last(haystack.finditer(_TRACEBACK))
-    if start is not None and exceptions:
-        last = _last(_EXCEPTION.finditer(text, start.end()))
-        if last:
-            out.append(_line_at(text, last.start()))
+    last = _last(_EXCEPTION.finditer(text, start.end())) if start is not None and exceptions else None
+    if last:
+        out.append(_line_at(text, last.start()))
+    elif start is not None and start.group("ipython"):
+        out.append(f"{start.group('ipython')} (IPython's traceback; the paste ends before its message)")
     seen = -1
     matches = heapq.merge(haystack.finditer(_EXCEPTION), haystack.finditer(_CRASH), key=lambda m: m.start())
     for match in matches:
