@@ -134,3 +134,35 @@ def test_a_name_shared_by_boards_of_two_generations_is_marked() -> None:
     assert model is not None and model.ambiguous and model.capability == "3.5"  # NVIDIA's value
     exact = gpu_models.model_of("NVIDIA GeForce GTX 1060 6GB")
     assert exact is not None and exact.name == "GeForce GTX 1060 6GB" and not exact.ambiguous
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("not compatible with the RTX 5000 series", ("GeForce RTX 50 series", "12.0")),
+        ("RTX50XX series", ("GeForce RTX 50 series", "12.0")),
+        ("GTX 10-series cards", ("GeForce GTX 10 series", "6.1")),
+        ("the 1000-series cards are legacy", ("GeForce 10 series", "6.1")),
+        ("10 series and older gpus", ("GeForce 10 series", "6.1")),
+        ("RTX 30 series", ("GeForce RTX 30 series", "8.6")),
+        ("GTX 900 series", ("GeForce GTX 900 series", "5.2")),
+    ],
+)
+def test_a_geforce_generation_has_the_capability_its_desktop_models_share(text: str, want: tuple[str, str]) -> None:
+    assert gpu_models.series_of(text) == want
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1x00 series GPUs",
+        "python 3.10 series",
+        "the A100 series",
+        "torch 2 series",
+        "the top 10 series of 2024",
+        "9 series",
+    ],
+)
+def test_what_names_no_single_generation_gives_none(text: str) -> None:
+    # "1x00" spans the GTX 10 (6.1) and GTX 16 (7.5) generations
+    assert gpu_models.series_of(text) is None

@@ -350,3 +350,11 @@ def test_the_build_pypi_delivers_per_platform() -> None:
     ]
     assert (new.pypi_variant("windows"), new.pypi_variant("linux-aarch64")) == ("cpu", "cu130")
     assert knowledge.release("1.6.0").pypi_variant("windows") is None  # no Windows wheel of 1.6 on PyPI
+
+
+def test_recent_builds_without_kernels_are_the_old_and_the_newest_architectures() -> None:
+    # torch 2.8's release notes: sm_50-sm_70 dropped from the CUDA 12.8/12.9 builds; sm_120 first came with cu128
+    pascal = k.recent_builds_without("6.1")
+    assert "torch 2.8 cu128" in pascal and not any(b.endswith("cu126") for b in pascal)
+    assert "torch 2.6 cu126" in k.recent_builds_without("12.0")
+    assert k.recent_builds_without("8.6") == [] and k.recent_builds_without("8.9") == []

@@ -134,3 +134,40 @@ def capability_of(name: str | None) -> str | None:
     """The compute capability of the GPU model called ``name``, or None for a model the table lacks."""
     model = model_of(name)
     return model.capability if model else None
+
+
+# A GeForce generation as people name it: "RTX 50 series", "RTX 5000 series", "50xx series", "GTX 10-series",
+# "1000 series", "GTX 900 series". The digits name the generation (the model numbers' leading digits).
+_SERIES = re.compile(
+    r"(?<![\w/.\\-])(?P<maker>(?:(?:nvidia|geforce)\s+)+)?(?:(?P<brand>gtx|rtx)\s*)?"
+    r"(?:(?P<gen>[1-5]0|16)(?:00|xx|x0|\dx)?|(?P<nine>9)(?:00|xx|x0))\s*(?:-\s*)?series\b",
+    re.IGNORECASE,
+)
+# a generation by its number alone ("10 series") is a GPU's only where the words say so
+_GPU_AFTER = re.compile(r"\W{0,3}(?:[\w'-]+\W+){0,4}?(?:gpus?|cards?|graphics)\b", re.IGNORECASE)
+
+
+def series_of(text: str) -> tuple[str, str] | None:
+    """The GeForce generation ``text`` names ("RTX 50 series") and its compute capability, where every desktop
+    GeForce model of it in the table has the same one: ("GeForce RTX 50 series", "12.0"); None otherwise.
+
+    >>> series_of("not compatible with the RTX 5000 series"), series_of("10 series and older gpus")
+    (('GeForce RTX 50 series', '12.0'), ('GeForce 10 series', '6.1'))
+    >>> series_of("the top 10 series of the year") is None
+    True
+    """
+    match = _SERIES.search(text)
+    if match is None:
+        return None
+    if not (match["maker"] or match["brand"] or _GPU_AFTER.match(text, match.end())):
+        return None
+    gen, brand = match["gen"] or match["nine"], (match["brand"] or "").upper()
+    digits = 3 if gen == "9" else 4  # GTX 950-980 Ti; every later generation has four digits
+    member = re.compile(rf"GeForce (?:{brand or 'GTX|RTX|GT'}) {gen}\d{{{digits - len(gen)}}}\b")
+    found = [m for m in models() if m.segment == "geforce" and member.match(m.name)]
+    ccs = {m.capability for m in found}
+    if len(ccs) != 1:
+        return None
+    names = {m.name.split()[1] for m in found}  # GTX / RTX / GT as the models say it
+    label = brand or (names.pop() if len(names) == 1 else "")
+    return f"GeForce {label + ' ' if label else ''}{gen}{'00' if gen == '9' else ''} series", ccs.pop()

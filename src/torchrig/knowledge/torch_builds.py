@@ -481,6 +481,41 @@ def every_variant_covers(torch_version: str, cc: str, platform: str = "linux-x86
     return False if False in verdicts else None
 
 
+RECENT_MONTHS = 24  # the releases a program installed today may still pin: two years before the newest
+
+
+def recent_builds_without(cc: str, platform: str = "linux-x86_64") -> list[str]:
+    """The CUDA builds ("torch 2.14 cu130") of the releases of the last :data:`RECENT_MONTHS` months before the newest
+    release that certainly have no kernels for ``cc``, newest first; [] where every one of them runs on it.
+
+    Where that list is not empty, an installer of those years can put a torch on the machine that does not run on
+    the GPU: torch 2.8+'s CUDA 12.8/12.9 and every CUDA 13 build dropped Maxwell, Pascal and Volta (their release
+    notes), and no build before 2.7's cu128 has Blackwell's sm_120.
+    """
+    dated = [r for r in releases() if r.released]
+    if not dated:
+        return []
+    newest = max(_month(r.released or "") for r in dated)
+    out: list[str] = []
+    for found in dated:
+        if newest - _month(found.released or "") > RECENT_MONTHS or is_nightly(found.minor):
+            continue
+        version = found.patches[-1] if found.patches else f"{found.minor}.0"
+        variants = found.aarch64 if platform == "linux-aarch64" else found.variants
+        out += [
+            f"torch {found.minor} {variant}"
+            for variant in variants
+            if variant.startswith("cu") and coverage(version, variant, cc, platform).covered is False
+        ]
+    return out
+
+
+def _month(released: str) -> int:
+    """ "2026-07" -> months since year 0."""
+    year, _, month = released.partition("-")
+    return int(year) * 12 + int(month or 1)
+
+
 def _cc_name(sm: str) -> str:
     """ "86" -> "8.6"."""
     major, minor = cc_tuple(sm)

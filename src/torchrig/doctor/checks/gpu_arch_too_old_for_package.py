@@ -15,6 +15,8 @@ from torchrig.knowledge import extensions
 
 CODE = "gpu.arch-too-old-for-package"
 _STATED_MINIMUM = "package.compute-capability-minimum"  # "GPUs with compute capability below 7.0 are not supported"
+_PTXAS = "package.ptxas-feature-needs-newer-target"  # "Feature '.bf16' requires .target sm_80 or higher"
+_PTXAS_NEED = re.compile(r"Feature '(?P<feature>[^']+)' requires \.target sm_(?P<sm>\d{2,3})", re.IGNORECASE)
 _NOT_A_PACKAGE = re.compile(
     r"torch|\bCUDA\s+(?:toolkit\s+)?\d+(?:\.\d+)?\b|\btoolkit\b|\bnvcc\b|\bdriver\b", re.IGNORECASE
 )
@@ -70,7 +72,8 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
     # toolkit's or the driver's, not a package's
     hits = [h for h in hits_for(facts, CODE) if not (h.id == _STATED_MINIMUM and _NOT_A_PACKAGE.search(h.excerpt))]
     if hits and not findings:
-        findings.append(_from_log(facts, hits))
+        ptxas = next((h for h in hits if h.id == _PTXAS), None)
+        findings.append(_from_ptxas(facts, ptxas, hits) if ptxas else _from_log(facts, hits))
     if not findings:
         ccs, evidence = gpu_arch_unsupported.kernels_missing_from_an_extension(facts)
         if ccs:
@@ -101,6 +104,56 @@ def _extension_without_kernels(facts: Facts, ccs: list[str], hits: list[Signatur
             f"TORCH_CUDA_ARCH_LIST={shlex.quote(arch)} {shlex.quote(py)} -m pip install --no-build-isolation "
             "--no-cache-dir --force-reinstall <the extension>",
         ),
+    )
+
+
+def _from_ptxas(facts: Facts, ptxas: SignatureHit, hits: list[SignatureHit]) -> Finding:
+    """ptxas refused a kernel's PTX: an instruction in it needs a newer architecture than the target GPU's.
+
+    Triton (and any JIT that calls ptxas) assembles for the GPU it runs on, so the GPU is below the capability the
+    PTX ISA's "Target ISA Notes" give for that instruction; bf16 arithmetic and conversions need sm_80.
+    """
+    said = _PTXAS_NEED.search(ptxas.excerpt)
+    need = f"{said['sm'][:-1]}.{said['sm'][-1]}" if said else None
+    feature = said["feature"] if said else None
+    known = [g for g in queries.gpus(facts) if g.capability]
+    low = [g for g in known if need and extensions.cc_below(g.capability or "", need)]
+    if known and need and not low:
+        # every GPU has the capability: the kernel was assembled for a lower target than its code needs (an
+        # extension built with a TORCH_CUDA_ARCH_LIST below the GPU's), not for this GPU
+        arch = ";".join(dict.fromkeys(g.capability or "" for g in known))
+        return Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title=f"A kernel needs compute capability {need}+ but was built for a lower architecture",
+            detail="ptxas refused an instruction of a kernel's PTX for the architecture it was assembled for, which "
+            "is below what the code needs; the GPUs here have it, so the build's target list is wrong.",
+            evidence={"needs": f"compute capability >= {need}", **evidence_of(hits)},
+            fix=(
+                f"TORCH_CUDA_ARCH_LIST={shlex.quote(arch)} {shlex.quote(queries.python_command(facts))} -m pip install "
+                "--no-build-isolation --no-cache-dir --force-reinstall <the extension>",
+            ),
+        )
+    who = f": {', '.join(g.label for g in low)}" if low else ""
+    fix: list[str] = []
+    if feature and "bf16" in feature.lower():
+        fix.append(
+            "Run the model in float16 instead of bfloat16 (the program's dtype option): GPUs below compute "
+            "capability 8.0 have no bf16 instructions"
+        )
+    fix.append(
+        "Choose the program's option that does not use this kernel (an attention mode such as PyTorch's sdpa "
+        "instead of a Triton/Sage/Flash one), or run on a GPU of that capability"
+    )
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"A kernel needs compute capability {need or 'newer than this GPU'}+, which this GPU lacks{who}",
+        detail="ptxas, which assembles a kernel's PTX for the GPU it will run on (Triton does this at run time), "
+        f"refused an instruction{f' ({feature})' if feature else ''} that this architecture does not have: the "
+        "package that generated the kernel needs a newer GPU, or another data type or kernel.",
+        evidence={**({"needs": f"compute capability >= {need}"} if need else {}), **evidence_of(hits)},
+        fix=tuple(fix),
     )
 
 

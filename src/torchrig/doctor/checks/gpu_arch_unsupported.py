@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 from torchrig import knowledge
 from torchrig.doctor import queries
@@ -16,6 +17,13 @@ CODE = "gpu.arch-unsupported"
 PACKAGE_KERNEL = "package.no-kernel-image"  # signatures.toml: the same error in a library's own words
 NVRTC = "gpu.nvrtc-unknown-arch"  # torch's runtime compiler (its CUDA release's NVRTC) rejects the GPU's arch
 _JETSON_DOCS = "https://docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform/index.html"
+STATED = "gpu.stated-unsupported-by-torch"  # the reporter's words that torch does not support the GPU
+# a claim counts only about a GPU: the sentence names one (a model, a generation, "my GPU", a capability)
+_ABOUT_A_GPU = re.compile(
+    r"\b(?:gpus?|cards?|graphics|series|rtx|gtx|geforce|tesla|quadro|titan)\b|compute capabilit|\b\d{4} ?ti\b",
+    re.IGNORECASE,
+)
+_SHOWN_BUILDS = 6  # builds named in the evidence; the rest counted
 TORCH_RANGE_WARNING = "gpu.too-old-for-torch"
 # torch 2.8-2.10's _check_capability (torch/cuda/__init__.py) warns "Found GPU0 NVIDIA GB10 which is of cuda
 # capability 12.1. Minimum and Maximum cuda capability supported by this version of PyTorch is (8.0) - (12.0)"
@@ -81,7 +89,7 @@ def _nvrtc_knows(cuda: str | None, ccs: list[str]) -> bool:
 
 def _hits(facts: Facts) -> list[SignatureHit]:
     """The report's evidence that torch's build lacks kernels, less what a rule refutes or a library claims."""
-    hits = [hit for hit in hits_for(facts, CODE) if not _range_warning_is_wrong(hit)]
+    hits = [hit for hit in hits_for(facts, CODE) if hit.id != STATED and not _range_warning_is_wrong(hit)]
     if any(hit.id == PACKAGE_KERNEL for hit in facts.signatures):
         # the missing kernel image is named as a library's own (gpu.arch-too-old-for-package says which);
         # torch's build is in question only where the facts show it lacks the GPU's architecture
@@ -126,7 +134,7 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
     uncovered = [g for g, cov in verdicts.items() if cov is not None and cov.covered is False]
     doubtful = [g for g, cov in verdicts.items() if cov is not None and cov.covered is None and cov.doubtful]
     if not uncovered and not doubtful and not hits:
-        return []
+        return _as_the_report_says(facts, ctx)
     if kernels_missing_from_an_extension(facts)[0]:
         return []  # torch covers every GPU: the missing image is an extension's (gpu.arch-too-old-for-package)
     archs = build_archs(facts)
@@ -213,6 +221,56 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
             title=f"{_subject(facts)} has no kernels for {names}",
             detail="The build carries no machine code (SASS) for this GPU's architecture and no PTX it could compile, "
             'so CUDA operations fail with "no kernel image is available for execution on the device".',
+            evidence=evidence,
+            fix=tuple(fix),
+        )
+    ]
+
+
+def _as_the_report_says(facts: Facts, ctx: CheckContext) -> list[Finding]:
+    """The reporter says torch does not support the GPU, and the tables agree that recent builds lack it.
+
+    Words are no printed arch list, so this is a warning, and only where the facts allow it: a GPU of known compute
+    capability for which releases of the last two years published CUDA builds without kernels
+    (``knowledge.recent_builds_without``: Maxwell, Pascal and Volta on CUDA 12.8+, Blackwell before cu128), and no
+    torch build shown that covers it.
+    """
+    claims = [h for h in facts.signatures if h.id == STATED and _ABOUT_A_GPU.search(h.excerpt)]
+    if not claims:
+        return []
+    lacking = {
+        g: builds
+        for g in queries.gpus(facts)
+        if g.capability and torch_covers(facts, g.capability) is not True
+        if (builds := knowledge.recent_builds_without(g.capability))
+    }
+    if not lacking:
+        return []
+    ccs = list(dict.fromkeys(g.capability or "" for g in lacking))
+    evidence: dict[str, object] = {}
+    for gpu, builds in lacking.items():
+        more = f" and {len(builds) - _SHOWN_BUILDS} more" if len(builds) > _SHOWN_BUILDS else ""
+        evidence[f"builds without kernels for {gpu.capability}"] = ", ".join(builds[:_SHOWN_BUILDS]) + more
+    evidence.update(evidence_of(claims))
+    fix: list[str] = []
+    if facts.system.jetson:
+        fix.append(f"Install NVIDIA's JetPack build of PyTorch for this Jetson: {_JETSON_DOCS}")
+    else:
+        build = fixes.choose_build(facts, ccs=ccs) or fixes.choose_build(facts, driver="", ccs=ccs)
+        probe = "import torch; print(torch.__version__, torch.cuda.get_arch_list())"
+        fix.append(f"{shlex.join([queries.python_command(facts), '-c', probe])}   # which build runs")
+        if build is not None:
+            fix += fixes.torch_install(facts, build, ctx)
+    names = ", ".join(g.label for g in lacking)
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.WARNING,
+            title=f"The report says PyTorch does not support {names}; recent PyTorch builds without its kernels agree",
+            detail="The report does not show which torch build runs, but recent releases publish CUDA builds with no "
+            "kernels (SASS or PTX) for this compute capability, and an installer of that time may well have put one "
+            'there; CUDA operations then fail with "no kernel image is available for execution on the device". '
+            "torch.cuda.get_arch_list() on that machine settles it.",
             evidence=evidence,
             fix=tuple(fix),
         )

@@ -9,7 +9,7 @@ from torchrig import knowledge
 from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "toolkit.mismatch"
@@ -31,7 +31,7 @@ def toolkit_matches_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
         if said:
             toolkit, cuda = toolkit or said.group(1), cuda or said.group(2)
     if not cuda or not toolkit or _major(cuda) == _major(toolkit):
-        return []
+        return _compiler_and_headers(facts, hits)
     home = (
         f"The CUDA toolkit at {facts.toolkit.cuda_home}"
         if facts.toolkit.cuda_home
@@ -76,6 +76,63 @@ def toolkit_matches_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
             detail=detail,
             evidence=evidence,
             fix=fix,
+        )
+    ]
+
+
+CCCL_REFUSED = "toolkit.cccl-compiler-headers-mismatch"
+# pip's CUDA wheels as a toolkit home: nvidia/cu13 (CUDA 13's wheels share one directory), nvidia/cuda_runtime (12.x)
+_PIP_HOME = re.compile(r"site-packages[/\\]nvidia[/\\](?:cu\d{2}|cuda_runtime)\b")
+
+
+def _compiler_and_headers(facts: Facts, hits: list[SignatureHit]) -> list[Finding]:
+    """nvcc of one CUDA release compiling against the headers of another: CCCL refuses it.
+
+    CCCL's cuda/std/__cccl/cuda_toolkit.h compares the compiler's major.minor with CUDART_VERSION of the headers
+    ("CUDA compiler and CUDA toolkit headers are incompatible, please check your include paths"). Where CUDA_HOME is
+    pip's CUDA wheels, its headers are those of torch's own CUDA runtime wheel (torch pins nvidia-cuda-runtime of its
+    CUDA), so an nvcc wheel of another minor (pip resolves nvidia-cuda-nvcc on its own) is that pairing.
+    """
+    refused = [h for h in hits if h.id == CCCL_REFUSED]
+    tk, cuda = facts.toolkit, facts.torch.cuda
+    pip_home = bool(tk.cuda_home and _PIP_HOME.search(tk.cuda_home))
+    skewed = bool(pip_home and cuda and tk.version and knowledge.minor_of(tk.version) != knowledge.minor_of(cuda))
+    if not refused and not skewed:
+        return []
+    py = queries.python_command(facts)
+    fix: list[str] = []
+    if cuda and (minor := knowledge.minor_of(cuda)):
+        wheel = "nvidia-cuda-nvcc" if (_major(minor) or 0) >= 13 else f"nvidia-cuda-nvcc-cu{_major(minor)}"
+        fix.append(
+            shlex.join([py, "-m", "pip", "install", f"{wheel}=={minor}.*"])
+            + "   # nvcc of torch's CUDA, with the compiler wheels of the same release (crt, nvvm, cccl)"
+        )
+    fix.append(
+        "Point CUDA_HOME at one toolkit whose nvcc and include/ are the same CUDA release, then clear the JIT cache"
+    )
+    evidence: dict[str, object] = {}
+    if tk.version:
+        evidence["nvcc"] = tk.version
+    if tk.cuda_home:
+        evidence["CUDA_HOME"] = tk.cuda_home
+    if cuda:
+        evidence["torch.version.cuda"] = cuda
+    evidence.update(evidence_of(hits))
+    return [
+        Finding(
+            code=CODE,
+            severity=Severity.ERROR if refused else Severity.WARNING,
+            title=f"nvcc {tk.version or ''} compiles against the headers of another CUDA release".replace("  ", " "),
+            detail="CCCL's headers refuse a compiler of another CUDA release than their own (\"CUDA compiler and CUDA "
+            "toolkit headers are incompatible\"), so every kernel built on first use (FlashInfer's JIT, a "
+            "cpp_extension load) fails. "
+            + (
+                f"CUDA_HOME is pip's CUDA wheels, whose headers are torch's CUDA {cuda} runtime."
+                if skewed
+                else "The compiler and the include path are of different releases."
+            ),
+            evidence=evidence,
+            fix=tuple(fix),
         )
     ]
 

@@ -18,7 +18,10 @@ can say "the report states ..."):
   about, in ``Facts.failures``, not a fact for a check to find an error on);
 - GPU models the table ``knowledge/gpus.toml`` knows, as words ("Tesla T4", "RTX 3090", "A100",
   with a count "2x", "8 x"), never inside a path or URL; the compute capability then comes from the
-  table, as for collect_env;
+  table, as for collect_env; where no model is named, a GeForce generation ("RTX 50 series", "GTX 10-series") as one
+  GPU with the capability all its desktop models share;
+- "NVCC: 13.3.33" and "CUDA_HOME: <path>" fields (the compiler names the toolkit), and the CUDA torch was built with
+  in words ("the PyTorch environment was built for CUDA 12.9": torch's, not a toolkit);
 - the context: Kubernetes (``kubectl`` output naming ``nvidia.com/gpu``), a Jetson (``tegrastats``
   and ``jtop`` fields, JetPack / L4T releases), WSL (its driver is the Windows host's); a machine
   described as having no GPU ("a laptop without any CUDA GPUs") makes the report read, and is recorded
@@ -47,6 +50,7 @@ report (:data:`_READ_LIMIT`: a larger paste is a log, not someone's description 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 
@@ -98,6 +102,9 @@ _KEYS = {
     "os": "os",
     "operating system": "os",
     "platform": "os",
+    "nvcc": "nvcc",
+    "nvcc version": "nvcc",
+    "cuda_home": "cuda_home",
     "nccl": "nccl",
     "nccl version": "nccl",
     "how you installed pytorch": "installer",
@@ -383,6 +390,8 @@ def _in_path(text: str, at: int) -> bool:
 def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
     torch = facts.torch
     cuda = _distinct(m.group(1) for v in fields.get("torch-cuda", []) for m in [_VERSION.match(v)] if m)
+    if not cuda:  # "the PyTorch environment was built for CUDA 12.9"
+        cuda = _distinct(m.group("version") for m in _torch_cuda_mentions(haystack))
     if len(cuda) == 1:  # print("torch.version.cuda:", torch.version.cuda)
         _put(torch, "cuda", minor_of(cuda[0]))
     if torch.version or "version" in torch.sources or torch.installed is False:
@@ -476,7 +485,16 @@ def _asks_for(folded: str, at: int) -> bool:
 
 def _cuda(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
     toolkit = facts.toolkit
+    homes = _distinct(v.split()[0] for v in fields.get("cuda_home", []) if re.match(r"[~/A-Za-z]", v))
+    if len(homes) == 1 and ("/" in homes[0] or "\\" in homes[0]):  # "CUDA_HOME: /usr/local/cuda-12.8"
+        _put(toolkit, "cuda_home", homes[0])
     if toolkit.version or "version" in toolkit.sources:
+        return
+    # "NVCC: 13.3.33", "nvcc version: 12.8": the compiler that builds extensions names the toolkit, whatever else is said
+    nvcc = _distinct(minor_of(m.group(1)) or "" for v in fields.get("nvcc", []) for m in [_VERSION.search(v)] if m)
+    if len(nvcc) == 1 and nvcc[0]:
+        _put(toolkit, "version", nvcc[0])
+        _put(toolkit, "found_by", "nvcc (stated in the report)")
         return
     versions: list[str] = []
     for value in fields.get("cuda/cudnn", []):  # "10.1 / 7.6.5": the first number is CUDA's
@@ -486,7 +504,17 @@ def _cuda(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
     for value in fields.get("cuda", []):
         versions += [m.group(1) for m in _VERSION.finditer(value)]
     if not versions:
-        versions = [m.group("version") for m in _mentions(haystack, _CUDA_TOKEN, "cuda") if not _smi_line(haystack, m)]
+        # the CUDA a torch was built with ("PyTorch ... was built for CUDA 12.9") is torch's, not a toolkit; a mention
+        # that names the toolkit ("the host CUDA toolkit was 13.0") outranks a bare "CUDA 12.9", which may be torch's,
+        # the driver's or a container's
+        torchs = {m.start("version") for m in _torch_cuda_mentions(haystack)}
+        bare = [
+            m
+            for m in _mentions(haystack, _CUDA_TOKEN, "cuda")
+            if not _smi_line(haystack, m) and m.start("version") not in torchs
+        ]
+        named = [m for m in _mentions(haystack, _TOOLKIT_TOKEN, "cuda") if m.start("version") not in torchs]
+        versions = [m.group("version") for m in (named or bare)]
     # the CUDA the printed nvidia-smi names is the driver's ("CUDA Version: 12.2"): people quote it, it is no toolkit
     driver_cuda = facts.driver.cuda_driver_api if facts.driver.sources.get("cuda_driver_api") != SOURCE else None
     minors = _distinct(m for m in (minor_of(v) for v in versions) if m and m != driver_cuda)
@@ -495,6 +523,24 @@ def _cuda(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
         _put(toolkit, "found_by", "stated in the report")
     elif len(minors) > 1:
         _note(toolkit, "several CUDA versions:", minors)
+
+
+# "PyTorch 2.8 is built with CUDA 12.8", "the vLLM/PyTorch environment was built for CUDA 12.9", "torch compiled against
+# cuda 11.7": the CUDA of torch's build, in the reporter's words (torch.version.cuda)
+_TORCH_CUDA_SAID = re.compile(
+    r"torch\b[^.\n]{0,40}?\b(?:built|compiled)[ \t]+(?:for|with|against|using)[ \t]+cuda[ \t]*(?P<version>\d{1,2}\.\d)(?!\d|\.\d)"
+)
+# "CUDA toolkit 13.0", "the host default CUDA toolkit was 13.0", "CUDA toolkit version: 12.4"
+_TOOLKIT_TOKEN = re.compile(
+    r"cuda[ \t]+toolkit(?:[ \t]+version)?(?:[ \t]+(?:was|is))?[ \t]*[:=]?[ \t]*v?(?P<version>\d{1,2}\.\d)(?:\.\d{1,3})?(?!\.?\w)"
+)
+
+
+def _torch_cuda_mentions(haystack: Haystack) -> list[re.Match[str]]:
+    folded = haystack.folded
+    if "torch" not in folded or "cuda" not in folded:
+        return []
+    return list(itertools.islice(_TORCH_CUDA_SAID.finditer(folded), _MAX_MENTIONS))
 
 
 def _smi_line(haystack: Haystack, match: re.Match[str]) -> bool:
@@ -529,8 +575,12 @@ def _gpus(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
     if not found:
         folded = haystack.folded
         if not any(word in folded for word in _GPU_WORDS) and not _GPU_CODE.search(haystack.text):
+            _series(facts, haystack, fields)
             return
         found = _models_in(haystack.text)
+        if not found:
+            _series(facts, haystack, fields)
+            return
         if len({model.name for _, model, _ in found}) > 1:  # prose naming several models: which one ran is not said
             _note(gpus, "several GPU models:", [name for name, _, _ in found])
             return
@@ -545,6 +595,28 @@ def _gpus(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> Non
         gpus.sources["devices"] = SOURCE
 
 
+def _series(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
+    """A GeForce generation named where no model is ("RTX 50 series", "GTX 10-series"): one GPU of that generation,
+    with the compute capability all its models share (``gpu_models.series_of``); how many is not said, so one."""
+    if "series" not in haystack.folded:
+        return
+    named = [s for v in fields.get("gpu", []) if (s := gpu_models.series_of(v))]
+    if not named:
+        # the prose before each mention, outside paths and URLs
+        named = [
+            s
+            for match in itertools.islice(_SERIES_WORD.finditer(haystack.folded), _MAX_MENTIONS)
+            if not _in_path(haystack.text, match.start())
+            and (s := gpu_models.series_of(haystack.text[max(0, match.start() - 40) : match.end() + 40]))
+        ]
+    if len(set(named)) != 1:
+        return
+    name, cc = named[0]
+    facts.gpus.devices = [Gpu(index=0, name=name, compute_capability=cc, source=SOURCE)]
+    facts.gpus.sources["devices"] = SOURCE
+
+
+_SERIES_WORD = re.compile(r"series\b")
 _GPU_WORDS = ("nvidia", "geforce", "tesla", "quadro", "titan", "jetson", "rtx", "gtx")
 _GPU_CODE = re.compile(r"\b(?:[AHBLVPKMT]\d|G[HB]\d{3})")  # as _GPU_TOKEN: "A100", "T4", and Grace superchips "GB200"
 
