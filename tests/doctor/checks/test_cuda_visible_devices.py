@@ -60,10 +60,19 @@ def test_on_a_machine_without_a_gpu_there_is_nothing_to_hide() -> None:
     assert cuda_visible_devices.visible_devices_usable(facts, CTX) == []
 
 
-def test_no_cuda_gpus_are_available_in_a_log_points_here() -> None:
+def test_no_cuda_gpus_are_available_beside_an_nvidia_gpu_points_here() -> None:
     facts = report(("cuda.no-gpus-available", "RuntimeError: No CUDA GPUs are available"))
+    facts.gpus = linux_gpu_box(A100).gpus  # nvidia-smi shows the GPU that CUDA does not see
     [finding] = cuda_visible_devices.visible_devices_usable(facts, CTX)
     assert finding.severity is Severity.ERROR and "unset CUDA_VISIBLE_DEVICES" in finding.fix
+
+
+def test_no_cuda_gpus_are_available_alone_first_asks_whether_there_is_a_gpu() -> None:
+    # torch says it on every machine without an NVIDIA GPU ("I don't have any NVIDIA graphics card"): no error
+    facts = report(("cuda.no-gpus-available", "RuntimeError: No CUDA GPUs are available"))
+    [finding] = cuda_visible_devices.visible_devices_usable(facts, CTX)
+    assert finding.severity is Severity.WARNING and "shows none" in finding.title
+    assert finding.fix[0].startswith("nvidia-smi -L") and "unset CUDA_VISIBLE_DEVICES" in finding.fix
 
 
 def test_a_log_that_set_the_variable_and_found_no_gpu_blames_the_variable() -> None:

@@ -56,7 +56,7 @@ def _findings(facts: Facts) -> list[Finding]:
     value = queries.env(facts, "CUDA_VISIBLE_DEVICES")
     hits = hits_for(facts, CODE)
     if value is None:
-        return [_no_gpu_visible(hits)] if hits else []
+        return [_no_gpu_visible(hits, queries.has_nvidia_gpu(facts))] if hits else []
     if not queries.has_nvidia_gpu(facts):
         # A report that shows the variable and CUDA finding no GPU: the variable hid them.
         if hits:
@@ -218,20 +218,38 @@ def _hidden_by(value: str, hits: list[SignatureHit]) -> Finding:
     )
 
 
-def _no_gpu_visible(hits: list[SignatureHit]) -> Finding:
-    """A log says CUDA saw no GPU ("No CUDA GPUs are available") and the facts do not say why."""
+def _no_gpu_visible(hits: list[SignatureHit], gpu_shown: bool) -> Finding:
+    """A log says CUDA saw no GPU ("No CUDA GPUs are available") and the facts do not say why.
+
+    An error where the report shows an NVIDIA GPU (something hides it); otherwise a warning that first asks whether
+    there is one: torch says the same on every machine without an NVIDIA GPU, where nothing is broken.
+    """
+    detail = (
+        "torch found no CUDA device. Where the machine has GPUs, CUDA_VISIBLE_DEVICES set to '', '-1' or a wrong index "
+        "or UUID hides them; inside a container, the GPU may not be passed in."
+    )
+    fix = (
+        'echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"   # see what it hides',
+        "unset CUDA_VISIBLE_DEVICES",
+        "nvidia-smi -L   # the GPUs and UUIDs the driver sees",
+    )
+    if gpu_shown:
+        return Finding(
+            code=CODE,
+            severity=Severity.ERROR,
+            title="CUDA sees no GPU (CUDA_VISIBLE_DEVICES may hide them)",
+            detail=detail,
+            evidence=evidence_of(hits),
+            fix=fix,
+        )
     return Finding(
         code=CODE,
-        severity=Severity.ERROR,
-        title="CUDA sees no GPU (CUDA_VISIBLE_DEVICES may hide them)",
-        detail="torch found no CUDA device. Where the machine has GPUs, CUDA_VISIBLE_DEVICES set to '', '-1' or a "
-        "wrong index or UUID hides them; inside a container, the GPU may not be passed in.",
+        severity=Severity.WARNING,
+        title="CUDA sees no GPU, and the report shows none: expected without one; with one, CUDA_VISIBLE_DEVICES may hide it",
+        detail=detail + " The report shows no NVIDIA GPU: on a machine without one this message is expected, and the "
+        "program must run on the CPU (device='cpu').",
         evidence=evidence_of(hits),
-        fix=(
-            'echo "CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES"   # see what it hides',
-            "unset CUDA_VISIBLE_DEVICES",
-            "nvidia-smi -L   # the GPUs and UUIDs the driver sees",
-        ),
+        fix=("nvidia-smi -L   # the GPUs and UUIDs the driver sees (none: run on the CPU)", *fix[:2]),
     )
 
 
