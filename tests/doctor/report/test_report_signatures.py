@@ -217,3 +217,23 @@ def test_an_ncc_socket_ifname_exclusion_list_without_lo_admits_the_loopback_inte
     assert ids(chosen) == ["nccl.socket-ifname-admits-loopback"]
     assert ids("export NCCL_SOCKET_IFNAME=^docker0,lo   # keep NCCL off the loopback interface\n") == []
     assert ids("NCCL_SOCKET_IFNAME=^lo,docker\nNCCL INFO Bootstrap : Using eth0:10.0.0.2<0>\n") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "answered"),
+    [
+        # Ultralytics' select_device, when the device asked for does not exist (ultralytics/utils/torch_utils.py)
+        (
+            "ValueError: Invalid CUDA 'device=0' requested.\n\ntorch.cuda.is_available(): False\n"
+            "torch.cuda.device_count(): 0\n",
+            True,
+        ),
+        # a diagnostic script's print(f"torch.cuda.is_available(): {torch.cuda.is_available()}")
+        ("PyTorch Version: 2.4.1+cpu\ntorch.cuda.is_available(): False\n", True),
+        ("torch.cuda.is_available(): True\n", False),
+        ("if torch.cuda.is_available(): False  # sic\n", False),
+    ],
+)
+def test_a_program_printing_the_call_and_its_value_is_torchs_answer(text: str, answered: bool) -> None:
+    ids = [m.signature.id for m in known.find(text)]
+    assert ("torch.cuda-available-false" in ids) is answered
