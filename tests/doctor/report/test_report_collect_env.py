@@ -78,6 +78,32 @@ def test_na_with_torch_in_the_library_list_is_a_failed_import() -> None:
     assert (torch.installed, torch.import_ok, torch.version) == (True, False, "2.1.0")
 
 
+def test_na_beside_torchs_own_traceback_is_a_failed_import_not_a_missing_torch() -> None:
+    # collect_env catches the ImportError and prints N/A; the reporter's traceback runs through torch's own files
+    text = """>>> import torch
+Traceback (most recent call last):
+  File "/srv/venv/lib/python3.12/site-packages/torch/__init__.py", line 409, in <module>
+    from torch._C import *  # noqa: F403
+ImportError: /srv/venv/lib/python3.12/site-packages/torch/lib/libtorch_cuda.so: undefined symbol: ncclCommShrink
+
+Collecting environment information...
+PyTorch version: N/A
+Is debug build: N/A
+CUDA used to build PyTorch: N/A
+ROCM used to build PyTorch: N/A
+
+OS: Ubuntu 24.04.1 LTS (x86_64)
+Python version: 3.12.3 (main, Jan 17 2025, 18:03:48) [GCC 13.3.0] (64-bit runtime)
+Is CUDA available: N/A
+"""
+    from torchrig.doctor.checks import run_checks
+
+    facts = parse_report(text)
+    assert (facts.torch.installed, facts.torch.import_ok) == (True, False)
+    codes = [f.code for f in run_checks(facts)]
+    assert "torch.missing" not in codes and codes[0] == "nccl.version-mismatch"
+
+
 def test_on_macos_the_driver_line_is_the_cuda_bundle_not_a_gpu_driver() -> None:
     # https://github.com/pytorch/pytorch/pull/16999 (torch 1.1 on a Mac with a GTX 1060)
     text = """PyTorch version: 1.1.0a0+4335aac

@@ -34,8 +34,11 @@ def nccl_is_one_version(facts: Facts, ctx: CheckContext) -> list[Finding]:
     py = queries.python_command(facts)
     fix = [
         f"{py} -m pip list 2>/dev/null | grep -i nccl   # more than one nvidia-nccl-cu* wheel: uninstall the one torch does not need",
-        f"{py} -c 'import torch; print(torch.cuda.nccl.version())'   # on every node: the numbers must be equal",
     ]
+    if facts.torch.import_ok is not False:  # a torch that cannot be imported cannot say its NCCL
+        fix.append(
+            f"{py} -c 'import torch; print(torch.cuda.nccl.version())'   # on every node: the numbers must be equal"
+        )
     unset = queries.library_path_without(facts, lambda p: "nccl" in p.lower())
     fix.append(unset or "unset LD_PRELOAD   # and drop any system NCCL from LD_LIBRARY_PATH: torch ships its own")
     return [
@@ -61,6 +64,7 @@ register(
         summary="ranks load different NCCL builds (a system libnccl, two nccl wheels, nodes set up differently)",
         layer=Layer.LIBRARIES,
         run=nccl_is_one_version,
-        explains=("nccl.transport-failed",),
+        # torch's libtorch_cuda needing an NCCL symbol the libnccl loaded lacks fails `import torch` itself
+        explains=("nccl.transport-failed", "torch.import-failed"),
     )
 )

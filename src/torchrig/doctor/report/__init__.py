@@ -202,6 +202,7 @@ def _from_text(text: str) -> Facts:
         dump = "vllm-collect-env"
     smi = nvidia_smi.scan(text, facts) or rocm.scan(text, facts)
     printed = logs.scan(haystack, facts)
+    collect_env.settle_not_importable(facts)
     printed = installer.scan(haystack, facts) or printed
     printed = distributed.scan(haystack, facts) or printed
     hits = _add_hits(facts, text, haystack)
@@ -258,6 +259,8 @@ def _facts_from_hits(facts: Facts, text: str) -> None:
             collect_env.put(torch, "installed", True)
             collect_env.put(torch, "import_ok", False)
             collect_env.put(torch, "import_error", hit.excerpt)
+            if torch.import_error == collect_env.NOT_IMPORTABLE:  # the error itself says more than collect_env's N/A
+                torch.import_error = hit.excerpt
         elif hit.id in _CUDA_INIT_ERRORS:
             collect_env.put(torch, "cuda_init_error", hit.excerpt)
         elif hit.id == "torch.not-compiled-with-cuda":

@@ -370,6 +370,18 @@ def _os_family(text: str) -> str:
     return "Linux"
 
 
+NOT_IMPORTABLE = "collect_env could not import torch (PyTorch version: N/A)"
+
+
+def settle_not_importable(facts: Facts) -> None:
+    """collect_env prints "PyTorch version: N/A" wherever ``import torch`` failed (its get_env_info catches the
+    ImportError): that is no torch only where nothing else shows one. A report that also shows torch's own files (a
+    traceback through site-packages/torch, a `pip show` location) has torch installed, and broken."""
+    torch = facts.torch
+    if torch.installed is False and torch.import_error == NOT_IMPORTABLE and torch.location:
+        torch.installed = True
+
+
 def _apply_torch(raw: _Raw, facts: Facts) -> None:
     torch = facts.torch
     f = raw.fields
@@ -381,11 +393,11 @@ def _apply_torch(raw: _Raw, facts: Facts) -> None:
         put(torch, "import_ok", True)
         put(torch, "version", version)
     elif version is not None and version.strip().lower() == "n/a":
-        # collect_env could not import torch: installed but broken if pip or conda lists it.
+        # collect_env could not import torch: installed but broken if pip or conda lists it (or the report shows
+        # torch's own files: settle_not_importable), otherwise not installed.
         put(torch, "installed", bool(listed))
-        if listed:
-            put(torch, "import_ok", False)
-            put(torch, "import_error", "collect_env could not import torch (PyTorch version: N/A)")
+        put(torch, "import_ok", False)
+        put(torch, "import_error", NOT_IMPORTABLE)
     if listed:
         put(torch, "installed", True)
         put(torch, "version", listed[0].version)
