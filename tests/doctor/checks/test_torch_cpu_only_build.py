@@ -232,3 +232,38 @@ def test_an_installer_said_to_default_to_the_cpu_build_states_the_build_a_later_
 def test_a_report_looking_for_cudnn_and_cublas_is_about_cuda() -> None:
     text = "On our H100 box pip gave us the CPU version of torch: pip list shows no cudnn or cublas wheels.\n"
     assert "torch.cpu-only-build" in [f.code for f in run_checks(parse_report(text))]
+
+
+# Anaconda's pytorch requires `_pytorch_select` 0.1 for its CPU build, 0.2 for its GPU one (AnacondaRecipes/
+# pytorch-feedstock, recipe/meta.yaml); PyTorch Lightning's "But your machine only has: []" is
+# list(range(torch.cuda.device_count())) come back empty (pytorch_lightning/trainer/distrib_parts.py).
+_LIGHTNING_NO_GPUS = """  File "/opt/envs/seg/lib/python3.7/site-packages/pytorch_lightning/trainer/distrib_parts.py", line 412, in sanitize_gpu_ids
+    raise MisconfigurationException(message)
+pytorch_lightning.utilities.exceptions.MisconfigurationException:
+                You requested GPUs: [0, 1]
+                But your machine only has: []
+"""
+
+
+def test_anacondas_cpu_selector_with_lightning_finding_no_gpus_is_a_cpu_build() -> None:
+    rows = (
+        "# Name                    Version                   Build  Channel\n"
+        "_libgcc_mutex             0.1                        main\n"
+        "_pytorch_select           0.1                       cpu_0\n"
+    )
+    facts = parse_report(_LIGHTNING_NO_GPUS + "```\n" + rows)
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.code == "torch.cpu-only-build"
+    assert "_pytorch_select" in str(finding.evidence["conda"])
+
+
+def test_a_leftover_cpu_selector_beside_the_pytorch_channels_cuda_build_is_no_cpu_build() -> None:
+    # a conda list of the kind JackAILab/MARNet's install notes show: the selector stayed when pytorch came from
+    # the pytorch channel as a CUDA build
+    rows = (
+        "_pytorch_select           0.1                       cpu_0    defaults\n"
+        "pytorch                   1.12.1          py3.8_cuda11.3_cudnn8.3.2_0    pytorch\n"
+        "pytorch-mutex             1.0                        cuda    pytorch\n"
+    )
+    facts = parse_report(_LIGHTNING_NO_GPUS + rows)
+    assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
