@@ -267,3 +267,32 @@ def test_a_leftover_cpu_selector_beside_the_pytorch_channels_cuda_build_is_no_cp
     )
     facts = parse_report(_LIGHTNING_NO_GPUS + rows)
     assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
+
+
+# A Jetson's CUDA torch is NVIDIA's JetPack wheel; torch's own aarch64 wheels are CPU builds before 2.11 (NVIDIA,
+# "Installing PyTorch for Jetson Platform"). The board is named by its product name or its JetPack release, in any
+# language; torch's "no CUDA" answer is told in the reporter's words.
+def test_a_jetson_named_by_model_with_torch_answering_no_cuda_points_at_nvidias_wheels() -> None:
+    # the wording of pytorch/pytorch#67997 and Lmy0217/PyTorch-aarch64#3
+    for text in (
+        "trying to install pytorch on a jetson xavier NX, with pip, but when running\n   torch.cuda.is_available()\ni get false",
+        "I installed the torch wheel on my jetson nano (Jetpack 4.4 [L4T 32.4.3]), but cuda.is_available() returns false",
+        "My board has JetPack<6 and Python 3.10; after pip3 install torch, when I checked torch.cuda.is_available, it "
+        "returned false.",
+    ):
+        facts = parse_report(text)
+        assert facts.system.jetson, text
+        [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+        assert "Jetson" in finding.title and "NVIDIA's JetPack build" in finding.title
+
+
+def test_a_jetson_in_chinese_prose_with_torch_found_to_be_the_cpu_version() -> None:
+    facts = parse_report("在Jetson Orin上pip安装了torch，检查了pytorch版本发现是cpu版本，想用GPU")
+    assert facts.system.jetson
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert "Jetson" in finding.title
+
+
+def test_a_cpu_version_under_a_condition_in_chinese_states_no_build() -> None:
+    facts = parse_report("显卡是RTX 3060，如果torch是cpu版本就要重装")
+    assert "torch.cpu-build-installed-said-zh" not in {h.id for h in facts.signatures}
