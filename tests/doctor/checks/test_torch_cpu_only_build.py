@@ -296,3 +296,18 @@ def test_a_jetson_in_chinese_prose_with_torch_found_to_be_the_cpu_version() -> N
 def test_a_cpu_version_under_a_condition_in_chinese_states_no_build() -> None:
     facts = parse_report("显卡是RTX 3060，如果torch是cpu版本就要重装")
     assert "torch.cpu-build-installed-said-zh" not in {h.id for h in facts.signatures}
+
+
+def test_a_torch_said_to_be_compiled_without_cuda_is_a_cpu_build_on_the_reporters_word() -> None:
+    # torch's own "Torch not compiled with CUDA enabled" retold; the wording of lllyasviel/Omost#26
+    for text in (
+        "Pip install -r requirements.txt ... always issues in Torch 2.3.0 being compiled without CUDA?!",
+        "installing the extension's dependencies swapped my torch for one that wasn't built with CUDA",
+    ):
+        [finding] = torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX)
+        assert finding.severity.name == "WARNING"
+
+
+def test_not_compiled_with_cuda_under_a_condition_states_no_build() -> None:
+    facts = parse_report("If torch is not compiled with CUDA, the node falls back to the CPU. My GPU is an RTX 3060")
+    assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
