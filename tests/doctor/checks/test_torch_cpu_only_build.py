@@ -275,7 +275,7 @@ def test_a_leftover_cpu_selector_beside_the_pytorch_channels_cuda_build_is_no_cp
 def test_a_jetson_named_by_model_with_torch_answering_no_cuda_points_at_nvidias_wheels() -> None:
     # the wording of pytorch/pytorch#67997 and Lmy0217/PyTorch-aarch64#3
     for text in (
-        "trying to install pytorch on a jetson xavier NX, with pip, but when running\n   torch.cuda.is_available()\ni get false",
+        "trying to install pytorch on a jetson NX, with pip, but when running\n   torch.cuda.is_available()\ni get false",
         "I installed the torch wheel on my jetson nano (Jetpack 4.4 [L4T 32.4.3]), but cuda.is_available() returns false",
         "My board has JetPack<6 and Python 3.10; after pip3 install torch, when I checked torch.cuda.is_available, it "
         "returned false.",

@@ -220,12 +220,12 @@ _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]
 # Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases, also as
 # jetson-containers prints them (its autotag and build.py: print(f"-- L4T_VERSION={L4T_VERSION}  JETPACK_VERSION=...")),
 # a JetPack release given as a bound ("JetPack<6", "JetPack >= 5.1"): JetPack exists only for Jetson modules; and a
-# Jetson module by its product name (NVIDIA's Jetson family: Nano, TX1/TX2, Xavier NX/AGX Xavier, Orin, Thor). "JetPack"
-# and "Jetson" are bounded by ASCII only: in Chinese prose the character before it is a word character ("我的Xavier是JETPACK5.1.5")
+# Jetson module by its product name (NVIDIA's Jetson family: Nano, TX1/TX2, Xavier NX/AGX Xavier, Orin, Thor; "Jetson NX"
+# for the Xavier or Orin NX). "JetPack" and "Jetson" are bounded by ASCII only: in Chinese prose the character before it is a word character ("我的Xavier是JETPACK5.1.5")
 _JETSON = re.compile(
     r"\bgr3d_freq\b|\bjetson_clocks\b|\bnvp[ \t]?model\b|(?<![a-z0-9_])jetpack(?:[ \t]*(?:[<>]=?|=)?[ \t]*|_version[ \t]*[:=][ \t]*)\d"
     r"|\bl4t(?:[ \t]*r?|_version[ \t]*[:=][ \t]*)\d{2}|\btegrastats\b|\bjtop\b"
-    r"|(?<![a-z0-9_])jetson[ \t-]+(?:nano|tx[12]|(?:agx[ \t-]+)?xavier|(?:agx[ \t-]+)?orin|agx|thor)(?![a-z0-9_])"
+    r"|(?<![a-z0-9_])jetson[ \t-]+(?:nano|tx[12]|(?:agx[ \t-]+)?xavier|(?:agx[ \t-]+)?orin|agx|nx|thor)(?![a-z0-9_])"
 )
 
 
