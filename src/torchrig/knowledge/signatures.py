@@ -134,6 +134,8 @@ def _spots(pattern: re.Pattern[str], haystack: Haystack) -> list[tuple[int, int]
                 spots = None
                 break
             word = max(words, key=len)
+            if not haystack.contains(word, ignore_case):  # known absent, at no cost: no scan for its occurrences
+                continue
             text = haystack.folded if ignore_case else haystack.text
             at = text.find(word)
             while at >= 0 and len(spots) <= _MAX_SPOTS:
