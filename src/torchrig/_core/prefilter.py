@@ -154,14 +154,14 @@ _BLOCK = 4096
 _OVERLAP = 255
 _JOIN = "\x00"
 
-# A long text that does not repeat itself (a training log, a flood of GPU lines, all numbers different) is
-# ruled out a literal at a time by its word index, built once from the folded text: its distinct words, where a
-# word is a run of ASCII letters, digits and "_", and every digit is written "0" (numbers are what changes from
-# line to line); every other character (punctuation, whitespace, anything not ASCII) separates words. The
-# invariant: where a literal occurs in the text (folded, for a case-insensitive one), each of the literal's own
-# words, so written, lies inside one word of the index, and in one chunk of _INDEX_CHUNK + _OVERLAP characters
-# when it is at most _OVERLAP + 1 long (the reason blocks overlap). So the index answers "absent" from a few
-# kilobytes instead of a scan of 16 MiB per literal (~300 of them); "present" is checked on the text itself.
+# A long text that does not repeat itself (a training log, a flood of GPU lines or of NCCL's hex addresses, all
+# numbers different) is ruled out a literal at a time by its word index, built once from the folded text: its
+# distinct words, where a word is a run of ASCII letters and "_"; every other character (digits, which are what
+# changes from line to line, punctuation, whitespace, anything not ASCII) separates words. The invariant: where a
+# literal occurs in the text (folded, for a case-insensitive one), each of the literal's own words lies inside one
+# word of the index, and in one chunk of _INDEX_CHUNK + _OVERLAP characters when it is at most _OVERLAP + 1 long
+# (the reason blocks overlap). So the index answers "absent" from a few kilobytes instead of a scan of 16 MiB per
+# literal (~300 of them); "present" is checked on the text itself.
 _INDEXED = 1 << 18  # a shorter text is scanned in less time than indexing it takes
 _INDEX_CHUNK = 1 << 20  # characters made words at a time: memory stays bounded
 _INDEX_SHARE = 8  # an index above 1/_INDEX_SHARE of the text (unique tokens: hashes) is not worth it
@@ -170,9 +170,7 @@ _INDEX_WORDS = 1 << 18  # nor one of more distinct words than this
 
 def _word_byte(code: int) -> int:
     char = chr(code)
-    if not char.isascii() or not (char.isalnum() or char == "_"):
-        return ord(" ")
-    return ord("0") if char.isdigit() else ord(char.lower())
+    return ord(char.lower()) if char.isascii() and (char.isalpha() or char == "_") else ord(" ")
 
 
 _WORD_BYTES = bytes(_word_byte(code) for code in range(256))
