@@ -184,3 +184,28 @@ def test_no_pattern_of_the_doctor_is_ruled_out_by_the_word_index(monkeypatch: py
                 assert haystack.may_match(pattern, whitespace_free=True), (pattern.pattern, text[:200])
                 checked += 1
     assert checked > 1000
+
+
+def test_top_level_alternatives_are_split_outside_groups_classes_and_escapes() -> None:
+    def parts(source: str, flags: int = 0) -> list[str]:
+        return [p.pattern for p in prefilter.alternatives(re.compile(source, flags))]
+
+    assert parts(r"Error 802|\bCUDA\b(?:error|fail)s? 802|[|│] x\|y") == [
+        "Error 802",
+        r"\bCUDA\b(?:error|fail)s? 802",
+        r"[|│] x\|y",
+    ]
+    assert parts(r"[]|]a|b") == ["[]|]a", "b"]
+    assert parts(r"[^]|]a|b") == ["[^]|]a", "b"]
+    assert [p.flags & re.IGNORECASE for p in prefilter.alternatives(re.compile("a|b", re.IGNORECASE))] == [2, 2]
+    # one alternative, or alternatives that depend on each other, stay whole
+    for source, flags in (("(a|b)c", 0), (r"(a)x|\1y", 0), ("(?P<q>a)|(?P=q)", 0), ("a # x|y\n|b", re.VERBOSE)):
+        pattern = re.compile(source, flags)
+        assert prefilter.alternatives(pattern) == (pattern,)
+
+
+def test_the_doctor_s_patterns_are_their_alternatives_joined() -> None:
+    for pattern in _doctor_patterns():
+        split = prefilter.alternatives(pattern)
+        assert "|".join(p.pattern for p in split) == pattern.pattern
+        assert {p.flags for p in split} == {pattern.flags}

@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["Haystack", "fold", "required"]
+__all__ = ["Haystack", "alternatives", "fold", "required"]
 
 # The standard library's regex parser: ``re._parser`` since Python 3.11, ``sre_parse`` before. If a
 # future Python moves it, :func:`required` derives nothing and every pattern is searched in full.
@@ -77,6 +77,55 @@ def required(pattern: re.Pattern[str]) -> tuple[Requirement, ...]:
         return ()
     needs = sorted(dict.fromkeys(needs), key=lambda need: -min(len(text) for text, _ in need))
     return tuple(needs[:_MAX_NEEDS])
+
+
+# What makes a pattern's alternatives depend on each other: a back reference or a conditional group (group numbers
+# shift when the alternatives are compiled apart), and verbose mode, whose comments may hold a "|".
+_LINKED = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
+
+
+@functools.lru_cache(maxsize=512)
+def alternatives(pattern: re.Pattern[str]) -> tuple[re.Pattern[str], ...]:
+    """The top-level alternatives of ``pattern`` (``a|b(?:c|d)|e``: ``a``, ``b(?:c|d)``, ``e``), each compiled with its
+    flags; ``(pattern,)`` where it has one, or where they cannot stand alone.
+
+    At any position the pattern matches what its first alternative that matches there matches, so its leftmost match is
+    the leftmost of theirs, the earlier alternative winning a tie; searched apart, each is searched only where its own
+    literals occur (:func:`required`), which the pattern's as a whole, one per alternative, cannot say::
+
+        >>> [p.pattern for p in alternatives(re.compile("Error 802|CUDA.{0,40}?(?:error|fail)ed 802"))]
+        ['Error 802', 'CUDA.{0,40}?(?:error|fail)ed 802']
+    """
+    source = pattern.pattern
+    if not isinstance(source, str) or pattern.flags & re.VERBOSE or _LINKED.search(source):
+        return (pattern,)
+    parts: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(source):
+        char = source[i]
+        if char == "\\":
+            i += 1  # the escaped character is never syntax
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            i += 1 if source[i + 1 : i + 2] == "^" else 0
+            i += 1 if source[i + 1 : i + 2] == "]" else 0  # "[]...]" and "[^]...]": the first "]" is a member
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(source[start:i])
+            start = i + 1
+        i += 1
+    if not parts:
+        return (pattern,)
+    parts.append(source[start:])
+    try:
+        return tuple(re.compile(part, pattern.flags) for part in parts)
+    except re.error:  # pragma: no cover - a pattern this scanner misread: searched whole
+        return (pattern,)
 
 
 def _sequence(items: list[tuple[Any, Any]], ignore_case: bool) -> list[Requirement]:
