@@ -1,0 +1,104 @@
+"""Kernel module vs. libcuda as TensorFlow/XLA report it, CUDA libraries shadowed through the loader's path, and
+containers started without a GPU, checked on the wording of public reports that are not in the corpus (short
+excerpts) and on text written from the primary sources (XLA's cuda_diagnostics.cc, glibc's loader messages,
+Docker's compose GPU documentation)."""
+
+from __future__ import annotations
+
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import run_checks
+from torchrig.doctor.findings import Finding
+from torchrig.doctor.report import parse_report
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
+
+
+# --- driver.version-mismatch: TensorFlow/XLA's "kernel version X does not match DSO version Y" ---------------------
+
+# a TensorFlow notebook's log (470.57.2 installed over a loaded 460.56 module), as TF 2.6 prints it
+_TF_LOG = (
+    "2021-09-13 23:57:29.694668: I tensorflow/stream_executor/cuda/cuda_diagnostics.cc:192] libcuda reported version"
+    " is: 470.57.2\n"
+    "2021-09-13 23:57:29.694689: I tensorflow/stream_executor/cuda/cuda_diagnostics.cc:196] kernel reported version"
+    " is: 460.56.0\n"
+    "2021-09-13 23:57:29.694695: E tensorflow/stream_executor/cuda/cuda_diagnostics.cc:306] kernel version 460.56.0"
+    " does not match DSO version 470.57.2 -- cannot find working devices in this configuration\n"
+)
+# XLA as bundled with TF 2.18 / JAX (external/local_xla), a 560 library over a 550 module
+_XLA_LOG = (
+    "E0000 00:00:1737982351.859580 external/local_xla/xla/stream_executor/cuda/cuda_diagnostics.cc:262] kernel"
+    " version 550.120.0 does not match DSO version 560.35.5 -- cannot find working devices in this configuration\n"
+)
+
+
+def test_tensorflow_s_kernel_dso_line_is_a_driver_version_mismatch() -> None:
+    found = _findings(_TF_LOG)
+    assert found and found[0].code == "driver.version-mismatch"
+    assert found[0].title == "The NVIDIA kernel module (460.56.0) and driver library (470.57.2) are different versions"
+
+
+def test_xla_s_kernel_dso_line_is_a_driver_version_mismatch() -> None:
+    found = _findings(_XLA_LOG)
+    assert found and found[0].code == "driver.version-mismatch"
+    assert "550.120.0" in found[0].title and "560.35.5" in found[0].title
+
+
+def test_matching_versions_or_an_unreadable_kernel_version_are_no_mismatch() -> None:
+    same = (
+        "I external/local_xla/xla/stream_executor/cuda/cuda_diagnostics.cc:259] kernel version seems to match DSO:"
+        " 535.183.1\n"
+    )
+    assert "driver.version-mismatch" not in _codes(same)
+    # cuda_diagnostics.cc prints the reason in place of a version it could not read: no second number, no mismatch
+    unread = (
+        "E tensorflow/stream_executor/cuda/cuda_diagnostics.cc:313] kernel version 'PERMISSION_DENIED: could not"
+        " open driver version path for reading' does not match DSO version 525.60.13 -- cannot find working devices\n"
+    )
+    assert "driver.version-mismatch" not in _codes(unread)
+
+
+# --- libs.shadowed: a cuDNN sub-library of another release, told by glibc's "undefined symbol: ..., version ..." --
+
+
+def test_system_cudnn_train_beside_the_wheel_s_cnn_infer_is_shadowing() -> None:
+    # a note on a YOLO setup in a conda image: the CUDA image's cuDNN 8 in /usr/local/cuda/lib64 came first
+    text = (
+        "Could not load library libcudnn_cnn_train.so.8. Error: /usr/local/cuda/lib64/libcudnn_cnn_train.so.8: "
+        "undefined symbol: _ZN5cudnn3cnn5infer22queryClusterPropertiesERPhS3_, version libcudnn_cnn_infer.so.8\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "libs.shadowed"
+    assert found[0].evidence["libcudnn_cnn_train.so.8 loaded from"] == "/usr/local/cuda/lib64/libcudnn_cnn_train.so.8"
+
+
+def test_a_toolkit_cudnn_exported_in_bashrc_is_shadowing() -> None:
+    # a blog post: LD_LIBRARY_PATH exported from the CUDA install guide, torch 2.1 with its own nvidia-cudnn wheel
+    text = (
+        "Could not load library libcudnn_cnn_train.so.8. Error: /usr/local/cuda-12.1/lib64/libcudnn_cnn_train.so.8:"
+        " undefined symbol: _ZN5cudnn3cnn34layerNormFwd_execute_internal_implERKNS_7backend11VariantPackEP11CUstream_"
+        "stRNS0_18LayerNormFwdParamsERKNS1_20NormForwardOperationEmb, version libcudnn_cnn_infer.so.8\n"
+    )
+    assert _codes(text)[:1] == ["libs.shadowed"]
+
+
+def test_a_symbol_from_a_sibling_s_version_node_without_cudnn_s_namespace_is_shadowing_too() -> None:
+    # written from glibc's format (elf/dl-lookup.c): a plain C name required from a sibling's version node
+    text = "OSError: /opt/cudnn/lib/libcudnn_ops_train.so.8: undefined symbol: cudnnSomething, version libcudnn_ops_infer.so.8\n"
+    assert _codes(text)[:1] == ["libs.shadowed"]
+
+
+def test_an_extension_missing_torch_s_symbol_is_not_a_cuda_library_mix() -> None:
+    text = (
+        "ImportError: /venv/lib/python3.10/site-packages/flash_attn_2_cuda.cpython-310-x86_64-linux-gnu.so: "
+        "undefined symbol: _ZN3c104cuda9SetDeviceEi\n"
+    )
+    assert "libs.shadowed" not in _codes(text)
