@@ -102,3 +102,47 @@ def test_an_extension_missing_torch_s_symbol_is_not_a_cuda_library_mix() -> None
         "undefined symbol: _ZN3c104cuda9SetDeviceEi\n"
     )
     assert "libs.shadowed" not in _codes(text)
+
+
+# --- container.no-gpu: a program run from Docker finds no CUDA, and nothing hands the container a GPU --------------
+
+
+def test_torch_in_a_docker_container_answering_false_is_a_container_without_gpu() -> None:
+    # xinnan-tech/xiaozhi-esp32-server#1166: "inside docker, torch's cuda.is_available() is false"
+    text = "## 🐛 问题描述\n进入docker内部，发现torch 的cuda.is_available() 为false。\n"
+    found = _findings(text)
+    assert found and found[0].code == "container.no-gpu"
+
+
+def test_a_compose_service_without_a_device_reservation_is_a_container_without_gpu() -> None:
+    # written from Docker's "GPU support in Docker Compose": the service below requests no GPU
+    text = (
+        "services:\n  app:\n    image: myorg/app:latest\n    ports:\n      - 8000:8000\n"
+        "$ docker compose up\n"
+        "app-1  | /usr/local/lib/python3.11/site-packages/torch/amp/autocast_mode.py:266: UserWarning: User provided "
+        "device_type of 'cuda', but CUDA is not available. Disabling\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "container.no-gpu"
+    assert any("capabilities: [gpu]" in line for line in found[0].fix)
+
+
+def test_a_compose_service_with_a_gpu_reservation_is_not_this_row() -> None:
+    # MaskAnyone/MaskAnyone#61: the reservation was there (its device id was an unexpanded placeholder)
+    text = (
+        "        resources:\n          reservations:\n            devices:\n              - driver: nvidia\n"
+        '                device_ids: ["${MASKANYONE_GPU_ID:-0}"]\n                capabilities: [ gpu ]\n'
+        "$ docker compose up\n"
+        "sam2-1  | /opt/conda/lib/python3.11/site-packages/torch/amp/autocast_mode.py:266: UserWarning: User provided "
+        "device_type of 'cuda', but CUDA is not available. Disabling\n"
+    )
+    assert "container.docker-said-cuda-unavailable" not in {h.id for h in parse_report(text).signatures}
+
+
+def test_a_compose_file_with_the_nvidia_runtime_is_not_this_row() -> None:
+    # YanWenKun/ComfyUI-Docker#60: runtime: nvidia and a reservation, yet "No CUDA GPUs are available"
+    text = (
+        "services:\n  comfyui:\n    image: yanwk/comfyui-boot:comfy3d-pt23\n    runtime: nvidia\n"
+        "$ docker compose up\nRuntimeError: No CUDA GPUs are available\n"
+    )
+    assert "container.docker-said-cuda-unavailable" not in {h.id for h in parse_report(text).signatures}
