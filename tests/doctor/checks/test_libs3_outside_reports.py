@@ -146,3 +146,51 @@ def test_a_compose_file_with_the_nvidia_runtime_is_not_this_row() -> None:
         "$ docker compose up\nRuntimeError: No CUDA GPUs are available\n"
     )
     assert "container.docker-said-cuda-unavailable" not in {h.id for h in parse_report(text).signatures}
+
+
+# --- driver.too-old: Ollama's documented driver floors (docs/gpu.mdx, discover/cuda_compat.go) --------------------
+
+
+def test_ollama_s_own_driver_too_old_warning_is_driver_too_old() -> None:
+    # ollama/ollama#16415: five GTX 1070 Ti on driver 535 under Ollama 0.30
+    text = (
+        'msg="NVIDIA driver too old" device="NVIDIA GeForce GTX 1070 Ti" compute=6.1 driver=535 '
+        'required_driver="570 or newer"\n'
+        "ggml_cuda_init: failed to initialize CUDA: CUDA driver version is insufficient for CUDA runtime version\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "driver.too-old"
+
+
+def test_a_pascal_gpu_on_driver_535_under_ollama_0_30_is_below_its_documented_570() -> None:
+    # the same report in words: Ollama's version, the driver, the GPU
+    text = (
+        "$ ollama -v\nollama version is 0.30.1\n"
+        "GPU: 5x NVIDIA GeForce GTX 1070 Ti, NVIDIA driver 535.230.02\n"
+        "Since the update every model runs on the CPU.\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "driver.too-old"
+    assert found[0].evidence["Ollama's documented minimum driver"].startswith("570")
+
+
+def test_a_turing_gpu_on_driver_535_is_fine_until_ollama_0_30_11() -> None:
+    older = "ollama version is 0.30.2\nGPU: NVIDIA GeForce RTX 2080 Ti, driver 535.230.02\nmodels run on the CPU\n"
+    assert "driver.too-old" not in _codes(older)
+    newer = "ollama version is 0.31.0\nGPU: NVIDIA GeForce RTX 2080 Ti, driver 535.230.02\nmodels run on the CPU\n"
+    assert _codes(newer)[:1] == ["driver.too-old"]
+
+
+def test_a_new_enough_driver_or_an_older_ollama_is_no_finding() -> None:
+    assert "driver.too-old" not in _codes("Ollama 0.32.1 on 2x Tesla P40, driver 580.159.03, runs on the CPU\n")
+    assert "driver.too-old" not in _codes("Ollama 0.24.0 on 2x Tesla P40, driver 535.309.01, runs on the CPU\n")
+
+
+def test_ollama_after_a_driver_upgrade_without_reboot_is_the_mismatch_not_a_floor() -> None:
+    # ollama/ollama#15918: Ollama 0.20.6, the new 580 library over the old kernel module
+    text = (
+        "Ollama version: 0.20.6\nNVIDIA driver updated today (NVML library version: 580.159)\n"
+        'nvidia-smi itself fails with "Driver/library version mismatch"\n'
+        "ggml_cuda_init: failed to initialize CUDA: forward compatibility was attempted on non supported HW\n"
+    )
+    assert "driver.too-old" not in _codes(text)[:1]
