@@ -36,6 +36,7 @@ def test_every_row_is_complete_and_ids_are_unique() -> None:
 _CONTEXT = {
     "driver.compat-libcuda-803": "export LD_LIBRARY_PATH=/usr/local/cuda-12.9/compat:$LD_LIBRARY_PATH",
     "container.docker-said-cuda-unavailable": "$ docker compose up",
+    "program.ollama-version": "GPU: 2x NVIDIA Tesla P40, driver 535.309.01",
 }
 
 
