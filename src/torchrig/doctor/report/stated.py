@@ -163,9 +163,11 @@ _DRIVER_TOKEN = re.compile(
     r"driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
 )
 # "python 3.10.5", "Python version: 3.12", and Python 2's last line, "python 2.7.12" (PEP 373), which torch supported
-# up to 1.4 (its release notes: "the last release that supports Python 2")
+# up to 1.4 (its release notes: "the last release that supports Python 2"). A full stop that ends the sentence
+# ("python2.7.12.Thanks") ends the version when it has all three parts; "3.10.5.1" or "3.1x" is no Python version.
 _PYTHON_TOKEN = re.compile(
-    r"python(?:[ \t]+version)?(?:[ \t]*[:=][ \t]*|[ \t]*)v?(?P<version>(?:3\.\d{1,2}|2\.7)(?:\.\d{1,2})?)(?!\.?\w)"
+    r"python(?:[ \t]+version)?(?:[ \t]*[:=][ \t]*|[ \t]*)v?"
+    r"(?P<version>(?:3\.\d{1,2}|2\.7)(?:\.\d{1,2}(?=\.[a-z])|(?:\.\d{1,2})?(?!\.?\w)))"
 )
 _NCCL_TOKEN = re.compile(r"nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
 # "ROCm 6.1.2", "rocm v5.7", "ROCm version 6.0": the AMD stack the machine runs, recorded as the companion "rocm"
