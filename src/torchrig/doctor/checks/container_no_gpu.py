@@ -108,7 +108,10 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     reason, host_has_gpu = _wants_gpu(facts)
     if reason is None and not hits:
         return []
-    strong = host_has_gpu or any(hit.id != _SAID for hit in hits)
+    # Docker on a Mac runs containers in a Linux VM that no NVIDIA GPU reaches (Docker's GPU support is for Linux
+    # and WSL 2 hosts with NVIDIA GPUs: docs "GPU support in Docker Desktop"): nothing to hand in, nothing broken
+    on_mac = (facts.system.os or "").lower() == "darwin"
+    strong = not on_mac and (host_has_gpu or any(hit.id != _SAID for hit in hits))
     evidence: dict[str, object] = {
         "container": runtime or "(from the report)",
         "device nodes": "none of /dev/nvidia0.. or /dev/dxg",
@@ -120,7 +123,12 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
         "No NVIDIA device is passed into the container, so CUDA sees no GPU and torch.cuda.is_available() "
         "is False. The driver lives on the host; the container runtime must hand the GPU in."
     )
-    if not strong:
+    if on_mac:
+        detail += (
+            " The host is a Mac: Docker runs containers there in a Linux VM that no GPU reaches, so --gpus cannot work; "
+            "run the container without it (on the CPU), or the program natively on macOS (MPS)."
+        )
+    elif not strong:
         detail += " If the host has no NVIDIA GPU (a CPU-only CI runner, say), this is expected and harmless."
     return [
         Finding(
@@ -129,9 +137,15 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
             title=f"This {_WHAT.get(runtime or '', 'container')} was started without GPU access",
             detail=detail,
             evidence=evidence,
-            fix=_fix(runtime, hits),
+            fix=_MAC if on_mac else _fix(runtime, hits),
         )
     ]
+
+
+_MAC = (
+    "docker run <image> ...   # without --gpus: a Mac has no NVIDIA GPU to hand in (the program runs on the CPU)",
+    "# or run the program natively on macOS, where torch uses the GPU through MPS (device='mps')",
+)
 
 
 def _fix(runtime: str | None, hits: list[SignatureHit]) -> tuple[str, ...]:

@@ -186,8 +186,10 @@ _NOT_AN_ANSWER = re.compile(
     r"|instead|make|ensure|need\w*|try\w*)\b|n't|不|没|沒|应|應|期望|希望|确保|確保|应该|需要"
 )
 _ANSWER_LOOK_BACK = 60  # characters before the call in which a wish or condition would govern it
+# Apple silicon (Apple's M-series chips) names a Mac: Apple ships them only in Macs, which run macOS
 _OS_TOKEN = re.compile(
     r"(?P<os>windows(?:[ \t]+(?:10|11|server))?|wsl2?|macos|mac[ \t]+os(?:[ \t]+x)?"
+    r"|apple[ \t]+silicon|apple[ \t]+m[1-9](?:[ \t]+(?:pro|max|ultra))?"
     r"|ubuntu(?:[ \t]+\d{2}\.\d{2})?|debian|centos|rocky[ \t]+linux|fedora|arch[ \t]+linux|red[ \t]+hat|rhel)(?![\w-])"
 )
 # GPU models: brand words (any case) or datacenter codes as written (upper case: "A100", "T4", "H100"),
@@ -680,7 +682,7 @@ def _python(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> N
 def _family(name: str) -> str:
     if name.startswith("windows"):
         return "Windows"
-    if name.startswith(("mac", "os")):
+    if name.startswith(("mac", "os", "apple")):
         return "Darwin"
     return "Linux"
 
