@@ -232,3 +232,13 @@ def test_an_installer_said_to_default_to_the_cpu_build_states_the_build_a_later_
 def test_a_report_looking_for_cudnn_and_cublas_is_about_cuda() -> None:
     text = "On our H100 box pip gave us the CPU version of torch: pip list shows no cudnn or cublas wheels.\n"
     assert "torch.cpu-only-build" in [f.code for f in run_checks(parse_report(text))]
+
+
+def test_torch_said_to_be_installed_without_gpu_support_beside_a_named_gpu_is_the_cpu_build() -> None:
+    from torchrig.doctor import checks
+    from torchrig.doctor.report import parse_report
+
+    said = "After `pip install sometts` torch installed w/o gpu support.\nwindows 11, GPU: RTX 4070\n"
+    assert checks.run_checks(parse_report(said))[0].code == "torch.cpu-only-build"
+    hedged = "If torch comes without CUDA support, reinstall it.\nwindows 11, GPU: RTX 4070\nRuntimeError: CUDA error: unknown error\n"
+    assert "torch.cpu-only-build" not in [f.code for f in checks.run_checks(parse_report(hedged))]

@@ -473,3 +473,21 @@ def test_a_grace_superchip_named_by_its_code_alone_is_its_gpu_on_an_arm_host() -
     facts = parse_report("Our GH200 node runs the job.\nRuntimeError: CUDA error: out of memory\n")
     assert [gpu.name for gpu in facts.gpus.devices] == ["GH200"]
     assert facts.system.machine == "aarch64"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "cc"),
+    [
+        ("GPU: RTX4060 mobile.", "RTX4060", "8.9"),
+        ("I train on an RTX3090 at home", "RTX3090", "8.6"),
+        ("card: GTX1080Ti", "GTX1080Ti", "6.1"),
+    ],
+)
+def test_a_geforce_model_written_as_one_word_is_read(text: str, name: str, cc: str) -> None:
+    facts = parse_report(text + "\nRuntimeError: CUDA error: unknown error\n")
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [(name, cc)]
+
+
+def test_a_model_number_inside_a_url_is_no_gpu() -> None:
+    facts = parse_report("see https://example.org/rtx4090/setup\nRuntimeError: CUDA error: unknown error\n")
+    assert facts.gpus.devices == []

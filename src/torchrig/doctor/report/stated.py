@@ -194,10 +194,12 @@ _OS_TOKEN = re.compile(
 )
 # GPU models: brand words (any case) or datacenter codes as written (upper case: "A100", "T4", "H100"),
 # preceded by nothing a path, URL or identifier would put there (ASCII only: Chinese and Japanese prose puts
-# no blank between words, "使用的设备为RTX 4090"); an "Nx" count may come first.
+# no blank between words, "使用的设备为RTX 4090"); an "Nx" count may come first. People often write the GeForce
+# brand and the model number as one word ("RTX4060", "GTX1080Ti"): there the number may follow "rtx"/"gtx" directly.
 _GPU_TOKEN = re.compile(
     r"(?<![A-Za-z0-9_/.=?&#@%-])(?:(?P<count>[1-9]\d?)[ \t]?[x×*][ \t]?)?"
-    r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3})(?![\w-]*[/\\])\b"
+    r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3})(?![\w-]*[/\\])"
+    r"(?:\b|(?<=[xX])(?=\d{3,4}))"
 )
 # (CJK characters and full-width punctuation end a name too: "RTX 3090，训练时报错")
 _GPU_STOP = re.compile(
