@@ -2,8 +2,9 @@
 
 Each input is a real collect_env head followed by filler of one kind (blank lines, whitespace-only
 lines, quoted "> " lines, near-misses of the patterns the parser uses, one long line, log lines
-that never repeat, which no shortcut for repeated text helps, and a flood of "GPU n: name" lines in
-collect_env's GPU field), at growing sizes up to the 16 MiB cap.
+that never repeat, which no shortcut for repeated text helps, a flood of "GPU n: name" lines in
+collect_env's GPU field, and NCCL lines whose hex addresses make every line new), at growing sizes up to
+the 16 MiB cap.
 Printed: parse seconds (wall clock, and CPU time, which a busy machine disturbs less), and the ratio
 to reading the same text's lines (`str.splitlines`, the linear floor) and to the same filler at a
 quarter of the size (4.0 is linear; a quadratic parser shows 16). The goal: under 2 s at 16 MiB.
@@ -41,6 +42,25 @@ def _log_lines(size: int) -> str:
     return "".join(lines)[:size]
 
 
+def _nccl_lines(size: int) -> str:
+    """NCCL's INFO lines at init (its wording, as in NVIDIA/nccl#1814: "comm 0x... rank 0 nranks 8 cudaDev 0 nvmlDev 0
+    busId 18000 commId 0x... - Init COMPLETE"), with new hex addresses: words that never repeat, unless digits
+    separate words."""
+    rng = random.Random(0)
+    lines: list[str] = []
+    total = 0
+    while total < size:
+        rank = rng.randint(0, 7)
+        line = (
+            f"node{rng.randint(1, 64)}:{rng.randint(1000, 99999)}:{rng.randint(1000, 99999)} [{rank}] NCCL INFO "
+            f"comm 0x{rng.getrandbits(48):012x} rank {rank} nranks 8 cudaDev {rank} nvmlDev {rank} busId {rng.getrandbits(20):x}000 "
+            f"commId 0x{rng.getrandbits(64):016x} - Init COMPLETE\n"
+        )
+        lines.append(line)
+        total += len(line)
+    return "".join(lines)[:size]
+
+
 def _gpu_flood(size: int) -> str:
     """The GPU field again, then ``GPU n: name`` lines: more GPUs than a machine holds (read up to MAX_GPUS)."""
     lines = ["GPU models and configuration:\n"]
@@ -63,6 +83,7 @@ FILLERS: dict[str, str | Callable[[int], str]] = {
     "one long line": " ",
     "log lines, no repeats": _log_lines,
     "GPU field flood": _gpu_flood,
+    "NCCL lines, new hex": _nccl_lines,
 }
 SIZES_MIB = (1, 4, 16)
 

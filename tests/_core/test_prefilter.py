@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import random
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from torchrig._core import prefilter
 from torchrig._core.prefilter import Haystack, fold, required
 from torchrig.doctor.report import collect_env, failures, logs, tried
 from torchrig.knowledge import signatures
@@ -102,3 +105,107 @@ def test_no_pattern_of_the_doctor_is_ruled_out_where_it_matches_a_real_report() 
                 assert haystack.may_match(pattern), (pattern.pattern, text[:200])
                 checked += 1
     assert checked > 1000  # the corpus exercises the patterns, not an empty loop
+
+
+def test_a_requirement_every_alternative_has_is_the_branch_s_own() -> None:
+    # "cpu" is in both alternatives: a text without it is ruled out even though it holds "version" and "torch"
+    pattern = re.compile(r"\bcpu[ -]?(?:version|build) of torch|cpu\s*版本的torch", re.IGNORECASE)
+    assert (("cpu", True),) in required(pattern)
+    assert not Haystack("the CUDA version of torch").may_match(pattern)
+    assert required(re.compile("ab|cd")) == ((("ab", False), ("cd", False)),)
+
+
+def _log(lines: int, seed: int = 0) -> str:
+    """Training-log lines whose numbers never repeat: a text the block shortcut cannot shorten."""
+    rng = random.Random(seed)
+    return "".join(
+        f"[{rng.randint(10, 23)}:{rng.randint(10, 59)}] epoch {i // 1000} step {i} loss {rng.random():.4f} | ok\n"
+        for i in range(lines)
+    )
+
+
+LONG_LOG = _log(30_000)  # indexed (prefilter._INDEXED), in more than one chunk (_INDEX_CHUNK)
+
+
+def test_a_long_text_that_does_not_repeat_is_ruled_out_by_its_word_index() -> None:
+    assert len(LONG_LOG) > prefilter._INDEX_CHUNK + 200
+    haystack = Haystack(LONG_LOG)
+    assert haystack._word_index()  # built: a few distinct words (numbers separate them)
+    assert len(haystack._word_index()) < 100
+    assert not haystack.may_match(re.compile("no kernel image is available"))
+    assert not haystack.may_match(re.compile(r"CUDA error: (?:out of memory|device-side assert)", re.IGNORECASE))
+    assert haystack.may_match(re.compile(r"epoch \d+ step"))
+
+
+@pytest.mark.parametrize("offset", [0, 1 << 20, (1 << 20) - 5, (1 << 20) + 200, len(LONG_LOG) - 1])
+@pytest.mark.parametrize(
+    ("line", "pattern"),
+    [
+        # torch's and the driver's own wording (c10/cuda/CUDAException.cpp; cuda_runtime_api.h's error 804)
+        ("RuntimeError: CUDA error: no kernel image is available for execution on the device", "no kernel image is"),
+        (
+            "cudaErrorCompatNotSupportedOnDevice: forward compatibility was attempted on non supported HW",
+            "Error 804|forward compatibility was attempted",
+        ),
+        ("CUDA error 804: forward compatibility was attempted on non supported HW", r"error 804\b"),
+        ("İNSUFFİCİENT ſHARED MEMORY", "(?i)insufficient shared memory"),
+        ("libcudnn_cnn_infer.so.8: cannot open shared object file", r"libcudnn\w*\.so\.\d+: cannot open"),
+    ],
+)
+def test_the_word_index_never_rules_out_a_literal_that_is_there(offset: int, line: str, pattern: str) -> None:
+    text = LONG_LOG[:offset] + line + "\n" + LONG_LOG[offset:]
+    compiled = re.compile(pattern)
+    assert compiled.search(text)
+    haystack = Haystack(text)
+    assert haystack._word_index()
+    assert haystack.may_match(compiled, whitespace_free=True)
+    assert Haystack(text).may_match(compiled)
+
+
+def test_a_text_of_unique_tokens_gives_up_its_index_and_is_scanned() -> None:
+    rng = random.Random(1)
+    blob = base64.encodebytes(rng.randbytes(400_000)).decode()  # letters at random: every word a new one
+    text = blob + "Segmentation fault (core dumped)\n"
+    haystack = Haystack(text)
+    assert haystack._word_index() == b""  # more distinct words than the text's share allows
+    assert haystack.may_match(re.compile("segmentation fault", re.IGNORECASE))
+    assert not haystack.may_match(re.compile("illegal memory access"))
+
+
+def test_no_pattern_of_the_doctor_is_ruled_out_by_the_word_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prefilter, "_INDEXED", 0)  # every text indexed, however short
+    patterns = _doctor_patterns()
+    checked = 0
+    for text in _texts():
+        haystack = Haystack(text)
+        for pattern in patterns:
+            if pattern.search(text):
+                assert haystack.may_match(pattern), (pattern.pattern, text[:200])
+                assert haystack.may_match(pattern, whitespace_free=True), (pattern.pattern, text[:200])
+                checked += 1
+    assert checked > 1000
+
+
+def test_top_level_alternatives_are_split_outside_groups_classes_and_escapes() -> None:
+    def parts(source: str, flags: int = 0) -> list[str]:
+        return [p.pattern for p in prefilter.alternatives(re.compile(source, flags))]
+
+    assert parts(r"Error 802|\bCUDA\b(?:error|fail)s? 802|[|│] x\|y") == [
+        "Error 802",
+        r"\bCUDA\b(?:error|fail)s? 802",
+        r"[|│] x\|y",
+    ]
+    assert parts(r"[]|]a|b") == ["[]|]a", "b"]
+    assert parts(r"[^]|]a|b") == ["[^]|]a", "b"]
+    assert [p.flags & re.IGNORECASE for p in prefilter.alternatives(re.compile("a|b", re.IGNORECASE))] == [2, 2]
+    # one alternative, or alternatives that depend on each other, stay whole
+    for source, flags in (("(a|b)c", 0), (r"(a)x|\1y", 0), ("(?P<q>a)|(?P=q)", 0), ("a # x|y\n|b", re.VERBOSE)):
+        pattern = re.compile(source, flags)
+        assert prefilter.alternatives(pattern) == (pattern,)
+
+
+def test_the_doctor_s_patterns_are_their_alternatives_joined() -> None:
+    for pattern in _doctor_patterns():
+        split = prefilter.alternatives(pattern)
+        assert "|".join(p.pattern for p in split) == pattern.pattern
+        assert {p.flags for p in split} == {pattern.flags}

@@ -301,7 +301,9 @@ def test_sweep_the_chosen_build_fits_and_nothing_preferred_was_passed_over() -> 
         python = rel.python_max
         cuda = {v: Version(k.variant_cuda(v) or "0") for v in rel.variants}
         need = {v: k.min_driver(k.variant_cuda(v) or "") for v in rel.variants}
-        covers = {(v, c): k.build_covers(k.arch_list(rel.minor, v) or [], c) for v in rel.variants for c in CAPS}
+        # runs on it: SASS of its major, or PTX from a CUDA release that knows the GPU (old PTX from a toolkit that
+        # predates it leaves the bundled cuDNN/cuBLAS without kernels: k.coverage calls that a doubt)
+        covers = {(v, c): k.coverage(rel.minor, v, c).covered is True for v in rel.variants for c in CAPS}
         default_cuda = cuda[rel.default] if rel.default else max(cuda.values())
         for driver, ccs in itertools.product(DRIVERS, [*((c,) for c in CAPS), *itertools.combinations(CAPS, 2)]):
             result = plan(Target(driver=driver, capabilities=ccs), torch=rel.minor, python=python)

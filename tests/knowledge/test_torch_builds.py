@@ -37,13 +37,16 @@ from torchrig import knowledge as k
         ("2.7.0", "cu118", "3.7", True),
         ("2.10.0", "cu128", "12.1", True),  # SASS sm_120 covers 12.1 ...
         ("2.10.0", "cu128", "10.3", True),
-        ("1.4.0", "cu101", "8.6", True),  # 1.4's "3.7+PTX" list: the driver JIT-compiles compute_37 for Ampere
+        # 1.4's "3.7+PTX" list: the driver could JIT compute_37 for Ampere, but CUDA 10.1 and its cuDNN/cuBLAS
+        # predate the GPU (torch warns, and cuDNN fails: pytorch#45021): a doubt, not coverage
+        ("1.4.0", "cu101", "8.6", None),
         ("1.6.0", "cu101", "8.0", False),  # 1.6.0 cu101 had 3.7;5.0;6.0;7.0 and no PTX (builder 8d064bfc)
         ("1.13.1", "cu117", "8.6", True),  # the scanned 1.13.0 wheel has sm_86
     ],
 )
-def test_arch_coverage(torch: str, variant: str, cc: str, covered: bool) -> None:
-    assert k.build_covers(k.arch_list(torch, variant) or [], cc) is covered
+def test_arch_coverage(torch: str, variant: str, cc: str, covered: bool | None) -> None:
+    # the list alone (SASS or any PTX) runs the build's own kernels; coverage also weighs the toolkit that made it
+    assert k.build_covers(k.arch_list(torch, variant) or [], cc) is (covered is not False)
     assert k.coverage(torch, variant, cc).covered is covered
 
 
@@ -358,3 +361,13 @@ def test_recent_builds_without_kernels_are_the_old_and_the_newest_architectures(
     assert "torch 2.8 cu128" in pascal and not any(b.endswith("cu126") for b in pascal)
     assert "torch 2.6 cu126" in k.recent_builds_without("12.0")
     assert k.recent_builds_without("8.6") == [] and k.recent_builds_without("8.9") == []
+
+
+def test_old_ptx_from_a_toolkit_that_predates_the_gpu_is_a_doubt_not_coverage() -> None:
+    # torch 1.5's cu101 wheels carry compute_37 PTX, which the driver could JIT for an RTX 30 card (8.6), but CUDA 10.1
+    # cannot compile for Ampere at all, and its cuDNN and cuBLAS predate it (pytorch#45021: CUDA 11 builds needed)
+    ampere = k.coverage("1.5.1+cu101", "cu101", "8.6")
+    assert ampere.covered is None and ampere.doubtful and "CUDA 10.1" in ampere.why and "compute_37" in ampere.why
+    # SASS of the same major runs (sm_80 on 8.6), and a toolkit that knows the GPU is no doubt
+    assert k.coverage("1.7.1+cu110", "cu110", "8.6").covered is True
+    assert k.coverage("1.5.1+cu101", "cu101", "7.5").covered is True

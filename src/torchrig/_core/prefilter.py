@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["Haystack", "fold", "required"]
+__all__ = ["Haystack", "alternatives", "fold", "required"]
 
 # The standard library's regex parser: ``re._parser`` since Python 3.11, ``sre_parse`` before. If a
 # future Python moves it, :func:`required` derives nothing and every pattern is searched in full.
@@ -79,6 +79,55 @@ def required(pattern: re.Pattern[str]) -> tuple[Requirement, ...]:
     return tuple(needs[:_MAX_NEEDS])
 
 
+# What makes a pattern's alternatives depend on each other: a back reference or a conditional group (group numbers
+# shift when the alternatives are compiled apart), and verbose mode, whose comments may hold a "|".
+_LINKED = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
+
+
+@functools.lru_cache(maxsize=512)
+def alternatives(pattern: re.Pattern[str]) -> tuple[re.Pattern[str], ...]:
+    """The top-level alternatives of ``pattern`` (``a|b(?:c|d)|e``: ``a``, ``b(?:c|d)``, ``e``), each compiled with its
+    flags; ``(pattern,)`` where it has one, or where they cannot stand alone.
+
+    At any position the pattern matches what its first alternative that matches there matches, so its leftmost match is
+    the leftmost of theirs, the earlier alternative winning a tie; searched apart, each is searched only where its own
+    literals occur (:func:`required`), which the pattern's as a whole, one per alternative, cannot say::
+
+        >>> [p.pattern for p in alternatives(re.compile("Error 802|CUDA.{0,40}?(?:error|fail)ed 802"))]
+        ['Error 802', 'CUDA.{0,40}?(?:error|fail)ed 802']
+    """
+    source = pattern.pattern
+    if not isinstance(source, str) or pattern.flags & re.VERBOSE or _LINKED.search(source):
+        return (pattern,)
+    parts: list[str] = []
+    depth, start, i, in_class = 0, 0, 0, False
+    while i < len(source):
+        char = source[i]
+        if char == "\\":
+            i += 1  # the escaped character is never syntax
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            i += 1 if source[i + 1 : i + 2] == "^" else 0
+            i += 1 if source[i + 1 : i + 2] == "]" else 0  # "[]...]" and "[^]...]": the first "]" is a member
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(source[start:i])
+            start = i + 1
+        i += 1
+    if not parts:
+        return (pattern,)
+    parts.append(source[start:])
+    try:
+        return tuple(re.compile(part, pattern.flags) for part in parts)
+    except re.error:  # pragma: no cover - a pattern this scanner misread: searched whole
+        return (pattern,)
+
+
 def _sequence(items: list[tuple[Any, Any]], ignore_case: bool) -> list[Requirement]:
     """The requirements of a sequence of parsed items, one per run of literal characters."""
     needs: list[Requirement] = []
@@ -103,9 +152,7 @@ def _sequence(items: list[tuple[Any, Any]], ignore_case: bool) -> list[Requireme
             case = (ignore_case or bool(add & re.IGNORECASE)) and not remove & re.IGNORECASE
             needs.extend(_sequence(list(body), case))
         elif op is _ops.BRANCH:
-            branch = _branch(arg[1], ignore_case)
-            if branch:
-                needs.append(branch)
+            needs.extend(_branch(arg[1], ignore_case))
         elif op in (_ops.MAX_REPEAT, _ops.MIN_REPEAT, getattr(_ops, "POSSESSIVE_REPEAT", None)):
             low, _high, body = arg
             if low >= 1:
@@ -121,15 +168,19 @@ def _sequence(items: list[tuple[Any, Any]], ignore_case: bool) -> list[Requireme
     return needs
 
 
-def _branch(alternatives: list[Any], ignore_case: bool) -> Requirement:
-    """One alternative must match: each contributes its most selective literal, or the branch nothing."""
+def _branch(alternatives: list[Any], ignore_case: bool) -> list[Requirement]:
+    """One alternative must match: each contributes its most selective literal, or the branch nothing. A
+    requirement that every alternative has is the branch's too (``\\bcpu build|cpu版本`` needs "cpu"): it may
+    be the rarer one in a text, which is what :mod:`torchrig.knowledge.signatures` searches around."""
     out: list[Literal] = []
+    shared: list[Requirement] | None = None
     for alternative in alternatives:
         needs = _sequence(list(alternative), ignore_case)
         if not needs:
-            return ()
+            return []
         out.extend(max(needs, key=lambda need: min(len(text) for text, _ in need)))
-    return tuple(dict.fromkeys(out))
+        shared = list(dict.fromkeys(needs)) if shared is None else [need for need in shared if need in needs]
+    return [tuple(dict.fromkeys(out)), *(shared or ())]
 
 
 def _class(members: list[tuple[Any, Any]], ignore_case: bool) -> Requirement:
@@ -152,11 +203,38 @@ _BLOCK = 4096
 _OVERLAP = 255
 _JOIN = "\x00"
 
+# A long text that does not repeat itself (a training log, a flood of GPU lines or of NCCL's hex addresses, all
+# numbers different) is ruled out a literal at a time by its word index, built once from the folded text: its
+# distinct words, where a word is a run of ASCII letters and "_"; every other character (digits, which are what
+# changes from line to line, punctuation, whitespace, anything not ASCII) separates words. The invariant: where a
+# literal occurs in the text (folded, for a case-insensitive one), each of the literal's own words lies inside one
+# word of the index, and in one chunk of _INDEX_CHUNK + _OVERLAP characters when it is at most _OVERLAP + 1 long
+# (the reason blocks overlap). So the index answers "absent" from a few kilobytes instead of a scan of 16 MiB per
+# literal (~300 of them); "present" is checked on the text itself.
+_INDEXED = 1 << 18  # a shorter text is scanned in less time than indexing it takes
+_INDEX_CHUNK = 1 << 20  # characters made words at a time: memory stays bounded
+_INDEX_SHARE = 8  # an index above 1/_INDEX_SHARE of the text (unique tokens: hashes) is not worth it
+_INDEX_WORDS = 1 << 18  # nor one of more distinct words than this
+
+
+def _word_byte(code: int) -> int:
+    char = chr(code)
+    return ord(char.lower()) if char.isascii() and (char.isalpha() or char == "_") else ord(" ")
+
+
+_WORD_BYTES = bytes(_word_byte(code) for code in range(256))
+
+
+def _words(text: str) -> list[bytes]:
+    """The words of ``text`` as the word index writes them (non-ASCII characters encode as "?", a separator)."""
+    return text.encode("ascii", "replace").translate(_WORD_BYTES).split()
+
 
 class Haystack:
     """A text searched by many patterns: each is run only where its literals occur.
 
-    The folded copy for case-insensitive literals is made once, on first need.
+    The folded copy for case-insensitive literals is made once, on first need, as is the word index of a
+    long text.
     """
 
     def __init__(self, text: str) -> None:
@@ -164,6 +242,7 @@ class Haystack:
         self._folded: str | None = None
         self._blocks: str | None = None
         self._folded_blocks: str | None = None
+        self._index: bytes | None = None  # b"" once given up (or not worth it)
         self._seen: dict[Literal, bool] = {}  # patterns share literals ("GPU ", "."): each is looked for once
 
     @property
@@ -177,11 +256,36 @@ class Haystack:
         """Whether ``literal`` occurs in the text (lowered: in the folded text)."""
         key = (literal, ignore_case)
         if key not in self._seen:
-            if len(literal) > _OVERLAP + 1 or _JOIN in literal:
+            if not self._may_hold(literal):
+                self._seen[key] = False
+            elif len(literal) > _OVERLAP + 1 or _JOIN in literal:
                 self._seen[key] = literal in (self.folded if ignore_case else self.text)
             else:
                 self._seen[key] = literal in self._distinct_blocks(ignore_case)
         return self._seen[key]
+
+    def _may_hold(self, literal: str) -> bool:
+        """False only if the word index rules ``literal`` out (the invariant above :data:`_INDEXED`)."""
+        index = self._word_index()
+        return not index or all(word in index for word in _words(fold(literal)) if len(word) <= _OVERLAP + 1)
+
+    def _word_index(self) -> bytes:
+        """The distinct words of the folded text, joined by spaces; b"" where the text is short, repeats itself in
+        blocks (which serve better) or holds too many distinct words."""
+        if self._index is None:
+            self._index = b""
+            if len(self.text) >= _INDEXED and self._distinct_blocks(False) is self.text:
+                folded = self.folded
+                words: set[bytes] = set()
+                size = 0
+                for start in range(0, len(folded), _INDEX_CHUNK):
+                    new = set(_words(folded[start : start + _INDEX_CHUNK + _OVERLAP])) - words
+                    size += sum(map(len, new)) + len(new)
+                    words |= new
+                    if size * _INDEX_SHARE > len(folded) or len(words) > _INDEX_WORDS:
+                        return self._index
+                self._index = b" ".join(words)
+        return self._index
 
     def _distinct_blocks(self, folded: bool) -> str:
         """The text's distinct overlapping blocks, joined (folded: the same, folded)."""

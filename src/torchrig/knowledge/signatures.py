@@ -15,7 +15,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from torchrig._core.prefilter import Haystack, required
+from torchrig._core.prefilter import Haystack, alternatives, required
 from torchrig.knowledge import load
 
 _EXCERPT_LIMIT = 300  # a hit keeps the line that matched; tracebacks can put kilobytes on one line
@@ -104,6 +104,20 @@ _MAX_SPOTS = 64  # occurrences of a literal beyond which the windows would cover
 
 
 def _search(pattern: re.Pattern[str], flat: str, haystack: Haystack) -> re.Match[str] | None:
+    """Where ``pattern.search(flat)`` matches (the span, from its alternative that matched there): each of its top-level
+    alternatives is searched apart, only where its own literals occur ("CUDA ... error 802" needs "error" as well as
+    "CUDA", which a long log may print on every line), the leftmost match winning, the earlier alternative on a tie."""
+    first: re.Match[str] | None = None
+    for alternative in alternatives(pattern):
+        if alternative is not pattern and not haystack.may_match(alternative, whitespace_free=True):
+            continue
+        match = _search_around(alternative, flat, haystack)
+        if match is not None and (first is None or match.start() < first.start()):
+            first = match
+    return first
+
+
+def _search_around(pattern: re.Pattern[str], flat: str, haystack: Haystack) -> re.Match[str] | None:
     """``pattern.search(flat)``, run only in the windows around the occurrences of its rarest required literal."""
     spots = _spots(pattern, haystack)
     if spots is None:
@@ -134,6 +148,8 @@ def _spots(pattern: re.Pattern[str], haystack: Haystack) -> list[tuple[int, int]
                 spots = None
                 break
             word = max(words, key=len)
+            if not haystack.contains(word, ignore_case):  # known absent, at no cost: no scan for its occurrences
+                continue
             text = haystack.folded if ignore_case else haystack.text
             at = text.find(word)
             while at >= 0 and len(spots) <= _MAX_SPOTS:

@@ -21,7 +21,7 @@ from typing import Any
 from packaging.version import Version
 
 from torchrig.knowledge._tables import cc_tuple, load, minor_of, parse_version
-from torchrig.knowledge.archs import build_covers
+from torchrig.knowledge.archs import arch_covers, build_covers
 from torchrig.knowledge.toolkits import build_may_cover, possible_archs
 
 PLATFORMS = ("linux-x86_64", "linux-aarch64")  # the platforms [[arch]] rows are given for
@@ -418,6 +418,9 @@ def coverage(torch_version: str, variant: str, cc: str, platform: str = "linux-x
         archs = tuple(row.archs)
         listed = ", ".join(_cc_name(a) for a in row.sm)
         if build_covers(archs, cc):
+            ptx_only = _ptx_only_beyond_its_toolkit(archs, variant, cc)
+            if ptx_only:
+                return Coverage(None, f"{name} {ptx_only}", archs, doubtful=True)
             return Coverage(True, f"{name} is compiled for sm {listed}, which covers compute capability {cc}", archs)
         newer = cc_tuple(cc) > max(cc_tuple(sm) for sm in row.sm)
         if newer and row.ptx_unverified:
@@ -459,6 +462,28 @@ def coverage(torch_version: str, variant: str, cc: str, platform: str = "linux-x
             doubtful=True,
         )
     return Coverage(None, f"torchrig's tables do not know which architectures {name} is compiled for")
+
+
+def _ptx_only_beyond_its_toolkit(archs: tuple[str, ...], variant: str, cc: str) -> str | None:
+    """Why a build reaches ``cc`` only by JIT-compiling old PTX, from a CUDA release that predates the GPU; None otherwise.
+
+    PTX forward compatibility (CUDA C++ Programming Guide, "Binary Compatibility") covers the build's own kernels,
+    but not the CUDA libraries it bundles (cuDNN, cuBLAS), whose releases list the architectures they support; a
+    CUDA release that cannot even compile for the GPU predates it, and so do its libraries. torch's own check
+    (_check_cubins) warns that such a build is not compatible, and the reports that follow fail in cuDNN or cuBLAS
+    (RTX 30 cards under CUDA 10 builds: pytorch#45021).
+    """
+    cuda = variant_cuda(variant)
+    sass = any(arch_covers(a, cc) for a in archs if a.startswith("sm_"))
+    if sass or cuda is None or build_may_cover(cuda, cc) is not None:
+        return None
+    ptx = " ".join(a for a in archs if a.startswith("compute_"))
+    bounds = possible_archs(cuda)
+    top = f" (it compiles for {_cc_name(bounds[1].removeprefix('sm_'))} at most)" if bounds else ""
+    return (
+        f"runs on compute capability {cc} only by JIT-compiling its PTX ({ptx}): CUDA {cuda}, which built it, "
+        f"predates this GPU{top}, and so do the cuDNN and cuBLAS it bundles"
+    )
 
 
 def every_variant_covers(torch_version: str, cc: str, platform: str = "linux-x86_64") -> bool | None:

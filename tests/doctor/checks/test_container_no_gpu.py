@@ -101,3 +101,19 @@ def test_onnxruntime_finding_no_device_in_a_pod_of_unknown_runtime_gives_dockers
     assert finding.severity.value == "error"
     assert any("--gpus all" in step for step in finding.fix)
     assert any("nvidia.com/gpu" in step for step in finding.fix)
+
+
+def test_docker_asked_for_gpus_on_an_apple_silicon_mac_is_a_warning_to_drop_the_flag() -> None:
+    # Docker Desktop's GPU support is for Linux and WSL 2 hosts with NVIDIA GPUs; a Mac's containers run in a VM
+    from torchrig.doctor.report import parse_report
+
+    text = (
+        "My MacBook Pro has Apple Silicon (M2 Pro), and Docker fails:\n"
+        "$ docker run --gpus all -p 8080:8080 myorg/llm-server:latest\n"
+        'docker: Error response from daemon: could not select device driver "" with capabilities: [[gpu]].\n'
+    )
+    facts = parse_report(text)
+    assert facts.system.os == "Darwin"
+    [finding] = container_no_gpu.container_without_gpu(facts, CheckContext())
+    assert finding.severity is Severity.WARNING and "Mac" in finding.detail
+    assert "without --gpus" in finding.fix[0] and not any("nvidia-container-toolkit" in line for line in finding.fix)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from torchrig.doctor import checks
+from torchrig.doctor.facts import Gpu
 from torchrig.doctor.report import parse_report
 
 LOG = """Traceback (most recent call last):
@@ -40,6 +41,15 @@ def test_torch_finding_no_driver_beside_a_named_gpu_is_an_error() -> None:
     text = "My GPU is an NVIDIA GeForce RTX 3060.\n" + _NO_DRIVER
     finding = checks.run_checks(parse_report(text))[0]
     assert finding.code == "driver.missing" and finding.severity.value == "error"
+
+
+def test_torch_finding_no_driver_beside_only_an_amd_gpu_asks_whether_there_is_an_nvidia_one() -> None:
+    # a CUDA build of torch on a machine whose reporter names only an AMD GPU: no NVIDIA driver to install
+    facts = parse_report(_NO_DRIVER)
+    facts.gpus.devices = [Gpu(index=0, name="AMD Radeon RX 7900 XTX", source="stated")]
+    finding = checks.run_checks(facts)[0]
+    assert finding.code == "driver.missing" and finding.severity.value == "warning"
+    assert "lspci" in finding.fix[0]
 
 
 def test_nvidia_smi_failing_to_reach_the_driver_stays_an_error_without_a_gpu_named() -> None:

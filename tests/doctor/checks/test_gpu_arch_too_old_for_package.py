@@ -151,6 +151,22 @@ def test_a_torch_release_whose_every_cuda_build_covers_the_gpu_leaves_the_extens
     assert finding.title == "A compiled CUDA extension has no kernels for compute capability 6.1"
 
 
+def test_torchs_own_incompatibility_warning_keeps_the_build_on_torch_whatever_old_ptx_it_lists() -> None:
+    # torch's _check_cubins (torch/cuda/__init__.py) warns where get_arch_list() has no SASS of the GPU's major; a
+    # compute_37 in the list is PTX the CUDA 10 toolkit made, not kernels for an Ampere card
+    from torchrig.doctor import checks
+    from torchrig.doctor.report import parse_report
+
+    text = (
+        "NVIDIA GeForce RTX 3080 with CUDA capability sm_86 is not compatible with the current PyTorch installation.\n"
+        "The current PyTorch install supports CUDA capabilities sm_37 sm_50 sm_60 sm_70 sm_75 compute_37.\n"
+    )
+    facts = parse_report(text)
+    assert gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX) == []
+    first = checks.run_checks(facts)[0]
+    assert first.code == "gpu.arch-unsupported" and "torch itself says" in first.detail
+
+
 def test_a_package_refusing_gpus_below_a_compute_capability_names_the_extension_not_torch() -> None:
     # vLLM's setup.py (2023) raised this at install on a Pascal card
     facts = report(

@@ -311,3 +311,13 @@ def test_a_torch_said_to_be_compiled_without_cuda_is_a_cpu_build_on_the_reporter
 def test_not_compiled_with_cuda_under_a_condition_states_no_build() -> None:
     facts = parse_report("If torch is not compiled with CUDA, the node falls back to the CPU. My GPU is an RTX 3060")
     assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
+
+
+def test_torch_said_to_be_installed_without_gpu_support_beside_a_named_gpu_is_the_cpu_build() -> None:
+    from torchrig.doctor import checks
+    from torchrig.doctor.report import parse_report
+
+    said = "After `pip install sometts` torch installed w/o gpu support.\nwindows 11, GPU: RTX 4070\n"
+    assert checks.run_checks(parse_report(said))[0].code == "torch.cpu-only-build"
+    hedged = "If torch comes without CUDA support, reinstall it.\nwindows 11, GPU: RTX 4070\nRuntimeError: CUDA error: unknown error\n"
+    assert "torch.cpu-only-build" not in [f.code for f in checks.run_checks(parse_report(hedged))]

@@ -33,7 +33,11 @@ def test_every_row_is_complete_and_ids_are_unique() -> None:
 
 
 # The context a row's `requires` asks for, where it is not torch's own traceback
-_CONTEXT = {"driver.compat-libcuda-803": "export LD_LIBRARY_PATH=/usr/local/cuda-12.9/compat:$LD_LIBRARY_PATH"}
+_CONTEXT = {
+    "driver.compat-libcuda-803": "export LD_LIBRARY_PATH=/usr/local/cuda-12.9/compat:$LD_LIBRARY_PATH",
+    "container.docker-said-cuda-unavailable": "$ docker compose up",
+    "program.ollama-version": "GPU: 2x NVIDIA Tesla P40, driver 535.309.01",
+}
 
 
 @pytest.mark.parametrize("sig", ROWS, ids=[s.id for s in ROWS])

@@ -448,6 +448,15 @@ def test_a_python_2_7_stated_in_a_sentence_that_goes_on_to_a_colon_is_read() -> 
     assert parse_report(text).system.python_version == "2.7.15"
 
 
+def test_a_full_python_version_ending_a_sentence_without_a_space_is_read() -> None:
+    # a list run together, its full stop touching the next word: "... torchvision0.2.0,python2.7.12.Thanks."
+    text = "my setup: CUDA 9.0, torch 0.4.1,python3.6.8.Any idea?\nRuntimeError: CUDA error: out of memory\n"
+    assert parse_report(text).system.python_version == "3.6.8"
+    # a fourth number, or a letter glued to the minor, is no Python version
+    assert parse_report("python 3.10.5.1, torch 2.1.0\n").system.python_version is None
+    assert parse_report("python 3.1x, torch 2.1.0\n").system.python_version is None
+
+
 def test_a_template_label_left_empty_still_names_no_version() -> None:
     facts = parse_report("Python 3.10 or newer required:\nRuntimeError: CUDA error: out of memory\n")
     assert facts.system.python_version is None
@@ -464,3 +473,21 @@ def test_a_grace_superchip_named_by_its_code_alone_is_its_gpu_on_an_arm_host() -
     facts = parse_report("Our GH200 node runs the job.\nRuntimeError: CUDA error: out of memory\n")
     assert [gpu.name for gpu in facts.gpus.devices] == ["GH200"]
     assert facts.system.machine == "aarch64"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "cc"),
+    [
+        ("GPU: RTX4060 mobile.", "RTX4060", "8.9"),
+        ("I train on an RTX3090 at home", "RTX3090", "8.6"),
+        ("card: GTX1080Ti", "GTX1080Ti", "6.1"),
+    ],
+)
+def test_a_geforce_model_written_as_one_word_is_read(text: str, name: str, cc: str) -> None:
+    facts = parse_report(text + "\nRuntimeError: CUDA error: unknown error\n")
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [(name, cc)]
+
+
+def test_a_model_number_inside_a_url_is_no_gpu() -> None:
+    facts = parse_report("see https://example.org/rtx4090/setup\nRuntimeError: CUDA error: unknown error\n")
+    assert facts.gpus.devices == []

@@ -66,6 +66,13 @@ _WHAT = {
 }
 
 
+# signatures.toml: Docker named in words, torch without CUDA, no GPU request in sight; the host may have no GPU
+_SAID = "container.docker-said-cuda-unavailable"
+# Docker's Compose GPU support page: a service gets a GPU only through a device reservation with the gpu capability
+_COMPOSE = (
+    "# with Docker Compose, give the service the GPU (Docker docs, 'GPU support in Docker Compose'):",
+    "#   deploy: {resources: {reservations: {devices: [{driver: nvidia, count: all, capabilities: [gpu]}]}}}",
+)
 _LOST = "container.nvml-unknown-error"  # signatures.toml: a running container's device access was revoked
 # onnxruntime's "cudaGetDeviceCount() failed" (signatures.toml) follows CUDA_CALL's own log of the error, so a report
 # may say why the count failed: the driver's own failures (error 35 "CUDA driver version is insufficient", 803, a
@@ -101,7 +108,10 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     reason, host_has_gpu = _wants_gpu(facts)
     if reason is None and not hits:
         return []
-    strong = bool(hits) or host_has_gpu
+    # Docker on a Mac runs containers in a Linux VM that no NVIDIA GPU reaches (Docker's GPU support is for Linux
+    # and WSL 2 hosts with NVIDIA GPUs: docs "GPU support in Docker Desktop"): nothing to hand in, nothing broken
+    on_mac = (facts.system.os or "").lower() == "darwin"
+    strong = not on_mac and (host_has_gpu or any(hit.id != _SAID for hit in hits))
     evidence: dict[str, object] = {
         "container": runtime or "(from the report)",
         "device nodes": "none of /dev/nvidia0.. or /dev/dxg",
@@ -113,7 +123,12 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
         "No NVIDIA device is passed into the container, so CUDA sees no GPU and torch.cuda.is_available() "
         "is False. The driver lives on the host; the container runtime must hand the GPU in."
     )
-    if not strong:
+    if on_mac:
+        detail += (
+            " The host is a Mac: Docker runs containers there in a Linux VM that no GPU reaches, so --gpus cannot work; "
+            "run the container without it (on the CPU), or the program natively on macOS (MPS)."
+        )
+    elif not strong:
         detail += " If the host has no NVIDIA GPU (a CPU-only CI runner, say), this is expected and harmless."
     return [
         Finding(
@@ -122,9 +137,22 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
             title=f"This {_WHAT.get(runtime or '', 'container')} was started without GPU access",
             detail=detail,
             evidence=evidence,
-            fix=_FIXES.get(runtime or "", _UNKNOWN_RUNTIME),
+            fix=_MAC if on_mac else _fix(runtime, hits),
         )
     ]
+
+
+_MAC = (
+    "docker run <image> ...   # without --gpus: a Mac has no NVIDIA GPU to hand in (the program runs on the CPU)",
+    "# or run the program natively on macOS, where torch uses the GPU through MPS (device='mps')",
+)
+
+
+def _fix(runtime: str | None, hits: list[SignatureHit]) -> tuple[str, ...]:
+    """The runtime's way to hand a GPU in; where only words named Docker, its `run` flag and Compose's reservation."""
+    if runtime is None and any(hit.id == _SAID for hit in hits):
+        return (*_DOCKER, *_COMPOSE)
+    return _FIXES.get(runtime or "", _UNKNOWN_RUNTIME)
 
 
 def _lost_access(facts: Facts, hits: list[SignatureHit]) -> Finding:

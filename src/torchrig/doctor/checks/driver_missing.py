@@ -33,7 +33,7 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return []
     if libcuda and len(libcuda) == len(hits) and not bus and facts.origin == "report":
         return [_libcuda_not_loadable(facts, libcuda)]
-    if not bus and not facts.gpus.devices and all(hit.id == _TORCH_NO_DRIVER for hit in hits):
+    if not queries.has_nvidia_gpu(facts) and all(hit.id == _TORCH_NO_DRIVER for hit in hits):
         return [_no_gpu_shown(facts, hits)]
     cuda = queries.torch_cuda(facts)
     branch = fixes.driver_branch(cuda, ccs=queries.capabilities(facts))

@@ -24,6 +24,17 @@ _INSUFFICIENT = "driver.insufficient-for-runtime"
 NGC = "driver.ngc-container-needs-newer-driver"
 _NGC_VERSIONS = re.compile(r"Driver Release (?P<need>\d+(?:\.\d+)+) or later, but\s*version (?P<have>\d+(?:\.\d+)+)")
 _FAMILIES = ("13", "12", "11")  # CUDA majors with minor-version compatibility (CUDA Compatibility guide, CUDA 11+)
+# Ollama's documented driver floors for the CUDA 12 build its releases bundle (ollama/ollama): from v0.30.0, when the
+# release moved to llama-server's CUDA 12.8 build, "Nvidia GPUs with compute capability 5.0 through 6.2 require driver
+# version 570 or newer" (docs/gpu.mdx, commit 9db4bdbad), their kernels being JIT-compiled from PTX; from v0.30.11,
+# "driver version 550 and newer" for every GPU, since the build's compressed fatbins need it, and discovery sets older
+# drivers' GPUs aside (commit f22ec2ec4, "CUDA: require driver 550 or newer for v12", discover/cuda_compat.go).
+OLLAMA = "program.ollama-version"  # signatures.toml: context, no fault alone
+_OLLAMA_WARNS = "driver.ollama-driver-too-old"  # Ollama's own "NVIDIA driver too old"
+_OLLAMA_FLOORS = (  # (from release, below compute capability or None for all GPUs, minimum driver branch)
+    (Version("0.30.0"), Version("7.0"), 570),
+    (Version("0.30.11"), None, 550),
+)
 
 
 def _api_from_hits(excerpts: list[str]) -> str | None:
@@ -47,6 +58,12 @@ def _api_runs(api: str, cuda: str) -> bool:
 def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """The driver must be at least the minimum for torch's CUDA build, counting minor-version compatibility."""
     hits = hits_for(facts, CODE)
+    ollama = [hit for hit in hits if hit.id in (OLLAMA, _OLLAMA_WARNS)]
+    hits = [hit for hit in hits if hit not in ollama]
+    if ollama:
+        program = _ollama(facts, ollama)
+        if program is not None:
+            return [program]
     ptx = [hit for hit in hits if hit.id == PTX]
     ngc = [hit for hit in hits if hit.id == NGC]
     hits = [hit for hit in hits if hit.id not in (PTX, NGC)]
@@ -59,6 +76,56 @@ def driver_runs_torch_build(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if ptx and found:
         found[0].evidence.update(evidence_of(ptx))
     return found or _ptx_too_new(facts, ptx)
+
+
+def _ollama(facts: Facts, hits: list[SignatureHit]) -> Finding | None:
+    """Ollama's release and the driver: below the floor Ollama documents for it, its GPUs run nothing (CPU)."""
+    warned = [hit for hit in hits if hit.id == _OLLAMA_WARNS]
+    releases = [
+        Version(m.group(1))
+        for hit in hits
+        if hit.id == OLLAMA
+        for m in re.finditer(r"(?<![\w.])v?(0\.\d{1,3}\.\d{1,3})(?![\w.]*\d)", hit.excerpt)
+    ]
+    release = max(releases, default=None)  # a bisection's newest release is the one that fails
+    shown = queries.driver_version(facts)
+    driver = knowledge.parse_version(shown)
+    ccs = [Version(cc) for cc in queries.capabilities(facts)]
+    floor: tuple[int, str] | None = None
+    for since, below, branch in _OLLAMA_FLOORS:
+        if release is None or release < since or driver is None or driver.major >= branch:
+            continue
+        if below is None:
+            floor = max(floor or (0, ""), (branch, f"every NVIDIA GPU from Ollama {since}"))
+        elif ccs and any(cc < below for cc in ccs):
+            floor = max(floor or (0, ""), (branch, f"GPUs below compute capability {below} from Ollama {since}"))
+    if floor is None and not warned:
+        return None
+    evidence: dict[str, object] = {}
+    if release is not None:
+        evidence["Ollama"] = str(release)
+    if shown:
+        evidence["driver"] = shown
+    if ccs:
+        evidence["compute capability"] = ", ".join(str(cc) for cc in ccs)
+    if floor is not None:
+        evidence["Ollama's documented minimum driver"] = f"{floor[0]} ({floor[1]})"
+    evidence.update(evidence_of(warned or hits))
+    need = f"{floor[0]} or newer" if floor else "the branch Ollama names (required_driver)"
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title=f"The NVIDIA driver{f' ({shown})' if shown else ''} is too old for Ollama"
+        + (f" {release}" if release else ""),
+        detail="Ollama bundles its own CUDA 12 build and documents the driver it needs; with an older driver its "
+        "GPU discovery sets the GPUs aside (or its kernels cannot load) and every model runs on the CPU, "
+        "although nvidia-smi shows the GPUs free.",
+        evidence=evidence,
+        fix=(
+            f"Update the NVIDIA driver to {need} (on the host, for Ollama in a container), then restart Ollama",
+            "# or keep this driver and stay on the last Ollama release its documentation allows",
+        ),
+    )
 
 
 def _runs_torch_build(facts: Facts, ctx: CheckContext, hits: list[SignatureHit]) -> list[Finding]:

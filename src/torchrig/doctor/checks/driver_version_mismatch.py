@@ -15,6 +15,7 @@ _MESSAGE = "driver/library version mismatch"
 _CUDA_803 = "driver.cuda-driver-mismatch-803"  # signatures.toml: CUDA's own word for the same mismatch
 # the same 803 where the report names cuda-compat: the compat libcuda is the mismatch (driver.forward-compat-unsupported)
 _COMPAT_803 = "driver.compat-libcuda-803"
+_DSO = re.compile(r"kernel version ([\d.]+) does not match DSO version ([\d.]+)", re.IGNORECASE)
 
 
 def kernel_and_library_differ(facts: Facts, ctx: CheckContext) -> list[Finding]:
@@ -27,8 +28,10 @@ def kernel_and_library_differ(facts: Facts, ctx: CheckContext) -> list[Finding]:
         # dmesg: "NVRM: API mismatch: the client has the version 515.48.07, but this kernel module has the version 510.73.05"
         client = re.search(r"client has the version ([\d.]+)", hit.excerpt)
         module = re.search(r"kernel module has the version ([\d.]+)", hit.excerpt)
-        library = library or (client.group(1).rstrip(".") if client else None)
-        kernel = kernel or (module.group(1).rstrip(".") if module else None)
+        # TensorFlow/XLA: "kernel version 515.48.7 does not match DSO version 510.73.5" (signatures.toml)
+        dso = _DSO.search(hit.excerpt)
+        library = library or (client.group(1).rstrip(".") if client else dso.group(2).rstrip(".") if dso else None)
+        kernel = kernel or (module.group(1).rstrip(".") if module else dso.group(1).rstrip(".") if dso else None)
     said = [e for e in (facts.driver.nvml_error, facts.driver.smi_error) if e and _MESSAGE in e.lower()]
     differ = bool(kernel and library and kernel.strip() != library.strip()) and not queries.uses_windows_driver(facts)
     if not (differ or said or hits):

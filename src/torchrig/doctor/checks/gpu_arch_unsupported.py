@@ -25,6 +25,11 @@ _ABOUT_A_GPU = re.compile(
 )
 _SHOWN_BUILDS = 6  # builds named in the evidence; the rest counted
 TORCH_RANGE_WARNING = "gpu.too-old-for-torch"
+# torch 1.x-2.7's _check_cubins (torch/cuda/__init__.py): "NVIDIA GeForce RTX 3060 with CUDA capability sm_86 is not
+# compatible with the current PyTorch installation", printed where the running build's get_arch_list() has no SASS of
+# the GPU's major: torch's own judgement of its own build, whatever PTX the list carries (an old compute_37 does not
+# bring the CUDA libraries of a toolkit that knew the GPU)
+TORCH_CUBIN_WARNING = "gpu.capability-not-compatible"
 # torch 2.8-2.10's _check_capability (torch/cuda/__init__.py) warns "Found GPU0 NVIDIA GB10 which is of cuda
 # capability 12.1. Minimum and Maximum cuda capability supported by this version of PyTorch is (8.0) - (12.0)"
 # for any GPU outside the lowest and highest architecture of torch.cuda.get_arch_list(): it compares numbers,
@@ -119,7 +124,7 @@ def kernels_missing_from_an_extension(facts: Facts) -> tuple[list[str], list[Sig
     # torch's own NVRTC, or torch's own capability warning (_check_capability compares the GPU with the running
     # build's get_arch_list(), so it speaks for this build where the tables speak only for PyPI's variants):
     # not an extension, whatever the list says
-    if not hits or any(hit.id in (NVRTC, TORCH_RANGE_WARNING) for hit in hits):
+    if not hits or any(hit.id in (NVRTC, TORCH_RANGE_WARNING, TORCH_CUBIN_WARNING) for hit in hits):
         return [], []
     ccs = _capabilities(facts, hits)
     if ccs and all(torch_covers(facts, cc) for cc in ccs):
@@ -214,12 +219,16 @@ def build_has_kernels_for_every_gpu(facts: Facts, ctx: CheckContext) -> list[Fin
                 fix=tuple(fix),
             )
         ]
+    own_word = any(hit.id == TORCH_CUBIN_WARNING for hit in hits) and any(a.startswith("compute_") for a in archs)
     return [
         Finding(
             code=CODE,
             severity=Severity.ERROR,
             title=f"{_subject(facts)} has no kernels for {names}",
-            detail="The build carries no machine code (SASS) for this GPU's architecture and no PTX it could compile, "
+            detail="The build carries no machine code (SASS) of this GPU's architecture, and torch itself says the build is "
+            "not compatible with it (the build's PTX is for an older architecture), so CUDA operations fail."
+            if own_word
+            else "The build carries no machine code (SASS) for this GPU's architecture and no PTX it could compile, "
             'so CUDA operations fail with "no kernel image is available for execution on the device".',
             evidence=evidence,
             fix=tuple(fix),

@@ -41,6 +41,7 @@ _SAID = (
     "torch.build-said-cpu",
     "torch.cpu-build-installed-said-zh",
     "torch.not-compiled-with-cuda-said",
+    "torch.installed-without-gpu-said",
 )
 # a sentence under a condition ("the error appears if you have the CPU-only version of PyTorch") states no build; the
 # condition is looked for in the sentence that names the CPU build, before it ("it defaults to the CPU version even

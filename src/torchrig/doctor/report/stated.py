@@ -163,9 +163,11 @@ _DRIVER_TOKEN = re.compile(
     r"driver(?:[ \t]+version)?(?:[ \t]+(?:is|of))?[ \t]*[:=]?[ \t]*[rv]?(?P<version>\d{3}\.\d{1,3}(?:\.\d{1,3})?)(?!\.?\w)"
 )
 # "python 3.10.5", "Python version: 3.12", and Python 2's last line, "python 2.7.12" (PEP 373), which torch supported
-# up to 1.4 (its release notes: "the last release that supports Python 2")
+# up to 1.4 (its release notes: "the last release that supports Python 2"). A full stop that ends the sentence
+# ("python2.7.12.Thanks") ends the version when it has all three parts; "3.10.5.1" or "3.1x" is no Python version.
 _PYTHON_TOKEN = re.compile(
-    r"python(?:[ \t]+version)?(?:[ \t]*[:=][ \t]*|[ \t]*)v?(?P<version>(?:3\.\d{1,2}|2\.7)(?:\.\d{1,2})?)(?!\.?\w)"
+    r"python(?:[ \t]+version)?(?:[ \t]*[:=][ \t]*|[ \t]*)v?"
+    r"(?P<version>(?:3\.\d{1,2}|2\.7)(?:\.\d{1,2}(?=\.[a-z])|(?:\.\d{1,2})?(?!\.?\w)))"
 )
 _NCCL_TOKEN = re.compile(r"nccl(?:[ \t]+version)?[ \t]*[:=]?[ \t]*v?(?P<version>2\.\d{1,2}\.\d{1,2})(?!\.?\w)")
 # "ROCm 6.1.2", "rocm v5.7", "ROCm version 6.0": the AMD stack the machine runs, recorded as the companion "rocm"
@@ -184,16 +186,20 @@ _NOT_AN_ANSWER = re.compile(
     r"|instead|make|ensure|need\w*|try\w*)\b|n't|不|没|沒|应|應|期望|希望|确保|確保|应该|需要"
 )
 _ANSWER_LOOK_BACK = 60  # characters before the call in which a wish or condition would govern it
+# Apple silicon (Apple's M-series chips) names a Mac: Apple ships them only in Macs, which run macOS
 _OS_TOKEN = re.compile(
     r"(?P<os>windows(?:[ \t]+(?:10|11|server))?|wsl2?|macos|mac[ \t]+os(?:[ \t]+x)?"
+    r"|apple[ \t]+silicon|apple[ \t]+m[1-9](?:[ \t]+(?:pro|max|ultra))?"
     r"|ubuntu(?:[ \t]+\d{2}\.\d{2})?|debian|centos|rocky[ \t]+linux|fedora|arch[ \t]+linux|red[ \t]+hat|rhel)(?![\w-])"
 )
 # GPU models: brand words (any case) or datacenter codes as written (upper case: "A100", "T4", "H100"),
 # preceded by nothing a path, URL or identifier would put there (ASCII only: Chinese and Japanese prose puts
-# no blank between words, "使用的设备为RTX 4090"); an "Nx" count may come first.
+# no blank between words, "使用的设备为RTX 4090"); an "Nx" count may come first. People often write the GeForce
+# brand and the model number as one word ("RTX4060", "GTX1080Ti"): there the number may follow "rtx"/"gtx" directly.
 _GPU_TOKEN = re.compile(
     r"(?<![A-Za-z0-9_/.=?&#@%-])(?:(?P<count>[1-9]\d?)[ \t]?[x×*][ \t]?)?"
-    r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3})(?![\w-]*[/\\])\b"
+    r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3})(?![\w-]*[/\\])"
+    r"(?:\b|(?<=[xX])(?=\d{3,4}))"
 )
 # (CJK characters and full-width punctuation end a name too: "RTX 3090，训练时报错")
 _GPU_STOP = re.compile(
@@ -683,7 +689,7 @@ def _python(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> N
 def _family(name: str) -> str:
     if name.startswith("windows"):
         return "Windows"
-    if name.startswith(("mac", "os")):
+    if name.startswith(("mac", "os", "apple")):
         return "Darwin"
     return "Linux"
 
