@@ -106,3 +106,52 @@ def test_pip_s_conflict_over_a_companion_pinning_another_torch_is_a_pair_never_b
     assert facts.report_format == "pip"
     first = run_checks(facts)[0]
     assert first.code == "torch.companion-mismatch" and first.title.startswith("torchvision was not built")
+
+
+# The torchvision:: operators are registered by `import torchvision` (torchvision/extension.py loads its _C library);
+# torchvision's maintainer in pytorch/vision#1405: "For `torch.ops.torchvision` to be available, we first need to
+# `import torchvision`". A program's own frame calling torch.ops.torchvision.nms gets "No such operator" whether
+# or not the pair matches; a frame inside torchvision/ops/boxes.py (ultralytics/yolov3#914) is torchvision's own
+# operators failing to load.
+_OWN_CALL = """Traceback (most recent call last):
+  File "detect.py", line 40, in <module>
+    keep = postprocess(pred)
+  File "/home/dev/detector/utils/boxes.py", line 326, in postprocess
+    i = torch.ops.torchvision.nms(boxes, scores, iou_thres)
+  File "/home/dev/miniconda3/envs/det/lib/python3.8/site-packages/torch/_ops.py", line 61, in __getattr__
+    op = torch._C._jit_get_operation(qualified_op_name)
+RuntimeError: No such operator torchvision::nms
+"""
+
+_INSIDE_TORCHVISION = """Traceback (most recent call last):
+  File "/home/dev/yolo/utils/utils.py", line 571, in non_max_suppression
+    i = torchvision.ops.boxes.batched_nms(boxes, scores, c, iou_thres)
+  File "/home/dev/.conda/envs/y/lib/python3.7/site-packages/torchvision/ops/boxes.py", line 76, in batched_nms
+    keep = nms(boxes_for_nms, scores, iou_threshold)
+  File "/home/dev/.conda/envs/y/lib/python3.7/site-packages/torchvision/ops/boxes.py", line 36, in nms
+    return torch.ops.torchvision.nms(boxes, scores, iou_threshold)
+  File "/home/dev/.local/lib/python3.7/site-packages/torch/_ops.py", line 61, in __getattr__
+    op = torch._C._jit_get_operation(qualified_op_name)
+RuntimeError: No such operator torchvision::nms
+"""
+
+
+def test_a_program_calling_torch_ops_torchvision_itself_shows_no_mismatch() -> None:
+    facts = parse_report(_OWN_CALL)
+    assert "companion.torchvision-op-called-unimported" in {h.id for h in facts.signatures}
+    assert torch_companion_mismatch.companions_match_torch(facts, CTX) == []
+
+
+def test_torchvision_own_nms_failing_to_find_its_operator_is_a_mismatch() -> None:
+    facts = parse_report(_INSIDE_TORCHVISION)
+    assert "companion.torchvision-op-called-unimported" not in {h.id for h in facts.signatures}
+    [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
+    assert finding.code == "torch.companion-mismatch"
+
+
+def test_a_direct_call_does_not_hide_versions_that_do_not_pair() -> None:
+    facts = parse_report(_OWN_CALL)
+    facts.torch.version = "1.7.0"
+    facts.companions = [pkg("torchvision", "0.7.0")]
+    [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
+    assert "torchvision" in finding.evidence

@@ -234,6 +234,85 @@ def test_a_report_looking_for_cudnn_and_cublas_is_about_cuda() -> None:
     assert "torch.cpu-only-build" in [f.code for f in run_checks(parse_report(text))]
 
 
+# Anaconda's pytorch requires `_pytorch_select` 0.1 for its CPU build, 0.2 for its GPU one (AnacondaRecipes/
+# pytorch-feedstock, recipe/meta.yaml); PyTorch Lightning's "But your machine only has: []" is
+# list(range(torch.cuda.device_count())) come back empty (pytorch_lightning/trainer/distrib_parts.py).
+_LIGHTNING_NO_GPUS = """  File "/opt/envs/seg/lib/python3.7/site-packages/pytorch_lightning/trainer/distrib_parts.py", line 412, in sanitize_gpu_ids
+    raise MisconfigurationException(message)
+pytorch_lightning.utilities.exceptions.MisconfigurationException:
+                You requested GPUs: [0, 1]
+                But your machine only has: []
+"""
+
+
+def test_anacondas_cpu_selector_with_lightning_finding_no_gpus_is_a_cpu_build() -> None:
+    rows = (
+        "# Name                    Version                   Build  Channel\n"
+        "_libgcc_mutex             0.1                        main\n"
+        "_pytorch_select           0.1                       cpu_0\n"
+    )
+    facts = parse_report(_LIGHTNING_NO_GPUS + "```\n" + rows)
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert finding.code == "torch.cpu-only-build"
+    assert "_pytorch_select" in str(finding.evidence["conda"])
+
+
+def test_a_leftover_cpu_selector_beside_the_pytorch_channels_cuda_build_is_no_cpu_build() -> None:
+    # a conda list of the kind JackAILab/MARNet's install notes show: the selector stayed when pytorch came from
+    # the pytorch channel as a CUDA build
+    rows = (
+        "_pytorch_select           0.1                       cpu_0    defaults\n"
+        "pytorch                   1.12.1          py3.8_cuda11.3_cudnn8.3.2_0    pytorch\n"
+        "pytorch-mutex             1.0                        cuda    pytorch\n"
+    )
+    facts = parse_report(_LIGHTNING_NO_GPUS + rows)
+    assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
+
+
+# A Jetson's CUDA torch is NVIDIA's JetPack wheel; torch's own aarch64 wheels are CPU builds before 2.11 (NVIDIA,
+# "Installing PyTorch for Jetson Platform"). The board is named by its product name or its JetPack release, in any
+# language; torch's "no CUDA" answer is told in the reporter's words.
+def test_a_jetson_named_by_model_with_torch_answering_no_cuda_points_at_nvidias_wheels() -> None:
+    # the wording of pytorch/pytorch#67997 and Lmy0217/PyTorch-aarch64#3
+    for text in (
+        "trying to install pytorch on a jetson NX, with pip, but when running\n   torch.cuda.is_available()\ni get false",
+        "I installed the torch wheel on my jetson nano (Jetpack 4.4 [L4T 32.4.3]), but cuda.is_available() returns false",
+        "My board has JetPack<6 and Python 3.10; after pip3 install torch, when I checked torch.cuda.is_available, it "
+        "returned false.",
+    ):
+        facts = parse_report(text)
+        assert facts.system.jetson, text
+        [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+        assert "Jetson" in finding.title and "NVIDIA's JetPack build" in finding.title
+
+
+def test_a_jetson_in_chinese_prose_with_torch_found_to_be_the_cpu_version() -> None:
+    facts = parse_report("在Jetson Orin上pip安装了torch，检查了pytorch版本发现是cpu版本，想用GPU")
+    assert facts.system.jetson
+    [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
+    assert "Jetson" in finding.title
+
+
+def test_a_cpu_version_under_a_condition_in_chinese_states_no_build() -> None:
+    facts = parse_report("显卡是RTX 3060，如果torch是cpu版本就要重装")
+    assert "torch.cpu-build-installed-said-zh" not in {h.id for h in facts.signatures}
+
+
+def test_a_torch_said_to_be_compiled_without_cuda_is_a_cpu_build_on_the_reporters_word() -> None:
+    # torch's own "Torch not compiled with CUDA enabled" retold; the wording of lllyasviel/Omost#26
+    for text in (
+        "Pip install -r requirements.txt ... always issues in Torch 2.3.0 being compiled without CUDA?!",
+        "installing the extension's dependencies swapped my torch for one that wasn't built with CUDA",
+    ):
+        [finding] = torch_cpu_only_build.cuda_build_where_gpu(parse_report(text), CTX)
+        assert finding.severity.name == "WARNING"
+
+
+def test_not_compiled_with_cuda_under_a_condition_states_no_build() -> None:
+    facts = parse_report("If torch is not compiled with CUDA, the node falls back to the CPU. My GPU is an RTX 3060")
+    assert torch_cpu_only_build.cuda_build_where_gpu(facts, CTX) == []
+
+
 def test_torch_said_to_be_installed_without_gpu_support_beside_a_named_gpu_is_the_cpu_build() -> None:
     from torchrig.doctor import checks
     from torchrig.doctor.report import parse_report

@@ -254,6 +254,18 @@ def test_the_ultralytics_device_banner_is_torch_own_version_with_its_local_tag()
     assert (facts.torch.version, facts.torch.cuda) == ("1.13.1+cu117", "11.7")
 
 
+def test_of_several_device_banners_the_last_printed_is_the_latest_run() -> None:
+    # the banner's format from ultralytics/utils/torch_utils.py select_device; a run that used the GPU, then one
+    # after `pip install -U ultralytics` pulled another torch (the pattern of ultralytics/ultralytics#8869)
+    text = (
+        "Ultralytics YOLOv8.0.150 🚀 Python-3.10.11 torch-2.0.1+cu118 CUDA:0 (NVIDIA GeForce RTX 4060, 8188MiB)\n"
+        "after the upgrade:\n"
+        "Ultralytics YOLOv8.1.27 🚀 Python-3.10.11 torch-2.2.1+cpu CPU (12th Gen Intel Core(TM) i5-12600KF)\n"
+    )
+    facts = parse_report(text)
+    assert facts.torch.version == "2.2.1+cpu"
+
+
 def test_torch_imported_from_a_source_checkout_without_its_c_extension_shadows_the_installed_one() -> None:
     # torch/__init__.py's own message (its C-extension check) after `python setup.py install` run from the checkout
     text = """Traceback (most recent call last):

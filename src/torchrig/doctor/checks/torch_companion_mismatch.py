@@ -29,6 +29,12 @@ _STABLE_ABI = "companion.stable-abi-symbol-missing"  # signatures.toml
 # AOTInductor model.so, torchao, kernels built on torch/csrc/stable): the symbol is the companion's only where
 # the object is torchvision's or torchaudio's, or where the line names none.
 _OBJECT = re.compile(r"[^\s:(]+\.(?:so|pyd|dylib)\b")
+# signatures.toml: torchvision's operator missing, and a program's own frame calling it through torch.ops. The
+# torchvision:: operators exist once `import torchvision` has loaded its library (torchvision/extension.py;
+# pytorch/vision#1405): called that way, "No such operator torchvision::nms" comes from any pair, matched or not,
+# so it shows no mismatch; only a frame inside torchvision (its own ops failing to load) or the versions do.
+_OP_MISSING = "companion.torchvision-nms-missing"
+_CALLED_UNIMPORTED = "companion.torchvision-op-called-unimported"
 
 
 def _torch_requirement(pkg: Package) -> Requirement | None:
@@ -81,6 +87,8 @@ def _companion_object(excerpt: str) -> bool:
 def companions_match_torch(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """torchvision and torchaudio must be the releases built for this torch, for the same CUDA variant."""
     hits = [hit for hit in hits_for(facts, CODE) if hit.id != _STABLE_ABI or _companion_object(hit.excerpt)]
+    if any(hit.id == _CALLED_UNIMPORTED for hit in hits):
+        hits = [hit for hit in hits if hit.id not in (_CALLED_UNIMPORTED, _OP_MISSING)]
     if not facts.torch.version and not hits:
         return []
     variant = queries.torch_variant(facts)

@@ -25,7 +25,12 @@ from torchrig.knowledge import install
 CODE = "torch.cpu-only-build"
 # signatures.toml: torch.cuda.is_available() answered False: to the reporter, to torch.load ("Attempting to deserialize
 # object on a CUDA device but torch.cuda.is_available() is False"), or to a program that says so
-_ANSWERED = ("torch.cuda-available-false", "torch.load-cuda-unavailable", "program.no-accelerator-detected")
+_ANSWERED = (
+    "torch.cuda-available-false",
+    "torch.load-cuda-unavailable",
+    "program.no-accelerator-detected",
+    "program.lightning-no-gpus",
+)
 # options that point pip or uv at another index than PyPI (a flag followed by its URL, or written flag=URL)
 _INDEX_FLAGS = ("--index-url", "-i", "--extra-index-url", "--index", "--default-index", "-f", "--find-links")
 
@@ -35,6 +40,7 @@ _SAID = (
     "torch.cpu-build-installed-said",
     "torch.build-said-cpu",
     "torch.cpu-build-installed-said-zh",
+    "torch.not-compiled-with-cuda-said",
     "torch.installed-without-gpu-said",
 )
 # a sentence under a condition ("the error appears if you have the CPU-only version of PyTorch") states no build; the
@@ -54,7 +60,7 @@ def _conditional(excerpt: str) -> bool:
 def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Where there is an NVIDIA GPU, or code asked for CUDA ("Torch not compiled with CUDA enabled"), torch is a CUDA build."""
     hits = [hit for hit in hits_for(facts, CODE) if hit.id not in _SAID or not _conditional(hit.excerpt)]
-    cpu_build = queries.torch_variant(facts) == "cpu" and not facts.torch.hip
+    cpu_build = (queries.torch_variant(facts) == "cpu" or _conda_selects_cpu(facts)) and not facts.torch.hip
     # "is_available() answered False" asks for CUDA, but is evidence of a CPU build only where the build is one
     hits = [hit for hit in hits if hit.id not in _ANSWERED or cpu_build]
     cpu_here = cpu_build and queries.has_nvidia_gpu(facts)
@@ -80,6 +86,8 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
         "an NVIDIA GPU on the PCI bus" if queries.nvidia_gpus_on_bus(facts) else "a GPU"
     )
     evidence: dict[str, object] = {"torch": facts.torch.version, "torch.version.cuda": facts.torch.cuda}
+    if _conda_selects_cpu(facts):
+        evidence["conda"] = "_pytorch_select 0.1 is installed: Anaconda's pytorch requires it for its CPU build"
     if gpu_known:
         evidence["GPUs"] = gpus
     if queries.driver_version(facts):
@@ -147,6 +155,15 @@ def cuda_build_where_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=fix,
         )
     ]
+
+
+def _conda_selects_cpu(facts: Facts) -> bool:
+    """Anaconda's pytorch requires ``_pytorch_select`` 0.1 for its CPU build and 0.2 for its GPU one
+    (AnacondaRecipes/pytorch-feedstock, recipe/meta.yaml: ``_pytorch_select ==0.1  # [pytorch_variant == "cpu"]``).
+    Only where nothing else shows the build: the selector stays behind when the pytorch channel's CUDA build later
+    replaces Anaconda's pytorch (``pytorch 1.12.1 py3.8_cuda11.3_cudnn8.3.2_0`` beside ``_pytorch_select 0.1 cpu_0``)."""
+    selector = facts.companion("_pytorch_select")
+    return selector is not None and (selector.version or "").strip() == "0.1" and _build_unknown(facts)
 
 
 def _build_unknown(facts: Facts) -> bool:

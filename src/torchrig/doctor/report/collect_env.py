@@ -71,7 +71,7 @@ _VERSION = re.compile(r"\d+\.\d+(?:\.\d+)*")
 _COMPANION = re.compile(
     r"^(torchvision|torchaudio|torchtext|torchdata|triton|pytorch-triton(-rocm)?|xformers|flash[-_]attn|"
     r"bitsandbytes|vllm|deepspeed|apex|numpy|onnxruntime(-gpu)?|nvidia-[a-z0-9-]+|cudatoolkit|pytorch-cuda|"
-    r"cuda-version|cudnn|nccl|torch-tensorrt|tensorrt|cpuonly)$"
+    r"cuda-version|cudnn|nccl|torch-tensorrt|tensorrt|cpuonly|_pytorch_select)$"
 )
 
 
@@ -501,7 +501,7 @@ def derive_torch_cuda(facts: Facts) -> None:
 # "# packages in environment at <prefix>:" header, or filtered with grep. Only the rows of packages
 # collect_env would list are taken, and only where a build string follows the version.
 _CONDA_LIST_ROW = re.compile(
-    r"^(?P<row>(?:pytorch|torchvision|torchaudio|pytorch-cuda|pytorch-mutex|cpuonly|cudatoolkit|cuda-version|"
+    r"^(?P<row>(?:pytorch|torchvision|torchaudio|pytorch-cuda|pytorch-mutex|cpuonly|_pytorch_select|cudatoolkit|cuda-version|"
     r"pytorch-triton|numpy)[ \t]+\d[\w.+-]*[ \t]+[A-Za-z0-9_.+-]+(?:[ \t]+[\w<>./:-]+)?)[ \t]*$",
     re.MULTILINE,
 )
@@ -513,5 +513,17 @@ def parse_conda_list(text: str, facts: Facts) -> bool:
         return False
     rows = [m.group("row") for m in _CONDA_LIST_ROW.finditer(text)]
     if not any(row.split()[0] == "pytorch" for row in rows):
+        _pytorch_selected(rows, facts)
         return False
     return parse("\n".join(f"[conda] {row}" for row in rows), facts)
+
+
+def _pytorch_selected(rows: list[str], facts: Facts) -> None:
+    """Anaconda's own pytorch requires ``_pytorch_select`` of its variant (0.1 for the CPU build, 0.2 for the GPU
+    one: AnacondaRecipes/pytorch-feedstock, recipe/meta.yaml), so that row names the build of a conda pytorch even
+    where the paste stops before pytorch's own row. Kept as a companion; the rows alone are no conda-list dump."""
+    for row in rows:
+        name, version, *_ = row.split()
+        if name == "_pytorch_select" and facts.companion(name) is None:
+            facts.companions.append(Package(name=name, version=version, installer="conda"))
+            put(facts.torch, "installer", "conda")

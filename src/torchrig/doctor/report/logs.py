@@ -654,8 +654,13 @@ def _pip_torch(haystack: Haystack, facts: Facts) -> bool:
 
 
 def _device_banner(haystack: Haystack, facts: Facts) -> bool:
-    """The versions a program's device banner printed ("Python-3.10.5 torch-2.2.1+cpu", _DEVICE_BANNER)."""
-    banner = _DEVICE_BANNER.search(haystack.text) if " torch-" in haystack.text else None
+    """The versions a program's device banner printed ("Python-3.10.5 torch-2.2.1+cpu", _DEVICE_BANNER).
+
+    The banner prints once per run, and a log reads in the order it was printed: where a paste holds several (a run
+    that worked, then one after an upgrade), the last is the environment the latest run had.
+    """
+    banners = list(_DEVICE_BANNER.finditer(haystack.text)) if " torch-" in haystack.text else []
+    banner = banners[-1] if banners else None
     if banner is None:
         return False
     put(facts.system, "python_version", banner.group("python"))

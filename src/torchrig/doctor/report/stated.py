@@ -224,10 +224,14 @@ _INTEL_GRAPHICS = re.compile(
 # Kubernetes: kubectl's output or a pod spec with the device plugin's resource
 _KUBERNETES = re.compile(r"(?<![\w.-])nvidia\.com/gpu(?=[\"']?[ \t]*:)|^[ \t$#>]*kubectl[ \t]", re.MULTILINE)
 # Jetson: tegrastats lines ("RAM 1745/3964MB ... GR3D_FREQ 0%"), jtop's fields, JetPack / L4T releases, also as
-# jetson-containers prints them (its autotag and build.py: print(f"-- L4T_VERSION={L4T_VERSION}  JETPACK_VERSION=..."))
+# jetson-containers prints them (its autotag and build.py: print(f"-- L4T_VERSION={L4T_VERSION}  JETPACK_VERSION=...")),
+# a JetPack release given as a bound ("JetPack<6", "JetPack >= 5.1"): JetPack exists only for Jetson modules; and a
+# Jetson module by its product name (NVIDIA's Jetson family: Nano, TX1/TX2, Xavier NX/AGX Xavier, Orin, Thor; "Jetson NX"
+# for the Xavier or Orin NX). "JetPack" and "Jetson" are bounded by ASCII only: in Chinese prose the character before it is a word character ("我的Xavier是JETPACK5.1.5")
 _JETSON = re.compile(
-    r"\bgr3d_freq\b|\bjetson_clocks\b|\bnvp[ \t]?model\b|\bjetpack(?:[ \t]*|_version[ \t]*[:=][ \t]*)\d"
+    r"\bgr3d_freq\b|\bjetson_clocks\b|\bnvp[ \t]?model\b|(?<![a-z0-9_])jetpack(?:[ \t]*(?:[<>]=?|=)?[ \t]*|_version[ \t]*[:=][ \t]*)\d"
     r"|\bl4t(?:[ \t]*r?|_version[ \t]*[:=][ \t]*)\d{2}|\btegrastats\b|\bjtop\b"
+    r"|(?<![a-z0-9_])jetson[ \t-]+(?:nano|tx[12]|(?:agx[ \t-]+)?xavier|(?:agx[ \t-]+)?orin|agx|nx|thor)(?![a-z0-9_])"
 )
 
 
@@ -468,6 +472,7 @@ _NO_CUDA_ANSWERS = (
     "torch.cuda-available-false",
     "torch.load-cuda-unavailable",
     "program.no-accelerator-detected",
+    "program.lightning-no-gpus",
 )
 
 
@@ -802,7 +807,7 @@ def _context(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> 
     runtimes = {"kubernetes" if name == "k8s" else name for name in runtimes}
     if len(runtimes) == 1:
         _put(system, "container", runtimes.pop())
-    jetson_words = ("gr3d", "jetson_clocks", "nvp", "jetpack", "l4t", "tegrastats", "jtop")
+    jetson_words = ("gr3d", "jetson", "nvp", "jetpack", "l4t", "tegrastats", "jtop")
     if any(word in folded for word in jetson_words) and _JETSON.search(folded):
         _put(system, "jetson", True)
         _put(system, "machine", "aarch64")
