@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from check_facts import H100, linux_gpu_box, report, this_machine
 
-from torchrig.doctor.checks import CheckContext, container_no_gpu
-from torchrig.doctor.findings import Severity
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import CheckContext, container_no_gpu, run_checks
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
@@ -19,6 +21,22 @@ def _on_a_host_without_gpus(runtime: str, **env: str):
     facts = _container_without_gpu(runtime, **env)
     facts.system.pci_gpus = []
     return facts
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
+
+
+def _first(text: str) -> tuple[str, Severity] | None:
+    found = _findings(text)
+    return (found[0].code, found[0].severity) if found else None
 
 
 def test_a_cuda_image_run_without_gpus_all_is_an_error_with_the_docker_fix() -> None:
@@ -117,3 +135,73 @@ def test_docker_asked_for_gpus_on_an_apple_silicon_mac_is_a_warning_to_drop_the_
     [finding] = container_no_gpu.container_without_gpu(facts, CheckContext())
     assert finding.severity is Severity.WARNING and "Mac" in finding.detail
     assert "without --gpus" in finding.fix[0] and not any("nvidia-container-toolkit" in line for line in finding.fix)
+
+
+# --- onnxruntime's "cudaGetDeviceCount() failed" has a cause CUDA_CALL logged first
+
+
+def test_onnxruntime_in_a_container_whose_driver_is_too_old_is_not_a_container_without_gpus() -> None:
+    text = (
+        "docker run --gpus all my-ort-image\n"
+        "CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version ; GPU=0 ; "
+        "expr=cudaGetDeviceCount(&num_devices);\n"
+        'Failed to parse provider option "device_id": cudaGetDeviceCount() failed.\n'
+    )
+    assert _codes(text)[0] != "container.no-gpu"
+    # the same in one line, as provider_options_utils.h's Parse prints it (iperov/DeepFaceLive#155: "upd video drivers")
+    one_line = (
+        'in the container: ProviderOptionsParser::Parse Failed to parse provider option "device_id": CUDA failure '
+        "35: CUDA driver version is insufficient for CUDA runtime version ; GPU=2 ; expr=cudaGetDeviceCount(&num_devices);\n"
+    )
+    assert _codes(one_line)[0] != "container.no-gpu"
+
+
+# --- container.no-gpu: a program run from Docker finds no CUDA, and nothing hands the container a GPU --------------
+
+
+def test_torch_in_a_docker_container_answering_false_is_a_container_without_gpu() -> None:
+    # xinnan-tech/xiaozhi-esp32-server#1166: "inside docker, torch's cuda.is_available() is false"
+    text = "## 🐛 问题描述\n进入docker内部，发现torch 的cuda.is_available() 为false。\n"
+    found = _findings(text)
+    assert found and found[0].code == "container.no-gpu"
+
+
+def test_a_compose_service_without_a_device_reservation_is_a_container_without_gpu() -> None:
+    # written from Docker's "GPU support in Docker Compose": the service below requests no GPU
+    text = (
+        "services:\n  app:\n    image: myorg/app:latest\n    ports:\n      - 8000:8000\n"
+        "$ docker compose up\n"
+        "app-1  | /usr/local/lib/python3.11/site-packages/torch/amp/autocast_mode.py:266: UserWarning: User provided "
+        "device_type of 'cuda', but CUDA is not available. Disabling\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "container.no-gpu"
+    assert any("capabilities: [gpu]" in line for line in found[0].fix)
+
+
+# --- container.no-gpu: `docker run` without --gpus, then torch inside answering False ------------------------------
+
+
+def test_plain_docker_run_then_is_available_false_is_a_container_without_gpu() -> None:
+    # open-edge-platform/anomalib#584 (`docker run -it test`, then torch.cuda.is_available() False inside) and
+    # zzzyuqing/DreamMat#14 ("torch.cuda.is_available() = False" in the image; the fix was `--gpus all`)
+    prompt = "$ docker run -it test\nroot@00921839c781:/anomalib# python\n>>> import torch\n>>> torch.cuda.is_available()\nFalse\n"
+    assert _first(prompt) == ("container.no-gpu", Severity.ERROR)
+    prose = "I started it with `docker run -it --rm dreammat:latest bash` and got torch.cuda.is_available() = False.\n"
+    assert _first(prose) is not None and _first(prose)[0] == "container.no-gpu"  # type: ignore[index]
+
+
+# --- each text in its program's own wording (NCCL, Fabric Manager, cuda-python, torchaudio, the dynamic
+# loader) or a reporter's, written from the source, not copied from a corpus report
+
+
+def test_a_docker_run_without_gpus_whose_container_finds_none_is_a_container_without_gpu() -> None:
+    text = (
+        "$ docker run --rm -v /srv/models:/models ghcr.io/acme/infer:2.1 serve\n"
+        "RuntimeError: No CUDA GPUs are available\n"
+        "$ docker run --rm --gpus all -v /srv/models:/models ghcr.io/acme/infer:2.1 serve\n"
+        "serving on cuda:0\n"
+    )
+    first = run_checks(parse_report(text))[0]
+    assert (first.code, first.severity) == ("container.no-gpu", Severity.ERROR)
+    assert any("--gpus all" in step for step in first.fix)

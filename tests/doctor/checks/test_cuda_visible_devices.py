@@ -5,14 +5,32 @@ from __future__ import annotations
 import pytest
 from check_facts import A100, H100, linux_gpu_box, report, this_machine
 
-from torchrig.doctor.checks import CheckContext, cuda_visible_devices
-from torchrig.doctor.findings import Severity
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import CheckContext, cuda_visible_devices, run_checks
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
 
 def two_h100(value: str):
     return linux_gpu_box(H100, H100, env={"CUDA_VISIBLE_DEVICES": value})
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
+
+
+def _first(text: str) -> tuple[str, Severity] | None:
+    found = _findings(text)
+    return (found[0].code, found[0].severity) if found else None
 
 
 @pytest.mark.parametrize("value", ["", "-1", "NoDevFiles", "2"])
@@ -142,3 +160,50 @@ def test_out_of_memory_with_pci_order_or_the_first_gpu_is_not_about_ordering(env
     facts.system.env.update(env)
     facts.failures = [_OOM]
     assert cuda_visible_devices.visible_devices_usable(facts, CTX) == []
+
+
+# --- CUDA_DEVICE_ORDER matters only where the GPUs differ
+
+
+def test_an_out_of_memory_under_a_mask_on_identical_gpus_is_not_blamed_on_the_device_order() -> None:
+    text = (
+        "GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-11111111-2222-3333-4444-555555555555)\n"
+        "GPU 1: NVIDIA A100-SXM4-80GB (UUID: GPU-11111111-2222-3333-4444-666666666666)\n"
+        "GPU 2: NVIDIA A100-SXM4-80GB (UUID: GPU-11111111-2222-3333-4444-777777777777)\n"
+        "$ CUDA_VISIBLE_DEVICES=2 python train.py\n"
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
+        "79.15 GiB of which 1.02 GiB is free.\n"
+    )
+    assert "cuda.visible-devices" not in _codes(text)
+
+
+# --- cuda.visible-devices: an index from 1 up, and torch finding no CUDA --------------------------------------------
+
+
+def test_a_mask_naming_gpu_1_where_torch_finds_no_cuda_may_hide_the_only_gpu() -> None:
+    # a repository's script sets the mask, the reporter tells torch's answer in words
+    text = "The run script has `export CUDA_VISIBLE_DEVICES=1`, and then torch.cuda.is_available() is False.\n"
+    found = _findings(text)
+    assert found and found[0].code == "cuda.visible-devices" and found[0].severity is Severity.WARNING
+    # the finding explains the answer: no "unexplained failure" after it
+    assert [f.code for f in found] == ["cuda.visible-devices"]
+
+
+def test_weizhepei_casrel_28_mask_1_on_a_one_gpu_machine() -> None:
+    # https://github.com/weizhepei/CasRel/issues/28: os.environ["CUDA_VISIBLE_DEVICES"] = "1" in the repository's code;
+    # "For those who have only one GPU device, this line should be changed to ... = "0""
+    text = 'os.environ["CUDA_VISIBLE_DEVICES"] = "1"\nwith it torch.cuda.is_available() is False on my machine\n'
+    assert _first(text) == ("cuda.visible-devices", Severity.WARNING)
+
+
+def test_pytorch_examples_115_mask_2_with_one_gpu_in_nvidia_smi() -> None:
+    # https://github.com/pytorch/examples/issues/115: "CUDA_VISIBLE_DEVICES=2 ... actually disables CUDA"
+    text = (
+        "~/pytorch/examples/mnist$ CUDA_VISIBLE_DEVICES=2 python main.py\n"
+        "THCudaCheck FAIL file=torch/csrc/cuda/Module.cpp line=109 error=38 : no CUDA-capable device is detected\n"
+        "~/pytorch/examples/mnist$ nvidia-smi\n"
+        "| NVIDIA-SMI 375.39                 Driver Version: 375.39                    |\n"
+        "|   0  TITAN X (Pascal)    Off  | 0000:01:00.0      On |                  N/A |\n"
+        "| 23%   27C    P8    10W / 250W |     63MiB / 12186MiB |      0%      Default |\n"
+    )
+    assert _first(text) == ("cuda.visible-devices", Severity.ERROR)

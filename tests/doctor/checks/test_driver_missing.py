@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from check_facts import B200, RTX4090, linux_gpu_box, report, this_machine
 
-from torchrig.doctor.checks import CheckContext, driver_missing
+from torchrig.doctor.checks import CheckContext, driver_missing, run_checks
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
@@ -47,3 +48,18 @@ def test_a_machine_with_its_driver_loaded_is_fine() -> None:
 
 def test_a_machine_without_an_nvidia_gpu_needs_no_driver() -> None:
     assert driver_missing.driver_not_loaded(this_machine(), CTX) == []
+
+
+# --- each text in its program's own wording (NCCL, Fabric Manager, cuda-python, torchaudio, the dynamic
+# loader) or a reporter's, written from the source, not copied from a corpus report
+
+
+def test_cuda_python_failing_to_dlopen_libcuda_under_wsl_is_the_driver_library_off_the_loader_path() -> None:
+    # cuda-python's cuPythonInit: raise RuntimeError('Failed to dlopen libcuda.so')
+    text = (
+        "$ uname -r\n5.15.167.4-microsoft-standard-WSL2\n"
+        ">>> from cuda import cuda; cuda.cuInit(0)\nRuntimeError: Failed to dlopen libcuda.so\n"
+    )
+    [finding] = run_checks(parse_report(text))
+    assert finding.code == "driver.missing"
+    assert "/usr/lib/wsl/lib" in finding.title

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
-from check_facts import B200, GTX1080, H100, PY, RTX4090, codes, linux_gpu_box, report
+from check_facts import ARCH_CU124, B200, GTX1080, H100, PY, RTX4090, codes, linux_gpu_box, report
 
+from torchrig import knowledge
+from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, driver_too_old, run_checks
-from torchrig.doctor.findings import Severity
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
+
+
+def _first(text: str) -> Finding:
+    findings = _findings(text)
+    assert findings, "no findings"
+    return findings[0]
 
 
 def test_driver_470_cannot_run_a_cu121_build() -> None:
@@ -126,3 +146,98 @@ def test_an_ngc_containers_driver_check_is_an_error_across_cuda_majors_and_a_war
     [same_major] = run_checks(parse_report(banner.format(need="545.23", have="535.104.05")))  # both CUDA 12
     assert same_major.code == "driver.too-old" and same_major.severity.value == "warning"
     assert "minor-version compatibility" in same_major.title
+
+
+# --- cases a review found the checks getting wrong: the situation, stated, and what the doctor must say
+
+
+def test_a_log_whose_driver_supports_a_cuda_the_tables_do_not_know_still_says_the_driver_is_too_old() -> None:
+    # "found version 8000": CUDA 8.0, older than any table row; used to crash into doctor.check-failed
+    facts = report(("driver.found-version", "The NVIDIA driver on your system is too old (found version 8000)."))
+    codes = [f.code for f in run_checks(facts)]
+    assert codes[0] == "driver.too-old" and "doctor.check-failed" not in codes
+
+
+def test_cuda_11_0_needs_its_own_ga_driver_not_the_higher_11x_compatibility_floor() -> None:
+    assert str(knowledge.min_driver("11.0")) == "450.51.05"  # as NVIDIA writes it
+    driver = knowledge.parse_version("450.51.06")  # runs 11.0 builds, and no newer 11.x one
+    assert driver is not None and driver >= knowledge.min_driver("11.0") and driver < knowledge.min_driver("11.1")
+
+
+def test_a_kepler_gpu_is_not_told_to_install_a_driver_that_no_longer_supports_it() -> None:
+    facts = linux_gpu_box(
+        ("Tesla K80", "3.7", "0x102d"), driver="470.82.01", torch="2.4.0+cu124", cuda="12.4", arch=ARCH_CU124
+    )
+    facts.torch.cuda_available = False
+    [finding] = driver_too_old.driver_runs_torch_build(facts, CheckContext())
+    assert not any("nvidia-driver-580" in line for line in finding.fix)
+    assert "R470 is the last branch for Kepler" in finding.fix[0]
+
+
+# --- driver.too-old: Ollama's documented driver floors (docs/gpu.mdx, discover/cuda_compat.go) --------------------
+
+
+def test_ollama_s_own_driver_too_old_warning_is_driver_too_old() -> None:
+    # ollama/ollama#16415: five GTX 1070 Ti on driver 535 under Ollama 0.30
+    text = (
+        'msg="NVIDIA driver too old" device="NVIDIA GeForce GTX 1070 Ti" compute=6.1 driver=535 '
+        'required_driver="570 or newer"\n'
+        "ggml_cuda_init: failed to initialize CUDA: CUDA driver version is insufficient for CUDA runtime version\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "driver.too-old"
+
+
+def test_a_pascal_gpu_on_driver_535_under_ollama_0_30_is_below_its_documented_570() -> None:
+    # the same report in words: Ollama's version, the driver, the GPU
+    text = (
+        "$ ollama -v\nollama version is 0.30.1\n"
+        "GPU: 5x NVIDIA GeForce GTX 1070 Ti, NVIDIA driver 535.230.02\n"
+        "Since the update every model runs on the CPU.\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "driver.too-old"
+    assert found[0].evidence["Ollama's documented minimum driver"].startswith("570")
+
+
+def test_a_turing_gpu_on_driver_535_is_fine_until_ollama_0_30_11() -> None:
+    older = "ollama version is 0.30.2\nGPU: NVIDIA GeForce RTX 2080 Ti, driver 535.230.02\nmodels run on the CPU\n"
+    assert "driver.too-old" not in _codes(older)
+    newer = "ollama version is 0.31.0\nGPU: NVIDIA GeForce RTX 2080 Ti, driver 535.230.02\nmodels run on the CPU\n"
+    assert _codes(newer)[:1] == ["driver.too-old"]
+
+
+def test_a_new_enough_driver_or_an_older_ollama_is_no_finding() -> None:
+    assert "driver.too-old" not in _codes("Ollama 0.32.1 on 2x Tesla P40, driver 580.159.03, runs on the CPU\n")
+    assert "driver.too-old" not in _codes("Ollama 0.24.0 on 2x Tesla P40, driver 535.309.01, runs on the CPU\n")
+
+
+def test_ollama_after_a_driver_upgrade_without_reboot_is_the_mismatch_not_a_floor() -> None:
+    # ollama/ollama#15918: Ollama 0.20.6, the new 580 library over the old kernel module
+    text = (
+        "Ollama version: 0.20.6\nNVIDIA driver updated today (NVML library version: 580.159)\n"
+        'nvidia-smi itself fails with "Driver/library version mismatch"\n'
+        "ggml_cuda_init: failed to initialize CUDA: forward compatibility was attempted on non supported HW\n"
+    )
+    assert "driver.too-old" not in _codes(text)[:1]
+
+
+# --- torch's "found version" message, retyped
+
+
+def test_a_retyped_found_version_without_its_blank_is_still_driver_too_old() -> None:
+    text = 'torch.cuda.is_available() is False and it says "The NVIDIA driver on your system is too old(found version 9000)"'
+    assert _first(text).code == "driver.too-old"
+
+
+# --- each text in its program's own wording (NCCL, Fabric Manager, cuda-python, torchaudio, the dynamic
+# loader) or a reporter's, written from the source, not copied from a corpus report
+
+
+def test_a_reporter_finding_their_driver_too_old_for_the_build_asked_for() -> None:
+    text = (
+        "torch.cuda.is_available() returns False after conda env create.\n"
+        "Found it: the NVIDIA driver is too old for the CUDA 11.8 build of pytorch in environment.yml.\n"
+    )
+    [finding] = [f for f in run_checks(parse_report(text)) if f.severity is Severity.ERROR]
+    assert finding.code == "driver.too-old"

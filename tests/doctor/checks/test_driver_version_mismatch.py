@@ -4,10 +4,35 @@ from __future__ import annotations
 
 from check_facts import H100, RTX4090, linux_gpu_box, report
 
-from torchrig.doctor.checks import CheckContext, driver_version_mismatch
-from torchrig.doctor.findings import Severity
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import CheckContext, driver_version_mismatch, run_checks
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
+
+
+def _first(text: str) -> tuple[str, Severity] | None:
+    found = _findings(text)
+    return (found[0].code, found[0].severity) if found else None
+
+
+def _sigs(text: str) -> set[str]:
+    try:
+        return {hit.id for hit in parse_report(text).signatures}
+    except UserError:
+        return set()
 
 
 def test_an_upgraded_library_over_the_old_kernel_module_is_a_mismatch_fixed_by_a_reboot() -> None:
@@ -56,3 +81,62 @@ def test_wsl_has_no_linux_kernel_module_to_compare() -> None:
     facts = linux_gpu_box(RTX4090, driver=None, wsl=True)
     facts.driver.userspace = "581.57"
     assert driver_version_mismatch.kernel_and_library_differ(facts, CTX) == []
+
+
+# --- driver.version-mismatch: TensorFlow/XLA's "kernel version X does not match DSO version Y" ---------------------
+
+# a TensorFlow notebook's log (470.57.2 installed over a loaded 460.56 module), as TF 2.6 prints it
+_TF_LOG = (
+    "2021-09-13 23:57:29.694668: I tensorflow/stream_executor/cuda/cuda_diagnostics.cc:192] libcuda reported version"
+    " is: 470.57.2\n"
+    "2021-09-13 23:57:29.694689: I tensorflow/stream_executor/cuda/cuda_diagnostics.cc:196] kernel reported version"
+    " is: 460.56.0\n"
+    "2021-09-13 23:57:29.694695: E tensorflow/stream_executor/cuda/cuda_diagnostics.cc:306] kernel version 460.56.0"
+    " does not match DSO version 470.57.2 -- cannot find working devices in this configuration\n"
+)
+
+# XLA as bundled with TF 2.18 / JAX (external/local_xla), a 560 library over a 550 module
+_XLA_LOG = (
+    "E0000 00:00:1737982351.859580 external/local_xla/xla/stream_executor/cuda/cuda_diagnostics.cc:262] kernel"
+    " version 550.120.0 does not match DSO version 560.35.5 -- cannot find working devices in this configuration\n"
+)
+
+
+def test_tensorflow_s_kernel_dso_line_is_a_driver_version_mismatch() -> None:
+    found = _findings(_TF_LOG)
+    assert found and found[0].code == "driver.version-mismatch"
+    assert found[0].title == "The NVIDIA kernel module (460.56.0) and driver library (470.57.2) are different versions"
+
+
+def test_xla_s_kernel_dso_line_is_a_driver_version_mismatch() -> None:
+    found = _findings(_XLA_LOG)
+    assert found and found[0].code == "driver.version-mismatch"
+    assert "550.120.0" in found[0].title and "560.35.5" in found[0].title
+
+
+def test_matching_versions_or_an_unreadable_kernel_version_are_no_mismatch() -> None:
+    same = (
+        "I external/local_xla/xla/stream_executor/cuda/cuda_diagnostics.cc:259] kernel version seems to match DSO:"
+        " 535.183.1\n"
+    )
+    assert "driver.version-mismatch" not in _codes(same)
+    # cuda_diagnostics.cc prints the reason in place of a version it could not read: no second number, no mismatch
+    unread = (
+        "E tensorflow/stream_executor/cuda/cuda_diagnostics.cc:313] kernel version 'PERMISSION_DENIED: could not"
+        " open driver version path for reading' does not match DSO version 525.60.13 -- cannot find working devices\n"
+    )
+    assert "driver.version-mismatch" not in _codes(unread)
+
+
+# --- driver.version-mismatch: NVML's message as people write it ---------------------------------------------------
+
+
+def test_nvml_mismatch_retyped_without_the_slash_or_as_a_link() -> None:
+    # rocker-org/ml#28 and hpc-admin-sist/DockerMonitor#42 quote it whole; people also retype it without the slash,
+    # or point at the Stack Overflow question named after it
+    assert _first("after an apt upgrade nvidia-smi says driver library version mismatch; a reboot fixed it\n") == (
+        "driver.version-mismatch",
+        Severity.ERROR,
+    )
+    link = "I hit https://stackoverflow.com/questions/43022843/nvidia-nvml-driver-library-version-mismatch again\n"
+    assert "driver.nvml-version-mismatch" in _sigs(link)

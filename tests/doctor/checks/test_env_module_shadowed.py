@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from check_facts import RTX4090, linux_gpu_box, report
+from check_facts import H100, RTX4090, linux_gpu_box, report
 
 from torchrig.doctor.checks import CheckContext, env_module_shadowed, run_checks
 from torchrig.doctor.facts import ShadowedModule
@@ -71,3 +71,19 @@ def test_the_only_pythonpath_entry_is_unset() -> None:
     )
     [finding] = env_module_shadowed.no_local_module_shadows(facts, CTX)
     assert finding.fix[0].startswith("unset PYTHONPATH")
+
+
+# --- cases a review found the checks getting wrong: the situation, stated, and what the doctor must say
+
+
+def test_fix_lines_quote_what_came_from_the_facts() -> None:
+    # with --report these values come from someone else's file, and users paste fix lines into a shell
+    from torchrig.doctor import queries
+    from torchrig.doctor.checks.env_module_shadowed import _fix
+
+    facts = linux_gpu_box(H100, env={"LD_LIBRARY_PATH": "/opt/my libs:/usr/local/cuda-11.8/lib64:/usr/lib/$(id)"})
+    line = queries.library_path_without(facts, lambda p: "cuda" in p)
+    assert line == "export LD_LIBRARY_PATH='/opt/my libs:/usr/lib/$(id)'"
+    assert (
+        _fix(facts, "torch", "/home/u/my project/torch.py")[1] == "rm -f '/home/u/my project/__pycache__'/torch.*.pyc"
+    )

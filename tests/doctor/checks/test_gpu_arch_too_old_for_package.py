@@ -4,12 +4,32 @@ from __future__ import annotations
 
 from check_facts import A100, ARCH_CU130, GTX1080, H100, PY, RTX4090, T4, V100, linux_gpu_box, pkg, report
 
-from torchrig.doctor.checks import CheckContext, gpu_arch_too_old_for_package
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import CheckContext, gpu_arch_too_old_for_package, run_checks
 from torchrig.doctor.facts import Gpu, SignatureHit
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 from torchrig.knowledge import extensions
 
 CTX = CheckContext()
 GTX980 = ("NVIDIA GeForce GTX 980", "5.2", "0x13c0")
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
+
+
+def _first(text: str) -> Finding:
+    findings = _findings(text)
+    assert findings, "no findings"
+    return findings[0]
 
 
 def test_flash_attn_2_on_a_t4_falls_back_to_flash_attn_1() -> None:
@@ -190,3 +210,71 @@ def test_nunchaku_before_0_2_has_no_turing_kernels() -> None:
     [finding] = gpu_arch_too_old_for_package.extensions_run_on_every_gpu(facts, CTX)
     assert finding.evidence["needs"] == "compute capability >= 8.0"
     assert extensions.need_of("nunchaku", "0.2.0") is None  # not in the table: unknown, not "runs everywhere"
+
+
+# --- a compute-capability minimum stated about a CUDA release is not a package refusing the GPU
+
+
+def test_a_cuda_release_dropping_old_gpus_is_not_a_package_refusing_the_gpu() -> None:
+    text = (
+        "GPU: NVIDIA GeForce GTX 1080 Ti\n"
+        "CUDA 13.0 no longer supports GPUs below compute capability 7.5, so nvcc fails for sm_61.\n"
+        "nvcc fatal : Unsupported gpu architecture 'compute_61'\n"
+    )
+    assert "gpu.arch-too-old-for-package" not in _codes(text)
+    # a package's own refusal still counts (vLLM's setup.py wording)
+    refusal = "RuntimeError: GPUs with compute capability below 7.0 are not supported.\n"
+    assert _codes(refusal)[0] == "gpu.arch-too-old-for-package"
+
+
+# --- an extension's own launch check (FlashInfer csrc: "<Kernel> kernel launch failed, error: " + cudaGetErrorString)
+
+
+def test_an_extensions_own_kernel_launch_without_an_image_is_the_extension() -> None:
+    text = (
+        "GPU: Tesla P100-PCIE-16GB\n"
+        "RuntimeError: BatchPrefillWithPagedKVCache kernel launch failed, error: no kernel image is available for "
+        "execution on the device\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-too-old-for-package" and first.severity is Severity.ERROR
+
+
+# --- ptxas: "Feature '<instruction>' requires .target sm_XY or higher" (PTX ISA, Target ISA Notes) ---------------
+
+
+def test_triton_assembling_bf16_for_a_pre_ampere_gpu_is_the_packages_kernel() -> None:
+    # InternLM/lmdeploy#1266 (a Tesla V100): Triton's kernel in bf16
+    text = (
+        "ptxas /tmp/compile-ptx-src-b5bf24, line 372; error   : Feature '.bf16' requires .target sm_80 or higher\n"
+        "ptxas /tmp/compile-ptx-src-b5bf24, line 376; error   : Feature '.bf16' requires .target sm_80 or higher\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-too-old-for-package" and first.severity is Severity.ERROR
+    assert first.title.startswith("A kernel needs compute capability 8.0+")
+    assert first.evidence["needs"] == "compute capability >= 8.0"
+    assert "float16 instead of bfloat16" in first.fix[0]
+
+
+def test_the_conversion_form_names_the_gpu_below_the_target() -> None:
+    # unslothai/unsloth#434 (an RTX 2060) and state-spaces/mamba#269 write the cvt form of the same refusal
+    text = (
+        "I used a RTX 2060 graphics card\n"
+        "ptxas /tmp/compile-ptx-src-0cc16a, line 649; error   : Feature 'cvt with .f32.bf16' requires .target sm_80 "
+        "or higher\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-too-old-for-package"
+    assert "RTX 2060" in first.title and "7.5" in first.title
+
+
+def test_a_gpu_that_has_the_capability_means_the_build_targeted_too_low() -> None:
+    # the same refusal where the GPU is an A100: the kernel was assembled for a lower target than its code needs
+    text = (
+        "GPU: NVIDIA A100-SXM4-80GB\n"
+        "ptxas C:\\Temp\\tmpgwmeal32.ptx, line 580; error : Feature '.bf16' requires .target sm_80 or higher\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-too-old-for-package"
+    assert first.title.endswith("but was built for a lower architecture")
+    assert first.fix[0].startswith("TORCH_CUDA_ARCH_LIST=8.0 ")

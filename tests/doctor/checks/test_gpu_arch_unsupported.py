@@ -20,12 +20,32 @@ from check_facts import (
     smoke,
 )
 
-from torchrig.doctor.checks import CheckContext, gpu_arch_unsupported
+from torchrig import knowledge
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import CheckContext, gpu_arch_unsupported, run_checks
 from torchrig.doctor.facts import Gpu, SignatureHit
-from torchrig.doctor.findings import Severity
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 NO_KERNEL = "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
+
+
+def _first(text: str) -> Finding:
+    findings = _findings(text)
+    assert findings, "no findings"
+    return findings[0]
 
 
 def test_torch_2_13_cu130_has_no_kernels_for_a_v100_and_cu126_of_the_same_release_does() -> None:
@@ -226,3 +246,86 @@ def test_an_aarch64_box_is_judged_by_the_aarch64_wheels() -> None:
     assert finding.evidence["compiled for"] == "sm_80 sm_90"
     x86 = linux_gpu_box(GTX1080, torch="2.9.1+cu126", cuda="12.6", arch=[])
     assert gpu_arch_unsupported.build_has_kernels_for_every_gpu(x86, CTX) == []
+
+
+# --- cases a review found the checks getting wrong: the situation, stated, and what the doctor must say
+
+
+def test_an_arch_specific_target_in_the_arch_list_covers_exactly_its_own_capability() -> None:
+    assert knowledge.arch_covers("sm_90a", "9.0")
+    assert not knowledge.arch_covers("sm_90a", "9.1")
+    facts = linux_gpu_box(H100, torch="2.4.0+cu124", cuda="12.4", arch=["sm_80", "sm_90a"])
+    assert [f.code for f in run_checks(facts)] == []
+
+
+# --- torch's own capability warning is proof about torch's build, whatever the tables say of its variants
+
+
+def test_torch_s_own_too_old_warning_keeps_the_missing_kernel_on_torch_not_an_extension() -> None:
+    # torch/cuda/__init__.py _check_capability compares the GPU with torch.cuda.get_arch_list(): a build from
+    # another channel (conda-forge, a custom build) may lack what every PyPI variant of the release has
+    text = (
+        "torch 2.5.1\n"
+        "UserWarning: Found GPU0 NVIDIA GeForce GTX 1080 Ti which is of cuda capability 6.1.\n"
+        "    PyTorch no longer supports this GPU because it is too old.\n"
+        "    The minimum cuda capability supported by this library is 7.0.\n"
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    )
+    codes = _codes(text)
+    assert codes and codes[0] == "gpu.arch-unsupported"
+    assert "gpu.arch-too-old-for-package" not in codes
+
+
+# --- an extension's own launch check (FlashInfer csrc: "<Kernel> kernel launch failed, error: " + cudaGetErrorString)
+
+
+def test_torchs_own_no_kernel_image_is_still_torchs_build() -> None:
+    text = "GPU: Tesla P100-PCIE-16GB\nRuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    assert _first(text).code == "gpu.arch-unsupported"
+
+
+# --- the reporter says torch does not support the GPU: weighed against recent releases' builds ------------------
+
+
+def test_support_for_an_older_gpu_removed_in_the_updates_is_the_builds_without_its_kernels() -> None:
+    # Comfy-Org/desktop#1300 (a GTX 1080): no build shown, only the reporter's words
+    text = (
+        "I went to run the new installation and I was getting a CUDA Core error. Apparently pytorch support for "
+        "older GPUs like mine were removed in the updates. I was hoping you could put support back in for the "
+        "GTX 1080 GPUs.\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-unsupported" and first.severity is Severity.WARNING
+    assert "GTX 1080 (compute capability 6.1)" in first.title
+    assert first.evidence["builds without kernels for 6.1"]
+    assert first.fix[-1].endswith("--index-url https://download.pytorch.org/whl/cu126")
+
+
+def test_a_geforce_generation_named_in_words_gives_the_capability() -> None:
+    # graphdeco-inria/diff-gaussian-rasterization#97: "RTX 50 series cannot use CUDA 11.8"
+    text = (
+        "RTX 50 series cannot use CUDA 11.8\n"
+        "The 5070Ti cannot work with CUDA 11.8 and the corresponding Torch; it requires Torch 12.8 nightly.\n"
+    )
+    first = _first(text)
+    assert first.code == "gpu.arch-unsupported" and first.severity is Severity.WARNING
+    assert "GeForce RTX 50 series (compute capability 12.0)" in first.title
+
+
+def test_a_generation_by_its_number_alone() -> None:
+    # AUTOMATIC1111/stable-diffusion-webui#17172: "10 series and older gpus don't work with cu128"
+    first = _first("apparently 10 series and older gpus don't work with `cu128`\n")
+    assert first.code == "gpu.arch-unsupported"
+    assert "compute capability 6.1" in first.title
+
+
+def test_a_gpu_every_recent_build_runs_on_is_not_blamed_on_the_build() -> None:
+    # Ada (8.9) runs the sm_86 code of every CUDA 11.8+ build: the words alone do not make it the build's
+    findings = _findings("My RTX 4090 doesn't work with pytorch, the program crashes.\n")
+    assert all(f.code != "gpu.arch-unsupported" for f in findings)
+
+
+def test_a_build_shown_that_covers_the_gpu_outweighs_the_words() -> None:
+    # cu126 of torch 2.8 carries sm_60/sm_61 (its release notes keep Pascal on CUDA 12.6)
+    text = "torch 2.8.0+cu126\nMy GTX 1060 doesn't work with pytorch anymore.\n"
+    assert all(f.code != "gpu.arch-unsupported" for f in _findings(text))

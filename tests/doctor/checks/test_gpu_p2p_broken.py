@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from check_facts import H100, RTX4090, linux_gpu_box, report
 
-from torchrig.doctor.checks import CheckContext, gpu_p2p_broken
+from torchrig.doctor.checks import CheckContext, gpu_p2p_broken, run_checks
 from torchrig.doctor.facts import Gpu, P2PLink
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
+
+
+def _findings(text: str) -> list[Finding]:
+    return run_checks(parse_report(text))
+
+
+def _first(text: str) -> Finding:
+    findings = _findings(text)
+    assert findings, "no findings"
+    return findings[0]
 
 
 def test_a_pair_whose_copies_came_back_wrong_disables_p2p_and_names_the_iommu() -> None:
@@ -56,3 +68,25 @@ def test_amd_gpus_get_iommu_pt_whatever_the_distribution() -> None:
     facts.gpus.devices = [Gpu(index=i, name="AMD Instinct MI210", source="report") for i in range(2)]
     [finding] = gpu_p2p_broken.peer_to_peer_works(facts, CTX)
     assert any("iommu=pt" in step for step in finding.fix)
+
+
+# --- nccl-tests ranks on one host (src/common.cu "Using devices")
+
+NCCL_TESTS_TWO_RANKS = (
+    "mpirun -np 2 -H node7:2 ./build/all_reduce_perf -b 8 -e 128M -f 2 -g 1\n"
+    "# nThread 1 nGpus 1 minBytes 8 maxBytes 134217728 step: 2(factor) warmup iters: 5 iters: 20\n"
+    "# Using devices\n"
+    "#  Rank  0 Group  0 Pid  4100 on      node7 device  0 [0x17] NVIDIA L40S\n"
+    "#  Rank  1 Group  0 Pid  4101 on      node7 device  1 [0x65] NVIDIA L40S\n"
+    "It hangs after the first size, both GPUs at 100%.\n"
+)
+
+
+def test_an_nccl_test_with_two_ranks_on_one_host_that_hangs_suspects_p2p() -> None:
+    first = _first(NCCL_TESTS_TWO_RANKS)
+    assert first.code == "gpu.p2p-broken" and first.severity is Severity.WARNING
+
+
+def test_ranks_on_two_hosts_are_not_one_machine() -> None:
+    text = NCCL_TESTS_TWO_RANKS.replace("on      node7 device  1", "on      node8 device  0")
+    assert "gpu.p2p-broken" not in [f.code for f in _findings(text)]

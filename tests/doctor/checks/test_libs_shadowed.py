@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from check_facts import H100, RTX4090, SITE, lib, linux_gpu_box, report
 
-from torchrig.doctor.checks import CheckContext, libs_shadowed
-from torchrig.doctor.findings import Severity
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import CheckContext, libs_shadowed, run_checks
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
@@ -16,6 +18,17 @@ def _wheel_libs() -> list:
         lib("libnccl.so.2", f"{SITE}/nvidia/nccl/lib/libnccl.so.2"),
         lib("libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05"),  # the driver's: always the system's
     ]
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
 
 
 def test_a_cudnn_from_ld_library_path_shadows_the_wheels_copy() -> None:
@@ -91,3 +104,41 @@ def test_a_named_old_copy_on_ld_library_path_drops_that_entry_only() -> None:
     facts.system.env["LD_LIBRARY_PATH"] = "/opt/mkl/lib:/usr/local/cuda-11.0/lib64"
     [finding] = libs_shadowed.torch_loads_its_own_libraries(facts, CTX)
     assert finding.fix == ("export LD_LIBRARY_PATH=/opt/mkl/lib",)
+
+
+# --- libs.shadowed: a cuDNN sub-library of another release, told by glibc's "undefined symbol: ..., version ..." --
+
+
+def test_system_cudnn_train_beside_the_wheel_s_cnn_infer_is_shadowing() -> None:
+    # a note on a YOLO setup in a conda image: the CUDA image's cuDNN 8 in /usr/local/cuda/lib64 came first
+    text = (
+        "Could not load library libcudnn_cnn_train.so.8. Error: /usr/local/cuda/lib64/libcudnn_cnn_train.so.8: "
+        "undefined symbol: _ZN5cudnn3cnn5infer22queryClusterPropertiesERPhS3_, version libcudnn_cnn_infer.so.8\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "libs.shadowed"
+    assert found[0].evidence["libcudnn_cnn_train.so.8 loaded from"] == "/usr/local/cuda/lib64/libcudnn_cnn_train.so.8"
+
+
+def test_a_toolkit_cudnn_exported_in_bashrc_is_shadowing() -> None:
+    # a blog post: LD_LIBRARY_PATH exported from the CUDA install guide, torch 2.1 with its own nvidia-cudnn wheel
+    text = (
+        "Could not load library libcudnn_cnn_train.so.8. Error: /usr/local/cuda-12.1/lib64/libcudnn_cnn_train.so.8:"
+        " undefined symbol: _ZN5cudnn3cnn34layerNormFwd_execute_internal_implERKNS_7backend11VariantPackEP11CUstream_"
+        "stRNS0_18LayerNormFwdParamsERKNS1_20NormForwardOperationEmb, version libcudnn_cnn_infer.so.8\n"
+    )
+    assert _codes(text)[:1] == ["libs.shadowed"]
+
+
+def test_a_symbol_from_a_sibling_s_version_node_without_cudnn_s_namespace_is_shadowing_too() -> None:
+    # written from glibc's format (elf/dl-lookup.c): a plain C name required from a sibling's version node
+    text = "OSError: /opt/cudnn/lib/libcudnn_ops_train.so.8: undefined symbol: cudnnSomething, version libcudnn_ops_infer.so.8\n"
+    assert _codes(text)[:1] == ["libs.shadowed"]
+
+
+def test_an_extension_missing_torch_s_symbol_is_not_a_cuda_library_mix() -> None:
+    text = (
+        "ImportError: /venv/lib/python3.10/site-packages/flash_attn_2_cuda.cpython-310-x86_64-linux-gnu.so: "
+        "undefined symbol: _ZN3c104cuda9SetDeviceEi\n"
+    )
+    assert "libs.shadowed" not in _codes(text)

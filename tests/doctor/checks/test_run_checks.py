@@ -27,6 +27,7 @@ from check_facts import (
 )
 
 import torchrig.doctor.checks as torchrig_checks
+from torchrig._core.errors import UserError
 from torchrig.doctor.checks import (
     CHECK_FAILED,
     CheckContext,
@@ -38,11 +39,19 @@ from torchrig.doctor.checks import (
 )
 from torchrig.doctor.facts import Facts, ShadowedModule, SystemFacts, TorchFacts
 from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 from torchrig.knowledge import signatures
 
 
 def errors(findings: list) -> list:
     return [f for f in findings if f.severity is Severity.ERROR]
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
 
 
 # --- healthy machines get no error ---------------------------------------------------------------
@@ -317,3 +326,18 @@ def test_without_torch_only_torch_missing_is_reported_on_a_gpu_box() -> None:
     facts = linux_gpu_box(V100, V100, torch=None)
     facts.torch.cuda = "13.0"  # a stale value must not make CUDA look broken when there is no torch
     assert codes(run_checks(facts)) == ["torch.missing"]
+
+
+# --- a warning never stands before an error
+
+
+def test_no_new_warning_comes_before_an_error() -> None:
+    # run_checks orders by layer first: a suspicion in an early layer must not stand before a proven fault
+    text = (
+        "INCOMPATIBLE PYTHON VERSION\nThis program is tested with 3.10.6 Python, but you have 3.11.9.\n"
+        "OSError: /venv/lib/python3.11/site-packages/torchaudio/lib/_torchaudio.so: undefined symbol: "
+        "torch_library_impl\n"
+    )
+    findings = _findings(text)
+    first_error = next(i for i, f in enumerate(findings) if f.severity is Severity.ERROR)
+    assert all(f.severity is Severity.ERROR for f in findings[: first_error + 1])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from check_facts import RTX4090, linux_gpu_box, mac, report, this_machine
 
-from torchrig.doctor.checks import CheckContext, shm_too_small
+from torchrig.doctor.checks import CheckContext, run_checks, shm_too_small
 from torchrig.doctor.findings import Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
@@ -86,3 +87,13 @@ def test_an_nccl_system_error_in_a_container_is_only_a_suspicion() -> None:
     [finding] = shm_too_small.shm_fits_dataloader_workers(facts, CheckContext())
     assert finding.severity.value == "warning"
     assert "--ipc=host" in finding.fix[0]
+
+
+# --- each text in its program's own wording (NCCL, Fabric Manager, cuda-python, torchaudio, the dynamic
+# loader) or a reporter's, written from the source, not copied from a corpus report
+
+
+def test_an_nccl_system_error_in_a_container_with_no_call_named_stays_a_shm_suspicion() -> None:
+    text = "docker run --gpus all img\nRuntimeError: NCCL error in: ProcessGroupNCCL.cpp:825, unhandled system error\n"
+    first = run_checks(parse_report(text))[0]
+    assert (first.code, first.severity) == ("shm.too-small", Severity.WARNING)

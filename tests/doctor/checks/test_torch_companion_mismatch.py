@@ -4,10 +4,29 @@ from __future__ import annotations
 
 from check_facts import PY, RTX4090, linux_gpu_box, pkg, report
 
+from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, run_checks, torch_companion_mismatch
+from torchrig.doctor.findings import Finding
 from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
+
+
+def _first(text: str) -> Finding:
+    findings = _findings(text)
+    assert findings, "no findings"
+    return findings[0]
 
 
 def test_torchvision_built_for_torch_2_12_is_reinstalled_for_2_13_without_touching_torch() -> None:
@@ -155,3 +174,82 @@ def test_a_direct_call_does_not_hide_versions_that_do_not_pair() -> None:
     facts.companions = [pkg("torchvision", "0.7.0")]
     [finding] = torch_companion_mismatch.companions_match_torch(facts, CTX)
     assert "torchvision" in finding.evidence
+
+
+# --- torch's stable C ABI (torch/csrc/stable) is used by more than torchvision and torchaudio
+
+
+def test_an_aotinductor_model_missing_a_stable_abi_symbol_is_not_a_companion_mismatch() -> None:
+    # pytorch#146203: "undefined symbol: aoti_torch_device_type_cpu" from an AOTInductor-compiled model.so; the
+    # report lists torchvision among its packages, as collect_env does
+    text = (
+        "Versions of relevant libraries:\n[pip3] torch==2.6.0\n[pip3] torchvision==0.21.0\n\n"
+        "RuntimeError: Error in dlopen: /tmp/torchinductor_ada/cwxyz/model.so: undefined symbol: "
+        "aoti_torch_device_type_cpu\n"
+    )
+    assert "torch.companion-mismatch" not in _codes(text)
+
+
+def test_torchaudio_missing_a_stable_abi_symbol_is_a_companion_mismatch() -> None:
+    text = (
+        "OSError: /venv/lib/python3.12/site-packages/torchaudio/lib/_torchaudio.so: undefined symbol: "
+        "torch_library_impl\n"
+    )
+    assert _codes(text)[0] == "torch.companion-mismatch"
+
+
+# --- pip's summary line names the companions installed with torch
+
+
+def test_an_unpinned_companion_pip_installed_with_torch_is_a_companion_mismatch() -> None:
+    text = "Successfully installed torch-2.5.1+cu124 torchaudio-2.9.0+cu124 torchvision-0.20.1+cu124\n"
+    first = _first(text)
+    assert first.code == "torch.companion-mismatch" and "torchaudio" in first.title
+
+
+def test_matching_companions_on_pips_line_are_no_finding() -> None:
+    text = "Successfully installed torch-2.5.1+cu124 torchaudio-2.5.1+cu124 torchvision-0.20.1+cu124\n"
+    assert "torch.companion-mismatch" not in [f.code for f in _findings(text)]
+
+
+# --- each text in its program's own wording (NCCL, Fabric Manager, cuda-python, torchaudio, the dynamic
+# loader) or a reporter's, written from the source, not copied from a corpus report
+
+
+def test_torchaudios_old_top_level_extension_missing_a_torch_symbol_is_a_companion_mismatch() -> None:
+    # torchaudio <= 0.4: CppExtension('_torch_sox', ...), imported by torchaudio/__init__.py
+    text = (
+        "    import _torch_sox\n"
+        "ImportError: /home/u/.local/lib/python3.6/site-packages/_torch_sox.cpython-36m-x86_64-linux-gnu.so: "
+        "undefined symbol: _ZN3c1010TensorImpl7stridesEv\n"
+    )
+    [finding] = run_checks(parse_report(text))
+    assert finding.code == "torch.companion-mismatch"
+    assert finding.title.startswith("torchaudio was not built")
+
+
+def test_a_torch_library_missing_while_torchvision_loads_its_ops_is_a_companion_mismatch() -> None:
+    # torch.ops.load_library -> ctypes.CDLL: the loader names the dependency it could not find
+    text = (
+        'File "/usr/lib/python3.8/ctypes/__init__.py", line 373, in __init__\n'
+        "    self._handle = _dlopen(self._name, mode)\n"
+        "OSError: libtorch_cuda_cu.so: cannot open shared object file: No such file or directory\n"
+        "(raised by import torchvision)\n"
+    )
+    assert _codes(text)[0] == "torch.companion-mismatch"
+
+
+def test_a_torch_library_missing_without_a_companion_in_the_report_is_not_read_as_one() -> None:
+    text = "OSError: libtorch_cuda_cu.so: cannot open shared object file: No such file or directory\n"
+    assert "torch.companion-mismatch" not in _codes(text)
+
+
+def test_a_reporter_saying_installing_torchvision_removed_their_torch() -> None:
+    text = (
+        "I built PyTorch from source for my GPU. When I pip install torchvision it uninstalls my torch and "
+        "installs a different one from PyPI.\n"
+    )
+    [finding] = run_checks(parse_report(text))
+    assert finding.code == "torch.companion-mismatch"
+    assert "torchvision" in finding.title
+    assert any("from its source" in step for step in finding.fix)

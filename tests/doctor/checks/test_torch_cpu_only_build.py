@@ -15,10 +15,31 @@ from check_facts import (
     this_machine,
 )
 
+from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, run_checks, torch_cpu_only_build
+from torchrig.doctor.findings import Finding, Severity
 from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _first(text: str) -> tuple[str, Severity] | None:
+    found = _findings(text)
+    return (found[0].code, found[0].severity) if found else None
+
+
+def _sigs(text: str) -> set[str]:
+    try:
+        return {hit.id for hit in parse_report(text).signatures}
+    except UserError:
+        return set()
 
 
 def test_a_cpu_wheel_on_an_rtx_4090_is_replaced_by_the_cuda_build_with_its_torchvision() -> None:
@@ -321,3 +342,48 @@ def test_torch_said_to_be_installed_without_gpu_support_beside_a_named_gpu_is_th
     assert checks.run_checks(parse_report(said))[0].code == "torch.cpu-only-build"
     hedged = "If torch comes without CUDA support, reinstall it.\nwindows 11, GPU: RTX 4070\nRuntimeError: CUDA error: unknown error\n"
     assert "torch.cpu-only-build" not in [f.code for f in checks.run_checks(parse_report(hedged))]
+
+
+# --- torch.cpu-only-build: the build said, in English and Chinese --------------------------------------------------
+
+
+def test_chinese_reports_that_the_installer_chose_the_cpu_build() -> None:
+    # MarcelLeon/key-face-frame#2: "自动安装的torch选择的是cpu版，对于有显卡的电脑来说有点浪费性能"
+    assert _first("自动安装的torch选择的是cpu版，对于有显卡的电脑来说有点浪费性能\n") == (
+        "torch.cpu-only-build",
+        Severity.WARNING,
+    )
+    # THU-MIG/yolov10#218: "linux上torch默认就是gpu版的，但是windows上的默认是cpu版"
+    text = (
+        "本地win10机器，本来就有cuda12.2，安装好后，torch.cuda.is_available() 就是False。\n"
+        "linux上torch默认就是gpu版的，但是windows上的默认是cpu版\n"
+    )
+    assert _first(text) == ("torch.cpu-only-build", Severity.WARNING)
+
+
+def test_a_condition_in_chinese_states_no_build() -> None:
+    # "if torch installs the CPU build by default, CUDA cannot be used": a condition, no statement of the build
+    assert "torch.cpu-only-build" not in [f.code for f in _findings("如果torch默认安装的是cpu版，cuda就不能用\n")]
+
+
+def test_the_pytorch_build_said_to_be_cpu_only_where_a_cuda_wheel_is_named() -> None:
+    # the CUDA wheel named (PyTorch's cu121 index) is the request for CUDA
+    text = (
+        "I think your PyTorch version is CPU only.\n"
+        "fixed it with pip3 install torch --index-url https://download.pytorch.org/whl/cu121\n"
+    )
+    assert "torch.build-said-cpu" in _sigs(text)
+    assert _first(text) == ("torch.cpu-only-build", Severity.WARNING)
+
+
+# --- each text in its program's own wording (NCCL, Fabric Manager, cuda-python, torchaudio, the dynamic
+# loader) or a reporter's, written from the source, not copied from a corpus report
+
+
+def test_a_reporter_saying_the_torch_shipped_is_the_cpu_version_is_a_cpu_build_warning() -> None:
+    for text in (
+        "The portable package ships the CPU version of torch, so my NVIDIA card is never used.",
+        "安装包里自带的是cpu版本的torch，所以显卡没有被用上。",
+    ):
+        [finding] = run_checks(parse_report(text))
+        assert (finding.code, finding.severity) == ("torch.cpu-only-build", Severity.WARNING)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from check_facts import PY, RTX4090, linux_gpu_box, report, this_machine
 
-from torchrig.doctor.checks import CheckContext, torch_import_failed
-from torchrig.doctor.findings import Severity
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import CheckContext, run_checks, torch_import_failed
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 from torchrig.knowledge import signatures
 
 CTX = CheckContext()
@@ -20,6 +22,17 @@ def _broken(error: str, **kw):
     facts.torch.import_ok = False
     facts.torch.import_error = error
     return facts
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
 
 
 def test_a_missing_cudnn_reinstalls_torch_with_its_own_libraries() -> None:
@@ -128,3 +141,15 @@ def test_the_page_file_error_counts_when_the_line_is_cut_off_after_the_dll() -> 
 def test_a_torch_dll_path_whose_closing_quote_was_cut_off_with_the_line_still_counts() -> None:
     text = 'OSError: Error loading "C:\\env\\Lib\\site-packages\\torch\\lib\\fbgemm.dll\nit fails on every start'
     assert [m.signature.id for m in signatures.find(text)] == ["torch.windows-dll-load-failed"]
+
+
+# --- nvJitLink: JAX and CuPy load the same pip nvidia-* libraries (the symbol alone is not torch's)
+
+
+def test_torch_importing_cusparse_that_misses_an_nvjitlink_symbol_is_still_read() -> None:
+    text = (
+        '  File "/venv/lib/python3.11/site-packages/torch/__init__.py", line 237, in <module>\n'
+        "ImportError: /venv/lib/python3.11/site-packages/torch/lib/../../nvidia/cusparse/lib/libcusparse.so.12: "
+        "undefined symbol: __nvJitLinkComplete_12_4, version libnvJitLink.so.12\n"
+    )
+    assert _codes(text)[0] == "torch.import-failed"

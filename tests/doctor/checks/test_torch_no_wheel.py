@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from torchrig._core.errors import UserError
 from torchrig.doctor.checks import run_checks
+from torchrig.doctor.findings import Finding
 from torchrig.doctor.report import parse_report
 
 # pip on an Intel Mac (collect_env's OS line gives the machine), asking for a release after the last
@@ -14,6 +16,13 @@ ERROR: No matching distribution found for torch==2.3.0
 
 OS: macOS 14.4.1 (x86_64)
 """
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
 
 
 def test_an_intel_mac_is_told_the_last_release_with_its_wheels_from_the_tables() -> None:
@@ -93,3 +102,19 @@ def test_the_index_url_names_the_variant_a_bare_pin_asks_for() -> None:
     )
     first = run_checks(parse_report(text))[0]
     assert first.title == "torch 2.6.0+cu121 was never published: that release has no cu121 build"
+
+
+# --- a variant pin elsewhere in the report (an installed torch's freeze line) is not the failing install's
+
+
+def test_the_failing_install_s_requirement_wins_over_an_earlier_pinned_line() -> None:
+    text = (
+        "$ pip freeze | grep torch\n"
+        "torch==2.6.0+cu124\n"
+        "$ pip install torch==2.7.0+cu121 --index-url https://download.pytorch.org/whl/cu121\n"
+        "ERROR: Could not find a version that satisfies the requirement torch==2.7.0+cu121 (from versions: none)\n"
+        "ERROR: No matching distribution found for torch==2.7.0+cu121\n"
+    )
+    [first, *_] = _findings(text)
+    assert first.code == "torch.no-wheel"
+    assert "2.7.0+cu121" in first.title and "2.6.0" not in first.title

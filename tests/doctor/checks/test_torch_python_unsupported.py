@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from check_facts import RTX4090, linux_gpu_box
 
+from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, run_checks, torch_python_unsupported
 from torchrig.doctor.findings import Finding, Severity
 from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
 
 
 def test_torch_2_4_on_python_3_13_is_outside_its_wheels() -> None:
@@ -307,3 +315,19 @@ def test_a_pin_whose_release_has_wheels_for_the_stated_python_is_left_to_no_whee
         "ERROR: No matching distribution found for torch==1.11.0+cu113\n(im using python 3.8.10\n"
     )
     assert first.code == "torch.no-wheel"
+
+
+# --- a launcher's Python warning, where torch got installed and ran
+
+
+def test_the_webui_launcher_python_warning_does_not_outrank_an_error_from_running_torch() -> None:
+    # modules/launch_utils.py warns for any Python but 3.10 and goes on; here torch installed and then ran
+    text = (
+        "INCOMPATIBLE PYTHON VERSION\n"
+        "This program is tested with 3.10.6 Python, but you have 3.11.9.\n"
+        "Launching Web UI with arguments:\n"
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    )
+    findings = _findings(text)
+    assert findings and findings[0].code != "torch.python-unsupported"
+    assert "torch.python-unsupported" not in [f.code for f in findings]

@@ -286,3 +286,18 @@ def test_an_installed_torch_missing_its_c_extension_is_no_shadowing() -> None:
 ImportError: Failed to load PyTorch C extensions:
 """
     assert parse_report(text).system.shadowed_modules == []
+
+
+# --- a program's label spelled like pip show's field
+
+
+def test_a_version_label_is_not_read_from_pip_show_of_another_package() -> None:
+    text = (
+        "$ cat check.py\n"
+        'import torch\nprint("Version:", torch.__version__)\n'
+        "$ pip show torchvision\n"
+        "Name: torchvision\n"
+        "Version: 0.20.1\n"
+        "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
+    )
+    assert parse_report(text).torch.version != "0.20.1"

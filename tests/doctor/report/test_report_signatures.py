@@ -7,7 +7,10 @@ import re
 
 import pytest
 
-from torchrig.doctor.checks import all_codes
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import all_codes, run_checks
+from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.report import parse_report
 from torchrig.knowledge import load
 from torchrig.knowledge import signatures as known
 
@@ -15,6 +18,24 @@ from torchrig.knowledge import signatures as known
 CODES = set(all_codes())
 ROWS = known.signatures()
 _SOURCES = ("https://github.com/", "https://docs.nvidia.com/", "https://rocm.docs.amd.com/")
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _codes(text: str) -> list[str]:
+    return [f.code for f in _findings(text)]
+
+
+def _sigs(text: str) -> set[str]:
+    try:
+        return {hit.id for hit in parse_report(text).signatures}
+    except UserError:
+        return set()
 
 
 def test_table_names_its_source_and_date() -> None:
@@ -241,3 +262,233 @@ def test_an_ncc_socket_ifname_exclusion_list_without_lo_admits_the_loopback_inte
 def test_a_program_printing_the_call_and_its_value_is_torchs_answer(text: str, answered: bool) -> None:
     ids = [m.signature.id for m in known.find(text)]
     assert ("torch.cuda-available-false" in ids) is answered
+
+
+# --- pip's "The conflict is caused by:" lists every party, the consistent ones too (pip factory.py)
+
+
+def test_a_companion_that_pins_the_torch_the_user_asked_for_is_not_the_conflict() -> None:
+    text = (
+        "pip install torch==2.3.1 torchvision==0.18.1 xformers==0.0.28\n"
+        "ERROR: Cannot install torch==2.3.1, torchvision==0.18.1 and xformers==0.0.28 because these package "
+        "versions have conflicting dependencies.\n\n"
+        "The conflict is caused by:\n"
+        "    The user requested torch==2.3.1\n"
+        "    torchvision 0.18.1 depends on torch==2.3.1\n"
+        "    xformers 0.0.28 depends on torch==2.4.1\n"
+    )
+    assert "pip.companion-pins-other-torch" not in _sigs(text)
+    assert "torch.companion-mismatch" not in _codes(text)
+
+
+def test_a_companion_that_pins_another_torch_than_the_user_asked_for_is_the_conflict() -> None:
+    text = (
+        "ERROR: Cannot install torch==2.3.1 and torchvision==0.19.0 because these package versions have "
+        "conflicting dependencies.\n\n"
+        "The conflict is caused by:\n"
+        "    The user requested torch==2.3.1\n"
+        "    torchvision 0.19.0 depends on torch==2.4.0\n"
+    )
+    assert "pip.companion-pins-other-torch" in _sigs(text)
+    # and in pip's other order, the companion first
+    swapped = text.replace(
+        "    The user requested torch==2.3.1\n    torchvision 0.19.0 depends on torch==2.4.0\n",
+        "    torchvision 0.19.0 depends on torch==2.4.0\n    The user requested torch==2.3.1\n",
+    )
+    assert "pip.companion-pins-other-torch" in _sigs(swapped)
+
+
+def test_the_same_release_with_a_local_tag_is_not_another_torch() -> None:
+    text = (
+        "ERROR: ResolutionImpossible\nThe conflict is caused by:\n"
+        "    The user requested torch==2.4.0+cu121\n"
+        "    torchvision 0.19.0 depends on torch==2.4.0\n"
+    )
+    assert "pip.companion-pins-other-torch" not in _sigs(text)
+
+
+# --- nvJitLink: JAX and CuPy load the same pip nvidia-* libraries (the symbol alone is not torch's)
+
+
+def test_a_jax_import_missing_an_nvjitlink_symbol_is_not_torch_failing_to_import() -> None:
+    text = (
+        "$ pip list | grep -E 'jax|torch'\njax 0.4.30\njaxlib 0.4.30\ntorch 2.3.1\n"
+        "RuntimeError: Unable to load cuSPARSE. Is it installed?\n"
+        "/venv/lib/python3.11/site-packages/nvidia/cusparse/lib/libcusparse.so.12: undefined symbol: "
+        "__nvJitLinkAddData_12_1, version libnvJitLink.so.12\n"
+    )
+    assert "torch.nvjitlink-undefined-symbol" not in _sigs(text)
+
+
+# --- prose about the P2P diagnostic: advice is not a result; a GPU that did not fall off the bus
+
+
+def test_advice_that_nccl_p2p_disable_usually_fixes_it_is_not_the_reporter_s_result() -> None:
+    text = (
+        "NCCL all_reduce hangs on our 8-GPU node. Someone suggested NCCL_P2P_DISABLE=1 usually fixes this, "
+        "I have not tried it yet.\n"
+    )
+    assert "p2p.disable-avoids-failure" not in _sigs(text)
+    assert "p2p.disable-avoids-failure" not in _sigs("Exporting NCCL_P2P_DISABLE=1 should work around it.")
+    assert "p2p.disable-avoids-failure" not in _sigs("Maybe it runs with NCCL_P2P_DISABLE=1 set, could you try?")
+
+
+def test_the_reporter_s_result_with_nccl_p2p_disable_is_still_read() -> None:
+    assert "p2p.disable-avoids-failure" in _sigs("With NCCL_P2P_DISABLE=1 the training runs to the end.")
+
+
+def test_a_gpu_that_did_not_fall_off_the_bus_is_not_a_hardware_fault() -> None:
+    text = (
+        "RuntimeError: CUDA error: an illegal memory access was encountered\n"
+        "dmesg is clean, the GPU did not fall off the bus and nvidia-smi still lists it.\n"
+    )
+    assert "gpu.fallen-off-bus" not in _sigs(text)
+    assert "gpu.hardware-fault" not in _codes(text)
+    assert "gpu.fallen-off-bus" in _sigs("Under load my GPU falls off the bus and the machine needs a reboot.")
+
+
+# --- "returns False" in words: a condition in advice is not torch's answer
+
+
+def test_advice_about_is_available_returning_false_is_not_torch_s_answer() -> None:
+    assert "torch.cuda-available-false" not in _sigs(
+        "If torch.cuda.is_available() returns False, check that the driver is installed.\n"
+    )
+    assert "torch.cuda-available-false" in _sigs("On this machine torch.cuda.is_available() returns False.\n")
+
+
+# --- container.no-gpu: a program run from Docker finds no CUDA, and nothing hands the container a GPU --------------
+
+
+def test_a_compose_service_with_a_gpu_reservation_is_not_this_row() -> None:
+    # MaskAnyone/MaskAnyone#61: the reservation was there (its device id was an unexpanded placeholder)
+    text = (
+        "        resources:\n          reservations:\n            devices:\n              - driver: nvidia\n"
+        '                device_ids: ["${MASKANYONE_GPU_ID:-0}"]\n                capabilities: [ gpu ]\n'
+        "$ docker compose up\n"
+        "sam2-1  | /opt/conda/lib/python3.11/site-packages/torch/amp/autocast_mode.py:266: UserWarning: User provided "
+        "device_type of 'cuda', but CUDA is not available. Disabling\n"
+    )
+    assert "container.docker-said-cuda-unavailable" not in {h.id for h in parse_report(text).signatures}
+
+
+def test_a_compose_file_with_the_nvidia_runtime_is_not_this_row() -> None:
+    # YanWenKun/ComfyUI-Docker#60: runtime: nvidia and a reservation, yet "No CUDA GPUs are available"
+    text = (
+        "services:\n  comfyui:\n    image: yanwk/comfyui-boot:comfy3d-pt23\n    runtime: nvidia\n"
+        "$ docker compose up\nRuntimeError: No CUDA GPUs are available\n"
+    )
+    assert "container.docker-said-cuda-unavailable" not in {h.id for h in parse_report(text).signatures}
+
+
+# --- torch.cuda.is_available() answered False, told in words ------------------------------------------------------
+
+
+def test_is_available_told_as_a_comparison_is_torch_s_answer() -> None:
+    assert "torch.cuda-available-false" in _sigs("On my laptop torch.cuda.is_available() is False.\n")
+    assert "torch.cuda-available-false" in _sigs("I got `2.1.0` with `torch.cuda.is_available() == False`.\n")
+    # the dot before is_available lost when retyped
+    assert "torch.cuda-available-false" in _sigs("while debugging, torch.cudais_available is false for me\n")
+    # the answer first, the call after it
+    assert "torch.cuda-available-false" in _sigs("the following returns false\n\n`torch.cuda.is_available()`\n")
+
+
+def test_is_available_in_a_python_condition_is_no_answer() -> None:
+    for line in (
+        "if torch.cuda.is_available() == False:\n    device = 'cpu'\n",
+        "elif torch.cuda.is_available() is False:\n",
+        "assert torch.cuda.is_available() is False\n",
+        "use_cpu = torch.cuda.is_available() == False\n",
+        "return torch.cuda.is_available() is False\n",
+        "x = torch.cuda.is_available() is False and args.cpu\n",
+        # code whose next line calls it (a report's text is searched with its lines joined)
+        "if args.gpu is False:\n    torch.cuda.is_available()\n",
+        "    return False\ntorch.cuda.is_available()\n",
+        "    cuda = torch.cuda.is_available()\n    return False\n",
+    ):
+        assert "torch.cuda-available-false" not in _sigs(line), line
+
+
+# --- container.no-gpu: `docker run` without --gpus, then torch inside answering False ------------------------------
+
+
+def test_docker_run_with_gpus_is_not_this_row() -> None:
+    text = "$ docker run --gpus all -it test\n>>> torch.cuda.is_available()\nFalse\n"
+    assert "container.docker-run-without-gpus" not in _sigs(text)
+
+
+# --- healthy controls: read and answered, never refused, never an error ---------------------------------------------
+
+
+def test_a_program_silencing_the_few_workers_warning_is_not_the_warning() -> None:
+    text = (
+        "warnings.filterwarnings('ignore', message=\"The dataloader, val_dataloader 0, does not have many workers "
+        'which may be a bottleneck.")\n'
+        "warnings.filterwarnings('ignore', '.*does not have many workers which may be a bottleneck.*')\n"
+    )
+    assert "program.dataloader-few-workers" not in _sigs(text)
+
+
+# --- /dev/kfd access (ROCT README: the user must be in the group that owns /dev/kfd)
+
+
+def test_working_as_root_without_rocm_words_is_nothing() -> None:
+    with pytest.raises(UserError):
+        parse_report("The script only works as root on our server, why?\n")
+
+
+# --- program failures on Apple's MPS backend: read, never an error
+
+
+def test_an_mps_operator_missing_is_a_program_failure_not_a_machine_fault() -> None:
+    text = (
+        "NotImplementedError: The operator 'aten::upsample_bicubic2d.out' is not currently implemented for the MPS "
+        "device. If you want this op to be added in priority during the prototype phase of this feature, please "
+        "comment on https://github.com/pytorch/pytorch/issues/77764.\n"
+    )
+    findings = _findings(text)
+    assert findings and not [f for f in findings if f.severity is Severity.ERROR]
+
+
+def test_indices_on_another_device_are_read_as_a_program_failure() -> None:
+    findings = _findings(
+        "RuntimeError: indices should be either on cpu or on the same device as the indexed tensor (cpu)\n"
+    )
+    assert [f.code for f in findings] == ["doctor.unexplained"]
+
+
+# --- each text in its program's own wording (NCCL, Fabric Manager, cuda-python, torchaudio, the dynamic
+# loader) or a reporter's, written from the source, not copied from a corpus report
+
+
+def test_torchvision_release_notes_about_removed_apis_are_no_replacement() -> None:
+    for text in (
+        "torchvision 0.17 removed support for torch.jit scripting of some transforms; install the new one",
+        "after I install torchvision, removing the torch.hub cache fixed the download",
+    ):
+        assert "companion.install-replaced-torch-said" not in [m.signature.id for m in known.find(text)]
+
+
+def test_a_driver_said_to_be_fine_is_no_statement_of_a_too_old_one() -> None:
+    for text in ("my driver is up to date for cuda 12", "the driver version is 550 and torch is 2.4"):
+        assert "driver.too-old-said" not in [m.signature.id for m in known.find(text)]
+
+
+def test_a_cpu_version_of_torch_in_a_report_about_no_gpu_at_all_is_not_read() -> None:
+    assert known.find("I want the CPU version of torch on my laptop") == []
+
+
+def test_a_docker_run_with_gpus_or_the_nvidia_runtime_is_not_read_as_without() -> None:
+    for command in (
+        "docker run --rm --gpus all img",
+        "docker run -v /a:/b --gpus '\"device=1\"' img",
+        "docker run --runtime=nvidia -e NVIDIA_VISIBLE_DEVICES=all img",
+        "docker run --device nvidia.com/gpu=all img",
+    ):
+        hits = known.find(command + "\nRuntimeError: No CUDA GPUs are available")
+        assert "container.docker-run-without-gpus" not in [m.signature.id for m in hits], command
+
+
+def test_an_unrelated_container_before_a_gpu_one_is_not_blamed() -> None:
+    text = "docker run -d --name db postgres:16\n$ docker run --gpus all trainer\nNo CUDA GPUs are available\n"
+    assert "container.docker-run-without-gpus" not in [m.signature.id for m in known.find(text)]

@@ -11,6 +11,7 @@ import pytest
 from torchrig._core.errors import UserError
 from torchrig.doctor.checks import run_checks
 from torchrig.doctor.facts import Facts
+from torchrig.doctor.findings import Finding, Severity
 from torchrig.doctor.render.summary import verdict
 from torchrig.doctor.report import parse_report
 
@@ -65,6 +66,18 @@ def _sources(facts: Facts) -> set[str]:
         for section in (facts.driver, facts.gpus, facts.torch, facts.toolkit, facts.system)
         for source in section.sources.values()
     }
+
+
+def _findings(text: str) -> list[Finding]:
+    try:
+        return run_checks(parse_report(text))
+    except UserError:  # nothing recognised: no finding either
+        return []
+
+
+def _first(text: str) -> tuple[str, Severity] | None:
+    found = _findings(text)
+    return (found[0].code, found[0].severity) if found else None
 
 
 def test_the_old_pytorch_issue_template_is_read_field_by_field() -> None:
@@ -491,3 +504,67 @@ def test_a_geforce_model_written_as_one_word_is_read(text: str, name: str, cc: s
 def test_a_model_number_inside_a_url_is_no_gpu() -> None:
     facts = parse_report("see https://example.org/rtx4090/setup\nRuntimeError: CUDA error: unknown error\n")
     assert facts.gpus.devices == []
+
+
+# --- torch.cpu-only-build: the build said, in English and Chinese --------------------------------------------------
+
+
+def test_a_bare_version_with_pytorch_s_cpu_tag_in_a_sentence_about_torch() -> None:
+    text = (
+        "I installed torch on Windows with uv and got `2.4.1+cpu` with `torch.cuda.is_available() == False`.\n"
+        'The lock has { name = "torch", version = "2.4.1+cu124", marker = "sys_platform == \'linux\'" }\n'
+    )
+    facts = parse_report(text)
+    assert facts.torch.version == "2.4.1+cpu"  # the lockfile's value is a record, not what ran
+    assert _first(text) == ("torch.cpu-only-build", Severity.WARNING)
+
+
+def test_a_bare_tagged_version_without_torch_in_its_sentence_is_not_torch_s() -> None:
+    facts = parse_report("The CUDA runtime failed.\nmy package is 2.4.1+cpu, torch.cuda.is_available() returns False\n")
+    assert facts.torch.version is None
+
+
+# --- healthy controls: read and answered, never refused, never an error ---------------------------------------------
+
+
+def test_a_machine_with_intel_graphics_is_read_and_gets_no_error() -> None:
+    # CMU-Perceptual-Computing-Lab/openpose#1571, NVlabs/MUNIT#82, NVIDIA/cudf-spark#2331: asked whether CUDA works
+    # without an NVIDIA GPU, on Intel graphics
+    for text in (
+        "Must I have an Nvidia GPU and install CUDA? I only have intel(R) UHD Graphics 630\n",
+        "I would like to run it on my laptop, but I only have an integrated (Intel HD) graphic card.\n",
+        "My laptop don't has Nvidia's independent graphics card, just has Intel's integrated graphics card.\n",
+    ):
+        facts = parse_report(text)  # read, not refused
+        assert not facts.gpus.devices  # Intel graphics is no NVIDIA GPU, and no absence is recorded either
+        assert not [f for f in run_checks(facts) if f.severity is Severity.ERROR]
+
+
+# --- stated platforms that make a report read, never an error
+
+
+def test_a_stated_wsl_is_read_and_named_in_the_verdict() -> None:
+    facts = parse_report("Running vLLM under WSL2 on Windows 11 is slower than native Linux.\n")
+    findings = run_checks(facts)
+    assert not [f for f in findings if f.severity is Severity.ERROR]
+    assert "WSL" in verdict(facts, findings) and "No problems found" not in verdict(facts, findings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Can this run on a laptop without a dedicated GPU?\n",
+        "We deploy on a CPU-only server; how do I set the device?\n",
+    ],
+)
+def test_a_machine_described_without_a_gpu_is_read_and_nothing_is_claimed(text: str) -> None:
+    facts = parse_report(text)
+    findings = run_checks(facts)
+    assert not [f for f in findings if f.severity is Severity.ERROR]
+    assert facts.gpus.devices == [] and "gpus" not in facts.gpus.sources  # nothing recorded as absent
+    assert "No problems found" not in verdict(facts, findings)
+
+
+def test_a_program_answering_no_gpu_found_is_no_statement_about_the_machine() -> None:
+    with pytest.raises(UserError):
+        parse_report("It printed: no GPU found, exiting.\n")
