@@ -215,7 +215,8 @@ def test_no_gpu_found_on_a_grace_superchip_is_pypis_aarch64_cpu_wheel_before_2_1
     assert (facts.system.os, facts.system.machine) == ("Linux", "aarch64")
     [finding] = torch_cpu_only_build.cuda_build_where_gpu(facts, CTX)
     assert finding.severity.value == "warning"
-    assert "PyPI's torch for Linux aarch64 is a CPU build before torch 2.11" in finding.title
+    assert "PyPI's torch for Linux aarch64 has no CUDA before torch 2.11" in finding.title
+    assert "does not show its build" in finding.title
 
 
 def test_no_gpu_found_on_linux_x86_64_is_not_blamed_on_pypi() -> None:

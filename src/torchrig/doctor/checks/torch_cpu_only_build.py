@@ -202,7 +202,8 @@ def _pypi_cpu_here(facts: Facts, answered: list[SignatureHit]) -> list[Finding]:
         Finding(
             code=CODE,
             severity=Severity.WARNING,
-            title=f"torch finds no GPU beside {gpus}: PyPI's torch for {where} is a CPU build{when}",
+            title=f"torch finds no GPU beside {gpus}; the report does not show its build, and PyPI's torch for {where} "
+            f"has no CUDA{when}",
             detail=f"`pip install torch` (or uv) without PyTorch's index installs PyPI's wheel, which on {where} is a "
             f"CPU build{when} whatever the GPU, and a CPU build answers torch.cuda.is_available() False. The report "
             "shows neither the build nor where it came from; torch.version.cuda tells (None: a CPU build).",
