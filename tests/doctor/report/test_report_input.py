@@ -245,3 +245,9 @@ def test_thousands_of_distinct_gpus_in_warnings_stop_at_a_machines_worth() -> No
     )
     facts = parse_report(text)
     assert len(facts.gpus.devices) == MAX_GPUS
+
+
+def test_typographic_quotes_read_as_the_ascii_the_program_printed() -> None:
+    # a paste through a word processor or a CJK input method: "couldn‘t" for nvidia-smi's "couldn't"
+    text = "NVIDIA-SMI has failed because it couldn‘t communicate with the NVIDIA driver.\n"
+    assert [hit.id for hit in parse_report(text).signatures] == ["driver.smi-cannot-communicate"]

@@ -109,11 +109,17 @@ def _not_text(text: str) -> bool:
     return sum(1 for _ in itertools.islice(_NOT_TEXT.finditer(text), limit + 1)) > limit
 
 
+_ASCII_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+
+
 def _normalise(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
     if "\x1b[" in text:
         text = _ANSI.sub("", text)
     text = text.replace("\uff1a", ":")  # fullwidth colons come from CJK input methods
+    # typographic quotes, which word processors, blogs and CJK input methods put where the program printed ASCII
+    # ("couldn‘t communicate with the NVIDIA driver"): one character for one, so offsets stay
+    text = text.translate(_ASCII_QUOTES)
     return _unquote(text)
 
 
