@@ -241,3 +241,16 @@ def test_a_reporter_finding_their_driver_too_old_for_the_build_asked_for() -> No
     )
     [finding] = [f for f in run_checks(parse_report(text)) if f.severity is Severity.ERROR]
     assert finding.code == "driver.too-old"
+
+
+# torch's "The NVIDIA driver on your system is too old" retold by a reporter, about a torch whose CUDA build is shown
+def test_torchs_driver_message_retold_beside_a_cuda_build_is_the_driver_too_old() -> None:
+    for text in (
+        ">>> print(torch.version.cuda)\n10.0.130\nwhen I run my program the message says my Nvidia driver is too old.",
+        "After upgrading to torch 1.2.0, torch said that the NVIDIA version is too old and cuda is not available.",
+    ):
+        assert _codes(text)[:1] == ["driver.too-old"], text
+
+
+def test_a_driver_said_too_old_with_no_torch_or_cuda_in_the_report_is_no_finding() -> None:
+    assert "driver.too-old" not in _codes("The game's launcher error says my NVIDIA version is too old for this title.")

@@ -278,3 +278,22 @@ def test_a_gpu_that_has_the_capability_means_the_build_targeted_too_low() -> Non
     assert first.code == "gpu.arch-too-old-for-package"
     assert first.title.endswith("but was built for a lower architecture")
     assert first.fix[0].startswith("TORCH_CUDA_ARCH_LIST=8.0 ")
+
+
+# flash-attn's minimum told in words, in the wording of other reports of the class (Mega4alik/ollm#55 "Turing chipset
+# but Flash-Attention only work with Ampere", Dao-AILab/flash-attention#1230 "Flash attention 2.x doesn't support
+# turing"): FlashAttention-2's README lists Ampere, Ada or Hopper GPUs. A finding only beside a GPU below cc 8.0.
+def test_words_that_flash_attention_needs_ampere_beside_an_older_gpu_are_the_finding() -> None:
+    for text in (
+        "I have a Quadro RTX 5000, a Turing chipset, but Flash-Attention only work with Ampere models.",
+        "Running on a Tesla T4. Flash attention 2.x doesn't support turing as of right now.",
+        "How do I turn it off? Flash attention does not support GPUs older than Ampere and I have v100 GPUs.",
+    ):
+        facts = parse_report(text)
+        assert facts.gpus.devices, text
+        assert [f.code for f in run_checks(facts)][:1] == ["gpu.arch-too-old-for-package"], text
+
+
+def test_words_that_flash_attention_needs_ampere_beside_an_ampere_gpu_are_no_finding() -> None:
+    facts = parse_report("My A100 is fine: flash attention only supports Ampere or newer, and that is what I have.")
+    assert "gpu.arch-too-old-for-package" not in [f.code for f in run_checks(facts)]

@@ -155,6 +155,27 @@ RuntimeError: No such operator torchvision::nms
 """
 
 
+# PyTorch's dispatcher naming the backend torchvision's operator has no kernel for: a CPU-only torchvision beside a
+# CUDA torch. Wording of other reports of the class: pytorch/vision#3058 (torch 1.7, the short backend list) and
+# hustvl/YOLOP#217 (inside torchvision's own nms), ultralytics#7713 (NotImplementedError, the long list).
+def test_torchvision_without_a_cuda_kernel_for_its_operator_is_a_companion_mismatch() -> None:
+    for text in (
+        "RuntimeError: Could not run 'torchvision::nms' with arguments from the 'CUDA' backend. 'torchvision::nms' "
+        "is only available for these backends: [CPU, BackendSelect, Named, AutogradOther, AutogradCPU, AutogradCUDA].",
+        '  File "/root/miniconda3/lib/python3.8/site-packages/torchvision/ops/boxes.py", line 42, in nms\n'
+        "    return torch.ops.torchvision.nms(boxes, scores, iou_threshold)\n"
+        "RuntimeError: Could not run 'torchvision::nms' with arguments from the 'CUDA' backend.",
+        "NotImplementedError: Could not run 'torchvision::roi_align' with arguments from the 'CUDA' backend. This "
+        "could be because the operator doesn't exist for this backend.",
+    ):
+        assert _codes(text)[:1] == ["torch.companion-mismatch"], text
+
+
+def test_an_aten_operator_without_a_cuda_kernel_is_not_a_companion_mismatch() -> None:
+    text = "NotImplementedError: Could not run 'aten::empty_strided' with arguments from the 'CUDA' backend."
+    assert "torch.companion-mismatch" not in _codes(text)
+
+
 def test_a_program_calling_torch_ops_torchvision_itself_shows_no_mismatch() -> None:
     facts = parse_report(_OWN_CALL)
     assert "companion.torchvision-op-called-unimported" in {h.id for h in facts.signatures}

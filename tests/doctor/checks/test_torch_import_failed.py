@@ -143,6 +143,23 @@ def test_a_torch_dll_path_whose_closing_quote_was_cut_off_with_the_line_still_co
     assert [m.signature.id for m in signatures.find(text)] == ["torch.windows-dll-load-failed"]
 
 
+# Titles that say the DLL is missing, in the words of other reports of the class (LoRA_Easy_Training_Scripts#363
+# "Installation error: missing fbgemm.dll", Hi3DGen_1Click_installer#2 "missing dependencies fbgemm.dll",
+# ComfyUI#3703 "can't start the ComfyUI due to the missing fbgemm.dll").
+def test_a_title_saying_a_torch_dll_is_missing_is_torch_failing_to_import() -> None:
+    for text in (
+        "Installation error: missing fbgemm.dll",
+        "missing dependencies fbgemm.dll",
+        "Now I can't start it due to the missing fbgemm.dll",
+        "c10.dll is missing after updating the dependencies",
+    ):
+        assert _codes(text)[:1] == ["torch.import-failed"], text
+
+
+def test_a_dll_of_another_program_said_missing_is_not_torch() -> None:
+    assert "torch.windows-dll-load-failed" not in {m.signature.id for m in signatures.find("missing MSVCP140.dll")}
+
+
 # --- nvJitLink: JAX and CuPy load the same pip nvidia-* libraries (the symbol alone is not torch's)
 
 

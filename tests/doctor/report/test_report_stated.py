@@ -568,3 +568,15 @@ def test_a_machine_described_without_a_gpu_is_read_and_nothing_is_claimed(text: 
 def test_a_program_answering_no_gpu_found_is_no_statement_about_the_machine() -> None:
     with pytest.raises(UserError):
         parse_report("It printed: no GPU found, exiting.\n")
+
+
+def test_a_datacenter_code_in_lower_case_counts_where_the_word_gpu_follows_it() -> None:
+    facts = parse_report(
+        "It fails at the first step. I have p40 GPUs and cannot find where to change this, torch 2.1.2."
+    )
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [("p40", "6.1")]
+
+
+@pytest.mark.parametrize("text", ["the t5 model fails with torch 2.1.2", "p100 latency rose after torch 2.1.2"])
+def test_a_lower_case_code_without_the_word_gpu_is_no_gpu(text: str) -> None:
+    assert not parse_report(text).gpus.devices

@@ -16,6 +16,8 @@ from torchrig.knowledge import extensions
 CODE = "gpu.arch-too-old-for-package"
 _STATED_MINIMUM = "package.compute-capability-minimum"  # "GPUs with compute capability below 7.0 are not supported"
 _PTXAS = "package.ptxas-feature-needs-newer-target"  # "Feature '.bf16' requires .target sm_80 or higher"
+_AMPERE_SAID = "package.flash-attn-needs-ampere-said"  # "Flash attention doesn't support GPUs lower than Ampere"
+_AMPERE = "8.0"  # Ampere's compute capability (NVIDIA's CUDA GPUs list), the minimum the words state
 _PTXAS_NEED = re.compile(r"Feature '(?P<feature>[^']+)' requires \.target sm_(?P<sm>\d{2,3})", re.IGNORECASE)
 _NOT_A_PACKAGE = re.compile(
     r"torch|\bCUDA\s+(?:toolkit\s+)?\d+(?:\.\d+)?\b|\btoolkit\b|\bnvcc\b|\bdriver\b", re.IGNORECASE
@@ -71,6 +73,9 @@ def extensions_run_on_every_gpu(facts: Facts, ctx: CheckContext) -> list[Finding
     # one about a CUDA release ("CUDA 13 drops GPUs below compute capability 7.5", its release notes' subject) is the
     # toolkit's or the driver's, not a package's
     hits = [h for h in hits_for(facts, CODE) if not (h.id == _STATED_MINIMUM and _NOT_A_PACKAGE.search(h.excerpt))]
+    # words about flash-attn's minimum are a finding only beside a GPU the report shows below it
+    if not any(extensions.cc_below(g.capability or "", _AMPERE) for g in gpus):
+        hits = [h for h in hits if h.id != _AMPERE_SAID]
     if hits and not findings:
         ptxas = next((h for h in hits if h.id == _PTXAS), None)
         findings.append(_from_ptxas(facts, ptxas, hits) if ptxas else _from_log(facts, hits))

@@ -196,9 +196,12 @@ _OS_TOKEN = re.compile(
 # preceded by nothing a path, URL or identifier would put there (ASCII only: Chinese and Japanese prose puts
 # no blank between words, "使用的设备为RTX 4090"); an "Nx" count may come first. People often write the GeForce
 # brand and the model number as one word ("RTX4060", "GTX1080Ti"): there the number may follow "rtx"/"gtx" directly.
+# A datacenter code in lower case counts only where the word GPU or card follows it ("I have p40 GPUs", "a100 gpu"):
+# alone, "t5", "v2" or "p100" in prose are as often models, versions or percentiles.
 _GPU_TOKEN = re.compile(
     r"(?<![A-Za-z0-9_/.=?&#@%-])(?:(?P<count>[1-9]\d?)[ \t]?[x×*][ \t]?)?"
-    r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3})(?![\w-]*[/\\])"
+    r"(?P<name>(?i:nvidia|geforce|tesla|quadro|titan|jetson|rtx|gtx)|[AHBLVPKMT]\d{1,4}|G[HB]\d{3}"
+    r"|[ahblvpkmt]\d{1,4}(?=[ \t]?(?i:gpus?|cards?)\b))(?![\w-]*[/\\])"
     r"(?:\b|(?<=[xX])(?=\d{3,4}))"
 )
 # (CJK characters and full-width punctuation end a name too: "RTX 3090，训练时报错")
@@ -629,7 +632,8 @@ def _series(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> N
 
 _SERIES_WORD = re.compile(r"series\b")
 _GPU_WORDS = ("nvidia", "geforce", "tesla", "quadro", "titan", "jetson", "rtx", "gtx")
-_GPU_CODE = re.compile(r"\b(?:[AHBLVPKMT]\d|G[HB]\d{3})")  # as _GPU_TOKEN: "A100", "T4", and Grace superchips "GB200"
+# as _GPU_TOKEN: "A100", "T4", Grace superchips "GB200", and "p40 GPUs"
+_GPU_CODE = re.compile(r"\b(?:[AHBLVPKMT]\d|G[HB]\d{3}|[ahblvpkmt]\d{1,4}[ \t]?(?i:gpus?|cards?)\b)")
 
 
 def _models_in(text: str) -> list[tuple[str, gpu_models.GpuModel, int]]:
