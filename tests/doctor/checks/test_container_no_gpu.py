@@ -205,3 +205,46 @@ def test_a_docker_run_without_gpus_whose_container_finds_none_is_a_container_wit
     first = run_checks(parse_report(text))[0]
     assert (first.code, first.severity) == ("container.no-gpu", Severity.ERROR)
     assert any("--gpus all" in step for step in first.fix)
+
+
+# --- container.no-gpu: dockerd refusing the nvidia runtime it does not know ------------------------------------------
+
+
+def test_docker_refusing_an_unregistered_nvidia_runtime_is_a_container_without_gpu() -> None:
+    # dockerd's two wordings (moby getRuntime since 23.0, verifyPlatformContainerSettings before), as reported in
+    # NVIDIA/nvidia-docker#1056 (docker run --runtime=nvidia), rinongal/StyleGAN-nada#62 (compose v1),
+    # HaveAGitGat/Tdarr#801 (upper-case runtime name) and Zonos-v0.1-hybrid discussion 5 (compose v2)
+    reports = (
+        "$ docker run --runtime=nvidia --rm nvidia/cuda nvidia-smi\n"
+        "docker: Error response from daemon: Unknown runtime specified nvidia.\n",
+        "ERROR: for nada  Cannot create container for service nada: Unknown runtime specified nvidia\n"
+        "ERROR: Encountered errors while bringing up the project.\n",
+        "docker: Error response from daemon: unknown or invalid runtime name: NVIDIA.\n",
+        "$ docker compose up -d\n - Container zonos_container  Creating   0.0s\n"
+        "Error response from daemon: unknown or invalid runtime name: nvidia\n",
+    )
+    for text in reports:
+        found = _findings(text)
+        assert found and (found[0].code, found[0].severity) == ("container.no-gpu", Severity.ERROR), text
+        assert any("nvidia-ctk runtime configure --runtime=docker" in step for step in found[0].fix)
+
+
+def test_another_unknown_runtime_is_not_the_nvidia_one() -> None:
+    # gVisor's runsc unregistered is a sandbox's setup, not a GPU's
+    assert "container.no-gpu" not in _codes(
+        "docker: Error response from daemon: unknown or invalid runtime name: runsc.\n"
+    )
+
+
+def test_nvidia_smi_failing_in_a_container_started_without_gpus_is_a_container_without_gpu() -> None:
+    # ameli/manylinux-cuda#5: "docker run -it <image>", then inside it nvidia-smi cannot reach the driver: without
+    # --gpus the container has no /dev/nvidiactl, whatever the host's driver
+    text = (
+        "$ docker run -it sameli/manylinux2014_x86_64_cuda_12.3\n"
+        "[root@24c96d985c30 /]# nvidia-smi\n"
+        "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest "
+        "NVIDIA driver is installed and running.\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "container.no-gpu"
+    assert any("--gpus all" in step for step in found[0].fix)
