@@ -248,3 +248,40 @@ def test_nvidia_smi_failing_in_a_container_started_without_gpus_is_a_container_w
     found = _findings(text)
     assert found and found[0].code == "container.no-gpu"
     assert any("--gpus all" in step for step in found[0].fix)
+
+
+# --- container.no-gpu: no nvidia-smi in a container or pod (the toolkit mounts it with the GPU) ----------------------
+
+
+def test_nvidia_smi_missing_in_a_container_started_without_a_gpu_is_a_container_without_gpu() -> None:
+    # NVIDIA/nvidia-docker#341 (a plain `docker run`, then "bash: nvidia-smi: command not found" in an nvidia/cuda image)
+    # and mmartial/ComfyUI-Nvidia-Docker#57 (the image's own "nvidia-smi not found"; the answer was --gpus all)
+    reports = (
+        "$ docker run --rm -it --name trainer -p 3000:3000 myorg/trainer:1.0 bash\n"
+        "root@4f2a:/# nvidia-smi\nbash: nvidia-smi: command not found\n",
+        "docker compose up\ncomfyui-nvidia  | !! ERROR: nvidia-smi not found\n",
+    )
+    for text in reports:
+        found = _findings(text)
+        assert found and (found[0].code, found[0].severity) == ("container.no-gpu", Severity.WARNING), text
+        assert any("--gpus all" in step for step in found[0].fix)
+
+
+def test_nvidia_smi_missing_in_a_pod_gives_the_pod_spec_fix() -> None:
+    # written from the NVIDIA device plugin and GPU Operator docs: a pod on a GPU node without the GPU request
+    text = "kubectl logs llm-0\n/entrypoint.sh: line 9: nvidia-smi: command not found\nFalling back to CPU.\n"
+    found = _findings(text)
+    assert found and found[0].code == "container.no-gpu"
+    assert any("nvidia.com/gpu" in step for step in found[0].fix)
+    assert any("runtimeClassName: nvidia" in step for step in found[0].fix)
+
+
+def test_nvidia_smi_missing_where_the_gpu_was_requested_or_outside_a_container_is_not_this() -> None:
+    # gw0/docker-keras#7: --runtime=nvidia was given, so the GPU was requested (the image lacked the tool)
+    requested = (
+        "$ docker run --runtime=nvidia -it --rm gw000/keras:2.1.4-py3-tf-gpu nvidia-smi\n"
+        'docker: Error response from daemon: OCI runtime create failed: starting container process caused "exec: '
+        '\\"nvidia-smi\\": executable file not found in $PATH": unknown.\n'
+    )
+    assert "container.no-gpu" not in _codes(requested)
+    assert "container.no-gpu" not in _codes("$ nvidia-smi\nbash: nvidia-smi: command not found\n")

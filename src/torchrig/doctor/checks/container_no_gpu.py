@@ -26,6 +26,8 @@ _FIXES = {
     "kubernetes": (
         "Request the GPU in the pod spec: resources: {limits: {nvidia.com/gpu: 1}} "
         "(needs the NVIDIA device plugin or GPU Operator on the cluster)",
+        "# where the node's default container runtime is not nvidia (k0s, k3s, containerd as installed): "
+        "runtimeClassName: nvidia in the pod spec (GPU Operator docs)",
     ),
 }
 
@@ -68,6 +70,9 @@ _WHAT = {
 
 # signatures.toml: Docker named in words, torch without CUDA, no GPU request in sight; the host may have no GPU
 _SAID = "container.docker-said-cuda-unavailable"
+# signatures.toml: no nvidia-smi in a container or pod (the toolkit mounts it with the GPU); the host may have no GPU
+_SMI_MISSING = "container.nvidia-smi-not-injected"
+_HINTS = frozenset({_SAID, _SMI_MISSING})  # alone, a warning: only the host's GPU shown makes them an error
 # Docker's Compose GPU support page: a service gets a GPU only through a device reservation with the gpu capability
 _COMPOSE = (
     "# with Docker Compose, give the service the GPU (Docker docs, 'GPU support in Docker Compose'):",
@@ -111,7 +116,7 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     # Docker on a Mac runs containers in a Linux VM that no NVIDIA GPU reaches (Docker's GPU support is for Linux
     # and WSL 2 hosts with NVIDIA GPUs: docs "GPU support in Docker Desktop"): nothing to hand in, nothing broken
     on_mac = (facts.system.os or "").lower() == "darwin"
-    strong = not on_mac and (host_has_gpu or any(hit.id != _SAID for hit in hits))
+    strong = not on_mac and (host_has_gpu or any(hit.id not in _HINTS for hit in hits))
     evidence: dict[str, object] = {
         "container": runtime or "(from the report)",
         "device nodes": "none of /dev/nvidia0.. or /dev/dxg",
