@@ -78,6 +78,7 @@ _COMPOSE = (
     "# with Docker Compose, give the service the GPU (Docker docs, 'GPU support in Docker Compose'):",
     "#   deploy: {resources: {reservations: {devices: [{driver: nvidia, count: all, capabilities: [gpu]}]}}}",
 )
+_NO_COMPUTE = "driver.container-without-compute-capability"  # signatures.toml: utility without compute
 _LOST = "container.nvml-unknown-error"  # signatures.toml: a running container's device access was revoked
 # onnxruntime's "cudaGetDeviceCount() failed" (signatures.toml) follows CUDA_CALL's own log of the error, so a report
 # may say why the count failed: the driver's own failures (error 35 "CUDA driver version is insufficient", 803, a
@@ -97,6 +98,8 @@ _DRIVER_CODES = frozenset(
 def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Inside a container, no NVIDIA device node and no GPU, while the container is meant for one."""
     hits = hits_for(facts, CODE)
+    if any(hit.id == _NO_COMPUTE for hit in facts.signatures):
+        return []  # the GPU was handed in (nvidia-smi works there); libcuda was not: driver.missing says so
     if any(signature_codes().get(hit.id) in _DRIVER_CODES for hit in facts.signatures):
         hits = [hit for hit in hits if hit.id != _ORT_COUNT]
     lost = [hit for hit in hits if hit.id == _LOST]
