@@ -205,3 +205,83 @@ def test_a_docker_run_without_gpus_whose_container_finds_none_is_a_container_wit
     first = run_checks(parse_report(text))[0]
     assert (first.code, first.severity) == ("container.no-gpu", Severity.ERROR)
     assert any("--gpus all" in step for step in first.fix)
+
+
+# --- container.no-gpu: dockerd refusing the nvidia runtime it does not know ------------------------------------------
+
+
+def test_docker_refusing_an_unregistered_nvidia_runtime_is_a_container_without_gpu() -> None:
+    # dockerd's two wordings (moby getRuntime since 23.0, verifyPlatformContainerSettings before), as reported in
+    # NVIDIA/nvidia-docker#1056 (docker run --runtime=nvidia), rinongal/StyleGAN-nada#62 (compose v1),
+    # HaveAGitGat/Tdarr#801 (upper-case runtime name) and Zonos-v0.1-hybrid discussion 5 (compose v2)
+    reports = (
+        "$ docker run --runtime=nvidia --rm nvidia/cuda nvidia-smi\n"
+        "docker: Error response from daemon: Unknown runtime specified nvidia.\n",
+        "ERROR: for nada  Cannot create container for service nada: Unknown runtime specified nvidia\n"
+        "ERROR: Encountered errors while bringing up the project.\n",
+        "docker: Error response from daemon: unknown or invalid runtime name: NVIDIA.\n",
+        "$ docker compose up -d\n - Container zonos_container  Creating   0.0s\n"
+        "Error response from daemon: unknown or invalid runtime name: nvidia\n",
+    )
+    for text in reports:
+        found = _findings(text)
+        assert found and (found[0].code, found[0].severity) == ("container.no-gpu", Severity.ERROR), text
+        assert any("nvidia-ctk runtime configure --runtime=docker" in step for step in found[0].fix)
+
+
+def test_another_unknown_runtime_is_not_the_nvidia_one() -> None:
+    # gVisor's runsc unregistered is a sandbox's setup, not a GPU's
+    assert "container.no-gpu" not in _codes(
+        "docker: Error response from daemon: unknown or invalid runtime name: runsc.\n"
+    )
+
+
+def test_nvidia_smi_failing_in_a_container_started_without_gpus_is_a_container_without_gpu() -> None:
+    # ameli/manylinux-cuda#5: "docker run -it <image>", then inside it nvidia-smi cannot reach the driver: without
+    # --gpus the container has no /dev/nvidiactl, whatever the host's driver
+    text = (
+        "$ docker run -it sameli/manylinux2014_x86_64_cuda_12.3\n"
+        "[root@24c96d985c30 /]# nvidia-smi\n"
+        "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest "
+        "NVIDIA driver is installed and running.\n"
+    )
+    found = _findings(text)
+    assert found and found[0].code == "container.no-gpu"
+    assert any("--gpus all" in step for step in found[0].fix)
+
+
+# --- container.no-gpu: no nvidia-smi in a container or pod (the toolkit mounts it with the GPU) ----------------------
+
+
+def test_nvidia_smi_missing_in_a_container_started_without_a_gpu_is_a_container_without_gpu() -> None:
+    # NVIDIA/nvidia-docker#341 (a plain `docker run`, then "bash: nvidia-smi: command not found" in an nvidia/cuda image)
+    # and mmartial/ComfyUI-Nvidia-Docker#57 (the image's own "nvidia-smi not found"; the answer was --gpus all)
+    reports = (
+        "$ docker run --rm -it --name trainer -p 3000:3000 myorg/trainer:1.0 bash\n"
+        "root@4f2a:/# nvidia-smi\nbash: nvidia-smi: command not found\n",
+        "docker compose up\ncomfyui-nvidia  | !! ERROR: nvidia-smi not found\n",
+    )
+    for text in reports:
+        found = _findings(text)
+        assert found and (found[0].code, found[0].severity) == ("container.no-gpu", Severity.WARNING), text
+        assert any("--gpus all" in step for step in found[0].fix)
+
+
+def test_nvidia_smi_missing_in_a_pod_gives_the_pod_spec_fix() -> None:
+    # written from the NVIDIA device plugin and GPU Operator docs: a pod on a GPU node without the GPU request
+    text = "kubectl logs llm-0\n/entrypoint.sh: line 9: nvidia-smi: command not found\nFalling back to CPU.\n"
+    found = _findings(text)
+    assert found and found[0].code == "container.no-gpu"
+    assert any("nvidia.com/gpu" in step for step in found[0].fix)
+    assert any("runtimeClassName: nvidia" in step for step in found[0].fix)
+
+
+def test_nvidia_smi_missing_where_the_gpu_was_requested_or_outside_a_container_is_not_this() -> None:
+    # gw0/docker-keras#7: --runtime=nvidia was given, so the GPU was requested (the image lacked the tool)
+    requested = (
+        "$ docker run --runtime=nvidia -it --rm gw000/keras:2.1.4-py3-tf-gpu nvidia-smi\n"
+        'docker: Error response from daemon: OCI runtime create failed: starting container process caused "exec: '
+        '\\"nvidia-smi\\": executable file not found in $PATH": unknown.\n'
+    )
+    assert "container.no-gpu" not in _codes(requested)
+    assert "container.no-gpu" not in _codes("$ nvidia-smi\nbash: nvidia-smi: command not found\n")

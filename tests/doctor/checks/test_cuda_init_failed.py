@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from check_facts import H100, RTX4090, linux_gpu_box, report, this_machine
 
-from torchrig.doctor.checks import CheckContext, cuda_init_failed
+from torchrig.doctor.checks import CheckContext, cuda_init_failed, run_checks
+from torchrig.doctor.findings import Severity
+from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 UNKNOWN = (
@@ -87,3 +89,32 @@ def test_the_thc_wording_of_error_30_is_recognised_in_a_log() -> None:
     text = "THCudaCheck FAIL file=/pytorch/aten/src/THC/THCGeneral.cpp line=51 error=30 : unknown error\n"
     text += "RuntimeError: cuda runtime error (30) : unknown error at /pytorch/aten/src/THC/THCGeneral.cpp:51"
     assert "cuda.legacy-unknown-error-30" in [m.signature.id for m in signatures.find(text)]
+
+
+# --- cudaErrorNoDevice (100; 38 before CUDA 10.1) where the report shows no NVIDIA GPU ------------------------------
+
+
+def test_no_cuda_capable_device_without_a_gpu_shown_first_asks_whether_there_is_one() -> None:
+    # torch/ezinstall#96 (a laptop with an ATI Radeon, cutorch's THC wording) and abhishekkrthakur/colabcode#26 (a
+    # Colab runtime without a GPU, TensorFlow's cuInit): CUDA's answer on a machine that has no NVIDIA GPU
+    reports = (
+        "THCudaCheck FAIL file=/tmp/luarocks_cutorch-scm-1/cutorch/lib/THC/THCGeneral.c line=20 error=38 : "
+        "no CUDA-capable device is detected\n"
+        "luajit: cuda runtime error (38) : no CUDA-capable device is detected at THCGeneral.c:20\n",
+        "E tensorflow/stream_executor/cuda/cuda_driver.cc:314] failed call to cuInit: CUDA_ERROR_NO_DEVICE: "
+        "no CUDA-capable device is detected\n",
+    )
+    for text in reports:
+        found = run_checks(parse_report(text))
+        assert found and (found[0].code, found[0].severity) == ("cuda.init-failed", Severity.WARNING), text
+        assert found[0].fix[0].startswith("# first: does this machine have an NVIDIA GPU?")
+        assert "no NVIDIA GPU" not in found[0].title  # unknown, not absent
+
+
+def test_no_cuda_capable_device_beside_a_gpu_stays_an_error() -> None:
+    facts = linux_gpu_box(RTX4090)
+    facts.torch.cuda_available = False
+    facts.torch.cuda_init_error = "RuntimeError: cuda runtime error (100) : no CUDA-capable device is detected"
+    [finding] = cuda_init_failed.cuda_initialises(facts, CTX)
+    assert finding.severity is Severity.ERROR
+    assert finding.fix == ("ls -l /dev/nvidia*", "unset CUDA_VISIBLE_DEVICES")

@@ -63,3 +63,34 @@ def test_cuda_python_failing_to_dlopen_libcuda_under_wsl_is_the_driver_library_o
     [finding] = run_checks(parse_report(text))
     assert finding.code == "driver.missing"
     assert "/usr/lib/wsl/lib" in finding.title
+
+
+# --- a container given the GPU's utility capability but not compute: nvidia-smi works, libcuda is missing ------------
+
+
+def test_a_container_with_utility_but_not_compute_has_no_libcuda() -> None:
+    # containerd/nerdctl#1023 (`--gpus capabilities=utility,...`: nvidia-smi works, torch answers False; the answer
+    # was capabilities=compute,utility) and the NVIDIA Container Toolkit's Driver Capabilities table
+    reports = (
+        "$ nerdctl run -it --rm --gpus capabilities=utility,device=GPU-3a23c669 nvidia/cuda:11.0-base bash\n"
+        ">>> import torch\n>>> torch.cuda.is_available()\nFalse\n",
+        "environment:\n  - NVIDIA_VISIBLE_DEVICES=all\n  - NVIDIA_DRIVER_CAPABILITIES=utility\n"
+        "app-1  | AssertionError: Found no NVIDIA driver on your system.\n",
+        "nvidia-smi works fine inside the container, but torch.cuda.is_available() returns False\n",
+    )
+    for text in reports:
+        found = run_checks(parse_report(text))
+        assert found and found[0].code == "driver.missing", text
+        assert "compute" in found[0].title
+        assert any("NVIDIA_DRIVER_CAPABILITIES=compute,utility" in step for step in found[0].fix)
+        assert "container.no-gpu" not in [f.code for f in found]
+
+
+def test_capabilities_that_include_compute_are_not_this() -> None:
+    text = (
+        "environment:\n  - NVIDIA_DRIVER_CAPABILITIES=compute,utility\n"
+        "app-1  | AssertionError: Found no NVIDIA driver on your system.\n"
+    )
+    assert "compute" not in " ".join(f.title for f in run_checks(parse_report(text)))
+    text_all = "$ docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=all img\nFound no NVIDIA driver on your system\n"
+    assert all("lack compute" not in f.title for f in run_checks(parse_report(text_all)))

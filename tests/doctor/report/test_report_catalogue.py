@@ -42,8 +42,6 @@ def _ids(text: str) -> list[str]:
             "numba.cuda.cudadrv.driver.CudaAPIError: [46] Call to cuCtxCreate results in CUDA_ERROR_DEVICE_UNAVAILABLE",
             "cuda.init-failed",
         ),
-        # 100 by its driver-API name
-        ("jaxlib: failed call to cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected", "cuda.init-failed"),
         # 102: an unlicensed vGPU
         ("cudaSetDevice() on GPU:0 failed. Status: device doesn't have valid Grid license", "cuda.init-failed"),
         # 805: MPS
@@ -70,6 +68,15 @@ def _ids(text: str) -> list[str]:
 def test_a_message_that_establishes_the_fault_is_its_codes_error(text: str, code: str) -> None:
     first = _findings(text + "\n")[0]
     assert (first.code, first.severity) == (code, Severity.ERROR)
+
+
+def test_no_device_by_its_driver_api_name_is_an_error_where_the_gpu_is_shown() -> None:
+    # 100 proves a fault only beside an NVIDIA GPU: on a machine without one it is CUDA's expected answer
+    line = "jaxlib: failed call to cuInit: CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected\n"
+    alone = _findings(line)[0]
+    assert (alone.code, alone.severity) == ("cuda.init-failed", Severity.WARNING)
+    first = _findings("GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-5a1c0d2e-1111-2222-3333-444455556666)\n" + line)[0]
+    assert (first.code, first.severity) == ("cuda.init-failed", Severity.ERROR)
 
 
 def test_torchs_cpu_build_asked_for_a_device_is_the_cpu_build_and_an_error_where_the_gpu_is_shown() -> None:

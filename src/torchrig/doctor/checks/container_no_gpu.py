@@ -26,6 +26,8 @@ _FIXES = {
     "kubernetes": (
         "Request the GPU in the pod spec: resources: {limits: {nvidia.com/gpu: 1}} "
         "(needs the NVIDIA device plugin or GPU Operator on the cluster)",
+        "# where the node's default container runtime is not nvidia (k0s, k3s, containerd as installed): "
+        "runtimeClassName: nvidia in the pod spec (GPU Operator docs)",
     ),
 }
 
@@ -68,11 +70,15 @@ _WHAT = {
 
 # signatures.toml: Docker named in words, torch without CUDA, no GPU request in sight; the host may have no GPU
 _SAID = "container.docker-said-cuda-unavailable"
+# signatures.toml: no nvidia-smi in a container or pod (the toolkit mounts it with the GPU); the host may have no GPU
+_SMI_MISSING = "container.nvidia-smi-not-injected"
+_HINTS = frozenset({_SAID, _SMI_MISSING})  # alone, a warning: only the host's GPU shown makes them an error
 # Docker's Compose GPU support page: a service gets a GPU only through a device reservation with the gpu capability
 _COMPOSE = (
     "# with Docker Compose, give the service the GPU (Docker docs, 'GPU support in Docker Compose'):",
     "#   deploy: {resources: {reservations: {devices: [{driver: nvidia, count: all, capabilities: [gpu]}]}}}",
 )
+_NO_COMPUTE = "driver.container-without-compute-capability"  # signatures.toml: utility without compute
 _LOST = "container.nvml-unknown-error"  # signatures.toml: a running container's device access was revoked
 # onnxruntime's "cudaGetDeviceCount() failed" (signatures.toml) follows CUDA_CALL's own log of the error, so a report
 # may say why the count failed: the driver's own failures (error 35 "CUDA driver version is insufficient", 803, a
@@ -92,6 +98,8 @@ _DRIVER_CODES = frozenset(
 def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """Inside a container, no NVIDIA device node and no GPU, while the container is meant for one."""
     hits = hits_for(facts, CODE)
+    if any(hit.id == _NO_COMPUTE for hit in facts.signatures):
+        return []  # the GPU was handed in (nvidia-smi works there); libcuda was not: driver.missing says so
     if any(signature_codes().get(hit.id) in _DRIVER_CODES for hit in facts.signatures):
         hits = [hit for hit in hits if hit.id != _ORT_COUNT]
     lost = [hit for hit in hits if hit.id == _LOST]
@@ -111,7 +119,7 @@ def container_without_gpu(facts: Facts, ctx: CheckContext) -> list[Finding]:
     # Docker on a Mac runs containers in a Linux VM that no NVIDIA GPU reaches (Docker's GPU support is for Linux
     # and WSL 2 hosts with NVIDIA GPUs: docs "GPU support in Docker Desktop"): nothing to hand in, nothing broken
     on_mac = (facts.system.os or "").lower() == "darwin"
-    strong = not on_mac and (host_has_gpu or any(hit.id != _SAID for hit in hits))
+    strong = not on_mac and (host_has_gpu or any(hit.id not in _HINTS for hit in hits))
     evidence: dict[str, object] = {
         "container": runtime or "(from the report)",
         "device nodes": "none of /dev/nvidia0.. or /dev/dxg",

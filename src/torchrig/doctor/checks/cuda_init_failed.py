@@ -5,10 +5,15 @@ from __future__ import annotations
 from torchrig.doctor import queries
 from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
-from torchrig.doctor.facts import Facts
+from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
 
 CODE = "cuda.init-failed"
+
+# cudaErrorNoDevice (100; 38 before CUDA 10.1, "cuda runtime error (38)" in torch's THC checks of those years): "no
+# CUDA-capable devices were detected" (CUDA Runtime API, enum cudaError). On a machine without an NVIDIA GPU that is
+# the expected answer, not a fault: where the report shows no NVIDIA GPU, the finding first asks whether there is one.
+_NO_DEVICE = ("no cuda-capable device is detected", "error 100", "cuda_error_no_device", "cudaerrornodevice")
 
 # (text in the error, likely cause, fix). First match wins; the CUDA error number is in brackets.
 _KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
@@ -62,7 +67,7 @@ _KNOWN: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
         ),
     ),
     (
-        ("no cuda-capable device is detected", "error 100", "cuda_error_no_device", "cudaerrornodevice"),
+        _NO_DEVICE,
         "CUDA sees no device: device nodes missing or unreadable, or CUDA_VISIBLE_DEVICES hides them",
         ("ls -l /dev/nvidia*", "unset CUDA_VISIBLE_DEVICES"),
     ),
@@ -97,13 +102,16 @@ def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
     if not texts and not silent:
         return []
     lowered = " ".join(texts).lower()
-    cause, fix = next(
-        ((cause, fix) for markers, cause, fix in _KNOWN if any(m in lowered for m in markers)),
+    markers, cause, fix = next(
+        ((markers, cause, fix) for markers, cause, fix in _KNOWN if any(m in lowered for m in markers)),
         (
+            (),
             "an error this doctor has no rule for",
             ("nvidia-smi", "sudo dmesg | grep -iE 'nvrm|xid' | tail -n 20", "# if nvidia-smi also fails: sudo reboot"),
         ),
     )
+    if markers is _NO_DEVICE and not queries.has_nvidia_gpu(facts):
+        return [_no_device_no_gpu_shown(facts, texts, hits)]
     evidence: dict[str, object] = {}
     if silent:
         seen = len(queries.gpus_seen(facts))
@@ -128,6 +136,32 @@ def cuda_initialises(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=fix,
         )
     ]
+
+
+def _no_device_no_gpu_shown(facts: Facts, texts: list[str], hits: list[SignatureHit]) -> Finding:
+    """CUDA detected no device, and nothing in the report shows an NVIDIA GPU: a GPU hidden, or none to detect."""
+    evidence: dict[str, object] = {}
+    if facts.torch.cuda_init_error:
+        evidence["CUDA initialisation"] = facts.torch.cuda_init_error.strip()
+    evidence.update(evidence_of(hits))
+    if not evidence and texts:
+        evidence["CUDA"] = texts[0].strip()
+    return Finding(
+        code=CODE,
+        severity=Severity.WARNING,
+        title="CUDA detected no CUDA-capable device, and nothing in the report shows a GPU: one CUDA cannot reach, or none at all",
+        detail="CUDA answers this (cudaErrorNoDevice) wherever it finds no NVIDIA GPU to use: on a machine whose GPU is "
+        "hidden (CUDA_VISIBLE_DEVICES, a container without GPUs, missing device nodes) and on every machine without "
+        "an NVIDIA GPU. The report names no GPU, no nvidia-smi output and no PCI listing, so which of the two this is "
+        "stays unknown.",
+        evidence=evidence,
+        fix=(
+            "# first: does this machine have an NVIDIA GPU? (Linux: lspci | grep -i nvidia; Windows: Device Manager)",
+            "# none: nothing is broken; run the program on the CPU (device='cpu', or the program's CPU option)",
+            "# one: nvidia-smi   # does the driver see it?",
+            "ls -l /dev/nvidia*; echo CUDA_VISIBLE_DEVICES=$CUDA_VISIBLE_DEVICES   # device nodes, and the GPUs CUDA may use",
+        ),
+    )
 
 
 register(

@@ -18,11 +18,16 @@ _NO_LIBCUDA = "driver.libcuda-not-found"  # the loader's "libcuda.so: cannot ope
 # absent: on a machine with an NVIDIA GPU and no driver, and on every machine without an NVIDIA GPU (a laptop, a VPS,
 # a Mac). Alone it cannot tell the two apart; nvidia-smi's failures can (nvidia-smi comes with a driver someone installed).
 _TORCH_NO_DRIVER = "driver.torch-found-no-driver"
+# signatures.toml: a container given the GPU's `utility` capability (nvidia-smi works) but not `compute` (libcuda)
+NO_COMPUTE = "driver.container-without-compute-capability"
 
 
 def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
     """A GPU on the bus (or a log saying nvidia-smi cannot reach the driver) and no driver version anywhere."""
     hits = hits_for(facts, CODE)
+    no_compute = [hit for hit in hits if hit.id == NO_COMPUTE]
+    if no_compute:
+        return [_container_without_compute(facts, no_compute)]
     bus = queries.nvidia_gpus_on_bus(facts)
     libcuda = [hit for hit in hits if hit.id == _NO_LIBCUDA]
     if facts.system.wsl:
@@ -76,6 +81,34 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
             fix=tuple(fix),
         )
     ]
+
+
+def _container_without_compute(facts: Facts, hits: list[SignatureHit]) -> Finding:
+    """A container with the GPU but without libcuda: its driver capabilities name `utility` and not `compute`.
+
+    The NVIDIA Container Toolkit mounts the driver's files by capability (NVIDIA_DRIVER_CAPABILITIES, or `--gpus
+    capabilities=`): `utility` brings nvidia-smi and NVML, `compute` brings libcuda. nvidia-smi then works in the
+    container while CUDA in it finds no driver.
+    """
+    evidence: dict[str, object] = {"container": facts.system.container or "(from the report)"}
+    capabilities = queries.env(facts, "NVIDIA_DRIVER_CAPABILITIES")
+    if capabilities is not None:
+        evidence["NVIDIA_DRIVER_CAPABILITIES"] = capabilities
+    evidence.update(evidence_of(hits))
+    return Finding(
+        code=CODE,
+        severity=Severity.ERROR,
+        title="The container has the GPU but not the driver's CUDA library (libcuda): its driver capabilities lack compute",
+        detail="The NVIDIA Container Toolkit mounts the host driver's files into a container by capability: `utility` "
+        "brings nvidia-smi and NVML, `compute` brings libcuda, which CUDA needs. With `utility` alone nvidia-smi works "
+        "in the container while torch finds no driver.",
+        evidence=evidence,
+        fix=(
+            "docker run --gpus all -e NVIDIA_DRIVER_CAPABILITIES=compute,utility <image> ...   "
+            "# or in Compose: environment: [NVIDIA_DRIVER_CAPABILITIES=compute,utility, NVIDIA_VISIBLE_DEVICES=all]",
+            "# with --gpus capabilities=...: name compute beside utility (capabilities=compute,utility)",
+        ),
+    )
 
 
 def _no_gpu_shown(facts: Facts, hits: list[SignatureHit]) -> Finding:
