@@ -645,12 +645,32 @@ def _models_in(text: str) -> list[tuple[str, gpu_models.GpuModel, int]]:
         window_end = stop.start() if stop else min(end, match.end("name") + _GPU_WINDOW)
         window = text[match.start("name") : window_end]
         model = gpu_models.model_of(window)
-        if model is None:
+        written = _as_written(window, model) if model is not None else None
+        if model is None and (model := _geforce_number(window)) is not None:
+            written = model.name  # the number alone does not resolve again: the model's own name does
+        if model is None or written is None:
             continue
         pos = window_end
         count = int(match.group("count")) if match.group("count") else 1
-        out.append((_as_written(window, model), model, count if count <= _MAX_GPUS else 1))
+        out.append((written, model, count if count <= _MAX_GPUS else 1))
     return out
+
+
+# "nvidia 5070 ti", "GeForce 3060": the brand, then a GeForce model number without its RTX/GTX line. NVIDIA's GeForce
+# products are named "GeForce RTX 5070 Ti", "GeForce GTX 1080" (nvidia.com's product pages; nvidia-smi prints the same),
+# and each model number belongs to one line, so the number alone names the model; only a GeForce model is taken
+# (a bare "NVIDIA 4000" may be the workstation RTX 4000 or a GeForce 40 series)
+_BRAND_NUMBER = re.compile(r"(?i)(?P<brand>nvidia|geforce)[ \t]+(?=\d{3,4}(?:\b|[ \t]?ti\b))")
+
+
+def _geforce_number(window: str) -> gpu_models.GpuModel | None:
+    brand = _BRAND_NUMBER.match(window)
+    if brand is None:
+        return None
+    rest = window[brand.end() :]
+    found = {m for line in ("RTX", "GTX") if (m := gpu_models.model_of(f"GeForce {line} {rest}")) is not None}
+    model = found.pop() if len(found) == 1 else None
+    return model if model is not None and model.segment == "geforce" else None
 
 
 def _as_written(window: str, model: gpu_models.GpuModel) -> str:
