@@ -501,6 +501,25 @@ def test_a_geforce_model_written_as_one_word_is_read(text: str, name: str, cc: s
     assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [(name, cc)]
 
 
+@pytest.mark.parametrize(
+    ("text", "name", "cc"),
+    [
+        ("Does it support the nvidia 5070 ti?", "GeForce RTX 5070 Ti", "12.0"),
+        ("My card is a GeForce 1080 Ti.", "GeForce GTX 1080 Ti", "6.1"),
+        ("Nvidia 3060 12GB, Windows 11", "GeForce RTX 3060", "8.6"),
+    ],
+)
+def test_a_geforce_model_number_after_the_brand_alone_is_that_geforce(text: str, name: str, cc: str) -> None:
+    facts = parse_report(text + "\nRuntimeError: CUDA error: unknown error\n")
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [(name, cc)]
+
+
+def test_a_brand_and_a_number_that_names_no_single_geforce_is_no_gpu() -> None:
+    # "NVIDIA 4000" may be the workstation RTX 4000 or a GeForce RTX 40 series card
+    facts = parse_report("It runs on an NVIDIA 4000 here.\nRuntimeError: CUDA error: unknown error\n")
+    assert facts.gpus.devices == []
+
+
 def test_a_model_number_inside_a_url_is_no_gpu() -> None:
     facts = parse_report("see https://example.org/rtx4090/setup\nRuntimeError: CUDA error: unknown error\n")
     assert facts.gpus.devices == []

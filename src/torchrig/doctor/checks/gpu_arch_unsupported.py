@@ -66,7 +66,9 @@ def _coverage(facts: Facts, cc: str) -> knowledge.Coverage | None:
     if variant is None and _a_pytorch_wheel(facts):
         # the build is not shown ("torch==2.1.2", "PyTorch 2.1.2"): where no CUDA variant of the release runs on the
         # GPU, none that could be installed does (PyTorch's release matrix; knowledge.no_variant_covers)
-        return knowledge.no_variant_covers(facts.torch.version or "", cc, knowledge.wheel_platform(facts.system.machine))
+        return knowledge.no_variant_covers(
+            facts.torch.version or "", cc, knowledge.wheel_platform(facts.system.machine)
+        )
     if not facts.torch.version or not variant or not variant.startswith("cu"):
         return None
     return knowledge.coverage(facts.torch.version, variant, cc, knowledge.wheel_platform(facts.system.machine))
