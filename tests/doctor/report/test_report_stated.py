@@ -543,6 +543,26 @@ def test_a_bare_tagged_version_without_torch_in_its_sentence_is_not_torch_s() ->
     assert facts.torch.version is None
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a web UI's system page and a launcher's log, quoted: torch.__version__ as the program printed it
+        'RTX 3070 here, but images are made on the CPU. The system page says "2.1.2+cpu" next to torch.',
+        "GTX 1660 Super, everything is slow; the startup log shows `torch: 2.3.0+cpu` and then loads the model.",
+    ],
+)
+def test_a_cpu_tagged_version_a_program_printed_and_the_reporter_quoted_is_a_cpu_build(text: str) -> None:
+    facts = parse_report(text)
+    assert (facts.torch.version or "").endswith("+cpu")
+    assert _first(text) == ("torch.cpu-only-build", Severity.ERROR)
+
+
+def test_a_cpu_tag_the_reporter_only_guesses_at_is_no_build() -> None:
+    # the safeguard stands: "+cpu" in the reporter's own words, unquoted, is a statement
+    facts = parse_report("RTX 3060 here; maybe I installed torch 2.0.0+cpu by mistake?\nRuntimeError: CUDA error\n")
+    assert facts.torch.version == "2.0.0"
+
+
 # --- healthy controls: read and answered, never refused, never an error ---------------------------------------------
 
 
