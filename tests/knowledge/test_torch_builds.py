@@ -371,3 +371,12 @@ def test_old_ptx_from_a_toolkit_that_predates_the_gpu_is_a_doubt_not_coverage() 
     # SASS of the same major runs (sm_80 on 8.6), and a toolkit that knows the GPU is no doubt
     assert k.coverage("1.7.1+cu110", "cu110", "8.6").covered is True
     assert k.coverage("1.5.1+cu101", "cu101", "7.5").covered is True
+
+
+def test_no_cuda_build_of_torch_2_1_runs_on_blackwell_whichever_variant_is_installed() -> None:
+    # torch 2.1 shipped cu118 and cu121 (PyTorch's release matrix); sm_120 came with 2.7's cu128
+    verdict = k.no_variant_covers("2.1.2", "12.0")
+    assert verdict is not None and verdict.covered is False
+    assert "cu118, cu121" in verdict.why
+    assert k.no_variant_covers("2.8.0", "12.0") is None  # its cu128 and cu129 builds carry sm_120
+    assert k.no_variant_covers("2.8.0.dev20250601", "12.0") is None  # a nightly: the tables only estimate it

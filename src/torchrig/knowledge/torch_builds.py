@@ -506,6 +506,29 @@ def every_variant_covers(torch_version: str, cc: str, platform: str = "linux-x86
     return False if False in verdicts else None
 
 
+def no_variant_covers(torch_version: str, cc: str, platform: str = "linux-x86_64") -> Coverage | None:
+    """Where no CUDA wheel of ``torch_version`` runs on ``cc``: a verdict that holds whichever build a report shows.
+
+    PyTorch publishes each release's CUDA builds as a fixed set of variants (its release matrix, RELEASE.md); where
+    the tables say that every one of them certainly lacks ``cc`` (no SASS of its major, no PTX to JIT), torch of that
+    release cannot run on the GPU, be it CUDA (any variant), CPU or ROCm. None where some variant runs on it, or the
+    tables cannot judge one (a nightly, a release whose variants are not all known).
+    """
+    found = release(torch_version)
+    if found is None or is_nightly(torch_version) or found.variants_partial:
+        return None
+    variants = found.aarch64 if platform == "linux-aarch64" else found.variants
+    variants = tuple(x for x in variants if platform == "linux-aarch64" or found.ships(x, torch_version))
+    if not variants or any(coverage(torch_version, v, cc, platform).covered is not False for v in variants):
+        return None
+    minor = minor_of(torch_version) or torch_version
+    return Coverage(
+        False,
+        f"no CUDA build of torch {minor} ({', '.join(variants)}) has kernels for compute capability {cc}, whichever "
+        "of them is installed",
+    )
+
+
 RECENT_MONTHS = 24  # the releases a program installed today may still pin: two years before the newest
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from check_facts import (
     ARCH_CU124,
     ARCH_CU126,
@@ -196,6 +197,32 @@ def test_a_stated_torch_without_its_variant_covers_a_gpu_only_if_every_cuda_buil
     assert gpu_arch_unsupported.torch_covers(facts, "6.1") is False
     [finding] = gpu_arch_unsupported.build_has_kernels_for_every_gpu(facts, CTX)
     assert finding.severity is Severity.ERROR
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a pinned requirement, as a Dockerfile or requirements.txt has it
+        "The image pins torch==2.1.2 and torchvision==0.16.2. On my RTX 5070 Ti nothing is generated.",
+        "I have an RTX 5090. The launcher installs PyTorch 2.3.1 and every CUDA call fails.",
+    ],
+)
+def test_a_plain_release_none_of_whose_cuda_builds_has_sm_120_cannot_run_on_blackwell(text: str) -> None:
+    finding = _first(text)
+    assert finding.code == "gpu.arch-unsupported"
+    assert any("no CUDA build of torch" in str(v) for v in finding.evidence.values())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have an RTX 5090 with torch 2.7.1 and it does not work.",  # 2.7's cu128 build has sm_120
+        "Jetson AGX Orin, JetPack 6, torch 2.6.0 does not work.",  # NVIDIA's JetPack wheel, not PyTorch's matrix
+        "RTX 5090, PyTorch 2.6.0a0+ecf3bae40a.nv25.01 does not work.",  # NVIDIA's container build
+    ],
+)
+def test_a_release_matrix_speaks_only_for_pytorchs_own_wheels_of_that_release(text: str) -> None:
+    assert "gpu.arch-unsupported" not in _codes(text)
 
 
 # --- builds whose architectures the tables do not list: the CUDA toolkit's rule ---------------

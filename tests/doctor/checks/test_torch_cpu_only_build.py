@@ -388,3 +388,9 @@ def test_a_reporter_saying_the_torch_shipped_is_the_cpu_version_is_a_cpu_build_w
     ):
         [finding] = run_checks(parse_report(text))
         assert (finding.code, finding.severity) == ("torch.cpu-only-build", Severity.WARNING)
+
+
+def test_a_launchers_quoted_cpu_version_beside_a_geforce_is_an_error() -> None:
+    # torch.__version__ as a web UI's system information prints it, quoted by the reporter
+    text = 'My GPU is an RTX 2070 but generation runs on the CPU; the System Info tab shows "2.2.1+cpu".'
+    assert _first(text) == ("torch.cpu-only-build", Severity.ERROR)

@@ -91,6 +91,13 @@ def test_export_in_a_script_sets_the_variable() -> None:
     assert parse_report(text).system.env["CUDA_VISIBLE_DEVICES"] == "0"
 
 
+def test_a_full_stop_after_cuda_visible_devices_in_prose_is_not_part_of_its_value() -> None:
+    # the value is a comma-separated list of indices or GPU-/MIG- UUIDs (CUDA Programming Guide, "CUDA Environment
+    # Variables"): none ends in a dot
+    text = "The tests failed. I set CUDA_VISIBLE_DEVICES=0,1. Do they need more GPUs?\nRuntimeError: CUDA error\n"
+    assert parse_report(text).system.env["CUDA_VISIBLE_DEVICES"] == "0,1"
+
+
 def test_nvidia_smi_list_gives_gpus_with_uuids() -> None:
     # https://github.com/pytorch/pytorch/issues/99137
     text = "GPU 0: Quadro K620 (UUID: GPU-56622fc6-a9b3-5594-4c6d-b0b231be656a)\npython version：3.8.16\n"

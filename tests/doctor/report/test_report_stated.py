@@ -501,6 +501,25 @@ def test_a_geforce_model_written_as_one_word_is_read(text: str, name: str, cc: s
     assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [(name, cc)]
 
 
+@pytest.mark.parametrize(
+    ("text", "name", "cc"),
+    [
+        ("Does it support the nvidia 5070 ti?", "GeForce RTX 5070 Ti", "12.0"),
+        ("My card is a GeForce 1080 Ti.", "GeForce GTX 1080 Ti", "6.1"),
+        ("Nvidia 3060 12GB, Windows 11", "GeForce RTX 3060", "8.6"),
+    ],
+)
+def test_a_geforce_model_number_after_the_brand_alone_is_that_geforce(text: str, name: str, cc: str) -> None:
+    facts = parse_report(text + "\nRuntimeError: CUDA error: unknown error\n")
+    assert [(g.name, g.compute_capability) for g in facts.gpus.devices] == [(name, cc)]
+
+
+def test_a_brand_and_a_number_that_names_no_single_geforce_is_no_gpu() -> None:
+    # "NVIDIA 4000" may be the workstation RTX 4000 or a GeForce RTX 40 series card
+    facts = parse_report("It runs on an NVIDIA 4000 here.\nRuntimeError: CUDA error: unknown error\n")
+    assert facts.gpus.devices == []
+
+
 def test_a_model_number_inside_a_url_is_no_gpu() -> None:
     facts = parse_report("see https://example.org/rtx4090/setup\nRuntimeError: CUDA error: unknown error\n")
     assert facts.gpus.devices == []
@@ -522,6 +541,26 @@ def test_a_bare_version_with_pytorch_s_cpu_tag_in_a_sentence_about_torch() -> No
 def test_a_bare_tagged_version_without_torch_in_its_sentence_is_not_torch_s() -> None:
     facts = parse_report("The CUDA runtime failed.\nmy package is 2.4.1+cpu, torch.cuda.is_available() returns False\n")
     assert facts.torch.version is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a web UI's system page and a launcher's log, quoted: torch.__version__ as the program printed it
+        'RTX 3070 here, but images are made on the CPU. The system page says "2.1.2+cpu" next to torch.',
+        "GTX 1660 Super, everything is slow; the startup log shows `torch: 2.3.0+cpu` and then loads the model.",
+    ],
+)
+def test_a_cpu_tagged_version_a_program_printed_and_the_reporter_quoted_is_a_cpu_build(text: str) -> None:
+    facts = parse_report(text)
+    assert (facts.torch.version or "").endswith("+cpu")
+    assert _first(text) == ("torch.cpu-only-build", Severity.ERROR)
+
+
+def test_a_cpu_tag_the_reporter_only_guesses_at_is_no_build() -> None:
+    # the safeguard stands: "+cpu" in the reporter's own words, unquoted, is a statement
+    facts = parse_report("RTX 3060 here; maybe I installed torch 2.0.0+cpu by mistake?\nRuntimeError: CUDA error\n")
+    assert facts.torch.version == "2.0.0"
 
 
 # --- healthy controls: read and answered, never refused, never an error ---------------------------------------------

@@ -12,6 +12,7 @@ from torchrig.doctor.checks.registry import Check, CheckContext, Layer, register
 from torchrig.doctor.checks.signature_hits import evidence_of, hits_for
 from torchrig.doctor.facts import Facts, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
+from torchrig.knowledge import gpu_models
 
 CODE = "gpu.arch-unsupported"
 PACKAGE_KERNEL = "package.no-kernel-image"  # signatures.toml: the same error in a library's own words
@@ -62,9 +63,27 @@ def _coverage(facts: Facts, cc: str) -> knowledge.Coverage | None:
         archs = build_archs(facts)
         return knowledge.Coverage(knowledge.build_covers(archs, cc), "torch.cuda.get_arch_list()", tuple(archs))
     variant = queries.torch_variant(facts)
+    if variant is None and _a_pytorch_wheel(facts):
+        # the build is not shown ("torch==2.1.2", "PyTorch 2.1.2"): where no CUDA variant of the release runs on the
+        # GPU, none that could be installed does (PyTorch's release matrix; knowledge.no_variant_covers)
+        return knowledge.no_variant_covers(
+            facts.torch.version or "", cc, knowledge.wheel_platform(facts.system.machine)
+        )
     if not facts.torch.version or not variant or not variant.startswith("cu"):
         return None
     return knowledge.coverage(facts.torch.version, variant, cc, knowledge.wheel_platform(facts.system.machine))
+
+
+def _a_pytorch_wheel(facts: Facts) -> bool:
+    """torch is a plain release ("2.1.2") that only PyTorch's own wheels could be: not a Jetson's (NVIDIA builds those
+    per JetPack release), not conda's (conda-forge and Anaconda choose their own arch lists, with PTX), not a source or
+    vendor build ("2.6.0a0+ecf3bae", "2.6.0-rc1"), and with no CUDA version shown that would name its variant."""
+    version = facts.torch.version or ""
+    jetson = facts.system.jetson or any(
+        (m := gpu_models.model_of(g.name)) is not None and m.segment == "jetson" for g in queries.gpus(facts)
+    )
+    conda = (facts.torch.installer or "").lower() == "conda"
+    return bool(re.fullmatch(r"\d+\.\d+\.\d+", version)) and not facts.torch.cuda and not jetson and not conda
 
 
 def _capabilities_in(excerpts: list[str]) -> list[str]:

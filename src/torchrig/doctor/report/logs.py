@@ -84,10 +84,14 @@ _PYTHON_FROM_PATH = re.compile(r"python(?P<version>\d\.\d+)[/\\](?:site|dist)-pa
 # ".../bin/python3.12" (CPython's POSIX layout, "The installation paths" in the sysconfig documentation).
 _PYTHON_PATHS = re.compile(r"[/\\]python(?P<version>3\.\d{1,2})(?:[/\\](?:site|dist)-packages[/\\]|(?![\w.]))")
 _CONDA_ENV = re.compile(r"(?P<prefix>/[^\s\"':]*?/envs/[^/\s\"']+)/lib/python\d")
+# Unquoted, the value ends before a sentence's full stop ("I have CUDA_VISIBLE_DEVICES=0. Perhaps ..."): its entries are
+# device indices, GPU-/MIG- UUIDs, separated by commas (CUDA C Programming Guide, "CUDA Environment Variables"), none of
+# which ends in a dot.
 _VISIBLE_DEVICES = (
     re.compile(r"""os\.environ\[\s*['"]CUDA_VISIBLE_DEVICES['"]\s*\]\s*=\s*['"](?P<value>[^'"]*)['"]"""),
     re.compile(
-        r"""(?:^|[\s;`(])(?:export\s+|set\s+)?CUDA_VISIBLE_DEVICES=(?P<value>['"][^'"]*['"]|[^\s`;)]*)""", re.MULTILINE
+        r"""(?:^|[\s;`(])(?:export\s+|set\s+)?CUDA_VISIBLE_DEVICES=(?P<value>['"][^'"]*['"]|(?:[^\s`;)]*[^\s`;).])?)""",
+        re.MULTILINE,
     ),
 )
 _LD_ASSIGN = re.compile(

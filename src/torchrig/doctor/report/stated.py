@@ -423,8 +423,10 @@ def _torch(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> No
         return
     base, _, local = version.partition("+")
     if local == "cpu":
-        # a statement alone never makes a CPU build: that would be a fault found on someone's word
-        version = version if _torch_says_no_cuda(facts) else base
+        # a statement alone never makes a CPU build: that would be a fault found on someone's word; a program's own
+        # output, quoted ("the System Info says "2.0.0+cpu""), is torch.__version__ as printed, not a word
+        shown = any(_quoted_output(haystack.folded, m.start()) for m in said)
+        version = version if shown or _torch_says_no_cuda(facts) else base
     elif local.startswith("rocm"):
         _put(torch, "hip", local.removeprefix("rocm"))
     elif re.fullmatch(r"cu(?:[89]\d|1\d\d)", local):  # cu92, cu118, cu130 (not "cu13", a tag cut short)
@@ -447,7 +449,7 @@ _TORCH_WORD = re.compile(r"(?<![\w-])(?:py)?torch(?![\w-])")
 def _bare_torch_versions(haystack: Haystack) -> list[re.Match[str]]:
     """Bare versions with a PyTorch wheel tag, each in a sentence (or line) that names torch."""
     folded = haystack.folded
-    if "+" not in folded or "torch" not in folded:
+    if "+" not in folded:  # "torch" may be unnamed where a program's output is quoted
         return []
     found = []
     for n, match in enumerate(_BARE_TORCH.finditer(folded)):
@@ -455,11 +457,27 @@ def _bare_torch_versions(haystack: Haystack) -> list[re.Match[str]]:
             break
         low = max(0, match.start() - _LOOK_BACK)
         begin = max((m.end() for m in _SENTENCE_END.finditer(folded, low, match.start())), default=low)
-        named = _TORCH_WORD.search(folded, begin, match.start()) is not None
+        named = _TORCH_WORD.search(folded, begin, match.start()) is not None or _quoted_output(folded, match.start())
         recorded = _FIELD_VALUE.search(folded, max(0, match.start() - 8), match.start()) is not None
         if named and not recorded and not _in_path(folded, match.start()):
             found.append(match)
     return found
+
+
+# A program's output quoted by the reporter: a verb of showing, then the quote that opens the copied text, the version
+# its first word ("in the System Info section it says "2.0.0+cpu Autocast half"", "the log shows `2.1.0+cpu`"). Only
+# PyTorch's wheels carry a local tag like "+cpu" after a 1.x/2.x version (PyTorch RELEASE.md; download.pytorch.org/whl/
+# <variant>), and no one types one unprompted: quoted after "says", it is torch.__version__ as a program printed it.
+_QUOTED_OUTPUT = re.compile(
+    r"\b(?:says|said|shows|showed|displays|displayed|prints|printed|reports|reported|reads|read)[ \t]*:?[ \t]*[\"'`“]"
+    r"(?:py)?(?:torch[ \t:]*)?$"
+)
+
+
+def _quoted_output(folded: str, at: int) -> bool:
+    """The mention at ``at`` opens a quotation of a program's output (see :data:`_QUOTED_OUTPUT`)."""
+    line = folded.rfind("\n", max(0, at - _LOOK_BACK), at) + 1
+    return _QUOTED_OUTPUT.search(folded, max(line, at - 40), at) is not None
 
 
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n[ \t]*\n")
@@ -649,12 +667,32 @@ def _models_in(text: str) -> list[tuple[str, gpu_models.GpuModel, int]]:
         window_end = stop.start() if stop else min(end, match.end("name") + _GPU_WINDOW)
         window = text[match.start("name") : window_end]
         model = gpu_models.model_of(window)
-        if model is None:
+        written = _as_written(window, model) if model is not None else None
+        if model is None and (model := _geforce_number(window)) is not None:
+            written = model.name  # the number alone does not resolve again: the model's own name does
+        if model is None or written is None:
             continue
         pos = window_end
         count = int(match.group("count")) if match.group("count") else 1
-        out.append((_as_written(window, model), model, count if count <= _MAX_GPUS else 1))
+        out.append((written, model, count if count <= _MAX_GPUS else 1))
     return out
+
+
+# "nvidia 5070 ti", "GeForce 3060": the brand, then a GeForce model number without its RTX/GTX line. NVIDIA's GeForce
+# products are named "GeForce RTX 5070 Ti", "GeForce GTX 1080" (nvidia.com's product pages; nvidia-smi prints the same),
+# and each model number belongs to one line, so the number alone names the model; only a GeForce model is taken
+# (a bare "NVIDIA 4000" may be the workstation RTX 4000 or a GeForce 40 series)
+_BRAND_NUMBER = re.compile(r"(?i)(?P<brand>nvidia|geforce)[ \t]+(?=\d{3,4}(?:\b|[ \t]?ti\b))")
+
+
+def _geforce_number(window: str) -> gpu_models.GpuModel | None:
+    brand = _BRAND_NUMBER.match(window)
+    if brand is None:
+        return None
+    rest = window[brand.end() :]
+    found = {m for line in ("RTX", "GTX") if (m := gpu_models.model_of(f"GeForce {line} {rest}")) is not None}
+    model = found.pop() if len(found) == 1 else None
+    return model if model is not None and model.segment == "geforce" else None
 
 
 def _as_written(window: str, model: gpu_models.GpuModel) -> str:
