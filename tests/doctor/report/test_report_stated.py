@@ -619,3 +619,14 @@ def test_a_datacenter_code_in_lower_case_counts_where_the_word_gpu_follows_it() 
 @pytest.mark.parametrize("text", ["the t5 model fails with torch 2.1.2", "p100 latency rose after torch 2.1.2"])
 def test_a_lower_case_code_without_the_word_gpu_is_no_gpu(text: str) -> None:
     assert not parse_report(text).gpus.devices
+
+
+@pytest.mark.parametrize("text", ["I use a Mac mini M4 pro with 24 GB", "on my MacBook Air M2", "the M4 Pro is fast"])
+def test_apples_chips_are_no_tesla_boards(text: str) -> None:
+    facts = parse_report(text + "\nRuntimeError: CUDA error: unknown error\n")
+    assert facts.gpus.devices == []
+
+
+def test_a_tesla_m_board_is_still_read() -> None:
+    facts = parse_report("Server with a Tesla M40 24GB card\nRuntimeError: CUDA error: unknown error\n")
+    assert [g.name for g in facts.gpus.devices] == ["Tesla M40"]

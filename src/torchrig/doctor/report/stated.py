@@ -703,10 +703,18 @@ def _as_written(window: str, model: gpu_models.GpuModel) -> str:
     return " ".join(words).rstrip(":.!?")
 
 
+_APPLE_WORDS = frozenset({"apple", "mac", "macbook", "imac", "mini", "studio", "air"})
+_APPLE_TIER = re.compile(r"[ \t]+(?:pro|max|ultra)\b", re.IGNORECASE)
+
+
 def _apple(text: str, match: re.Match[str]) -> bool:
-    """ "Apple M4", "MacBook M2": Apple's chips share names with old Tesla boards (M4, M6, M10)."""
-    before = text[max(0, match.start() - 10) : match.start()].lower().split()
-    return bool(before) and before[-1] in ("apple", "mac", "macbook")
+    """ "Apple M4", "MacBook M2", "Mac mini M4 Pro": Apple's chips share names with old Tesla boards (M4, M6, M10).
+
+    A Mac's name stands in the two words before the chip ("Mac mini", "MacBook Air", "Mac Studio"), or the chip has
+    Apple's tier after it ("M4 Pro", "M2 Max", "M1 Ultra"), which no Tesla board has.
+    """
+    before = text[max(0, match.start() - 20) : match.start()].lower().split()[-2:]
+    return bool(_APPLE_WORDS.intersection(before)) or _APPLE_TIER.match(text, match.end("name")) is not None
 
 
 def _python(facts: Facts, haystack: Haystack, fields: dict[str, list[str]]) -> None:
