@@ -56,3 +56,24 @@ def test_nvidia_smi_failing_to_reach_the_driver_stays_an_error_without_a_gpu_nam
     text = "$ nvidia-smi\nNVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running.\n"
     finding = checks.run_checks(parse_report(text))[0]
     assert finding.code == "driver.missing" and finding.severity.value == "error"
+
+
+_NO_SMI = "user@box:~$ nvidia-smi\nnvidia-smi: command not found\n"
+
+
+def test_nvidia_smi_not_installed_beside_a_named_gpu_is_the_missing_driver() -> None:
+    # nvidia-smi is installed with the NVIDIA driver: a shell on the machine without it has no driver
+    finding = checks.run_checks(parse_report("Ubuntu 24.04 with an RTX 4070.\n" + _NO_SMI))[0]
+    assert finding.code == "driver.missing" and finding.severity.value == "error"
+
+
+def test_nvidia_smi_not_installed_alone_first_asks_whether_there_is_a_gpu() -> None:
+    [finding] = checks.run_checks(parse_report(_NO_SMI))
+    assert finding.code == "driver.missing" and finding.severity.value == "warning"
+    assert finding.title.startswith("nvidia-smi is not installed") and "lspci" in finding.fix[0]
+
+
+def test_nvidia_smi_missing_inside_a_container_is_the_containers_not_the_hosts() -> None:
+    text = "$ docker run -it --rm myorg/trainer:latest\n" + _NO_SMI
+    codes = [f.code for f in checks.run_checks(parse_report(text))]
+    assert "driver.missing" not in codes and codes[0] == "container.no-gpu"

@@ -18,6 +18,11 @@ _NO_LIBCUDA = "driver.libcuda-not-found"  # the loader's "libcuda.so: cannot ope
 # absent: on a machine with an NVIDIA GPU and no driver, and on every machine without an NVIDIA GPU (a laptop, a VPS,
 # a Mac). Alone it cannot tell the two apart; nvidia-smi's failures can (nvidia-smi comes with a driver someone installed).
 _TORCH_NO_DRIVER = "driver.torch-found-no-driver"
+# signatures.toml: a shell on the machine answering that there is no nvidia-smi (it comes with the driver); alone it does
+# not tell a machine without a driver from one without an NVIDIA GPU either
+_SMI_NOT_INSTALLED = "driver.nvidia-smi-not-installed"
+_WHO_FOUND_NONE = "torch found no NVIDIA driver"
+_SMI_FOUND_NONE = "nvidia-smi is not installed (it comes with the driver)"
 # signatures.toml: a container given the GPU's `utility` capability (nvidia-smi works) but not `compute` (libcuda)
 NO_COMPUTE = "driver.container-without-compute-capability"
 
@@ -38,7 +43,7 @@ def driver_not_loaded(facts: Facts, ctx: CheckContext) -> list[Finding]:
         return []
     if libcuda and len(libcuda) == len(hits) and not bus and facts.origin == "report":
         return [_libcuda_not_loadable(facts, libcuda)]
-    if not queries.has_nvidia_gpu(facts) and all(hit.id == _TORCH_NO_DRIVER for hit in hits):
+    if not queries.has_nvidia_gpu(facts) and all(hit.id in (_TORCH_NO_DRIVER, _SMI_NOT_INSTALLED) for hit in hits):
         return [_no_gpu_shown(facts, hits)]
     cuda = queries.torch_cuda(facts)
     branch = fixes.driver_branch(cuda, ccs=queries.capabilities(facts))
@@ -113,6 +118,7 @@ def _container_without_compute(facts: Facts, hits: list[SignatureHit]) -> Findin
 
 def _no_gpu_shown(facts: Facts, hits: list[SignatureHit]) -> Finding:
     """torch found no driver and nothing in the report shows an NVIDIA GPU: a missing driver, or no GPU to drive."""
+    torch_said = any(hit.id == _TORCH_NO_DRIVER for hit in hits)
     cuda = queries.torch_cuda(facts)
     branch = fixes.driver_branch(cuda, ccs=queries.capabilities(facts))
     minimum = knowledge.min_driver(cuda) if cuda else Version(str(branch))
@@ -125,11 +131,16 @@ def _no_gpu_shown(facts: Facts, hits: list[SignatureHit]) -> Finding:
     return Finding(
         code=CODE,
         severity=Severity.WARNING,
-        title="torch found no NVIDIA driver, and the report shows no NVIDIA GPU: a missing driver, or no GPU at all",
+        title=f"{_WHO_FOUND_NONE if torch_said else _SMI_FOUND_NONE}, and the report shows no NVIDIA GPU: a missing "
+        "driver, or no GPU at all",
         detail=(
-            "torch says this whenever libcuda is missing, which is so on a machine whose NVIDIA GPU has no driver and on "
-            "every machine without an NVIDIA GPU. The report names no GPU, no nvidia-smi output and no PCI listing, so "
-            "which of the two this is stays unknown."
+            (
+                "torch says this whenever libcuda is missing"
+                if torch_said
+                else "nvidia-smi is missing wherever no driver is"
+            )
+            + ", which is so on a machine whose NVIDIA GPU has no driver and on every machine without an NVIDIA GPU. The "
+            "report names no GPU, no nvidia-smi output and no PCI listing, so which of the two this is stays unknown."
         ),
         evidence=evidence_of(hits),
         fix=tuple(fix),
