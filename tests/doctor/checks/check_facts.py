@@ -4,6 +4,8 @@ torch versions and arch lists as NVML, nvidia-smi and torch report them on real 
 
 from __future__ import annotations
 
+from torchrig._core.errors import UserError
+from torchrig.doctor.checks import run_checks
 from torchrig.doctor.facts import (
     DeviceSmoke,
     DriverFacts,
@@ -18,6 +20,8 @@ from torchrig.doctor.facts import (
     ToolkitFacts,
     TorchFacts,
 )
+from torchrig.doctor.findings import Finding
+from torchrig.doctor.report import parse_report
 
 # name, compute capability, PCI device id: as nvidia-smi --query-gpu=name,compute_cap and lspci -n show them.
 V100 = ("Tesla V100-SXM2-32GB", "7.0", "0x1db5")
@@ -186,3 +190,17 @@ def pkg(name: str, version: str, *requires: str) -> Package:
 
 def codes(findings: list) -> list[str]:
     return [f.code for f in findings]
+
+
+def findings_of(text: str) -> list[Finding]:
+    """What `torchrig doctor --report` finds in ``text``: no findings where the report is refused as nothing
+    recognised."""
+    try:
+        return run_checks(parse_report(text))
+    except UserError:
+        return []
+
+
+def codes_of(text: str) -> list[str]:
+    """The codes of :func:`findings_of`, in order."""
+    return codes(findings_of(text))

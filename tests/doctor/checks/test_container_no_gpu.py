@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from check_facts import H100, linux_gpu_box, report, this_machine
+from check_facts import H100, codes_of, findings_of, linux_gpu_box, report, this_machine
 
-from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, container_no_gpu, run_checks
-from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.findings import Severity
 from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
@@ -23,19 +22,8 @@ def _on_a_host_without_gpus(runtime: str, **env: str):
     return facts
 
 
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
-
-
 def _first(text: str) -> tuple[str, Severity] | None:
-    found = _findings(text)
+    found = findings_of(text)
     return (found[0].code, found[0].severity) if found else None
 
 
@@ -147,13 +135,13 @@ def test_onnxruntime_in_a_container_whose_driver_is_too_old_is_not_a_container_w
         "expr=cudaGetDeviceCount(&num_devices);\n"
         'Failed to parse provider option "device_id": cudaGetDeviceCount() failed.\n'
     )
-    assert _codes(text)[0] != "container.no-gpu"
+    assert codes_of(text)[0] != "container.no-gpu"
     # the same in one line, as provider_options_utils.h's Parse prints it (iperov/DeepFaceLive#155: "upd video drivers")
     one_line = (
         'in the container: ProviderOptionsParser::Parse Failed to parse provider option "device_id": CUDA failure '
         "35: CUDA driver version is insufficient for CUDA runtime version ; GPU=2 ; expr=cudaGetDeviceCount(&num_devices);\n"
     )
-    assert _codes(one_line)[0] != "container.no-gpu"
+    assert codes_of(one_line)[0] != "container.no-gpu"
 
 
 # --- container.no-gpu: a program run from Docker finds no CUDA, and nothing hands the container a GPU --------------
@@ -162,7 +150,7 @@ def test_onnxruntime_in_a_container_whose_driver_is_too_old_is_not_a_container_w
 def test_torch_in_a_docker_container_answering_false_is_a_container_without_gpu() -> None:
     # xinnan-tech/xiaozhi-esp32-server#1166: "inside docker, torch's cuda.is_available() is false"
     text = "## 🐛 问题描述\n进入docker内部，发现torch 的cuda.is_available() 为false。\n"
-    found = _findings(text)
+    found = findings_of(text)
     assert found and found[0].code == "container.no-gpu"
 
 
@@ -174,7 +162,7 @@ def test_a_compose_service_without_a_device_reservation_is_a_container_without_g
         "app-1  | /usr/local/lib/python3.11/site-packages/torch/amp/autocast_mode.py:266: UserWarning: User provided "
         "device_type of 'cuda', but CUDA is not available. Disabling\n"
     )
-    found = _findings(text)
+    found = findings_of(text)
     assert found and found[0].code == "container.no-gpu"
     assert any("capabilities: [gpu]" in line for line in found[0].fix)
 
@@ -224,14 +212,14 @@ def test_docker_refusing_an_unregistered_nvidia_runtime_is_a_container_without_g
         "Error response from daemon: unknown or invalid runtime name: nvidia\n",
     )
     for text in reports:
-        found = _findings(text)
+        found = findings_of(text)
         assert found and (found[0].code, found[0].severity) == ("container.no-gpu", Severity.ERROR), text
         assert any("nvidia-ctk runtime configure --runtime=docker" in step for step in found[0].fix)
 
 
 def test_another_unknown_runtime_is_not_the_nvidia_one() -> None:
     # gVisor's runsc unregistered is a sandbox's setup, not a GPU's
-    assert "container.no-gpu" not in _codes(
+    assert "container.no-gpu" not in codes_of(
         "docker: Error response from daemon: unknown or invalid runtime name: runsc.\n"
     )
 
@@ -245,7 +233,7 @@ def test_nvidia_smi_failing_in_a_container_started_without_gpus_is_a_container_w
         "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest "
         "NVIDIA driver is installed and running.\n"
     )
-    found = _findings(text)
+    found = findings_of(text)
     assert found and found[0].code == "container.no-gpu"
     assert any("--gpus all" in step for step in found[0].fix)
 
@@ -262,7 +250,7 @@ def test_nvidia_smi_missing_in_a_container_started_without_a_gpu_is_a_container_
         "docker compose up\ncomfyui-nvidia  | !! ERROR: nvidia-smi not found\n",
     )
     for text in reports:
-        found = _findings(text)
+        found = findings_of(text)
         assert found and (found[0].code, found[0].severity) == ("container.no-gpu", Severity.WARNING), text
         assert any("--gpus all" in step for step in found[0].fix)
 
@@ -270,7 +258,7 @@ def test_nvidia_smi_missing_in_a_container_started_without_a_gpu_is_a_container_
 def test_nvidia_smi_missing_in_a_pod_gives_the_pod_spec_fix() -> None:
     # written from the NVIDIA device plugin and GPU Operator docs: a pod on a GPU node without the GPU request
     text = "kubectl logs llm-0\n/entrypoint.sh: line 9: nvidia-smi: command not found\nFalling back to CPU.\n"
-    found = _findings(text)
+    found = findings_of(text)
     assert found and found[0].code == "container.no-gpu"
     assert any("nvidia.com/gpu" in step for step in found[0].fix)
     assert any("runtimeClassName: nvidia" in step for step in found[0].fix)
@@ -283,5 +271,5 @@ def test_nvidia_smi_missing_where_the_gpu_was_requested_or_outside_a_container_i
         'docker: Error response from daemon: OCI runtime create failed: starting container process caused "exec: '
         '\\"nvidia-smi\\": executable file not found in $PATH": unknown.\n'
     )
-    assert "container.no-gpu" not in _codes(requested)
-    assert "container.no-gpu" not in _codes("$ nvidia-smi\nbash: nvidia-smi: command not found\n")
+    assert "container.no-gpu" not in codes_of(requested)
+    assert "container.no-gpu" not in codes_of("$ nvidia-smi\nbash: nvidia-smi: command not found\n")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from check_facts import A100, H100, linux_gpu_box, report, this_machine
+from check_facts import A100, H100, codes_of, findings_of, linux_gpu_box, report, this_machine
 
-from torchrig._core.errors import UserError
-from torchrig.doctor.checks import CheckContext, cuda_visible_devices, run_checks
-from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.checks import CheckContext, cuda_visible_devices
+from torchrig.doctor.findings import Severity
 from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
@@ -17,19 +16,8 @@ def two_h100(value: str):
     return linux_gpu_box(H100, H100, env={"CUDA_VISIBLE_DEVICES": value})
 
 
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
-
-
 def _first(text: str) -> tuple[str, Severity] | None:
-    found = _findings(text)
+    found = findings_of(text)
     return (found[0].code, found[0].severity) if found else None
 
 
@@ -103,7 +91,6 @@ def test_a_log_that_set_the_variable_and_found_no_gpu_blames_the_variable() -> N
 
 
 def test_a_variable_the_program_sets_itself_is_fixed_in_the_program_not_the_shell() -> None:
-    from torchrig.doctor.report import parse_report
 
     log = (
         'import os\nos.environ["CUDA_VISIBLE_DEVICES"] = "1"\nimport torch\nRuntimeError: No CUDA GPUs are available\n'
@@ -116,7 +103,6 @@ def test_a_variable_the_program_sets_itself_is_fixed_in_the_program_not_the_shel
 
 
 def test_a_variable_set_in_the_shell_keeps_the_shell_fix() -> None:
-    from torchrig.doctor.report import parse_report
 
     log = "$ export CUDA_VISIBLE_DEVICES=1\nRuntimeError: No CUDA GPUs are available\n"
     [finding] = cuda_visible_devices.visible_devices_usable(parse_report(log), CTX)
@@ -174,7 +160,7 @@ def test_an_out_of_memory_under_a_mask_on_identical_gpus_is_not_blamed_on_the_de
         "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB. GPU 0 has a total capacity of "
         "79.15 GiB of which 1.02 GiB is free.\n"
     )
-    assert "cuda.visible-devices" not in _codes(text)
+    assert "cuda.visible-devices" not in codes_of(text)
 
 
 # --- cuda.visible-devices: an index from 1 up, and torch finding no CUDA --------------------------------------------
@@ -183,7 +169,7 @@ def test_an_out_of_memory_under_a_mask_on_identical_gpus_is_not_blamed_on_the_de
 def test_a_mask_naming_gpu_1_where_torch_finds_no_cuda_may_hide_the_only_gpu() -> None:
     # a repository's script sets the mask, the reporter tells torch's answer in words
     text = "The run script has `export CUDA_VISIBLE_DEVICES=1`, and then torch.cuda.is_available() is False.\n"
-    found = _findings(text)
+    found = findings_of(text)
     assert found and found[0].code == "cuda.visible-devices" and found[0].severity is Severity.WARNING
     # the finding explains the answer: no "unexplained failure" after it
     assert [f.code for f in found] == ["cuda.visible-devices"]

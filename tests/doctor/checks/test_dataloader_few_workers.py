@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from torchrig._core.errors import UserError
-from torchrig.doctor.checks import run_checks
-from torchrig.doctor.findings import Finding, Severity
-from torchrig.doctor.report import parse_report
+from check_facts import findings_of
 
-
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
+from torchrig.doctor.findings import Severity
 
 # --- healthy controls: read and answered, never refused, never an error ---------------------------------------------
 
@@ -32,5 +23,5 @@ def test_lightning_s_few_workers_warning_is_a_warning_about_the_data_not_the_mac
         "`num_workers=15` in the `DataLoader` to improve performance.\n"
     )
     for text in (old, new):
-        found = _findings(text)
+        found = findings_of(text)
         assert [(f.code, f.severity) for f in found] == [("dataloader.few-workers", Severity.WARNING)]

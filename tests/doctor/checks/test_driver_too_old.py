@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from check_facts import ARCH_CU124, B200, GTX1080, H100, PY, RTX4090, codes, linux_gpu_box, report
+from check_facts import (
+    ARCH_CU124,
+    B200,
+    GTX1080,
+    H100,
+    PY,
+    RTX4090,
+    codes,
+    codes_of,
+    findings_of,
+    linux_gpu_box,
+    report,
+)
 
 from torchrig import knowledge
-from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, driver_too_old, run_checks
 from torchrig.doctor.findings import Finding, Severity
 from torchrig.doctor.report import parse_report
@@ -13,19 +24,8 @@ from torchrig.doctor.report import parse_report
 CTX = CheckContext()
 
 
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
-
-
 def _first(text: str) -> Finding:
-    findings = _findings(text)
+    findings = findings_of(text)
     assert findings, "no findings"
     return findings[0]
 
@@ -184,7 +184,7 @@ def test_ollama_s_own_driver_too_old_warning_is_driver_too_old() -> None:
         'required_driver="570 or newer"\n'
         "ggml_cuda_init: failed to initialize CUDA: CUDA driver version is insufficient for CUDA runtime version\n"
     )
-    found = _findings(text)
+    found = findings_of(text)
     assert found and found[0].code == "driver.too-old"
 
 
@@ -195,21 +195,21 @@ def test_a_pascal_gpu_on_driver_535_under_ollama_0_30_is_below_its_documented_57
         "GPU: 5x NVIDIA GeForce GTX 1070 Ti, NVIDIA driver 535.230.02\n"
         "Since the update every model runs on the CPU.\n"
     )
-    found = _findings(text)
+    found = findings_of(text)
     assert found and found[0].code == "driver.too-old"
     assert found[0].evidence["Ollama's documented minimum driver"].startswith("570")
 
 
 def test_a_turing_gpu_on_driver_535_is_fine_until_ollama_0_30_11() -> None:
     older = "ollama version is 0.30.2\nGPU: NVIDIA GeForce RTX 2080 Ti, driver 535.230.02\nmodels run on the CPU\n"
-    assert "driver.too-old" not in _codes(older)
+    assert "driver.too-old" not in codes_of(older)
     newer = "ollama version is 0.31.0\nGPU: NVIDIA GeForce RTX 2080 Ti, driver 535.230.02\nmodels run on the CPU\n"
-    assert _codes(newer)[:1] == ["driver.too-old"]
+    assert codes_of(newer)[:1] == ["driver.too-old"]
 
 
 def test_a_new_enough_driver_or_an_older_ollama_is_no_finding() -> None:
-    assert "driver.too-old" not in _codes("Ollama 0.32.1 on 2x Tesla P40, driver 580.159.03, runs on the CPU\n")
-    assert "driver.too-old" not in _codes("Ollama 0.24.0 on 2x Tesla P40, driver 535.309.01, runs on the CPU\n")
+    assert "driver.too-old" not in codes_of("Ollama 0.32.1 on 2x Tesla P40, driver 580.159.03, runs on the CPU\n")
+    assert "driver.too-old" not in codes_of("Ollama 0.24.0 on 2x Tesla P40, driver 535.309.01, runs on the CPU\n")
 
 
 def test_ollama_after_a_driver_upgrade_without_reboot_is_the_mismatch_not_a_floor() -> None:
@@ -219,7 +219,7 @@ def test_ollama_after_a_driver_upgrade_without_reboot_is_the_mismatch_not_a_floo
         'nvidia-smi itself fails with "Driver/library version mismatch"\n'
         "ggml_cuda_init: failed to initialize CUDA: forward compatibility was attempted on non supported HW\n"
     )
-    assert "driver.too-old" not in _codes(text)[:1]
+    assert "driver.too-old" not in codes_of(text)[:1]
 
 
 # --- torch's "found version" message, retyped
@@ -249,8 +249,10 @@ def test_torchs_driver_message_retold_beside_a_cuda_build_is_the_driver_too_old(
         ">>> print(torch.version.cuda)\n10.0.130\nwhen I run my program the message says my Nvidia driver is too old.",
         "After upgrading to torch 1.2.0, torch said that the NVIDIA version is too old and cuda is not available.",
     ):
-        assert _codes(text)[:1] == ["driver.too-old"], text
+        assert codes_of(text)[:1] == ["driver.too-old"], text
 
 
 def test_a_driver_said_too_old_with_no_torch_or_cuda_in_the_report_is_no_finding() -> None:
-    assert "driver.too-old" not in _codes("The game's launcher error says my NVIDIA version is too old for this title.")
+    assert "driver.too-old" not in codes_of(
+        "The game's launcher error says my NVIDIA version is too old for this title."
+    )

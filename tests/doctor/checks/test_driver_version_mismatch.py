@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from check_facts import H100, RTX4090, linux_gpu_box, report
+from check_facts import H100, RTX4090, codes_of, findings_of, linux_gpu_box, report
 
 from torchrig._core.errors import UserError
-from torchrig.doctor.checks import CheckContext, driver_version_mismatch, run_checks
-from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.checks import CheckContext, driver_version_mismatch
+from torchrig.doctor.findings import Severity
 from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
 
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
-
-
 def _first(text: str) -> tuple[str, Severity] | None:
-    found = _findings(text)
+    found = findings_of(text)
     return (found[0].code, found[0].severity) if found else None
 
 
@@ -103,13 +92,13 @@ _XLA_LOG = (
 
 
 def test_tensorflow_s_kernel_dso_line_is_a_driver_version_mismatch() -> None:
-    found = _findings(_TF_LOG)
+    found = findings_of(_TF_LOG)
     assert found and found[0].code == "driver.version-mismatch"
     assert found[0].title == "The NVIDIA kernel module (460.56.0) and driver library (470.57.2) are different versions"
 
 
 def test_xla_s_kernel_dso_line_is_a_driver_version_mismatch() -> None:
-    found = _findings(_XLA_LOG)
+    found = findings_of(_XLA_LOG)
     assert found and found[0].code == "driver.version-mismatch"
     assert "550.120.0" in found[0].title and "560.35.5" in found[0].title
 
@@ -119,13 +108,13 @@ def test_matching_versions_or_an_unreadable_kernel_version_are_no_mismatch() -> 
         "I external/local_xla/xla/stream_executor/cuda/cuda_diagnostics.cc:259] kernel version seems to match DSO:"
         " 535.183.1\n"
     )
-    assert "driver.version-mismatch" not in _codes(same)
+    assert "driver.version-mismatch" not in codes_of(same)
     # cuda_diagnostics.cc prints the reason in place of a version it could not read: no second number, no mismatch
     unread = (
         "E tensorflow/stream_executor/cuda/cuda_diagnostics.cc:313] kernel version 'PERMISSION_DENIED: could not"
         " open driver version path for reading' does not match DSO version 525.60.13 -- cannot find working devices\n"
     )
-    assert "driver.version-mismatch" not in _codes(unread)
+    assert "driver.version-mismatch" not in codes_of(unread)
 
 
 # --- driver.version-mismatch: NVML's message as people write it ---------------------------------------------------

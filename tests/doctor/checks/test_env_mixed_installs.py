@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from check_facts import PY, RTX4090, SITE, linux_gpu_box
+from check_facts import PY, RTX4090, SITE, codes_of, linux_gpu_box
 
-from torchrig._core.errors import UserError
-from torchrig.doctor.checks import CheckContext, env_mixed_installs, run_checks
-from torchrig.doctor.findings import Finding, Severity
-from torchrig.doctor.report import parse_report
+from torchrig.doctor.checks import CheckContext, env_mixed_installs
+from torchrig.doctor.findings import Severity
 
 CTX = CheckContext()
 USER_SITE = "/home/ada/.local/lib/python3.12/site-packages/torch"
-
-
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
 
 
 def test_a_user_site_copy_next_to_the_venv_copy_is_removed_and_one_reinstalled() -> None:
@@ -87,10 +74,10 @@ def test_a_user_site_torchrun_in_an_nccl_failure_is_not_blamed_without_a_missing
         "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled cuda error, "
         "NCCL version 2.20.5\n"
     )
-    assert "env.mixed-installs" not in _codes(text)
+    assert "env.mixed-installs" not in codes_of(text)
     missing = text.replace(
         "torch.distributed.DistBackendError: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled cuda error, "
         "NCCL version 2.20.5\n",
         "ModuleNotFoundError: No module named 'mypackage'\n",
     )
-    assert _codes(missing)[0] == "env.mixed-installs"
+    assert codes_of(missing)[0] == "env.mixed-installs"

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
-from check_facts import A100, ARCH_CU130, GTX1080, H100, PY, RTX4090, T4, V100, linux_gpu_box, pkg, report
+from check_facts import (
+    A100,
+    ARCH_CU130,
+    GTX1080,
+    H100,
+    PY,
+    RTX4090,
+    T4,
+    V100,
+    codes_of,
+    findings_of,
+    linux_gpu_box,
+    pkg,
+    report,
+)
 
-from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, gpu_arch_too_old_for_package, run_checks
 from torchrig.doctor.facts import Gpu, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
@@ -15,19 +28,8 @@ CTX = CheckContext()
 GTX980 = ("NVIDIA GeForce GTX 980", "5.2", "0x13c0")
 
 
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
-
-
 def _first(text: str) -> Finding:
-    findings = _findings(text)
+    findings = findings_of(text)
     assert findings, "no findings"
     return findings[0]
 
@@ -221,10 +223,10 @@ def test_a_cuda_release_dropping_old_gpus_is_not_a_package_refusing_the_gpu() ->
         "CUDA 13.0 no longer supports GPUs below compute capability 7.5, so nvcc fails for sm_61.\n"
         "nvcc fatal : Unsupported gpu architecture 'compute_61'\n"
     )
-    assert "gpu.arch-too-old-for-package" not in _codes(text)
+    assert "gpu.arch-too-old-for-package" not in codes_of(text)
     # a package's own refusal still counts (vLLM's setup.py wording)
     refusal = "RuntimeError: GPUs with compute capability below 7.0 are not supported.\n"
-    assert _codes(refusal)[0] == "gpu.arch-too-old-for-package"
+    assert codes_of(refusal)[0] == "gpu.arch-too-old-for-package"
 
 
 # --- an extension's own launch check (FlashInfer csrc: "<Kernel> kernel launch failed, error: " + cudaGetErrorString)

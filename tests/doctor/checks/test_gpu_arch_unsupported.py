@@ -16,35 +16,24 @@ from check_facts import (
     RTX4090,
     RTX5090,
     V100,
+    codes_of,
+    findings_of,
     linux_gpu_box,
     report,
     smoke,
 )
 
 from torchrig import knowledge
-from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, gpu_arch_unsupported, run_checks
 from torchrig.doctor.facts import Gpu, SignatureHit
 from torchrig.doctor.findings import Finding, Severity
-from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 NO_KERNEL = "RuntimeError: CUDA error: no kernel image is available for execution on the device"
 
 
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
-
-
 def _first(text: str) -> Finding:
-    findings = _findings(text)
+    findings = findings_of(text)
     assert findings, "no findings"
     return findings[0]
 
@@ -222,7 +211,7 @@ def test_a_plain_release_none_of_whose_cuda_builds_has_sm_120_cannot_run_on_blac
     ],
 )
 def test_a_release_matrix_speaks_only_for_pytorchs_own_wheels_of_that_release(text: str) -> None:
-    assert "gpu.arch-unsupported" not in _codes(text)
+    assert "gpu.arch-unsupported" not in codes_of(text)
 
 
 # --- builds whose architectures the tables do not list: the CUDA toolkit's rule ---------------
@@ -298,7 +287,7 @@ def test_torch_s_own_too_old_warning_keeps_the_missing_kernel_on_torch_not_an_ex
         "    The minimum cuda capability supported by this library is 7.0.\n"
         "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
     )
-    codes = _codes(text)
+    codes = codes_of(text)
     assert codes and codes[0] == "gpu.arch-unsupported"
     assert "gpu.arch-too-old-for-package" not in codes
 
@@ -348,11 +337,11 @@ def test_a_generation_by_its_number_alone() -> None:
 
 def test_a_gpu_every_recent_build_runs_on_is_not_blamed_on_the_build() -> None:
     # Ada (8.9) runs the sm_86 code of every CUDA 11.8+ build: the words alone do not make it the build's
-    findings = _findings("My RTX 4090 doesn't work with pytorch, the program crashes.\n")
+    findings = findings_of("My RTX 4090 doesn't work with pytorch, the program crashes.\n")
     assert all(f.code != "gpu.arch-unsupported" for f in findings)
 
 
 def test_a_build_shown_that_covers_the_gpu_outweighs_the_words() -> None:
     # cu126 of torch 2.8 carries sm_60/sm_61 (its release notes keep Pascal on CUDA 12.6)
     text = "torch 2.8.0+cu126\nMy GTX 1060 doesn't work with pytorch anymore.\n"
-    assert all(f.code != "gpu.arch-unsupported" for f in _findings(text))
+    assert all(f.code != "gpu.arch-unsupported" for f in findings_of(text))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from check_facts import H100, RTX4090, SITE, lib, linux_gpu_box, report
+from check_facts import H100, RTX4090, SITE, codes_of, findings_of, lib, linux_gpu_box, report
 
-from torchrig._core.errors import UserError
-from torchrig.doctor.checks import CheckContext, libs_shadowed, run_checks
-from torchrig.doctor.findings import Finding, Severity
-from torchrig.doctor.report import parse_report
+from torchrig.doctor.checks import CheckContext, libs_shadowed
+from torchrig.doctor.findings import Severity
 
 CTX = CheckContext()
 
@@ -18,17 +16,6 @@ def _wheel_libs() -> list:
         lib("libnccl.so.2", f"{SITE}/nvidia/nccl/lib/libnccl.so.2"),
         lib("libcuda.so.1", "/usr/lib/x86_64-linux-gnu/libcuda.so.580.95.05"),  # the driver's: always the system's
     ]
-
-
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
 
 
 def test_a_cudnn_from_ld_library_path_shadows_the_wheels_copy() -> None:
@@ -115,7 +102,7 @@ def test_system_cudnn_train_beside_the_wheel_s_cnn_infer_is_shadowing() -> None:
         "Could not load library libcudnn_cnn_train.so.8. Error: /usr/local/cuda/lib64/libcudnn_cnn_train.so.8: "
         "undefined symbol: _ZN5cudnn3cnn5infer22queryClusterPropertiesERPhS3_, version libcudnn_cnn_infer.so.8\n"
     )
-    found = _findings(text)
+    found = findings_of(text)
     assert found and found[0].code == "libs.shadowed"
     assert found[0].evidence["libcudnn_cnn_train.so.8 loaded from"] == "/usr/local/cuda/lib64/libcudnn_cnn_train.so.8"
 
@@ -127,13 +114,13 @@ def test_a_toolkit_cudnn_exported_in_bashrc_is_shadowing() -> None:
         " undefined symbol: _ZN5cudnn3cnn34layerNormFwd_execute_internal_implERKNS_7backend11VariantPackEP11CUstream_"
         "stRNS0_18LayerNormFwdParamsERKNS1_20NormForwardOperationEmb, version libcudnn_cnn_infer.so.8\n"
     )
-    assert _codes(text)[:1] == ["libs.shadowed"]
+    assert codes_of(text)[:1] == ["libs.shadowed"]
 
 
 def test_a_symbol_from_a_sibling_s_version_node_without_cudnn_s_namespace_is_shadowing_too() -> None:
     # written from glibc's format (elf/dl-lookup.c): a plain C name required from a sibling's version node
     text = "OSError: /opt/cudnn/lib/libcudnn_ops_train.so.8: undefined symbol: cudnnSomething, version libcudnn_ops_infer.so.8\n"
-    assert _codes(text)[:1] == ["libs.shadowed"]
+    assert codes_of(text)[:1] == ["libs.shadowed"]
 
 
 def test_an_extension_missing_torch_s_symbol_is_not_a_cuda_library_mix() -> None:
@@ -141,4 +128,4 @@ def test_an_extension_missing_torch_s_symbol_is_not_a_cuda_library_mix() -> None
         "ImportError: /venv/lib/python3.10/site-packages/flash_attn_2_cuda.cpython-310-x86_64-linux-gnu.so: "
         "undefined symbol: _ZN3c104cuda9SetDeviceEi\n"
     )
-    assert "libs.shadowed" not in _codes(text)
+    assert "libs.shadowed" not in codes_of(text)

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from torchrig._core.errors import UserError
-from torchrig.doctor.checks import run_checks
+from check_facts import findings_of
+
 from torchrig.doctor.findings import Finding, Severity
-from torchrig.doctor.report import parse_report
-
-
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
 
 
 def _first(text: str) -> Finding:
-    findings = _findings(text)
+    findings = findings_of(text)
     assert findings, "no findings"
     return findings[0]
 
@@ -31,7 +23,7 @@ def test_a_system_rocblas_missing_its_tensile_file_is_not_made_certain_by_torch_
         "(the folder above is the system's; torch ships "
         "/venv/lib/python3.10/site-packages/torch/lib/rocblas/library/TensileLibrary.dat too)\n"
     )
-    findings = [f for f in _findings(text) if f.code == "rocm.gpu-unsupported"]
+    findings = [f for f in findings_of(text) if f.code == "rocm.gpu-unsupported"]
     assert all(f.severity is Severity.WARNING for f in findings)
 
 
@@ -68,4 +60,4 @@ def test_an_override_shown_set_does_not_soften_the_runtimes_own_refusal() -> Non
 
 def test_a_gfx_target_inside_the_wheels_list_is_no_finding() -> None:
     text = ROCM_REPORT.replace("gfx1031", "gfx1030").replace("6700 XT", "6800 XT")
-    assert "rocm.gpu-unsupported" not in [f.code for f in _findings(text)]
+    assert "rocm.gpu-unsupported" not in [f.code for f in findings_of(text)]

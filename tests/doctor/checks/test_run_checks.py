@@ -18,6 +18,7 @@ from check_facts import (
     T4,
     V100,
     codes,
+    findings_of,
     lib,
     linux_gpu_box,
     mac,
@@ -39,19 +40,11 @@ from torchrig.doctor.checks import (
 )
 from torchrig.doctor.facts import Facts, ShadowedModule, SystemFacts, TorchFacts
 from torchrig.doctor.findings import Finding, Severity
-from torchrig.doctor.report import parse_report
 from torchrig.knowledge import signatures
 
 
 def errors(findings: list) -> list:
     return [f for f in findings if f.severity is Severity.ERROR]
-
-
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
 
 
 # --- healthy machines get no error ---------------------------------------------------------------
@@ -286,7 +279,6 @@ def test_every_code_in_the_signature_table_is_one_a_check_emits(signature_table:
 
 
 def test_a_broken_mirror_configuration_falls_back_to_download_pytorch_org(monkeypatch: pytest.MonkeyPatch) -> None:
-    from torchrig._core.errors import UserError
 
     def broken() -> str:
         raise UserError("~/.config/torchrig/config.toml is not valid TOML (line 3).")
@@ -338,6 +330,6 @@ def test_no_new_warning_comes_before_an_error() -> None:
         "OSError: /venv/lib/python3.11/site-packages/torchaudio/lib/_torchaudio.so: undefined symbol: "
         "torch_library_impl\n"
     )
-    findings = _findings(text)
+    findings = findings_of(text)
     first_error = next(i for i, f in enumerate(findings) if f.severity is Severity.ERROR)
     assert all(f.severity is Severity.ERROR for f in findings[: first_error + 1])

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from check_facts import PY, RTX4090, linux_gpu_box, pkg, report
+from check_facts import PY, RTX4090, codes_of, findings_of, linux_gpu_box, pkg, report
 
-from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, run_checks, torch_companion_mismatch
 from torchrig.doctor.findings import Finding
 from torchrig.doctor.report import parse_report
@@ -12,19 +11,8 @@ from torchrig.doctor.report import parse_report
 CTX = CheckContext()
 
 
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
-
-
 def _first(text: str) -> Finding:
-    findings = _findings(text)
+    findings = findings_of(text)
     assert findings, "no findings"
     return findings[0]
 
@@ -168,12 +156,12 @@ def test_torchvision_without_a_cuda_kernel_for_its_operator_is_a_companion_misma
         "NotImplementedError: Could not run 'torchvision::roi_align' with arguments from the 'CUDA' backend. This "
         "could be because the operator doesn't exist for this backend.",
     ):
-        assert _codes(text)[:1] == ["torch.companion-mismatch"], text
+        assert codes_of(text)[:1] == ["torch.companion-mismatch"], text
 
 
 def test_an_aten_operator_without_a_cuda_kernel_is_not_a_companion_mismatch() -> None:
     text = "NotImplementedError: Could not run 'aten::empty_strided' with arguments from the 'CUDA' backend."
-    assert "torch.companion-mismatch" not in _codes(text)
+    assert "torch.companion-mismatch" not in codes_of(text)
 
 
 def test_a_program_calling_torch_ops_torchvision_itself_shows_no_mismatch() -> None:
@@ -208,7 +196,7 @@ def test_an_aotinductor_model_missing_a_stable_abi_symbol_is_not_a_companion_mis
         "RuntimeError: Error in dlopen: /tmp/torchinductor_ada/cwxyz/model.so: undefined symbol: "
         "aoti_torch_device_type_cpu\n"
     )
-    assert "torch.companion-mismatch" not in _codes(text)
+    assert "torch.companion-mismatch" not in codes_of(text)
 
 
 def test_torchaudio_missing_a_stable_abi_symbol_is_a_companion_mismatch() -> None:
@@ -216,7 +204,7 @@ def test_torchaudio_missing_a_stable_abi_symbol_is_a_companion_mismatch() -> Non
         "OSError: /venv/lib/python3.12/site-packages/torchaudio/lib/_torchaudio.so: undefined symbol: "
         "torch_library_impl\n"
     )
-    assert _codes(text)[0] == "torch.companion-mismatch"
+    assert codes_of(text)[0] == "torch.companion-mismatch"
 
 
 # --- pip's summary line names the companions installed with torch
@@ -230,7 +218,7 @@ def test_an_unpinned_companion_pip_installed_with_torch_is_a_companion_mismatch(
 
 def test_matching_companions_on_pips_line_are_no_finding() -> None:
     text = "Successfully installed torch-2.5.1+cu124 torchaudio-2.5.1+cu124 torchvision-0.20.1+cu124\n"
-    assert "torch.companion-mismatch" not in [f.code for f in _findings(text)]
+    assert "torch.companion-mismatch" not in [f.code for f in findings_of(text)]
 
 
 # --- each text in its program's own wording (NCCL, Fabric Manager, cuda-python, torchaudio, the dynamic
@@ -257,12 +245,12 @@ def test_a_torch_library_missing_while_torchvision_loads_its_ops_is_a_companion_
         "OSError: libtorch_cuda_cu.so: cannot open shared object file: No such file or directory\n"
         "(raised by import torchvision)\n"
     )
-    assert _codes(text)[0] == "torch.companion-mismatch"
+    assert codes_of(text)[0] == "torch.companion-mismatch"
 
 
 def test_a_torch_library_missing_without_a_companion_in_the_report_is_not_read_as_one() -> None:
     text = "OSError: libtorch_cuda_cu.so: cannot open shared object file: No such file or directory\n"
-    assert "torch.companion-mismatch" not in _codes(text)
+    assert "torch.companion-mismatch" not in codes_of(text)
 
 
 def test_a_reporter_saying_installing_torchvision_removed_their_torch() -> None:

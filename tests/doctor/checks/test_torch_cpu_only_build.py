@@ -7,6 +7,7 @@ from check_facts import (
     PY,
     RTX4090,
     RTX5090,
+    findings_of,
     gpus,
     linux_gpu_box,
     mac,
@@ -17,21 +18,14 @@ from check_facts import (
 
 from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, run_checks, torch_cpu_only_build
-from torchrig.doctor.findings import Finding, Severity
+from torchrig.doctor.findings import Severity
 from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
 
 
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
 def _first(text: str) -> tuple[str, Severity] | None:
-    found = _findings(text)
+    found = findings_of(text)
     return (found[0].code, found[0].severity) if found else None
 
 
@@ -364,7 +358,7 @@ def test_chinese_reports_that_the_installer_chose_the_cpu_build() -> None:
 
 def test_a_condition_in_chinese_states_no_build() -> None:
     # "if torch installs the CPU build by default, CUDA cannot be used": a condition, no statement of the build
-    assert "torch.cpu-only-build" not in [f.code for f in _findings("如果torch默认安装的是cpu版，cuda就不能用\n")]
+    assert "torch.cpu-only-build" not in [f.code for f in findings_of("如果torch默认安装的是cpu版，cuda就不能用\n")]
 
 
 def test_the_pytorch_build_said_to_be_cpu_only_where_a_cuda_wheel_is_named() -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from check_facts import PY, RTX4090, linux_gpu_box, report, this_machine
+from check_facts import PY, RTX4090, codes_of, linux_gpu_box, report, this_machine
 
-from torchrig._core.errors import UserError
-from torchrig.doctor.checks import CheckContext, run_checks, torch_import_failed
-from torchrig.doctor.findings import Finding, Severity
-from torchrig.doctor.report import parse_report
+from torchrig.doctor.checks import CheckContext, torch_import_failed
+from torchrig.doctor.findings import Severity
 from torchrig.knowledge import signatures
 
 CTX = CheckContext()
@@ -22,17 +20,6 @@ def _broken(error: str, **kw):
     facts.torch.import_ok = False
     facts.torch.import_error = error
     return facts
-
-
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
-
-
-def _codes(text: str) -> list[str]:
-    return [f.code for f in _findings(text)]
 
 
 def test_a_missing_cudnn_reinstalls_torch_with_its_own_libraries() -> None:
@@ -153,7 +140,7 @@ def test_a_title_saying_a_torch_dll_is_missing_is_torch_failing_to_import() -> N
         "Now I can't start it due to the missing fbgemm.dll",
         "c10.dll is missing after updating the dependencies",
     ):
-        assert _codes(text)[:1] == ["torch.import-failed"], text
+        assert codes_of(text)[:1] == ["torch.import-failed"], text
 
 
 def test_a_dll_of_another_program_said_missing_is_not_torch() -> None:
@@ -169,4 +156,4 @@ def test_torch_importing_cusparse_that_misses_an_nvjitlink_symbol_is_still_read(
         "ImportError: /venv/lib/python3.11/site-packages/torch/lib/../../nvidia/cusparse/lib/libcusparse.so.12: "
         "undefined symbol: __nvJitLinkComplete_12_4, version libnvJitLink.so.12\n"
     )
-    assert _codes(text)[0] == "torch.import-failed"
+    assert codes_of(text)[0] == "torch.import-failed"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from torchrig._core.errors import UserError
+from check_facts import findings_of
+
 from torchrig.doctor.checks import run_checks
-from torchrig.doctor.findings import Finding
 from torchrig.doctor.report import parse_report
 
 # pip on an Intel Mac (collect_env's OS line gives the machine), asking for a release after the last
@@ -16,13 +16,6 @@ ERROR: No matching distribution found for torch==2.3.0
 
 OS: macOS 14.4.1 (x86_64)
 """
-
-
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
 
 
 def test_an_intel_mac_is_told_the_last_release_with_its_wheels_from_the_tables() -> None:
@@ -115,6 +108,6 @@ def test_the_failing_install_s_requirement_wins_over_an_earlier_pinned_line() ->
         "ERROR: Could not find a version that satisfies the requirement torch==2.7.0+cu121 (from versions: none)\n"
         "ERROR: No matching distribution found for torch==2.7.0+cu121\n"
     )
-    [first, *_] = _findings(text)
+    [first, *_] = findings_of(text)
     assert first.code == "torch.no-wheel"
     assert "2.7.0+cu121" in first.title and "2.6.0" not in first.title

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from check_facts import RTX4090, linux_gpu_box
+from check_facts import RTX4090, findings_of, linux_gpu_box
 
-from torchrig._core.errors import UserError
 from torchrig.doctor.checks import CheckContext, run_checks, torch_python_unsupported
 from torchrig.doctor.findings import Finding, Severity
 from torchrig.doctor.report import parse_report
 
 CTX = CheckContext()
-
-
-def _findings(text: str) -> list[Finding]:
-    try:
-        return run_checks(parse_report(text))
-    except UserError:  # nothing recognised: no finding either
-        return []
 
 
 def test_torch_2_4_on_python_3_13_is_outside_its_wheels() -> None:
@@ -328,6 +320,6 @@ def test_the_webui_launcher_python_warning_does_not_outrank_an_error_from_runnin
         "Launching Web UI with arguments:\n"
         "RuntimeError: CUDA error: no kernel image is available for execution on the device\n"
     )
-    findings = _findings(text)
+    findings = findings_of(text)
     assert findings and findings[0].code != "torch.python-unsupported"
     assert "torch.python-unsupported" not in [f.code for f in findings]
